@@ -1,0 +1,288 @@
+//! Settings: defaults, then an optional TOML file (`--config FILE`), then `PINBRIDGE_*`
+//! environment variables, each later source overriding the earlier ones.
+//!
+//! Every setting is one flat key; its environment variable is the key upper-cased with the
+//! `PINBRIDGE_` prefix (`pin_max_attempts` ⇔ `PINBRIDGE_PIN_MAX_ATTEMPTS`). Durations are
+//! written `90s`, `30m`, `24h`, `7d` (humantime), or as a number of seconds. README lists them all.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Deserializer};
+
+use crate::domain::{OrderRules, Region};
+
+/// All settings of one pinbridge process.
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `PINBRIDGE_LISTEN`: address and port to listen on. Default `127.0.0.1:8080`.
+    pub listen: String,
+    /// `PINBRIDGE_DATABASE_URL`: `sqlite://FILE` or `postgres://...`. Default
+    /// `sqlite://pinbridge.db` (created if missing, WAL mode).
+    pub database_url: String,
+    /// `PINBRIDGE_PUBLIC_URL`: the address providers reach this server at, used to print the
+    /// applet URLs. Default `http://` + `listen`.
+    pub public_url: Option<String>,
+    /// `PINBRIDGE_ADMIN_TOKEN`: bearer token of the admin API. Unset: one is generated on the
+    /// first start, printed once, and only its SHA-256 is stored in the database.
+    pub admin_token: Option<String>,
+    /// `PINBRIDGE_EXOTEL_SECRET`: secret path segment of the Exotel URLs. Unset: one is
+    /// generated on the first start and kept in the database.
+    pub exotel_secret: Option<String>,
+    /// `PINBRIDGE_DEFAULT_REGION`: ISO 3166-1 region for numbers without a country code. Default `IN`.
+    pub default_region: String,
+    /// `PINBRIDGE_PIN_MIN_LENGTH`: shortest PIN, digits. Default 4.
+    pub pin_min_length: u8,
+    /// `PINBRIDGE_PIN_MAX_LENGTH`: longest PIN, digits. Default 12.
+    pub pin_max_length: u8,
+    /// `PINBRIDGE_PIN_MAX_ATTEMPTS`: PIN entries per call. Default 3.
+    pub pin_max_attempts: u8,
+    /// `PINBRIDGE_BRAND`: the company name spoken in prompts. Default `our delivery service`.
+    pub brand: String,
+    /// `PINBRIDGE_ORDER_TTL`: lifetime of an order created without `expires_at`. Default `24h`.
+    #[serde(deserialize_with = "duration")]
+    pub order_ttl: Duration,
+    /// `PINBRIDGE_GATHER_INPUT_TIMEOUT`: seconds a prompt waits for the first key (Exotel
+    /// `input_timeout`; integrators report values above 6 s rejected). Default `6s`.
+    #[serde(deserialize_with = "duration")]
+    pub gather_input_timeout: Duration,
+    /// `PINBRIDGE_RECORD_CALLS`: ask the provider to record bridged calls. Default `false`.
+    pub record_calls: bool,
+    /// `PINBRIDGE_MAX_RINGING_DURATION`: how long the customer's phone rings. Default `45s`.
+    #[serde(deserialize_with = "duration")]
+    pub max_ringing_duration: Duration,
+    /// `PINBRIDGE_MAX_CONVERSATION_DURATION`: longest bridged conversation. Default `1h`.
+    #[serde(deserialize_with = "duration")]
+    pub max_conversation_duration: Duration,
+    /// `PINBRIDGE_CALL_STATE_TTL`: how long a call's state stays in the in-memory cache; longer
+    /// than the longest call. Default `6h`.
+    #[serde(deserialize_with = "duration")]
+    pub call_state_ttl: Duration,
+    /// `PINBRIDGE_WEBHOOK_TIMEOUT`: time budget of one webhook's storage work; past it the
+    /// caller gets the safe answer (dial no one, say sorry). Default `2s`.
+    #[serde(deserialize_with = "duration")]
+    pub webhook_timeout: Duration,
+    /// `PINBRIDGE_DATABASE_MAX_CONNECTIONS`: connection pool size. Default 8.
+    pub database_max_connections: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://pinbridge.db".into(),
+            public_url: None,
+            admin_token: None,
+            exotel_secret: None,
+            default_region: "IN".into(),
+            pin_min_length: 4,
+            pin_max_length: 12,
+            pin_max_attempts: 3,
+            brand: "our delivery service".into(),
+            order_ttl: Duration::from_secs(24 * 3600),
+            gather_input_timeout: Duration::from_secs(6),
+            record_calls: false,
+            max_ringing_duration: Duration::from_secs(45),
+            max_conversation_duration: Duration::from_secs(3600),
+            call_state_ttl: Duration::from_secs(6 * 3600),
+            webhook_timeout: Duration::from_secs(2),
+            database_max_connections: 8,
+        }
+    }
+}
+
+/// Secrets never print: `Debug` shows whether they are set, not their value.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database", &self.database_url.split(':').next())
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
+            .field(
+                "exotel_secret",
+                &self.exotel_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("default_region", &self.default_region)
+            .field("pin_min_length", &self.pin_min_length)
+            .field("pin_max_length", &self.pin_max_length)
+            .field("pin_max_attempts", &self.pin_max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Accepts `90s`, `30m`, `24h`, `7d`, `1h 30m`, or a bare number of seconds.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Secs(s) => Ok(Duration::from_secs(s)),
+        Raw::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses a duration as written in settings: `90s`, `30m`, `24h`, `7d`, or bare seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("{t:?} is not a duration such as 90s, 30m, 24h or 7d ({e})"))
+}
+
+impl Settings {
+    /// Loads the settings: defaults, then `file` (TOML, if given), then the environment.
+    ///
+    /// Errors: an unreadable or malformed file, a value of the wrong type, or a value out of
+    /// range (see [`Settings::validate`]); the message names the setting.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        builder = builder.add_source(config::Environment::with_prefix("PINBRIDGE"));
+        let settings: Settings = builder
+            .build()
+            .context("reading the settings")?
+            .try_deserialize()
+            .context("reading the settings")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks ranges that types alone do not: PIN lengths `1..=20` with min ≤ max, at least one
+    /// attempt, a known region, a timeout of 1 to 60 s.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.pin_min_length == 0 || self.pin_max_length > 20 {
+            bail!("PIN lengths must lie between 1 and 20 digits");
+        }
+        if self.pin_min_length > self.pin_max_length {
+            bail!("PINBRIDGE_PIN_MIN_LENGTH is larger than PINBRIDGE_PIN_MAX_LENGTH");
+        }
+        if self.pin_max_attempts == 0 {
+            bail!("PINBRIDGE_PIN_MAX_ATTEMPTS must be at least 1");
+        }
+        let timeout = self.gather_input_timeout.as_secs();
+        if !(1..=60).contains(&timeout) {
+            bail!("PINBRIDGE_GATHER_INPUT_TIMEOUT must be between 1s and 60s");
+        }
+        self.region()?;
+        if let Some(secret) = &self.exotel_secret {
+            if secret.len() < 16
+                || !secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                bail!(
+                    "PINBRIDGE_EXOTEL_SECRET must be at least 16 characters of A-Z, a-z, 0-9, '-' and '_'"
+                );
+            }
+        }
+        if let Some(token) = &self.admin_token {
+            if token.len() < 16 {
+                bail!("PINBRIDGE_ADMIN_TOKEN must be at least 16 characters");
+            }
+        }
+        Ok(())
+    }
+
+    /// The default region, parsed.
+    pub fn region(&self) -> anyhow::Result<Region> {
+        Region::parse(&self.default_region)
+            .with_context(|| "PINBRIDGE_DEFAULT_REGION is not a region code".to_string())
+    }
+
+    /// The rules new orders are checked against.
+    pub fn order_rules(&self) -> anyhow::Result<OrderRules> {
+        Ok(OrderRules {
+            region: self.region()?,
+            pin_min: self.pin_min_length,
+            pin_max: self.pin_max_length,
+            default_ttl_ms: i64::try_from(self.order_ttl.as_millis()).unwrap_or(i64::MAX / 2),
+        })
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_written_the_way_people_write_them() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("120"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn a_toml_file_overrides_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pinbridge.toml");
+        std::fs::write(
+            &path,
+            "pin_min_length = 3\norder_ttl = \"7d\"\nbrand = \"Swift\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path)).unwrap();
+        assert_eq!(s.pin_min_length, 3);
+        assert_eq!(s.order_ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(s.brand, "Swift");
+        assert_eq!(s.pin_max_length, 12);
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_with_their_name() {
+        let s = Settings {
+            pin_min_length: 8,
+            pin_max_length: 6,
+            ..Settings::default()
+        };
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("PIN_MIN_LENGTH")
+        );
+        let s = Settings {
+            default_region: "XX".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+        let s = Settings {
+            exotel_secret: Some("short".into()),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = Settings {
+            admin_token: Some("very-secret-admin-token".into()),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,94 @@
+//! The provider's identifier of one call.
+
+use std::fmt;
+
+/// A provider's call identifier: Exotel's and Twilio's `CallSid`, Plivo's `CallUUID`, 8x8's
+/// `callId`, Vonage's `uuid`.
+///
+/// 1 to 128 characters of `[A-Za-z0-9._-]`. It keys the call session in the cache and the
+/// database, so anything else (empty, oversized, or carrying separators) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallSid(String);
+
+/// Why a call identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallSidError {
+    #[error("the call id is empty")]
+    Empty,
+    #[error("the call id is longer than 128 characters")]
+    TooLong,
+    #[error("the call id holds a character other than letters, digits, '.', '_' and '-'")]
+    BadCharacter,
+}
+
+impl CallSid {
+    /// Maximum length in characters.
+    pub const MAX_LEN: usize = 128;
+
+    /// Parses a call identifier, trimming surrounding whitespace.
+    pub fn parse(raw: &str) -> Result<Self, CallSidError> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(CallSidError::Empty);
+        }
+        if s.len() > Self::MAX_LEN {
+            return Err(CallSidError::TooLong);
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(CallSidError::BadCharacter);
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl AsRef<str> for CallSid {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CallSid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_seed_call_sids_parse() {
+        for sid in [
+            "c39894edd8a85d7fd95dbf5fdb65157g",
+            "066b197844c030d6737dac19cca6157p",
+            "CA1234567890abcdef1234567890abcdef",
+            "aaaa-bbbb-cccc",
+        ] {
+            assert_eq!(CallSid::parse(sid).unwrap().as_ref(), sid);
+        }
+    }
+
+    #[test]
+    fn bad_call_sids_are_refused() {
+        assert_eq!(CallSid::parse(""), Err(CallSidError::Empty));
+        assert_eq!(CallSid::parse("   "), Err(CallSidError::Empty));
+        assert_eq!(CallSid::parse("a b"), Err(CallSidError::BadCharacter));
+        assert_eq!(CallSid::parse("a:b"), Err(CallSidError::BadCharacter));
+        assert_eq!(CallSid::parse(&"a".repeat(129)), Err(CallSidError::TooLong));
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics_and_accepted_sids_are_clean(s in "\\PC{0,200}") {
+            if let Ok(sid) = CallSid::parse(&s) {
+                prop_assert!(!sid.as_ref().is_empty() && sid.as_ref().len() <= 128);
+                prop_assert!(sid.as_ref().bytes().all(|b| b.is_ascii_graphic()));
+            }
+        }
+    }
+}

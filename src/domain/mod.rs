@@ -1,0 +1,16 @@
+//! Domain types, parsed once at the edge and trusted everywhere after.
+//!
+//! Nothing here knows about HTTP, SQL or a provider's wire format: a provider adapter turns its
+//! lenient parameters into these types, and the flow engine and storage only ever see them.
+
+mod call_sid;
+mod mask;
+mod order;
+mod phone_number;
+mod pin;
+
+pub use call_sid::{CallSid, CallSidError};
+pub use mask::mask;
+pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
+pub use phone_number::{PhoneNumber, PhoneNumberError, Region};
+pub use pin::{Pin, PinError};

@@ -1,0 +1,324 @@
+//! A new order as the admin API and the CSV import receive it, validated in one place.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{PhoneNumber, Pin, Region};
+
+/// The rules an order is checked against, from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderRules {
+    /// Region for numbers written without a country code.
+    pub region: Region,
+    /// Shortest PIN accepted, in digits.
+    pub pin_min: u8,
+    /// Longest PIN accepted, in digits.
+    pub pin_max: u8,
+    /// Lifetime of an order created without `expires_at`, in milliseconds.
+    pub default_ttl_ms: i64,
+}
+
+impl OrderRules {
+    /// Length of a generated PIN: 6 digits, moved into `pin_min..=pin_max` when needed.
+    pub fn generated_pin_len(&self) -> u8 {
+        6u8.clamp(self.pin_min, self.pin_max)
+    }
+}
+
+/// How the order gets its PIN.
+#[derive(Debug, Clone)]
+pub enum PinChoice {
+    /// The business chose it.
+    Given(Pin),
+    /// pinbridge draws one of this many digits ([`Pin::generate`]).
+    Generate { len: u8 },
+}
+
+/// A validated order, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// The business's order id: 1 to 64 printable characters.
+    pub order_id: String,
+    /// The customer, who is dialled when the PIN is right.
+    pub customer: PhoneNumber,
+    pub pin: PinChoice,
+    /// The virtual number the PIN works on; `None`: on every virtual number.
+    pub virtual_number: Option<PhoneNumber>,
+    /// Expiry, unix milliseconds.
+    pub expires_at_ms: i64,
+}
+
+/// The field of an order that failed validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    OrderId,
+    CustomerNumber,
+    Pin,
+    VirtualNumber,
+    ExpiresAt,
+}
+
+impl OrderField {
+    /// The field's name in the API and the CSV header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OrderId => "order_id",
+            Self::CustomerNumber => "customer_number",
+            Self::Pin => "pin",
+            Self::VirtualNumber => "virtual_number",
+            Self::ExpiresAt => "expires_at",
+        }
+    }
+}
+
+/// A field of an order and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFieldError {
+    pub field: OrderField,
+    pub message: String,
+}
+
+impl fmt::Display for OrderFieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field.name(), self.message)
+    }
+}
+
+impl std::error::Error for OrderFieldError {}
+
+fn field_error(field: OrderField, message: impl fmt::Display) -> OrderFieldError {
+    OrderFieldError {
+        field,
+        message: message.to_string(),
+    }
+}
+
+impl NewOrder {
+    /// Validates the raw fields of an order. Optional fields are `None` when absent; a present
+    /// but empty value is an error (the CSV import maps empty cells to `None` itself).
+    ///
+    /// `expires_at` is RFC 3339 (`2026-12-01T10:00:00Z`) and must lie after `now_ms`; absent, the
+    /// order lives `rules.default_ttl_ms`.
+    pub fn parse(
+        order_id: &str,
+        customer_number: &str,
+        pin: Option<&str>,
+        virtual_number: Option<&str>,
+        expires_at: Option<&str>,
+        rules: &OrderRules,
+        now_ms: i64,
+    ) -> Result<Self, OrderFieldError> {
+        let order_id = order_id.trim();
+        if order_id.is_empty() || order_id.chars().count() > 64 {
+            return Err(field_error(
+                OrderField::OrderId,
+                "an order id has 1 to 64 characters",
+            ));
+        }
+        if order_id.chars().any(char::is_control) {
+            return Err(field_error(
+                OrderField::OrderId,
+                "an order id holds no control characters",
+            ));
+        }
+        let customer = PhoneNumber::parse(customer_number, rules.region)
+            .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+        let pin = match pin {
+            None => PinChoice::Generate {
+                len: rules.generated_pin_len(),
+            },
+            Some(raw) => PinChoice::Given(
+                Pin::parse(raw, rules.pin_min, rules.pin_max)
+                    .map_err(|e| field_error(OrderField::Pin, e))?,
+            ),
+        };
+        let virtual_number = virtual_number
+            .map(|raw| PhoneNumber::parse(raw, rules.region))
+            .transpose()
+            .map_err(|e| field_error(OrderField::VirtualNumber, e))?;
+        let expires_at_ms = match expires_at {
+            None => now_ms + rules.default_ttl_ms,
+            Some(raw) => {
+                let t = OffsetDateTime::parse(raw.trim(), &Rfc3339).map_err(|_| {
+                    field_error(
+                        OrderField::ExpiresAt,
+                        "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
+                    )
+                })?;
+                let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+                    .map_err(|_| field_error(OrderField::ExpiresAt, "the time is out of range"))?;
+                if ms <= now_ms {
+                    return Err(field_error(
+                        OrderField::ExpiresAt,
+                        "the time is in the past",
+                    ));
+                }
+                ms
+            }
+        };
+        Ok(Self {
+            order_id: order_id.to_owned(),
+            customer,
+            pin,
+            virtual_number,
+            expires_at_ms,
+        })
+    }
+}
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// Its PIN works.
+    Active,
+    /// Its expiry time has passed.
+    Expired,
+    /// It was deactivated (`DELETE /api/v1/orders/{id}`).
+    Deactivated,
+}
+
+impl OrderStatus {
+    /// The status of an order with these times, all unix milliseconds.
+    pub fn at(now_ms: i64, expires_at_ms: i64, deactivated_at_ms: Option<i64>) -> Self {
+        if deactivated_at_ms.is_some() {
+            Self::Deactivated
+        } else if expires_at_ms <= now_ms {
+            Self::Expired
+        } else {
+            Self::Active
+        }
+    }
+
+    /// `active`, `expired` or `deactivated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Deactivated => "deactivated",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_790_000_000_000; // 2026-09-21
+
+    fn rules() -> OrderRules {
+        OrderRules {
+            region: Region::parse("IN").unwrap(),
+            pin_min: 4,
+            pin_max: 12,
+            default_ttl_ms: 24 * 3600 * 1000,
+        }
+    }
+
+    fn parse(
+        id: &str,
+        customer: &str,
+        pin: Option<&str>,
+        vn: Option<&str>,
+        exp: Option<&str>,
+    ) -> Result<NewOrder, OrderFieldError> {
+        NewOrder::parse(id, customer, pin, vn, exp, &rules(), NOW)
+    }
+
+    #[test]
+    fn a_minimal_order_gets_a_generated_pin_and_a_day_of_life() {
+        let o = parse("OD-1001", "09812345678", None, None, None).unwrap();
+        assert_eq!(o.customer.as_ref(), "+919812345678");
+        assert!(matches!(o.pin, PinChoice::Generate { len: 6 }));
+        assert_eq!(o.expires_at_ms, NOW + 24 * 3600 * 1000);
+        assert!(o.virtual_number.is_none());
+    }
+
+    #[test]
+    fn a_full_order_is_normalised() {
+        let o = parse(
+            "OD-1001",
+            "09812345678",
+            Some("4821"),
+            Some("07314853246"),
+            Some("2026-12-01T10:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(o.virtual_number.unwrap().as_ref(), "+917314853246");
+        assert_eq!(o.expires_at_ms, 1_796_119_200_000);
+        assert!(matches!(o.pin, PinChoice::Given(p) if p.as_ref() == "4821"));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: [(
+            &str,
+            &str,
+            Option<&str>,
+            Option<&str>,
+            Option<&str>,
+            OrderField,
+        ); 7] = [
+            ("", "09812345678", None, None, None, OrderField::OrderId),
+            ("a\nb", "09812345678", None, None, None, OrderField::OrderId),
+            ("OD", "98", None, None, None, OrderField::CustomerNumber),
+            (
+                "OD",
+                "09812345678",
+                Some("12a4"),
+                None,
+                None,
+                OrderField::Pin,
+            ),
+            (
+                "OD",
+                "09812345678",
+                None,
+                Some("x"),
+                None,
+                OrderField::VirtualNumber,
+            ),
+            (
+                "OD",
+                "09812345678",
+                None,
+                None,
+                Some("tomorrow"),
+                OrderField::ExpiresAt,
+            ),
+            (
+                "OD",
+                "09812345678",
+                None,
+                None,
+                Some("2020-01-01T00:00:00Z"),
+                OrderField::ExpiresAt,
+            ),
+        ];
+        for (id, c, p, v, e, field) in cases {
+            assert_eq!(
+                parse(id, c, p, v, e).unwrap_err().field,
+                field,
+                "{id:?} {c:?} {p:?} {v:?} {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_generated_pin_length_respects_the_bounds() {
+        let mut r = rules();
+        r.pin_max = 4;
+        assert_eq!(r.generated_pin_len(), 4);
+        r.pin_min = 8;
+        r.pin_max = 12;
+        assert_eq!(r.generated_pin_len(), 8);
+    }
+
+    #[test]
+    fn status_follows_deactivation_then_expiry() {
+        assert_eq!(OrderStatus::at(10, 20, None), OrderStatus::Active);
+        assert_eq!(OrderStatus::at(20, 20, None), OrderStatus::Expired);
+        assert_eq!(OrderStatus::at(10, 20, Some(5)), OrderStatus::Deactivated);
+    }
+}

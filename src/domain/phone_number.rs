@@ -1,0 +1,211 @@
+//! E.164 phone numbers, normalised from the many forms providers and businesses send.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The region assumed for numbers written without a country code (`PINBRIDGE_DEFAULT_REGION`),
+/// an ISO 3166-1 alpha-2 code such as `IN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(phonenumber::country::Id);
+
+impl Region {
+    /// Parses an ISO 3166-1 alpha-2 region code, case-insensitively (`IN`, `in`, `US`).
+    pub fn parse(code: &str) -> Result<Self, PhoneNumberError> {
+        phonenumber::country::Id::from_str(&code.trim().to_ascii_uppercase())
+            .map(Self)
+            .map_err(|_| PhoneNumberError::UnknownRegion(code.to_owned()))
+    }
+
+    /// The international calling code of the region, without `+` (`91` for `IN`).
+    pub fn calling_code(&self) -> Option<u16> {
+        phonenumber::metadata::DATABASE
+            .by_id(self.0.as_ref())
+            .map(|m| m.country_code())
+    }
+}
+
+/// A phone number in E.164 form (`+919812345678`), checked against the numbering plan.
+///
+/// Parsed by [`phonenumber`] (a port of Google's libphonenumber) from the forms seen in the
+/// field: `+91 98123 45678`, `09812345678` (national, 0-prefixed, as in Exotel's samples),
+/// `919812345678` (country code without `+`), `00919812345678`, and ` 919812345678` (a `+`
+/// that form decoding turned into a space; `reference/exotel.md` §6).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+/// Why a phone number was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneNumberError {
+    #[error("the phone number is empty")]
+    Empty,
+    #[error("not a phone number")]
+    Unparseable,
+    #[error("not a valid number in its country's numbering plan")]
+    Invalid,
+    #[error("unknown region code {0:?}; expected an ISO 3166-1 alpha-2 code such as IN")]
+    UnknownRegion(String),
+}
+
+impl PhoneNumber {
+    /// Parses a number, reading it in `default_region` when it carries no country code, and
+    /// refuses numbers that libphonenumber does not consider valid.
+    ///
+    /// Errors: [`PhoneNumberError::Empty`], [`PhoneNumberError::Unparseable`] (letters, masked
+    /// digits such as `07995679xx`, too short) and [`PhoneNumberError::Invalid`].
+    pub fn parse(raw: &str, default_region: Region) -> Result<Self, PhoneNumberError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneNumberError::Empty);
+        }
+        if trimmed.len() > 32 || trimmed.chars().any(|c| c.is_ascii_alphabetic()) {
+            return Err(PhoneNumberError::Unparseable);
+        }
+        let parsed = phonenumber::parse(Some(default_region.0), trimmed)
+            .map_err(|_| PhoneNumberError::Unparseable)?;
+        if !phonenumber::is_valid(&parsed) {
+            // `919812345678`: a country code written without `+`. libphonenumber reads it as a
+            // national number first; retry with the `+` the sender left out.
+            if !trimmed.starts_with('+') && !trimmed.starts_with('0') {
+                if let Ok(again) = phonenumber::parse(None, &format!("+{trimmed}")) {
+                    if phonenumber::is_valid(&again) {
+                        return Ok(Self::from_parsed(&again));
+                    }
+                }
+            }
+            return Err(PhoneNumberError::Invalid);
+        }
+        Ok(Self::from_parsed(&parsed))
+    }
+
+    fn from_parsed(n: &phonenumber::PhoneNumber) -> Self {
+        Self(n.format().mode(phonenumber::Mode::E164).to_string())
+    }
+
+    /// Rebuilds a number that was stored in E.164 form by this type. Returns `None` for
+    /// anything else, so a damaged database row can not smuggle in a number.
+    pub fn from_e164(stored: &str) -> Option<Self> {
+        let digits = stored.strip_prefix('+')?;
+        (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Self(stored.to_owned()))
+    }
+
+    /// The number masked for logs: `+91******5678`.
+    pub fn masked(&self) -> String {
+        super::mask(&self.0)
+    }
+}
+
+impl AsRef<str> for PhoneNumber {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn india() -> Region {
+        Region::parse("IN").unwrap()
+    }
+
+    #[test]
+    fn the_forms_seen_in_the_field_all_normalise_to_e164() {
+        for raw in [
+            "07709562799",
+            "+91 77095 62799",
+            "917709562799",
+            "+917709562799",
+            "7709562799",
+            " 917709562799",
+            "00917709562799",
+            "+91-770-956-2799",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(raw, india()).map(|n| n.to_string()),
+                Ok("+917709562799".to_owned()),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_seed_virtual_number_is_a_valid_indian_landline() {
+        let n = PhoneNumber::parse("07314853246", india()).unwrap();
+        assert_eq!(n.as_ref(), "+917314853246");
+    }
+
+    #[test]
+    fn numbers_of_other_countries_keep_their_own_code() {
+        let n = PhoneNumber::parse("+1 415 555 2671", india()).unwrap();
+        assert_eq!(n.as_ref(), "+14155552671");
+        let n = PhoneNumber::parse("+44 20 7946 0958", india()).unwrap();
+        assert_eq!(n.as_ref(), "+442079460958");
+    }
+
+    #[test]
+    fn garbage_and_masked_numbers_are_refused() {
+        assert_eq!(
+            PhoneNumber::parse("", india()),
+            Err(PhoneNumberError::Empty)
+        );
+        assert_eq!(
+            PhoneNumber::parse("07995679xx", india()),
+            Err(PhoneNumberError::Unparseable)
+        );
+        assert_eq!(
+            PhoneNumber::parse("call me", india()),
+            Err(PhoneNumberError::Unparseable)
+        );
+        assert!(PhoneNumber::parse("12", india()).is_err());
+        assert!(PhoneNumber::parse("0000000000", india()).is_err());
+    }
+
+    #[test]
+    fn unknown_regions_are_refused() {
+        assert!(matches!(
+            Region::parse("XX"),
+            Err(PhoneNumberError::UnknownRegion(_))
+        ));
+        assert_eq!(india().calling_code(), Some(91));
+    }
+
+    #[test]
+    fn stored_numbers_round_trip_and_damaged_ones_do_not() {
+        assert_eq!(
+            PhoneNumber::from_e164("+919812345678").map(|n| n.to_string()),
+            Some("+919812345678".into())
+        );
+        assert_eq!(PhoneNumber::from_e164("919812345678"), None);
+        assert_eq!(PhoneNumber::from_e164("+91 98"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn every_indian_mobile_number_parses_in_each_written_form(rest in "[6-9][0-9]{9}") {
+            let want = format!("+91{rest}");
+            for raw in [format!("0{rest}"), format!("91{rest}"), format!("+91{rest}"), rest.clone()] {
+                let got = PhoneNumber::parse(&raw, india());
+                // libphonenumber knows which mobile ranges are allocated; an unallocated range is
+                // refused in every form alike, never turned into another number.
+                if let Ok(n) = got {
+                    prop_assert_eq!(n.as_ref(), want.as_str());
+                }
+            }
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(s in "\\PC{0,40}") {
+            if let Ok(n) = PhoneNumber::parse(&s, india()) {
+                prop_assert!(PhoneNumber::from_e164(n.as_ref()).is_some());
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Errors of the admin API: JSON bodies `{"error": {"code": "...", "message": "..."}}`.
+//!
+//! Provider webhooks do not use this type: a caller must hear something playable, so their
+//! handlers turn every failure into a safe answer themselves (see `routes::exotel`).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+/// An admin API error: an HTTP status, a stable machine-readable code, and a message for people.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A 4xx the client can fix.
+    #[error("{message}")]
+    Client {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// Anything else: logged with its cause chain, answered as a 500 without details.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// 400 with `code`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409 with `code`.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::client(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized() -> Self {
+        Self::client(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send the admin token as 'Authorization: Bearer <token>'",
+        )
+    }
+
+    /// Any client error.
+    pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("database error"))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Client { status, .. } => *status,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (code, message) = match self {
+            Self::Client { code, message, .. } => (*code, message.clone()),
+            Self::Internal(e) => {
+                tracing::error!(error.cause_chain = ?e, "admin API request failed");
+                (
+                    "internal",
+                    "an internal error occurred; see the server log".to_owned(),
+                )
+            }
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(json!({ "error": { "code": code, "message": message } }))
+    }
+}

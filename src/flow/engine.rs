@@ -1,0 +1,332 @@
+//! [`step`]: one transition of the call state machine.
+
+use super::{CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt};
+
+/// Advances a call by one event.
+///
+/// Rules (DESIGN.md, "Rules that come from the field"):
+/// - a bridge is only ever to the customer of an active order whose PIN this call keyed, on
+///   this virtual number; nothing the request supplied is dialled;
+/// - every PIN entry, and every timeout, uses one of `policy.max_attempts`; after the last one
+///   the call says goodbye and dials no one;
+/// - a wrong, expired or deactivated PIN, or a PIN of another virtual number, all look the same
+///   to the caller (storage simply finds no active order for them).
+pub fn step(
+    state: &CallState,
+    event: CallEvent,
+    facts: &Facts,
+    policy: &Policy,
+) -> (CallState, Decision) {
+    match event {
+        CallEvent::Started => (
+            state.clone(),
+            Decision::Greet {
+                prompt: Prompt::Welcome,
+            },
+        ),
+        CallEvent::PromptNeeded => match state.phase {
+            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+            _ => (state.clone(), ask(next_prompt(state, policy), policy)),
+        },
+        CallEvent::Digits { pin } => match &state.phase {
+            Phase::CollectingPin => {
+                let found = pin.and(facts.order.as_ref());
+                match found {
+                    Some(order) => {
+                        let next = CallState {
+                            attempts: state.attempts.saturating_add(1),
+                            phase: Phase::Resolved {
+                                order_id: order.order_id.clone(),
+                            },
+                            last_failure: None,
+                        };
+                        (next, bridge(order, facts))
+                    }
+                    None => fail(state, Failure::WrongPin, policy),
+                }
+            }
+            // A repeated delivery of the step that resolved the call: answer the same.
+            Phase::Resolved { .. } => dial(state, facts),
+            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+        },
+        CallEvent::NoInput => match state.phase {
+            Phase::CollectingPin => fail(state, Failure::NoInput, policy),
+            Phase::Resolved { .. } => dial(state, facts),
+            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+        },
+        CallEvent::DialNeeded => dial(state, facts),
+        CallEvent::Ended => (state.clone(), Decision::Recorded),
+    }
+}
+
+/// The last words of a call that ends without a bridge: why no one is dialled.
+pub fn farewell(state: &CallState) -> Prompt {
+    match state.phase {
+        Phase::Exhausted => Prompt::AttemptsUsedUp,
+        _ => Prompt::NoOneToDial,
+    }
+}
+
+/// A short name of a decision for logs (`ask_for_pin`, `bridge`, ...), free of personal data.
+pub fn decision_name(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Greet { .. } => "greet",
+        Decision::AskForPin { .. } => "ask_for_pin",
+        Decision::Bridge { .. } => "bridge",
+        Decision::Goodbye { .. } => "goodbye",
+        Decision::Recorded => "recorded",
+    }
+}
+
+/// Whom to dial: the resolved order's customer, if that order is still the active one.
+fn dial(state: &CallState, facts: &Facts) -> (CallState, Decision) {
+    match (&state.phase, &facts.order) {
+        (Phase::Resolved { order_id }, Some(order)) if *order_id == order.order_id => {
+            (state.clone(), bridge(order, facts))
+        }
+        (Phase::Exhausted, _) => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+        _ => (state.clone(), goodbye(Prompt::NoOneToDial)),
+    }
+}
+
+fn fail(state: &CallState, failure: Failure, policy: &Policy) -> (CallState, Decision) {
+    let attempts = state.attempts.saturating_add(1);
+    if attempts >= policy.max_attempts {
+        let next = CallState {
+            attempts,
+            phase: Phase::Exhausted,
+            last_failure: Some(failure),
+        };
+        return (next, goodbye(Prompt::AttemptsUsedUp));
+    }
+    let next = CallState {
+        attempts,
+        phase: Phase::CollectingPin,
+        last_failure: Some(failure),
+    };
+    let prompt = next_prompt(&next, policy);
+    (next, ask(prompt, policy))
+}
+
+fn next_prompt(state: &CallState, policy: &Policy) -> Prompt {
+    let attempts_left = policy.max_attempts.saturating_sub(state.attempts);
+    match state.last_failure {
+        None => Prompt::EnterPin,
+        Some(Failure::WrongPin) => Prompt::WrongPin { attempts_left },
+        Some(Failure::NoInput) => Prompt::NoInput { attempts_left },
+    }
+}
+
+fn ask(prompt: Prompt, policy: &Policy) -> Decision {
+    Decision::AskForPin {
+        prompt,
+        max_digits: policy.pin_max_len,
+        finish_on_key: '#',
+        timeout_secs: policy.input_timeout_secs,
+    }
+}
+
+fn bridge(order: &super::ActiveOrder, facts: &Facts) -> Decision {
+    Decision::Bridge {
+        to: order.customer.clone(),
+        caller_id: facts.virtual_number.clone(),
+        order_id: order.order_id.clone(),
+    }
+}
+
+fn goodbye(prompt: Prompt) -> Decision {
+    Decision::Goodbye { prompt }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PhoneNumber, Pin, Region};
+    use crate::flow::ActiveOrder;
+    use proptest::prelude::*;
+
+    const POLICY: Policy = Policy {
+        max_attempts: 3,
+        pin_min_len: 4,
+        pin_max_len: 12,
+        input_timeout_secs: 6,
+    };
+
+    fn number(s: &str) -> PhoneNumber {
+        PhoneNumber::parse(s, Region::parse("IN").unwrap()).unwrap()
+    }
+
+    fn order() -> ActiveOrder {
+        ActiveOrder {
+            order_id: "OD-1".into(),
+            customer: number("09812345678"),
+        }
+    }
+
+    fn facts(order: Option<ActiveOrder>) -> Facts {
+        Facts {
+            virtual_number: Some(number("07314853246")),
+            order,
+        }
+    }
+
+    fn pin(s: &str) -> Option<Pin> {
+        Pin::parse(s, 4, 12).ok()
+    }
+
+    #[test]
+    fn a_right_pin_bridges_to_the_customer_with_the_virtual_number_as_caller_id() {
+        let (state, d) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("4821") },
+            &facts(Some(order())),
+            &POLICY,
+        );
+        assert_eq!(state.attempts, 1);
+        assert_eq!(
+            d,
+            Decision::Bridge {
+                to: number("09812345678"),
+                caller_id: Some(number("07314853246")),
+                order_id: "OD-1".into()
+            }
+        );
+        let (_, d) = step(
+            &state,
+            CallEvent::DialNeeded,
+            &facts(Some(order())),
+            &POLICY,
+        );
+        assert!(matches!(d, Decision::Bridge { .. }));
+    }
+
+    #[test]
+    fn a_wrong_pin_asks_again_with_a_different_prompt() {
+        let (state, d) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("0000") },
+            &facts(None),
+            &POLICY,
+        );
+        assert_eq!(
+            d,
+            Decision::AskForPin {
+                prompt: Prompt::WrongPin { attempts_left: 2 },
+                max_digits: 12,
+                finish_on_key: '#',
+                timeout_secs: 6
+            }
+        );
+        let (_, d) = step(&state, CallEvent::PromptNeeded, &facts(None), &POLICY);
+        assert!(matches!(
+            d,
+            Decision::AskForPin {
+                prompt: Prompt::WrongPin { attempts_left: 2 },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_last_failed_attempt_says_goodbye_and_nothing_is_dialled_after() {
+        let mut state = CallState::default();
+        for _ in 0..3 {
+            state = step(&state, CallEvent::NoInput, &facts(None), &POLICY).0;
+        }
+        assert_eq!(state.phase, Phase::Exhausted);
+        // Even the right PIN, or an order found for it, no longer bridges this call.
+        let (_, d) = step(
+            &state,
+            CallEvent::Digits { pin: pin("4821") },
+            &facts(Some(order())),
+            &POLICY,
+        );
+        assert_eq!(d, goodbye(Prompt::AttemptsUsedUp));
+        let (_, d) = step(
+            &state,
+            CallEvent::DialNeeded,
+            &facts(Some(order())),
+            &POLICY,
+        );
+        assert_eq!(d, goodbye(Prompt::AttemptsUsedUp));
+    }
+
+    #[test]
+    fn an_order_that_ended_after_resolution_is_no_longer_dialled() {
+        let (state, _) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("4821") },
+            &facts(Some(order())),
+            &POLICY,
+        );
+        let (_, d) = step(&state, CallEvent::DialNeeded, &facts(None), &POLICY);
+        assert_eq!(d, goodbye(Prompt::NoOneToDial));
+    }
+
+    #[test]
+    fn dialling_before_any_pin_dials_no_one() {
+        let (_, d) = step(
+            &CallState::default(),
+            CallEvent::DialNeeded,
+            &facts(Some(order())),
+            &POLICY,
+        );
+        assert_eq!(d, goodbye(Prompt::NoOneToDial));
+    }
+
+    #[test]
+    fn a_malformed_pin_costs_an_attempt_even_if_storage_found_an_order() {
+        let (state, d) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: None },
+            &facts(Some(order())),
+            &POLICY,
+        );
+        assert_eq!(state.attempts, 1);
+        assert!(matches!(d, Decision::AskForPin { .. }));
+    }
+
+    fn event() -> impl Strategy<Value = (CallEvent, bool)> {
+        // (event, whether storage finds the active order for it)
+        prop_oneof![
+            Just((CallEvent::Started, false)),
+            Just((CallEvent::PromptNeeded, false)),
+            Just((CallEvent::NoInput, false)),
+            Just((CallEvent::Ended, false)),
+            any::<bool>().prop_map(|found| (CallEvent::DialNeeded, found)),
+            ("[0-9]{0,6}", any::<bool>())
+                .prop_map(|(d, found)| (CallEvent::Digits { pin: pin(&d) }, found)),
+        ]
+    }
+
+    proptest! {
+        /// No event sequence bridges a call without a valid, active PIN keyed on it.
+        #[test]
+        fn no_sequence_bridges_without_a_valid_active_pin(events in proptest::collection::vec(event(), 0..12)) {
+            let mut state = CallState::default();
+            let mut pin_accepted = false;
+            let mut failures = 0u8;
+            for (event, found) in events {
+                let valid_now = matches!(&event, CallEvent::Digits { pin: Some(_) }) && found;
+                let is_digits = matches!(&event, CallEvent::Digits { .. } | CallEvent::NoInput);
+                let f = facts(found.then(order));
+                let (next, decision) = step(&state, event, &f, &POLICY);
+                if let Decision::Bridge { to, .. } = &decision {
+                    prop_assert!(pin_accepted || (valid_now && state.phase == Phase::CollectingPin));
+                    prop_assert!(found, "bridged to an order storage did not find active");
+                    prop_assert_eq!(to, &order().customer);
+                    pin_accepted = true;
+                }
+                if is_digits && state.phase == Phase::CollectingPin && !matches!(decision, Decision::Bridge { .. }) {
+                    failures += 1;
+                }
+                prop_assert!(next.attempts <= POLICY.max_attempts);
+                prop_assert!(failures <= POLICY.max_attempts);
+                if failures >= POLICY.max_attempts {
+                    prop_assert_eq!(&next.phase, &Phase::Exhausted);
+                }
+                state = next;
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The `pinbridge` command: `serve`, `migrate`, `orders import`, `urls`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use pinbridge::config::Settings;
+use pinbridge::startup::{self, Application};
+use pinbridge::{import, telemetry};
+
+/// Phone-number masking webhook server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A TOML file of settings; `PINBRIDGE_*` environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the provider webhooks and the admin API (applies migrations first).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage orders of the PIN flow.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
+    /// Print the URL to paste into each Exotel applet.
+    Urls,
+}
+
+#[derive(Subcommand)]
+enum OrdersCommand {
+    /// Load orders from a CSV file (header: order_id,customer_number,pin,virtual_number,expires_at;
+    /// the last three optional) in one transaction.
+    Import {
+        file: PathBuf,
+        /// Import the good rows and report the bad ones, instead of importing nothing.
+        #[arg(long)]
+        skip_bad: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pinbridge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            startup::connect_and_migrate(&settings).await?.close().await;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Urls => {
+            let db = startup::connect_and_migrate(&settings).await?;
+            let (secrets, _) = startup::resolve_secrets(&db, &settings).await?;
+            print_exotel_urls(&settings.public_base_url(), &secrets.exotel_secret);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Orders {
+            command: OrdersCommand::Import { file, skip_bad },
+        } => import_orders(settings, file, skip_bad).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    telemetry::init("info");
+    let public = settings.public_base_url();
+    let database = settings
+        .database_url
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let database = if database.starts_with("sqlite") {
+        database
+    } else {
+        "PostgreSQL".to_owned()
+    };
+    let app = Application::build(settings).await?;
+    let secrets = app.secrets().clone();
+    println!(
+        "pinbridge {} listening on port {} ({database})",
+        env!("CARGO_PKG_VERSION"),
+        app.port()
+    );
+    println!();
+    if secrets.exotel_secret_generated {
+        println!(
+            "Generated the Exotel URL secret (kept in the database; set PINBRIDGE_EXOTEL_SECRET to choose one)."
+        );
+        print_exotel_urls(&public, &secrets.exotel_secret);
+    } else {
+        let masked = pinbridge::domain::mask(&secrets.exotel_secret);
+        print_exotel_urls(&public, &masked);
+        println!("(secret masked; `pinbridge urls` prints the URLs in full)");
+    }
+    if let Some(token) = &secrets.generated_admin_token {
+        println!();
+        println!(
+            "Admin API token, generated now and shown only this once (only its hash is stored):"
+        );
+        println!("    {token}");
+        println!("Set PINBRIDGE_ADMIN_TOKEN to choose your own.");
+    }
+    println!();
+    app.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_exotel_urls(public: &str, secret: &str) {
+    let base = format!("{public}/exotel/{secret}");
+    println!("Exotel applet URLs (PIN flow):");
+    println!("  1. Greeting  (\"Read text from URL\")             {base}/greeting");
+    println!("  2. Gather    (Programmable Gather, dynamic URL)   {base}/gather");
+    println!("  3. Passthru  (sync; 200 -> Connect, 302 -> Gather) {base}/check-pin");
+    println!("  4. Connect   (\"Dial whom\" URL)                   {base}/connect");
+    println!("       or      (Programmable Connect, dynamic URL)  {base}/connect.json");
+    println!("  5. Greeting  (on \"We didn't dial anyone\")        {base}/goodbye");
+    println!("  6. Passthru  (after the call; then Hangup)        {base}/call-end");
+}
+
+async fn import_orders(
+    settings: Settings,
+    file: PathBuf,
+    skip_bad: bool,
+) -> anyhow::Result<ExitCode> {
+    let input =
+        std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let db = startup::connect_and_migrate(&settings).await?;
+    let rules = settings.order_rules()?;
+    let outcome = import::import(&db, input, &rules, skip_bad).await?;
+    db.close().await;
+    for refused in &outcome.refused {
+        eprintln!("{refused}");
+    }
+    if !outcome.refused.is_empty() && !skip_bad {
+        eprintln!(
+            "nothing imported: {} bad row(s); fix them, or pass --skip-bad to import the good rows",
+            outcome.refused.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "imported {} order(s){}",
+        outcome.imported,
+        if outcome.refused.is_empty() {
+            String::new()
+        } else {
+            format!(", skipped {} bad row(s)", outcome.refused.len())
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,11 @@
+//! Exotel: App Bazaar / Flow Builder applets calling pinbridge's URLs
+//! (`reference/exotel.md` §1; seed "Number Masking using Flow Builder and Call API's").
+//!
+//! Exotel signs nothing; its URLs carry a secret path segment (`/exotel/{secret}/...`).
+
+pub mod auth;
+pub mod params;
+pub mod response;
+
+/// The provider's name in call records and logs.
+pub const PROVIDER: &str = "exotel";

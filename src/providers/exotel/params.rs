@@ -1,0 +1,243 @@
+//! What Exotel sends to an applet URL: URL-encoded query parameters (GET), or a form body
+//! (POST); every one optional, extra ones ignored (`reference/exotel.md` §2).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The parameters of one Exotel request, kept as received.
+#[derive(Debug, Clone, Default)]
+pub struct ExotelParams {
+    values: HashMap<String, String>,
+    legs: Vec<Leg>,
+}
+
+/// One leg of a call as Exotel reports it in `Legs[n][...]` keys (`reference/exotel.md` §1.5).
+/// Values are kept as received: the seeds show masked numbers such as `07995679xx`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Leg {
+    #[serde(rename = "Number", default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
+    pub leg_type: Option<String>,
+    /// Seconds of conversation on this leg.
+    #[serde(
+        rename = "OnCallDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_call_duration: Option<String>,
+    #[serde(rename = "CauseCode", default, skip_serializing_if = "Option::is_none")]
+    pub cause_code: Option<String>,
+    #[serde(rename = "Cause", default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LegsOnly {
+    #[serde(rename = "Legs", default)]
+    legs: Vec<Leg>,
+}
+
+impl ExotelParams {
+    /// Reads the query string and, for a POST, the form body (`application/x-www-form-urlencoded`);
+    /// a key present in both takes the body's value. Never fails: undecodable input yields
+    /// fewer parameters, not an error.
+    pub fn parse(query: &str, form_body: Option<&str>) -> Self {
+        let mut values = HashMap::new();
+        let sources = std::iter::once(query).chain(form_body);
+        for source in sources.clone() {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(source).unwrap_or_default();
+            values.extend(pairs);
+        }
+        // `Legs[0][Number]=...`: nested keys, read with form encoding so that `%5B..%5D` works
+        // (`reference/rust-anchors-and-crates.md` §3.2).
+        let qs = serde_qs::Config::new().use_form_encoding(true);
+        let legs = sources
+            .filter_map(|s| qs.deserialize_str::<LegsOnly>(s).ok())
+            .map(|l| l.legs)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default();
+        Self { values, legs }
+    }
+
+    /// The value of `key`, trimmed; `None` when absent, empty, or Exotel's `null` placeholder.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("null"))
+    }
+
+    /// `CallSid`: Exotel's id of the call.
+    pub fn call_sid(&self) -> Option<&str> {
+        self.get("CallSid")
+    }
+
+    /// The caller: `CallFrom`, or the older `From`.
+    pub fn caller(&self) -> Option<&str> {
+        self.get("CallFrom").or_else(|| self.get("From"))
+    }
+
+    /// The virtual number (ExoPhone) the call came in on: `CallTo`, or the older `To`.
+    pub fn virtual_number(&self) -> Option<&str> {
+        self.get("CallTo").or_else(|| self.get("To"))
+    }
+
+    /// The DTMF digits a Gather collected, from `digits` (see [`dtmf_digits`]).
+    /// `None`: no `digits` parameter at all; `Some("")`: present but nothing keyed.
+    pub fn digits(&self) -> Option<String> {
+        self.values.get("digits").map(|raw| dtmf_digits(raw))
+    }
+
+    /// The legs of the call, from `Legs[n][...]` keys.
+    pub fn legs(&self) -> &[Leg] {
+        &self.legs
+    }
+
+    /// An integer parameter; `None` when absent or not a number. Fractions are truncated.
+    pub fn seconds(&self, key: &str) -> Option<i64> {
+        parse_seconds(self.get(key)?)
+    }
+}
+
+/// Seconds as Exotel writes them (`40`, `4.39`); fractions truncated.
+pub fn parse_seconds(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    raw.parse::<i64>()
+        .ok()
+        .or_else(|| {
+            raw.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as i64)
+        })
+        .filter(|s| *s >= 0)
+}
+
+/// Cleans Exotel's `digits`: it "comes with a double quote (") before and after the number"
+/// (Passthru article 48283; `reference/exotel.md` §1.3). Strips whitespace, straight and
+/// curly quotes, and the finishing `#`. What remains may still not be a PIN (`*`, letters);
+/// the caller of this function decides.
+pub fn dtmf_digits(raw: &str) -> String {
+    raw.trim()
+        .trim_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '“' | '”'))
+        .trim_end_matches('#')
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The seed's Connect request of the PIN flow (seed 003, "Pin based Number"), encoded as
+    /// Exotel sends it.
+    const SEED_CONNECT: &str = "CallFrom=07709562799&CallSid=c39894edd8a85d7fd95dbf5fdb65157g&CallTo=07314853246&CallType=call-attempt&Created=Fri%2C+16+Jul+2021+18%3A24%3A05&CurrentTime=2021-07-16+18%3A24%3A12&DialCallDuration=0&DialCallStatus=null&DialWhomNumber=&Direction=incoming&EndTime=1970-01-01+05%3A30%3A00&ForwardedFrom=null&From=07709562799&ProcessStatus=null&RecordingUrl=null&StartTime=2021-07-16+18%3A24%3A05&To=07314853246&digits=%22568%22&flow_id=383431&tenant_id=53926";
+
+    /// The seed's completed-call Passthru (seed 003).
+    const SEED_COMPLETED: &str = "CallFrom=0770956xxx&CallSid=3edd4e59486d063b46403496ad3e157e&CallTo=07314853246&CallType=completed&DialCallDuration=40&DialCallStatus=completed&DialWhomNumber=0799567xxxx&Direction=incoming&Legs%5B0%5D%5BNumber%5D=07995679243&Legs%5B0%5D%5BType%5D=single&Legs%5B0%5D%5BOnCallDuration%5D=31&Legs%5B0%5D%5BCauseCode%5D=NORMAL_CLEARING&Legs%5B0%5D%5BCause%5D=16&RecordingUrl=https%3A%2F%2Fs3-ap-southeast-1.amazonaws.com%2Fexotelrecordings%2Fskillstreet%2F3edd4e59486d063b46403496xxx3e157e.mp3";
+
+    #[test]
+    fn the_seed_connect_request_reads() {
+        let p = ExotelParams::parse(SEED_CONNECT, None);
+        assert_eq!(p.call_sid(), Some("c39894edd8a85d7fd95dbf5fdb65157g"));
+        assert_eq!(p.caller(), Some("07709562799"));
+        assert_eq!(p.virtual_number(), Some("07314853246"));
+        assert_eq!(p.digits().as_deref(), Some("568"));
+        assert_eq!(
+            p.get("DialCallStatus"),
+            None,
+            "null is Exotel's empty value"
+        );
+        assert_eq!(p.get("DialWhomNumber"), None);
+    }
+
+    #[test]
+    fn the_seed_completed_call_reads_with_its_legs() {
+        let p = ExotelParams::parse(SEED_COMPLETED, None);
+        assert_eq!(p.seconds("DialCallDuration"), Some(40));
+        assert_eq!(p.legs().len(), 1);
+        let leg = &p.legs()[0];
+        assert_eq!(leg.number.as_deref(), Some("07995679243"));
+        assert_eq!(leg.on_call_duration.as_deref(), Some("31"));
+        assert_eq!(leg.cause_code.as_deref(), Some("NORMAL_CLEARING"));
+    }
+
+    #[test]
+    fn legs_with_unencoded_brackets_and_nested_insights_read_too() {
+        let p = ExotelParams::parse(
+            "CallSid=a&Legs[0][Number]=07995679xx&Legs[0][OnCallDuration]=0&Legs[1][Insights][DetailedStatus]=CALL_COMPLETED&Legs[1][OnCallDuration]=4.39",
+            None,
+        );
+        assert_eq!(p.legs().len(), 2);
+        assert_eq!(p.legs()[0].number.as_deref(), Some("07995679xx"));
+        assert_eq!(
+            parse_seconds(p.legs()[1].on_call_duration.as_deref().unwrap()),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn a_form_body_adds_to_the_query() {
+        let p = ExotelParams::parse(
+            "CallSid=abc",
+            Some("CallFrom=09812345678&digits=%221234%22"),
+        );
+        assert_eq!(p.call_sid(), Some("abc"));
+        assert_eq!(p.caller(), Some("09812345678"));
+        assert_eq!(p.digits().as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn older_parameter_names_are_understood() {
+        let p = ExotelParams::parse("From=09880847047&To=08088919888", None);
+        assert_eq!(p.caller(), Some("09880847047"));
+        assert_eq!(p.virtual_number(), Some("08088919888"));
+    }
+
+    #[test]
+    fn digits_are_cleaned_of_what_exotel_and_callers_add() {
+        for (raw, want) in [
+            ("\"568\"", "568"),
+            ("568", "568"),
+            (" \"4821#\" ", "4821"),
+            ("4821#", "4821"),
+            ("“4821”", "4821"),
+            ("\"\"", ""),
+            ("", ""),
+            ("  ", ""),
+            ("\"12*4\"", "12*4"),
+        ] {
+            assert_eq!(dtmf_digits(raw), want, "{raw:?}");
+        }
+        assert_eq!(ExotelParams::parse("CallSid=a", None).digits(), None);
+        assert_eq!(
+            ExotelParams::parse("digits=", None).digits().as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn garbage_never_fails_the_parse() {
+        let p = ExotelParams::parse("%%%&&==&Legs[x][=1&CallSid=%E0%A4", Some("\u{0}"));
+        assert_eq!(p.legs().len(), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn quoted_digit_strings_come_back_unquoted(d in "[0-9]{0,12}", hash in any::<bool>(), sp in " {0,2}") {
+            let raw = format!("{sp}\"{d}{}\"{sp}", if hash { "#" } else { "" });
+            prop_assert_eq!(dtmf_digits(&raw), d);
+        }
+
+        #[test]
+        fn any_query_string_parses_without_panicking(q in "\\PC{0,200}") {
+            let p = ExotelParams::parse(&q, None);
+            let _ = p.digits();
+            let _ = p.call_sid();
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Exotel's answers to each applet, rendered from a flow [`Decision`]
+//! (`reference/exotel.md` §1.2 to §1.5).
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use serde::Serialize;
+
+use crate::flow::{Decision, Prompt};
+use crate::prompts;
+
+/// Settings that shape the Connect answer.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectOptions {
+    /// `record`: ask Exotel to record the bridged call.
+    pub record: bool,
+    /// `max_ringing_duration`, seconds.
+    pub max_ringing_secs: u64,
+    /// `max_conversation_duration`, seconds.
+    pub max_conversation_secs: u64,
+}
+
+fn text(body: String) -> HttpResponse {
+    // Greeting: "MUST set the Content-Type HTTP header to 'text/plain' and nothing else".
+    HttpResponse::Ok().content_type("text/plain").body(body)
+}
+
+/// Greeting applet ("Read text from URL"): the words to speak, `text/plain`.
+/// A decision that is not a prompt is spoken as the welcome.
+pub fn greeting(decision: &Decision, brand: &str) -> HttpResponse {
+    let prompt = match decision {
+        Decision::Greet { prompt }
+        | Decision::AskForPin { prompt, .. }
+        | Decision::Goodbye { prompt } => *prompt,
+        Decision::Bridge { .. } | Decision::Recorded => Prompt::Welcome,
+    };
+    text(prompts::text(prompt, brand))
+}
+
+#[derive(Serialize)]
+struct SpokenText {
+    text: String,
+}
+
+/// The Programmable Gather answer (support article 3000084635).
+#[derive(Serialize)]
+struct GatherReply {
+    gather_prompt: SpokenText,
+    max_input_digits: u8,
+    finish_on_key: String,
+    input_timeout: u8,
+    repeat_menu: u8,
+    repeat_gather_prompt: SpokenText,
+}
+
+/// Gather applet (Programmable Gather): JSON with the prompt and how many digits to collect.
+/// A goodbye (attempts used up) is spoken as a prompt that collects nothing. `max_attempts`
+/// fills the "attempts left" of the repeated prompt on a call's first prompt.
+pub fn gather(decision: &Decision, brand: &str, max_attempts: u8) -> HttpResponse {
+    let reply = match decision {
+        Decision::AskForPin {
+            prompt,
+            max_digits,
+            finish_on_key,
+            timeout_secs,
+        } => {
+            let attempts_left = match prompt {
+                Prompt::WrongPin { attempts_left } | Prompt::NoInput { attempts_left } => {
+                    *attempts_left
+                }
+                _ => max_attempts,
+            };
+            GatherReply {
+                gather_prompt: SpokenText {
+                    text: prompts::text(*prompt, brand),
+                },
+                max_input_digits: *max_digits,
+                finish_on_key: finish_on_key.to_string(),
+                input_timeout: *timeout_secs,
+                repeat_menu: 2,
+                repeat_gather_prompt: SpokenText {
+                    text: prompts::text(Prompt::NoInput { attempts_left }, brand),
+                },
+            }
+        }
+        other => {
+            let prompt = match other {
+                Decision::Goodbye { prompt } | Decision::Greet { prompt } => *prompt,
+                _ => Prompt::NoOneToDial,
+            };
+            let words = prompts::text(prompt, brand);
+            GatherReply {
+                gather_prompt: SpokenText {
+                    text: words.clone(),
+                },
+                max_input_digits: 1,
+                finish_on_key: "#".into(),
+                input_timeout: 1,
+                repeat_menu: 0,
+                repeat_gather_prompt: SpokenText { text: words },
+            }
+        }
+    };
+    HttpResponse::Ok().json(reply)
+}
+
+/// Passthru `check-pin` (sync): HTTP 302 sends the call back to Gather (ask again); HTTP 200
+/// goes on to Connect, which dials the customer or no one (Passthru article 48283: "200 OK for
+/// choice A and 302 Found for choice B"). A 302 needs no `Location`: it is a signal.
+pub fn check_pin(decision: &Decision) -> HttpResponse {
+    let status = match decision {
+        Decision::AskForPin { .. } => StatusCode::FOUND,
+        _ => StatusCode::OK,
+    };
+    HttpResponse::build(status)
+        .content_type("text/plain")
+        .finish()
+}
+
+/// Connect applet, "Dial whom" from URL: the number to dial as `text/plain`, or an empty body
+/// when there is no one to dial.
+pub fn connect_text(decision: &Decision) -> HttpResponse {
+    match decision {
+        Decision::Bridge { to, .. } => text(to.to_string()),
+        _ => text(String::new()),
+    }
+}
+
+#[derive(Serialize)]
+struct Destination {
+    numbers: Vec<String>,
+}
+
+/// The Programmable Connect answer (support article 3000096873).
+#[derive(Serialize)]
+struct ConnectReply {
+    fetch_after_attempt: bool,
+    destination: Destination,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outgoing_phone_number: Option<String>,
+    record: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recording_channels: Option<&'static str>,
+    max_ringing_duration: u64,
+    max_conversation_duration: u64,
+}
+
+/// Connect applet, Programmable Connect (JSON): `destination.numbers` holds the customer, or
+/// nothing, which takes Exotel's "We didn't dial anyone" branch. `outgoing_phone_number` is
+/// the dialled virtual number, so the customer sees it and can call it back.
+/// `fetch_after_attempt` is false: Exotel must not ask again after a failed dial.
+pub fn connect_json(
+    decision: &Decision,
+    dialled: Option<&str>,
+    options: &ConnectOptions,
+) -> HttpResponse {
+    let (numbers, caller_id) = match decision {
+        Decision::Bridge { to, caller_id, .. } => (
+            vec![to.to_string()],
+            caller_id.as_ref().map(|n| n.to_string()),
+        ),
+        _ => (Vec::new(), None),
+    };
+    let reply = ConnectReply {
+        fetch_after_attempt: false,
+        destination: Destination { numbers },
+        outgoing_phone_number: caller_id.or_else(|| dialled.map(str::to_owned)),
+        record: options.record,
+        recording_channels: options.record.then_some("dual"),
+        max_ringing_duration: options.max_ringing_secs,
+        max_conversation_duration: options.max_conversation_secs,
+    };
+    HttpResponse::Ok().json(reply)
+}
+
+/// Passthru `call-end` and other records: 200 with an empty body.
+pub fn recorded() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").finish()
+}

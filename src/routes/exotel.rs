@@ -1,0 +1,375 @@
+//! Exotel applet URLs under `/exotel/{secret}/` (`reference/exotel.md` §1).
+//!
+//! Each answers GET, HEAD (Exotel checks Greeting URLs with HEAD) and POST. A wrong secret gets
+//! 404. Whatever goes wrong inside (no `CallSid`, a database error, the time budget spent), the
+//! answer keeps the call sensible: speak the greeting, ask for the PIN, or dial no one.
+
+use std::future::Future;
+
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, guard, web};
+
+use crate::domain::{CallSid, PhoneNumber, Pin};
+use crate::flow::{self, CallEvent, Decision, Phase, Prompt};
+use crate::providers::exotel::{
+    PROVIDER, auth, params::ExotelParams, params::parse_seconds, response,
+};
+use crate::sessions::Inbound;
+use crate::startup::AppState;
+use crate::storage::calls::CallEnd;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/exotel/{secret}")
+            .route("/greeting", applet().to(greeting))
+            .route("/gather", applet().to(gather))
+            .route("/check-pin", applet().to(check_pin))
+            .route("/connect", applet().to(connect))
+            .route("/connect.json", applet().to(connect_json))
+            .route("/goodbye", applet().to(goodbye))
+            .route("/call-end", applet().to(call_end)),
+    );
+}
+
+/// GET, HEAD and POST: a route built with `web::get()` alone would not answer HEAD.
+fn applet() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()).or(guard::Post()))
+}
+
+/// One Exotel request, read and identified.
+struct ExotelRequest {
+    params: ExotelParams,
+    call: Option<Inbound>,
+    head: bool,
+}
+
+fn read(
+    state: &AppState,
+    secret: &str,
+    req: &HttpRequest,
+    body: &web::Bytes,
+) -> Option<ExotelRequest> {
+    if !auth::secret_matches(secret, &state.exotel_secret) {
+        return None;
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let form = (req.method() == Method::POST && is_form && !body.is_empty())
+        .then(|| String::from_utf8_lossy(body).into_owned());
+    let params = ExotelParams::parse(req.query_string(), form.as_deref());
+    let call = params
+        .call_sid()
+        .and_then(|sid| CallSid::parse(sid).ok())
+        .map(|call_sid| Inbound {
+            provider: PROVIDER,
+            call_sid,
+            caller: params
+                .caller()
+                .and_then(|n| PhoneNumber::parse(n, state.region).ok()),
+            caller_raw: params.caller().map(str::to_owned),
+            virtual_number: params
+                .virtual_number()
+                .and_then(|n| PhoneNumber::parse(n, state.region).ok()),
+            virtual_number_raw: params.virtual_number().map(str::to_owned),
+        });
+    Some(ExotelRequest {
+        params,
+        call,
+        head: req.method() == Method::HEAD,
+    })
+}
+
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .content_type("text/plain")
+        .body("not found")
+}
+
+/// Runs `work` within the webhook time budget. On a storage error or a spent budget, logs why
+/// (with the call id only) and returns `None`, so the handler answers its safe fallback.
+async fn within_budget<T>(
+    state: &AppState,
+    applet: &'static str,
+    call: &Inbound,
+    work: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Option<T> {
+    match tokio::time::timeout(state.settings.webhook_timeout, work).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => {
+            tracing::error!(provider = PROVIDER, applet, call.sid = %call.call_sid, error = %e, "storage failed; answering the safe fallback");
+            None
+        }
+        Err(_) => {
+            tracing::error!(provider = PROVIDER, applet, call.sid = %call.call_sid, "time budget spent; answering the safe fallback");
+            None
+        }
+    }
+}
+
+/// Runs one flow event, or yields `fallback` when the request has no usable `CallSid` or the
+/// step fails.
+async fn run(
+    state: &AppState,
+    applet: &'static str,
+    request: &ExotelRequest,
+    event: CallEvent,
+    fallback: Decision,
+) -> Decision {
+    let Some(call) = &request.call else {
+        tracing::warn!(
+            provider = PROVIDER,
+            applet,
+            "request without a usable CallSid"
+        );
+        return fallback;
+    };
+    let decision = within_budget(state, applet, call, state.sessions.step(call, event))
+        .await
+        .unwrap_or(fallback);
+    tracing::info!(
+        provider = PROVIDER,
+        applet,
+        call.sid = %call.call_sid,
+        decision = flow::decision_name(&decision),
+        "call step"
+    );
+    decision
+}
+
+/// The flow event for Exotel's `digits`: nothing keyed is a timeout; anything else is an
+/// entry, which may not even be a well-formed PIN (and then costs an attempt like a wrong one).
+fn digits_event(state: &AppState, digits: &str) -> CallEvent {
+    if digits.is_empty() {
+        CallEvent::NoInput
+    } else {
+        CallEvent::Digits {
+            pin: Pin::parse(
+                digits,
+                state.settings.pin_min_length,
+                state.settings.pin_max_length,
+            )
+            .ok(),
+        }
+    }
+}
+
+/// `greeting`: the welcome, `text/plain`, from `templates/prompts/welcome.txt`.
+async fn greeting(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(request) = read(&state, &secret, &req, &body) else {
+        return not_found();
+    };
+    let welcome = Decision::Greet {
+        prompt: Prompt::Welcome,
+    };
+    // HEAD is Exotel checking the URL: same headers, no call step.
+    let decision = if request.head {
+        welcome
+    } else {
+        run(
+            &state,
+            "greeting",
+            &request,
+            CallEvent::Started,
+            welcome.clone(),
+        )
+        .await
+    };
+    response::greeting(&decision, &state.settings.brand)
+}
+
+/// `gather`: Programmable Gather JSON asking for the PIN; after a wrong PIN, a prompt that
+/// says so.
+async fn gather(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(request) = read(&state, &secret, &req, &body) else {
+        return not_found();
+    };
+    let policy = *state.sessions.policy();
+    let fallback = Decision::AskForPin {
+        prompt: Prompt::EnterPin,
+        max_digits: policy.pin_max_len,
+        finish_on_key: '#',
+        timeout_secs: policy.input_timeout_secs,
+    };
+    let decision = run(
+        &state,
+        "gather",
+        &request,
+        CallEvent::PromptNeeded,
+        fallback,
+    )
+    .await;
+    response::gather(&decision, &state.settings.brand, policy.max_attempts)
+}
+
+/// `check-pin` (sync Passthru after Gather): 200 goes on to Connect (PIN valid, or attempts
+/// used up), 302 asks again.
+async fn check_pin(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(request) = read(&state, &secret, &req, &body) else {
+        return not_found();
+    };
+    let digits = request.params.digits().unwrap_or_default();
+    let event = digits_event(&state, &digits);
+    // On failure go on to Connect, which then dials no one: never loop a caller forever.
+    let fallback = Decision::Goodbye {
+        prompt: Prompt::NoOneToDial,
+    };
+    let decision = run(&state, "check-pin", &request, event, fallback).await;
+    response::check_pin(&decision)
+}
+
+/// Whom Connect dials: the resolved customer; in a flow without `check-pin`, the `digits` of
+/// this very request are checked first.
+async fn dial_decision(
+    state: &AppState,
+    applet: &'static str,
+    request: &ExotelRequest,
+) -> Decision {
+    let no_one = Decision::Goodbye {
+        prompt: Prompt::NoOneToDial,
+    };
+    if let (Some(call), Some(digits)) = (&request.call, request.params.digits()) {
+        let collecting = within_budget(state, applet, call, state.sessions.state(call))
+            .await
+            .map(|s| s.phase == Phase::CollectingPin);
+        match collecting {
+            Some(true) => {
+                run(
+                    state,
+                    applet,
+                    request,
+                    digits_event(state, &digits),
+                    no_one.clone(),
+                )
+                .await;
+            }
+            Some(false) => {}
+            None => return no_one,
+        }
+    }
+    run(state, applet, request, CallEvent::DialNeeded, no_one).await
+}
+
+/// `connect` (Connect applet, "Dial whom" URL): the customer's number as `text/plain`, or an
+/// empty body when there is no one to dial.
+async fn connect(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(request) = read(&state, &secret, &req, &body) else {
+        return not_found();
+    };
+    let decision = dial_decision(&state, "connect", &request).await;
+    response::connect_text(&decision)
+}
+
+/// `connect.json` (Connect applet, Programmable Connect): JSON with `destination.numbers`
+/// and the virtual number as `outgoing_phone_number`.
+async fn connect_json(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(request) = read(&state, &secret, &req, &body) else {
+        return not_found();
+    };
+    let decision = dial_decision(&state, "connect.json", &request).await;
+    response::connect_json(&decision, request.params.virtual_number(), &state.connect)
+}
+
+/// `goodbye` (a Greeting on Connect's "We didn't dial anyone" branch): why no one was dialled,
+/// `text/plain`.
+async fn goodbye(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(request) = read(&state, &secret, &req, &body) else {
+        return not_found();
+    };
+    let prompt = match &request.call {
+        Some(call) if !request.head => {
+            within_budget(&state, "goodbye", call, state.sessions.state(call))
+                .await
+                .map(|s| flow::farewell(&s))
+        }
+        _ => None,
+    }
+    .unwrap_or(Prompt::NoOneToDial);
+    response::greeting(&Decision::Goodbye { prompt }, &state.settings.brand)
+}
+
+/// `call-end` (Passthru after Connect): records the outcome, answers 200. A repeated delivery
+/// leaves one record; malformed values are kept as received.
+async fn call_end(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(request) = read(&state, &secret, &req, &body) else {
+        return not_found();
+    };
+    let Some(call) = &request.call else {
+        tracing::warn!(
+            provider = PROVIDER,
+            applet = "call-end",
+            "request without a usable CallSid"
+        );
+        return response::recorded();
+    };
+    if request.head {
+        return response::recorded();
+    }
+    let p = &request.params;
+    let dial_status = p
+        .get("DialCallStatus")
+        .and_then(flow::DialStatus::parse)
+        .or_else(|| {
+            (p.get("CallType") == Some("completed")).then_some(flow::DialStatus::Completed)
+        });
+    let legs = p.legs();
+    let end = CallEnd {
+        dial_status,
+        dial_call_status: p.get("DialCallStatus").map(str::to_owned),
+        call_type: p.get("CallType").map(str::to_owned),
+        dial_secs: p.seconds("DialCallDuration"),
+        talk_secs: legs
+            .first()
+            .and_then(|l| l.on_call_duration.as_deref())
+            .and_then(parse_seconds),
+        recording_url: p.get("RecordingUrl").map(str::to_owned),
+        legs_json: (!legs.is_empty())
+            .then(|| serde_json::to_string(legs).ok())
+            .flatten(),
+        provider_start_time: p.get("StartTime").map(str::to_owned),
+        dialled: p.get("DialWhomNumber").map(str::to_owned),
+    };
+    if let Some(outcome) =
+        within_budget(&state, "call-end", call, state.sessions.end(call, &end)).await
+    {
+        tracing::info!(provider = PROVIDER, applet = "call-end", call.sid = %call.call_sid, outcome = outcome.as_str(), "call ended");
+    }
+    response::recorded()
+}

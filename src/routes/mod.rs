@@ -1,0 +1,45 @@
+//! HTTP routes: thin actix handlers that extract, authenticate and hand on.
+
+mod admin_auth;
+mod calls;
+mod exotel;
+mod health;
+mod orders;
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+
+pub use admin_auth::AdminAuth;
+
+/// Registers every route, and JSON errors for bad bodies, bad queries and unknown paths.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(64 * 1024)
+            .content_type_required(false)
+            .error_handler(|err, _req| {
+                ApiError::bad_request("invalid_body", format!("the JSON body is invalid: {err}"))
+                    .into()
+            }),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("the query string is invalid: {err}"),
+        )
+        .into()
+    }))
+    .configure(health::configure)
+    .configure(exotel::configure)
+    .service(
+        web::scope("/api/v1")
+            .configure(orders::configure)
+            .configure(calls::configure),
+    )
+    .default_service(web::to(not_found));
+}
+
+async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::not_found("no such resource"))
+}

@@ -1,0 +1,278 @@
+//! Calls: the flow state kept between webhooks, and the call record the call log shows.
+//!
+//! One row per (provider, call id). Every step writes the row through (the database is the
+//! source of truth, so the next step may land on another instance or after a restart).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::Db;
+use crate::flow::{CallState, DialStatus, Failure, Outcome, Phase};
+
+/// The state of one call after a step, and what is known of its parties.
+#[derive(Debug, Clone)]
+pub struct CallStep<'a> {
+    pub provider: &'a str,
+    pub call_sid: &'a str,
+    /// E.164 when it parsed, else as received.
+    pub caller: Option<&'a str>,
+    /// E.164 when it parsed, else as received.
+    pub virtual_number: Option<&'a str>,
+    pub state: &'a CallState,
+    /// The number the provider was told to dial in this step, if any.
+    pub destination: Option<&'a str>,
+}
+
+/// The end of a call as a provider reported it; every field as received.
+#[derive(Debug, Clone, Default)]
+pub struct CallEnd {
+    pub dial_status: Option<DialStatus>,
+    pub dial_call_status: Option<String>,
+    pub call_type: Option<String>,
+    /// Seconds from dialling the second leg to its end, ring time included.
+    pub dial_secs: Option<i64>,
+    /// Seconds of conversation.
+    pub talk_secs: Option<i64>,
+    pub recording_url: Option<String>,
+    /// JSON array of the legs.
+    pub legs_json: Option<String>,
+    pub provider_start_time: Option<String>,
+    /// What the provider says it dialled; kept only when pinbridge has no destination stored.
+    pub dialled: Option<String>,
+}
+
+/// One call as the call log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub provider: String,
+    pub call_sid: String,
+    pub caller: Option<String>,
+    pub virtual_number: Option<String>,
+    pub order_id: Option<String>,
+    pub destination: Option<String>,
+    pub pin_attempts: i64,
+    pub outcome: String,
+    pub dial_call_status: Option<String>,
+    pub call_type: Option<String>,
+    pub dial_secs: Option<i64>,
+    pub talk_secs: Option<i64>,
+    pub recording_url: Option<String>,
+    pub legs: Option<String>,
+    pub started_at: i64,
+    pub updated_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+fn phase_columns(phase: &Phase) -> (&'static str, Option<&str>) {
+    match phase {
+        Phase::CollectingPin => ("collecting_pin", None),
+        Phase::Resolved { order_id } => ("resolved", Some(order_id)),
+        Phase::Exhausted => ("exhausted", None),
+    }
+}
+
+fn failure_column(f: Option<Failure>) -> Option<&'static str> {
+    f.map(|f| match f {
+        Failure::WrongPin => "wrong_pin",
+        Failure::NoInput => "no_input",
+    })
+}
+
+fn state_from_row(row: &AnyRow) -> Result<CallState, sqlx::Error> {
+    let phase: String = row.try_get("phase")?;
+    let order_id: Option<String> = row.try_get("order_id")?;
+    let phase = match (phase.as_str(), order_id) {
+        ("resolved", Some(order_id)) => Phase::Resolved { order_id },
+        ("exhausted", _) => Phase::Exhausted,
+        _ => Phase::CollectingPin,
+    };
+    let last_failure = match row.try_get::<Option<String>, _>("last_failure")?.as_deref() {
+        Some("wrong_pin") => Some(Failure::WrongPin),
+        Some("no_input") => Some(Failure::NoInput),
+        _ => None,
+    };
+    let attempts: i64 = row.try_get("pin_attempts")?;
+    Ok(CallState {
+        attempts: u8::try_from(attempts).unwrap_or(u8::MAX),
+        phase,
+        last_failure,
+    })
+}
+
+/// The stored state of a call, if it has one.
+pub async fn load_state(
+    db: &Db,
+    provider: &str,
+    call_sid: &str,
+) -> Result<Option<CallState>, sqlx::Error> {
+    sqlx::query(
+        "select phase, order_id, last_failure, pin_attempts from calls
+         where provider = $1 and call_sid = $2",
+    )
+    .bind(provider)
+    .bind(call_sid)
+    .fetch_optional(db.pool())
+    .await?
+    .as_ref()
+    .map(state_from_row)
+    .transpose()
+}
+
+/// Writes a call's state after a step, creating the call record on its first step.
+/// A call that already ended keeps its outcome.
+pub async fn save_step(db: &Db, step: &CallStep<'_>, now_ms: i64) -> Result<(), sqlx::Error> {
+    let (phase, order_id) = phase_columns(&step.state.phase);
+    let outcome = Outcome::of(&step.state.phase, None, false);
+    sqlx::query(
+        "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
+                            pin_attempts, order_id, destination, outcome, started_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+         on conflict (provider, call_sid) do update set
+             caller = coalesce(calls.caller, excluded.caller),
+             virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
+             phase = excluded.phase,
+             last_failure = excluded.last_failure,
+             pin_attempts = excluded.pin_attempts,
+             order_id = coalesce(excluded.order_id, calls.order_id),
+             destination = coalesce(excluded.destination, calls.destination),
+             outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
+             updated_at = excluded.updated_at",
+    )
+    .bind(step.provider)
+    .bind(step.call_sid)
+    .bind(step.caller)
+    .bind(step.virtual_number)
+    .bind(phase)
+    .bind(failure_column(step.state.last_failure))
+    .bind(i64::from(step.state.attempts))
+    .bind(order_id)
+    .bind(step.destination)
+    .bind(outcome.as_str())
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Records the end of a call and its outcome. A repeated delivery leaves one record with
+/// the same values; a call never seen before (a flow without pinbridge's earlier steps) gets
+/// a record of its own.
+pub async fn record_end(
+    db: &Db,
+    provider: &str,
+    call_sid: &str,
+    caller: Option<&str>,
+    virtual_number: Option<&str>,
+    end: &CallEnd,
+    now_ms: i64,
+) -> Result<Outcome, sqlx::Error> {
+    let state = load_state(db, provider, call_sid)
+        .await?
+        .unwrap_or_default();
+    let outcome = Outcome::of(&state.phase, end.dial_status, true);
+    let (phase, order_id) = phase_columns(&state.phase);
+    sqlx::query(
+        "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
+                            order_id, destination, outcome, dial_call_status, call_type, dial_secs,
+                            talk_secs, recording_url, legs, provider_start_time, started_at,
+                            updated_at, ended_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $17)
+         on conflict (provider, call_sid) do update set
+             caller = coalesce(calls.caller, excluded.caller),
+             virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
+             destination = coalesce(calls.destination, excluded.destination),
+             outcome = excluded.outcome,
+             dial_call_status = excluded.dial_call_status,
+             call_type = excluded.call_type,
+             dial_secs = excluded.dial_secs,
+             talk_secs = excluded.talk_secs,
+             recording_url = coalesce(excluded.recording_url, calls.recording_url),
+             legs = coalesce(excluded.legs, calls.legs),
+             provider_start_time = coalesce(calls.provider_start_time, excluded.provider_start_time),
+             updated_at = excluded.updated_at,
+             ended_at = coalesce(calls.ended_at, excluded.ended_at)",
+    )
+    .bind(provider)
+    .bind(call_sid)
+    .bind(caller)
+    .bind(virtual_number)
+    .bind(phase)
+    .bind(i64::from(state.attempts))
+    .bind(order_id)
+    .bind(end.dialled.as_deref())
+    .bind(outcome.as_str())
+    .bind(end.dial_call_status.as_deref())
+    .bind(end.call_type.as_deref())
+    .bind(end.dial_secs)
+    .bind(end.talk_secs)
+    .bind(end.recording_url.as_deref())
+    .bind(end.legs_json.as_deref())
+    .bind(end.provider_start_time.as_deref())
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(outcome)
+}
+
+/// Filters of the call log; empty strings and `None` filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub call_sid: Option<String>,
+    pub order_id: Option<String>,
+    /// The caller's number as stored (E.164 when it parsed).
+    pub caller: Option<String>,
+    /// Calls started at or after, unix milliseconds.
+    pub since_ms: Option<i64>,
+    /// Calls started before, unix milliseconds.
+    pub until_ms: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Calls matching `filter`, newest first.
+pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select provider, call_sid, caller, virtual_number, order_id, destination, pin_attempts,
+                outcome, dial_call_status, call_type, dial_secs, talk_secs, recording_url, legs,
+                started_at, updated_at, ended_at
+         from calls
+         where ($1 = '' or call_sid = $1)
+           and ($2 = '' or order_id = $2)
+           and ($3 = '' or caller = $3)
+           and started_at >= $4 and started_at < $5
+         order by started_at desc, call_sid desc
+         limit $6 offset $7",
+    )
+    .bind(filter.call_sid.clone().unwrap_or_default())
+    .bind(filter.order_id.clone().unwrap_or_default())
+    .bind(filter.caller.clone().unwrap_or_default())
+    .bind(filter.since_ms.unwrap_or(i64::MIN))
+    .bind(filter.until_ms.unwrap_or(i64::MAX))
+    .bind(filter.limit)
+    .bind(filter.offset)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(CallRecord {
+                provider: row.try_get("provider")?,
+                call_sid: row.try_get("call_sid")?,
+                caller: row.try_get("caller")?,
+                virtual_number: row.try_get("virtual_number")?,
+                order_id: row.try_get("order_id")?,
+                destination: row.try_get("destination")?,
+                pin_attempts: row.try_get("pin_attempts")?,
+                outcome: row.try_get("outcome")?,
+                dial_call_status: row.try_get("dial_call_status")?,
+                call_type: row.try_get("call_type")?,
+                dial_secs: row.try_get("dial_secs")?,
+                talk_secs: row.try_get("talk_secs")?,
+                recording_url: row.try_get("recording_url")?,
+                legs: row.try_get("legs")?,
+                started_at: row.try_get("started_at")?,
+                updated_at: row.try_get("updated_at")?,
+                ended_at: row.try_get("ended_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,275 @@
+//! Orders of the PIN flow: the PIN a courier keys in, and the customer it reaches.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::Db;
+use crate::domain::{NewOrder, OrderStatus, Pin, PinChoice};
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub order_id: String,
+    /// E.164.
+    pub customer_number: String,
+    pub pin: String,
+    /// E.164; `None`: the PIN works on every virtual number.
+    pub virtual_number: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    /// Unix milliseconds; set when the order was deactivated.
+    pub deactivated_at: Option<i64>,
+}
+
+impl Order {
+    /// The order's status at `now_ms`.
+    pub fn status(&self, now_ms: i64) -> OrderStatus {
+        OrderStatus::at(now_ms, self.expires_at, self.deactivated_at)
+    }
+}
+
+/// Why an order was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("an order with this order_id exists already")]
+    OrderExists,
+    #[error("this PIN is already active on this virtual number")]
+    PinInUse,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+const COLUMNS: &str =
+    "order_id, customer_number, pin, virtual_number, created_at, expires_at, deactivated_at";
+
+fn from_row(row: &AnyRow) -> Result<Order, sqlx::Error> {
+    Ok(Order {
+        order_id: row.try_get("order_id")?,
+        customer_number: row.try_get("customer_number")?,
+        pin: row.try_get("pin")?,
+        virtual_number: row.try_get("virtual_number")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        deactivated_at: row.try_get("deactivated_at")?,
+    })
+}
+
+/// Creates one order in its own transaction.
+///
+/// Errors: [`CreateError::OrderExists`]; [`CreateError::PinInUse`] when the given PIN is
+/// active on the same virtual number, or on any for an order without one (a generated PIN is
+/// drawn again instead, up to 20 times).
+pub async fn create(db: &Db, new: &NewOrder, now_ms: i64) -> Result<Order, CreateError> {
+    let mut tx = db.begin_write().await?;
+    let order = create_in(&mut tx, new, now_ms).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// How an import went, row by row.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    /// Orders stored.
+    pub imported: usize,
+    /// (index into the input, why) for each row not stored.
+    pub refused: Vec<(usize, CreateError)>,
+}
+
+/// Creates many orders in one transaction. With `skip_bad` false, the first refused row
+/// rolls everything back and is the only one reported; with `skip_bad` true, refused rows
+/// are reported and the others committed.
+pub async fn import(
+    db: &Db,
+    orders: &[NewOrder],
+    skip_bad: bool,
+    now_ms: i64,
+) -> Result<ImportReport, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let mut report = ImportReport::default();
+    for (index, new) in orders.iter().enumerate() {
+        match create_in(&mut tx, new, now_ms).await {
+            Ok(_) => report.imported += 1,
+            Err(CreateError::Database(e)) => return Err(e),
+            Err(refusal) => {
+                report.refused.push((index, refusal));
+                if !skip_bad {
+                    tx.rollback().await?;
+                    report.imported = 0;
+                    return Ok(report);
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn create_in(
+    conn: &mut AnyConnection,
+    new: &NewOrder,
+    now_ms: i64,
+) -> Result<Order, CreateError> {
+    let exists = sqlx::query("select 1 from orders where order_id = $1")
+        .bind(&new.order_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_some() {
+        return Err(CreateError::OrderExists);
+    }
+    let virtual_number = new.virtual_number.as_ref().map(|n| n.as_ref().to_owned());
+    for _ in 0..20 {
+        let pin = match &new.pin {
+            PinChoice::Given(pin) => pin.clone(),
+            PinChoice::Generate { len } => Pin::generate(*len),
+        };
+        if pin_in_use(conn, pin.as_ref(), virtual_number.as_deref(), now_ms).await? {
+            match new.pin {
+                PinChoice::Given(_) => return Err(CreateError::PinInUse),
+                PinChoice::Generate { .. } => continue,
+            }
+        }
+        let order = Order {
+            order_id: new.order_id.clone(),
+            customer_number: new.customer.as_ref().to_owned(),
+            pin: pin.as_ref().to_owned(),
+            virtual_number,
+            created_at: now_ms,
+            expires_at: new.expires_at_ms,
+            deactivated_at: None,
+        };
+        sqlx::query(
+            "insert into orders (order_id, customer_number, pin, virtual_number, created_at, expires_at)
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&order.order_id)
+        .bind(&order.customer_number)
+        .bind(&order.pin)
+        .bind(&order.virtual_number)
+        .bind(order.created_at)
+        .bind(order.expires_at)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(order);
+    }
+    Err(CreateError::PinInUse)
+}
+
+/// Is `pin` active on `virtual_number` (an order there, or an order valid on every number)?
+/// For `None`, is it active anywhere?
+async fn pin_in_use(
+    conn: &mut AnyConnection,
+    pin: &str,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let row = match virtual_number {
+        Some(vn) => {
+            sqlx::query(
+                "select 1 from orders
+                 where pin = $1 and deactivated_at is null and expires_at > $2
+                   and (virtual_number = $3 or virtual_number is null)
+                 limit 1",
+            )
+            .bind(pin)
+            .bind(now_ms)
+            .bind(vn)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "select 1 from orders
+                 where pin = $1 and deactivated_at is null and expires_at > $2
+                 limit 1",
+            )
+            .bind(pin)
+            .bind(now_ms)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    Ok(row.is_some())
+}
+
+/// The order with this id, in any status.
+pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!("select {COLUMNS} from orders where order_id = $1"));
+    sqlx::query(sql)
+        .bind(order_id)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Deactivates an order: its PIN stops working at once. Returns the order as it is now, or
+/// `None` when there is no such order. Deactivating twice keeps the first time.
+pub async fn deactivate(
+    db: &Db,
+    order_id: &str,
+    now_ms: i64,
+) -> Result<Option<Order>, sqlx::Error> {
+    sqlx::query(
+        "update orders set deactivated_at = $1 where order_id = $2 and deactivated_at is null",
+    )
+    .bind(now_ms)
+    .bind(order_id)
+    .execute(db.pool())
+    .await?;
+    get(db, order_id).await
+}
+
+/// The active order whose PIN is `pin` on `virtual_number` (or on every number). With
+/// `virtual_number` `None` (the dialled number did not parse), only orders valid on every
+/// number match.
+pub async fn find_active_by_pin(
+    db: &Db,
+    pin: &str,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+) -> Result<Option<Order>, sqlx::Error> {
+    let row = match virtual_number {
+        Some(vn) => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "select {COLUMNS} from orders
+                 where pin = $1 and deactivated_at is null and expires_at > $2
+                   and (virtual_number = $3 or virtual_number is null)
+                 limit 1"
+            ));
+            sqlx::query(sql)
+                .bind(pin)
+                .bind(now_ms)
+                .bind(vn)
+                .fetch_optional(db.pool())
+                .await?
+        }
+        None => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "select {COLUMNS} from orders
+                 where pin = $1 and deactivated_at is null and expires_at > $2
+                   and virtual_number is null
+                 limit 1"
+            ));
+            sqlx::query(sql)
+                .bind(pin)
+                .bind(now_ms)
+                .fetch_optional(db.pool())
+                .await?
+        }
+    };
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The order with this id if it is active at `now_ms`.
+pub async fn find_active_by_id(
+    db: &Db,
+    order_id: &str,
+    now_ms: i64,
+) -> Result<Option<Order>, sqlx::Error> {
+    Ok(get(db, order_id)
+        .await?
+        .filter(|o| o.status(now_ms) == OrderStatus::Active))
+}
