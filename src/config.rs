@@ -177,21 +177,20 @@ impl Settings {
             bail!("PINBRIDGE_GATHER_INPUT_TIMEOUT must be between 1s and 60s");
         }
         self.region()?;
-        if let Some(secret) = &self.exotel_secret {
-            if secret.len() < 16
+        if let Some(secret) = &self.exotel_secret
+            && (secret.len() < 16
                 || !secret
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                bail!(
-                    "PINBRIDGE_EXOTEL_SECRET must be at least 16 characters of A-Z, a-z, 0-9, '-' and '_'"
-                );
-            }
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            bail!(
+                "PINBRIDGE_EXOTEL_SECRET must be at least 16 characters of A-Z, a-z, 0-9, '-' and '_'"
+            );
         }
-        if let Some(token) = &self.admin_token {
-            if token.len() < 16 {
-                bail!("PINBRIDGE_ADMIN_TOKEN must be at least 16 characters");
-            }
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            bail!("PINBRIDGE_ADMIN_TOKEN must be at least 16 characters");
         }
         Ok(())
     }
@@ -212,13 +211,27 @@ impl Settings {
         })
     }
 
-    /// The public base URL without a trailing slash.
-    pub fn public_base_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_owned()
+    /// The public base URL without a trailing slash: `PINBRIDGE_PUBLIC_URL`, else
+    /// `http://` + the listen address with `port` (the port actually bound, which differs from
+    /// the configured one when that is 0).
+    pub fn public_base_url(&self, port: u16) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let host = self
+                    .listen
+                    .rsplit_once(':')
+                    .map_or(self.listen.as_str(), |(host, _)| host);
+                format!("http://{host}:{port}")
+            }
+        }
+    }
+
+    /// The port configured in `listen`, when it has one.
+    pub fn listen_port(&self) -> Option<u16> {
+        self.listen
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
     }
 }
 
@@ -275,6 +288,20 @@ mod tests {
             ..Settings::default()
         };
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_bound_port() {
+        let s = Settings {
+            listen: "127.0.0.1:0".into(),
+            ..Settings::default()
+        };
+        assert_eq!(s.public_base_url(43210), "http://127.0.0.1:43210");
+        let s = Settings {
+            public_url: Some("https://masking.example.com/".into()),
+            ..Settings::default()
+        };
+        assert_eq!(s.public_base_url(8080), "https://masking.example.com");
     }
 
     #[test]

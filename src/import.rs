@@ -42,13 +42,12 @@ pub struct ImportOutcome {
     pub refused: Vec<RowError>,
 }
 
+/// The valid rows of a file with their line numbers, and the invalid ones.
+pub type ParsedRows = (Vec<(u64, NewOrder)>, Vec<RowError>);
+
 /// Reads the CSV and validates each row. Errors: a header that lacks a required column or
 /// names an unknown one, or a file that is not CSV.
-pub fn parse_csv(
-    input: impl Read,
-    rules: &OrderRules,
-    now: i64,
-) -> anyhow::Result<(Vec<(u64, NewOrder)>, Vec<RowError>)> {
+pub fn parse_csv(input: impl Read, rules: &OrderRules, now: i64) -> anyhow::Result<ParsedRows> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)

@@ -72,7 +72,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Urls => {
             let db = startup::connect_and_migrate(&settings).await?;
             let (secrets, _) = startup::resolve_secrets(&db, &settings).await?;
-            print_exotel_urls(&settings.public_base_url(), &secrets.exotel_secret);
+            let port = settings.listen_port().unwrap_or(8080);
+            print_exotel_urls(&settings.public_base_url(port), &secrets.exotel_secret);
             Ok(ExitCode::SUCCESS)
         }
         Command::Orders {
@@ -83,7 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     telemetry::init("info");
-    let public = settings.public_base_url();
+    let public_url_set = settings.public_url.is_some();
     let database = settings
         .database_url
         .split('?')
@@ -97,6 +98,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     };
     let app = Application::build(settings).await?;
     let secrets = app.secrets().clone();
+    let public = settings_public_url(&app);
     println!(
         "pinbridge {} listening on port {} ({database})",
         env!("CARGO_PKG_VERSION"),
@@ -121,9 +123,19 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         println!("    {token}");
         println!("Set PINBRIDGE_ADMIN_TOKEN to choose your own.");
     }
+    if !public_url_set {
+        println!();
+        println!(
+            "Exotel must reach these URLs: set PINBRIDGE_PUBLIC_URL to this server's public https address."
+        );
+    }
     println!();
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn settings_public_url(app: &Application) -> String {
+    app.settings().public_base_url(app.port())
 }
 
 fn print_exotel_urls(public: &str, secret: &str) {

@@ -47,6 +47,7 @@ pub struct Secrets {
 /// A built, bound application, ready to run.
 pub struct Application {
     port: u16,
+    settings: Settings,
     server: Server,
     secrets: Secrets,
     db: Db,
@@ -156,6 +157,7 @@ impl Application {
         .run();
         Ok(Self {
             port,
+            settings,
             server,
             secrets,
             db,
@@ -165,6 +167,11 @@ impl Application {
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The settings it was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The secrets in use, and which ones this start generated.

@@ -252,14 +252,15 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: [(
-            &str,
-            &str,
-            Option<&str>,
-            Option<&str>,
-            Option<&str>,
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
             OrderField,
-        ); 7] = [
+        );
+        let cases: [Case; 7] = [
             ("", "09812345678", None, None, None, OrderField::OrderId),
             ("a\nb", "09812345678", None, None, None, OrderField::OrderId),
             ("OD", "98", None, None, None, OrderField::CustomerNumber),

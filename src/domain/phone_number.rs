@@ -65,12 +65,12 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&parsed) {
             // `919812345678`: a country code written without `+`. libphonenumber reads it as a
             // national number first; retry with the `+` the sender left out.
-            if !trimmed.starts_with('+') && !trimmed.starts_with('0') {
-                if let Ok(again) = phonenumber::parse(None, &format!("+{trimmed}")) {
-                    if phonenumber::is_valid(&again) {
-                        return Ok(Self::from_parsed(&again));
-                    }
-                }
+            if !trimmed.starts_with('+')
+                && !trimmed.starts_with('0')
+                && let Ok(again) = phonenumber::parse(None, format!("+{trimmed}"))
+                && phonenumber::is_valid(&again)
+            {
+                return Ok(Self::from_parsed(&again));
             }
             return Err(PhoneNumberError::Invalid);
         }

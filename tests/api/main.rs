@@ -1,1 +1,9 @@
+//! Integration tests: the real application on port 0, a fresh SQLite file per test, spoken to
+//! over HTTP with the requests providers really send.
 
+mod calls;
+mod cli;
+mod exotel;
+mod health;
+mod helpers;
+mod orders;

@@ -1,0 +1,332 @@
+//! The `pinbridge` binary as a new user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Call, encode_seed};
+
+fn pinbridge(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinbridge"));
+    cmd.current_dir(dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PINBRIDGE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// A `pinbridge serve` process whose stdout is collected line by line.
+struct Server {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Self {
+        let mut child = pinbridge(dir)
+            .arg("serve")
+            // Port 0: the only setting given, so parallel tests do not clash on 8080.
+            .env("PINBRIDGE_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pinbridge starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits for a stdout line containing `needle` and returns it.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(line) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return line.clone();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "no line with {needle:?} in {:#?}",
+            self.lines.lock().unwrap()
+        );
+    }
+
+    fn output(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    fn port(&self) -> u16 {
+        let line = self.wait_for("listening on port");
+        line.split("port ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let port = server.port();
+    let greeting_line = server.wait_for("/greeting");
+    let greeting_url = greeting_line.split_whitespace().last().unwrap().to_owned();
+    let secret = greeting_url
+        .split("/exotel/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(secret.len() >= 32, "a long generated secret");
+    server.wait_for("Admin API token");
+    let lines = server.output();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("Admin API token"))
+        .unwrap();
+    let token = lines[at + 1].trim().to_owned();
+    assert!(
+        dir.path().join("pinbridge.db").exists(),
+        "the SQLite file is created"
+    );
+
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"order_id": "OD-9", "customer_number": "09812345678", "pin": "739154",
+                      "virtual_number": "07314853246"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "the printed token is the admin token");
+    let call = Call::new("cli-call");
+    let url = |applet: &str| greeting_url.replace("/greeting", &format!("/{applet}"));
+    assert_eq!(
+        client
+            .get(format!(
+                "{}?{}",
+                url("check-pin"),
+                call.query(Some("739154"))
+            ))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let dial = client
+        .get(format!("{}?{}", url("connect"), call.query(None)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(dial, "+919812345678");
+    client
+        .get(format!(
+            "{}?{}",
+            url("check-pin"),
+            Call::new("cli-2").query(Some("111111"))
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    // Every log line (JSON) is free of numbers, PINs and the URL secret.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs: Vec<String> = server
+        .output()
+        .into_iter()
+        .filter(|l| l.starts_with('{'))
+        .collect();
+    assert!(
+        logs.iter().any(|l| l.contains("cli-call")),
+        "the call steps are logged: {logs:#?}"
+    );
+    for line in &logs {
+        let parsed: Value = serde_json::from_str(line).expect("log lines are JSON");
+        assert!(parsed.is_object());
+        for secret_thing in [
+            "9812345678",
+            "7709562799",
+            "739154",
+            "111111",
+            &secret,
+            &token,
+        ] {
+            assert!(
+                !line.contains(secret_thing),
+                "{secret_thing} leaked into {line}"
+            );
+        }
+    }
+    drop(server);
+
+    // A second start keeps the secret and the token: nothing new is printed in full.
+    let again = Server::start(dir.path());
+    again.wait_for("pinbridge urls");
+    let out = again.output().join("\n");
+    assert!(
+        !out.contains(&secret),
+        "the secret is masked on later starts"
+    );
+    assert!(!out.contains("Admin API token"));
+    drop(again);
+
+    let urls = pinbridge(dir.path()).arg("urls").output().unwrap();
+    assert!(urls.status.success());
+    let printed = String::from_utf8_lossy(&urls.stdout);
+    assert!(
+        printed.contains(&format!("/exotel/{secret}/greeting")),
+        "{printed}"
+    );
+}
+
+#[test]
+fn migrate_creates_the_database_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pinbridge(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("pinbridge.db").exists());
+    let again = pinbridge(dir.path()).arg("migrate").output().unwrap();
+    assert!(again.status.success(), "migrating twice is harmless");
+}
+
+#[test]
+fn bad_settings_stop_the_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pinbridge(dir.path())
+        .arg("migrate")
+        .env("PINBRIDGE_PIN_MAX_ATTEMPTS", "lots")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pin_max_attempts"));
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "pin_min_length = 9\npin_max_length = 5\n",
+    )
+    .unwrap();
+    let out = pinbridge(dir.path())
+        .args(["--config", "p.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PIN_MIN_LENGTH"));
+}
+
+async fn stored_order_count(dir: &Path) -> i64 {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}/pinbridge.db", dir.display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let n: i64 = sqlx::query("select count(*) as n from orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get("n");
+    pool.close().await;
+    n
+}
+
+#[tokio::test]
+async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "order_id,customer_number,pin,virtual_number,expires_at\n\
+               OD-1,09812345678,4821,07314853246,\n\
+               OD-2,09812345679,,,2099-01-01T00:00:00Z\n\
+               OD-3,not-a-number,,,\n\
+               OD-4,09812345670,4821,07314853246,\n";
+    std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
+
+    let out = pinbridge(dir.path())
+        .args(["orders", "import", "orders.csv"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 4: customer_number"), "{stderr}");
+    assert!(stderr.contains("nothing imported"), "{stderr}");
+    assert_eq!(stored_order_count(dir.path()).await, 0);
+
+    let out = pinbridge(dir.path())
+        .args(["orders", "import", "orders.csv", "--skip-bad"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 4:"), "{stderr}");
+    assert!(
+        stderr.contains("line 5:") && stderr.contains("PIN"),
+        "the PIN clash of OD-4: {stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2 order(s)"));
+    assert_eq!(stored_order_count(dir.path()).await, 2);
+
+    // A file whose rows clash with stored orders imports nothing either.
+    std::fs::write(
+        dir.path().join("again.csv"),
+        "order_id,customer_number\nOD-5,09812345678\nOD-1,09812345678\n",
+    )
+    .unwrap();
+    let out = pinbridge(dir.path())
+        .args(["orders", "import", "again.csv"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 3:"));
+    assert_eq!(stored_order_count(dir.path()).await, 2);
+}
+
+#[test]
+fn the_seed_encoding_helper_round_trips() {
+    let q = encode_seed("digits=\"568\"&Created=Fri, 16 Jul");
+    assert_eq!(q, "digits=%22568%22&Created=Fri%2C+16+Jul");
+}

@@ -1,0 +1,242 @@
+//! `spawn_app()` and the requests tests send.
+
+use std::sync::{Arc, LazyLock};
+
+use pinbridge::config::Settings;
+use pinbridge::startup::Application;
+use reqwest::{Response, redirect};
+use serde_json::{Value, json};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const EXOTEL_SECRET: &str = "test-exotel-secret-0123456789";
+
+/// The virtual number of the seeds (`CallTo=07314853246`).
+pub const VIRTUAL_NUMBER: &str = "07314853246";
+/// The customer tests create orders for, and its E.164 form.
+pub const CUSTOMER: &str = "09812345678";
+pub const CUSTOMER_E164: &str = "+919812345678";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        pinbridge::telemetry::init("debug");
+    }
+});
+
+/// A running application and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+    join: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Kept so the database file outlives restarts; deleted when the last clone drops.
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+/// The application with the test settings: PINs of 3 to 12 digits (the seeds' PIN is `568`).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The application with the test settings changed by `change`.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}/pinbridge.db", dir.path().display()),
+        admin_token: Some(ADMIN_TOKEN.into()),
+        exotel_secret: Some(EXOTEL_SECRET.into()),
+        pin_min_length: 3,
+        brand: "Swift Couriers".into(),
+        ..Settings::default()
+    };
+    change(&mut settings);
+    start(settings, dir).await
+}
+
+async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
+    LazyLock::force(&TRACING);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let join = tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        // Exotel's Passthru answers 302 as a signal; it must reach the test, not be followed.
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        client,
+        database_url: settings.database_url.clone(),
+        settings,
+        handle,
+        join,
+        dir,
+    }
+}
+
+impl TestApp {
+    /// Stops this process's server and starts a new one on the same database: nothing of the
+    /// old process (its cache) survives.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+        start(self.settings, self.dir).await
+    }
+
+    pub fn exotel_url(&self, applet: &str) -> String {
+        format!("{}/exotel/{EXOTEL_SECRET}/{applet}", self.address)
+    }
+
+    /// GET an Exotel applet URL with a query string as Exotel encodes it.
+    pub async fn exotel(&self, applet: &str, query: &str) -> Response {
+        self.client
+            .get(format!("{}?{query}", self.exotel_url(applet)))
+            .header("Exotel-Version", "1.0")
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn exotel_text(&self, applet: &str, query: &str) -> String {
+        let r = self.exotel(applet, query).await;
+        assert_eq!(r.status(), 200, "{applet}");
+        r.text().await.unwrap()
+    }
+
+    pub async fn exotel_json(&self, applet: &str, query: &str) -> Value {
+        let r = self.exotel(applet, query).await;
+        assert_eq!(r.status(), 200, "{applet}");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        r.json().await.unwrap()
+    }
+
+    /// `check-pin`'s status: 200 (go on to Connect) or 302 (ask again).
+    pub async fn check_pin(&self, call: &Call, digits: &str) -> u16 {
+        self.exotel("check-pin", &call.query(Some(digits)))
+            .await
+            .status()
+            .as_u16()
+    }
+
+    pub async fn connect(&self, call: &Call) -> String {
+        self.exotel_text("connect", &call.query(None)).await
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.address)
+    }
+
+    pub async fn post_order(&self, body: Value) -> Response {
+        self.client
+            .post(self.api("/orders"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates an order and returns it; panics unless the API answers 201.
+    pub async fn create_order(&self, order_id: &str, pin: &str) -> Value {
+        let r = self
+            .post_order(json!({
+                "order_id": order_id,
+                "customer_number": CUSTOMER,
+                "pin": pin,
+                "virtual_number": VIRTUAL_NUMBER,
+            }))
+            .await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(self.api(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The call log entry of one call.
+    pub async fn call_record(&self, call_sid: &str) -> Value {
+        let (status, body) = self.get_json(&format!("/calls?call_sid={call_sid}")).await;
+        assert_eq!(status, 200);
+        let calls = body["calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 1, "one record for {call_sid}");
+        calls[0].clone()
+    }
+
+    /// Runs SQL on the application's database, as an operator or a clock would.
+    pub async fn sql(&self, statement: &'static str) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.database_url).await.unwrap();
+        sqlx::query(statement).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// One inbound Exotel call: the seed's parameters with its own CallSid and caller.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub sid: String,
+    pub from: String,
+}
+
+impl Call {
+    pub fn new(sid: &str) -> Self {
+        Self {
+            sid: sid.into(),
+            from: "07709562799".into(),
+        }
+    }
+
+    /// The query string of an applet request in the PIN flow, shaped like the seed's Connect
+    /// sample (seed 003, "Pin based Number"); `digits` is sent wrapped in quotes as Exotel does.
+    pub fn query(&self, digits: Option<&str>) -> String {
+        let mut pairs = vec![
+            ("CallFrom", self.from.clone()),
+            ("CallSid", self.sid.clone()),
+            ("CallTo", VIRTUAL_NUMBER.into()),
+            ("CallType", "call-attempt".into()),
+            ("Created", "Fri, 16 Jul 2021 18:24:05".into()),
+            ("CurrentTime", "2021-07-16 18:24:12".into()),
+            ("DialCallDuration", "0".into()),
+            ("DialCallStatus", "null".into()),
+            ("DialWhomNumber", "".into()),
+            ("Direction", "incoming".into()),
+            ("EndTime", "1970-01-01 05:30:00".into()),
+            ("ForwardedFrom", "null".into()),
+            ("From", self.from.clone()),
+            ("ProcessStatus", "null".into()),
+            ("RecordingUrl", "null".into()),
+            ("StartTime", "2021-07-16 18:24:05".into()),
+            ("To", VIRTUAL_NUMBER.into()),
+            ("flow_id", "383431".into()),
+            ("tenant_id", "53926".into()),
+        ];
+        if let Some(d) = digits {
+            pairs.push(("digits", format!("\"{d}\"")));
+        }
+        serde_urlencoded::to_string(pairs).unwrap()
+    }
+}
+
+/// Encodes a sample request written in a seed document (values unencoded, as printed there)
+/// the way Exotel sends it on the wire.
+pub fn encode_seed(raw: &str) -> String {
+    let pairs: Vec<(&str, &str)> = raw
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        .collect();
+    serde_urlencoded::to_string(pairs).unwrap()
+}

@@ -1,0 +1,242 @@
+//! `/api/v1/orders`.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, spawn_app};
+
+#[tokio::test]
+async fn the_orders_api_refuses_requests_without_the_admin_token() {
+    let app = spawn_app().await;
+    let body = json!({"order_id": "OD-1", "customer_number": "09812345678"});
+    let none = app
+        .client
+        .post(app.api("/orders"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    let err: Value = none.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "unauthorized");
+
+    let wrong = app
+        .client
+        .get(app.api("/orders/OD-1"))
+        .bearer_auth("test-admin-token-0123456780")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let calls = app.client.get(app.api("/calls")).send().await.unwrap();
+    assert_eq!(calls.status(), 401);
+}
+
+#[tokio::test]
+async fn a_minimal_order_gets_a_random_six_digit_pin_and_a_day_of_life() {
+    let app = spawn_app().await;
+    let r = app
+        .post_order(json!({"order_id": "OD-1001", "customer_number": "09812345678"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let o: Value = r.json().await.unwrap();
+    assert_eq!(o["order_id"], "OD-1001");
+    assert_eq!(o["customer_number"], CUSTOMER_E164);
+    assert_eq!(o["status"], "active");
+    assert!(o["virtual_number"].is_null());
+    let pin = o["pin"].as_str().unwrap();
+    assert_eq!(pin.len(), 6);
+    assert!(pin.bytes().all(|b| b.is_ascii_digit()));
+    let created = pinbridge::clock::parse_rfc3339(o["created_at"].as_str().unwrap()).unwrap();
+    let expires = pinbridge::clock::parse_rfc3339(o["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!(expires - created, 24 * 3600 * 1000);
+}
+
+#[tokio::test]
+async fn generated_pins_differ_between_orders() {
+    let app = spawn_app().await;
+    let mut pins = std::collections::HashSet::new();
+    for i in 0..20 {
+        let r = app
+            .post_order(json!({"order_id": format!("OD-{i}"), "customer_number": "09812345678"}))
+            .await;
+        let o: Value = r.json().await.unwrap();
+        pins.insert(o["pin"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(pins.len(), 20);
+}
+
+#[tokio::test]
+async fn a_full_order_is_stored_normalised_and_can_be_read_back() {
+    let app = spawn_app().await;
+    let r = app
+        .post_order(json!({
+            "order_id": "OD-1001", "customer_number": "+91 98123 45678", "pin": "4821",
+            "virtual_number": "07314853246", "expires_at": "2099-12-01T15:30:00+05:30"
+        }))
+        .await;
+    assert_eq!(r.status(), 201);
+    let (status, o) = app.get_json("/orders/OD-1001").await;
+    assert_eq!(status, 200);
+    assert_eq!(o["customer_number"], CUSTOMER_E164);
+    assert_eq!(o["virtual_number"], "+917314853246");
+    assert_eq!(o["pin"], "4821");
+    assert_eq!(o["expires_at"], "2099-12-01T10:00:00Z");
+}
+
+#[tokio::test]
+async fn an_active_pin_can_not_be_issued_twice_on_one_virtual_number() {
+    let app = spawn_app().await;
+    let order = |id: &str, vn: Option<&str>| {
+        let mut o = json!({"order_id": id, "customer_number": "09812345678", "pin": "4821"});
+        if let Some(vn) = vn {
+            o["virtual_number"] = json!(vn);
+        }
+        o
+    };
+    assert_eq!(
+        app.post_order(order("A", Some("07314853246")))
+            .await
+            .status(),
+        201
+    );
+    let dup = app.post_order(order("B", Some("07314853246"))).await;
+    assert_eq!(dup.status(), 409);
+    assert_eq!(
+        dup.json::<Value>().await.unwrap()["error"]["code"],
+        "pin_in_use"
+    );
+    assert_eq!(
+        app.post_order(order("C", Some("08088919888")))
+            .await
+            .status(),
+        201
+    );
+    // Without a virtual number the PIN would work on every number: it clashes with both.
+    assert_eq!(app.post_order(order("D", None)).await.status(), 409);
+
+    // Once the first order is deactivated, its PIN can be issued again there.
+    app.client
+        .delete(app.api("/orders/A"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.post_order(order("E", Some("07314853246")))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_order_id_is_a_conflict() {
+    let app = spawn_app().await;
+    let o = json!({"order_id": "OD-1", "customer_number": "09812345678"});
+    assert_eq!(app.post_order(o.clone()).await.status(), 201);
+    let again = app.post_order(o).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"]["code"],
+        "order_exists"
+    );
+}
+
+#[tokio::test]
+async fn invalid_orders_get_a_400_that_names_the_problem() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"order_id": "A", "customer_number": "98"}),
+            "invalid_customer_number",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "call me"}),
+            "invalid_customer_number",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "09812345678", "pin": "12ab"}),
+            "invalid_pin",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "09812345678", "pin": "12"}),
+            "invalid_pin",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "09812345678", "pin": "1234567890123"}),
+            "invalid_pin",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "09812345678", "virtual_number": "x"}),
+            "invalid_virtual_number",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "09812345678", "expires_at": "tomorrow"}),
+            "invalid_expires_at",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "09812345678", "expires_at": "2001-01-01T00:00:00Z"}),
+            "invalid_expires_at",
+        ),
+        (
+            json!({"order_id": "", "customer_number": "09812345678"}),
+            "invalid_order_id",
+        ),
+        (
+            json!({"order_id": "A", "customer_number": "09812345678", "colour": "red"}),
+            "invalid_body",
+        ),
+        (json!({"order_id": "A"}), "invalid_body"),
+        (
+            json!({"order_id": 7, "customer_number": "09812345678"}),
+            "invalid_body",
+        ),
+    ];
+    for (body, code) in cases {
+        let r = app.post_order(body.clone()).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["code"], code, "{body}");
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let not_json = app
+        .client
+        .post(app.api("/orders"))
+        .bearer_auth(ADMIN_TOKEN)
+        .body("order_id=A")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 400);
+    let (status, _) = app.get_json("/orders/A").await;
+    assert_eq!(status, 404, "nothing was stored");
+}
+
+#[tokio::test]
+async fn deleting_an_order_deactivates_it() {
+    let app = spawn_app().await;
+    app.create_order("OD-1", "4821").await;
+    let r = app
+        .client
+        .delete(app.api("/orders/OD-1"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let o: Value = r.json().await.unwrap();
+    assert_eq!(o["status"], "deactivated");
+    assert!(o["deactivated_at"].is_string());
+    let (_, o) = app.get_json("/orders/OD-1").await;
+    assert_eq!(o["status"], "deactivated");
+
+    let missing = app
+        .client
+        .delete(app.api("/orders/nope"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
