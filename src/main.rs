@@ -141,13 +141,18 @@ fn settings_public_url(app: &Application) -> String {
 fn print_exotel_urls(public: &str, secret: &str) {
     let base = format!("{public}/exotel/{secret}");
     println!("Exotel applet URLs (PIN flow):");
-    println!("  1. Greeting  (\"Read text from URL\")             {base}/greeting");
-    println!("  2. Gather    (Programmable Gather, dynamic URL)   {base}/gather");
-    println!("  3. Passthru  (sync; 200 -> Connect, 302 -> Gather) {base}/check-pin");
-    println!("  4. Connect   (\"Dial whom\" URL)                   {base}/connect");
-    println!("       or      (Programmable Connect, dynamic URL)  {base}/connect.json");
-    println!("  5. Greeting  (on \"We didn't dial anyone\")        {base}/goodbye");
-    println!("  6. Passthru  (after the call; then Hangup)        {base}/call-end");
+    let rows = [
+        ("1. Greeting", "Read text from URL", "greeting"),
+        ("2. Gather", "Programmable Gather", "gather"),
+        ("3. Passthru", "sync: 200 Connect, 302 Gather", "check-pin"),
+        ("4. Connect", "Dial whom URL", "connect"),
+        ("   or Connect", "Programmable Connect", "connect.json"),
+        ("5. Greeting", "on 'We didn't dial anyone'", "goodbye"),
+        ("6. Passthru", "async, then Hangup", "call-end"),
+    ];
+    for (applet, kind, path) in rows {
+        println!("  {applet:<14} {kind:<30} {base}/{path}");
+    }
 }
 
 async fn import_orders(
