@@ -66,6 +66,14 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     /// `PINBRIDGE_DATABASE_MAX_CONNECTIONS`: connection pool size. Default 8.
     pub database_max_connections: u32,
+    /// `PINBRIDGE_BOOKING_TTL`: lifetime of a booking created without `ttl_seconds` or
+    /// `expires_at`. Default `24h`.
+    #[serde(deserialize_with = "duration")]
+    pub booking_ttl: Duration,
+    /// `PINBRIDGE_CALLBACK_WINDOW`: how long after a bridged call its dialled party can call the
+    /// virtual number back and reach the caller. Default `24h`.
+    #[serde(deserialize_with = "duration")]
+    pub callback_window: Duration,
 }
 
 impl Default for Settings {
@@ -89,6 +97,8 @@ impl Default for Settings {
             call_state_ttl: Duration::from_secs(6 * 3600),
             webhook_timeout: Duration::from_secs(2),
             database_max_connections: 8,
+            booking_ttl: Duration::from_secs(24 * 3600),
+            callback_window: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -11,8 +11,12 @@ use std::time::Duration;
 use moka::future::Cache;
 
 use crate::clock::now_ms;
+use crate::domain::Region;
 use crate::domain::{CallSid, PhoneNumber};
-use crate::flow::{self, ActiveOrder, CallEvent, CallState, Decision, Facts, Phase, Policy};
+use crate::flow::{
+    self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Decision, Facts, Phase,
+    Policy,
+};
 use crate::storage::{self, Db};
 
 /// One inbound call as a provider adapter identified it.
@@ -58,17 +62,32 @@ impl Inbound {
 pub struct Sessions {
     db: Db,
     policy: Policy,
+    region: Region,
+    callback_window_ms: i64,
     cache: Cache<String, Arc<CallState>>,
 }
 
 impl Sessions {
     /// `state_ttl`: how long a call's state stays cached; longer than the longest call.
-    pub fn new(db: Db, policy: Policy, state_ttl: Duration) -> Self {
+    /// `callback_window`: how long after a bridged call its dialled party can call back.
+    pub fn new(
+        db: Db,
+        policy: Policy,
+        region: Region,
+        state_ttl: Duration,
+        callback_window: Duration,
+    ) -> Self {
         let cache = Cache::builder()
             .max_capacity(100_000)
             .time_to_live(state_ttl)
             .build();
-        Self { db, policy, cache }
+        Self {
+            db,
+            policy,
+            region,
+            callback_window_ms: i64::try_from(callback_window.as_millis()).unwrap_or(i64::MAX),
+            cache,
+        }
     }
 
     /// The limits calls are held to.
@@ -99,11 +118,11 @@ impl Sessions {
         let state = stored.clone().unwrap_or_default();
         let facts = self.facts(call, &state, &event).await?;
         let (next, decision) = flow::step(&state, event, &facts, &self.policy);
-        let bridged_to = match &decision {
-            Decision::Bridge { to, .. } => Some(to.to_string()),
+        let bridge = match &decision {
+            Decision::Bridge { to, route, .. } => Some((to.to_string(), route)),
             _ => None,
         };
-        if stored.as_ref() != Some(&next) || bridged_to.is_some() {
+        if stored.as_ref() != Some(&next) || bridge.is_some() {
             let caller = call.caller_for_record();
             let virtual_number = call.virtual_number_for_record();
             let step = storage::calls::CallStep {
@@ -112,7 +131,7 @@ impl Sessions {
                 caller: caller.as_deref(),
                 virtual_number: virtual_number.as_deref(),
                 state: &next,
-                destination: bridged_to.as_deref(),
+                bridge: bridge.as_ref().map(|(to, route)| (to.as_str(), *route)),
             };
             storage::calls::save_step(&self.db, &step, now_ms()).await?;
             self.cache.insert(call.key(), Arc::new(next)).await;
@@ -152,10 +171,51 @@ impl Sessions {
                 customer,
             })
         });
-        Ok(Facts {
+        let mut facts = Facts {
             virtual_number: call.virtual_number.clone(),
             order,
-        })
+            ..Facts::default()
+        };
+        if matches!(event, CallEvent::DialNeeded) && !flow::has_pin_session(state) {
+            self.caller_facts(call, &mut facts, now).await?;
+        }
+        Ok(facts)
+    }
+
+    /// The booking peer of the caller on the dialled number, else whom to call back.
+    async fn caller_facts(
+        &self,
+        call: &Inbound,
+        facts: &mut Facts,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let (Some(caller), Some(vn)) = (&call.caller, &call.virtual_number) else {
+            return Ok(());
+        };
+        let booking =
+            storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
+        facts.booking = booking.and_then(|(booking_id, peer)| {
+            PhoneNumber::from_e164(&peer).map(|peer| BookingPeer { booking_id, peer })
+        });
+        if facts.booking.is_some() {
+            return Ok(());
+        }
+        let since = now.saturating_sub(self.callback_window_ms);
+        let callback =
+            storage::calls::find_callback(&self.db, vn.as_ref(), caller.as_ref(), since, now)
+                .await?;
+        // The earlier caller was stored as received when it did not parse: only a number that
+        // parses as valid now is ever dialled back.
+        facts.callback = callback.and_then(|(peer, order_id, booking_id)| {
+            PhoneNumber::parse(&peer, self.region)
+                .ok()
+                .map(|peer| CallbackPeer {
+                    peer,
+                    order_id,
+                    booking_id,
+                })
+        });
+        Ok(())
     }
 
     /// Records the end of a call; see [`storage::calls::record_end`].

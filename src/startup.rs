@@ -135,7 +135,13 @@ impl Application {
             max_conversation_secs: settings.max_conversation_duration.as_secs(),
         };
         let state = web::Data::new(AppState {
-            sessions: Sessions::new(db.clone(), policy, settings.call_state_ttl),
+            sessions: Sessions::new(
+                db.clone(),
+                policy,
+                region,
+                settings.call_state_ttl,
+                settings.callback_window,
+            ),
             db: db.clone(),
             region,
             rules,

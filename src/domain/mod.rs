@@ -3,12 +3,16 @@
 //! Nothing here knows about HTTP, SQL or a provider's wire format: a provider adapter turns its
 //! lenient parameters into these types, and the flow engine and storage only ever see them.
 
+mod booking;
 mod call_sid;
 mod mask;
 mod order;
 mod phone_number;
 mod pin;
 
+pub use booking::{
+    BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
+};
 pub use call_sid::{CallSid, CallSidError};
 pub use mask::mask;
 pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};

@@ -1,6 +1,6 @@
 //! [`step`]: one transition of the call state machine.
 
-use super::{CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt};
+use super::{CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt, Route};
 
 /// Advances a call by one event.
 ///
@@ -78,15 +78,48 @@ pub fn decision_name(decision: &Decision) -> &'static str {
     }
 }
 
-/// Whom to dial: the resolved order's customer, if that order is still the active one.
+/// Whom to dial: the resolved order's customer, if that order is still the active one; for a
+/// call without a PIN session, whom the caller reaches by [`route_by_caller`].
 fn dial(state: &CallState, facts: &Facts) -> (CallState, Decision) {
     match (&state.phase, &facts.order) {
         (Phase::Resolved { order_id }, Some(order)) if *order_id == order.order_id => {
             (state.clone(), bridge(order, facts))
         }
         (Phase::Exhausted, _) => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+        (Phase::CollectingPin, _) if !has_pin_session(state) => (
+            state.clone(),
+            route_by_caller(facts).unwrap_or(goodbye(Prompt::NoOneToDial)),
+        ),
         _ => (state.clone(), goodbye(Prompt::NoOneToDial)),
     }
+}
+
+/// True once the caller has keyed (or timed out on) a PIN in this call.
+pub fn has_pin_session(state: &CallState) -> bool {
+    state.attempts > 0 || state.phase != Phase::CollectingPin
+}
+
+/// Caller-based routing (DESIGN.md; the booking issue): the caller's booking on this virtual
+/// number bridges to its other party; otherwise the last caller who reached this caller through
+/// this number is called back; otherwise `None` (the PIN flow, or no one).
+pub fn route_by_caller(facts: &Facts) -> Option<Decision> {
+    if let Some(b) = &facts.booking {
+        return Some(Decision::Bridge {
+            to: b.peer.clone(),
+            caller_id: facts.virtual_number.clone(),
+            route: Route::Booking {
+                booking_id: b.booking_id.clone(),
+            },
+        });
+    }
+    facts.callback.as_ref().map(|c| Decision::Bridge {
+        to: c.peer.clone(),
+        caller_id: facts.virtual_number.clone(),
+        route: Route::Callback {
+            order_id: c.order_id.clone(),
+            booking_id: c.booking_id.clone(),
+        },
+    })
 }
 
 fn fail(state: &CallState, failure: Failure, policy: &Policy) -> (CallState, Decision) {
@@ -130,7 +163,9 @@ fn bridge(order: &super::ActiveOrder, facts: &Facts) -> Decision {
     Decision::Bridge {
         to: order.customer.clone(),
         caller_id: facts.virtual_number.clone(),
-        order_id: order.order_id.clone(),
+        route: Route::Pin {
+            order_id: order.order_id.clone(),
+        },
     }
 }
 
@@ -142,7 +177,7 @@ fn goodbye(prompt: Prompt) -> Decision {
 mod tests {
     use super::*;
     use crate::domain::{PhoneNumber, Pin, Region};
-    use crate::flow::ActiveOrder;
+    use crate::flow::{ActiveOrder, BookingPeer, CallbackPeer};
     use proptest::prelude::*;
 
     const POLICY: Policy = Policy {
@@ -167,7 +202,68 @@ mod tests {
         Facts {
             virtual_number: Some(number("07314853246")),
             order,
+            ..Facts::default()
         }
+    }
+
+    fn peers() -> Facts {
+        Facts {
+            booking: Some(BookingPeer {
+                booking_id: "bk_1".into(),
+                peer: number("09988776655"),
+            }),
+            callback: Some(CallbackPeer {
+                peer: number("09123456789"),
+                order_id: Some("OD-9".into()),
+                booking_id: None,
+            }),
+            ..facts(None)
+        }
+    }
+
+    #[test]
+    fn a_call_without_a_pin_session_reaches_its_booking_peer_first_then_its_callback() {
+        let (_, d) = step(
+            &CallState::default(),
+            CallEvent::DialNeeded,
+            &peers(),
+            &POLICY,
+        );
+        assert!(
+            matches!(d, Decision::Bridge { ref to, route: Route::Booking { .. }, .. } if *to == number("09988776655"))
+        );
+        let only_callback = Facts {
+            booking: None,
+            ..peers()
+        };
+        let (_, d) = step(
+            &CallState::default(),
+            CallEvent::DialNeeded,
+            &only_callback,
+            &POLICY,
+        );
+        assert!(
+            matches!(d, Decision::Bridge { ref to, route: Route::Callback { .. }, .. } if *to == number("09123456789"))
+        );
+        let (_, d) = step(
+            &CallState::default(),
+            CallEvent::DialNeeded,
+            &facts(None),
+            &POLICY,
+        );
+        assert_eq!(d, goodbye(Prompt::NoOneToDial));
+    }
+
+    #[test]
+    fn a_call_with_a_pin_session_is_never_routed_by_its_caller() {
+        let (state, _) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("1111") },
+            &facts(None),
+            &POLICY,
+        );
+        let (_, d) = step(&state, CallEvent::DialNeeded, &peers(), &POLICY);
+        assert_eq!(d, goodbye(Prompt::NoOneToDial));
     }
 
     fn pin(s: &str) -> Option<Pin> {
@@ -188,7 +284,9 @@ mod tests {
             Decision::Bridge {
                 to: number("09812345678"),
                 caller_id: Some(number("07314853246")),
-                order_id: "OD-1".into()
+                route: Route::Pin {
+                    order_id: "OD-1".into()
+                }
             }
         );
         let (_, d) = step(
@@ -311,7 +409,8 @@ mod tests {
                 let is_digits = matches!(&event, CallEvent::Digits { .. } | CallEvent::NoInput);
                 let f = facts(found.then(order));
                 let (next, decision) = step(&state, event, &f, &POLICY);
-                if let Decision::Bridge { to, .. } = &decision {
+                if let Decision::Bridge { to, route, .. } = &decision {
+                    prop_assert!(matches!(route, Route::Pin { .. }), "no booking or callback was found");
                     prop_assert!(pin_accepted || (valid_now && state.phase == Phase::CollectingPin));
                     prop_assert!(found, "bridged to an order storage did not find active");
                     prop_assert_eq!(to, &order().customer);

@@ -9,7 +9,7 @@ mod engine;
 mod outcome;
 mod prompt;
 
-pub use engine::{decision_name, farewell, step};
+pub use engine::{decision_name, farewell, has_pin_session, route_by_caller, step};
 pub use outcome::{DialStatus, Outcome};
 pub use prompt::Prompt;
 
@@ -69,7 +69,8 @@ pub enum CallEvent {
     Digits { pin: Option<Pin> },
     /// The prompt timed out with no key pressed.
     NoInput,
-    /// The provider asks whom to dial now (Exotel's Connect applet).
+    /// The provider asks whom to dial now (Exotel's Connect applet). A call without a PIN
+    /// session is routed by its caller: booking, then callback.
     DialNeeded,
     /// The bridged leg ended, or the call ended without one.
     Ended,
@@ -83,6 +84,23 @@ pub struct ActiveOrder {
     pub customer: PhoneNumber,
 }
 
+/// The other party of the caller's active booking on the dialled virtual number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingPeer {
+    pub booking_id: String,
+    pub peer: PhoneNumber,
+}
+
+/// The last caller who reached this caller through the dialled virtual number, within the
+/// callback window, while the order or booking behind that call is still active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackPeer {
+    pub peer: PhoneNumber,
+    /// The order or booking behind the call being answered: the callback lives as long as it.
+    pub order_id: Option<String>,
+    pub booking_id: Option<String>,
+}
+
 /// What storage knows, looked up before the step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -91,6 +109,53 @@ pub struct Facts {
     /// For [`CallEvent::Digits`]: the active order whose PIN is those digits on this virtual
     /// number. For [`CallEvent::DialNeeded`]: the resolved order, if it is still active.
     pub order: Option<ActiveOrder>,
+    /// For a call without a PIN session: the caller's booking on this number.
+    pub booking: Option<BookingPeer>,
+    /// For a call without a PIN session and no booking: whom to call back.
+    pub callback: Option<CallbackPeer>,
+}
+
+/// Why a call is bridged where it is: recorded with the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The caller keyed the PIN of this order.
+    Pin { order_id: String },
+    /// The caller is a party of this booking.
+    Booking { booking_id: String },
+    /// The caller was reached through this virtual number and calls back.
+    Callback {
+        order_id: Option<String>,
+        booking_id: Option<String>,
+    },
+}
+
+impl Route {
+    /// `pin`, `booking` or `callback`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pin { .. } => "pin",
+            Self::Booking { .. } => "booking",
+            Self::Callback { .. } => "callback",
+        }
+    }
+
+    /// The order behind the route, if any.
+    pub fn order_id(&self) -> Option<&str> {
+        match self {
+            Self::Pin { order_id } => Some(order_id),
+            Self::Callback { order_id, .. } => order_id.as_deref(),
+            Self::Booking { .. } => None,
+        }
+    }
+
+    /// The booking behind the route, if any.
+    pub fn booking_id(&self) -> Option<&str> {
+        match self {
+            Self::Booking { booking_id } => Some(booking_id),
+            Self::Callback { booking_id, .. } => booking_id.as_deref(),
+            Self::Pin { .. } => None,
+        }
+    }
 }
 
 /// What the provider should do next.
@@ -109,7 +174,7 @@ pub enum Decision {
     Bridge {
         to: PhoneNumber,
         caller_id: Option<PhoneNumber>,
-        order_id: String,
+        route: Route,
     },
     /// Say the prompt, then hang up (or dial no one, in Exotel's terms).
     Goodbye { prompt: Prompt },

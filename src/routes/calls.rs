@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct CallQuery {
     pub call_sid: Option<String>,
     pub order_id: Option<String>,
+    pub booking_id: Option<String>,
     /// The caller's number, in any form a phone number is written.
     pub from: Option<String>,
     /// RFC 3339; calls started at or after.
@@ -40,6 +41,9 @@ pub struct CallView {
     pub caller: Option<String>,
     pub virtual_number: Option<String>,
     pub order_id: Option<String>,
+    pub booking_id: Option<String>,
+    /// How the call was bridged: `pin`, `booking` or `callback`; `null` until bridged.
+    pub route: Option<String>,
     pub destination: Option<String>,
     pub pin_attempts: i64,
     /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned`,
@@ -67,6 +71,8 @@ impl From<CallRecord> for CallView {
             caller: c.caller,
             virtual_number: c.virtual_number,
             order_id: c.order_id,
+            booking_id: c.booking_id,
+            route: c.route,
             destination: c.destination,
             pin_attempts: c.pin_attempts,
             outcome: c.outcome,
@@ -132,6 +138,7 @@ async fn list(
     let filter = CallFilter {
         call_sid: q.call_sid,
         order_id: q.order_id,
+        booking_id: q.booking_id,
         caller,
         since_ms: time_filter("since", q.since.as_deref())?,
         until_ms: time_filter("until", q.until.as_deref())?,

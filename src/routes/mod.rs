@@ -1,10 +1,12 @@
 //! HTTP routes: thin actix handlers that extract, authenticate and hand on.
 
 mod admin_auth;
+mod bookings;
 mod calls;
 mod exotel;
 mod health;
 mod orders;
+mod virtual_numbers;
 
 use actix_web::{HttpResponse, web};
 
@@ -35,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::scope("/api/v1")
             .configure(orders::configure)
+            .configure(bookings::configure)
+            .configure(virtual_numbers::configure)
             .configure(calls::configure),
     )
     .default_service(web::to(not_found));

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Db;
-use crate::flow::{CallState, DialStatus, Failure, Outcome, Phase};
+use crate::flow::{CallState, DialStatus, Failure, Outcome, Phase, Route};
 
 /// The state of one call after a step, and what is known of its parties.
 #[derive(Debug, Clone)]
@@ -19,8 +19,8 @@ pub struct CallStep<'a> {
     /// E.164 when it parsed, else as received.
     pub virtual_number: Option<&'a str>,
     pub state: &'a CallState,
-    /// The number the provider was told to dial in this step, if any.
-    pub destination: Option<&'a str>,
+    /// The bridge this step decided, if any: (the number dialled, E.164; why).
+    pub bridge: Option<(&'a str, &'a Route)>,
 }
 
 /// The end of a call as a provider reported it; every field as received.
@@ -49,6 +49,9 @@ pub struct CallRecord {
     pub caller: Option<String>,
     pub virtual_number: Option<String>,
     pub order_id: Option<String>,
+    pub booking_id: Option<String>,
+    /// `pin`, `booking` or `callback`, once bridged.
+    pub route: Option<String>,
     pub destination: Option<String>,
     pub pin_attempts: i64,
     pub outcome: String,
@@ -121,12 +124,16 @@ pub async fn load_state(
 /// Writes a call's state after a step, creating the call record on its first step.
 /// A call that already ended keeps its outcome.
 pub async fn save_step(db: &Db, step: &CallStep<'_>, now_ms: i64) -> Result<(), sqlx::Error> {
-    let (phase, order_id) = phase_columns(&step.state.phase);
+    let (phase, phase_order) = phase_columns(&step.state.phase);
     let outcome = Outcome::of(&step.state.phase, None, false);
+    let route = step.bridge.map(|(_, route)| route);
+    let order_id = phase_order.or_else(|| route.and_then(Route::order_id));
+    let bridged_at = step.bridge.map(|_| now_ms);
     sqlx::query(
         "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
-                            pin_attempts, order_id, destination, outcome, started_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                            pin_attempts, order_id, destination, outcome, route, booking_id,
+                            bridged_at, started_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $11, $11)
          on conflict (provider, call_sid) do update set
              caller = coalesce(calls.caller, excluded.caller),
              virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
@@ -135,6 +142,9 @@ pub async fn save_step(db: &Db, step: &CallStep<'_>, now_ms: i64) -> Result<(), 
              pin_attempts = excluded.pin_attempts,
              order_id = coalesce(excluded.order_id, calls.order_id),
              destination = coalesce(excluded.destination, calls.destination),
+             route = coalesce(excluded.route, calls.route),
+             booking_id = coalesce(excluded.booking_id, calls.booking_id),
+             bridged_at = coalesce(excluded.bridged_at, calls.bridged_at),
              outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
              updated_at = excluded.updated_at",
     )
@@ -146,12 +156,53 @@ pub async fn save_step(db: &Db, step: &CallStep<'_>, now_ms: i64) -> Result<(), 
     .bind(failure_column(step.state.last_failure))
     .bind(i64::from(step.state.attempts))
     .bind(order_id)
-    .bind(step.destination)
+    .bind(step.bridge.map(|(to, _)| to))
     .bind(outcome.as_str())
     .bind(now_ms)
+    .bind(route.map(Route::as_str))
+    .bind(route.and_then(Route::booking_id))
+    .bind(bridged_at)
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// The last call bridged on `virtual_number` to `dialled` since `since_ms`, whose order or
+/// booking is still active at `now_ms`: (its caller as stored, its order id, its booking id).
+/// The reverse call flow dials that caller back (seed 003, "Reverse Call flow logic").
+pub async fn find_callback(
+    db: &Db,
+    virtual_number: &str,
+    dialled: &str,
+    since_ms: i64,
+    now_ms: i64,
+) -> Result<Option<(String, Option<String>, Option<String>)>, sqlx::Error> {
+    let row = sqlx::query(
+        "select c.caller, c.order_id, c.booking_id
+         from calls c
+         left join orders o on o.order_id = c.order_id
+         left join bookings b on b.booking_id = c.booking_id
+         where c.virtual_number = $1 and c.destination = $2 and c.bridged_at >= $3
+           and c.caller is not null
+           and ((o.order_id is not null and o.deactivated_at is null and o.expires_at > $4)
+             or (b.booking_id is not null and b.closed_at is null and b.expires_at > $4))
+         order by c.bridged_at desc
+         limit 1",
+    )
+    .bind(virtual_number)
+    .bind(dialled)
+    .bind(since_ms)
+    .bind(now_ms)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get("caller")?,
+            r.try_get("order_id")?,
+            r.try_get("booking_id")?,
+        ))
+    })
+    .transpose()
 }
 
 /// Records the end of a call and its outcome. A repeated delivery leaves one record with
@@ -219,6 +270,7 @@ pub async fn record_end(
 pub struct CallFilter {
     pub call_sid: Option<String>,
     pub order_id: Option<String>,
+    pub booking_id: Option<String>,
     /// The caller's number as stored (E.164 when it parsed).
     pub caller: Option<String>,
     /// Calls started at or after, unix milliseconds.
@@ -232,12 +284,14 @@ pub struct CallFilter {
 /// Calls matching `filter`, newest first.
 pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx::Error> {
     let rows = sqlx::query(
-        "select provider, call_sid, caller, virtual_number, order_id, destination, pin_attempts,
+        "select provider, call_sid, caller, virtual_number, order_id, booking_id, route,
+                destination, pin_attempts,
                 outcome, dial_call_status, call_type, dial_secs, talk_secs, recording_url, legs,
                 started_at, updated_at, ended_at
          from calls
          where ($1 = '' or call_sid = $1)
            and ($2 = '' or order_id = $2)
+           and ($8 = '' or booking_id = $8)
            and ($3 = '' or caller = $3)
            and started_at >= $4 and started_at < $5
          order by started_at desc, call_sid desc
@@ -250,6 +304,7 @@ pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx:
     .bind(filter.until_ms.unwrap_or(i64::MAX))
     .bind(filter.limit)
     .bind(filter.offset)
+    .bind(filter.booking_id.clone().unwrap_or_default())
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -260,6 +315,8 @@ pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx:
                 caller: row.try_get("caller")?,
                 virtual_number: row.try_get("virtual_number")?,
                 order_id: row.try_get("order_id")?,
+                booking_id: row.try_get("booking_id")?,
+                route: row.try_get("route")?,
                 destination: row.try_get("destination")?,
                 pin_attempts: row.try_get("pin_attempts")?,
                 outcome: row.try_get("outcome")?,

@@ -4,8 +4,10 @@
 //! The SQL is the portable subset both accept: `$1` placeholders, `TEXT` and `BIGINT` columns,
 //! times as unix milliseconds (`reference/rust-anchors-and-crates.md` §3.3).
 
+pub mod bookings;
 pub mod calls;
 pub mod orders;
+pub mod pool;
 pub mod secrets;
 
 use std::time::Duration;
@@ -76,12 +78,20 @@ impl Db {
         self.backend
     }
 
-    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so a transaction that reads before it writes can not fail on upgrade.
+    /// Begins a write transaction that excludes every other such transaction, so that a
+    /// check followed by a write (a PIN not yet active, a number no party holds) can not race.
+    /// SQLite takes its write lock at once (`BEGIN IMMEDIATE`); PostgreSQL takes a
+    /// transaction-scoped advisory lock, which covers several instances on one database.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("select pg_advisory_xact_lock(7231000001)")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0, a fresh SQLite file per test, spoken to
 //! over HTTP with the requests providers really send.
 
+mod bookings;
 mod calls;
 mod cli;
 mod exotel;

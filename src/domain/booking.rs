@@ -1,0 +1,292 @@
+//! A new booking of caller-based masking, validated in one place.
+
+use std::fmt;
+
+use super::{PhoneNumber, Region};
+use crate::clock::parse_rfc3339;
+
+/// The telephony providers pinbridge speaks to, by the names the API uses.
+pub const PROVIDERS: [&str; 5] = ["exotel", "twilio", "plivo", "8x8", "vonage"];
+
+/// The longest a booking may live: 365 days, in milliseconds.
+pub const MAX_BOOKING_TTL_MS: i64 = 365 * 24 * 3600 * 1000;
+
+/// The raw fields of a booking request; `None` for absent fields.
+#[derive(Debug, Clone, Default)]
+pub struct BookingFields<'a> {
+    pub party_a: &'a str,
+    pub party_b: &'a str,
+    /// The business's own id (`ride-42`), up to 128 characters.
+    pub reference: Option<&'a str>,
+    /// Lifetime in seconds, 1 to 365 days; excludes `expires_at`.
+    pub ttl_seconds: Option<i64>,
+    /// RFC 3339; excludes `ttl_seconds`.
+    pub expires_at: Option<&'a str>,
+    /// A number of the pool to use instead of allocating one (reserved numbers only this way).
+    pub virtual_number: Option<&'a str>,
+    /// Allocate only among this provider's numbers.
+    pub provider: Option<&'a str>,
+}
+
+/// A validated booking, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewBooking {
+    pub party_a: PhoneNumber,
+    pub party_b: PhoneNumber,
+    pub reference: Option<String>,
+    /// Unix milliseconds.
+    pub expires_at_ms: i64,
+    pub virtual_number: Option<PhoneNumber>,
+    pub provider: Option<String>,
+}
+
+/// A field of a booking and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingFieldError {
+    /// The field's name in the API.
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for BookingFieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for BookingFieldError {}
+
+fn error(field: &'static str, message: impl fmt::Display) -> BookingFieldError {
+    BookingFieldError {
+        field,
+        message: message.to_string(),
+    }
+}
+
+impl NewBooking {
+    /// Validates a booking request. Without `ttl_seconds` and `expires_at`, the booking lives
+    /// `default_ttl_ms`. The two parties must be different numbers.
+    pub fn parse(
+        fields: &BookingFields<'_>,
+        region: Region,
+        default_ttl_ms: i64,
+        now_ms: i64,
+    ) -> Result<Self, BookingFieldError> {
+        let party_a =
+            PhoneNumber::parse(fields.party_a, region).map_err(|e| error("party_a", e))?;
+        let party_b =
+            PhoneNumber::parse(fields.party_b, region).map_err(|e| error("party_b", e))?;
+        if party_a == party_b {
+            return Err(error(
+                "party_b",
+                "the two parties must be different numbers",
+            ));
+        }
+        let reference = match fields.reference.map(str::trim) {
+            Some(r) if r.chars().count() > 128 || r.chars().any(char::is_control) => {
+                return Err(error(
+                    "reference",
+                    "a reference has at most 128 characters and no control characters",
+                ));
+            }
+            Some("") | None => None,
+            Some(r) => Some(r.to_owned()),
+        };
+        let expires_at_ms = match (fields.ttl_seconds, fields.expires_at) {
+            (Some(_), Some(_)) => {
+                return Err(error(
+                    "expires_at",
+                    "give ttl_seconds or expires_at, not both",
+                ));
+            }
+            (Some(ttl), None) => {
+                let ms = ttl.saturating_mul(1000);
+                if !(1..=MAX_BOOKING_TTL_MS).contains(&ms) {
+                    return Err(error(
+                        "ttl_seconds",
+                        "ttl_seconds lies between 1 and 31536000 (365 days)",
+                    ));
+                }
+                now_ms + ms
+            }
+            (None, Some(raw)) => {
+                let at = parse_rfc3339(raw).ok_or_else(|| {
+                    error(
+                        "expires_at",
+                        "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
+                    )
+                })?;
+                if at <= now_ms {
+                    return Err(error("expires_at", "the time is in the past"));
+                }
+                if at - now_ms > MAX_BOOKING_TTL_MS {
+                    return Err(error("expires_at", "a booking lives at most 365 days"));
+                }
+                at
+            }
+            (None, None) => now_ms + default_ttl_ms,
+        };
+        let virtual_number = fields
+            .virtual_number
+            .map(|raw| PhoneNumber::parse(raw, region))
+            .transpose()
+            .map_err(|e| error("virtual_number", e))?;
+        let provider = match fields.provider {
+            None => None,
+            Some(p) if PROVIDERS.contains(&p) => Some(p.to_owned()),
+            Some(_) => {
+                return Err(error(
+                    "provider",
+                    format!("the provider is one of {}", PROVIDERS.join(", ")),
+                ));
+            }
+        };
+        Ok(Self {
+            party_a,
+            party_b,
+            reference,
+            expires_at_ms,
+            virtual_number,
+            provider,
+        })
+    }
+}
+
+/// Where a booking stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingStatus {
+    /// Its parties reach each other.
+    Active,
+    /// Its expiry time has passed.
+    Expired,
+    /// It was closed (`DELETE /api/v1/bookings/{id}`).
+    Closed,
+}
+
+impl BookingStatus {
+    /// The status of a booking with these times, all unix milliseconds.
+    pub fn at(now_ms: i64, expires_at_ms: i64, closed_at_ms: Option<i64>) -> Self {
+        if closed_at_ms.is_some() {
+            Self::Closed
+        } else if expires_at_ms <= now_ms {
+            Self::Expired
+        } else {
+            Self::Active
+        }
+    }
+
+    /// `active`, `expired` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_790_000_000_000;
+
+    fn parse(f: BookingFields<'_>) -> Result<NewBooking, BookingFieldError> {
+        NewBooking::parse(&f, Region::parse("IN").unwrap(), 86_400_000, NOW)
+    }
+
+    fn fields<'a>() -> BookingFields<'a> {
+        BookingFields {
+            party_a: "09812345678",
+            party_b: "09988776655",
+            ..BookingFields::default()
+        }
+    }
+
+    #[test]
+    fn a_booking_lives_its_ttl_or_the_default() {
+        assert_eq!(parse(fields()).unwrap().expires_at_ms, NOW + 86_400_000);
+        let b = parse(BookingFields {
+            ttl_seconds: Some(7200),
+            reference: Some("ride-42"),
+            ..fields()
+        })
+        .unwrap();
+        assert_eq!(b.expires_at_ms, NOW + 7_200_000);
+        assert_eq!(b.reference.as_deref(), Some("ride-42"));
+        assert_eq!(b.party_a.as_ref(), "+919812345678");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (
+                BookingFields {
+                    party_a: "12",
+                    ..fields()
+                },
+                "party_a",
+            ),
+            (
+                BookingFields {
+                    party_b: "09812345678",
+                    ..fields()
+                },
+                "party_b",
+            ),
+            (
+                BookingFields {
+                    ttl_seconds: Some(0),
+                    ..fields()
+                },
+                "ttl_seconds",
+            ),
+            (
+                BookingFields {
+                    ttl_seconds: Some(i64::MAX),
+                    ..fields()
+                },
+                "ttl_seconds",
+            ),
+            (
+                BookingFields {
+                    ttl_seconds: Some(5),
+                    expires_at: Some("2099-01-01T00:00:00Z"),
+                    ..fields()
+                },
+                "expires_at",
+            ),
+            (
+                BookingFields {
+                    expires_at: Some("2001-01-01T00:00:00Z"),
+                    ..fields()
+                },
+                "expires_at",
+            ),
+            (
+                BookingFields {
+                    expires_at: Some("2099-01-01T00:00:00Z"),
+                    ..fields()
+                },
+                "expires_at",
+            ),
+            (
+                BookingFields {
+                    virtual_number: Some("x"),
+                    ..fields()
+                },
+                "virtual_number",
+            ),
+            (
+                BookingFields {
+                    provider: Some("skype"),
+                    ..fields()
+                },
+                "provider",
+            ),
+        ];
+        for (f, field) in cases {
+            assert_eq!(parse(f.clone()).unwrap_err().field, field, "{f:?}");
+        }
+    }
+}

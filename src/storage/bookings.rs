@@ -1,0 +1,423 @@
+//! Bookings of caller-based masking, and the allocation of their virtual numbers.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::Db;
+use crate::domain::{BookingStatus, NewBooking};
+
+/// A booking as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking {
+    pub booking_id: String,
+    pub reference: Option<String>,
+    /// E.164.
+    pub party_a: String,
+    /// E.164.
+    pub party_b: String,
+    /// E.164.
+    pub virtual_number: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    /// Unix milliseconds; set when closed.
+    pub closed_at: Option<i64>,
+}
+
+impl Booking {
+    /// The booking's status at `now_ms`.
+    pub fn status(&self, now_ms: i64) -> BookingStatus {
+        BookingStatus::at(now_ms, self.expires_at, self.closed_at)
+    }
+}
+
+/// Why a booking was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// No number of the pool is free for both parties (allocation only).
+    #[error("no virtual number of the pool is free for both parties")]
+    PoolExhausted,
+    /// The named number is not in the pool.
+    #[error("this virtual number is not in the pool")]
+    UnknownNumber,
+    /// The named number is drained.
+    #[error("this virtual number is drained: it takes no new bookings")]
+    NumberDrained,
+    /// A party already holds the named number in an active booking.
+    #[error("a party already holds this virtual number in an active booking")]
+    ParticipantConflict,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+const COLUMNS: &str =
+    "booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at, closed_at";
+
+fn from_row(row: &AnyRow) -> Result<Booking, sqlx::Error> {
+    Ok(Booking {
+        booking_id: row.try_get("booking_id")?,
+        reference: row.try_get("reference")?,
+        party_a: row.try_get("party_a")?,
+        party_b: row.try_get("party_b")?,
+        virtual_number: row.try_get("virtual_number")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        closed_at: row.try_get("closed_at")?,
+    })
+}
+
+/// Creates a booking, allocating its virtual number unless it names one.
+///
+/// The allocation rule (Twilio Proxy's, `reference/providers.md` §1.5): a party never holds
+/// the same virtual number in two bookings active at once, while one number serves many
+/// bookings of distinct parties. Among the eligible numbers (in the pool, not reserved, not
+/// drained, of `provider` if given) the one with the fewest active bookings is taken. The check
+/// and the insert run in one write transaction that excludes every other writer, so two
+/// allocations racing for the last number can not both win.
+pub async fn create(
+    db: &Db,
+    new: &NewBooking,
+    booking_id: &str,
+    now_ms: i64,
+) -> Result<Booking, CreateError> {
+    let a = new.party_a.as_ref();
+    let b = new.party_b.as_ref();
+    let mut tx = db.begin_write().await?;
+    let number = match &new.virtual_number {
+        Some(named) => {
+            let row = sqlx::query("select drained_at from virtual_numbers where number = $1")
+                .bind(named.as_ref())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(CreateError::UnknownNumber)?;
+            if row.try_get::<Option<i64>, _>("drained_at")?.is_some() {
+                return Err(CreateError::NumberDrained);
+            }
+            if party_holds(&mut tx, named.as_ref(), a, b, now_ms).await? {
+                return Err(CreateError::ParticipantConflict);
+            }
+            named.as_ref().to_owned()
+        }
+        None => allocate(&mut tx, a, b, new.provider.as_deref(), now_ms)
+            .await?
+            .ok_or(CreateError::PoolExhausted)?,
+    };
+    let booking = Booking {
+        booking_id: booking_id.to_owned(),
+        reference: new.reference.clone(),
+        party_a: a.to_owned(),
+        party_b: b.to_owned(),
+        virtual_number: number,
+        created_at: now_ms,
+        expires_at: new.expires_at_ms,
+        closed_at: None,
+    };
+    sqlx::query(
+        "insert into bookings (booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&booking.booking_id)
+    .bind(&booking.reference)
+    .bind(&booking.party_a)
+    .bind(&booking.party_b)
+    .bind(&booking.virtual_number)
+    .bind(booking.created_at)
+    .bind(booking.expires_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(booking)
+}
+
+/// Does party `a` or `b` hold `number` in an active booking?
+async fn party_holds(
+    conn: &mut AnyConnection,
+    number: &str,
+    a: &str,
+    b: &str,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "select 1 from bookings
+         where virtual_number = $1 and closed_at is null and expires_at > $2
+           and (party_a in ($3, $4) or party_b in ($3, $4))
+         limit 1",
+    )
+    .bind(number)
+    .bind(now_ms)
+    .bind(a)
+    .bind(b)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The least loaded number that neither party holds in an active booking.
+async fn allocate(
+    conn: &mut AnyConnection,
+    a: &str,
+    b: &str,
+    provider: Option<&str>,
+    now_ms: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query(
+        "select v.number,
+                (select count(*) from bookings l
+                  where l.virtual_number = v.number and l.closed_at is null and l.expires_at > $1)
+                as load
+         from virtual_numbers v
+         where v.reserved = 0 and v.drained_at is null
+           and ($4 = '' or v.provider = $4)
+           and not exists (
+               select 1 from bookings c
+                where c.virtual_number = v.number and c.closed_at is null and c.expires_at > $1
+                  and (c.party_a in ($2, $3) or c.party_b in ($2, $3)))
+         order by load, v.number
+         limit 1",
+    )
+    .bind(now_ms)
+    .bind(a)
+    .bind(b)
+    .bind(provider.unwrap_or(""))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| r.try_get("number")).transpose()
+}
+
+/// The booking with this id, in any status.
+pub async fn get(db: &Db, booking_id: &str) -> Result<Option<Booking>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from bookings where booking_id = $1"
+    ));
+    sqlx::query(sql)
+        .bind(booking_id)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Closes a booking: it stops routing at once, the callback routes of its calls too.
+/// Returns the booking as it is now, or `None` when there is none. Closing twice keeps the
+/// first time.
+pub async fn close(db: &Db, booking_id: &str, now_ms: i64) -> Result<Option<Booking>, sqlx::Error> {
+    sqlx::query("update bookings set closed_at = $1 where booking_id = $2 and closed_at is null")
+        .bind(now_ms)
+        .bind(booking_id)
+        .execute(db.pool())
+        .await?;
+    get(db, booking_id).await
+}
+
+/// Every booking active at `now_ms`.
+pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from bookings where closed_at is null and expires_at > $1
+         order by created_at"
+    ));
+    sqlx::query(sql)
+        .bind(now_ms)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The active booking in which `caller` is a party on `virtual_number`, and the other party.
+/// The allocation rule makes it unique.
+pub async fn find_peer(
+    db: &Db,
+    caller: &str,
+    virtual_number: &str,
+    now_ms: i64,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row = sqlx::query(
+        "select booking_id, party_a, party_b from bookings
+         where virtual_number = $1 and closed_at is null and expires_at > $2
+           and (party_a = $3 or party_b = $3)
+         limit 1",
+    )
+    .bind(virtual_number)
+    .bind(now_ms)
+    .bind(caller)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        let a: String = r.try_get("party_a")?;
+        let b: String = r.try_get("party_b")?;
+        let peer = if a == caller { b } else { a };
+        Ok((r.try_get("booking_id")?, peer))
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::{PhoneNumber, Region};
+    use crate::storage::pool;
+
+    const NUMBERS: [&str; 3] = ["+917314853246", "+918088919888", "+912249757100"];
+    /// `NUMBERS[2]` is reserved.
+    const RESERVED: usize = 2;
+    const PEOPLE: [&str; 4] = [
+        "+919812345678",
+        "+919988776655",
+        "+917709562799",
+        "+919123456789",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create {
+            a: usize,
+            b: usize,
+            named: Option<usize>,
+            ttl: i64,
+        },
+        Close(usize),
+        Advance(i64),
+        Drain(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..4usize, 0..4usize, proptest::option::weighted(0.2, 0..3usize), 1..50i64)
+                .prop_map(|(a, b, named, ttl)| Op::Create { a, b, named, ttl }),
+            2 => (0..20usize).prop_map(Op::Close),
+            2 => (1..30i64).prop_map(Op::Advance),
+            1 => (0..3usize).prop_map(Op::Drain),
+        ]
+    }
+
+    /// What the model remembers of a booking: (number index, a, b, expires, closed).
+    type Model = Vec<(usize, usize, usize, i64, bool)>;
+
+    fn active(model: &Model, now: i64) -> impl Iterator<Item = &(usize, usize, usize, i64, bool)> {
+        model.iter().filter(move |m| !m.4 && m.3 > now)
+    }
+
+    async fn run(ops: Vec<Op>) {
+        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
+        db.migrate().await.unwrap();
+        for (i, n) in NUMBERS.iter().enumerate() {
+            pool::add(&db, n, "exotel", i == RESERVED, 0).await.unwrap();
+        }
+        let region = Region::parse("IN").unwrap();
+        let mut now = 1_000i64;
+        let mut model: Model = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        let mut drained: HashSet<usize> = HashSet::new();
+        for op in ops {
+            match op {
+                Op::Create { a, b, named, ttl } if a != b => {
+                    let new = NewBooking {
+                        party_a: PhoneNumber::parse(PEOPLE[a], region).unwrap(),
+                        party_b: PhoneNumber::parse(PEOPLE[b], region).unwrap(),
+                        reference: None,
+                        expires_at_ms: now + ttl,
+                        virtual_number: named
+                            .map(|n| PhoneNumber::parse(NUMBERS[n], region).unwrap()),
+                        provider: None,
+                    };
+                    let id = format!("bk_{}", ids.len());
+                    let holds = |n: usize| {
+                        active(&model, now)
+                            .any(|m| m.0 == n && [m.1, m.2].iter().any(|p| *p == a || *p == b))
+                    };
+                    let load = |n: usize| active(&model, now).filter(|m| m.0 == n).count();
+                    let eligible: Vec<usize> = (0..NUMBERS.len())
+                        .filter(|n| *n != RESERVED && !drained.contains(n) && !holds(*n))
+                        .collect();
+                    match (create(&db, &new, &id, now).await, named) {
+                        (Ok(bk), None) => {
+                            let n = NUMBERS
+                                .iter()
+                                .position(|x| *x == bk.virtual_number)
+                                .unwrap();
+                            assert!(eligible.contains(&n), "allocated an ineligible number");
+                            let least = eligible.iter().map(|e| load(*e)).min().unwrap();
+                            assert_eq!(load(n), least, "not the least loaded number");
+                            model.push((n, a, b, now + ttl, false));
+                            ids.push(id);
+                        }
+                        (Ok(_), Some(n)) => {
+                            assert!(
+                                !drained.contains(&n) && !holds(n),
+                                "named booking broke the rule"
+                            );
+                            model.push((n, a, b, now + ttl, false));
+                            ids.push(id);
+                        }
+                        (Err(CreateError::PoolExhausted), None) => {
+                            assert!(eligible.is_empty(), "refused while {eligible:?} were free");
+                        }
+                        (Err(CreateError::ParticipantConflict), Some(n)) => assert!(holds(n)),
+                        (Err(CreateError::NumberDrained), Some(n)) => assert!(drained.contains(&n)),
+                        (other, named) => panic!("unexpected {other:?} for {named:?}"),
+                    }
+                }
+                Op::Create { .. } => {}
+                Op::Close(i) => {
+                    if let Some(id) = ids.get(i) {
+                        close(&db, id, now).await.unwrap();
+                        model[i].4 = true;
+                    }
+                }
+                Op::Advance(ms) => now += ms,
+                Op::Drain(n) => {
+                    pool::drain(&db, NUMBERS[n], now).await.unwrap();
+                    drained.insert(n);
+                }
+            }
+            // The invariant, read back from the database itself.
+            let stored = super::active(&db, now).await.unwrap();
+            for (i, x) in stored.iter().enumerate() {
+                for y in &stored[i + 1..] {
+                    if x.virtual_number == y.virtual_number {
+                        let px = [&x.party_a, &x.party_b];
+                        assert!(
+                            !px.contains(&&y.party_a) && !px.contains(&&y.party_b),
+                            "two active bookings share a party on one number"
+                        );
+                    }
+                }
+            }
+            assert_eq!(stored.len(), active(&model, now).count());
+            let counts = pool::list(&db, now).await.unwrap();
+            for (n, v) in counts.iter().enumerate() {
+                let want = active(&model, now)
+                    .filter(|m| NUMBERS[m.0] == v.number)
+                    .count();
+                assert_eq!(
+                    v.active_bookings as usize, want,
+                    "active count of number {n}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any sequence of creates, closes, expiries and drains never yields two active
+        /// bookings sharing a party and a virtual number, never allocates a drained or
+        /// reserved number, always takes the least loaded one, and refuses only when no
+        /// number is eligible.
+        #[test]
+        fn the_allocation_rule_holds_for_any_sequence(ops in proptest::collection::vec(op(), 1..40)) {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(run(ops));
+        }
+    }
+}
