@@ -66,6 +66,26 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     /// `PINBRIDGE_DATABASE_MAX_CONNECTIONS`: connection pool size. Default 8.
     pub database_max_connections: u32,
+    /// `PINBRIDGE_TWILIO_AUTH_TOKEN`: when set, `X-Twilio-Signature` is verified on every
+    /// Twilio webhook, over the URL built from `PINBRIDGE_PUBLIC_URL`.
+    pub twilio_auth_token: Option<String>,
+    /// `PINBRIDGE_PLIVO_AUTH_TOKEN`: when set, `X-Plivo-Signature-V3` is verified on every
+    /// Plivo webhook.
+    pub plivo_auth_token: Option<String>,
+    /// `PINBRIDGE_8X8_SECRET`: secret path segment of the 8x8 URLs. Unset: generated on the
+    /// first start and kept in the database.
+    #[serde(rename = "8x8_secret")]
+    pub eight_by_eight_secret: Option<String>,
+    /// `PINBRIDGE_8X8_AUTH_HEADER`: when set, 8x8 webhooks must carry this exact
+    /// `Authorization` header value (8x8's webhook `httpAuthHeader`).
+    #[serde(rename = "8x8_auth_header")]
+    pub eight_by_eight_auth_header: Option<String>,
+    /// `PINBRIDGE_8X8_VOICE_PROFILE`: the 8x8 text-to-speech voice. Default `en-US-BenjaminRUS`.
+    #[serde(rename = "8x8_voice_profile")]
+    pub eight_by_eight_voice_profile: String,
+    /// `PINBRIDGE_VONAGE_SIGNATURE_SECRET`: when set, the signed-webhook JWT (HS256) of every
+    /// Vonage webhook is verified.
+    pub vonage_signature_secret: Option<String>,
     /// `PINBRIDGE_BOOKING_TTL`: lifetime of a booking created without `ttl_seconds` or
     /// `expires_at`. Default `24h`.
     #[serde(deserialize_with = "duration")]
@@ -98,6 +118,12 @@ impl Default for Settings {
             webhook_timeout: Duration::from_secs(2),
             database_max_connections: 8,
             booking_ttl: Duration::from_secs(24 * 3600),
+            twilio_auth_token: None,
+            plivo_auth_token: None,
+            eight_by_eight_secret: None,
+            eight_by_eight_auth_header: None,
+            eight_by_eight_voice_profile: "en-US-BenjaminRUS".into(),
+            vonage_signature_secret: None,
             callback_window: Duration::from_secs(24 * 3600),
         }
     }
@@ -187,15 +213,18 @@ impl Settings {
             bail!("PINBRIDGE_GATHER_INPUT_TIMEOUT must be between 1s and 60s");
         }
         self.region()?;
-        if let Some(secret) = &self.exotel_secret
-            && (secret.len() < 16
-                || !secret
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        {
-            bail!(
-                "PINBRIDGE_EXOTEL_SECRET must be at least 16 characters of A-Z, a-z, 0-9, '-' and '_'"
-            );
+        for (name, secret) in [
+            ("PINBRIDGE_EXOTEL_SECRET", &self.exotel_secret),
+            ("PINBRIDGE_8X8_SECRET", &self.eight_by_eight_secret),
+        ] {
+            if let Some(secret) = secret
+                && (secret.len() < 16
+                    || !secret
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            {
+                bail!("{name} must be at least 16 characters of A-Z, a-z, 0-9, '-' and '_'");
+            }
         }
         if let Some(token) = &self.admin_token
             && token.len() < 16

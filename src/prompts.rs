@@ -58,6 +58,26 @@ pub fn text(prompt: Prompt, brand: &str) -> String {
         .unwrap_or_else(|_| "Sorry, please try again later.".to_owned())
 }
 
+/// The words a decision speaks, in order: for a first PIN prompt, the welcome and then the
+/// prompt. Empty for a bridge or a record.
+pub fn spoken(decision: &crate::flow::Decision, brand: &str) -> Vec<String> {
+    use crate::flow::Decision;
+    match decision {
+        Decision::AskForPin {
+            welcome, prompt, ..
+        } => {
+            let mut out = Vec::with_capacity(2);
+            if *welcome {
+                out.push(text(Prompt::Welcome, brand));
+            }
+            out.push(text(*prompt, brand));
+            out
+        }
+        Decision::Greet { prompt } | Decision::Goodbye { prompt } => vec![text(*prompt, brand)],
+        Decision::Bridge { .. } | Decision::Recorded => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

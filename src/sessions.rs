@@ -159,7 +159,10 @@ impl Sessions {
                 .await?
             }
             (
-                CallEvent::DialNeeded | CallEvent::Digits { .. } | CallEvent::NoInput,
+                CallEvent::DialNeeded
+                | CallEvent::Incoming
+                | CallEvent::Digits { .. }
+                | CallEvent::NoInput,
                 Phase::Resolved { order_id },
             ) => storage::orders::find_active_by_id(&self.db, order_id, now).await?,
             _ => None,
@@ -176,7 +179,9 @@ impl Sessions {
             order,
             ..Facts::default()
         };
-        if matches!(event, CallEvent::DialNeeded) && !flow::has_pin_session(state) {
+        if matches!(event, CallEvent::DialNeeded | CallEvent::Incoming)
+            && !flow::has_pin_session(state)
+        {
             self.caller_facts(call, &mut facts, now).await?;
         }
         Ok(facts)

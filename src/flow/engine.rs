@@ -28,6 +28,22 @@ pub fn step(
             Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
             _ => (state.clone(), ask(next_prompt(state, policy), policy)),
         },
+        CallEvent::Incoming => match &state.phase {
+            Phase::CollectingPin if !has_pin_session(state) => {
+                let decision = route_by_caller(facts).unwrap_or_else(|| {
+                    let mut first = ask(Prompt::EnterPin, policy);
+                    if let Decision::AskForPin { welcome, .. } = &mut first {
+                        *welcome = true;
+                    }
+                    first
+                });
+                (state.clone(), decision)
+            }
+            // A repeated delivery of the incoming webhook: carry on where the call stands.
+            Phase::CollectingPin => (state.clone(), ask(next_prompt(state, policy), policy)),
+            Phase::Resolved { .. } => dial(state, facts),
+            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+        },
         CallEvent::Digits { pin } => match &state.phase {
             Phase::CollectingPin => {
                 let found = pin.and(facts.order.as_ref());
@@ -152,6 +168,7 @@ fn next_prompt(state: &CallState, policy: &Policy) -> Prompt {
 
 fn ask(prompt: Prompt, policy: &Policy) -> Decision {
     Decision::AskForPin {
+        welcome: false,
         prompt,
         max_digits: policy.pin_max_len,
         finish_on_key: '#',
@@ -255,6 +272,37 @@ mod tests {
     }
 
     #[test]
+    fn an_incoming_call_is_routed_by_its_caller_else_welcomed_and_asked_for_the_pin() {
+        let (_, d) = step(
+            &CallState::default(),
+            CallEvent::Incoming,
+            &peers(),
+            &POLICY,
+        );
+        assert!(matches!(
+            d,
+            Decision::Bridge {
+                route: Route::Booking { .. },
+                ..
+            }
+        ));
+        let (_, d) = step(
+            &CallState::default(),
+            CallEvent::Incoming,
+            &facts(None),
+            &POLICY,
+        );
+        assert!(matches!(
+            d,
+            Decision::AskForPin {
+                welcome: true,
+                prompt: Prompt::EnterPin,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn a_call_with_a_pin_session_is_never_routed_by_its_caller() {
         let (state, _) = step(
             &CallState::default(),
@@ -309,6 +357,7 @@ mod tests {
         assert_eq!(
             d,
             Decision::AskForPin {
+                welcome: false,
                 prompt: Prompt::WrongPin { attempts_left: 2 },
                 max_digits: 12,
                 finish_on_key: '#',
@@ -388,6 +437,7 @@ mod tests {
         // (event, whether storage finds the active order for it)
         prop_oneof![
             Just((CallEvent::Started, false)),
+            Just((CallEvent::Incoming, false)),
             Just((CallEvent::PromptNeeded, false)),
             Just((CallEvent::NoInput, false)),
             Just((CallEvent::Ended, false)),

@@ -63,6 +63,9 @@ pub struct CallState {
 pub enum CallEvent {
     /// The call came in: the first request of the call (Exotel's Greeting applet).
     Started,
+    /// The call came in to a provider that lets pinbridge drive the whole call (Twilio, Plivo,
+    /// 8x8, Vonage): route it by its caller (booking, then callback), else start the PIN flow.
+    Incoming,
     /// The provider asks what to prompt for (Exotel's Gather applet fetches its prompt first).
     PromptNeeded,
     /// The caller keyed digits; `pin` is `None` when they are not a well-formed PIN.
@@ -163,8 +166,10 @@ impl Route {
 pub enum Decision {
     /// Speak a greeting; the provider's own flow goes on.
     Greet { prompt: Prompt },
-    /// Speak the prompt and collect up to `max_digits` DTMF digits, ended by `finish_on_key`.
+    /// Speak the prompt (after the welcome, if `welcome`) and collect up to `max_digits` DTMF
+    /// digits, ended by `finish_on_key`.
     AskForPin {
+        welcome: bool,
         prompt: Prompt,
         max_digits: u8,
         finish_on_key: char,

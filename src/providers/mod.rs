@@ -3,4 +3,9 @@
 //! each: `params` (what the provider sends, every field optional), `response` (render a
 //! decision), `auth` (signature or secret check).
 
+pub mod eight_by_eight;
 pub mod exotel;
+pub mod form;
+pub mod plivo;
+pub mod twilio;
+pub mod vonage;

@@ -4,12 +4,10 @@
 //! 404. Whatever goes wrong inside (no `CallSid`, a database error, the time budget spent), the
 //! answer keeps the call sensible: speak the greeting, ask for the PIN, or dial no one.
 
-use std::future::Future;
-
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
-use crate::domain::{CallSid, PhoneNumber, Pin};
+use super::webhook::{self, digits_event, within_budget};
 use crate::flow::{self, CallEvent, Decision, Phase, Prompt};
 use crate::providers::exotel::{
     PROVIDER, auth, params::ExotelParams, params::parse_seconds, response,
@@ -60,21 +58,13 @@ fn read(
     let form = (req.method() == Method::POST && is_form && !body.is_empty())
         .then(|| String::from_utf8_lossy(body).into_owned());
     let params = ExotelParams::parse(req.query_string(), form.as_deref());
-    let call = params
-        .call_sid()
-        .and_then(|sid| CallSid::parse(sid).ok())
-        .map(|call_sid| Inbound {
-            provider: PROVIDER,
-            call_sid,
-            caller: params
-                .caller()
-                .and_then(|n| PhoneNumber::parse(n, state.region).ok()),
-            caller_raw: params.caller().map(str::to_owned),
-            virtual_number: params
-                .virtual_number()
-                .and_then(|n| PhoneNumber::parse(n, state.region).ok()),
-            virtual_number_raw: params.virtual_number().map(str::to_owned),
-        });
+    let call = webhook::inbound(
+        state,
+        PROVIDER,
+        params.call_sid(),
+        params.caller(),
+        params.virtual_number(),
+    );
     Some(ExotelRequest {
         params,
         call,
@@ -88,29 +78,7 @@ fn not_found() -> HttpResponse {
         .body("not found")
 }
 
-/// Runs `work` within the webhook time budget. On a storage error or a spent budget, logs why
-/// (with the call id only) and returns `None`, so the handler answers its safe fallback.
-async fn within_budget<T>(
-    state: &AppState,
-    applet: &'static str,
-    call: &Inbound,
-    work: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Option<T> {
-    match tokio::time::timeout(state.settings.webhook_timeout, work).await {
-        Ok(Ok(value)) => Some(value),
-        Ok(Err(e)) => {
-            tracing::error!(provider = PROVIDER, applet, call.sid = %call.call_sid, error = %e, "storage failed; answering the safe fallback");
-            None
-        }
-        Err(_) => {
-            tracing::error!(provider = PROVIDER, applet, call.sid = %call.call_sid, "time budget spent; answering the safe fallback");
-            None
-        }
-    }
-}
-
-/// Runs one flow event, or yields `fallback` when the request has no usable `CallSid` or the
-/// step fails.
+/// Runs one flow event of an Exotel request; see [`webhook::run`].
 async fn run(
     state: &AppState,
     applet: &'static str,
@@ -118,42 +86,15 @@ async fn run(
     event: CallEvent,
     fallback: Decision,
 ) -> Decision {
-    let Some(call) = &request.call else {
-        tracing::warn!(
-            provider = PROVIDER,
-            applet,
-            "request without a usable CallSid"
-        );
-        return fallback;
-    };
-    let decision = within_budget(state, applet, call, state.sessions.step(call, event))
-        .await
-        .unwrap_or(fallback);
-    tracing::info!(
-        provider = PROVIDER,
+    webhook::run(
+        state,
+        PROVIDER,
         applet,
-        call.sid = %call.call_sid,
-        decision = flow::decision_name(&decision),
-        "call step"
-    );
-    decision
-}
-
-/// The flow event for Exotel's `digits`: nothing keyed is a timeout; anything else is an
-/// entry, which may not even be a well-formed PIN (and then costs an attempt like a wrong one).
-fn digits_event(state: &AppState, digits: &str) -> CallEvent {
-    if digits.is_empty() {
-        CallEvent::NoInput
-    } else {
-        CallEvent::Digits {
-            pin: Pin::parse(
-                digits,
-                state.settings.pin_min_length,
-                state.settings.pin_max_length,
-            )
-            .ok(),
-        }
-    }
+        request.call.as_ref(),
+        event,
+        fallback,
+    )
+    .await
 }
 
 /// `greeting`: the welcome, `text/plain`, from `templates/prompts/welcome.txt`.
@@ -198,6 +139,7 @@ async fn gather(
     };
     let policy = *state.sessions.policy();
     let fallback = Decision::AskForPin {
+        welcome: false,
         prompt: Prompt::EnterPin,
         max_digits: policy.pin_max_len,
         finish_on_key: '#',
@@ -331,14 +273,6 @@ async fn call_end(
     let Some(request) = read(&state, &secret, &req, &body) else {
         return not_found();
     };
-    let Some(call) = &request.call else {
-        tracing::warn!(
-            provider = PROVIDER,
-            applet = "call-end",
-            "request without a usable CallSid"
-        );
-        return response::recorded();
-    };
     if request.head {
         return response::recorded();
     }
@@ -366,10 +300,6 @@ async fn call_end(
         provider_start_time: p.get("StartTime").map(str::to_owned),
         dialled: p.get("DialWhomNumber").map(str::to_owned),
     };
-    if let Some(outcome) =
-        within_budget(&state, "call-end", call, state.sessions.end(call, &end)).await
-    {
-        tracing::info!(provider = PROVIDER, applet = "call-end", call.sid = %call.call_sid, outcome = outcome.as_str(), "call ended");
-    }
+    webhook::end(&state, "call-end", request.call.as_ref(), &end).await;
     response::recorded()
 }

@@ -3,10 +3,15 @@
 mod admin_auth;
 mod bookings;
 mod calls;
+mod eight_by_eight;
 mod exotel;
 mod health;
 mod orders;
+mod plivo;
+mod twilio;
 mod virtual_numbers;
+mod vonage;
+mod webhook;
 
 use actix_web::{HttpResponse, web};
 
@@ -34,6 +39,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }))
     .configure(health::configure)
     .configure(exotel::configure)
+    .configure(twilio::configure)
+    .configure(plivo::configure)
+    .configure(eight_by_eight::configure)
+    .configure(vonage::configure)
     .service(
         web::scope("/api/v1")
             .configure(orders::configure)

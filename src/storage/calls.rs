@@ -207,7 +207,8 @@ pub async fn find_callback(
 
 /// Records the end of a call and its outcome. A repeated delivery leaves one record with
 /// the same values; a call never seen before (a flow without pinbridge's earlier steps) gets
-/// a record of its own.
+/// a record of its own. A report without a dial status (the caller's leg ended) never
+/// overwrites one with it (the dialled leg's result), whatever order they arrive in.
 pub async fn record_end(
     db: &Db,
     provider: &str,
@@ -232,11 +233,12 @@ pub async fn record_end(
              caller = coalesce(calls.caller, excluded.caller),
              virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
              destination = coalesce(calls.destination, excluded.destination),
-             outcome = excluded.outcome,
-             dial_call_status = excluded.dial_call_status,
-             call_type = excluded.call_type,
-             dial_secs = excluded.dial_secs,
-             talk_secs = excluded.talk_secs,
+             outcome = case when excluded.dial_call_status is null and calls.dial_call_status is not null
+                            then calls.outcome else excluded.outcome end,
+             dial_call_status = coalesce(excluded.dial_call_status, calls.dial_call_status),
+             call_type = coalesce(excluded.call_type, calls.call_type),
+             dial_secs = coalesce(excluded.dial_secs, calls.dial_secs),
+             talk_secs = coalesce(excluded.talk_secs, calls.talk_secs),
              recording_url = coalesce(excluded.recording_url, calls.recording_url),
              legs = coalesce(excluded.legs, calls.legs),
              provider_start_time = coalesce(calls.provider_start_time, excluded.provider_start_time),

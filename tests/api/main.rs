@@ -4,7 +4,12 @@
 mod bookings;
 mod calls;
 mod cli;
+mod eight_by_eight;
 mod exotel;
 mod health;
 mod helpers;
 mod orders;
+mod plivo;
+mod scenarios;
+mod twilio;
+mod vonage;

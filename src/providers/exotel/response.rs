@@ -62,6 +62,7 @@ pub fn gather(decision: &Decision, brand: &str, max_attempts: u8) -> HttpRespons
             max_digits,
             finish_on_key,
             timeout_secs,
+            ..
         } => {
             let attempts_left = match prompt {
                 Prompt::WrongPin { attempts_left } | Prompt::NoInput { attempts_left } => {

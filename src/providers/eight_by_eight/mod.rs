@@ -1,0 +1,1 @@
+//! eight_by_eight adapter (in progress).

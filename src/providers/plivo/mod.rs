@@ -1,0 +1,1 @@
+//! plivo adapter (in progress).

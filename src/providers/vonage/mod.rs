@@ -1,0 +1,1 @@
+//! vonage adapter (in progress).

@@ -1,0 +1,5 @@
+//! eight_by_eight webhooks (in progress).
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,5 @@
+//! plivo webhooks (in progress).
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}

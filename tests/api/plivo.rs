@@ -1,0 +1,16 @@
+//! plivo: filled in by its adapter's author.
+
+use crate::helpers::TestApp;
+use crate::scenarios::{Leg, Reply};
+
+pub async fn start(_app: &TestApp, _leg: &Leg) -> Reply {
+    unimplemented!("plivo driver")
+}
+
+pub async fn digits(_app: &TestApp, _leg: &Leg, _digits: &str) -> Reply {
+    unimplemented!("plivo driver")
+}
+
+pub async fn answered(_app: &TestApp, _leg: &Leg) {
+    unimplemented!("plivo driver")
+}

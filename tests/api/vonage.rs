@@ -1,0 +1,20 @@
+//! vonage: filled in by its adapter's author.
+
+use crate::helpers::TestApp;
+use crate::scenarios::{Leg, Reply};
+
+pub async fn start(_app: &TestApp, _leg: &Leg) -> Reply {
+    unimplemented!("vonage driver")
+}
+
+pub async fn digits(_app: &TestApp, _leg: &Leg, _digits: &str) -> Reply {
+    unimplemented!("vonage driver")
+}
+
+pub async fn answered(_app: &TestApp, _leg: &Leg) {
+    unimplemented!("vonage driver")
+}
+
+pub fn record_sid(leg: &Leg) -> String {
+    leg.sid.clone()
+}
