@@ -73,7 +73,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = startup::connect_and_migrate(&settings).await?;
             let (secrets, _) = startup::resolve_secrets(&db, &settings).await?;
             let port = settings.listen_port().unwrap_or(8080);
-            print_exotel_urls(&settings.public_base_url(port), &secrets.exotel_secret);
+            let public = settings.public_base_url(port);
+            print_exotel_urls(&public, &secrets.exotel_secret);
+            println!();
+            print_other_provider_urls(&public, &secrets.eight_by_eight_secret);
             Ok(ExitCode::SUCCESS)
         }
         Command::Orders {
@@ -107,13 +110,17 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     println!();
     if secrets.exotel_secret_generated {
         println!(
-            "Generated the Exotel URL secret (kept in the database; set PINBRIDGE_EXOTEL_SECRET to choose one)."
+            "Generated the URL secrets (kept in the database; set PINBRIDGE_EXOTEL_SECRET and PINBRIDGE_8X8_SECRET to choose them)."
         );
         print_exotel_urls(&public, &secrets.exotel_secret);
+        println!();
+        print_other_provider_urls(&public, &secrets.eight_by_eight_secret);
     } else {
-        let masked = pinbridge::domain::mask(&secrets.exotel_secret);
-        print_exotel_urls(&public, &masked);
-        println!("(secret masked; `pinbridge urls` prints the URLs in full)");
+        let mask = pinbridge::domain::mask;
+        print_exotel_urls(&public, &mask(&secrets.exotel_secret));
+        println!();
+        print_other_provider_urls(&public, &mask(&secrets.eight_by_eight_secret));
+        println!("(secrets masked; `pinbridge urls` prints the URLs in full)");
     }
     if let Some(token) = &secrets.generated_admin_token {
         println!();
@@ -152,6 +159,52 @@ fn print_exotel_urls(public: &str, secret: &str) {
     ];
     for (applet, kind, path) in rows {
         println!("  {applet:<14} {kind:<30} {base}/{path}");
+    }
+}
+
+fn print_other_provider_urls(public: &str, eight_by_eight_secret: &str) {
+    println!("Other providers (see README, \"Setting up each provider\"):");
+    let rows = [
+        (
+            "Twilio",
+            "A call comes in (POST)",
+            format!("{public}/twilio/voice"),
+        ),
+        (
+            "Twilio",
+            "Call status changes",
+            format!("{public}/twilio/status"),
+        ),
+        ("Plivo", "Answer URL", format!("{public}/plivo/answer")),
+        ("Plivo", "Hangup URL", format!("{public}/plivo/hangup")),
+        (
+            "8x8",
+            "VCA webhook",
+            format!("{public}/8x8/{eight_by_eight_secret}/voice"),
+        ),
+        (
+            "8x8",
+            "VCS webhook",
+            format!("{public}/8x8/{eight_by_eight_secret}/status"),
+        ),
+        (
+            "8x8",
+            "VSS webhook",
+            format!("{public}/8x8/{eight_by_eight_secret}/session"),
+        ),
+        (
+            "Vonage",
+            "Answer URL (GET)",
+            format!("{public}/vonage/answer"),
+        ),
+        (
+            "Vonage",
+            "Event URL (POST)",
+            format!("{public}/vonage/event"),
+        ),
+    ];
+    for (provider, kind, url) in rows {
+        println!("  {provider:<14} {kind:<30} {url}");
     }
 }
 

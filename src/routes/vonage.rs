@@ -1,5 +1,203 @@
-//! vonage webhooks (in progress).
+//! Vonage webhooks under `/vonage/` (`reference/providers.md` §4;
+//! https://developer.vonage.com/voice/voice-api/webhook-reference):
+//! - `answer`: the application's answer URL, GET by default (query parameters) or POST with
+//!   `answer_method=POST` (JSON body); answered with an NCCO.
+//! - `pin`: POST, the `input` action's `eventUrl`; answered with the NCCO that replaces the
+//!   current one.
+//! - `event`: the application's event URL and the `connect` action's `eventUrl`, POST (GET
+//!   accepted for an application whose `event_method` is GET); records how each leg ended and
+//!   answers an empty 200.
+//!
+//! The call id is the `conversation_uuid`, shared by the caller's leg and the leg pinbridge
+//! dials. A POST is read from its JSON body only (the query string is not covered by the
+//! signature), a GET from its query string only. A malformed request gets an NCCO that says
+//! sorry, never a 500.
+//!
+//! With `PINBRIDGE_VONAGE_SIGNATURE_SECRET` set, every request must carry a valid signed-webhook
+//! JWT (and a POST a matching `payload_hash`, see [`auth`]); otherwise it gets 403 and nothing
+//! is stored.
 
-use actix_web::web;
+use actix_web::http::Method;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, guard, web};
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+use super::webhook;
+use crate::flow::{CallEvent, Decision, DialStatus};
+use crate::providers::vonage::params::{self, Direction, VonageParams};
+use crate::providers::vonage::{PROVIDER, auth, response};
+use crate::sessions::Inbound;
+use crate::startup::AppState;
+use crate::storage::calls::CallEnd;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let get_or_post = || web::route().guard(guard::Any(guard::Get()).or(guard::Post()));
+    cfg.service(
+        web::scope("/vonage")
+            .route("/answer", get_or_post().to(answer))
+            .route("/pin", web::post().to(pin))
+            .route("/event", get_or_post().to(event)),
+    );
+}
+
+/// Reads the request; `None` when a signature is required and missing or wrong.
+///
+/// A GET carries its parameters in the query string and is checked by the JWT's signature
+/// alone: how Vonage computes `payload_hash` for a GET is not reliably documented (see
+/// [`auth::Payload::Query`]). A POST carries them in its body, whose SHA-256 must be the JWT's
+/// `payload_hash`.
+fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<VonageParams> {
+    let is_get = req.method() == Method::GET;
+    if let Some(secret) = &state.settings.vonage_signature_secret {
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let payload = if is_get {
+            auth::Payload::Query
+        } else {
+            auth::Payload::Body(body)
+        };
+        if let Err(why) = auth::verify(secret, header, payload) {
+            tracing::warn!(
+                provider = PROVIDER,
+                path = req.path(),
+                reason = %why,
+                "refused a request without a valid signed-webhook JWT"
+            );
+            return None;
+        }
+    }
+    Some(if is_get {
+        VonageParams::parse(req.query_string(), None)
+    } else {
+        VonageParams::parse("", Some(body))
+    })
+}
+
+fn forbidden() -> HttpResponse {
+    HttpResponse::Forbidden()
+        .content_type("text/plain")
+        .body("invalid signature")
+}
+
+/// The caller's leg: `from` is the caller, `to` the virtual number (E.164 without `+`).
+fn caller_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
+    let caller = p.from().map(params::e164_form);
+    let dialled = p.to().map(params::e164_form);
+    webhook::inbound(
+        state,
+        PROVIDER,
+        p.conversation_uuid(),
+        caller.as_deref(),
+        dialled.as_deref(),
+    )
+}
+
+/// The leg a `connect` dialled: its `from` is the caller ID it was given (the virtual number)
+/// and its `to` the dialled party, who is not the caller.
+fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
+    let virtual_number = p.from().map(params::e164_form);
+    webhook::inbound(
+        state,
+        PROVIDER,
+        p.conversation_uuid(),
+        None,
+        virtual_number.as_deref(),
+    )
+}
+
+fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpResponse {
+    let pin = format!("{}/vonage/pin", state.public_url);
+    let event = format!("{}/vonage/event", state.public_url);
+    response::answer(
+        decision,
+        &state.settings.brand,
+        response::Urls {
+            pin: &pin,
+            event: &event,
+        },
+        p.to(),
+        &state.connect,
+    )
+}
+
+/// `answer`: a call comes in. Routed by its caller (booking, callback), else the PIN flow.
+async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(p) = read(&state, &req, &body) else {
+        return forbidden();
+    };
+    let call = caller_leg(&state, &p);
+    let decision = webhook::run(
+        &state,
+        PROVIDER,
+        "answer",
+        call.as_ref(),
+        CallEvent::Incoming,
+        webhook::sorry(),
+    )
+    .await;
+    ncco(&state, &p, &decision)
+}
+
+/// `pin`: the `input` event, `{"dtmf":{"digits":"1234","timed_out":false},...}`. No digits
+/// (a timeout with nothing keyed) is no input.
+async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(p) = read(&state, &req, &body) else {
+        return forbidden();
+    };
+    let call = caller_leg(&state, &p);
+    let event = webhook::digits_event(&state, p.digits());
+    let decision = webhook::run(
+        &state,
+        PROVIDER,
+        "pin",
+        call.as_ref(),
+        event,
+        webhook::sorry(),
+    )
+    .await;
+    ncco(&state, &p, &decision)
+}
+
+/// `event`: a leg's status. A terminal status of the dialled leg (`direction` `outbound`)
+/// records the dial status ([`params::leg_end`]) and, for `completed`, the talk time from
+/// `duration`; the caller's own leg ending (`inbound`, or no direction) records the end of the
+/// call without a dial status, which never overwrites the dialled leg's. A `record` event adds
+/// its `recording_url`. `started`, `ringing`, `answered` and other events change nothing.
+async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(p) = read(&state, &req, &body) else {
+        return forbidden();
+    };
+    if let Some(url) = p.recording_url() {
+        let end = CallEnd {
+            recording_url: Some(url.to_owned()),
+            ..CallEnd::default()
+        };
+        webhook::end(&state, "record", dialled_leg(&state, &p).as_ref(), &end).await;
+    }
+    let Some(status) = p.status() else {
+        return HttpResponse::Ok().finish();
+    };
+    match (params::leg_end(status), p.direction()) {
+        (Some(dial_status), Direction::Outbound) => {
+            let end = CallEnd {
+                dial_status: Some(dial_status),
+                dial_call_status: Some(status.to_owned()),
+                talk_secs: p
+                    .duration_secs()
+                    .filter(|_| dial_status == DialStatus::Completed),
+                ..CallEnd::default()
+            };
+            webhook::end(&state, "event", dialled_leg(&state, &p).as_ref(), &end).await;
+        }
+        (Some(_), Direction::Inbound | Direction::Unknown) => {
+            let end = CallEnd {
+                call_type: Some(status.to_owned()),
+                ..CallEnd::default()
+            };
+            webhook::end(&state, "event", caller_leg(&state, &p).as_ref(), &end).await;
+        }
+        (None, _) => {}
+    }
+    HttpResponse::Ok().finish()
+}

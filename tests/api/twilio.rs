@@ -124,7 +124,8 @@ async fn a_forged_twilio_request_gets_403_and_stores_nothing() {
         &format!("{}/twilio/voice", app.address),
         &good,
     );
-    let cases: [(&[(String, String)], Option<&str>); 4] = [
+    type Case<'a> = (&'a [(String, String)], Option<&'a str>);
+    let cases: [Case; 4] = [
         (&tampered, Some(&sig)),
         (&good, Some(&wrong_url)),
         (&good, None),

@@ -1,0 +1,318 @@
+//! Callflow answers to a Voice Call Action request: HTTP 200 with
+//! `{"clientActionId": "…", "callflow": [{"action": …, "params": {…}}, …]}`
+//! (8x8Cloud/public-developer-docs `docs/connect/docs/voice/ivr/call-action-handling.md` and
+//! `number-masking/call-action-handling.md`; `reference/providers.md` §3.3).
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+use super::PIN_PROMPT_ACTION_ID;
+use crate::flow::Decision;
+use crate::prompts;
+
+/// The `clientActionId` of a bridge (`makeCall`).
+pub const BRIDGE_ACTION_ID: &str = "pinbridge-bridge";
+/// The `clientActionId` of a `say` then `hangup`.
+pub const GOODBYE_ACTION_ID: &str = "pinbridge-goodbye";
+/// The `clientActionId` of a bare `hangup`.
+pub const HANGUP_ACTION_ID: &str = "pinbridge-hangup";
+
+/// `sayAndCapture` takes at most 25 digits ("maxDigits … Defaults to 25"; with
+/// `completeOnHash` false it "must be provided and > 0 and < 26").
+pub const MAX_DIGITS_LIMIT: u8 = 25;
+/// 8x8's default `overallTimeout`, in ms ("Optional. Defaults to 30000"): the floor of ours.
+pub const DEFAULT_OVERALL_TIMEOUT_MS: u32 = 30_000;
+/// Time added to `overallTimeout` per digit the prompt may collect, in ms.
+const PER_DIGIT_MS: u32 = 1_000;
+
+/// What a callflow needs besides the decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// `PINBRIDGE_BRAND`, spoken in the prompts.
+    pub brand: &'a str,
+    /// The `voiceProfile` of `say` and `sayAndCapture` (mandatory in both).
+    pub voice_profile: &'a str,
+    /// `PINBRIDGE_PIN_MIN_LENGTH`: the `minDigits` of the PIN prompt.
+    pub pin_min_length: u8,
+    /// Ask for `callRecording` on `makeCall` (it must also be enabled on the 8x8 account).
+    pub record: bool,
+}
+
+/// The JSON body of a VCA answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallflowAnswer {
+    /// Echoed by 8x8 in the next VCA request of the session.
+    pub client_action_id: &'static str,
+    pub callflow: Vec<Action>,
+}
+
+/// One callflow action: `{"action": "say", "params": {…}}`, or `{"action": "hangup"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", content = "params", rename_all = "camelCase")]
+pub enum Action {
+    Say(Say),
+    SayAndCapture(SayAndCapture),
+    MakeCall(MakeCall),
+    /// "Disconnects all active calls. This will terminate the session, triggering the session
+    /// summary webhook."
+    Hangup,
+}
+
+/// `say`: text to speech.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Say {
+    pub text: String,
+    pub voice_profile: String,
+}
+
+/// `sayAndCapture`: speak the prompt, capture DTMF, report it in the next VCA request as
+/// `eventData.dtmf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SayAndCapture {
+    pub prompt_message: String,
+    pub voice_profile: String,
+    /// The caller ends the entry with `#`.
+    pub complete_on_hash: bool,
+    /// "If provided, maxDigits is mandatory" (status -1003 otherwise).
+    pub min_digits: u8,
+    pub max_digits: u8,
+    /// ms. "If provided, overallTimeout is mandatory. Must be less than overallTimeout."
+    pub digit_timeout: u32,
+    /// ms; "the time allowed for the user to complete entering all digits".
+    pub overall_timeout: u32,
+    /// 1: 8x8 must not re-prompt by itself; pinbridge counts PIN attempts and chooses the next
+    /// prompt.
+    pub no_of_tries: u8,
+}
+
+/// `makeCall`: bridge the caller to `destination`, showing `source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MakeCall {
+    /// "This should be the Virtual Number allocated to your sub-account", E.164.
+    pub source: String,
+    /// "Number of the called party in E.164 format".
+    pub destination: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub call_recording: bool,
+}
+
+/// The callflow for a decision:
+/// - `AskForPin`: one `sayAndCapture`, the spoken words joined by a space, and nothing after
+///   it: "Don't put `hangup` right after `sayAndCapture` in the same callflow, or the captured
+///   DTMF is ignored" (`reference/providers.md` §3.3);
+/// - `Bridge`: `makeCall` from the virtual number (`dialled`, the request's raw
+///   `destination`, when it did not parse) to the party to dial;
+/// - `Greet`/`Goodbye`: `say` then `hangup`; `Recorded`: `hangup`.
+pub fn callflow(
+    decision: &Decision,
+    dialled: Option<&str>,
+    options: Options<'_>,
+) -> CallflowAnswer {
+    let spoken = prompts::spoken(decision, options.brand).join(" ");
+    match decision {
+        Decision::AskForPin {
+            max_digits,
+            finish_on_key,
+            timeout_secs,
+            ..
+        } => {
+            let max_digits = (*max_digits).clamp(1, MAX_DIGITS_LIMIT);
+            let (digit_timeout, overall_timeout) = timeouts_ms(*timeout_secs, max_digits);
+            CallflowAnswer {
+                client_action_id: PIN_PROMPT_ACTION_ID,
+                callflow: vec![Action::SayAndCapture(SayAndCapture {
+                    prompt_message: spoken,
+                    voice_profile: options.voice_profile.to_owned(),
+                    complete_on_hash: *finish_on_key == '#',
+                    min_digits: options.pin_min_length.clamp(1, max_digits),
+                    max_digits,
+                    digit_timeout,
+                    overall_timeout,
+                    no_of_tries: 1,
+                })],
+            }
+        }
+        Decision::Bridge { to, caller_id, .. } => CallflowAnswer {
+            client_action_id: BRIDGE_ACTION_ID,
+            callflow: vec![Action::MakeCall(MakeCall {
+                source: caller_id
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .or_else(|| dialled.map(str::to_owned))
+                    .unwrap_or_default(),
+                destination: to.to_string(),
+                call_recording: options.record,
+            })],
+        },
+        Decision::Greet { .. } | Decision::Goodbye { .. } if !spoken.is_empty() => CallflowAnswer {
+            client_action_id: GOODBYE_ACTION_ID,
+            callflow: vec![
+                Action::Say(Say {
+                    text: spoken,
+                    voice_profile: options.voice_profile.to_owned(),
+                }),
+                Action::Hangup,
+            ],
+        },
+        Decision::Greet { .. } | Decision::Goodbye { .. } | Decision::Recorded => CallflowAnswer {
+            client_action_id: HANGUP_ACTION_ID,
+            callflow: vec![Action::Hangup],
+        },
+    }
+}
+
+/// `digitTimeout` and `overallTimeout` in ms for a prompt that waits `timeout_secs` (at least
+/// 1 s) for a key and collects up to `max_digits`: the overall timeout leaves a second per
+/// digit on top, and never less than 8x8's default, so it is always greater than the digit
+/// timeout as 8x8 requires.
+pub fn timeouts_ms(timeout_secs: u8, max_digits: u8) -> (u32, u32) {
+    let digit = u32::from(timeout_secs.max(1)) * 1_000;
+    let overall =
+        (digit + u32::from(max_digits.max(1)) * PER_DIGIT_MS).max(DEFAULT_OVERALL_TIMEOUT_MS);
+    (digit, overall)
+}
+
+/// HTTP 200 with the answer as JSON.
+pub fn json(answer: &CallflowAnswer) -> HttpResponse {
+    HttpResponse::Ok().json(answer)
+}
+
+/// HTTP 200 with no body: the acknowledgement VCS and VSS expect ("Your endpoint should respond
+/// with 200 OK status").
+pub fn acknowledged() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PhoneNumber, Region};
+    use crate::flow::{Prompt, Route};
+    use serde_json::{Value, json};
+
+    fn options() -> Options<'static> {
+        Options {
+            brand: "Swift Couriers",
+            voice_profile: "en-US-BenjaminRUS",
+            pin_min_length: 4,
+            record: false,
+        }
+    }
+
+    fn render(decision: &Decision, dialled: Option<&str>, options: Options<'_>) -> Value {
+        serde_json::to_value(callflow(decision, dialled, options)).unwrap()
+    }
+
+    fn ask(max_digits: u8) -> Decision {
+        Decision::AskForPin {
+            welcome: true,
+            prompt: Prompt::EnterPin,
+            max_digits,
+            finish_on_key: '#',
+            timeout_secs: 6,
+        }
+    }
+
+    #[test]
+    fn the_pin_prompt_is_one_say_and_capture_with_the_documented_rules() {
+        let v = render(&ask(12), None, options());
+        assert_eq!(v["clientActionId"], PIN_PROMPT_ACTION_ID);
+        let flow = v["callflow"].as_array().unwrap();
+        assert_eq!(flow.len(), 1, "no hangup after sayAndCapture");
+        assert_eq!(flow[0]["action"], "sayAndCapture");
+        let p = &flow[0]["params"];
+        assert_eq!(
+            p["promptMessage"],
+            "Welcome to Swift Couriers. Please enter your order PIN, followed by the hash key."
+        );
+        assert_eq!(p["voiceProfile"], "en-US-BenjaminRUS");
+        assert_eq!(p["completeOnHash"], true);
+        assert_eq!(p["minDigits"], 4);
+        assert_eq!(p["maxDigits"], 12);
+        assert_eq!(p["noOfTries"], 1);
+        assert_eq!(p["digitTimeout"], 6000);
+        assert!(p["overallTimeout"].as_u64() > p["digitTimeout"].as_u64());
+    }
+
+    #[test]
+    fn digit_limits_stay_within_what_8x8_accepts() {
+        let p = &render(&ask(40), None, options())["callflow"][0]["params"];
+        assert_eq!(p["maxDigits"], 25);
+        let short = Options {
+            pin_min_length: 6,
+            ..options()
+        };
+        let p = &render(&ask(4), None, short)["callflow"][0]["params"];
+        assert_eq!(
+            (p["minDigits"].as_u64(), p["maxDigits"].as_u64()),
+            (Some(4), Some(4))
+        );
+    }
+
+    #[test]
+    fn the_overall_timeout_always_exceeds_the_digit_timeout() {
+        for secs in [0, 1, 6, 30, 60, 255] {
+            for digits in [0, 1, 4, 12, 25] {
+                let (digit, overall) = timeouts_ms(secs, digits);
+                assert!(digit >= 1_000);
+                assert!(overall > digit, "{secs} s, {digits} digits");
+                assert!(overall >= DEFAULT_OVERALL_TIMEOUT_MS);
+            }
+        }
+    }
+
+    #[test]
+    fn a_bridge_is_a_make_call_from_the_virtual_number() {
+        let region = Region::parse("IN").unwrap();
+        let bridge = |caller_id: Option<PhoneNumber>| Decision::Bridge {
+            to: PhoneNumber::parse("+919812345678", region).unwrap(),
+            caller_id,
+            route: Route::Pin {
+                order_id: "OD-1".into(),
+            },
+        };
+        let vn = PhoneNumber::parse("07314853246", region).unwrap();
+        assert_eq!(
+            render(&bridge(Some(vn)), Some("raw"), options()),
+            json!({"clientActionId": BRIDGE_ACTION_ID, "callflow": [{"action": "makeCall",
+                "params": {"source": "+917314853246", "destination": "+919812345678"}}]})
+        );
+        let recorded = Options {
+            record: true,
+            ..options()
+        };
+        let v = render(&bridge(None), Some("+65987654321"), recorded);
+        assert_eq!(v["callflow"][0]["params"]["source"], "+65987654321");
+        assert_eq!(v["callflow"][0]["params"]["callRecording"], true);
+    }
+
+    #[test]
+    fn a_goodbye_says_then_hangs_up() {
+        let v = render(
+            &Decision::Goodbye {
+                prompt: Prompt::NoOneToDial,
+            },
+            None,
+            options(),
+        );
+        let flow = v["callflow"].as_array().unwrap();
+        assert_eq!(flow.len(), 2);
+        assert_eq!(flow[0]["action"], "say");
+        assert!(
+            flow[0]["params"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("Sorry")
+        );
+        assert_eq!(flow[0]["params"]["voiceProfile"], "en-US-BenjaminRUS");
+        assert_eq!(flow[1], json!({"action": "hangup"}));
+        assert_eq!(
+            render(&Decision::Recorded, None, options())["callflow"],
+            json!([{"action": "hangup"}])
+        );
+    }
+}

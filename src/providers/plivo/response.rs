@@ -1,0 +1,205 @@
+//! Plivo XML answers (https://www.plivo.com/docs/voice/xml/), rendered from the askama
+//! templates in `templates/plivo/`; every text and URL is XML-escaped there. Served as
+//! `text/xml` (https://www.plivo.com/docs/voice/xml/response/).
+
+use actix_web::HttpResponse;
+use askama::Template;
+
+use crate::flow::Decision;
+use crate::prompts;
+use crate::providers::exotel::response::ConnectOptions;
+
+/// `digitEndTimeout` of `<GetInput>`: seconds allowed between two keys (Plivo allows 2–10).
+pub const DIGIT_END_TIMEOUT_SECS: u8 = 5;
+
+#[derive(Template)]
+#[template(path = "plivo/get_input.xml")]
+struct GetInput<'a> {
+    speak: Vec<String>,
+    max_digits: u8,
+    finish_on_key: char,
+    digit_end_timeout: u8,
+    execution_timeout: u16,
+    action: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "plivo/dial.xml")]
+struct Dial<'a> {
+    caller_id: &'a str,
+    to: &'a str,
+    action: &'a str,
+    timeout: u64,
+    time_limit: u64,
+    record: bool,
+}
+
+#[derive(Template)]
+#[template(path = "plivo/goodbye.xml")]
+struct Goodbye {
+    speak: Option<String>,
+}
+
+/// Where the XML sends the call next.
+#[derive(Debug, Clone, Copy)]
+pub struct Urls<'a> {
+    /// The `<GetInput>` action and the no-input `<Redirect>`: `/plivo/pin`.
+    pub pin: &'a str,
+    /// The `<Dial>` action (and the `<Record>` action when recording): `/plivo/hangup`.
+    pub hangup: &'a str,
+}
+
+/// `executionTimeout` of `<GetInput>` (https://www.plivo.com/docs/voice/xml/getinput, allowed
+/// 5–60 s): the wait for the first key plus [`DIGIT_END_TIMEOUT_SECS`] per digit, so a caller
+/// keying slowly is not cut off, within Plivo's bounds.
+pub fn execution_timeout(first_key_secs: u8, max_digits: u8) -> u16 {
+    (u16::from(first_key_secs) + u16::from(DIGIT_END_TIMEOUT_SECS) * u16::from(max_digits))
+        .clamp(5, 60)
+}
+
+/// The Plivo XML for a decision:
+/// - `AskForPin`: `<GetInput inputType="dtmf" redirect="true">` speaking the prompt(s)
+///   (https://www.plivo.com/docs/voice/xml/getinput), then a `<Redirect>` to the same action:
+///   when nothing is keyed, Plivo goes on to the next element, which arrives without `Digits`;
+/// - `Bridge`: `<Dial callerId="virtual number" action="/plivo/hangup" timeout timeLimit>`
+///   around one `<Number>` (https://www.plivo.com/docs/voice/xml/dial), preceded, when calls
+///   are recorded, by `<Record startOnDialAnswer="true" redirect="false">` whose action
+///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record);
+/// - `Greet`/`Goodbye`: `<Speak>` then `<Hangup/>`; `Recorded`: `<Hangup/>`.
+///
+/// `dialled` is the `To` of the call as received: the caller ID when the virtual number did
+/// not parse.
+pub fn xml(
+    decision: &Decision,
+    brand: &str,
+    urls: Urls<'_>,
+    dialled: Option<&str>,
+    connect: &ConnectOptions,
+) -> HttpResponse {
+    let rendered = match decision {
+        Decision::AskForPin {
+            max_digits,
+            finish_on_key,
+            timeout_secs,
+            ..
+        } => GetInput {
+            speak: prompts::spoken(decision, brand),
+            max_digits: *max_digits,
+            finish_on_key: *finish_on_key,
+            digit_end_timeout: DIGIT_END_TIMEOUT_SECS,
+            execution_timeout: execution_timeout(*timeout_secs, *max_digits),
+            action: urls.pin,
+        }
+        .render(),
+        Decision::Bridge { to, caller_id, .. } => {
+            let caller_id = caller_id
+                .as_ref()
+                .map(|n| n.to_string())
+                .or_else(|| dialled.map(str::to_owned))
+                .unwrap_or_default();
+            Dial {
+                caller_id: &caller_id,
+                to: to.as_ref(),
+                action: urls.hangup,
+                timeout: connect.max_ringing_secs,
+                time_limit: connect.max_conversation_secs,
+                record: connect.record,
+            }
+            .render()
+        }
+        Decision::Greet { .. } | Decision::Goodbye { .. } => Goodbye {
+            speak: prompts::spoken(decision, brand).into_iter().next(),
+        }
+        .render(),
+        Decision::Recorded => Goodbye { speak: None }.render(),
+    };
+    let body = rendered.unwrap_or_else(|_| {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>".to_owned()
+    });
+    HttpResponse::Ok().content_type("text/xml").body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_execution_timeout_stays_within_plivos_bounds() {
+        assert_eq!(execution_timeout(5, 6), 35);
+        assert_eq!(execution_timeout(0, 0), 5);
+        assert_eq!(execution_timeout(u8::MAX, u8::MAX), 60);
+    }
+
+    fn connect() -> ConnectOptions {
+        ConnectOptions {
+            record: false,
+            max_ringing_secs: 45,
+            max_conversation_secs: 3600,
+        }
+    }
+
+    async fn body(r: HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes(r.into_body()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn bridge(caller_id: Option<&str>) -> Decision {
+        let region = crate::domain::Region::parse("IN").unwrap();
+        Decision::Bridge {
+            to: crate::domain::PhoneNumber::parse("+919812345678", region).unwrap(),
+            caller_id: caller_id.map(|n| crate::domain::PhoneNumber::parse(n, region).unwrap()),
+            route: crate::flow::Route::Pin {
+                order_id: "o".into(),
+            },
+        }
+    }
+
+    const URLS: Urls<'static> = Urls {
+        pin: "https://x.example/plivo/pin",
+        hangup: "https://x.example/plivo/hangup",
+    };
+
+    #[tokio::test]
+    async fn a_bridge_dials_the_number_showing_the_virtual_number() {
+        let xml = body(xml(
+            &bridge(Some("+917314853246")),
+            "B",
+            URLS,
+            Some("917314853246"),
+            &connect(),
+        ))
+        .await;
+        assert!(
+            xml.contains(r#"<Dial callerId="+917314853246" action="https://x.example/plivo/hangup" method="POST" timeout="45" timeLimit="3600">"#),
+            "{xml}"
+        );
+        assert!(xml.contains("<Number>+919812345678</Number>"), "{xml}");
+        assert!(!xml.contains("<Record"), "{xml}");
+    }
+
+    #[tokio::test]
+    async fn an_unparsed_virtual_number_is_shown_as_received() {
+        let xml = body(xml(&bridge(None), "B", URLS, Some("7314-VN"), &connect())).await;
+        assert!(xml.contains(r#"callerId="7314-VN""#), "{xml}");
+    }
+
+    #[tokio::test]
+    async fn a_recorded_bridge_records_from_the_answer() {
+        let options = ConnectOptions {
+            record: true,
+            ..connect()
+        };
+        let xml = body(xml(
+            &bridge(Some("+917314853246")),
+            "B",
+            URLS,
+            None,
+            &options,
+        ))
+        .await;
+        let record = xml.find("<Record ").expect("a <Record>");
+        assert!(record < xml.find("<Dial ").unwrap(), "{xml}");
+        assert!(xml.contains(r#"startOnDialAnswer="true""#), "{xml}");
+        assert!(xml.contains(r#"redirect="false""#), "{xml}");
+    }
+}

@@ -1,0 +1,326 @@
+//! NCCO answers: a JSON array of actions, `application/json`
+//! (https://developer.vonage.com/voice/voice-api/ncco-reference; `reference/providers.md` §4).
+//! Serialised with serde, so every text is JSON-escaped.
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+use crate::flow::Decision;
+use crate::prompts;
+use crate::providers::exotel::response::ConnectOptions;
+
+/// `talk.text`: "a maximum of 1,500 characters" (NCCO reference, "Talk").
+pub const MAX_TALK_CHARS: usize = 1500;
+/// `input.dtmf.maxDigits`: "default 4, max 20" (NCCO reference, "Input").
+pub const MAX_DIGITS: u8 = 20;
+/// `input.dtmf.timeOut`: "default 3, max 10" seconds (NCCO reference, "Input").
+pub const MAX_INPUT_TIMEOUT_SECS: u8 = 10;
+/// `connect.limit`: "default and max 7200" seconds (NCCO reference, "Connect").
+pub const MAX_LIMIT_SECS: u64 = 7200;
+
+/// One NCCO action.
+#[derive(Debug, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+enum Action<'a> {
+    Talk {
+        text: String,
+        /// Only with an `input` next: "if true, the next non-talk action must be input".
+        #[serde(rename = "bargeIn", skip_serializing_if = "std::ops::Not::not")]
+        barge_in: bool,
+    },
+    Input {
+        #[serde(rename = "type")]
+        kind: [&'static str; 1],
+        dtmf: DtmfSettings,
+        #[serde(rename = "eventUrl")]
+        event_url: [&'a str; 1],
+        #[serde(rename = "eventMethod")]
+        event_method: &'static str,
+    },
+    /// Records the rest of the call; the `record` event carries `recording_url`.
+    Record {
+        #[serde(rename = "eventUrl")]
+        event_url: [&'a str; 1],
+        #[serde(rename = "eventMethod")]
+        event_method: &'static str,
+    },
+    Connect {
+        from: String,
+        timeout: u64,
+        limit: u64,
+        #[serde(rename = "eventUrl")]
+        event_url: [&'a str; 1],
+        #[serde(rename = "eventMethod")]
+        event_method: &'static str,
+        endpoint: [Endpoint; 1],
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct DtmfSettings {
+    #[serde(rename = "maxDigits")]
+    max_digits: u8,
+    #[serde(rename = "submitOnHash")]
+    submit_on_hash: bool,
+    #[serde(rename = "timeOut")]
+    time_out: u8,
+}
+
+#[derive(Debug, Serialize)]
+struct Endpoint {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    number: String,
+}
+
+/// Where an NCCO sends Vonage next.
+#[derive(Debug, Clone, Copy)]
+pub struct Urls<'a> {
+    /// The `input` action's `eventUrl`: `/vonage/pin`.
+    pub pin: &'a str,
+    /// The `connect` (and `record`) action's `eventUrl`: `/vonage/event`.
+    pub event: &'a str,
+}
+
+/// A number as Vonage wants it in an NCCO: E.164 without the `+` (`447700900000`).
+pub fn without_plus(number: &str) -> &str {
+    let number = number.trim();
+    number.strip_prefix('+').unwrap_or(number)
+}
+
+fn talk(words: &[String], barge_in: bool) -> Action<'static> {
+    let joined = words.join(" ");
+    let text = match joined.char_indices().nth(MAX_TALK_CHARS) {
+        Some((cut, _)) => joined[..cut].to_owned(),
+        None => joined,
+    };
+    Action::Talk { text, barge_in }
+}
+
+/// `connect.limit` for the configured longest conversation: capped at Vonage's 7200 s, which
+/// is also what a zero (no limit of pinbridge's own) becomes.
+pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
+    match max_conversation_secs {
+        0 => MAX_LIMIT_SECS,
+        secs => secs.min(MAX_LIMIT_SECS),
+    }
+}
+
+/// The NCCO actions for a decision:
+/// - `AskForPin`: `talk` (the prompts joined by a space, `bargeIn` so a key stops the speech),
+///   then `input` of `type ["dtmf"]` with `maxDigits` ≤ 20, `submitOnHash` when the flow ends
+///   entries with `#`, `timeOut` ≤ 10 s, posting to `/vonage/pin`. The answer to that post is a
+///   new NCCO that replaces this one.
+/// - `Bridge`: `connect` to a `phone` endpoint, `from` the virtual number (caller ID), with the
+///   ring `timeout` and the conversation `limit` (≤ 7200 s), events to `/vonage/event`; a
+///   `record` action first when calls are recorded.
+/// - `Greet`, `Goodbye`: `talk`; "when all the actions in the NCCO are complete, the call
+///   ends". `Recorded`: an empty NCCO.
+///
+/// `dialled` is the `to` of the request, the caller ID when the virtual number did not parse.
+pub fn ncco<'a>(
+    decision: &Decision,
+    brand: &str,
+    urls: Urls<'a>,
+    dialled: Option<&str>,
+    connect: &ConnectOptions,
+) -> Vec<impl Serialize + use<'a>> {
+    match decision {
+        Decision::AskForPin {
+            max_digits,
+            finish_on_key,
+            timeout_secs,
+            ..
+        } => vec![
+            talk(&prompts::spoken(decision, brand), true),
+            Action::Input {
+                kind: ["dtmf"],
+                dtmf: DtmfSettings {
+                    max_digits: (*max_digits).clamp(1, MAX_DIGITS),
+                    submit_on_hash: *finish_on_key == '#',
+                    time_out: (*timeout_secs).clamp(1, MAX_INPUT_TIMEOUT_SECS),
+                },
+                event_url: [urls.pin],
+                event_method: "POST",
+            },
+        ],
+        Decision::Bridge { to, caller_id, .. } => {
+            let from = caller_id
+                .as_ref()
+                .map(|n| without_plus(n.as_ref()).to_owned())
+                .or_else(|| dialled.map(|d| without_plus(d).to_owned()))
+                .unwrap_or_default();
+            let mut actions = Vec::with_capacity(2);
+            if connect.record {
+                actions.push(Action::Record {
+                    event_url: [urls.event],
+                    event_method: "POST",
+                });
+            }
+            actions.push(Action::Connect {
+                from,
+                timeout: connect.max_ringing_secs,
+                limit: conversation_limit(connect.max_conversation_secs),
+                event_url: [urls.event],
+                event_method: "POST",
+                endpoint: [Endpoint {
+                    kind: "phone",
+                    number: without_plus(to.as_ref()).to_owned(),
+                }],
+            });
+            actions
+        }
+        Decision::Greet { .. } | Decision::Goodbye { .. } => {
+            vec![talk(&prompts::spoken(decision, brand), false)]
+        }
+        Decision::Recorded => Vec::new(),
+    }
+}
+
+/// The NCCO for a decision (see [`ncco`]) as a `200 application/json` answer.
+pub fn answer(
+    decision: &Decision,
+    brand: &str,
+    urls: Urls<'_>,
+    dialled: Option<&str>,
+    connect: &ConnectOptions,
+) -> HttpResponse {
+    HttpResponse::Ok().json(ncco(decision, brand, urls, dialled, connect))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PhoneNumber;
+    use crate::flow::{Prompt, Route};
+    use serde_json::{Value, json};
+
+    const URLS: Urls<'static> = Urls {
+        pin: "https://masking.example.com/vonage/pin",
+        event: "https://masking.example.com/vonage/event",
+    };
+    const CONNECT: ConnectOptions = ConnectOptions {
+        record: false,
+        max_ringing_secs: 45,
+        max_conversation_secs: 3600,
+    };
+
+    fn render(decision: &Decision, dialled: Option<&str>, connect: &ConnectOptions) -> Value {
+        serde_json::to_value(ncco(decision, "Swift Couriers", URLS, dialled, connect)).unwrap()
+    }
+
+    fn ask(max_digits: u8, timeout_secs: u8) -> Decision {
+        Decision::AskForPin {
+            welcome: true,
+            prompt: Prompt::EnterPin,
+            max_digits,
+            finish_on_key: '#',
+            timeout_secs,
+        }
+    }
+
+    #[test]
+    fn ask_for_pin_is_talk_then_dtmf_input_posting_to_pin() {
+        let got = render(&ask(6, 5), None, &CONNECT);
+        let spoken = prompts::spoken(&ask(6, 5), "Swift Couriers").join(" ");
+        assert_eq!(
+            got,
+            json!([
+                {"action": "talk", "text": spoken, "bargeIn": true},
+                {"action": "input", "type": ["dtmf"],
+                 "dtmf": {"maxDigits": 6, "submitOnHash": true, "timeOut": 5},
+                 "eventUrl": ["https://masking.example.com/vonage/pin"], "eventMethod": "POST"}
+            ])
+        );
+        assert!(spoken.starts_with("Welcome to Swift Couriers."), "{spoken}");
+    }
+
+    #[test]
+    fn vonages_input_limits_are_respected() {
+        let got = render(&ask(32, 30), None, &CONNECT);
+        assert_eq!(got[1]["dtmf"]["maxDigits"], 20);
+        assert_eq!(got[1]["dtmf"]["timeOut"], 10);
+        let got = render(&ask(0, 0), None, &CONNECT);
+        assert_eq!(got[1]["dtmf"]["maxDigits"], 1);
+        assert_eq!(got[1]["dtmf"]["timeOut"], 1);
+    }
+
+    fn bridge(caller_id: Option<&str>) -> Decision {
+        Decision::Bridge {
+            to: PhoneNumber::from_e164("+919812345678").unwrap(),
+            caller_id: caller_id.and_then(PhoneNumber::from_e164),
+            route: Route::Pin {
+                order_id: "OD-1".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_bridge_connects_a_phone_endpoint_from_the_virtual_number() {
+        let got = render(
+            &bridge(Some("+917314853246")),
+            Some("917314853246"),
+            &CONNECT,
+        );
+        assert_eq!(
+            got,
+            json!([{"action": "connect", "from": "917314853246", "timeout": 45, "limit": 3600,
+                    "eventUrl": ["https://masking.example.com/vonage/event"], "eventMethod": "POST",
+                    "endpoint": [{"type": "phone", "number": "919812345678"}]}])
+        );
+    }
+
+    #[test]
+    fn the_caller_id_falls_back_to_the_dialled_number_and_the_limit_is_capped() {
+        let long = ConnectOptions {
+            record: true,
+            max_ringing_secs: 30,
+            max_conversation_secs: 86_400,
+        };
+        let got = render(&bridge(None), Some("+44 20"), &long);
+        assert_eq!(
+            got[0],
+            json!({"action": "record", "eventUrl": ["https://masking.example.com/vonage/event"], "eventMethod": "POST"})
+        );
+        assert_eq!(got[1]["from"], "44 20");
+        assert_eq!(got[1]["limit"], 7200);
+        assert_eq!(got[1]["timeout"], 30);
+        assert_eq!(conversation_limit(0), 7200);
+        assert_eq!(conversation_limit(60), 60);
+    }
+
+    #[test]
+    fn goodbye_is_a_talk_without_barge_in_and_recorded_is_empty() {
+        let got = render(
+            &Decision::Goodbye {
+                prompt: Prompt::AttemptsUsedUp,
+            },
+            None,
+            &CONNECT,
+        );
+        let arr = got.as_array().unwrap();
+        assert_eq!(arr.len(), 1);
+        assert_eq!(arr[0]["action"], "talk");
+        assert!(arr[0].get("bargeIn").is_none());
+        assert!(arr[0]["text"].as_str().unwrap().contains("Swift Couriers"));
+        assert_eq!(render(&Decision::Recorded, None, &CONNECT), json!([]));
+    }
+
+    #[test]
+    fn talk_text_is_json_escaped_and_capped() {
+        let brand = "Tom & \"Jerry\" <Express>\n".repeat(100);
+        let v = serde_json::to_value(ncco(
+            &Decision::Goodbye {
+                prompt: Prompt::NoOneToDial,
+            },
+            &brand,
+            URLS,
+            None,
+            &CONNECT,
+        ))
+        .unwrap();
+        let text = v[0]["text"].as_str().unwrap();
+        assert!(text.contains("Tom & \"Jerry\" <Express>"));
+        assert_eq!(text.chars().count(), MAX_TALK_CHARS);
+    }
+}
