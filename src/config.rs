@@ -86,6 +86,38 @@ pub struct Settings {
     /// `PINBRIDGE_VONAGE_SIGNATURE_SECRET`: when set, the signed-webhook JWT (HS256) of every
     /// Vonage webhook is verified.
     pub vonage_signature_secret: Option<String>,
+    /// `PINBRIDGE_ADMIN_TOKENS`: several admin tokens, `name:token[:pii],...`, so one can be
+    /// rotated without downtime. Tokens marked `:pii` see full phone numbers in the admin API;
+    /// the others see them masked. `PINBRIDGE_ADMIN_TOKEN`, if set too, is one more (with pii).
+    pub admin_tokens: Option<String>,
+    /// `PINBRIDGE_CALLER_MAX_FAILURES`: wrong PINs one caller number may key within
+    /// `PINBRIDGE_LOCKOUT_WINDOW` before the PIN flow refuses it for the window. Default 10.
+    pub caller_max_failures: u32,
+    /// `PINBRIDGE_LOCKOUT_WINDOW`: the window of the caller and virtual-number limits. Default `1h`.
+    #[serde(deserialize_with = "duration")]
+    pub lockout_window: Duration,
+    /// `PINBRIDGE_NUMBER_MAX_FAILURES`: wrong PINs from all callers together on one virtual
+    /// number within the window before an alert (log and metric). Default 200.
+    pub number_max_failures: u32,
+    /// `PINBRIDGE_NUMBER_LOCKOUT`: past `PINBRIDGE_NUMBER_MAX_FAILURES`, also stop accepting PINs
+    /// on that virtual number for the window. Default `false`.
+    pub number_lockout: bool,
+    /// `PINBRIDGE_PIN_MAX_DENSITY`: the largest share of a PIN length's space that active PINs on
+    /// one virtual number may fill, as `1%` or `0.01`. Default `1%`.
+    #[serde(deserialize_with = "fraction")]
+    pub pin_max_density: f64,
+    /// `PINBRIDGE_ALLOWED_COUNTRY_CODES`: calling codes (`91,65`) a customer or booking party may
+    /// have; nothing else is ever dialled. Default: the default region's code.
+    pub allowed_country_codes: Option<String>,
+    /// `PINBRIDGE_ALLOWED_SOURCE_NETWORKS`: CIDR list (`203.0.113.0/24,2001:db8::/32`); when set,
+    /// Exotel and 8x8 webhooks from other addresses get 403. Default: off.
+    pub allowed_source_networks: Option<String>,
+    /// `PINBRIDGE_TRUSTED_PROXIES`: CIDR list of the proxies in front of pinbridge; only a request
+    /// from one of them may name its client in `X-Forwarded-For`. Default: none.
+    pub trusted_proxies: Option<String>,
+    /// `PINBRIDGE_RETENTION_DAYS`: call records and inactive orders and bookings older than this
+    /// are deleted (hourly, and by `pinbridge purge`). Default 90.
+    pub retention_days: u32,
     /// `PINBRIDGE_BOOKING_TTL`: lifetime of a booking created without `ttl_seconds` or
     /// `expires_at`. Default `24h`.
     #[serde(deserialize_with = "duration")]
@@ -124,6 +156,16 @@ impl Default for Settings {
             eight_by_eight_auth_header: None,
             eight_by_eight_voice_profile: "en-US-BenjaminRUS".into(),
             vonage_signature_secret: None,
+            admin_tokens: None,
+            caller_max_failures: 10,
+            lockout_window: Duration::from_secs(3600),
+            number_max_failures: 200,
+            number_lockout: false,
+            pin_max_density: 0.01,
+            allowed_country_codes: None,
+            allowed_source_networks: None,
+            trusted_proxies: None,
+            retention_days: 90,
             callback_window: Duration::from_secs(24 * 3600),
         }
     }
@@ -160,6 +202,35 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Raw::Secs(s) => Ok(Duration::from_secs(s)),
         Raw::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
     }
+}
+
+/// Accepts `1%`, `0.5 %` or a plain fraction such as `0.01`.
+fn fraction<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(f64),
+        Text(String),
+    }
+    let value = match Raw::deserialize(d)? {
+        Raw::Number(n) => n,
+        Raw::Text(t) => {
+            let t = t.trim();
+            match t.strip_suffix('%') {
+                Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
+                None => t.parse::<f64>(),
+            }
+            .map_err(|_| {
+                serde::de::Error::custom(format!("{t:?} is not a share such as 1% or 0.01"))
+            })?
+        }
+    };
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(serde::de::Error::custom(
+            "a share lies above 0% and at most 100%",
+        ));
+    }
+    Ok(value)
 }
 
 /// Parses a duration as written in settings: `90s`, `30m`, `24h`, `7d`, or bare seconds.
@@ -213,6 +284,18 @@ impl Settings {
             bail!("PINBRIDGE_GATHER_INPUT_TIMEOUT must be between 1s and 60s");
         }
         self.region()?;
+        self.country_codes()?;
+        self.admin_token_list()?;
+        Self::networks(
+            self.allowed_source_networks.as_deref(),
+            "PINBRIDGE_ALLOWED_SOURCE_NETWORKS",
+        )?;
+        Self::networks(self.trusted_proxies.as_deref(), "PINBRIDGE_TRUSTED_PROXIES")?;
+        if self.caller_max_failures == 0 || self.number_max_failures == 0 {
+            bail!(
+                "PINBRIDGE_CALLER_MAX_FAILURES and PINBRIDGE_NUMBER_MAX_FAILURES must be at least 1"
+            );
+        }
         for (name, secret) in [
             ("PINBRIDGE_EXOTEL_SECRET", &self.exotel_secret),
             ("PINBRIDGE_8X8_SECRET", &self.eight_by_eight_secret),
@@ -247,7 +330,76 @@ impl Settings {
             pin_min: self.pin_min_length,
             pin_max: self.pin_max_length,
             default_ttl_ms: i64::try_from(self.order_ttl.as_millis()).unwrap_or(i64::MAX / 2),
+            allowed_country_codes: self.country_codes()?,
         })
+    }
+
+    /// The calling codes destinations may have: `PINBRIDGE_ALLOWED_COUNTRY_CODES`, else the
+    /// default region's.
+    pub fn country_codes(&self) -> anyhow::Result<Vec<u16>> {
+        match &self.allowed_country_codes {
+            Some(list) => list
+                .split(',')
+                .map(|c| c.trim().trim_start_matches('+'))
+                .filter(|c| !c.is_empty())
+                .map(|c| {
+                    c.parse::<u16>().with_context(|| {
+                        format!("PINBRIDGE_ALLOWED_COUNTRY_CODES: {c:?} is not a calling code such as 91")
+                    })
+                })
+                .collect(),
+            None => Ok(self.region()?.calling_code().into_iter().collect()),
+        }
+    }
+
+    /// A CIDR list setting, parsed; `None` when unset. Errors name the setting.
+    pub fn networks(value: Option<&str>, name: &str) -> anyhow::Result<Option<Vec<ipnet::IpNet>>> {
+        value
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| {
+                        n.parse::<ipnet::IpNet>()
+                            .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .with_context(|| {
+                                format!("{name}: {n:?} is not a CIDR network such as 10.0.0.0/8")
+                            })
+                    })
+                    .collect()
+            })
+            .transpose()
+    }
+
+    /// The admin tokens: `PINBRIDGE_ADMIN_TOKENS` entries and `PINBRIDGE_ADMIN_TOKEN`, as
+    /// (name, token, sees full numbers).
+    pub fn admin_token_list(&self) -> anyhow::Result<Vec<(String, String, bool)>> {
+        let mut out = Vec::new();
+        if let Some(list) = &self.admin_tokens {
+            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let mut parts = entry.splitn(3, ':');
+                let (Some(name), Some(token)) = (parts.next(), parts.next()) else {
+                    bail!("PINBRIDGE_ADMIN_TOKENS: each entry is name:token or name:token:pii");
+                };
+                let pii = match parts.next() {
+                    None => false,
+                    Some("pii") => true,
+                    Some(_) => {
+                        bail!("PINBRIDGE_ADMIN_TOKENS: the third part of an entry can only be pii")
+                    }
+                };
+                if name.is_empty() || token.len() < 16 {
+                    bail!(
+                        "PINBRIDGE_ADMIN_TOKENS: {name:?} needs a name and a token of at least 16 characters"
+                    );
+                }
+                out.push((name.to_owned(), token.to_owned(), pii));
+            }
+        }
+        if let Some(token) = &self.admin_token {
+            out.push(("admin".to_owned(), token.clone(), true));
+        }
+        Ok(out)
     }
 
     /// The public base URL without a trailing slash: `PINBRIDGE_PUBLIC_URL`, else
@@ -341,6 +493,37 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(s.public_base_url(8080), "https://masking.example.com");
+    }
+
+    #[test]
+    fn lists_shares_and_tokens_are_read_as_written() {
+        let s = Settings {
+            allowed_country_codes: Some("91, +65".into()),
+            admin_tokens: Some("ops:ops-token-0123456789:pii,ci:ci-token-0123456789ab".into()),
+            ..Settings::default()
+        };
+        assert_eq!(s.country_codes().unwrap(), vec![91, 65]);
+        assert_eq!(Settings::default().country_codes().unwrap(), vec![91]);
+        let tokens = s.admin_token_list().unwrap();
+        assert_eq!(
+            tokens[0],
+            ("ops".into(), "ops-token-0123456789".into(), true)
+        );
+        assert!(!tokens[1].2);
+        let bad = Settings {
+            admin_tokens: Some("ops:short".into()),
+            ..Settings::default()
+        };
+        assert!(bad.validate().is_err());
+        let nets = Settings::networks(Some("10.0.0.0/8, 192.0.2.7"), "X")
+            .unwrap()
+            .unwrap();
+        assert_eq!(nets.len(), 2);
+        assert!(Settings::networks(Some("10.0.0.0/33"), "X").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "pin_max_density = \"2%\"\n").unwrap();
+        assert!((Settings::load(Some(&path)).unwrap().pin_max_density - 0.02).abs() < 1e-12);
     }
 
     #[test]

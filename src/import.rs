@@ -10,7 +10,8 @@ use std::io::Read;
 
 use crate::clock::now_ms;
 use crate::domain::{NewOrder, OrderRules};
-use crate::storage::{Db, orders};
+use crate::storage::Db;
+use crate::storage::orders::{self, Density};
 
 const COLUMNS: [&str; 5] = [
     "order_id",
@@ -115,6 +116,7 @@ pub async fn import(
     db: &Db,
     input: impl Read,
     rules: &OrderRules,
+    density: Density,
     skip_bad: bool,
 ) -> anyhow::Result<ImportOutcome> {
     let now = now_ms();
@@ -126,7 +128,7 @@ pub async fn import(
         });
     }
     let orders: Vec<NewOrder> = rows.iter().map(|(_, o)| o.clone()).collect();
-    let report = orders::import(db, &orders, skip_bad, now).await?;
+    let report = orders::import(db, &orders, skip_bad, density, now).await?;
     refused.extend(report.refused.into_iter().map(|(i, e)| RowError {
         line: rows[i].0,
         message: format!("{} ({})", e, rows[i].1.order_id),
@@ -149,6 +151,7 @@ mod tests {
             pin_min: 4,
             pin_max: 12,
             default_ttl_ms: 86_400_000,
+            allowed_country_codes: vec![91],
         }
     }
 

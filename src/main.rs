@@ -34,6 +34,9 @@ enum Command {
     },
     /// Print the URL to paste into each Exotel applet.
     Urls,
+    /// Delete call records, and orders and bookings that ended, older than
+    /// PINBRIDGE_RETENTION_DAYS (the server also does this hourly).
+    Purge,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +80,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_exotel_urls(&public, &secrets.exotel_secret);
             println!();
             print_other_provider_urls(&public, &secrets.eight_by_eight_secret);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Purge => {
+            let db = startup::connect_and_migrate(&settings).await?;
+            let p = startup::purge_expired(&db, &settings).await?;
+            db.close().await;
+            println!(
+                "deleted {} call record(s), {} order(s), {} booking(s), {} wrong-PIN record(s) older than {} days",
+                p.calls, p.orders, p.bookings, p.pin_failures, settings.retention_days
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Orders {
@@ -217,7 +230,14 @@ async fn import_orders(
         std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
     let db = startup::connect_and_migrate(&settings).await?;
     let rules = settings.order_rules()?;
-    let outcome = import::import(&db, input, &rules, skip_bad).await?;
+    let outcome = import::import(
+        &db,
+        input,
+        &rules,
+        pinbridge::storage::orders::Density(settings.pin_max_density),
+        skip_bad,
+    )
+    .await?;
     db.close().await;
     for refused in &outcome.refused {
         eprintln!("{refused}");

@@ -35,9 +35,31 @@ pub struct Inbound {
     pub virtual_number_raw: Option<String>,
 }
 
+/// True when the order lets this caller use its PIN (no list, or the caller is on it).
+fn caller_allowed(order: &storage::orders::Order, call: &Inbound) -> bool {
+    order.allowed_callers.is_empty()
+        || call
+            .caller
+            .as_ref()
+            .is_some_and(|c| order.allowed_callers.iter().any(|a| a == c.as_ref()))
+}
+
 impl Inbound {
     fn key(&self) -> String {
         format!("{}:{}", self.provider, self.call_sid)
+    }
+
+    /// The caller as the attempt limits key it: E.164, else as received, else `anonymous`
+    /// (callers who withhold their number share one allowance).
+    pub fn caller_key(&self) -> String {
+        self.caller_for_record()
+            .unwrap_or_else(|| "anonymous".to_owned())
+    }
+
+    /// The virtual number as the attempt limits key it.
+    pub fn virtual_number_key(&self) -> String {
+        self.virtual_number_for_record()
+            .unwrap_or_else(|| "unknown".to_owned())
     }
 
     /// The caller as stored: E.164 when it parsed, else as received.
@@ -57,42 +79,61 @@ impl Inbound {
     }
 }
 
+/// The limits on wrong PINs, from the settings (the abuse-resistance issue).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// More wrong PINs than this from one caller within the window lock it out.
+    pub caller_max_failures: u32,
+    /// More wrong PINs than this on one virtual number within the window raise an alert.
+    pub number_max_failures: u32,
+    /// And, when true, stop PINs on that number for the window.
+    pub number_lockout: bool,
+    pub window: Duration,
+}
+
+/// What a [`Sessions`] is built with.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub policy: Policy,
+    pub region: Region,
+    /// How long a call's state stays cached; longer than the longest call.
+    pub state_ttl: Duration,
+    /// How long after a bridged call its dialled party can call back.
+    pub callback_window: Duration,
+    pub limits: Limits,
+    /// Calling codes a callback may dial.
+    pub allowed_country_codes: Vec<u16>,
+}
+
 /// The flow engine with its cache and database.
 #[derive(Clone)]
 pub struct Sessions {
     db: Db,
-    policy: Policy,
-    region: Region,
-    callback_window_ms: i64,
+    config: Arc<SessionConfig>,
     cache: Cache<String, Arc<CallState>>,
 }
 
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 impl Sessions {
-    /// `state_ttl`: how long a call's state stays cached; longer than the longest call.
-    /// `callback_window`: how long after a bridged call its dialled party can call back.
-    pub fn new(
-        db: Db,
-        policy: Policy,
-        region: Region,
-        state_ttl: Duration,
-        callback_window: Duration,
-    ) -> Self {
+    /// Builds the engine over `db`.
+    pub fn new(db: Db, config: SessionConfig) -> Self {
         let cache = Cache::builder()
             .max_capacity(100_000)
-            .time_to_live(state_ttl)
+            .time_to_live(config.state_ttl)
             .build();
         Self {
             db,
-            policy,
-            region,
-            callback_window_ms: i64::try_from(callback_window.as_millis()).unwrap_or(i64::MAX),
+            config: Arc::new(config),
             cache,
         }
     }
 
     /// The limits calls are held to.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.config.policy
     }
 
     /// The call's current state: cache, then database, then a new call's.
@@ -117,7 +158,14 @@ impl Sessions {
         let stored = self.stored_state(call).await?;
         let state = stored.clone().unwrap_or_default();
         let facts = self.facts(call, &state, &event).await?;
-        let (next, decision) = flow::step(&state, event, &facts, &self.policy);
+        let keyed_digits = matches!(event, CallEvent::Digits { .. });
+        let (next, decision) = flow::step(&state, event, &facts, &self.config.policy);
+        if keyed_digits
+            && next.attempts > state.attempts
+            && next.last_failure == Some(flow::Failure::WrongPin)
+        {
+            self.record_wrong_pin(call).await?;
+        }
         let bridge = match &decision {
             Decision::Bridge { to, route, .. } => Some((to.to_string(), route)),
             _ => None,
@@ -139,6 +187,46 @@ impl Sessions {
         Ok(decision)
     }
 
+    /// Records a wrong PIN, and raises the alert when the virtual number crosses its limit.
+    async fn record_wrong_pin(&self, call: &Inbound) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        let (caller, number) = (call.caller_key(), call.virtual_number_key());
+        storage::attempts::record_failure(&self.db, &caller, &number, now).await?;
+        let limits = &self.config.limits;
+        let since = now.saturating_sub(ms(limits.window));
+        let on_number = storage::attempts::number_failures(&self.db, &number, since).await?;
+        if on_number == i64::from(limits.number_max_failures) + 1 {
+            metrics::counter!("pinbridge_pin_guessing_alerts_total").increment(1);
+            tracing::warn!(
+                provider = call.provider,
+                virtual_number = %crate::domain::mask(&number),
+                failures = on_number,
+                lockout = limits.number_lockout,
+                "pin.guessing_alert: too many wrong PINs on one virtual number"
+            );
+        }
+        Ok(())
+    }
+
+    /// Is PIN entry refused for this caller, or (with `PINBRIDGE_NUMBER_LOCKOUT`) on this
+    /// virtual number?
+    async fn pins_locked(&self, call: &Inbound, now: i64) -> Result<bool, sqlx::Error> {
+        let limits = &self.config.limits;
+        let since = now.saturating_sub(ms(limits.window));
+        let by_caller =
+            storage::attempts::caller_failures(&self.db, &call.caller_key(), since).await?;
+        if by_caller > i64::from(limits.caller_max_failures) {
+            return Ok(true);
+        }
+        if limits.number_lockout {
+            let on_number =
+                storage::attempts::number_failures(&self.db, &call.virtual_number_key(), since)
+                    .await?;
+            return Ok(on_number > i64::from(limits.number_max_failures));
+        }
+        Ok(false)
+    }
+
     /// What storage knows that this event needs: the active order for keyed digits, or the
     /// resolved order, checked again so that a deactivated order is not dialled.
     async fn facts(
@@ -148,15 +236,22 @@ impl Sessions {
         event: &CallEvent,
     ) -> Result<Facts, sqlx::Error> {
         let now = now_ms();
+        let mut pins_locked = false;
         let order = match (event, &state.phase) {
-            (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
-                storage::orders::find_active_by_pin(
-                    &self.db,
-                    pin.as_ref(),
-                    call.virtual_number.as_ref().map(AsRef::as_ref),
-                    now,
-                )
-                .await?
+            (CallEvent::Digits { pin }, Phase::CollectingPin) => {
+                pins_locked = self.pins_locked(call, now).await?;
+                match pin {
+                    // A locked caller's PIN is not even looked up: no answer can tell it apart.
+                    Some(pin) if !pins_locked => storage::orders::find_active_by_pin(
+                        &self.db,
+                        pin.as_ref(),
+                        call.virtual_number.as_ref().map(AsRef::as_ref),
+                        now,
+                    )
+                    .await?
+                    .filter(|o| caller_allowed(o, call)),
+                    _ => None,
+                }
             }
             (
                 CallEvent::DialNeeded
@@ -177,6 +272,7 @@ impl Sessions {
         let mut facts = Facts {
             virtual_number: call.virtual_number.clone(),
             order,
+            pins_locked,
             ..Facts::default()
         };
         if matches!(event, CallEvent::DialNeeded | CallEvent::Incoming)
@@ -205,15 +301,19 @@ impl Sessions {
         if facts.booking.is_some() {
             return Ok(());
         }
-        let since = now.saturating_sub(self.callback_window_ms);
+        let since = now.saturating_sub(ms(self.config.callback_window));
         let callback =
             storage::calls::find_callback(&self.db, vn.as_ref(), caller.as_ref(), since, now)
                 .await?;
-        // The earlier caller was stored as received when it did not parse: only a number that
-        // parses as valid now is ever dialled back.
+        // The earlier caller came from a provider's request: it is dialled back only when it is
+        // a valid number of an allowed country (no toll fraud through a spoofed caller ID).
         facts.callback = callback.and_then(|(peer, order_id, booking_id)| {
-            PhoneNumber::parse(&peer, self.region)
+            PhoneNumber::parse(&peer, self.config.region)
                 .ok()
+                .filter(|p| {
+                    p.country_code()
+                        .is_some_and(|c| self.config.allowed_country_codes.contains(&c))
+                })
                 .map(|peer| CallbackPeer {
                     peer,
                     order_id,

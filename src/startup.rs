@@ -14,8 +14,8 @@ use crate::config::Settings;
 use crate::domain::{OrderRules, Region};
 use crate::flow::Policy;
 use crate::providers::exotel::response::ConnectOptions;
-use crate::routes;
-use crate::sessions::Sessions;
+use crate::routes::{self, AdminToken};
+use crate::sessions::{Limits, SessionConfig, Sessions};
 use crate::storage::{self, Db};
 use crate::telemetry::PrivateRootSpan;
 
@@ -26,8 +26,14 @@ pub struct AppState {
     pub region: Region,
     pub rules: OrderRules,
     pub sessions: Sessions,
-    /// SHA-256 of the admin token; the token itself is not kept.
-    pub admin_token_sha256: [u8; 32],
+    /// The admin tokens, as SHA-256 digests; the tokens themselves are not kept.
+    pub admin_tokens: Vec<AdminToken>,
+    /// Failed admin authentications per source address (10 a minute, then 429).
+    pub auth_failures: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Networks Exotel and 8x8 webhooks may come from; `None`: any.
+    pub allowed_source_networks: Option<Vec<ipnet::IpNet>>,
     /// The secret path segment of the Exotel URLs.
     pub exotel_secret: String,
     /// The secret path segment of the 8x8 URLs.
@@ -83,7 +89,10 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
 
 /// The Exotel secret and admin token: from the settings, else stored by an earlier start,
 /// else generated now and stored (the admin token as its SHA-256 only).
-pub async fn resolve_secrets(db: &Db, settings: &Settings) -> anyhow::Result<(Secrets, [u8; 32])> {
+pub async fn resolve_secrets(
+    db: &Db,
+    settings: &Settings,
+) -> anyhow::Result<(Secrets, Vec<AdminToken>)> {
     let now = now_ms();
     let (exotel_secret, exotel_secret_generated) =
         stored_or_generated(db, settings.exotel_secret.as_ref(), "exotel_secret", now).await?;
@@ -94,18 +103,31 @@ pub async fn resolve_secrets(db: &Db, settings: &Settings) -> anyhow::Result<(Se
         now,
     )
     .await?;
-    let (admin_digest, generated_admin_token) = match &settings.admin_token {
-        Some(token) => (token_digest(token), None),
-        None => {
-            let fresh = random_token(40);
-            let fresh_hex = hex::encode(token_digest(&fresh));
-            let stored =
-                storage::secrets::get_or_insert(db, "admin_token_sha256", &fresh_hex, now).await?;
-            let mut digest = [0u8; 32];
-            hex::decode_to_slice(&stored, &mut digest)
-                .context("the stored admin token digest is damaged")?;
-            (digest, (stored == fresh_hex).then_some(fresh))
-        }
+    let configured = settings.admin_token_list()?;
+    let (admin_tokens, generated_admin_token) = if configured.is_empty() {
+        let fresh = random_token(40);
+        let fresh_hex = hex::encode(token_digest(&fresh));
+        let stored =
+            storage::secrets::get_or_insert(db, "admin_token_sha256", &fresh_hex, now).await?;
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(&stored, &mut digest)
+            .context("the stored admin token digest is damaged")?;
+        let token = AdminToken {
+            name: "generated".into(),
+            sha256: digest,
+            pii: true,
+        };
+        (vec![token], (stored == fresh_hex).then_some(fresh))
+    } else {
+        let tokens = configured
+            .into_iter()
+            .map(|(name, token, pii)| AdminToken {
+                name,
+                sha256: token_digest(&token),
+                pii,
+            })
+            .collect();
+        (tokens, None)
     };
     Ok((
         Secrets {
@@ -114,7 +136,7 @@ pub async fn resolve_secrets(db: &Db, settings: &Settings) -> anyhow::Result<(Se
             eight_by_eight_secret,
             generated_admin_token,
         },
-        admin_digest,
+        admin_tokens,
     ))
 }
 
@@ -138,13 +160,48 @@ async fn stored_or_generated(
     Ok((stored, generated))
 }
 
+/// Applies `PINBRIDGE_RETENTION_DAYS` once: see [`storage::retention::purge`].
+pub async fn purge_expired(
+    db: &Db,
+    settings: &Settings,
+) -> anyhow::Result<storage::retention::Purged> {
+    let now = now_ms();
+    let day_ms = 24 * 3600 * 1000;
+    let cutoff = now.saturating_sub(i64::from(settings.retention_days) * day_ms);
+    let window = i64::try_from(settings.lockout_window.as_millis()).unwrap_or(i64::MAX);
+    Ok(storage::retention::purge(db, cutoff, now.saturating_sub(window)).await?)
+}
+
+/// Purges once an hour until the database is closed.
+fn spawn_retention(db: Db, settings: Settings) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if db.is_closed() {
+                break;
+            }
+            match purge_expired(&db, &settings).await {
+                Ok(p) => tracing::info!(
+                    purged.calls = p.calls,
+                    purged.orders = p.orders,
+                    purged.bookings = p.bookings,
+                    purged.pin_failures = p.pin_failures,
+                    "retention purge"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention purge failed"),
+            }
+        }
+    });
+}
+
 impl Application {
     /// Connects, migrates, resolves the secrets and binds `settings.listen` (port 0 picks a
     /// free port, as tests do).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
         let db = connect_and_migrate(&settings).await?;
-        let (secrets, admin_token_sha256) = resolve_secrets(&db, &settings).await?;
+        let (secrets, admin_tokens) = resolve_secrets(&db, &settings).await?;
         let region = settings.region()?;
         let policy = Policy {
             max_attempts: settings.pin_max_attempts,
@@ -161,21 +218,43 @@ impl Application {
         let state = AppState {
             sessions: Sessions::new(
                 db.clone(),
-                policy,
-                region,
-                settings.call_state_ttl,
-                settings.callback_window,
+                SessionConfig {
+                    policy,
+                    region,
+                    state_ttl: settings.call_state_ttl,
+                    callback_window: settings.callback_window,
+                    limits: Limits {
+                        caller_max_failures: settings.caller_max_failures,
+                        number_max_failures: settings.number_max_failures,
+                        number_lockout: settings.number_lockout,
+                        window: settings.lockout_window,
+                    },
+                    allowed_country_codes: settings.country_codes()?,
+                },
             ),
             db: db.clone(),
             region,
             rules,
-            admin_token_sha256,
+            admin_tokens,
+            auth_failures: governor::RateLimiter::keyed(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(10).expect("10 is not zero"),
+            )),
+            trusted_proxies: Settings::networks(
+                settings.trusted_proxies.as_deref(),
+                "PINBRIDGE_TRUSTED_PROXIES",
+            )?
+            .unwrap_or_default(),
+            allowed_source_networks: Settings::networks(
+                settings.allowed_source_networks.as_deref(),
+                "PINBRIDGE_ALLOWED_SOURCE_NETWORKS",
+            )?,
             exotel_secret: secrets.exotel_secret.clone(),
             eight_by_eight_secret: secrets.eight_by_eight_secret.clone(),
             connect,
             settings: settings.clone(),
             public_url: String::new(),
         };
+        spawn_retention(db.clone(), settings.clone());
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("listening on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -185,6 +264,9 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    routes::limits::reject_oversized,
+                ))
                 .wrap(TracingLogger::<PrivateRootSpan>::new())
                 .app_data(state.clone())
                 .configure(routes::configure)

@@ -12,11 +12,22 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
-/// Installs the global JSON subscriber. Calling it twice is harmless (the second is ignored).
+/// Installs the global JSON subscriber writing to stdout. Calling it twice is harmless (the
+/// second is ignored).
 pub fn init(default_filter: &str) {
+    init_with_writer(default_filter, std::io::stdout);
+}
+
+/// Installs the global JSON subscriber writing to `writer` (tests write to a file whose every
+/// line CI scans for personal data).
+pub fn init_with_writer<W>(default_filter: &str, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
+        .with_writer(writer)
         .json()
         .flatten_event(true)
         .with_current_span(true)

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{PhoneNumber, Region};
+use super::{OrderRules, PhoneNumber};
 use crate::clock::parse_rfc3339;
 
 /// The telephony providers pinbridge speaks to, by the names the API uses.
@@ -68,14 +68,21 @@ impl NewBooking {
     /// `default_ttl_ms`. The two parties must be different numbers.
     pub fn parse(
         fields: &BookingFields<'_>,
-        region: Region,
+        rules: &OrderRules,
         default_ttl_ms: i64,
         now_ms: i64,
     ) -> Result<Self, BookingFieldError> {
+        let region = rules.region;
         let party_a =
             PhoneNumber::parse(fields.party_a, region).map_err(|e| error("party_a", e))?;
+        rules
+            .check_destination(&party_a)
+            .map_err(|e| error("party_a", e))?;
         let party_b =
             PhoneNumber::parse(fields.party_b, region).map_err(|e| error("party_b", e))?;
+        rules
+            .check_destination(&party_b)
+            .map_err(|e| error("party_b", e))?;
         if party_a == party_b {
             return Err(error(
                 "party_b",
@@ -192,7 +199,14 @@ mod tests {
     const NOW: i64 = 1_790_000_000_000;
 
     fn parse(f: BookingFields<'_>) -> Result<NewBooking, BookingFieldError> {
-        NewBooking::parse(&f, Region::parse("IN").unwrap(), 86_400_000, NOW)
+        let rules = OrderRules {
+            region: crate::domain::Region::parse("IN").unwrap(),
+            pin_min: 4,
+            pin_max: 12,
+            default_ttl_ms: 86_400_000,
+            allowed_country_codes: vec![91],
+        };
+        NewBooking::parse(&f, &rules, 86_400_000, NOW)
     }
 
     fn fields<'a>() -> BookingFields<'a> {

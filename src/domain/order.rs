@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{PhoneNumber, Pin, Region};
 
 /// The rules an order is checked against, from the settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OrderRules {
     /// Region for numbers written without a country code.
     pub region: Region,
@@ -18,6 +18,26 @@ pub struct OrderRules {
     pub pin_max: u8,
     /// Lifetime of an order created without `expires_at`, in milliseconds.
     pub default_ttl_ms: i64,
+    /// Calling codes a customer may have (`PINBRIDGE_ALLOWED_COUNTRY_CODES`): nothing else is
+    /// ever dialled, which stops toll fraud through premium or foreign numbers.
+    pub allowed_country_codes: Vec<u16>,
+}
+
+impl OrderRules {
+    /// Checks that `number` may be dialled.
+    pub fn check_destination(&self, number: &PhoneNumber) -> Result<(), String> {
+        match number.country_code() {
+            Some(code) if self.allowed_country_codes.contains(&code) => Ok(()),
+            _ => Err(format!(
+                "numbers with this country code are not dialled (allowed: {})",
+                self.allowed_country_codes
+                    .iter()
+                    .map(|c| format!("+{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
 }
 
 impl OrderRules {
@@ -48,6 +68,8 @@ pub struct NewOrder {
     pub virtual_number: Option<PhoneNumber>,
     /// Expiry, unix milliseconds.
     pub expires_at_ms: i64,
+    /// The couriers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Vec<PhoneNumber>,
 }
 
 /// The field of an order that failed validation.
@@ -58,6 +80,7 @@ pub enum OrderField {
     Pin,
     VirtualNumber,
     ExpiresAt,
+    AllowedCallers,
 }
 
 impl OrderField {
@@ -69,6 +92,7 @@ impl OrderField {
             Self::Pin => "pin",
             Self::VirtualNumber => "virtual_number",
             Self::ExpiresAt => "expires_at",
+            Self::AllowedCallers => "allowed_callers",
         }
     }
 }
@@ -125,6 +149,9 @@ impl NewOrder {
         }
         let customer = PhoneNumber::parse(customer_number, rules.region)
             .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+        rules
+            .check_destination(&customer)
+            .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
         let pin = match pin {
             None => PinChoice::Generate {
                 len: rules.generated_pin_len(),
@@ -164,7 +191,30 @@ impl NewOrder {
             pin,
             virtual_number,
             expires_at_ms,
+            allowed_callers: Vec::new(),
         })
+    }
+}
+
+impl NewOrder {
+    /// Restricts the PIN to these callers (courier numbers, in any written form); at most 50.
+    pub fn with_allowed_callers(
+        mut self,
+        callers: &[String],
+        rules: &OrderRules,
+    ) -> Result<Self, OrderFieldError> {
+        if callers.len() > 50 {
+            return Err(field_error(
+                OrderField::AllowedCallers,
+                "at most 50 callers",
+            ));
+        }
+        self.allowed_callers = callers
+            .iter()
+            .map(|c| PhoneNumber::parse(c, rules.region))
+            .collect::<Result<_, _>>()
+            .map_err(|e| field_error(OrderField::AllowedCallers, e))?;
+        Ok(self)
     }
 }
 
@@ -213,7 +263,15 @@ mod tests {
             pin_min: 4,
             pin_max: 12,
             default_ttl_ms: 24 * 3600 * 1000,
+            allowed_country_codes: vec![91],
         }
+    }
+
+    #[test]
+    fn a_customer_outside_the_allowed_countries_is_refused() {
+        let e = parse("OD", "+14155552671", None, None, None).unwrap_err();
+        assert_eq!(e.field, OrderField::CustomerNumber);
+        assert!(e.message.contains("+91"), "{e}");
     }
 
     fn parse(

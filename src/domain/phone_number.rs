@@ -89,6 +89,13 @@ impl PhoneNumber {
             .then(|| Self(stored.to_owned()))
     }
 
+    /// The country calling code (`91` for `+919812345678`).
+    pub fn country_code(&self) -> Option<u16> {
+        phonenumber::parse(None, &self.0)
+            .ok()
+            .map(|n| n.code().value())
+    }
+
     /// The number masked for logs: `+91******5678`.
     pub fn masked(&self) -> String {
         super::mask(&self.0)
@@ -166,6 +173,22 @@ mod tests {
         );
         assert!(PhoneNumber::parse("12", india()).is_err());
         assert!(PhoneNumber::parse("0000000000", india()).is_err());
+    }
+
+    #[test]
+    fn the_country_code_is_known() {
+        assert_eq!(
+            PhoneNumber::parse("09812345678", india())
+                .unwrap()
+                .country_code(),
+            Some(91)
+        );
+        assert_eq!(
+            PhoneNumber::parse("+14155552671", india())
+                .unwrap()
+                .country_code(),
+            Some(1)
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn step(
         },
         CallEvent::Digits { pin } => match &state.phase {
             Phase::CollectingPin => {
-                let found = pin.and(facts.order.as_ref());
+                let found = pin.and(facts.order.as_ref()).filter(|_| !facts.pins_locked);
                 match found {
                     Some(order) => {
                         let next = CallState {
@@ -419,6 +419,28 @@ mod tests {
             &POLICY,
         );
         assert_eq!(d, goodbye(Prompt::NoOneToDial));
+    }
+
+    #[test]
+    fn a_locked_caller_gets_the_wrong_pin_answer_even_for_the_right_pin() {
+        let locked = Facts {
+            pins_locked: true,
+            ..facts(Some(order()))
+        };
+        let (state, d) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("4821") },
+            &locked,
+            &POLICY,
+        );
+        let (_, wrong) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("0000") },
+            &facts(None),
+            &POLICY,
+        );
+        assert_eq!(d, wrong);
+        assert_eq!(state.last_failure, Some(Failure::WrongPin));
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub struct Facts {
     pub booking: Option<BookingPeer>,
     /// For a call without a PIN session and no booking: whom to call back.
     pub callback: Option<CallbackPeer>,
+    /// PIN entry is refused for this caller or virtual number (too many wrong PINs in the
+    /// lockout window): every PIN counts as wrong, with the same answer as a wrong one.
+    pub pins_locked: bool,
 }
 
 /// Why a call is bridged where it is: recorded with the call.

@@ -1,18 +1,42 @@
-//! Bearer-token authentication of the admin API.
+//! Bearer-token authentication of the admin API, with several named tokens
+//! (`PINBRIDGE_ADMIN_TOKENS`) so that one can be rotated without downtime.
 
 use std::future::{Ready, ready};
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 
+use super::source::client_ip;
+use crate::domain::mask;
 use crate::error::ApiError;
 use crate::startup::{AppState, token_digest};
 
-/// Proof that the request carried the admin token (`Authorization: Bearer <token>`). Taking
-/// it as a handler argument makes the handler answer 401 without it.
-#[derive(Debug, Clone, Copy)]
-pub struct AdminAuth;
+/// One admin token as kept in memory: its name, SHA-256, and whether it may see full numbers.
+#[derive(Debug, Clone)]
+pub struct AdminToken {
+    pub name: String,
+    pub sha256: [u8; 32],
+    pub pii: bool,
+}
+
+/// Proof that the request carried an admin token (`Authorization: Bearer <token>`): which one,
+/// and whether it may see personal data. Taking it as a handler argument makes the handler
+/// answer 401 without it, or 429 once its source has failed too often.
+#[derive(Debug, Clone)]
+pub struct AdminAuth {
+    /// The token's name, for logs.
+    pub name: String,
+    /// Whether full phone numbers are shown to it.
+    pub pii: bool,
+}
+
+impl AdminAuth {
+    /// `number` as this token may see it: in full with `pii`, masked (`+91******5678`) without.
+    pub fn show(&self, number: String) -> String {
+        if self.pii { number } else { mask(&number) }
+    }
+}
 
 impl FromRequest for AdminAuth {
     type Error = ApiError;
@@ -24,22 +48,49 @@ impl FromRequest for AdminAuth {
                 "no application state"
             ))));
         };
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        // Digests have one length, so the comparison time says nothing about the token.
-        let ok =
-            token.is_some_and(|t| bool::from(token_digest(t).ct_eq(&state.admin_token_sha256)));
-        ready(if ok {
-            Ok(Self)
-        } else {
-            Err(ApiError::unauthorized())
-        })
+        ready(authenticate(state, req))
     }
+}
+
+fn authenticate(state: &AppState, req: &HttpRequest) -> Result<AdminAuth, ApiError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    if let Some(token) = token {
+        // Every stored digest is compared, in constant time, whatever matches: the time taken
+        // says nothing about which token, or how much of one, was right.
+        let digest = token_digest(token);
+        let mut found: Option<&super::admin_auth::AdminToken> = None;
+        for candidate in &state.admin_tokens {
+            let hit: Choice = digest.ct_eq(&candidate.sha256);
+            if bool::from(hit) {
+                found = Some(candidate);
+            }
+        }
+        if let Some(t) = found {
+            return Ok(AdminAuth {
+                name: t.name.clone(),
+                pii: t.pii,
+            });
+        }
+    }
+    // A failure costs the source one unit of its allowance (PINBRIDGE's fixed 10 a minute);
+    // past it, failures are answered 429 until the allowance refills.
+    if let Some(ip) = client_ip(req, &state.trusted_proxies)
+        && state.auth_failures.check_key(&ip).is_err()
+    {
+        tracing::warn!("admin API: too many failed authentications from one source");
+        return Err(ApiError::client(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many failed authentications; wait a minute",
+        ));
+    }
+    Err(ApiError::unauthorized())
 }

@@ -51,7 +51,8 @@ pub struct BookingView {
 }
 
 impl BookingView {
-    fn of(b: Booking, now: i64) -> Self {
+    /// The booking as `who` may see it: parties masked unless the token may see personal data.
+    fn of(b: Booking, now: i64, who: &AdminAuth) -> Self {
         Self {
             status: b.status(now).as_str(),
             created_at: rfc3339(b.created_at),
@@ -59,8 +60,8 @@ impl BookingView {
             closed_at: b.closed_at.map(rfc3339),
             booking_id: b.booking_id,
             reference: b.reference,
-            party_a: b.party_a,
-            party_b: b.party_b,
+            party_a: who.show(b.party_a),
+            party_b: who.show(b.party_b),
             virtual_number: b.virtual_number,
         }
     }
@@ -71,7 +72,7 @@ impl BookingView {
 /// held by a party already, `virtual_number_drained`; 400 for invalid fields and
 /// `unknown_virtual_number`.
 async fn create(
-    _: AdminAuth,
+    who: AdminAuth,
     state: web::Data<AppState>,
     body: web::Json<CreateBooking>,
 ) -> Result<HttpResponse, ApiError> {
@@ -87,7 +88,7 @@ async fn create(
         provider: b.provider.as_deref(),
     };
     let default_ttl = i64::try_from(state.settings.booking_ttl.as_millis()).unwrap_or(i64::MAX / 2);
-    let new = NewBooking::parse(&fields, state.region, default_ttl, now).map_err(|e| {
+    let new = NewBooking::parse(&fields, &state.rules, default_ttl, now).map_err(|e| {
         let code = match e.field {
             "party_a" | "party_b" => "invalid_party",
             "virtual_number" => "invalid_virtual_number",
@@ -114,25 +115,25 @@ async fn create(
             CreateError::Database(e) => e.into(),
         })?;
     tracing::info!(booking.id = %booking.booking_id, "booking created");
-    Ok(HttpResponse::Created().json(BookingView::of(booking, now)))
+    Ok(HttpResponse::Created().json(BookingView::of(booking, now, &who)))
 }
 
 /// `GET /api/v1/bookings/{booking_id}`: 200 with the booking, 404 when there is none.
 async fn get(
-    _: AdminAuth,
+    who: AdminAuth,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = bookings::get(&state.db, &path)
         .await?
         .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now_ms())))
+    Ok(HttpResponse::Ok().json(BookingView::of(booking, now_ms(), &who)))
 }
 
 /// `DELETE /api/v1/bookings/{booking_id}`: closes the booking. Its parties stop reaching each
 /// other at once, callbacks included. 200 with the booking, 404 when there is none.
 async fn close(
-    _: AdminAuth,
+    who: AdminAuth,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -141,5 +142,5 @@ async fn close(
         .await?
         .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
     tracing::info!(booking.id = %booking.booking_id, "booking closed");
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now)))
+    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who)))
 }

@@ -60,20 +60,46 @@ pub struct CallView {
     pub ended_at: Option<String>,
 }
 
-impl From<CallRecord> for CallView {
-    fn from(c: CallRecord) -> Self {
+/// Masks the phone numbers a leg report may hold (Exotel's `Legs[n][Number]`).
+fn mask_legs(legs: &mut serde_json::Value) {
+    if let Some(items) = legs.as_array_mut() {
+        for leg in items {
+            if let Some(obj) = leg.as_object_mut() {
+                for (key, value) in obj.iter_mut() {
+                    let is_number = ["number", "source", "destination", "from", "to"]
+                        .contains(&key.to_ascii_lowercase().as_str());
+                    if let (true, Some(text)) = (is_number, value.as_str()) {
+                        *value = serde_json::Value::String(crate::domain::mask(text));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl CallView {
+    /// The call as `who` may see it: caller and destination masked unless the token may see
+    /// personal data.
+    fn of(c: CallRecord, who: &AdminAuth) -> Self {
+        let mut legs: Option<serde_json::Value> =
+            c.legs.as_deref().and_then(|l| serde_json::from_str(l).ok());
+        if !who.pii
+            && let Some(legs) = legs.as_mut()
+        {
+            mask_legs(legs);
+        }
         Self {
-            legs: c.legs.as_deref().and_then(|l| serde_json::from_str(l).ok()),
+            legs,
             started_at: rfc3339(c.started_at),
             ended_at: c.ended_at.map(rfc3339),
             call_sid: c.call_sid,
             provider: c.provider,
-            caller: c.caller,
+            caller: c.caller.map(|n| who.show(n)),
             virtual_number: c.virtual_number,
             order_id: c.order_id,
             booking_id: c.booking_id,
             route: c.route,
-            destination: c.destination,
+            destination: c.destination.map(|n| who.show(n)),
             pin_attempts: c.pin_attempts,
             outcome: c.outcome,
             dial_seconds: c.dial_secs,
@@ -107,7 +133,7 @@ fn time_filter(name: &'static str, value: Option<&str>) -> Result<Option<i64>, A
 
 /// `GET /api/v1/calls`: calls newest first, filtered, one page at a time.
 async fn list(
-    _: AdminAuth,
+    who: AdminAuth,
     state: web::Data<AppState>,
     query: web::Query<CallQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -150,7 +176,7 @@ async fn list(
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(HttpResponse::Ok().json(CallPage {
-        calls: rows.into_iter().map(CallView::from).collect(),
+        calls: rows.into_iter().map(|c| CallView::of(c, &who)).collect(),
         next_offset: more.then_some(offset + limit),
     }))
 }

@@ -38,6 +38,9 @@ fn refusal(state: &AppState, secret: &str, req: &HttpRequest) -> Option<HttpResp
                 .body("not found"),
         );
     }
+    if let Some(refused) = webhook::source_refusal(state, req) {
+        return Some(refused);
+    }
     let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
     if !auth::authorization_matches(state.settings.eight_by_eight_auth_header.as_deref(), header) {
         tracing::warn!(

@@ -41,14 +41,19 @@ struct ExotelRequest {
     head: bool,
 }
 
+/// Reads an Exotel request. Refusals: a wrong secret (404, as if the URL did not exist), a
+/// source outside `PINBRIDGE_ALLOWED_SOURCE_NETWORKS` (403).
 fn read(
     state: &AppState,
     secret: &str,
     req: &HttpRequest,
     body: &web::Bytes,
-) -> Option<ExotelRequest> {
+) -> Result<ExotelRequest, Box<HttpResponse>> {
     if !auth::secret_matches(secret, &state.exotel_secret) {
-        return None;
+        return Err(Box::new(not_found()));
+    }
+    if let Some(refused) = webhook::source_refusal(state, req) {
+        return Err(Box::new(refused));
     }
     let is_form = req
         .headers()
@@ -65,7 +70,7 @@ fn read(
         params.caller(),
         params.virtual_number(),
     );
-    Some(ExotelRequest {
+    Ok(ExotelRequest {
         params,
         call,
         head: req.method() == Method::HEAD,
@@ -104,8 +109,9 @@ async fn greeting(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Some(request) = read(&state, &secret, &req, &body) else {
-        return not_found();
+    let request = match read(&state, &secret, &req, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     let welcome = Decision::Greet {
         prompt: Prompt::Welcome,
@@ -134,8 +140,9 @@ async fn gather(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Some(request) = read(&state, &secret, &req, &body) else {
-        return not_found();
+    let request = match read(&state, &secret, &req, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     let policy = *state.sessions.policy();
     let fallback = Decision::AskForPin {
@@ -164,8 +171,9 @@ async fn check_pin(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Some(request) = read(&state, &secret, &req, &body) else {
-        return not_found();
+    let request = match read(&state, &secret, &req, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     let digits = request.params.digits().unwrap_or_default();
     let event = digits_event(&state, &digits);
@@ -217,8 +225,9 @@ async fn connect(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Some(request) = read(&state, &secret, &req, &body) else {
-        return not_found();
+    let request = match read(&state, &secret, &req, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     let decision = dial_decision(&state, "connect", &request).await;
     response::connect_text(&decision)
@@ -232,8 +241,9 @@ async fn connect_json(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Some(request) = read(&state, &secret, &req, &body) else {
-        return not_found();
+    let request = match read(&state, &secret, &req, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     let decision = dial_decision(&state, "connect.json", &request).await;
     response::connect_json(&decision, request.params.virtual_number(), &state.connect)
@@ -247,8 +257,9 @@ async fn goodbye(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Some(request) = read(&state, &secret, &req, &body) else {
-        return not_found();
+    let request = match read(&state, &secret, &req, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     let prompt = match &request.call {
         Some(call) if !request.head => {
@@ -270,8 +281,9 @@ async fn call_end(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Some(request) = read(&state, &secret, &req, &body) else {
-        return not_found();
+    let request = match read(&state, &secret, &req, &body) {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     if request.head {
         return response::recorded();

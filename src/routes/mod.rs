@@ -6,8 +6,10 @@ mod calls;
 mod eight_by_eight;
 mod exotel;
 mod health;
+pub mod limits;
 mod orders;
 mod plivo;
+pub mod source;
 mod twilio;
 mod virtual_numbers;
 mod vonage;
@@ -17,40 +19,54 @@ use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
 
-pub use admin_auth::AdminAuth;
+pub use admin_auth::{AdminAuth, AdminToken};
 
 /// Registers every route, and JSON errors for bad bodies, bad queries and unknown paths.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(64 * 1024)
-            .content_type_required(false)
-            .error_handler(|err, _req| {
-                ApiError::bad_request("invalid_body", format!("the JSON body is invalid: {err}"))
+    cfg.app_data(web::PayloadConfig::new(limits::MAX_BODY_BYTES))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limits::MAX_BODY_BYTES)
+                .content_type_required(false)
+                .error_handler(|err, _req| {
+                    let too_large = actix_web::ResponseError::status_code(&err)
+                        == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+                    if too_large {
+                        ApiError::client(
+                            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                            "payload_too_large",
+                            format!("the body is larger than {} bytes", limits::MAX_BODY_BYTES),
+                        )
+                    } else {
+                        ApiError::bad_request(
+                            "invalid_body",
+                            format!("the JSON body is invalid: {err}"),
+                        )
+                    }
                     .into()
-            }),
-    )
-    .app_data(web::QueryConfig::default().error_handler(|err, _req| {
-        ApiError::bad_request(
-            "invalid_query",
-            format!("the query string is invalid: {err}"),
+                }),
         )
-        .into()
-    }))
-    .configure(health::configure)
-    .configure(exotel::configure)
-    .configure(twilio::configure)
-    .configure(plivo::configure)
-    .configure(eight_by_eight::configure)
-    .configure(vonage::configure)
-    .service(
-        web::scope("/api/v1")
-            .configure(orders::configure)
-            .configure(bookings::configure)
-            .configure(virtual_numbers::configure)
-            .configure(calls::configure),
-    )
-    .default_service(web::to(not_found));
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("the query string is invalid: {err}"),
+            )
+            .into()
+        }))
+        .configure(health::configure)
+        .configure(exotel::configure)
+        .configure(twilio::configure)
+        .configure(plivo::configure)
+        .configure(eight_by_eight::configure)
+        .configure(vonage::configure)
+        .service(
+            web::scope("/api/v1")
+                .configure(orders::configure)
+                .configure(bookings::configure)
+                .configure(virtual_numbers::configure)
+                .configure(calls::configure),
+        )
+        .default_service(web::to(not_found));
 }
 
 async fn not_found() -> HttpResponse {

@@ -26,6 +26,9 @@ pub struct CreateOrder {
     pub virtual_number: Option<String>,
     /// RFC 3339.
     pub expires_at: Option<String>,
+    /// Courier numbers allowed to use the PIN; absent or empty: any caller.
+    #[serde(default)]
+    pub allowed_callers: Vec<String>,
 }
 
 /// An order as the API shows it: numbers in E.164, times in RFC 3339.
@@ -40,17 +43,22 @@ pub struct OrderView {
     pub created_at: String,
     pub expires_at: String,
     pub deactivated_at: Option<String>,
+    /// Couriers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Vec<String>,
 }
 
 impl OrderView {
-    fn of(order: Order, now: i64) -> Self {
+    /// The order as `who` may see it: numbers masked unless the token may see personal data.
+    fn of(order: Order, now: i64, who: &AdminAuth) -> Self {
+        let shown = |n: String| who.show(n);
         Self {
             status: order.status(now).as_str(),
+            allowed_callers: order.allowed_callers.into_iter().map(shown).collect(),
             created_at: rfc3339(order.created_at),
             expires_at: rfc3339(order.expires_at),
             deactivated_at: order.deactivated_at.map(rfc3339),
             order_id: order.order_id,
-            customer_number: order.customer_number,
+            customer_number: who.show(order.customer_number),
             pin: order.pin,
             virtual_number: order.virtual_number,
         }
@@ -63,6 +71,7 @@ fn field_error(e: OrderFieldError) -> ApiError {
         "customer_number" => "invalid_customer_number",
         "pin" => "invalid_pin",
         "virtual_number" => "invalid_virtual_number",
+        "allowed_callers" => "invalid_allowed_callers",
         _ => "invalid_expires_at",
     };
     ApiError::bad_request(code, e.to_string())
@@ -71,7 +80,7 @@ fn field_error(e: OrderFieldError) -> ApiError {
 /// `POST /api/v1/orders`: 201 with the stored order; 400 for an invalid field; 409
 /// `order_exists` or `pin_in_use`.
 async fn create(
-    _: AdminAuth,
+    who: AdminAuth,
     state: web::Data<AppState>,
     body: web::Json<CreateOrder>,
 ) -> Result<HttpResponse, ApiError> {
@@ -86,8 +95,10 @@ async fn create(
         &state.rules,
         now,
     )
+    .and_then(|o| o.with_allowed_callers(&body.allowed_callers, &state.rules))
     .map_err(field_error)?;
-    let order = orders::create(&state.db, &new, now)
+    let density = orders::Density(state.settings.pin_max_density);
+    let order = orders::create(&state.db, &new, density, now)
         .await
         .map_err(|e| match e {
             CreateError::OrderExists => {
@@ -97,28 +108,32 @@ async fn create(
                 "pin_in_use",
                 "this PIN is already active on this virtual number (or, for an order without one, on some virtual number)",
             ),
+            CreateError::PinSpaceCrowded => ApiError::conflict(
+                "pin_space_crowded",
+                "active PINs of this length on this virtual number already fill PINBRIDGE_PIN_MAX_DENSITY of the PIN space; use longer PINs or another virtual number",
+            ),
             CreateError::Database(e) => e.into(),
         })?;
-    tracing::info!(order.id = %order.order_id, "order created");
-    Ok(HttpResponse::Created().json(OrderView::of(order, now)))
+    tracing::info!(order.id = %order.order_id, admin.token = %who.name, "order created");
+    Ok(HttpResponse::Created().json(OrderView::of(order, now, &who)))
 }
 
 /// `GET /api/v1/orders/{order_id}`: 200 with the order, 404 when there is none.
 async fn get(
-    _: AdminAuth,
+    who: AdminAuth,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let order = orders::get(&state.db, &path)
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
-    Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms())))
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms(), &who)))
 }
 
 /// `DELETE /api/v1/orders/{order_id}`: deactivates the order (its PIN stops working at once)
 /// and answers 200 with it; 404 when there is none.
 async fn deactivate(
-    _: AdminAuth,
+    who: AdminAuth,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -126,6 +141,6 @@ async fn deactivate(
     let order = orders::deactivate(&state.db, &path, now)
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
-    tracing::info!(order.id = %order.order_id, "order deactivated");
-    Ok(HttpResponse::Ok().json(OrderView::of(order, now)))
+    tracing::info!(order.id = %order.order_id, admin.token = %who.name, "order deactivated");
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
 }

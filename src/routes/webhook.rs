@@ -106,6 +106,28 @@ pub fn digits_event(state: &AppState, digits: &str) -> CallEvent {
     }
 }
 
+/// 403 when `PINBRIDGE_ALLOWED_SOURCE_NETWORKS` is set and the request's client (the peer,
+/// or `X-Forwarded-For` behind a trusted proxy) is outside it. Used by the providers that sign
+/// nothing (Exotel, 8x8; `reference/exotel.md` §5).
+pub fn source_refusal(
+    state: &AppState,
+    req: &actix_web::HttpRequest,
+) -> Option<actix_web::HttpResponse> {
+    if super::source::source_allowed(
+        req,
+        state.allowed_source_networks.as_deref(),
+        &state.trusted_proxies,
+    ) {
+        return None;
+    }
+    tracing::warn!("refused a webhook from outside PINBRIDGE_ALLOWED_SOURCE_NETWORKS");
+    Some(
+        actix_web::HttpResponse::Forbidden()
+            .content_type("text/plain")
+            .body("source not allowed"),
+    )
+}
+
 /// The answer when a provider-driven call can not be served: say sorry, dial no one.
 pub fn sorry() -> Decision {
     Decision::Goodbye {

@@ -4,10 +4,12 @@
 //! The SQL is the portable subset both accept: `$1` placeholders, `TEXT` and `BIGINT` columns,
 //! times as unix milliseconds (`reference/rust-anchors-and-crates.md` §3.3).
 
+pub mod attempts;
 pub mod bookings;
 pub mod calls;
 pub mod orders;
 pub mod pool;
+pub mod retention;
 pub mod secrets;
 
 use std::time::Duration;
@@ -97,6 +99,11 @@ impl Db {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// True once [`Db::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
     }
 
     /// Closes the pool, waiting for connections in use.

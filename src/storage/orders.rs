@@ -21,6 +21,8 @@ pub struct Order {
     pub expires_at: i64,
     /// Unix milliseconds; set when the order was deactivated.
     pub deactivated_at: Option<i64>,
+    /// E.164 numbers of the couriers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Vec<String>,
 }
 
 impl Order {
@@ -37,12 +39,16 @@ pub enum CreateError {
     OrderExists,
     #[error("this PIN is already active on this virtual number")]
     PinInUse,
+    /// Active PINs of this length on this virtual number already fill the allowed share of
+    /// the PIN space.
+    #[error("too many active PINs of this length on this virtual number")]
+    PinSpaceCrowded,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
-const COLUMNS: &str =
-    "order_id, customer_number, pin, virtual_number, created_at, expires_at, deactivated_at";
+const COLUMNS: &str = "order_id, customer_number, pin, virtual_number, created_at, expires_at,
+     deactivated_at, allowed_callers";
 
 fn from_row(row: &AnyRow) -> Result<Order, sqlx::Error> {
     Ok(Order {
@@ -53,17 +59,37 @@ fn from_row(row: &AnyRow) -> Result<Order, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         deactivated_at: row.try_get("deactivated_at")?,
+        allowed_callers: row
+            .try_get::<Option<String>, _>("allowed_callers")?
+            .map(|s| {
+                s.split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
+
+/// The largest share of a PIN length's space that active PINs on one virtual number may fill
+/// (`PINBRIDGE_PIN_MAX_DENSITY`). With `n` active PINs of length `L`, one random guess hits
+/// with probability `n / 10^L`; capping `n` caps that chance.
+#[derive(Debug, Clone, Copy)]
+pub struct Density(pub f64);
 
 /// Creates one order in its own transaction.
 ///
 /// Errors: [`CreateError::OrderExists`]; [`CreateError::PinInUse`] when the given PIN is
 /// active on the same virtual number, or on any for an order without one (a generated PIN is
-/// drawn again instead, up to 20 times).
-pub async fn create(db: &Db, new: &NewOrder, now_ms: i64) -> Result<Order, CreateError> {
+/// drawn again instead, up to 20 times); [`CreateError::PinSpaceCrowded`] past `density`.
+pub async fn create(
+    db: &Db,
+    new: &NewOrder,
+    density: Density,
+    now_ms: i64,
+) -> Result<Order, CreateError> {
     let mut tx = db.begin_write().await?;
-    let order = create_in(&mut tx, new, now_ms).await?;
+    let order = create_in(&mut tx, new, density, now_ms).await?;
     tx.commit().await?;
     Ok(order)
 }
@@ -84,12 +110,13 @@ pub async fn import(
     db: &Db,
     orders: &[NewOrder],
     skip_bad: bool,
+    density: Density,
     now_ms: i64,
 ) -> Result<ImportReport, sqlx::Error> {
     let mut tx = db.begin_write().await?;
     let mut report = ImportReport::default();
     for (index, new) in orders.iter().enumerate() {
-        match create_in(&mut tx, new, now_ms).await {
+        match create_in(&mut tx, new, density, now_ms).await {
             Ok(_) => report.imported += 1,
             Err(CreateError::Database(e)) => return Err(e),
             Err(refusal) => {
@@ -109,6 +136,7 @@ pub async fn import(
 async fn create_in(
     conn: &mut AnyConnection,
     new: &NewOrder,
+    density: Density,
     now_ms: i64,
 ) -> Result<Order, CreateError> {
     let exists = sqlx::query("select 1 from orders where order_id = $1")
@@ -119,6 +147,22 @@ async fn create_in(
         return Err(CreateError::OrderExists);
     }
     let virtual_number = new.virtual_number.as_ref().map(|n| n.as_ref().to_owned());
+    let len = match &new.pin {
+        PinChoice::Given(pin) => pin.len(),
+        PinChoice::Generate { len } => usize::from(*len),
+    };
+    let active = active_pins_of_len(conn, len, virtual_number.as_deref(), now_ms).await?;
+    let space = 10f64.powi(i32::try_from(len).unwrap_or(i32::MAX));
+    if (active + 1) as f64 > density.0 * space {
+        return Err(CreateError::PinSpaceCrowded);
+    }
+    let allowed_callers = (!new.allowed_callers.is_empty()).then(|| {
+        new.allowed_callers
+            .iter()
+            .map(|c| c.as_ref())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
     for _ in 0..20 {
         let pin = match &new.pin {
             PinChoice::Given(pin) => pin.clone(),
@@ -138,10 +182,12 @@ async fn create_in(
             created_at: now_ms,
             expires_at: new.expires_at_ms,
             deactivated_at: None,
+            allowed_callers: new.allowed_callers.iter().map(|c| c.to_string()).collect(),
         };
         sqlx::query(
-            "insert into orders (order_id, customer_number, pin, virtual_number, created_at, expires_at)
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into orders (order_id, customer_number, pin, virtual_number, created_at,
+                                 expires_at, allowed_callers)
+             values ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&order.order_id)
         .bind(&order.customer_number)
@@ -149,11 +195,48 @@ async fn create_in(
         .bind(&order.virtual_number)
         .bind(order.created_at)
         .bind(order.expires_at)
+        .bind(&allowed_callers)
         .execute(&mut *conn)
         .await?;
         return Ok(order);
     }
     Err(CreateError::PinInUse)
+}
+
+/// Active PINs of `len` digits that a guess on `virtual_number` could hit (those on it and
+/// those valid on every number); for `None`, active PINs of that length anywhere.
+async fn active_pins_of_len(
+    conn: &mut AnyConnection,
+    len: usize,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+) -> Result<i64, sqlx::Error> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let row = match virtual_number {
+        Some(vn) => {
+            sqlx::query(
+                "select count(*) as n from orders
+                 where length(pin) = $1 and deactivated_at is null and expires_at > $2
+                   and (virtual_number = $3 or virtual_number is null)",
+            )
+            .bind(len)
+            .bind(now_ms)
+            .bind(vn)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "select count(*) as n from orders
+                 where length(pin) = $1 and deactivated_at is null and expires_at > $2",
+            )
+            .bind(len)
+            .bind(now_ms)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    row.try_get("n")
 }
 
 /// Is `pin` active on `virtual_number` (an order there, or an order valid on every number)?

@@ -253,7 +253,13 @@ async fn the_seeds_caller_based_request_reaches_the_other_party_of_the_booking()
     const RIDER: &str = "+12314377870";
     const VIRTUAL_NUMBER: &str = "+6568332048";
     const DRIVER: &str = "+6591178965";
-    let app = scenarios::spawn().await;
+    // A rider from the US and a driver in Singapore: both calling codes must be allowed
+    // destinations (PINBRIDGE_ALLOWED_COUNTRY_CODES; the default allows only the region's).
+    let app = spawn_app_with(|s| {
+        s.eight_by_eight_secret = Some(scenarios::EIGHT_BY_EIGHT_SECRET.into());
+        s.allowed_country_codes = Some("1,65".into());
+    })
+    .await;
     for (path, body) in [
         (
             "/virtual-numbers",

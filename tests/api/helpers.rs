@@ -16,8 +16,18 @@ pub const VIRTUAL_NUMBER: &str = "07314853246";
 pub const CUSTOMER: &str = "09812345678";
 pub const CUSTOMER_E164: &str = "+919812345678";
 
+/// `TEST_LOG=1`: logs on stdout. `TEST_LOG_FILE=path`: every log line of the run appended to
+/// that file, which `scripts/scan-logs.sh` checks for personal data.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
-    if std::env::var_os("TEST_LOG").is_some() {
+    if let Some(path) = std::env::var_os("TEST_LOG_FILE") {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("the log file opens");
+        // sqlx echoes statement texts at debug; the tests' own literal SQL would show there.
+        pinbridge::telemetry::init_with_writer("debug,sqlx=info", std::sync::Mutex::new(file));
+    } else if std::env::var_os("TEST_LOG").is_some() {
         pinbridge::telemetry::init("debug");
     }
 });

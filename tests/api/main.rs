@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0, a fresh SQLite file per test, spoken to
 //! over HTTP with the requests providers really send.
 
+mod abuse;
 mod bookings;
 mod calls;
 mod cli;
@@ -8,6 +9,7 @@ mod eight_by_eight;
 mod exotel;
 mod health;
 mod helpers;
+mod hostile;
 mod orders;
 mod plivo;
 mod scenarios;

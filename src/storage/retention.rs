@@ -1,0 +1,97 @@
+//! Retention of personal data (`PINBRIDGE_RETENTION_DAYS`): what is old enough is deleted.
+
+use super::Db;
+
+/// Rows deleted by one purge.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub calls: u64,
+    pub orders: u64,
+    pub bookings: u64,
+    pub pin_failures: u64,
+}
+
+/// Deletes call records started before `cutoff_ms`, orders and bookings that ended (expired,
+/// deactivated, closed) before it, and wrong-PIN records older than `failures_cutoff_ms` (no
+/// longer counted by any limit). Active orders and bookings are never deleted.
+pub async fn purge(
+    db: &Db,
+    cutoff_ms: i64,
+    failures_cutoff_ms: i64,
+) -> Result<Purged, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let calls = sqlx::query("delete from calls where started_at < $1")
+        .bind(cutoff_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let orders = sqlx::query(
+        "delete from orders where expires_at < $1 or (deactivated_at is not null and deactivated_at < $1)",
+    )
+    .bind(cutoff_ms)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let bookings = sqlx::query(
+        "delete from bookings where expires_at < $1 or (closed_at is not null and closed_at < $1)",
+    )
+    .bind(cutoff_ms)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let pin_failures = sqlx::query("delete from pin_failures where at < $1")
+        .bind(failures_cutoff_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(Purged {
+        calls,
+        orders,
+        bookings,
+        pin_failures,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_what_ended_before_the_cutoff_is_deleted() {
+        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
+        db.migrate().await.unwrap();
+        for (id, expires, deactivated) in [
+            ("old", 50, None),
+            ("gone", 500, Some(40)),
+            ("live", 500, None),
+        ] {
+            sqlx::query("insert into orders (order_id, customer_number, pin, created_at, expires_at, deactivated_at) values ($1, '+919812345678', '4821', 0, $2, $3)")
+                .bind(id).bind(expires as i64).bind(deactivated.map(|d: i32| d as i64))
+                .execute(db.pool()).await.unwrap();
+        }
+        for (sid, started) in [("c-old", 10i64), ("c-new", 200)] {
+            sqlx::query("insert into calls (provider, call_sid, phase, outcome, started_at, updated_at) values ('exotel', $1, 'collecting_pin', 'abandoned', $2, $2)")
+                .bind(sid).bind(started).execute(db.pool()).await.unwrap();
+        }
+        crate::storage::attempts::record_failure(&db, "a", "b", 10)
+            .await
+            .unwrap();
+        let purged = purge(&db, 100, 20).await.unwrap();
+        assert_eq!(
+            purged,
+            Purged {
+                calls: 1,
+                orders: 2,
+                bookings: 0,
+                pin_failures: 1
+            }
+        );
+        assert!(
+            crate::storage::orders::get(&db, "live")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}

@@ -1,0 +1,456 @@
+//! Abuse resistance: PIN guessing by calling and by posting to webhooks, identical answers for
+//! every kind of rejection, allowed callers, PIN density, destinations, admin tokens, webhook
+//! sources and input limits.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app_with};
+use crate::scenarios::{self, ALL, COURIER, CUSTOMER, Leg, VN};
+
+const ATTACKER: &str = "09000000666";
+
+async fn order(app: &TestApp, body: Value) -> reqwest::Response {
+    app.post_order(body).await
+}
+
+#[tokio::test]
+async fn a_caller_guessing_pins_over_many_calls_is_locked_out_while_a_real_courier_gets_through() {
+    let app = spawn_app_with(|s| {
+        s.caller_max_failures = 5;
+        s.pin_max_attempts = 3;
+    })
+    .await;
+    app.create_order("OD-1", "4821").await;
+    app.create_order("OD-2", "5930").await;
+    // Two calls of three wrong PINs each: six wrong PINs, one more than allowed.
+    let mut guess = 1000;
+    for n in 0..2 {
+        let mut call = Call::new(&format!("guess-{n}"));
+        call.from = ATTACKER.into();
+        for _ in 0..3 {
+            guess += 1;
+            app.check_pin(&call, &guess.to_string()).await;
+        }
+    }
+    // Now even the right PIN is refused to the attacker, with the answer of a wrong one.
+    let mut locked = Call::new("guess-locked");
+    locked.from = ATTACKER.into();
+    assert_eq!(app.check_pin(&locked, "4821").await, 302);
+    assert_eq!(app.check_pin(&locked, "4821").await, 302);
+    assert_eq!(
+        app.check_pin(&locked, "4821").await,
+        200,
+        "attempts used up"
+    );
+    assert_eq!(app.connect(&locked).await, "", "no one is dialled");
+    // A courier on another number is not affected.
+    let courier = Call::new("real-courier");
+    assert_eq!(app.check_pin(&courier, "5930").await, 200);
+    assert_eq!(app.connect(&courier).await, CUSTOMER_E164);
+}
+
+#[tokio::test]
+async fn posting_straight_to_the_webhook_is_locked_out_the_same() {
+    let app = spawn_app_with(|s| s.caller_max_failures = 4).await;
+    app.create_order("OD-1", "4821").await;
+    // No call at all: a fresh CallSid per request, as a script would send.
+    for n in 0..5 {
+        let mut call = Call::new(&format!("direct-{n}"));
+        call.from = ATTACKER.into();
+        app.check_pin(&call, &format!("{}", 7000 + n)).await;
+    }
+    let mut call = Call::new("direct-right");
+    call.from = ATTACKER.into();
+    assert_eq!(
+        app.check_pin(&call, "4821").await,
+        302,
+        "locked: the right PIN looks wrong"
+    );
+    // Callers who withhold their number share one allowance.
+    for n in 0..5 {
+        let q = format!(
+            "CallSid=anon-{n}&CallTo=07314853246&digits=%22{}%22",
+            8000 + n
+        );
+        app.exotel("check-pin", &q).await;
+    }
+    let r = app
+        .exotel(
+            "check-pin",
+            "CallSid=anon-right&CallTo=07314853246&digits=%224821%22",
+        )
+        .await;
+    assert_eq!(r.status(), 302);
+}
+
+#[tokio::test]
+async fn many_callers_guessing_on_one_number_trip_the_number_lockout_when_enabled() {
+    let app = spawn_app_with(|s| {
+        s.number_max_failures = 6;
+        s.number_lockout = true;
+    })
+    .await;
+    app.create_order("OD-1", "4821").await;
+    for n in 0..7 {
+        let mut call = Call::new(&format!("spray-{n}"));
+        call.from = format!("0900000{n:04}");
+        app.check_pin(&call, "1111").await;
+    }
+    let courier = Call::new("after-spray");
+    assert_eq!(
+        app.check_pin(&courier, "4821").await,
+        302,
+        "PINs stop on this number"
+    );
+    // The lockout is per number: the same PIN valid on every number works elsewhere.
+    let r = app
+        .post_order(json!({"order_id": "OD-any", "customer_number": CUSTOMER, "pin": "6060"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let q = Call::new("other-vn")
+        .query(Some("6060"))
+        .replace("07314853246", "08088919888");
+    assert_eq!(app.exotel("check-pin", &q).await.status(), 200);
+}
+
+/// One reply per kind of rejection, on each provider: a wrong PIN, an expired order's PIN, a
+/// deactivated order's PIN, another number's PIN, a locked caller's right PIN, and a PIN the
+/// caller is not allowed to use. All must look the same.
+#[tokio::test]
+async fn every_kind_of_rejection_gets_the_same_answer_on_every_provider() {
+    for p in ALL {
+        let app = spawn_app_with(|s| {
+            s.pin_min_length = 4;
+            s.caller_max_failures = 3;
+            s.public_url = Some(scenarios::PUBLIC_URL.into());
+            s.twilio_auth_token = Some(scenarios::TWILIO_TOKEN.into());
+            s.plivo_auth_token = Some(scenarios::PLIVO_TOKEN.into());
+            s.eight_by_eight_secret = Some(scenarios::EIGHT_BY_EIGHT_SECRET.into());
+            s.vonage_signature_secret = Some(scenarios::VONAGE_SECRET.into());
+        })
+        .await;
+        let mk = |id: &str, pin: &str, vn: &str| json!({"order_id": id, "customer_number": CUSTOMER, "pin": pin, "virtual_number": vn});
+        assert_eq!(order(&app, mk("expired", "1001", VN)).await.status(), 201);
+        app.sql("update orders set expires_at = 1000 where order_id = 'expired'")
+            .await;
+        assert_eq!(order(&app, mk("gone", "1002", VN)).await.status(), 201);
+        app.client
+            .delete(app.api("/orders/gone"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            order(&app, mk("elsewhere", "1003", "+918088919888"))
+                .await
+                .status(),
+            201
+        );
+        let mut only = mk("only-one-courier", "1004", VN);
+        only["allowed_callers"] = json!(["+919111111111"]);
+        assert_eq!(order(&app, only).await.status(), 201);
+        assert_eq!(order(&app, mk("valid", "1005", VN)).await.status(), 201);
+
+        let mut replies = Vec::new();
+        for (i, pin) in ["9999", "1001", "1002", "1003", "1004"].iter().enumerate() {
+            let leg = Leg::new(&format!("reject-{i}"), COURIER);
+            p.start(&app, &leg).await;
+            replies.push((*pin, p.digits(&app, &leg, pin).await));
+        }
+        // Lock a caller out, then give it the right PIN.
+        let attacker = "+919000000666";
+        for i in 0..2 {
+            let leg = Leg::new(&format!("lock-{i}"), attacker);
+            p.start(&app, &leg).await;
+            p.digits(&app, &leg, "8888").await;
+            p.digits(&app, &leg, "8889").await;
+        }
+        let leg = Leg::new("locked-right", attacker);
+        p.start(&app, &leg).await;
+        replies.push(("locked", p.digits(&app, &leg, "1005").await));
+        let first = &replies[0].1;
+        assert!(
+            matches!(first, scenarios::Reply::Ask { text } if text.contains("not recognised")),
+            "{p:?}: {first:?}"
+        );
+        for (kind, reply) in &replies {
+            assert_eq!(reply, first, "{p:?}: the answer to {kind} differs");
+        }
+    }
+}
+
+/// Byte for byte, for the providers whose answers carry nothing call-specific.
+#[tokio::test]
+async fn rejections_are_byte_identical_on_exotel_and_twilio() {
+    let app = spawn_app_with(|s| s.pin_min_length = 4).await;
+    app.create_order("OD-1", "4821").await;
+    app.create_order("OD-old", "1001").await;
+    app.sql("update orders set expires_at = 1000 where order_id = 'OD-old'")
+        .await;
+    let mut bodies = Vec::new();
+    for (i, pin) in ["9999", "1001"].iter().enumerate() {
+        let call = Call::new(&format!("bytes-{i}"));
+        let check = app.exotel("check-pin", &call.query(Some(pin))).await;
+        let status = check.status();
+        let body = check.bytes().await.unwrap();
+        let gather = app
+            .exotel("gather", &call.query(None))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        let form = [
+            ("CallSid", format!("CAbytes{i}")),
+            ("From", "+917709562799".into()),
+            ("To", "+917314853246".into()),
+            ("Digits", (*pin).into()),
+        ];
+        let twiml = app
+            .client
+            .post(format!("{}/twilio/pin", app.address))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        bodies.push((status, body, gather, twiml));
+    }
+    assert_eq!(bodies[0], bodies[1]);
+}
+
+#[tokio::test]
+async fn a_pin_restricted_to_certain_couriers_works_only_for_them() {
+    let app = spawn_app_with(|_| {}).await;
+    let r = order(
+        &app,
+        json!({"order_id": "OD-1", "customer_number": CUSTOMER, "pin": "4821",
+        "virtual_number": VN, "allowed_callers": ["07709562799"]}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let o: Value = r.json().await.unwrap();
+    assert_eq!(o["allowed_callers"], json!(["+917709562799"]));
+    let mut stranger = Call::new("stranger");
+    stranger.from = "09988776655".into();
+    assert_eq!(app.check_pin(&stranger, "4821").await, 302);
+    let courier = Call::new("allowed");
+    assert_eq!(app.check_pin(&courier, "4821").await, 200);
+    assert_eq!(app.connect(&courier).await, CUSTOMER_E164);
+    let bad = order(
+        &app,
+        json!({"order_id": "OD-2", "customer_number": CUSTOMER, "allowed_callers": ["nobody"]}),
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_allowed_callers"
+    );
+}
+
+#[tokio::test]
+async fn pins_are_refused_once_they_would_crowd_the_pin_space() {
+    // 0.1 % of the 4-digit space: 10 active PINs per virtual number.
+    let app = spawn_app_with(|s| {
+        s.pin_min_length = 4;
+        s.pin_max_length = 6;
+        s.pin_max_density = 0.001;
+    })
+    .await;
+    for i in 0..10 {
+        let r = order(&app, json!({"order_id": format!("OD-{i}"), "customer_number": CUSTOMER, "pin": format!("{}", 2000 + i), "virtual_number": VN})).await;
+        assert_eq!(r.status(), 201);
+    }
+    let crowded = order(&app, json!({"order_id": "OD-11", "customer_number": CUSTOMER, "pin": "3000", "virtual_number": VN})).await;
+    assert_eq!(crowded.status(), 409);
+    assert_eq!(
+        crowded.json::<Value>().await.unwrap()["error"]["code"],
+        "pin_space_crowded"
+    );
+    // Longer PINs, or another number, still have room.
+    let longer = order(&app, json!({"order_id": "OD-12", "customer_number": CUSTOMER, "pin": "300000", "virtual_number": VN})).await;
+    assert_eq!(longer.status(), 201);
+    let other = order(&app, json!({"order_id": "OD-13", "customer_number": CUSTOMER, "pin": "3000", "virtual_number": "08088919888"})).await;
+    assert_eq!(other.status(), 201);
+}
+
+#[tokio::test]
+async fn destinations_outside_the_allowed_countries_are_refused_at_creation() {
+    let app = spawn_app_with(|_| {}).await;
+    let r = order(
+        &app,
+        json!({"order_id": "OD-1", "customer_number": "+19005550100"}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "invalid_customer_number");
+    assert!(err["error"]["message"].as_str().unwrap().contains("+91"));
+    app.client
+        .post(app.api("/virtual-numbers"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"number": VN, "provider": "exotel"}))
+        .send()
+        .await
+        .unwrap();
+    let b = app
+        .client
+        .post(app.api("/bookings"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"party_a": COURIER, "party_b": "+442079460958"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(b.status(), 400);
+    let allowed = spawn_app_with(|s| s.allowed_country_codes = Some("91,1".into())).await;
+    let r = order(
+        &allowed,
+        json!({"order_id": "OD-1", "customer_number": "+14155552671"}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test]
+async fn named_tokens_rotate_and_only_pii_tokens_see_full_numbers() {
+    let app = spawn_app_with(|s| {
+        s.admin_token = None;
+        s.admin_tokens =
+            Some("ops:ops-token-0123456789:pii,dashboard:dash-token-0123456789".into());
+    })
+    .await;
+    let post = |token: &'static str, id: &'static str| {
+        app.client.post(app.api("/orders")).bearer_auth(token)
+            .json(&json!({"order_id": id, "customer_number": CUSTOMER, "pin": "4821", "virtual_number": VN}))
+    };
+    assert_eq!(
+        post("ops-token-0123456789", "OD-1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        post(ADMIN_TOKEN, "OD-2").send().await.unwrap().status(),
+        401,
+        "the old single token is gone"
+    );
+    app.check_pin(&Call::new("pii-call"), "4821").await;
+    app.connect(&Call::new("pii-call")).await;
+    let app = &app;
+    let get = |token: &'static str, path: &'static str| async move {
+        let r = app
+            .client
+            .get(app.api(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    let full = get("ops-token-0123456789", "/calls").await;
+    assert_eq!(full["calls"][0]["caller"], "+917709562799");
+    assert_eq!(full["calls"][0]["destination"], CUSTOMER);
+    let masked = get("dash-token-0123456789", "/calls").await;
+    assert_eq!(masked["calls"][0]["caller"], "+91******2799");
+    assert_eq!(masked["calls"][0]["destination"], "+91******5678");
+    let order = get("dash-token-0123456789", "/orders/OD-1").await;
+    assert_eq!(order["customer_number"], "+91******5678");
+}
+
+#[tokio::test]
+async fn repeated_token_failures_from_one_source_are_slowed_down() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let r = app
+            .client
+            .get(app.api("/calls"))
+            .bearer_auth("guessed-token-000000000")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10]);
+    assert_eq!(&statuses[10..], &[429, 429]);
+    // The right token still works: an attacker can not lock the operators out.
+    let (status, _) = app.get_json("/calls").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn webhooks_from_outside_the_allowed_networks_are_refused() {
+    let app = spawn_app_with(|s| s.allowed_source_networks = Some("203.0.113.0/24".into())).await;
+    let q = Call::new("src").query(None);
+    assert_eq!(
+        app.exotel("greeting", &q).await.status(),
+        403,
+        "127.0.0.1 is not allowed"
+    );
+    let spoofed = app
+        .client
+        .get(format!("{}?{q}", app.exotel_url("greeting")))
+        .header("X-Forwarded-For", "203.0.113.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        spoofed.status(),
+        403,
+        "X-Forwarded-For is not believed from an untrusted peer"
+    );
+
+    let proxied = spawn_app_with(|s| {
+        s.allowed_source_networks = Some("203.0.113.0/24".into());
+        s.trusted_proxies = Some("127.0.0.1/32".into());
+    })
+    .await;
+    let via_proxy = proxied
+        .client
+        .get(format!("{}?{q}", proxied.exotel_url("greeting")))
+        .header("X-Forwarded-For", "203.0.113.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_proxy.status(), 200);
+    let outside = proxied
+        .client
+        .get(format!("{}?{q}", proxied.exotel_url("greeting")))
+        .header("X-Forwarded-For", "198.51.100.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), 403);
+}
+
+#[tokio::test]
+async fn oversized_input_gets_413() {
+    let app = spawn_app_with(|_| {}).await;
+    let long = format!("{}&pad={}", Call::new("big").query(None), "x".repeat(9000));
+    assert_eq!(app.exotel("greeting", &long).await.status(), 413);
+    let many: String = (0..300).map(|i| format!("k{i}=v&")).collect();
+    assert_eq!(app.exotel("gather", &many).await.status(), 413);
+    let body = "a=".to_string() + &"x".repeat(70 * 1024);
+    let r = app
+        .client
+        .post(app.exotel_url("check-pin"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let json_body = json!({"order_id": "x".repeat(70 * 1024), "customer_number": CUSTOMER});
+    assert_eq!(app.post_order(json_body).await.status(), 413);
+    let digits = Call::new("long-digits").query(Some(&"7".repeat(500)));
+    assert_eq!(
+        app.exotel("check-pin", &digits).await.status(),
+        302,
+        "a wrong PIN, not an error"
+    );
+}
