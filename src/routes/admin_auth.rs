@@ -52,6 +52,21 @@ impl FromRequest for AdminAuth {
     }
 }
 
+/// The admin token `token` is, if any: every stored digest is compared in constant time,
+/// whatever matches, so the time taken says nothing about which token, or how much of one,
+/// was right.
+pub fn find_token<'a>(state: &'a AppState, token: &str) -> Option<&'a AdminToken> {
+    let digest = token_digest(token);
+    let mut found: Option<&AdminToken> = None;
+    for candidate in &state.admin_tokens {
+        let hit: Choice = digest.ct_eq(&candidate.sha256);
+        if bool::from(hit) {
+            found = Some(candidate);
+        }
+    }
+    found
+}
+
 fn authenticate(state: &AppState, req: &HttpRequest) -> Result<AdminAuth, ApiError> {
     let token = req
         .headers()
@@ -63,17 +78,7 @@ fn authenticate(state: &AppState, req: &HttpRequest) -> Result<AdminAuth, ApiErr
         })
         .map(str::trim);
     if let Some(token) = token {
-        // Every stored digest is compared, in constant time, whatever matches: the time taken
-        // says nothing about which token, or how much of one, was right.
-        let digest = token_digest(token);
-        let mut found: Option<&super::admin_auth::AdminToken> = None;
-        for candidate in &state.admin_tokens {
-            let hit: Choice = digest.ct_eq(&candidate.sha256);
-            if bool::from(hit) {
-                found = Some(candidate);
-            }
-        }
-        if let Some(t) = found {
+        if let Some(t) = find_token(state, token) {
             return Ok(AdminAuth {
                 name: t.name.clone(),
                 pii: t.pii,

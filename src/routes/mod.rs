@@ -1,6 +1,7 @@
 //! HTTP routes: thin actix handlers that extract, authenticate and hand on.
 
-mod admin_auth;
+pub mod admin;
+pub mod admin_auth;
 mod bookings;
 mod calls;
 mod eight_by_eight;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .into()
         }))
         .configure(health::configure)
+        .configure(admin::configure)
         .configure(exotel::configure)
         .configure(twilio::configure)
         .configure(plivo::configure)

@@ -4,6 +4,7 @@
 //! The SQL is the portable subset both accept: `$1` placeholders, `TEXT` and `BIGINT` columns,
 //! times as unix milliseconds (`reference/rust-anchors-and-crates.md` §3.3).
 
+pub mod admin_sessions;
 pub mod attempts;
 pub mod bookings;
 pub mod calls;

@@ -1,0 +1,5 @@
+//! Admin UI: bookings (in progress).
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}

@@ -1,0 +1,36 @@
+//! The admin web UI under `/admin`: server-rendered askama pages that work without
+//! JavaScript, for the operations staff who run the masking service.
+//!
+//! Every page takes an [`AdminSession`] (no session: redirect to sign-in) and every form
+//! carries the session's CSRF token, checked with [`AdminSession::check_csrf`]. Page templates
+//! extend `templates/admin/base.html`, whose struct fields `signed_in`, `section` (the nav
+//! entry: dashboard, calls, orders, bookings, greetings, test-call) and `csrf` every page
+//! struct must have.
+
+mod bookings;
+mod calls;
+mod dashboard;
+mod greetings;
+mod orders;
+pub mod session;
+mod test_call;
+
+use actix_web::web;
+
+pub use session::AdminSession;
+
+/// Registers the admin UI's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .route("/login", web::get().to(session::login_form))
+            .route("/login", web::post().to(session::login))
+            .route("/logout", web::post().to(session::logout))
+            .configure(dashboard::configure)
+            .configure(calls::configure)
+            .configure(orders::configure)
+            .configure(bookings::configure)
+            .configure(greetings::configure)
+            .configure(test_call::configure),
+    );
+}

@@ -1,0 +1,211 @@
+//! Sign-in to the admin web UI: an admin token once, then a session cookie (HttpOnly,
+//! SameSite=Strict, Secure when served over https), with a CSRF token on every form.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::header::LOCATION;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::clock::now_ms;
+use crate::routes::admin_auth::find_token;
+use crate::startup::{AppState, random_token, token_digest};
+use crate::storage::admin_sessions;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "pinbridge_session";
+/// How long a sign-in lasts.
+const SESSION_HOURS: i64 = 12;
+
+/// A signed-in operator. Taking it as a handler argument sends anyone without a live session
+/// to the sign-in page.
+#[derive(Debug, Clone)]
+pub struct AdminSession {
+    /// The admin token's name, for logs.
+    pub token_name: String,
+    /// Whether full phone numbers are shown.
+    pub pii: bool,
+    /// The token every form of this session carries in its `csrf` field.
+    pub csrf: String,
+    /// The cookie digest, to end the session.
+    id_sha256: String,
+}
+
+impl AdminSession {
+    /// Refuses (403) a form whose `csrf` field is not this session's token.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), actix_web::Error> {
+        let ok = submitted.len() == self.csrf.len()
+            && bool::from(submitted.as_bytes().ct_eq(self.csrf.as_bytes()));
+        if ok {
+            Ok(())
+        } else {
+            tracing::warn!("admin UI: a form without its CSRF token was refused");
+            Err(actix_web::error::InternalError::from_response(
+                "csrf",
+                HttpResponse::Forbidden()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("This form has expired or did not come from pinbridge. Go back, reload the page and try again."),
+            )
+            .into())
+        }
+    }
+
+    /// `number` as this operator may see it: masked unless the token may see personal data.
+    pub fn show(&self, number: String) -> String {
+        if self.pii {
+            number
+        } else {
+            crate::domain::mask(&number)
+        }
+    }
+}
+
+fn to_sign_in() -> actix_web::Error {
+    actix_web::error::InternalError::from_response(
+        "not signed in",
+        HttpResponse::SeeOther()
+            .insert_header((LOCATION, "/admin/login"))
+            .finish(),
+    )
+    .into()
+}
+
+impl FromRequest for AdminSession {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let cookie = req.cookie(COOKIE).map(|c| c.value().to_owned());
+        Box::pin(async move {
+            let (Some(state), Some(cookie)) = (state, cookie) else {
+                return Err(to_sign_in());
+            };
+            let id_sha256 = hex::encode(token_digest(&cookie));
+            let found = admin_sessions::find(&state.db, &id_sha256, now_ms())
+                .await
+                .map_err(actix_web::error::ErrorServiceUnavailable)?;
+            let row = found.ok_or_else(to_sign_in)?;
+            Ok(Self {
+                token_name: row.token_name,
+                pii: row.pii,
+                csrf: row.csrf,
+                id_sha256,
+            })
+        })
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/login.html")]
+struct LoginPage {
+    signed_in: bool,
+    section: &'static str,
+    csrf: String,
+    error: Option<&'static str>,
+}
+
+fn login_page(error: Option<&'static str>) -> LoginPage {
+    LoginPage {
+        signed_in: false,
+        section: "login",
+        csrf: String::new(),
+        error,
+    }
+}
+
+/// `GET /admin/login`.
+pub async fn login_form() -> impl actix_web::Responder {
+    login_page(None)
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+/// `POST /admin/login`: a valid admin token starts a session and goes to the dashboard; an
+/// invalid one shows the form again (401), and too many from one source are slowed (429).
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> actix_web::Result<HttpResponse> {
+    let Some(token) = find_token(&state, form.token.trim()) else {
+        let limited = crate::routes::source::client_ip(&req, &state.trusted_proxies)
+            .is_some_and(|ip| state.auth_failures.check_key(&ip).is_err());
+        let (status, message) = if limited {
+            (
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts. Wait a minute and try again.",
+            )
+        } else {
+            (
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "That token is not valid.",
+            )
+        };
+        let body = login_page(Some(message))
+            .render()
+            .map_err(actix_web::error::ErrorInternalServerError)?;
+        return Ok(HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body));
+    };
+    let cookie_value = random_token(43);
+    let csrf = random_token(32);
+    let now = now_ms();
+    admin_sessions::create(
+        &state.db,
+        &hex::encode(token_digest(&cookie_value)),
+        &token.name,
+        token.pii,
+        &csrf,
+        now,
+        now + SESSION_HOURS * 3600 * 1000,
+    )
+    .await
+    .map_err(actix_web::error::ErrorServiceUnavailable)?;
+    tracing::info!(admin.token = %token.name, "admin UI: signed in");
+    let cookie = Cookie::build(COOKIE, cookie_value)
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.public_url.starts_with("https://"))
+        .max_age(CookieDuration::hours(SESSION_HOURS))
+        .finish();
+    Ok(HttpResponse::SeeOther()
+        .cookie(cookie)
+        .insert_header((LOCATION, "/admin"))
+        .finish())
+}
+
+/// A form that only carries its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// `POST /admin/logout`: ends the session and clears the cookie.
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    form: web::Form<CsrfForm>,
+) -> actix_web::Result<HttpResponse> {
+    session.check_csrf(&form.csrf)?;
+    admin_sessions::delete(&state.db, &session.id_sha256, now_ms())
+        .await
+        .map_err(actix_web::error::ErrorServiceUnavailable)?;
+    let mut gone = Cookie::build(COOKIE, "").path("/admin").finish();
+    gone.make_removal();
+    Ok(HttpResponse::SeeOther()
+        .cookie(gone)
+        .insert_header((LOCATION, "/admin/login"))
+        .finish())
+}

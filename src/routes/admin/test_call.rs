@@ -1,0 +1,5 @@
+//! Admin UI: test_call (in progress).
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}
