@@ -60,8 +60,12 @@ impl PhoneNumber {
         if trimmed.len() > 32 || trimmed.chars().any(|c| c.is_ascii_alphabetic()) {
             return Err(PhoneNumberError::Unparseable);
         }
-        let parsed = phonenumber::parse(Some(default_region.0), trimmed)
-            .map_err(|_| PhoneNumberError::Unparseable)?;
+        // A number written with `+` carries its country code: read it without a default
+        // region, whose national prefix rules would otherwise be applied to it (found by the
+        // `phone_number` fuzz target: `+911264554271` was refused when re-read in `US`).
+        let region = (!trimmed.starts_with('+')).then_some(default_region.0);
+        let parsed =
+            phonenumber::parse(region, trimmed).map_err(|_| PhoneNumberError::Unparseable)?;
         if !phonenumber::is_valid(&parsed) {
             // `919812345678`: a country code written without `+`. libphonenumber reads it as a
             // national number first; retry with the `+` the sender left out.
@@ -176,6 +180,22 @@ mod tests {
     }
 
     #[test]
+    fn a_number_written_with_its_country_code_reads_the_same_in_every_region() {
+        // Cases the fuzzer found: an E.164 result must parse again, whatever the region.
+        for (raw, region) in [
+            ("+911264554271", "US"),
+            ("+911175198198", "US"),
+            ("+911123456789", "US"),
+        ] {
+            let n = PhoneNumber::parse(raw, Region::parse(region).unwrap()).unwrap();
+            assert_eq!(n.as_ref(), raw);
+        }
+        let italy = PhoneNumber::parse("+39 06 6982 1234", india()).unwrap();
+        assert_eq!(italy.as_ref(), "+390669821234");
+        assert_eq!(italy.country_code(), Some(39));
+    }
+
+    #[test]
     fn the_country_code_is_known() {
         assert_eq!(
             PhoneNumber::parse("09812345678", india())
@@ -228,6 +248,11 @@ mod tests {
         fn parsing_arbitrary_text_never_panics(s in "\\PC{0,40}") {
             if let Ok(n) = PhoneNumber::parse(&s, india()) {
                 prop_assert!(PhoneNumber::from_e164(n.as_ref()).is_some());
+                // Stable: what was accepted reads the same again, in any region.
+                for region in ["IN", "US", "SG", "GB"] {
+                    let again = PhoneNumber::parse(n.as_ref(), Region::parse(region).unwrap());
+                    prop_assert_eq!(again.as_ref().ok(), Some(&n));
+                }
             }
         }
     }

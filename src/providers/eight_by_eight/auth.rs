@@ -13,8 +13,8 @@ pub fn secret_matches(given: &str, expected: &str) -> bool {
 }
 
 /// True when the request may pass: no header is configured, or the `Authorization` header is
-/// exactly the configured `httpAuthHeader` value, compared in constant time. A header that is
-/// missing or not visible ASCII never matches.
+/// exactly the configured `httpAuthHeader` value (byte for byte), compared in constant time. A
+/// missing header never matches.
 pub fn authorization_matches(configured: Option<&str>, header: Option<&[u8]>) -> bool {
     let Some(expected) = configured else {
         return true;

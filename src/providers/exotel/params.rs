@@ -121,11 +121,16 @@ pub fn parse_seconds(raw: &str) -> Option<i64> {
 /// curly quotes, and the finishing `#`. What remains may still not be a PIN (`*`, letters);
 /// the caller of this function decides.
 pub fn dtmf_digits(raw: &str) -> String {
-    raw.trim()
-        .trim_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '“' | '”'))
-        .trim_end_matches('#')
-        .trim()
-        .to_owned()
+    let wrapping = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '“' | '”');
+    let mut s = raw;
+    // Quotes, spaces and finishing `#` in any order (`"1234"#`, `1234# #`), until none is left.
+    loop {
+        let next = s.trim_matches(wrapping).trim_end_matches('#');
+        if next == s {
+            return s.to_owned();
+        }
+        s = next;
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +215,9 @@ mod tests {
             ("", ""),
             ("  ", ""),
             ("\"12*4\"", "12*4"),
+            ("\"1234\"#", "1234"),
+            ("1234# #", "1234"),
+            ("“1234”#", "1234"),
         ] {
             assert_eq!(dtmf_digits(raw), want, "{raw:?}");
         }
