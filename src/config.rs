@@ -41,6 +41,9 @@ pub struct Settings {
     pub pin_max_attempts: u8,
     /// `PINBRIDGE_BRAND`: the company name spoken in prompts. Default `our delivery service`.
     pub brand: String,
+    /// `PINBRIDGE_DEFAULT_LANGUAGE`: the language (BCP 47 primary tag) callers hear on a virtual
+    /// number that has none of its own. Default `en`.
+    pub default_language: String,
     /// `PINBRIDGE_ORDER_TTL`: lifetime of an order created without `expires_at`. Default `24h`.
     #[serde(deserialize_with = "duration")]
     pub order_ttl: Duration,
@@ -167,6 +170,7 @@ impl Default for Settings {
             trusted_proxies: None,
             retention_days: 90,
             callback_window: Duration::from_secs(24 * 3600),
+            default_language: "en".into(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod flow;
+pub mod greetings;
 pub mod import;
 pub mod prompts;
 pub mod providers;

@@ -187,6 +187,19 @@ impl Sessions {
         Ok(decision)
     }
 
+    /// Runs one event through the flow engine from `state`, with the facts storage knows now,
+    /// and writes nothing: no call record, no state, no wrong-PIN row, no cache entry. For the
+    /// admin UI's test call.
+    pub async fn dry_step(
+        &self,
+        call: &Inbound,
+        state: &CallState,
+        event: CallEvent,
+    ) -> Result<(CallState, Decision), sqlx::Error> {
+        let facts = self.facts(call, state, &event).await?;
+        Ok(flow::step(state, event, &facts, &self.config.policy))
+    }
+
     /// Records a wrong PIN, and raises the alert when the virtual number crosses its limit.
     async fn record_wrong_pin(&self, call: &Inbound) -> Result<(), sqlx::Error> {
         let now = now_ms();

@@ -26,6 +26,8 @@ pub struct AppState {
     pub region: Region,
     pub rules: OrderRules,
     pub sessions: Sessions,
+    /// The operators' greetings, in memory.
+    pub greetings: crate::greetings::Greetings,
     /// The admin tokens, as SHA-256 digests; the tokens themselves are not kept.
     pub admin_tokens: Vec<AdminToken>,
     /// Failed admin authentications per source address (10 a minute, then 429).
@@ -215,7 +217,10 @@ impl Application {
             max_ringing_secs: settings.max_ringing_duration.as_secs(),
             max_conversation_secs: settings.max_conversation_duration.as_secs(),
         };
+        let greetings =
+            crate::greetings::Greetings::load(db.clone(), &settings.default_language).await?;
         let state = AppState {
+            greetings,
             sessions: Sessions::new(
                 db.clone(),
                 SessionConfig {

@@ -77,13 +77,11 @@ fn authenticate(state: &AppState, req: &HttpRequest) -> Result<AdminAuth, ApiErr
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    if let Some(token) = token {
-        if let Some(t) = find_token(state, token) {
-            return Ok(AdminAuth {
-                name: t.name.clone(),
-                pii: t.pii,
-            });
-        }
+    if let Some(t) = token.and_then(|token| find_token(state, token)) {
+        return Ok(AdminAuth {
+            name: t.name.clone(),
+            pii: t.pii,
+        });
     }
     // A failure costs the source one unit of its allowance (PINBRIDGE's fixed 10 a minute);
     // past it, failures are answered 429 until the allowance refills.

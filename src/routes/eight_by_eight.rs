@@ -56,9 +56,10 @@ fn refusal(state: &AppState, secret: &str, req: &HttpRequest) -> Option<HttpResp
     None
 }
 
-fn answer(state: &AppState, decision: &Decision, dialled: Option<&str>) -> HttpResponse {
+async fn answer(state: &AppState, decision: &Decision, dialled: Option<&str>) -> HttpResponse {
+    let voice = crate::greetings::voice_for(state, dialled).await;
     let options = response::Options {
-        brand: &state.settings.brand,
+        voice: &voice,
         voice_profile: &state.settings.eight_by_eight_voice_profile,
         pin_min_length: state.settings.pin_min_length,
         record: state.connect.record,
@@ -85,7 +86,7 @@ async fn voice(
             applet = "voice",
             "a call action request that is not JSON; answering sorry"
         );
-        return answer(&state, &webhook::sorry(), None);
+        return answer(&state, &webhook::sorry(), None).await;
     };
     let action = &request.payload;
     let call = webhook::inbound(
@@ -102,7 +103,7 @@ async fn voice(
             if let Some(call) = &call {
                 tracing::info!(provider = PROVIDER, applet = "voice", call.sid = %call.call_sid, "an earlier action completed; hanging up");
             }
-            return answer(&state, &Decision::Recorded, None);
+            return answer(&state, &Decision::Recorded, None).await;
         }
     };
     let decision = webhook::run(
@@ -114,7 +115,7 @@ async fn voice(
         webhook::sorry(),
     )
     .await;
-    answer(&state, &decision, action.virtual_number())
+    answer(&state, &decision, action.virtual_number()).await
 }
 
 /// `status` (VCS): acknowledged, never recorded. VCS is per-leg telemetry

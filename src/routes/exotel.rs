@@ -129,7 +129,8 @@ async fn greeting(
         )
         .await
     };
-    response::greeting(&decision, &state.settings.brand)
+    let voice = crate::greetings::voice_for(&state, request.params.virtual_number()).await;
+    response::greeting(&decision, &voice)
 }
 
 /// `gather`: Programmable Gather JSON asking for the PIN; after a wrong PIN, a prompt that
@@ -160,7 +161,8 @@ async fn gather(
         fallback,
     )
     .await;
-    response::gather(&decision, &state.settings.brand, policy.max_attempts)
+    let voice = crate::greetings::voice_for(&state, request.params.virtual_number()).await;
+    response::gather(&decision, &voice, policy.max_attempts)
 }
 
 /// `check-pin` (sync Passthru after Gather): 200 goes on to Connect (PIN valid, or attempts
@@ -270,7 +272,8 @@ async fn goodbye(
         _ => None,
     }
     .unwrap_or(Prompt::NoOneToDial);
-    response::greeting(&Decision::Goodbye { prompt }, &state.settings.brand)
+    let voice = crate::greetings::voice_for(&state, request.params.virtual_number()).await;
+    response::greeting(&Decision::Goodbye { prompt }, &voice)
 }
 
 /// `call-end` (Passthru after Connect): records the outcome, answers 200. A repeated delivery

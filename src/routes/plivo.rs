@@ -102,12 +102,13 @@ fn forbidden() -> HttpResponse {
         .body("invalid signature")
 }
 
-fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) -> HttpResponse {
+async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/plivo/pin", state.public_url);
     let hangup = format!("{}/plivo/hangup", state.public_url);
+    let voice = crate::greetings::voice_for(state, request.params.get("To")).await;
     response::xml(
         decision,
-        &state.settings.brand,
+        &voice,
         response::Urls {
             pin: &pin,
             hangup: &hangup,
@@ -131,7 +132,7 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         webhook::sorry(),
     )
     .await;
-    reply(&state, &request, &decision)
+    reply(&state, &request, &decision).await
 }
 
 /// `pin`: the `<GetInput>` action with `Digits` ("excluding the finishOnKey";
@@ -156,7 +157,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
         webhook::sorry(),
     )
     .await;
-    reply(&state, &request, &decision)
+    reply(&state, &request, &decision).await
 }
 
 /// Plivo's `DialStatus` (`completed|busy|failed|timeout|no-answer`;
@@ -207,7 +208,7 @@ async fn hangup(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         ..CallEnd::default()
     };
     webhook::end(&state, "hangup", request.call.as_ref(), &end).await;
-    reply(&state, &request, &Decision::Recorded)
+    reply(&state, &request, &Decision::Recorded).await
 }
 
 #[cfg(test)]

@@ -81,16 +81,17 @@ fn forbidden() -> HttpResponse {
         .body("invalid signature")
 }
 
-fn answer(
+async fn answer(
     state: &AppState,
     request: &TwilioRequest,
     decision: &crate::flow::Decision,
 ) -> HttpResponse {
     let pin = format!("{}/twilio/pin", state.public_url);
     let status = format!("{}/twilio/status", state.public_url);
+    let voice = crate::greetings::voice_for(state, request.params.get("To")).await;
     response::twiml(
         decision,
-        &state.settings.brand,
+        &voice,
         response::Urls {
             pin: &pin,
             status: &status,
@@ -114,7 +115,7 @@ async fn voice(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
         webhook::sorry(),
     )
     .await;
-    answer(&state, &request, &decision)
+    answer(&state, &request, &decision).await
 }
 
 /// `pin`: the `<Gather>` action, with `Digits` (empty or absent when nothing was keyed).
@@ -137,7 +138,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
         webhook::sorry(),
     )
     .await;
-    answer(&state, &request, &decision)
+    answer(&state, &request, &decision).await
 }
 
 /// `status`: the `<Dial>` action (`DialCallStatus`, `DialCallDuration`) or the call's status
@@ -159,5 +160,5 @@ async fn status(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         ..CallEnd::default()
     };
     webhook::end(&state, "status", request.call.as_ref(), &end).await;
-    answer(&state, &request, &crate::flow::Decision::Recorded)
+    answer(&state, &request, &crate::flow::Decision::Recorded).await
 }

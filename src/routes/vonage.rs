@@ -106,12 +106,14 @@ fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
     )
 }
 
-fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpResponse {
+async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/vonage/pin", state.public_url);
     let event = format!("{}/vonage/event", state.public_url);
+    let dialled = p.to().map(params::e164_form);
+    let voice = crate::greetings::voice_for(state, dialled.as_deref()).await;
     response::answer(
         decision,
-        &state.settings.brand,
+        &voice,
         response::Urls {
             pin: &pin,
             event: &event,
@@ -136,7 +138,7 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         webhook::sorry(),
     )
     .await;
-    ncco(&state, &p, &decision)
+    ncco(&state, &p, &decision).await
 }
 
 /// `pin`: the `input` event, `{"dtmf":{"digits":"1234","timed_out":false},...}`. No digits
@@ -156,7 +158,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
         webhook::sorry(),
     )
     .await;
-    ncco(&state, &p, &decision)
+    ncco(&state, &p, &decision).await
 }
 
 /// `event`: a leg's status. A terminal status of the dialled leg (`direction` `outbound`)

@@ -65,9 +65,17 @@ pub async fn run(
         tracing::warn!(provider, applet, "request without a usable call id");
         return fallback;
     };
-    let decision = within_budget(state, applet, call, state.sessions.step(call, event))
-        .await
-        .unwrap_or(fallback);
+    let started = std::time::Instant::now();
+    let at = crate::clock::now_ms();
+    let event_name = event_name(&event);
+    let stepped = within_budget(state, applet, call, state.sessions.step(call, event)).await;
+    let fell_back = stepped.is_none();
+    let decision = stepped.unwrap_or(fallback);
+    let elapsed_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+    record_step(
+        state, call, applet, at, event_name, &decision, fell_back, elapsed_us,
+    )
+    .await;
     tracing::info!(
         provider,
         applet,
@@ -76,6 +84,87 @@ pub async fn run(
         "call step"
     );
     decision
+}
+
+/// The name of a flow event in `call_steps`.
+fn event_name(event: &CallEvent) -> &'static str {
+    match event {
+        CallEvent::Started => "started",
+        CallEvent::Incoming => "incoming",
+        CallEvent::PromptNeeded => "prompt_needed",
+        CallEvent::Digits { pin: Some(_) } => "digits",
+        CallEvent::Digits { pin: None } => "digits_malformed",
+        CallEvent::NoInput => "no_input",
+        CallEvent::DialNeeded => "dial_needed",
+        CallEvent::Ended => "ended",
+    }
+}
+
+/// The name of a prompt in `call_steps` (never its values).
+fn prompt_name(prompt: &flow::Prompt) -> &'static str {
+    match prompt {
+        flow::Prompt::Welcome => "welcome",
+        flow::Prompt::EnterPin => "enter_pin",
+        flow::Prompt::WrongPin { .. } => "wrong_pin",
+        flow::Prompt::NoInput { .. } => "no_input",
+        flow::Prompt::AttemptsUsedUp => "attempts_used_up",
+        flow::Prompt::NoOneToDial => "no_one_to_dial",
+    }
+}
+
+/// What a step decided, for `call_steps.detail`: the prompt or the route, never a number
+/// or digits.
+fn step_detail(decision: &Decision, fell_back: bool) -> Option<String> {
+    let detail = match decision {
+        Decision::Greet { prompt }
+        | Decision::AskForPin { prompt, .. }
+        | Decision::Goodbye { prompt } => Some(format!("prompt: {}", prompt_name(prompt))),
+        Decision::Bridge { route, .. } => Some(format!("route: {}", route.as_str())),
+        Decision::Recorded => None,
+    };
+    if fell_back {
+        Some(format!(
+            "{} (fallback)",
+            detail.as_deref().unwrap_or("no detail")
+        ))
+    } else {
+        detail
+    }
+}
+
+/// Writes the step to `call_steps`; a failure is logged and changes nothing else.
+#[allow(clippy::too_many_arguments)]
+async fn record_step(
+    state: &AppState,
+    call: &Inbound,
+    applet: &'static str,
+    at: i64,
+    event: &'static str,
+    decision: &Decision,
+    fell_back: bool,
+    elapsed_us: i64,
+) {
+    let detail = step_detail(decision, fell_back);
+    let step = crate::storage::steps::NewStep {
+        provider: call.provider,
+        call_sid: call.call_sid.as_ref(),
+        at,
+        applet,
+        event,
+        decision: flow::decision_name(decision),
+        detail: detail.as_deref(),
+        elapsed_us,
+    };
+    let write = crate::storage::steps::record(&state.db, &step);
+    match tokio::time::timeout(state.settings.webhook_timeout, write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "call step not recorded");
+        }
+        Err(_) => {
+            tracing::warn!(provider = call.provider, applet, call.sid = %call.call_sid, "call step not recorded in time");
+        }
+    }
 }
 
 /// Records the end of a call (or of its dialled leg); failures are logged, never answered.

@@ -335,3 +335,95 @@ pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx:
         })
         .collect()
 }
+
+/// Filters of the admin UI's call log; empty strings filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub provider: String,
+    pub outcome: String,
+    pub order_id: String,
+    /// A number as stored (E.164 when it parsed): the caller, the virtual number or the
+    /// destination.
+    pub number: String,
+    /// Calls started at or after, unix milliseconds.
+    pub since_ms: Option<i64>,
+    /// Calls started before, unix milliseconds.
+    pub until_ms: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const RECORD_COLUMNS: &str = "provider, call_sid, caller, virtual_number, order_id, booking_id,
+    route, destination, pin_attempts, outcome, dial_call_status, call_type, dial_secs, talk_secs,
+    recording_url, legs, started_at, updated_at, ended_at";
+
+fn record_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
+    Ok(CallRecord {
+        provider: row.try_get("provider")?,
+        call_sid: row.try_get("call_sid")?,
+        caller: row.try_get("caller")?,
+        virtual_number: row.try_get("virtual_number")?,
+        order_id: row.try_get("order_id")?,
+        booking_id: row.try_get("booking_id")?,
+        route: row.try_get("route")?,
+        destination: row.try_get("destination")?,
+        pin_attempts: row.try_get("pin_attempts")?,
+        outcome: row.try_get("outcome")?,
+        dial_call_status: row.try_get("dial_call_status")?,
+        call_type: row.try_get("call_type")?,
+        dial_secs: row.try_get("dial_secs")?,
+        talk_secs: row.try_get("talk_secs")?,
+        recording_url: row.try_get("recording_url")?,
+        legs: row.try_get("legs")?,
+        started_at: row.try_get("started_at")?,
+        updated_at: row.try_get("updated_at")?,
+        ended_at: row.try_get("ended_at")?,
+    })
+}
+
+/// Calls matching the admin UI's filter, newest first.
+pub async fn log(db: &Db, filter: &LogFilter) -> Result<Vec<CallRecord>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {RECORD_COLUMNS} from calls
+         where ($1 = '' or provider = $1)
+           and ($2 = '' or outcome = $2)
+           and ($3 = '' or order_id = $3)
+           and ($4 = '' or caller = $4 or virtual_number = $4 or destination = $4)
+           and started_at >= $5 and started_at < $6
+         order by started_at desc, call_sid desc
+         limit $7 offset $8"
+    ));
+    sqlx::query(sql)
+        .bind(filter.provider.as_str())
+        .bind(filter.outcome.as_str())
+        .bind(filter.order_id.as_str())
+        .bind(filter.number.as_str())
+        .bind(filter.since_ms.unwrap_or(i64::MIN))
+        .bind(filter.until_ms.unwrap_or(i64::MAX))
+        .bind(filter.limit)
+        .bind(filter.offset)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(record_from_row)
+        .collect()
+}
+
+/// One call, by provider and call id.
+pub async fn get(
+    db: &Db,
+    provider: &str,
+    call_sid: &str,
+) -> Result<Option<CallRecord>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {RECORD_COLUMNS} from calls where provider = $1 and call_sid = $2"
+    ));
+    sqlx::query(sql)
+        .bind(provider)
+        .bind(call_sid)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(record_from_row)
+        .transpose()
+}

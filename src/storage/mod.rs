@@ -8,10 +8,13 @@ pub mod admin_sessions;
 pub mod attempts;
 pub mod bookings;
 pub mod calls;
+pub mod greetings;
 pub mod orders;
 pub mod pool;
 pub mod retention;
 pub mod secrets;
+pub mod stats;
+pub mod steps;
 
 use std::time::Duration;
 

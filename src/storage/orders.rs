@@ -356,3 +356,31 @@ pub async fn find_active_by_id(
         .await?
         .filter(|o| o.status(now_ms) == OrderStatus::Active))
 }
+
+/// Orders whose id or PIN is `text`, or whose customer or virtual number is `number` (E.164,
+/// or `text` as written when it is not a number), newest first; with both empty, the newest
+/// orders. At most `limit`.
+pub async fn search(
+    db: &Db,
+    text: &str,
+    number: &str,
+    limit: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders
+         where ($1 = '' and $2 = '')
+            or ($1 <> '' and (order_id = $1 or pin = $1))
+            or ($2 <> '' and (customer_number = $2 or virtual_number = $2))
+         order by created_at desc, order_id
+         limit $3"
+    ));
+    sqlx::query(sql)
+        .bind(text)
+        .bind(number)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}

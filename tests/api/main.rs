@@ -2,11 +2,13 @@
 //! over HTTP with the requests providers really send.
 
 mod abuse;
+mod admin_pages;
 mod bookings;
 mod calls;
 mod cli;
 mod eight_by_eight;
 mod exotel;
+mod greetings;
 mod health;
 mod helpers;
 mod hostile;

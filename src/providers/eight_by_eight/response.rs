@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::PIN_PROMPT_ACTION_ID;
 use crate::flow::Decision;
-use crate::prompts;
+use crate::prompts::{Spoken, Voice};
 
 /// The `clientActionId` of a bridge (`makeCall`).
 pub const BRIDGE_ACTION_ID: &str = "pinbridge-bridge";
@@ -28,8 +28,8 @@ const PER_DIGIT_MS: u32 = 1_000;
 /// What a callflow needs besides the decision.
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
-    /// `PINBRIDGE_BRAND`, spoken in the prompts.
-    pub brand: &'a str,
+    /// The call's prompts (brand, language, operators' greetings).
+    pub voice: &'a Voice,
     /// The `voiceProfile` of `say` and `sayAndCapture` (mandatory in both).
     pub voice_profile: &'a str,
     /// `PINBRIDGE_PIN_MIN_LENGTH`: the `minDigits` of the PIN prompt.
@@ -52,6 +52,7 @@ pub struct CallflowAnswer {
 #[serde(tag = "action", content = "params", rename_all = "camelCase")]
 pub enum Action {
     Say(Say),
+    PlayFile(PlayFile),
     SayAndCapture(SayAndCapture),
     MakeCall(MakeCall),
     /// "Disconnects all active calls. This will terminate the session, triggering the session
@@ -65,6 +66,13 @@ pub enum Action {
 pub struct Say {
     pub text: String,
     pub voice_profile: String,
+}
+
+/// `playFile`: play an audio file (wav or mp3) from a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayFile {
+    pub file_url: String,
 }
 
 /// `sayAndCapture`: speak the prompt, capture DTMF, report it in the next VCA request as
@@ -112,7 +120,8 @@ pub fn callflow(
     dialled: Option<&str>,
     options: Options<'_>,
 ) -> CallflowAnswer {
-    let spoken = prompts::spoken(decision, options.brand).join(" ");
+    // `sayAndCapture` has no audio form: an audio greeting is spoken as the default text.
+    let spoken = options.voice.spoken_text(decision).join(" ");
     match decision {
         Decision::AskForPin {
             max_digits,
@@ -148,16 +157,26 @@ pub fn callflow(
                 call_recording: options.record,
             })],
         },
-        Decision::Greet { .. } | Decision::Goodbye { .. } if !spoken.is_empty() => CallflowAnswer {
-            client_action_id: GOODBYE_ACTION_ID,
-            callflow: vec![
-                Action::Say(Say {
-                    text: spoken,
-                    voice_profile: options.voice_profile.to_owned(),
-                }),
-                Action::Hangup,
-            ],
-        },
+        Decision::Greet { .. } | Decision::Goodbye { .. } if !spoken.is_empty() => {
+            // `say` for words, `playFile` for an audio greeting, then `hangup`.
+            let mut callflow: Vec<Action> = options
+                .voice
+                .spoken(decision)
+                .into_iter()
+                .map(|item| match item {
+                    Spoken::Text(text) => Action::Say(Say {
+                        text,
+                        voice_profile: options.voice_profile.to_owned(),
+                    }),
+                    Spoken::Audio(file_url) => Action::PlayFile(PlayFile { file_url }),
+                })
+                .collect();
+            callflow.push(Action::Hangup);
+            CallflowAnswer {
+                client_action_id: GOODBYE_ACTION_ID,
+                callflow,
+            }
+        }
         Decision::Greet { .. } | Decision::Goodbye { .. } | Decision::Recorded => CallflowAnswer {
             client_action_id: HANGUP_ACTION_ID,
             callflow: vec![Action::Hangup],
@@ -196,7 +215,7 @@ mod tests {
 
     fn options() -> Options<'static> {
         Options {
-            brand: "Swift Couriers",
+            voice: Box::leak(Box::new(Voice::plain("Swift Couriers", 3))),
             voice_profile: "en-US-BenjaminRUS",
             pin_min_length: 4,
             record: false,

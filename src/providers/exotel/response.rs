@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use serde::Serialize;
 
 use crate::flow::{Decision, Prompt};
-use crate::prompts;
+use crate::prompts::{Spoken, Voice};
 
 /// Settings that shape the Connect answer.
 #[derive(Debug, Clone, Copy)]
@@ -24,21 +24,34 @@ fn text(body: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body(body)
 }
 
-/// Greeting applet ("Read text from URL"): the words to speak, `text/plain`.
+/// Greeting applet ("Read text from URL"): the words to speak, `text/plain`; for an audio
+/// greeting, its URL (Exotel plays a body that is a URL of an audio file).
 /// A decision that is not a prompt is spoken as the welcome.
-pub fn greeting(decision: &Decision, brand: &str) -> HttpResponse {
+pub fn greeting(decision: &Decision, voice: &Voice) -> HttpResponse {
     let prompt = match decision {
         Decision::Greet { prompt }
         | Decision::AskForPin { prompt, .. }
         | Decision::Goodbye { prompt } => *prompt,
         Decision::Bridge { .. } | Decision::Recorded => Prompt::Welcome,
     };
-    text(prompts::text(prompt, brand))
+    text(voice.say(prompt).body().to_owned())
 }
 
+/// A Gather prompt: `{"text": …}` or `{"audio_url": …}`.
 #[derive(Serialize)]
-struct SpokenText {
-    text: String,
+#[serde(untagged)]
+enum SpokenText {
+    Text { text: String },
+    Audio { audio_url: String },
+}
+
+impl From<Spoken> for SpokenText {
+    fn from(spoken: Spoken) -> Self {
+        match spoken {
+            Spoken::Text(text) => Self::Text { text },
+            Spoken::Audio(audio_url) => Self::Audio { audio_url },
+        }
+    }
 }
 
 /// The Programmable Gather answer (support article 3000084635).
@@ -55,7 +68,7 @@ struct GatherReply {
 /// Gather applet (Programmable Gather): JSON with the prompt and how many digits to collect.
 /// A goodbye (attempts used up) is spoken as a prompt that collects nothing. `max_attempts`
 /// fills the "attempts left" of the repeated prompt on a call's first prompt.
-pub fn gather(decision: &Decision, brand: &str, max_attempts: u8) -> HttpResponse {
+pub fn gather(decision: &Decision, voice: &Voice, max_attempts: u8) -> HttpResponse {
     let reply = match decision {
         Decision::AskForPin {
             prompt,
@@ -71,16 +84,12 @@ pub fn gather(decision: &Decision, brand: &str, max_attempts: u8) -> HttpRespons
                 _ => max_attempts,
             };
             GatherReply {
-                gather_prompt: SpokenText {
-                    text: prompts::text(*prompt, brand),
-                },
+                gather_prompt: voice.say(*prompt).into(),
                 max_input_digits: *max_digits,
                 finish_on_key: finish_on_key.to_string(),
                 input_timeout: *timeout_secs,
                 repeat_menu: 2,
-                repeat_gather_prompt: SpokenText {
-                    text: prompts::text(Prompt::NoInput { attempts_left }, brand),
-                },
+                repeat_gather_prompt: voice.say(Prompt::NoInput { attempts_left }).into(),
             }
         }
         other => {
@@ -88,16 +97,14 @@ pub fn gather(decision: &Decision, brand: &str, max_attempts: u8) -> HttpRespons
                 Decision::Goodbye { prompt } | Decision::Greet { prompt } => *prompt,
                 _ => Prompt::NoOneToDial,
             };
-            let words = prompts::text(prompt, brand);
+            let words = voice.say(prompt);
             GatherReply {
-                gather_prompt: SpokenText {
-                    text: words.clone(),
-                },
+                gather_prompt: words.clone().into(),
                 max_input_digits: 1,
                 finish_on_key: "#".into(),
                 input_timeout: 1,
                 repeat_menu: 0,
-                repeat_gather_prompt: SpokenText { text: words },
+                repeat_gather_prompt: words.into(),
             }
         }
     };

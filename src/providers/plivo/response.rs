@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::flow::Decision;
-use crate::prompts;
+use crate::prompts::{Spoken, Voice};
 use crate::providers::exotel::response::ConnectOptions;
 
 /// `digitEndTimeout` of `<GetInput>`: seconds allowed between two keys (Plivo allows 2–10).
@@ -15,7 +15,7 @@ pub const DIGIT_END_TIMEOUT_SECS: u8 = 5;
 #[derive(Template)]
 #[template(path = "plivo/get_input.xml")]
 struct GetInput<'a> {
-    speak: Vec<String>,
+    speak: Vec<Spoken>,
     max_digits: u8,
     finish_on_key: char,
     digit_end_timeout: u8,
@@ -37,7 +37,7 @@ struct Dial<'a> {
 #[derive(Template)]
 #[template(path = "plivo/goodbye.xml")]
 struct Goodbye {
-    speak: Option<String>,
+    speak: Option<Spoken>,
 }
 
 /// Where the XML sends the call next.
@@ -71,7 +71,7 @@ pub fn execution_timeout(first_key_secs: u8, max_digits: u8) -> u16 {
 /// not parse.
 pub fn xml(
     decision: &Decision,
-    brand: &str,
+    voice: &Voice,
     urls: Urls<'_>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
@@ -83,7 +83,7 @@ pub fn xml(
             timeout_secs,
             ..
         } => GetInput {
-            speak: prompts::spoken(decision, brand),
+            speak: voice.spoken(decision),
             max_digits: *max_digits,
             finish_on_key: *finish_on_key,
             digit_end_timeout: DIGIT_END_TIMEOUT_SECS,
@@ -108,7 +108,7 @@ pub fn xml(
             .render()
         }
         Decision::Greet { .. } | Decision::Goodbye { .. } => Goodbye {
-            speak: prompts::spoken(decision, brand).into_iter().next(),
+            speak: voice.spoken(decision).into_iter().next(),
         }
         .render(),
         Decision::Recorded => Goodbye { speak: None }.render(),
@@ -163,7 +163,7 @@ mod tests {
     async fn a_bridge_dials_the_number_showing_the_virtual_number() {
         let xml = body(xml(
             &bridge(Some("+917314853246")),
-            "B",
+            &Voice::plain("B", 3),
             URLS,
             Some("917314853246"),
             &connect(),
@@ -179,7 +179,14 @@ mod tests {
 
     #[tokio::test]
     async fn an_unparsed_virtual_number_is_shown_as_received() {
-        let xml = body(xml(&bridge(None), "B", URLS, Some("7314-VN"), &connect())).await;
+        let xml = body(xml(
+            &bridge(None),
+            &Voice::plain("B", 3),
+            URLS,
+            Some("7314-VN"),
+            &connect(),
+        ))
+        .await;
         assert!(xml.contains(r#"callerId="7314-VN""#), "{xml}");
     }
 
@@ -191,7 +198,7 @@ mod tests {
         };
         let xml = body(xml(
             &bridge(Some("+917314853246")),
-            "B",
+            &Voice::plain("B", 3),
             URLS,
             None,
             &options,

@@ -5,13 +5,13 @@ use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::flow::Decision;
-use crate::prompts;
+use crate::prompts::{Spoken, Voice};
 use crate::providers::exotel::response::ConnectOptions;
 
 #[derive(Template)]
 #[template(path = "twilio/gather.xml")]
 struct Gather<'a> {
-    say: Vec<String>,
+    say: Vec<Spoken>,
     max_digits: u8,
     finish_on_key: char,
     timeout: u8,
@@ -32,7 +32,7 @@ struct Dial<'a> {
 #[derive(Template)]
 #[template(path = "twilio/goodbye.xml")]
 struct Goodbye {
-    say: Option<String>,
+    say: Option<Spoken>,
 }
 
 /// Where TwiML sends the caller next.
@@ -48,12 +48,12 @@ pub struct Urls<'a> {
 /// - `AskForPin`: `<Gather input="dtmf">` with the prompt(s), then a `<Redirect>` to the same
 ///   action for accounts where an empty Gather falls through;
 /// - `Bridge`: `<Dial callerId="virtual number"><Number>`;
-/// - `Goodbye`: `<Say>` then `<Hangup/>`; `Recorded`: `<Hangup/>`.
+/// - `Goodbye`: `<Say>` (`<Play>` for an audio greeting) then `<Hangup/>`; `Recorded`: `<Hangup/>`.
 ///
 /// `dialled` is the `To` of the call, the caller ID when the virtual number did not parse.
 pub fn twiml(
     decision: &Decision,
-    brand: &str,
+    voice: &Voice,
     urls: Urls<'_>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
@@ -65,7 +65,7 @@ pub fn twiml(
             timeout_secs,
             ..
         } => Gather {
-            say: prompts::spoken(decision, brand),
+            say: voice.spoken(decision),
             max_digits: *max_digits,
             finish_on_key: *finish_on_key,
             timeout: *timeout_secs,
@@ -89,7 +89,7 @@ pub fn twiml(
             .render()
         }
         Decision::Greet { .. } | Decision::Goodbye { .. } => Goodbye {
-            say: prompts::spoken(decision, brand).into_iter().next(),
+            say: voice.spoken(decision).into_iter().next(),
         }
         .render(),
         Decision::Recorded => Goodbye { say: None }.render(),

@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 
 use crate::flow::Decision;
-use crate::prompts;
+use crate::prompts::{Spoken, Voice};
 use crate::providers::exotel::response::ConnectOptions;
 
 /// `talk.text`: "a maximum of 1,500 characters" (NCCO reference, "Talk").
@@ -25,6 +25,13 @@ enum Action<'a> {
     Talk {
         text: String,
         /// Only with an `input` next: "if true, the next non-talk action must be input".
+        #[serde(rename = "bargeIn", skip_serializing_if = "std::ops::Not::not")]
+        barge_in: bool,
+    },
+    /// Plays an audio file (an operator's audio greeting).
+    Stream {
+        #[serde(rename = "streamUrl")]
+        stream_url: [String; 1],
         #[serde(rename = "bargeIn", skip_serializing_if = "std::ops::Not::not")]
         barge_in: bool,
     },
@@ -97,6 +104,36 @@ fn talk(words: &[String], barge_in: bool) -> Action<'static> {
     Action::Talk { text, barge_in }
 }
 
+/// What the caller hears, as NCCO actions: consecutive texts joined in one `talk`, each audio
+/// greeting a `stream`. `barge_in` goes on the last action only (the one before `input`).
+fn speech(spoken: Vec<Spoken>, barge_in: bool) -> Vec<Action<'static>> {
+    let mut actions = Vec::with_capacity(spoken.len());
+    let mut words: Vec<String> = Vec::new();
+    for item in spoken {
+        match item {
+            Spoken::Text(t) => words.push(t),
+            Spoken::Audio(url) => {
+                if !words.is_empty() {
+                    actions.push(talk(&std::mem::take(&mut words), false));
+                }
+                actions.push(Action::Stream {
+                    stream_url: [url],
+                    barge_in: false,
+                });
+            }
+        }
+    }
+    if !words.is_empty() || actions.is_empty() {
+        actions.push(talk(&words, false));
+    }
+    if let Some(Action::Talk { barge_in: b, .. } | Action::Stream { barge_in: b, .. }) =
+        actions.last_mut()
+    {
+        *b = barge_in;
+    }
+    actions
+}
+
 /// `connect.limit` for the configured longest conversation: capped at Vonage's 7200 s, which
 /// is also what a zero (no limit of pinbridge's own) becomes.
 pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
@@ -120,7 +157,7 @@ pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
 /// `dialled` is the `to` of the request, the caller ID when the virtual number did not parse.
 pub fn ncco<'a>(
     decision: &Decision,
-    brand: &str,
+    voice: &Voice,
     urls: Urls<'a>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
@@ -131,9 +168,9 @@ pub fn ncco<'a>(
             finish_on_key,
             timeout_secs,
             ..
-        } => vec![
-            talk(&prompts::spoken(decision, brand), true),
-            Action::Input {
+        } => {
+            let mut actions = speech(voice.spoken(decision), true);
+            actions.push(Action::Input {
                 kind: ["dtmf"],
                 dtmf: DtmfSettings {
                     max_digits: (*max_digits).clamp(1, MAX_DIGITS),
@@ -142,8 +179,9 @@ pub fn ncco<'a>(
                 },
                 event_url: [urls.pin],
                 event_method: "POST",
-            },
-        ],
+            });
+            actions
+        }
         Decision::Bridge { to, caller_id, .. } => {
             let from = caller_id
                 .as_ref()
@@ -170,9 +208,7 @@ pub fn ncco<'a>(
             });
             actions
         }
-        Decision::Greet { .. } | Decision::Goodbye { .. } => {
-            vec![talk(&prompts::spoken(decision, brand), false)]
-        }
+        Decision::Greet { .. } | Decision::Goodbye { .. } => speech(voice.spoken(decision), false),
         Decision::Recorded => Vec::new(),
     }
 }
@@ -180,12 +216,12 @@ pub fn ncco<'a>(
 /// The NCCO for a decision (see [`ncco`]) as a `200 application/json` answer.
 pub fn answer(
     decision: &Decision,
-    brand: &str,
+    voice: &Voice,
     urls: Urls<'_>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
 ) -> HttpResponse {
-    HttpResponse::Ok().json(ncco(decision, brand, urls, dialled, connect))
+    HttpResponse::Ok().json(ncco(decision, voice, urls, dialled, connect))
 }
 
 #[cfg(test)]
@@ -206,7 +242,14 @@ mod tests {
     };
 
     fn render(decision: &Decision, dialled: Option<&str>, connect: &ConnectOptions) -> Value {
-        serde_json::to_value(ncco(decision, "Swift Couriers", URLS, dialled, connect)).unwrap()
+        serde_json::to_value(ncco(
+            decision,
+            &Voice::plain("Swift Couriers", 3),
+            URLS,
+            dialled,
+            connect,
+        ))
+        .unwrap()
     }
 
     fn ask(max_digits: u8, timeout_secs: u8) -> Decision {
@@ -222,7 +265,9 @@ mod tests {
     #[test]
     fn ask_for_pin_is_talk_then_dtmf_input_posting_to_pin() {
         let got = render(&ask(6, 5), None, &CONNECT);
-        let spoken = prompts::spoken(&ask(6, 5), "Swift Couriers").join(" ");
+        let spoken = Voice::plain("Swift Couriers", 3)
+            .spoken_text(&ask(6, 5))
+            .join(" ");
         assert_eq!(
             got,
             json!([
@@ -313,7 +358,7 @@ mod tests {
             &Decision::Goodbye {
                 prompt: Prompt::NoOneToDial,
             },
-            &brand,
+            &Voice::plain(&brand, 3),
             URLS,
             None,
             &CONNECT,

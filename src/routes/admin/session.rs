@@ -186,9 +186,11 @@ pub async fn login(
         .finish())
 }
 
-/// A form that only carries its CSRF token.
+/// A form that only carries its CSRF token. A missing field is an empty token, refused by
+/// [`AdminSession::check_csrf`] with 403 like a wrong one.
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     pub csrf: String,
 }
 

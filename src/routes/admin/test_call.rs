@@ -1,5 +1,213 @@
-//! Admin UI: test_call (in progress).
+//! Admin UI: a test call. Runs the real flow engine ([`crate::flow::step`]) on a sandboxed,
+//! in-memory session for a virtual number, a caller and keyed digits, as Twilio would drive
+//! the call: `Incoming`, then one `Digits` per entry. Facts are read from storage; nothing is
+//! written (no call record, no step, no wrong-PIN row) and nothing is dialled.
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
 
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+use super::AdminSession;
+use crate::domain::{CallSid, PhoneNumber};
+use crate::flow::{self, CallEvent, CallState, Decision};
+use crate::prompts::Spoken;
+use crate::sessions::Inbound;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/test-call", web::get().to(form))
+        .route("/test-call", web::post().to(run));
+}
+
+/// The most entries one test call simulates.
+const MAX_ENTRIES: usize = 20;
+
+/// One step of the simulated call.
+struct Step {
+    event: String,
+    heard: Vec<String>,
+    decision: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/test_call.html")]
+struct Page {
+    signed_in: bool,
+    section: &'static str,
+    csrf: String,
+    virtual_number: String,
+    caller: String,
+    digits: String,
+    language: String,
+    error: Option<String>,
+    ran: bool,
+    steps: Vec<Step>,
+    dial: Option<String>,
+}
+
+fn html(status: StatusCode, page: &Page) -> actix_web::Result<HttpResponse> {
+    let body = page
+        .render()
+        .map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+fn page(session: &AdminSession) -> Page {
+    Page {
+        signed_in: true,
+        section: "test-call",
+        csrf: session.csrf.clone(),
+        virtual_number: String::new(),
+        caller: String::new(),
+        digits: String::new(),
+        language: String::new(),
+        error: None,
+        ran: false,
+        steps: Vec::new(),
+        dial: None,
+    }
+}
+
+/// `GET /admin/test-call`.
+async fn form(session: AdminSession) -> actix_web::Result<HttpResponse> {
+    html(StatusCode::OK, &page(&session))
+}
+
+#[derive(Deserialize)]
+struct RunForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    virtual_number: String,
+    #[serde(default)]
+    caller: String,
+    #[serde(default)]
+    digits: String,
+}
+
+fn event_label(event: &CallEvent, raw: &str, session: &AdminSession) -> String {
+    match event {
+        CallEvent::Incoming => "call comes in".to_owned(),
+        CallEvent::NoInput => "nothing keyed".to_owned(),
+        CallEvent::Digits { pin } => {
+            let shown = if session.pii {
+                raw.to_owned()
+            } else {
+                "•".repeat(raw.chars().count())
+            };
+            let form = if pin.is_some() { "" } else { " (not a PIN)" };
+            format!("keys {shown}#{form}")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// `POST /admin/test-call`: runs the flow and shows each step.
+async fn run(
+    state: web::Data<AppState>,
+    session: AdminSession,
+    form: web::Form<RunForm>,
+) -> actix_web::Result<HttpResponse> {
+    session.check_csrf(&form.csrf)?;
+    let form = form.into_inner();
+    let mut out = page(&session);
+    out.virtual_number = form.virtual_number.clone();
+    out.caller = form.caller.clone();
+    out.digits = form.digits.clone();
+    let virtual_number = PhoneNumber::parse(form.virtual_number.trim(), state.region);
+    let caller = PhoneNumber::parse(form.caller.trim(), state.region);
+    let entries: Vec<&str> = {
+        let raw = form.digits.trim();
+        let raw = raw.strip_suffix('#').unwrap_or(raw);
+        if raw.is_empty() {
+            Vec::new()
+        } else {
+            raw.split('#').map(str::trim).collect()
+        }
+    };
+    let error = if virtual_number.is_err() {
+        Some("The virtual number is not a phone number.")
+    } else if caller.is_err() {
+        Some("The caller is not a phone number.")
+    } else if entries.len() > MAX_ENTRIES {
+        Some("At most 20 entries.")
+    } else if entries
+        .iter()
+        .any(|e| !e.bytes().all(|b| b.is_ascii_digit() || b == b'*'))
+    {
+        Some("Keys are digits and *, entries separated by #.")
+    } else {
+        None
+    };
+    if let Some(e) = error {
+        out.error = Some(e.to_owned());
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &out);
+    }
+    let (Ok(virtual_number), Ok(caller)) = (virtual_number, caller) else {
+        return html(StatusCode::UNPROCESSABLE_ENTITY, &out);
+    };
+    let call = Inbound {
+        provider: "admin-test",
+        call_sid: CallSid::parse("admin-test-call")
+            .map_err(actix_web::error::ErrorInternalServerError)?,
+        caller_raw: Some(caller.to_string()),
+        caller: Some(caller),
+        virtual_number_raw: Some(virtual_number.to_string()),
+        virtual_number: Some(virtual_number.clone()),
+    };
+    let voice = state
+        .greetings
+        .voice(
+            &state.settings.brand,
+            state.sessions.policy().max_attempts,
+            Some(virtual_number.as_ref()),
+        )
+        .await;
+    out.language = voice.language().to_owned();
+    let mut events = vec![(CallEvent::Incoming, String::new())];
+    for entry in &entries {
+        events.push((
+            crate::routes::webhook::digits_event(&state, entry),
+            (*entry).to_owned(),
+        ));
+    }
+    let mut call_state = CallState::default();
+    for (event, raw) in events {
+        let label = event_label(&event, &raw, &session);
+        let (next, decision) = state
+            .sessions
+            .dry_step(&call, &call_state, event)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "admin UI: test call storage failed");
+                actix_web::error::ErrorServiceUnavailable("The database did not answer. Try again.")
+            })?;
+        call_state = next;
+        let heard = voice
+            .spoken(&decision)
+            .into_iter()
+            .map(|s| match s {
+                Spoken::Text(t) => format!("“{t}”"),
+                Spoken::Audio(url) => format!("audio {url}"),
+            })
+            .collect();
+        out.steps.push(Step {
+            event: label,
+            heard,
+            decision: flow::decision_name(&decision),
+        });
+        match decision {
+            Decision::Bridge { to, .. } => {
+                out.dial = Some(session.show(to.to_string()));
+                break;
+            }
+            Decision::Goodbye { .. } | Decision::Recorded => break,
+            Decision::Greet { .. } | Decision::AskForPin { .. } => {}
+        }
+    }
+    out.ran = true;
+    html(StatusCode::OK, &out)
+}

@@ -1,0 +1,117 @@
+//! The operators' greetings, kept in memory so that a call's prompts need no database read.
+//!
+//! The book (every stored greeting, compiled, and the language of each pool number) is
+//! rebuilt after every edit made through this instance, and at most once a second on read, so
+//! an edit made on another instance is heard within a second.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::prompts::{Book, Voice};
+use crate::storage::{self, Db};
+
+/// How old the book may get before a read reloads it.
+const FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The greetings of every call, shared by all workers.
+pub struct Greetings {
+    db: Db,
+    default_language: String,
+    book: RwLock<(Instant, Arc<Book>)>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Greetings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Greetings")
+            .field("default_language", &self.default_language)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Greetings {
+    /// Loads every greeting from `db`. `default_language` is `PINBRIDGE_DEFAULT_LANGUAGE`.
+    pub async fn load(db: Db, default_language: &str) -> Result<Self, sqlx::Error> {
+        let book = read_book(&db, default_language).await?;
+        Ok(Self {
+            db,
+            default_language: default_language.to_owned(),
+            book: RwLock::new((Instant::now(), Arc::new(book))),
+            reloading: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The language of numbers without one of their own.
+    pub fn default_language(&self) -> &str {
+        &self.default_language
+    }
+
+    /// Rebuilds the book from the database now (after an edit).
+    pub async fn reload(&self) -> Result<(), sqlx::Error> {
+        let _one = self.reloading.lock().await;
+        let book = read_book(&self.db, &self.default_language).await?;
+        *self.book.write().unwrap_or_else(|e| e.into_inner()) = (Instant::now(), Arc::new(book));
+        Ok(())
+    }
+
+    /// The current book, reloaded first when it is older than a second. A failed reload keeps
+    /// the book in memory (a caller still hears the last known greetings).
+    pub async fn book(&self) -> Arc<Book> {
+        let (loaded, book) = {
+            let guard = self.book.read().unwrap_or_else(|e| e.into_inner());
+            (guard.0, Arc::clone(&guard.1))
+        };
+        if loaded.elapsed() < FRESH_FOR {
+            return book;
+        }
+        // One reload at a time; others keep using the book they have.
+        let Ok(_one) = self.reloading.try_lock() else {
+            return book;
+        };
+        match read_book(&self.db, &self.default_language).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *self.book.write().unwrap_or_else(|e| e.into_inner()) =
+                    (Instant::now(), Arc::clone(&fresh));
+                fresh
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reloading the greetings failed; keeping the last ones");
+                // Try again in a second, not on every prompt.
+                self.book.write().unwrap_or_else(|e| e.into_inner()).0 = Instant::now();
+                book
+            }
+        }
+    }
+
+    /// The prompts of a call to `virtual_number` (E.164).
+    pub async fn voice(
+        &self,
+        brand: &str,
+        max_attempts: u8,
+        virtual_number: Option<&str>,
+    ) -> Voice {
+        Voice::new(self.book().await, brand, max_attempts, virtual_number)
+    }
+}
+
+async fn read_book(db: &Db, default_language: &str) -> Result<Book, sqlx::Error> {
+    let greetings = storage::greetings::list(db).await?;
+    let languages = storage::greetings::number_languages(db).await?;
+    Ok(Book::build(&greetings, &languages, default_language))
+}
+
+/// The prompts of a call to `dialled` (the dialled number as the provider sent it).
+pub async fn voice_for(state: &crate::startup::AppState, dialled: Option<&str>) -> Voice {
+    let number = dialled
+        .and_then(|d| crate::domain::PhoneNumber::parse(d, state.region).ok())
+        .map(|n| n.to_string());
+    state
+        .greetings
+        .voice(
+            &state.settings.brand,
+            state.sessions.policy().max_attempts,
+            number.as_deref(),
+        )
+        .await
+}

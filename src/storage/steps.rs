@@ -1,0 +1,77 @@
+//! The steps of each call's flow (`call_steps`): what was asked, what was decided, how long
+//! pinbridge took. Written after each webhook step; read by the admin UI's call page and the
+//! dashboard's latency figures.
+
+use sqlx::Row;
+
+use super::Db;
+
+/// One step as written after a webhook answered. `detail` never holds a phone number or digits.
+#[derive(Debug, Clone)]
+pub struct NewStep<'a> {
+    pub provider: &'a str,
+    pub call_sid: &'a str,
+    /// Unix milliseconds, when the step began.
+    pub at: i64,
+    pub applet: &'a str,
+    pub event: &'a str,
+    pub decision: &'a str,
+    pub detail: Option<&'a str>,
+    /// Microseconds the step took.
+    pub elapsed_us: i64,
+}
+
+/// One step as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub at: i64,
+    pub applet: String,
+    pub event: String,
+    pub decision: String,
+    pub detail: Option<String>,
+    pub elapsed_us: i64,
+}
+
+/// Writes one step.
+pub async fn record(db: &Db, step: &NewStep<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(step.provider)
+    .bind(step.call_sid)
+    .bind(step.at)
+    .bind(step.applet)
+    .bind(step.event)
+    .bind(step.decision)
+    .bind(step.detail)
+    .bind(step.elapsed_us)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The steps of one call, in time order.
+pub async fn for_call(db: &Db, provider: &str, call_sid: &str) -> Result<Vec<Step>, sqlx::Error> {
+    sqlx::query(
+        "select at, applet, event, decision, detail, elapsed_us from call_steps
+         where provider = $1 and call_sid = $2
+         order by at",
+    )
+    .bind(provider)
+    .bind(call_sid)
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(Step {
+            at: row.try_get("at")?,
+            applet: row.try_get("applet")?,
+            event: row.try_get("event")?,
+            decision: row.try_get("decision")?,
+            detail: row.try_get("detail")?,
+            elapsed_us: row.try_get("elapsed_us")?,
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,427 @@
+//! The admin web UI's pages: orders, bookings, the call log, one call's steps, the dashboard.
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::{ADMIN_TOKEN, CUSTOMER, CUSTOMER_E164, Call, TestApp, spawn_app};
+
+/// Signs in and returns the `Cookie` header value.
+async fn sign_in(app: &TestApp) -> String {
+    let r = app
+        .client
+        .post(format!("{}/admin/login", app.address))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let r = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token in a page's hidden input.
+fn csrf(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect("a CSRF input") + 19;
+    page[start..][..page[start..].find('"').unwrap()].to_owned()
+}
+
+/// The HTML of the element whose id is `id`, up to its closing `tag`.
+fn element<'a>(page: &'a str, tag: &str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("<{tag} id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no <{tag} id={id}> in {page}"));
+    let end = page[start..].find(&format!("</{tag}>")).unwrap();
+    &page[start..start + end]
+}
+
+#[tokio::test]
+async fn every_page_sends_a_stranger_to_sign_in() {
+    let app = spawn_app().await;
+    for path in [
+        "/admin",
+        "/admin/dashboard",
+        "/admin/orders",
+        "/admin/orders?q=OD-1",
+        "/admin/bookings",
+        "/admin/calls",
+        "/admin/calls/exotel/abc",
+    ] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{path}");
+        assert_eq!(r.headers()[LOCATION], "/admin/login", "{path}");
+    }
+    let r = app
+        .client
+        .post(format!("{}/admin/orders", app.address))
+        .form(&[("order_id", "OD-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+#[tokio::test]
+async fn an_order_created_through_the_form_is_found_by_id_pin_and_number() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (status, page) = get(&app, &cookie, "/admin/orders").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>Orders"));
+    let token = csrf(&page);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/orders",
+        &[
+            ("csrf", token.as_str()),
+            ("order_id", "OD-FORM-1"),
+            ("customer_number", CUSTOMER),
+            ("pin", "7391"),
+            ("virtual_number", "07314853246"),
+            ("expires_at", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/admin/orders?q=OD-FORM-1");
+
+    for q in ["OD-FORM-1", "7391", "09812345678", "%2B919812345678"] {
+        let (status, page) = get(&app, &cookie, &format!("/admin/orders?q={q}")).await;
+        assert_eq!(status, 200, "{q}");
+        let table = element(&page, "table", "orders");
+        assert!(table.contains("OD-FORM-1"), "{q}: {table}");
+        assert!(
+            table.contains(CUSTOMER_E164),
+            "{q}: the admin token sees numbers"
+        );
+    }
+    let (_, page) = get(&app, &cookie, "/admin/orders?q=nothing-like-it").await;
+    assert!(!page.contains("id=\"orders\""));
+
+    // Deactivated through its button: the order shows so and loses the button.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/orders/OD-FORM-1/deactivate",
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, body) = app.get_json("/orders/OD-FORM-1").await;
+    assert_eq!(body["status"], "deactivated");
+}
+
+#[tokio::test]
+async fn a_bad_number_shows_the_error_and_stores_nothing() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/orders").await;
+    let token = csrf(&page);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/orders",
+        &[
+            ("csrf", token.as_str()),
+            ("order_id", "OD-BAD"),
+            ("customer_number", "12"),
+            ("pin", "7391"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"customer_number-error\""), "{page}");
+    assert!(
+        page.contains("customer_number:"),
+        "the API's message: {page}"
+    );
+    assert!(
+        page.contains("value=\"OD-BAD\""),
+        "the form keeps what was typed"
+    );
+    assert_eq!(app.get_json("/orders/OD-BAD").await.0, 404);
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_is_refused_and_stores_nothing() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    for csrf in [None, Some("not-the-token")] {
+        let mut form = vec![
+            ("order_id", "OD-CSRF"),
+            ("customer_number", CUSTOMER),
+            ("pin", "7391"),
+        ];
+        if let Some(c) = csrf {
+            form.push(("csrf", c));
+        }
+        let r = post(&app, &cookie, "/admin/orders", &form).await;
+        assert_eq!(r.status(), 403);
+    }
+    assert_eq!(app.get_json("/orders/OD-CSRF").await.0, 404);
+    app.create_order("OD-KEEP", "4821").await;
+    let r = post(&app, &cookie, "/admin/orders/OD-KEEP/deactivate", &[]).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.get_json("/orders/OD-KEEP").await.1["status"], "active");
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers",
+        &[("vn_number", "07314853246"), ("vn_provider", "exotel")],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let (_, pool) = app.get_json("/virtual-numbers").await;
+    assert_eq!(pool["virtual_numbers"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_csv_import_with_a_bad_row_imports_nothing_and_names_the_line() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/orders").await;
+    let token = csrf(&page);
+    let bad = "order_id,customer_number,pin\nOD-C1,09812345678,4821\nOD-C2,12,4822\n";
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/orders/import",
+        &[("csrf", token.as_str()), ("csv_text", bad)],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        element(&page, "div", "import-errors").contains("line 3"),
+        "{page}"
+    );
+    assert_eq!(app.get_json("/orders/OD-C1").await.0, 404);
+
+    let good = "order_id,customer_number,pin\nOD-C1,09812345678,4821\nOD-C2,09812345679,4822\n";
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/orders/import",
+        &[("csrf", token.as_str()), ("csv_text", good)],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, page) = get(&app, &cookie, r.headers()[LOCATION].to_str().unwrap()).await;
+    assert!(page.contains("Imported 2 orders."));
+    assert_eq!(app.get_json("/orders/OD-C2").await.0, 200);
+}
+
+#[tokio::test]
+async fn numbers_and_bookings_are_managed_from_their_page() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (status, page) = get(&app, &cookie, "/admin/bookings").await;
+    assert_eq!(status, 200);
+    let token = csrf(&page);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers",
+        &[
+            ("csrf", token.as_str()),
+            ("vn_number", "07314853246"),
+            ("vn_provider", "exotel"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings",
+        &[
+            ("csrf", token.as_str()),
+            ("party_a", "09812345678"),
+            ("party_b", "09812345679"),
+            ("reference", "ride-42"),
+            ("ttl_seconds", "3600"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let numbers = element(&page, "table", "numbers");
+    assert!(numbers.contains("+917314853246"));
+    let bookings = element(&page, "table", "bookings");
+    assert!(bookings.contains("ride-42"));
+    let start = bookings.find("bk_").unwrap();
+    let id: String = bookings[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+
+    let r = post(
+        &app,
+        &cookie,
+        &format!("/admin/bookings/{id}/close"),
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, body) = app.get_json(&format!("/bookings/{id}")).await;
+    assert_eq!(body["status"], "closed");
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers/%2B917314853246/drain",
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, body) = app.get_json("/virtual-numbers/%2B917314853246").await;
+    assert_eq!(body["status"], "drained");
+
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings",
+        &[
+            ("csrf", token.as_str()),
+            ("party_a", "x"),
+            ("party_b", "09812345679"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+}
+
+/// A call that keys the PIN, is bridged and ends with `status` (Exotel's `DialCallStatus`).
+async fn bridged_call(app: &TestApp, sid: &str, status: &str) {
+    let call = Call::new(sid);
+    app.exotel_text("greeting", &call.query(None)).await;
+    app.exotel_json("gather", &call.query(None)).await;
+    assert_eq!(app.check_pin(&call, "0000").await, 302);
+    assert_eq!(app.check_pin(&call, "4821").await, 200);
+    assert_eq!(app.connect(&call).await, CUSTOMER_E164);
+    let end = call
+        .query(None)
+        .replace("DialCallStatus=null", &format!("DialCallStatus={status}"))
+        .replace("CallType=call-attempt", "CallType=completed");
+    assert_eq!(app.exotel("call-end", &end).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_call_appears_in_the_log_and_its_page_lists_its_steps_in_order() {
+    let app = spawn_app().await;
+    app.create_order("OD-LOG", "4821").await;
+    bridged_call(&app, "ui-call-1", "completed").await;
+    let cookie = sign_in(&app).await;
+
+    let (status, page) = get(&app, &cookie, "/admin/calls").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>Call log"));
+    let table = element(&page, "table", "calls");
+    assert!(
+        table.contains("href=\"/admin/calls/exotel/ui-call-1\""),
+        "{table}"
+    );
+
+    let (_, page) = get(
+        &app,
+        &cookie,
+        "/admin/calls?order_id=OD-LOG&outcome=connected&provider=exotel",
+    )
+    .await;
+    assert!(element(&page, "table", "calls").contains("ui-call-1"));
+    let (_, page) = get(&app, &cookie, "/admin/calls?order_id=OD-LOG&outcome=busy").await;
+    assert!(!page.contains("ui-call-1"));
+    let (_, page) = get(&app, &cookie, "/admin/calls?order_id=OD-OTHER").await;
+    assert!(!page.contains("ui-call-1"));
+    let (_, page) = get(
+        &app,
+        &cookie,
+        "/admin/calls?number=07709562799&from=2000-01-01",
+    )
+    .await;
+    assert!(page.contains("ui-call-1"));
+    let (_, page) = get(&app, &cookie, "/admin/calls?until=2000-01-01").await;
+    assert!(!page.contains("ui-call-1"));
+    let (status, _) = get(&app, &cookie, "/admin/calls?from=yesterday").await;
+    assert_eq!(status, 400);
+
+    let (status, page) = get(&app, &cookie, "/admin/calls/exotel/ui-call-1").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>Call ui-call-1"));
+    assert!(element(&page, "table", "call").contains("connected"));
+    let steps = element(&page, "table", "steps");
+    let applets: Vec<&str> = steps
+        .split("<td class=\"applet\">")
+        .skip(1)
+        .map(|s| &s[..s.find('<').unwrap()])
+        .collect();
+    assert_eq!(
+        applets,
+        ["greeting", "gather", "check-pin", "check-pin", "connect"]
+    );
+    let decisions: Vec<&str> = steps
+        .split("<td class=\"decision\">")
+        .skip(1)
+        .map(|s| &s[..s.find('<').unwrap()])
+        .collect();
+    assert_eq!(decisions[3], "bridge");
+    assert!(steps.contains("prompt: wrong_pin") || steps.contains("prompt: welcome"));
+    assert!(
+        !steps.contains("4821") && !steps.contains("9812345678"),
+        "no digits or numbers in steps"
+    );
+    let (status, _) = get(&app, &cookie, "/admin/calls/exotel/no-such-call").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_charts_and_the_connect_rate() {
+    let app = spawn_app().await;
+    app.create_order("OD-DASH", "4821").await;
+    bridged_call(&app, "dash-1", "completed").await;
+    bridged_call(&app, "dash-2", "no-answer").await;
+    let cookie = sign_in(&app).await;
+    for path in ["/admin", "/admin/dashboard"] {
+        let (status, page) = get(&app, &cookie, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains("<title>Dashboard"));
+        assert!(
+            page.contains("<svg role=\"img\" aria-label=\"Calls per hour"),
+            "{path}"
+        );
+        assert!(
+            page.contains("<svg role=\"img\" aria-label=\"Calls per day"),
+            "{path}"
+        );
+        let rate = element(&page, "p", "connect-rate");
+        assert!(rate.contains("50%"), "{rate}");
+        assert!(rate.contains("1 of 2"), "{rate}");
+        let latency = element(&page, "p", "latency");
+        assert!(latency.contains("ms"), "{latency}");
+    }
+}

@@ -1,0 +1,463 @@
+//! The admin UI's greetings and test call: edits heard on the very next call, per language and
+//! number; validation; reset; audio; CSRF; a test call that writes nothing.
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app_with};
+use crate::scenarios::{PUBLIC_URL, TWILIO_TOKEN};
+
+const VN: &str = "+917314853246";
+const OTHER_VN: &str = "+917314853247";
+
+async fn app() -> TestApp {
+    spawn_app_with(|s| {
+        s.public_url = Some(PUBLIC_URL.into());
+        s.twilio_auth_token = Some(TWILIO_TOKEN.into());
+    })
+    .await
+}
+
+/// Signs in and returns the `Cookie` header value.
+async fn sign_in(app: &TestApp) -> String {
+    let r = app
+        .client
+        .post(format!("{}/admin/login", app.address))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let r = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token in a page's hidden input.
+fn csrf(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect("a CSRF input") + 19;
+    page[start..][..page[start..].find('"').unwrap()].to_owned()
+}
+
+/// Signs in and returns the cookie and the session's CSRF token.
+async fn session(app: &TestApp) -> (String, String) {
+    let cookie = sign_in(app).await;
+    let (status, page) = get(app, &cookie, "/admin/greetings").await;
+    assert_eq!(status, 200);
+    let token = csrf(&page);
+    (cookie, token)
+}
+
+/// Posts the greeting form.
+async fn save(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    (prompt, language, number): (&str, &str, &str),
+    kind: &str,
+    body: &str,
+    action: &str,
+) -> reqwest::Response {
+    post(
+        app,
+        cookie,
+        "/admin/greetings/edit",
+        &[
+            ("csrf", csrf),
+            ("prompt", prompt),
+            ("kind", kind),
+            ("body", body),
+            ("language", language),
+            ("virtual_number", number),
+            ("action", action),
+        ],
+    )
+    .await
+}
+
+/// What Exotel's Greeting applet speaks for a call to `to` (written as Exotel sends it).
+async fn exotel_greeting(app: &TestApp, sid: &str, to: &str) -> String {
+    let query = Call::new(sid).query(None).replace("07314853246", to);
+    app.exotel_text("greeting", &query).await
+}
+
+/// The TwiML Twilio gets when a call to `to` comes in.
+async fn twilio_voice(app: &TestApp, sid: &str, to: &str) -> String {
+    let params: Vec<(String, String)> = [
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("CallSid", sid),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("From", "+917709562799"),
+        ("To", to),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let r = crate::twilio::post(app, "/twilio/voice", &params).await;
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+/// The texts of the `tag` elements of a TwiML document.
+fn texts(xml: &str, tag: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name(tag))
+        .filter_map(|n| n.text().map(|t| t.trim().to_owned()))
+        .collect()
+}
+
+async fn add_number(app: &TestApp, number: &str) {
+    let r = app
+        .client
+        .post(app.api("/virtual-numbers"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"number": number, "provider": "exotel"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test]
+async fn an_edited_welcome_is_spoken_by_the_next_exotel_and_twilio_call() {
+    let app = app().await;
+    let (cookie, token) = session(&app).await;
+    let (status, form) = get(
+        &app,
+        &cookie,
+        "/admin/greetings/edit?prompt=welcome&language=en&virtual_number=",
+    )
+    .await;
+    assert_eq!(status, 200);
+    for needle in [
+        "<select id=\"kind\" name=\"kind\"",
+        "<textarea id=\"body\" name=\"body\"",
+        "<input id=\"language\" name=\"language\"",
+        "<input id=\"virtual_number\" name=\"virtual_number\"",
+        "<button id=\"preview\" name=\"action\" value=\"preview\"",
+        "<button id=\"save\" name=\"action\" value=\"save\"",
+        "<button id=\"reset\"",
+        "<label for=\"body\">",
+        "Welcome to {{ brand }}.",
+    ] {
+        assert!(form.contains(needle), "{needle} in {form}");
+    }
+    assert_eq!(
+        exotel_greeting(&app, "g0", "07314853246").await,
+        "Welcome to Swift Couriers."
+    );
+
+    let r = save(
+        &app,
+        &cookie,
+        &token,
+        ("welcome", "en", ""),
+        "text",
+        "Hello from {{ brand }}!",
+        "save",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    let (_, page) = get(&app, &cookie, &location).await;
+    assert!(page.contains("<p class=\"ok\" id=\"saved\""), "{page}");
+    assert!(page.contains("Hello from {{ brand }}!"));
+
+    assert_eq!(
+        exotel_greeting(&app, "g1", "07314853246").await,
+        "Hello from Swift Couriers!"
+    );
+    let twiml = twilio_voice(&app, "CA01", VN).await;
+    let says = texts(&twiml, "Say");
+    assert_eq!(says[0], "Hello from Swift Couriers!", "{twiml}");
+    assert!(says[1].contains("order PIN"));
+}
+
+#[tokio::test]
+async fn a_hindi_greeting_for_one_number_is_heard_on_that_number_only() {
+    let app = app().await;
+    let (cookie, token) = session(&app).await;
+    add_number(&app, VN).await;
+    add_number(&app, OTHER_VN).await;
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/greetings/language",
+        &[("csrf", &token), ("number", VN), ("language", "hi")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // A number outside the pool gets no language.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/greetings/language",
+        &[
+            ("csrf", &token),
+            ("number", "+919999999999"),
+            ("language", "hi"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("not in the pool"));
+
+    let r = save(
+        &app,
+        &cookie,
+        &token,
+        ("welcome", "hi", VN),
+        "text",
+        "Namaste, {{ brand }} mein aapka swagat hai.",
+        "save",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+
+    let hindi = "Namaste, Swift Couriers mein aapka swagat hai.";
+    assert_eq!(exotel_greeting(&app, "h1", "07314853246").await, hindi);
+    assert_eq!(
+        texts(&twilio_voice(&app, "CA11", VN).await, "Say")[0],
+        hindi
+    );
+    assert_eq!(
+        exotel_greeting(&app, "h2", "07314853247").await,
+        "Welcome to Swift Couriers."
+    );
+    assert_eq!(
+        texts(&twilio_voice(&app, "CA12", OTHER_VN).await, "Say")[0],
+        "Welcome to Swift Couriers."
+    );
+    let (_, list) = get(&app, &cookie, "/admin/greetings").await;
+    assert!(list.contains("Namaste, {{ brand }}"), "{list}");
+}
+
+#[tokio::test]
+async fn bad_templates_are_shown_and_not_saved_reset_and_audio_work() {
+    let app = app().await;
+    let (cookie, token) = session(&app).await;
+    let key = ("welcome", "en", "");
+    for (body, message) in [
+        ("Welcome to {{ brand ", "syntax"),
+        ("Welcome, {{ customer_name }}", "unknown variable"),
+    ] {
+        let r = save(&app, &cookie, &token, key, "text", body, "save").await;
+        assert_eq!(r.status(), 422, "{body}");
+        let page = r.text().await.unwrap();
+        let at = page
+            .find("<p class=\"error\" id=\"body-error\" role=\"alert\">")
+            .unwrap_or_else(|| panic!("no error for {body}: {page}"));
+        assert!(
+            page[at..].contains(message),
+            "{message}: {}",
+            &page[at..at + 200]
+        );
+        assert_eq!(
+            exotel_greeting(&app, "b1", "07314853246").await,
+            "Welcome to Swift Couriers."
+        );
+    }
+    let r = save(
+        &app,
+        &cookie,
+        &token,
+        key,
+        "audio",
+        "http://cdn.example.com/w.mp3",
+        "save",
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+
+    // A preview renders with sample values and saves nothing.
+    let r = save(
+        &app,
+        &cookie,
+        &token,
+        key,
+        "text",
+        "Hi {{ brand }}, {{ attempts_left }} tries.",
+        "preview",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Hi Swift Couriers, 2 tries.</div>") && page.contains("id=\"preview_text\""),
+        "{page}"
+    );
+    assert_eq!(
+        exotel_greeting(&app, "b2", "07314853246").await,
+        "Welcome to Swift Couriers."
+    );
+
+    // Audio: <Play> in TwiML, the URL in Exotel's greeting.
+    let url = "https://cdn.example.com/welcome.mp3";
+    let r = save(&app, &cookie, &token, key, "audio", url, "save").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(exotel_greeting(&app, "b3", "07314853246").await, url);
+    let twiml = twilio_voice(&app, "CA21", VN).await;
+    assert_eq!(texts(&twiml, "Play"), vec![url.to_owned()], "{twiml}");
+    let doc = roxmltree::Document::parse(&twiml).unwrap();
+    let gather = doc
+        .descendants()
+        .find(|n| n.has_tag_name("Gather"))
+        .unwrap();
+    assert!(gather.children().any(|n| n.has_tag_name("Play")));
+    assert!(texts(&twiml, "Say")[0].contains("order PIN"));
+
+    // Reset: the default again.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/greetings/reset",
+        &[
+            ("csrf", &token),
+            ("prompt", "welcome"),
+            ("language", "en"),
+            ("virtual_number", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        exotel_greeting(&app, "b4", "07314853246").await,
+        "Welcome to Swift Couriers."
+    );
+    assert!(texts(&twilio_voice(&app, "CA22", VN).await, "Play").is_empty());
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
+    let app = app().await;
+    let (cookie, token) = session(&app).await;
+    add_number(&app, VN).await;
+    let wrong = format!("{}x", &token[..token.len() - 1]);
+    for csrf in [None, Some(wrong.as_str())] {
+        let with = |form: Vec<(&'static str, &'static str)>| -> Vec<(String, String)> {
+            csrf.map(|c| ("csrf".to_owned(), c.to_owned()))
+                .into_iter()
+                .chain(form.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect()
+        };
+        for (path, form) in [
+            (
+                "/admin/greetings/edit",
+                with(vec![
+                    ("prompt", "welcome"),
+                    ("kind", "text"),
+                    ("body", "Hacked"),
+                    ("language", "en"),
+                    ("virtual_number", ""),
+                    ("action", "save"),
+                ]),
+            ),
+            (
+                "/admin/greetings/reset",
+                with(vec![
+                    ("prompt", "welcome"),
+                    ("language", "en"),
+                    ("virtual_number", ""),
+                ]),
+            ),
+            (
+                "/admin/greetings/language",
+                with(vec![("number", VN), ("language", "hi")]),
+            ),
+            (
+                "/admin/test-call",
+                with(vec![
+                    ("virtual_number", VN),
+                    ("caller", "+917709562799"),
+                    ("digits", "1234#"),
+                ]),
+            ),
+        ] {
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let r = post(&app, &cookie, path, &form).await;
+            assert_eq!(r.status(), 403, "{path} with {csrf:?}");
+        }
+    }
+    assert_eq!(
+        exotel_greeting(&app, "c1", "07314853246").await,
+        "Welcome to Swift Couriers."
+    );
+    let (_, list) = get(&app, &cookie, "/admin/greetings").await;
+    assert!(!list.contains("Hacked"));
+    assert!(
+        !list.contains("id=\"number-languages\""),
+        "no language was set"
+    );
+}
+
+#[tokio::test]
+async fn a_test_call_shows_the_steps_and_the_dial_target_and_writes_nothing() {
+    let app = app().await;
+    let (cookie, token) = session(&app).await;
+    app.create_order("OD-TC", "4821").await;
+    let (status, form) = get(&app, &cookie, "/admin/test-call").await;
+    assert_eq!(status, 200);
+    for id in ["tc_virtual_number", "tc_caller", "tc_digits", "tc_run"] {
+        assert!(form.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/test-call",
+        &[
+            ("csrf", &token),
+            ("virtual_number", VN),
+            ("caller", "+917709562799"),
+            ("digits", "1111#4821#"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let start = page.find("<ol id=\"steps\">").expect("the steps");
+    let steps = &page[start..start + page[start..].find("</ol>").unwrap()];
+    assert_eq!(steps.matches("<li>").count(), 3, "{steps}");
+    assert!(steps.contains("Welcome to Swift Couriers."), "{steps}");
+    assert!(steps.contains("not recognised"), "{steps}");
+    assert!(steps.contains("ask_for_pin") && steps.contains("bridge"));
+    let dial = &page[page.find("<p id=\"dial\">").expect("the dial target")..];
+    assert!(
+        dial[..dial.find("</p>").unwrap()].contains(CUSTOMER_E164),
+        "{dial}"
+    );
+
+    let (status, calls) = app.get_json("/calls").await;
+    assert_eq!(status, 200);
+    assert_eq!(calls["calls"].as_array().unwrap().len(), 0, "{calls}");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    let (failures,): (i64,) = sqlx::query_as("select count(*) from pin_failures")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(failures, 0);
+    pool.close().await;
+}
