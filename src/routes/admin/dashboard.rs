@@ -119,7 +119,11 @@ fn bar_chart(
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(44)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..(max as f64 * 1.15))
+            // At least 0..5, so that small counts get whole-number ticks.
+            .build_cartesian_2d(
+                -0.5f64..(n as f64 - 0.5),
+                0f64..(max as f64 * 1.15).max(5.0),
+            )
             .map_err(|e| err(&e))?;
         let label_of = |x: &f64| {
             let i = x.round();
@@ -135,7 +139,14 @@ fn bar_chart(
             .x_labels(n)
             .x_label_formatter(&label_of)
             .y_labels(6)
-            .y_label_formatter(&|y| format!("{}", y.round() as i64))
+            // Calls are whole: a fractional tick gets no label rather than a rounded repeat.
+            .y_label_formatter(&|y| {
+                if (y - y.round()).abs() < 1e-6 {
+                    format!("{}", y.round() as i64)
+                } else {
+                    String::new()
+                }
+            })
             .y_desc("calls")
             .draw()
             .map_err(|e| err(&e))?;
