@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use crate::prompts::{Book, Voice};
 use crate::storage::{self, Db};
 
+/// The longest a reload may take on a webhook's path before the last book is used instead.
+const RELOAD_BUDGET: Duration = Duration::from_millis(300);
+
 /// How old the book may get before a read reloads it.
 const FRESH_FOR: Duration = Duration::from_secs(1);
 
@@ -68,7 +71,11 @@ impl Greetings {
         let Ok(_one) = self.reloading.try_lock() else {
             return book;
         };
-        match read_book(&self.db, &self.default_language).await {
+        // This runs on a webhook's path: an unreachable database must not hold the answer up.
+        let read = tokio::time::timeout(RELOAD_BUDGET, read_book(&self.db, &self.default_language))
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+        match read {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
                 *self.book.write().unwrap_or_else(|e| e.into_inner()) =
