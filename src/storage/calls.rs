@@ -309,31 +309,7 @@ pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx:
     .bind(filter.booking_id.clone().unwrap_or_default())
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(CallRecord {
-                provider: row.try_get("provider")?,
-                call_sid: row.try_get("call_sid")?,
-                caller: row.try_get("caller")?,
-                virtual_number: row.try_get("virtual_number")?,
-                order_id: row.try_get("order_id")?,
-                booking_id: row.try_get("booking_id")?,
-                route: row.try_get("route")?,
-                destination: row.try_get("destination")?,
-                pin_attempts: row.try_get("pin_attempts")?,
-                outcome: row.try_get("outcome")?,
-                dial_call_status: row.try_get("dial_call_status")?,
-                call_type: row.try_get("call_type")?,
-                dial_secs: row.try_get("dial_secs")?,
-                talk_secs: row.try_get("talk_secs")?,
-                recording_url: row.try_get("recording_url")?,
-                legs: row.try_get("legs")?,
-                started_at: row.try_get("started_at")?,
-                updated_at: row.try_get("updated_at")?,
-                ended_at: row.try_get("ended_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(record_from_row).collect()
 }
 
 /// Filters of the admin UI's call log; empty strings filter nothing.
