@@ -237,6 +237,54 @@ async fn a_csv_import_with_a_bad_row_imports_nothing_and_names_the_line() {
     assert_eq!(app.get_json("/orders/OD-C2").await.0, 200);
 }
 
+/// The form as a browser sends it: `multipart/form-data` with the chosen file.
+async fn upload(app: &TestApp, cookie: &str, token: &str, csv: &str) -> reqwest::Response {
+    let file = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+        .file_name("orders.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", token.to_owned())
+        .part("csv", file)
+        .text("csv_text", "");
+    app.client
+        .post(format!("{}/admin/orders/import", app.address))
+        .header("cookie", cookie)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_uploaded_csv_file_is_imported_all_or_nothing() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/orders").await;
+    assert!(page.contains("enctype=\"multipart/form-data\""));
+    let token = csrf(&page);
+    let bad = "order_id,customer_number\nOD-F1,09812345678\nOD-F2,not-a-number\n";
+    let r = upload(&app, &cookie, &token, bad).await;
+    assert_eq!(r.status(), 400);
+    assert!(element(&r.text().await.unwrap(), "div", "import-errors").contains("line 3"));
+    assert_eq!(app.get_json("/orders/OD-F1").await.0, 404);
+
+    let good = "order_id,customer_number\nOD-F1,09812345678\nOD-F2,09812345679\n";
+    let r = upload(&app, &cookie, &token, good).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.get_json("/orders/OD-F2").await.0, 200);
+
+    let forged = upload(
+        &app,
+        &cookie,
+        "not-the-token",
+        "order_id,customer_number\nOD-F3,09812345678\n",
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(app.get_json("/orders/OD-F3").await.0, 404);
+}
+
 #[tokio::test]
 async fn numbers_and_bookings_are_managed_from_their_page() {
     let app = spawn_app().await;
