@@ -9,3 +9,15 @@ pub mod form;
 pub mod plivo;
 pub mod twilio;
 pub mod vonage;
+
+use crate::domain::PhoneNumber;
+
+/// The caller ID a bridge shows the dialled party: the virtual number the caller dialled
+/// (E.164), or, when it did not parse, that number as the provider sent it; empty when neither
+/// is known. Every adapter renders a bridge's caller ID through this.
+pub fn caller_id_text(caller_id: Option<&PhoneNumber>, dialled: Option<&str>) -> String {
+    caller_id
+        .map(ToString::to_string)
+        .or_else(|| dialled.map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -123,12 +123,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };
-    let digits = request
-        .params
-        .get("Digits")
-        .unwrap_or("")
-        .trim_end_matches('#');
-    let event = webhook::digits_event(&state, digits);
+    let event = webhook::digits_event(&state, request.params.get("Digits").unwrap_or(""));
     let decision = webhook::run(
         &state,
         PROVIDER,

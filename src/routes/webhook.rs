@@ -180,7 +180,9 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
 
 /// The flow event for keyed digits: nothing keyed is a timeout; anything else is an entry,
 /// which may not even be a well-formed PIN (and then costs an attempt like a wrong one).
+/// Surrounding spaces and the finishing `#`, which some providers pass on, are dropped here.
 pub fn digits_event(state: &AppState, digits: &str) -> CallEvent {
+    let digits = digits.trim().trim_end_matches('#').trim();
     if digits.is_empty() {
         CallEvent::NoInput
     } else {

@@ -148,11 +148,7 @@ pub fn callflow(
         Decision::Bridge { to, caller_id, .. } => CallflowAnswer {
             client_action_id: BRIDGE_ACTION_ID,
             callflow: vec![Action::MakeCall(MakeCall {
-                source: caller_id
-                    .as_ref()
-                    .map(|n| n.to_string())
-                    .or_else(|| dialled.map(str::to_owned))
-                    .unwrap_or_default(),
+                source: crate::providers::caller_id_text(caller_id.as_ref(), dialled),
                 destination: to.to_string(),
                 call_recording: options.record,
             })],

@@ -162,16 +162,14 @@ pub fn connect_json(
     options: &ConnectOptions,
 ) -> HttpResponse {
     let (numbers, caller_id) = match decision {
-        Decision::Bridge { to, caller_id, .. } => (
-            vec![to.to_string()],
-            caller_id.as_ref().map(|n| n.to_string()),
-        ),
+        Decision::Bridge { to, caller_id, .. } => (vec![to.to_string()], caller_id.as_ref()),
         _ => (Vec::new(), None),
     };
+    let outgoing = crate::providers::caller_id_text(caller_id, dialled);
     let reply = ConnectReply {
         fetch_after_attempt: false,
         destination: Destination { numbers },
-        outgoing_phone_number: caller_id.or_else(|| dialled.map(str::to_owned)),
+        outgoing_phone_number: (!outgoing.is_empty()).then_some(outgoing),
         record: options.record,
         recording_channels: options.record.then_some("dual"),
         max_ringing_duration: options.max_ringing_secs,

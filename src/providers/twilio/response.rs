@@ -73,11 +73,7 @@ pub fn twiml(
         }
         .render(),
         Decision::Bridge { to, caller_id, .. } => {
-            let caller_id = caller_id
-                .as_ref()
-                .map(|n| n.to_string())
-                .or_else(|| dialled.map(str::to_owned))
-                .unwrap_or_default();
+            let caller_id = crate::providers::caller_id_text(caller_id.as_ref(), dialled);
             Dial {
                 caller_id: &caller_id,
                 to: to.as_ref(),

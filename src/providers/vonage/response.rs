@@ -183,11 +183,11 @@ pub fn ncco<'a>(
             actions
         }
         Decision::Bridge { to, caller_id, .. } => {
-            let from = caller_id
-                .as_ref()
-                .map(|n| without_plus(n.as_ref()).to_owned())
-                .or_else(|| dialled.map(|d| without_plus(d).to_owned()))
-                .unwrap_or_default();
+            let from = without_plus(&crate::providers::caller_id_text(
+                caller_id.as_ref(),
+                dialled,
+            ))
+            .to_owned();
             let mut actions = Vec::with_capacity(2);
             if connect.record {
                 actions.push(Action::Record {
