@@ -1,49 +1,11 @@
 //! The admin web UI's pages: orders, bookings, the call log, one call's steps, the dashboard.
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER, CUSTOMER_E164, Call, TestApp, spawn_app};
-
-/// Signs in and returns the `Cookie` header value.
-async fn sign_in(app: &TestApp) -> String {
-    let r = app
-        .client
-        .post(format!("{}/admin/login", app.address))
-        .form(&[("token", ADMIN_TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-async fn get(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let r = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client
-        .post(format!("{}{path}", app.address))
-        .header(COOKIE, cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The CSRF token in a page's hidden input.
-fn csrf(page: &str) -> String {
-    let start = page.find("name=\"csrf\" value=\"").expect("a CSRF input") + 19;
-    page[start..][..page[start..].find('"').unwrap()].to_owned()
-}
+use crate::helpers::{
+    CUSTOMER, CUSTOMER_E164, Call, TestApp, admin_csrf as csrf, admin_get as get,
+    admin_post as post, admin_sign_in as sign_in, spawn_app,
+};
 
 /// The HTML of the element whose id is `id`, up to its closing `tag`.
 fn element<'a>(page: &'a str, tag: &str, id: &str) -> &'a str {

@@ -1,10 +1,13 @@
 //! The admin UI's greetings and test call: edits heard on the very next call, per language and
 //! number; validation; reset; audio; CSRF; a test call that writes nothing.
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app_with};
+use crate::helpers::{
+    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, admin_csrf as csrf, admin_get as get,
+    admin_post as post, admin_sign_in as sign_in, spawn_app_with,
+};
 use crate::scenarios::{PUBLIC_URL, TWILIO_TOKEN};
 
 const VN: &str = "+917314853246";
@@ -16,47 +19,6 @@ async fn app() -> TestApp {
         s.twilio_auth_token = Some(TWILIO_TOKEN.into());
     })
     .await
-}
-
-/// Signs in and returns the `Cookie` header value.
-async fn sign_in(app: &TestApp) -> String {
-    let r = app
-        .client
-        .post(format!("{}/admin/login", app.address))
-        .form(&[("token", ADMIN_TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-async fn get(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let r = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client
-        .post(format!("{}{path}", app.address))
-        .header(COOKIE, cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The CSRF token in a page's hidden input.
-fn csrf(page: &str) -> String {
-    let start = page.find("name=\"csrf\" value=\"").expect("a CSRF input") + 19;
-    page[start..][..page[start..].find('"').unwrap()].to_owned()
 }
 
 /// Signs in and returns the cookie and the session's CSRF token.

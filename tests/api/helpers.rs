@@ -250,3 +250,51 @@ pub fn encode_seed(raw: &str) -> String {
         .collect();
     serde_urlencoded::to_string(pairs).unwrap()
 }
+
+/// Signs in to the admin web UI and returns the `Cookie` header value of the session.
+pub async fn admin_sign_in(app: &TestApp) -> String {
+    let r = app
+        .client
+        .post(format!("{}/admin/login", app.address))
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// GETs an admin UI page with the session cookie: (status, HTML).
+pub async fn admin_get(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let r = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// POSTs an admin UI form with the session cookie.
+pub async fn admin_post(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}", app.address))
+        .header(reqwest::header::COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The CSRF token in an admin page's hidden input.
+pub fn admin_csrf(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect("a CSRF input") + 19;
+    page[start..][..page[start..].find('"').unwrap()].to_owned()
+}
