@@ -67,8 +67,33 @@ pub struct Settings {
     /// caller gets the safe answer (dial no one, say sorry). Default `2s`.
     #[serde(deserialize_with = "duration")]
     pub webhook_timeout: Duration,
-    /// `PINBRIDGE_DATABASE_MAX_CONNECTIONS`: connection pool size. Default 8.
+    /// `PINBRIDGE_DATABASE_MAX_CONNECTIONS`: most connections this instance's pool opens. With
+    /// N instances on one PostgreSQL, N times this must stay below the server's
+    /// `max_connections`. Default 8.
     pub database_max_connections: u32,
+    /// `PINBRIDGE_DATABASE_MIN_CONNECTIONS`: connections kept open while idle, so the first
+    /// request after a quiet spell does not pay for a connection. Default 1.
+    pub database_min_connections: u32,
+    /// `PINBRIDGE_DATABASE_ACQUIRE_TIMEOUT`: longest a request waits for a pooled connection,
+    /// including opening a new one; while the database is unreachable, webhook answers fall back
+    /// after at most this (and never after more than `PINBRIDGE_WEBHOOK_TIMEOUT`). Default `1s`.
+    #[serde(deserialize_with = "duration")]
+    pub database_acquire_timeout: Duration,
+    /// `PINBRIDGE_DATABASE_STATEMENT_TIMEOUT`: longest one statement may run; PostgreSQL's
+    /// `statement_timeout` on every connection, SQLite's `busy_timeout` (the wait for another
+    /// writer). Default `2s`.
+    #[serde(deserialize_with = "duration")]
+    pub database_statement_timeout: Duration,
+    /// `PINBRIDGE_DATABASE_CONNECT_RETRY`: how long `serve` keeps trying to reach the database
+    /// at start before it gives up (once a second), so an instance can start before its
+    /// database. `0s`: try once. Once running, lost connections are reopened by themselves.
+    /// Default `60s`.
+    #[serde(deserialize_with = "duration")]
+    pub database_connect_retry: Duration,
+    /// `PINBRIDGE_FALLBACK_NUMBER`: a number (a support desk) dialled when a call can not be
+    /// served because the database is unreachable or too slow; unset, such a caller hears
+    /// sorry and no one is dialled. Calls routed normally never reach it.
+    pub fallback_number: Option<String>,
     /// `PINBRIDGE_TWILIO_AUTH_TOKEN`: when set, `X-Twilio-Signature` is verified on every
     /// Twilio webhook, over the URL built from `PINBRIDGE_PUBLIC_URL`.
     pub twilio_auth_token: Option<String>,
@@ -152,6 +177,11 @@ impl Default for Settings {
             call_state_ttl: Duration::from_secs(6 * 3600),
             webhook_timeout: Duration::from_secs(2),
             database_max_connections: 8,
+            database_min_connections: 1,
+            database_acquire_timeout: Duration::from_secs(1),
+            database_statement_timeout: Duration::from_secs(2),
+            database_connect_retry: Duration::from_secs(60),
+            fallback_number: None,
             booking_ttl: Duration::from_secs(24 * 3600),
             twilio_auth_token: None,
             plivo_auth_token: None,
@@ -271,8 +301,21 @@ impl Settings {
         Ok(settings)
     }
 
+    /// `PINBRIDGE_FALLBACK_NUMBER` parsed (a national number in the default region), if set.
+    ///
+    /// Errors: a value that is not a phone number.
+    pub fn fallback(&self) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
+        let Some(raw) = self.fallback_number.as_deref().filter(|r| !r.trim().is_empty()) else {
+            return Ok(None);
+        };
+        crate::domain::PhoneNumber::parse(raw, self.region()?)
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("PINBRIDGE_FALLBACK_NUMBER is not a phone number"))
+    }
+
     /// Checks ranges that types alone do not: PIN lengths `1..=20` with min ≤ max, at least one
-    /// attempt, a known region, a timeout of 1 to 60 s.
+    /// attempt, a known region, a timeout of 1 to 60 s, a pool of at least one connection, a
+    /// fallback number that parses.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.pin_min_length == 0 || self.pin_max_length > 20 {
             bail!("PIN lengths must lie between 1 and 20 digits");
@@ -295,6 +338,19 @@ impl Settings {
             "PINBRIDGE_ALLOWED_SOURCE_NETWORKS",
         )?;
         Self::networks(self.trusted_proxies.as_deref(), "PINBRIDGE_TRUSTED_PROXIES")?;
+        if self.database_max_connections == 0
+            || self.database_min_connections > self.database_max_connections
+        {
+            bail!(
+                "PINBRIDGE_DATABASE_MAX_CONNECTIONS must be at least 1 and at least PINBRIDGE_DATABASE_MIN_CONNECTIONS"
+            );
+        }
+        if self.database_acquire_timeout.is_zero() || self.database_statement_timeout.is_zero() {
+            bail!(
+                "PINBRIDGE_DATABASE_ACQUIRE_TIMEOUT and PINBRIDGE_DATABASE_STATEMENT_TIMEOUT must be above 0s"
+            );
+        }
+        self.fallback()?;
         if self.caller_max_failures == 0 || self.number_max_failures == 0 {
             bail!(
                 "PINBRIDGE_CALLER_MAX_FAILURES and PINBRIDGE_NUMBER_MAX_FAILURES must be at least 1"

@@ -58,8 +58,24 @@ impl ApiError {
     }
 }
 
+/// A database that can not be reached is a 503 the client may retry; text the database can
+/// not hold (a NUL character, which PostgreSQL refuses) is a 400; anything else a 500.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if crate::storage::is_unavailable(&e) {
+            tracing::warn!(error = %e, "admin API request: database unavailable");
+            return Self::client(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is unavailable; retry shortly",
+            );
+        }
+        if crate::storage::is_unstorable_text(&e) {
+            return Self::bad_request(
+                "invalid_text",
+                "the request holds a NUL character, which no field may hold",
+            );
+        }
         Self::Internal(anyhow::Error::new(e).context("database error"))
     }
 }

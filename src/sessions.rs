@@ -1,9 +1,9 @@
 //! Call sessions: the flow engine wired to the cache and storage, shared by every provider.
 //!
-//! A step reads the call's state from the moka cache, falling back to the database (another
-//! instance or a previous process may have served the call's earlier steps), asks storage for
-//! the facts the event needs, runs [`flow::step`], and writes the new state through to the
-//! database and the cache.
+//! A step reads the call's state (from the moka cache when this process is the database's only
+//! user, SQLite; else from the database, since another instance may have served the call's
+//! previous step), asks storage for the facts the event needs, runs [`flow::step`], and writes
+//! the new state through to the database (and the cache).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +98,11 @@ pub struct SessionConfig {
     pub region: Region,
     /// How long a call's state stays cached; longer than the longest call.
     pub state_ttl: Duration,
+    /// Whether a call's state may be read from this process's cache. Only when this process is
+    /// the database's one user (SQLite): with several instances on one PostgreSQL, the steps
+    /// of one call land on any of them, so each step reads the state the previous step stored,
+    /// wherever that ran.
+    pub cache_call_state: bool,
     /// How long after a bridged call its dialled party can call back.
     pub callback_window: Duration,
     pub limits: Limits,
@@ -142,12 +147,16 @@ impl Sessions {
     }
 
     async fn stored_state(&self, call: &Inbound) -> Result<Option<CallState>, sqlx::Error> {
-        if let Some(state) = self.cache.get(&call.key()).await {
+        if self.config.cache_call_state
+            && let Some(state) = self.cache.get(&call.key()).await
+        {
             return Ok(Some(CallState::clone(&state)));
         }
         let stored =
             storage::calls::load_state(&self.db, call.provider, call.call_sid.as_ref()).await?;
-        if let Some(state) = &stored {
+        if self.config.cache_call_state
+            && let Some(state) = &stored
+        {
             self.cache.insert(call.key(), Arc::new(state.clone())).await;
         }
         Ok(stored)
@@ -182,7 +191,9 @@ impl Sessions {
                 bridge: bridge.as_ref().map(|(to, route)| (to.as_str(), *route)),
             };
             storage::calls::save_step(&self.db, &step, now_ms()).await?;
-            self.cache.insert(call.key(), Arc::new(next)).await;
+            if self.config.cache_call_state {
+                self.cache.insert(call.key(), Arc::new(next)).await;
+            }
         }
         Ok(decision)
     }

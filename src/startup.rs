@@ -41,6 +41,8 @@ pub struct AppState {
     /// The secret path segment of the 8x8 URLs.
     pub eight_by_eight_secret: String,
     pub connect: ConnectOptions,
+    /// `PINBRIDGE_FALLBACK_NUMBER`: dialled when storage fails mid-call.
+    pub fallback_number: Option<crate::domain::PhoneNumber>,
     /// The public base URL providers reach this server at, without a trailing slash: the base
     /// of the URLs put in provider answers and of the URLs signatures are checked against.
     pub public_url: String,
@@ -82,11 +84,47 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Connects to the database and applies the migrations.
+/// The pool settings of `settings`.
+pub fn pool_settings(settings: &Settings) -> storage::PoolSettings {
+    storage::PoolSettings {
+        max_connections: settings.database_max_connections,
+        min_connections: settings.database_min_connections,
+        acquire_timeout: settings.database_acquire_timeout,
+        statement_timeout: settings.database_statement_timeout,
+    }
+}
+
+/// Connects to the database and applies the migrations, trying once a second for up to
+/// `PINBRIDGE_DATABASE_CONNECT_RETRY` while the database can not be reached (an instance may
+/// start before its database). Several instances starting at once are safe: the migrations
+/// take a lock of their own on PostgreSQL.
+///
+/// Errors: a malformed URL at once; an unreachable database once the retry time is spent; a
+/// failed migration.
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
-    let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
-    db.migrate().await?;
-    Ok(db)
+    let deadline = std::time::Instant::now() + settings.database_connect_retry;
+    let pool = pool_settings(settings);
+    loop {
+        let attempt = async {
+            let db = Db::connect(&settings.database_url, &pool).await?;
+            db.migrate().await?;
+            anyhow::Ok(db)
+        };
+        match attempt.await {
+            Ok(db) => return Ok(db),
+            Err(e) => {
+                let unreachable = e
+                    .chain()
+                    .filter_map(|c| c.downcast_ref::<sqlx::Error>())
+                    .any(storage::is_unavailable);
+                if !unreachable || std::time::Instant::now() >= deadline {
+                    return Err(e);
+                }
+                tracing::warn!(error = %e, "the database can not be reached yet; retrying in 1s");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// The Exotel secret and admin token: from the settings, else stored by an earlier start,
@@ -227,6 +265,7 @@ impl Application {
                     policy,
                     region,
                     state_ttl: settings.call_state_ttl,
+                    cache_call_state: db.backend() == storage::Backend::Sqlite,
                     callback_window: settings.callback_window,
                     limits: Limits {
                         caller_max_failures: settings.caller_max_failures,
@@ -256,6 +295,7 @@ impl Application {
             exotel_secret: secrets.exotel_secret.clone(),
             eight_by_eight_secret: secrets.eight_by_eight_secret.clone(),
             connect,
+            fallback_number: settings.fallback()?,
             settings: settings.clone(),
             public_url: String::new(),
         };

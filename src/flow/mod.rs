@@ -133,15 +133,19 @@ pub enum Route {
         order_id: Option<String>,
         booking_id: Option<String>,
     },
+    /// The call could not be served (the database unreachable or too slow) and goes to
+    /// `PINBRIDGE_FALLBACK_NUMBER`. Never decided by the engine: by the webhook layer.
+    Fallback,
 }
 
 impl Route {
-    /// `pin`, `booking` or `callback`.
+    /// `pin`, `booking`, `callback` or `fallback`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Pin { .. } => "pin",
             Self::Booking { .. } => "booking",
             Self::Callback { .. } => "callback",
+            Self::Fallback => "fallback",
         }
     }
 
@@ -150,7 +154,7 @@ impl Route {
         match self {
             Self::Pin { order_id } => Some(order_id),
             Self::Callback { order_id, .. } => order_id.as_deref(),
-            Self::Booking { .. } => None,
+            Self::Booking { .. } | Self::Fallback => None,
         }
     }
 
@@ -159,7 +163,7 @@ impl Route {
         match self {
             Self::Booking { booking_id } => Some(booking_id),
             Self::Callback { booking_id, .. } => booking_id.as_deref(),
-            Self::Pin { .. } => None,
+            Self::Pin { .. } | Self::Fallback => None,
         }
     }
 }

@@ -112,7 +112,7 @@ async fn voice(
         "voice",
         call.as_ref(),
         event,
-        webhook::sorry(),
+        webhook::unavailable(&state, call.as_ref()),
     )
     .await;
     answer(&state, &decision, action.virtual_number()).await

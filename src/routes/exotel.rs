@@ -194,9 +194,8 @@ async fn dial_decision(
     applet: &'static str,
     request: &ExotelRequest,
 ) -> Decision {
-    let no_one = Decision::Goodbye {
-        prompt: Prompt::NoOneToDial,
-    };
+    // Only when storage fails: the engine decides whom to dial (or no one) otherwise.
+    let unavailable = webhook::unavailable(state, request.call.as_ref());
     if let (Some(call), Some(digits)) = (&request.call, request.params.digits()) {
         let collecting = within_budget(state, applet, call, state.sessions.state(call))
             .await
@@ -208,15 +207,15 @@ async fn dial_decision(
                     applet,
                     request,
                     digits_event(state, &digits),
-                    no_one.clone(),
+                    unavailable.clone(),
                 )
                 .await;
             }
             Some(false) => {}
-            None => return no_one,
+            None => return unavailable,
         }
     }
-    run(state, applet, request, CallEvent::DialNeeded, no_one).await
+    run(state, applet, request, CallEvent::DialNeeded, unavailable).await
 }
 
 /// `connect` (Connect applet, "Dial whom" URL): the customer's number as `text/plain`, or an

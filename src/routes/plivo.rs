@@ -129,7 +129,7 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         "answer",
         request.call.as_ref(),
         CallEvent::Incoming,
-        webhook::sorry(),
+        webhook::unavailable(&state, request.call.as_ref()),
     )
     .await;
     reply(&state, &request, &decision).await
@@ -149,7 +149,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
         "pin",
         request.call.as_ref(),
         event,
-        webhook::sorry(),
+        webhook::unavailable(&state, request.call.as_ref()),
     )
     .await;
     reply(&state, &request, &decision).await

@@ -112,7 +112,7 @@ async fn voice(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
         "voice",
         request.call.as_ref(),
         CallEvent::Incoming,
-        webhook::sorry(),
+        webhook::unavailable(&state, request.call.as_ref()),
     )
     .await;
     answer(&state, &request, &decision).await
@@ -130,7 +130,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
         "pin",
         request.call.as_ref(),
         event,
-        webhook::sorry(),
+        webhook::unavailable(&state, request.call.as_ref()),
     )
     .await;
     answer(&state, &request, &decision).await

@@ -135,7 +135,7 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         "answer",
         call.as_ref(),
         CallEvent::Incoming,
-        webhook::sorry(),
+        webhook::unavailable(&state, call.as_ref()),
     )
     .await;
     ncco(&state, &p, &decision).await
@@ -155,7 +155,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
         "pin",
         call.as_ref(),
         event,
-        webhook::sorry(),
+        webhook::unavailable(&state, call.as_ref()),
     )
     .await;
     ncco(&state, &p, &decision).await

@@ -24,9 +24,10 @@ pub fn inbound(
         provider,
         call_sid,
         caller: parse(caller),
-        caller_raw: caller.map(str::to_owned),
+        // PostgreSQL can not store a NUL character; nothing that dials or reads needs one.
+        caller_raw: caller.map(|c| c.replace('\0', "")),
         virtual_number: parse(dialled),
-        virtual_number_raw: dialled.map(str::to_owned),
+        virtual_number_raw: dialled.map(|d| d.replace('\0', "")),
     })
 }
 
@@ -217,6 +218,20 @@ pub fn source_refusal(
             .content_type("text/plain")
             .body("source not allowed"),
     )
+}
+
+/// The answer when a call can not be served because storage failed (the database unreachable
+/// or too slow): dial `PINBRIDGE_FALLBACK_NUMBER` with the virtual number as caller ID when it
+/// is set, else [`sorry`]. Without a usable call (`None`), always [`sorry`].
+pub fn unavailable(state: &AppState, call: Option<&Inbound>) -> Decision {
+    match (&state.fallback_number, call) {
+        (Some(desk), Some(call)) => Decision::Bridge {
+            to: desk.clone(),
+            caller_id: call.virtual_number.clone(),
+            route: flow::Route::Fallback,
+        },
+        _ => sorry(),
+    }
 }
 
 /// The answer when a provider-driven call can not be served: say sorry, dial no one.

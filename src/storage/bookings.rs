@@ -305,8 +305,7 @@ mod tests {
     }
 
     async fn run(ops: Vec<Op>) {
-        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
-        db.migrate().await.unwrap();
+        let db = crate::storage::test_db().await;
         for (i, n) in NUMBERS.iter().enumerate() {
             pool::add(&db, n, "exotel", i == RESERVED, 0).await.unwrap();
         }

@@ -39,26 +39,70 @@ pub struct Db {
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// How a [`Db`] pools its connections: the `PINBRIDGE_DATABASE_*` settings.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_connections: u32,
+    /// Connections kept open while idle.
+    pub min_connections: u32,
+    /// Longest wait for a connection, including opening one.
+    pub acquire_timeout: Duration,
+    /// Longest one statement may run (PostgreSQL `statement_timeout`), or wait for another
+    /// writer (SQLite `busy_timeout`).
+    pub statement_timeout: Duration,
+}
+
+impl PoolSettings {
+    /// One connection, generous timeouts: for commands and tests.
+    pub fn single() -> Self {
+        Self {
+            max_connections: 1,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 impl Db {
     /// Connects to `url` (`sqlite://FILE`, `sqlite::memory:`, `postgres://...`).
     ///
     /// A SQLite file is created when missing and switched to WAL mode; each SQLite connection
     /// runs with `synchronous = NORMAL`, which in WAL mode never corrupts the database and can
-    /// lose only the last transactions on a power cut (not on a process crash).
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    /// lose only the last transactions on a power cut (not on a process crash). Each
+    /// PostgreSQL connection runs with `statement_timeout` set. Connections that broke (a
+    /// database restart) are noticed when next taken from the pool and replaced, so service
+    /// resumes by itself.
+    ///
+    /// Errors: a malformed URL, or a database that can not be reached now.
+    pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalise_url(url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(|conn, _meta| {
+        let timeout_ms = pool.statement_timeout.as_millis().clamp(1, i32::MAX as u128);
+        let pool_opts = AnyPoolOptions::new()
+            .max_connections(pool.max_connections.max(1))
+            .min_connections(pool.min_connections.min(pool.max_connections.max(1)))
+            .acquire_timeout(pool.acquire_timeout)
+            .after_connect(move |conn, _meta| {
                 Box::pin(async move {
+                    // Numbers only: the statements can carry no outside text.
                     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "PRAGMA busy_timeout = {timeout_ms}"
+                        )))
+                        .await?;
+                    } else {
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "SET statement_timeout = {timeout_ms}"
+                        )))
+                        .await?;
                     }
                     Ok(())
                 })
-            })
+            });
+        let pool = pool_opts
             .connect(&url)
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
@@ -132,9 +176,74 @@ fn normalise_url(url: &str) -> anyhow::Result<(String, Backend)> {
     anyhow::bail!("PINBRIDGE_DATABASE_URL must start with sqlite: or postgres://")
 }
 
+/// True when `e` says the database could not be reached or went away (a pool timeout, a
+/// refused or cut connection, a server shutting down or starting up), rather than that a
+/// statement was wrong: the condition `/readyz` reports and a retry may cure.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception), 57P01..57P03 (shutdown, crash, starting
+        // up), 53300 (too many connections).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    }
+}
+
+/// True when `e` is PostgreSQL refusing a text with a NUL character (SQLSTATE 22021), which
+/// SQLite stores: such a value can be neither stored nor found.
+pub fn is_unstorable_text(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("22021"))
+}
+
 /// Checks that the database answers a trivial query.
 pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
     sqlx::query("select 1").execute(db.pool()).await.map(|_| ())
+}
+
+/// A new, empty, migrated database for a unit test: in-memory SQLite, or, in the PostgreSQL
+/// pass of the tests (`TEST_DATABASE_URL=postgres://...`, see `scripts/test.sh`), a database of
+/// its own created on that server.
+#[cfg(test)]
+pub(crate) async fn test_db() -> Db {
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let server = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"));
+    let url = match server {
+        None => "sqlite::memory:".to_owned(),
+        Some(server) => {
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos();
+            let name = format!(
+                "u_{}_{}_{nanos}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            sqlx::any::install_default_drivers();
+            let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
+            // The name is made of digits and `u_` only.
+            sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            admin.close().await.ok();
+            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+            format!("{base}/{name}")
+        }
+    };
+    let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
+    db.migrate().await.unwrap();
+    db
 }
 
 #[cfg(test)]

@@ -59,8 +59,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_what_ended_before_the_cutoff_is_deleted() {
-        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
-        db.migrate().await.unwrap();
+        let db = crate::storage::test_db().await;
         for (id, expires, deactivated) in [
             ("old", 50, None),
             ("gone", 500, Some(40)),

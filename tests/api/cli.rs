@@ -258,11 +258,10 @@ fn bad_settings_stop_the_start_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("PIN_MIN_LENGTH"));
 }
 
-async fn stored_order_count(dir: &Path) -> i64 {
+async fn stored_order_count(url: &str) -> i64 {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}/pinbridge.db", dir.display());
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
     let n: i64 = sqlx::query("select count(*) as n from orders")
         .fetch_one(&pool)
         .await
@@ -281,8 +280,11 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
                OD-3,not-a-number,,,\n\
                OD-4,09812345670,4821,07314853246,\n";
     std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
+    // SQLite by default; in the PostgreSQL pass, a database of its own on that server.
+    let url = crate::helpers::fresh_database_url(dir.path()).await;
 
     let out = pinbridge(dir.path())
+        .env("PINBRIDGE_DATABASE_URL", &url)
         .args(["orders", "import", "orders.csv"])
         .output()
         .unwrap();
@@ -290,9 +292,10 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 4: customer_number"), "{stderr}");
     assert!(stderr.contains("nothing imported"), "{stderr}");
-    assert_eq!(stored_order_count(dir.path()).await, 0);
+    assert_eq!(stored_order_count(&url).await, 0);
 
     let out = pinbridge(dir.path())
+        .env("PINBRIDGE_DATABASE_URL", &url)
         .args(["orders", "import", "orders.csv", "--skip-bad"])
         .output()
         .unwrap();
@@ -308,7 +311,7 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
         "the PIN clash of OD-4: {stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2 order(s)"));
-    assert_eq!(stored_order_count(dir.path()).await, 2);
+    assert_eq!(stored_order_count(&url).await, 2);
 
     // A file whose rows clash with stored orders imports nothing either.
     std::fs::write(
@@ -317,12 +320,13 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
     )
     .unwrap();
     let out = pinbridge(dir.path())
+        .env("PINBRIDGE_DATABASE_URL", &url)
         .args(["orders", "import", "again.csv"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 3:"));
-    assert_eq!(stored_order_count(dir.path()).await, 2);
+    assert_eq!(stored_order_count(&url).await, 2);
 }
 
 #[test]

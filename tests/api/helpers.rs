@@ -1,6 +1,10 @@
 //! `spawn_app()` and the requests tests send.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
+
+use sqlx::Connection;
 
 use pinbridge::config::Settings;
 use pinbridge::startup::Application;
@@ -32,6 +36,48 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// The PostgreSQL server of the PostgreSQL pass (`scripts/test.sh`), when there is one:
+/// `TEST_DATABASE_URL=postgres://...`.
+pub fn test_postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+}
+
+/// A new, empty database for one test: a SQLite file in `dir`, or, in the PostgreSQL pass, a
+/// database of its own created on the `TEST_DATABASE_URL` server (tests run in parallel).
+pub async fn fresh_database_url(dir: &Path) -> String {
+    let Some(server) = test_postgres_url() else {
+        return format!("sqlite://{}/pinbridge.db", dir.display());
+    };
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!(
+        "t_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(&server)
+        .await
+        .expect("the test PostgreSQL server answers (scripts/postgres.sh start)");
+    // The name is made of digits and `t_` only.
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("a test database is created");
+    admin.close().await.ok();
+    let (base, query) = match server.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (server.as_str(), String::new()),
+    };
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    format!("{base}/{name}{query}")
+}
+
 /// A running application and what a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
@@ -54,7 +100,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}/pinbridge.db", dir.path().display()),
+        database_url: fresh_database_url(dir.path()).await,
         admin_token: Some(ADMIN_TOKEN.into()),
         exotel_secret: Some(EXOTEL_SECRET.into()),
         pin_min_length: 3,
