@@ -305,7 +305,11 @@ impl Settings {
     ///
     /// Errors: a value that is not a phone number.
     pub fn fallback(&self) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
-        let Some(raw) = self.fallback_number.as_deref().filter(|r| !r.trim().is_empty()) else {
+        let Some(raw) = self
+            .fallback_number
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+        else {
             return Ok(None);
         };
         crate::domain::PhoneNumber::parse(raw, self.region()?)

@@ -15,6 +15,7 @@ pub mod error;
 pub mod flow;
 pub mod greetings;
 pub mod import;
+pub mod pending;
 pub mod prompts;
 pub mod providers;
 pub mod routes;

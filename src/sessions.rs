@@ -136,6 +136,11 @@ impl Sessions {
         }
     }
 
+    /// True once the database pool was closed (the server stopped).
+    pub fn is_closed(&self) -> bool {
+        self.db.is_closed()
+    }
+
     /// The limits calls are held to.
     pub fn policy(&self) -> &Policy {
         &self.config.policy
@@ -353,6 +358,17 @@ impl Sessions {
         call: &Inbound,
         end: &storage::calls::CallEnd,
     ) -> Result<flow::Outcome, sqlx::Error> {
+        self.end_at(call, end, now_ms()).await
+    }
+
+    /// [`Sessions::end`] for an end reported at `at` (unix ms): a call end written late, after
+    /// a database outage, keeps the time it was reported.
+    pub async fn end_at(
+        &self,
+        call: &Inbound,
+        end: &storage::calls::CallEnd,
+        at: i64,
+    ) -> Result<flow::Outcome, sqlx::Error> {
         let caller = call.caller_for_record();
         let virtual_number = call.virtual_number_for_record();
         let outcome = storage::calls::record_end(
@@ -362,7 +378,7 @@ impl Sessions {
             caller.as_deref(),
             virtual_number.as_deref(),
             end,
-            now_ms(),
+            at,
         )
         .await?;
         Ok(outcome)

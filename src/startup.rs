@@ -41,6 +41,8 @@ pub struct AppState {
     /// The secret path segment of the 8x8 URLs.
     pub eight_by_eight_secret: String,
     pub connect: ConnectOptions,
+    /// Call ends waiting for an unreachable database.
+    pub pending_ends: std::sync::Arc<crate::pending::PendingEnds>,
     /// `PINBRIDGE_FALLBACK_NUMBER`: dialled when storage fails mid-call.
     pub fallback_number: Option<crate::domain::PhoneNumber>,
     /// The public base URL providers reach this server at, without a trailing slash: the base
@@ -296,10 +298,12 @@ impl Application {
             eight_by_eight_secret: secrets.eight_by_eight_secret.clone(),
             connect,
             fallback_number: settings.fallback()?,
+            pending_ends: Default::default(),
             settings: settings.clone(),
             public_url: String::new(),
         };
         spawn_retention(db.clone(), settings.clone());
+        std::sync::Arc::clone(&state.pending_ends).spawn_flusher(state.sessions.clone());
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("listening on {}", settings.listen))?;
         let port = listener.local_addr()?.port();

@@ -73,10 +73,31 @@ pub async fn run(
     let fell_back = stepped.is_none();
     let decision = stepped.unwrap_or(fallback);
     let elapsed_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
-    record_step(
-        state, call, applet, at, event_name, &decision, fell_back, elapsed_us,
-    )
-    .await;
+    if fell_back {
+        // The database is unreachable or slow: recording the step must not hold the caller's
+        // answer up a second time.
+        let (db, budget) = (state.db.clone(), state.settings.webhook_timeout);
+        let (call, decision) = (call.clone(), decision.clone());
+        tokio::spawn(async move {
+            record_step(
+                &db, budget, &call, applet, at, event_name, &decision, true, elapsed_us,
+            )
+            .await;
+        });
+    } else {
+        record_step(
+            &state.db,
+            state.settings.webhook_timeout,
+            call,
+            applet,
+            at,
+            event_name,
+            &decision,
+            false,
+            elapsed_us,
+        )
+        .await;
+    }
     tracing::info!(
         provider,
         applet,
@@ -136,7 +157,8 @@ fn step_detail(decision: &Decision, fell_back: bool) -> Option<String> {
 /// Writes the step to `call_steps`; a failure is logged and changes nothing else.
 #[allow(clippy::too_many_arguments)]
 async fn record_step(
-    state: &AppState,
+    db: &crate::storage::Db,
+    budget: std::time::Duration,
     call: &Inbound,
     applet: &'static str,
     at: i64,
@@ -156,8 +178,8 @@ async fn record_step(
         detail: detail.as_deref(),
         elapsed_us,
     };
-    let write = crate::storage::steps::record(&state.db, &step);
-    match tokio::time::timeout(state.settings.webhook_timeout, write).await {
+    let write = crate::storage::steps::record(db, &step);
+    match tokio::time::timeout(budget, write).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::warn!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "call step not recorded");
@@ -169,13 +191,25 @@ async fn record_step(
 }
 
 /// Records the end of a call (or of its dialled leg); failures are logged, never answered.
+/// When the database is unreachable or too slow, the end is kept in memory and written when
+/// it answers again ([`crate::pending`]).
 pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>, end: &CallEnd) {
     let Some(call) = call else {
         tracing::warn!(applet, "status report without a usable call id");
         return;
     };
-    if let Some(outcome) = within_budget(state, applet, call, state.sessions.end(call, end)).await {
-        tracing::info!(provider = call.provider, applet, call.sid = %call.call_sid, outcome = Outcome::as_str(outcome), "call ended");
+    let at = crate::clock::now_ms();
+    let write = state.sessions.end_at(call, end, at);
+    match tokio::time::timeout(state.settings.webhook_timeout, write).await {
+        Ok(Ok(outcome)) => {
+            tracing::info!(provider = call.provider, applet, call.sid = %call.call_sid, outcome = Outcome::as_str(outcome), "call ended");
+        }
+        Ok(Err(e)) if !crate::storage::is_unavailable(&e) => {
+            tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "call end not recorded");
+        }
+        // Unreachable or too slow: kept, and written when the database answers again
+        // (writing an end twice is harmless).
+        _ => state.pending_ends.push(call.clone(), end.clone(), at),
     }
 }
 

@@ -79,7 +79,10 @@ impl Db {
     pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalise_url(url)?;
-        let timeout_ms = pool.statement_timeout.as_millis().clamp(1, i32::MAX as u128);
+        let timeout_ms = pool
+            .statement_timeout
+            .as_millis()
+            .clamp(1, i32::MAX as u128);
         let pool_opts = AnyPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
             .min_connections(pool.min_connections.min(pool.max_connections.max(1)))
