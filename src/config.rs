@@ -84,9 +84,9 @@ pub struct Settings {
     /// writer). Default `2s`.
     #[serde(deserialize_with = "duration")]
     pub database_statement_timeout: Duration,
-    /// `PINBRIDGE_DATABASE_CONNECT_RETRY`: how long `serve` keeps trying to reach the database
-    /// at start before it gives up (once a second), so an instance can start before its
-    /// database. `0s`: try once. Once running, lost connections are reopened by themselves.
+    /// `PINBRIDGE_DATABASE_CONNECT_RETRY`: how long `pinbridge` (any command) keeps trying to
+    /// reach the database at start before it gives up (once a second), so an instance can start
+    /// before its database. `0s`: try once. Once running, lost connections are reopened by themselves.
     /// Default `60s`.
     #[serde(deserialize_with = "duration")]
     pub database_connect_retry: Duration,
@@ -502,6 +502,37 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
         assert_eq!(parse_duration("120"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn database_and_fallback_settings_are_checked() {
+        let s = Settings {
+            fallback_number: Some("080 4567 8901".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.fallback().unwrap().map(|n| n.to_string()),
+            Some("+918045678901".to_owned())
+        );
+        assert_eq!(Settings::default().fallback().unwrap(), None);
+        for bad in [
+            Settings {
+                fallback_number: Some("support desk".into()),
+                ..Settings::default()
+            },
+            Settings {
+                database_max_connections: 2,
+                database_min_connections: 3,
+                ..Settings::default()
+            },
+            Settings {
+                database_acquire_timeout: Duration::ZERO,
+                ..Settings::default()
+            },
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains("PINBRIDGE_"), "{e}");
+        }
     }
 
     #[test]

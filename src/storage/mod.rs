@@ -253,6 +253,31 @@ pub(crate) async fn test_db() -> Db {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn an_unreachable_database_is_told_apart_from_a_wrong_statement() {
+        // Nothing listens on port 9 (discard) on loopback: the connection is refused.
+        let pool = PoolSettings {
+            acquire_timeout: Duration::from_millis(300),
+            ..PoolSettings::single()
+        };
+        let err = Db::connect("postgres://nobody@127.0.0.1:9/none", &pool)
+            .await
+            .unwrap_err();
+        let sqlx_err = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<sqlx::Error>())
+            .expect("a sqlx error");
+        assert!(is_unavailable(sqlx_err), "{sqlx_err:?}");
+
+        let db = test_db().await;
+        let wrong = sqlx::query("select * from no_such_table")
+            .execute(db.pool())
+            .await
+            .unwrap_err();
+        assert!(!is_unavailable(&wrong), "{wrong:?}");
+        assert!(!is_unstorable_text(&wrong));
+    }
+
     #[test]
     fn sqlite_files_are_created_when_missing() {
         assert_eq!(

@@ -65,20 +65,20 @@ async fn pin_call(
     }
     if wrong_first {
         // 302 asks again; 200 (the fallback while storage fails) goes on to Connect.
-        let (status, _) = send("check-pin", keyed(&call, "999")).await;
+        let (status, _) = send("check-pin", keyed(call, "999")).await;
         if status == 302 {
             send("gather", call.query(None)).await;
         } else if status != 200 {
             return (Heard::Wrong(format!("check-pin {status}")), slowest);
         }
     }
-    let (status, _) = send("check-pin", keyed(&call, pin)).await;
+    let (status, _) = send("check-pin", keyed(call, pin)).await;
     if status != 200 {
         return (Heard::Wrong(format!("check-pin {status}")), slowest);
     }
-    let (status, body) = send("connect", keyed(&call, pin)).await;
+    let (status, body) = send("connect", keyed(call, pin)).await;
     let result = heard(status, &body);
-    let (status, _) = send("call-end", completed(&call)).await;
+    let (status, _) = send("call-end", completed(call)).await;
     if status != 200 {
         return (Heard::Wrong(format!("call-end {status}")), slowest);
     }
