@@ -45,7 +45,8 @@ fn caller_allowed(order: &storage::orders::Order, call: &Inbound) -> bool {
 }
 
 impl Inbound {
-    fn key(&self) -> String {
+    /// `provider:CallSid`, unique among all calls.
+    pub fn key(&self) -> String {
         format!("{}:{}", self.provider, self.call_sid)
     }
 

@@ -43,6 +43,9 @@ pub struct AppState {
     pub connect: ConnectOptions,
     /// Call ends waiting for an unreachable database.
     pub pending_ends: std::sync::Arc<crate::pending::PendingEnds>,
+    /// Calls (by [`crate::sessions::Inbound::key`]) this instance bridged to the fallback
+    /// number, so that their end is recorded as such; kept for a day.
+    pub fallback_bridged: moka::future::Cache<String, ()>,
     /// `PINBRIDGE_FALLBACK_NUMBER`: dialled when storage fails mid-call.
     pub fallback_number: Option<crate::domain::PhoneNumber>,
     /// The public base URL providers reach this server at, without a trailing slash: the base
@@ -299,6 +302,10 @@ impl Application {
             connect,
             fallback_number: settings.fallback()?,
             pending_ends: Default::default(),
+            fallback_bridged: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(24 * 3600))
+                .build(),
             settings: settings.clone(),
             public_url: String::new(),
         };

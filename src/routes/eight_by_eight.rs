@@ -205,6 +205,7 @@ async fn session(
         legs_json: s.legs_json(),
         provider_start_time: s.start_time.clone(),
         dialled: s.dialled_number().map(str::to_owned),
+        fallback_to: None,
     };
     webhook::end(&state, "session", call.as_ref(), &end).await;
     response::acknowledged()

@@ -313,6 +313,7 @@ async fn call_end(
             .flatten(),
         provider_start_time: p.get("StartTime").map(str::to_owned),
         dialled: p.get("DialWhomNumber").map(str::to_owned),
+        fallback_to: None,
     };
     webhook::end(&state, "call-end", request.call.as_ref(), &end).await;
     response::recorded()

@@ -72,6 +72,13 @@ pub async fn run(
     let stepped = within_budget(state, applet, call, state.sessions.step(call, event)).await;
     let fell_back = stepped.is_none();
     let decision = stepped.unwrap_or(fallback);
+    if let Decision::Bridge {
+        route: flow::Route::Fallback,
+        ..
+    } = &decision
+    {
+        state.fallback_bridged.insert(call.key(), ()).await;
+    }
     let elapsed_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
     if fell_back {
         // The database is unreachable or slow: recording the step must not hold the caller's
@@ -199,6 +206,20 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
         return;
     };
     let at = crate::clock::now_ms();
+    // Bridged to the fallback number: this instance answered so, or the provider reports
+    // having dialled it (the steps may have run on another instance).
+    let dialled_fallback = end
+        .dialled
+        .as_deref()
+        .and_then(|d| PhoneNumber::parse(d, state.region).ok())
+        .is_some_and(|d| state.fallback_number.as_ref() == Some(&d));
+    let mut end = end.clone();
+    if let Some(desk) = &state.fallback_number
+        && (dialled_fallback || state.fallback_bridged.contains_key(&call.key()))
+    {
+        end.fallback_to = Some(desk.to_string());
+    }
+    let end = &end;
     let write = state.sessions.end_at(call, end, at);
     match tokio::time::timeout(state.settings.webhook_timeout, write).await {
         Ok(Ok(outcome)) => {

@@ -39,6 +39,9 @@ pub struct CallEnd {
     pub provider_start_time: Option<String>,
     /// What the provider says it dialled; kept only when pinbridge has no destination stored.
     pub dialled: Option<String>,
+    /// The fallback number (E.164) when the call was bridged there because the database was
+    /// unreachable: recorded as the destination, with route `fallback`, over what was stored.
+    pub fallback_to: Option<String>,
 }
 
 /// One call as the call log shows it.
@@ -227,12 +230,14 @@ pub async fn record_end(
         "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
                             order_id, destination, outcome, dial_call_status, call_type, dial_secs,
                             talk_secs, recording_url, legs, provider_start_time, started_at,
-                            updated_at, ended_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $17)
+                            updated_at, ended_at, route)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $17, $18)
          on conflict (provider, call_sid) do update set
              caller = coalesce(calls.caller, excluded.caller),
              virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
-             destination = coalesce(calls.destination, excluded.destination),
+             destination = case when excluded.route = 'fallback' then excluded.destination
+                                else coalesce(calls.destination, excluded.destination) end,
+             route = coalesce(excluded.route, calls.route),
              outcome = case when excluded.dial_call_status is null and calls.dial_call_status is not null
                             then calls.outcome else excluded.outcome end,
              dial_call_status = coalesce(excluded.dial_call_status, calls.dial_call_status),
@@ -252,7 +257,7 @@ pub async fn record_end(
     .bind(phase)
     .bind(i64::from(state.attempts))
     .bind(order_id)
-    .bind(end.dialled.as_deref())
+    .bind(end.fallback_to.as_deref().or(end.dialled.as_deref()))
     .bind(outcome.as_str())
     .bind(end.dial_call_status.as_deref())
     .bind(end.call_type.as_deref())
@@ -262,6 +267,7 @@ pub async fn record_end(
     .bind(end.legs_json.as_deref())
     .bind(end.provider_start_time.as_deref())
     .bind(now_ms)
+    .bind(end.fallback_to.as_ref().map(|_| Route::Fallback.as_str()))
     .execute(db.pool())
     .await?;
     Ok(outcome)

@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod orders;
+mod outage;
 mod plivo;
 mod scenarios;
 mod twilio;

@@ -250,10 +250,16 @@ pub fn keyed(call: &Call, pin: &str) -> String {
     call.query(Some(pin))
 }
 
-/// The call-end Passthru of a call answered and talked for 40 s.
-pub fn completed(call: &Call) -> String {
+/// The call-end Passthru of a call answered and talked for 40 s, after Connect dialled
+/// `dialled` (E.164, or empty): Exotel reports it in `DialWhomNumber`, in the national form.
+pub fn completed(call: &Call, dialled: &str) -> String {
+    let national = dialled
+        .strip_prefix("+91")
+        .map(|n| format!("0{n}"))
+        .unwrap_or_default();
     call.query(None)
         .replace("CallType=call-attempt", "CallType=completed")
         .replace("DialCallStatus=null", "DialCallStatus=completed")
         .replace("DialCallDuration=0", "DialCallDuration=40")
+        .replace("DialWhomNumber=", &format!("DialWhomNumber={national}"))
 }
