@@ -212,7 +212,10 @@ async fn dial_decision(
                 .await;
             }
             Some(false) => {}
-            None => return unavailable,
+            None => {
+                webhook::remember_fallback(state, call, &unavailable).await;
+                return unavailable;
+            }
         }
     }
     run(state, applet, request, CallEvent::DialNeeded, unavailable).await

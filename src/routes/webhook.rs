@@ -72,13 +72,7 @@ pub async fn run(
     let stepped = within_budget(state, applet, call, state.sessions.step(call, event)).await;
     let fell_back = stepped.is_none();
     let decision = stepped.unwrap_or(fallback);
-    if let Decision::Bridge {
-        route: flow::Route::Fallback,
-        ..
-    } = &decision
-    {
-        state.fallback_bridged.insert(call.key(), ()).await;
-    }
+    remember_fallback(state, call, &decision).await;
     let elapsed_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
     if fell_back {
         // The database is unreachable or slow: recording the step must not hold the caller's
@@ -286,6 +280,18 @@ pub fn unavailable(state: &AppState, call: Option<&Inbound>) -> Decision {
             route: flow::Route::Fallback,
         },
         _ => sorry(),
+    }
+}
+
+/// Notes that `call` was answered `decision`, when that is a bridge to the fallback number, so
+/// that the call's end is recorded as such.
+pub async fn remember_fallback(state: &AppState, call: &Inbound, decision: &Decision) {
+    if let Decision::Bridge {
+        route: flow::Route::Fallback,
+        ..
+    } = decision
+    {
+        state.fallback_bridged.insert(call.key(), ()).await;
     }
 }
 
