@@ -21,5 +21,6 @@ pub mod providers;
 pub mod routes;
 pub mod sessions;
 pub mod startup;
+pub mod step_log;
 pub mod storage;
 pub mod telemetry;

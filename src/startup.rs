@@ -41,6 +41,8 @@ pub struct AppState {
     /// The secret path segment of the 8x8 URLs.
     pub eight_by_eight_secret: String,
     pub connect: ConnectOptions,
+    /// The call steps, written in batches in the background.
+    pub step_log: crate::step_log::StepLog,
     /// Call ends waiting for an unreachable database.
     pub pending_ends: std::sync::Arc<crate::pending::PendingEnds>,
     /// Calls (by [`crate::sessions::Inbound::key`]) this instance bridged to the fallback
@@ -302,6 +304,7 @@ impl Application {
             connect,
             fallback_number: settings.fallback()?,
             pending_ends: Default::default(),
+            step_log: crate::step_log::StepLog::start(db.clone()),
             fallback_bridged: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(24 * 3600))

@@ -7,6 +7,7 @@ use crate::domain::{CallSid, PhoneNumber, Pin};
 use crate::flow::{self, CallEvent, Decision, Outcome};
 use crate::sessions::Inbound;
 use crate::startup::AppState;
+use crate::step_log::StepRecord;
 use crate::storage::calls::CallEnd;
 
 /// Identifies a call from what a provider sent: its call id (refused when malformed), the
@@ -74,31 +75,17 @@ pub async fn run(
     let decision = stepped.unwrap_or(fallback);
     remember_fallback(state, call, &decision).await;
     let elapsed_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
-    if fell_back {
-        // The database is unreachable or slow: recording the step must not hold the caller's
-        // answer up a second time.
-        let (db, budget) = (state.db.clone(), state.settings.webhook_timeout);
-        let (call, decision) = (call.clone(), decision.clone());
-        tokio::spawn(async move {
-            record_step(
-                &db, budget, &call, applet, at, event_name, &decision, true, elapsed_us,
-            )
-            .await;
-        });
-    } else {
-        record_step(
-            &state.db,
-            state.settings.webhook_timeout,
-            call,
-            applet,
-            at,
-            event_name,
-            &decision,
-            false,
-            elapsed_us,
-        )
-        .await;
-    }
+    // Written in the background, in batches: the answer does not wait for it.
+    state.step_log.record(StepRecord {
+        provider: call.provider,
+        call_sid: call.call_sid.as_ref().to_owned(),
+        at,
+        applet,
+        event: event_name,
+        decision: flow::decision_name(&decision),
+        detail: step_detail(&decision, fell_back),
+        elapsed_us,
+    });
     tracing::info!(
         provider,
         applet,
@@ -152,42 +139,6 @@ fn step_detail(decision: &Decision, fell_back: bool) -> Option<String> {
         ))
     } else {
         detail
-    }
-}
-
-/// Writes the step to `call_steps`; a failure is logged and changes nothing else.
-#[allow(clippy::too_many_arguments)]
-async fn record_step(
-    db: &crate::storage::Db,
-    budget: std::time::Duration,
-    call: &Inbound,
-    applet: &'static str,
-    at: i64,
-    event: &'static str,
-    decision: &Decision,
-    fell_back: bool,
-    elapsed_us: i64,
-) {
-    let detail = step_detail(decision, fell_back);
-    let step = crate::storage::steps::NewStep {
-        provider: call.provider,
-        call_sid: call.call_sid.as_ref(),
-        at,
-        applet,
-        event,
-        decision: flow::decision_name(decision),
-        detail: detail.as_deref(),
-        elapsed_us,
-    };
-    let write = crate::storage::steps::record(db, &step);
-    match tokio::time::timeout(budget, write).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "call step not recorded");
-        }
-        Err(_) => {
-            tracing::warn!(provider = call.provider, applet, call.sid = %call.call_sid, "call step not recorded in time");
-        }
     }
 }
 

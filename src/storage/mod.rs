@@ -84,6 +84,11 @@ impl Db {
             .as_millis()
             .clamp(1, i32::MAX as u128);
         let pool_opts = AnyPoolOptions::new()
+            // A pooled PostgreSQL connection may have been cut (a database restart): check it
+            // before use, so service resumes by itself. A SQLite file can not go away under
+            // an open connection, and the check would cost a round trip to the connection's
+            // worker thread on every statement.
+            .test_before_acquire(backend == Backend::Postgres)
             .max_connections(pool.max_connections.max(1))
             .min_connections(pool.min_connections.min(pool.max_connections.max(1)))
             .acquire_timeout(pool.acquire_timeout)

@@ -1,6 +1,6 @@
 //! The steps of each call's flow (`call_steps`): what was asked, what was decided, how long
-//! pinbridge took. Written after each webhook step; read by the admin UI's call page and the
-//! dashboard's latency figures.
+//! pinbridge took. Written in batches by [`crate::step_log`]; read by the admin UI's call page
+//! and the dashboard's latency figures.
 
 use sqlx::Row;
 
@@ -32,22 +32,45 @@ pub struct Step {
     pub elapsed_us: i64,
 }
 
-/// Writes one step.
-pub async fn record(db: &Db, step: &NewStep<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(step.provider)
-    .bind(step.call_sid)
-    .bind(step.at)
-    .bind(step.applet)
-    .bind(step.event)
-    .bind(step.decision)
-    .bind(step.detail)
-    .bind(step.elapsed_us)
-    .execute(db.pool())
-    .await?;
+/// Writes steps in one statement (at most a few hundred: the statement binds 8 values a step).
+pub async fn record_many(db: &Db, steps: &[NewStep<'_>]) -> Result<(), sqlx::Error> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us) values ",
+    );
+    for i in 0..steps.len() {
+        let b = i * 8;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8
+        ));
+    }
+    // Placeholders only: every value is bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for step in steps {
+        query = query
+            .bind(step.provider)
+            .bind(step.call_sid)
+            .bind(step.at)
+            .bind(step.applet)
+            .bind(step.event)
+            .bind(step.decision)
+            .bind(step.detail)
+            .bind(step.elapsed_us);
+    }
+    query.execute(db.pool()).await?;
     Ok(())
 }
 

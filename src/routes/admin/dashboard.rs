@@ -230,6 +230,8 @@ async fn page(
     let hour_start = now.div_euclid(HOUR_MS) * HOUR_MS - 23 * HOUR_MS;
     let day_start = now.div_euclid(DAY_MS) * DAY_MS - 6 * DAY_MS;
     let db = &state.db;
+    // The latency figures read the call steps: see the latest ones.
+    state.step_log.flush().await;
     let hourly = stats::calls_by_bucket(db, hour_start, HOUR_MS)
         .await
         .map_err(unavailable)?;

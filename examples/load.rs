@@ -1,0 +1,731 @@
+//! The load benchmark: a real `pinbridge serve` process on a database seeded with many orders,
+//! driven with whole Exotel calls shaped as Exotel sends them. Run it with `scripts/load.sh`
+//! (which builds the release binaries first); `--help` lists the options.
+//!
+//! Phases, one after the other, against one server:
+//! 1. seed: `pinbridge orders import` of `--orders` active orders (timed);
+//! 2. `/healthz` at maximum rate: the ceiling of the HTTP stack on this machine;
+//! 3. PIN calls at a fixed offered rate (`--steps-per-second`): greeting, gather, check-pin
+//!    (one wrong PIN in every tenth call, then gather and check-pin again), connect, call-end,
+//!    each call with its own CallSid and caller. Calls start on a fixed schedule whatever the
+//!    server's speed, and a call's first step is timed from when it was due, so a slow server
+//!    can not hide its delay (no coordinated omission);
+//! 4. PIN calls at maximum rate (`--concurrency` callers, each starting its next call when the
+//!    last ends);
+//! 5. caller-based booking calls at maximum rate: connect (routed by the caller), call-end.
+//!
+//! Prints a table (calls/s, steps/s, latency percentiles per step, errors, the server's peak
+//! RSS, steps/s as a share of the `/healthz` ceiling) and writes the same as JSON. Then stops
+//! the server and checks that the database holds one call record per call made.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+const SECRET: &str = "load-exotel-secret-0123456789";
+const TOKEN: &str = "load-admin-token-0123456789";
+/// Virtual numbers the orders are spread over (PINs are unique per number).
+const PIN_NUMBERS: u64 = 20;
+/// Virtual numbers of the booking pool.
+const POOL_NUMBERS: u64 = 10;
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Load benchmark of whole Exotel calls against a real pinbridge server")]
+struct Args {
+    /// Active orders to seed before the run.
+    #[arg(long, default_value_t = 1_000_000)]
+    orders: u64,
+    /// Bookings to create for the caller-based calls.
+    #[arg(long, default_value_t = 2_000)]
+    bookings: u64,
+    /// Offered load of the fixed-rate phase, in call steps a second.
+    #[arg(long, default_value_t = 2_000)]
+    steps_per_second: u64,
+    /// Length of each phase, in seconds.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Concurrent callers of the maximum-rate phases.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Database URL; default: a new SQLite file in a temporary directory.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The server binary.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/pinbridge"))]
+    server: PathBuf,
+    /// Where the JSON report goes.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/load-report.json"))]
+    json: PathBuf,
+}
+
+/// Latencies of one phase, per step name, in microseconds.
+#[derive(Default)]
+struct Stats {
+    steps: BTreeMap<&'static str, Histogram<u64>>,
+    calls: u64,
+    errors: u64,
+    first_errors: Vec<String>,
+}
+
+impl Stats {
+    fn record(&mut self, step: &'static str, latency: Duration) {
+        let h = self
+            .steps
+            .entry(step)
+            .or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000, 3).unwrap());
+        h.saturating_record(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    fn error(&mut self, what: String) {
+        self.errors += 1;
+        if self.first_errors.len() < 5 {
+            self.first_errors.push(what);
+        }
+    }
+
+    fn step_count(&self) -> u64 {
+        self.steps.values().map(Histogram::len).sum()
+    }
+
+    fn all_steps(&self) -> Histogram<u64> {
+        let mut all = Histogram::new_with_bounds(1, 60_000_000, 3).unwrap();
+        for h in self.steps.values() {
+            all.add(h).unwrap();
+        }
+        all
+    }
+}
+
+type Shared = Arc<Mutex<Stats>>;
+
+/// What a phase measured.
+struct Phase {
+    name: String,
+    seconds: f64,
+    stats: Stats,
+}
+
+/// The server under test.
+struct Server {
+    child: Child,
+    address: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    fn start(bin: &Path, database_url: &str, dir: &Path) -> anyhow::Result<Self> {
+        let log = std::fs::File::create(dir.join("server.log"))?;
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .env("PINBRIDGE_LISTEN", "127.0.0.1:0")
+            .env("PINBRIDGE_DATABASE_URL", database_url)
+            .env("PINBRIDGE_ADMIN_TOKEN", TOKEN)
+            .env("PINBRIDGE_EXOTEL_SECRET", SECRET)
+            .env("PINBRIDGE_BRAND", "Swift Couriers")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let port = loop {
+            let text = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            if let Some(rest) = text.split("listening on port ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("0")
+                    .parse::<u16>()?;
+            }
+            if let Some(status) = child.try_wait()? {
+                anyhow::bail!("the server exited ({status}):\n{text}");
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(1024)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            client,
+        })
+    }
+
+    /// The server's peak resident set (VmHWM), in bytes.
+    fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    /// SIGTERM, then waits: the server finishes what it is doing and closes the database.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// An order of the seed: `LOAD-i`.
+struct SeedOrder {
+    virtual_number: String,
+    pin: String,
+    customer_e164: String,
+}
+
+fn seed_order(i: u64) -> SeedOrder {
+    let vn = i % PIN_NUMBERS;
+    // i / PIN_NUMBERS numbers the orders of one virtual number; times a prime coprime with
+    // 10^8 it gives each a distinct 8-digit PIN.
+    let pin = ((i / PIN_NUMBERS) * 7919 + 12_345_678) % 100_000_000;
+    SeedOrder {
+        virtual_number: format!("0731485{vn:04}"),
+        pin: format!("{pin:08}"),
+        customer_e164: format!("+919{:09}", i % 1_000_000_000),
+    }
+}
+
+fn write_orders_csv(path: &Path, n: u64) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(
+        out,
+        "order_id,customer_number,pin,virtual_number,expires_at"
+    )?;
+    for i in 0..n {
+        let o = seed_order(i);
+        let national = format!("0{}", &o.customer_e164[3..]);
+        writeln!(
+            out,
+            "LOAD-{i},{national},{},{},2099-01-01T00:00:00Z",
+            o.pin, o.virtual_number
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Exotel's applet query for a call (the seed's shape), with `digits` wrapped in quotes.
+fn exotel_query(sid: &str, from: &str, to: &str, digits: Option<&str>, end: bool) -> String {
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("CallSid", sid.to_owned()),
+        ("CallFrom", from.to_owned()),
+        ("CallTo", to.to_owned()),
+        ("From", from.to_owned()),
+        ("To", to.to_owned()),
+        ("Direction", "incoming".into()),
+        ("Created", "Fri, 16 Jul 2021 18:24:05".into()),
+        ("flow_id", "383431".into()),
+        ("tenant_id", "53926".into()),
+    ];
+    if end {
+        pairs.push(("CallType", "completed".into()));
+        pairs.push(("DialCallStatus", "completed".into()));
+        pairs.push(("DialCallDuration", "40".into()));
+    } else {
+        pairs.push(("CallType", "call-attempt".into()));
+    }
+    if let Some(d) = digits {
+        pairs.push(("digits", format!("\"{d}\"")));
+    }
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+/// Sends one step; records its latency from `due` (when it should have been sent).
+async fn step(
+    server: &Server,
+    stats: &Shared,
+    name: &'static str,
+    query: &str,
+    due: Instant,
+) -> Option<(u16, String)> {
+    let url = format!("{}/exotel/{SECRET}/{name}?{query}", server.address);
+    let result = server.client.get(url).send().await;
+    let outcome = match result {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            r.text().await.ok().map(|body| (status, body))
+        }
+        Err(_) => None,
+    };
+    let mut s = stats.lock().unwrap();
+    s.record(name, due.elapsed());
+    if outcome.is_none() {
+        s.error(format!("{name}: transport error"));
+    }
+    outcome
+}
+
+/// One whole PIN call on order `order`; `n` numbers the call (its CallSid and caller).
+async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Instant) {
+    let o = seed_order(order);
+    let sid = format!("load{n:012}");
+    let from = format!("070{:08}", n % 100_000_000);
+    let q = |digits: Option<&str>| exotel_query(&sid, &from, &o.virtual_number, digits, false);
+    let expect = |stats: &Shared, what: &str, ok: bool| {
+        if !ok {
+            stats.lock().unwrap().error(format!("{sid}: {what}"));
+        }
+        ok
+    };
+    let Some((st, _)) = step(server, stats, "greeting", &q(None), due).await else {
+        return;
+    };
+    if !expect(stats, "greeting", st == 200) {
+        return;
+    }
+    let Some((st, _)) = step(server, stats, "gather", &q(None), Instant::now()).await else {
+        return;
+    };
+    if !expect(stats, "gather", st == 200) {
+        return;
+    }
+    if n % 10 == 9 {
+        let wrong = format!(
+            "{:08}",
+            (o.pin.parse::<u64>().unwrap_or(0) + 1) % 100_000_000
+        );
+        let Some((st, _)) =
+            step(server, stats, "check-pin", &q(Some(&wrong)), Instant::now()).await
+        else {
+            return;
+        };
+        if !expect(stats, "wrong PIN asks again", st == 302) {
+            return;
+        }
+        let Some((st, _)) = step(server, stats, "gather", &q(None), Instant::now()).await else {
+            return;
+        };
+        if !expect(stats, "gather again", st == 200) {
+            return;
+        }
+    }
+    let Some((st, _)) = step(server, stats, "check-pin", &q(Some(&o.pin)), Instant::now()).await
+    else {
+        return;
+    };
+    if !expect(stats, "right PIN", st == 200) {
+        return;
+    }
+    let Some((st, body)) = step(server, stats, "connect", &q(Some(&o.pin)), Instant::now()).await
+    else {
+        return;
+    };
+    if !expect(
+        stats,
+        "connect dials the customer",
+        st == 200 && body.trim() == o.customer_e164,
+    ) {
+        return;
+    }
+    let end = exotel_query(&sid, &from, &o.virtual_number, None, true);
+    let Some((st, _)) = step(server, stats, "call-end", &end, Instant::now()).await else {
+        return;
+    };
+    if expect(stats, "call-end", st == 200) {
+        stats.lock().unwrap().calls += 1;
+    }
+}
+
+/// A booking of the run: party A calls its virtual number and reaches party B.
+#[derive(Clone)]
+struct Booking {
+    party_a: String,
+    party_b_e164: String,
+    virtual_number: String,
+}
+
+/// One caller-based call: connect (routed by the caller), call-end.
+async fn booking_call(server: &Server, stats: &Shared, n: u64, b: &Booking) {
+    let sid = format!("book{n:012}");
+    let q = exotel_query(&sid, &b.party_a, &b.virtual_number, None, false);
+    let Some((st, body)) = step(server, stats, "connect", &q, Instant::now()).await else {
+        return;
+    };
+    if st != 200 || body.trim() != b.party_b_e164 {
+        stats
+            .lock()
+            .unwrap()
+            .error(format!("{sid}: connect answered {st}"));
+        return;
+    }
+    let end = exotel_query(&sid, &b.party_a, &b.virtual_number, None, true);
+    if let Some((200, _)) = step(server, stats, "call-end", &end, Instant::now()).await {
+        stats.lock().unwrap().calls += 1;
+    }
+}
+
+/// The next call number, shared by all phases so every CallSid is new.
+static NEXT_CALL: AtomicU64 = AtomicU64::new(0);
+
+fn next_call() -> u64 {
+    NEXT_CALL.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Calls of `kind` by `concurrency` callers back to back for `seconds`.
+async fn closed_loop<F, Fut>(name: &str, server: &Arc<Server>, args: &Args, call: F) -> Phase
+where
+    F: Fn(Arc<Server>, Shared, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let stats: Shared = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (server, stats, stop, call) = (
+            Arc::clone(server),
+            Arc::clone(&stats),
+            Arc::clone(&stop),
+            call.clone(),
+        );
+        tasks.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                call(Arc::clone(&server), Arc::clone(&stats), next_call()).await;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    while tasks.join_next().await.is_some() {}
+    let seconds = started.elapsed().as_secs_f64();
+    Phase {
+        name: name.to_owned(),
+        seconds,
+        stats: Arc::try_unwrap(stats)
+            .map(|m| m.into_inner().unwrap())
+            .unwrap_or_default(),
+    }
+}
+
+/// PIN calls started on a fixed schedule: `calls_per_second` for `seconds`.
+async fn open_loop(server: &Arc<Server>, args: &Args, orders: u64) -> Phase {
+    // A PIN call is 5 steps, 7 with a wrong PIN (one call in ten): 5.2 on average.
+    let calls_per_second = args.steps_per_second as f64 / 5.2;
+    let interval = Duration::from_secs_f64(1.0 / calls_per_second);
+    let total = (calls_per_second * args.seconds as f64) as u64;
+    let stats: Shared = Arc::default();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let due = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let (server, stats) = (Arc::clone(server), Arc::clone(&stats));
+        let n = next_call();
+        tasks.spawn(async move {
+            pin_call(
+                &server,
+                &stats,
+                n,
+                n.wrapping_mul(2_654_435_761) % orders,
+                due,
+            )
+            .await;
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Phase {
+        name: format!("PIN calls, fixed {} steps/s", args.steps_per_second),
+        seconds: started.elapsed().as_secs_f64(),
+        stats: Arc::try_unwrap(stats)
+            .map(|m| m.into_inner().unwrap())
+            .unwrap_or_default(),
+    }
+}
+
+async fn healthz(server: Arc<Server>, stats: Shared, _n: u64) {
+    let started = Instant::now();
+    let ok = server
+        .client
+        .get(format!("{}/healthz", server.address))
+        .send()
+        .await
+        .map(|r| r.status().as_u16() == 200)
+        .unwrap_or(false);
+    let mut s = stats.lock().unwrap();
+    s.record("healthz", started.elapsed());
+    if ok {
+        s.calls += 1;
+    } else {
+        s.error("healthz failed".into());
+    }
+}
+
+async fn admin_post(server: &Server, path: &str, body: Value) -> anyhow::Result<Value> {
+    let r = server
+        .client
+        .post(format!("{}/api/v1{path}", server.address))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await?;
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    anyhow::ensure!(status.is_success(), "{path}: {status} {body}");
+    Ok(body)
+}
+
+async fn create_bookings(server: &Server, n: u64) -> anyhow::Result<Vec<Booking>> {
+    for j in 0..POOL_NUMBERS {
+        admin_post(
+            server,
+            "/virtual-numbers",
+            json!({"number": format!("0731486{j:04}"), "provider": "exotel"}),
+        )
+        .await?;
+    }
+    let mut bookings = Vec::new();
+    for i in 0..n {
+        let party_a = format!("060{:08}", i);
+        let party_b = format!("061{:08}", i);
+        let b = admin_post(
+            server,
+            "/bookings",
+            json!({"party_a": party_a, "party_b": party_b, "ttl_seconds": 86_400}),
+        )
+        .await?;
+        let vn = b["virtual_number"].as_str().unwrap_or_default();
+        bookings.push(Booking {
+            party_a,
+            party_b_e164: format!("+9161{:08}", i),
+            virtual_number: format!("0{}", vn.strip_prefix("+91").unwrap_or(vn)),
+        });
+    }
+    Ok(bookings)
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn phase_json(p: &Phase, ceiling: f64) -> Value {
+    let steps = p.stats.step_count();
+    let steps_per_second = steps as f64 / p.seconds;
+    let per_step: BTreeMap<&str, Value> = p
+        .stats
+        .steps
+        .iter()
+        .map(|(name, h)| {
+            (
+                *name,
+                json!({
+                    "count": h.len(),
+                    "p50_ms": ms(h.value_at_quantile(0.50)),
+                    "p90_ms": ms(h.value_at_quantile(0.90)),
+                    "p99_ms": ms(h.value_at_quantile(0.99)),
+                    "max_ms": ms(h.max()),
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "phase": p.name,
+        "seconds": p.seconds,
+        "calls": p.stats.calls,
+        "calls_per_second": p.stats.calls as f64 / p.seconds,
+        "steps": steps,
+        "steps_per_second": steps_per_second,
+        "share_of_healthz_ceiling": if ceiling > 0.0 { steps_per_second / ceiling } else { 0.0 },
+        "errors": p.stats.errors,
+        "first_errors": p.stats.first_errors,
+        "latency_per_step": per_step,
+    })
+}
+
+fn print_table(report: &Value) {
+    println!();
+    println!(
+        "seed: {} orders imported in {:.1} s ({:.0} orders/s)",
+        report["orders"], report["import_seconds"], report["import_orders_per_second"]
+    );
+    println!(
+        "server peak RSS: {:.1} MB   call records: {} stored / {} calls made",
+        report["server_peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        report["call_records"],
+        report["calls_made"]
+    );
+    println!();
+    println!(
+        "{:<34} {:>8} {:>9} {:>7} {:<10} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "phase",
+        "calls/s",
+        "steps/s",
+        "ceiling",
+        "step",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors"
+    );
+    for p in report["phases"].as_array().into_iter().flatten() {
+        let mut first = true;
+        for (step, l) in p["latency_per_step"].as_object().into_iter().flatten() {
+            if first {
+                print!(
+                    "{:<34} {:>8.0} {:>9.0} {:>6.0}% ",
+                    p["phase"].as_str().unwrap_or(""),
+                    p["calls_per_second"].as_f64().unwrap_or(0.0),
+                    p["steps_per_second"].as_f64().unwrap_or(0.0),
+                    p["share_of_healthz_ceiling"].as_f64().unwrap_or(0.0) * 100.0
+                );
+            } else {
+                print!("{:<34} {:>8} {:>9} {:>7} ", "", "", "", "");
+            }
+            println!(
+                "{:<10} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6}",
+                step,
+                l["p50_ms"].as_f64().unwrap_or(0.0),
+                l["p90_ms"].as_f64().unwrap_or(0.0),
+                l["p99_ms"].as_f64().unwrap_or(0.0),
+                l["max_ms"].as_f64().unwrap_or(0.0),
+                if first {
+                    p["errors"].to_string()
+                } else {
+                    String::new()
+                }
+            );
+            first = false;
+        }
+        for e in p["first_errors"].as_array().into_iter().flatten() {
+            println!("    error: {}", e.as_str().unwrap_or(""));
+        }
+    }
+    println!();
+}
+
+async fn count_call_records(database_url: &str) -> anyhow::Result<i64> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(database_url).await?;
+    let (n,): (i64,) = sqlx::query_as("select count(*) from calls")
+        .fetch_one(&pool)
+        .await?;
+    pool.close().await;
+    Ok(n)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.server.exists(),
+        "{} is missing: build it with `cargo build --release` (scripts/load.sh does)",
+        args.server.display()
+    );
+    let dir = tempfile::tempdir()?;
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/load.db", dir.path().display()));
+
+    eprintln!("writing {} orders to a CSV file", args.orders);
+    let csv = dir.path().join("orders.csv");
+    write_orders_csv(&csv, args.orders)?;
+    eprintln!("importing them with `pinbridge orders import`");
+    let started = Instant::now();
+    let out = Command::new(&args.server)
+        .args(["orders", "import"])
+        .arg(&csv)
+        .env("PINBRIDGE_DATABASE_URL", &database_url)
+        .output()?;
+    let import_seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        out.status.success(),
+        "the import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let server = Arc::new(Server::start(&args.server, &database_url, dir.path())?);
+    eprintln!("creating {} bookings", args.bookings);
+    let bookings = Arc::new(create_bookings(&server, args.bookings).await?);
+
+    eprintln!("/healthz at maximum rate for {} s", args.seconds);
+    let ceiling_phase = closed_loop("/healthz, maximum rate", &server, &args, healthz).await;
+    let ceiling = ceiling_phase.stats.step_count() as f64 / ceiling_phase.seconds;
+
+    eprintln!(
+        "PIN calls at {} steps/s for {} s",
+        args.steps_per_second, args.seconds
+    );
+    let fixed = open_loop(&server, &args, args.orders).await;
+
+    eprintln!("PIN calls at maximum rate for {} s", args.seconds);
+    let orders = args.orders;
+    let max_pin = closed_loop(
+        "PIN calls, maximum rate",
+        &server,
+        &args,
+        move |server, stats, n| async move {
+            let due = Instant::now();
+            pin_call(
+                &server,
+                &stats,
+                n,
+                n.wrapping_mul(2_654_435_761) % orders,
+                due,
+            )
+            .await;
+        },
+    )
+    .await;
+
+    eprintln!("booking calls at maximum rate for {} s", args.seconds);
+    let max_booking = closed_loop("booking calls, maximum rate", &server, &args, {
+        let bookings = Arc::clone(&bookings);
+        move |server, stats, n| {
+            let bookings = Arc::clone(&bookings);
+            async move {
+                let b = &bookings[(n % bookings.len() as u64) as usize];
+                booking_call(&server, &stats, n, b).await;
+            }
+        }
+    })
+    .await;
+
+    let peak_rss = server.peak_rss().unwrap_or(0);
+    let calls_made = fixed.stats.calls + max_pin.stats.calls + max_booking.stats.calls;
+    let server =
+        Arc::try_unwrap(server).map_err(|_| anyhow::anyhow!("the server is still in use"))?;
+    server.stop();
+    let records = count_call_records(&database_url).await?;
+
+    let phases = [&ceiling_phase, &fixed, &max_pin, &max_booking];
+    let report = json!({
+        "machine": {
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "database": if database_url.starts_with("sqlite") { "sqlite" } else { "postgres" },
+        },
+        "orders": args.orders,
+        "import_seconds": import_seconds,
+        "import_orders_per_second": args.orders as f64 / import_seconds,
+        "server_peak_rss_bytes": peak_rss,
+        "healthz_ceiling_per_second": ceiling,
+        "calls_made": calls_made,
+        "call_records": records,
+        "phases": phases.iter().map(|p| phase_json(p, ceiling)).collect::<Vec<_>>(),
+        "all_steps_p99_ms": phases[1..].iter().map(|p| ms(p.stats.all_steps().value_at_quantile(0.99))).collect::<Vec<_>>(),
+    });
+    print_table(&report);
+    if let Some(parent) = args.json.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
+    println!("JSON report: {}", args.json.display());
+    anyhow::ensure!(
+        records == calls_made as i64,
+        "{records} call records for {calls_made} calls made"
+    );
+    Ok(())
+}
