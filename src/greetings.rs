@@ -1,8 +1,9 @@
 //! The operators' greetings, kept in memory so that a call's prompts need no database read.
 //!
 //! The book (every stored greeting, compiled, and the language of each pool number) is
-//! rebuilt after every edit made through this instance, and at most once a second on read, so
-//! an edit made on another instance is heard within a second.
+//! rebuilt after every edit made through this instance, and every half second in the
+//! background, so an edit made on another instance is heard within a second and no call waits
+//! for a reload.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -10,11 +11,11 @@ use std::time::{Duration, Instant};
 use crate::prompts::{Book, Voice};
 use crate::storage::{self, Db};
 
-/// The longest a reload may take on a webhook's path before the last book is used instead.
-const RELOAD_BUDGET: Duration = Duration::from_millis(300);
+/// The longest a background reload may take before the last book is kept.
+const RELOAD_BUDGET: Duration = Duration::from_secs(2);
 
-/// How old the book may get before a read reloads it.
-const FRESH_FOR: Duration = Duration::from_secs(1);
+/// How often the book is reloaded: an edit made on another instance is heard within this.
+const FRESH_FOR: Duration = Duration::from_millis(500);
 
 /// The greetings of every call, shared by all workers.
 pub struct Greetings {
@@ -57,38 +58,36 @@ impl Greetings {
         Ok(())
     }
 
-    /// The current book, reloaded first when it is older than a second. A failed reload keeps
-    /// the book in memory (a caller still hears the last known greetings).
+    /// The current book: no database read on a call's path. [`Greetings::spawn_refresh`]
+    /// keeps it fresh.
     pub async fn book(&self) -> Arc<Book> {
-        let (loaded, book) = {
-            let guard = self.book.read().unwrap_or_else(|e| e.into_inner());
-            (guard.0, Arc::clone(&guard.1))
-        };
-        if loaded.elapsed() < FRESH_FOR {
-            return book;
-        }
-        // One reload at a time; others keep using the book they have.
-        let Ok(_one) = self.reloading.try_lock() else {
-            return book;
-        };
-        // This runs on a webhook's path: an unreachable database must not hold the answer up.
-        let read = tokio::time::timeout(RELOAD_BUDGET, read_book(&self.db, &self.default_language))
-            .await
-            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
-        match read {
-            Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                *self.book.write().unwrap_or_else(|e| e.into_inner()) =
-                    (Instant::now(), Arc::clone(&fresh));
-                fresh
+        Arc::clone(&self.book.read().unwrap_or_else(|e| e.into_inner()).1)
+    }
+
+    /// Reloads the book every [`FRESH_FOR`] in the background, so that an edit made on another
+    /// instance is heard here within that time; a failed reload keeps the book in memory (a
+    /// caller still hears the last known greetings). Ends when the database is closed.
+    pub fn spawn_refresh(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FRESH_FOR);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if self.db.is_closed() {
+                    break;
+                }
+                let read = tokio::time::timeout(RELOAD_BUDGET, self.reload()).await;
+                match read {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "reloading the greetings failed; keeping the last ones");
+                    }
+                    Err(_) => {
+                        tracing::warn!("reloading the greetings took too long; keeping the last ones");
+                    }
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "reloading the greetings failed; keeping the last ones");
-                // Try again in a second, not on every prompt.
-                self.book.write().unwrap_or_else(|e| e.into_inner()).0 = Instant::now();
-                book
-            }
-        }
+        });
     }
 
     /// The prompts of a call to `virtual_number` (E.164).

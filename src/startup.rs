@@ -27,7 +27,7 @@ pub struct AppState {
     pub rules: OrderRules,
     pub sessions: Sessions,
     /// The operators' greetings, in memory.
-    pub greetings: crate::greetings::Greetings,
+    pub greetings: std::sync::Arc<crate::greetings::Greetings>,
     /// The admin tokens, as SHA-256 digests; the tokens themselves are not kept.
     pub admin_tokens: Vec<AdminToken>,
     /// Failed admin authentications per source address (10 a minute, then 429).
@@ -263,7 +263,10 @@ impl Application {
             max_conversation_secs: settings.max_conversation_duration.as_secs(),
         };
         let greetings =
-            crate::greetings::Greetings::load(db.clone(), &settings.default_language).await?;
+            std::sync::Arc::new(
+                crate::greetings::Greetings::load(db.clone(), &settings.default_language).await?,
+            );
+        std::sync::Arc::clone(&greetings).spawn_refresh();
         let state = AppState {
             greetings,
             sessions: Sessions::new(

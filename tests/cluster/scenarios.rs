@@ -352,7 +352,7 @@ async fn a_change_on_one_instance_takes_effect_on_the_other_within_a_second() {
         "the deactivated order's PIN is refused on the other instance"
     );
 
-    // Greetings are held in memory and reloaded when a second old.
+    // Greetings are held in memory and reloaded every half second.
     assert_eq!(greeting(&b, "g0").await, "Welcome to Swift Couriers.");
     let (cookie, csrf) = admin_session(&a).await;
     let saved = a
