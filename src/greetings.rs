@@ -83,7 +83,9 @@ impl Greetings {
                         tracing::warn!(error = %e, "reloading the greetings failed; keeping the last ones");
                     }
                     Err(_) => {
-                        tracing::warn!("reloading the greetings took too long; keeping the last ones");
+                        tracing::warn!(
+                            "reloading the greetings took too long; keeping the last ones"
+                        );
                     }
                 }
             }

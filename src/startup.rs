@@ -262,10 +262,9 @@ impl Application {
             max_ringing_secs: settings.max_ringing_duration.as_secs(),
             max_conversation_secs: settings.max_conversation_duration.as_secs(),
         };
-        let greetings =
-            std::sync::Arc::new(
-                crate::greetings::Greetings::load(db.clone(), &settings.default_language).await?,
-            );
+        let greetings = std::sync::Arc::new(
+            crate::greetings::Greetings::load(db.clone(), &settings.default_language).await?,
+        );
         std::sync::Arc::clone(&greetings).spawn_refresh();
         let state = AppState {
             greetings,
