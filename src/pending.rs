@@ -4,7 +4,8 @@
 //!
 //! Providers do not resend an end report that was answered (Exotel's call-end Passthru, Twilio's
 //! status callback), so this process keeps it. It is lost only if the process dies before the
-//! database comes back; the number waiting shows in the log when one is queued.
+//! database comes back; the number waiting shows in the log when the first is queued, and at
+//! every thousandth.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -50,10 +51,13 @@ impl PendingEnds {
             tracing::error!(provider = dropped.call.provider, call.sid = %dropped.call.call_sid, "too many call ends waiting for the database; the oldest is dropped");
         }
         queue.push_back(Pending { call, end, at });
-        tracing::warn!(
-            waiting = queue.len(),
-            "call end kept in memory until the database answers"
-        );
+        // The first, then every thousandth: an outage under load must not flood the log.
+        if queue.len() == 1 || queue.len() % 1000 == 0 {
+            tracing::warn!(
+                waiting = queue.len(),
+                "call end kept in memory until the database answers"
+            );
+        }
     }
 
     /// How many call ends wait.

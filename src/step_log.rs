@@ -7,6 +7,8 @@
 //! before its batch is written (within milliseconds), or when the database refuses the batch
 //! three times in a row (logged).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -44,20 +46,24 @@ enum Message {
 #[derive(Clone, Debug)]
 pub struct StepLog {
     tx: mpsc::Sender<Message>,
+    /// Steps dropped for a full backlog since the writer last said so.
+    dropped: Arc<AtomicU64>,
 }
 
 impl StepLog {
     /// Starts the writer task on `db`. It ends when every handle is dropped.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(BACKLOG);
-        tokio::spawn(write_batches(db, rx));
-        Self { tx }
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(write_batches(db, rx, Arc::clone(&dropped)));
+        Self { tx, dropped }
     }
 
-    /// Queues a step; never waits. A full backlog (the database far behind) drops it.
+    /// Queues a step; never waits. A full backlog (the database far behind) drops it; the
+    /// writer logs how many, once per batch rather than once per step.
     pub fn record(&self, step: StepRecord) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Message::Step(step)) {
-            tracing::warn!("call step not recorded: too many waiting for the database");
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -70,7 +76,7 @@ impl StepLog {
     }
 }
 
-async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
+async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
     let mut steps: Vec<StepRecord> = Vec::with_capacity(BATCH);
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -88,6 +94,13 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
         }
         write(&db, &steps).await;
         steps.clear();
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            tracing::warn!(
+                steps = lost,
+                "call steps not recorded: too many were waiting for the database"
+            );
+        }
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
