@@ -52,7 +52,7 @@ impl PendingEnds {
         }
         queue.push_back(Pending { call, end, at });
         // The first, then every thousandth: an outage under load must not flood the log.
-        if queue.len() == 1 || queue.len() % 1000 == 0 {
+        if queue.len() == 1 || queue.len().is_multiple_of(1000) {
             tracing::warn!(
                 waiting = queue.len(),
                 "call end kept in memory until the database answers"
