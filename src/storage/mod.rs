@@ -214,40 +214,59 @@ pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
     sqlx::query("select 1").execute(db.pool()).await.map(|_| ())
 }
 
+/// Creates a new, empty database on the PostgreSQL server of `server_url` (any database URL
+/// on it, e.g. `postgres://pinbridge@127.0.0.1:54329/postgres`) and returns its URL: for the
+/// PostgreSQL pass of the tests, where each test needs a database of its own. The name is
+/// `{prefix}_{process}_{counter}_{nanoseconds}`; the database is not dropped afterwards
+/// (`scripts/postgres.sh start --fresh` starts from an empty server).
+///
+/// Errors: the server can not be reached, or refuses `create database`.
+pub async fn create_test_database(server_url: &str, prefix: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    anyhow::ensure!(
+        prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+        "a test database prefix is made of a-z and _"
+    );
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let name = format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(server_url)
+        .await
+        .context("reaching the test PostgreSQL server (scripts/postgres.sh start)")?;
+    // The name is made of a-z, _ and digits only (checked above).
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut admin)
+        .await
+        .context("creating a test database")?;
+    admin.close().await.ok();
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (server_url, String::new()),
+    };
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    Ok(format!("{base}/{name}{query}"))
+}
+
 /// A new, empty, migrated database for a unit test: in-memory SQLite, or, in the PostgreSQL
 /// pass of the tests (`TEST_DATABASE_URL=postgres://...`, see `scripts/test.sh`), a database of
 /// its own created on that server.
 #[cfg(test)]
 pub(crate) async fn test_db() -> Db {
-    use sqlx::Connection;
-    use std::sync::atomic::{AtomicU32, Ordering};
     let server = std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| u.starts_with("postgres"));
     let url = match server {
         None => "sqlite::memory:".to_owned(),
-        Some(server) => {
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .subsec_nanos();
-            let name = format!(
-                "u_{}_{}_{nanos}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            );
-            sqlx::any::install_default_drivers();
-            let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
-            // The name is made of digits and `u_` only.
-            sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            admin.close().await.ok();
-            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-            format!("{base}/{name}")
-        }
+        Some(server) => create_test_database(&server, "u").await.unwrap(),
     };
     let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
     db.migrate().await.unwrap();

@@ -63,24 +63,6 @@ async fn exotel_greeting(app: &TestApp, sid: &str, to: &str) -> String {
     app.exotel_text("greeting", &query).await
 }
 
-/// The TwiML Twilio gets when a call to `to` comes in.
-async fn twilio_voice(app: &TestApp, sid: &str, to: &str) -> String {
-    let params: Vec<(String, String)> = [
-        ("AccountSid", "AC00000000000000000000000000000000"),
-        ("CallSid", sid),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-        ("From", "+917709562799"),
-        ("To", to),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    let r = crate::twilio::post(app, "/twilio/voice", &params).await;
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
-}
-
 /// The texts of the `tag` elements of a TwiML document.
 fn texts(xml: &str, tag: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(xml).unwrap();
@@ -151,7 +133,7 @@ async fn an_edited_welcome_is_spoken_by_the_next_exotel_and_twilio_call() {
         exotel_greeting(&app, "g1", "07314853246").await,
         "Hello from Swift Couriers!"
     );
-    let twiml = twilio_voice(&app, "CA01", VN).await;
+    let twiml = crate::twilio::voice_twiml(&app, "CA01", VN).await;
     let says = texts(&twiml, "Say");
     assert_eq!(says[0], "Hello from Swift Couriers!", "{twiml}");
     assert!(says[1].contains("order PIN"));
@@ -201,7 +183,7 @@ async fn a_hindi_greeting_for_one_number_is_heard_on_that_number_only() {
     let hindi = "Namaste, Swift Couriers mein aapka swagat hai.";
     assert_eq!(exotel_greeting(&app, "h1", "07314853246").await, hindi);
     assert_eq!(
-        texts(&twilio_voice(&app, "CA11", VN).await, "Say")[0],
+        texts(&crate::twilio::voice_twiml(&app, "CA11", VN).await, "Say")[0],
         hindi
     );
     assert_eq!(
@@ -209,7 +191,10 @@ async fn a_hindi_greeting_for_one_number_is_heard_on_that_number_only() {
         "Welcome to Swift Couriers."
     );
     assert_eq!(
-        texts(&twilio_voice(&app, "CA12", OTHER_VN).await, "Say")[0],
+        texts(
+            &crate::twilio::voice_twiml(&app, "CA12", OTHER_VN).await,
+            "Say"
+        )[0],
         "Welcome to Swift Couriers."
     );
     let (_, list) = get(&app, &cookie, "/admin/greetings").await;
@@ -280,7 +265,7 @@ async fn bad_templates_are_shown_and_not_saved_reset_and_audio_work() {
     let r = save(&app, &cookie, &token, key, "audio", url, "save").await;
     assert_eq!(r.status(), 303);
     assert_eq!(exotel_greeting(&app, "b3", "07314853246").await, url);
-    let twiml = twilio_voice(&app, "CA21", VN).await;
+    let twiml = crate::twilio::voice_twiml(&app, "CA21", VN).await;
     assert_eq!(texts(&twiml, "Play"), vec![url.to_owned()], "{twiml}");
     let doc = roxmltree::Document::parse(&twiml).unwrap();
     let gather = doc
@@ -308,7 +293,7 @@ async fn bad_templates_are_shown_and_not_saved_reset_and_audio_work() {
         exotel_greeting(&app, "b4", "07314853246").await,
         "Welcome to Swift Couriers."
     );
-    assert!(texts(&twilio_voice(&app, "CA22", VN).await, "Play").is_empty());
+    assert!(texts(&crate::twilio::voice_twiml(&app, "CA22", VN).await, "Play").is_empty());
 }
 
 #[tokio::test]

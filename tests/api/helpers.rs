@@ -1,10 +1,7 @@
 //! `spawn_app()` and the requests tests send.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock};
-
-use sqlx::Connection;
 
 use pinbridge::config::Settings;
 use pinbridge::startup::Application;
@@ -50,32 +47,9 @@ pub async fn fresh_database_url(dir: &Path) -> String {
     let Some(server) = test_postgres_url() else {
         return format!("sqlite://{}/pinbridge.db", dir.display());
     };
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!(
-        "t_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(&server)
+    pinbridge::storage::create_test_database(&server, "t")
         .await
-        .expect("the test PostgreSQL server answers (scripts/postgres.sh start)");
-    // The name is made of digits and `t_` only.
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("a test database is created");
-    admin.close().await.ok();
-    let (base, query) = match server.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (server.as_str(), String::new()),
-    };
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    format!("{base}/{name}{query}")
+        .expect("a test database on the TEST_DATABASE_URL server")
 }
 
 /// A running application and what a test needs to talk to it.

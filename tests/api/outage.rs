@@ -18,23 +18,6 @@ async fn broken_app(fallback: Option<&str>) -> TestApp {
     app
 }
 
-async fn twilio_voice(app: &TestApp, sid: &str) -> String {
-    let params: Vec<(String, String)> = [
-        ("AccountSid", "AC00000000000000000000000000000000"),
-        ("CallSid", sid),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-        ("From", "+917709562799"),
-        ("To", "+917314853246"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    let r = crate::twilio::post(app, "/twilio/voice", &params).await;
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
-}
-
 #[tokio::test]
 async fn a_call_that_storage_fails_reaches_the_fallback_number() {
     let app = broken_app(Some("080 4567 8901")).await;
@@ -48,7 +31,7 @@ async fn a_call_that_storage_fails_reaches_the_fallback_number() {
     );
     assert_eq!(app.connect(&call).await, DESK_E164);
 
-    let twiml = twilio_voice(&app, "CAoutage1").await;
+    let twiml = crate::twilio::voice_twiml(&app, "CAoutage1", "+917314853246").await;
     let doc = roxmltree::Document::parse(&twiml).unwrap();
     let dial = doc
         .descendants()
@@ -69,7 +52,7 @@ async fn without_a_fallback_number_the_caller_hears_sorry_and_no_one_is_dialled(
     let call = Call::new("outage-2");
     app.exotel("check-pin", &call.query(Some("568"))).await;
     assert_eq!(app.connect(&call).await, "", "Connect dials no one");
-    let twiml = twilio_voice(&app, "CAoutage2").await;
+    let twiml = crate::twilio::voice_twiml(&app, "CAoutage2", "+917314853246").await;
     assert!(!twiml.contains("<Dial"), "{twiml}");
     assert!(twiml.contains("<Say"), "{twiml}");
 }

@@ -26,6 +26,24 @@ fn params(leg: &Leg) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The TwiML Twilio gets when a call to `to` comes in.
+pub async fn voice_twiml(app: &TestApp, sid: &str, to: &str) -> String {
+    let params: Vec<(String, String)> = [
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("CallSid", sid),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("From", "+917709562799"),
+        ("To", to),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let r = post(app, "/twilio/voice", &params).await;
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
 /// POSTs `params` as a form to `path`, signed over the public URL with the test token.
 pub async fn post(app: &TestApp, path: &str, params: &[(String, String)]) -> Response {
     let sig = signature(TWILIO_TOKEN, &format!("{PUBLIC_URL}{path}"), params);
