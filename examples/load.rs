@@ -252,103 +252,82 @@ fn exotel_query(sid: &str, from: &str, to: &str, digits: Option<&str>, end: bool
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
-/// Sends one step; records its latency from `due` (when it should have been sent).
+/// Sends one step and times it. Returns the body when the answer has `status` (and, with
+/// `body`, exactly that body); anything else (another status, another body, no answer) is
+/// counted as an error of the call `sid`.
 async fn step(
     server: &Server,
     stats: &Shared,
-    name: &'static str,
-    query: &str,
-    due: Instant,
-) -> Option<(u16, String)> {
+    sid: &str,
+    (name, query): (&'static str, &str),
+    status: u16,
+    body: Option<&str>,
+) -> Option<String> {
     let url = format!("{}/exotel/{SECRET}/{name}?{query}", server.address);
-    let result = server.client.get(url).send().await;
-    let outcome = match result {
+    let started = Instant::now();
+    let answer = match server.client.get(url).send().await {
         Ok(r) => {
-            let status = r.status().as_u16();
-            r.text().await.ok().map(|body| (status, body))
+            let got = r.status().as_u16();
+            r.text().await.ok().map(|text| (got, text))
         }
         Err(_) => None,
     };
     let mut s = stats.lock().unwrap();
-    s.record(name, due.elapsed());
-    if outcome.is_none() {
-        s.error(format!("{name}: transport error"));
+    s.record(name, started.elapsed());
+    match answer {
+        Some((got, text)) if got == status && body.is_none_or(|b| text.trim() == b) => Some(text),
+        Some((got, _)) => {
+            s.error(format!("{sid} {name}: answered {got}, expected {status}"));
+            None
+        }
+        None => {
+            s.error(format!("{sid} {name}: transport error"));
+            None
+        }
     }
-    outcome
 }
 
-/// One whole PIN call on order `order`; `n` numbers the call (its CallSid and caller).
+/// One whole PIN call on order `order`; `n` numbers the call (its CallSid and caller), `due` is
+/// when it should have started.
 async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Instant) {
     let o = seed_order(order);
     let sid = format!("load{n:012}");
     let from = format!("070{:08}", n % 100_000_000);
     let q = |digits: Option<&str>| exotel_query(&sid, &from, &o.virtual_number, digits, false);
-    let expect = |stats: &Shared, what: &str, ok: bool| {
-        if !ok {
-            stats.lock().unwrap().error(format!("{sid}: {what}"));
-        }
-        ok
-    };
     // How late the generator started this call (its timer has millisecond granularity):
     // reported on its own, so that neither the server nor the generator hides the other.
     stats.lock().unwrap().record("(start lag)", due.elapsed());
-    let Some((st, _)) = step(server, stats, "greeting", &q(None), Instant::now()).await else {
-        return;
-    };
-    if !expect(stats, "greeting", st == 200) {
-        return;
-    }
-    let Some((st, _)) = step(server, stats, "gather", &q(None), Instant::now()).await else {
-        return;
-    };
-    if !expect(stats, "gather", st == 200) {
-        return;
-    }
+    let wrong = format!(
+        "{:08}",
+        (o.pin.parse::<u64>().unwrap_or(0) + 1) % 100_000_000
+    );
+    let mut script = vec![
+        ("greeting", q(None), 200, None),
+        ("gather", q(None), 200, None),
+    ];
     if n % 10 == 9 {
-        let wrong = format!(
-            "{:08}",
-            (o.pin.parse::<u64>().unwrap_or(0) + 1) % 100_000_000
-        );
-        let Some((st, _)) =
-            step(server, stats, "check-pin", &q(Some(&wrong)), Instant::now()).await
-        else {
-            return;
-        };
-        if !expect(stats, "wrong PIN asks again", st == 302) {
-            return;
-        }
-        let Some((st, _)) = step(server, stats, "gather", &q(None), Instant::now()).await else {
-            return;
-        };
-        if !expect(stats, "gather again", st == 200) {
-            return;
-        }
+        // A wrong PIN asks again (302), and the gather comes again.
+        script.push(("check-pin", q(Some(&wrong)), 302, None));
+        script.push(("gather", q(None), 200, None));
     }
-    let Some((st, _)) = step(server, stats, "check-pin", &q(Some(&o.pin)), Instant::now()).await
-    else {
-        return;
-    };
-    if !expect(stats, "right PIN", st == 200) {
-        return;
-    }
-    let Some((st, body)) = step(server, stats, "connect", &q(Some(&o.pin)), Instant::now()).await
-    else {
-        return;
-    };
-    if !expect(
-        stats,
-        "connect dials the customer",
-        st == 200 && body.trim() == o.customer_e164,
-    ) {
-        return;
-    }
+    script.push(("check-pin", q(Some(&o.pin)), 200, None));
+    script.push((
+        "connect",
+        q(Some(&o.pin)),
+        200,
+        Some(o.customer_e164.as_str()),
+    ));
     let end = exotel_query(&sid, &from, &o.virtual_number, None, true);
-    let Some((st, _)) = step(server, stats, "call-end", &end, Instant::now()).await else {
-        return;
-    };
-    if expect(stats, "call-end", st == 200) {
-        stats.lock().unwrap().calls += 1;
+    script.push(("call-end", end, 200, None));
+    for (name, query, status, body) in &script {
+        if step(server, stats, &sid, (name, query), *status, *body)
+            .await
+            .is_none()
+        {
+            return;
+        }
     }
+    stats.lock().unwrap().calls += 1;
 }
 
 /// A booking of the run: party A calls its virtual number and reaches party B.
@@ -362,19 +341,16 @@ struct Booking {
 /// One caller-based call: connect (routed by the caller), call-end.
 async fn booking_call(server: &Server, stats: &Shared, n: u64, b: &Booking) {
     let sid = format!("book{n:012}");
-    let q = exotel_query(&sid, &b.party_a, &b.virtual_number, None, false);
-    let Some((st, body)) = step(server, stats, "connect", &q, Instant::now()).await else {
-        return;
-    };
-    if st != 200 || body.trim() != b.party_b_e164 {
-        stats
-            .lock()
-            .unwrap()
-            .error(format!("{sid}: connect answered {st}"));
-        return;
-    }
+    let connect = exotel_query(&sid, &b.party_a, &b.virtual_number, None, false);
     let end = exotel_query(&sid, &b.party_a, &b.virtual_number, None, true);
-    if let Some((200, _)) = step(server, stats, "call-end", &end, Instant::now()).await {
+    let dialled = Some(b.party_b_e164.as_str());
+    if step(server, stats, &sid, ("connect", &connect), 200, dialled)
+        .await
+        .is_some()
+        && step(server, stats, &sid, ("call-end", &end), 200, None)
+            .await
+            .is_some()
+    {
         stats.lock().unwrap().calls += 1;
     }
 }

@@ -6,7 +6,7 @@
 //! for a reload.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::prompts::{Book, Voice};
 use crate::storage::{self, Db};
@@ -21,7 +21,7 @@ const FRESH_FOR: Duration = Duration::from_millis(500);
 pub struct Greetings {
     db: Db,
     default_language: String,
-    book: RwLock<(Instant, Arc<Book>)>,
+    book: RwLock<Arc<Book>>,
     reloading: tokio::sync::Mutex<()>,
 }
 
@@ -40,7 +40,7 @@ impl Greetings {
         Ok(Self {
             db,
             default_language: default_language.to_owned(),
-            book: RwLock::new((Instant::now(), Arc::new(book))),
+            book: RwLock::new(Arc::new(book)),
             reloading: tokio::sync::Mutex::new(()),
         })
     }
@@ -54,14 +54,14 @@ impl Greetings {
     pub async fn reload(&self) -> Result<(), sqlx::Error> {
         let _one = self.reloading.lock().await;
         let book = read_book(&self.db, &self.default_language).await?;
-        *self.book.write().unwrap_or_else(|e| e.into_inner()) = (Instant::now(), Arc::new(book));
+        *self.book.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(book);
         Ok(())
     }
 
     /// The current book: no database read on a call's path. [`Greetings::spawn_refresh`]
     /// keeps it fresh.
     pub async fn book(&self) -> Arc<Book> {
-        Arc::clone(&self.book.read().unwrap_or_else(|e| e.into_inner()).1)
+        Arc::clone(&self.book.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Reloads the book every [`FRESH_FOR`] in the background, so that an edit made on another

@@ -83,7 +83,7 @@ impl PendingEnds {
             else {
                 return written;
             };
-            match sessions.end_at(&next.call, &next.end, next.at).await {
+            match sessions.end(&next.call, &next.end, next.at).await {
                 Ok(_) => written += 1,
                 Err(e) => {
                     tracing::debug!(error = %e, "call ends still waiting for the database");

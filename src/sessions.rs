@@ -353,18 +353,10 @@ impl Sessions {
         Ok(())
     }
 
-    /// Records the end of a call; see [`storage::calls::record_end`].
+    /// Records the end of a call reported at `at` (unix ms); see
+    /// [`storage::calls::record_end`]. A call end written late, after a database outage, keeps
+    /// the time it was reported.
     pub async fn end(
-        &self,
-        call: &Inbound,
-        end: &storage::calls::CallEnd,
-    ) -> Result<flow::Outcome, sqlx::Error> {
-        self.end_at(call, end, now_ms()).await
-    }
-
-    /// [`Sessions::end`] for an end reported at `at` (unix ms): a call end written late, after
-    /// a database outage, keeps the time it was reported.
-    pub async fn end_at(
         &self,
         call: &Inbound,
         end: &storage::calls::CallEnd,

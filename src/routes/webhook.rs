@@ -165,7 +165,7 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
         end.fallback_to = Some(desk.to_string());
     }
     let end = &end;
-    let write = state.sessions.end_at(call, end, at);
+    let write = state.sessions.end(call, end, at);
     match tokio::time::timeout(state.settings.webhook_timeout, write).await {
         Ok(Ok(outcome)) => {
             tracing::info!(provider = call.provider, applet, call.sid = %call.call_sid, outcome = Outcome::as_str(outcome), "call ended");
