@@ -301,7 +301,10 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
     let app = app().await;
     let (cookie, token) = session(&app).await;
     add_number(&app, VN).await;
-    let wrong = format!("{}x", &token[..token.len() - 1]);
+    // The real token with its last character changed (never to itself).
+    let last = if token.ends_with('x') { 'y' } else { 'x' };
+    let wrong = format!("{}{last}", &token[..token.len() - 1]);
+    assert_ne!(wrong, token);
     for csrf in [None, Some(wrong.as_str())] {
         let with = |form: Vec<(&'static str, &'static str)>| -> Vec<(String, String)> {
             csrf.map(|c| ("csrf".to_owned(), c.to_owned()))
