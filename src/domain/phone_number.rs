@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 /// The region assumed for numbers written without a country code (`PINBRIDGE_DEFAULT_REGION`),
 /// an ISO 3166-1 alpha-2 code such as `IN`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Region(phonenumber::country::Id);
 
 impl Region {
@@ -46,9 +47,17 @@ pub enum PhoneNumberError {
     UnknownRegion(String),
 }
 
+/// Numbers parsed lately, by region and text as received. Parsing is the costliest part of
+/// a webhook step (libphonenumber runs dozens of regular expressions, through one locked
+/// cache); every step of a call names the same two numbers.
+static PARSED: LazyLock<
+    moka::sync::Cache<(Region, String), Result<PhoneNumber, PhoneNumberError>>,
+> = LazyLock::new(|| moka::sync::Cache::new(50_000));
+
 impl PhoneNumber {
     /// Parses a number, reading it in `default_region` when it carries no country code, and
-    /// refuses numbers that libphonenumber does not consider valid.
+    /// refuses numbers that libphonenumber does not consider valid. Results are remembered
+    /// for the next time the same text comes (at most 50,000 of them).
     ///
     /// Errors: [`PhoneNumberError::Empty`], [`PhoneNumberError::Unparseable`] (letters, masked
     /// digits such as `07995679xx`, too short) and [`PhoneNumberError::Invalid`].
@@ -60,6 +69,18 @@ impl PhoneNumber {
         if trimmed.len() > 32 || trimmed.chars().any(|c| c.is_ascii_alphabetic()) {
             return Err(PhoneNumberError::Unparseable);
         }
+        let key = (default_region, trimmed.to_owned());
+        if let Some(known) = PARSED.get(&key) {
+            return known;
+        }
+        let parsed = Self::parse_uncached(trimmed, default_region);
+        PARSED.insert(key, parsed.clone());
+        parsed
+    }
+
+    /// [`PhoneNumber::parse`] of a trimmed, non-empty text of at most 32 characters, without
+    /// letters.
+    fn parse_uncached(trimmed: &str, default_region: Region) -> Result<Self, PhoneNumberError> {
         // A number written with `+` carries its country code: read it without a default
         // region, whose national prefix rules would otherwise be applied to it (found by the
         // `phone_number` fuzz target: `+911264554271` was refused when re-read in `US`).

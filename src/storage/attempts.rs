@@ -1,14 +1,13 @@
 //! Wrong PINs, counted per caller and per virtual number within a window, so that every
 //! instance enforces the same limits (the abuse-resistance issue; DESIGN.md "Rules").
 
-use sqlx::Row;
-
-use super::Db;
+use sqlx::AnyConnection;
+use sqlx::{Any, Executor, Row};
 
 /// Records one wrong PIN keyed by `caller` on `virtual_number` (both as keys: E.164 when they
 /// parsed, else as received, else a placeholder; never empty).
 pub async fn record_failure(
-    db: &Db,
+    conn: &mut AnyConnection,
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
@@ -17,33 +16,28 @@ pub async fn record_failure(
         .bind(caller)
         .bind(virtual_number)
         .bind(now_ms)
-        .execute(db.pool())
+        .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Wrong PINs keyed by `caller` since `since_ms`.
-pub async fn caller_failures(db: &Db, caller: &str, since_ms: i64) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query("select count(*) as n from pin_failures where caller = $1 and at >= $2")
-        .bind(caller)
-        .bind(since_ms)
-        .fetch_one(db.pool())
-        .await?;
-    row.try_get("n")
-}
-
-/// Wrong PINs keyed on `virtual_number` by all callers since `since_ms`.
-pub async fn number_failures(
-    db: &Db,
+/// Wrong PINs since `since_ms`: (keyed by `caller`, keyed on `virtual_number` by all
+/// callers); `db` is the pool or a connection.
+pub async fn failures<'c>(
+    db: impl Executor<'c, Database = Any>,
+    caller: &str,
     virtual_number: &str,
     since_ms: i64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<(i64, i64), sqlx::Error> {
     let row = sqlx::query(
-        "select count(*) as n from pin_failures where virtual_number = $1 and at >= $2",
+        "select (select count(*) from pin_failures where caller = $1 and at >= $3) as by_caller,
+                (select count(*) from pin_failures where virtual_number = $2 and at >= $3)
+                    as on_number",
     )
+    .bind(caller)
     .bind(virtual_number)
     .bind(since_ms)
-    .fetch_one(db.pool())
+    .fetch_one(db)
     .await?;
-    row.try_get("n")
+    Ok((row.try_get("by_caller")?, row.try_get("on_number")?))
 }

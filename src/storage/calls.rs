@@ -1,10 +1,13 @@
 //! Calls: the flow state kept between webhooks, and the call record the call log shows.
 //!
 //! One row per (provider, call id). Every step writes the row through (the database is the
-//! source of truth, so the next step may land on another instance or after a restart).
+//! source of truth, so the next step may land on another instance or after a restart). The
+//! writes take a connection rather than the pool: the call path sends them to
+//! [`crate::writer`], which applies many in one transaction.
 
-use sqlx::Row;
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 use super::Db;
 use crate::flow::{CallState, DialStatus, Failure, Outcome, Phase, Route};
@@ -105,9 +108,9 @@ fn state_from_row(row: &AnyRow) -> Result<CallState, sqlx::Error> {
     })
 }
 
-/// The stored state of a call, if it has one.
-pub async fn load_state(
-    db: &Db,
+/// The stored state of a call, if it has one; `db` is the pool or a connection.
+pub async fn load_state<'c>(
+    db: impl Executor<'c, Database = Any>,
     provider: &str,
     call_sid: &str,
 ) -> Result<Option<CallState>, sqlx::Error> {
@@ -117,16 +120,52 @@ pub async fn load_state(
     )
     .bind(provider)
     .bind(call_sid)
-    .fetch_optional(db.pool())
+    .fetch_optional(db)
     .await?
     .as_ref()
     .map(state_from_row)
     .transpose()
 }
 
+/// Creates the record of a call on its first step (a new call's state, no bridge), unless the
+/// call has one: a repeated first step changes nothing. True when it created the record.
+pub async fn start(
+    conn: &mut AnyConnection,
+    provider: &str,
+    call_sid: &str,
+    caller: Option<&str>,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let state = CallState::default();
+    let (phase, _) = phase_columns(&state.phase);
+    let outcome = Outcome::of(&state.phase, None, false);
+    let done = sqlx::query(
+        "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
+                            outcome, started_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         on conflict (provider, call_sid) do nothing",
+    )
+    .bind(provider)
+    .bind(call_sid)
+    .bind(caller)
+    .bind(virtual_number)
+    .bind(phase)
+    .bind(i64::from(state.attempts))
+    .bind(outcome.as_str())
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Writes a call's state after a step, creating the call record on its first step.
 /// A call that already ended keeps its outcome.
-pub async fn save_step(db: &Db, step: &CallStep<'_>, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn save_step(
+    conn: &mut AnyConnection,
+    step: &CallStep<'_>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
     let (phase, phase_order) = phase_columns(&step.state.phase);
     let outcome = Outcome::of(&step.state.phase, None, false);
     let route = step.bridge.map(|(_, route)| route);
@@ -165,7 +204,7 @@ pub async fn save_step(db: &Db, step: &CallStep<'_>, now_ms: i64) -> Result<(), 
     .bind(route.map(Route::as_str))
     .bind(route.and_then(Route::booking_id))
     .bind(bridged_at)
-    .execute(db.pool())
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -212,18 +251,25 @@ pub async fn find_callback(
 /// the same values; a call never seen before (a flow without pinbridge's earlier steps) gets
 /// a record of its own. A report without a dial status (the caller's leg ended) never
 /// overwrites one with it (the dialled leg's result), whatever order they arrive in.
+/// `state` is the call's state when the caller knows it (this process's cache); else it is
+/// read on `conn`.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_end(
-    db: &Db,
+    conn: &mut AnyConnection,
     provider: &str,
     call_sid: &str,
     caller: Option<&str>,
     virtual_number: Option<&str>,
+    state: Option<&CallState>,
     end: &CallEnd,
     now_ms: i64,
 ) -> Result<Outcome, sqlx::Error> {
-    let state = load_state(db, provider, call_sid)
-        .await?
-        .unwrap_or_default();
+    let state = match state {
+        Some(state) => state.clone(),
+        None => load_state(&mut *conn, provider, call_sid)
+            .await?
+            .unwrap_or_default(),
+    };
     let outcome = Outcome::of(&state.phase, end.dial_status, true);
     let (phase, order_id) = phase_columns(&state.phase);
     sqlx::query(
@@ -268,7 +314,7 @@ pub async fn record_end(
     .bind(end.provider_start_time.as_deref())
     .bind(now_ms)
     .bind(end.fallback_to.as_ref().map(|_| Route::Fallback.as_str()))
-    .execute(db.pool())
+    .execute(conn)
     .await?;
     Ok(outcome)
 }

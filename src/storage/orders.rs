@@ -833,45 +833,65 @@ pub async fn deactivate(
     get(db, order_id).await
 }
 
-/// The active order whose PIN is `pin` on `virtual_number` (or on every number). With
-/// `virtual_number` `None` (the dialled number did not parse), only orders valid on every
-/// number match.
+/// What a keyed PIN needs, read in one statement ([`find_active_by_pin`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinLookup {
+    /// Wrong PINs keyed by the caller within the window ([`super::attempts`]).
+    pub caller_failures: i64,
+    /// Wrong PINs keyed on the virtual number by all callers within the window.
+    pub number_failures: i64,
+    /// The active order with the PIN on the dialled virtual number, or valid on every number.
+    pub order: Option<Order>,
+}
+
+/// The lockout counts and the active order for a keyed PIN, in one round trip: the wrong
+/// PINs keyed by `caller` and on `number` (attempt-limit keys: E.164, else as received) since
+/// `since_ms`, and the order with `pin` active at `now_ms` on `virtual_number` or valid on
+/// every number (with `virtual_number` `None`, the dialled number did not parse, only the
+/// latter).
 pub async fn find_active_by_pin(
     db: &Db,
     pin: &str,
     virtual_number: Option<&str>,
     now_ms: i64,
-) -> Result<Option<Order>, sqlx::Error> {
-    let row = match virtual_number {
-        Some(vn) => {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "select {COLUMNS} from orders
-                 where pin = $1 and deactivated_at is null and expires_at > $2
-                   and (virtual_number = $3 or virtual_number is null)
-                 limit 1"
-            ));
-            sqlx::query(sql)
-                .bind(pin)
-                .bind(now_ms)
-                .bind(vn)
-                .fetch_optional(db.pool())
-                .await?
-        }
-        None => {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "select {COLUMNS} from orders
-                 where pin = $1 and deactivated_at is null and expires_at > $2
-                   and virtual_number is null
-                 limit 1"
-            ));
-            sqlx::query(sql)
-                .bind(pin)
-                .bind(now_ms)
-                .fetch_optional(db.pool())
-                .await?
-        }
-    };
-    row.as_ref().map(from_row).transpose()
+    caller: &str,
+    number: &str,
+    since_ms: i64,
+) -> Result<PinLookup, sqlx::Error> {
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("o.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // `o.virtual_number = NULL` is never true: without a virtual number only orders valid on
+    // every number match.
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select f.caller_failures, f.number_failures, {columns}
+         from (select
+                 (select count(*) from pin_failures where caller = $4 and at >= $5)
+                     as caller_failures,
+                 (select count(*) from pin_failures where virtual_number = $6 and at >= $5)
+                     as number_failures) f
+         left join orders o
+           on o.pin = $1 and o.deactivated_at is null and o.expires_at > $2
+          and (o.virtual_number = $3 or o.virtual_number is null)
+         limit 1"
+    ));
+    let row = sqlx::query(sql)
+        .bind(pin)
+        .bind(now_ms)
+        .bind(virtual_number)
+        .bind(caller)
+        .bind(since_ms)
+        .bind(number)
+        .fetch_one(db.pool())
+        .await?;
+    let found: Option<String> = row.try_get("order_id")?;
+    Ok(PinLookup {
+        caller_failures: row.try_get("caller_failures")?,
+        number_failures: row.try_get("number_failures")?,
+        order: found.map(|_| from_row(&row)).transpose()?,
+    })
 }
 
 /// The order with this id if it is active at `now_ms`.

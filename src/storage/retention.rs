@@ -73,9 +73,11 @@ mod tests {
             sqlx::query("insert into calls (provider, call_sid, phase, outcome, started_at, updated_at) values ('exotel', $1, 'collecting_pin', 'abandoned', $2, $2)")
                 .bind(sid).bind(started).execute(db.pool()).await.unwrap();
         }
-        crate::storage::attempts::record_failure(&db, "a", "b", 10)
+        let mut conn = db.pool().acquire().await.unwrap();
+        crate::storage::attempts::record_failure(&mut conn, "a", "b", 10)
             .await
             .unwrap();
+        drop(conn);
         let purged = purge(&db, 100, 20).await.unwrap();
         assert_eq!(
             purged,

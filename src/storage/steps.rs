@@ -1,5 +1,5 @@
 //! The steps of each call's flow (`call_steps`): what was asked, what was decided, how long
-//! pinbridge took. Written in batches by [`crate::step_log`]; read by the admin UI's call page
+//! pinbridge took. Written in batches by [`crate::writer`]; read by the admin UI's call page
 //! and the dashboard's latency figures.
 
 use sqlx::Row;
@@ -33,7 +33,10 @@ pub struct Step {
 }
 
 /// Writes steps in one statement (at most a few hundred: the statement binds 8 values a step).
-pub async fn record_many(db: &Db, steps: &[NewStep<'_>]) -> Result<(), sqlx::Error> {
+pub async fn record_many(
+    conn: &mut sqlx::AnyConnection,
+    steps: &[NewStep<'_>],
+) -> Result<(), sqlx::Error> {
     if steps.is_empty() {
         return Ok(());
     }
@@ -70,7 +73,7 @@ pub async fn record_many(db: &Db, steps: &[NewStep<'_>]) -> Result<(), sqlx::Err
             .bind(step.detail)
             .bind(step.elapsed_us);
     }
-    query.execute(db.pool()).await?;
+    query.execute(conn).await?;
     Ok(())
 }
 

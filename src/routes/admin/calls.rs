@@ -252,7 +252,7 @@ async fn call(
     let Some(c) = found else {
         return Err(actix_web::error::ErrorNotFound("No such call."));
     };
-    state.step_log.flush().await;
+    state.writer.flush().await;
     let steps = steps::for_call(&state.db, &provider, &call_sid)
         .await
         .map_err(unavailable)?;

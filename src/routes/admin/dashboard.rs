@@ -231,7 +231,7 @@ async fn page(
     let day_start = now.div_euclid(DAY_MS) * DAY_MS - 6 * DAY_MS;
     let db = &state.db;
     // The latency figures read the call steps: see the latest ones.
-    state.step_log.flush().await;
+    state.writer.flush().await;
     let hourly = stats::calls_by_bucket(db, hour_start, HOUR_MS)
         .await
         .map_err(unavailable)?;

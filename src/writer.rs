@@ -1,0 +1,439 @@
+//! The writes of the call path, applied by one task, many to a transaction (group commit).
+//!
+//! Every webhook step that changes a call writes its row before it answers: the next step may
+//! land on another instance, or after a restart. Sent here, the writes of concurrent steps
+//! share one transaction: one commit instead of one each, and on SQLite, which lets one
+//! connection write at a time, no connection waits for another's write lock (SQLite's busy
+//! handler sleeps a millisecond and more at each try). A write's future resolves once its
+//! transaction committed. When a shared transaction fails for a reason other than the database
+//! being unreachable, its writes are applied again one by one, so that one bad write fails only
+//! its own step.
+//!
+//! The call steps (`call_steps`: diagnostics for the admin UI's call page and the dashboard)
+//! ride along: queued without waiting, written in the next transaction. Readers call
+//! [`Writer::flush`] first, so they see every step answered before they asked. A step record
+//! is lost only when this process dies before its batch is written (within milliseconds), or
+//! when the database refuses it (unreachable, or twice in a row; logged).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::AnyConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::flow::{CallState, Outcome, Route};
+use crate::storage::calls::{CallEnd, CallStep};
+use crate::storage::{self, Db};
+
+/// Messages waiting beyond this: step records are dropped (and counted in the log) rather than
+/// held in memory; call writes wait for room.
+const BACKLOG: usize = 20_000;
+
+/// The most call writes, and the most step records, in one transaction.
+const BATCH: usize = 500;
+
+/// One step as the webhook layer saw it; `detail` never holds a phone number or digits.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub provider: &'static str,
+    pub call_sid: String,
+    /// Unix milliseconds, when the step began.
+    pub at: i64,
+    pub applet: &'static str,
+    pub event: &'static str,
+    pub decision: &'static str,
+    pub detail: Option<String>,
+    /// Microseconds the step took.
+    pub elapsed_us: i64,
+}
+
+/// A call as its writes name it: `provider:CallSid` and the parties as stored (E.164 when
+/// they parsed, else as received).
+#[derive(Debug, Clone)]
+pub struct CallKey {
+    pub provider: &'static str,
+    pub call_sid: String,
+    pub caller: Option<String>,
+    pub virtual_number: Option<String>,
+}
+
+/// One write of the call path; see the functions of [`storage::calls`] and
+/// [`storage::attempts`] each applies.
+#[derive(Debug)]
+enum CallWrite {
+    /// [`storage::calls::start`].
+    Start { call: CallKey, at: i64 },
+    /// [`storage::calls::save_step`].
+    Step {
+        call: CallKey,
+        state: CallState,
+        /// The number dialled (E.164) and why.
+        bridge: Option<(String, Route)>,
+        at: i64,
+    },
+    /// [`storage::calls::record_end`].
+    End {
+        call: CallKey,
+        state: Option<CallState>,
+        end: CallEnd,
+        at: i64,
+    },
+    /// [`storage::attempts::record_failure`], then [`storage::attempts::failures`] since
+    /// `since`.
+    WrongPin {
+        caller: String,
+        virtual_number: String,
+        at: i64,
+        since: i64,
+    },
+}
+
+/// What a [`CallWrite`] returns.
+#[derive(Debug)]
+enum Written {
+    Started(bool),
+    Saved,
+    Ended(Outcome),
+    /// Wrong PINs (by the caller, on the number).
+    Failures(i64, i64),
+}
+
+type Reply = oneshot::Sender<Result<Written, sqlx::Error>>;
+
+enum Message {
+    Step(StepRecord),
+    Call(Box<CallWrite>, Reply),
+    /// Answered once every step record sent before it is written (or given up).
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle the call path sends its writes to; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    tx: mpsc::Sender<Message>,
+    /// Step records dropped for a full backlog since the writer last said so.
+    dropped: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Starts the writer task on `db`. It ends when every handle is dropped.
+    pub fn start(db: Db) -> Self {
+        let (tx, rx) = mpsc::channel(BACKLOG);
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(db, rx, Arc::clone(&dropped)));
+        Self { tx, dropped }
+    }
+
+    /// Creates a call's record unless it has one; true when it did
+    /// ([`storage::calls::start`]).
+    pub async fn start_call(&self, call: CallKey, at: i64) -> Result<bool, sqlx::Error> {
+        match self.apply(CallWrite::Start { call, at }).await? {
+            Written::Started(created) => Ok(created),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes a call's state after a step, with the bridge it decided
+    /// ([`storage::calls::save_step`]).
+    pub async fn save_step(
+        &self,
+        call: CallKey,
+        state: CallState,
+        bridge: Option<(String, Route)>,
+        at: i64,
+    ) -> Result<(), sqlx::Error> {
+        match self
+            .apply(CallWrite::Step {
+                call,
+                state,
+                bridge,
+                at,
+            })
+            .await?
+        {
+            Written::Saved => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Records a call's end reported at `at` ([`storage::calls::record_end`]); `state` is the
+    /// call's state when this process knows it, else it is read in the transaction.
+    pub async fn end_call(
+        &self,
+        call: CallKey,
+        state: Option<CallState>,
+        end: CallEnd,
+        at: i64,
+    ) -> Result<Outcome, sqlx::Error> {
+        match self
+            .apply(CallWrite::End {
+                call,
+                state,
+                end,
+                at,
+            })
+            .await?
+        {
+            Written::Ended(outcome) => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Records a wrong PIN keyed by `caller` on `virtual_number` at `at`, and returns the wrong
+    /// PINs since `since`, this one included: (by the caller, on the number).
+    pub async fn wrong_pin(
+        &self,
+        caller: String,
+        virtual_number: String,
+        at: i64,
+        since: i64,
+    ) -> Result<(i64, i64), sqlx::Error> {
+        match self
+            .apply(CallWrite::WrongPin {
+                caller,
+                virtual_number,
+                at,
+                since,
+            })
+            .await?
+        {
+            Written::Failures(by_caller, on_number) => Ok((by_caller, on_number)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Queues a step record; never waits. A full backlog (the database far behind) drops it;
+    /// the writer logs how many, once per batch rather than once per step.
+    pub fn record(&self, step: StepRecord) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Message::Step(step)) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until every step record queued before this call is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    async fn apply(&self, write: CallWrite) -> Result<Written, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Message::Call(Box::new(write), reply))
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?;
+        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+}
+
+/// A write answered with another write's result: a bug, reported as a protocol error.
+fn unexpected(written: &Written) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the writer answered {written:?} to another write"))
+}
+
+async fn run(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
+    let mut steps: Vec<StepRecord> = Vec::with_capacity(BATCH);
+    let mut calls: Vec<(Box<CallWrite>, Reply)> = Vec::with_capacity(BATCH);
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Step(step) => steps.push(step),
+                Message::Call(write, reply) => calls.push((write, reply)),
+                Message::Flush(done) => waiting.push(done),
+            }
+            next = if steps.len() < BATCH && calls.len() < BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        apply_all(&db, std::mem::take(&mut calls), &steps).await;
+        steps.clear();
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            tracing::warn!(
+                steps = lost,
+                "call steps not recorded: too many were waiting for the database"
+            );
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Applies the writes and step records of one batch and answers each write.
+async fn apply_all(db: &Db, calls: Vec<(Box<CallWrite>, Reply)>, steps: &[StepRecord]) {
+    if calls.is_empty() {
+        write_steps(db, steps).await;
+        return;
+    }
+    if calls.len() == 1 && steps.is_empty() {
+        // Nothing to share a transaction with: one statement, no BEGIN and COMMIT.
+        for (write, reply) in calls {
+            let _ = reply.send(apply_alone(db, &write).await);
+        }
+        return;
+    }
+    match in_one_transaction(db, &calls, steps).await {
+        Ok(written) => {
+            for ((_, reply), written) in calls.into_iter().zip(written) {
+                let _ = reply.send(Ok(written));
+            }
+        }
+        Err(e) if storage::is_unavailable(&e) => {
+            // Trying the step records again would only hold the next writes up.
+            tracing::warn!(error = %e, steps = steps.len(), "call steps not recorded");
+            for (_, reply) in calls {
+                let _ = reply.send(Err(like(&e)));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, writes = calls.len(), "a shared write failed; writing one by one");
+            for (write, reply) in calls {
+                let _ = reply.send(apply_alone(db, &write).await);
+            }
+            write_steps(db, steps).await;
+        }
+    }
+}
+
+/// The error every write of a batch gets when the database was unreachable: of the same kind
+/// ([`storage::is_unavailable`] holds for it), since a `sqlx::Error` can not be cloned.
+fn like(e: &sqlx::Error) -> sqlx::Error {
+    match e {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+async fn in_one_transaction(
+    db: &Db,
+    calls: &[(Box<CallWrite>, Reply)],
+    steps: &[StepRecord],
+) -> Result<Vec<Written>, sqlx::Error> {
+    let mut tx = db.begin_batch().await?;
+    let mut written = Vec::with_capacity(calls.len());
+    for (write, _) in calls {
+        written.push(apply_one(&mut tx, write).await?);
+    }
+    if !steps.is_empty() {
+        storage::steps::record_many(&mut tx, &step_rows(steps)).await?;
+    }
+    tx.commit().await?;
+    Ok(written)
+}
+
+async fn apply_alone(db: &Db, write: &CallWrite) -> Result<Written, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    apply_one(&mut conn, write).await
+}
+
+async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Written, sqlx::Error> {
+    match write {
+        CallWrite::Start { call, at } => storage::calls::start(
+            conn,
+            call.provider,
+            &call.call_sid,
+            call.caller.as_deref(),
+            call.virtual_number.as_deref(),
+            *at,
+        )
+        .await
+        .map(Written::Started),
+        CallWrite::Step {
+            call,
+            state,
+            bridge,
+            at,
+        } => {
+            let step = CallStep {
+                provider: call.provider,
+                call_sid: &call.call_sid,
+                caller: call.caller.as_deref(),
+                virtual_number: call.virtual_number.as_deref(),
+                state,
+                bridge: bridge.as_ref().map(|(to, route)| (to.as_str(), route)),
+            };
+            storage::calls::save_step(conn, &step, *at)
+                .await
+                .map(|()| Written::Saved)
+        }
+        CallWrite::End {
+            call,
+            state,
+            end,
+            at,
+        } => storage::calls::record_end(
+            conn,
+            call.provider,
+            &call.call_sid,
+            call.caller.as_deref(),
+            call.virtual_number.as_deref(),
+            state.as_ref(),
+            end,
+            *at,
+        )
+        .await
+        .map(Written::Ended),
+        CallWrite::WrongPin {
+            caller,
+            virtual_number,
+            at,
+            since,
+        } => {
+            storage::attempts::record_failure(&mut *conn, caller, virtual_number, *at).await?;
+            storage::attempts::failures(&mut *conn, caller, virtual_number, *since)
+                .await
+                .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
+        }
+    }
+}
+
+fn step_rows(steps: &[StepRecord]) -> Vec<storage::steps::NewStep<'_>> {
+    steps
+        .iter()
+        .map(|s| storage::steps::NewStep {
+            provider: s.provider,
+            call_sid: &s.call_sid,
+            at: s.at,
+            applet: s.applet,
+            event: s.event,
+            decision: s.decision,
+            detail: s.detail.as_deref(),
+            elapsed_us: s.elapsed_us,
+        })
+        .collect()
+}
+
+/// Writes step records on their own, trying twice unless the database is unreachable; records
+/// it refuses are dropped (and logged): the writer does not stall the call path's writes for
+/// diagnostics.
+async fn write_steps(db: &Db, steps: &[StepRecord]) {
+    if steps.is_empty() {
+        return;
+    }
+    let rows = step_rows(steps);
+    for attempt in 1..=2 {
+        let written = match db.acquire().await {
+            Ok(mut conn) => storage::steps::record_many(&mut conn, &rows).await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => return,
+            Err(e) if attempt < 2 && !storage::is_unavailable(&e) => {
+                tracing::debug!(error = %e, "writing call steps failed; retrying");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
+                return;
+            }
+        }
+    }
+}
