@@ -154,6 +154,47 @@ pub struct Settings {
     /// virtual number back and reach the caller. Default `24h`.
     #[serde(deserialize_with = "duration")]
     pub callback_window: Duration,
+    /// `PINBRIDGE_EXOTEL_API_KEY`: the API key of Exotel's REST API (the user name of its HTTP
+    /// basic auth). With the token and the account SID, it turns on click-to-call
+    /// (`POST /api/v1/calls/connect`) and the SMS after unanswered calls.
+    pub exotel_api_key: Option<String>,
+    /// `PINBRIDGE_EXOTEL_API_TOKEN`: the API token of Exotel's REST API (the password of its
+    /// HTTP basic auth). A secret: never logged.
+    pub exotel_api_token: Option<String>,
+    /// `PINBRIDGE_EXOTEL_ACCOUNT_SID`: the Exotel account SID, part of every REST API path
+    /// (`/v1/Accounts/{sid}/...`).
+    pub exotel_account_sid: Option<String>,
+    /// `PINBRIDGE_EXOTEL_API_BASE_URL`: the Exotel REST API cluster. Default
+    /// `https://api.exotel.com` (Singapore); `https://api.in.exotel.com` is Mumbai.
+    pub exotel_api_base_url: String,
+    /// `PINBRIDGE_EXOTEL_CALLER_ID`: the ExoPhone shown as caller ID by a click-to-call for an
+    /// order that names no virtual number. Unset: such an order can not be called this way.
+    pub exotel_caller_id: Option<String>,
+    /// `PINBRIDGE_EXOTEL_CALL_RECORDING`: click-to-call asks Exotel to record the call
+    /// (`Record=true`, dual channel). Default `false`.
+    pub exotel_call_recording: bool,
+    /// `PINBRIDGE_EXOTEL_SMS_FROM`: the sender of the SMS after an unanswered call: an ExoPhone
+    /// or a DLT sender ID (header). Unset: no SMS is sent.
+    pub exotel_sms_from: Option<String>,
+    /// `PINBRIDGE_EXOTEL_DLT_ENTITY_ID`: the DLT principal entity ID sent with each SMS
+    /// (`DltEntityId`; required for Indian destinations).
+    pub exotel_dlt_entity_id: Option<String>,
+    /// `PINBRIDGE_EXOTEL_DLT_TEMPLATE_ID`: the DLT template ID of the SMS (`DltTemplateId`);
+    /// the rendered text must match that registered template exactly.
+    pub exotel_dlt_template_id: Option<String>,
+    /// `PINBRIDGE_SMS_TEMPLATE`: the text of the SMS after an unanswered call, a minijinja
+    /// template with `order_id`, `booking_id`, `virtual_number` and `brand`. Unset: the shipped
+    /// `templates/sms/unanswered.txt`.
+    pub sms_template: Option<String>,
+    /// `PINBRIDGE_SMS_COOLDOWN`: at most one SMS per order (or booking) within this time, over
+    /// every instance. Default `30m`.
+    #[serde(deserialize_with = "duration")]
+    pub sms_cooldown: Duration,
+    /// `PINBRIDGE_EVENTS_URL`: where call events are posted (the event outbox). Unset: no
+    /// events are sent.
+    pub events_url: Option<String>,
+    /// `PINBRIDGE_EVENTS_SECRET`: the key events are signed with. A secret: never logged.
+    pub events_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -201,6 +242,19 @@ impl Default for Settings {
             retention_days: 90,
             callback_window: Duration::from_secs(24 * 3600),
             default_language: "en".into(),
+            exotel_api_key: None,
+            exotel_api_token: None,
+            exotel_account_sid: None,
+            exotel_api_base_url: "https://api.exotel.com".into(),
+            exotel_caller_id: None,
+            exotel_call_recording: false,
+            exotel_sms_from: None,
+            exotel_dlt_entity_id: None,
+            exotel_dlt_template_id: None,
+            sms_template: None,
+            sms_cooldown: Duration::from_secs(30 * 60),
+            events_url: None,
+            events_secret: None,
         }
     }
 }
@@ -220,6 +274,14 @@ impl std::fmt::Debug for Settings {
             .field("pin_min_length", &self.pin_min_length)
             .field("pin_max_length", &self.pin_max_length)
             .field("pin_max_attempts", &self.pin_max_attempts)
+            .field(
+                "exotel_api_token",
+                &self.exotel_api_token.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "events_secret",
+                &self.events_secret.as_ref().map(|_| "<set>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -378,7 +440,55 @@ impl Settings {
         {
             bail!("PINBRIDGE_ADMIN_TOKEN must be at least 16 characters");
         }
+        self.check_outbound()?;
         Ok(())
+    }
+
+    /// The click-to-call and SMS settings: an http(s) API base URL, a caller ID that is a
+    /// phone number, an SMS template that renders.
+    fn check_outbound(&self) -> anyhow::Result<()> {
+        let base = self.exotel_api_base_url.trim();
+        if !(base.starts_with("https://") || base.starts_with("http://"))
+            || reqwest::Url::parse(base).is_err()
+        {
+            bail!(
+                "PINBRIDGE_EXOTEL_API_BASE_URL must be an http(s) URL such as https://api.exotel.com"
+            );
+        }
+        self.exotel_caller_id()?;
+        crate::sms::check_template(self.sms_template.as_deref())
+            .map_err(|e| anyhow::anyhow!("PINBRIDGE_SMS_TEMPLATE: {e}"))?;
+        Ok(())
+    }
+
+    /// The names of the Exotel REST API settings that are not set (empty: click-to-call and
+    /// SMS can reach Exotel).
+    pub fn exotel_api_missing(&self) -> Vec<&'static str> {
+        [
+            ("PINBRIDGE_EXOTEL_API_KEY", &self.exotel_api_key),
+            ("PINBRIDGE_EXOTEL_API_TOKEN", &self.exotel_api_token),
+            ("PINBRIDGE_EXOTEL_ACCOUNT_SID", &self.exotel_account_sid),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.as_deref().is_none_or(|v| v.trim().is_empty()))
+        .map(|(name, _)| name)
+        .collect()
+    }
+
+    /// `PINBRIDGE_EXOTEL_CALLER_ID` parsed (a national number in the default region), if set.
+    ///
+    /// Errors: a value that is not a phone number.
+    pub fn exotel_caller_id(&self) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
+        let Some(raw) = self
+            .exotel_caller_id
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        crate::domain::PhoneNumber::parse(raw, self.region()?)
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("PINBRIDGE_EXOTEL_CALLER_ID is not a phone number"))
     }
 
     /// The default region, parsed.
@@ -625,8 +735,63 @@ mod tests {
     fn debug_output_hides_secrets() {
         let s = Settings {
             admin_token: Some("very-secret-admin-token".into()),
+            exotel_api_token: Some("very-secret-exotel-token".into()),
+            events_secret: Some("very-secret-events-key".into()),
             ..Settings::default()
         };
         assert!(!format!("{s:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn outbound_settings_are_checked_and_name_what_is_missing() {
+        let s = Settings::default();
+        assert_eq!(s.sms_cooldown, Duration::from_secs(1800));
+        assert_eq!(s.exotel_api_base_url, "https://api.exotel.com");
+        assert_eq!(
+            s.exotel_api_missing(),
+            vec![
+                "PINBRIDGE_EXOTEL_API_KEY",
+                "PINBRIDGE_EXOTEL_API_TOKEN",
+                "PINBRIDGE_EXOTEL_ACCOUNT_SID"
+            ]
+        );
+        let set = Settings {
+            exotel_api_key: Some("key".into()),
+            exotel_api_token: Some("token".into()),
+            exotel_account_sid: Some("acme1".into()),
+            exotel_caller_id: Some("07314853246".into()),
+            ..Settings::default()
+        };
+        assert!(set.exotel_api_missing().is_empty());
+        assert_eq!(
+            set.exotel_caller_id().unwrap().unwrap().as_ref(),
+            "+917314853246"
+        );
+        for (bad, name) in [
+            (
+                Settings {
+                    exotel_api_base_url: "api.exotel.com".into(),
+                    ..Settings::default()
+                },
+                "PINBRIDGE_EXOTEL_API_BASE_URL",
+            ),
+            (
+                Settings {
+                    exotel_caller_id: Some("the desk".into()),
+                    ..Settings::default()
+                },
+                "PINBRIDGE_EXOTEL_CALLER_ID",
+            ),
+            (
+                Settings {
+                    sms_template: Some("Call {{ nobody }}".into()),
+                    ..Settings::default()
+                },
+                "PINBRIDGE_SMS_TEMPLATE",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
     }
 }

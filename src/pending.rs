@@ -72,7 +72,13 @@ impl PendingEnds {
 
     /// Writes the waiting call ends in order, stopping at the first that fails (it stays
     /// first). Returns how many were written. The lock is never held across a write.
-    pub async fn flush(&self, sessions: &Sessions) -> usize {
+    /// With `sms`, a call that went unanswered gets its SMS as if its end had been written
+    /// when it came ([`crate::sms::text_if_unanswered`]).
+    pub async fn flush(
+        &self,
+        sessions: &Sessions,
+        sms: Option<&std::sync::Arc<crate::sms::UnansweredSms>>,
+    ) -> usize {
         let mut written = 0;
         loop {
             let Some(next) = self
@@ -84,7 +90,10 @@ impl PendingEnds {
                 return written;
             };
             match sessions.end(&next.call, &next.end, next.at).await {
-                Ok(_) => written += 1,
+                Ok(outcome) => {
+                    crate::sms::text_if_unanswered(sms, &next.call, outcome);
+                    written += 1;
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "call ends still waiting for the database");
                     self.queue
@@ -98,7 +107,11 @@ impl PendingEnds {
     }
 
     /// Retries the queue once a second until `sessions`' database is closed.
-    pub fn spawn_flusher(self: std::sync::Arc<Self>, sessions: Sessions) {
+    pub fn spawn_flusher(
+        self: std::sync::Arc<Self>,
+        sessions: Sessions,
+        sms: Option<std::sync::Arc<crate::sms::UnansweredSms>>,
+    ) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(RETRY_EVERY);
             loop {
@@ -109,7 +122,7 @@ impl PendingEnds {
                 if self.is_empty() {
                     continue;
                 }
-                let written = self.flush(&sessions).await;
+                let written = self.flush(&sessions, sms.as_ref()).await;
                 if written > 0 {
                     tracing::info!(
                         written,

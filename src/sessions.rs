@@ -3,7 +3,14 @@
 //! A step reads the call's state (from the moka cache when this process is the database's only
 //! user, SQLite; else from the database, since another instance may have served the call's
 //! previous step), asks storage for the facts the event needs, runs [`flow::step`], and writes
-//! the new state through to the database (and the cache).
+//! the new state through to the database (and the cache). The writes go through
+//! [`Writer`], which commits those of concurrent steps together; a step answers once its write
+//! committed.
+//!
+//! Round trips to the database per step, on SQLite: the first step (the greeting) one write;
+//! keyed digits one read (the lockout counts and the order, in one statement) and one write;
+//! the dial that follows one write (the order just found is kept in memory for a second); the
+//! end one write. A step that changes nothing (asking for the PIN again) touches no database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +20,13 @@ use moka::future::Cache;
 use crate::clock::now_ms;
 use crate::domain::Region;
 use crate::domain::{CallSid, PhoneNumber};
+use crate::events::{CallData, EventKind, Events, PinLockedData};
 use crate::flow::{
     self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Decision, Facts, Phase,
     Policy,
 };
 use crate::storage::{self, Db};
+use crate::writer::{CallKey, Writer};
 
 /// One inbound call as a provider adapter identified it.
 #[derive(Debug, Clone)]
@@ -78,6 +87,16 @@ impl Inbound {
             .map(|n| n.to_string())
             .or_else(|| self.virtual_number_raw.clone())
     }
+
+    /// The call as its writes name it.
+    fn write_key(&self) -> CallKey {
+        CallKey {
+            provider: self.provider,
+            call_sid: self.call_sid.as_ref().to_owned(),
+            caller: self.caller_for_record(),
+            virtual_number: self.virtual_number_for_record(),
+        }
+    }
 }
 
 /// The limits on wrong PINs, from the settings (the abuse-resistance issue).
@@ -111,12 +130,30 @@ pub struct SessionConfig {
     pub allowed_country_codes: Vec<u16>,
 }
 
-/// The flow engine with its cache and database.
+/// How long an order found by its PIN is kept in memory for the dial that follows (on SQLite
+/// only, and dropped at once when this process deactivates the order): as long as a change
+/// made on another instance may take to be seen there (the several-instances issue).
+const ORDER_TTL: Duration = Duration::from_secs(1);
+
+/// A call as this process last stored it.
+#[derive(Debug, Clone, Default)]
+struct Stored {
+    state: CallState,
+    /// The bridge last written with it (E.164, why), when this process wrote it.
+    bridge: Option<(String, flow::Route)>,
+}
+
+/// The flow engine with its caches, its database and its writer.
 #[derive(Clone)]
 pub struct Sessions {
     db: Db,
+    writer: Writer,
     config: Arc<SessionConfig>,
-    cache: Cache<String, Arc<CallState>>,
+    cache: Cache<String, Arc<Stored>>,
+    /// Orders just found by their PIN, by order id ([`ORDER_TTL`]).
+    orders: Cache<String, Arc<storage::orders::Order>>,
+    /// `pin.locked` goes to the business's endpoint.
+    events: Events,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -124,17 +161,30 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl Sessions {
-    /// Builds the engine over `db`.
-    pub fn new(db: Db, config: SessionConfig) -> Self {
+    /// Builds the engine over `db`, writing through `writer`, telling `events` of lockouts.
+    pub fn new(db: Db, writer: Writer, events: Events, config: SessionConfig) -> Self {
         let cache = Cache::builder()
             .max_capacity(100_000)
             .time_to_live(config.state_ttl)
             .build();
+        let orders = Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(ORDER_TTL)
+            .build();
         Self {
             db,
+            writer,
             config: Arc::new(config),
             cache,
+            orders,
+            events,
         }
+    }
+
+    /// Forgets what this process keeps of an order (after it deactivated it), so that no call
+    /// dials it from memory.
+    pub async fn forget_order(&self, order_id: &str) {
+        self.orders.invalidate(order_id).await;
     }
 
     /// True once the database pool was closed (the server stopped).
@@ -149,29 +199,45 @@ impl Sessions {
 
     /// The call's current state: cache, then database, then a new call's.
     pub async fn state(&self, call: &Inbound) -> Result<CallState, sqlx::Error> {
-        Ok(self.stored_state(call).await?.unwrap_or_default())
+        Ok(self
+            .stored(call)
+            .await?
+            .map(|s| s.state.clone())
+            .unwrap_or_default())
     }
 
-    async fn stored_state(&self, call: &Inbound) -> Result<Option<CallState>, sqlx::Error> {
-        if self.config.cache_call_state
-            && let Some(state) = self.cache.get(&call.key()).await
-        {
-            return Ok(Some(CallState::clone(&state)));
+    async fn stored(&self, call: &Inbound) -> Result<Option<Arc<Stored>>, sqlx::Error> {
+        if self.config.cache_call_state {
+            let cached = self.cache.get(&call.key()).await;
+            crate::metrics::cache("call_state", cached.is_some());
+            if cached.is_some() {
+                return Ok(cached);
+            }
         }
-        let stored =
-            storage::calls::load_state(&self.db, call.provider, call.call_sid.as_ref()).await?;
+        let loaded =
+            storage::calls::load_state(self.db.pool(), call.provider, call.call_sid.as_ref())
+                .await?
+                .map(|state| {
+                    Arc::new(Stored {
+                        state,
+                        bridge: None,
+                    })
+                });
         if self.config.cache_call_state
-            && let Some(state) = &stored
+            && let Some(stored) = &loaded
         {
-            self.cache.insert(call.key(), Arc::new(state.clone())).await;
+            self.cache.insert(call.key(), Arc::clone(stored)).await;
         }
-        Ok(stored)
+        Ok(loaded)
     }
 
     /// Runs one event of the call through the flow engine and stores the result.
     pub async fn step(&self, call: &Inbound, event: CallEvent) -> Result<Decision, sqlx::Error> {
-        let stored = self.stored_state(call).await?;
-        let state = stored.clone().unwrap_or_default();
+        if matches!(event, CallEvent::Started) {
+            return self.start(call).await;
+        }
+        let stored = self.stored(call).await?;
+        let state = stored.as_ref().map(|s| s.state.clone()).unwrap_or_default();
         let facts = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
         let (next, decision) = flow::step(&state, event, &facts, &self.config.policy);
@@ -182,24 +248,44 @@ impl Sessions {
             self.record_wrong_pin(call).await?;
         }
         let bridge = match &decision {
-            Decision::Bridge { to, route, .. } => Some((to.to_string(), route)),
+            Decision::Bridge { to, route, .. } => Some((to.to_string(), route.clone())),
             _ => None,
         };
-        if stored.as_ref() != Some(&next) || bridge.is_some() {
-            let caller = call.caller_for_record();
-            let virtual_number = call.virtual_number_for_record();
-            let step = storage::calls::CallStep {
-                provider: call.provider,
-                call_sid: call.call_sid.as_ref(),
-                caller: caller.as_deref(),
-                virtual_number: virtual_number.as_deref(),
-                state: &next,
-                bridge: bridge.as_ref().map(|(to, route)| (to.as_str(), *route)),
-            };
-            storage::calls::save_step(&self.db, &step, now_ms()).await?;
+        // Written when the state changed, or when the step bridges where this process has not
+        // recorded it bridging already (a dial after the PIN was found, a repeated delivery).
+        let unchanged = stored.as_ref().is_some_and(|s| {
+            s.state == next && (bridge.is_none() || s.bridge.is_some() && s.bridge == bridge)
+        });
+        if !unchanged {
+            self.writer
+                .save_step(call.write_key(), next.clone(), bridge.clone(), now_ms())
+                .await?;
             if self.config.cache_call_state {
-                self.cache.insert(call.key(), Arc::new(next)).await;
+                let bridge = bridge.or_else(|| stored.and_then(|s| s.bridge.clone()));
+                let stored = Stored {
+                    state: next,
+                    bridge,
+                };
+                self.cache.insert(call.key(), Arc::new(stored)).await;
             }
+        }
+        Ok(decision)
+    }
+
+    /// The first step of a call: creates its record unless it has one. The engine's answer to
+    /// [`CallEvent::Started`] (the welcome) does not depend on the call's state, so nothing is
+    /// read.
+    async fn start(&self, call: &Inbound) -> Result<Decision, sqlx::Error> {
+        let new = CallState::default();
+        let (_, decision) = flow::step(
+            &new,
+            CallEvent::Started,
+            &Facts::default(),
+            &self.config.policy,
+        );
+        let created = self.writer.start_call(call.write_key(), now_ms()).await?;
+        if created && self.config.cache_call_state {
+            self.cache.insert(call.key(), Arc::default()).await;
         }
         Ok(decision)
     }
@@ -217,44 +303,79 @@ impl Sessions {
         Ok(flow::step(state, event, &facts, &self.config.policy))
     }
 
-    /// Records a wrong PIN, and raises the alert when the virtual number crosses its limit.
+    /// Records a wrong PIN; when it starts a lockout (of the caller, or with
+    /// `PINBRIDGE_NUMBER_LOCKOUT` of PIN entry on the number), tells the business
+    /// (`pin.locked`), and when the virtual number crosses its limit, raises the alert.
     async fn record_wrong_pin(&self, call: &Inbound) -> Result<(), sqlx::Error> {
+        crate::metrics::wrong_pin(call.provider);
         let now = now_ms();
-        let (caller, number) = (call.caller_key(), call.virtual_number_key());
-        storage::attempts::record_failure(&self.db, &caller, &number, now).await?;
         let limits = &self.config.limits;
         let since = now.saturating_sub(ms(limits.window));
-        let on_number = storage::attempts::number_failures(&self.db, &number, since).await?;
-        if on_number == i64::from(limits.number_max_failures) + 1 {
-            metrics::counter!("pinbridge_pin_guessing_alerts_total").increment(1);
+        let (by_caller, on_number) = self
+            .writer
+            .wrong_pin(call.caller_key(), call.virtual_number_key(), now, since)
+            .await?;
+        let number_crossed = on_number == i64::from(limits.number_max_failures) + 1;
+        if number_crossed {
+            crate::metrics::pin_guessing_alert();
             tracing::warn!(
                 provider = call.provider,
-                virtual_number = %crate::domain::mask(&number),
+                virtual_number = %crate::domain::mask(&call.virtual_number_key()),
                 failures = on_number,
                 lockout = limits.number_lockout,
                 "pin.guessing_alert: too many wrong PINs on one virtual number"
             );
         }
+        let scope = if by_caller == i64::from(limits.caller_max_failures) + 1 {
+            Some("caller")
+        } else if number_crossed && limits.number_lockout {
+            Some("virtual_number")
+        } else {
+            None
+        };
+        if let Some(scope) = scope {
+            crate::metrics::lockout();
+            let data = PinLockedData {
+                provider: call.provider.to_owned(),
+                call_sid: call.call_sid.as_ref().to_owned(),
+                scope: scope.to_owned(),
+            };
+            let key = format!("pin.locked:{}", call.key());
+            // The lockout holds whether or not the business hears of it.
+            if let Err(e) = self
+                .events
+                .emit(EventKind::PinLocked, &key, data.to_json())
+                .await
+            {
+                tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "pin.locked event not stored");
+            }
+        }
         Ok(())
     }
 
-    /// Is PIN entry refused for this caller, or (with `PINBRIDGE_NUMBER_LOCKOUT`) on this
-    /// virtual number?
-    async fn pins_locked(&self, call: &Inbound, now: i64) -> Result<bool, sqlx::Error> {
+    /// Is PIN entry refused, with these wrong PINs within the window: by the caller, or (with
+    /// `PINBRIDGE_NUMBER_LOCKOUT`) on the virtual number?
+    fn pins_locked(&self, lookup: &storage::orders::PinLookup) -> bool {
         let limits = &self.config.limits;
-        let since = now.saturating_sub(ms(limits.window));
-        let by_caller =
-            storage::attempts::caller_failures(&self.db, &call.caller_key(), since).await?;
-        if by_caller > i64::from(limits.caller_max_failures) {
-            return Ok(true);
+        lookup.caller_failures > i64::from(limits.caller_max_failures)
+            || (limits.number_lockout
+                && lookup.number_failures > i64::from(limits.number_max_failures))
+    }
+
+    /// The active order with this id: from memory when this process just found it by its PIN
+    /// (SQLite), else from the database.
+    async fn active_order(
+        &self,
+        order_id: &str,
+        now: i64,
+    ) -> Result<Option<storage::orders::Order>, sqlx::Error> {
+        if self.config.cache_call_state
+            && let Some(order) = self.orders.get(order_id).await
+        {
+            let active = order.status(now) == crate::domain::OrderStatus::Active;
+            return Ok(active.then(|| storage::orders::Order::clone(&order)));
         }
-        if limits.number_lockout {
-            let on_number =
-                storage::attempts::number_failures(&self.db, &call.virtual_number_key(), since)
-                    .await?;
-            return Ok(on_number > i64::from(limits.number_max_failures));
-        }
-        Ok(false)
+        storage::orders::find_active_by_id(&self.db, order_id, now).await
     }
 
     /// What storage knows that this event needs: the active order for keyed digits, or the
@@ -268,20 +389,31 @@ impl Sessions {
         let now = now_ms();
         let mut pins_locked = false;
         let order = match (event, &state.phase) {
-            (CallEvent::Digits { pin }, Phase::CollectingPin) => {
-                pins_locked = self.pins_locked(call, now).await?;
-                match pin {
-                    // A locked caller's PIN is not even looked up: no answer can tell it apart.
-                    Some(pin) if !pins_locked => storage::orders::find_active_by_pin(
-                        &self.db,
-                        pin.as_ref(),
-                        call.virtual_number.as_ref().map(AsRef::as_ref),
-                        now,
-                    )
-                    .await?
-                    .filter(|o| caller_allowed(o, call)),
-                    _ => None,
+            // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.
+            (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
+                let since = now.saturating_sub(ms(self.config.limits.window));
+                let lookup = storage::orders::find_active_by_pin(
+                    &self.db,
+                    pin.as_ref(),
+                    call.virtual_number.as_ref().map(AsRef::as_ref),
+                    now,
+                    &call.caller_key(),
+                    &call.virtual_number_key(),
+                    since,
+                )
+                .await?;
+                pins_locked = self.pins_locked(&lookup);
+                // A locked caller's PIN is never used: no answer can tell it apart.
+                let found = lookup
+                    .order
+                    .filter(|o| !pins_locked && caller_allowed(o, call));
+                if self.config.cache_call_state
+                    && let Some(order) = &found
+                {
+                    let kept = Arc::new(order.clone());
+                    self.orders.insert(order.order_id.clone(), kept).await;
                 }
+                found
             }
             (
                 CallEvent::DialNeeded
@@ -289,7 +421,7 @@ impl Sessions {
                 | CallEvent::Digits { .. }
                 | CallEvent::NoInput,
                 Phase::Resolved { order_id },
-            ) => storage::orders::find_active_by_id(&self.db, order_id, now).await?,
+            ) => self.active_order(order_id, now).await?,
             _ => None,
         };
         let order = order.and_then(|o| {
@@ -355,25 +487,73 @@ impl Sessions {
 
     /// Records the end of a call reported at `at` (unix ms); see
     /// [`storage::calls::record_end`]. A call end written late, after a database outage, keeps
-    /// the time it was reported.
+    /// the time it was reported. Then counts it (`pinbridge_calls_total`) and tells the
+    /// business ([`Sessions::announce_end`]).
     pub async fn end(
         &self,
         call: &Inbound,
         end: &storage::calls::CallEnd,
         at: i64,
     ) -> Result<flow::Outcome, sqlx::Error> {
-        let caller = call.caller_for_record();
-        let virtual_number = call.virtual_number_for_record();
-        let outcome = storage::calls::record_end(
-            &self.db,
-            call.provider,
-            call.call_sid.as_ref(),
-            caller.as_deref(),
-            virtual_number.as_deref(),
-            end,
-            at,
-        )
-        .await?;
+        let known = if self.config.cache_call_state {
+            self.cache.get(&call.key()).await.map(|s| s.state.clone())
+        } else {
+            None
+        };
+        let outcome = self
+            .writer
+            .end_call(call.write_key(), known, end.clone(), at)
+            .await?;
+        crate::metrics::call_ended(call.provider, outcome.as_str());
+        self.announce_end(call, end, outcome).await;
         Ok(outcome)
+    }
+
+    /// Emits `call.unanswered` (the dialled party did not answer, or was busy) or
+    /// `call.completed` (every other end: connected, abandoned, PIN attempts used up, failed)
+    /// once per call. A call that was bridged waits for the report of its dialled leg, which
+    /// carries the dial status, so that a caller's leg reported first does not speak for it.
+    /// Failures are logged: the call's record is written whether or not the business hears.
+    async fn announce_end(
+        &self,
+        call: &Inbound,
+        end: &storage::calls::CallEnd,
+        outcome: flow::Outcome,
+    ) {
+        if !self.events.is_enabled() || outcome == flow::Outcome::InProgress {
+            return;
+        }
+        let record = match storage::calls::get(&self.db, call.provider, call.call_sid.as_ref())
+            .await
+        {
+            Ok(Some(record)) => record,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "call end event not stored");
+                return;
+            }
+        };
+        if end.dial_status.is_none() && record.destination.is_some() {
+            return;
+        }
+        let kind = match outcome {
+            flow::Outcome::NoAnswer | flow::Outcome::Busy => EventKind::CallUnanswered,
+            _ => EventKind::CallCompleted,
+        };
+        let data = CallData {
+            provider: record.provider,
+            call_sid: record.call_sid,
+            outcome: outcome.as_str().to_owned(),
+            route: record.route,
+            order_id: record.order_id,
+            booking_id: record.booking_id,
+            dial_seconds: record.dial_secs,
+            talk_seconds: record.talk_secs,
+            pin_attempts: Some(record.pin_attempts),
+        };
+        let key = format!("call.ended:{}", call.key());
+        if let Err(e) = self.events.emit(kind, &key, data.to_json()).await {
+            tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "call end event not stored");
+        }
     }
 }

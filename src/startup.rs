@@ -41,8 +41,8 @@ pub struct AppState {
     /// The secret path segment of the 8x8 URLs.
     pub eight_by_eight_secret: String,
     pub connect: ConnectOptions,
-    /// The call steps, written in batches in the background.
-    pub step_log: crate::step_log::StepLog,
+    /// The call path's writes and call steps, applied in batches by one task.
+    pub writer: crate::writer::Writer,
     /// Call ends waiting for an unreachable database.
     pub pending_ends: std::sync::Arc<crate::pending::PendingEnds>,
     /// Calls (by [`crate::sessions::Inbound::key`]) this instance bridged to the fallback
@@ -53,6 +53,13 @@ pub struct AppState {
     /// The public base URL providers reach this server at, without a trailing slash: the base
     /// of the URLs put in provider answers and of the URLs signatures are checked against.
     pub public_url: String,
+    /// Exotel's REST API (click-to-call, SMS); `None` while `PINBRIDGE_EXOTEL_API_KEY`,
+    /// `_API_TOKEN` or `_ACCOUNT_SID` is unset.
+    pub exotel_api: Option<std::sync::Arc<crate::providers::exotel::api::ExotelApi>>,
+    /// The SMS after unanswered calls; `None` while off (see [`crate::sms::missing_settings`]).
+    pub sms: Option<std::sync::Arc<crate::sms::UnansweredSms>>,
+    /// Event webhooks to `PINBRIDGE_EVENTS_URL` (a no-op while it is unset).
+    pub events: crate::events::Events,
 }
 
 /// What the first start generated, to tell the operator once.
@@ -75,6 +82,7 @@ pub struct Application {
     server: Server,
     secrets: Secrets,
     db: Db,
+    events: crate::events::Events,
 }
 
 /// A random URL-safe token of `len` characters from the operating system's CSPRNG.
@@ -216,7 +224,9 @@ pub async fn purge_expired(
     let day_ms = 24 * 3600 * 1000;
     let cutoff = now.saturating_sub(i64::from(settings.retention_days) * day_ms);
     let window = i64::try_from(settings.lockout_window.as_millis()).unwrap_or(i64::MAX);
-    Ok(storage::retention::purge(db, cutoff, now.saturating_sub(window)).await?)
+    let purged = storage::retention::purge(db, cutoff, now.saturating_sub(window)).await?;
+    storage::outbound::purge(db, cutoff).await?;
+    Ok(purged)
 }
 
 /// Purges once an hour until the database is closed.
@@ -242,6 +252,34 @@ fn spawn_retention(db: Db, settings: Settings) {
     });
 }
 
+/// The Exotel REST API client, when its credentials are set; logs once whether click-to-call
+/// and the SMS after unanswered calls are on (naming the settings missing, never their values).
+fn exotel_api(
+    settings: &Settings,
+) -> anyhow::Result<Option<std::sync::Arc<crate::providers::exotel::api::ExotelApi>>> {
+    let missing = crate::sms::missing_settings(settings);
+    if missing.is_empty() {
+        tracing::info!("SMS after unanswered calls is on");
+    } else {
+        tracing::info!(
+            missing = %missing.join(", "),
+            "SMS after unanswered calls is off"
+        );
+    }
+    if !settings.exotel_api_missing().is_empty() {
+        return Ok(None);
+    }
+    let credentials = crate::providers::exotel::api::Credentials {
+        api_key: settings.exotel_api_key.clone().unwrap_or_default(),
+        api_token: settings.exotel_api_token.clone().unwrap_or_default(),
+        account_sid: settings.exotel_account_sid.clone().unwrap_or_default(),
+    };
+    let api =
+        crate::providers::exotel::api::ExotelApi::new(&settings.exotel_api_base_url, credentials)
+            .context("PINBRIDGE_EXOTEL_API_BASE_URL")?;
+    Ok(Some(std::sync::Arc::new(api)))
+}
+
 impl Application {
     /// Connects, migrates, resolves the secrets and binds `settings.listen` (port 0 picks a
     /// free port, as tests do).
@@ -262,14 +300,23 @@ impl Application {
             max_ringing_secs: settings.max_ringing_duration.as_secs(),
             max_conversation_secs: settings.max_conversation_duration.as_secs(),
         };
+        let exotel_api = exotel_api(&settings)?;
         let greetings = std::sync::Arc::new(
             crate::greetings::Greetings::load(db.clone(), &settings.default_language).await?,
         );
         std::sync::Arc::clone(&greetings).spawn_refresh();
+        let writer = crate::writer::Writer::start(db.clone());
+        let events = crate::events::Events::new(
+            db.clone(),
+            settings.events_url.clone(),
+            settings.events_secret.clone(),
+        );
         let state = AppState {
             greetings,
             sessions: Sessions::new(
                 db.clone(),
+                writer.clone(),
+                events.clone(),
                 SessionConfig {
                     policy,
                     region,
@@ -306,16 +353,23 @@ impl Application {
             connect,
             fallback_number: settings.fallback()?,
             pending_ends: Default::default(),
-            step_log: crate::step_log::StepLog::start(db.clone()),
+            writer,
             fallback_bridged: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(24 * 3600))
                 .build(),
+            exotel_api: exotel_api.clone(),
+            sms: crate::sms::UnansweredSms::new(&settings, db.clone(), exotel_api)
+                .map(std::sync::Arc::new),
             settings: settings.clone(),
             public_url: String::new(),
+            events: events.clone(),
         };
+        crate::metrics::install();
+        state.events.spawn_workers();
         spawn_retention(db.clone(), settings.clone());
-        std::sync::Arc::clone(&state.pending_ends).spawn_flusher(state.sessions.clone());
+        std::sync::Arc::clone(&state.pending_ends)
+            .spawn_flusher(state.sessions.clone(), state.sms.clone());
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("listening on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -323,10 +377,14 @@ impl Application {
             public_url: settings.public_base_url(port),
             ..state
         });
+        let events = state.events.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     routes::limits::reject_oversized,
+                ))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::telemetry::echo_request_id,
                 ))
                 .wrap(TracingLogger::<PrivateRootSpan>::new())
                 .app_data(state.clone())
@@ -340,7 +398,13 @@ impl Application {
             server,
             secrets,
             db,
+            events,
         })
+    }
+
+    /// The event emitter the application uses (tests emit through it directly).
+    pub fn events(&self) -> &crate::events::Events {
+        &self.events
     }
 
     /// The port actually bound.
@@ -362,6 +426,7 @@ impl Application {
     /// the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.events.shutdown().await;
         self.db.close().await;
         result
     }

@@ -42,7 +42,8 @@ pub struct CallView {
     pub virtual_number: Option<String>,
     pub order_id: Option<String>,
     pub booking_id: Option<String>,
-    /// How the call was bridged: `pin`, `booking` or `callback`; `null` until bridged.
+    /// How the call was bridged: `pin`, `booking`, `callback` or `click_to_call`; `null` until
+    /// bridged.
     pub route: Option<String>,
     pub destination: Option<String>,
     pub pin_attempts: i64,

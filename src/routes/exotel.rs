@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, guard, web};
 use super::webhook::{self, digits_event, within_budget};
 use crate::flow::{self, CallEvent, Decision, Phase, Prompt};
 use crate::providers::exotel::{
-    PROVIDER, auth, params::ExotelParams, params::parse_seconds, response,
+    PROVIDER, auth, params::ExotelParams, params::parse_seconds, response, status::StatusReport,
 };
 use crate::sessions::Inbound;
 use crate::startup::AppState;
@@ -25,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/connect", applet().to(connect))
             .route("/connect.json", applet().to(connect_json))
             .route("/goodbye", applet().to(goodbye))
-            .route("/call-end", applet().to(call_end)),
+            .route("/call-end", applet().to(call_end))
+            .route("/status", applet().to(status)),
     );
 }
 
@@ -319,5 +320,33 @@ async fn call_end(
         fallback_to: None,
     };
     webhook::end(&state, "call-end", request.call.as_ref(), &end).await;
+    response::recorded()
+}
+
+/// `status`: the `StatusCallback` of a click-to-call (`Calls/connect`; `reference/exotel.md`
+/// §4.1): JSON (what pinbridge asks for), form-encoded or query values. Completes the call's
+/// record and may send the SMS to an unanswered `To` party; answers 200 whatever happens,
+/// quickly (Exotel retries a non-2xx, and a repeated delivery changes nothing).
+async fn status(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if !auth::secret_matches(&secret, &state.exotel_secret) {
+        return not_found();
+    }
+    if let Some(refused) = webhook::source_refusal(&state, &req) {
+        return refused;
+    }
+    if req.method() == Method::HEAD {
+        return response::recorded();
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let report = StatusReport::parse(req.query_string(), content_type, &body);
+    super::outbound::record_status(&state, &report).await;
     response::recorded()
 }

@@ -9,6 +9,7 @@ mod exotel;
 mod health;
 pub mod limits;
 mod orders;
+mod outbound;
 mod plivo;
 pub mod source;
 mod twilio;
@@ -66,7 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(orders::configure)
                 .configure(bookings::configure)
                 .configure(virtual_numbers::configure)
-                .configure(calls::configure),
+                .configure(calls::configure)
+                .configure(outbound::configure),
         )
         .default_service(web::to(not_found));
 }

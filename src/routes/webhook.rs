@@ -7,8 +7,8 @@ use crate::domain::{CallSid, PhoneNumber, Pin};
 use crate::flow::{self, CallEvent, Decision, Outcome};
 use crate::sessions::Inbound;
 use crate::startup::AppState;
-use crate::step_log::StepRecord;
 use crate::storage::calls::CallEnd;
+use crate::writer::StepRecord;
 
 /// Identifies a call from what a provider sent: its call id (refused when malformed), the
 /// caller and the dialled number (kept as received when they do not parse).
@@ -43,10 +43,13 @@ pub async fn within_budget<T>(
     match tokio::time::timeout(state.settings.webhook_timeout, work).await {
         Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {
+            crate::metrics::database_error(&e);
+            crate::metrics::step_fallback(call.provider, applet, "storage");
             tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "storage failed; answering the safe fallback");
             None
         }
         Err(_) => {
+            crate::metrics::step_fallback(call.provider, applet, "budget");
             tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid, "time budget spent; answering the safe fallback");
             None
         }
@@ -74,9 +77,11 @@ pub async fn run(
     let fell_back = stepped.is_none();
     let decision = stepped.unwrap_or(fallback);
     remember_fallback(state, call, &decision).await;
-    let elapsed_us = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+    let elapsed = started.elapsed();
+    crate::metrics::step(provider, applet, flow::decision_name(&decision), elapsed);
+    let elapsed_us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
     // Written in the background, in batches: the answer does not wait for it.
-    state.step_log.record(StepRecord {
+    state.writer.record(StepRecord {
         provider: call.provider,
         call_sid: call.call_sid.as_ref().to_owned(),
         at,
@@ -169,6 +174,7 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
     match tokio::time::timeout(state.settings.webhook_timeout, write).await {
         Ok(Ok(outcome)) => {
             tracing::info!(provider = call.provider, applet, call.sid = %call.call_sid, outcome = Outcome::as_str(outcome), "call ended");
+            crate::sms::text_if_unanswered(state.sms.as_ref(), call, outcome);
         }
         Ok(Err(e)) if !crate::storage::is_unavailable(&e) => {
             tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "call end not recorded");

@@ -10,6 +10,8 @@ pub mod bookings;
 pub mod calls;
 pub mod greetings;
 pub mod orders;
+pub mod outbound;
+pub mod outbox;
 pub mod pool;
 pub mod retention;
 pub mod secrets;
@@ -151,6 +153,21 @@ impl Db {
                 Ok(tx)
             }
         }
+    }
+
+    /// Begins a transaction for a batch of the call path's writes ([`crate::writer`]). On
+    /// SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a transaction that reads
+    /// before it writes could otherwise fail when another connection wrote in between.
+    pub(crate) async fn begin_batch(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// A connection from the pool, for several statements in a row.
+    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Any>, sqlx::Error> {
+        self.pool.acquire().await
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

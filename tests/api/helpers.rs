@@ -62,6 +62,8 @@ pub struct TestApp {
     join: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Kept so the database file outlives restarts; deleted when the last clone drops.
     pub dir: Arc<tempfile::TempDir>,
+    /// The application's event emitter (tests emit through it directly).
+    pub events: pinbridge::events::Events,
 }
 
 /// The application with the test settings: PINs of 3 to 12 digits (the seeds' PIN is `568`).
@@ -92,6 +94,7 @@ async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
+    let events = app.events().clone();
     let join = tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         // Exotel's Passthru answers 302 as a signal; it must reach the test, not be followed.
@@ -106,6 +109,7 @@ async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
         handle,
         join,
         dir,
+        events,
     }
 }
 

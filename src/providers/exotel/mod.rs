@@ -3,9 +3,11 @@
 //!
 //! Exotel signs nothing; its URLs carry a secret path segment (`/exotel/{secret}/...`).
 
+pub mod api;
 pub mod auth;
 pub mod params;
 pub mod response;
+pub mod status;
 
 /// The provider's name in call records and logs.
 pub const PROVIDER: &str = "exotel";

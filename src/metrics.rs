@@ -1,0 +1,207 @@
+//! Prometheus metrics: the recorder behind `GET /metrics`, and one function per metric so
+//! that names and labels are written once.
+//!
+//! Every label value is a `&'static str` from a closed set (provider, applet, outcome,
+//! decision, cache name, event type): never a phone number, a PIN, a CallSid or an order id,
+//! which would leak personal data and make the series unbounded.
+//!
+//! The `metrics` facade records into one global recorder per process, installed by
+//! [`install`] on the first call (every [`crate::startup::Application`] of the process, the
+//! many a test binary starts included, shares it). Before that, recordings are dropped.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Upper bounds of the latency histograms' buckets, in seconds: a webhook's budget is well
+/// under one second.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the process's global `metrics` recorder, once, and
+/// returns the handle that renders it. Later calls return the same handle. If another
+/// recorder was installed first (by an embedding program), it stays, and the handle renders
+/// an empty page; a warning says so.
+///
+/// Also starts a thread that drains histogram samples every 5 s, so that memory stays
+/// bounded when nothing scrapes.
+pub fn install() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        // Only an empty bucket list is refused.
+        let builder = PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if ::metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics will be empty");
+        }
+        describe();
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the metrics upkeep thread");
+        }
+        handle
+    })
+}
+
+/// The metrics in the Prometheus text exposition format (version 0.0.4), for `GET /metrics`.
+pub fn render() -> String {
+    install().render()
+}
+
+fn describe() {
+    use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "pinbridge_calls_total",
+        "Calls ended, by provider and outcome (connected, no_answer, busy, canceled, failed, pin_failed, abandoned)."
+    );
+    describe_counter!(
+        "pinbridge_steps_total",
+        "Webhook steps answered, by provider, applet and decision."
+    );
+    describe_histogram!(
+        "pinbridge_step_duration_seconds",
+        Unit::Seconds,
+        "Time pinbridge took to answer one webhook step, by provider and applet."
+    );
+    describe_counter!(
+        "pinbridge_step_fallbacks_total",
+        "Webhook steps answered with the safe fallback, by provider, applet and reason (storage, budget)."
+    );
+    describe_counter!(
+        "pinbridge_wrong_pins_total",
+        "Wrong PINs keyed, by provider."
+    );
+    describe_counter!(
+        "pinbridge_pin_lockouts_total",
+        "Callers locked out of PIN entry after too many wrong PINs."
+    );
+    describe_counter!(
+        "pinbridge_pin_guessing_alerts_total",
+        "Virtual numbers that crossed PINBRIDGE_NUMBER_MAX_FAILURES within the window."
+    );
+    describe_counter!(
+        "pinbridge_cache_requests_total",
+        "Cache look-ups, by cache and result (hit, miss)."
+    );
+    describe_counter!(
+        "pinbridge_database_errors_total",
+        "Database errors, by kind (unavailable: unreachable or gone; statement: refused)."
+    );
+    describe_gauge!(
+        "pinbridge_events_backlog",
+        "Events waiting for delivery to PINBRIDGE_EVENTS_URL (all instances)."
+    );
+    describe_counter!(
+        "pinbridge_event_deliveries_total",
+        "Event delivery attempts, by event type and result (delivered, retry, abandoned)."
+    );
+}
+
+/// A call ended with `outcome` ([`crate::flow::Outcome::as_str`]):
+/// `pinbridge_calls_total{provider, outcome}`.
+pub fn call_ended(provider: &'static str, outcome: &'static str) {
+    ::metrics::counter!("pinbridge_calls_total", "provider" => provider, "outcome" => outcome)
+        .increment(1);
+}
+
+/// One webhook step of `applet` answered `decision` ([`crate::flow::decision_name`]) after
+/// `elapsed`: `pinbridge_steps_total{provider, applet, decision}` and the histogram
+/// `pinbridge_step_duration_seconds{provider, applet}`.
+pub fn step(
+    provider: &'static str,
+    applet: &'static str,
+    decision: &'static str,
+    elapsed: Duration,
+) {
+    ::metrics::counter!(
+        "pinbridge_steps_total",
+        "provider" => provider,
+        "applet" => applet,
+        "decision" => decision
+    )
+    .increment(1);
+    step_latency(provider, applet, elapsed);
+}
+
+/// `pinbridge_step_duration_seconds{provider, applet}`: how long one step took.
+pub fn step_latency(provider: &'static str, applet: &'static str, elapsed: Duration) {
+    ::metrics::histogram!(
+        "pinbridge_step_duration_seconds",
+        "provider" => provider,
+        "applet" => applet
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// A step answered its safe fallback because `reason` (`storage`: a database error,
+/// `budget`: the time budget was spent): `pinbridge_step_fallbacks_total`.
+pub fn step_fallback(provider: &'static str, applet: &'static str, reason: &'static str) {
+    ::metrics::counter!(
+        "pinbridge_step_fallbacks_total",
+        "provider" => provider,
+        "applet" => applet,
+        "reason" => reason
+    )
+    .increment(1);
+}
+
+/// A wrong PIN was keyed: `pinbridge_wrong_pins_total{provider}`.
+pub fn wrong_pin(provider: &'static str) {
+    ::metrics::counter!("pinbridge_wrong_pins_total", "provider" => provider).increment(1);
+}
+
+/// A caller was locked out of PIN entry: `pinbridge_pin_lockouts_total`.
+pub fn lockout() {
+    ::metrics::counter!("pinbridge_pin_lockouts_total").increment(1);
+}
+
+/// A virtual number crossed its wrong-PIN limit: `pinbridge_pin_guessing_alerts_total`.
+pub fn pin_guessing_alert() {
+    ::metrics::counter!("pinbridge_pin_guessing_alerts_total").increment(1);
+}
+
+/// A look-up in the cache `name` (`call_state`, ...) hit or missed:
+/// `pinbridge_cache_requests_total{cache, result}`.
+pub fn cache(name: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    ::metrics::counter!("pinbridge_cache_requests_total", "cache" => name, "result" => result)
+        .increment(1);
+}
+
+/// A database error: `pinbridge_database_errors_total{kind}`, `kind` being `unavailable`
+/// ([`crate::storage::is_unavailable`]) or `statement`.
+pub fn database_error(error: &sqlx::Error) {
+    let kind = if crate::storage::is_unavailable(error) {
+        "unavailable"
+    } else {
+        "statement"
+    };
+    ::metrics::counter!("pinbridge_database_errors_total", "kind" => kind).increment(1);
+}
+
+/// `pinbridge_events_backlog`: events waiting for delivery.
+pub fn events_backlog(pending: i64) {
+    // Exact up to 2^53 events.
+    ::metrics::gauge!("pinbridge_events_backlog").set(pending as f64);
+}
+
+/// One delivery attempt of an event of type `kind` came to `result` (`delivered`, `retry`,
+/// `abandoned`): `pinbridge_event_deliveries_total{type, result}`.
+pub fn event_delivery(kind: &'static str, result: &'static str) {
+    ::metrics::counter!("pinbridge_event_deliveries_total", "type" => kind, "result" => result)
+        .increment(1);
+}
