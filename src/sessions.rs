@@ -504,6 +504,11 @@ impl Sessions {
             .writer
             .end_call(call.write_key(), known, end.clone(), at)
             .await?;
+        // The call is over: memory holds the calls in progress only. A repeated report reads
+        // the database.
+        if self.config.cache_call_state {
+            self.cache.invalidate(&call.key()).await;
+        }
         crate::metrics::call_ended(call.provider, outcome.as_str());
         self.announce_end(call, end, outcome).await;
         Ok(outcome)

@@ -52,12 +52,12 @@ pub enum PhoneNumberError {
 /// cache); every step of a call names the same two numbers.
 static PARSED: LazyLock<
     moka::sync::Cache<(Region, String), Result<PhoneNumber, PhoneNumberError>>,
-> = LazyLock::new(|| moka::sync::Cache::new(50_000));
+> = LazyLock::new(|| moka::sync::Cache::new(10_000));
 
 impl PhoneNumber {
     /// Parses a number, reading it in `default_region` when it carries no country code, and
     /// refuses numbers that libphonenumber does not consider valid. Results are remembered
-    /// for the next time the same text comes (at most 50,000 of them).
+    /// for the next time the same text comes (at most 10,000 of them).
     ///
     /// Errors: [`PhoneNumberError::Empty`], [`PhoneNumberError::Unparseable`] (letters, masked
     /// digits such as `07995679xx`, too short) and [`PhoneNumberError::Invalid`].
