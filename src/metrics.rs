@@ -199,6 +199,19 @@ pub fn events_backlog(pending: i64) {
     ::metrics::gauge!("pinbridge_events_backlog").set(pending as f64);
 }
 
+/// A click-to-call request to Exotel's `Calls/connect` came to `result`: `placed`, `refused`
+/// (Exotel said no) or `uncertain` (no answer that says whether the call was placed):
+/// `pinbridge_click_to_calls_total{result}`.
+pub fn click_to_call(result: &'static str) {
+    ::metrics::counter!("pinbridge_click_to_calls_total", "result" => result).increment(1);
+}
+
+/// The SMS after an unanswered call came to `result`: `sent`, `skipped` (cooldown, already
+/// sent, nothing to text) or `failed`: `pinbridge_sms_total{result}`.
+pub fn sms(result: &'static str) {
+    ::metrics::counter!("pinbridge_sms_total", "result" => result).increment(1);
+}
+
 /// One delivery attempt of an event of type `kind` came to `result` (`delivered`, `retry`,
 /// `abandoned`): `pinbridge_event_deliveries_total{type, result}`.
 pub fn event_delivery(kind: &'static str, result: &'static str) {

@@ -183,12 +183,15 @@ impl UnansweredSms {
         tokio::spawn(async move {
             match this.send_for(provider, &call_sid, trigger).await {
                 Ok(Sent::Sent { sid }) => {
+                    crate::metrics::sms("sent");
                     tracing::info!(provider, call.sid = %call_sid, sms.sid = %sid, "SMS sent after an unanswered call");
                 }
                 Ok(Sent::Skipped(why)) => {
+                    crate::metrics::sms("skipped");
                     tracing::debug!(provider, call.sid = %call_sid, why, "no SMS after this unanswered call");
                 }
                 Err(e) => {
+                    crate::metrics::sms("failed");
                     tracing::error!(provider, call.sid = %call_sid, error = %e, "the SMS after an unanswered call failed");
                 }
             }

@@ -154,6 +154,7 @@ async fn connect(
     };
     match api.connect_call(&request).await {
         Ok(placed) => {
+            crate::metrics::click_to_call("placed");
             // The status callback finds the record by our id (CustomField) even if this fails.
             if let Err(e) = outbound::accepted(&state.db, &call_id, &placed.sid, now_ms()).await {
                 tracing::error!(call.id = %call_id, error = %e, "storing Exotel's Call Sid failed");
@@ -173,6 +174,7 @@ async fn connect(
         }
         Err(e) => {
             let certain = !matches!(e, ExotelError::Uncertain { .. });
+            crate::metrics::click_to_call(if certain { "refused" } else { "uncertain" });
             if let Err(db) =
                 outbound::not_accepted(&state.db, &call_id, certain, e.status(), now_ms()).await
             {
@@ -297,16 +299,22 @@ pub(super) async fn record_status(state: &AppState, report: &StatusReport) {
     let found = match tokio::time::timeout(state.settings.webhook_timeout, lookup).await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
-            tracing::error!(call.sid = ?sid, error = %e, "status callback: looking up the call failed");
+            tracing::error!(call.sid = sid.as_deref().unwrap_or(""), error = %e, "status callback: looking up the call failed");
             return;
         }
         Err(_) => {
-            tracing::error!(call.sid = ?sid, "status callback: looking up the call took too long");
+            tracing::error!(
+                call.sid = sid.as_deref().unwrap_or(""),
+                "status callback: looking up the call took too long"
+            );
             return;
         }
     };
     let Some(call) = found else {
-        tracing::warn!(call.sid = ?sid, "status callback for a call pinbridge did not place; ignored");
+        tracing::warn!(
+            call.sid = sid.as_deref().unwrap_or(""),
+            "status callback for a call pinbridge did not place; ignored"
+        );
         return;
     };
     let Some(inbound) =

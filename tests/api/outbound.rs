@@ -619,6 +619,28 @@ async fn a_status_callback_delivered_twice_leaves_one_record_and_sends_one_sms()
     assert_eq!(forms(&mock, CONNECT_PATH).await.len(), 1);
     let to = sms[0].iter().find(|(k, _)| k == "To").unwrap();
     assert_eq!(to.1, CUSTOMER_E164, "the party who did not answer");
+
+    // /metrics counts them (the recorder is the process's: at least this test's).
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "pinbridge_click_to_calls_total{result=\"placed\"}",
+        "pinbridge_sms_total{result=\"sent\"}",
+        "pinbridge_calls_total{provider=\"exotel\",outcome=\"no_answer\"}",
+    ] {
+        let value = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .unwrap_or_else(|| panic!("{series} in /metrics"));
+        assert!(value.trim().parse::<f64>().unwrap() >= 1.0, "{series}");
+    }
 }
 
 #[tokio::test]
