@@ -367,16 +367,22 @@ impl Settings {
     ///
     /// Errors: a value that is not a phone number.
     pub fn fallback(&self) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
-        let Some(raw) = self
-            .fallback_number
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
-        else {
+        self.optional_number(self.fallback_number.as_deref(), "PINBRIDGE_FALLBACK_NUMBER")
+    }
+
+    /// `raw`, the value of the setting `name`, parsed as a phone number in the default region;
+    /// `None` when unset or blank. Errors: a value that is not a phone number.
+    fn optional_number(
+        &self,
+        raw: Option<&str>,
+        name: &str,
+    ) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
+        let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
             return Ok(None);
         };
         crate::domain::PhoneNumber::parse(raw, self.region()?)
             .map(Some)
-            .map_err(|_| anyhow::anyhow!("PINBRIDGE_FALLBACK_NUMBER is not a phone number"))
+            .map_err(|_| anyhow::anyhow!("{name} is not a phone number"))
     }
 
     /// Checks ranges that types alone do not: PIN lengths `1..=20` with min ≤ max, at least one
@@ -479,16 +485,7 @@ impl Settings {
     ///
     /// Errors: a value that is not a phone number.
     pub fn exotel_caller_id(&self) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
-        let Some(raw) = self
-            .exotel_caller_id
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
-        else {
-            return Ok(None);
-        };
-        crate::domain::PhoneNumber::parse(raw, self.region()?)
-            .map(Some)
-            .map_err(|_| anyhow::anyhow!("PINBRIDGE_EXOTEL_CALLER_ID is not a phone number"))
+        self.optional_number(self.exotel_caller_id.as_deref(), "PINBRIDGE_EXOTEL_CALLER_ID")
     }
 
     /// The default region, parsed.
