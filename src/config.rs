@@ -485,7 +485,10 @@ impl Settings {
     ///
     /// Errors: a value that is not a phone number.
     pub fn exotel_caller_id(&self) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
-        self.optional_number(self.exotel_caller_id.as_deref(), "PINBRIDGE_EXOTEL_CALLER_ID")
+        self.optional_number(
+            self.exotel_caller_id.as_deref(),
+            "PINBRIDGE_EXOTEL_CALLER_ID",
+        )
     }
 
     /// The default region, parsed.
