@@ -66,7 +66,7 @@ fn describe() {
     use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         "pinbridge_calls_total",
-        "Calls ended, by provider and outcome (connected, no_answer, busy, canceled, failed, pin_failed, abandoned)."
+        "Call end reports recorded, by provider and the call's outcome (connected, no_answer, busy, canceled, failed, pin_failed, abandoned); a repeated report counts again."
     );
     describe_counter!(
         "pinbridge_steps_total",
@@ -111,8 +111,10 @@ fn describe() {
     );
 }
 
-/// A call ended with `outcome` ([`crate::flow::Outcome::as_str`]):
-/// `pinbridge_calls_total{provider, outcome}`.
+/// A call's end was recorded, the call's outcome then being `outcome`
+/// ([`crate::flow::Outcome::as_str`]): `pinbridge_calls_total{provider, outcome}`. Counted per
+/// end report: a report the provider delivers again, or a second report of the same call
+/// (Twilio's status callback after its dial action), counts again.
 pub fn call_ended(provider: &'static str, outcome: &'static str) {
     ::metrics::counter!("pinbridge_calls_total", "provider" => provider, "outcome" => outcome)
         .increment(1);
