@@ -83,6 +83,7 @@ pub struct Application {
     secrets: Secrets,
     db: Db,
     events: crate::events::Events,
+    writer: crate::writer::Writer,
 }
 
 /// A random URL-safe token of `len` characters from the operating system's CSPRNG.
@@ -378,6 +379,7 @@ impl Application {
             ..state
         });
         let events = state.events.clone();
+        let writer = state.writer.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -399,6 +401,7 @@ impl Application {
             secrets,
             db,
             events,
+            writer,
         })
     }
 
@@ -422,10 +425,11 @@ impl Application {
         &self.secrets
     }
 
-    /// Serves until the process is stopped (SIGINT/SIGTERM stop it gracefully), then closes
-    /// the database pool.
+    /// Serves until the process is stopped (SIGINT/SIGTERM stop it gracefully), then writes
+    /// the call steps still queued and closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.writer.flush().await;
         self.events.shutdown().await;
         self.db.close().await;
         result

@@ -116,10 +116,33 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on `db`. It ends when every handle is dropped.
+    /// Starts the writer on `db`. On a SQLite file it is a thread of its own with its own
+    /// connection ([`storage::direct`]); otherwise (PostgreSQL, an in-memory SQLite
+    /// database, or when that connection can not be opened) a task on the pool. It ends when
+    /// every handle is dropped.
     pub fn start(db: Db) -> Self {
-        let (tx, rx) = mpsc::channel(BACKLOG);
         let dropped = Arc::new(AtomicU64::new(0));
+        let direct = db.sqlite_file().and_then(|(path, busy_timeout)| {
+            storage::direct::Connection::open(path, busy_timeout)
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "the writer's SQLite connection did not open; writing through the pool");
+                })
+                .ok()
+        });
+        if let Some(conn) = direct {
+            let (tx, rx) = mpsc::channel(BACKLOG);
+            let counter = Arc::clone(&dropped);
+            let spawned = std::thread::Builder::new()
+                .name("pinbridge-writer".into())
+                .spawn(move || run_direct(conn, rx, &counter));
+            match spawned {
+                Ok(_) => return Self { tx, dropped },
+                Err(e) => {
+                    tracing::warn!(error = %e, "the writer's thread did not start; writing through the pool");
+                }
+            }
+        }
+        let (tx, rx) = mpsc::channel(BACKLOG);
         tokio::spawn(run(db, rx, Arc::clone(&dropped)));
         Self { tx, dropped }
     }
@@ -233,26 +256,36 @@ fn unexpected(written: &Written) -> sqlx::Error {
     sqlx::Error::Protocol(format!("the writer answered {written:?} to another write"))
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
-    let mut steps: Vec<StepRecord> = Vec::with_capacity(BATCH);
-    let mut calls: Vec<(Box<CallWrite>, Reply)> = Vec::with_capacity(BATCH);
-    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
-    while let Some(first) = rx.recv().await {
+/// The messages of one batch: everything waiting when the writer woke, up to [`BATCH`].
+#[derive(Default)]
+struct Batch {
+    steps: Vec<StepRecord>,
+    calls: Vec<(Box<CallWrite>, Reply)>,
+    waiting: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    /// Adds `first` and whatever else is waiting in `rx`, up to [`BATCH`] of a kind.
+    fn fill(&mut self, first: Message, rx: &mut mpsc::Receiver<Message>) {
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
-                Message::Step(step) => steps.push(step),
-                Message::Call(write, reply) => calls.push((write, reply)),
-                Message::Flush(done) => waiting.push(done),
+                Message::Step(step) => self.steps.push(step),
+                Message::Call(write, reply) => self.calls.push((write, reply)),
+                Message::Flush(done) => self.waiting.push(done),
             }
-            next = if steps.len() < BATCH && calls.len() < BATCH {
+            next = if self.steps.len() < BATCH && self.calls.len() < BATCH {
                 rx.try_recv().ok()
             } else {
                 None
             };
         }
-        apply_all(&db, std::mem::take(&mut calls), &steps).await;
-        steps.clear();
+    }
+
+    /// After the batch is written: logs the step records dropped meanwhile, answers the
+    /// flushes.
+    fn finish(&mut self, dropped: &AtomicU64) {
+        self.steps.clear();
         let lost = dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
             tracing::warn!(
@@ -260,9 +293,33 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
                 "call steps not recorded: too many were waiting for the database"
             );
         }
-        for done in waiting.drain(..) {
+        for done in self.waiting.drain(..) {
             let _ = done.send(());
         }
+    }
+}
+
+/// The writer as a task, writing through the pool.
+async fn run(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
+    let mut batch = Batch::default();
+    while let Some(first) = rx.recv().await {
+        batch.fill(first, &mut rx);
+        apply_all(&db, std::mem::take(&mut batch.calls), &batch.steps).await;
+        batch.finish(&dropped);
+    }
+}
+
+/// The writer as a thread, writing on its own SQLite connection.
+fn run_direct(
+    mut conn: storage::direct::Connection,
+    mut rx: mpsc::Receiver<Message>,
+    dropped: &AtomicU64,
+) {
+    let mut batch = Batch::default();
+    while let Some(first) = rx.blocking_recv() {
+        batch.fill(first, &mut rx);
+        apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), &batch.steps);
+        batch.finish(dropped);
     }
 }
 
@@ -352,19 +409,9 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
             state,
             bridge,
             at,
-        } => {
-            let step = CallStep {
-                provider: call.provider,
-                call_sid: &call.call_sid,
-                caller: call.caller.as_deref(),
-                virtual_number: call.virtual_number.as_deref(),
-                state,
-                bridge: bridge.as_ref().map(|(to, route)| (to.as_str(), route)),
-            };
-            storage::calls::save_step(conn, &step, *at)
-                .await
-                .map(|()| Written::Saved)
-        }
+        } => storage::calls::save_step(conn, &call_step(call, state, bridge), *at)
+            .await
+            .map(|()| Written::Saved),
         CallWrite::End {
             call,
             state,
@@ -393,6 +440,112 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
                 .await
                 .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
         }
+    }
+}
+
+/// [`apply_all`] on the writer's own SQLite connection.
+fn apply_all_direct(
+    conn: &mut storage::direct::Connection,
+    calls: Vec<(Box<CallWrite>, Reply)>,
+    steps: &[StepRecord],
+) {
+    let rows = step_rows(steps);
+    if calls.len() == 1 && steps.is_empty() {
+        for (write, reply) in calls {
+            let _ = reply.send(apply_direct(conn.alone(), &write));
+        }
+        return;
+    }
+    let shared = conn.in_transaction(|tx| {
+        let written = calls
+            .iter()
+            .map(|(write, _)| apply_direct(tx, write))
+            .collect::<Result<Vec<_>, _>>()?;
+        storage::direct::record_steps(tx, &rows)?;
+        Ok(written)
+    });
+    match shared {
+        Ok(written) => {
+            for ((_, reply), written) in calls.into_iter().zip(written) {
+                let _ = reply.send(Ok(written));
+            }
+        }
+        Err(e) if storage::is_unavailable(&e) => {
+            tracing::warn!(error = %e, steps = steps.len(), "call steps not recorded");
+            for (_, reply) in calls {
+                let _ = reply.send(Err(like(&e)));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, writes = calls.len(), "a shared write failed; writing one by one");
+            for (write, reply) in calls {
+                let _ = reply.send(apply_direct(conn.alone(), &write));
+            }
+            if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
+                tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
+            }
+        }
+    }
+}
+
+/// [`apply_one`] on the writer's own SQLite connection.
+fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Written, sqlx::Error> {
+    use storage::direct;
+    match write {
+        CallWrite::Start { call, at } => direct::start(
+            conn,
+            call.provider,
+            &call.call_sid,
+            call.caller.as_deref(),
+            call.virtual_number.as_deref(),
+            *at,
+        )
+        .map(Written::Started),
+        CallWrite::Step {
+            call,
+            state,
+            bridge,
+            at,
+        } => direct::save_step(conn, &call_step(call, state, bridge), *at).map(|()| Written::Saved),
+        CallWrite::End {
+            call,
+            state,
+            end,
+            at,
+        } => direct::record_end(
+            conn,
+            call.provider,
+            &call.call_sid,
+            call.caller.as_deref(),
+            call.virtual_number.as_deref(),
+            state.as_ref(),
+            end,
+            *at,
+        )
+        .map(Written::Ended),
+        CallWrite::WrongPin {
+            caller,
+            virtual_number,
+            at,
+            since,
+        } => direct::record_failure(conn, caller, virtual_number, *at, *since)
+            .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number)),
+    }
+}
+
+/// The [`CallStep`] a [`CallWrite::Step`] writes.
+fn call_step<'a>(
+    call: &'a CallKey,
+    state: &'a CallState,
+    bridge: &'a Option<(String, Route)>,
+) -> CallStep<'a> {
+    CallStep {
+        provider: call.provider,
+        call_sid: &call.call_sid,
+        caller: call.caller.as_deref(),
+        virtual_number: call.virtual_number.as_deref(),
+        state,
+        bridge: bridge.as_ref().map(|(to, route)| (to.as_str(), route)),
     }
 }
 

@@ -88,25 +88,42 @@ fn failure_column(f: Option<Failure>) -> Option<&'static str> {
 }
 
 fn state_from_row(row: &AnyRow) -> Result<CallState, sqlx::Error> {
-    let phase: String = row.try_get("phase")?;
-    let order_id: Option<String> = row.try_get("order_id")?;
-    let phase = match (phase.as_str(), order_id) {
+    Ok(state_from_columns(
+        &row.try_get::<String, _>("phase")?,
+        row.try_get("order_id")?,
+        row.try_get::<Option<String>, _>("last_failure")?.as_deref(),
+        row.try_get("pin_attempts")?,
+    ))
+}
+
+/// A call's state from its columns as [`LOAD_STATE`] selects them.
+pub(super) fn state_from_columns(
+    phase: &str,
+    order_id: Option<String>,
+    last_failure: Option<&str>,
+    attempts: i64,
+) -> CallState {
+    let phase = match (phase, order_id) {
         ("resolved", Some(order_id)) => Phase::Resolved { order_id },
         ("exhausted", _) => Phase::Exhausted,
         _ => Phase::CollectingPin,
     };
-    let last_failure = match row.try_get::<Option<String>, _>("last_failure")?.as_deref() {
+    let last_failure = match last_failure {
         Some("wrong_pin") => Some(Failure::WrongPin),
         Some("no_input") => Some(Failure::NoInput),
         _ => None,
     };
-    let attempts: i64 = row.try_get("pin_attempts")?;
-    Ok(CallState {
+    CallState {
         attempts: u8::try_from(attempts).unwrap_or(u8::MAX),
         phase,
         last_failure,
-    })
+    }
 }
+
+/// A call's state by (`$1` provider, `$2` CallSid): phase, order_id, last_failure,
+/// pin_attempts.
+pub(super) const LOAD_STATE: &str = "select phase, order_id, last_failure, pin_attempts from calls
+         where provider = $1 and call_sid = $2";
 
 /// The stored state of a call, if it has one; `db` is the pool or a connection.
 pub async fn load_state<'c>(
@@ -114,17 +131,30 @@ pub async fn load_state<'c>(
     provider: &str,
     call_sid: &str,
 ) -> Result<Option<CallState>, sqlx::Error> {
-    sqlx::query(
-        "select phase, order_id, last_failure, pin_attempts from calls
-         where provider = $1 and call_sid = $2",
-    )
-    .bind(provider)
-    .bind(call_sid)
-    .fetch_optional(db)
-    .await?
-    .as_ref()
-    .map(state_from_row)
-    .transpose()
+    sqlx::query(LOAD_STATE)
+        .bind(provider)
+        .bind(call_sid)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(state_from_row)
+        .transpose()
+}
+
+/// Inserts a new call's record unless it has one: `$1` provider, `$2` CallSid, `$3` caller,
+/// `$4` virtual number, `$5` phase, `$6` PIN attempts, `$7` outcome, `$8` now (ms).
+pub(super) const START: &str =
+    "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
+                            outcome, started_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         on conflict (provider, call_sid) do nothing";
+
+/// The state columns of a new call: (phase, PIN attempts, outcome).
+pub(super) fn start_values() -> (&'static str, i64, &'static str) {
+    let state = CallState::default();
+    let (phase, _) = phase_columns(&state.phase);
+    let outcome = Outcome::of(&state.phase, None, false);
+    (phase, i64::from(state.attempts), outcome.as_str())
 }
 
 /// Creates the record of a call on its first step (a new call's state, no bridge), unless the
@@ -137,42 +167,24 @@ pub async fn start(
     virtual_number: Option<&str>,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let state = CallState::default();
-    let (phase, _) = phase_columns(&state.phase);
-    let outcome = Outcome::of(&state.phase, None, false);
-    let done = sqlx::query(
-        "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
-                            outcome, started_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-         on conflict (provider, call_sid) do nothing",
-    )
-    .bind(provider)
-    .bind(call_sid)
-    .bind(caller)
-    .bind(virtual_number)
-    .bind(phase)
-    .bind(i64::from(state.attempts))
-    .bind(outcome.as_str())
-    .bind(now_ms)
-    .execute(conn)
-    .await?;
+    let (phase, attempts, outcome) = start_values();
+    let done = sqlx::query(START)
+        .bind(provider)
+        .bind(call_sid)
+        .bind(caller)
+        .bind(virtual_number)
+        .bind(phase)
+        .bind(attempts)
+        .bind(outcome)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Writes a call's state after a step, creating the call record on its first step.
-/// A call that already ended keeps its outcome.
-pub async fn save_step(
-    conn: &mut AnyConnection,
-    step: &CallStep<'_>,
-    now_ms: i64,
-) -> Result<(), sqlx::Error> {
-    let (phase, phase_order) = phase_columns(&step.state.phase);
-    let outcome = Outcome::of(&step.state.phase, None, false);
-    let route = step.bridge.map(|(_, route)| route);
-    let order_id = phase_order.or_else(|| route.and_then(Route::order_id));
-    let bridged_at = step.bridge.map(|_| now_ms);
-    sqlx::query(
-        "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
+/// Writes a call's state after a step: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual
+/// number, then [`StepValues`] `$5` to `$14` in their order.
+pub(super) const SAVE_STEP: &str = "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
                             pin_attempts, order_id, destination, outcome, route, booking_id,
                             bridged_at, started_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $11, $11)
@@ -188,24 +200,66 @@ pub async fn save_step(
              booking_id = coalesce(excluded.booking_id, calls.booking_id),
              bridged_at = coalesce(excluded.bridged_at, calls.bridged_at),
              outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
-             updated_at = excluded.updated_at",
-    )
-    .bind(step.provider)
-    .bind(step.call_sid)
-    .bind(step.caller)
-    .bind(step.virtual_number)
-    .bind(phase)
-    .bind(failure_column(step.state.last_failure))
-    .bind(i64::from(step.state.attempts))
-    .bind(order_id)
-    .bind(step.bridge.map(|(to, _)| to))
-    .bind(outcome.as_str())
-    .bind(now_ms)
-    .bind(route.map(Route::as_str))
-    .bind(route.and_then(Route::booking_id))
-    .bind(bridged_at)
-    .execute(conn)
-    .await?;
+             updated_at = excluded.updated_at";
+
+/// The values [`SAVE_STEP`] binds after the call's key, `$5` to `$14`.
+pub(super) struct StepValues<'a> {
+    pub phase: &'static str,
+    pub last_failure: Option<&'static str>,
+    pub attempts: i64,
+    pub order_id: Option<&'a str>,
+    pub destination: Option<&'a str>,
+    pub outcome: &'static str,
+    pub now_ms: i64,
+    pub route: Option<&'static str>,
+    pub booking_id: Option<&'a str>,
+    pub bridged_at: Option<i64>,
+}
+
+impl<'a> StepValues<'a> {
+    pub(super) fn of(step: &'a CallStep<'_>, now_ms: i64) -> Self {
+        let (phase, phase_order) = phase_columns(&step.state.phase);
+        let route = step.bridge.map(|(_, route)| route);
+        Self {
+            phase,
+            last_failure: failure_column(step.state.last_failure),
+            attempts: i64::from(step.state.attempts),
+            order_id: phase_order.or_else(|| route.and_then(Route::order_id)),
+            destination: step.bridge.map(|(to, _)| to),
+            outcome: Outcome::of(&step.state.phase, None, false).as_str(),
+            now_ms,
+            route: route.map(Route::as_str),
+            booking_id: route.and_then(Route::booking_id),
+            bridged_at: step.bridge.map(|_| now_ms),
+        }
+    }
+}
+
+/// Writes a call's state after a step, creating the call record on its first step.
+/// A call that already ended keeps its outcome.
+pub async fn save_step(
+    conn: &mut AnyConnection,
+    step: &CallStep<'_>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let v = StepValues::of(step, now_ms);
+    sqlx::query(SAVE_STEP)
+        .bind(step.provider)
+        .bind(step.call_sid)
+        .bind(step.caller)
+        .bind(step.virtual_number)
+        .bind(v.phase)
+        .bind(v.last_failure)
+        .bind(v.attempts)
+        .bind(v.order_id)
+        .bind(v.destination)
+        .bind(v.outcome)
+        .bind(v.now_ms)
+        .bind(v.route)
+        .bind(v.booking_id)
+        .bind(v.bridged_at)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -247,6 +301,71 @@ pub async fn find_callback(
     .transpose()
 }
 
+/// Records a call's end: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual number, then
+/// [`EndValues`] `$5` to `$18` in their order.
+pub(super) const RECORD_END: &str = "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
+                            order_id, destination, outcome, dial_call_status, call_type, dial_secs,
+                            talk_secs, recording_url, legs, provider_start_time, started_at,
+                            updated_at, ended_at, route)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $17, $18)
+         on conflict (provider, call_sid) do update set
+             caller = coalesce(calls.caller, excluded.caller),
+             virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
+             destination = case when excluded.route = 'fallback' then excluded.destination
+                                else coalesce(calls.destination, excluded.destination) end,
+             route = coalesce(excluded.route, calls.route),
+             outcome = case when excluded.dial_call_status is null and calls.dial_call_status is not null
+                            then calls.outcome else excluded.outcome end,
+             dial_call_status = coalesce(excluded.dial_call_status, calls.dial_call_status),
+             call_type = coalesce(excluded.call_type, calls.call_type),
+             dial_secs = coalesce(excluded.dial_secs, calls.dial_secs),
+             talk_secs = coalesce(excluded.talk_secs, calls.talk_secs),
+             recording_url = coalesce(excluded.recording_url, calls.recording_url),
+             legs = coalesce(excluded.legs, calls.legs),
+             provider_start_time = coalesce(calls.provider_start_time, excluded.provider_start_time),
+             updated_at = excluded.updated_at,
+             ended_at = coalesce(calls.ended_at, excluded.ended_at)";
+
+/// The values [`RECORD_END`] binds after the call's key, `$5` to `$18`.
+pub(super) struct EndValues<'a> {
+    pub phase: &'static str,
+    pub attempts: i64,
+    pub order_id: Option<&'a str>,
+    pub destination: Option<&'a str>,
+    pub outcome: Outcome,
+    pub dial_call_status: Option<&'a str>,
+    pub call_type: Option<&'a str>,
+    pub dial_secs: Option<i64>,
+    pub talk_secs: Option<i64>,
+    pub recording_url: Option<&'a str>,
+    pub legs: Option<&'a str>,
+    pub provider_start_time: Option<&'a str>,
+    pub now_ms: i64,
+    pub route: Option<&'static str>,
+}
+
+impl<'a> EndValues<'a> {
+    pub(super) fn of(state: &'a CallState, end: &'a CallEnd, now_ms: i64) -> Self {
+        let (phase, order_id) = phase_columns(&state.phase);
+        Self {
+            phase,
+            attempts: i64::from(state.attempts),
+            order_id,
+            destination: end.fallback_to.as_deref().or(end.dialled.as_deref()),
+            outcome: Outcome::of(&state.phase, end.dial_status, true),
+            dial_call_status: end.dial_call_status.as_deref(),
+            call_type: end.call_type.as_deref(),
+            dial_secs: end.dial_secs,
+            talk_secs: end.talk_secs,
+            recording_url: end.recording_url.as_deref(),
+            legs: end.legs_json.as_deref(),
+            provider_start_time: end.provider_start_time.as_deref(),
+            now_ms,
+            route: end.fallback_to.as_ref().map(|_| Route::Fallback.as_str()),
+        }
+    }
+}
+
 /// Records the end of a call and its outcome. A repeated delivery leaves one record with
 /// the same values; a call never seen before (a flow without pinbridge's earlier steps) gets
 /// a record of its own. A report without a dial status (the caller's leg ended) never
@@ -270,53 +389,29 @@ pub async fn record_end(
             .await?
             .unwrap_or_default(),
     };
-    let outcome = Outcome::of(&state.phase, end.dial_status, true);
-    let (phase, order_id) = phase_columns(&state.phase);
-    sqlx::query(
-        "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
-                            order_id, destination, outcome, dial_call_status, call_type, dial_secs,
-                            talk_secs, recording_url, legs, provider_start_time, started_at,
-                            updated_at, ended_at, route)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $17, $18)
-         on conflict (provider, call_sid) do update set
-             caller = coalesce(calls.caller, excluded.caller),
-             virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
-             destination = case when excluded.route = 'fallback' then excluded.destination
-                                else coalesce(calls.destination, excluded.destination) end,
-             route = coalesce(excluded.route, calls.route),
-             outcome = case when excluded.dial_call_status is null and calls.dial_call_status is not null
-                            then calls.outcome else excluded.outcome end,
-             dial_call_status = coalesce(excluded.dial_call_status, calls.dial_call_status),
-             call_type = coalesce(excluded.call_type, calls.call_type),
-             dial_secs = coalesce(excluded.dial_secs, calls.dial_secs),
-             talk_secs = coalesce(excluded.talk_secs, calls.talk_secs),
-             recording_url = coalesce(excluded.recording_url, calls.recording_url),
-             legs = coalesce(excluded.legs, calls.legs),
-             provider_start_time = coalesce(calls.provider_start_time, excluded.provider_start_time),
-             updated_at = excluded.updated_at,
-             ended_at = coalesce(calls.ended_at, excluded.ended_at)",
-    )
-    .bind(provider)
-    .bind(call_sid)
-    .bind(caller)
-    .bind(virtual_number)
-    .bind(phase)
-    .bind(i64::from(state.attempts))
-    .bind(order_id)
-    .bind(end.fallback_to.as_deref().or(end.dialled.as_deref()))
-    .bind(outcome.as_str())
-    .bind(end.dial_call_status.as_deref())
-    .bind(end.call_type.as_deref())
-    .bind(end.dial_secs)
-    .bind(end.talk_secs)
-    .bind(end.recording_url.as_deref())
-    .bind(end.legs_json.as_deref())
-    .bind(end.provider_start_time.as_deref())
-    .bind(now_ms)
-    .bind(end.fallback_to.as_ref().map(|_| Route::Fallback.as_str()))
-    .execute(conn)
-    .await?;
-    Ok(outcome)
+    let v = EndValues::of(&state, end, now_ms);
+    sqlx::query(RECORD_END)
+        .bind(provider)
+        .bind(call_sid)
+        .bind(caller)
+        .bind(virtual_number)
+        .bind(v.phase)
+        .bind(v.attempts)
+        .bind(v.order_id)
+        .bind(v.destination)
+        .bind(v.outcome.as_str())
+        .bind(v.dial_call_status)
+        .bind(v.call_type)
+        .bind(v.dial_secs)
+        .bind(v.talk_secs)
+        .bind(v.recording_url)
+        .bind(v.legs)
+        .bind(v.provider_start_time)
+        .bind(v.now_ms)
+        .bind(v.route)
+        .execute(conn)
+        .await?;
+    Ok(v.outcome)
 }
 
 /// Filters of the call log; empty strings and `None` filter nothing.

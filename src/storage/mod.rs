@@ -8,6 +8,7 @@ pub mod admin_sessions;
 pub mod attempts;
 pub mod bookings;
 pub mod calls;
+pub mod direct;
 pub mod greetings;
 pub mod orders;
 pub mod outbound;
@@ -36,6 +37,11 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite database file, for the writer's own connection ([`direct`]); `None` on
+    /// PostgreSQL and for an in-memory SQLite database.
+    sqlite_file: Option<std::path::PathBuf>,
+    /// SQLite's `busy_timeout`, PostgreSQL's `statement_timeout`.
+    statement_timeout: Duration,
 }
 
 /// The migrations in `migrations/`, embedded in the binary.
@@ -81,6 +87,7 @@ impl Db {
     pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalise_url(url)?;
+        let pool_settings_timeout = pool.statement_timeout;
         let timeout_ms = pool
             .statement_timeout
             .as_millis()
@@ -126,7 +133,20 @@ impl Db {
                 .context("switching SQLite to WAL mode")?;
             tokio::spawn(checkpoint_every_second(pool.clone()));
         }
-        Ok(Self { pool, backend })
+        let sqlite_file = if backend == Backend::Sqlite && !url.contains(":memory:") {
+            use std::str::FromStr;
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                .context("reading the SQLite URL")?;
+            Some(options.get_filename().to_path_buf())
+        } else {
+            None
+        };
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_file,
+            statement_timeout: pool_settings_timeout,
+        })
     }
 
     /// Applies the pending migrations.
@@ -167,6 +187,15 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// The SQLite database file and its `busy_timeout`, when this is a SQLite file (not
+    /// PostgreSQL, not an in-memory database): for a connection of one's own on it
+    /// ([`direct::Connection::open`]).
+    pub(crate) fn sqlite_file(&self) -> Option<(&std::path::Path, Duration)> {
+        self.sqlite_file
+            .as_deref()
+            .map(|path| (path, self.statement_timeout))
     }
 
     /// A connection from the pool, for several statements in a row.

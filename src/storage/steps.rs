@@ -32,6 +32,10 @@ pub struct Step {
     pub elapsed_us: i64,
 }
 
+/// The insert of call steps, without its values: (provider, call_sid, at, applet, event,
+/// decision, detail, elapsed_us).
+pub(super) const INSERT_STEPS: &str = "insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us) values ";
+
 /// Writes steps in one statement (at most a few hundred: the statement binds 8 values a step).
 pub async fn record_many(
     conn: &mut sqlx::AnyConnection,
@@ -40,9 +44,7 @@ pub async fn record_many(
     if steps.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from(
-        "insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us) values ",
-    );
+    let mut sql = String::from(INSERT_STEPS);
     for i in 0..steps.len() {
         let b = i * 8;
         if i > 0 {

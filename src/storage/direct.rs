@@ -1,0 +1,321 @@
+//! The call path's writes on a SQLite file, run by the writer's own thread on a connection of
+//! its own (rusqlite), with the statements of [`super::calls`], [`super::attempts`] and
+//! [`super::steps`].
+//!
+//! Through `sqlx`, every SQLite statement is a round trip to the connection's worker thread
+//! and back: two thread wake-ups per statement, which the load benchmark's profile showed to
+//! cost more than SQLite's own work. The writer ([`crate::writer`]) runs on a thread of its own
+//! and calls SQLite directly: one wake-up per batch of writes, however many statements it
+//! holds. Statements are prepared once and kept (rusqlite's statement cache). Both libraries
+//! link the same SQLite (`libsqlite3-sys`), so their connections share the file's locks.
+//!
+//! Errors come back as `sqlx::Error`, as the pool's would: busy, locked, I/O and full-disk
+//! failures as [`sqlx::Error::Io`] (so [`super::is_unavailable`] holds for them and the call
+//! path answers as when the database is down), anything else as [`sqlx::Error::Protocol`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension, TransactionBehavior};
+
+use super::calls::{self, CallEnd, CallStep, EndValues, StepValues};
+use super::steps::NewStep;
+use super::{attempts, steps};
+use crate::flow::{CallState, Outcome};
+
+/// A connection of the writer's own to the SQLite file.
+pub struct Connection(rusqlite::Connection);
+
+impl Connection {
+    /// Opens `path` (it exists: the pool created and migrated it) with the settings of the
+    /// pool's connections: `synchronous = NORMAL`, no automatic checkpoint (the pool's task
+    /// checkpoints once a second), foreign keys on, and `busy_timeout` to wait for another
+    /// connection's write.
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, sqlx::Error> {
+        let conn = rusqlite::Connection::open(path).map_err(to_sqlx)?;
+        conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL;
+             PRAGMA wal_autocheckpoint = 0;
+             PRAGMA foreign_keys = ON;",
+        )
+        .map_err(to_sqlx)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(Self(conn))
+    }
+
+    /// Runs `f` in one transaction that takes the write lock at once (`BEGIN IMMEDIATE`);
+    /// commits when it succeeds, rolls back when it fails.
+    pub fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let tx = self
+            .0
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(to_sqlx)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(to_sqlx)?;
+        Ok(value)
+    }
+
+    /// The connection, for statements outside a transaction (each commits alone).
+    pub fn alone(&self) -> &rusqlite::Connection {
+        &self.0
+    }
+}
+
+/// [`calls::start`] on `conn`.
+pub fn start(
+    conn: &rusqlite::Connection,
+    provider: &str,
+    call_sid: &str,
+    caller: Option<&str>,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let (phase, attempts, outcome) = calls::start_values();
+    let changed = conn
+        .prepare_cached(calls::START)
+        .and_then(|mut s| {
+            s.execute(rusqlite::named_params! {
+                "$1": provider, "$2": call_sid, "$3": caller, "$4": virtual_number,
+                "$5": phase, "$6": attempts, "$7": outcome, "$8": now_ms,
+            })
+        })
+        .map_err(to_sqlx)?;
+    Ok(changed == 1)
+}
+
+/// [`calls::save_step`] on `conn`.
+pub fn save_step(
+    conn: &rusqlite::Connection,
+    step: &CallStep<'_>,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let v = StepValues::of(step, now_ms);
+    conn.prepare_cached(calls::SAVE_STEP)
+        .and_then(|mut s| {
+            s.execute(rusqlite::named_params! {
+                "$1": step.provider, "$2": step.call_sid, "$3": step.caller,
+                "$4": step.virtual_number, "$5": v.phase, "$6": v.last_failure,
+                "$7": v.attempts, "$8": v.order_id, "$9": v.destination, "$10": v.outcome,
+                "$11": v.now_ms, "$12": v.route, "$13": v.booking_id, "$14": v.bridged_at,
+            })
+        })
+        .map_err(to_sqlx)?;
+    Ok(())
+}
+
+/// [`calls::record_end`] on `conn`.
+#[allow(clippy::too_many_arguments)]
+pub fn record_end(
+    conn: &rusqlite::Connection,
+    provider: &str,
+    call_sid: &str,
+    caller: Option<&str>,
+    virtual_number: Option<&str>,
+    state: Option<&CallState>,
+    end: &CallEnd,
+    now_ms: i64,
+) -> Result<Outcome, sqlx::Error> {
+    let state = match state {
+        Some(state) => state.clone(),
+        None => load_state(conn, provider, call_sid)?.unwrap_or_default(),
+    };
+    let v = EndValues::of(&state, end, now_ms);
+    conn.prepare_cached(calls::RECORD_END)
+        .and_then(|mut s| {
+            s.execute(rusqlite::named_params! {
+                "$1": provider, "$2": call_sid, "$3": caller, "$4": virtual_number,
+                "$5": v.phase, "$6": v.attempts, "$7": v.order_id, "$8": v.destination,
+                "$9": v.outcome.as_str(), "$10": v.dial_call_status, "$11": v.call_type,
+                "$12": v.dial_secs, "$13": v.talk_secs, "$14": v.recording_url, "$15": v.legs,
+                "$16": v.provider_start_time, "$17": v.now_ms, "$18": v.route,
+            })
+        })
+        .map_err(to_sqlx)?;
+    Ok(v.outcome)
+}
+
+/// [`calls::load_state`] on `conn`.
+fn load_state(
+    conn: &rusqlite::Connection,
+    provider: &str,
+    call_sid: &str,
+) -> Result<Option<CallState>, sqlx::Error> {
+    conn.prepare_cached(calls::LOAD_STATE)
+        .and_then(|mut s| {
+            s.query_row(
+                rusqlite::named_params! { "$1": provider, "$2": call_sid },
+                |row| {
+                    Ok(calls::state_from_columns(
+                        &row.get::<_, String>(0)?,
+                        row.get(1)?,
+                        row.get::<_, Option<String>>(2)?.as_deref(),
+                        row.get(3)?,
+                    ))
+                },
+            )
+            .optional()
+        })
+        .map_err(to_sqlx)
+}
+
+/// [`attempts::record_failure`], then [`attempts::failures`] since `since_ms`, on `conn`:
+/// (by the caller, on the number).
+pub fn record_failure(
+    conn: &rusqlite::Connection,
+    caller: &str,
+    virtual_number: &str,
+    now_ms: i64,
+    since_ms: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    conn.prepare_cached(attempts::RECORD_FAILURE)
+        .and_then(|mut s| {
+            s.execute(rusqlite::named_params! {
+                "$1": caller, "$2": virtual_number, "$3": now_ms,
+            })
+        })
+        .map_err(to_sqlx)?;
+    conn.prepare_cached(attempts::FAILURES)
+        .and_then(|mut s| {
+            s.query_row(
+                rusqlite::named_params! { "$1": caller, "$2": virtual_number, "$3": since_ms },
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+        })
+        .map_err(to_sqlx)
+}
+
+/// [`steps::record_many`] on `conn`: one prepared single-row insert, run for each step.
+pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("{}($1, $2, $3, $4, $5, $6, $7, $8)", steps::INSERT_STEPS);
+    let mut insert = conn.prepare_cached(&sql).map_err(to_sqlx)?;
+    for r in rows {
+        insert
+            .execute(rusqlite::named_params! {
+                "$1": r.provider, "$2": r.call_sid, "$3": r.at, "$4": r.applet,
+                "$5": r.event, "$6": r.decision, "$7": r.detail, "$8": r.elapsed_us,
+            })
+            .map_err(to_sqlx)?;
+    }
+    Ok(())
+}
+
+/// A rusqlite error as the `sqlx::Error` the pool would have returned; see the module's
+/// documentation.
+fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
+    use rusqlite::ErrorCode::{
+        CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly, SystemIoFailure,
+    };
+    match e.sqlite_error_code() {
+        Some(
+            DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen | ReadOnly,
+        ) => sqlx::Error::Io(std::io::Error::other(format!("SQLite: {e}"))),
+        _ => sqlx::Error::Protocol(format!("SQLite: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{DialStatus, Phase, Route};
+    use crate::storage::{Db, PoolSettings};
+
+    async fn file_db(dir: &tempfile::TempDir) -> Db {
+        let url = format!("sqlite://{}/direct.db", dir.path().display());
+        let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
+        db.migrate().await.unwrap();
+        db
+    }
+
+    #[tokio::test]
+    async fn the_writes_read_back_through_the_pool_as_the_pools_own_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let (path, timeout) = db.sqlite_file().expect("a file database");
+        let mut conn = Connection::open(path, timeout).unwrap();
+
+        let caller = Some("+919812345678");
+        let vn = Some("+917314850001");
+        assert!(start(conn.alone(), "exotel", "CA1", caller, vn, 1_000).unwrap());
+        assert!(!start(conn.alone(), "exotel", "CA1", caller, vn, 1_001).unwrap());
+        let resolved = CallState {
+            attempts: 2,
+            phase: Phase::Resolved {
+                order_id: "ORD-1".into(),
+            },
+            last_failure: None,
+        };
+        let route = Route::Pin {
+            order_id: "ORD-1".into(),
+        };
+        let step = CallStep {
+            provider: "exotel",
+            call_sid: "CA1",
+            caller,
+            virtual_number: vn,
+            state: &resolved,
+            bridge: Some(("+919800000001", &route)),
+        };
+        let (by_caller, on_number) = conn
+            .in_transaction(|tx| {
+                save_step(tx, &step, 2_000)?;
+                record_failure(tx, "+919812345678", "+917314850001", 1_500, 0)
+            })
+            .unwrap();
+        assert_eq!((by_caller, on_number), (1, 1));
+        let end = CallEnd {
+            dial_status: Some(DialStatus::Completed),
+            dial_call_status: Some("completed".into()),
+            talk_secs: Some(37),
+            ..CallEnd::default()
+        };
+        // No state given: it is read from the row the step wrote.
+        let outcome =
+            record_end(conn.alone(), "exotel", "CA1", caller, vn, None, &end, 3_000).unwrap();
+        assert_eq!(outcome, Outcome::of(&resolved.phase, end.dial_status, true));
+
+        let record = calls::get(&db, "exotel", "CA1").await.unwrap().unwrap();
+        assert_eq!(record.order_id.as_deref(), Some("ORD-1"));
+        assert_eq!(record.destination.as_deref(), Some("+919800000001"));
+        assert_eq!(record.route.as_deref(), Some("pin"));
+        assert_eq!(record.pin_attempts, 2);
+        assert_eq!(record.outcome, outcome.as_str());
+        assert_eq!(record.talk_secs, Some(37));
+        assert_eq!((record.started_at, record.ended_at), (1_000, Some(3_000)));
+    }
+
+    #[tokio::test]
+    async fn a_write_lock_held_too_long_is_reported_as_the_database_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let (path, _) = db.sqlite_file().unwrap();
+        let mut holder = Connection::open(path, Duration::from_millis(50)).unwrap();
+        let writer = Connection::open(path, Duration::from_millis(50)).unwrap();
+        let held = holder
+            .0
+            .transaction_with_behavior(TransactionBehavior::Immediate);
+        let _held = held.unwrap();
+        let e = start(writer.alone(), "exotel", "CA2", None, None, 1).unwrap_err();
+        assert!(crate::storage::is_unavailable(&e), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_statement_is_not_mistaken_for_an_unavailable_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let (path, timeout) = db.sqlite_file().unwrap();
+        let conn = Connection::open(path, timeout).unwrap();
+        let e = conn
+            .alone()
+            .execute("insert into no_such_table values (1)", [])
+            .map_err(to_sqlx)
+            .unwrap_err();
+        assert!(!crate::storage::is_unavailable(&e), "{e:?}");
+    }
+}
