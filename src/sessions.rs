@@ -392,16 +392,15 @@ impl Sessions {
             // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.
             (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
                 let since = now.saturating_sub(ms(self.config.limits.window));
-                let lookup = storage::orders::find_active_by_pin(
-                    &self.db,
-                    pin.as_ref(),
-                    call.virtual_number.as_ref().map(AsRef::as_ref),
+                let query = crate::writer::PinQuery {
+                    pin: pin.as_ref().to_owned(),
+                    virtual_number: call.virtual_number.as_ref().map(|n| n.as_ref().to_owned()),
+                    caller_key: call.caller_key(),
+                    number_key: call.virtual_number_key(),
                     now,
-                    &call.caller_key(),
-                    &call.virtual_number_key(),
                     since,
-                )
-                .await?;
+                };
+                let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
                 pins_locked = self.pins_locked(&lookup);
                 // A locked caller's PIN is never used: no answer can tell it apart.
                 let found = lookup

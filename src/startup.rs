@@ -41,7 +41,7 @@ pub struct AppState {
     /// The secret path segment of the 8x8 URLs.
     pub eight_by_eight_secret: String,
     pub connect: ConnectOptions,
-    /// The call path's writes and call steps, applied in batches by one task.
+    /// The call path's writes and call steps, applied in batches ([`crate::writer`]).
     pub writer: crate::writer::Writer,
     /// Call ends waiting for an unreachable database.
     pub pending_ends: std::sync::Arc<crate::pending::PendingEnds>,

@@ -9,6 +9,12 @@
 //! being unreachable, its writes are applied again one by one, so that one bad write fails only
 //! its own step.
 //!
+//! On a SQLite file the writer is a thread of its own calling SQLite directly
+//! ([`storage::direct`]): one thread wake-up per batch instead of two per statement through
+//! `sqlx`'s connection threads. It then also answers the check-pin lookup
+//! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason. On
+//! PostgreSQL it is a task writing through the pool.
+//!
 //! The call steps (`call_steps`: diagnostics for the admin UI's call page and the dashboard)
 //! ride along: queued without waiting, written in the next transaction. Readers call
 //! [`Writer::flush`] first, so they see every step answered before they asked. A step record
@@ -23,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::flow::{CallState, Outcome, Route};
 use crate::storage::calls::{CallEnd, CallStep};
+use crate::storage::orders::PinLookup;
 use crate::storage::{self, Db};
 
 /// Messages waiting beyond this: step records are dropped (and counted in the log) rather than
@@ -100,9 +107,26 @@ enum Written {
 
 type Reply = oneshot::Sender<Result<Written, sqlx::Error>>;
 
+/// The check-pin lookup ([`storage::orders::find_active_by_pin`]): the keyed PIN, the
+/// virtual number (E.164, `None` when it did not parse), the attempt-limit keys of the caller
+/// and the number, and the times (unix ms) of now and of the window's start.
+#[derive(Debug, Clone)]
+pub struct PinQuery {
+    pub pin: String,
+    pub virtual_number: Option<String>,
+    pub caller_key: String,
+    pub number_key: String,
+    pub now: i64,
+    pub since: i64,
+}
+
+type LookupReply = oneshot::Sender<Result<PinLookup, sqlx::Error>>;
+
 enum Message {
     Step(StepRecord),
     Call(Box<CallWrite>, Reply),
+    /// Answered before the writes of the batch it arrives in.
+    Lookup(Box<PinQuery>, LookupReply),
     /// Answered once every step record sent before it is written (or given up).
     Flush(oneshot::Sender<()>),
 }
@@ -111,6 +135,9 @@ enum Message {
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::Sender<Message>,
+    /// True when this is the thread on its own SQLite connection, which also serves the
+    /// check-pin lookup ([`Writer::find_active_by_pin`]).
+    direct: bool,
     /// Step records dropped for a full backlog since the writer last said so.
     dropped: Arc<AtomicU64>,
 }
@@ -136,7 +163,13 @@ impl Writer {
                 .name("pinbridge-writer".into())
                 .spawn(move || run_direct(conn, rx, &counter));
             match spawned {
-                Ok(_) => return Self { tx, dropped },
+                Ok(_) => {
+                    return Self {
+                        tx,
+                        direct: true,
+                        dropped,
+                    };
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "the writer's thread did not start; writing through the pool");
                 }
@@ -144,7 +177,11 @@ impl Writer {
         }
         let (tx, rx) = mpsc::channel(BACKLOG);
         tokio::spawn(run(db, rx, Arc::clone(&dropped)));
-        Self { tx, dropped }
+        Self {
+            tx,
+            direct: false,
+            dropped,
+        }
     }
 
     /// Creates a call's record unless it has one; true when it did
@@ -225,6 +262,25 @@ impl Writer {
         }
     }
 
+    /// The check-pin lookup: on the writer's own SQLite connection when it has one (answered
+    /// at the start of its next batch, without a hand-off to a pool connection's thread),
+    /// else on `db`'s pool.
+    pub async fn find_active_by_pin(
+        &self,
+        db: &Db,
+        query: PinQuery,
+    ) -> Result<PinLookup, sqlx::Error> {
+        if !self.direct {
+            return lookup_on_pool(db, &query).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Message::Lookup(Box::new(query), reply))
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?;
+        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+
     /// Queues a step record; never waits. A full backlog (the database far behind) drops it;
     /// the writer logs how many, once per batch rather than once per step.
     pub fn record(&self, step: StepRecord) {
@@ -259,6 +315,7 @@ fn unexpected(written: &Written) -> sqlx::Error {
 /// The messages of one batch: everything waiting when the writer woke, up to [`BATCH`].
 #[derive(Default)]
 struct Batch {
+    lookups: Vec<(Box<PinQuery>, LookupReply)>,
     steps: Vec<StepRecord>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     waiting: Vec<oneshot::Sender<()>>,
@@ -273,6 +330,7 @@ impl Batch {
                 Message::Step(step) => self.steps.push(step),
                 Message::Call(write, reply) => self.calls.push((write, reply)),
                 Message::Flush(done) => self.waiting.push(done),
+                Message::Lookup(query, reply) => self.lookups.push((query, reply)),
             }
             next = if self.steps.len() < BATCH && self.calls.len() < BATCH {
                 rx.try_recv().ok()
@@ -304,6 +362,10 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
     let mut batch = Batch::default();
     while let Some(first) = rx.recv().await {
         batch.fill(first, &mut rx);
+        // Lookups come only to the direct writer; answered here all the same.
+        for (query, reply) in batch.lookups.drain(..) {
+            let _ = reply.send(lookup_on_pool(&db, &query).await);
+        }
         apply_all(&db, std::mem::take(&mut batch.calls), &batch.steps).await;
         batch.finish(&dropped);
     }
@@ -318,6 +380,17 @@ fn run_direct(
     let mut batch = Batch::default();
     while let Some(first) = rx.blocking_recv() {
         batch.fill(first, &mut rx);
+        for (q, reply) in batch.lookups.drain(..) {
+            let _ = reply.send(storage::direct::find_active_by_pin(
+                conn.alone(),
+                &q.pin,
+                q.virtual_number.as_deref(),
+                q.now,
+                &q.caller_key,
+                &q.number_key,
+                q.since,
+            ));
+        }
         apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), &batch.steps);
         batch.finish(dropped);
     }
@@ -441,6 +514,19 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
                 .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
         }
     }
+}
+
+async fn lookup_on_pool(db: &Db, q: &PinQuery) -> Result<PinLookup, sqlx::Error> {
+    storage::orders::find_active_by_pin(
+        db,
+        &q.pin,
+        q.virtual_number.as_deref(),
+        q.now,
+        &q.caller_key,
+        &q.number_key,
+        q.since,
+    )
+    .await
 }
 
 /// [`apply_all`] on the writer's own SQLite connection.

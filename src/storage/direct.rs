@@ -1,6 +1,6 @@
-//! The call path's writes on a SQLite file, run by the writer's own thread on a connection of
-//! its own (rusqlite), with the statements of [`super::calls`], [`super::attempts`] and
-//! [`super::steps`].
+//! The call path's writes on a SQLite file, and its PIN lookup, run by the writer's own thread
+//! on a connection of its own (rusqlite), with the statements of [`super::calls`],
+//! [`super::attempts`], [`super::steps`] and [`super::orders`].
 //!
 //! Through `sqlx`, every SQLite statement is a round trip to the connection's worker thread
 //! and back: two thread wake-ups per statement, which the load benchmark's profile showed to
@@ -19,6 +19,7 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use super::calls::{self, CallEnd, CallStep, EndValues, StepValues};
+use super::orders::{self, Order, PinLookup};
 use super::steps::NewStep;
 use super::{attempts, steps};
 use crate::flow::{CallState, Outcome};
@@ -188,6 +189,50 @@ pub fn record_failure(
         .map_err(to_sqlx)
 }
 
+/// [`orders::find_active_by_pin`] on `conn`.
+#[allow(clippy::too_many_arguments)]
+pub fn find_active_by_pin(
+    conn: &rusqlite::Connection,
+    pin: &str,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+    caller: &str,
+    number: &str,
+    since_ms: i64,
+) -> Result<PinLookup, sqlx::Error> {
+    conn.prepare_cached(&orders::FIND_BY_PIN)
+        .and_then(|mut s| {
+            s.query_row(
+                rusqlite::named_params! {
+                    "$1": pin, "$2": now_ms, "$3": virtual_number, "$4": caller,
+                    "$5": since_ms, "$6": number,
+                },
+                |row| {
+                    let order_id: Option<String> = row.get("order_id")?;
+                    let order = match order_id {
+                        None => None,
+                        Some(order_id) => Some(Order {
+                            order_id,
+                            customer_number: row.get("customer_number")?,
+                            pin: row.get("pin")?,
+                            virtual_number: row.get("virtual_number")?,
+                            created_at: row.get("created_at")?,
+                            expires_at: row.get("expires_at")?,
+                            deactivated_at: row.get("deactivated_at")?,
+                            allowed_callers: orders::allowed_callers(row.get("allowed_callers")?),
+                        }),
+                    };
+                    Ok(PinLookup {
+                        caller_failures: row.get("caller_failures")?,
+                        number_failures: row.get("number_failures")?,
+                        order,
+                    })
+                },
+            )
+        })
+        .map_err(to_sqlx)
+}
+
 /// [`steps::record_many`] on `conn`: one prepared single-row insert, run for each step.
 pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
@@ -288,6 +333,58 @@ mod tests {
         assert_eq!(record.outcome, outcome.as_str());
         assert_eq!(record.talk_secs, Some(37));
         assert_eq!((record.started_at, record.ended_at), (1_000, Some(3_000)));
+    }
+
+    #[tokio::test]
+    async fn the_pin_lookup_finds_what_the_pools_finds() {
+        use crate::domain::{NewOrder, PhoneNumber, Pin, PinChoice, Region};
+        use crate::storage::orders;
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let (path, timeout) = db.sqlite_file().unwrap();
+        let conn = Connection::open(path, timeout).unwrap();
+        let india = Region::parse("IN").unwrap();
+        let vn = PhoneNumber::parse("+917314850001", india).unwrap();
+        let new = NewOrder {
+            order_id: "ORD-7".into(),
+            customer: PhoneNumber::parse("09812345678", india).unwrap(),
+            pin: PinChoice::Given(Pin::parse("4321", 4, 8).unwrap()),
+            virtual_number: Some(vn.clone()),
+            expires_at_ms: 10_000,
+            allowed_callers: vec![PhoneNumber::parse("+919800000002", india).unwrap()],
+        };
+        orders::create(&db, &new, orders::Density(1.0), 1_000)
+            .await
+            .unwrap();
+        let caller = "+919800000002";
+        record_failure(conn.alone(), caller, vn.as_ref(), 1_500, 0).unwrap();
+        for (pin, number, now) in [
+            ("4321", Some(vn.as_ref()), 2_000),
+            ("4321", None, 2_000),
+            ("4321", Some(vn.as_ref()), 20_000),
+            ("9999", Some(vn.as_ref()), 2_000),
+        ] {
+            let direct =
+                find_active_by_pin(conn.alone(), pin, number, now, caller, vn.as_ref(), 0).unwrap();
+            let pooled = orders::find_active_by_pin(&db, pin, number, now, caller, vn.as_ref(), 0)
+                .await
+                .unwrap();
+            assert_eq!(direct, pooled, "{pin} {number:?} {now}");
+        }
+        let found = find_active_by_pin(
+            conn.alone(),
+            "4321",
+            Some(vn.as_ref()),
+            2_000,
+            caller,
+            vn.as_ref(),
+            0,
+        )
+        .unwrap();
+        assert_eq!((found.caller_failures, found.number_failures), (1, 1));
+        let order = found.order.expect("the active order");
+        assert_eq!(order.order_id, "ORD-7");
+        assert_eq!(order.allowed_callers, vec![caller.to_owned()]);
     }
 
     #[tokio::test]

@@ -63,16 +63,20 @@ fn from_row(row: &AnyRow) -> Result<Order, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         deactivated_at: row.try_get("deactivated_at")?,
-        allowed_callers: row
-            .try_get::<Option<String>, _>("allowed_callers")?
-            .map(|s| {
-                s.split(',')
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        allowed_callers: allowed_callers(row.try_get("allowed_callers")?),
     })
+}
+
+/// The `allowed_callers` column (comma-separated, or NULL) as a list.
+pub(super) fn allowed_callers(column: Option<String>) -> Vec<String> {
+    column
+        .map(|s| {
+            s.split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The largest share of a PIN length's space that active PINs on one virtual number may fill
@@ -844,6 +848,31 @@ pub struct PinLookup {
     pub order: Option<Order>,
 }
 
+/// [`find_active_by_pin`]'s statement: `$1` PIN, `$2` now (ms), `$3` virtual number, `$4`
+/// caller key, `$5` since (ms), `$6` number key. One row: `caller_failures`,
+/// `number_failures`, then the order's columns ([`COLUMNS`], NULL when none matched).
+pub(super) static FIND_BY_PIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("o.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // `o.virtual_number = NULL` is never true: without a virtual number only orders valid on
+    // every number match.
+    format!(
+        "select f.caller_failures, f.number_failures, {columns}
+         from (select
+                 (select count(*) from pin_failures where caller = $4 and at >= $5)
+                     as caller_failures,
+                 (select count(*) from pin_failures where virtual_number = $6 and at >= $5)
+                     as number_failures) f
+         left join orders o
+           on o.pin = $1 and o.deactivated_at is null and o.expires_at > $2
+          and (o.virtual_number = $3 or o.virtual_number is null)
+         limit 1"
+    )
+});
+
 /// The lockout counts and the active order for a keyed PIN, in one round trip: the wrong
 /// PINs keyed by `caller` and on `number` (attempt-limit keys: E.164, else as received) since
 /// `since_ms`, and the order with `pin` active at `now_ms` on `virtual_number` or valid on
@@ -858,25 +887,7 @@ pub async fn find_active_by_pin(
     number: &str,
     since_ms: i64,
 ) -> Result<PinLookup, sqlx::Error> {
-    let columns = COLUMNS
-        .split(',')
-        .map(|c| format!("o.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    // `o.virtual_number = NULL` is never true: without a virtual number only orders valid on
-    // every number match.
-    let sql = sqlx::AssertSqlSafe(format!(
-        "select f.caller_failures, f.number_failures, {columns}
-         from (select
-                 (select count(*) from pin_failures where caller = $4 and at >= $5)
-                     as caller_failures,
-                 (select count(*) from pin_failures where virtual_number = $6 and at >= $5)
-                     as number_failures) f
-         left join orders o
-           on o.pin = $1 and o.deactivated_at is null and o.expires_at > $2
-          and (o.virtual_number = $3 or o.virtual_number is null)
-         limit 1"
-    ));
+    let sql = sqlx::AssertSqlSafe(FIND_BY_PIN.as_str());
     let row = sqlx::query(sql)
         .bind(pin)
         .bind(now_ms)
