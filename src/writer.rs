@@ -535,6 +535,10 @@ fn apply_all_direct(
     calls: Vec<(Box<CallWrite>, Reply)>,
     steps: &[StepRecord],
 ) {
+    if calls.is_empty() && steps.is_empty() {
+        // A batch of lookups and flushes only: no transaction to take the write lock for.
+        return;
+    }
     let rows = step_rows(steps);
     if calls.len() == 1 && steps.is_empty() {
         for (write, reply) in calls {
