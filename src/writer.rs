@@ -409,25 +409,41 @@ async fn apply_all(db: &Db, calls: Vec<(Box<CallWrite>, Reply)>, steps: &[StepRe
         }
         return;
     }
-    match in_one_transaction(db, &calls, steps).await {
+    let shared = in_one_transaction(db, &calls, steps).await;
+    if let Some(calls) = answer_shared(calls, shared, steps.len()) {
+        for (write, reply) in calls {
+            let _ = reply.send(apply_alone(db, &write).await);
+        }
+        write_steps(db, steps).await;
+    }
+}
+
+/// Answers the writes of a batch from its shared transaction's result: each its own result
+/// when it committed, all the same error when the database was unavailable (trying the step
+/// records again would only hold the next writes up). Gives the writes back when the
+/// transaction failed for another reason: they are then applied one by one.
+fn answer_shared(
+    calls: Vec<(Box<CallWrite>, Reply)>,
+    shared: Result<Vec<Written>, sqlx::Error>,
+    steps: usize,
+) -> Option<Vec<(Box<CallWrite>, Reply)>> {
+    match shared {
         Ok(written) => {
             for ((_, reply), written) in calls.into_iter().zip(written) {
                 let _ = reply.send(Ok(written));
             }
+            None
         }
         Err(e) if storage::is_unavailable(&e) => {
-            // Trying the step records again would only hold the next writes up.
-            tracing::warn!(error = %e, steps = steps.len(), "call steps not recorded");
+            tracing::warn!(error = %e, steps, "call steps not recorded");
             for (_, reply) in calls {
                 let _ = reply.send(Err(like(&e)));
             }
+            None
         }
         Err(e) => {
             tracing::debug!(error = %e, writes = calls.len(), "a shared write failed; writing one by one");
-            for (write, reply) in calls {
-                let _ = reply.send(apply_alone(db, &write).await);
-            }
-            write_steps(db, steps).await;
+            Some(calls)
         }
     }
 }
@@ -554,26 +570,12 @@ fn apply_all_direct(
         storage::direct::record_steps(tx, &rows)?;
         Ok(written)
     });
-    match shared {
-        Ok(written) => {
-            for ((_, reply), written) in calls.into_iter().zip(written) {
-                let _ = reply.send(Ok(written));
-            }
+    if let Some(calls) = answer_shared(calls, shared, steps.len()) {
+        for (write, reply) in calls {
+            let _ = reply.send(apply_direct(conn.alone(), &write));
         }
-        Err(e) if storage::is_unavailable(&e) => {
-            tracing::warn!(error = %e, steps = steps.len(), "call steps not recorded");
-            for (_, reply) in calls {
-                let _ = reply.send(Err(like(&e)));
-            }
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, writes = calls.len(), "a shared write failed; writing one by one");
-            for (write, reply) in calls {
-                let _ = reply.send(apply_direct(conn.alone(), &write));
-            }
-            if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
-                tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
-            }
+        if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
+            tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
         }
     }
 }
