@@ -165,14 +165,26 @@ impl TestApp {
         format!("{}/api/v1{path}", self.address)
     }
 
-    pub async fn post_order(&self, body: Value) -> Response {
+    /// POSTs `body` as JSON to the admin API's `path`, with the admin token.
+    pub async fn post_api(&self, path: &str, body: &Value) -> Response {
         self.client
-            .post(self.api("/orders"))
+            .post(self.api(path))
             .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
+            .json(body)
             .send()
             .await
             .unwrap()
+    }
+
+    /// [`TestApp::post_api`], with the answer's status and JSON body (`null` when not JSON).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.post_api(path, body).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_order(&self, body: Value) -> Response {
+        self.post_api("/orders", &body).await
     }
 
     /// Creates an order and returns it; panics unless the API answers 201.

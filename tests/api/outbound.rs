@@ -133,16 +133,7 @@ async fn sms_decision(app: &TestApp, provider: &str, call_sid: &str) -> Option<S
 
 impl TestApp {
     async fn click_to_call(&self, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(self.api("/calls/connect"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.post_json("/calls/connect", &body).await
     }
 
     /// Places a click-to-call for `order_id` from the courier; returns our call id.
@@ -177,16 +168,9 @@ impl TestApp {
     }
 
     async fn admin_post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .client
-            .post(self.api(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{path}");
-        r.json().await.unwrap()
+        let (status, answer) = self.post_json(path, &body).await;
+        assert_eq!(status, 201, "{path}: {answer}");
+        answer
     }
 
     /// A PIN call to order `pin`'s customer that Exotel reports unanswered (`call-end`
