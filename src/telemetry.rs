@@ -1,19 +1,26 @@
 //! Logs: JSON lines on stdout, filtered by `RUST_LOG` (default `info`).
 //!
-//! The request span records the method, the route *pattern* (`/exotel/{secret}/connect`), the
-//! status and the latency, never the path or query string: Exotel puts phone numbers and PIN
-//! digits in the query, and the path carries the URL secret (DESIGN.md, "Rules"). It also
-//! records a `request_id`, echoed in the response's `X-Request-Id`.
+//! Each HTTP request logs one line when it ends: `call step` (or `call ended`) for a webhook
+//! step, with the provider, applet, call id and decision, else `request`; both with the method,
+//! the status and the latency in microseconds. The line holds the route *pattern*
+//! (`/api/v1/orders/{order_id}`), never the path or query string: Exotel puts phone numbers and
+//! PIN digits in the query, and the path carries the URL secret (DESIGN.md, "Rules"). Every
+//! line logged during a request, its own included, carries the request's `request_id` (the
+//! `http_request` span), echoed in the response's `X-Request-Id`.
+//!
+//! One line a request, not a line for the step and another when the span closes: formatting a
+//! JSON line is a tenth of a webhook step's cost ("Performance" in the README).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
+use std::time::Instant;
 use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_actix_web::RootSpanBuilder;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Registry};
 
 /// Installs the global JSON subscriber writing to stdout. Calling it twice is harmless (the
 /// second is ignored).
@@ -27,23 +34,138 @@ pub fn init_with_writer<W>(default_filter: &str, writer: W)
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_writer(writer)
         .json()
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
-        .with_span_events(FmtSpan::CLOSE)
-        .with_env_filter(filter)
+        .with_env_filter(filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+            default_filter,
+        ))
         .try_init();
 }
 
-/// The root span of each HTTP request, without personal data. It carries the request's
-/// [`RequestId`] as `request_id`, so every log line of the request (each step of a call
-/// included, next to its `call.sid`) shows it.
+/// The filter of `RUST_LOG` (`directives`), else of `default_filter`, always with
+/// rlibphonenumber's own log records off: at `trace` they quote the number being parsed.
+fn filter(directives: Option<&str>, default_filter: &str) -> EnvFilter {
+    let filter = directives
+        .and_then(|d| EnvFilter::try_new(d).ok())
+        .unwrap_or_else(|| EnvFilter::new(default_filter));
+    match "rlibphonenumber=off".parse() {
+        Ok(off) => filter.add_directive(off),
+        Err(_) => filter,
+    }
+}
+
+/// The root span of each HTTP request, `http_request`, with its [`RequestId`] as `request_id`
+/// and nothing else, so that every log line of the request shows the id. Its end logs the
+/// request's line: see the module's documentation and [`log_step`].
 pub struct PrivateRootSpan;
+
+/// When the request came in (in its extensions), for the latency of its line.
+struct Received(Instant);
+
+/// A webhook step's part of its request's line, kept in the request's span until the request
+/// ends ([`log_step`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepLine {
+    /// A flow step: `call step` with its `decision` (`flow::decision_name`).
+    Step {
+        provider: &'static str,
+        applet: &'static str,
+        call_sid: String,
+        decision: &'static str,
+    },
+    /// A status report: `call ended` with the call's `outcome`.
+    Ended {
+        provider: &'static str,
+        applet: &'static str,
+        call_sid: String,
+        outcome: &'static str,
+    },
+}
+
+/// Logs a webhook step on its request's line, written when the response is ready. Outside a
+/// request (a background task, a test calling the flow directly), or when no subscriber keeps
+/// spans, it is logged at once on a line of its own.
+pub fn log_step(line: StepLine) {
+    let mut line = Some(line);
+    let mut earlier = None;
+    Span::current().with_subscriber(|(id, dispatch)| {
+        let root = dispatch
+            .downcast_ref::<Registry>()
+            .and_then(|registry| registry.span(id))
+            .and_then(|span| span.scope().from_root().next());
+        if let Some(root) = root
+            && root.name() == "http_request"
+            && let Some(line) = line.take()
+        {
+            earlier = root.extensions_mut().replace(line);
+        }
+    });
+    // A second step in the same request: the first gets a line of its own.
+    for line in [earlier, line].into_iter().flatten() {
+        emit_step(&line, None);
+    }
+}
+
+/// The step line kept in `span` by [`log_step`], taken out of it.
+fn take_step(span: &Span) -> Option<StepLine> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let span = registry.span(id)?;
+        let mut extensions = span.extensions_mut();
+        extensions.remove::<StepLine>()
+    })
+    .flatten()
+}
+
+/// What the end of a request adds to a step's line: the method, the status and the latency.
+struct Http<'a> {
+    method: &'a str,
+    status: u16,
+    latency_us: u64,
+}
+
+fn emit_step(line: &StepLine, http: Option<&Http>) {
+    let (method, status, latency_us) = http.map_or((None, None, None), |h| {
+        (Some(h.method), Some(h.status), Some(h.latency_us))
+    });
+    match line {
+        StepLine::Step {
+            provider,
+            applet,
+            call_sid,
+            decision,
+        } => tracing::info!(
+            provider,
+            applet,
+            call.sid = %call_sid,
+            decision,
+            http.method = method,
+            http.status_code = status,
+            latency_us,
+            "call step"
+        ),
+        StepLine::Ended {
+            provider,
+            applet,
+            call_sid,
+            outcome,
+        } => tracing::info!(
+            provider,
+            applet,
+            call.sid = %call_sid,
+            outcome,
+            http.method = method,
+            http.status_code = status,
+            latency_us,
+            "call ended"
+        ),
+    }
+}
 
 /// The id of one HTTP request: the client's `X-Request-Id` when it is sane (1 to 64
 /// characters of `A-Z a-z 0-9 - _ . :`, without a run of 10 or more digits, which could be a
@@ -108,39 +230,155 @@ pub async fn echo_request_id(
 
 impl RootSpanBuilder for PrivateRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
         let request_id = RequestId::of(request);
-        let span = tracing::info_span!(
-            "http_request",
-            http.method = %request.method(),
-            http.route = %route,
-            request_id = %request_id.0,
-            http.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
-        request.extensions_mut().insert(request_id);
+        let span = tracing::info_span!("http_request", request_id = %request_id.0);
+        let mut extensions = request.extensions_mut();
+        extensions.insert(request_id);
+        extensions.insert(Received(Instant::now()));
         span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        match outcome {
-            Ok(response) => {
-                span.record("http.status_code", response.status().as_u16());
+        let response = match outcome {
+            Ok(response) => response,
+            Err(error) => {
+                // `TracingLogger` logs the error itself, with its message.
+                let status = error.as_response_error().status_code().as_u16();
+                tracing::info!(http.status_code = status, "request");
+                return;
             }
-            Err(_) => {
-                span.record("otel.status_code", "ERROR");
-            }
+        };
+        let request = response.request();
+        let latency_us = request.extensions().get::<Received>().map_or(0, |r| {
+            u64::try_from(r.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+        });
+        let http = Http {
+            method: request.method().as_str(),
+            status: response.status().as_u16(),
+            latency_us,
+        };
+        if let Some(step) = take_step(&span) {
+            emit_step(&step, Some(&http));
+            return;
         }
-        // Keeps the default's handling of errors raised inside handlers (their cause chain).
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        // Matching the route again costs a walk of the routing table: only the requests
+        // without a step line pay for it.
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        // An error a handler returned is logged by `TracingLogger` itself, with its message.
+        tracing::info!(
+            http.method = http.method,
+            http.route = %route,
+            http.status_code = http.status,
+            latency_us,
+            "request"
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::RequestId;
+    use super::{RequestId, StepLine, log_step, take_step};
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// Log lines written to memory.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Lines {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn subscriber(lines: &Lines) -> impl tracing::Subscriber + Send + Sync {
+        let lines = lines.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_env_filter(super::filter(None, "info"))
+            .with_writer(move || lines.clone())
+            .finish()
+    }
+
+    fn step(call_sid: &str) -> StepLine {
+        StepLine::Step {
+            provider: "exotel",
+            applet: "greeting",
+            call_sid: call_sid.to_owned(),
+            decision: "greet",
+        }
+    }
+
+    #[test]
+    fn a_step_in_a_request_waits_for_the_end_of_the_request() {
+        let lines = Lines::default();
+        tracing::subscriber::with_default(subscriber(&lines), || {
+            let span = tracing::info_span!("http_request", request_id = "r-1");
+            span.in_scope(|| {
+                // From a span nested in the request's, too.
+                tracing::info_span!("inner").in_scope(|| log_step(step("sid-1")));
+            });
+            assert_eq!(lines.text(), "", "nothing logged before the request ends");
+            assert_eq!(take_step(&span), Some(step("sid-1")));
+            assert_eq!(take_step(&span), None, "taken once");
+        });
+    }
+
+    #[test]
+    fn a_second_step_in_a_request_logs_the_first_at_once() {
+        let lines = Lines::default();
+        tracing::subscriber::with_default(subscriber(&lines), || {
+            let span = tracing::info_span!("http_request", request_id = "r-2");
+            span.in_scope(|| {
+                log_step(step("sid-a"));
+                log_step(step("sid-b"));
+            });
+            let text = lines.text();
+            assert!(text.contains("\"call.sid\":\"sid-a\""), "{text}");
+            assert!(text.contains("\"request_id\":\"r-2\""), "{text}");
+            assert_eq!(take_step(&span), Some(step("sid-b")));
+        });
+    }
+
+    #[test]
+    fn a_step_outside_a_request_is_logged_at_once() {
+        let lines = Lines::default();
+        tracing::subscriber::with_default(subscriber(&lines), || log_step(step("sid-3")));
+        let text = lines.text();
+        assert!(text.contains("\"message\":\"call step\""), "{text}");
+        assert!(text.contains("\"decision\":\"greet\""), "{text}");
+    }
+
+    #[test]
+    fn rlibphonenumber_never_logs_whatever_rust_log_says() {
+        let lines = Lines::default();
+        let lines_clone = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(super::filter(Some("trace,rlibphonenumber=trace"), "info"))
+            .with_writer(move || lines_clone.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "rlibphonenumber::phonenumberutil", "Number '9812345678'");
+            tracing::trace!(target: "pinbridge::flow", "kept");
+        });
+        let text = lines.text();
+        assert!(!text.contains("9812345678"), "{text}");
+        assert!(text.contains("kept"), "{text}");
+    }
 
     #[test]
     fn only_sane_request_ids_are_kept() {

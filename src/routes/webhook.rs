@@ -8,6 +8,7 @@ use crate::flow::{self, CallEvent, Decision, Outcome};
 use crate::sessions::Inbound;
 use crate::startup::AppState;
 use crate::storage::calls::CallEnd;
+use crate::telemetry::StepLine;
 use crate::writer::StepRecord;
 
 /// Identifies a call from what a provider sent: its call id (refused when malformed), the
@@ -91,13 +92,12 @@ pub async fn run(
         detail: step_detail(&decision, fell_back),
         elapsed_us,
     });
-    tracing::info!(
+    crate::telemetry::log_step(StepLine::Step {
         provider,
         applet,
-        call.sid = %call.call_sid,
-        decision = flow::decision_name(&decision),
-        "call step"
-    );
+        call_sid: call.call_sid.as_ref().to_owned(),
+        decision: flow::decision_name(&decision),
+    });
     decision
 }
 
@@ -173,7 +173,12 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
     let write = state.sessions.end(call, end, at);
     match tokio::time::timeout(state.settings.webhook_timeout, write).await {
         Ok(Ok(outcome)) => {
-            tracing::info!(provider = call.provider, applet, call.sid = %call.call_sid, outcome = Outcome::as_str(outcome), "call ended");
+            crate::telemetry::log_step(StepLine::Ended {
+                provider: call.provider,
+                applet,
+                call_sid: call.call_sid.as_ref().to_owned(),
+                outcome: Outcome::as_str(outcome),
+            });
             crate::sms::text_if_unanswered(state.sms.as_ref(), call, outcome);
         }
         Ok(Err(e)) if !crate::storage::is_unavailable(&e) => {
