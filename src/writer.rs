@@ -159,9 +159,10 @@ impl Writer {
         if let Some(conn) = direct {
             let (tx, rx) = mpsc::channel(BACKLOG);
             let counter = Arc::clone(&dropped);
+            let db = db.clone();
             let spawned = std::thread::Builder::new()
                 .name("pinbridge-writer".into())
-                .spawn(move || run_direct(conn, rx, &counter));
+                .spawn(move || run_direct(conn, &db, rx, &counter));
             match spawned {
                 Ok(_) => {
                     return Self {
@@ -374,6 +375,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
 /// The writer as a thread, writing on its own SQLite connection.
 fn run_direct(
     mut conn: storage::direct::Connection,
+    db: &Db,
     mut rx: mpsc::Receiver<Message>,
     dropped: &AtomicU64,
 ) {
@@ -393,6 +395,12 @@ fn run_direct(
         }
         apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), &batch.steps);
         batch.finish(dropped);
+        if db.take_checkpoint_passed() {
+            match conn.finish_checkpoint() {
+                Ok((log, copied)) => tracing::trace!(log, copied, "checkpoint finished"),
+                Err(e) => tracing::debug!(error = %e, "checkpoint not finished; next time"),
+            }
+        }
     }
 }
 

@@ -30,14 +30,17 @@ pub struct Connection(rusqlite::Connection);
 impl Connection {
     /// Opens `path` (it exists: the pool created and migrated it) with the settings of the
     /// pool's connections: `synchronous = NORMAL`, no automatic checkpoint (the pool's task
-    /// checkpoints once a second), foreign keys on, and `busy_timeout` to wait for another
-    /// connection's write.
+    /// checkpoints once a second, and this connection finishes each pass:
+    /// [`Connection::finish_checkpoint`]), foreign keys on, and `busy_timeout` to wait for
+    /// another connection's write. When the log starts over, its file is cut back to 64 MiB
+    /// (`journal_size_limit`).
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, sqlx::Error> {
         let conn = rusqlite::Connection::open(path).map_err(to_sqlx)?;
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL;
              PRAGMA wal_autocheckpoint = 0;
+             PRAGMA journal_size_limit = 67108864;
              PRAGMA foreign_keys = ON;",
         )
         .map_err(to_sqlx)?;
@@ -58,6 +61,29 @@ impl Connection {
         let value = f(&tx)?;
         tx.commit().map_err(to_sqlx)?;
         Ok(value)
+    }
+
+    /// Copies into the database file what the write-ahead log holds beyond the background
+    /// checkpoint's last pass (`PRAGMA wal_checkpoint(PASSIVE)`), so that this connection's
+    /// next write starts the log over instead of growing it (see `checkpoint_every_second` in
+    /// [`crate::storage`]). Called between two batches, right after a background pass, it
+    /// has little to copy. Returns the frames in the log and the frames copied; a checkpoint
+    /// already running elsewhere (`SQLITE_BUSY`) is an error, tried again after the next pass.
+    pub fn finish_checkpoint(&self) -> Result<(i64, i64), sqlx::Error> {
+        self.0
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(to_sqlx)
+            .and_then(|(busy, log, copied)| {
+                if busy == 0 {
+                    Ok((log, copied))
+                } else {
+                    Err(sqlx::Error::Protocol(
+                        "a checkpoint is already running".into(),
+                    ))
+                }
+            })
     }
 
     /// The connection, for statements outside a transaction (each commits alone).
@@ -276,6 +302,51 @@ mod tests {
         let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
         db.migrate().await.unwrap();
         db
+    }
+
+    /// Frames in the write-ahead log now, as a passive checkpoint on `conn` reports them.
+    fn log_frames(conn: &Connection) -> i64 {
+        conn.finish_checkpoint().unwrap().0
+    }
+
+    #[tokio::test]
+    async fn finishing_the_background_checkpoint_lets_the_log_start_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let (path, timeout) = db.sqlite_file().expect("a file database");
+        let mut conn = Connection::open(path, timeout).unwrap();
+        let write = |conn: &mut Connection, from: i64| {
+            conn.in_transaction(|tx| {
+                for i in from..from + 200 {
+                    let sid = format!("CA{i}");
+                    start(tx, "exotel", &sid, Some("+919812345678"), None, i)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        };
+        write(&mut conn, 0);
+        // The background pass (on the pool), then writes it does not see.
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        for from in (1_000..11_000).step_by(1_000) {
+            write(&mut conn, from);
+        }
+        let (log, copied) = conn.finish_checkpoint().unwrap();
+        assert!(log > 0);
+        assert_eq!(copied, log, "the second pass copies what the first left");
+        let grown = log;
+
+        // The next write starts the log over: it holds only that write's frames, a tenth of
+        // the eleven writes before.
+        write(&mut conn, 20_000);
+        let after = log_frames(&conn);
+        assert!(
+            after * 3 < grown,
+            "{after} frames after starting over, {grown} before"
+        );
     }
 
     #[tokio::test]
