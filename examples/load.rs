@@ -252,36 +252,63 @@ fn exotel_query(sid: &str, from: &str, to: &str, digits: Option<&str>, end: bool
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
+/// What one call measured, added to the phase's [`Stats`] under one lock when the call ends
+/// (a lock a step would make the generator's threads wait for each other).
+#[derive(Default)]
+struct CallLog {
+    latencies: Vec<(&'static str, Duration)>,
+    error: Option<String>,
+}
+
+impl CallLog {
+    /// Adds this call to `stats`; `completed` counts it as a call made.
+    fn flush(self, stats: &Shared, completed: bool) {
+        let mut s = stats.lock().unwrap();
+        for (name, latency) in self.latencies {
+            s.record(name, latency);
+        }
+        if let Some(e) = self.error {
+            s.error(e);
+        }
+        if completed {
+            s.calls += 1;
+        }
+    }
+}
+
 /// Sends one step and times it. Returns the body when the answer has `status` (and, with
 /// `body`, exactly that body); anything else (another status, another body, no answer) is
 /// counted as an error of the call `sid`.
 async fn step(
     server: &Server,
-    stats: &Shared,
+    log: &mut CallLog,
     sid: &str,
     (name, query): (&'static str, &str),
     status: u16,
     body: Option<&str>,
-) -> Option<String> {
+) -> Option<()> {
     let url = format!("{}/exotel/{SECRET}/{name}?{query}", server.address);
     let started = Instant::now();
     let answer = match server.client.get(url).send().await {
         Ok(r) => {
             let got = r.status().as_u16();
-            r.text().await.ok().map(|text| (got, text))
+            r.bytes().await.ok().map(|bytes| (got, bytes))
         }
         Err(_) => None,
     };
-    let mut s = stats.lock().unwrap();
-    s.record(name, started.elapsed());
+    log.latencies.push((name, started.elapsed()));
     match answer {
-        Some((got, text)) if got == status && body.is_none_or(|b| text.trim() == b) => Some(text),
+        Some((got, bytes))
+            if got == status && body.is_none_or(|b| bytes.trim_ascii() == b.as_bytes()) =>
+        {
+            Some(())
+        }
         Some((got, _)) => {
-            s.error(format!("{sid} {name}: answered {got}, expected {status}"));
+            log.error = Some(format!("{sid} {name}: answered {got}, expected {status}"));
             None
         }
         None => {
-            s.error(format!("{sid} {name}: transport error"));
+            log.error = Some(format!("{sid} {name}: transport error"));
             None
         }
     }
@@ -296,7 +323,8 @@ async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Inst
     let q = |digits: Option<&str>| exotel_query(&sid, &from, &o.virtual_number, digits, false);
     // How late the generator started this call (its timer has millisecond granularity):
     // reported on its own, so that neither the server nor the generator hides the other.
-    stats.lock().unwrap().record("(start lag)", due.elapsed());
+    let mut log = CallLog::default();
+    log.latencies.push(("(start lag)", due.elapsed()));
     let wrong = format!(
         "{:08}",
         (o.pin.parse::<u64>().unwrap_or(0) + 1) % 100_000_000
@@ -320,14 +348,14 @@ async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Inst
     let end = exotel_query(&sid, &from, &o.virtual_number, None, true);
     script.push(("call-end", end, 200, None));
     for (name, query, status, body) in &script {
-        if step(server, stats, &sid, (name, query), *status, *body)
+        if step(server, &mut log, &sid, (name, query), *status, *body)
             .await
             .is_none()
         {
-            return;
+            return log.flush(stats, false);
         }
     }
-    stats.lock().unwrap().calls += 1;
+    log.flush(stats, true);
 }
 
 /// A booking of the run: party A calls its virtual number and reaches party B.
@@ -344,15 +372,14 @@ async fn booking_call(server: &Server, stats: &Shared, n: u64, b: &Booking) {
     let connect = exotel_query(&sid, &b.party_a, &b.virtual_number, None, false);
     let end = exotel_query(&sid, &b.party_a, &b.virtual_number, None, true);
     let dialled = Some(b.party_b_e164.as_str());
-    if step(server, stats, &sid, ("connect", &connect), 200, dialled)
+    let mut log = CallLog::default();
+    let completed = step(server, &mut log, &sid, ("connect", &connect), 200, dialled)
         .await
         .is_some()
-        && step(server, stats, &sid, ("call-end", &end), 200, None)
+        && step(server, &mut log, &sid, ("call-end", &end), 200, None)
             .await
-            .is_some()
-    {
-        stats.lock().unwrap().calls += 1;
-    }
+            .is_some();
+    log.flush(stats, completed);
 }
 
 /// The next call number, shared by all phases so every CallSid is new.
