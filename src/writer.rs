@@ -16,10 +16,13 @@
 //! PostgreSQL it is a task writing through the pool.
 //!
 //! The call steps (`call_steps`: diagnostics for the admin UI's call page and the dashboard)
-//! ride along: queued without waiting, written in the next transaction. Readers call
-//! [`Writer::flush`] first, so they see every step answered before they asked. A step record
-//! is lost only when this process dies before its batch is written (within milliseconds), or
-//! when the database refuses it (unreachable, or twice in a row; logged).
+//! ride along: queued without waiting, written in the next transaction; on the SQLite thread,
+//! in the first transaction after [`STEPS_EVERY`] or once [`BATCH`] of them wait, since each
+//! transaction that writes them writes their table's and index's last pages again (a third of
+//! the pages committed at maximum rate in the load benchmark). Readers call [`Writer::flush`]
+//! first, so they see every step answered before they asked. A step record is lost only when
+//! this process dies before it is written (within [`STEPS_EVERY`]), or when the database
+//! refuses it (unreachable, or twice in a row; logged).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +41,10 @@ const BACKLOG: usize = 20_000;
 
 /// The most call writes, and the most step records, in one transaction.
 const BATCH: usize = 500;
+
+/// On the SQLite thread, step records wait at most this long for a transaction to ride in
+/// (a tick sends a flush this often).
+const STEPS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One step as the webhook layer saw it; `detail` never holds a phone number or digits.
 #[derive(Debug, Clone)]
@@ -158,6 +165,7 @@ impl Writer {
         });
         if let Some(conn) = direct {
             let (tx, rx) = mpsc::channel(BACKLOG);
+            tokio::spawn(flush_steps_every(tx.downgrade()));
             let counter = Arc::clone(&dropped);
             let db = db.clone();
             let spawned = std::thread::Builder::new()
@@ -308,6 +316,20 @@ impl Writer {
     }
 }
 
+/// Asks the SQLite thread to write its waiting step records every [`STEPS_EVERY`], until
+/// every [`Writer`] handle is gone.
+async fn flush_steps_every(tx: mpsc::WeakSender<Message>) {
+    let mut tick = tokio::time::interval(STEPS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(tx) = tx.upgrade() else { return };
+        let (done, _) = oneshot::channel();
+        // A full queue holds writes that will carry the steps soon enough.
+        let _ = tx.try_send(Message::Flush(done));
+    }
+}
+
 /// A write answered with another write's result: a bug, reported as a protocol error.
 fn unexpected(written: &Written) -> sqlx::Error {
     sqlx::Error::Protocol(format!("the writer answered {written:?} to another write"))
@@ -380,8 +402,11 @@ fn run_direct(
     dropped: &AtomicU64,
 ) {
     let mut batch = Batch::default();
+    // Step records waiting for a transaction to ride in.
+    let mut steps = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.fill(first, &mut rx);
+        steps.append(&mut batch.steps);
         for (q, reply) in batch.lookups.drain(..) {
             let _ = reply.send(storage::direct::find_active_by_pin(
                 conn.alone(),
@@ -393,7 +418,12 @@ fn run_direct(
                 q.since,
             ));
         }
-        apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), &batch.steps);
+        let steps_due = !batch.waiting.is_empty() || steps.len() >= BATCH;
+        let riding = if steps_due { &steps[..] } else { &[] };
+        apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), riding);
+        if steps_due {
+            steps.clear();
+        }
         batch.finish(dropped);
         if db.take_checkpoint_passed() {
             match conn.finish_checkpoint() {
@@ -402,6 +432,8 @@ fn run_direct(
             }
         }
     }
+    // Every handle is gone: what still waits is written before the thread ends.
+    apply_all_direct(&mut conn, Vec::new(), &steps);
 }
 
 /// Applies the writes and step records of one batch and answers each write.
