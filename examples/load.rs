@@ -122,11 +122,20 @@ struct Phase {
     stats: Stats,
 }
 
+/// An HTTP/1.1 client with a pool of kept-alive connections.
+type Http = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<hyper::body::Bytes>,
+>;
+
 /// The server under test.
 struct Server {
     child: Child,
     address: String,
+    /// For the admin API (JSON bodies).
     client: reqwest::Client,
+    /// For the measured requests: call steps and `/healthz`.
+    http: Http,
 }
 
 impl Server {
@@ -164,11 +173,39 @@ impl Server {
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(30))
             .build()?;
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let http = hyper_util::client::legacy::Client::builder(
+            hyper_util::rt::TokioExecutor::new(),
+        )
+        .pool_max_idle_per_host(1024)
+        .build(connector);
         Ok(Self {
             child,
             address: format!("http://127.0.0.1:{port}"),
             client,
+            http,
         })
+    }
+
+    /// GET `path_and_query`: the status and the body, or `None` when there was no answer
+    /// within 30 s.
+    async fn get(&self, path_and_query: &str) -> Option<(u16, hyper::body::Bytes)> {
+        use http_body_util::BodyExt;
+        let uri: hyper::Uri = format!("{}{path_and_query}", self.address).parse().ok()?;
+        let request = hyper::Request::get(uri)
+            .body(http_body_util::Empty::new())
+            .ok()?;
+        let answer = async {
+            let response = self.http.request(request).await.ok()?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.ok()?.to_bytes();
+            Some((status, body))
+        };
+        tokio::time::timeout(Duration::from_secs(30), answer)
+            .await
+            .ok()
+            .flatten()
     }
 
     /// The server's peak resident set (VmHWM), in bytes.
@@ -287,15 +324,9 @@ async fn step(
     status: u16,
     body: Option<&str>,
 ) -> Option<()> {
-    let url = format!("{}/exotel/{SECRET}/{name}?{query}", server.address);
+    let path = format!("/exotel/{SECRET}/{name}?{query}");
     let started = Instant::now();
-    let answer = match server.client.get(url).send().await {
-        Ok(r) => {
-            let got = r.status().as_u16();
-            r.bytes().await.ok().map(|bytes| (got, bytes))
-        }
-        Err(_) => None,
-    };
+    let answer = server.get(&path).await;
     log.latencies.push((name, started.elapsed()));
     match answer {
         Some((got, bytes))
@@ -463,12 +494,9 @@ async fn open_loop(server: &Arc<Server>, args: &Args, orders: u64) -> Phase {
 async fn healthz(server: Arc<Server>, stats: Shared, _n: u64) {
     let started = Instant::now();
     let ok = server
-        .client
-        .get(format!("{}/healthz", server.address))
-        .send()
+        .get("/healthz")
         .await
-        .map(|r| r.status().as_u16() == 200)
-        .unwrap_or(false);
+        .is_some_and(|(status, _)| status == 200);
     let mut s = stats.lock().unwrap();
     s.record("healthz", started.elapsed());
     if ok {
