@@ -25,6 +25,7 @@ use crate::flow::{
     self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Decision, Facts, Phase,
     Policy,
 };
+use crate::storage::attempts::Counting;
 use crate::storage::{self, Db};
 use crate::writer::{CallKey, Writer};
 
@@ -311,9 +312,14 @@ impl Sessions {
         let now = now_ms();
         let limits = &self.config.limits;
         let since = now.saturating_sub(ms(limits.window));
+        let counting = Counting::new(
+            since,
+            limits.caller_max_failures,
+            limits.number_max_failures,
+        );
         let (by_caller, on_number) = self
             .writer
-            .wrong_pin(call.caller_key(), call.virtual_number_key(), now, since)
+            .wrong_pin(call.caller_key(), call.virtual_number_key(), now, counting)
             .await?;
         let number_crossed = on_number == i64::from(limits.number_max_failures) + 1;
         if number_crossed {
@@ -391,14 +397,19 @@ impl Sessions {
         let order = match (event, &state.phase) {
             // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.
             (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
-                let since = now.saturating_sub(ms(self.config.limits.window));
+                let limits = &self.config.limits;
+                let since = now.saturating_sub(ms(limits.window));
                 let query = crate::writer::PinQuery {
                     pin: pin.as_ref().to_owned(),
                     virtual_number: call.virtual_number.as_ref().map(|n| n.as_ref().to_owned()),
                     caller_key: call.caller_key(),
                     number_key: call.virtual_number_key(),
                     now,
-                    since,
+                    counting: Counting::new(
+                        since,
+                        limits.caller_max_failures,
+                        limits.number_max_failures,
+                    ),
                 };
                 let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
                 pins_locked = self.pins_locked(&lookup);

@@ -31,6 +31,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::flow::{CallState, Outcome, Route};
+use crate::storage::attempts::Counting;
 use crate::storage::calls::{CallEnd, CallStep};
 use crate::storage::orders::PinLookup;
 use crate::storage::{self, Db};
@@ -92,13 +93,13 @@ enum CallWrite {
         end: CallEnd,
         at: i64,
     },
-    /// [`storage::attempts::record_failure`], then [`storage::attempts::failures`] since
-    /// `since`.
+    /// [`storage::attempts::record_failure`], then [`storage::attempts::failures`] within
+    /// `counting`.
     WrongPin {
         caller: String,
         virtual_number: String,
         at: i64,
-        since: i64,
+        counting: Counting,
     },
 }
 
@@ -116,7 +117,7 @@ type Reply = oneshot::Sender<Result<Written, sqlx::Error>>;
 
 /// The check-pin lookup ([`storage::orders::find_active_by_pin`]): the keyed PIN, the
 /// virtual number (E.164, `None` when it did not parse), the attempt-limit keys of the caller
-/// and the number, and the times (unix ms) of now and of the window's start.
+/// and the number, the time (unix ms) of now, and which wrong PINs count.
 #[derive(Debug, Clone)]
 pub struct PinQuery {
     pub pin: String,
@@ -124,7 +125,7 @@ pub struct PinQuery {
     pub caller_key: String,
     pub number_key: String,
     pub now: i64,
-    pub since: i64,
+    pub counting: Counting,
 }
 
 type LookupReply = oneshot::Sender<Result<PinLookup, sqlx::Error>>;
@@ -249,20 +250,21 @@ impl Writer {
     }
 
     /// Records a wrong PIN keyed by `caller` on `virtual_number` at `at`, and returns the wrong
-    /// PINs since `since`, this one included: (by the caller, on the number).
+    /// PINs within `counting`, this one included: (by the caller, on the number), each at
+    /// most its cap.
     pub async fn wrong_pin(
         &self,
         caller: String,
         virtual_number: String,
         at: i64,
-        since: i64,
+        counting: Counting,
     ) -> Result<(i64, i64), sqlx::Error> {
         match self
             .apply(CallWrite::WrongPin {
                 caller,
                 virtual_number,
                 at,
-                since,
+                counting,
             })
             .await?
         {
@@ -415,7 +417,7 @@ fn run_direct(
                 q.now,
                 &q.caller_key,
                 &q.number_key,
-                q.since,
+                q.counting,
             ));
         }
         let steps_due = !batch.waiting.is_empty() || steps.len() >= BATCH;
@@ -562,10 +564,10 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
             caller,
             virtual_number,
             at,
-            since,
+            counting,
         } => {
             storage::attempts::record_failure(&mut *conn, caller, virtual_number, *at).await?;
-            storage::attempts::failures(&mut *conn, caller, virtual_number, *since)
+            storage::attempts::failures(&mut *conn, caller, virtual_number, *counting)
                 .await
                 .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
         }
@@ -580,7 +582,7 @@ async fn lookup_on_pool(db: &Db, q: &PinQuery) -> Result<PinLookup, sqlx::Error>
         q.now,
         &q.caller_key,
         &q.number_key,
-        q.since,
+        q.counting,
     )
     .await
 }
@@ -659,8 +661,8 @@ fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Writte
             caller,
             virtual_number,
             at,
-            since,
-        } => direct::record_failure(conn, caller, virtual_number, *at, *since)
+            counting,
+        } => direct::record_failure(conn, caller, virtual_number, *at, *counting)
             .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number)),
     }
 }

@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
+use super::attempts::{self, Counting};
 use super::calls::{self, CallEnd, CallStep, EndValues, StepValues};
 use super::orders::{self, Order, PinLookup};
+use super::steps;
 use super::steps::NewStep;
-use super::{attempts, steps};
 use crate::flow::{CallState, Outcome};
 
 /// A connection of the writer's own to the SQLite file.
@@ -189,14 +190,14 @@ fn load_state(
         .map_err(to_sqlx)
 }
 
-/// [`attempts::record_failure`], then [`attempts::failures`] since `since_ms`, on `conn`:
+/// [`attempts::record_failure`], then [`attempts::failures`] within `counting`, on `conn`:
 /// (by the caller, on the number).
 pub fn record_failure(
     conn: &rusqlite::Connection,
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
-    since_ms: i64,
+    counting: Counting,
 ) -> Result<(i64, i64), sqlx::Error> {
     conn.prepare_cached(attempts::RECORD_FAILURE)
         .and_then(|mut s| {
@@ -208,7 +209,10 @@ pub fn record_failure(
     conn.prepare_cached(attempts::FAILURES)
         .and_then(|mut s| {
             s.query_row(
-                rusqlite::named_params! { "$1": caller, "$2": virtual_number, "$3": since_ms },
+                rusqlite::named_params! {
+                    "$1": caller, "$2": virtual_number, "$3": counting.since,
+                    "$4": counting.caller_cap, "$5": counting.number_cap,
+                },
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
         })
@@ -224,14 +228,15 @@ pub fn find_active_by_pin(
     now_ms: i64,
     caller: &str,
     number: &str,
-    since_ms: i64,
+    counting: Counting,
 ) -> Result<PinLookup, sqlx::Error> {
     conn.prepare_cached(&orders::FIND_BY_PIN)
         .and_then(|mut s| {
             s.query_row(
                 rusqlite::named_params! {
                     "$1": pin, "$2": now_ms, "$3": virtual_number, "$4": caller,
-                    "$5": since_ms, "$6": number,
+                    "$5": counting.since, "$6": number, "$7": counting.caller_cap,
+                    "$8": counting.number_cap,
                 },
                 |row| {
                     let order_id: Option<String> = row.get("order_id")?;
@@ -381,7 +386,13 @@ mod tests {
         let (by_caller, on_number) = conn
             .in_transaction(|tx| {
                 save_step(tx, &step, 2_000)?;
-                record_failure(tx, "+919812345678", "+917314850001", 1_500, 0)
+                record_failure(
+                    tx,
+                    "+919812345678",
+                    "+917314850001",
+                    1_500,
+                    Counting::new(0, 10, 200),
+                )
             })
             .unwrap();
         assert_eq!((by_caller, on_number), (1, 1));
@@ -428,7 +439,8 @@ mod tests {
             .await
             .unwrap();
         let caller = "+919800000002";
-        record_failure(conn.alone(), caller, vn.as_ref(), 1_500, 0).unwrap();
+        let all = Counting::new(0, 10, 200);
+        record_failure(conn.alone(), caller, vn.as_ref(), 1_500, all).unwrap();
         for (pin, number, now) in [
             ("4321", Some(vn.as_ref()), 2_000),
             ("4321", None, 2_000),
@@ -436,10 +448,12 @@ mod tests {
             ("9999", Some(vn.as_ref()), 2_000),
         ] {
             let direct =
-                find_active_by_pin(conn.alone(), pin, number, now, caller, vn.as_ref(), 0).unwrap();
-            let pooled = orders::find_active_by_pin(&db, pin, number, now, caller, vn.as_ref(), 0)
-                .await
-                .unwrap();
+                find_active_by_pin(conn.alone(), pin, number, now, caller, vn.as_ref(), all)
+                    .unwrap();
+            let pooled =
+                orders::find_active_by_pin(&db, pin, number, now, caller, vn.as_ref(), all)
+                    .await
+                    .unwrap();
             assert_eq!(direct, pooled, "{pin} {number:?} {now}");
         }
         let found = find_active_by_pin(
@@ -449,10 +463,42 @@ mod tests {
             2_000,
             caller,
             vn.as_ref(),
-            0,
+            all,
         )
         .unwrap();
         assert_eq!((found.caller_failures, found.number_failures), (1, 1));
+
+        // Counts stop two past their limits, on both paths alike.
+        let capped = Counting::new(0, 1, 2);
+        let mut counts = (0, 0);
+        for at in 1_600..1_610 {
+            counts = record_failure(conn.alone(), caller, vn.as_ref(), at, capped).unwrap();
+        }
+        assert_eq!(counts, (3, 4));
+        let direct = find_active_by_pin(
+            conn.alone(),
+            "4321",
+            None,
+            2_000,
+            caller,
+            vn.as_ref(),
+            capped,
+        )
+        .unwrap();
+        let pooled =
+            orders::find_active_by_pin(&db, "4321", None, 2_000, caller, vn.as_ref(), capped)
+                .await
+                .unwrap();
+        assert_eq!((direct.caller_failures, direct.number_failures), (3, 4));
+        assert_eq!(direct, pooled);
+        let (by_caller, on_number) = attempts::failures(db.pool(), caller, vn.as_ref(), capped)
+            .await
+            .unwrap();
+        assert_eq!((by_caller, on_number), (3, 4));
+        let (by_caller, on_number) = attempts::failures(db.pool(), caller, vn.as_ref(), all)
+            .await
+            .unwrap();
+        assert_eq!((by_caller, on_number), (11, 11));
         let order = found.order.expect("the active order");
         assert_eq!(order.order_id, "ORD-7");
         assert_eq!(order.allowed_callers, vec![caller.to_owned()]);

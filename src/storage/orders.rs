@@ -7,6 +7,7 @@ use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
+use super::attempts::Counting;
 use super::{Backend, Db};
 use crate::domain::{NewOrder, OrderStatus, PhoneNumber, Pin, PinChoice};
 
@@ -849,7 +850,8 @@ pub struct PinLookup {
 }
 
 /// [`find_active_by_pin`]'s statement: `$1` PIN, `$2` now (ms), `$3` virtual number, `$4`
-/// caller key, `$5` since (ms), `$6` number key. One row: `caller_failures`,
+/// caller key, `$5` since (ms), `$6` number key, `$7` and `$8` the caps of the caller's and
+/// the number's counts ([`Counting`]). One row: `caller_failures`,
 /// `number_failures`, then the order's columns ([`COLUMNS`], NULL when none matched).
 pub(super) static FIND_BY_PIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns = COLUMNS
@@ -862,9 +864,11 @@ pub(super) static FIND_BY_PIN: std::sync::LazyLock<String> = std::sync::LazyLock
     format!(
         "select f.caller_failures, f.number_failures, {columns}
          from (select
-                 (select count(*) from pin_failures where caller = $4 and at >= $5)
+                 (select count(*) from (select 1 from pin_failures
+                                        where caller = $4 and at >= $5 limit $7) c)
                      as caller_failures,
-                 (select count(*) from pin_failures where virtual_number = $6 and at >= $5)
+                 (select count(*) from (select 1 from pin_failures
+                                        where virtual_number = $6 and at >= $5 limit $8) n)
                      as number_failures) f
          left join orders o
            on o.pin = $1 and o.deactivated_at is null and o.expires_at > $2
@@ -874,8 +878,8 @@ pub(super) static FIND_BY_PIN: std::sync::LazyLock<String> = std::sync::LazyLock
 });
 
 /// The lockout counts and the active order for a keyed PIN, in one round trip: the wrong
-/// PINs keyed by `caller` and on `number` (attempt-limit keys: E.164, else as received) since
-/// `since_ms`, and the order with `pin` active at `now_ms` on `virtual_number` or valid on
+/// PINs keyed by `caller` and on `number` (attempt-limit keys: E.164, else as received)
+/// within `counting` (each at most its cap), and the order with `pin` active at `now_ms` on `virtual_number` or valid on
 /// every number (with `virtual_number` `None`, the dialled number did not parse, only the
 /// latter).
 pub async fn find_active_by_pin(
@@ -885,7 +889,7 @@ pub async fn find_active_by_pin(
     now_ms: i64,
     caller: &str,
     number: &str,
-    since_ms: i64,
+    counting: Counting,
 ) -> Result<PinLookup, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(FIND_BY_PIN.as_str());
     let row = sqlx::query(sql)
@@ -893,8 +897,10 @@ pub async fn find_active_by_pin(
         .bind(now_ms)
         .bind(virtual_number)
         .bind(caller)
-        .bind(since_ms)
+        .bind(counting.since)
         .bind(number)
+        .bind(counting.caller_cap)
+        .bind(counting.number_cap)
         .fetch_one(db.pool())
         .await?;
     let found: Option<String> = row.try_get("order_id")?;
