@@ -52,9 +52,11 @@ impl ExotelParams {
             values.extend(pairs);
         }
         // `Legs[0][Number]=...`: nested keys, read with form encoding so that `%5B..%5D` works
-        // (`reference/rust-anchors-and-crates.md` §3.2).
+        // (`reference/rust-anchors-and-crates.md` §3.2). Only status reports carry them: the
+        // other requests are not parsed a second time.
         let qs = serde_qs::Config::new().use_form_encoding(true);
         let legs = sources
+            .filter(|s| s.contains("Legs"))
             .filter_map(|s| qs.deserialize_str::<LegsOnly>(s).ok())
             .map(|l| l.legs)
             .find(|l| !l.is_empty())
