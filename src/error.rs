@@ -48,6 +48,15 @@ impl ApiError {
         )
     }
 
+    /// The error's code (`invalid_body`, `internal`): what a log line may say of it, since
+    /// the message can quote the request.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Client { code, .. } => code,
+            Self::Internal(_) => "internal",
+        }
+    }
+
     /// Any client error.
     pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self::Client {

@@ -18,6 +18,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 use std::time::Instant;
 use tracing::Span;
+
+use crate::error::ApiError;
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -242,9 +244,14 @@ impl RootSpanBuilder for PrivateRootSpan {
         let response = match outcome {
             Ok(response) => response,
             Err(error) => {
-                // `TracingLogger` logs the error itself, with its message.
+                // No response was made: its status and code only (see below).
                 let status = error.as_response_error().status_code().as_u16();
-                tracing::info!(http.status_code = status, "request");
+                let error_code = error.as_error::<ApiError>().map(ApiError::code);
+                tracing::info!(
+                    http.status_code = status,
+                    error.code = error_code,
+                    "request"
+                );
                 return;
             }
         };
@@ -266,12 +273,20 @@ impl RootSpanBuilder for PrivateRootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
-        // An error a handler returned is logged by `TracingLogger` itself, with its message.
+        // An error's code, never its message: a message may quote what the client sent (a
+        // phone number in a refused JSON body). Internal errors log their cause where they
+        // become a 500 (`ApiError::error_response`).
+        let error_code = response
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+            .map(ApiError::code);
         tracing::info!(
             http.method = http.method,
             http.route = %route,
             http.status_code = http.status,
             latency_us,
+            error.code = error_code,
             "request"
         );
     }

@@ -137,6 +137,15 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "the printed token is the admin token");
+    // A body the server refuses: the client's error names the value, the log must not.
+    let r = client
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(&token)
+        .json(&json!({"order_id": "OD-10", "customer_number": 919812345678_u64, "pin": "739154"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     let call = Call::new("cli-call");
     let url = |applet: &str| greeting_url.replace("/greeting", &format!("/{applet}"));
     assert_eq!(
