@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
 use super::attempts::{self, Counting};
-use super::calls::{self, CallEnd, CallStep, EndValues, StepValues};
+use super::calls::{self, CallEnd, CallStep, EndValues, Indexed, StepValues};
 use super::orders::{self, Order, PinLookup};
 use super::steps;
 use super::steps::NewStep;
@@ -35,9 +35,20 @@ impl Connection {
     /// [`Connection::finish_checkpoint`]), foreign keys on, and `busy_timeout` to wait for
     /// another connection's write. When the log starts over, its file is cut back to 64 MiB
     /// (`journal_size_limit`).
+    ///
+    /// The query planner's stability guarantee is on (`SQLITE_DBCONFIG_ENABLE_QPSG`): a plan
+    /// never depends on a bound value. Without it, SQLite (3.51, as bundled) reads a bound
+    /// `LIMIT` while planning, so the PIN lookup's statement ([`find_active_by_pin`], with its
+    /// capped counts) was compiled again on every run; the profile showed that as 10 % of the
+    /// server's time at maximum rate.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, sqlx::Error> {
         let conn = rusqlite::Connection::open(path).map_err(to_sqlx)?;
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(to_sqlx)?;
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL;
              PRAGMA wal_autocheckpoint = 0;
@@ -122,13 +133,50 @@ pub fn save_step(
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
     let v = StepValues::of(step, now_ms);
-    conn.prepare_cached(calls::SAVE_STEP)
+    let now = conn
+        .prepare_cached(calls::SAVE_STEP)
+        .and_then(|mut s| {
+            s.query_row(
+                rusqlite::named_params! {
+                    "$1": step.provider, "$2": step.call_sid, "$3": step.caller,
+                    "$4": step.virtual_number, "$5": v.phase, "$6": v.last_failure,
+                    "$7": v.attempts, "$8": v.order_id, "$9": v.destination, "$10": v.outcome,
+                    "$11": v.now_ms, "$12": v.route, "$13": v.booking_id, "$14": v.bridged_at,
+                },
+                indexed,
+            )
+        })
+        .map_err(to_sqlx)?;
+    let wanted = now.after_step(step.virtual_number, &v);
+    fill_indexed(conn, step.provider, step.call_sid, &now, &wanted)
+}
+
+/// [`calls::Indexed`] from the `returning` of [`calls::SAVE_STEP`] or [`calls::RECORD_END`].
+fn indexed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Indexed> {
+    Ok(Indexed {
+        virtual_number: row.get(0)?,
+        order_id: row.get(1)?,
+        destination: row.get(2)?,
+        bridged_at: row.get(3)?,
+    })
+}
+
+/// [`calls::FILL_INDEXED`] on `conn` when `wanted` differs from `now`.
+fn fill_indexed(
+    conn: &rusqlite::Connection,
+    provider: &str,
+    call_sid: &str,
+    now: &Indexed,
+    wanted: &Indexed,
+) -> Result<(), sqlx::Error> {
+    if now == wanted {
+        return Ok(());
+    }
+    conn.prepare_cached(calls::FILL_INDEXED)
         .and_then(|mut s| {
             s.execute(rusqlite::named_params! {
-                "$1": step.provider, "$2": step.call_sid, "$3": step.caller,
-                "$4": step.virtual_number, "$5": v.phase, "$6": v.last_failure,
-                "$7": v.attempts, "$8": v.order_id, "$9": v.destination, "$10": v.outcome,
-                "$11": v.now_ms, "$12": v.route, "$13": v.booking_id, "$14": v.bridged_at,
+                "$1": provider, "$2": call_sid, "$3": wanted.virtual_number,
+                "$4": wanted.order_id, "$5": wanted.destination, "$6": wanted.bridged_at,
             })
         })
         .map_err(to_sqlx)?;
@@ -152,17 +200,24 @@ pub fn record_end(
         None => load_state(conn, provider, call_sid)?.unwrap_or_default(),
     };
     let v = EndValues::of(&state, end, now_ms);
-    conn.prepare_cached(calls::RECORD_END)
+    let now = conn
+        .prepare_cached(calls::RECORD_END)
         .and_then(|mut s| {
-            s.execute(rusqlite::named_params! {
-                "$1": provider, "$2": call_sid, "$3": caller, "$4": virtual_number,
-                "$5": v.phase, "$6": v.attempts, "$7": v.order_id, "$8": v.destination,
-                "$9": v.outcome.as_str(), "$10": v.dial_call_status, "$11": v.call_type,
-                "$12": v.dial_secs, "$13": v.talk_secs, "$14": v.recording_url, "$15": v.legs,
-                "$16": v.provider_start_time, "$17": v.now_ms, "$18": v.route,
-            })
+            s.query_row(
+                rusqlite::named_params! {
+                    "$1": provider, "$2": call_sid, "$3": caller, "$4": virtual_number,
+                    "$5": v.phase, "$6": v.attempts, "$7": v.order_id, "$8": v.destination,
+                    "$9": v.outcome.as_str(), "$10": v.dial_call_status, "$11": v.call_type,
+                    "$12": v.dial_secs, "$13": v.talk_secs, "$14": v.recording_url,
+                    "$15": v.legs, "$16": v.provider_start_time, "$17": v.now_ms,
+                    "$18": v.route,
+                },
+                indexed,
+            )
         })
         .map_err(to_sqlx)?;
+    let wanted = now.after_end(virtual_number, &v);
+    fill_indexed(conn, provider, call_sid, &now, &wanted)?;
     Ok(v.outcome)
 }
 
@@ -415,6 +470,142 @@ mod tests {
         assert_eq!(record.outcome, outcome.as_str());
         assert_eq!(record.talk_secs, Some(37));
         assert_eq!((record.started_at, record.ended_at), (1_000, Some(3_000)));
+    }
+
+    /// [`save_step`] directly, or [`calls::save_step`] through the pool.
+    async fn save(
+        direct: Option<&Connection>,
+        pool: &mut sqlx::AnyConnection,
+        step: &CallStep<'_>,
+        at: i64,
+    ) {
+        match direct {
+            Some(conn) => save_step(conn.alone(), step, at).unwrap(),
+            None => calls::save_step(pool, step, at).await.unwrap(),
+        }
+    }
+
+    /// [`record_end`] directly, or [`calls::record_end`] through the pool.
+    async fn end(
+        direct: Option<&Connection>,
+        pool: &mut sqlx::AnyConnection,
+        call_sid: &str,
+        end: &CallEnd,
+        at: i64,
+    ) {
+        let (caller, vn) = (Some("+919812345678"), Some("+917314850001"));
+        match direct {
+            Some(conn) => {
+                record_end(conn.alone(), "exotel", call_sid, caller, vn, None, end, at).unwrap();
+            }
+            None => {
+                calls::record_end(pool, "exotel", call_sid, caller, vn, None, end, at)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// (virtual number, order id, destination, bridged at) of a call.
+    async fn indexed_of(
+        pool: &mut sqlx::AnyConnection,
+        call_sid: &str,
+    ) -> (Option<String>, Option<String>, Option<String>, Option<i64>) {
+        sqlx::query_as(
+            "select virtual_number, order_id, destination, bridged_at from calls
+             where provider = 'exotel' and call_sid = $1",
+        )
+        .bind(call_sid)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+
+    /// The columns an index holds are written only when they change (`calls::Indexed`), and
+    /// come out of each write as the rules say, on the writer's connection and on the pool's.
+    #[tokio::test]
+    async fn the_indexed_columns_follow_each_write_directly_and_through_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let (path, timeout) = db.sqlite_file().expect("a file database");
+        let conn = Connection::open(path, timeout).unwrap();
+        let mut pool = db.acquire().await.unwrap();
+
+        let vn = "+917314850001";
+        let collecting = CallState::default();
+        let resolved = CallState {
+            attempts: 1,
+            phase: Phase::Resolved {
+                order_id: "ORD-1".into(),
+            },
+            last_failure: None,
+        };
+        let route = Route::Pin {
+            order_id: "ORD-1".into(),
+        };
+        for (call_sid, direct) in [("CA-direct", Some(&conn)), ("CA-pool", None)] {
+            let step = |virtual_number, state, bridge| CallStep {
+                provider: "exotel",
+                call_sid,
+                caller: Some("+919812345678"),
+                virtual_number,
+                state,
+                bridge,
+            };
+            let at = |v: Option<&str>, o: Option<&str>, d: Option<&str>, b: Option<i64>| {
+                (
+                    v.map(str::to_owned),
+                    o.map(str::to_owned),
+                    d.map(str::to_owned),
+                    b,
+                )
+            };
+            // A first step without the dialled number; a later one fills it in with the order.
+            save(direct, &mut pool, &step(None, &collecting, None), 1_000).await;
+            assert_eq!(
+                indexed_of(&mut pool, call_sid).await,
+                at(None, None, None, None)
+            );
+            save(direct, &mut pool, &step(Some(vn), &resolved, None), 2_000).await;
+            let found = at(Some(vn), Some("ORD-1"), None, None);
+            assert_eq!(indexed_of(&mut pool, call_sid).await, found, "{call_sid}");
+            // The bridge.
+            let bridge = Some(("+919800000001", &route));
+            save(direct, &mut pool, &step(Some(vn), &resolved, bridge), 3_000).await;
+            let bridged = at(Some(vn), Some("ORD-1"), Some("+919800000001"), Some(3_000));
+            assert_eq!(indexed_of(&mut pool, call_sid).await, bridged, "{call_sid}");
+            // A step without a bridge, on another number, changes none of them.
+            let other = step(Some("+917314859999"), &resolved, None);
+            save(direct, &mut pool, &other, 4_000).await;
+            assert_eq!(indexed_of(&mut pool, call_sid).await, bridged, "{call_sid}");
+            // The end keeps the destination pinbridge stored over what the provider dialled,
+            let dialled = CallEnd {
+                dialled: Some("+919800000002".into()),
+                ..CallEnd::default()
+            };
+            end(direct, &mut pool, call_sid, &dialled, 5_000).await;
+            assert_eq!(indexed_of(&mut pool, call_sid).await, bridged, "{call_sid}");
+            // but a bridge to the fallback number records that number.
+            let fallback = CallEnd {
+                fallback_to: Some("+919800000009".into()),
+                ..CallEnd::default()
+            };
+            end(direct, &mut pool, call_sid, &fallback, 6_000).await;
+            let fell_back = at(Some(vn), Some("ORD-1"), Some("+919800000009"), Some(3_000));
+            assert_eq!(
+                indexed_of(&mut pool, call_sid).await,
+                fell_back,
+                "{call_sid}"
+            );
+        }
+        // A call first seen at its end, which names what was dialled.
+        let dialled = CallEnd {
+            dialled: Some("+919800000002".into()),
+            ..CallEnd::default()
+        };
+        end(Some(&conn), &mut pool, "CA-end-only", &dialled, 7_000).await;
+        let only = indexed_of(&mut pool, "CA-end-only").await;
+        assert_eq!(only.2.as_deref(), Some("+919800000002"));
     }
 
     #[tokio::test]
