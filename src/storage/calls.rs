@@ -358,6 +358,19 @@ pub async fn save_step(
     fill_indexed(conn, step.provider, step.call_sid, &now, &wanted).await
 }
 
+/// [`find_callback`]'s statement: `$1` virtual number, `$2` the number dialled, `$3` since
+/// (ms), `$4` now (ms).
+const CALLBACK: &str = "select c.caller, c.order_id, c.booking_id
+         from calls c
+         left join orders o on o.order_id = c.order_id
+         left join bookings b on b.booking_id = c.booking_id
+         where c.virtual_number = $1 and c.destination = $2 and c.bridged_at >= $3
+           and c.caller is not null
+           and ((o.order_id is not null and o.deactivated_at is null and o.expires_at > $4)
+             or (b.booking_id is not null and b.closed_at is null and b.expires_at > $4))
+         order by c.bridged_at desc
+         limit 1";
+
 /// The last call bridged on `virtual_number` to `dialled` since `since_ms`, whose order or
 /// booking is still active at `now_ms`: (its caller as stored, its order id, its booking id).
 /// The reverse call flow dials that caller back (seed 003, "Reverse Call flow logic").
@@ -368,24 +381,13 @@ pub async fn find_callback(
     since_ms: i64,
     now_ms: i64,
 ) -> Result<Option<(String, Option<String>, Option<String>)>, sqlx::Error> {
-    let row = sqlx::query(
-        "select c.caller, c.order_id, c.booking_id
-         from calls c
-         left join orders o on o.order_id = c.order_id
-         left join bookings b on b.booking_id = c.booking_id
-         where c.virtual_number = $1 and c.destination = $2 and c.bridged_at >= $3
-           and c.caller is not null
-           and ((o.order_id is not null and o.deactivated_at is null and o.expires_at > $4)
-             or (b.booking_id is not null and b.closed_at is null and b.expires_at > $4))
-         order by c.bridged_at desc
-         limit 1",
-    )
-    .bind(virtual_number)
-    .bind(dialled)
-    .bind(since_ms)
-    .bind(now_ms)
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query(CALLBACK)
+        .bind(virtual_number)
+        .bind(dialled)
+        .bind(since_ms)
+        .bind(now_ms)
+        .fetch_optional(db.pool())
+        .await?;
     row.map(|r| {
         Ok((
             r.try_get("caller")?,
@@ -529,31 +531,89 @@ pub struct CallFilter {
 
 /// Calls matching `filter`, newest first.
 pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx::Error> {
-    let rows = sqlx::query(
-        "select provider, call_sid, caller, virtual_number, order_id, booking_id, route,
-                destination, pin_attempts,
-                outcome, dial_call_status, call_type, dial_secs, talk_secs, recording_url, legs,
-                started_at, updated_at, ended_at
-         from calls
-         where ($1 = '' or call_sid = $1)
-           and ($2 = '' or order_id = $2)
-           and ($8 = '' or booking_id = $8)
-           and ($3 = '' or caller = $3)
-           and started_at >= $4 and started_at < $5
-         order by started_at desc, call_sid desc
-         limit $6 offset $7",
-    )
-    .bind(filter.call_sid.clone().unwrap_or_default())
-    .bind(filter.order_id.clone().unwrap_or_default())
-    .bind(filter.caller.clone().unwrap_or_default())
-    .bind(filter.since_ms.unwrap_or(i64::MIN))
-    .bind(filter.until_ms.unwrap_or(i64::MAX))
-    .bind(filter.limit)
-    .bind(filter.offset)
-    .bind(filter.booking_id.clone().unwrap_or_default())
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter().map(record_from_row).collect()
+    let mut filters = Filters::default();
+    filters.equal(&["call_sid"], filter.call_sid.as_deref());
+    filters.equal(&["order_id"], filter.order_id.as_deref());
+    filters.equal(&["booking_id"], filter.booking_id.as_deref());
+    filters.equal(&["caller"], filter.caller.as_deref());
+    filters
+        .fetch(
+            db,
+            filter.since_ms,
+            filter.until_ms,
+            filter.limit,
+            filter.offset,
+        )
+        .await
+}
+
+/// The equality filters of a call-log query, each written into the statement only when it
+/// is set: a `($1 = '' or order_id = $1)` term would keep SQLite from using the column's
+/// index (the plan is made before the value is known). Values are bound from `$3`, after the
+/// time range.
+#[derive(Default)]
+struct Filters<'a> {
+    terms: String,
+    values: Vec<&'a str>,
+}
+
+impl<'a> Filters<'a> {
+    /// Calls whose value in one of `columns` is `value`; nothing when `value` is `None` or
+    /// empty.
+    fn equal(&mut self, columns: &[&str], value: Option<&'a str>) {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            return;
+        };
+        self.values.push(value);
+        let n = self.values.len() + 2;
+        let any = columns
+            .iter()
+            .map(|c| format!("{c} = ${n}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        self.terms.push_str(&format!(" and ({any})"));
+    }
+
+    /// The statement: `$1` and `$2` the time range, then the values, the limit and the offset.
+    fn statement(&self) -> String {
+        let n = self.values.len() + 2;
+        format!(
+            "select {RECORD_COLUMNS} from calls
+             where started_at >= $1 and started_at < $2{terms}
+             order by started_at desc, call_sid desc
+             limit ${limit} offset ${offset}",
+            terms = self.terms,
+            limit = n + 1,
+            offset = n + 2,
+        )
+    }
+
+    /// The matching calls started within [`since_ms`, `until_ms`) (unix ms; `None`: no
+    /// bound), newest first, `limit` of them after skipping `offset`.
+    async fn fetch(
+        self,
+        db: &Db,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<CallRecord>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(self.statement());
+        let mut query = sqlx::query(sql)
+            .bind(since_ms.unwrap_or(i64::MIN))
+            .bind(until_ms.unwrap_or(i64::MAX));
+        for value in self.values {
+            query = query.bind(value);
+        }
+        query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(record_from_row)
+            .collect()
+    }
 }
 
 /// Filters of the admin UI's call log; empty strings filter nothing.
@@ -603,30 +663,23 @@ fn record_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
 
 /// Calls matching the admin UI's filter, newest first.
 pub async fn log(db: &Db, filter: &LogFilter) -> Result<Vec<CallRecord>, sqlx::Error> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "select {RECORD_COLUMNS} from calls
-         where ($1 = '' or provider = $1)
-           and ($2 = '' or outcome = $2)
-           and ($3 = '' or order_id = $3)
-           and ($4 = '' or caller = $4 or virtual_number = $4 or destination = $4)
-           and started_at >= $5 and started_at < $6
-         order by started_at desc, call_sid desc
-         limit $7 offset $8"
-    ));
-    sqlx::query(sql)
-        .bind(filter.provider.as_str())
-        .bind(filter.outcome.as_str())
-        .bind(filter.order_id.as_str())
-        .bind(filter.number.as_str())
-        .bind(filter.since_ms.unwrap_or(i64::MIN))
-        .bind(filter.until_ms.unwrap_or(i64::MAX))
-        .bind(filter.limit)
-        .bind(filter.offset)
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(record_from_row)
-        .collect()
+    let mut filters = Filters::default();
+    filters.equal(&["provider"], Some(&filter.provider));
+    filters.equal(&["outcome"], Some(&filter.outcome));
+    filters.equal(&["order_id"], Some(&filter.order_id));
+    filters.equal(
+        &["caller", "virtual_number", "destination"],
+        Some(&filter.number),
+    );
+    filters
+        .fetch(
+            db,
+            filter.since_ms,
+            filter.until_ms,
+            filter.limit,
+            filter.offset,
+        )
+        .await
 }
 
 /// One call, by provider and call id.
@@ -646,4 +699,38 @@ pub async fn get(
         .as_ref()
         .map(record_from_row)
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::PoolSettings;
+
+    /// SQLite's plan for `sql`, one step a line.
+    async fn plan(db: &Db, sql: &str) -> String {
+        sqlx::query(sqlx::AssertSqlSafe(format!("explain query plan {sql}")))
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String, _>("detail").unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The call path writes `calls_order_id` and `calls_callback` for bridged calls only
+    /// (partial indexes); the lookups that need them must still use them.
+    #[tokio::test]
+    async fn the_order_filter_and_the_callback_use_their_partial_indexes() {
+        let db = Db::connect("sqlite::memory:", &PoolSettings::single())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let mut filters = Filters::default();
+        filters.equal(&["order_id"], Some("ORD-1"));
+        let by_order = plan(&db, &filters.statement()).await;
+        assert!(by_order.contains("INDEX calls_order_id"), "{by_order}");
+        let callback = plan(&db, CALLBACK).await;
+        assert!(callback.contains("INDEX calls_callback"), "{callback}");
+    }
 }
