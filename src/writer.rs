@@ -445,7 +445,7 @@ async fn apply_all(db: &Db, calls: Vec<(Box<CallWrite>, Reply)>, steps: &[StepRe
         return;
     }
     if calls.len() == 1 && steps.is_empty() {
-        // Nothing to share a transaction with: one statement, no BEGIN and COMMIT.
+        // Nothing to share a transaction with, nothing to apply again alone if it fails.
         for (write, reply) in calls {
             let _ = reply.send(apply_alone(db, &write).await);
         }
@@ -518,9 +518,14 @@ async fn in_one_transaction(
     Ok(written)
 }
 
+/// One write in a transaction of its own: a write may be two statements (a call's indexed
+/// columns follow its upsert, [`storage::calls::save_step`]), which no other write may come
+/// between.
 async fn apply_alone(db: &Db, write: &CallWrite) -> Result<Written, sqlx::Error> {
-    let mut conn = db.acquire().await?;
-    apply_one(&mut conn, write).await
+    let mut tx = db.begin_batch().await?;
+    let written = apply_one(&mut tx, write).await?;
+    tx.commit().await?;
+    Ok(written)
 }
 
 async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Written, sqlx::Error> {
@@ -600,7 +605,7 @@ fn apply_all_direct(
     let rows = step_rows(steps);
     if calls.len() == 1 && steps.is_empty() {
         for (write, reply) in calls {
-            let _ = reply.send(apply_direct(conn.alone(), &write));
+            let _ = reply.send(conn.in_transaction(|tx| apply_direct(tx, &write)));
         }
         return;
     }
@@ -614,7 +619,7 @@ fn apply_all_direct(
     });
     if let Some(calls) = answer_shared(calls, shared, steps.len()) {
         for (write, reply) in calls {
-            let _ = reply.send(apply_direct(conn.alone(), &write));
+            let _ = reply.send(conn.in_transaction(|tx| apply_direct(tx, &write)));
         }
         if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
             tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
@@ -622,7 +627,8 @@ fn apply_all_direct(
     }
 }
 
-/// [`apply_one`] on the writer's own SQLite connection.
+/// [`apply_one`] on the writer's own SQLite connection; callers run it in a transaction (see
+/// [`apply_alone`]).
 fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Written, sqlx::Error> {
     use storage::direct;
     match write {
