@@ -19,13 +19,15 @@
 //! ride along: queued without waiting, written in the next transaction; on the SQLite thread,
 //! in the first transaction after [`STEPS_EVERY`] or once [`BATCH`] of them wait, since each
 //! transaction that writes them writes their table's and index's last pages again (a third of
-//! the pages committed at maximum rate in the load benchmark). Readers call [`Writer::flush`]
-//! first, so they see every step answered before they asked. A step record is lost only when
-//! this process dies before it is written (within [`STEPS_EVERY`]), or when the database
-//! refuses it (unreachable, or twice in a row; logged).
+//! the pages committed at maximum rate in the load benchmark). They wait in a queue of their
+//! own ([`StepQueue`]), not in the writer's channel: a message there wakes the writer's thread,
+//! and a wake-up for each step record was a tenth of a webhook step's cost in the load
+//! benchmark. Readers call [`Writer::flush`] first, so they see every step answered before
+//! they asked. A step record is lost only when this process dies before it is written (within
+//! [`STEPS_EVERY`]), or when the database refuses it (unreachable, or twice in a row; logged).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
@@ -36,15 +38,15 @@ use crate::storage::calls::{CallEnd, CallStep};
 use crate::storage::orders::PinLookup;
 use crate::storage::{self, Db};
 
-/// Messages waiting beyond this: step records are dropped (and counted in the log) rather than
-/// held in memory; call writes wait for room.
+/// Messages (call writes, lookups) waiting beyond this wait for room; step records waiting
+/// beyond this are dropped (and counted in the log) rather than held in memory.
 const BACKLOG: usize = 20_000;
 
 /// The most call writes, and the most step records, in one transaction.
 const BATCH: usize = 500;
 
-/// On the SQLite thread, step records wait at most this long for a transaction to ride in
-/// (a tick sends a flush this often).
+/// Step records wait at most this long for a transaction to ride in (a tick sends a flush
+/// this often).
 const STEPS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One step as the webhook layer saw it; `detail` never holds a phone number or digits.
@@ -131,12 +133,61 @@ pub struct PinQuery {
 type LookupReply = oneshot::Sender<Result<PinLookup, sqlx::Error>>;
 
 enum Message {
-    Step(StepRecord),
     Call(Box<CallWrite>, Reply),
     /// Answered before the writes of the batch it arrives in.
     Lookup(Box<PinQuery>, LookupReply),
     /// Answered once every step record sent before it is written (or given up).
     Flush(oneshot::Sender<()>),
+}
+
+/// The step records waiting to be written, in the order they were queued; the writer takes
+/// them when it writes a batch ([`StepQueue::take`]). At most [`BACKLOG`]: beyond that a
+/// record is dropped and counted.
+#[derive(Debug, Default)]
+struct StepQueue {
+    waiting: Mutex<Vec<StepRecord>>,
+    /// Step records dropped for a full queue since the writer last said so.
+    dropped: AtomicU64,
+}
+
+impl StepQueue {
+    fn push(&self, step: StepRecord) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if waiting.len() < BACKLOG {
+            waiting.push(step);
+        } else {
+            drop(waiting);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves every waiting record to the end of `into`.
+    fn take(&self, into: &mut Vec<StepRecord>) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if into.is_empty() {
+            std::mem::swap(&mut *waiting, into);
+        } else {
+            into.append(&mut waiting);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Logs how many records were dropped since the last call, if any.
+    fn report_dropped(&self) {
+        let lost = self.dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            tracing::warn!(
+                steps = lost,
+                "call steps not recorded: too many were waiting for the database"
+            );
+        }
+    }
 }
 
 /// The handle the call path sends its writes to; cheap to clone.
@@ -146,8 +197,7 @@ pub struct Writer {
     /// True when this is the thread on its own SQLite connection, which also serves the
     /// check-pin lookup ([`Writer::find_active_by_pin`]).
     direct: bool,
-    /// Step records dropped for a full backlog since the writer last said so.
-    dropped: Arc<AtomicU64>,
+    steps: Arc<StepQueue>,
 }
 
 impl Writer {
@@ -156,7 +206,7 @@ impl Writer {
     /// database, or when that connection can not be opened) a task on the pool. It ends when
     /// every handle is dropped.
     pub fn start(db: Db) -> Self {
-        let dropped = Arc::new(AtomicU64::new(0));
+        let steps = Arc::new(StepQueue::default());
         let direct = db.sqlite_file().and_then(|(path, busy_timeout)| {
             storage::direct::Connection::open(path, busy_timeout)
                 .inspect_err(|e| {
@@ -167,17 +217,17 @@ impl Writer {
         if let Some(conn) = direct {
             let (tx, rx) = mpsc::channel(BACKLOG);
             tokio::spawn(flush_steps_every(tx.downgrade()));
-            let counter = Arc::clone(&dropped);
+            let queue = Arc::clone(&steps);
             let db = db.clone();
             let spawned = std::thread::Builder::new()
                 .name("pinbridge-writer".into())
-                .spawn(move || run_direct(conn, &db, rx, &counter));
+                .spawn(move || run_direct(conn, &db, rx, &queue));
             match spawned {
                 Ok(_) => {
                     return Self {
                         tx,
                         direct: true,
-                        dropped,
+                        steps,
                     };
                 }
                 Err(e) => {
@@ -186,11 +236,12 @@ impl Writer {
             }
         }
         let (tx, rx) = mpsc::channel(BACKLOG);
-        tokio::spawn(run(db, rx, Arc::clone(&dropped)));
+        tokio::spawn(flush_steps_every(tx.downgrade()));
+        tokio::spawn(run(db, rx, Arc::clone(&steps)));
         Self {
             tx,
             direct: false,
-            dropped,
+            steps,
         }
     }
 
@@ -292,12 +343,11 @@ impl Writer {
         answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
-    /// Queues a step record; never waits. A full backlog (the database far behind) drops it;
-    /// the writer logs how many, once per batch rather than once per step.
+    /// Queues a step record; never waits, never wakes the writer. A full queue (the database
+    /// far behind) drops it; the writer logs how many, once per batch rather than once per
+    /// step.
     pub fn record(&self, step: StepRecord) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Message::Step(step)) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.steps.push(step);
     }
 
     /// Waits until every step record queued before this call is written.
@@ -318,8 +368,8 @@ impl Writer {
     }
 }
 
-/// Asks the SQLite thread to write its waiting step records every [`STEPS_EVERY`], until
-/// every [`Writer`] handle is gone.
+/// Asks the writer to write the waiting step records every [`STEPS_EVERY`], until every
+/// [`Writer`] handle is gone.
 async fn flush_steps_every(tx: mpsc::WeakSender<Message>) {
     let mut tick = tokio::time::interval(STEPS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -341,7 +391,6 @@ fn unexpected(written: &Written) -> sqlx::Error {
 #[derive(Default)]
 struct Batch {
     lookups: Vec<(Box<PinQuery>, LookupReply)>,
-    steps: Vec<StepRecord>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     waiting: Vec<oneshot::Sender<()>>,
 }
@@ -352,12 +401,11 @@ impl Batch {
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
-                Message::Step(step) => self.steps.push(step),
                 Message::Call(write, reply) => self.calls.push((write, reply)),
                 Message::Flush(done) => self.waiting.push(done),
                 Message::Lookup(query, reply) => self.lookups.push((query, reply)),
             }
-            next = if self.steps.len() < BATCH && self.calls.len() < BATCH {
+            next = if self.calls.len() < BATCH {
                 rx.try_recv().ok()
             } else {
                 None
@@ -367,33 +415,33 @@ impl Batch {
 
     /// After the batch is written: logs the step records dropped meanwhile, answers the
     /// flushes.
-    fn finish(&mut self, dropped: &AtomicU64) {
-        self.steps.clear();
-        let lost = dropped.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            tracing::warn!(
-                steps = lost,
-                "call steps not recorded: too many were waiting for the database"
-            );
-        }
+    fn finish(&mut self, steps: &StepQueue) {
+        steps.report_dropped();
         for done in self.waiting.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-/// The writer as a task, writing through the pool.
-async fn run(db: Db, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
+/// The writer as a task, writing through the pool. Every batch takes the waiting step
+/// records along.
+async fn run(db: Db, mut rx: mpsc::Receiver<Message>, queue: Arc<StepQueue>) {
     let mut batch = Batch::default();
+    let mut steps = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.fill(first, &mut rx);
         // Lookups come only to the direct writer; answered here all the same.
         for (query, reply) in batch.lookups.drain(..) {
             let _ = reply.send(lookup_on_pool(&db, &query).await);
         }
-        apply_all(&db, std::mem::take(&mut batch.calls), &batch.steps).await;
-        batch.finish(&dropped);
+        queue.take(&mut steps);
+        apply_all(&db, std::mem::take(&mut batch.calls), &steps).await;
+        steps.clear();
+        batch.finish(&queue);
     }
+    // Every handle is gone: what still waits is written before the task ends.
+    queue.take(&mut steps);
+    write_steps(&db, &steps).await;
 }
 
 /// The writer as a thread, writing on its own SQLite connection.
@@ -401,14 +449,12 @@ fn run_direct(
     mut conn: storage::direct::Connection,
     db: &Db,
     mut rx: mpsc::Receiver<Message>,
-    dropped: &AtomicU64,
+    queue: &StepQueue,
 ) {
     let mut batch = Batch::default();
-    // Step records waiting for a transaction to ride in.
     let mut steps = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.fill(first, &mut rx);
-        steps.append(&mut batch.steps);
         for (q, reply) in batch.lookups.drain(..) {
             let _ = reply.send(storage::direct::find_active_by_pin(
                 conn.alone(),
@@ -420,13 +466,12 @@ fn run_direct(
                 q.counting,
             ));
         }
-        let steps_due = !batch.waiting.is_empty() || steps.len() >= BATCH;
-        let riding = if steps_due { &steps[..] } else { &[] };
-        apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), riding);
-        if steps_due {
-            steps.clear();
+        if !batch.waiting.is_empty() || queue.len() >= BATCH {
+            queue.take(&mut steps);
         }
-        batch.finish(dropped);
+        apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), &steps);
+        steps.clear();
+        batch.finish(queue);
         if db.take_checkpoint_passed() {
             match conn.finish_checkpoint() {
                 Ok((log, copied)) => tracing::trace!(log, copied, "checkpoint finished"),
@@ -435,6 +480,7 @@ fn run_direct(
         }
     }
     // Every handle is gone: what still waits is written before the thread ends.
+    queue.take(&mut steps);
     apply_all_direct(&mut conn, Vec::new(), &steps);
 }
 
@@ -728,5 +774,50 @@ async fn write_steps(db: &Db, steps: &[StepRecord]) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(n: i64) -> StepRecord {
+        StepRecord {
+            provider: "exotel",
+            call_sid: format!("CA{n}"),
+            at: n,
+            applet: "greeting",
+            event: "started",
+            decision: "greet",
+            detail: None,
+            elapsed_us: 1,
+        }
+    }
+
+    /// The queue hands its records over in the order they came, after what the writer holds
+    /// already; beyond [`BACKLOG`] it drops and counts, and the count starts over once told.
+    #[test]
+    fn the_step_queue_keeps_order_and_drops_beyond_its_backlog() {
+        let queue = StepQueue::default();
+        for n in 0..3 {
+            queue.push(step(n));
+        }
+        let mut held = vec![step(-1)];
+        queue.take(&mut held);
+        let ats: Vec<i64> = held.iter().map(|s| s.at).collect();
+        assert_eq!(ats, [-1, 0, 1, 2]);
+        assert_eq!(queue.len(), 0);
+
+        for n in 0..(BACKLOG as i64 + 5) {
+            queue.push(step(n));
+        }
+        assert_eq!(queue.len(), BACKLOG);
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 5);
+        queue.report_dropped();
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 0);
+        let mut taken = Vec::new();
+        queue.take(&mut taken);
+        assert_eq!(taken.len(), BACKLOG);
+        assert_eq!(taken.last().map(|s| s.at), Some(BACKLOG as i64 - 1));
     }
 }

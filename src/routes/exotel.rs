@@ -179,7 +179,7 @@ async fn check_pin(
         Err(refused) => return *refused,
     };
     let digits = request.params.digits().unwrap_or_default();
-    let event = digits_event(&state, &digits);
+    let event = digits_event(&state, digits);
     // On failure go on to Connect, which then dials no one: never loop a caller forever.
     let fallback = Decision::Goodbye {
         prompt: Prompt::NoOneToDial,
@@ -207,7 +207,7 @@ async fn dial_decision(
                     state,
                     applet,
                     request,
-                    digits_event(state, &digits),
+                    digits_event(state, digits),
                     unavailable.clone(),
                 )
                 .await;

@@ -36,8 +36,23 @@ pub struct Step {
 /// decision, detail, elapsed_us).
 pub(super) const INSERT_STEPS: &str = "insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us) values ";
 
-/// Writes steps in one statement (at most a few hundred: the statement binds 8 values a step).
+/// The most steps one insert statement writes: it binds 8 values a step, and PostgreSQL
+/// takes at most 65,535 in a statement.
+const STEPS_PER_STATEMENT: usize = 500;
+
+/// Writes steps, [`STEPS_PER_STATEMENT`] to a statement.
 pub async fn record_many(
+    conn: &mut sqlx::AnyConnection,
+    steps: &[NewStep<'_>],
+) -> Result<(), sqlx::Error> {
+    for chunk in steps.chunks(STEPS_PER_STATEMENT) {
+        insert_steps(conn, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Writes `steps` (at most [`STEPS_PER_STATEMENT`]) in one statement.
+async fn insert_steps(
     conn: &mut sqlx::AnyConnection,
     steps: &[NewStep<'_>],
 ) -> Result<(), sqlx::Error> {
@@ -102,4 +117,34 @@ pub async fn for_call(db: &Db, provider: &str, call_sid: &str) -> Result<Vec<Ste
         })
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More steps than one statement takes are written in several, every one of them.
+    #[tokio::test]
+    async fn more_steps_than_one_statement_takes_are_all_written() {
+        let db = crate::storage::test_db().await;
+        let n = STEPS_PER_STATEMENT * 2 + 7;
+        let steps: Vec<NewStep<'_>> = (0..n)
+            .map(|i| NewStep {
+                provider: "exotel",
+                call_sid: "CA-many",
+                at: i as i64,
+                applet: "gather",
+                event: "prompt_needed",
+                decision: "ask_for_pin",
+                detail: None,
+                elapsed_us: 3,
+            })
+            .collect();
+        let mut conn = db.acquire().await.unwrap();
+        record_many(&mut conn, &steps).await.unwrap();
+        drop(conn);
+        let stored = for_call(&db, "exotel", "CA-many").await.unwrap();
+        assert_eq!(stored.len(), n);
+        assert_eq!(stored.last().map(|s| s.at), Some(n as i64 - 1));
+    }
 }
