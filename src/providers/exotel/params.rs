@@ -71,7 +71,8 @@ fn pairs(raw: &str) -> Vec<(Text, Text)> {
     };
     let mut pairs = Vec::with_capacity(raw.bytes().filter(|&b| b == b'&').count() + 1);
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        if pair.contains(['%', '+']) {
+        // Bytes, not chars: a search for either of two chars decodes each one.
+        if pair.bytes().any(|b| b == b'%' || b == b'+') {
             pairs.extend(form_urlencoded::parse(pair.as_bytes()).map(|(k, v)| (text(k), text(v))));
         } else {
             let (key, value) = pair.split_once('=').unwrap_or((pair, &pair[pair.len()..]));
