@@ -42,7 +42,8 @@ use crate::storage::{self, Db};
 /// beyond this are dropped (and counted in the log) rather than held in memory.
 const BACKLOG: usize = 20_000;
 
-/// The most call writes, and the most step records, in one transaction.
+/// The most call writes in one transaction; on the SQLite thread, step records are written as
+/// soon as this many wait.
 const BATCH: usize = 500;
 
 /// Step records wait at most this long for a transaction to ride in (a tick sends a flush
