@@ -62,7 +62,7 @@ impl Connection {
     /// commits when it succeeds, rolls back when it or the commit fails. `BEGIN` and `COMMIT`
     /// are prepared once and kept, like every other statement here: compiled for each
     /// transaction (as `rusqlite::Transaction` does), they were a tenth of the writer's work
-    /// at a webhook step a transaction.
+    /// when each transaction held one webhook step's write.
     pub fn in_transaction<T>(
         &mut self,
         f: impl FnOnce(&rusqlite::Connection) -> Result<T, sqlx::Error>,

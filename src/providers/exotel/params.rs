@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 /// One copy of what was sent, and the pairs as places in it: a value is copied out only when
 /// it had to be decoded (`%2C`, `+`). Decoded into a map of strings, the dozen parameters of a
 /// request were a fifth of a webhook step's allocations in the load benchmark.
-#[derive(Debug, Clone, Default)]
+///
+/// Its `Debug` shows the keys only: the values hold phone numbers and keyed digits.
+#[derive(Clone, Default)]
 pub struct ExotelParams {
     /// The query string, then `&` and the form body when there is one.
     raw: String,
@@ -80,6 +82,22 @@ fn pairs(raw: &str) -> Vec<(Text, Text)> {
         }
     }
     pairs
+}
+
+impl std::fmt::Debug for ExotelParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExotelParams")
+            .field(
+                "keys",
+                &self
+                    .pairs
+                    .iter()
+                    .map(|(k, _)| self.text(k))
+                    .collect::<Vec<_>>(),
+            )
+            .field("legs", &self.legs.len())
+            .finish()
+    }
 }
 
 impl ExotelParams {
@@ -206,6 +224,21 @@ mod tests {
 
     /// The seed's completed-call Passthru (seed 003).
     const SEED_COMPLETED: &str = "CallFrom=0770956xxx&CallSid=3edd4e59486d063b46403496ad3e157e&CallTo=07314853246&CallType=completed&DialCallDuration=40&DialCallStatus=completed&DialWhomNumber=0799567xxxx&Direction=incoming&Legs%5B0%5D%5BNumber%5D=07995679243&Legs%5B0%5D%5BType%5D=single&Legs%5B0%5D%5BOnCallDuration%5D=31&Legs%5B0%5D%5BCauseCode%5D=NORMAL_CLEARING&Legs%5B0%5D%5BCause%5D=16&RecordingUrl=https%3A%2F%2Fs3-ap-southeast-1.amazonaws.com%2Fexotelrecordings%2Fskillstreet%2F3edd4e59486d063b46403496xxx3e157e.mp3";
+
+    #[test]
+    fn debug_shows_the_keys_and_no_value() {
+        let p = ExotelParams::parse(SEED_CONNECT, None);
+        let shown = format!("{p:?}");
+        assert!(shown.contains("CallFrom"), "{shown}");
+        for value in [
+            "07709562799",
+            "07314853246",
+            "568",
+            "c39894edd8a85d7fd95dbf5fdb65157g",
+        ] {
+            assert!(!shown.contains(value), "{value} in {shown}");
+        }
+    }
 
     #[test]
     fn the_seed_connect_request_reads() {
