@@ -245,6 +245,7 @@ fn spawn_retention(db: Db, settings: Settings) {
                     purged.orders = p.orders,
                     purged.bookings = p.bookings,
                     purged.pin_failures = p.pin_failures,
+                    purged.call_steps = p.call_steps,
                     "retention purge"
                 ),
                 Err(e) => tracing::error!(error = %e, "retention purge failed"),

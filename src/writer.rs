@@ -15,11 +15,11 @@
 //! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason. On
 //! PostgreSQL it is a task writing through the pool.
 //!
-//! The call steps (`call_steps`: diagnostics for the admin UI's call page and the dashboard)
-//! ride along: queued without waiting, written in the next transaction; on the SQLite thread,
-//! in the first transaction after [`STEPS_EVERY`] or once [`BATCH`] of them wait, since each
-//! transaction that writes them writes their table's and index's last pages again (a third of
-//! the pages committed at maximum rate in the load benchmark). They wait in a queue of their
+//! The call steps (diagnostics for the admin UI's call page and the dashboard, appended to
+//! each call's record: [`storage::steps`]) ride along: queued without waiting, written in the
+//! next transaction; on the SQLite thread, in the first transaction after [`STEPS_EVERY`] or
+//! once [`BATCH`] of them wait, so that the steps of a call in progress are mostly appended to
+//! its record in one statement rather than one a step. They wait in a queue of their
 //! own ([`StepQueue`]), not in the writer's channel: a message there wakes the writer's thread,
 //! and a wake-up for each step record was a tenth of a webhook step's cost in the load
 //! benchmark. Readers call [`Writer::flush`] first, so they see every step answered before

@@ -346,28 +346,24 @@ pub fn find_active_by_pin(
     )
 }
 
-/// The values of one step in [`steps::INSERT_STEPS`].
-const STEP_VALUES: &str = "($1, $2, $3, $4, $5, $6, $7, $8)";
-
-/// [`steps::record_many`] on `conn`: one prepared single-row insert, run for each step.
+/// [`steps::record_many`] on `conn`: one prepared [`steps::APPEND_STEPS`] a call.
 pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = format!("{}{STEP_VALUES}", steps::INSERT_STEPS);
-    let mut insert = conn.prepare_cached(&sql).map_err(to_sqlx)?;
-    for r in rows {
+    let (phase, attempts, outcome) = calls::start_values();
+    let mut append = conn.prepare_cached(steps::APPEND_STEPS).map_err(to_sqlx)?;
+    for call in steps::by_call(rows)? {
         run(
-            &mut insert,
+            &mut append,
             &[
-                &r.provider,
-                &r.call_sid,
-                &r.at,
-                &r.applet,
-                &r.event,
-                &r.decision,
-                &r.detail,
-                &r.elapsed_us,
+                &call.provider,
+                &call.call_sid,
+                &call.lines,
+                &phase,
+                &attempts,
+                &outcome,
+                &call.first_at,
             ],
         )?;
     }
@@ -586,6 +582,29 @@ mod tests {
         assert_eq!(record.outcome, outcome.as_str());
         assert_eq!(record.talk_secs, Some(37));
         assert_eq!((record.started_at, record.ended_at), (1_000, Some(3_000)));
+
+        let steps: Vec<NewStep<'_>> = [(1_000, "greeting"), (2_000, "check-pin")]
+            .into_iter()
+            .map(|(at, applet)| NewStep {
+                provider: "exotel",
+                call_sid: "CA1",
+                at,
+                applet,
+                event: "started",
+                decision: "greet",
+                detail: Some("prompt: welcome"),
+                elapsed_us: 250,
+            })
+            .collect();
+        conn.in_transaction(|tx| record_steps(tx, &steps)).unwrap();
+        let stored = steps::for_call(&db, "exotel", "CA1").await.unwrap();
+        assert_eq!(
+            stored.iter().map(|s| (s.at, s.applet.as_str())).collect::<Vec<_>>(),
+            [(1_000, "greeting"), (2_000, "check-pin")]
+        );
+        assert_eq!(stored[0].detail.as_deref(), Some("prompt: welcome"));
+        let after = calls::get(&db, "exotel", "CA1").await.unwrap().unwrap();
+        assert_eq!(after.outcome, record.outcome, "the steps change nothing else");
     }
 
     /// [`save_step`] directly, or [`calls::save_step`] through the pool.

@@ -9,11 +9,14 @@ pub struct Purged {
     pub orders: u64,
     pub bookings: u64,
     pub pin_failures: u64,
+    /// Steps in `call_steps`, from before migration 0008 (later ones go with their call).
+    pub call_steps: u64,
 }
 
 /// Deletes call records started before `cutoff_ms`, orders and bookings that ended (expired,
 /// deactivated, closed) before it, and wrong-PIN records older than `failures_cutoff_ms` (no
-/// longer counted by any limit). Active orders and bookings are never deleted.
+/// longer counted by any limit). Active orders and bookings are never deleted. A call's steps
+/// are in its record; those written before migration 0008 (`call_steps`) go by their own time.
 pub async fn purge(
     db: &Db,
     cutoff_ms: i64,
@@ -44,12 +47,18 @@ pub async fn purge(
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    let call_steps = sqlx::query("delete from call_steps where at < $1")
+        .bind(cutoff_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     tx.commit().await?;
     Ok(Purged {
         calls,
         orders,
         bookings,
         pin_failures,
+        call_steps,
     })
 }
 
@@ -77,6 +86,10 @@ mod tests {
         crate::storage::attempts::record_failure(&mut conn, "a", "b", 10)
             .await
             .unwrap();
+        for (sid, at) in [("c-old", 10i64), ("c-new", 200)] {
+            sqlx::query("insert into call_steps (provider, call_sid, at, applet, event, decision, elapsed_us) values ('exotel', $1, $2, 'greeting', 'started', 'greet', 5)")
+                .bind(sid).bind(at).execute(&mut *conn).await.unwrap();
+        }
         drop(conn);
         let purged = purge(&db, 100, 20).await.unwrap();
         assert_eq!(
@@ -85,7 +98,8 @@ mod tests {
                 calls: 1,
                 orders: 2,
                 bookings: 0,
-                pin_failures: 1
+                pin_failures: 1,
+                call_steps: 1,
             }
         );
         assert!(

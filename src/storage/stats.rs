@@ -1,6 +1,7 @@
 //! Aggregates for the admin dashboard. Portable SQL only: times are bucketed by integer
 //! division of unix milliseconds, which SQLite and PostgreSQL compute alike (UTC buckets).
 
+use futures_util::TryStreamExt;
 use sqlx::Row;
 
 use super::Db;
@@ -86,36 +87,98 @@ pub async fn locked_callers(db: &Db, since_ms: i64, limit: i64) -> Result<i64, s
     .try_get("n")
 }
 
+/// How long before the time asked a call may have started and still have steps after it: the
+/// steps in call records are found by their call's start (indexed), and a call's steps come
+/// within its life. Longer calls' later steps are left out.
+const LONGEST_CALL_MS: i64 = 24 * 3600 * 1000;
+
 /// Steps since `since_ms`: how many, and the elapsed microseconds at each quantile asked
-/// (0.5 for the median, 0.99 for p99); `None` without steps.
+/// (0.5 for the median, 0.99 for p99; nearest rank); `None` without steps. Reads the steps in
+/// the records of calls started at most [`LONGEST_CALL_MS`] before `since_ms` (one at a time),
+/// and those in `call_steps` from before migration 0008.
 pub async fn step_latency(
     db: &Db,
     since_ms: i64,
     quantiles: &[f64],
 ) -> Result<(i64, Vec<Option<i64>>), sqlx::Error> {
-    let count: i64 = sqlx::query("select count(*) as n from call_steps where at >= $1")
+    let mut elapsed: Vec<i64> = sqlx::query("select elapsed_us from call_steps where at >= $1")
         .bind(since_ms)
-        .fetch_one(db.pool())
+        .fetch_all(db.pool())
         .await?
-        .try_get("n")?;
-    let mut out = Vec::with_capacity(quantiles.len());
-    for q in quantiles {
-        if count == 0 {
-            out.push(None);
-            continue;
-        }
-        // Nearest rank: the smallest value with at least q of the steps at or below it.
-        let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as i64).clamp(1, count);
-        let value: i64 = sqlx::query(
-            "select elapsed_us from call_steps where at >= $1
-             order by elapsed_us limit 1 offset $2",
-        )
-        .bind(since_ms)
-        .bind(rank - 1)
-        .fetch_one(db.pool())
-        .await?
-        .try_get("elapsed_us")?;
-        out.push(Some(value));
+        .iter()
+        .map(|row| row.try_get("elapsed_us"))
+        .collect::<Result<_, _>>()?;
+    let mut records = sqlx::query(
+        "select steps from calls where started_at >= $1 and steps is not null",
+    )
+    .bind(since_ms.saturating_sub(LONGEST_CALL_MS))
+    .fetch(db.pool());
+    while let Some(row) = records.try_next().await? {
+        let text: String = row.try_get("steps")?;
+        elapsed.extend(
+            super::steps::parse_lines(&text)
+                .iter()
+                .filter(|step| step.at >= since_ms)
+                .map(|step| step.elapsed_us),
+        );
     }
-    Ok((count, out))
+    elapsed.sort_unstable();
+    let out = quantiles
+        .iter()
+        .map(|q| {
+            // Nearest rank: the smallest value with at least q of the steps at or below it.
+            let rank = (q.clamp(0.0, 1.0) * elapsed.len() as f64).ceil() as usize;
+            elapsed.get(rank.clamp(1, elapsed.len().max(1)) - 1).copied()
+        })
+        .collect();
+    Ok((i64::try_from(elapsed.len()).unwrap_or(i64::MAX), out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::steps::{NewStep, record_many};
+
+    fn step(call_sid: &str, at: i64, elapsed_us: i64) -> NewStep<'_> {
+        NewStep {
+            provider: "exotel",
+            call_sid,
+            at,
+            applet: "gather",
+            event: "prompt_needed",
+            decision: "ask_for_pin",
+            detail: None,
+            elapsed_us,
+        }
+    }
+
+    /// The figures count the steps since the time asked, in call records and in `call_steps`
+    /// alike, and none before it.
+    #[tokio::test]
+    async fn step_latency_counts_the_steps_since_the_time_asked_wherever_they_are() {
+        let db = crate::storage::test_db().await;
+        assert_eq!(
+            step_latency(&db, 1_000, &[0.5]).await.unwrap(),
+            (0, vec![None])
+        );
+        let mut conn = db.acquire().await.unwrap();
+        // A call started before the time asked, with steps on both sides of it.
+        record_many(&mut conn, &[step("CA-1", 900, 7_000), step("CA-1", 1_000, 100)])
+            .await
+            .unwrap();
+        record_many(&mut conn, &[step("CA-2", 2_000, 300), step("CA-2", 2_001, 200)])
+            .await
+            .unwrap();
+        sqlx::query("insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us) values ('exotel', 'CA-0', 1500, 'gather', 'prompt_needed', 'ask_for_pin', null, 400), ('exotel', 'CA-0', 10, 'greeting', 'started', 'greet', null, 9000)")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let (count, figures) = step_latency(&db, 1_000, &[0.5, 0.99, 0.0])
+            .await
+            .unwrap();
+        // 100, 200, 300, 400: the median is the second, p99 the last, q = 0 the first.
+        assert_eq!(count, 4);
+        assert_eq!(figures, vec![Some(200), Some(400), Some(100)]);
+    }
 }
