@@ -599,12 +599,18 @@ mod tests {
         conn.in_transaction(|tx| record_steps(tx, &steps)).unwrap();
         let stored = steps::for_call(&db, "exotel", "CA1").await.unwrap();
         assert_eq!(
-            stored.iter().map(|s| (s.at, s.applet.as_str())).collect::<Vec<_>>(),
+            stored
+                .iter()
+                .map(|s| (s.at, s.applet.as_str()))
+                .collect::<Vec<_>>(),
             [(1_000, "greeting"), (2_000, "check-pin")]
         );
         assert_eq!(stored[0].detail.as_deref(), Some("prompt: welcome"));
         let after = calls::get(&db, "exotel", "CA1").await.unwrap().unwrap();
-        assert_eq!(after.outcome, record.outcome, "the steps change nothing else");
+        assert_eq!(
+            after.outcome, record.outcome,
+            "the steps change nothing else"
+        );
     }
 
     /// [`save_step`] directly, or [`calls::save_step`] through the pool.

@@ -108,11 +108,10 @@ pub async fn step_latency(
         .iter()
         .map(|row| row.try_get("elapsed_us"))
         .collect::<Result<_, _>>()?;
-    let mut records = sqlx::query(
-        "select steps from calls where started_at >= $1 and steps is not null",
-    )
-    .bind(since_ms.saturating_sub(LONGEST_CALL_MS))
-    .fetch(db.pool());
+    let mut records =
+        sqlx::query("select steps from calls where started_at >= $1 and steps is not null")
+            .bind(since_ms.saturating_sub(LONGEST_CALL_MS))
+            .fetch(db.pool());
     while let Some(row) = records.try_next().await? {
         let text: String = row.try_get("steps")?;
         elapsed.extend(
@@ -128,7 +127,9 @@ pub async fn step_latency(
         .map(|q| {
             // Nearest rank: the smallest value with at least q of the steps at or below it.
             let rank = (q.clamp(0.0, 1.0) * elapsed.len() as f64).ceil() as usize;
-            elapsed.get(rank.clamp(1, elapsed.len().max(1)) - 1).copied()
+            elapsed
+                .get(rank.clamp(1, elapsed.len().max(1)) - 1)
+                .copied()
         })
         .collect();
     Ok((i64::try_from(elapsed.len()).unwrap_or(i64::MAX), out))
@@ -163,20 +164,24 @@ mod tests {
         );
         let mut conn = db.acquire().await.unwrap();
         // A call started before the time asked, with steps on both sides of it.
-        record_many(&mut conn, &[step("CA-1", 900, 7_000), step("CA-1", 1_000, 100)])
-            .await
-            .unwrap();
-        record_many(&mut conn, &[step("CA-2", 2_000, 300), step("CA-2", 2_001, 200)])
-            .await
-            .unwrap();
+        record_many(
+            &mut conn,
+            &[step("CA-1", 900, 7_000), step("CA-1", 1_000, 100)],
+        )
+        .await
+        .unwrap();
+        record_many(
+            &mut conn,
+            &[step("CA-2", 2_000, 300), step("CA-2", 2_001, 200)],
+        )
+        .await
+        .unwrap();
         sqlx::query("insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us) values ('exotel', 'CA-0', 1500, 'gather', 'prompt_needed', 'ask_for_pin', null, 400), ('exotel', 'CA-0', 10, 'greeting', 'started', 'greet', null, 9000)")
             .execute(&mut *conn)
             .await
             .unwrap();
         drop(conn);
-        let (count, figures) = step_latency(&db, 1_000, &[0.5, 0.99, 0.0])
-            .await
-            .unwrap();
+        let (count, figures) = step_latency(&db, 1_000, &[0.5, 0.99, 0.0]).await.unwrap();
         // 100, 200, 300, 400: the median is the second, p99 the last, q = 0 the first.
         assert_eq!(count, 4);
         assert_eq!(figures, vec![Some(200), Some(400), Some(100)]);

@@ -69,15 +69,17 @@ pub(super) fn by_call<'a>(steps: &[NewStep<'a>]) -> Result<Vec<CallSteps<'a>>, s
     let mut calls: Vec<CallSteps<'a>> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for step in steps {
-        let i = *index.entry((step.provider, step.call_sid)).or_insert_with(|| {
-            calls.push(CallSteps {
-                provider: step.provider,
-                call_sid: step.call_sid,
-                first_at: step.at,
-                lines: String::new(),
+        let i = *index
+            .entry((step.provider, step.call_sid))
+            .or_insert_with(|| {
+                calls.push(CallSteps {
+                    provider: step.provider,
+                    call_sid: step.call_sid,
+                    first_at: step.at,
+                    lines: String::new(),
+                });
+                calls.len() - 1
             });
-            calls.len() - 1
-        });
         let line = serde_json::to_string(&Line {
             at: step.at,
             applet: step.applet,
@@ -228,7 +230,10 @@ mod tests {
     /// A line that does not parse is left out; the others are kept.
     #[test]
     fn a_damaged_line_is_left_out() {
-        let good = by_call(&[step("CA-1", 9, "gather")]).unwrap().remove(0).lines;
+        let good = by_call(&[step("CA-1", 9, "gather")])
+            .unwrap()
+            .remove(0)
+            .lines;
         let text = format!("{{\"at\":1,\n{good}\n");
         let parsed = parse_lines(&text);
         assert_eq!(parsed.len(), 1);
@@ -242,16 +247,26 @@ mod tests {
     async fn appended_steps_keep_the_record_and_merge_with_older_ones() {
         let db = crate::storage::test_db().await;
         let mut conn = db.acquire().await.unwrap();
-        crate::storage::calls::start(&mut conn, "exotel", "CA-kept", Some("+917709562799"), None, 1)
-            .await
-            .unwrap();
+        crate::storage::calls::start(
+            &mut conn,
+            "exotel",
+            "CA-kept",
+            Some("+917709562799"),
+            None,
+            1,
+        )
+        .await
+        .unwrap();
         sqlx::query("insert into call_steps (provider, call_sid, at, applet, event, decision, detail, elapsed_us) values ('exotel', 'CA-kept', 2, 'greeting', 'started', 'greet', null, 5)")
             .execute(&mut *conn)
             .await
             .unwrap();
-        record_many(&mut conn, &[step("CA-kept", 4, "check-pin"), step("CA-new", 8, "gather")])
-            .await
-            .unwrap();
+        record_many(
+            &mut conn,
+            &[step("CA-kept", 4, "check-pin"), step("CA-new", 8, "gather")],
+        )
+        .await
+        .unwrap();
         record_many(&mut conn, &[step("CA-kept", 3, "gather")])
             .await
             .unwrap();
