@@ -104,23 +104,56 @@ pub(super) const APPEND_STEPS: &str = "insert into calls (provider, call_sid, st
          values ($1, $2, $3, $4, $5, $6, $7, $7)
          on conflict (provider, call_sid) do update set steps = coalesce(calls.steps, '') || excluded.steps";
 
-/// Writes steps: one [`APPEND_STEPS`] per call.
+/// The most calls one statement of [`record_many`] appends to: it binds 7 values a call, and
+/// PostgreSQL takes at most 65,535 in a statement.
+const CALLS_PER_STATEMENT: usize = 500;
+
+/// Writes steps: [`APPEND_STEPS`] for many calls a statement (each call once in it, as
+/// PostgreSQL's `on conflict do update` requires), [`CALLS_PER_STATEMENT`] at most. Through
+/// the pool every statement is a round trip, and the writer's transaction waits for each.
 pub async fn record_many(
     conn: &mut sqlx::AnyConnection,
     steps: &[NewStep<'_>],
 ) -> Result<(), sqlx::Error> {
     let (phase, attempts, outcome) = super::calls::start_values();
-    for call in by_call(steps)? {
-        sqlx::query(APPEND_STEPS)
-            .bind(call.provider)
-            .bind(call.call_sid)
-            .bind(&call.lines)
-            .bind(phase)
-            .bind(attempts)
-            .bind(outcome)
-            .bind(call.first_at)
-            .execute(&mut *conn)
-            .await?;
+    let calls = by_call(steps)?;
+    for chunk in calls.chunks(CALLS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "insert into calls (provider, call_sid, steps, phase, pin_attempts, outcome, started_at, updated_at) values ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 7
+            ));
+        }
+        sql.push_str(
+            " on conflict (provider, call_sid) do update set steps = coalesce(calls.steps, '') || excluded.steps",
+        );
+        // Placeholders only: every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for call in chunk {
+            query = query
+                .bind(call.provider)
+                .bind(call.call_sid)
+                .bind(&call.lines)
+                .bind(phase)
+                .bind(attempts)
+                .bind(outcome)
+                .bind(call.first_at);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -225,6 +258,31 @@ mod tests {
         assert_eq!(b[1].detail.as_deref(), Some("prompt: enter_pin"));
         assert_eq!(b[1].elapsed_us, 70);
         assert_eq!(calls[0].lines.lines().count(), 2);
+    }
+
+    /// More calls than one statement takes are written in several, every one of them.
+    #[tokio::test]
+    async fn more_calls_than_one_statement_takes_are_all_written() {
+        let db = crate::storage::test_db().await;
+        let sids: Vec<String> = (0..CALLS_PER_STATEMENT * 2 + 7)
+            .map(|i| format!("CA-many-{i}"))
+            .collect();
+        let steps: Vec<NewStep<'_>> = sids
+            .iter()
+            .flat_map(|sid| [step(sid, 1, "greeting"), step(sid, 2, "gather")])
+            .collect();
+        let mut conn = db.acquire().await.unwrap();
+        record_many(&mut conn, &steps).await.unwrap();
+        drop(conn);
+        for sid in [&sids[0], &sids[CALLS_PER_STATEMENT], &sids[sids.len() - 1]] {
+            let stored = for_call(&db, "exotel", sid).await.unwrap();
+            assert_eq!(stored.len(), 2, "{sid}");
+        }
+        let (n,): (i64,) = sqlx::query_as("select count(*) from calls where steps is not null")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, sids.len() as i64);
     }
 
     /// A line that does not parse is left out; the others are kept.
