@@ -1,4 +1,4 @@
--- A call's steps live in its own record.
+-- On a SQLite file, a call's steps live in its own record.
 --
 -- Each step was a row of `call_steps`, whose index is keyed by the CallSid: call ids look
 -- random, so every call's steps dirtied an index page of their own, which each commit wrote to
@@ -8,6 +8,7 @@
 --
 -- `steps`: one JSON object per line, in the order the steps were written:
 -- {"at":<unix ms>,"applet":"...","event":"...","decision":"...","detail":"..."|null,"elapsed_us":<n>}
--- Never a phone number or digits. `call_steps` keeps the steps written before this migration;
--- nothing writes to it any more, and retention empties it.
+-- Never a phone number or digits. PostgreSQL, which writes a new version of the whole row at
+-- each update, keeps writing steps to `call_steps` (src/storage/steps.rs); readers take both,
+-- and retention empties `call_steps` by age.
 alter table calls add column steps text;

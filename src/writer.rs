@@ -15,8 +15,8 @@
 //! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason. On
 //! PostgreSQL it is a task writing through the pool.
 //!
-//! The call steps (diagnostics for the admin UI's call page and the dashboard, appended to
-//! each call's record: [`storage::steps`]) ride along: queued without waiting, written in the
+//! The call steps (diagnostics for the admin UI's call page and the dashboard; on a SQLite
+//! file appended to each call's record: [`storage::steps`]) ride along: queued without waiting, written in the
 //! next transaction; on the SQLite thread, in the first transaction after [`STEPS_EVERY`] or
 //! once [`BATCH`] of them wait, so that the steps of a call in progress are mostly appended to
 //! its record in one statement rather than one a step. They wait in a queue of their

@@ -346,7 +346,9 @@ pub fn find_active_by_pin(
     )
 }
 
-/// [`steps::record_many`] on `conn`: one prepared [`steps::APPEND_STEPS`] a call.
+/// Steps on the writer's SQLite connection: appended to their calls' records, one prepared
+/// [`steps::APPEND_STEPS`] a call (where [`steps::record_many`], through the pool, writes
+/// rows of `call_steps`: see [`steps`]).
 pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());

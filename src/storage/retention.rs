@@ -9,14 +9,15 @@ pub struct Purged {
     pub orders: u64,
     pub bookings: u64,
     pub pin_failures: u64,
-    /// Steps in `call_steps`, from before migration 0008 (later ones go with their call).
+    /// Steps in `call_steps` (written through the pool; on a SQLite file, before migration
+    /// 0008). The others are in their call's record and go with it.
     pub call_steps: u64,
 }
 
 /// Deletes call records started before `cutoff_ms`, orders and bookings that ended (expired,
 /// deactivated, closed) before it, and wrong-PIN records older than `failures_cutoff_ms` (no
-/// longer counted by any limit). Active orders and bookings are never deleted. A call's steps
-/// are in its record; those written before migration 0008 (`call_steps`) go by their own time.
+/// longer counted by any limit). Active orders and bookings are never deleted. Steps in a
+/// call's record go with it; those in `call_steps` go by their own time.
 pub async fn purge(
     db: &Db,
     cutoff_ms: i64,

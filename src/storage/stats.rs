@@ -95,7 +95,7 @@ const LONGEST_CALL_MS: i64 = 24 * 3600 * 1000;
 /// Steps since `since_ms`: how many, and the elapsed microseconds at each quantile asked
 /// (0.5 for the median, 0.99 for p99; nearest rank); `None` without steps. Reads the steps in
 /// the records of calls started at most [`LONGEST_CALL_MS`] before `since_ms` (one at a time),
-/// and those in `call_steps` from before migration 0008.
+/// and those in `call_steps` ([`super::steps`] tells which engine writes where).
 pub async fn step_latency(
     db: &Db,
     since_ms: i64,
@@ -138,7 +138,7 @@ pub async fn step_latency(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::steps::{NewStep, record_many};
+    use crate::storage::steps::{NewStep, append_through_pool, record_many};
 
     fn step(call_sid: &str, at: i64, elapsed_us: i64) -> NewStep<'_> {
         NewStep {
@@ -164,7 +164,7 @@ mod tests {
         );
         let mut conn = db.acquire().await.unwrap();
         // A call started before the time asked, with steps on both sides of it.
-        record_many(
+        append_through_pool(
             &mut conn,
             &[step("CA-1", 900, 7_000), step("CA-1", 1_000, 100)],
         )
