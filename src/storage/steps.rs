@@ -25,9 +25,12 @@ use sqlx::Row;
 use super::Db;
 
 /// One step as written after a webhook answered. `detail` never holds a phone number or digits.
-#[derive(Debug, Clone)]
+/// Serialised (without the call, which the line's record names) as a line of `calls.steps`.
+#[derive(Debug, Clone, Serialize)]
 pub struct NewStep<'a> {
+    #[serde(skip)]
     pub provider: &'a str,
+    #[serde(skip)]
     pub call_sid: &'a str,
     /// Unix milliseconds, when the step began.
     pub at: i64,
@@ -48,17 +51,6 @@ pub struct Step {
     pub decision: String,
     pub detail: Option<String>,
     pub elapsed_us: i64,
-}
-
-/// A line of `calls.steps` as written.
-#[derive(Serialize)]
-struct Line<'a> {
-    at: i64,
-    applet: &'a str,
-    event: &'a str,
-    decision: &'a str,
-    detail: Option<&'a str>,
-    elapsed_us: i64,
 }
 
 /// The steps of one call, ready to append: the call, the time of its first step here (unix
@@ -89,15 +81,7 @@ pub(super) fn by_call<'a>(steps: &[NewStep<'a>]) -> Result<Vec<CallSteps<'a>>, s
                 });
                 calls.len() - 1
             });
-        let line = serde_json::to_string(&Line {
-            at: step.at,
-            applet: step.applet,
-            event: step.event,
-            decision: step.decision,
-            detail: step.detail,
-            elapsed_us: step.elapsed_us,
-        })
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let line = serde_json::to_string(step).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let lines = &mut calls[i].lines;
         lines.push_str(&line);
         lines.push('\n');
@@ -200,14 +184,19 @@ pub(crate) async fn append_through_pool(
 }
 
 /// The steps in `calls.steps` text. A line that does not parse (the column edited by hand) is
-/// left out and logged, without its text.
+/// left out and logged with where it failed and why in kind, never with the error's message,
+/// which can quote the line's values.
 pub fn parse_lines(text: &str) -> Vec<Step> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .filter_map(|line| match serde_json::from_str(line) {
             Ok(step) => Some(step),
             Err(e) => {
-                tracing::warn!(error = %e, "a stored call step does not parse; left out");
+                tracing::warn!(
+                    category = ?e.classify(),
+                    column = e.column(),
+                    "a stored call step does not parse; left out"
+                );
                 None
             }
         })
@@ -328,6 +317,36 @@ mod tests {
         let parsed = parse_lines(&text);
         assert_eq!(parsed.len(), 1);
         assert_eq!(parsed[0].at, 9);
+    }
+
+    /// The warning for a damaged line never quotes it: a value typed wrong (here a phone
+    /// number where the time goes) would be in serde's message.
+    #[test]
+    fn a_damaged_line_is_logged_without_its_values() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let parsed = tracing::subscriber::with_default(subscriber, || {
+            parse_lines("{\"at\":\"+919812345678\",\"applet\":\"gather\"}\n")
+        });
+        assert!(parsed.is_empty());
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("does not parse"), "{text}");
+        assert!(!text.contains("9812345678"), "{text}");
     }
 
     /// Steps appended to a call's record leave its other columns as they were; a call without
