@@ -292,31 +292,34 @@ impl RootSpanBuilder for PrivateRootSpan {
     }
 }
 
+/// Log lines written to memory, for tests that check what a log line holds: a clone is the
+/// writer of a subscriber (`with_writer(move || lines.clone())`), [`Lines::text`] what it wrote.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Lines {
+    /// Everything written so far, as text.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{RequestId, StepLine, log_step, take_step};
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    /// Log lines written to memory.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Lines {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
+    use super::{Lines, RequestId, StepLine, log_step, take_step};
 
     fn subscriber(lines: &Lines) -> impl tracing::Subscriber + Send + Sync {
         let lines = lines.clone();

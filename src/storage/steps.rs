@@ -323,19 +323,7 @@ mod tests {
     /// number where the time goes) would be in serde's message.
     #[test]
     fn a_damaged_line_is_logged_without_its_values() {
-        use std::sync::{Arc, Mutex};
-        #[derive(Clone, Default)]
-        struct Lines(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Lines {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let lines = Lines::default();
+        let lines = crate::telemetry::Lines::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -344,7 +332,7 @@ mod tests {
             parse_lines("{\"at\":\"+919812345678\",\"applet\":\"gather\"}\n")
         });
         assert!(parsed.is_empty());
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let text = lines.text();
         assert!(text.contains("does not parse"), "{text}");
         assert!(!text.contains("9812345678"), "{text}");
     }
