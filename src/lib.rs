@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod expiring;
 pub mod flow;
 pub mod greetings;
 pub mod import;

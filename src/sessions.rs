@@ -15,12 +15,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
-
 use crate::clock::now_ms;
 use crate::domain::Region;
 use crate::domain::{CallSid, PhoneNumber};
 use crate::events::{CallData, EventKind, Events, PinLockedData};
+use crate::expiring::Expiring;
 use crate::flow::{
     self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Decision, Facts, Phase,
     Policy,
@@ -150,9 +149,9 @@ pub struct Sessions {
     db: Db,
     writer: Writer,
     config: Arc<SessionConfig>,
-    cache: Cache<String, Arc<Stored>>,
+    cache: Arc<Expiring<Arc<Stored>>>,
     /// Orders just found by their PIN, by order id ([`ORDER_TTL`]).
-    orders: Cache<String, Arc<storage::orders::Order>>,
+    orders: Arc<Expiring<Arc<storage::orders::Order>>>,
     /// `pin.locked` goes to the business's endpoint.
     events: Events,
 }
@@ -164,14 +163,8 @@ fn ms(d: Duration) -> i64 {
 impl Sessions {
     /// Builds the engine over `db`, writing through `writer`, telling `events` of lockouts.
     pub fn new(db: Db, writer: Writer, events: Events, config: SessionConfig) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(config.state_ttl)
-            .build();
-        let orders = Cache::builder()
-            .max_capacity(10_000)
-            .time_to_live(ORDER_TTL)
-            .build();
+        let cache = Arc::new(Expiring::new(100_000, config.state_ttl));
+        let orders = Arc::new(Expiring::new(10_000, ORDER_TTL));
         Self {
             db,
             writer,
@@ -185,7 +178,7 @@ impl Sessions {
     /// Forgets what this process keeps of an order (after it deactivated it), so that no call
     /// dials it from memory.
     pub async fn forget_order(&self, order_id: &str) {
-        self.orders.invalidate(order_id).await;
+        self.orders.remove(order_id);
     }
 
     /// True once the database pool was closed (the server stopped).
@@ -209,7 +202,7 @@ impl Sessions {
 
     async fn stored(&self, call: &Inbound) -> Result<Option<Arc<Stored>>, sqlx::Error> {
         if self.config.cache_call_state {
-            let cached = self.cache.get(&call.key()).await;
+            let cached = self.cache.get(&call.key());
             crate::metrics::cache("call_state", cached.is_some());
             if cached.is_some() {
                 return Ok(cached);
@@ -227,7 +220,7 @@ impl Sessions {
         if self.config.cache_call_state
             && let Some(stored) = &loaded
         {
-            self.cache.insert(call.key(), Arc::clone(stored)).await;
+            self.cache.insert(call.key(), Arc::clone(stored));
         }
         Ok(loaded)
     }
@@ -267,7 +260,7 @@ impl Sessions {
                     state: next,
                     bridge,
                 };
-                self.cache.insert(call.key(), Arc::new(stored)).await;
+                self.cache.insert(call.key(), Arc::new(stored));
             }
         }
         Ok(decision)
@@ -286,7 +279,7 @@ impl Sessions {
         );
         let created = self.writer.start_call(call.write_key(), now_ms()).await?;
         if created && self.config.cache_call_state {
-            self.cache.insert(call.key(), Arc::default()).await;
+            self.cache.insert(call.key(), Arc::default());
         }
         Ok(decision)
     }
@@ -376,7 +369,7 @@ impl Sessions {
         now: i64,
     ) -> Result<Option<storage::orders::Order>, sqlx::Error> {
         if self.config.cache_call_state
-            && let Some(order) = self.orders.get(order_id).await
+            && let Some(order) = self.orders.get(order_id)
         {
             let active = order.status(now) == crate::domain::OrderStatus::Active;
             return Ok(active.then(|| storage::orders::Order::clone(&order)));
@@ -421,7 +414,7 @@ impl Sessions {
                     && let Some(order) = &found
                 {
                     let kept = Arc::new(order.clone());
-                    self.orders.insert(order.order_id.clone(), kept).await;
+                    self.orders.insert(order.order_id.clone(), kept);
                 }
                 found
             }
@@ -506,7 +499,7 @@ impl Sessions {
         at: i64,
     ) -> Result<flow::Outcome, sqlx::Error> {
         let known = if self.config.cache_call_state {
-            self.cache.get(&call.key()).await.map(|s| s.state.clone())
+            self.cache.get(&call.key()).map(|s| s.state.clone())
         } else {
             None
         };
@@ -517,7 +510,7 @@ impl Sessions {
         // The call is over: memory holds the calls in progress only. A repeated report reads
         // the database.
         if self.config.cache_call_state {
-            self.cache.invalidate(&call.key()).await;
+            self.cache.remove(&call.key());
         }
         crate::metrics::call_ended(call.provider, outcome.as_str());
         self.announce_end(call, end, outcome).await;

@@ -47,7 +47,7 @@ pub struct AppState {
     pub pending_ends: std::sync::Arc<crate::pending::PendingEnds>,
     /// Calls (by [`crate::sessions::Inbound::key`]) this instance bridged to the fallback
     /// number, so that their end is recorded as such; kept for a day.
-    pub fallback_bridged: moka::future::Cache<String, ()>,
+    pub fallback_bridged: std::sync::Arc<crate::expiring::Expiring<()>>,
     /// `PINBRIDGE_FALLBACK_NUMBER`: dialled when storage fails mid-call.
     pub fallback_number: Option<crate::domain::PhoneNumber>,
     /// The public base URL providers reach this server at, without a trailing slash: the base
@@ -356,10 +356,10 @@ impl Application {
             fallback_number: settings.fallback()?,
             pending_ends: Default::default(),
             writer,
-            fallback_bridged: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(24 * 3600))
-                .build(),
+            fallback_bridged: std::sync::Arc::new(crate::expiring::Expiring::new(
+                100_000,
+                std::time::Duration::from_secs(24 * 3600),
+            )),
             exotel_api: exotel_api.clone(),
             sms: crate::sms::UnansweredSms::new(&settings, db.clone(), exotel_api)
                 .map(std::sync::Arc::new),

@@ -253,7 +253,7 @@ pub async fn remember_fallback(state: &AppState, call: &Inbound, decision: &Deci
         ..
     } = decision
     {
-        state.fallback_bridged.insert(call.key(), ()).await;
+        state.fallback_bridged.insert(call.key(), ());
     }
 }
 
