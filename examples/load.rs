@@ -4,16 +4,16 @@
 //!
 //! Phases, one after the other, against one server:
 //! 1. seed: `pinbridge orders import` of `--orders` active orders (timed);
-//! 2. `/healthz` at maximum rate: the ceiling of the HTTP stack on this machine;
-//! 3. PIN calls at a fixed offered rate (`--steps-per-second`): greeting, gather, check-pin
+//! 2. PIN calls at a fixed offered rate (`--steps-per-second`): greeting, gather, check-pin
 //!    (one wrong PIN in every tenth call, then gather and check-pin again), connect, call-end,
 //!    each call with its own CallSid (random-looking, as Exotel's are) and caller. Calls start
 //!    on a fixed schedule whatever the server's speed, each in a task of its own, so a slow
 //!    server can not slow the offered load down and hide its delay (no coordinated omission);
 //!    how late each call started against its schedule shows as `(start lag)`;
-//! 4. PIN calls at maximum rate (`--concurrency` callers, each starting its next call when the
-//!    last ends);
-//! 5. caller-based booking calls at maximum rate: connect (routed by the caller), call-end.
+//! 3. `/healthz` at maximum rate (the ceiling of the HTTP stack on this machine) and PIN calls
+//!    at maximum rate (`--concurrency` callers, each starting its next call when the last
+//!    ends), in `--rounds` alternating rounds, each phase's rounds added up;
+//! 4. caller-based booking calls at maximum rate: connect (routed by the caller), call-end.
 //!
 //! Prints a table (calls/s, steps/s, latency percentiles per step, errors, the server's peak
 //! RSS, steps/s as a share of the `/healthz` ceiling) and writes the same as JSON. Then stops
@@ -58,6 +58,14 @@ struct Args {
     /// Length of each phase, in seconds.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// The `/healthz` ceiling and the PIN calls at maximum rate are measured in this many
+    /// alternating rounds (`--seconds` divided among them), each phase's rounds added up. The
+    /// host's speed drifts: on this project's shared 2-core machine a fixed loop took from 1.0
+    /// to 2.0 times its fastest time within half a minute, and one phase run after the other
+    /// caught a fast moment for one and a slow one for the other (shares from 31 to 45 % for
+    /// one binary). Alternating gives both phases their part of the fast and the slow moments.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Concurrent callers of the maximum-rate phases. With 32, the two cores were a fifth idle
     /// at maximum rate: each caller waits for its step's answer, and the rate was bounded by
     /// those round trips, not by the server. 128 keeps the machine busy.
@@ -111,6 +119,25 @@ impl Stats {
         self.real_steps().map(Histogram::len).sum()
     }
 
+    /// Adds what `other` measured (another round of the same phase).
+    fn add(&mut self, other: Stats) {
+        for (name, h) in other.steps {
+            match self.steps.entry(name) {
+                std::collections::btree_map::Entry::Occupied(mut mine) => {
+                    mine.get_mut().add(&h).unwrap();
+                }
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(h);
+                }
+            }
+        }
+        self.calls += other.calls;
+        self.errors += other.errors;
+        let room = 5usize.saturating_sub(self.first_errors.len());
+        self.first_errors
+            .extend(other.first_errors.into_iter().take(room));
+    }
+
     fn all_steps(&self) -> Histogram<u64> {
         let mut all = Histogram::new_with_bounds(1, 60_000_000, 3).unwrap();
         for h in self.real_steps() {
@@ -127,6 +154,18 @@ struct Phase {
     name: String,
     seconds: f64,
     stats: Stats,
+}
+
+impl Phase {
+    fn steps_per_second(&self) -> f64 {
+        self.stats.step_count() as f64 / self.seconds
+    }
+
+    /// Adds another round of the same phase.
+    fn add(&mut self, round: Phase) {
+        self.seconds += round.seconds;
+        self.stats.add(round.stats);
+    }
 }
 
 /// An HTTP/1.1 client with a pool of kept-alive connections.
@@ -441,8 +480,14 @@ fn next_call() -> u64 {
     NEXT_CALL.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Calls of `kind` by `concurrency` callers back to back for `seconds`.
-async fn closed_loop<F, Fut>(name: &str, server: &Arc<Server>, args: &Args, call: F) -> Phase
+/// Calls of `kind` by `concurrency` callers back to back for `length`.
+async fn closed_loop<F, Fut>(
+    name: &str,
+    server: &Arc<Server>,
+    args: &Args,
+    length: Duration,
+    call: F,
+) -> Phase
 where
     F: Fn(Arc<Server>, Shared, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -464,7 +509,7 @@ where
             }
         });
     }
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    tokio::time::sleep(length).await;
     stop.store(true, Ordering::Relaxed);
     while tasks.join_next().await.is_some() {}
     let seconds = started.elapsed().as_secs_f64();
@@ -667,6 +712,24 @@ fn print_table(report: &Value) {
             println!("    error: {}", e.as_str().unwrap_or(""));
         }
     }
+    let rounds: Vec<String> = report["maximum_rate_rounds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{:.0} % ({:.0} of {:.0})",
+                r["share_of_healthz_ceiling"].as_f64().unwrap_or(0.0) * 100.0,
+                r["pin_steps_per_second"].as_f64().unwrap_or(0.0),
+                r["healthz_per_second"].as_f64().unwrap_or(0.0)
+            )
+        })
+        .collect();
+    println!();
+    println!(
+        "PIN steps at maximum rate as a share of the /healthz ceiling, round by round: {}",
+        rounds.join(", ")
+    );
     println!();
 }
 
@@ -715,38 +778,78 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("creating {} bookings", args.bookings);
     let bookings = Arc::new(create_bookings(&server, args.bookings).await?);
 
-    eprintln!("/healthz at maximum rate for {} s", args.seconds);
-    let ceiling_phase = closed_loop("/healthz, maximum rate", &server, &args, healthz).await;
-    let ceiling = ceiling_phase.stats.step_count() as f64 / ceiling_phase.seconds;
-
     eprintln!(
         "PIN calls at {} steps/s for {} s",
         args.steps_per_second, args.seconds
     );
     let fixed = open_loop(&server, &args, args.orders).await;
 
-    eprintln!("PIN calls at maximum rate for {} s", args.seconds);
+    // The ceiling and the PIN calls at maximum rate, round by round (`--rounds`).
+    let round = Duration::from_secs_f64(args.seconds as f64 / f64::from(args.rounds));
     let orders = args.orders;
-    let max_pin = closed_loop(
-        "PIN calls, maximum rate",
-        &server,
-        &args,
-        move |server, stats, n| async move {
-            let due = Instant::now();
-            pin_call(
-                &server,
-                &stats,
-                n,
-                n.wrapping_mul(2_654_435_761) % orders,
-                due,
-            )
-            .await;
-        },
-    )
-    .await;
+    let pin_at_maximum = move |server: Arc<Server>, stats: Shared, n: u64| async move {
+        let due = Instant::now();
+        pin_call(
+            &server,
+            &stats,
+            n,
+            n.wrapping_mul(2_654_435_761) % orders,
+            due,
+        )
+        .await;
+    };
+    let mut ceiling_phase: Option<Phase> = None;
+    let mut max_pin: Option<Phase> = None;
+    let mut rounds = Vec::new();
+    for r in 1..=args.rounds {
+        eprintln!(
+            "round {r}/{}: /healthz at maximum rate for {:.1} s",
+            args.rounds,
+            round.as_secs_f64()
+        );
+        let healthz = closed_loop("/healthz, maximum rate", &server, &args, round, healthz).await;
+        eprintln!(
+            "round {r}/{}: PIN calls at maximum rate for {:.1} s",
+            args.rounds,
+            round.as_secs_f64()
+        );
+        let pin = closed_loop(
+            "PIN calls, maximum rate",
+            &server,
+            &args,
+            round,
+            pin_at_maximum,
+        )
+        .await;
+        let (ceiling, steps) = (healthz.steps_per_second(), pin.steps_per_second());
+        eprintln!(
+            "round {r}/{}: /healthz {ceiling:.0}/s, PIN steps {steps:.0}/s ({:.1} %)",
+            args.rounds,
+            100.0 * steps / ceiling
+        );
+        rounds.push(json!({
+            "healthz_per_second": ceiling,
+            "pin_steps_per_second": steps,
+            "share_of_healthz_ceiling": steps / ceiling,
+        }));
+        match &mut ceiling_phase {
+            Some(all) => all.add(healthz),
+            None => ceiling_phase = Some(healthz),
+        }
+        match &mut max_pin {
+            Some(all) => all.add(pin),
+            None => max_pin = Some(pin),
+        }
+    }
+    let (ceiling_phase, max_pin) = (
+        ceiling_phase.expect("at least one round"),
+        max_pin.expect("at least one round"),
+    );
+    let ceiling = ceiling_phase.steps_per_second();
 
     eprintln!("booking calls at maximum rate for {} s", args.seconds);
-    let max_booking = closed_loop("booking calls, maximum rate", &server, &args, {
+    let length = Duration::from_secs(args.seconds);
+    let max_booking = closed_loop("booking calls, maximum rate", &server, &args, length, {
         let bookings = Arc::clone(&bookings);
         move |server, stats, n| {
             let bookings = Arc::clone(&bookings);
@@ -776,6 +879,7 @@ async fn main() -> anyhow::Result<()> {
         "import_orders_per_second": args.orders as f64 / import_seconds,
         "server_peak_rss_bytes": peak_rss,
         "healthz_ceiling_per_second": ceiling,
+        "maximum_rate_rounds": rounds,
         "calls_made": calls_made,
         "call_records": records,
         "phases": phases.iter().map(|p| phase_json(p, ceiling)).collect::<Vec<_>>(),
