@@ -522,6 +522,12 @@ where
     }
 }
 
+/// The order call `n` keys the PIN of, out of `orders`: Knuth's multiplicative hash spreads
+/// consecutive calls over the orders, so that their lookups land all over the PIN index.
+fn order_for(n: u64, orders: u64) -> u64 {
+    n.wrapping_mul(2_654_435_761) % orders
+}
+
 /// PIN calls started on a fixed schedule: `calls_per_second` for `seconds`.
 async fn open_loop(server: &Arc<Server>, args: &Args, orders: u64) -> Phase {
     // A PIN call is 5 steps, 7 with a wrong PIN (one call in ten): 5.2 on average.
@@ -537,14 +543,7 @@ async fn open_loop(server: &Arc<Server>, args: &Args, orders: u64) -> Phase {
         let (server, stats) = (Arc::clone(server), Arc::clone(&stats));
         let n = next_call();
         tasks.spawn(async move {
-            pin_call(
-                &server,
-                &stats,
-                n,
-                n.wrapping_mul(2_654_435_761) % orders,
-                due,
-            )
-            .await;
+            pin_call(&server, &stats, n, order_for(n, orders), due).await;
         });
     }
     while tasks.join_next().await.is_some() {}
@@ -789,14 +788,7 @@ async fn main() -> anyhow::Result<()> {
     let orders = args.orders;
     let pin_at_maximum = move |server: Arc<Server>, stats: Shared, n: u64| async move {
         let due = Instant::now();
-        pin_call(
-            &server,
-            &stats,
-            n,
-            n.wrapping_mul(2_654_435_761) % orders,
-            due,
-        )
-        .await;
+        pin_call(&server, &stats, n, order_for(n, orders), due).await;
     };
     let mut ceiling_phase: Option<Phase> = None;
     let mut max_pin: Option<Phase> = None;
