@@ -122,12 +122,10 @@ impl Stats {
     /// Adds what `other` measured (another round of the same phase).
     fn add(&mut self, other: Stats) {
         for (name, h) in other.steps {
-            match self.steps.entry(name) {
-                std::collections::btree_map::Entry::Occupied(mut mine) => {
-                    mine.get_mut().add(&h).unwrap();
-                }
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(h);
+            match self.steps.get_mut(name) {
+                Some(mine) => mine.add(&h).unwrap(),
+                None => {
+                    self.steps.insert(name, h);
                 }
             }
         }
@@ -157,6 +155,15 @@ struct Phase {
 }
 
 impl Phase {
+    /// A phase measured in rounds, before its first ([`Phase::add`]).
+    fn empty(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            seconds: 0.0,
+            stats: Stats::default(),
+        }
+    }
+
     fn steps_per_second(&self) -> f64 {
         self.stats.step_count() as f64 / self.seconds
     }
@@ -790,8 +797,8 @@ async fn main() -> anyhow::Result<()> {
         let due = Instant::now();
         pin_call(&server, &stats, n, order_for(n, orders), due).await;
     };
-    let mut ceiling_phase: Option<Phase> = None;
-    let mut max_pin: Option<Phase> = None;
+    let mut ceiling_phase = Phase::empty("/healthz, maximum rate");
+    let mut max_pin = Phase::empty("PIN calls, maximum rate");
     let mut rounds = Vec::new();
     for r in 1..=args.rounds {
         eprintln!(
@@ -799,20 +806,13 @@ async fn main() -> anyhow::Result<()> {
             args.rounds,
             round.as_secs_f64()
         );
-        let healthz = closed_loop("/healthz, maximum rate", &server, &args, round, healthz).await;
+        let healthz = closed_loop(&ceiling_phase.name, &server, &args, round, healthz).await;
         eprintln!(
             "round {r}/{}: PIN calls at maximum rate for {:.1} s",
             args.rounds,
             round.as_secs_f64()
         );
-        let pin = closed_loop(
-            "PIN calls, maximum rate",
-            &server,
-            &args,
-            round,
-            pin_at_maximum,
-        )
-        .await;
+        let pin = closed_loop(&max_pin.name, &server, &args, round, pin_at_maximum).await;
         let (ceiling, steps) = (healthz.steps_per_second(), pin.steps_per_second());
         eprintln!(
             "round {r}/{}: /healthz {ceiling:.0}/s, PIN steps {steps:.0}/s ({:.1} %)",
@@ -824,19 +824,9 @@ async fn main() -> anyhow::Result<()> {
             "pin_steps_per_second": steps,
             "share_of_healthz_ceiling": steps / ceiling,
         }));
-        match &mut ceiling_phase {
-            Some(all) => all.add(healthz),
-            None => ceiling_phase = Some(healthz),
-        }
-        match &mut max_pin {
-            Some(all) => all.add(pin),
-            None => max_pin = Some(pin),
-        }
+        ceiling_phase.add(healthz);
+        max_pin.add(pin);
     }
-    let (ceiling_phase, max_pin) = (
-        ceiling_phase.expect("at least one round"),
-        max_pin.expect("at least one round"),
-    );
     let ceiling = ceiling_phase.steps_per_second();
 
     eprintln!("booking calls at maximum rate for {} s", args.seconds);

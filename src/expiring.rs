@@ -2,19 +2,26 @@
 //! their PIN, the calls bridged to the fallback number.
 //!
 //! Built on `quick_cache` (its S3-FIFO eviction keeps at most the capacity given; a lookup
-//! is a hash and a compare, with no background work). Each value is stored with the instant
+//! is a hash and a compare, with no background work). Keys (CallSids, order ids) come from
+//! outside, so they are hashed with the standard library's SipHash under a per-process random
+//! key, as `std::collections::HashMap` does, rather than quick_cache's faster default: no one
+//! can choose keys that collide. Each value is stored with the instant
 //! it was written and reads as absent once older than the map's time to live. An expired
 //! entry is not removed when read: the next write of its key replaces it, eviction drops it
 //! otherwise. `moka`, used before, kept its own access logs and ran their housekeeping inside
 //! the requests that touched it: a twentieth of a PIN step's time at maximum rate in the load
 //! benchmark (README, "Performance").
 
+use std::collections::hash_map::RandomState;
 use std::time::{Duration, Instant};
+
+use quick_cache::UnitWeighter;
+use quick_cache::sync::{Cache, DefaultLifecycle};
 
 /// Keys are `String`s, looked up by `&str`; values are cloned out (keep them cheap: an `Arc`
 /// or `()`).
 pub struct Expiring<V> {
-    entries: quick_cache::sync::Cache<String, (Instant, V)>,
+    entries: Cache<String, (Instant, V), UnitWeighter, RandomState>,
     ttl: Duration,
 }
 
@@ -23,7 +30,13 @@ impl<V: Clone> Expiring<V> {
     /// `ttl` after it was written.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
-            entries: quick_cache::sync::Cache::new(capacity),
+            entries: Cache::with(
+                capacity,
+                u64::try_from(capacity).unwrap_or(u64::MAX),
+                UnitWeighter,
+                RandomState::new(),
+                DefaultLifecycle::default(),
+            ),
             ttl,
         }
     }
