@@ -392,17 +392,25 @@ impl Sessions {
             (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
                 let limits = &self.config.limits;
                 let since = now.saturating_sub(ms(limits.window));
+                let counting = Counting::new(
+                    since,
+                    limits.caller_max_failures,
+                    limits.number_max_failures,
+                );
+                // The number's count matters here only to lock PIN entry on it
+                // ([`Self::pins_locked`]).
+                let counting = if limits.number_lockout {
+                    counting
+                } else {
+                    counting.caller_only()
+                };
                 let query = crate::writer::PinQuery {
                     pin: pin.as_ref().to_owned(),
                     virtual_number: call.virtual_number.as_ref().map(|n| n.as_ref().to_owned()),
                     caller_key: call.caller_key(),
                     number_key: call.virtual_number_key(),
                     now,
-                    counting: Counting::new(
-                        since,
-                        limits.caller_max_failures,
-                        limits.number_max_failures,
-                    ),
+                    counting,
                 };
                 let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
                 pins_locked = self.pins_locked(&lookup);

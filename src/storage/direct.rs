@@ -833,6 +833,33 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((by_caller, on_number), (11, 11));
+
+        // Without the number's count, the caller's is still counted, on both paths alike.
+        let caller_only = all.caller_only();
+        let direct = find_active_by_pin(
+            conn.alone(),
+            "4321",
+            Some(vn.as_ref()),
+            2_000,
+            caller,
+            vn.as_ref(),
+            caller_only,
+        )
+        .unwrap();
+        let pooled = orders::find_active_by_pin(
+            &db,
+            "4321",
+            Some(vn.as_ref()),
+            2_000,
+            caller,
+            vn.as_ref(),
+            caller_only,
+        )
+        .await
+        .unwrap();
+        assert_eq!((direct.caller_failures, direct.number_failures), (11, 0));
+        assert_eq!(direct, pooled);
+        assert!(direct.order.is_some());
         let order = found.order.expect("the active order");
         assert_eq!(order.order_id, "ORD-7");
         assert_eq!(order.allowed_callers, vec![caller.to_owned()]);

@@ -843,7 +843,8 @@ pub async fn deactivate(
 pub struct PinLookup {
     /// Wrong PINs keyed by the caller within the window ([`super::attempts`]).
     pub caller_failures: i64,
-    /// Wrong PINs keyed on the virtual number by all callers within the window.
+    /// Wrong PINs keyed on the virtual number by all callers within the window; 0 when the
+    /// lookup did not count them ([`super::attempts::Counting::caller_only`]).
     pub number_failures: i64,
     /// The active order with the PIN on the dialled virtual number, or valid on every number.
     pub order: Option<Order>,
