@@ -113,6 +113,23 @@ async fn many_callers_guessing_on_one_number_trip_the_number_lockout_when_enable
     assert_eq!(app.exotel("check-pin", &q).await.status(), 200);
 }
 
+#[tokio::test]
+async fn without_the_number_lockout_a_flood_of_wrong_pins_on_a_number_does_not_stop_couriers() {
+    let app = spawn_app_with(|s| s.number_max_failures = 6).await;
+    app.create_order("OD-1", "4821").await;
+    for n in 0..9 {
+        let mut call = Call::new(&format!("spray-{n}"));
+        call.from = format!("0900000{n:04}");
+        assert_eq!(app.check_pin(&call, "1111").await, 302);
+    }
+    let courier = Call::new("after-spray");
+    assert_eq!(
+        app.check_pin(&courier, "4821").await,
+        200,
+        "past the number's limit, PINs still work when the lockout is off"
+    );
+}
+
 /// One reply per kind of rejection, on each provider: a wrong PIN, an expired order's PIN, a
 /// deactivated order's PIN, another number's PIN, a locked caller's right PIN, and a PIN the
 /// caller is not allowed to use. All must look the same.
