@@ -177,7 +177,7 @@ impl Sessions {
 
     /// Forgets what this process keeps of an order (after it deactivated it), so that no call
     /// dials it from memory.
-    pub async fn forget_order(&self, order_id: &str) {
+    pub fn forget_order(&self, order_id: &str) {
         self.orders.remove(order_id);
     }
 

@@ -141,7 +141,7 @@ async fn deactivate(
     let order = orders::deactivate(&state.db, &path, now)
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
-    state.sessions.forget_order(&order.order_id).await;
+    state.sessions.forget_order(&order.order_id);
     tracing::info!(order.id = %order.order_id, admin.token = %who.name, "order deactivated");
     Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
 }

@@ -773,6 +773,25 @@ mod tests {
             .await
             .unwrap();
         let caller = "+919800000002";
+        // The direct lookup, checked against the pool's with the same arguments.
+        let both = async |pin: &str, number: Option<&str>, now: i64, counting: Counting| {
+            let direct = find_active_by_pin(
+                conn.alone(),
+                pin,
+                number,
+                now,
+                caller,
+                vn.as_ref(),
+                counting,
+            )
+            .unwrap();
+            let pooled =
+                orders::find_active_by_pin(&db, pin, number, now, caller, vn.as_ref(), counting)
+                    .await
+                    .unwrap();
+            assert_eq!(direct, pooled, "{pin} {number:?} {now} {counting:?}");
+            direct
+        };
         let all = Counting::new(0, 10, 200);
         record_failure(conn.alone(), caller, vn.as_ref(), 1_500, all).unwrap();
         for (pin, number, now) in [
@@ -781,25 +800,9 @@ mod tests {
             ("4321", Some(vn.as_ref()), 20_000),
             ("9999", Some(vn.as_ref()), 2_000),
         ] {
-            let direct =
-                find_active_by_pin(conn.alone(), pin, number, now, caller, vn.as_ref(), all)
-                    .unwrap();
-            let pooled =
-                orders::find_active_by_pin(&db, pin, number, now, caller, vn.as_ref(), all)
-                    .await
-                    .unwrap();
-            assert_eq!(direct, pooled, "{pin} {number:?} {now}");
+            both(pin, number, now, all).await;
         }
-        let found = find_active_by_pin(
-            conn.alone(),
-            "4321",
-            Some(vn.as_ref()),
-            2_000,
-            caller,
-            vn.as_ref(),
-            all,
-        )
-        .unwrap();
+        let found = both("4321", Some(vn.as_ref()), 2_000, all).await;
         assert_eq!((found.caller_failures, found.number_failures), (1, 1));
 
         // Counts stop two past their limits, on both paths alike.
@@ -809,22 +812,8 @@ mod tests {
             counts = record_failure(conn.alone(), caller, vn.as_ref(), at, capped).unwrap();
         }
         assert_eq!(counts, (3, 4));
-        let direct = find_active_by_pin(
-            conn.alone(),
-            "4321",
-            None,
-            2_000,
-            caller,
-            vn.as_ref(),
-            capped,
-        )
-        .unwrap();
-        let pooled =
-            orders::find_active_by_pin(&db, "4321", None, 2_000, caller, vn.as_ref(), capped)
-                .await
-                .unwrap();
+        let direct = both("4321", None, 2_000, capped).await;
         assert_eq!((direct.caller_failures, direct.number_failures), (3, 4));
-        assert_eq!(direct, pooled);
         let (by_caller, on_number) = attempts::failures(db.pool(), caller, vn.as_ref(), capped)
             .await
             .unwrap();
@@ -835,30 +824,8 @@ mod tests {
         assert_eq!((by_caller, on_number), (11, 11));
 
         // Without the number's count, the caller's is still counted, on both paths alike.
-        let caller_only = all.caller_only();
-        let direct = find_active_by_pin(
-            conn.alone(),
-            "4321",
-            Some(vn.as_ref()),
-            2_000,
-            caller,
-            vn.as_ref(),
-            caller_only,
-        )
-        .unwrap();
-        let pooled = orders::find_active_by_pin(
-            &db,
-            "4321",
-            Some(vn.as_ref()),
-            2_000,
-            caller,
-            vn.as_ref(),
-            caller_only,
-        )
-        .await
-        .unwrap();
+        let direct = both("4321", Some(vn.as_ref()), 2_000, all.caller_only()).await;
         assert_eq!((direct.caller_failures, direct.number_failures), (11, 0));
-        assert_eq!(direct, pooled);
         assert!(direct.order.is_some());
         let order = found.order.expect("the active order");
         assert_eq!(order.order_id, "ORD-7");

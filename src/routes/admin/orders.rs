@@ -263,7 +263,7 @@ async fn deactivate(
             "No order with this order id.",
         ));
     }
-    state.sessions.forget_order(&order_id).await;
+    state.sessions.forget_order(&order_id);
     tracing::info!(order.id = %order_id, admin.token = %session.token_name, "order deactivated in the admin UI");
     Ok(see_other(&format!(
         "/admin/orders?q={}",
