@@ -315,8 +315,9 @@ fn write_orders_csv(path: &Path, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Exotel's applet query for a call (the seed's shape), with `digits` wrapped in quotes.
-fn exotel_query(sid: &str, from: &str, to: &str, digits: Option<&str>, end: bool) -> String {
+/// The parameters Exotel sends at every applet of a call (the seed's shape), encoded once a
+/// call: each step's query is this and a few more pairs ([`exotel_query`]).
+fn exotel_common(sid: &str, from: &str, to: &str) -> String {
     let mut query = form_urlencoded::Serializer::new(String::with_capacity(400));
     query
         .append_pair("CallSid", sid)
@@ -328,6 +329,16 @@ fn exotel_query(sid: &str, from: &str, to: &str, digits: Option<&str>, end: bool
         .append_pair("Created", "Fri, 16 Jul 2021 18:24:05")
         .append_pair("flow_id", "383431")
         .append_pair("tenant_id", "53926");
+    query.finish()
+}
+
+/// Exotel's applet query for a call: `common` ([`exotel_common`]), the call's status, and
+/// `digits` wrapped in quotes.
+fn exotel_query(common: &str, digits: Option<&str>, end: bool) -> String {
+    let mut query = String::with_capacity(common.len() + 80);
+    query.push_str(common);
+    // Appends after what the string holds, a `&` before the first pair.
+    let mut query = form_urlencoded::Serializer::for_suffix(query, 0);
     if end {
         query
             .append_pair("CallType", "completed")
@@ -418,7 +429,8 @@ async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Inst
     let o = seed_order(order);
     let sid = call_sid(1, n);
     let from = format!("070{:08}", n % 100_000_000);
-    let q = |digits: Option<&str>| exotel_query(&sid, &from, &o.virtual_number, digits, false);
+    let common = exotel_common(&sid, &from, &o.virtual_number);
+    let q = |digits: Option<&str>| exotel_query(&common, digits, false);
     // How late the generator started this call (its timer has millisecond granularity):
     // reported on its own, so that neither the server nor the generator hides the other.
     let mut log = CallLog::default();
@@ -443,7 +455,7 @@ async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Inst
         200,
         Some(o.customer_e164.as_str()),
     ));
-    let end = exotel_query(&sid, &from, &o.virtual_number, None, true);
+    let end = exotel_query(&common, None, true);
     script.push(("call-end", end, 200, None));
     for (name, query, status, body) in &script {
         if step(server, &mut log, &sid, (name, query), *status, *body)
@@ -467,8 +479,9 @@ struct Booking {
 /// One caller-based call: connect (routed by the caller), call-end.
 async fn booking_call(server: &Server, stats: &Shared, n: u64, b: &Booking) {
     let sid = call_sid(2, n);
-    let connect = exotel_query(&sid, &b.party_a, &b.virtual_number, None, false);
-    let end = exotel_query(&sid, &b.party_a, &b.virtual_number, None, true);
+    let common = exotel_common(&sid, &b.party_a, &b.virtual_number);
+    let connect = exotel_query(&common, None, false);
+    let end = exotel_query(&common, None, true);
     let dialled = Some(b.party_b_e164.as_str());
     let mut log = CallLog::default();
     let completed = step(server, &mut log, &sid, ("connect", &connect), 200, dialled)

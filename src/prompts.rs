@@ -176,7 +176,30 @@ pub struct Book {
     /// Pool number → its language.
     languages: HashMap<String, String>,
     default_language: String,
+    /// What a template rendered to, by [`Rendering`]: the same template, brand and attempts
+    /// left give the same words, and rendering with minijinja was about 3 % of a PIN step's
+    /// instructions in the load benchmark (`scripts/instructions.py`). A new book (greetings
+    /// edited) starts empty.
+    rendered: quick_cache::sync::Cache<Rendering, String>,
 }
+
+/// The key of [`Book::rendered`]: template name, brand, attempts left.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Rendering(String, String, u8);
+
+/// A [`Rendering`] to look up, borrowed: a hit allocates nothing.
+#[derive(Hash)]
+struct RenderingRef<'a>(&'a str, &'a str, u8);
+
+impl quick_cache::Equivalent<Rendering> for RenderingRef<'_> {
+    fn equivalent(&self, key: &Rendering) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
+/// Renderings kept per book: templates (a handful of prompts, each per language and number)
+/// times brands times attempts left.
+const RENDERINGS: usize = 4096;
 
 impl std::fmt::Debug for Book {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -231,6 +254,7 @@ impl Book {
             entries,
             languages: languages.iter().cloned().collect(),
             default_language: default_language.to_owned(),
+            rendered: quick_cache::sync::Cache::new(RENDERINGS),
         }
     }
 
@@ -241,7 +265,22 @@ impl Book {
             .map_or(self.default_language.as_str(), String::as_str)
     }
 
+    /// `template` rendered with `brand` and `attempts_left`, trimmed; `None` (logged) when it
+    /// fails to render. Kept in [`Book::rendered`].
     fn render(&self, template: &str, brand: &str, attempts_left: u8) -> Option<String> {
+        let key = RenderingRef(template, brand, attempts_left);
+        if let Some(words) = self.rendered.get(&key) {
+            return Some(words);
+        }
+        let words = self.render_uncached(template, brand, attempts_left)?;
+        self.rendered.insert(
+            Rendering(template.to_owned(), brand.to_owned(), attempts_left),
+            words.clone(),
+        );
+        Some(words)
+    }
+
+    fn render_uncached(&self, template: &str, brand: &str, attempts_left: u8) -> Option<String> {
         let rendered = self
             .env
             .get_template(template)
@@ -409,6 +448,22 @@ mod tests {
         assert!(again.contains("not recognised"));
         assert!(again.contains("2 attempts left"));
         assert!(text(Prompt::WrongPin { attempts_left: 1 }, "B").contains("one attempt left"));
+    }
+
+    #[test]
+    fn a_book_asked_again_keeps_brands_and_attempts_apart() {
+        // One book for every voice, as the server has: its renderings are kept.
+        let book = Arc::new(Book::defaults("en"));
+        let voice = |brand: &str| Voice::new(Arc::clone(&book), brand, 3, None);
+        for _ in 0..2 {
+            assert_eq!(voice("A").text(Prompt::Welcome), "Welcome to A.");
+            assert_eq!(voice("B").text(Prompt::Welcome), "Welcome to B.");
+            let two = voice("A").text(Prompt::WrongPin { attempts_left: 2 });
+            let one = voice("A").text(Prompt::WrongPin { attempts_left: 1 });
+            assert!(two.contains("2 attempts left"), "{two}");
+            assert!(one.contains("one attempt left"), "{one}");
+        }
+        assert_eq!(book.rendered.len(), 4);
     }
 
     #[test]
