@@ -170,16 +170,6 @@ pub fn step(
     });
 }
 
-/// `pinbridge_step_duration_seconds{provider, applet}`: how long one step took.
-pub fn step_latency(provider: &'static str, applet: &'static str, elapsed: Duration) {
-    ::metrics::histogram!(
-        "pinbridge_step_duration_seconds",
-        "provider" => provider,
-        "applet" => applet
-    )
-    .record(elapsed.as_secs_f64());
-}
-
 /// A step answered its safe fallback because `reason` (`storage`: a database error,
 /// `budget`: the time budget was spent): `pinbridge_step_fallbacks_total`.
 pub fn step_fallback(provider: &'static str, applet: &'static str, reason: &'static str) {

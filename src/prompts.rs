@@ -464,6 +464,9 @@ mod tests {
             assert!(one.contains("one attempt left"), "{one}");
         }
         assert_eq!(book.rendered.len(), 4);
+        // Found by the borrowed key a step looks it up with.
+        let kept = book.rendered.get(&RenderingRef("default/welcome", "B", 3));
+        assert_eq!(kept.as_deref(), Some("Welcome to B."));
     }
 
     #[test]
