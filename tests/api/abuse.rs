@@ -83,6 +83,18 @@ async fn posting_straight_to_the_webhook_is_locked_out_the_same() {
     assert_eq!(r.status(), 302);
 }
 
+/// `callers` calls, each from its own number, keying the wrong PIN 1111 on the default
+/// virtual number; the status of each check-pin.
+async fn spray_wrong_pins(app: &TestApp, callers: u16) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for n in 0..callers {
+        let mut call = Call::new(&format!("spray-{n}"));
+        call.from = format!("0900000{n:04}");
+        statuses.push(app.check_pin(&call, "1111").await);
+    }
+    statuses
+}
+
 #[tokio::test]
 async fn many_callers_guessing_on_one_number_trip_the_number_lockout_when_enabled() {
     let app = spawn_app_with(|s| {
@@ -91,11 +103,7 @@ async fn many_callers_guessing_on_one_number_trip_the_number_lockout_when_enable
     })
     .await;
     app.create_order("OD-1", "4821").await;
-    for n in 0..7 {
-        let mut call = Call::new(&format!("spray-{n}"));
-        call.from = format!("0900000{n:04}");
-        app.check_pin(&call, "1111").await;
-    }
+    spray_wrong_pins(&app, 7).await;
     let courier = Call::new("after-spray");
     assert_eq!(
         app.check_pin(&courier, "4821").await,
@@ -117,11 +125,7 @@ async fn many_callers_guessing_on_one_number_trip_the_number_lockout_when_enable
 async fn without_the_number_lockout_a_flood_of_wrong_pins_on_a_number_does_not_stop_couriers() {
     let app = spawn_app_with(|s| s.number_max_failures = 6).await;
     app.create_order("OD-1", "4821").await;
-    for n in 0..9 {
-        let mut call = Call::new(&format!("spray-{n}"));
-        call.from = format!("0900000{n:04}");
-        assert_eq!(app.check_pin(&call, "1111").await, 302);
-    }
+    assert_eq!(spray_wrong_pins(&app, 9).await, vec![302; 9]);
     let courier = Call::new("after-spray");
     assert_eq!(
         app.check_pin(&courier, "4821").await,
