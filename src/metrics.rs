@@ -137,7 +137,7 @@ pub fn step(
 ) {
     type Handles = (::metrics::Counter, ::metrics::Histogram);
     thread_local! {
-        static STEPS: RefCell<HashMap<(&'static str, &'static str, &'static str), Handles>> =
+        static STEPS: Kept<(&'static str, &'static str, &'static str), Handles> =
             RefCell::new(HashMap::new());
     }
     let handles = || -> Handles {
@@ -155,19 +155,36 @@ pub fn step(
             ),
         )
     };
-    let record = |(steps, duration): &Handles| {
-        steps.increment(1);
-        duration.record(elapsed.as_secs_f64());
-    };
+    with_kept(
+        &STEPS,
+        (provider, applet, decision),
+        handles,
+        |(steps, duration)| {
+            steps.increment(1);
+            duration.record(elapsed.as_secs_f64());
+        },
+    );
+}
+
+/// Handles of a metric's series kept by one thread, by their labels (`&'static str`s from
+/// closed sets, so the map stays small).
+type Kept<K, H> = RefCell<HashMap<K, H>>;
+
+/// Runs `record` on the handles of the series labelled `key`: kept in `kept` (a thread's own
+/// map) once the recorder is installed ([`install`]); before that a handle records nothing, so
+/// it is made for this call only and not kept.
+fn with_kept<K, H>(
+    kept: &'static std::thread::LocalKey<Kept<K, H>>,
+    key: K,
+    make: impl FnOnce() -> H,
+    record: impl FnOnce(&H),
+) where
+    K: Eq + std::hash::Hash,
+{
     if HANDLE.get().is_none() {
-        return record(&handles());
+        return record(&make());
     }
-    STEPS.with_borrow_mut(|kept| {
-        record(
-            kept.entry((provider, applet, decision))
-                .or_insert_with(handles),
-        );
-    });
+    kept.with_borrow_mut(|kept| record(kept.entry(key).or_insert_with(make)));
 }
 
 /// A step answered its safe fallback because `reason` (`storage`: a database error,
@@ -199,10 +216,17 @@ pub fn pin_guessing_alert() {
 
 /// A look-up in the cache `name` (`call_state`, ...) hit or missed:
 /// `pinbridge_cache_requests_total{cache, result}`.
+///
+/// Its handles are kept per thread like [`step`]'s: the call-state cache is looked up at
+/// every webhook step.
 pub fn cache(name: &'static str, hit: bool) {
+    thread_local! {
+        static LOOKUPS: Kept<(&'static str, bool), ::metrics::Counter> =
+            RefCell::new(HashMap::new());
+    }
     let result = if hit { "hit" } else { "miss" };
-    ::metrics::counter!("pinbridge_cache_requests_total", "cache" => name, "result" => result)
-        .increment(1);
+    let counter = || ::metrics::counter!("pinbridge_cache_requests_total", "cache" => name, "result" => result);
+    with_kept(&LOOKUPS, (name, hit), counter, |c| c.increment(1));
 }
 
 /// A database error: `pinbridge_database_errors_total{kind}`, `kind` being `unavailable`
