@@ -88,13 +88,20 @@ impl Inbound {
             .or_else(|| self.virtual_number_raw.clone())
     }
 
-    /// The call as its writes name it.
+    /// The call as its writes name it: the parties as [`Self::caller_for_record`] and
+    /// [`Self::virtual_number_for_record`] give them.
     fn write_key(&self) -> CallKey {
+        let shared = |parsed: &Option<PhoneNumber>, raw: &Option<String>| {
+            parsed
+                .as_ref()
+                .map(PhoneNumber::shared)
+                .or_else(|| raw.as_deref().map(Arc::from))
+        };
         CallKey {
             provider: self.provider,
-            call_sid: self.call_sid.as_ref().to_owned(),
-            caller: self.caller_for_record(),
-            virtual_number: self.virtual_number_for_record(),
+            call_sid: self.call_sid.shared(),
+            caller: shared(&self.caller, &self.caller_raw),
+            virtual_number: shared(&self.virtual_number, &self.virtual_number_raw),
         }
     }
 }

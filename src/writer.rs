@@ -12,7 +12,9 @@
 //! On a SQLite file the writer is a thread of its own calling SQLite directly
 //! ([`storage::direct`]): one thread wake-up per batch instead of two per statement through
 //! `sqlx`'s connection threads. It then also answers the check-pin lookup
-//! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason. On
+//! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason, inside
+//! the batch's transaction when it has one (one lock taken instead of one read transaction a
+//! lookup). On
 //! PostgreSQL it is a task writing through the pool.
 //!
 //! The call steps (diagnostics for the admin UI's call page and the dashboard; on a SQLite
@@ -66,13 +68,15 @@ pub struct StepRecord {
 }
 
 /// A call as its writes name it: `provider:CallSid` and the parties as stored (E.164 when
-/// they parsed, else as received).
+/// they parsed, else as received). Shared with the request's own values
+/// ([`crate::domain::CallSid::shared`], [`crate::domain::PhoneNumber::shared`]), not copied:
+/// copies were three allocations a write, freed on the writer's thread.
 #[derive(Debug, Clone)]
 pub struct CallKey {
     pub provider: &'static str,
-    pub call_sid: String,
-    pub caller: Option<String>,
-    pub virtual_number: Option<String>,
+    pub call_sid: Arc<str>,
+    pub caller: Option<Arc<str>>,
+    pub virtual_number: Option<Arc<str>>,
 }
 
 /// One write of the call path; see the functions of [`storage::calls`] and
@@ -456,21 +460,15 @@ fn run_direct(
     let mut steps = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.fill(first, &mut rx);
-        for (q, reply) in batch.lookups.drain(..) {
-            let _ = reply.send(storage::direct::find_active_by_pin(
-                conn.alone(),
-                &q.pin,
-                q.virtual_number.as_deref(),
-                q.now,
-                &q.caller_key,
-                &q.number_key,
-                q.counting,
-            ));
-        }
         if !batch.waiting.is_empty() || queue.len() >= BATCH {
             queue.take(&mut steps);
         }
-        apply_all_direct(&mut conn, std::mem::take(&mut batch.calls), &steps);
+        apply_all_direct(
+            &mut conn,
+            &mut batch.lookups,
+            std::mem::take(&mut batch.calls),
+            &steps,
+        );
         steps.clear();
         batch.finish(queue);
         if db.take_checkpoint_passed() {
@@ -482,7 +480,7 @@ fn run_direct(
     }
     // Every handle is gone: what still waits is written before the thread ends.
     queue.take(&mut steps);
-    apply_all_direct(&mut conn, Vec::new(), &steps);
+    apply_all_direct(&mut conn, &mut Vec::new(), Vec::new(), &steps);
 }
 
 /// Applies the writes and step records of one batch and answers each write.
@@ -639,24 +637,34 @@ async fn lookup_on_pool(db: &Db, q: &PinQuery) -> Result<PinLookup, sqlx::Error>
     .await
 }
 
-/// [`apply_all`] on the writer's own SQLite connection.
+/// [`apply_all`] on the writer's own SQLite connection, and the batch's `lookups` answered
+/// first, in its transaction when it has one ([`answer_lookups`]).
 fn apply_all_direct(
     conn: &mut storage::direct::Connection,
+    lookups: &mut Vec<(Box<PinQuery>, LookupReply)>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     steps: &[StepRecord],
 ) {
     if calls.is_empty() && steps.is_empty() {
         // A batch of lookups and flushes only: no transaction to take the write lock for.
+        answer_lookups(conn.alone(), lookups);
         return;
     }
     let rows = step_rows(steps);
     if calls.len() == 1 && steps.is_empty() {
         for (write, reply) in calls {
-            let _ = reply.send(conn.in_transaction(|tx| apply_direct(tx, &write)));
+            let written = conn.in_transaction(|tx| {
+                answer_lookups(tx, lookups);
+                apply_direct(tx, &write)
+            });
+            let _ = reply.send(written);
         }
+        // When the transaction did not begin, the lookups are still waiting.
+        answer_lookups(conn.alone(), lookups);
         return;
     }
     let shared = conn.in_transaction(|tx| {
+        answer_lookups(tx, lookups);
         let written = calls
             .iter()
             .map(|(write, _)| apply_direct(tx, write))
@@ -664,6 +672,7 @@ fn apply_all_direct(
         storage::direct::record_steps(tx, &rows)?;
         Ok(written)
     });
+    answer_lookups(conn.alone(), lookups);
     if let Some(calls) = answer_shared(calls, shared, steps.len()) {
         for (write, reply) in calls {
             let _ = reply.send(conn.in_transaction(|tx| apply_direct(tx, &write)));
@@ -671,6 +680,24 @@ fn apply_all_direct(
         if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
             tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
         }
+    }
+}
+
+/// Answers the check-pin lookups waiting in `lookups` ([`storage::direct::find_active_by_pin`])
+/// and empties it. Run first in a batch's write transaction, they read what every earlier
+/// batch committed, as alone they would, and share that transaction's locks: alone, each
+/// lookup is a read transaction of its own, two `fcntl` calls on the shared-memory file.
+fn answer_lookups(conn: &rusqlite::Connection, lookups: &mut Vec<(Box<PinQuery>, LookupReply)>) {
+    for (q, reply) in lookups.drain(..) {
+        let _ = reply.send(storage::direct::find_active_by_pin(
+            conn,
+            &q.pin,
+            q.virtual_number.as_deref(),
+            q.now,
+            &q.caller_key,
+            &q.number_key,
+            q.counting,
+        ));
     }
 }
 
@@ -793,6 +820,105 @@ mod tests {
             detail: None,
             elapsed_us: 1,
         }
+    }
+
+    /// A check-pin lookup waiting with writes is answered in their transaction; with none, or
+    /// when that transaction can not begin (another connection holds the write lock), alone.
+    /// Either way it reads what was committed, and every write gets its own answer.
+    #[tokio::test]
+    async fn lookups_are_answered_with_the_writes_of_their_batch_or_alone() {
+        use crate::domain::{NewOrder, PhoneNumber, Pin, PinChoice, Region};
+        use crate::storage::{PoolSettings, orders};
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/writer.db", dir.path().display());
+        let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
+        db.migrate().await.unwrap();
+        let india = Region::parse("IN").unwrap();
+        let vn = PhoneNumber::parse("+917314850001", india).unwrap();
+        let new = NewOrder {
+            order_id: "ORD-1".into(),
+            customer: PhoneNumber::parse("09812345678", india).unwrap(),
+            pin: PinChoice::Given(Pin::parse("4321", 4, 8).unwrap()),
+            virtual_number: Some(vn.clone()),
+            expires_at_ms: 10_000,
+            allowed_callers: Vec::new(),
+        };
+        orders::create(&db, &new, orders::Density(1.0), 1_000)
+            .await
+            .unwrap();
+        let (path, _) = db.sqlite_file().unwrap();
+        let mut conn = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+
+        let lookup = |pin: &str, caller: &str, now: i64| {
+            let (reply, answer) = oneshot::channel();
+            let query = PinQuery {
+                pin: pin.into(),
+                virtual_number: Some(vn.as_ref().into()),
+                caller_key: caller.into(),
+                number_key: vn.as_ref().into(),
+                now,
+                counting: Counting::new(0, 10, 200),
+            };
+            ((Box::new(query), reply), answer)
+        };
+        let (right, right_answer) = lookup("4321", "+919800000002", 2_000);
+        let (wrong, wrong_answer) = lookup("9999", "+919800000002", 2_000);
+        let mut lookups = vec![right, wrong];
+        let start = |n: u32| {
+            let (reply, answer) = oneshot::channel();
+            let call = CallKey {
+                provider: "exotel",
+                call_sid: format!("CA{n}").into(),
+                caller: Some("+919800000002".into()),
+                virtual_number: Some(vn.as_ref().into()),
+            };
+            (
+                (Box::new(CallWrite::Start { call, at: 2_000 }), reply),
+                answer,
+            )
+        };
+        let found = |mut answer: oneshot::Receiver<Result<PinLookup, sqlx::Error>>| {
+            answer
+                .try_recv()
+                .unwrap()
+                .unwrap()
+                .order
+                .map(|o| o.order_id)
+        };
+
+        // With two writes and their steps: one shared transaction.
+        let (first, first_answer) = start(1);
+        let (second, second_answer) = start(2);
+        apply_all_direct(&mut conn, &mut lookups, vec![first, second], &[step(1)]);
+        assert!(lookups.is_empty());
+        assert_eq!(found(right_answer).as_deref(), Some("ORD-1"));
+        assert_eq!(found(wrong_answer), None);
+        for mut answer in [first_answer, second_answer] {
+            assert!(matches!(
+                answer.try_recv().unwrap(),
+                Ok(Written::Started(true))
+            ));
+        }
+
+        // The write lock held elsewhere: the write fails, the lookup is still answered.
+        let holder = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+        holder.alone().execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (pending, answer) = lookup("4321", "+919800000003", 2_000);
+        let mut lookups = vec![pending];
+        let (third, mut third_answer) = start(3);
+        apply_all_direct(&mut conn, &mut lookups, vec![third], &[]);
+        assert!(lookups.is_empty());
+        assert_eq!(found(answer).as_deref(), Some("ORD-1"));
+        assert!(third_answer.try_recv().unwrap().is_err());
+        holder.alone().execute_batch("ROLLBACK").unwrap();
+
+        // Lookups alone: no transaction.
+        let (pending, answer) = lookup("4321", "+919800000004", 20_000);
+        let mut lookups = vec![pending];
+        apply_all_direct(&mut conn, &mut lookups, Vec::new(), &[]);
+        assert_eq!(found(answer), None, "expired at 10,000");
     }
 
     /// The queue hands its records over in the order they came, after what the writer holds

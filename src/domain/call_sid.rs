@@ -1,14 +1,17 @@
 //! The provider's identifier of one call.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A provider's call identifier: Exotel's and Twilio's `CallSid`, Plivo's `CallUUID`, 8x8's
 /// `callId`, Vonage's `uuid`.
 ///
 /// 1 to 128 characters of `[A-Za-z0-9._-]`. It keys the call session in the cache and the
 /// database, so anything else (empty, oversized, or carrying separators) is refused.
+///
+/// Shared, not copied: a clone (for the writes of a step) allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CallSid(String);
+pub struct CallSid(Arc<str>);
 
 /// Why a call identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +43,14 @@ impl CallSid {
         {
             return Err(CallSidError::BadCharacter);
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
+    }
+}
+
+impl CallSid {
+    /// The identifier, shared: for a write that outlives the request ([`crate::writer::CallKey`]).
+    pub fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
     }
 }
 

@@ -37,8 +37,11 @@ impl Region {
 /// the forms seen in the field: `+91 98123 45678`, `09812345678` (national, 0-prefixed, as in
 /// Exotel's samples), `919812345678` (country code without `+`), `00919812345678`, and
 /// ` 919812345678` (a `+` that form decoding turned into a space; `reference/exotel.md` §6).
+///
+/// Shared, not copied: a clone (from the per-thread cache of [`PhoneNumber::parse`], at every
+/// webhook step) allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PhoneNumber(String);
+pub struct PhoneNumber(std::sync::Arc<str>);
 
 /// Why a phone number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,15 +140,21 @@ impl PhoneNumber {
     pub fn from_e164(stored: &str) -> Option<Self> {
         let digits = stored.strip_prefix('+')?;
         (!digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| Self(stored.to_owned()))
+            .then(|| Self(stored.into()))
     }
 
     /// The country calling code (`91` for `+919812345678`).
     pub fn country_code(&self) -> Option<u16> {
         PHONE_NUMBER_UTIL
-            .parse(&self.0, None)
+            .parse(&*self.0, None)
             .ok()
             .and_then(|n| u16::try_from(n.country_code).ok())
+    }
+
+    /// The E.164 form, shared: for a write that outlives the request
+    /// ([`crate::writer::CallKey`]).
+    pub fn shared(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.0)
     }
 
     /// The number masked for logs: `+91******5678`.
