@@ -14,8 +14,7 @@
 //! `sqlx`'s connection threads. It then also answers the check-pin lookup
 //! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason, inside
 //! the batch's transaction when it has one (one lock taken instead of one read transaction a
-//! lookup). On
-//! PostgreSQL it is a task writing through the pool.
+//! lookup). On PostgreSQL it is a task writing through the pool.
 //!
 //! The call steps (diagnostics for the admin UI's call page and the dashboard; on a SQLite
 //! file appended to each call's record: [`storage::steps`]) ride along: queued without waiting, written in the

@@ -45,9 +45,7 @@ impl CallSid {
         }
         Ok(Self(s.into()))
     }
-}
 
-impl CallSid {
     /// The identifier, shared: for a write that outlives the request ([`crate::writer::CallKey`]).
     pub fn shared(&self) -> Arc<str> {
         Arc::clone(&self.0)

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat};
 
@@ -41,7 +42,7 @@ impl Region {
 /// Shared, not copied: a clone (from the per-thread cache of [`PhoneNumber::parse`], at every
 /// webhook step) allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PhoneNumber(std::sync::Arc<str>);
+pub struct PhoneNumber(Arc<str>);
 
 /// Why a phone number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,8 +154,8 @@ impl PhoneNumber {
 
     /// The E.164 form, shared: for a write that outlives the request
     /// ([`crate::writer::CallKey`]).
-    pub fn shared(&self) -> std::sync::Arc<str> {
-        std::sync::Arc::clone(&self.0)
+    pub fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
     }
 
     /// The number masked for logs: `+91******5678`.
