@@ -202,10 +202,34 @@ pub(super) const SAVE_STEP: &str = "insert into calls (provider, call_sid, calle
              updated_at = excluded.updated_at
          returning virtual_number, order_id, destination, bridged_at";
 
+/// [`SAVE_STEP`] for a step that brings an indexed value ([`StepValues::brings_indexed`]): its
+/// update also sets the [`Indexed`] columns as [`Indexed::after_step`] leaves them, so that
+/// they take one statement instead of a second, [`FILL_INDEXED`]. What it returns is then
+/// already what the step wants, and no [`FILL_INDEXED`] follows.
+pub(super) const SAVE_STEP_INDEXED: &str = "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
+                            pin_attempts, order_id, destination, outcome, route, booking_id,
+                            bridged_at, started_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $11, $11)
+         on conflict (provider, call_sid) do update set
+             caller = coalesce(calls.caller, excluded.caller),
+             virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
+             phase = excluded.phase,
+             last_failure = excluded.last_failure,
+             pin_attempts = excluded.pin_attempts,
+             order_id = coalesce(excluded.order_id, calls.order_id),
+             destination = coalesce(excluded.destination, calls.destination),
+             route = coalesce(excluded.route, calls.route),
+             booking_id = coalesce(excluded.booking_id, calls.booking_id),
+             bridged_at = coalesce(excluded.bridged_at, calls.bridged_at),
+             outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
+             updated_at = excluded.updated_at
+         returning virtual_number, order_id, destination, bridged_at";
+
 /// The columns of a call row that the call path's indexes hold besides its key and start:
 /// `calls_callback` (virtual number, destination, bridged at) and `calls_order_id`.
 ///
-/// A write names them in its `set` only when one of them changes ([`FILL_INDEXED`]).
+/// A write names them in its `set` only when one of them may change: a step that brings
+/// them ([`SAVE_STEP_INDEXED`]), else [`FILL_INDEXED`] when what the row returned differs.
 /// SQLite rewrites an index entry for every column an `UPDATE` sets, whether or not the value
 /// changes; setting them on every step made these two indexes most of the pages each commit
 /// wrote at maximum rate in the load benchmark (on PostgreSQL an unchanged value costs
@@ -310,6 +334,22 @@ pub(super) struct StepValues<'a> {
 }
 
 impl<'a> StepValues<'a> {
+    /// True when the step has an order, a destination or a bridge time: values that
+    /// [`Indexed::after_step`] takes over what the row holds. Such a step is written with
+    /// [`SAVE_STEP_INDEXED`]; any other with [`SAVE_STEP`], which leaves the indexes alone.
+    pub(super) fn brings_indexed(&self) -> bool {
+        self.order_id.is_some() || self.destination.is_some() || self.bridged_at.is_some()
+    }
+
+    /// The statement that writes this step: [`SAVE_STEP_INDEXED`] or [`SAVE_STEP`].
+    pub(super) fn statement(&self) -> &'static str {
+        if self.brings_indexed() {
+            SAVE_STEP_INDEXED
+        } else {
+            SAVE_STEP
+        }
+    }
+
     pub(super) fn of(step: &'a CallStep<'_>, now_ms: i64) -> Self {
         let (phase, phase_order) = phase_columns(&step.state.phase);
         let route = step.bridge.map(|(_, route)| route);
@@ -336,7 +376,7 @@ pub async fn save_step(
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
     let v = StepValues::of(step, now_ms);
-    let row = sqlx::query(SAVE_STEP)
+    let row = sqlx::query(v.statement())
         .bind(step.provider)
         .bind(step.call_sid)
         .bind(step.caller)

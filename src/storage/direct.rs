@@ -143,7 +143,7 @@ pub fn save_step(
     let v = StepValues::of(step, now_ms);
     let now = query_row(
         conn,
-        calls::SAVE_STEP,
+        v.statement(),
         &[
             &step.provider,
             &step.call_sid,
@@ -166,7 +166,8 @@ pub fn save_step(
     fill_indexed(conn, step.provider, step.call_sid, &now, &wanted)
 }
 
-/// [`calls::Indexed`] from the `returning` of [`calls::SAVE_STEP`] or [`calls::RECORD_END`].
+/// [`calls::Indexed`] from the `returning` of [`calls::SAVE_STEP`], [`calls::SAVE_STEP_INDEXED`]
+/// or [`calls::RECORD_END`].
 fn indexed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Indexed> {
     Ok(Indexed {
         virtual_number: row.get(0)?,
@@ -712,9 +713,18 @@ mod tests {
             save(direct, &mut pool, &step(Some(vn), &resolved, None), 2_000).await;
             let found = at(Some(vn), Some("ORD-1"), None, None);
             assert_eq!(indexed_of(&mut pool, call_sid).await, found, "{call_sid}");
-            // The bridge.
+            // The bridge: on the writer's connection, one statement changes the row (the
+            // step's own, not a second to fill in the indexed columns).
             let bridge = Some(("+919800000001", &route));
+            let changes_before = direct.map(|c| c.0.total_changes());
             save(direct, &mut pool, &step(Some(vn), &resolved, bridge), 3_000).await;
+            if let (Some(c), Some(before)) = (direct, changes_before) {
+                assert_eq!(
+                    c.0.total_changes() - before,
+                    1,
+                    "rows changed by the bridge"
+                );
+            }
             let bridged = at(Some(vn), Some("ORD-1"), Some("+919800000001"), Some(3_000));
             assert_eq!(indexed_of(&mut pool, call_sid).await, bridged, "{call_sid}");
             // A step without a bridge, on another number, changes none of them.
