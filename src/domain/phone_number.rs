@@ -1,10 +1,8 @@
 //! E.164 phone numbers, normalised from the many forms providers and businesses send.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat};
 
@@ -39,8 +37,8 @@ impl Region {
 /// Exotel's samples), `919812345678` (country code without `+`), `00919812345678`, and
 /// ` 919812345678` (a `+` that form decoding turned into a space; `reference/exotel.md` §6).
 ///
-/// Shared, not copied: a clone (from the per-thread cache of [`PhoneNumber::parse`], at every
-/// webhook step) allocates nothing.
+/// Shared, not copied: a clone (from the cache of [`PhoneNumber::parse`], at every webhook
+/// step) allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber(Arc<str>);
 
@@ -57,24 +55,38 @@ pub enum PhoneNumberError {
     UnknownRegion(String),
 }
 
-/// Numbers a thread parsed lately, by the text as received, with the region they were read
-/// in: every step of a call names the same two numbers. At most this many a thread; then the
-/// map is emptied and fills again.
-const RECENT: usize = 1024;
+/// Numbers parsed lately, by the text as received, with the region they were read in: every
+/// step of a call names the same two numbers, and its steps land on any of the server's
+/// threads (a cache per thread parsed each caller once on every thread). At most this many;
+/// S3-FIFO eviction (`quick_cache`) keeps the numbers of the calls in progress. The texts
+/// come from outside, so they are hashed with SipHash under a random key, as in
+/// [`crate::expiring`].
+const RECENT: usize = 4096;
 
 /// A text as received, and what it parsed to in a region.
-type Parsed = HashMap<String, (Region, Result<PhoneNumber, PhoneNumberError>)>;
+type Parsed = quick_cache::sync::Cache<
+    String,
+    (Region, Result<PhoneNumber, PhoneNumberError>),
+    quick_cache::UnitWeighter,
+    std::collections::hash_map::RandomState,
+>;
 
-thread_local! {
-    static PARSED: RefCell<Parsed> = RefCell::new(HashMap::with_capacity(RECENT));
-}
+static PARSED: LazyLock<Parsed> = LazyLock::new(|| {
+    quick_cache::sync::Cache::with(
+        RECENT,
+        RECENT as u64,
+        quick_cache::UnitWeighter,
+        std::collections::hash_map::RandomState::new(),
+        quick_cache::sync::DefaultLifecycle::default(),
+    )
+});
 
 impl PhoneNumber {
     /// Parses a number, reading it in `default_region` when it carries no country code, and
     /// refuses numbers that libphonenumber does not consider valid. About 2 µs a number
     /// (`rlibphonenumber` compiles its patterns once; the `phonenumber` crate used before took
-    /// 15 to 100 µs and serialised on one locked cache); a number the same thread parsed
-    /// lately is not parsed again.
+    /// 15 to 100 µs and serialised on one locked cache); a number parsed lately is not
+    /// parsed again.
     ///
     /// Errors: [`PhoneNumberError::Empty`], [`PhoneNumberError::Unparseable`] (letters, masked
     /// digits such as `07995679xx`, too short) and [`PhoneNumberError::Invalid`].
@@ -86,19 +98,14 @@ impl PhoneNumber {
         if trimmed.len() > 32 || trimmed.chars().any(|c| c.is_ascii_alphabetic()) {
             return Err(PhoneNumberError::Unparseable);
         }
-        PARSED.with_borrow_mut(|recent| {
-            if let Some((region, known)) = recent.get(trimmed)
-                && *region == default_region
-            {
-                return known.clone();
-            }
-            let parsed = Self::parse_uncached(trimmed, default_region);
-            if recent.len() >= RECENT {
-                recent.clear();
-            }
-            recent.insert(trimmed.to_owned(), (default_region, parsed.clone()));
-            parsed
-        })
+        if let Some((region, known)) = PARSED.get(trimmed)
+            && region == default_region
+        {
+            return known;
+        }
+        let parsed = Self::parse_uncached(trimmed, default_region);
+        PARSED.insert(trimmed.to_owned(), (default_region, parsed.clone()));
+        parsed
     }
 
     /// [`PhoneNumber::parse`] of a trimmed, non-empty text of at most 32 characters, without
