@@ -411,7 +411,7 @@ impl Sessions {
                 } else {
                     counting.caller_only()
                 };
-                let query = crate::writer::PinQuery {
+                let query = storage::orders::PinQuery {
                     pin: pin.as_ref().to_owned(),
                     virtual_number: call.virtual_number.as_ref().map(|n| n.as_ref().to_owned()),
                     caller_key: call.caller_key(),

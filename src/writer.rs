@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::flow::{CallState, Outcome, Route};
 use crate::storage::attempts::Counting;
 use crate::storage::calls::{CallEnd, CallStep};
-use crate::storage::orders::PinLookup;
+use crate::storage::orders::{PinLookup, PinQuery};
 use crate::storage::{self, Db};
 
 /// Messages (call writes, lookups) waiting beyond this wait for room; step records waiting
@@ -120,19 +120,6 @@ enum Written {
 }
 
 type Reply = oneshot::Sender<Result<Written, sqlx::Error>>;
-
-/// The check-pin lookup ([`storage::orders::find_active_by_pin`]): the keyed PIN, the
-/// virtual number (E.164, `None` when it did not parse), the attempt-limit keys of the caller
-/// and the number, the time (unix ms) of now, and which wrong PINs count.
-#[derive(Debug, Clone)]
-pub struct PinQuery {
-    pub pin: String,
-    pub virtual_number: Option<String>,
-    pub caller_key: String,
-    pub number_key: String,
-    pub now: i64,
-    pub counting: Counting,
-}
 
 type LookupReply = oneshot::Sender<Result<PinLookup, sqlx::Error>>;
 
@@ -337,7 +324,7 @@ impl Writer {
         query: PinQuery,
     ) -> Result<PinLookup, sqlx::Error> {
         if !self.direct {
-            return lookup_on_pool(db, &query).await;
+            return storage::orders::find_active_by_pin(db, &query).await;
         }
         let (reply, answer) = oneshot::channel();
         self.tx
@@ -436,7 +423,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Message>, queue: Arc<StepQueue>) {
         batch.fill(first, &mut rx);
         // Lookups come only to the direct writer; answered here all the same.
         for (query, reply) in batch.lookups.drain(..) {
-            let _ = reply.send(lookup_on_pool(&db, &query).await);
+            let _ = reply.send(storage::orders::find_active_by_pin(&db, &query).await);
         }
         queue.take(&mut steps);
         apply_all(&db, std::mem::take(&mut batch.calls), &steps).await;
@@ -623,19 +610,6 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
     }
 }
 
-async fn lookup_on_pool(db: &Db, q: &PinQuery) -> Result<PinLookup, sqlx::Error> {
-    storage::orders::find_active_by_pin(
-        db,
-        &q.pin,
-        q.virtual_number.as_deref(),
-        q.now,
-        &q.caller_key,
-        &q.number_key,
-        q.counting,
-    )
-    .await
-}
-
 /// [`apply_all`] on the writer's own SQLite connection, and the batch's `lookups` answered
 /// first, in its transaction when it has one ([`answer_lookups`]).
 fn apply_all_direct(
@@ -688,15 +662,7 @@ fn apply_all_direct(
 /// lookup is a read transaction of its own, two `fcntl` calls on the shared-memory file.
 fn answer_lookups(conn: &rusqlite::Connection, lookups: &mut Vec<(Box<PinQuery>, LookupReply)>) {
     for (q, reply) in lookups.drain(..) {
-        let _ = reply.send(storage::direct::find_active_by_pin(
-            conn,
-            &q.pin,
-            q.virtual_number.as_deref(),
-            q.now,
-            &q.caller_key,
-            &q.number_key,
-            q.counting,
-        ));
+        let _ = reply.send(storage::direct::find_active_by_pin(conn, &q));
     }
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::attempts::{self, Counting};
 use super::calls::{self, CallEnd, CallStep, EndValues, Indexed, StepValues};
-use super::orders::{self, Order, PinLookup};
+use super::orders::{self, Order, PinLookup, PinQuery};
 use super::steps;
 use super::steps::NewStep;
 use crate::flow::{CallState, Outcome};
@@ -300,28 +300,22 @@ pub fn record_failure(
 }
 
 /// [`orders::find_active_by_pin`] on `conn`.
-#[allow(clippy::too_many_arguments)]
 pub fn find_active_by_pin(
     conn: &rusqlite::Connection,
-    pin: &str,
-    virtual_number: Option<&str>,
-    now_ms: i64,
-    caller: &str,
-    number: &str,
-    counting: Counting,
+    q: &PinQuery,
 ) -> Result<PinLookup, sqlx::Error> {
     query_row(
         conn,
         &orders::FIND_BY_PIN,
         &[
-            &pin,
-            &now_ms,
-            &virtual_number,
-            &caller,
-            &counting.since,
-            &number,
-            &counting.caller_cap,
-            &counting.number_cap,
+            &q.pin,
+            &q.now,
+            &q.virtual_number,
+            &q.caller_key,
+            &q.counting.since,
+            &q.number_key,
+            &q.counting.caller_cap,
+            &q.counting.number_cap,
         ],
         |row| {
             let order_id: Option<String> = row.get("order_id")?;
@@ -785,20 +779,16 @@ mod tests {
         let caller = "+919800000002";
         // The direct lookup, checked against the pool's with the same arguments.
         let both = async |pin: &str, number: Option<&str>, now: i64, counting: Counting| {
-            let direct = find_active_by_pin(
-                conn.alone(),
-                pin,
-                number,
+            let q = PinQuery {
+                pin: pin.to_owned(),
+                virtual_number: number.map(str::to_owned),
+                caller_key: caller.to_owned(),
+                number_key: vn.as_ref().to_owned(),
                 now,
-                caller,
-                vn.as_ref(),
                 counting,
-            )
-            .unwrap();
-            let pooled =
-                orders::find_active_by_pin(&db, pin, number, now, caller, vn.as_ref(), counting)
-                    .await
-                    .unwrap();
+            };
+            let direct = find_active_by_pin(conn.alone(), &q).unwrap();
+            let pooled = orders::find_active_by_pin(&db, &q).await.unwrap();
             assert_eq!(direct, pooled, "{pin} {number:?} {now} {counting:?}");
             direct
         };

@@ -878,30 +878,34 @@ pub(super) static FIND_BY_PIN: std::sync::LazyLock<String> = std::sync::LazyLock
     )
 });
 
+/// The check-pin lookup ([`find_active_by_pin`]): the keyed PIN, the virtual number (E.164,
+/// `None` when it did not parse), the attempt-limit keys of the caller and the number (E.164,
+/// else as received), the time (unix ms) of now, and which wrong PINs count.
+#[derive(Debug, Clone)]
+pub struct PinQuery {
+    pub pin: String,
+    pub virtual_number: Option<String>,
+    pub caller_key: String,
+    pub number_key: String,
+    pub now: i64,
+    pub counting: Counting,
+}
+
 /// The lockout counts and the active order for a keyed PIN, in one round trip: the wrong
-/// PINs keyed by `caller` and on `number` (attempt-limit keys: E.164, else as received)
-/// within `counting` (each at most its cap), and the order with `pin` active at `now_ms` on `virtual_number` or valid on
-/// every number (with `virtual_number` `None`, the dialled number did not parse, only the
-/// latter).
-pub async fn find_active_by_pin(
-    db: &Db,
-    pin: &str,
-    virtual_number: Option<&str>,
-    now_ms: i64,
-    caller: &str,
-    number: &str,
-    counting: Counting,
-) -> Result<PinLookup, sqlx::Error> {
+/// PINs keyed by the caller and on the number within `q.counting` (each at most its cap), and
+/// the order with the PIN active at `q.now` on the virtual number or valid on every number
+/// (with `q.virtual_number` `None`, the dialled number did not parse, only the latter).
+pub async fn find_active_by_pin(db: &Db, q: &PinQuery) -> Result<PinLookup, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(FIND_BY_PIN.as_str());
     let row = sqlx::query(sql)
-        .bind(pin)
-        .bind(now_ms)
-        .bind(virtual_number)
-        .bind(caller)
-        .bind(counting.since)
-        .bind(number)
-        .bind(counting.caller_cap)
-        .bind(counting.number_cap)
+        .bind(&q.pin)
+        .bind(q.now)
+        .bind(q.virtual_number.as_deref())
+        .bind(&q.caller_key)
+        .bind(q.counting.since)
+        .bind(&q.number_key)
+        .bind(q.counting.caller_cap)
+        .bind(q.counting.number_cap)
         .fetch_one(db.pool())
         .await?;
     let found: Option<String> = row.try_get("order_id")?;
