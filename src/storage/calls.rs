@@ -182,48 +182,49 @@ pub async fn start(
     Ok(done.rows_affected() == 1)
 }
 
+/// The statement that writes a call's state after a step, with `$indexed` (more `set`
+/// clauses, or none) in its update: [`SAVE_STEP`] and [`SAVE_STEP_INDEXED`].
+macro_rules! save_step_sql {
+    ($indexed:literal) => {
+        concat!(
+            "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
+                            pin_attempts, order_id, destination, outcome, route, booking_id,
+                            bridged_at, started_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $11, $11)
+         on conflict (provider, call_sid) do update set",
+            $indexed,
+            "
+             caller = coalesce(calls.caller, excluded.caller),
+             phase = excluded.phase,
+             last_failure = excluded.last_failure,
+             pin_attempts = excluded.pin_attempts,
+             route = coalesce(excluded.route, calls.route),
+             booking_id = coalesce(excluded.booking_id, calls.booking_id),
+             outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
+             updated_at = excluded.updated_at
+         returning virtual_number, order_id, destination, bridged_at"
+        )
+    };
+}
+
 /// Writes a call's state after a step: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual
 /// number, then [`StepValues`] `$5` to `$14` in their order. A new call's row gets every
 /// column; an existing row only the columns no index holds, and returns the indexed ones
 /// ([`Indexed`]), which [`Indexed::after_step`] and [`FILL_INDEXED`] bring up to date when
 /// they change.
-pub(super) const SAVE_STEP: &str = "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
-                            pin_attempts, order_id, destination, outcome, route, booking_id,
-                            bridged_at, started_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $11, $11)
-         on conflict (provider, call_sid) do update set
-             caller = coalesce(calls.caller, excluded.caller),
-             phase = excluded.phase,
-             last_failure = excluded.last_failure,
-             pin_attempts = excluded.pin_attempts,
-             route = coalesce(excluded.route, calls.route),
-             booking_id = coalesce(excluded.booking_id, calls.booking_id),
-             outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
-             updated_at = excluded.updated_at
-         returning virtual_number, order_id, destination, bridged_at";
+pub(super) const SAVE_STEP: &str = save_step_sql!("");
 
 /// [`SAVE_STEP`] for a step that brings an indexed value ([`StepValues::brings_indexed`]): its
 /// update also sets the [`Indexed`] columns as [`Indexed::after_step`] leaves them, so that
 /// they take one statement instead of a second, [`FILL_INDEXED`]. What it returns is then
 /// already what the step wants, and no [`FILL_INDEXED`] follows.
-pub(super) const SAVE_STEP_INDEXED: &str = "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
-                            pin_attempts, order_id, destination, outcome, route, booking_id,
-                            bridged_at, started_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $11, $11)
-         on conflict (provider, call_sid) do update set
-             caller = coalesce(calls.caller, excluded.caller),
+pub(super) const SAVE_STEP_INDEXED: &str = save_step_sql!(
+    "
              virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
-             phase = excluded.phase,
-             last_failure = excluded.last_failure,
-             pin_attempts = excluded.pin_attempts,
              order_id = coalesce(excluded.order_id, calls.order_id),
              destination = coalesce(excluded.destination, calls.destination),
-             route = coalesce(excluded.route, calls.route),
-             booking_id = coalesce(excluded.booking_id, calls.booking_id),
-             bridged_at = coalesce(excluded.bridged_at, calls.bridged_at),
-             outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
-             updated_at = excluded.updated_at
-         returning virtual_number, order_id, destination, bridged_at";
+             bridged_at = coalesce(excluded.bridged_at, calls.bridged_at),"
+);
 
 /// The columns of a call row that the call path's indexes hold besides its key and start:
 /// `calls_callback` (virtual number, destination, bridged at) and `calls_order_id`.
