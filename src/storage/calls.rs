@@ -183,7 +183,11 @@ pub async fn start(
 }
 
 /// The statement that writes a call's state after a step, with `$indexed` (more `set`
-/// clauses, or none) in its update: [`SAVE_STEP`] and [`SAVE_STEP_INDEXED`].
+/// clauses, or none) in its update: [`SAVE_STEP`] and [`SAVE_STEP_INDEXED`]. Neither has a
+/// `returning` clause: SQLite gathers what one returns in a temporary table of its own,
+/// created and dropped at every run. What the row's indexed columns become is written in SQL
+/// instead ([`Indexed`]). Without it, a PIN step took 5,150 fewer instructions (157,893 to
+/// 152,743 in `scripts/instructions.py`).
 macro_rules! save_step_sql {
     ($indexed:literal) => {
         concat!(
@@ -195,32 +199,33 @@ macro_rules! save_step_sql {
             $indexed,
             "
              caller = coalesce(calls.caller, excluded.caller),
+             virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
              phase = excluded.phase,
              last_failure = excluded.last_failure,
              pin_attempts = excluded.pin_attempts,
              route = coalesce(excluded.route, calls.route),
              booking_id = coalesce(excluded.booking_id, calls.booking_id),
              outcome = case when calls.ended_at is null then excluded.outcome else calls.outcome end,
-             updated_at = excluded.updated_at
-         returning virtual_number, order_id, destination, bridged_at"
+             updated_at = excluded.updated_at"
         )
     };
 }
 
 /// Writes a call's state after a step: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual
 /// number, then [`StepValues`] `$5` to `$14` in their order. A new call's row gets every
-/// column; an existing row only the columns no index holds, and returns the indexed ones
-/// ([`Indexed`]), which [`Indexed::after_step`] and [`FILL_INDEXED`] bring up to date when
-/// they change.
+/// column; an existing row keeps its virtual number once known, and its order, destination
+/// and bridge time: this statement is for a step that brings none of them
+/// ([`StepValues::statement`]). Its virtual number is in `calls_callback`, whose entries
+/// only bridged calls have (a partial index), so setting it costs an index write only in a
+/// bridged call's later steps, which seldom write.
 pub(super) const SAVE_STEP: &str = save_step_sql!("");
 
-/// [`SAVE_STEP`] for a step that brings an indexed value ([`StepValues::brings_indexed`]): its
-/// update also sets the [`Indexed`] columns as [`Indexed::after_step`] leaves them, so that
-/// they take one statement instead of a second, [`FILL_INDEXED`]. What it returns is then
-/// already what the step wants, and no [`FILL_INDEXED`] follows.
+/// [`SAVE_STEP`] for a step that brings an order, a destination or a bridge time
+/// ([`StepValues::brings_indexed`]): its update also takes them over what the row holds. It
+/// replaced [`SAVE_STEP`] followed by a second statement on the row, [`FILL_INDEXED`], in
+/// every PIN call (at check-pin).
 pub(super) const SAVE_STEP_INDEXED: &str = save_step_sql!(
     "
-             virtual_number = coalesce(calls.virtual_number, excluded.virtual_number),
              order_id = coalesce(excluded.order_id, calls.order_id),
              destination = coalesce(excluded.destination, calls.destination),
              bridged_at = coalesce(excluded.bridged_at, calls.bridged_at),"
@@ -230,7 +235,8 @@ pub(super) const SAVE_STEP_INDEXED: &str = save_step_sql!(
 /// `calls_callback` (virtual number, destination, bridged at) and `calls_order_id`.
 ///
 /// A write names them in its `set` only when one of them may change: a step that brings
-/// them ([`SAVE_STEP_INDEXED`]), else [`FILL_INDEXED`] when what the row returned differs.
+/// them ([`SAVE_STEP_INDEXED`]); a call's end ([`RECORD_END`]) returns them, and
+/// [`FILL_INDEXED`] follows when what it returned differs from what the end wants.
 /// SQLite rewrites an index entry for every column an `UPDATE` sets, whether or not the value
 /// changes; setting them on every step made these two indexes most of the pages each commit
 /// wrote at maximum rate in the load benchmark (on PostgreSQL an unchanged value costs
@@ -244,23 +250,6 @@ pub(super) struct Indexed {
 }
 
 impl Indexed {
-    /// The values as a step leaves them: the virtual number kept once known, the order, the
-    /// destination and the bridge time replaced by the step's when it has them.
-    pub(super) fn after_step(&self, virtual_number: Option<&str>, v: &StepValues<'_>) -> Self {
-        Self {
-            virtual_number: self
-                .virtual_number
-                .clone()
-                .or(virtual_number.map(str::to_owned)),
-            order_id: v.order_id.map(str::to_owned).or(self.order_id.clone()),
-            destination: v
-                .destination
-                .map(str::to_owned)
-                .or(self.destination.clone()),
-            bridged_at: v.bridged_at.or(self.bridged_at),
-        }
-    }
-
     /// The values as a call's end leaves them: the virtual number and the destination kept
     /// once known, except that a bridge to the fallback number records that number.
     pub(super) fn after_end(&self, virtual_number: Option<&str>, v: &EndValues<'_>) -> Self {
@@ -335,9 +324,9 @@ pub(super) struct StepValues<'a> {
 }
 
 impl<'a> StepValues<'a> {
-    /// True when the step has an order, a destination or a bridge time: values that
-    /// [`Indexed::after_step`] takes over what the row holds. Such a step is written with
-    /// [`SAVE_STEP_INDEXED`]; any other with [`SAVE_STEP`], which leaves the indexes alone.
+    /// True when the step has an order, a destination or a bridge time, which it takes over
+    /// what the row holds. Such a step is written with [`SAVE_STEP_INDEXED`]; any other with
+    /// [`SAVE_STEP`], which leaves them alone.
     pub(super) fn brings_indexed(&self) -> bool {
         self.order_id.is_some() || self.destination.is_some() || self.bridged_at.is_some()
     }
@@ -377,7 +366,7 @@ pub async fn save_step(
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
     let v = StepValues::of(step, now_ms);
-    let row = sqlx::query(v.statement())
+    sqlx::query(v.statement())
         .bind(step.provider)
         .bind(step.call_sid)
         .bind(step.caller)
@@ -392,11 +381,9 @@ pub async fn save_step(
         .bind(v.route)
         .bind(v.booking_id)
         .bind(v.bridged_at)
-        .fetch_one(&mut *conn)
+        .execute(conn)
         .await?;
-    let now = Indexed::from_row(&row)?;
-    let wanted = now.after_step(step.virtual_number, &v);
-    fill_indexed(conn, step.provider, step.call_sid, &now, &wanted).await
+    Ok(())
 }
 
 /// [`find_callback`]'s statement: `$1` virtual number, `$2` the number dialled, `$3` since

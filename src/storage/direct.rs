@@ -141,7 +141,7 @@ pub fn save_step(
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
     let v = StepValues::of(step, now_ms);
-    let now = query_row(
+    execute(
         conn,
         v.statement(),
         &[
@@ -160,14 +160,11 @@ pub fn save_step(
             &v.booking_id,
             &v.bridged_at,
         ],
-        indexed,
     )?;
-    let wanted = now.after_step(step.virtual_number, &v);
-    fill_indexed(conn, step.provider, step.call_sid, &now, &wanted)
+    Ok(())
 }
 
-/// [`calls::Indexed`] from the `returning` of [`calls::SAVE_STEP`], [`calls::SAVE_STEP_INDEXED`]
-/// or [`calls::RECORD_END`].
+/// [`calls::Indexed`] from the `returning` of [`calls::RECORD_END`].
 fn indexed(row: &rusqlite::Row<'_>) -> rusqlite::Result<Indexed> {
     Ok(Indexed {
         virtual_number: row.get(0)?,
@@ -698,12 +695,16 @@ mod tests {
                     b,
                 )
             };
-            // A first step without the dialled number; a later one fills it in with the order.
+            // A first step without the dialled number; a later one fills it in, and one with
+            // the order keeps it.
             save(direct, &mut pool, &step(None, &collecting, None), 1_000).await;
             assert_eq!(
                 indexed_of(&mut pool, call_sid).await,
                 at(None, None, None, None)
             );
+            save(direct, &mut pool, &step(Some(vn), &collecting, None), 1_500).await;
+            let known = at(Some(vn), None, None, None);
+            assert_eq!(indexed_of(&mut pool, call_sid).await, known, "{call_sid}");
             save(direct, &mut pool, &step(Some(vn), &resolved, None), 2_000).await;
             let found = at(Some(vn), Some("ORD-1"), None, None);
             assert_eq!(indexed_of(&mut pool, call_sid).await, found, "{call_sid}");
