@@ -221,7 +221,7 @@ macro_rules! save_step_sql {
 pub(super) const SAVE_STEP: &str = save_step_sql!("");
 
 /// [`SAVE_STEP`] for a step that brings an order, a destination or a bridge time
-/// ([`StepValues::brings_indexed`]): its update also takes them over what the row holds. It
+/// ([`StepValues::statement`]): its update also takes them over what the row holds. It
 /// replaced [`SAVE_STEP`] followed by a second statement on the row, [`FILL_INDEXED`], in
 /// every PIN call (at check-pin).
 pub(super) const SAVE_STEP_INDEXED: &str = save_step_sql!(
@@ -324,16 +324,11 @@ pub(super) struct StepValues<'a> {
 }
 
 impl<'a> StepValues<'a> {
-    /// True when the step has an order, a destination or a bridge time, which it takes over
-    /// what the row holds. Such a step is written with [`SAVE_STEP_INDEXED`]; any other with
+    /// The statement that writes this step: [`SAVE_STEP_INDEXED`] when it has an order, a
+    /// destination or a bridge time, which it takes over what the row holds; else
     /// [`SAVE_STEP`], which leaves them alone.
-    pub(super) fn brings_indexed(&self) -> bool {
-        self.order_id.is_some() || self.destination.is_some() || self.bridged_at.is_some()
-    }
-
-    /// The statement that writes this step: [`SAVE_STEP_INDEXED`] or [`SAVE_STEP`].
     pub(super) fn statement(&self) -> &'static str {
-        if self.brings_indexed() {
+        if self.order_id.is_some() || self.destination.is_some() || self.bridged_at.is_some() {
             SAVE_STEP_INDEXED
         } else {
             SAVE_STEP
