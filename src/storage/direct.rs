@@ -13,6 +13,8 @@
 //! failures as [`sqlx::Error::Io`] (so [`super::is_unavailable`] holds for them and the call
 //! path answers as when the database is down), anything else as [`sqlx::Error::Protocol`].
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -314,24 +316,28 @@ pub fn find_active_by_pin(
             &q.counting.caller_cap,
             &q.counting.number_cap,
         ],
+        // By position, in the statement's order: the two counts, then the order's columns.
+        // By name, rusqlite compares each name with every column's until it matches: 1 % of
+        // a PIN step's instructions. `the_pin_lookup_finds_what_the_pools_finds` reads the
+        // same lookup by name through the pool.
         |row| {
-            let order_id: Option<String> = row.get("order_id")?;
+            let order_id: Option<String> = row.get(2)?;
             let order = match order_id {
                 None => None,
                 Some(order_id) => Some(Order {
                     order_id,
-                    customer_number: row.get("customer_number")?,
-                    pin: row.get("pin")?,
-                    virtual_number: row.get("virtual_number")?,
-                    created_at: row.get("created_at")?,
-                    expires_at: row.get("expires_at")?,
-                    deactivated_at: row.get("deactivated_at")?,
-                    allowed_callers: orders::allowed_callers(row.get("allowed_callers")?),
+                    customer_number: row.get(3)?,
+                    pin: row.get(4)?,
+                    virtual_number: row.get(5)?,
+                    created_at: row.get(6)?,
+                    expires_at: row.get(7)?,
+                    deactivated_at: row.get(8)?,
+                    allowed_callers: orders::allowed_callers(row.get(9)?),
                 }),
             };
             Ok(PinLookup {
-                caller_failures: row.get("caller_failures")?,
-                number_failures: row.get("number_failures")?,
+                caller_failures: row.get(0)?,
+                number_failures: row.get(1)?,
                 order,
             })
         },
@@ -350,6 +356,7 @@ pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result
     for call in steps::by_call(rows)? {
         run(
             &mut append,
+            steps::APPEND_STEPS,
             &[
                 &call.provider,
                 &call.call_sid,
@@ -364,32 +371,72 @@ pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result
     Ok(())
 }
 
-/// Binds `values[n - 1]` to each parameter `$n` of `statement`: by the number in its name,
-/// as `sqlx` binds the same statements, whatever order the parameters first appear in.
-/// Reading the index of each name back from SQLite (what `named_params!` does) was a twentieth
-/// of the writer's work in the load benchmark. A parameter without a value is an error.
-fn bind_numbered(
-    statement: &mut rusqlite::Statement<'_>,
-    values: &[&dyn rusqlite::ToSql],
-) -> rusqlite::Result<()> {
-    for index in 1..=statement.parameter_count() {
-        let name = statement.parameter_name(index).unwrap_or_default();
-        let value = name
-            .strip_prefix('$')
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| values.get(n.checked_sub(1)?))
-            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
-        statement.raw_bind_parameter(index, value)?;
-    }
-    Ok(())
+thread_local! {
+    /// For each statement run here, by the address of its SQL (every statement here is a
+    /// `'static` string, so an address names one text for the life of the process): the value
+    /// (`n - 1` of `$n`) bound to each of its parameters, in SQLite's order. Read from SQLite
+    /// once a statement, by [`parameter_values`].
+    static PARAMETER_VALUES: RefCell<HashMap<(usize, usize), Box<[usize]>>> =
+        RefCell::new(HashMap::new());
 }
 
-/// Runs `statement` once with `values` ([`bind_numbered`]); the rows it changed.
+/// The value bound to each parameter of `statement`, in SQLite's order: `n - 1` for `$n`,
+/// by the number in its name, whatever order the parameters first appear in. `None` when a
+/// parameter is not named `$n` (its name given).
+fn parameter_values(statement: &rusqlite::Statement<'_>) -> Result<Box<[usize]>, String> {
+    (1..=statement.parameter_count())
+        .map(|index| {
+            let name = statement.parameter_name(index).unwrap_or_default();
+            name.strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1))
+                .ok_or_else(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// Binds `values[n - 1]` to each parameter `$n` of `statement`, prepared from `sql`, as
+/// `sqlx` binds the same statements ([`parameter_values`]). Reading each parameter's name
+/// back from SQLite at every run (a walk of the statement's list of names, then a C string's
+/// length and UTF-8 check) was 2 % of a PIN step's instructions; the order is read once a
+/// statement and kept ([`PARAMETER_VALUES`]). A parameter without a value, or not named `$n`,
+/// is an error.
+fn bind_numbered(
+    statement: &mut rusqlite::Statement<'_>,
+    sql: &'static str,
+    values: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<()> {
+    if statement.parameter_count() == 0 {
+        return Ok(());
+    }
+    let key = (sql.as_ptr() as usize, sql.len());
+    PARAMETER_VALUES.with_borrow_mut(|known| {
+        let order = match known.get(&key) {
+            Some(order) => order,
+            None => {
+                let order =
+                    parameter_values(statement).map_err(rusqlite::Error::InvalidParameterName)?;
+                known.entry(key).or_insert(order)
+            }
+        };
+        for (index, &n) in order.iter().enumerate() {
+            let value = values
+                .get(n)
+                .ok_or_else(|| rusqlite::Error::InvalidParameterName(format!("${}", n + 1)))?;
+            statement.raw_bind_parameter(index + 1, value)?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `statement`, prepared from `sql`, once with `values` ([`bind_numbered`]); the rows
+/// it changed.
 fn run(
     statement: &mut rusqlite::Statement<'_>,
+    sql: &'static str,
     values: &[&dyn rusqlite::ToSql],
 ) -> Result<usize, sqlx::Error> {
-    bind_numbered(statement, values)
+    bind_numbered(statement, sql, values)
         .and_then(|()| statement.raw_execute())
         .map_err(to_sqlx)
 }
@@ -397,23 +444,23 @@ fn run(
 /// Runs `sql` (prepared once, kept) with `values`; the rows it changed.
 fn execute(
     conn: &rusqlite::Connection,
-    sql: &str,
+    sql: &'static str,
     values: &[&dyn rusqlite::ToSql],
 ) -> Result<usize, sqlx::Error> {
     let mut statement = conn.prepare_cached(sql).map_err(to_sqlx)?;
-    run(&mut statement, values)
+    run(&mut statement, sql, values)
 }
 
 /// Runs `sql` (prepared once, kept) with `values` and reads its first row with `read`;
 /// [`sqlx::Error::RowNotFound`] without one.
 fn query_row<T>(
     conn: &rusqlite::Connection,
-    sql: &str,
+    sql: &'static str,
     values: &[&dyn rusqlite::ToSql],
     read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<T, sqlx::Error> {
     let mut statement = conn.prepare_cached(sql).map_err(to_sqlx)?;
-    bind_numbered(&mut statement, values).map_err(to_sqlx)?;
+    bind_numbered(&mut statement, sql, values).map_err(to_sqlx)?;
     let mut rows = statement.raw_query();
     match rows.next().map_err(to_sqlx)? {
         Some(row) => read(row).map_err(to_sqlx),
@@ -468,6 +515,13 @@ mod tests {
             row.get::<_, i64>(0)
         });
         assert!(matches!(none, Err(sqlx::Error::RowNotFound)), "{none:?}");
+        // The order read from the first statement is kept for it alone: run again after
+        // another, it binds as before.
+        let again: (i64, String, String) = query_row(&conn, sql, &[&"c", &"d", &8], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .unwrap();
+        assert_eq!(again, (8, "cd".to_owned(), "c".to_owned()));
     }
 
     /// Frames in the write-ahead log now, as a passive checkpoint on `conn` reports them.
