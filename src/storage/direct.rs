@@ -371,12 +371,15 @@ pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result
     Ok(())
 }
 
+/// A statement's SQL as [`PARAMETER_VALUES`] keys it: its address and length.
+type SqlKey = (usize, usize);
+
 thread_local! {
     /// For each statement run here, by the address of its SQL (every statement here is a
     /// `'static` string, so an address names one text for the life of the process): the value
     /// (`n - 1` of `$n`) bound to each of its parameters, in SQLite's order. Read from SQLite
     /// once a statement, by [`parameter_values`].
-    static PARAMETER_VALUES: RefCell<HashMap<(usize, usize), Box<[usize]>>> =
+    static PARAMETER_VALUES: RefCell<HashMap<SqlKey, Box<[usize]>>> =
         RefCell::new(HashMap::new());
 }
 
@@ -409,7 +412,7 @@ fn bind_numbered(
     if statement.parameter_count() == 0 {
         return Ok(());
     }
-    let key = (sql.as_ptr() as usize, sql.len());
+    let key: SqlKey = (sql.as_ptr() as usize, sql.len());
     PARAMETER_VALUES.with_borrow_mut(|known| {
         let order = match known.get(&key) {
             Some(order) => order,
