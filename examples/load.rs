@@ -447,6 +447,16 @@ async fn step(
     }
 }
 
+/// One step of a PIN call's script: the applet, the digits it carries, whether it is the
+/// call's end, and the status and body expected.
+struct ScriptStep<'a> {
+    applet: &'static str,
+    digits: Option<&'a str>,
+    end: bool,
+    status: u16,
+    body: Option<&'a str>,
+}
+
 /// One whole PIN call on order `order`; `n` numbers the call (its CallSid and caller), `due` is
 /// when it should have started.
 async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Instant) {
@@ -462,29 +472,33 @@ async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Inst
         "{:08}",
         (o.pin.parse::<u64>().unwrap_or(0) + 1) % 100_000_000
     );
-    // Each step: the applet, the digits it carries, whether it is the call's end, the
-    // status and the body expected.
-    let mut script: Vec<(&'static str, Option<&str>, bool, u16, Option<&str>)> =
-        Vec::with_capacity(7);
-    script.push(("greeting", None, false, 200, None));
-    script.push(("gather", None, false, 200, None));
+    let step_of = |applet, digits, status| ScriptStep {
+        applet,
+        digits,
+        end: false,
+        status,
+        body: None,
+    };
+    let mut script = Vec::with_capacity(7);
+    script.push(step_of("greeting", None, 200));
+    script.push(step_of("gather", None, 200));
     if n % 10 == 9 {
         // A wrong PIN asks again (302), and the gather comes again.
-        script.push(("check-pin", Some(&wrong), false, 302, None));
-        script.push(("gather", None, false, 200, None));
+        script.push(step_of("check-pin", Some(&wrong), 302));
+        script.push(step_of("gather", None, 200));
     }
-    script.push(("check-pin", Some(&o.pin), false, 200, None));
-    script.push((
-        "connect",
-        Some(&o.pin),
-        false,
-        200,
-        Some(o.customer_e164.as_str()),
-    ));
-    script.push(("call-end", None, true, 200, None));
-    for (name, digits, end, status, body) in script {
-        let uri = server.exotel_uri(name, &common, digits, end);
-        if step(server, &mut log, &sid, (name, uri), status, body)
+    script.push(step_of("check-pin", Some(&o.pin), 200));
+    script.push(ScriptStep {
+        body: Some(o.customer_e164.as_str()),
+        ..step_of("connect", Some(&o.pin), 200)
+    });
+    script.push(ScriptStep {
+        end: true,
+        ..step_of("call-end", None, 200)
+    });
+    for s in script {
+        let uri = server.exotel_uri(s.applet, &common, s.digits, s.end);
+        if step(server, &mut log, &sid, (s.applet, uri), s.status, s.body)
             .await
             .is_none()
         {
