@@ -384,8 +384,8 @@ thread_local! {
 }
 
 /// The value bound to each parameter of `statement`, in SQLite's order: `n - 1` for `$n`,
-/// by the number in its name, whatever order the parameters first appear in. `None` when a
-/// parameter is not named `$n` (its name given).
+/// by the number in its name, whatever order the parameters first appear in. The name of the
+/// first parameter not named `$n` is the error.
 fn parameter_values(statement: &rusqlite::Statement<'_>) -> Result<Box<[usize]>, String> {
     (1..=statement.parameter_count())
         .map(|index| {
