@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::Duration;
 
@@ -414,13 +415,11 @@ fn bind_numbered(
     }
     let key: SqlKey = (sql.as_ptr() as usize, sql.len());
     PARAMETER_VALUES.with_borrow_mut(|known| {
-        let order = match known.get(&key) {
-            Some(order) => order,
-            None => {
-                let order =
-                    parameter_values(statement).map_err(rusqlite::Error::InvalidParameterName)?;
-                known.entry(key).or_insert(order)
-            }
+        let order = match known.entry(key) {
+            Entry::Occupied(kept) => kept.into_mut(),
+            Entry::Vacant(new) => new.insert(
+                parameter_values(statement).map_err(rusqlite::Error::InvalidParameterName)?,
+            ),
         };
         for (index, &n) in order.iter().enumerate() {
             let value = values
