@@ -17,6 +17,7 @@ pub mod expiring;
 pub mod flow;
 pub mod greetings;
 pub mod import;
+pub mod mailbox;
 pub mod metrics;
 pub mod pending;
 pub mod prompts;

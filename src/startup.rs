@@ -382,6 +382,8 @@ impl Application {
         let events = state.events.clone();
         let writer = state.writer.clone();
         let server = HttpServer::new(move || {
+            // Runs on each worker thread, in its runtime.
+            crate::mailbox::install();
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     routes::limits::reject_oversized,

@@ -14,7 +14,9 @@
 //! `sqlx`'s connection threads. It then also answers the check-pin lookup
 //! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason, inside
 //! the batch's transaction when it has one (one lock taken instead of one read transaction a
-//! lookup). On PostgreSQL it is a task writing through the pool.
+//! lookup). On PostgreSQL it is a task writing through the pool. Either way its answers wake the
+//! waiting request tasks through their thread's mailbox ([`crate::mailbox`]): one wake-up of a
+//! request thread a batch, not one an answer.
 //!
 //! The call steps (diagnostics for the admin UI's call page and the dashboard; on a SQLite
 //! file appended to each call's record: [`storage::steps`]) ride along: queued without waiting, written in the
@@ -331,7 +333,9 @@ impl Writer {
             .send(Message::Lookup(Box::new(query), reply))
             .await
             .map_err(|_| sqlx::Error::WorkerCrashed)?;
-        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+        crate::mailbox::gathered(answer)
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
     /// Queues a step record; never waits, never wakes the writer. A full queue (the database
@@ -355,7 +359,9 @@ impl Writer {
             .send(Message::Call(Box::new(write), reply))
             .await
             .map_err(|_| sqlx::Error::WorkerCrashed)?;
-        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+        crate::mailbox::gathered(answer)
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 }
 
