@@ -81,8 +81,16 @@ thread_local! {
 ///
 /// Call it on a thread whose runtime runs `!Send` tasks and lives as long as the thread: an
 /// actix worker, from the application factory (`HttpServer::new`'s closure runs on each
-/// worker). Panics, like `spawn_local`, when the thread has no such runtime.
+/// worker). Outside any runtime, or in a multi-threaded one, it does nothing: tasks there move
+/// between threads, and `spawn_local` would panic. Within a single-threaded runtime it must be
+/// inside a `LocalSet` or a local runtime, as `spawn_local` requires.
 pub fn install() {
+    let multi_threaded = tokio::runtime::Handle::try_current().map_or(true, |h| {
+        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    });
+    if multi_threaded {
+        return;
+    }
     let mailbox = MAILBOX.with(|slot| {
         let mut slot = slot.borrow_mut();
         if slot.is_some() {
@@ -234,6 +242,24 @@ mod tests {
         let (_, courier_waker) = counter();
         mailbox.collect(&Context::from_waker(&courier_waker), &mut due);
         assert!(due.is_empty(), "nothing was left behind");
+    }
+
+    #[test]
+    fn a_multi_threaded_runtime_gets_no_mailbox() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("a runtime");
+        let installed = runtime.block_on(async {
+            install();
+            MAILBOX.with(|slot| slot.borrow().is_some())
+        });
+        assert!(!installed);
+        install();
+        assert!(
+            MAILBOX.with(|slot| slot.borrow().is_none()),
+            "nor does no runtime"
+        );
     }
 
     /// Many tasks of one single-threaded runtime wait for answers sent from another thread,
