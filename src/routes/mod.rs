@@ -73,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-async fn not_found() -> HttpResponse {
+/// The JSON 404 of every path no route knows.
+pub(crate) async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::not_found("no such resource"))
 }

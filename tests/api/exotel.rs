@@ -278,6 +278,49 @@ async fn a_wrong_secret_gets_404_on_every_applet() {
 }
 
 #[tokio::test]
+async fn applet_paths_route_by_hand_as_the_router_did() {
+    let app = spawn_app().await;
+    let base = format!("{}/exotel/{EXOTEL_SECRET}", app.address);
+    let sid = "&CallSid=route-by-hand&CallFrom=09812345678&CallTo=07314853246";
+    // Every applet answers GET, HEAD and POST under the right secret.
+    let greeting = format!("{base}/greeting?x=1{sid}");
+    assert_eq!(
+        app.client.get(&greeting).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        app.client.head(&greeting).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        app.client.post(&greeting).send().await.unwrap().status(),
+        200
+    );
+    // Another method is refused as such, with what is allowed.
+    let put = app.client.put(&greeting).send().await.unwrap();
+    assert_eq!(put.status(), 405);
+    assert_eq!(put.headers()["allow"], "GET, HEAD, POST");
+    // An unknown applet, a missing one, a deeper path and the bare prefix: the JSON 404 of
+    // every unknown path.
+    for path in [
+        format!("{base}/no-such-applet"),
+        format!("{base}/"),
+        base.clone(),
+        format!("{base}/greeting/more"),
+        format!("{}/exotel", app.address),
+        format!("{}/exotel/", app.address),
+    ] {
+        let r = app.client.get(&path).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    // A prefix that only starts like `/exotel` is no Exotel path.
+    let other = format!("{}/exotelx/{EXOTEL_SECRET}/greeting", app.address);
+    assert_eq!(app.client.get(&other).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
 async fn the_server_restarted_between_two_steps_continues_the_call() {
     let app = spawn_app().await;
     app.create_order("OD-1", "4821").await;
