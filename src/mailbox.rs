@@ -157,7 +157,13 @@ impl<F: Future + Unpin> Future for Gathered<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let Some(mailbox) = MAILBOX.with(|slot| slot.borrow().clone()) else {
+        // `try_with`: while the thread's locals are being destroyed there is no mailbox, and the
+        // wait is woken directly rather than panicking.
+        let Some(mailbox) = MAILBOX
+            .try_with(|slot| slot.borrow().clone())
+            .ok()
+            .flatten()
+        else {
             return Pin::new(&mut this.inner).poll(cx);
         };
         let current = this.forward.as_ref().is_some_and(|(forward, _)| {
