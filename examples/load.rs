@@ -746,7 +746,7 @@ fn print_table(report: &Value) {
         for (step, l) in p["latency_per_step"].as_object().into_iter().flatten() {
             if first {
                 print!(
-                    "{:<34} {:>8.0} {:>9.0} {:>6.0}% ",
+                    "{:<34} {:>8.0} {:>9.0} {:>6.1}% ",
                     p["phase"].as_str().unwrap_or(""),
                     p["calls_per_second"].as_f64().unwrap_or(0.0),
                     p["steps_per_second"].as_f64().unwrap_or(0.0),
@@ -780,7 +780,7 @@ fn print_table(report: &Value) {
         .flatten()
         .map(|r| {
             format!(
-                "{:.0} % ({:.0} of {:.0})",
+                "{:.1} % ({:.0} of {:.0})",
                 r["share_of_healthz_ceiling"].as_f64().unwrap_or(0.0) * 100.0,
                 r["pin_steps_per_second"].as_f64().unwrap_or(0.0),
                 r["healthz_per_second"].as_f64().unwrap_or(0.0)
