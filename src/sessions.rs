@@ -1,6 +1,6 @@
 //! Call sessions: the flow engine wired to the cache and storage, shared by every provider.
 //!
-//! A step reads the call's state (from the moka cache when this process is the database's only
+//! A step reads the call's state (from memory when this process is the database's only
 //! user, SQLite; else from the database, since another instance may have served the call's
 //! previous step), asks storage for the facts the event needs, runs [`flow::step`], and writes
 //! the new state through to the database (and the cache). The writes go through
@@ -8,7 +8,9 @@
 //! committed.
 //!
 //! Round trips to the database per step, on SQLite: the first step (the greeting) one write;
-//! keyed digits one read (the lockout counts and the order, in one statement) and one write;
+//! keyed digits one (the lockout counts and the order read in one statement, the engine's
+//! decision on them taken on the writer's thread, and the writes, in one transaction:
+//! [`Writer::check_pin`]);
 //! the dial that follows one write (the order just found is kept in memory for a second); the
 //! end one write. A step that changes nothing (asking for the PIN again) touches no database.
 
@@ -26,7 +28,7 @@ use crate::flow::{
 };
 use crate::storage::attempts::Counting;
 use crate::storage::{self, Db};
-use crate::writer::{CallKey, Writer};
+use crate::writer::{CallKey, PinWrites, SavedStep, Writer, WrongPin};
 
 /// One inbound call as a provider adapter identified it.
 #[derive(Debug, Clone)]
@@ -51,6 +53,54 @@ fn caller_allowed(order: &storage::orders::Order, call: &Inbound) -> bool {
             .caller
             .as_ref()
             .is_some_and(|c| order.allowed_callers.iter().any(|a| a == c.as_ref()))
+}
+
+/// The order as the engine sees it. Only numbers stored by `PhoneNumber` are dialled; a
+/// damaged row dials no one.
+fn active_order(o: storage::orders::Order) -> Option<ActiveOrder> {
+    PhoneNumber::from_e164(&o.customer_number).map(|customer| ActiveOrder {
+        order_id: o.order_id,
+        customer,
+    })
+}
+
+/// The number and the reason a decision bridges to, when it does.
+fn bridge_of(decision: &Decision) -> Option<(String, flow::Route)> {
+    match decision {
+        Decision::Bridge { to, route, .. } => Some((to.to_string(), route.clone())),
+        _ => None,
+    }
+}
+
+/// True when a step leaves nothing to write: the state as stored, and no bridge that this
+/// process has not recorded already. A step is written when the state changed, or when it
+/// bridges where it was not recorded bridging (a dial after the PIN was found, a repeated
+/// delivery).
+fn unchanged(
+    stored: Option<&Stored>,
+    next: &CallState,
+    bridge: &Option<(String, flow::Route)>,
+) -> bool {
+    stored.is_some_and(|s| {
+        s.state == *next && (bridge.is_none() || s.bridge.is_some() && s.bridge == *bridge)
+    })
+}
+
+/// Is PIN entry refused, with these wrong PINs within the window: by the caller, or (with
+/// `PINBRIDGE_NUMBER_LOCKOUT`) on the virtual number?
+fn pins_locked(limits: &Limits, lookup: &storage::orders::PinLookup) -> bool {
+    lookup.caller_failures > i64::from(limits.caller_max_failures)
+        || (limits.number_lockout && lookup.number_failures > i64::from(limits.number_max_failures))
+}
+
+/// The wrong PINs that count at `now` (unix ms): those within the window, each count capped
+/// just past its limit.
+fn wrong_pin_counting(limits: &Limits, now: i64) -> Counting {
+    Counting::new(
+        now.saturating_sub(ms(limits.window)),
+        limits.caller_max_failures,
+        limits.number_max_failures,
+    )
 }
 
 impl Inbound {
@@ -239,6 +289,11 @@ impl Sessions {
         }
         let stored = self.stored(call).await?;
         let state = stored.as_ref().map(|s| s.state.clone()).unwrap_or_default();
+        if let (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) = (&event, &state.phase)
+        {
+            let query = self.pin_query(call, pin.as_ref());
+            return self.check_pin(call, stored, state, event, query).await;
+        }
         let facts = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
         let (next, decision) = flow::step(&state, event, &facts, &self.config.policy);
@@ -248,29 +303,124 @@ impl Sessions {
         {
             self.record_wrong_pin(call).await?;
         }
-        let bridge = match &decision {
-            Decision::Bridge { to, route, .. } => Some((to.to_string(), route.clone())),
-            _ => None,
-        };
-        // Written when the state changed, or when the step bridges where this process has not
-        // recorded it bridging already (a dial after the PIN was found, a repeated delivery).
-        let unchanged = stored.as_ref().is_some_and(|s| {
-            s.state == next && (bridge.is_none() || s.bridge.is_some() && s.bridge == bridge)
-        });
+        let bridge = bridge_of(&decision);
+        let unchanged = unchanged(stored.as_deref(), &next, &bridge);
         if !unchanged {
             self.writer
                 .save_step(call.write_key(), next.clone(), bridge.clone(), now_ms())
                 .await?;
-            if self.config.cache_call_state {
-                let bridge = bridge.or_else(|| stored.and_then(|s| s.bridge.clone()));
-                let stored = Stored {
-                    state: next,
-                    bridge,
-                };
-                self.cache.insert(call.key(), Arc::new(stored));
-            }
+            self.keep_state(call, stored, next, bridge);
         }
         Ok(decision)
+    }
+
+    /// Keeps a call's state after a step that wrote it, with the bridge it decided or else the
+    /// one kept before.
+    fn keep_state(
+        &self,
+        call: &Inbound,
+        stored: Option<Arc<Stored>>,
+        next: CallState,
+        bridge: Option<(String, flow::Route)>,
+    ) {
+        if self.config.cache_call_state {
+            let bridge = bridge.or_else(|| stored.and_then(|s| s.bridge.clone()));
+            let stored = Stored {
+                state: next,
+                bridge,
+            };
+            self.cache.insert(call.key(), Arc::new(stored));
+        }
+    }
+
+    /// Keyed digits while the call collects its PIN: the lookup, the engine's decision and the
+    /// writes (a wrong PIN, the call's new state) in one round trip to the writer
+    /// ([`Writer::check_pin`]), the decision taken on the writer's thread. Then, here, what
+    /// follows a wrong PIN ([`Self::after_wrong_pin`]) and what this process keeps.
+    async fn check_pin(
+        &self,
+        call: &Inbound,
+        stored: Option<Arc<Stored>>,
+        state: CallState,
+        event: CallEvent,
+        query: storage::orders::PinQuery,
+    ) -> Result<Decision, sqlx::Error> {
+        let config = Arc::clone(&self.config);
+        let inbound = call.clone();
+        let before = stored.clone();
+        let now = query.now;
+        let decide = move |lookup: &storage::orders::PinLookup| {
+            let pins_locked = pins_locked(&config.limits, lookup);
+            // A locked caller's PIN is never used: no answer can tell it apart.
+            let found = lookup
+                .order
+                .clone()
+                .filter(|o| !pins_locked && caller_allowed(o, &inbound));
+            let facts = Facts {
+                virtual_number: inbound.virtual_number.clone(),
+                order: found.clone().and_then(active_order),
+                pins_locked,
+                ..Facts::default()
+            };
+            let (next, decision) = flow::step(&state, event, &facts, &config.policy);
+            let wrong = next.attempts > state.attempts
+                && next.last_failure == Some(flow::Failure::WrongPin);
+            let bridge = bridge_of(&decision);
+            let write_step = !unchanged(before.as_deref(), &next, &bridge);
+            let writes = PinWrites {
+                wrong_pin: wrong.then(|| WrongPin {
+                    caller: inbound.caller_key(),
+                    virtual_number: inbound.virtual_number_key(),
+                    at: now,
+                    counting: wrong_pin_counting(&config.limits, now),
+                }),
+                step: write_step.then(|| SavedStep {
+                    call: inbound.write_key(),
+                    state: next.clone(),
+                    bridge: bridge.clone(),
+                    at: now_ms(),
+                }),
+            };
+            (writes, (next, decision, found, bridge, wrong, write_step))
+        };
+        let ((next, decision, found, bridge, wrong, write_step), failures) =
+            self.writer.check_pin(&self.db, query, decide).await?;
+        if self.config.cache_call_state
+            && let Some(order) = found
+        {
+            self.orders.insert(order.order_id.clone(), Arc::new(order));
+        }
+        if wrong {
+            crate::metrics::wrong_pin(call.provider);
+            if let Some((by_caller, on_number)) = failures {
+                self.after_wrong_pin(call, by_caller, on_number).await;
+            }
+        }
+        if write_step {
+            self.keep_state(call, stored, next, bridge);
+        }
+        Ok(decision)
+    }
+
+    /// The PIN lookup of keyed `pin` now: the caller's wrong PINs within the window, and the
+    /// number's only when they can lock PIN entry on it ([`pins_locked`]).
+    fn pin_query(&self, call: &Inbound, pin: &str) -> storage::orders::PinQuery {
+        let now = now_ms();
+        let limits = &self.config.limits;
+        let counting = wrong_pin_counting(limits, now);
+        let counting = if limits.number_lockout {
+            counting
+        } else {
+            counting.caller_only()
+        };
+        storage::orders::PinQuery {
+            pin: pin.to_owned(),
+            virtual_number: call.virtual_number.as_ref().map(|n| n.as_ref().to_owned()),
+            caller_key: call.caller_key(),
+            number_key: call.virtual_number_key(),
+            now,
+            counting,
+        }
     }
 
     /// The first step of a call: creates its record unless it has one. The engine's answer to
@@ -310,17 +460,20 @@ impl Sessions {
     async fn record_wrong_pin(&self, call: &Inbound) -> Result<(), sqlx::Error> {
         crate::metrics::wrong_pin(call.provider);
         let now = now_ms();
-        let limits = &self.config.limits;
-        let since = now.saturating_sub(ms(limits.window));
-        let counting = Counting::new(
-            since,
-            limits.caller_max_failures,
-            limits.number_max_failures,
-        );
+        let counting = wrong_pin_counting(&self.config.limits, now);
         let (by_caller, on_number) = self
             .writer
             .wrong_pin(call.caller_key(), call.virtual_number_key(), now, counting)
             .await?;
+        self.after_wrong_pin(call, by_caller, on_number).await;
+        Ok(())
+    }
+
+    /// After a wrong PIN was recorded, with the wrong PINs now counted (by the caller, on the
+    /// number): the alert when the number crosses its limit, and `pin.locked` when a lockout
+    /// starts.
+    async fn after_wrong_pin(&self, call: &Inbound, by_caller: i64, on_number: i64) {
+        let limits = &self.config.limits;
         let number_crossed = on_number == i64::from(limits.number_max_failures) + 1;
         if number_crossed {
             crate::metrics::pin_guessing_alert();
@@ -356,16 +509,6 @@ impl Sessions {
                 tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "pin.locked event not stored");
             }
         }
-        Ok(())
-    }
-
-    /// Is PIN entry refused, with these wrong PINs within the window: by the caller, or (with
-    /// `PINBRIDGE_NUMBER_LOCKOUT`) on the virtual number?
-    fn pins_locked(&self, lookup: &storage::orders::PinLookup) -> bool {
-        let limits = &self.config.limits;
-        lookup.caller_failures > i64::from(limits.caller_max_failures)
-            || (limits.number_lockout
-                && lookup.number_failures > i64::from(limits.number_max_failures))
     }
 
     /// The active order with this id: from memory when this process just found it by its PIN
@@ -396,31 +539,12 @@ impl Sessions {
         let mut pins_locked = false;
         let order = match (event, &state.phase) {
             // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.
+            // The admin UI's test call ([`Self::dry_step`]); a call's step takes
+            // [`Self::check_pin`].
             (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
-                let limits = &self.config.limits;
-                let since = now.saturating_sub(ms(limits.window));
-                let counting = Counting::new(
-                    since,
-                    limits.caller_max_failures,
-                    limits.number_max_failures,
-                );
-                // The number's count matters here only to lock PIN entry on it
-                // ([`Self::pins_locked`]).
-                let counting = if limits.number_lockout {
-                    counting
-                } else {
-                    counting.caller_only()
-                };
-                let query = storage::orders::PinQuery {
-                    pin: pin.as_ref().to_owned(),
-                    virtual_number: call.virtual_number.as_ref().map(|n| n.as_ref().to_owned()),
-                    caller_key: call.caller_key(),
-                    number_key: call.virtual_number_key(),
-                    now,
-                    counting,
-                };
+                let query = self.pin_query(call, pin.as_ref());
                 let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
-                pins_locked = self.pins_locked(&lookup);
+                pins_locked = self::pins_locked(&self.config.limits, &lookup);
                 // A locked caller's PIN is never used: no answer can tell it apart.
                 let found = lookup
                     .order
@@ -442,13 +566,7 @@ impl Sessions {
             ) => self.active_order(order_id, now).await?,
             _ => None,
         };
-        let order = order.and_then(|o| {
-            // Only numbers stored by `PhoneNumber` are dialled; a damaged row dials no one.
-            PhoneNumber::from_e164(&o.customer_number).map(|customer| ActiveOrder {
-                order_id: o.order_id,
-                customer,
-            })
-        });
+        let order = order.and_then(active_order);
         let mut facts = Facts {
             virtual_number: call.virtual_number.clone(),
             order,

@@ -14,7 +14,9 @@
 //! `sqlx`'s connection threads. It then also answers the check-pin lookup
 //! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason, inside
 //! the batch's transaction when it has one (one lock taken instead of one read transaction a
-//! lookup). On PostgreSQL it is a task writing through the pool. Either way its answers wake the
+//! lookup). A call's check-pin goes further ([`Writer::check_pin`]): the lookup, the flow
+//! engine's decision on it and the writes it decides, in the batch's transaction, one round
+//! trip instead of two. On PostgreSQL it is a task writing through the pool. Either way its answers wake the
 //! waiting request tasks through their thread's mailbox ([`crate::mailbox`]): one wake-up of a
 //! request thread a batch, not one an answer.
 //!
@@ -129,8 +131,74 @@ enum Message {
     Call(Box<CallWrite>, Reply),
     /// Answered before the writes of the batch it arrives in.
     Lookup(Box<PinQuery>, LookupReply),
+    /// A lookup, the decision on it and its writes, in one transaction ([`Writer::check_pin`]).
+    CheckPin(Box<CheckPin>),
     /// Answered once every step record sent before it is written (or given up).
     Flush(oneshot::Sender<()>),
+}
+
+/// What check-pin writes once its lookup is answered ([`Writer::check_pin`]); `None` writes
+/// nothing.
+#[derive(Debug, Default)]
+pub struct PinWrites {
+    pub wrong_pin: Option<WrongPin>,
+    pub step: Option<SavedStep>,
+}
+
+/// A wrong PIN, as [`Writer::wrong_pin`] records it: keyed by `caller` on `virtual_number`
+/// at `at` (unix ms), counted within `counting`.
+#[derive(Debug)]
+pub struct WrongPin {
+    pub caller: String,
+    pub virtual_number: String,
+    pub at: i64,
+    pub counting: Counting,
+}
+
+/// A call's state after a step, as [`Writer::save_step`] writes it: with the bridge it
+/// decided (E.164, why), at `at` (unix ms).
+#[derive(Debug)]
+pub struct SavedStep {
+    pub call: CallKey,
+    pub state: CallState,
+    pub bridge: Option<(String, Route)>,
+    pub at: i64,
+}
+
+impl PinWrites {
+    /// As the writes [`apply_direct`] and [`apply_one`] apply, in order: the wrong PIN first.
+    fn writes(self) -> Vec<CallWrite> {
+        let wrong = self.wrong_pin.map(|w| CallWrite::WrongPin {
+            caller: w.caller,
+            virtual_number: w.virtual_number,
+            at: w.at,
+            counting: w.counting,
+        });
+        let step = self.step.map(|s| CallWrite::Step {
+            call: s.call,
+            state: s.state,
+            bridge: s.bridge,
+            at: s.at,
+        });
+        wrong.into_iter().chain(step).collect()
+    }
+}
+
+/// Decides check-pin's writes from its lookup, on the writer's thread.
+type Decide = Box<dyn FnOnce(&PinLookup) -> PinWrites + Send>;
+
+/// The wrong PINs a check-pin's writes counted (by the caller, on the number), when it wrote
+/// one.
+type CheckReply = oneshot::Sender<Result<Option<(i64, i64)>, sqlx::Error>>;
+
+/// One check-pin on the writer's thread: looked up, then decided (`decide` is taken), then
+/// written; `writes` keeps what was decided, so that the writes can be applied again alone
+/// when the batch's shared transaction fails.
+struct CheckPin {
+    query: PinQuery,
+    decide: Option<Decide>,
+    writes: Vec<CallWrite>,
+    reply: CheckReply,
 }
 
 /// The step records waiting to be written, in the order they were queued; the writer takes
@@ -338,6 +406,62 @@ impl Writer {
             .map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
+    /// Check-pin in one round trip: the lookup ([`Self::find_active_by_pin`]), then
+    /// `decide` on what it found, then the writes it decided, wrong PIN first. Returns what
+    /// `decide` gave besides the writes, and the wrong PINs counted when it wrote one (by the
+    /// caller, on the number, as [`Self::wrong_pin`]).
+    ///
+    /// On the writer's own SQLite connection, `decide` runs on the writer's thread between the
+    /// lookup and the writes, in one transaction: one round trip to the writer instead of
+    /// two (each suspends the request and wakes the writer). Elsewhere, the lookup goes to
+    /// the pool and the writes to the writer, as separate steps. An error of the lookup or of
+    /// the writes is the step's.
+    pub async fn check_pin<T: Send + 'static>(
+        &self,
+        db: &Db,
+        query: PinQuery,
+        decide: impl FnOnce(&PinLookup) -> (PinWrites, T) + Send + 'static,
+    ) -> Result<(T, Option<(i64, i64)>), sqlx::Error> {
+        if !self.direct {
+            let lookup = storage::orders::find_active_by_pin(db, &query).await?;
+            let (writes, decided) = decide(&lookup);
+            let mut failures = None;
+            for write in writes.writes() {
+                if let Written::Failures(by_caller, on_number) = self.apply(write).await? {
+                    failures = Some((by_caller, on_number));
+                }
+            }
+            return Ok((decided, failures));
+        }
+        let decided = Arc::new(Mutex::new(None));
+        let slot = Arc::clone(&decided);
+        let decide: Decide = Box::new(move |lookup| {
+            let (writes, value) = decide(lookup);
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+            writes
+        });
+        let (reply, answer) = oneshot::channel();
+        let check = CheckPin {
+            query,
+            decide: Some(decide),
+            writes: Vec::new(),
+            reply,
+        };
+        self.tx
+            .send(Message::CheckPin(Box::new(check)))
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)?;
+        let failures = crate::mailbox::gathered(answer)
+            .await
+            .map_err(|_| sqlx::Error::WorkerCrashed)??;
+        let decided = decided
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| sqlx::Error::Protocol("check-pin answered without a decision".into()))?;
+        Ok((decided, failures))
+    }
+
     /// Queues a step record; never waits, never wakes the writer. A full queue (the database
     /// far behind) drops it; the writer logs how many, once per batch rather than once per
     /// step.
@@ -388,6 +512,7 @@ fn unexpected(written: &Written) -> sqlx::Error {
 #[derive(Default)]
 struct Batch {
     lookups: Vec<(Box<PinQuery>, LookupReply)>,
+    checks: Vec<CheckPin>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     waiting: Vec<oneshot::Sender<()>>,
 }
@@ -401,8 +526,9 @@ impl Batch {
                 Message::Call(write, reply) => self.calls.push((write, reply)),
                 Message::Flush(done) => self.waiting.push(done),
                 Message::Lookup(query, reply) => self.lookups.push((query, reply)),
+                Message::CheckPin(check) => self.checks.push(*check),
             }
-            next = if self.calls.len() < BATCH {
+            next = if self.calls.len() + self.checks.len() < BATCH {
                 rx.try_recv().ok()
             } else {
                 None
@@ -427,9 +553,25 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Message>, queue: Arc<StepQueue>) {
     let mut steps = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.fill(first, &mut rx);
-        // Lookups come only to the direct writer; answered here all the same.
+        // Lookups and check-pins come only to the direct writer; answered here all the same.
         for (query, reply) in batch.lookups.drain(..) {
             let _ = reply.send(storage::orders::find_active_by_pin(&db, &query).await);
+        }
+        for check in batch.checks.drain(..) {
+            let CheckPin {
+                query,
+                decide,
+                reply,
+                ..
+            } = check;
+            let checked = match storage::orders::find_active_by_pin(&db, &query).await {
+                Ok(lookup) => {
+                    let writes = decide.map(|d| d(&lookup)).unwrap_or_default().writes();
+                    apply_pin_writes(&db, &writes).await
+                }
+                Err(e) => Err(e),
+            };
+            let _ = reply.send(checked);
         }
         queue.take(&mut steps);
         apply_all(&db, std::mem::take(&mut batch.calls), &steps).await;
@@ -458,6 +600,7 @@ fn run_direct(
         apply_all_direct(
             &mut conn,
             &mut batch.lookups,
+            std::mem::take(&mut batch.checks),
             std::mem::take(&mut batch.calls),
             &steps,
         );
@@ -472,7 +615,7 @@ fn run_direct(
     }
     // Every handle is gone: what still waits is written before the thread ends.
     queue.take(&mut steps);
-    apply_all_direct(&mut conn, &mut Vec::new(), Vec::new(), &steps);
+    apply_all_direct(&mut conn, &mut Vec::new(), Vec::new(), Vec::new(), &steps);
 }
 
 /// Applies the writes and step records of one batch and answers each write.
@@ -617,20 +760,22 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
 }
 
 /// [`apply_all`] on the writer's own SQLite connection, and the batch's `lookups` answered
-/// first, in its transaction when it has one ([`answer_lookups`]).
+/// first, in its transaction when it has one ([`answer_lookups`]). The batch's check-pins
+/// ([`run_check`]) share that transaction with its writes.
 fn apply_all_direct(
     conn: &mut storage::direct::Connection,
     lookups: &mut Vec<(Box<PinQuery>, LookupReply)>,
+    mut checks: Vec<CheckPin>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     steps: &[StepRecord],
 ) {
-    if calls.is_empty() && steps.is_empty() {
+    if calls.is_empty() && steps.is_empty() && checks.is_empty() {
         // A batch of lookups and flushes only: no transaction to take the write lock for.
         answer_lookups(conn.alone(), lookups);
         return;
     }
     let rows = step_rows(steps);
-    if calls.len() == 1 && steps.is_empty() {
+    if calls.len() == 1 && steps.is_empty() && checks.is_empty() {
         for (write, reply) in calls {
             let written = conn.in_transaction(|tx| {
                 answer_lookups(tx, lookups);
@@ -644,22 +789,104 @@ fn apply_all_direct(
     }
     let shared = conn.in_transaction(|tx| {
         answer_lookups(tx, lookups);
+        let checked = checks
+            .iter_mut()
+            .map(|check| run_check(tx, check))
+            .collect::<Result<Vec<_>, _>>()?;
         let written = calls
             .iter()
             .map(|(write, _)| apply_direct(tx, write))
             .collect::<Result<Vec<_>, _>>()?;
         storage::direct::record_steps(tx, &rows)?;
-        Ok(written)
+        Ok((checked, written))
     });
     answer_lookups(conn.alone(), lookups);
-    if let Some(calls) = answer_shared(calls, shared, steps.len()) {
-        for (write, reply) in calls {
-            let _ = reply.send(conn.in_transaction(|tx| apply_direct(tx, &write)));
+    // As [`answer_shared`]: each its own result, all the same error when the database was
+    // unavailable, else each alone.
+    match shared {
+        Ok((checked, written)) => {
+            for (check, failures) in checks.into_iter().zip(checked) {
+                let _ = check.reply.send(Ok(failures));
+            }
+            for ((_, reply), written) in calls.into_iter().zip(written) {
+                let _ = reply.send(Ok(written));
+            }
         }
-        if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
-            tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
+        Err(e) if storage::is_unavailable(&e) => {
+            tracing::warn!(error = %e, steps = steps.len(), "call steps not recorded");
+            for check in checks {
+                let _ = check.reply.send(Err(like(&e)));
+            }
+            for (_, reply) in calls {
+                let _ = reply.send(Err(like(&e)));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, writes = calls.len() + checks.len(), "a shared write failed; writing one by one");
+            for mut check in checks {
+                let checked = conn.in_transaction(|tx| run_check(tx, &mut check));
+                let _ = check.reply.send(checked);
+            }
+            for (write, reply) in calls {
+                let _ = reply.send(conn.in_transaction(|tx| apply_direct(tx, &write)));
+            }
+            if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
+                tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
+            }
         }
     }
+}
+
+/// Runs one check-pin in the transaction `tx`: the first time, the lookup, then the decision
+/// on it (kept, so that a second run only writes again; a failed lookup leaves it to be
+/// taken then); then the writes decided. Returns the wrong PINs counted when it wrote one.
+/// A decision that panics fails its step, not the writer's thread: it writes nothing, and
+/// [`Writer::check_pin`] finds no decision.
+fn run_check(
+    tx: &rusqlite::Connection,
+    check: &mut CheckPin,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    if check.decide.is_some() {
+        let lookup = storage::direct::find_active_by_pin(tx, &check.query)?;
+        if let Some(decide) = check.decide.take() {
+            let decided =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(&lookup)));
+            match decided {
+                Ok(writes) => check.writes = writes.writes(),
+                Err(_) => {
+                    tracing::error!("check-pin's decision panicked; the step writes nothing");
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    let mut failures = None;
+    for write in &check.writes {
+        if let Written::Failures(by_caller, on_number) = apply_direct(tx, write)? {
+            failures = Some((by_caller, on_number));
+        }
+    }
+    Ok(failures)
+}
+
+/// A check-pin's writes through the pool, in one transaction; the wrong PINs counted when
+/// they hold one.
+async fn apply_pin_writes(
+    db: &Db,
+    writes: &[CallWrite],
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    if writes.is_empty() {
+        return Ok(None);
+    }
+    let mut tx = db.begin_batch().await?;
+    let mut failures = None;
+    for write in writes {
+        if let Written::Failures(by_caller, on_number) = apply_one(&mut tx, write).await? {
+            failures = Some((by_caller, on_number));
+        }
+    }
+    tx.commit().await?;
+    Ok(failures)
 }
 
 /// Answers the check-pin lookups waiting in `lookups` ([`storage::direct::find_active_by_pin`])
@@ -862,7 +1089,13 @@ mod tests {
         // With two writes and their steps: one shared transaction.
         let (first, first_answer) = start(1);
         let (second, second_answer) = start(2);
-        apply_all_direct(&mut conn, &mut lookups, vec![first, second], &[step(1)]);
+        apply_all_direct(
+            &mut conn,
+            &mut lookups,
+            Vec::new(),
+            vec![first, second],
+            &[step(1)],
+        );
         assert!(lookups.is_empty());
         assert_eq!(found(right_answer).as_deref(), Some("ORD-1"));
         assert_eq!(found(wrong_answer), None);
@@ -879,7 +1112,7 @@ mod tests {
         let (pending, answer) = lookup("4321", "+919800000003", 2_000);
         let mut lookups = vec![pending];
         let (third, mut third_answer) = start(3);
-        apply_all_direct(&mut conn, &mut lookups, vec![third], &[]);
+        apply_all_direct(&mut conn, &mut lookups, Vec::new(), vec![third], &[]);
         assert!(lookups.is_empty());
         assert_eq!(found(answer).as_deref(), Some("ORD-1"));
         assert!(third_answer.try_recv().unwrap().is_err());
@@ -888,8 +1121,153 @@ mod tests {
         // Lookups alone: no transaction.
         let (pending, answer) = lookup("4321", "+919800000004", 20_000);
         let mut lookups = vec![pending];
-        apply_all_direct(&mut conn, &mut lookups, Vec::new(), &[]);
+        apply_all_direct(&mut conn, &mut lookups, Vec::new(), Vec::new(), &[]);
         assert_eq!(found(answer), None, "expired at 10,000");
+    }
+
+    /// Check-pins share their batch's transaction: each is looked up, decided on the writer's
+    /// thread and written (a wrong PIN first, with its count); a decision that panics fails
+    /// only its own check; with the write lock held elsewhere every check fails and keeps no
+    /// decision made, so nothing is half written.
+    #[tokio::test]
+    async fn check_pins_look_up_decide_and_write_in_their_batch() {
+        use crate::domain::{NewOrder, PhoneNumber, Pin, PinChoice, Region};
+        use crate::flow::Phase;
+        use crate::storage::{PoolSettings, orders};
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/check.db", dir.path().display());
+        let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
+        db.migrate().await.unwrap();
+        let india = Region::parse("IN").unwrap();
+        let vn = PhoneNumber::parse("+917314850001", india).unwrap();
+        let new = NewOrder {
+            order_id: "ORD-1".into(),
+            customer: PhoneNumber::parse("09812345678", india).unwrap(),
+            pin: PinChoice::Given(Pin::parse("4321", 4, 8).unwrap()),
+            virtual_number: Some(vn.clone()),
+            expires_at_ms: 10_000,
+            allowed_callers: Vec::new(),
+        };
+        orders::create(&db, &new, orders::Density(1.0), 1_000)
+            .await
+            .unwrap();
+        let (path, _) = db.sqlite_file().unwrap();
+        let mut conn = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+        let key = |n: u32| CallKey {
+            provider: "exotel",
+            call_sid: format!("CK{n}").into(),
+            caller: Some("+919800000002".into()),
+            virtual_number: Some(vn.as_ref().into()),
+        };
+        for n in 1..=4 {
+            apply_all_direct(
+                &mut conn,
+                &mut Vec::new(),
+                Vec::new(),
+                vec![(
+                    Box::new(CallWrite::Start {
+                        call: key(n),
+                        at: 2_000,
+                    }),
+                    oneshot::channel().0,
+                )],
+                &[],
+            );
+        }
+        // A check of `pin` on call `n` that writes the order it found as the call's state, and
+        // a wrong PIN when it found none; `seen` tells what the decision saw.
+        let check = |n: u32, pin: &str, panics: bool| {
+            let (reply, answer) = oneshot::channel();
+            let (seen_tx, seen) = std::sync::mpsc::channel();
+            let (number, call) = (vn.as_ref().to_owned(), key(n));
+            let decide: Decide = Box::new(move |lookup: &PinLookup| {
+                assert!(!panics, "a decision that panics");
+                let found = lookup.order.as_ref().map(|o| o.order_id.clone());
+                let _ = seen_tx.send(found.clone());
+                let state = CallState {
+                    attempts: 1,
+                    phase: found.map_or(Phase::CollectingPin, |order_id| Phase::Resolved {
+                        order_id,
+                    }),
+                    ..CallState::default()
+                };
+                PinWrites {
+                    wrong_pin: (state.phase == Phase::CollectingPin).then(|| WrongPin {
+                        caller: "+919800000002".into(),
+                        virtual_number: number,
+                        at: 2_000,
+                        counting: Counting::new(0, 10, 200),
+                    }),
+                    step: Some(SavedStep {
+                        call,
+                        state,
+                        bridge: None,
+                        at: 2_000,
+                    }),
+                }
+            });
+            let query = PinQuery {
+                pin: pin.into(),
+                virtual_number: Some(vn.as_ref().into()),
+                caller_key: "+919800000002".into(),
+                number_key: vn.as_ref().into(),
+                now: 2_000,
+                counting: Counting::new(0, 10, 200),
+            };
+            let check = CheckPin {
+                query,
+                decide: Some(decide),
+                writes: Vec::new(),
+                reply,
+            };
+            (check, answer, seen)
+        };
+        let phase = |n: u32| {
+            let db = db.clone();
+            async move {
+                storage::calls::load_state(db.pool(), "exotel", &format!("CK{n}"))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .phase
+            }
+        };
+
+        let (right, mut right_answer, right_seen) = check(1, "4321", false);
+        let (wrong, mut wrong_answer, wrong_seen) = check(2, "9999", false);
+        let (broken, mut broken_answer, _) = check(3, "4321", true);
+        apply_all_direct(
+            &mut conn,
+            &mut Vec::new(),
+            vec![right, wrong, broken],
+            Vec::new(),
+            &[step(1)],
+        );
+        assert_eq!(right_seen.try_recv().unwrap().as_deref(), Some("ORD-1"));
+        assert_eq!(wrong_seen.try_recv().unwrap(), None);
+        assert!(matches!(right_answer.try_recv().unwrap(), Ok(None)));
+        assert!(matches!(wrong_answer.try_recv().unwrap(), Ok(Some((1, _)))));
+        assert!(matches!(broken_answer.try_recv().unwrap(), Ok(None)));
+        assert_eq!(
+            phase(1).await,
+            Phase::Resolved {
+                order_id: "ORD-1".into()
+            }
+        );
+        assert_eq!(phase(2).await, Phase::CollectingPin);
+        assert_eq!(phase(3).await, Phase::CollectingPin, "nothing written");
+
+        // The write lock held elsewhere: the check fails before it looks up or decides.
+        let holder = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+        holder.alone().execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (held, mut held_answer, held_seen) = check(4, "4321", false);
+        apply_all_direct(&mut conn, &mut Vec::new(), vec![held], Vec::new(), &[]);
+        assert!(held_answer.try_recv().unwrap().is_err());
+        assert!(held_seen.try_recv().is_err(), "no decision taken");
+        holder.alone().execute_batch("ROLLBACK").unwrap();
+        assert_eq!(phase(4).await, Phase::CollectingPin);
     }
 
     /// The queue hands its records over in the order they came, after what the writer holds
