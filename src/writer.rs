@@ -1020,14 +1020,16 @@ mod tests {
         }
     }
 
-    /// A check-pin lookup waiting with writes is answered in their transaction; with none, or
-    /// when that transaction can not begin (another connection holds the write lock), alone.
-    /// Either way it reads what was committed, and every write gets its own answer.
-    #[tokio::test]
-    async fn lookups_are_answered_with_the_writes_of_their_batch_or_alone() {
+    /// A migrated SQLite file in a new directory with one order, `ORD-1`: PIN 4321 on
+    /// +917314850001, active until 10,000 (unix ms); and the writer's own connection to it.
+    async fn one_order() -> (
+        tempfile::TempDir,
+        Db,
+        crate::domain::PhoneNumber,
+        storage::direct::Connection,
+    ) {
         use crate::domain::{NewOrder, PhoneNumber, Pin, PinChoice, Region};
         use crate::storage::{PoolSettings, orders};
-        use std::time::Duration;
 
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/writer.db", dir.path().display());
@@ -1047,7 +1049,18 @@ mod tests {
             .await
             .unwrap();
         let (path, _) = db.sqlite_file().unwrap();
-        let mut conn = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+        let conn =
+            storage::direct::Connection::open(path, std::time::Duration::from_millis(50)).unwrap();
+        (dir, db, vn, conn)
+    }
+
+    /// A check-pin lookup waiting with writes is answered in their transaction; with none, or
+    /// when that transaction can not begin (another connection holds the write lock), alone.
+    /// Either way it reads what was committed, and every write gets its own answer.
+    #[tokio::test]
+    async fn lookups_are_answered_with_the_writes_of_their_batch_or_alone() {
+        let (dir, _db, vn, mut conn) = one_order().await;
+        let path = &dir.path().join("writer.db");
 
         let lookup = |pin: &str, caller: &str, now: i64| {
             let (reply, answer) = oneshot::channel();
@@ -1107,7 +1120,8 @@ mod tests {
         }
 
         // The write lock held elsewhere: the write fails, the lookup is still answered.
-        let holder = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+        let holder =
+            storage::direct::Connection::open(path, std::time::Duration::from_millis(50)).unwrap();
         holder.alone().execute_batch("BEGIN IMMEDIATE").unwrap();
         let (pending, answer) = lookup("4321", "+919800000003", 2_000);
         let mut lookups = vec![pending];
@@ -1131,30 +1145,10 @@ mod tests {
     /// decision made, so nothing is half written.
     #[tokio::test]
     async fn check_pins_look_up_decide_and_write_in_their_batch() {
-        use crate::domain::{NewOrder, PhoneNumber, Pin, PinChoice, Region};
         use crate::flow::Phase;
-        use crate::storage::{PoolSettings, orders};
-        use std::time::Duration;
 
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/check.db", dir.path().display());
-        let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
-        db.migrate().await.unwrap();
-        let india = Region::parse("IN").unwrap();
-        let vn = PhoneNumber::parse("+917314850001", india).unwrap();
-        let new = NewOrder {
-            order_id: "ORD-1".into(),
-            customer: PhoneNumber::parse("09812345678", india).unwrap(),
-            pin: PinChoice::Given(Pin::parse("4321", 4, 8).unwrap()),
-            virtual_number: Some(vn.clone()),
-            expires_at_ms: 10_000,
-            allowed_callers: Vec::new(),
-        };
-        orders::create(&db, &new, orders::Density(1.0), 1_000)
-            .await
-            .unwrap();
-        let (path, _) = db.sqlite_file().unwrap();
-        let mut conn = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+        let (dir, db, vn, mut conn) = one_order().await;
+        let path = &dir.path().join("writer.db");
         let key = |n: u32| CallKey {
             provider: "exotel",
             call_sid: format!("CK{n}").into(),
@@ -1260,7 +1254,8 @@ mod tests {
         assert_eq!(phase(3).await, Phase::CollectingPin, "nothing written");
 
         // The write lock held elsewhere: the check fails before it looks up or decides.
-        let holder = storage::direct::Connection::open(path, Duration::from_millis(50)).unwrap();
+        let holder =
+            storage::direct::Connection::open(path, std::time::Duration::from_millis(50)).unwrap();
         holder.alone().execute_batch("BEGIN IMMEDIATE").unwrap();
         let (held, mut held_answer, held_seen) = check(4, "4321", false);
         apply_all_direct(&mut conn, &mut Vec::new(), vec![held], Vec::new(), &[]);
