@@ -93,6 +93,23 @@ fn pins_locked(limits: &Limits, lookup: &storage::orders::PinLookup) -> bool {
         || (limits.number_lockout && lookup.number_failures > i64::from(limits.number_max_failures))
 }
 
+/// What a PIN lookup lets the engine use: the order found, unless PIN entry is locked
+/// ([`pins_locked`]; a locked caller's PIN is never used, so no answer can tell it apart) or
+/// the order does not let this caller use its PIN; and whether PIN entry is locked.
+fn usable_order(
+    limits: &Limits,
+    lookup: &storage::orders::PinLookup,
+    call: &Inbound,
+) -> (Option<storage::orders::Order>, bool) {
+    let locked = pins_locked(limits, lookup);
+    let found = lookup
+        .order
+        .as_ref()
+        .filter(|o| !locked && caller_allowed(o, call))
+        .cloned();
+    (found, locked)
+}
+
 /// The wrong PINs that count at `now` (unix ms): those within the window, each count capped
 /// just past its limit.
 fn wrong_pin_counting(limits: &Limits, now: i64) -> Counting {
@@ -314,6 +331,16 @@ impl Sessions {
         Ok(decision)
     }
 
+    /// Keeps an order just found by its PIN for the dial that follows ([`ORDER_TTL`]).
+    fn keep_order(&self, order: Option<&storage::orders::Order>) {
+        if self.config.cache_call_state
+            && let Some(order) = order
+        {
+            self.orders
+                .insert(order.order_id.clone(), Arc::new(order.clone()));
+        }
+    }
+
     /// Keeps a call's state after a step that wrote it, with the bridge it decided or else the
     /// one kept before.
     fn keep_state(
@@ -350,12 +377,7 @@ impl Sessions {
         let before = stored.clone();
         let now = query.now;
         let decide = move |lookup: &storage::orders::PinLookup| {
-            let pins_locked = pins_locked(&config.limits, lookup);
-            // A locked caller's PIN is never used: no answer can tell it apart.
-            let found = lookup
-                .order
-                .clone()
-                .filter(|o| !pins_locked && caller_allowed(o, &inbound));
+            let (found, pins_locked) = usable_order(&config.limits, lookup, &inbound);
             let facts = Facts {
                 virtual_number: inbound.virtual_number.clone(),
                 order: found.clone().and_then(active_order),
@@ -385,11 +407,7 @@ impl Sessions {
         };
         let ((next, decision, found, bridge, wrong, write_step), failures) =
             self.writer.check_pin(&self.db, query, decide).await?;
-        if self.config.cache_call_state
-            && let Some(order) = found
-        {
-            self.orders.insert(order.order_id.clone(), Arc::new(order));
-        }
+        self.keep_order(found.as_ref());
         if wrong {
             crate::metrics::wrong_pin(call.provider);
             if let Some((by_caller, on_number)) = failures {
@@ -544,17 +562,9 @@ impl Sessions {
             (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
                 let query = self.pin_query(call, pin.as_ref());
                 let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
-                pins_locked = self::pins_locked(&self.config.limits, &lookup);
-                // A locked caller's PIN is never used: no answer can tell it apart.
-                let found = lookup
-                    .order
-                    .filter(|o| !pins_locked && caller_allowed(o, call));
-                if self.config.cache_call_state
-                    && let Some(order) = &found
-                {
-                    let kept = Arc::new(order.clone());
-                    self.orders.insert(order.order_id.clone(), kept);
-                }
+                let found;
+                (found, pins_locked) = usable_order(&self.config.limits, &lookup, call);
+                self.keep_order(found.as_ref());
                 found
             }
             (

@@ -553,25 +553,14 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Message>, queue: Arc<StepQueue>) {
     let mut steps = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.fill(first, &mut rx);
-        // Lookups and check-pins come only to the direct writer; answered here all the same.
+        // Lookups and check-pins come only to the direct writer: [`Writer::check_pin`] does its
+        // own lookup and writes elsewhere. Lookups are answered here all the same.
         for (query, reply) in batch.lookups.drain(..) {
             let _ = reply.send(storage::orders::find_active_by_pin(&db, &query).await);
         }
         for check in batch.checks.drain(..) {
-            let CheckPin {
-                query,
-                decide,
-                reply,
-                ..
-            } = check;
-            let checked = match storage::orders::find_active_by_pin(&db, &query).await {
-                Ok(lookup) => {
-                    let writes = decide.map(|d| d(&lookup)).unwrap_or_default().writes();
-                    apply_pin_writes(&db, &writes).await
-                }
-                Err(e) => Err(e),
-            };
-            let _ = reply.send(checked);
+            let refused = sqlx::Error::Protocol("check-pin sent to the pool's writer".into());
+            let _ = check.reply.send(Err(refused));
         }
         queue.take(&mut steps);
         apply_all(&db, std::mem::take(&mut batch.calls), &steps).await;
@@ -866,26 +855,6 @@ fn run_check(
             failures = Some((by_caller, on_number));
         }
     }
-    Ok(failures)
-}
-
-/// A check-pin's writes through the pool, in one transaction; the wrong PINs counted when
-/// they hold one.
-async fn apply_pin_writes(
-    db: &Db,
-    writes: &[CallWrite],
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    if writes.is_empty() {
-        return Ok(None);
-    }
-    let mut tx = db.begin_batch().await?;
-    let mut failures = None;
-    for write in writes {
-        if let Written::Failures(by_caller, on_number) = apply_one(&mut tx, write).await? {
-            failures = Some((by_caller, on_number));
-        }
-    }
-    tx.commit().await?;
     Ok(failures)
 }
 
