@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app_with};
+use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, a_minute_ago_ms, spawn_app_with};
 use crate::scenarios::{self, ALL, COURIER, CUSTOMER, Leg, VN};
 
 const ATTACKER: &str = "09000000666";
@@ -152,8 +152,11 @@ async fn every_kind_of_rejection_gets_the_same_answer_on_every_provider() {
         .await;
         let mk = |id: &str, pin: &str, vn: &str| json!({"order_id": id, "customer_number": CUSTOMER, "pin": pin, "virtual_number": vn});
         assert_eq!(order(&app, mk("expired", "1001", VN)).await.status(), 201);
-        app.sql("update orders set expires_at = 1000 where order_id = 'expired'")
-            .await;
+        app.sql(format!(
+            "update orders set expires_at = {} where order_id = 'expired'",
+            a_minute_ago_ms()
+        ))
+        .await;
         assert_eq!(order(&app, mk("gone", "1002", VN)).await.status(), 201);
         app.client
             .delete(app.api("/orders/gone"))
@@ -206,8 +209,11 @@ async fn rejections_are_byte_identical_on_exotel_and_twilio() {
     let app = spawn_app_with(|s| s.pin_min_length = 4).await;
     app.create_order("OD-1", "4821").await;
     app.create_order("OD-old", "1001").await;
-    app.sql("update orders set expires_at = 1000 where order_id = 'OD-old'")
-        .await;
+    app.sql(format!(
+        "update orders set expires_at = {} where order_id = 'OD-old'",
+        a_minute_ago_ms()
+    ))
+    .await;
     let mut bodies = Vec::new();
     for (i, pin) in ["9999", "1001"].iter().enumerate() {
         let call = Call::new(&format!("bytes-{i}"));

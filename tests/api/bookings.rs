@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, encode_seed, spawn_app, spawn_app_with,
+    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, a_minute_ago_ms, encode_seed, spawn_app,
+    spawn_app_with,
 };
 
 /// The seed's caller-based Connect request, verbatim (seed 003, "Caller based masking").
@@ -192,8 +193,11 @@ async fn an_expired_or_closed_booking_stops_routing_at_once() {
     app.add_number("07314853246", false).await;
     let expiring = app.book(RIDER, DRIVER).await;
     let closing = app.book("09988776655", "09123456789").await;
-    app.sql("update bookings set expires_at = 1000 where party_a = '+917709562799'")
-        .await;
+    app.sql(format!(
+        "update bookings set expires_at = {} where party_a = '+917709562799'",
+        a_minute_ago_ms()
+    ))
+    .await;
     assert_eq!(app.caller_connect("after-expiry", RIDER).await, "");
     let (_, b) = app
         .get_json(&format!(

@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::helpers::{CUSTOMER_E164, Call, EXOTEL_SECRET, encode_seed, spawn_app, spawn_app_with};
+use crate::helpers::{
+    CUSTOMER_E164, Call, EXOTEL_SECRET, a_minute_ago_ms, encode_seed, spawn_app, spawn_app_with,
+};
 
 /// The seed's Connect request of the PIN flow, verbatim (seed 003, "Pin based Number").
 const SEED_PIN_CONNECT: &str = "CallFrom=07709562799&CallSid=c39894edd8a85d7fd95dbf5fdb65157g&CallTo=07314853246&CallType=call-attempt&Created=Fri, 16 Jul 2021 18:24:05&CurrentTime=2021-07-16 18:24:12&DialCallDuration=0&DialCallStatus=null&DialWhomNumber=&Direction=incoming&EndTime=1970-01-01 05:30:00&ForwardedFrom=null&From=07709562799&ProcessStatus=null&RecordingUrl=null&StartTime=2021-07-16 18:24:05&To=07314853246&digits=\"568\"&flow_id=383431&tenant_id=53926";
@@ -146,8 +148,11 @@ async fn when_the_attempts_are_used_up_connect_dials_no_one() {
 async fn an_expired_order_is_a_wrong_pin() {
     let app = spawn_app().await;
     app.create_order("OD-old", "4821").await;
-    app.sql("update orders set expires_at = 1000 where order_id = 'OD-old'")
-        .await;
+    app.sql(format!(
+        "update orders set expires_at = {} where order_id = 'OD-old'",
+        a_minute_ago_ms()
+    ))
+    .await;
     let call = Call::new("expired");
     assert_eq!(app.check_pin(&call, "4821").await, 302);
     assert_eq!(app.connect(&call).await, "");

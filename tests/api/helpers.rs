@@ -223,12 +223,26 @@ impl TestApp {
     }
 
     /// Runs SQL on the application's database, as an operator or a clock would.
-    pub async fn sql(&self, statement: &'static str) {
+    pub async fn sql(&self, statement: impl Into<String>) {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&self.database_url).await.unwrap();
-        sqlx::query(statement).execute(&pool).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement.into()))
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
     }
+}
+
+/// A minute ago, in ms since the epoch: a time to expire a row at in a test. A time far in the
+/// past would not do: the server purges rows that ended before its retention cutoff
+/// (`PINBRIDGE_RETENTION_DAYS`) once at start-up, in a task that may run after the test's
+/// update, and the row would then be gone instead of expired.
+pub fn a_minute_ago_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    i64::try_from(now.as_millis()).expect("ms fit in i64") - 60_000
 }
 
 /// One inbound Exotel call: the seed's parameters with its own CallSid and caller.
