@@ -89,13 +89,7 @@ enum CallWrite {
     /// [`storage::calls::start`].
     Start { call: CallKey, at: i64 },
     /// [`storage::calls::save_step`].
-    Step {
-        call: CallKey,
-        state: CallState,
-        /// The number dialled (E.164) and why.
-        bridge: Option<(String, Route)>,
-        at: i64,
-    },
+    Step(SavedStep),
     /// [`storage::calls::record_end`].
     End {
         call: CallKey,
@@ -105,12 +99,7 @@ enum CallWrite {
     },
     /// [`storage::attempts::record_failure`], then [`storage::attempts::failures`] within
     /// `counting`.
-    WrongPin {
-        caller: String,
-        virtual_number: String,
-        at: i64,
-        counting: Counting,
-    },
+    WrongPin(WrongPin),
 }
 
 /// What a [`CallWrite`] returns.
@@ -156,7 +145,7 @@ pub struct WrongPin {
 }
 
 /// A call's state after a step, as [`Writer::save_step`] writes it: with the bridge it
-/// decided (E.164, why), at `at` (unix ms).
+/// decided (the number dialled, E.164, and why), at `at` (unix ms).
 #[derive(Debug)]
 pub struct SavedStep {
     pub call: CallKey,
@@ -165,22 +154,28 @@ pub struct SavedStep {
     pub at: i64,
 }
 
+impl SavedStep {
+    /// The [`CallStep`] [`storage::calls::save_step`] writes.
+    fn call_step(&self) -> CallStep<'_> {
+        CallStep {
+            provider: self.call.provider,
+            call_sid: &self.call.call_sid,
+            caller: self.call.caller.as_deref(),
+            virtual_number: self.call.virtual_number.as_deref(),
+            state: &self.state,
+            bridge: self.bridge.as_ref().map(|(to, route)| (to.as_str(), route)),
+        }
+    }
+}
+
 impl PinWrites {
     /// As the writes [`apply_direct`] and [`apply_one`] apply, in order: the wrong PIN first.
     fn writes(self) -> Vec<CallWrite> {
-        let wrong = self.wrong_pin.map(|w| CallWrite::WrongPin {
-            caller: w.caller,
-            virtual_number: w.virtual_number,
-            at: w.at,
-            counting: w.counting,
-        });
-        let step = self.step.map(|s| CallWrite::Step {
-            call: s.call,
-            state: s.state,
-            bridge: s.bridge,
-            at: s.at,
-        });
-        wrong.into_iter().chain(step).collect()
+        let wrong = self.wrong_pin.map(CallWrite::WrongPin);
+        wrong
+            .into_iter()
+            .chain(self.step.map(CallWrite::Step))
+            .collect()
     }
 }
 
@@ -325,12 +320,12 @@ impl Writer {
         at: i64,
     ) -> Result<(), sqlx::Error> {
         match self
-            .apply(CallWrite::Step {
+            .apply(CallWrite::Step(SavedStep {
                 call,
                 state,
                 bridge,
                 at,
-            })
+            }))
             .await?
         {
             Written::Saved => Ok(()),
@@ -372,12 +367,12 @@ impl Writer {
         counting: Counting,
     ) -> Result<(i64, i64), sqlx::Error> {
         match self
-            .apply(CallWrite::WrongPin {
+            .apply(CallWrite::WrongPin(WrongPin {
                 caller,
                 virtual_number,
                 at,
                 counting,
-            })
+            }))
             .await?
         {
             Written::Failures(by_caller, on_number) => Ok((by_caller, on_number)),
@@ -433,11 +428,11 @@ impl Writer {
             }
             return Ok((decided, failures));
         }
-        let decided = Arc::new(Mutex::new(None));
-        let slot = Arc::clone(&decided);
+        // What `decide` gives besides the writes comes back on a channel of its own type.
+        let (decided_tx, mut decided) = oneshot::channel();
         let decide: Decide = Box::new(move |lookup| {
             let (writes, value) = decide(lookup);
-            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+            let _ = decided_tx.send(value);
             writes
         });
         let (reply, answer) = oneshot::channel();
@@ -455,10 +450,8 @@ impl Writer {
             .await
             .map_err(|_| sqlx::Error::WorkerCrashed)??;
         let decided = decided
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or_else(|| sqlx::Error::Protocol("check-pin answered without a decision".into()))?;
+            .try_recv()
+            .map_err(|_| sqlx::Error::Protocol("check-pin answered without a decision".into()))?;
         Ok((decided, failures))
     }
 
@@ -709,12 +702,7 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
         )
         .await
         .map(Written::Started),
-        CallWrite::Step {
-            call,
-            state,
-            bridge,
-            at,
-        } => storage::calls::save_step(conn, &call_step(call, state, bridge), *at)
+        CallWrite::Step(step) => storage::calls::save_step(conn, &step.call_step(), step.at)
             .await
             .map(|()| Written::Saved),
         CallWrite::End {
@@ -734,14 +722,10 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
         )
         .await
         .map(Written::Ended),
-        CallWrite::WrongPin {
-            caller,
-            virtual_number,
-            at,
-            counting,
-        } => {
-            storage::attempts::record_failure(&mut *conn, caller, virtual_number, *at).await?;
-            storage::attempts::failures(&mut *conn, caller, virtual_number, *counting)
+        CallWrite::WrongPin(w) => {
+            storage::attempts::record_failure(&mut *conn, &w.caller, &w.virtual_number, w.at)
+                .await?;
+            storage::attempts::failures(&mut *conn, &w.caller, &w.virtual_number, w.counting)
                 .await
                 .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
         }
@@ -882,12 +866,9 @@ fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Writte
             *at,
         )
         .map(Written::Started),
-        CallWrite::Step {
-            call,
-            state,
-            bridge,
-            at,
-        } => direct::save_step(conn, &call_step(call, state, bridge), *at).map(|()| Written::Saved),
+        CallWrite::Step(step) => {
+            direct::save_step(conn, &step.call_step(), step.at).map(|()| Written::Saved)
+        }
         CallWrite::End {
             call,
             state,
@@ -904,29 +885,10 @@ fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Writte
             *at,
         )
         .map(Written::Ended),
-        CallWrite::WrongPin {
-            caller,
-            virtual_number,
-            at,
-            counting,
-        } => direct::record_failure(conn, caller, virtual_number, *at, *counting)
-            .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number)),
-    }
-}
-
-/// The [`CallStep`] a [`CallWrite::Step`] writes.
-fn call_step<'a>(
-    call: &'a CallKey,
-    state: &'a CallState,
-    bridge: &'a Option<(String, Route)>,
-) -> CallStep<'a> {
-    CallStep {
-        provider: call.provider,
-        call_sid: &call.call_sid,
-        caller: call.caller.as_deref(),
-        virtual_number: call.virtual_number.as_deref(),
-        state,
-        bridge: bridge.as_ref().map(|(to, route)| (to.as_str(), route)),
+        CallWrite::WrongPin(w) => {
+            direct::record_failure(conn, &w.caller, &w.virtual_number, w.at, w.counting)
+                .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
+        }
     }
 }
 
