@@ -5,7 +5,8 @@ another, then as many `/healthz` requests.
 The load benchmark (scripts/load.sh) measures time, which on a shared virtual machine swings by
 a tenth from one run to the next: more than most single changes to the hot path are worth.
 Instructions counted by valgrind's callgrind are the same from run to run for the same binary
-and requests (to a fraction of a percent), whatever else the machine does. They do not count
+and requests (to about 1 %: the writer's batches, and so its work a step, depend on timing),
+whatever else the machine does. They do not count
 the kernel's work (system calls, thread wake-ups, the page cache), so a change there shows only
 in the load benchmark.
 
