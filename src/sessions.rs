@@ -332,12 +332,11 @@ impl Sessions {
     }
 
     /// Keeps an order just found by its PIN for the dial that follows ([`ORDER_TTL`]).
-    fn keep_order(&self, order: Option<&storage::orders::Order>) {
+    fn keep_order(&self, order: Option<storage::orders::Order>) {
         if self.config.cache_call_state
             && let Some(order) = order
         {
-            self.orders
-                .insert(order.order_id.clone(), Arc::new(order.clone()));
+            self.orders.insert(order.order_id.clone(), Arc::new(order));
         }
     }
 
@@ -407,7 +406,7 @@ impl Sessions {
         };
         let ((next, decision, found, bridge, wrong, write_step), failures) =
             self.writer.check_pin(&self.db, query, decide).await?;
-        self.keep_order(found.as_ref());
+        self.keep_order(found);
         if wrong {
             crate::metrics::wrong_pin(call.provider);
             if let Some((by_caller, on_number)) = failures {
@@ -564,7 +563,7 @@ impl Sessions {
                 let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
                 let found;
                 (found, pins_locked) = usable_order(&self.config.limits, &lookup, call);
-                self.keep_order(found.as_ref());
+                self.keep_order(found.clone());
                 found
             }
             (
