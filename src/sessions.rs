@@ -556,14 +556,13 @@ impl Sessions {
         let mut pins_locked = false;
         let order = match (event, &state.phase) {
             // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.
-            // The admin UI's test call ([`Self::dry_step`]); a call's step takes
-            // [`Self::check_pin`].
+            // Reached only by the admin UI's test call ([`Self::dry_step`]), which keeps
+            // nothing: a call's keyed PIN takes [`Self::check_pin`].
             (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
                 let query = self.pin_query(call, pin.as_ref());
                 let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
                 let found;
                 (found, pins_locked) = usable_order(&self.config.limits, &lookup, call);
-                self.keep_order(found.clone());
                 found
             }
             (

@@ -622,33 +622,55 @@ async fn apply_all(db: &Db, calls: Vec<(Box<CallWrite>, Reply)>, steps: &[StepRe
     }
 }
 
-/// Answers the writes of a batch from its shared transaction's result: each its own result
-/// when it committed, all the same error when the database was unavailable (trying the step
-/// records again would only hold the next writes up). Gives the writes back when the
-/// transaction failed for another reason: they are then applied one by one.
+/// How a batch's shared transaction ended, as its writes are answered: each its own result
+/// when it committed; all the same error when the database was unavailable (trying the step
+/// records again would only hold the next writes up); applied again one by one when it failed
+/// for another reason.
+enum SharedEnd<T> {
+    Committed(T),
+    Unavailable(sqlx::Error),
+    Failed,
+}
+
+impl<T> SharedEnd<T> {
+    /// Classifies (and logs) the end of a shared transaction of `writes` writes and `steps`
+    /// step records.
+    fn of(shared: Result<T, sqlx::Error>, writes: usize, steps: usize) -> Self {
+        match shared {
+            Ok(value) => Self::Committed(value),
+            Err(e) if storage::is_unavailable(&e) => {
+                tracing::warn!(error = %e, steps, "call steps not recorded");
+                Self::Unavailable(e)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, writes, "a shared write failed; writing one by one");
+                Self::Failed
+            }
+        }
+    }
+}
+
+/// Answers the writes of a batch from its shared transaction's result ([`SharedEnd`]). Gives
+/// the writes back when they are to be applied one by one.
 fn answer_shared(
     calls: Vec<(Box<CallWrite>, Reply)>,
     shared: Result<Vec<Written>, sqlx::Error>,
     steps: usize,
 ) -> Option<Vec<(Box<CallWrite>, Reply)>> {
-    match shared {
-        Ok(written) => {
+    match SharedEnd::of(shared, calls.len(), steps) {
+        SharedEnd::Committed(written) => {
             for ((_, reply), written) in calls.into_iter().zip(written) {
                 let _ = reply.send(Ok(written));
             }
             None
         }
-        Err(e) if storage::is_unavailable(&e) => {
-            tracing::warn!(error = %e, steps, "call steps not recorded");
+        SharedEnd::Unavailable(e) => {
             for (_, reply) in calls {
                 let _ = reply.send(Err(like(&e)));
             }
             None
         }
-        Err(e) => {
-            tracing::debug!(error = %e, writes = calls.len(), "a shared write failed; writing one by one");
-            Some(calls)
-        }
+        SharedEnd::Failed => Some(calls),
     }
 }
 
@@ -774,10 +796,8 @@ fn apply_all_direct(
         Ok((checked, written))
     });
     answer_lookups(conn.alone(), lookups);
-    // As [`answer_shared`]: each its own result, all the same error when the database was
-    // unavailable, else each alone.
-    match shared {
-        Ok((checked, written)) => {
+    match SharedEnd::of(shared, calls.len() + checks.len(), steps.len()) {
+        SharedEnd::Committed((checked, written)) => {
             for (check, failures) in checks.into_iter().zip(checked) {
                 let _ = check.reply.send(Ok(failures));
             }
@@ -785,8 +805,7 @@ fn apply_all_direct(
                 let _ = reply.send(Ok(written));
             }
         }
-        Err(e) if storage::is_unavailable(&e) => {
-            tracing::warn!(error = %e, steps = steps.len(), "call steps not recorded");
+        SharedEnd::Unavailable(e) => {
             for check in checks {
                 let _ = check.reply.send(Err(like(&e)));
             }
@@ -794,8 +813,7 @@ fn apply_all_direct(
                 let _ = reply.send(Err(like(&e)));
             }
         }
-        Err(e) => {
-            tracing::debug!(error = %e, writes = calls.len() + checks.len(), "a shared write failed; writing one by one");
+        SharedEnd::Failed => {
             for mut check in checks {
                 let checked = conn.in_transaction(|tx| run_check(tx, &mut check));
                 let _ = check.reply.send(checked);

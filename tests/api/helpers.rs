@@ -239,10 +239,7 @@ impl TestApp {
 /// (`PINBRIDGE_RETENTION_DAYS`) once at start-up, in a task that may run after the test's
 /// update, and the row would then be gone instead of expired.
 pub fn a_minute_ago_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("a clock after 1970");
-    i64::try_from(now.as_millis()).expect("ms fit in i64") - 60_000
+    pinbridge::clock::now_ms() - 60_000
 }
 
 /// One inbound Exotel call: the seed's parameters with its own CallSid and caller.
