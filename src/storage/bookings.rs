@@ -130,6 +130,17 @@ pub async fn create(
     Ok(booking)
 }
 
+/// [`party_holds`]'s statement: `$1` the number, `$2` now (ms), `$3` and `$4` the parties.
+/// One branch a party column, so that each searches its index by its whole key (migration
+/// 0009): `party_a in (..) or party_b in (..)` left SQLite's planner to the number's index and
+/// every active booking of the number.
+const PARTY_HOLDS: &str = "select 1 from bookings
+         where party_a in ($3, $4) and virtual_number = $1 and closed_at is null and expires_at > $2
+         union all
+         select 1 from bookings
+         where party_b in ($3, $4) and virtual_number = $1 and closed_at is null and expires_at > $2
+         limit 1";
+
 /// Does party `a` or `b` hold `number` in an active booking?
 async fn party_holds(
     conn: &mut AnyConnection,
@@ -138,20 +149,34 @@ async fn party_holds(
     b: &str,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "select 1 from bookings
-         where virtual_number = $1 and closed_at is null and expires_at > $2
-           and (party_a in ($3, $4) or party_b in ($3, $4))
-         limit 1",
-    )
-    .bind(number)
-    .bind(now_ms)
-    .bind(a)
-    .bind(b)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(PARTY_HOLDS)
+        .bind(number)
+        .bind(now_ms)
+        .bind(a)
+        .bind(b)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.is_some())
 }
+
+/// [`allocate`]'s statement: `$1` now (ms), `$2` and `$3` the parties, `$4` the provider or
+/// `''`. Each number's load is counted in its index alone; the numbers the parties hold come
+/// from the parties' own index entries (migration 0009), not from every active booking's row.
+const ALLOCATE: &str = "select v.number,
+                (select count(*) from bookings l
+                  where l.virtual_number = v.number and l.closed_at is null and l.expires_at > $1)
+                as load
+         from virtual_numbers v
+         where v.reserved = 0 and v.drained_at is null
+           and ($4 = '' or v.provider = $4)
+           and v.number not in (
+               select virtual_number from bookings
+                where party_a in ($2, $3) and closed_at is null and expires_at > $1
+               union all
+               select virtual_number from bookings
+                where party_b in ($2, $3) and closed_at is null and expires_at > $1)
+         order by load, v.number
+         limit 1";
 
 /// The least loaded number that neither party holds in an active booking.
 async fn allocate(
@@ -161,27 +186,13 @@ async fn allocate(
     provider: Option<&str>,
     now_ms: i64,
 ) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query(
-        "select v.number,
-                (select count(*) from bookings l
-                  where l.virtual_number = v.number and l.closed_at is null and l.expires_at > $1)
-                as load
-         from virtual_numbers v
-         where v.reserved = 0 and v.drained_at is null
-           and ($4 = '' or v.provider = $4)
-           and not exists (
-               select 1 from bookings c
-                where c.virtual_number = v.number and c.closed_at is null and c.expires_at > $1
-                  and (c.party_a in ($2, $3) or c.party_b in ($2, $3)))
-         order by load, v.number
-         limit 1",
-    )
-    .bind(now_ms)
-    .bind(a)
-    .bind(b)
-    .bind(provider.unwrap_or(""))
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query(ALLOCATE)
+        .bind(now_ms)
+        .bind(a)
+        .bind(b)
+        .bind(provider.unwrap_or(""))
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| r.try_get("number")).transpose()
 }
 
@@ -226,6 +237,16 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, sqlx::Error> {
         .collect()
 }
 
+/// [`find_peer`]'s statement: `$1` the caller, `$2` the virtual number, `$3` now (ms). Each
+/// branch names a party index's whole key (migration 0009) and reads one entry, however many
+/// bookings share the number.
+const FIND_PEER: &str = "select booking_id, party_a, party_b from bookings
+         where party_a = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
+         union all
+         select booking_id, party_a, party_b from bookings
+         where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
+         limit 1";
+
 /// The active booking in which `caller` is a party on `virtual_number`, and the other party.
 /// The allocation rule makes it unique.
 pub async fn find_peer(
@@ -234,17 +255,12 @@ pub async fn find_peer(
     virtual_number: &str,
     now_ms: i64,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    let row = sqlx::query(
-        "select booking_id, party_a, party_b from bookings
-         where virtual_number = $1 and closed_at is null and expires_at > $2
-           and (party_a = $3 or party_b = $3)
-         limit 1",
-    )
-    .bind(virtual_number)
-    .bind(now_ms)
-    .bind(caller)
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query(FIND_PEER)
+        .bind(caller)
+        .bind(virtual_number)
+        .bind(now_ms)
+        .fetch_optional(db.pool())
+        .await?;
     row.map(|r| {
         let a: String = r.try_get("party_a")?;
         let b: String = r.try_get("party_b")?;
@@ -400,6 +416,36 @@ mod tests {
                     "active count of number {n}"
                 );
             }
+        }
+    }
+
+    /// A caller's booking, and the numbers a party holds, are found by the party's own index
+    /// entries, and each number's load is counted in the number's partial index (its rows
+    /// unread: the index's condition is the query's): never by reading every active booking
+    /// of a number (migration 0009).
+    #[tokio::test]
+    async fn booking_lookups_search_by_party_and_count_in_the_partial_index() {
+        let db = Db::connect("sqlite::memory:", &crate::storage::PoolSettings::single())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        for sql in [FIND_PEER, PARTY_HOLDS] {
+            let plan = crate::storage::test_plan(&db, sql).await;
+            for party in ["party_a", "party_b"] {
+                let search = format!(
+                    "USING INDEX bookings_{party} ({party}=? AND virtual_number=? AND expires_at>?)"
+                );
+                assert!(plan.contains(&search), "{sql}\n{plan}");
+            }
+            assert!(!plan.contains("bookings_virtual_number"), "{sql}\n{plan}");
+        }
+        let plan = crate::storage::test_plan(&db, ALLOCATE).await;
+        for search in [
+            "USING INDEX bookings_party_a (party_a=?)",
+            "USING INDEX bookings_party_b (party_b=?)",
+            "USING INDEX bookings_virtual_number (virtual_number=? AND expires_at>?)",
+        ] {
+            assert!(plan.contains(search), "{plan}");
         }
     }
 

@@ -727,19 +727,7 @@ pub async fn get(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::PoolSettings;
-
-    /// SQLite's plan for `sql`, one step a line.
-    async fn plan(db: &Db, sql: &str) -> String {
-        sqlx::query(sqlx::AssertSqlSafe(format!("explain query plan {sql}")))
-            .fetch_all(db.pool())
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get::<String, _>("detail").unwrap())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use crate::storage::{PoolSettings, test_plan as plan};
 
     /// The call path writes `calls_order_id` and `calls_callback` for bridged calls only
     /// (partial indexes); the lookups that need them must still use them.

@@ -368,6 +368,20 @@ pub(crate) async fn test_db() -> Db {
     db
 }
 
+/// SQLite's plan for `sql` on `db`, one step a line (`EXPLAIN QUERY PLAN`), for tests that
+/// check a statement searches the index it was written for.
+#[cfg(test)]
+pub(crate) async fn test_plan(db: &Db, sql: &str) -> String {
+    sqlx::query(sqlx::AssertSqlSafe(format!("explain query plan {sql}")))
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, "detail").unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
