@@ -152,6 +152,8 @@ struct Phase {
     name: String,
     seconds: f64,
     stats: Stats,
+    /// CPU time spent while it ran ([`CpuUse::since`]).
+    cpu: CpuUse,
 }
 
 impl Phase {
@@ -161,6 +163,7 @@ impl Phase {
             name: name.to_owned(),
             seconds: 0.0,
             stats: Stats::default(),
+            cpu: CpuUse::default(),
         }
     }
 
@@ -172,6 +175,122 @@ impl Phase {
     fn add(&mut self, round: Phase) {
         self.seconds += round.seconds;
         self.stats.add(round.stats);
+        self.cpu.add(&round.cpu);
+    }
+
+    /// Microseconds of CPU a step: the server's and the generator's.
+    fn cpu_per_step(&self) -> (f64, f64) {
+        let steps = self.stats.step_count().max(1) as f64;
+        (
+            self.cpu.server_seconds * 1e6 / steps,
+            self.cpu.generator_seconds * 1e6 / steps,
+        )
+    }
+}
+
+/// CPU time, read from `/proc` (proc(5)): what the server process and this generator spent
+/// (user and system, all threads), and how busy the machine's cores were. Throughput on a
+/// shared machine swings with the host; the CPU time a step swings far less, and it is what
+/// sizing needs: a core gives a million microseconds a second.
+#[derive(Default, Clone, Copy)]
+struct CpuUse {
+    /// Seconds of CPU the server process used.
+    server_seconds: f64,
+    /// Seconds of CPU this generator used.
+    generator_seconds: f64,
+    /// Clock ticks of all cores: busy (neither idle nor waiting for I/O), and in all.
+    machine_busy: u64,
+    machine_total: u64,
+}
+
+/// A reading of the counters [`CpuUse`] is the difference of.
+#[derive(Clone, Copy)]
+struct CpuReading {
+    server_ticks: u64,
+    generator_ticks: u64,
+    machine_busy: u64,
+    machine_total: u64,
+}
+
+impl CpuUse {
+    /// Clock ticks a second of `/proc`'s counters (`getconf CLK_TCK`; 100 on Linux).
+    fn ticks_per_second() -> f64 {
+        static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+        *TICKS.get_or_init(|| {
+            Command::new("getconf")
+                .arg("CLK_TCK")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(100.0)
+        })
+    }
+
+    /// utime + stime of process `pid` (`/proc/PID/stat`, fields 14 and 15), in clock ticks.
+    fn process_ticks(pid: &str) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name, field 2, is in parentheses and may hold spaces.
+        let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+        let utime: u64 = fields.nth(11)?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        Some(utime + stime)
+    }
+
+    /// The machine's busy and total clock ticks (`/proc/stat`, first line; idle and iowait
+    /// are not busy).
+    fn machine_ticks() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let total: u64 = ticks.iter().sum();
+        let idle = ticks.get(3)? + ticks.get(4)?;
+        Some((total - idle, total))
+    }
+
+    /// Reads the counters now; zeros where `/proc` can not be read.
+    fn read(server_pid: u32) -> CpuReading {
+        let (machine_busy, machine_total) = Self::machine_ticks().unwrap_or((0, 0));
+        CpuReading {
+            server_ticks: Self::process_ticks(&server_pid.to_string()).unwrap_or(0),
+            generator_ticks: Self::process_ticks("self").unwrap_or(0),
+            machine_busy,
+            machine_total,
+        }
+    }
+
+    /// What was spent between `before` and now.
+    fn since(server_pid: u32, before: CpuReading) -> Self {
+        let now = Self::read(server_pid);
+        let seconds = |ticks: u64| ticks as f64 / Self::ticks_per_second();
+        Self {
+            server_seconds: seconds(now.server_ticks.saturating_sub(before.server_ticks)),
+            generator_seconds: seconds(now.generator_ticks.saturating_sub(before.generator_ticks)),
+            machine_busy: now.machine_busy.saturating_sub(before.machine_busy),
+            machine_total: now.machine_total.saturating_sub(before.machine_total),
+        }
+    }
+
+    fn add(&mut self, other: &CpuUse) {
+        self.server_seconds += other.server_seconds;
+        self.generator_seconds += other.generator_seconds;
+        self.machine_busy += other.machine_busy;
+        self.machine_total += other.machine_total;
+    }
+
+    /// The share of the machine's cores that were busy, from 0 to 1.
+    fn machine_busy_share(&self) -> f64 {
+        if self.machine_total == 0 {
+            0.0
+        } else {
+            self.machine_busy as f64 / self.machine_total as f64
+        }
     }
 }
 
@@ -301,6 +420,11 @@ impl Server {
             .await
             .ok()
             .flatten()
+    }
+
+    /// The server's process id.
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The server's peak resident set (VmHWM), in bytes.
@@ -535,6 +659,9 @@ async fn booking_call(server: &Server, stats: &Shared, n: u64, b: &Booking) {
     log.flush(stats, completed);
 }
 
+/// The name of the phase of PIN calls at maximum rate.
+const MAX_PIN: &str = "PIN calls, maximum rate";
+
 /// The next call number, shared by all phases so every CallSid is new.
 static NEXT_CALL: AtomicU64 = AtomicU64::new(0);
 
@@ -556,6 +683,7 @@ where
 {
     let stats: Shared = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
+    let cpu = CpuUse::read(server.pid());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
@@ -581,6 +709,7 @@ where
         stats: Arc::try_unwrap(stats)
             .map(|m| m.into_inner().unwrap())
             .unwrap_or_default(),
+        cpu: CpuUse::since(server.pid(), cpu),
     }
 }
 
@@ -597,6 +726,7 @@ async fn open_loop(server: &Arc<Server>, args: &Args, orders: u64) -> Phase {
     let interval = Duration::from_secs_f64(1.0 / calls_per_second);
     let total = (calls_per_second * args.seconds as f64) as u64;
     let stats: Shared = Arc::default();
+    let cpu = CpuUse::read(server.pid());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..total {
@@ -615,6 +745,7 @@ async fn open_loop(server: &Arc<Server>, args: &Args, orders: u64) -> Phase {
         stats: Arc::try_unwrap(stats)
             .map(|m| m.into_inner().unwrap())
             .unwrap_or_default(),
+        cpu: CpuUse::since(server.pid(), cpu),
     }
 }
 
@@ -712,6 +843,9 @@ fn phase_json(p: &Phase, ceiling: f64) -> Value {
         "errors": p.stats.errors,
         "first_errors": p.stats.first_errors,
         "latency_per_step": per_step,
+        "server_cpu_us_per_step": p.cpu_per_step().0,
+        "generator_cpu_us_per_step": p.cpu_per_step().1,
+        "machine_busy_share": p.cpu.machine_busy_share(),
     })
 }
 
@@ -720,6 +854,10 @@ fn print_table(report: &Value) {
     println!(
         "seed: {} orders imported in {:.1} s ({:.0} orders/s)",
         report["orders"], report["import_seconds"], report["import_orders_per_second"]
+    );
+    println!(
+        "bookings: {} created one by one through the admin API in {:.1} s",
+        report["bookings"], report["bookings_seconds"]
     );
     println!(
         "server peak RSS: {:.1} MB   call records: {} stored / {} calls made",
@@ -793,6 +931,37 @@ fn print_table(report: &Value) {
         rounds.join(", ")
     );
     println!();
+    println!(
+        "{:<34} {:>14} {:>14} {:>12}",
+        "CPU time a step (/proc)", "server µs", "generator µs", "cores busy"
+    );
+    for p in report["phases"].as_array().into_iter().flatten() {
+        println!(
+            "{:<34} {:>14.1} {:>14.1} {:>11.0}%",
+            p["phase"].as_str().unwrap_or(""),
+            p["server_cpu_us_per_step"].as_f64().unwrap_or(0.0),
+            p["generator_cpu_us_per_step"].as_f64().unwrap_or(0.0),
+            p["machine_busy_share"].as_f64().unwrap_or(0.0) * 100.0
+        );
+    }
+    if let Some(pin) = report["phases"]
+        .as_array()
+        .and_then(|phases| phases.iter().find(|p| p["phase"] == MAX_PIN))
+    {
+        let us = pin["server_cpu_us_per_step"].as_f64().unwrap_or(0.0);
+        let steps_per_call =
+            pin["steps"].as_f64().unwrap_or(0.0) / pin["calls"].as_f64().unwrap_or(0.0).max(1.0);
+        if us > 0.0 && steps_per_call > 0.0 {
+            println!();
+            println!(
+                "Sizing: {us:.1} µs of server CPU a PIN step at maximum rate, so one core serves \
+                 about {:.0} PIN steps ({:.0} whole calls) a second.",
+                1e6 / us,
+                1e6 / us / steps_per_call
+            );
+        }
+    }
+    println!();
 }
 
 async fn count_call_records(database_url: &str) -> anyhow::Result<i64> {
@@ -841,7 +1010,9 @@ async fn main() -> anyhow::Result<()> {
 
     let server = Arc::new(Server::start(&args.server, &database_url, dir.path())?);
     eprintln!("creating {} bookings", args.bookings);
+    let started = Instant::now();
     let bookings = Arc::new(create_bookings(&server, args.bookings).await?);
+    let bookings_seconds = started.elapsed().as_secs_f64();
     // What the setup left in the page cache goes to the disk now, not during a measured
     // phase. The server syncs its write-ahead log about once a second (when the log starts
     // over), on the writer's thread, and on ext4 that sync waits for the writeback of other
@@ -865,7 +1036,7 @@ async fn main() -> anyhow::Result<()> {
         pin_call(&server, &stats, n, order_for(n, orders), due).await;
     };
     let mut ceiling_phase = Phase::empty("/healthz, maximum rate");
-    let mut max_pin = Phase::empty("PIN calls, maximum rate");
+    let mut max_pin = Phase::empty(MAX_PIN);
     let mut rounds = Vec::new();
     for r in 1..=args.rounds {
         eprintln!(
@@ -926,6 +1097,8 @@ async fn main() -> anyhow::Result<()> {
         "orders": args.orders,
         "import_seconds": import_seconds,
         "import_orders_per_second": args.orders as f64 / import_seconds,
+        "bookings": args.bookings,
+        "bookings_seconds": bookings_seconds,
         "server_peak_rss_bytes": peak_rss,
         "healthz_ceiling_per_second": ceiling,
         "maximum_rate_rounds": rounds,
