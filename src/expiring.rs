@@ -10,7 +10,7 @@
 //! entry is not removed when read: the next write of its key replaces it, eviction drops it
 //! otherwise. `moka`, used before, kept its own access logs and ran their housekeeping inside
 //! the requests that touched it: about 6 % of a PIN step's server time at maximum rate in
-//! the load benchmark (README, "Performance").
+//! the load benchmark (`docs/performance-notes.md`).
 
 use std::collections::hash_map::RandomState;
 use std::time::{Duration, Instant};

@@ -4,8 +4,8 @@
 //! wakes the request task waiting for it. A task of a request thread (an actix worker: a
 //! single-threaded tokio runtime) woken from another thread costs that thread's runtime a
 //! write to its event fd, one per wake, however many go to the same thread in one batch: 0.8
-//! system calls a PIN step in the load benchmark (`perf stat`, README "What the seventh look
-//! found").
+//! system calls a PIN step in the load benchmark (`perf stat`; `docs/performance-notes.md`, the
+//! seventh look).
 //!
 //! A thread with a mailbox ([`install`]) takes such wakes in it instead: a wake posts the
 //! task's waker to the mailbox ([`Mailbox::post`]), and only the first post since the mailbox

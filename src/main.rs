@@ -12,7 +12,7 @@ use pinbridge::{import, telemetry};
 
 /// mimalloc (MIT) instead of the C library's allocator: a webhook step makes a few hundred
 /// small allocations (request, form fields, log line, response), and with glibc's allocator
-/// they were a tenth of the server's time at maximum rate ("Performance" in the README).
+/// they were a tenth of the server's time at maximum rate (`docs/performance-notes.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -9,7 +9,7 @@
 //! `http_request` span), echoed in the response's `X-Request-Id`.
 //!
 //! One line a request, not a line for the step and another when the span closes: formatting a
-//! JSON line is a tenth of a webhook step's cost ("Performance" in the README).
+//! JSON line is a tenth of a webhook step's cost (`docs/performance-notes.md`).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
