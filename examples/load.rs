@@ -3,7 +3,8 @@
 //! (which builds the release binaries first); `--help` lists the options.
 //!
 //! Phases, one after the other, against one server:
-//! 1. seed: `pinbridge orders import` of `--orders` active orders (timed);
+//! 1. seed: `pinbridge orders import` of `--orders` active orders (timed), then `--bookings`
+//!    bookings created one by one through the admin API (timed);
 //! 2. PIN calls at a fixed offered rate (`--steps-per-second`): greeting, gather, check-pin
 //!    (one wrong PIN in every tenth call, then gather and check-pin again), connect, call-end,
 //!    each call with its own CallSid (random-looking, as Exotel's are) and caller. Calls start
@@ -16,8 +17,10 @@
 //! 4. caller-based booking calls at maximum rate: connect (routed by the caller), call-end.
 //!
 //! Prints a table (calls/s, steps/s, latency percentiles per step, errors, the server's peak
-//! RSS, steps/s as a share of the `/healthz` ceiling) and writes the same as JSON. Then stops
-//! the server and checks that the database holds one call record per call made.
+//! RSS, steps/s as a share of the `/healthz` ceiling), then the CPU time a step of the server
+//! and of the generator in each phase and how busy the cores were ([`CpuUse`], from `/proc`),
+//! and writes the same as JSON. Then stops the server and checks that the database holds one
+//! call record per call made.
 
 use std::collections::BTreeMap;
 use std::io::Write;
