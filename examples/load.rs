@@ -856,11 +856,14 @@ fn print_table(report: &Value) {
     println!();
     println!(
         "seed: {} orders imported in {:.1} s ({:.0} orders/s)",
-        report["orders"], report["import_seconds"], report["import_orders_per_second"]
+        report["orders"],
+        report["import_seconds"].as_f64().unwrap_or(0.0),
+        report["import_orders_per_second"].as_f64().unwrap_or(0.0)
     );
     println!(
         "bookings: {} created one by one through the admin API in {:.1} s",
-        report["bookings"], report["bookings_seconds"]
+        report["bookings"],
+        report["bookings_seconds"].as_f64().unwrap_or(0.0)
     );
     println!(
         "server peak RSS: {:.1} MB   call records: {} stored / {} calls made",
