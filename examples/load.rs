@@ -192,9 +192,9 @@ impl Phase {
 }
 
 /// CPU time, read from `/proc` (proc(5)): what the server process and this generator spent
-/// (user and system, all threads), and how busy the machine's cores were. Throughput on a
-/// shared machine swings with the host; the CPU time a step swings far less, and it is what
-/// sizing needs: a core gives a million microseconds a second.
+/// (user and system, all threads), and how busy the machine's cores were. The rates are of
+/// the server and the generator sharing the cores; the server's CPU time a step is what it
+/// costs alone, which sizing needs: a core gives a million microseconds a second.
 #[derive(Default, Clone, Copy)]
 struct CpuUse {
     /// Seconds of CPU the server process used.
