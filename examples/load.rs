@@ -818,6 +818,7 @@ fn ms(us: u64) -> f64 {
 fn phase_json(p: &Phase, ceiling: f64) -> Value {
     let steps = p.stats.step_count();
     let steps_per_second = steps as f64 / p.seconds;
+    let (server_cpu_us, generator_cpu_us) = p.cpu_per_step();
     let per_step: BTreeMap<&str, Value> = p
         .stats
         .steps
@@ -846,8 +847,8 @@ fn phase_json(p: &Phase, ceiling: f64) -> Value {
         "errors": p.stats.errors,
         "first_errors": p.stats.first_errors,
         "latency_per_step": per_step,
-        "server_cpu_us_per_step": p.cpu_per_step().0,
-        "generator_cpu_us_per_step": p.cpu_per_step().1,
+        "server_cpu_us_per_step": server_cpu_us,
+        "generator_cpu_us_per_step": generator_cpu_us,
         "machine_busy_share": p.cpu.machine_busy_share(),
     })
 }

@@ -19,7 +19,8 @@ use crate::storage::calls::CallEnd;
 /// Registers `/exotel/{secret}/{applet}`. The scope is a static prefix and the rest of the
 /// path is split here: registered as the pattern `/exotel/{secret}`, every applet request ran
 /// the router's regular expression (about 1 µs of a PIN step, 1 % of it; the tenth look in
-/// `docs/performance-notes.md`). The secret is checked by each applet ([`read`]), in constant time.
+/// `docs/performance-notes.md`). The secret is checked by each applet ([`read`]), in constant
+/// time.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/exotel").default_service(web::to(applet)));
 }
