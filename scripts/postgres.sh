@@ -8,15 +8,15 @@
 #   scripts/postgres.sh url               print its URL: postgres://pinbridge@127.0.0.1:PORT/postgres
 #   scripts/postgres.sh status
 #
-# PINBRIDGE_PG_PORT (default 54329) is its port; PINBRIDGE_PG_DIR (default
+# TEST_PG_PORT (default 54329) is its port; TEST_PG_DIR (default
 # /tmp/pinbridge-postgres-PORT) holds the cluster. As root, the server runs as Debian's
 # `postgres` user (PostgreSQL refuses to run as root), which must be able to reach that
 # directory: the default is outside the checkout, which may lie under a private home.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port=${PINBRIDGE_PG_PORT:-54329}
-dir=${PINBRIDGE_PG_DIR:-${TMPDIR:-/tmp}/pinbridge-postgres-$port}
+port=${TEST_PG_PORT:-54329}
+dir=${TEST_PG_DIR:-${TMPDIR:-/tmp}/pinbridge-postgres-$port}
 url="postgres://pinbridge@127.0.0.1:${port}/postgres"
 
 bindir() {

@@ -94,14 +94,15 @@ pub struct Settings {
     /// served because the database is unreachable or too slow; unset, such a caller hears
     /// sorry and no one is dialled. Calls routed normally never reach it.
     pub fallback_number: Option<String>,
-    /// `PINBRIDGE_TWILIO_AUTH_TOKEN`: when set, `X-Twilio-Signature` is verified on every
-    /// Twilio webhook, over the URL built from `PINBRIDGE_PUBLIC_URL`.
+    /// `PINBRIDGE_TWILIO_AUTH_TOKEN`: turns Twilio on; `X-Twilio-Signature` is verified on
+    /// every Twilio webhook, over the URL built from `PINBRIDGE_PUBLIC_URL`. Unset: Twilio has
+    /// no routes (see [`Settings::providers`]).
     pub twilio_auth_token: Option<String>,
-    /// `PINBRIDGE_PLIVO_AUTH_TOKEN`: when set, `X-Plivo-Signature-V3` is verified on every
-    /// Plivo webhook.
+    /// `PINBRIDGE_PLIVO_AUTH_TOKEN`: turns Plivo on; `X-Plivo-Signature-V3` is verified on
+    /// every Plivo webhook. Unset: Plivo has no routes.
     pub plivo_auth_token: Option<String>,
-    /// `PINBRIDGE_8X8_SECRET`: secret path segment of the 8x8 URLs. Unset: generated on the
-    /// first start and kept in the database.
+    /// `PINBRIDGE_8X8_SECRET`: turns 8x8 on; the secret path segment of the 8x8 URLs. Unset:
+    /// 8x8 has no routes.
     #[serde(rename = "8x8_secret")]
     pub eight_by_eight_secret: Option<String>,
     /// `PINBRIDGE_8X8_AUTH_HEADER`: when set, 8x8 webhooks must carry this exact
@@ -111,9 +112,14 @@ pub struct Settings {
     /// `PINBRIDGE_8X8_VOICE_PROFILE`: the 8x8 text-to-speech voice. Default `en-US-BenjaminRUS`.
     #[serde(rename = "8x8_voice_profile")]
     pub eight_by_eight_voice_profile: String,
-    /// `PINBRIDGE_VONAGE_SIGNATURE_SECRET`: when set, the signed-webhook JWT (HS256) of every
-    /// Vonage webhook is verified.
+    /// `PINBRIDGE_VONAGE_SIGNATURE_SECRET`: turns Vonage on; the signed-webhook JWT (HS256) of
+    /// every Vonage webhook is verified. Unset: Vonage has no routes.
     pub vonage_signature_secret: Option<String>,
+    /// `PINBRIDGE_UNSIGNED_PROVIDERS`: `twilio`, `plivo`, `vonage`, comma-separated: turns these
+    /// providers on without checking their signatures. For local testing only: a warning at
+    /// start, and every such request counted in `pinbridge_unsigned_requests_total`. A provider
+    /// may not be both listed here and have its credential set.
+    pub unsigned_providers: Option<String>,
     /// `PINBRIDGE_ADMIN_TOKENS`: several admin tokens, `name:token[:pii],...`, so one can be
     /// rotated without downtime. Tokens marked `:pii` see full phone numbers in the admin API;
     /// the others see them masked. `PINBRIDGE_ADMIN_TOKEN`, if set too, is one more (with pii).
@@ -230,6 +236,7 @@ impl Default for Settings {
             eight_by_eight_auth_header: None,
             eight_by_eight_voice_profile: "en-US-BenjaminRUS".into(),
             vonage_signature_secret: None,
+            unsigned_providers: None,
             admin_tokens: None,
             caller_max_failures: 10,
             lockout_window: Duration::from_secs(3600),
@@ -339,21 +346,181 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{t:?} is not a duration such as 90s, 30m, 24h or 7d ({e})"))
 }
 
+/// How a provider's webhooks are let in, decided once at start from the settings
+/// ([`Settings::providers`]). DESIGN.md, "Rules that come from the field": a provider whose
+/// credentials are not configured has no routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderAuth {
+    /// No routes: its paths answer 404 like any unknown path.
+    Off,
+    /// A secret path segment in every URL (Exotel, 8x8: they sign nothing).
+    SecretPath,
+    /// The provider's request signature, verified on every request.
+    Signed,
+    /// On without any check (`PINBRIDGE_UNSIGNED_PROVIDERS`): for local testing only.
+    Unsigned,
+}
+
+impl ProviderAuth {
+    /// True unless [`ProviderAuth::Off`].
+    pub fn is_on(self) -> bool {
+        self != Self::Off
+    }
+}
+
+/// Which providers are on and how each is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Providers {
+    pub exotel: ProviderAuth,
+    pub twilio: ProviderAuth,
+    pub plivo: ProviderAuth,
+    pub eight_by_eight: ProviderAuth,
+    pub vonage: ProviderAuth,
+}
+
+impl Providers {
+    /// (provider name, how it is let in, what turns it on or what checks it), for the start
+    /// banner and log; never a secret's value.
+    pub fn describe(&self) -> Vec<(&'static str, ProviderAuth, &'static str)> {
+        let say = |auth: ProviderAuth, signed: &'static str, setting: &'static str| match auth {
+            ProviderAuth::Off => setting,
+            ProviderAuth::SecretPath | ProviderAuth::Signed => signed,
+            ProviderAuth::Unsigned => {
+                "NOT AUTHENTICATED (PINBRIDGE_UNSIGNED_PROVIDERS): for local testing only"
+            }
+        };
+        vec![
+            (
+                "exotel",
+                self.exotel,
+                say(self.exotel, "secret path segment in each applet URL", ""),
+            ),
+            (
+                "twilio",
+                self.twilio,
+                say(
+                    self.twilio,
+                    "X-Twilio-Signature over PINBRIDGE_PUBLIC_URL",
+                    "set PINBRIDGE_TWILIO_AUTH_TOKEN to turn it on",
+                ),
+            ),
+            (
+                "plivo",
+                self.plivo,
+                say(
+                    self.plivo,
+                    "X-Plivo-Signature-V3 over PINBRIDGE_PUBLIC_URL, each nonce once",
+                    "set PINBRIDGE_PLIVO_AUTH_TOKEN to turn it on",
+                ),
+            ),
+            (
+                "8x8",
+                self.eight_by_eight,
+                say(
+                    self.eight_by_eight,
+                    "secret path segment in each webhook URL",
+                    "set PINBRIDGE_8X8_SECRET to turn it on",
+                ),
+            ),
+            (
+                "vonage",
+                self.vonage,
+                say(
+                    self.vonage,
+                    "signed-webhook JWT (HS256), fresh and each token once",
+                    "set PINBRIDGE_VONAGE_SIGNATURE_SECRET to turn it on",
+                ),
+            ),
+        ]
+    }
+}
+
+/// The prefix of every setting's environment variable.
+const ENV_PREFIX: &str = "PINBRIDGE_";
+
+/// Settings that no longer exist, with what replaced them: naming them stops the start with
+/// that advice instead of a guess at the closest name.
+const REMOVED: &[(&str, &str)] = &[];
+
+/// Stops the start when `key` (a lower-case setting name, as in TOML) names no setting.
+/// `what` names where it was written, for the message; `prefix` is how settings are written
+/// there (`PINBRIDGE_` for variables, nothing for TOML keys), for the suggestion.
+fn check_known(key: &str, what: &str, prefix: &str) -> anyhow::Result<()> {
+    let known = serde_aux::serde_introspection::serde_introspect::<Settings>();
+    if known.contains(&key) {
+        return Ok(());
+    }
+    if let Some((_, advice)) = REMOVED.iter().find(|(name, _)| *name == key) {
+        bail!("{what} is no longer a setting: {advice}");
+    }
+    let closest = known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+        .min()
+        .filter(|(distance, _)| *distance <= 4);
+    match closest {
+        Some((_, k)) => bail!(
+            "{what} is not a setting; did you mean {}? (README, \"Settings\")",
+            written(prefix, k)
+        ),
+        None => bail!("{what} is not a setting (README, \"Settings\", lists them all)"),
+    }
+}
+
+/// A setting's name as written with `prefix`: `PINBRIDGE_PIN_MIN_LENGTH` or `pin_min_length`.
+fn written(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}{}", key.to_ascii_uppercase())
+    }
+}
+
 impl Settings {
     /// Loads the settings: defaults, then `file` (TOML, if given), then the environment.
     ///
     /// Errors: an unreadable or malformed file, a value of the wrong type, or a value out of
     /// range (see [`Settings::validate`]); the message names the setting.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// [`Settings::load`] with `env` in place of the process's environment.
+    ///
+    /// Errors: as [`Settings::load`], and a `PINBRIDGE_*` variable or a TOML key that names no
+    /// setting (a misspelling would otherwise leave a provider's secret unset without a word);
+    /// the message names the closest known setting.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let env: std::collections::HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
         let mut builder = config::Config::builder();
         if let Some(path) = file {
-            builder = builder.add_source(
-                config::File::from(path)
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
+            let source = config::File::from(path)
+                .format(config::FileFormat::Toml)
+                .required(true);
+            let keys = config::Config::builder()
+                .add_source(source.clone())
+                .build()
+                .context("reading the settings")?
+                .try_deserialize::<std::collections::HashMap<String, config::Value>>()
+                .context("reading the settings")?;
+            for key in keys.keys() {
+                check_known(key, &format!("{}: the key {key:?}", path.display()), "")?;
+            }
+            builder = builder.add_source(source);
         }
-        builder = builder.add_source(config::Environment::with_prefix("PINBRIDGE"));
+        for name in env.keys() {
+            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            check_known(&key, name, ENV_PREFIX)?;
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("PINBRIDGE").source(Some(env.into_iter().collect())),
+        );
         let settings: Settings = builder
             .build()
             .context("reading the settings")?
@@ -368,6 +535,67 @@ impl Settings {
     /// Errors: a value that is not a phone number.
     pub fn fallback(&self) -> anyhow::Result<Option<crate::domain::PhoneNumber>> {
         self.optional_number(self.fallback_number.as_deref(), "PINBRIDGE_FALLBACK_NUMBER")
+    }
+
+    /// Which providers are on, and how each is authenticated: Exotel always (its URL secret is
+    /// generated on the first start when unset); 8x8 with `PINBRIDGE_8X8_SECRET`; Twilio,
+    /// Plivo and Vonage with their signing credential, or unsigned when listed in
+    /// `PINBRIDGE_UNSIGNED_PROVIDERS`. Everything else is off.
+    ///
+    /// Errors: an unknown name in `PINBRIDGE_UNSIGNED_PROVIDERS`, or a provider both listed
+    /// there and given its credential.
+    pub fn providers(&self) -> anyhow::Result<Providers> {
+        let unsigned: Vec<&str> = self
+            .unsigned_providers
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if let Some(bad) = unsigned
+            .iter()
+            .find(|p| !["twilio", "plivo", "vonage"].contains(p))
+        {
+            bail!(
+                "PINBRIDGE_UNSIGNED_PROVIDERS: {bad:?} is not one of twilio, plivo, vonage (Exotel and 8x8 are always reached through a secret URL)"
+            );
+        }
+        let signed = |name: &str, credential: &Option<String>, setting: &str| {
+            let listed = unsigned.contains(&name);
+            let set = credential.as_deref().is_some_and(|c| !c.trim().is_empty());
+            match (set, listed) {
+                (true, true) => bail!(
+                    "{setting} is set and PINBRIDGE_UNSIGNED_PROVIDERS lists {name}: remove {name} from the list to check its signatures"
+                ),
+                (true, false) => Ok(ProviderAuth::Signed),
+                (false, true) => Ok(ProviderAuth::Unsigned),
+                (false, false) => Ok(ProviderAuth::Off),
+            }
+        };
+        Ok(Providers {
+            exotel: ProviderAuth::SecretPath,
+            twilio: signed(
+                "twilio",
+                &self.twilio_auth_token,
+                "PINBRIDGE_TWILIO_AUTH_TOKEN",
+            )?,
+            plivo: signed(
+                "plivo",
+                &self.plivo_auth_token,
+                "PINBRIDGE_PLIVO_AUTH_TOKEN",
+            )?,
+            eight_by_eight: if self.eight_by_eight_secret.is_some() {
+                ProviderAuth::SecretPath
+            } else {
+                ProviderAuth::Off
+            },
+            vonage: signed(
+                "vonage",
+                &self.vonage_signature_secret,
+                "PINBRIDGE_VONAGE_SIGNATURE_SECRET",
+            )?,
+        })
     }
 
     /// `raw`, the value of the setting `name`, parsed as a phone number in the default region;
@@ -447,6 +675,7 @@ impl Settings {
             bail!("PINBRIDGE_ADMIN_TOKEN must be at least 16 characters");
         }
         self.check_outbound()?;
+        self.providers()?;
         Ok(())
     }
 
@@ -684,6 +913,86 @@ mod tests {
             ..Settings::default()
         };
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn a_misspelled_variable_or_key_stops_the_start_naming_the_closest_setting() {
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let e = Settings::load_from(None, env(&[("PINBRIDGE_PIN_MIN_LENGHT", "5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PINBRIDGE_PIN_MIN_LENGHT"), "{e}");
+        assert!(e.contains("did you mean PINBRIDGE_PIN_MIN_LENGTH"), "{e}");
+        let e = Settings::load_from(None, env(&[("PINBRIDGE_TWILIO_AUTH_TOKN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PINBRIDGE_TWILIO_AUTH_TOKEN"), "{e}");
+        let e = Settings::load_from(None, env(&[("PINBRIDGE_WHATEVER_ELSE_ENTIRELY", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a setting"), "{e}");
+        // Variables without the prefix are not ours; known ones load.
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("HOME", "/root"),
+                ("PINBRIDGE_PIN_MIN_LENGTH", "5"),
+                ("PINBRIDGE_8X8_SECRET", "an-8x8-secret-0123456789"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.pin_min_length, 5);
+        assert!(s.eight_by_eight_secret.is_some());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pinbridge.toml");
+        std::fs::write(&path, "brandd = \"Swift\"\n").unwrap();
+        let e = Settings::load_from(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"brandd\""), "{e}");
+        assert!(e.contains("did you mean brand?"), "{e}");
+    }
+
+    #[test]
+    fn providers_are_off_until_their_credentials_are_set() {
+        use ProviderAuth::*;
+        let s = Settings::default();
+        let p = s.providers().unwrap();
+        assert_eq!(
+            (p.exotel, p.twilio, p.plivo, p.eight_by_eight, p.vonage),
+            (SecretPath, Off, Off, Off, Off)
+        );
+        let s = Settings {
+            twilio_auth_token: Some("tw".into()),
+            plivo_auth_token: Some("  ".into()),
+            eight_by_eight_secret: Some("an-8x8-secret-0123456789".into()),
+            unsigned_providers: Some("vonage".into()),
+            ..Settings::default()
+        };
+        let p = s.providers().unwrap();
+        assert_eq!(
+            (p.twilio, p.plivo, p.eight_by_eight, p.vonage),
+            (Signed, Off, SecretPath, Unsigned)
+        );
+        for bad in ["exotel", "twillio"] {
+            let s = Settings {
+                unsigned_providers: Some(bad.into()),
+                ..Settings::default()
+            };
+            assert!(s.validate().unwrap_err().to_string().contains(bad));
+        }
+        let both = Settings {
+            twilio_auth_token: Some("tw".into()),
+            unsigned_providers: Some("twilio".into()),
+            ..Settings::default()
+        };
+        assert!(both.validate().is_err());
     }
 
     #[test]

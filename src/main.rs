@@ -85,7 +85,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let public = settings.public_base_url(port);
             print_exotel_urls(&public, &secrets.exotel_secret);
             println!();
-            print_other_provider_urls(&public, &secrets.eight_by_eight_secret);
+            print_other_provider_urls(
+                &public,
+                &settings.providers()?,
+                secrets.eight_by_eight_secret.as_deref(),
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Purge => {
@@ -127,20 +131,21 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         app.port()
     );
     println!();
+    let providers = app.settings().providers()?;
+    print_providers(&providers);
+    println!();
+    let mask = pinbridge::domain::mask;
     if secrets.exotel_secret_generated {
         println!(
-            "Generated the URL secrets (kept in the database; set PINBRIDGE_EXOTEL_SECRET and PINBRIDGE_8X8_SECRET to choose them)."
+            "Generated the Exotel URL secret (kept in the database; set PINBRIDGE_EXOTEL_SECRET to choose it)."
         );
         print_exotel_urls(&public, &secrets.exotel_secret);
-        println!();
-        print_other_provider_urls(&public, &secrets.eight_by_eight_secret);
     } else {
-        let mask = pinbridge::domain::mask;
         print_exotel_urls(&public, &mask(&secrets.exotel_secret));
-        println!();
-        print_other_provider_urls(&public, &mask(&secrets.eight_by_eight_secret));
-        println!("(secrets masked; `pinbridge urls` prints the URLs in full)");
     }
+    let eight_by_eight = secrets.eight_by_eight_secret.as_deref().map(mask);
+    print_other_provider_urls(&public, &providers, eight_by_eight.as_deref());
+    println!("(secrets masked; `pinbridge urls` prints the URLs in full)");
     if let Some(token) = &secrets.generated_admin_token {
         println!();
         println!(
@@ -181,8 +186,35 @@ fn print_exotel_urls(public: &str, secret: &str) {
     }
 }
 
-fn print_other_provider_urls(public: &str, eight_by_eight_secret: &str) {
-    println!("Other providers (see README, \"Setting up each provider\"):");
+/// Each provider, on or off, and how its requests are authenticated (or what turns it on).
+fn print_providers(providers: &pinbridge::config::Providers) {
+    use pinbridge::config::ProviderAuth;
+    println!("Providers:");
+    for (provider, auth, how) in providers.describe() {
+        let state = match auth {
+            ProviderAuth::Off => "off",
+            ProviderAuth::Unsigned => "ON, UNSIGNED",
+            ProviderAuth::SecretPath | ProviderAuth::Signed => "on",
+        };
+        println!("  {provider:<8} {state:<13} {how}");
+    }
+}
+
+/// The URLs of the providers other than Exotel that are on; `eight_by_eight_secret` as it may
+/// be shown (masked in the start banner).
+fn print_other_provider_urls(
+    public: &str,
+    providers: &pinbridge::config::Providers,
+    eight_by_eight_secret: Option<&str>,
+) {
+    let eight_by_eight_secret = eight_by_eight_secret.unwrap_or_default();
+    let on = |name: &str| match name {
+        "Twilio" => providers.twilio.is_on(),
+        "Plivo" => providers.plivo.is_on(),
+        "8x8" => providers.eight_by_eight.is_on(),
+        "Vonage" => providers.vonage.is_on(),
+        _ => false,
+    };
     let rows = [
         (
             "Twilio",
@@ -222,6 +254,12 @@ fn print_other_provider_urls(public: &str, eight_by_eight_secret: &str) {
             format!("{public}/vonage/event"),
         ),
     ];
+    let rows: Vec<_> = rows.into_iter().filter(|(p, _, _)| on(p)).collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!("Other providers (see README, \"Setting up each provider\"):");
     for (provider, kind, url) in rows {
         println!("  {provider:<14} {kind:<30} {url}");
     }

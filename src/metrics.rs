@@ -96,6 +96,10 @@ fn describe() {
         "Virtual numbers that crossed PINBRIDGE_NUMBER_MAX_FAILURES within the window."
     );
     describe_counter!(
+        "pinbridge_unsigned_requests_total",
+        "Webhook requests let in without any authentication because PINBRIDGE_UNSIGNED_PROVIDERS lists their provider (local testing only), by provider."
+    );
+    describe_counter!(
         "pinbridge_cache_requests_total",
         "Cache look-ups, by cache and result (hit, miss)."
     );
@@ -202,6 +206,12 @@ pub fn step_fallback(provider: &'static str, applet: &'static str, reason: &'sta
 /// A wrong PIN was keyed: `pinbridge_wrong_pins_total{provider}`.
 pub fn wrong_pin(provider: &'static str) {
     ::metrics::counter!("pinbridge_wrong_pins_total", "provider" => provider).increment(1);
+}
+
+/// A webhook request was let in unchecked because `PINBRIDGE_UNSIGNED_PROVIDERS` lists its
+/// provider: `pinbridge_unsigned_requests_total{provider}`.
+pub fn unsigned_request(provider: &'static str) {
+    ::metrics::counter!("pinbridge_unsigned_requests_total", "provider" => provider).increment(1);
 }
 
 /// A caller was locked out of PIN entry: `pinbridge_pin_lockouts_total`.

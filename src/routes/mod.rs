@@ -23,8 +23,10 @@ use crate::error::ApiError;
 
 pub use admin_auth::{AdminAuth, AdminToken};
 
-/// Registers every route, and JSON errors for bad bodies, bad queries and unknown paths.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route, and JSON errors for bad bodies, bad queries and unknown paths. A
+/// provider that `providers` has off gets no routes: its paths answer the 404 of any unknown
+/// path.
+pub fn configure(cfg: &mut web::ServiceConfig, providers: crate::config::Providers) {
     cfg.app_data(web::PayloadConfig::new(limits::MAX_BODY_BYTES))
         .app_data(
             web::JsonConfig::default()
@@ -58,10 +60,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(health::configure)
         .configure(admin::configure)
         .configure(exotel::configure)
-        .configure(twilio::configure)
-        .configure(plivo::configure)
-        .configure(eight_by_eight::configure)
-        .configure(vonage::configure)
+        .configure(|cfg| {
+            let on = [
+                (
+                    providers.twilio.is_on(),
+                    twilio::configure as fn(&mut web::ServiceConfig),
+                ),
+                (providers.plivo.is_on(), plivo::configure),
+                (providers.eight_by_eight.is_on(), eight_by_eight::configure),
+                (providers.vonage.is_on(), vonage::configure),
+            ];
+            for (_, configure) in on.into_iter().filter(|(is_on, _)| *is_on) {
+                configure(cfg);
+            }
+        })
         .service(
             web::scope("/api/v1")
                 .configure(orders::configure)

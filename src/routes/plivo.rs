@@ -14,6 +14,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 use super::webhook;
+use crate::config::ProviderAuth;
 use crate::flow::{CallEvent, Decision, DialStatus};
 use crate::providers::form::FormParams;
 use crate::providers::plivo::{PROVIDER, auth, response};
@@ -58,7 +59,14 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<PlivoR
     let is_post = req.method() == Method::POST;
     let form = (is_post && is_form).then(|| String::from_utf8_lossy(body).into_owned());
     let params = FormParams::parse(req.query_string(), form.as_deref());
-    if let Some(token) = &state.settings.plivo_auth_token {
+    if state.providers.plivo == ProviderAuth::Unsigned {
+        crate::metrics::unsigned_request(PROVIDER);
+    } else {
+        let token = state
+            .settings
+            .plivo_auth_token
+            .as_deref()
+            .unwrap_or_default();
         let query = req.query_string();
         let url = format!(
             "{}{}{}{}",

@@ -22,6 +22,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 use super::webhook;
+use crate::config::ProviderAuth;
 use crate::flow::{CallEvent, Decision, DialStatus};
 use crate::providers::vonage::params::{self, Direction, VonageParams};
 use crate::providers::vonage::{PROVIDER, auth, response};
@@ -47,7 +48,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `payload_hash`.
 fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<VonageParams> {
     let is_get = req.method() == Method::GET;
-    if let Some(secret) = &state.settings.vonage_signature_secret {
+    if state.providers.vonage == ProviderAuth::Unsigned {
+        crate::metrics::unsigned_request(PROVIDER);
+    } else {
+        let secret = state
+            .settings
+            .vonage_signature_secret
+            .as_deref()
+            .unwrap_or_default();
         let header = req
             .headers()
             .get(AUTHORIZATION)

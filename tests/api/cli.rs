@@ -29,10 +29,16 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts `serve` with the settings `env` besides the listen address.
+    fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = pinbridge(dir)
             .arg("serve")
             // Port 0: the only setting given, so parallel tests do not clash on 8080.
             .env("PINBRIDGE_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -109,6 +115,18 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
         .unwrap()
         .to_owned();
     assert!(secret.len() >= 32, "a long generated secret");
+    // Only Exotel is on: every other provider is said to be off, with what turns it on.
+    for (provider, setting) in [
+        ("twilio", "PINBRIDGE_TWILIO_AUTH_TOKEN"),
+        ("plivo", "PINBRIDGE_PLIVO_AUTH_TOKEN"),
+        ("8x8", "PINBRIDGE_8X8_SECRET"),
+        ("vonage", "PINBRIDGE_VONAGE_SIGNATURE_SECRET"),
+    ] {
+        let line = server.wait_for(&format!("  {provider} "));
+        assert!(line.contains(" off ") && line.contains(setting), "{line}");
+    }
+    let exotel = server.wait_for("  exotel ");
+    assert!(exotel.contains(" on "), "{exotel}");
     server.wait_for("Admin API token");
     let lines = server.output();
     let at = lines
@@ -230,6 +248,16 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
     );
 }
 
+#[tokio::test]
+async fn an_unsigned_provider_is_announced_as_such_and_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[("PINBRIDGE_UNSIGNED_PROVIDERS", "vonage")]);
+    let line = server.wait_for("  vonage ");
+    assert!(line.contains("ON, UNSIGNED"), "{line}");
+    let warning = server.wait_for("WITHOUT authentication");
+    assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
+}
+
 #[test]
 fn migrate_creates_the_database_and_exits() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,6 +282,18 @@ fn bad_settings_stop_the_start_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pin_max_attempts"));
+    // A misspelled variable is not ignored: a typo in a provider's secret would leave it off.
+    let out = pinbridge(dir.path())
+        .arg("migrate")
+        .env("PINBRIDGE_TWILIO_AUTH_TOKN", "a-token")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("PINBRIDGE_TWILIO_AUTH_TOKN") && said.contains("PINBRIDGE_TWILIO_AUTH_TOKEN"),
+        "{said}"
+    );
     std::fs::write(
         dir.path().join("p.toml"),
         "pin_min_length = 9\npin_max_length = 5\n",

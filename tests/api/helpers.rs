@@ -214,6 +214,25 @@ impl TestApp {
     }
 
     /// The call log entry of one call.
+    /// The value of the `/metrics` sample written exactly `series` (name and labels as the
+    /// exporter prints them, e.g. `pinbridge_x_total{provider="vonage"}`), if it is there.
+    /// The recorder is shared by every app of the test binary: compare before and after.
+    pub async fn metric_value(&self, series: &str) -> Option<f64> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("request sent")
+            .text()
+            .await
+            .expect("a body");
+        text.lines()
+            .filter_map(|l| l.rsplit_once(' '))
+            .find(|(s, _)| *s == series)
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
     pub async fn call_record(&self, call_sid: &str) -> Value {
         let (status, body) = self.get_json(&format!("/calls?call_sid={call_sid}")).await;
         assert_eq!(status, 200);

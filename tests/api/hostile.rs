@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::scenarios::EIGHT_BY_EIGHT_SECRET;
 
 /// Metacharacters of SQL, XML, askama/minijinja templates and JSON, in one brand name.
 const NASTY_BRAND: &str = "Tom & Jerry's </Say><Hangup/> {{ 7*7 }} {% if x %} \"quoted\" ]]>";
@@ -25,6 +26,9 @@ async fn spawn() -> TestApp {
     spawn_app_with(|s| {
         s.brand = NASTY_BRAND.into();
         s.public_url = Some("https://masking.example.com".into());
+        // The parsers behind the signature checks are what these tests attack.
+        s.unsigned_providers = Some("twilio,plivo,vonage".into());
+        s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
     })
     .await
 }
@@ -175,18 +179,8 @@ async fn hostile_webhook_parameters_get_playable_answers_and_dial_no_one() {
     );
 }
 
-async fn app_8x8_secret(app: &TestApp) -> String {
-    // The 8x8 secret was generated at start and kept in the database.
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
-    use sqlx::Row;
-    let row = sqlx::query("select value from instance_secrets where name = '8x8_secret'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let secret: String = row.get("value");
-    pool.close().await;
-    secret
+async fn app_8x8_secret(_app: &TestApp) -> String {
+    EIGHT_BY_EIGHT_SECRET.to_owned()
 }
 
 #[tokio::test]

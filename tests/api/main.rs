@@ -6,6 +6,7 @@ mod admin_pages;
 mod bookings;
 mod calls;
 mod cli;
+mod default_deployment;
 mod eight_by_eight;
 mod events;
 mod exotel;

@@ -10,6 +10,8 @@ async fn broken_app(fallback: Option<&str>) -> TestApp {
     let fallback = fallback.map(str::to_owned);
     let app = spawn_app_with(|s| {
         s.fallback_number = fallback;
+        s.public_url = Some(crate::scenarios::PUBLIC_URL.into());
+        s.twilio_auth_token = Some(crate::scenarios::TWILIO_TOKEN.into());
         s.webhook_timeout = std::time::Duration::from_millis(500);
     })
     .await;

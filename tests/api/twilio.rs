@@ -196,16 +196,11 @@ async fn the_brand_is_xml_escaped_in_twiml() {
     let app = crate::helpers::spawn_app_with(|s| {
         s.brand = "Tom & Jerry's <Express>".into();
         s.public_url = Some(PUBLIC_URL.into());
+        s.twilio_auth_token = Some(TWILIO_TOKEN.into());
     })
     .await;
     let leg = Leg::new("CAescape", scenarios::COURIER);
-    let r = app
-        .client
-        .post(format!("{}/twilio/voice", app.address))
-        .form(&params(&leg))
-        .send()
-        .await
-        .unwrap();
+    let r = post(&app, "/twilio/voice", &params(&leg)).await;
     let body = r.text().await.unwrap();
     match parse(&body) {
         Reply::Ask { text } => assert!(text.contains("Tom & Jerry's <Express>"), "{text}"),

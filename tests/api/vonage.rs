@@ -449,12 +449,19 @@ async fn the_dialled_legs_end_sets_the_outcome_and_the_callers_leg_never_overwri
 }
 
 #[tokio::test]
-async fn without_a_signature_secret_unsigned_webhooks_are_served() {
+async fn listed_as_unsigned_vonage_webhooks_are_served_and_counted() {
     let app = crate::helpers::spawn_app_with(|s| {
         s.pin_min_length = 4;
         s.public_url = Some(PUBLIC_URL.into());
+        s.unsigned_providers = Some("vonage".into());
     })
     .await;
+    let unsigned = || async {
+        app.metric_value("pinbridge_unsigned_requests_total{provider=\"vonage\"}")
+            .await
+            .unwrap_or(0.0)
+    };
+    let before = unsigned().await;
     order(&app, "4821").await;
     let leg = Leg::new("unsigned", scenarios::COURIER);
     let query = serde_urlencoded::to_string(answer_params(&leg)).unwrap();
@@ -473,5 +480,9 @@ async fn without_a_signature_secret_unsigned_webhooks_are_served() {
             to: scenarios::CUSTOMER.into(),
             caller_id: scenarios::VN.into()
         }
+    );
+    assert!(
+        unsigned().await >= before + 2.0,
+        "each unsigned request is counted"
     );
 }
