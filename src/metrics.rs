@@ -100,6 +100,10 @@ fn describe() {
         "Webhook requests let in without any authentication because PINBRIDGE_UNSIGNED_PROVIDERS lists their provider (local testing only), by provider."
     );
     describe_counter!(
+        "pinbridge_replays_refused_total",
+        "Signed webhook requests refused because their one-time token (Plivo nonce, Vonage jti) was used before, by provider."
+    );
+    describe_counter!(
         "pinbridge_cache_requests_total",
         "Cache look-ups, by cache and result (hit, miss)."
     );
@@ -212,6 +216,11 @@ pub fn wrong_pin(provider: &'static str) {
 /// provider: `pinbridge_unsigned_requests_total{provider}`.
 pub fn unsigned_request(provider: &'static str) {
     ::metrics::counter!("pinbridge_unsigned_requests_total", "provider" => provider).increment(1);
+}
+
+/// A signed request was refused as a replay: `pinbridge_replays_refused_total{provider}`.
+pub fn replay_refused(provider: &'static str) {
+    ::metrics::counter!("pinbridge_replays_refused_total", "provider" => provider).increment(1);
 }
 
 /// A caller was locked out of PIN entry: `pinbridge_pin_lockouts_total`.

@@ -224,6 +224,7 @@ pub async fn purge_expired(
     let window = i64::try_from(settings.lockout_window.as_millis()).unwrap_or(i64::MAX);
     let purged = storage::retention::purge(db, cutoff, now.saturating_sub(window)).await?;
     storage::outbound::purge(db, cutoff).await?;
+    storage::seen::purge(db, now).await?;
     Ok(purged)
 }
 

@@ -100,6 +100,13 @@ enum CallWrite {
     /// [`storage::attempts::record_failure`], then [`storage::attempts::failures`] within
     /// `counting`.
     WrongPin(WrongPin),
+    /// [`storage::seen::claim`].
+    Claim {
+        provider: &'static str,
+        token: String,
+        until: i64,
+        now: i64,
+    },
 }
 
 /// What a [`CallWrite`] returns.
@@ -110,6 +117,8 @@ enum Written {
     Ended(Outcome),
     /// Wrong PINs (by the caller, on the number).
     Failures(i64, i64),
+    /// True when the token was not claimed before.
+    Claimed(bool),
 }
 
 type Reply = oneshot::Sender<Result<Written, sqlx::Error>>;
@@ -376,6 +385,29 @@ impl Writer {
             .await?
         {
             Written::Failures(by_caller, on_number) => Ok((by_caller, on_number)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Claims a signed request's one-time token for `provider` until `until` (unix ms): true
+    /// when no request carried it before, false for a replay ([`storage::seen::claim`]).
+    pub async fn claim_token(
+        &self,
+        provider: &'static str,
+        token: String,
+        until: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        match self
+            .apply(CallWrite::Claim {
+                provider,
+                token,
+                until,
+                now,
+            })
+            .await?
+        {
+            Written::Claimed(fresh) => Ok(fresh),
             other => Err(unexpected(&other)),
         }
     }
@@ -751,6 +783,14 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
                 .await
                 .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
         }
+        CallWrite::Claim {
+            provider,
+            token,
+            until,
+            now,
+        } => storage::seen::claim(conn, provider, token, *until, *now)
+            .await
+            .map(Written::Claimed),
     }
 }
 
@@ -907,6 +947,12 @@ fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Writte
             direct::record_failure(conn, &w.caller, &w.virtual_number, w.at, w.counting)
                 .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
         }
+        CallWrite::Claim {
+            provider,
+            token,
+            until,
+            now,
+        } => direct::claim(conn, provider, token, *until, *now).map(Written::Claimed),
     }
 }
 

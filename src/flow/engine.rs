@@ -10,13 +10,21 @@ use super::{CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Promp
 /// - every PIN entry, and every timeout, uses one of `policy.max_attempts`; after the last one
 ///   the call says goodbye and dials no one;
 /// - a wrong, expired or deactivated PIN, or a PIN of another virtual number, all look the same
-///   to the caller (storage simply finds no active order for them).
+///   to the caller (storage simply finds no active order for them);
+/// - a call whose end was reported answers every later step with "no one to dial": a
+///   request replayed after the call reaches no one.
 pub fn step(
     state: &CallState,
     event: CallEvent,
     facts: &Facts,
     policy: &Policy,
 ) -> (CallState, Decision) {
+    if state.ended {
+        return match event {
+            CallEvent::Ended => (state.clone(), Decision::Recorded),
+            _ => (state.clone(), goodbye(Prompt::NoOneToDial)),
+        };
+    }
     match event {
         CallEvent::Started => (
             state.clone(),
@@ -55,6 +63,7 @@ pub fn step(
                                 order_id: order.order_id.clone(),
                             },
                             last_failure: None,
+                            ended: false,
                         };
                         (next, bridge(order, facts))
                     }
@@ -145,6 +154,7 @@ fn fail(state: &CallState, failure: Failure, policy: &Policy) -> (CallState, Dec
             attempts,
             phase: Phase::Exhausted,
             last_failure: Some(failure),
+            ended: false,
         };
         return (next, goodbye(Prompt::AttemptsUsedUp));
     }
@@ -152,6 +162,7 @@ fn fail(state: &CallState, failure: Failure, policy: &Policy) -> (CallState, Dec
         attempts,
         phase: Phase::CollectingPin,
         last_failure: Some(failure),
+        ended: false,
     };
     let prompt = next_prompt(&next, policy);
     (next, ask(prompt, policy))
@@ -312,6 +323,43 @@ mod tests {
         );
         let (_, d) = step(&state, CallEvent::DialNeeded, &peers(), &POLICY);
         assert_eq!(d, goodbye(Prompt::NoOneToDial));
+    }
+
+    #[test]
+    fn an_ended_call_reaches_no_one_whatever_it_is_sent() {
+        let resolved = CallState {
+            attempts: 1,
+            phase: Phase::Resolved {
+                order_id: "OD-1".into(),
+            },
+            ..CallState::default()
+        };
+        for before in [CallState::default(), resolved] {
+            let ended = CallState {
+                ended: true,
+                ..before
+            };
+            for event in [
+                CallEvent::Incoming,
+                CallEvent::PromptNeeded,
+                CallEvent::Digits { pin: pin("4821") },
+                CallEvent::NoInput,
+                CallEvent::DialNeeded,
+            ] {
+                let (next, d) = step(&ended, event.clone(), &peers_and_order(), &POLICY);
+                assert_eq!(d, goodbye(Prompt::NoOneToDial), "{ended:?} {event:?}");
+                assert_eq!(next, ended, "{event:?} changes nothing");
+            }
+            let (_, d) = step(&ended, CallEvent::Ended, &peers_and_order(), &POLICY);
+            assert_eq!(d, Decision::Recorded);
+        }
+    }
+
+    fn peers_and_order() -> Facts {
+        Facts {
+            order: Some(order()),
+            ..peers()
+        }
     }
 
     fn pin(s: &str) -> Option<Pin> {

@@ -56,6 +56,9 @@ pub struct CallState {
     pub attempts: u8,
     pub phase: Phase,
     pub last_failure: Option<Failure>,
+    /// The provider reported the call's end: it takes no further PIN or dial step
+    /// (DESIGN.md: a replayed request after the call must not reach anyone).
+    pub ended: bool,
 }
 
 /// What happened on the call, as the provider reported it.

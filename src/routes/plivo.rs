@@ -32,10 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A Plivo request whose signature (if required) checked out.
+/// A Plivo request whose signature checked out and whose nonce was new.
 struct PlivoRequest {
     params: FormParams,
     call: Option<Inbound>,
+    /// Its nonce could not be recorded as used (storage failing): no flow step may run on it,
+    /// since a replay could not be told apart.
+    unrecorded: bool,
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
@@ -50,7 +53,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
 /// Plivo sends `CallUUID`, `From` and `To` with every request
 /// (https://www.plivo.com/docs/voice/xml/request/); numbers come without `+`
 /// (`919812345678`), which [`crate::domain::PhoneNumber::parse`] reads.
-fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<PlivoRequest> {
+async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<PlivoRequest> {
     let is_form = req
         .headers()
         .get(CONTENT_TYPE)
@@ -59,6 +62,7 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<PlivoR
     let is_post = req.method() == Method::POST;
     let form = (is_post && is_form).then(|| String::from_utf8_lossy(body).into_owned());
     let params = FormParams::parse(req.query_string(), form.as_deref());
+    let mut unrecorded = false;
     if state.providers.plivo == ProviderAuth::Unsigned {
         crate::metrics::unsigned_request(PROVIDER);
     } else {
@@ -86,12 +90,19 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<PlivoR
             .map(|name| header(req, name))
             .filter(|h| !h.is_empty())
             .any(|h| auth::is_valid(token, method, &url, params.body_pairs(), nonce, h));
-        if !valid {
+        if !valid || nonce.len() > auth::MAX_NONCE_LEN {
             tracing::warn!(
                 provider = PROVIDER,
                 "refused a request with a missing or wrong X-Plivo-Signature-V3"
             );
             return None;
+        }
+        let until = crate::clock::now_ms()
+            .saturating_add(auth::NONCE_KEPT.as_millis().try_into().unwrap_or(i64::MAX));
+        match webhook::token_use(state, PROVIDER, nonce, until).await {
+            webhook::TokenUse::First => {}
+            webhook::TokenUse::Replayed => return None,
+            webhook::TokenUse::Unrecorded => unrecorded = true,
         }
     }
     let call = webhook::inbound(
@@ -101,7 +112,11 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<PlivoR
         params.get("From"),
         params.get("To"),
     );
-    Some(PlivoRequest { params, call })
+    Some(PlivoRequest {
+        params,
+        call,
+        unrecorded,
+    })
 }
 
 fn forbidden() -> HttpResponse {
@@ -128,18 +143,24 @@ async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) ->
 
 /// `answer`: a call comes in. Routed by its caller (booking, callback), else the PIN flow.
 async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(request) = read(&state, &req, &body) else {
+    let Some(request) = read(&state, &req, &body).await else {
         return forbidden();
     };
-    let decision = webhook::run(
-        &state,
-        PROVIDER,
-        "answer",
-        request.call.as_ref(),
-        CallEvent::Incoming,
-        webhook::unavailable(&state, request.call.as_ref()),
-    )
-    .await;
+    let fallback = webhook::unavailable(&state, request.call.as_ref());
+    let decision = if request.unrecorded {
+        fallback
+    } else {
+        let call = request.call.as_ref();
+        webhook::run(
+            &state,
+            PROVIDER,
+            "answer",
+            call,
+            CallEvent::Incoming,
+            fallback,
+        )
+        .await
+    };
     reply(&state, &request, &decision).await
 }
 
@@ -147,19 +168,24 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
 /// https://www.plivo.com/docs/voice/xml/getinput), or the `<Redirect>` after it, without
 /// `Digits`, when nothing was keyed.
 async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(request) = read(&state, &req, &body) else {
+    let Some(request) = read(&state, &req, &body).await else {
         return forbidden();
     };
     let event = webhook::digits_event(&state, request.params.get("Digits").unwrap_or(""));
-    let decision = webhook::run(
-        &state,
-        PROVIDER,
-        "pin",
-        request.call.as_ref(),
-        event,
-        webhook::unavailable(&state, request.call.as_ref()),
-    )
-    .await;
+    let fallback = webhook::unavailable(&state, request.call.as_ref());
+    let decision = if request.unrecorded {
+        fallback
+    } else {
+        webhook::run(
+            &state,
+            PROVIDER,
+            "pin",
+            request.call.as_ref(),
+            event,
+            fallback,
+        )
+        .await
+    };
     reply(&state, &request, &decision).await
 }
 
@@ -194,7 +220,7 @@ fn dial_status(raw: &str) -> Option<DialStatus> {
 /// hangup event). Not confirmed in Plivo's own table: when it is absent the talk time stays
 /// empty and the outcome is still recorded from `DialStatus`.
 async fn hangup(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(request) = read(&state, &req, &body) else {
+    let Some(request) = read(&state, &req, &body).await else {
         return forbidden();
     };
     let p = &request.params;

@@ -40,14 +40,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Reads the request; `None` when a signature is required and missing or wrong.
+/// A request let in: its parameters, and whether a flow step may run on it.
+struct Checked {
+    params: VonageParams,
+    /// Its token's `jti` could not be recorded as used (storage failing): no step may run,
+    /// since a replay could not be told apart.
+    unrecorded: bool,
+}
+
+/// Reads the request; `None` (answered 403) when its signed-webhook JWT is missing, wrong,
+/// stale or used before.
 ///
 /// A GET carries its parameters in the query string and is checked by the JWT's signature
 /// alone: how Vonage computes `payload_hash` for a GET is not reliably documented (see
 /// [`auth::Payload::Query`]). A POST carries them in its body, whose SHA-256 must be the JWT's
-/// `payload_hash`.
-fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<VonageParams> {
+/// `payload_hash`. Either way the token must be fresh and its `jti` new ([`auth::fresh`]), so
+/// a captured token can not be sent again, with the same parameters or with others.
+async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Checked> {
     let is_get = req.method() == Method::GET;
+    let mut unrecorded = false;
     if state.providers.vonage == ProviderAuth::Unsigned {
         crate::metrics::unsigned_request(PROVIDER);
     } else {
@@ -65,21 +76,43 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Vonage
         } else {
             auth::Payload::Body(body)
         };
-        if let Err(why) = auth::verify(secret, header, payload) {
-            tracing::warn!(
-                provider = PROVIDER,
-                path = req.path(),
-                reason = %why,
-                "refused a request without a valid signed-webhook JWT"
-            );
-            return None;
+        let now_secs = crate::clock::now_ms() / 1000;
+        let checked = auth::verify(secret, header, payload).and_then(|claims| {
+            auth::fresh(&claims, now_secs).map(|jti| (jti.to_owned(), claims.iat))
+        });
+        let (jti, iat) = match checked {
+            Ok(found) => found,
+            Err(why) => {
+                tracing::warn!(
+                    provider = PROVIDER,
+                    path = req.path(),
+                    reason = %why,
+                    "refused a request without a valid signed-webhook JWT"
+                );
+                return None;
+            }
+        };
+        // Kept until a token issued at `iat` is too old to be accepted anyway.
+        let until = iat
+            .unwrap_or(now_secs)
+            .saturating_add(
+                (auth::MAX_TOKEN_AGE + auth::CLOCK_SKEW)
+                    .as_secs()
+                    .cast_signed(),
+            )
+            .saturating_mul(1000);
+        match webhook::token_use(state, PROVIDER, &jti, until).await {
+            webhook::TokenUse::First => {}
+            webhook::TokenUse::Replayed => return None,
+            webhook::TokenUse::Unrecorded => unrecorded = true,
         }
     }
-    Some(if is_get {
+    let params = if is_get {
         VonageParams::parse(req.query_string(), None)
     } else {
         VonageParams::parse("", Some(body))
-    })
+    };
+    Some(Checked { params, unrecorded })
 }
 
 fn forbidden() -> HttpResponse {
@@ -133,39 +166,49 @@ async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpRe
 
 /// `answer`: a call comes in. Routed by its caller (booking, callback), else the PIN flow.
 async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(p) = read(&state, &req, &body) else {
+    let Some(Checked {
+        params: p,
+        unrecorded,
+    }) = read(&state, &req, &body).await
+    else {
         return forbidden();
     };
     let call = caller_leg(&state, &p);
-    let decision = webhook::run(
-        &state,
-        PROVIDER,
-        "answer",
-        call.as_ref(),
-        CallEvent::Incoming,
-        webhook::unavailable(&state, call.as_ref()),
-    )
-    .await;
+    let fallback = webhook::unavailable(&state, call.as_ref());
+    let decision = if unrecorded {
+        fallback
+    } else {
+        webhook::run(
+            &state,
+            PROVIDER,
+            "answer",
+            call.as_ref(),
+            CallEvent::Incoming,
+            fallback,
+        )
+        .await
+    };
     ncco(&state, &p, &decision).await
 }
 
 /// `pin`: the `input` event, `{"dtmf":{"digits":"1234","timed_out":false},...}`. No digits
 /// (a timeout with nothing keyed) is no input.
 async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(p) = read(&state, &req, &body) else {
+    let Some(Checked {
+        params: p,
+        unrecorded,
+    }) = read(&state, &req, &body).await
+    else {
         return forbidden();
     };
     let call = caller_leg(&state, &p);
     let event = webhook::digits_event(&state, p.digits());
-    let decision = webhook::run(
-        &state,
-        PROVIDER,
-        "pin",
-        call.as_ref(),
-        event,
-        webhook::unavailable(&state, call.as_ref()),
-    )
-    .await;
+    let fallback = webhook::unavailable(&state, call.as_ref());
+    let decision = if unrecorded {
+        fallback
+    } else {
+        webhook::run(&state, PROVIDER, "pin", call.as_ref(), event, fallback).await
+    };
     ncco(&state, &p, &decision).await
 }
 
@@ -174,8 +217,11 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
 /// `duration`; the caller's own leg ending (`inbound`, or no direction) records the end of the
 /// call without a dial status, which never overwrites the dialled leg's. A `record` event adds
 /// its `recording_url`. `started`, `ringing`, `answered` and other events change nothing.
+///
+/// A report whose token could not be recorded as used is still recorded: an end written
+/// twice is harmless, and it runs no flow step.
 async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(p) = read(&state, &req, &body) else {
+    let Some(Checked { params: p, .. }) = read(&state, &req, &body).await else {
         return forbidden();
     };
     if let Some(url) = p.recording_url() {

@@ -190,6 +190,56 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
     }
 }
 
+/// What became of a signed request's one-time token (Plivo's V3 nonce, Vonage's `jti`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// No request carried it before: the request may go on.
+    First,
+    /// A request carried it before: refuse this one (403).
+    Replayed,
+    /// Storage could not record it: no flow step may run on it (a replay can not be told
+    /// apart), so the request gets the answer of a storage failure ([`unavailable`]).
+    Unrecorded,
+}
+
+/// Records `token`, a one-time token of `provider`'s signed request, as used until `until`
+/// (unix ms): each is accepted once, by every instance ([`crate::storage::seen`]). Never logs
+/// the token.
+pub async fn token_use(
+    state: &AppState,
+    provider: &'static str,
+    token: &str,
+    until: i64,
+) -> TokenUse {
+    let now = crate::clock::now_ms();
+    let claim = state
+        .writer
+        .claim_token(provider, token.to_owned(), until, now);
+    match tokio::time::timeout(state.settings.webhook_timeout, claim).await {
+        Ok(Ok(true)) => TokenUse::First,
+        Ok(Ok(false)) => {
+            crate::metrics::replay_refused(provider);
+            tracing::warn!(
+                provider,
+                "refused a replayed request: its one-time token was used before"
+            );
+            TokenUse::Replayed
+        }
+        Ok(Err(e)) => {
+            crate::metrics::database_error(&e);
+            tracing::error!(provider, error = %e, "a request's one-time token could not be recorded; answering the safe fallback");
+            TokenUse::Unrecorded
+        }
+        Err(_) => {
+            tracing::error!(
+                provider,
+                "recording a request's one-time token took too long; answering the safe fallback"
+            );
+            TokenUse::Unrecorded
+        }
+    }
+}
+
 /// The flow event for keyed digits: nothing keyed is a timeout; anything else is an entry,
 /// which may not even be a well-formed PIN (and then costs an attempt like a wrong one).
 /// Surrounding spaces and the finishing `#`, which some providers pass on, are dropped here.

@@ -93,6 +93,7 @@ fn state_from_row(row: &AnyRow) -> Result<CallState, sqlx::Error> {
         row.try_get("order_id")?,
         row.try_get::<Option<String>, _>("last_failure")?.as_deref(),
         row.try_get("pin_attempts")?,
+        row.try_get::<Option<i64>, _>("ended_at")?.is_some(),
     ))
 }
 
@@ -102,6 +103,7 @@ pub(super) fn state_from_columns(
     order_id: Option<String>,
     last_failure: Option<&str>,
     attempts: i64,
+    ended: bool,
 ) -> CallState {
     let phase = match (phase, order_id) {
         ("resolved", Some(order_id)) => Phase::Resolved { order_id },
@@ -117,13 +119,14 @@ pub(super) fn state_from_columns(
         attempts: u8::try_from(attempts).unwrap_or(u8::MAX),
         phase,
         last_failure,
+        ended,
     }
 }
 
 /// A call's state by (`$1` provider, `$2` CallSid): phase, order_id, last_failure,
-/// pin_attempts.
-pub(super) const LOAD_STATE: &str = "select phase, order_id, last_failure, pin_attempts from calls
-         where provider = $1 and call_sid = $2";
+/// pin_attempts, ended_at.
+pub(super) const LOAD_STATE: &str = "select phase, order_id, last_failure, pin_attempts, ended_at
+         from calls where provider = $1 and call_sid = $2";
 
 /// The stored state of a call, if it has one; `db` is the pool or a connection.
 pub async fn load_state<'c>(

@@ -262,6 +262,7 @@ fn load_state(
             row.get(1)?,
             row.get::<_, Option<String>>(2)?.as_deref(),
             row.get(3)?,
+            row.get::<_, Option<i64>>(4)?.is_some(),
         ))
     });
     match state {
@@ -269,6 +270,17 @@ fn load_state(
         Err(sqlx::Error::RowNotFound) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// [`super::seen::claim`] on `conn`.
+pub fn claim(
+    conn: &rusqlite::Connection,
+    provider: &str,
+    token: &str,
+    until: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(execute(conn, super::seen::CLAIM, &[&provider, &token, &until, &now])? == 1)
 }
 
 /// [`attempts::record_failure`], then [`attempts::failures`] within `counting`, on `conn`:
@@ -588,6 +600,7 @@ mod tests {
                 order_id: "ORD-1".into(),
             },
             last_failure: None,
+            ended: false,
         };
         let route = Route::Pin {
             order_id: "ORD-1".into(),
@@ -730,6 +743,7 @@ mod tests {
                 order_id: "ORD-1".into(),
             },
             last_failure: None,
+            ended: false,
         };
         let route = Route::Pin {
             order_id: "ORD-1".into(),

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod pool;
 pub mod retention;
 pub mod secrets;
+pub mod seen;
 pub mod stats;
 pub mod steps;
 

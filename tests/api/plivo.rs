@@ -260,14 +260,28 @@ async fn several_comma_separated_signatures_and_the_main_account_header_are_acce
     let leg = Leg::new("2f6c0a1e-multi", scenarios::COURIER);
     let p = params(&leg, "ringing");
     let url = format!("{PUBLIC_URL}/plivo/answer");
-    let nonce = "27182818284590452353";
-    let good = signature(PLIVO_TOKEN, Method::Post, &url, &p, nonce);
-    let other = signature("a-rotated-out-token", Method::Post, &url, &p, nonce);
-    for (name, value) in [
-        ("X-Plivo-Signature-V3", format!("{other},{good}")),
-        ("X-Plivo-Signature-V3", format!("{good},{other}")),
-        ("X-Plivo-Signature-Ma-V3", good.clone()),
-    ] {
+    let signed = |nonce: &str| {
+        (
+            signature(PLIVO_TOKEN, Method::Post, &url, &p, nonce),
+            signature("a-rotated-out-token", Method::Post, &url, &p, nonce),
+        )
+    };
+    for (i, name) in [
+        "X-Plivo-Signature-V3",
+        "X-Plivo-Signature-V3",
+        "X-Plivo-Signature-Ma-V3",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Each request has a nonce of its own, as Plivo sends.
+        let nonce = nonce();
+        let (good, other) = signed(&nonce);
+        let value = match i {
+            0 => format!("{other},{good}"),
+            1 => format!("{good},{other}"),
+            _ => good,
+        };
         let r = app
             .client
             .post(format!("{}/plivo/answer", app.address))
@@ -279,6 +293,8 @@ async fn several_comma_separated_signatures_and_the_main_account_header_are_acce
             .unwrap();
         assert!(matches!(plivo_xml(r).await, Reply::Ask { .. }), "{name}");
     }
+    let nonce = nonce();
+    let (_, other) = signed(&nonce);
     let r = app
         .client
         .post(format!("{}/plivo/answer", app.address))
@@ -452,4 +468,42 @@ async fn malformed_requests_get_a_playable_answer_not_a_500() {
         let xml = r.text().await.unwrap();
         roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
     }
+}
+
+#[tokio::test]
+async fn a_plivo_nonce_is_accepted_once_and_its_replay_gets_403() {
+    let app = scenarios::spawn().await;
+    scenarios::order(&app, "OD-1", "4821").await;
+    let leg = Leg::new("2f6c0a1e-replayed", scenarios::COURIER);
+    start(&app, &leg).await;
+    let mut p = params(&leg, "in-progress");
+    p.push(("Digits".into(), "4821".into()));
+    let url = format!("{PUBLIC_URL}/plivo/pin");
+    let nonce = nonce();
+    let sig = signature(PLIVO_TOKEN, Method::Post, &url, &p, &nonce);
+    let send = || {
+        app.client
+            .post(format!("{}/plivo/pin", app.address))
+            .header("X-Plivo-Signature-V3", &sig)
+            .header("X-Plivo-Signature-V3-Nonce", &nonce)
+            .form(&p)
+            .send()
+    };
+    let first = plivo_xml(send().await.unwrap()).await;
+    assert_eq!(
+        first,
+        Reply::Dial {
+            to: scenarios::CUSTOMER.into(),
+            caller_id: scenarios::VN.into()
+        }
+    );
+    // The same request again, while the call is still live: refused, the number not repeated.
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), 403);
+    let body = again.text().await.unwrap();
+    assert!(!body.contains("9812345678"), "{body}");
+    let refused = app
+        .metric_value("pinbridge_replays_refused_total{provider=\"plivo\"}")
+        .await;
+    assert!(refused.is_some_and(|n| n >= 1.0), "{refused:?}");
 }

@@ -148,7 +148,7 @@ pub async fn spawn() -> TestApp {
     .await
 }
 
-async fn order(app: &TestApp, id: &str, pin: &str) {
+pub async fn order(app: &TestApp, id: &str, pin: &str) {
     let r = app
         .post_order(
             json!({"order_id": id, "customer_number": CUSTOMER, "pin": pin, "virtual_number": VN}),
@@ -302,6 +302,35 @@ async fn a_status_callback_delivered_twice_is_recorded_once_on_every_provider() 
         assert_eq!(calls.len(), 1, "{p:?}");
         assert_eq!(calls[0]["outcome"], "connected", "{p:?}: {:?}", calls[0]);
         assert_eq!(calls[0]["talk_seconds"], 31, "{p:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_pin_request_sent_again_after_the_call_ended_reaches_no_one_on_every_provider() {
+    for p in providers() {
+        let app = spawn().await;
+        order(&app, "OD-1", "4821").await;
+        let leg = Leg::new("replay-after-end", COURIER);
+        p.start(&app, &leg).await;
+        let bridge = p.digits(&app, &leg, "4821").await;
+        assert!(matches!(bridge, Reply::Dial { .. }), "{p:?}: {bridge:?}");
+        p.answered(&app, &leg).await;
+        // The PIN step again, for the ended call (signed anew where the provider's scheme
+        // makes each request unique): no one is dialled, no number answered.
+        let again = p.digits(&app, &leg, "4821").await;
+        assert!(matches!(again, Reply::Goodbye { .. }), "{p:?}: {again:?}");
+        let start = p.start(&app, &leg).await;
+        assert!(
+            !matches!(start, Reply::Dial { .. }),
+            "{p:?}: a repeated first request dials no one: {start:?}"
+        );
+        let (_, log) = app
+            .get_json(&format!("/calls?call_sid={}", p.record_sid(&leg)))
+            .await;
+        assert_eq!(
+            log["calls"][0]["outcome"], "connected",
+            "{p:?}: the record stands"
+        );
     }
 }
 

@@ -30,17 +30,26 @@ pub fn record_sid(leg: &Leg) -> String {
 }
 
 /// A signed-webhook JWT as Vonage makes it ("Decoding signed webhooks"): HS256 over the
-/// claims `iat`, `jti`, `iss`, `payload_hash`, `api_key`, `application_id`.
+/// claims `iat` (now), `jti` (new for every token), `iss`, `payload_hash`, `api_key`,
+/// `application_id`.
 fn token(secret: &str, payload_hash: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    token_issued(secret, payload_hash, now.cast_signed())
+}
+
+/// [`token`] issued at `iat` (unix seconds).
+pub fn token_issued(secret: &str, payload_hash: &str, iat: i64) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let now = iat;
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &json!({
             "iat": now,
-            "jti": format!("jti-{now}-{payload_hash}"),
+            "jti": format!("{now:x}-{serial:04x}-4000-8000-{:.12}", &payload_hash),
             "iss": "Vonage",
             "payload_hash": payload_hash,
             "api_key": "abcd1234",
@@ -315,15 +324,20 @@ const PYJWT_BODY: &[u8] =
 const PYJWT_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE3MDAwMDAwMDAsImp0aSI6IjhmMmI2YzFlLTAwMDAtNDAwMC04MDAwLTAwMDAwMDAwMDAwMSIsImlzcyI6IlZvbmFnZSIsInBheWxvYWRfaGFzaCI6ImJhMjdhZTQzOWNjYTQ2MmRhZDZhODkzY2UyZjAxMDIyOTVkOTBhZmY5MjQwNmE1YjEwMWU3ZmU0ZGJjMDViMTAiLCJhcGlfa2V5IjoiYWJjZDEyMzQiLCJhcHBsaWNhdGlvbl9pZCI6ImFhYWFhYWFhLWJiYmItY2NjYy1kZGRkLTAxMjM0NTY3ODlhYiJ9.fl8ynycT5Xspo6-X_lnTEinPHi0e_mKp3nfSqxQuExE";
 
 #[tokio::test]
-async fn a_pyjwt_signed_request_is_accepted_and_its_tampered_copy_refused() {
+async fn a_pyjwt_signed_token_from_2023_is_refused_as_stale_and_a_fresh_one_passes() {
     let app = scenarios::spawn().await;
+    // The vector verifies (its signature and payload_hash: the unit tests of
+    // `providers::vonage::auth`), but it was issued in November 2023.
     let auth = format!("Bearer {PYJWT_TOKEN}");
-    let mut tampered = PYJWT_BODY.to_vec();
-    tampered[22] = b'9';
-    let r = post_raw(&app, "/vonage/pin", &tampered, Some(auth.as_str())).await;
+    let r = post_raw(&app, "/vonage/pin", PYJWT_BODY, Some(auth.as_str())).await;
     assert_eq!(r.status(), 403);
     assert_eq!(call_count(&app).await, 0, "nothing stored");
-    let r = post_raw(&app, "/vonage/pin", PYJWT_BODY, Some(auth.as_str())).await;
+    let fresh = format!("Bearer {}", token(VONAGE_SECRET, &payload_hash(PYJWT_BODY)));
+    let mut tampered = PYJWT_BODY.to_vec();
+    tampered[22] = b'9';
+    let r = post_raw(&app, "/vonage/pin", &tampered, Some(fresh.as_str())).await;
+    assert_eq!(r.status(), 403, "the payload_hash is the original body's");
+    let r = post_raw(&app, "/vonage/pin", PYJWT_BODY, Some(fresh.as_str())).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert!(body.is_array(), "{body}");
@@ -485,4 +499,83 @@ async fn listed_as_unsigned_vonage_webhooks_are_served_and_counted() {
         unsigned().await >= before + 2.0,
         "each unsigned request is counted"
     );
+}
+
+#[tokio::test]
+async fn a_captured_vonage_token_is_accepted_once_whatever_route_it_asks_for() {
+    let app = scenarios::spawn().await;
+    // A booking: whoever learns it learns the other party's number.
+    let r = app
+        .post_api(
+            "/virtual-numbers",
+            &json!({"number": scenarios::VN, "provider": "vonage"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post_api(
+            "/bookings",
+            &json!({"party_a": scenarios::COURIER, "party_b": scenarios::CUSTOMER, "ttl_seconds": 3600}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // A token captured from an ordinary event of some other call.
+    let other = Leg::new("captured", "+917700000009");
+    let event = serde_json::to_vec(&event_body(&other, "ringing", "inbound")).unwrap();
+    let captured = format!("Bearer {}", token(VONAGE_SECRET, &payload_hash(&event)));
+    let r = post_raw(&app, "/vonage/event", &event, Some(captured.as_str())).await;
+    assert_eq!(r.status(), 200, "its own delivery is accepted");
+    // Replayed on the GET answer webhook, whose query string the token does not cover, asking
+    // as party A of the booking: refused.
+    let leg = Leg::new("replay-get", scenarios::COURIER);
+    let query = serde_urlencoded::to_string(answer_params(&leg)).unwrap();
+    let r = app
+        .client
+        .get(format!("{}/vonage/answer?{query}", app.address))
+        .header("authorization", &captured)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.text().await.unwrap().contains("9812345678"));
+    // Replayed as it was: refused too.
+    let r = post_raw(&app, "/vonage/event", &event, Some(captured.as_str())).await;
+    assert_eq!(r.status(), 403);
+    // A fresh token of its own gets the booking's route, as Vonage's own request would.
+    let r = get_signed(&app, "/vonage/answer", &answer_params(&leg)).await;
+    assert_eq!(
+        ncco(r).await,
+        Reply::Dial {
+            to: scenarios::CUSTOMER.into(),
+            caller_id: scenarios::VN.into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_90_day_old_vonage_token_is_refused() {
+    let app = scenarios::spawn().await;
+    order(&app, "4821").await;
+    let leg = Leg::new("old-token", scenarios::COURIER);
+    let body = serde_json::to_vec(&input_body(&leg, "4821", false)).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .cast_signed();
+    for age in [90 * 86_400, 301] {
+        let old = token_issued(VONAGE_SECRET, &payload_hash(&body), now - age);
+        let r = post_raw(&app, "/vonage/pin", &body, Some(&format!("Bearer {old}"))).await;
+        assert_eq!(r.status(), 403, "{age} s old");
+    }
+    assert_eq!(call_count(&app).await, 0, "nothing stored");
+    let recent = token_issued(VONAGE_SECRET, &payload_hash(&body), now - 10);
+    let r = post_raw(
+        &app,
+        "/vonage/pin",
+        &body,
+        Some(&format!("Bearer {recent}")),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
 }

@@ -123,6 +123,14 @@ pub fn signature(
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// How long a nonce is remembered, each accepted once within it. Plivo's V3 signature carries
+/// no time, so a captured request could otherwise be sent again at will; a day outlasts any
+/// call, and a request replayed later reaches a call that has ended, which dials no one.
+pub const NONCE_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The longest nonce accepted: Plivo sends about twenty digits.
+pub const MAX_NONCE_LEN: usize = 128;
+
 /// True when one of the comma-separated signatures in `header` is this request's (Plivo may
 /// send several, e.g. during a token rotation; `validate_v3_signature` accepts any). Each is
 /// compared in constant time; an empty header or nonce never validates.

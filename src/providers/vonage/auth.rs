@@ -5,17 +5,35 @@
 //!
 //! The JWT's claims are `iat`, `jti`, `iss` (`Vonage`), `payload_hash`, `api_key` and
 //! `application_id`; there is no `exp`, so none is required (one that is present is still
-//! checked). `iat` is not held to a window: Vonage retries a webhook, and nothing documents how
-//! old a retried token may be.
+//! checked). A token is also held to its age ([`fresh`]): issued at most [`MAX_TOKEN_AGE`]
+//! ago, and its `jti`, which the route accepts once, bounds replays to none at all. Vonage
+//! retries a webhook at most once, about a second after a failed delivery
+//! (`reference/providers.md` §4, "Timeouts and retries").
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// The oldest token accepted, by its `iat`: generous beside Vonage's one retry a second after
+/// a failed delivery, and short enough that a token captured from any event is useless soon.
+pub const MAX_TOKEN_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// How far in the future an `iat` may lie: Vonage's clock and ours may differ a little.
+pub const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The longest `jti` accepted (Vonage sends a UUID).
+const MAX_JTI_LEN: usize = 128;
+
 /// The claims pinbridge reads from Vonage's JWT.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Claims {
+    /// Issued at, unix seconds.
+    #[serde(default)]
+    pub iat: Option<i64>,
+    /// The token's unique id: each is accepted once.
+    #[serde(default)]
+    pub jti: Option<String>,
     /// Lowercase hex SHA-256 of the request body.
     #[serde(default)]
     pub payload_hash: Option<String>,
@@ -54,6 +72,32 @@ pub enum Refusal {
     MissingPayloadHash,
     #[error("the payload_hash claim does not match the body")]
     PayloadHashMismatch,
+    #[error("the token has no iat, or was issued too long ago or in the future")]
+    Stale,
+    #[error("the token has no usable jti claim")]
+    MissingJti,
+}
+
+/// The token's `jti`, when the token is fresh at `now_secs` (unix seconds): issued no more
+/// than [`MAX_TOKEN_AGE`] ago and no more than [`CLOCK_SKEW`] ahead, with a `jti` of at most
+/// 128 visible ASCII characters. The caller then accepts that `jti` once.
+///
+/// Errors: [`Refusal::Stale`] without an `iat` or outside that window;
+/// [`Refusal::MissingJti`] without a usable `jti`.
+pub fn fresh(claims: &Claims, now_secs: i64) -> Result<&str, Refusal> {
+    let iat = claims.iat.ok_or(Refusal::Stale)?;
+    let oldest = now_secs.saturating_sub(MAX_TOKEN_AGE.as_secs().cast_signed());
+    let newest = now_secs.saturating_add(CLOCK_SKEW.as_secs().cast_signed());
+    if !(oldest..=newest).contains(&iat) {
+        return Err(Refusal::Stale);
+    }
+    claims
+        .jti
+        .as_deref()
+        .filter(|j| {
+            !j.is_empty() && j.len() <= MAX_JTI_LEN && j.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or(Refusal::MissingJti)
 }
 
 /// Lowercase hex SHA-256 of `body`: what Vonage puts in `payload_hash`.
@@ -163,6 +207,47 @@ mod tests {
         assert_eq!(
             verify("another-secret", Some(&header), Payload::Body(BODY)),
             Err(Refusal::BadToken)
+        );
+    }
+
+    #[test]
+    fn only_a_fresh_token_with_a_jti_passes() {
+        let now = 1_700_000_000;
+        let claims = |iat: Option<i64>, jti: Option<&str>| Claims {
+            iat,
+            jti: jti.map(str::to_owned),
+            ..Claims::default()
+        };
+        let jti = "8f2b6c1e-0000-4000-8000-000000000001";
+        assert_eq!(fresh(&claims(Some(now), Some(jti)), now), Ok(jti));
+        assert_eq!(fresh(&claims(Some(now - 299), Some(jti)), now), Ok(jti));
+        assert_eq!(fresh(&claims(Some(now + 60), Some(jti)), now), Ok(jti));
+        for stale in [
+            None,
+            Some(now - 301),
+            Some(now - 90 * 86_400),
+            Some(now + 61),
+        ] {
+            assert_eq!(
+                fresh(&claims(stale, Some(jti)), now),
+                Err(Refusal::Stale),
+                "{stale:?}"
+            );
+        }
+        let long = "j".repeat(129);
+        for bad in [None, Some(""), Some("has space"), Some(long.as_str())] {
+            assert_eq!(
+                fresh(&claims(Some(now), bad), now),
+                Err(Refusal::MissingJti),
+                "{bad:?}"
+            );
+        }
+        // The PyJWT vector carries both claims.
+        let header = format!("Bearer {PYJWT_TOKEN}");
+        let verified = verify(SECRET, Some(&header), Payload::Body(BODY)).unwrap();
+        assert_eq!(
+            fresh(&verified, 1_700_000_100),
+            Ok("8f2b6c1e-0000-4000-8000-000000000001")
         );
     }
 
