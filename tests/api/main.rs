@@ -18,6 +18,7 @@ mod orders;
 mod outage;
 mod outbound;
 mod plivo;
+mod privilege;
 mod scenarios;
 mod twilio;
 mod vonage;
