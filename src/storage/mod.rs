@@ -106,6 +106,15 @@ impl Db {
             .max_connections(pool.max_connections.max(1))
             .min_connections(pool.min_connections.min(pool.max_connections.max(1)))
             .acquire_timeout(pool.acquire_timeout)
+            // On a full disk or an I/O error SQLite may roll a transaction back by itself;
+            // sqlx's own rollback then fails and the connection still counts itself inside a
+            // transaction, so that every later `begin` on it fails ("non-zero transaction
+            // depth"). Such a connection is closed rather than handed out. A check of a
+            // counter, no round trip: the rollback was settled when the connection came back.
+            .before_acquire(|conn, _meta| {
+                let settled = !sqlx::Connection::is_in_transaction(conn);
+                Box::pin(async move { Ok(settled) })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     // Numbers only: the statements can carry no outside text.
@@ -279,9 +288,22 @@ async fn checkpoint_every_second(pool: AnyPool, passed: Arc<AtomicBool>) {
     }
 }
 
-/// True when `e` says the database could not be reached or went away (a pool timeout, a
-/// refused or cut connection, a server shutting down or starting up), rather than that a
-/// statement was wrong: the condition `/readyz` reports and a retry may cure.
+/// True when `e` says the database can not be reached or can not take writes now, rather
+/// than that a statement was wrong: the condition `/readyz` reports, the admin API answers
+/// 503 `database_unavailable` for, and a retry may cure once the operator acts.
+///
+/// - The pool: a timeout, a closed pool, a refused or cut connection (I/O, TLS), a crashed
+///   SQLite worker.
+/// - SQLite, by primary result code: `SQLITE_BUSY` and `SQLITE_LOCKED` (the write lock held
+///   past `busy_timeout`), `SQLITE_READONLY` (a read-only file or file system, a database
+///   moved away), `SQLITE_IOERR`, `SQLITE_FULL` ("database or disk is full"),
+///   `SQLITE_CANTOPEN`. The writer's own connection classifies the same way
+///   ([`direct`]).
+/// - PostgreSQL, by SQLSTATE: class 08 (connection exception), 53 (insufficient resources:
+///   `53100` disk full, `53200` out of memory, `53300` too many connections), 57P01..57P03
+///   (administrator or crash shutdown, starting up), 58 (I/O error outside PostgreSQL), and
+///   `25006` (a read-only transaction: a hot standby, a demoted primary after a failover,
+///   or `default_transaction_read_only` turned on).
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
@@ -289,11 +311,31 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        // SQLSTATE class 08 (connection exception), 57P01..57P03 (shutdown, crash, starting
-        // up), 53300 (too many connections).
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || code.starts_with("57P") || code == "53300"
-        }),
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The code is SQLite's extended result code; its low byte is the primary one.
+                const BUSY: i32 = 5;
+                const LOCKED: i32 = 6;
+                const READONLY: i32 = 8;
+                const IOERR: i32 = 10;
+                const FULL: i32 = 13;
+                const CANTOPEN: i32 = 14;
+                code.parse::<i32>().is_ok_and(|extended| {
+                    matches!(
+                        extended & 0xff,
+                        BUSY | LOCKED | READONLY | IOERR | FULL | CANTOPEN
+                    )
+                })
+            } else {
+                ["08", "53", "57P", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || code == "25006"
+            }
+        }
         _ => false,
     }
 }
