@@ -10,6 +10,7 @@ pub mod bookings;
 pub mod calls;
 pub mod direct;
 pub mod greetings;
+pub mod health;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;
@@ -47,6 +48,10 @@ pub struct Db {
     /// Set by the background checkpoint after each pass; the writer then finishes the
     /// checkpoint itself ([`Db::take_checkpoint_passed`]).
     checkpoint_passed: Arc<AtomicBool>,
+    /// SQLite: the most bytes the database file may hold (`PINBRIDGE_SQLITE_MAX_SIZE_MB`).
+    sqlite_max_bytes: Option<u64>,
+    /// Whether writes succeed, as the latest one told ([`health`]).
+    write_health: Arc<health::WriteHealth>,
 }
 
 /// The migrations in `migrations/`, embedded in the binary.
@@ -64,6 +69,10 @@ pub struct PoolSettings {
     /// Longest one statement may run (PostgreSQL `statement_timeout`), or wait for another
     /// writer (SQLite `busy_timeout`).
     pub statement_timeout: Duration,
+    /// SQLite only: the most bytes the database file may hold; past it writes fail as on a
+    /// full disk (SQLite's `max_page_count`, on every connection). `None`: no bound but
+    /// SQLite's own.
+    pub sqlite_max_bytes: Option<u64>,
 }
 
 impl PoolSettings {
@@ -74,6 +83,7 @@ impl PoolSettings {
             min_connections: 0,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
+            sqlite_max_bytes: None,
         }
     }
 }
@@ -86,7 +96,10 @@ impl Db {
     /// lose only the last transactions on a power cut (not on a process crash). Each
     /// PostgreSQL connection runs with `statement_timeout` set. Connections that broke (a
     /// database restart) are noticed when next taken from the pool and replaced, so service
-    /// resumes by itself.
+    /// resumes by itself. While writes fail ([`health`]), a PostgreSQL connection is closed
+    /// instead of going back to the pool: a connection keeps the read-only default it was
+    /// opened with (a standby's, or `default_transaction_read_only`), so only a new one finds
+    /// the database writable again.
     ///
     /// Errors: a malformed URL, or a database that can not be reached now.
     pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<Self> {
@@ -97,6 +110,8 @@ impl Db {
             .statement_timeout
             .as_millis()
             .clamp(1, i32::MAX as u128);
+        let max_bytes = pool.sqlite_max_bytes;
+        let write_health = Arc::new(health::WriteHealth::default());
         let pool_opts = AnyPoolOptions::new()
             // A pooled PostgreSQL connection may have been cut (a database restart): check it
             // before use, so service resumes by itself. A SQLite file can not go away under
@@ -127,6 +142,16 @@ impl Db {
                             "PRAGMA busy_timeout = {timeout_ms}"
                         )))
                         .await?;
+                        if let Some(max_bytes) = max_bytes {
+                            let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+                                .fetch_one(&mut *conn)
+                                .await?;
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "PRAGMA max_page_count = {}",
+                                max_pages(max_bytes, page_size)
+                            )))
+                            .await?;
+                        }
                     } else {
                         conn.execute(sqlx::AssertSqlSafe(format!(
                             "SET statement_timeout = {timeout_ms}"
@@ -136,6 +161,15 @@ impl Db {
                     Ok(())
                 })
             });
+        let pool_opts = if backend == Backend::Postgres {
+            let health = Arc::clone(&write_health);
+            pool_opts.after_release(move |_conn, _meta| {
+                let keep = !health.is_failing();
+                Box::pin(async move { Ok(keep) })
+            })
+        } else {
+            pool_opts
+        };
         let pool = pool_opts
             .connect(&url)
             .await
@@ -165,6 +199,8 @@ impl Db {
             sqlite_file,
             statement_timeout: pool_settings_timeout,
             checkpoint_passed,
+            sqlite_max_bytes: max_bytes,
+            write_health,
         })
     }
 
@@ -217,6 +253,18 @@ impl Db {
             .map(|path| (path, self.statement_timeout))
     }
 
+    /// SQLite: the most bytes the database file may hold (`PINBRIDGE_SQLITE_MAX_SIZE_MB`), for
+    /// a connection of one's own ([`direct::Connection::limit_size`]).
+    pub(crate) fn sqlite_max_bytes(&self) -> Option<u64> {
+        self.sqlite_max_bytes
+    }
+
+    /// Whether writes succeed, as the latest one told: noted by the writers, read by
+    /// `/readyz` ([`health::check`]).
+    pub fn write_health(&self) -> &health::WriteHealth {
+        &self.write_health
+    }
+
     /// True once after each pass of the background checkpoint: time for the writer to finish
     /// it ([`direct::Connection::finish_checkpoint`]).
     pub(crate) fn take_checkpoint_passed(&self) -> bool {
@@ -241,6 +289,13 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// SQLite's `max_page_count` for at most `max_bytes` in pages of `page_size` bytes: at least
+/// one page.
+pub(crate) fn max_pages(max_bytes: u64, page_size: i64) -> u64 {
+    let page_size = u64::try_from(page_size).unwrap_or(4096).max(512);
+    (max_bytes / page_size).max(1)
 }
 
 /// Adds `mode=rwc` to SQLite URLs so the file is created when missing.
@@ -451,6 +506,68 @@ mod tests {
             .unwrap_err();
         assert!(!is_unavailable(&wrong), "{wrong:?}");
         assert!(!is_unstorable_text(&wrong));
+    }
+
+    /// Real refusals, not made-up errors: a read-only transaction on either engine, a file
+    /// bounded by `sqlite_max_bytes` filled up ("database or disk is full"), a file that can
+    /// not be opened. Each is what `/readyz` and the admin API's 503 are about.
+    #[tokio::test]
+    async fn a_write_refused_for_want_of_room_or_write_access_is_unavailable() {
+        let db = test_db().await;
+        let insert = "insert into instance_secrets (name, value, created_at) values ('x', 'y', 0)";
+        let read_only = match db.backend() {
+            Backend::Sqlite => {
+                let mut conn = db.acquire().await.unwrap();
+                conn.execute("PRAGMA query_only = 1").await.unwrap();
+                let refused = conn.execute(insert).await.unwrap_err();
+                conn.execute("PRAGMA query_only = 0").await.unwrap();
+                refused
+            }
+            Backend::Postgres => {
+                let mut tx = db.pool().begin().await.unwrap();
+                tx.execute("set transaction read only").await.unwrap();
+                tx.execute(insert).await.unwrap_err()
+            }
+        };
+        assert!(is_unavailable(&read_only), "{read_only:?}");
+        // The connection is still good for writes once the cause is gone.
+        db.pool().execute(insert).await.unwrap();
+
+        let bounded = PoolSettings {
+            sqlite_max_bytes: Some(64 * 1024),
+            ..PoolSettings::single()
+        };
+        let small = Db::connect("sqlite::memory:", &bounded).await.unwrap();
+        small
+            .pool()
+            .execute("create table t (b blob)")
+            .await
+            .unwrap();
+        let mut rows = 0;
+        let full = loop {
+            match small
+                .pool()
+                .execute("insert into t values (zeroblob(4000))")
+                .await
+            {
+                Ok(_) => rows += 1,
+                Err(e) => break e,
+            }
+            assert!(rows < 100, "64 KiB hold 16 pages of 4 KiB");
+        };
+        assert!(full.to_string().contains("full"), "{full}");
+        assert!(is_unavailable(&full), "{full:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
+        let err = Db::connect(&missing, &PoolSettings::single())
+            .await
+            .unwrap_err();
+        let cant_open = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<sqlx::Error>())
+            .expect("a sqlx error");
+        assert!(is_unavailable(cant_open), "{cant_open:?}");
     }
 
     #[test]
