@@ -9,6 +9,7 @@ mod cli;
 mod eight_by_eight;
 mod events;
 mod exotel;
+mod faults;
 mod greetings;
 mod health;
 mod helpers;
