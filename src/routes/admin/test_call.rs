@@ -131,7 +131,8 @@ async fn run(
     out.virtual_number = form.virtual_number.clone();
     out.caller = form.caller.clone();
     out.digits = form.digits.clone();
-    if !session.pii && !(form.caller.trim().is_empty() && form.digits.trim().is_empty()) {
+    let gives_pii = !form.caller.trim().is_empty() || !form.digits.trim().is_empty();
+    if gives_pii && !session.pii {
         out.error = Some(PII_TEST_CALL_REFUSED.to_owned());
         return html(StatusCode::FORBIDDEN, &out);
     }
