@@ -151,7 +151,6 @@ async fn a_database_refusing_writes_is_reported_and_the_service_heals_by_itself(
     let app = spawn_app_with(|s| {
         s.sqlite_max_size_mb = Some(MAX_MB);
         s.fallback_number = Some("080 4567 8901".into());
-        s.webhook_timeout = Duration::from_millis(800);
     })
     .await;
     app.create_order("OD-1", "4821").await;
