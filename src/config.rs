@@ -84,6 +84,13 @@ pub struct Settings {
     /// writer). Default `2s`.
     #[serde(deserialize_with = "duration")]
     pub database_statement_timeout: Duration,
+    /// `PINBRIDGE_SQLITE_MAX_SIZE_MB`: SQLite only, the most the database file may hold, in
+    /// MiB. Past it, writes fail as on a full disk: the admin API answers 503, `/readyz` says
+    /// not ready, calls get the fallback answer, until rows are purged or deleted (pages freed
+    /// within the file are reused). Keeps the database from filling a disk it shares. A
+    /// database already larger stops growing at its size. Default: unset, no bound but the
+    /// disk's.
+    pub sqlite_max_size_mb: Option<u64>,
     /// `PINBRIDGE_DATABASE_CONNECT_RETRY`: how long `pinbridge` (any command) keeps trying to
     /// reach the database at start before it gives up (once a second), so an instance can start
     /// before its database. `0s`: try once. Once running, lost connections are reopened by themselves.
@@ -227,6 +234,7 @@ impl Default for Settings {
             database_min_connections: 1,
             database_acquire_timeout: Duration::from_secs(1),
             database_statement_timeout: Duration::from_secs(2),
+            sqlite_max_size_mb: None,
             database_connect_retry: Duration::from_secs(60),
             fallback_number: None,
             booking_ttl: Duration::from_secs(24 * 3600),
@@ -613,9 +621,17 @@ impl Settings {
             .map_err(|_| anyhow::anyhow!("{name} is not a phone number"))
     }
 
+    /// `PINBRIDGE_SQLITE_MAX_SIZE_MB` in bytes; `None` when unset, or outside 1 MiB..=8 TiB
+    /// (refused by [`Settings::validate`]).
+    pub fn sqlite_max_bytes(&self) -> Option<u64> {
+        self.sqlite_max_size_mb
+            .filter(|mb| (1..=8 * 1024 * 1024).contains(mb))
+            .map(|mb| mb * 1024 * 1024)
+    }
+
     /// Checks ranges that types alone do not: PIN lengths `1..=20` with min ≤ max, at least one
     /// attempt, a known region, a timeout of 1 to 60 s, a pool of at least one connection, a
-    /// fallback number that parses.
+    /// fallback number that parses, a SQLite size bound of 1 MiB to 8 TiB.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.pin_min_length == 0 || self.pin_max_length > 20 {
             bail!("PIN lengths must lie between 1 and 20 digits");
@@ -651,6 +667,9 @@ impl Settings {
             );
         }
         self.fallback()?;
+        if self.sqlite_max_size_mb.is_some() && self.sqlite_max_bytes().is_none() {
+            bail!("PINBRIDGE_SQLITE_MAX_SIZE_MB must be between 1 and 8388608 (8 TiB)");
+        }
         if self.caller_max_failures == 0 || self.number_max_failures == 0 {
             bail!(
                 "PINBRIDGE_CALLER_MAX_FAILURES and PINBRIDGE_NUMBER_MAX_FAILURES must be at least 1"
@@ -868,10 +887,20 @@ mod tests {
                 database_acquire_timeout: Duration::ZERO,
                 ..Settings::default()
             },
+            Settings {
+                sqlite_max_size_mb: Some(0),
+                ..Settings::default()
+            },
         ] {
             let e = bad.validate().unwrap_err().to_string();
             assert!(e.contains("PINBRIDGE_"), "{e}");
         }
+        let bounded = Settings {
+            sqlite_max_size_mb: Some(512),
+            ..Settings::default()
+        };
+        assert_eq!(bounded.sqlite_max_bytes(), Some(512 * 1024 * 1024));
+        assert_eq!(Settings::default().sqlite_max_bytes(), None);
     }
 
     #[test]

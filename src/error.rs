@@ -48,6 +48,20 @@ impl ApiError {
         )
     }
 
+    /// 403 `pii_required`: a filter by `what` (a phone number, a PIN) asked with an admin
+    /// token that may not see personal data. Answering it, even with an empty list, would
+    /// confirm or rule out a guessed number or PIN, so it is refused whatever it would find.
+    pub fn pii_required(what: &str) -> Self {
+        Self::client(
+            StatusCode::FORBIDDEN,
+            "pii_required",
+            format!(
+                "filtering by {what} needs an admin token that may see personal data \
+                 (one marked :pii in PINBRIDGE_ADMIN_TOKENS)"
+            ),
+        )
+    }
+
     /// The error's code (`invalid_body`, `internal`): what a log line may say of it, since
     /// the message can quote the request.
     pub fn code(&self) -> &'static str {

@@ -110,6 +110,7 @@ pub fn pool_settings(settings: &Settings) -> storage::PoolSettings {
         min_connections: settings.database_min_connections,
         acquire_timeout: settings.database_acquire_timeout,
         statement_timeout: settings.database_statement_timeout,
+        sqlite_max_bytes: settings.sqlite_max_bytes(),
     }
 }
 

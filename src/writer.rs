@@ -274,6 +274,7 @@ impl Writer {
         let steps = Arc::new(StepQueue::default());
         let direct = db.sqlite_file().and_then(|(path, busy_timeout)| {
             storage::direct::Connection::open(path, busy_timeout)
+                .and_then(|conn| conn.limit_size(db.sqlite_max_bytes()))
                 .inspect_err(|e| {
                     tracing::warn!(error = %e, "the writer's SQLite connection did not open; writing through the pool");
                 })
@@ -613,6 +614,7 @@ fn run_direct(
         }
         apply_all_direct(
             &mut conn,
+            db.write_health(),
             &mut batch.lookups,
             std::mem::take(&mut batch.checks),
             std::mem::take(&mut batch.calls),
@@ -629,7 +631,14 @@ fn run_direct(
     }
     // Every handle is gone: what still waits is written before the thread ends.
     queue.take(&mut steps);
-    apply_all_direct(&mut conn, &mut Vec::new(), Vec::new(), Vec::new(), &steps);
+    apply_all_direct(
+        &mut conn,
+        db.write_health(),
+        &mut Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        &steps,
+    );
 }
 
 /// Applies the writes and step records of one batch and answers each write.
@@ -641,14 +650,19 @@ async fn apply_all(db: &Db, calls: Vec<(Box<CallWrite>, Reply)>, steps: &[StepRe
     if calls.len() == 1 && steps.is_empty() {
         // Nothing to share a transaction with, nothing to apply again alone if it fails.
         for (write, reply) in calls {
-            let _ = reply.send(apply_alone(db, &write).await);
+            let written = apply_alone(db, &write).await;
+            db.write_health().note(&written);
+            let _ = reply.send(written);
         }
         return;
     }
     let shared = in_one_transaction(db, &calls, steps).await;
+    db.write_health().note(&shared);
     if let Some(calls) = answer_shared(calls, shared, steps.len()) {
         for (write, reply) in calls {
-            let _ = reply.send(apply_alone(db, &write).await);
+            let written = apply_alone(db, &write).await;
+            db.write_health().note(&written);
+            let _ = reply.send(written);
         }
         write_steps(db, steps).await;
     }
@@ -796,9 +810,11 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
 
 /// [`apply_all`] on the writer's own SQLite connection, and the batch's `lookups` answered
 /// first, in its transaction when it has one ([`answer_lookups`]). The batch's check-pins
-/// ([`run_check`]) share that transaction with its writes.
+/// ([`run_check`]) share that transaction with its writes. Each transaction's outcome is
+/// noted in `health`.
 fn apply_all_direct(
     conn: &mut storage::direct::Connection,
+    health: &storage::health::WriteHealth,
     lookups: &mut Vec<(Box<PinQuery>, LookupReply)>,
     mut checks: Vec<CheckPin>,
     calls: Vec<(Box<CallWrite>, Reply)>,
@@ -816,6 +832,7 @@ fn apply_all_direct(
                 answer_lookups(tx, lookups);
                 apply_direct(tx, &write)
             });
+            health.note(&written);
             let _ = reply.send(written);
         }
         // When the transaction did not begin, the lookups are still waiting.
@@ -836,6 +853,7 @@ fn apply_all_direct(
         Ok((checked, written))
     });
     answer_lookups(conn.alone(), lookups);
+    health.note(&shared);
     match SharedEnd::of(shared, calls.len() + checks.len(), steps.len()) {
         SharedEnd::Committed((checked, written)) => {
             for (check, failures) in checks.into_iter().zip(checked) {
@@ -856,12 +874,17 @@ fn apply_all_direct(
         SharedEnd::Failed => {
             for mut check in checks {
                 let checked = conn.in_transaction(|tx| run_check(tx, &mut check));
+                health.note(&checked);
                 let _ = check.reply.send(checked);
             }
             for (write, reply) in calls {
-                let _ = reply.send(conn.in_transaction(|tx| apply_direct(tx, &write)));
+                let written = conn.in_transaction(|tx| apply_direct(tx, &write));
+                health.note(&written);
+                let _ = reply.send(written);
             }
-            if let Err(e) = storage::direct::record_steps(conn.alone(), &rows) {
+            let recorded = storage::direct::record_steps(conn.alone(), &rows);
+            health.note(&recorded);
+            if let Err(e) = recorded {
                 tracing::warn!(error = %e, steps = rows.len(), "call steps not recorded");
             }
         }
@@ -985,6 +1008,7 @@ async fn write_steps(db: &Db, steps: &[StepRecord]) {
             Ok(mut conn) => storage::steps::record_many(&mut conn, &rows).await,
             Err(e) => Err(e),
         };
+        db.write_health().note(&written);
         match written {
             Ok(()) => return,
             Err(e) if attempt < 2 && !storage::is_unavailable(&e) => {
@@ -1055,6 +1079,7 @@ mod tests {
     #[tokio::test]
     async fn lookups_are_answered_with_the_writes_of_their_batch_or_alone() {
         let (dir, _db, vn, mut conn) = one_order().await;
+        let health = storage::health::WriteHealth::default();
         let path = &dir.path().join("writer.db");
 
         let lookup = |pin: &str, caller: &str, now: i64| {
@@ -1099,6 +1124,7 @@ mod tests {
         let (second, second_answer) = start(2);
         apply_all_direct(
             &mut conn,
+            &health,
             &mut lookups,
             Vec::new(),
             vec![first, second],
@@ -1121,7 +1147,14 @@ mod tests {
         let (pending, answer) = lookup("4321", "+919800000003", 2_000);
         let mut lookups = vec![pending];
         let (third, mut third_answer) = start(3);
-        apply_all_direct(&mut conn, &mut lookups, Vec::new(), vec![third], &[]);
+        apply_all_direct(
+            &mut conn,
+            &health,
+            &mut lookups,
+            Vec::new(),
+            vec![third],
+            &[],
+        );
         assert!(lookups.is_empty());
         assert_eq!(found(answer).as_deref(), Some("ORD-1"));
         assert!(third_answer.try_recv().unwrap().is_err());
@@ -1130,7 +1163,14 @@ mod tests {
         // Lookups alone: no transaction.
         let (pending, answer) = lookup("4321", "+919800000004", 20_000);
         let mut lookups = vec![pending];
-        apply_all_direct(&mut conn, &mut lookups, Vec::new(), Vec::new(), &[]);
+        apply_all_direct(
+            &mut conn,
+            &health,
+            &mut lookups,
+            Vec::new(),
+            Vec::new(),
+            &[],
+        );
         assert_eq!(found(answer), None, "expired at 10,000");
     }
 
@@ -1143,6 +1183,7 @@ mod tests {
         use crate::flow::Phase;
 
         let (dir, db, vn, mut conn) = one_order().await;
+        let health = storage::health::WriteHealth::default();
         let path = &dir.path().join("writer.db");
         let key = |n: u32| CallKey {
             provider: "exotel",
@@ -1153,6 +1194,7 @@ mod tests {
         for n in 1..=4 {
             apply_all_direct(
                 &mut conn,
+                &health,
                 &mut Vec::new(),
                 Vec::new(),
                 vec![(
@@ -1229,6 +1271,7 @@ mod tests {
         let (broken, mut broken_answer, _) = check(3, "4321", true);
         apply_all_direct(
             &mut conn,
+            &health,
             &mut Vec::new(),
             vec![right, wrong, broken],
             Vec::new(),
@@ -1253,7 +1296,14 @@ mod tests {
             storage::direct::Connection::open(path, std::time::Duration::from_millis(50)).unwrap();
         holder.alone().execute_batch("BEGIN IMMEDIATE").unwrap();
         let (held, mut held_answer, held_seen) = check(4, "4321", false);
-        apply_all_direct(&mut conn, &mut Vec::new(), vec![held], Vec::new(), &[]);
+        apply_all_direct(
+            &mut conn,
+            &health,
+            &mut Vec::new(),
+            vec![held],
+            Vec::new(),
+            &[],
+        );
         assert!(held_answer.try_recv().unwrap().is_err());
         assert!(held_seen.try_recv().is_err(), "no decision taken");
         holder.alone().execute_batch("ROLLBACK").unwrap();

@@ -1,4 +1,10 @@
-//! Masking of personal data for logs.
+//! Masking of personal data for logs, and for admin tokens that may not see it.
+
+/// A PIN as shown to an admin token (or UI session) without access to personal data: always
+/// these six stars, whatever the PIN, so that not even its length shows. The PIN is what a
+/// caller keys on the public virtual number to reach the customer, and its length narrows
+/// the guesses.
+pub const MASKED_PIN: &str = "******";
 
 /// Masks a phone number, PIN, secret or any other personal string for a log line.
 ///

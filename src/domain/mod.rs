@@ -14,7 +14,7 @@ pub use booking::{
     BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
 };
 pub use call_sid::{CallSid, CallSidError};
-pub use mask::mask;
+pub use mask::{MASKED_PIN, mask};
 pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
 pub use phone_number::{PhoneNumber, PhoneNumberError, Region};
 pub use pin::{Pin, PinError};

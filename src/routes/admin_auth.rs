@@ -8,7 +8,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::source::client_ip;
-use crate::domain::mask;
+use crate::domain::{MASKED_PIN, mask};
 use crate::error::ApiError;
 use crate::startup::{AppState, token_digest};
 
@@ -27,7 +27,7 @@ pub struct AdminToken {
 pub struct AdminAuth {
     /// The token's name, for logs.
     pub name: String,
-    /// Whether full phone numbers are shown to it.
+    /// Whether it may see personal data: full phone numbers and PINs, and filters by them.
     pub pii: bool,
 }
 
@@ -35,6 +35,22 @@ impl AdminAuth {
     /// `number` as this token may see it: in full with `pii`, masked (`+91******5678`) without.
     pub fn show(&self, number: String) -> String {
         if self.pii { number } else { mask(&number) }
+    }
+
+    /// An order's `pin` as this token may see it: in full with `pii`, else [`MASKED_PIN`]. With
+    /// the public virtual number, a PIN reaches the customer as surely as their number does.
+    pub fn show_pin(&self, pin: String) -> String {
+        if self.pii { pin } else { MASKED_PIN.to_owned() }
+    }
+
+    /// Ok when this token may filter by `what` (a phone number, a PIN); else 403
+    /// `pii_required` ([`ApiError::pii_required`]).
+    pub fn may_filter_by(&self, what: &str) -> Result<(), ApiError> {
+        if self.pii {
+            Ok(())
+        } else {
+            Err(ApiError::pii_required(what))
+        }
     }
 }
 

@@ -21,7 +21,8 @@ pub struct CallQuery {
     pub call_sid: Option<String>,
     pub order_id: Option<String>,
     pub booking_id: Option<String>,
-    /// The caller's number, in any form a phone number is written.
+    /// The caller's number, in any form a phone number is written. Only for a token with
+    /// `:pii` (403 `pii_required` otherwise).
     pub from: Option<String>,
     /// RFC 3339; calls started at or after.
     pub since: Option<String>,
@@ -132,7 +133,9 @@ fn time_filter(name: &'static str, value: Option<&str>) -> Result<Option<i64>, A
         .transpose()
 }
 
-/// `GET /api/v1/calls`: calls newest first, filtered, one page at a time.
+/// `GET /api/v1/calls`: calls newest first, filtered, one page at a time. 400
+/// `invalid_query`; 403 `pii_required` for `from` with a token without `:pii`, since the
+/// answer would tell whether a guessed number called.
 async fn list(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -153,15 +156,15 @@ async fn list(
             "offset must not be negative",
         ));
     }
-    let caller = q
-        .from
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .map(|raw| {
-            PhoneNumber::parse(raw, state.region)
-                .map(|n| n.to_string())
-                .unwrap_or_else(|_| raw.trim().to_owned())
-        });
+    let from = q.from.as_deref().filter(|s| !s.trim().is_empty());
+    if from.is_some() {
+        who.may_filter_by("phone number")?;
+    }
+    let caller = from.map(|raw| {
+        PhoneNumber::parse(raw, state.region)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| raw.trim().to_owned())
+    });
     let filter = CallFilter {
         call_sid: q.call_sid,
         order_id: q.order_id,

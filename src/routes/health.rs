@@ -24,17 +24,31 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// Readiness: the database answers. 200 `ready`, or 503 `database unavailable`.
+/// Readiness: the database answers and takes writes. 200 `ready`; 503 `database unavailable`
+/// when it does not answer within a second, or `database refuses writes` when the latest write
+/// failed for want of the database (a full disk, a read-only file or standby, a lost
+/// connection; see [`crate::storage::health`]). Turns 200 again by itself with the first write
+/// that succeeds, the call path's or its own probe's.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let ping = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        crate::storage::ping(&state.db),
-    )
+    let db = &state.db;
+    let checked = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        crate::storage::ping(db)
+            .await
+            .map_err(|_| "database unavailable")?;
+        crate::storage::health::check(db)
+            .await
+            .map_err(|_| "database refuses writes")
+    })
     .await;
-    match ping {
+    match checked {
         Ok(Ok(())) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        _ => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body("database unavailable"),
+        Ok(Err(why)) => unready(why),
+        Err(_) => unready("database unavailable"),
     }
+}
+
+fn unready(why: &'static str) -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain")
+        .body(why)
 }

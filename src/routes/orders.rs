@@ -35,7 +35,9 @@ pub struct CreateOrder {
 #[derive(Debug, Serialize)]
 pub struct OrderView {
     pub order_id: String,
+    /// E.164; masked (`+91******5678`) for a token without `:pii`.
     pub customer_number: String,
+    /// The PIN; `******` for a token without `:pii`, whatever its length.
     pub pin: String,
     pub virtual_number: Option<String>,
     /// `active`, `expired` or `deactivated`.
@@ -48,7 +50,8 @@ pub struct OrderView {
 }
 
 impl OrderView {
-    /// The order as `who` may see it: numbers masked unless the token may see personal data.
+    /// The order as `who` may see it: numbers and the PIN masked unless the token may see
+    /// personal data.
     fn of(order: Order, now: i64, who: &AdminAuth) -> Self {
         let shown = |n: String| who.show(n);
         Self {
@@ -59,7 +62,7 @@ impl OrderView {
             deactivated_at: order.deactivated_at.map(rfc3339),
             order_id: order.order_id,
             customer_number: who.show(order.customer_number),
-            pin: order.pin,
+            pin: who.show_pin(order.pin),
             virtual_number: order.virtual_number,
         }
     }

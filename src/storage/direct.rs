@@ -61,6 +61,25 @@ impl Connection {
         Ok(Self(conn))
     }
 
+    /// Bounds the database file to `max_bytes` on this connection, as the pool's connections
+    /// are (`PINBRIDGE_SQLITE_MAX_SIZE_MB`): SQLite's `max_page_count` is kept per connection.
+    /// Past it, a write that needs a new page fails with `SQLITE_FULL`, as on a full disk.
+    pub fn limit_size(self, max_bytes: Option<u64>) -> Result<Self, sqlx::Error> {
+        if let Some(max_bytes) = max_bytes {
+            let page_size: i64 = self
+                .0
+                .query_row("PRAGMA page_size", [], |row| row.get(0))
+                .map_err(to_sqlx)?;
+            let pages = super::max_pages(max_bytes, page_size);
+            // A pragma that sets a value also answers it: a row to read, not a statement to
+            // execute.
+            self.0
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                .map_err(to_sqlx)?;
+        }
+        Ok(self)
+    }
+
     /// Runs `f` in one transaction that takes the write lock at once (`BEGIN IMMEDIATE`);
     /// commits when it succeeds, rolls back when it or the commit fails. `BEGIN` and `COMMIT`
     /// are prepared once and kept, like every other statement here: compiled for each

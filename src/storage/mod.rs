@@ -10,6 +10,7 @@ pub mod bookings;
 pub mod calls;
 pub mod direct;
 pub mod greetings;
+pub mod health;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;
@@ -48,6 +49,10 @@ pub struct Db {
     /// Set by the background checkpoint after each pass; the writer then finishes the
     /// checkpoint itself ([`Db::take_checkpoint_passed`]).
     checkpoint_passed: Arc<AtomicBool>,
+    /// SQLite: the most bytes the database file may hold (`PINBRIDGE_SQLITE_MAX_SIZE_MB`).
+    sqlite_max_bytes: Option<u64>,
+    /// Whether writes succeed, as the latest one told ([`health`]).
+    write_health: Arc<health::WriteHealth>,
 }
 
 /// The migrations in `migrations/`, embedded in the binary.
@@ -65,6 +70,10 @@ pub struct PoolSettings {
     /// Longest one statement may run (PostgreSQL `statement_timeout`), or wait for another
     /// writer (SQLite `busy_timeout`).
     pub statement_timeout: Duration,
+    /// SQLite only: the most bytes the database file may hold; past it writes fail as on a
+    /// full disk (SQLite's `max_page_count`, on every connection). `None`: no bound but
+    /// SQLite's own.
+    pub sqlite_max_bytes: Option<u64>,
 }
 
 impl PoolSettings {
@@ -75,6 +84,7 @@ impl PoolSettings {
             min_connections: 0,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
+            sqlite_max_bytes: None,
         }
     }
 }
@@ -87,7 +97,10 @@ impl Db {
     /// lose only the last transactions on a power cut (not on a process crash). Each
     /// PostgreSQL connection runs with `statement_timeout` set. Connections that broke (a
     /// database restart) are noticed when next taken from the pool and replaced, so service
-    /// resumes by itself.
+    /// resumes by itself. While writes fail ([`health`]), a PostgreSQL connection is closed
+    /// instead of going back to the pool: a connection keeps the read-only default it was
+    /// opened with (a standby's, or `default_transaction_read_only`), so only a new one finds
+    /// the database writable again.
     ///
     /// Errors: a malformed URL, or a database that can not be reached now.
     pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<Self> {
@@ -98,6 +111,8 @@ impl Db {
             .statement_timeout
             .as_millis()
             .clamp(1, i32::MAX as u128);
+        let max_bytes = pool.sqlite_max_bytes;
+        let write_health = Arc::new(health::WriteHealth::default());
         let pool_opts = AnyPoolOptions::new()
             // A pooled PostgreSQL connection may have been cut (a database restart): check it
             // before use, so service resumes by itself. A SQLite file can not go away under
@@ -107,6 +122,15 @@ impl Db {
             .max_connections(pool.max_connections.max(1))
             .min_connections(pool.min_connections.min(pool.max_connections.max(1)))
             .acquire_timeout(pool.acquire_timeout)
+            // On a full disk or an I/O error SQLite may roll a transaction back by itself;
+            // sqlx's own rollback then fails and the connection still counts itself inside a
+            // transaction, so that every later `begin` on it fails ("non-zero transaction
+            // depth"). Such a connection is closed rather than handed out. A check of a
+            // counter, no round trip: the rollback was settled when the connection came back.
+            .before_acquire(|conn, _meta| {
+                let settled = !sqlx::Connection::is_in_transaction(conn);
+                Box::pin(async move { Ok(settled) })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     // Numbers only: the statements can carry no outside text.
@@ -119,6 +143,16 @@ impl Db {
                             "PRAGMA busy_timeout = {timeout_ms}"
                         )))
                         .await?;
+                        if let Some(max_bytes) = max_bytes {
+                            let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+                                .fetch_one(&mut *conn)
+                                .await?;
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "PRAGMA max_page_count = {}",
+                                max_pages(max_bytes, page_size)
+                            )))
+                            .await?;
+                        }
                     } else {
                         conn.execute(sqlx::AssertSqlSafe(format!(
                             "SET statement_timeout = {timeout_ms}"
@@ -128,6 +162,15 @@ impl Db {
                     Ok(())
                 })
             });
+        let pool_opts = if backend == Backend::Postgres {
+            let health = Arc::clone(&write_health);
+            pool_opts.after_release(move |_conn, _meta| {
+                let keep = !health.is_failing();
+                Box::pin(async move { Ok(keep) })
+            })
+        } else {
+            pool_opts
+        };
         let pool = pool_opts
             .connect(&url)
             .await
@@ -157,6 +200,8 @@ impl Db {
             sqlite_file,
             statement_timeout: pool_settings_timeout,
             checkpoint_passed,
+            sqlite_max_bytes: max_bytes,
+            write_health,
         })
     }
 
@@ -209,6 +254,18 @@ impl Db {
             .map(|path| (path, self.statement_timeout))
     }
 
+    /// SQLite: the most bytes the database file may hold (`PINBRIDGE_SQLITE_MAX_SIZE_MB`), for
+    /// a connection of one's own ([`direct::Connection::limit_size`]).
+    pub(crate) fn sqlite_max_bytes(&self) -> Option<u64> {
+        self.sqlite_max_bytes
+    }
+
+    /// Whether writes succeed, as the latest one told: noted by the writers, read by
+    /// `/readyz` ([`health::check`]).
+    pub fn write_health(&self) -> &health::WriteHealth {
+        &self.write_health
+    }
+
     /// True once after each pass of the background checkpoint: time for the writer to finish
     /// it ([`direct::Connection::finish_checkpoint`]).
     pub(crate) fn take_checkpoint_passed(&self) -> bool {
@@ -233,6 +290,13 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// SQLite's `max_page_count` for at most `max_bytes` in pages of `page_size` bytes: at least
+/// one page.
+pub(crate) fn max_pages(max_bytes: u64, page_size: i64) -> u64 {
+    let page_size = u64::try_from(page_size).unwrap_or(4096).max(512);
+    (max_bytes / page_size).max(1)
 }
 
 /// Adds `mode=rwc` to SQLite URLs so the file is created when missing.
@@ -280,9 +344,22 @@ async fn checkpoint_every_second(pool: AnyPool, passed: Arc<AtomicBool>) {
     }
 }
 
-/// True when `e` says the database could not be reached or went away (a pool timeout, a
-/// refused or cut connection, a server shutting down or starting up), rather than that a
-/// statement was wrong: the condition `/readyz` reports and a retry may cure.
+/// True when `e` says the database can not be reached or can not take writes now, rather
+/// than that a statement was wrong: the condition `/readyz` reports, the admin API answers
+/// 503 `database_unavailable` for, and a retry may cure once the operator acts.
+///
+/// - The pool: a timeout, a closed pool, a refused or cut connection (I/O, TLS), a crashed
+///   SQLite worker.
+/// - SQLite, by primary result code: `SQLITE_BUSY` and `SQLITE_LOCKED` (the write lock held
+///   past `busy_timeout`), `SQLITE_READONLY` (a read-only file or file system, a database
+///   moved away), `SQLITE_IOERR`, `SQLITE_FULL` ("database or disk is full"),
+///   `SQLITE_CANTOPEN`. The writer's own connection classifies the same way
+///   ([`direct`]).
+/// - PostgreSQL, by SQLSTATE: class 08 (connection exception), 53 (insufficient resources:
+///   `53100` disk full, `53200` out of memory, `53300` too many connections), 57P01..57P03
+///   (administrator or crash shutdown, starting up), 58 (I/O error outside PostgreSQL), and
+///   `25006` (a read-only transaction: a hot standby, a demoted primary after a failover,
+///   or `default_transaction_read_only` turned on).
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
@@ -290,11 +367,31 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        // SQLSTATE class 08 (connection exception), 57P01..57P03 (shutdown, crash, starting
-        // up), 53300 (too many connections).
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || code.starts_with("57P") || code == "53300"
-        }),
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The code is SQLite's extended result code; its low byte is the primary one.
+                const BUSY: i32 = 5;
+                const LOCKED: i32 = 6;
+                const READONLY: i32 = 8;
+                const IOERR: i32 = 10;
+                const FULL: i32 = 13;
+                const CANTOPEN: i32 = 14;
+                code.parse::<i32>().is_ok_and(|extended| {
+                    matches!(
+                        extended & 0xff,
+                        BUSY | LOCKED | READONLY | IOERR | FULL | CANTOPEN
+                    )
+                })
+            } else {
+                ["08", "53", "57P", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+                    || code == "25006"
+            }
+        }
         _ => false,
     }
 }
@@ -410,6 +507,68 @@ mod tests {
             .unwrap_err();
         assert!(!is_unavailable(&wrong), "{wrong:?}");
         assert!(!is_unstorable_text(&wrong));
+    }
+
+    /// Real refusals, not made-up errors: a read-only transaction on either engine, a file
+    /// bounded by `sqlite_max_bytes` filled up ("database or disk is full"), a file that can
+    /// not be opened. Each is what `/readyz` and the admin API's 503 are about.
+    #[tokio::test]
+    async fn a_write_refused_for_want_of_room_or_write_access_is_unavailable() {
+        let db = test_db().await;
+        let insert = "insert into instance_secrets (name, value, created_at) values ('x', 'y', 0)";
+        let read_only = match db.backend() {
+            Backend::Sqlite => {
+                let mut conn = db.acquire().await.unwrap();
+                conn.execute("PRAGMA query_only = 1").await.unwrap();
+                let refused = conn.execute(insert).await.unwrap_err();
+                conn.execute("PRAGMA query_only = 0").await.unwrap();
+                refused
+            }
+            Backend::Postgres => {
+                let mut tx = db.pool().begin().await.unwrap();
+                tx.execute("set transaction read only").await.unwrap();
+                tx.execute(insert).await.unwrap_err()
+            }
+        };
+        assert!(is_unavailable(&read_only), "{read_only:?}");
+        // The connection is still good for writes once the cause is gone.
+        db.pool().execute(insert).await.unwrap();
+
+        let bounded = PoolSettings {
+            sqlite_max_bytes: Some(64 * 1024),
+            ..PoolSettings::single()
+        };
+        let small = Db::connect("sqlite::memory:", &bounded).await.unwrap();
+        small
+            .pool()
+            .execute("create table t (b blob)")
+            .await
+            .unwrap();
+        let mut rows = 0;
+        let full = loop {
+            match small
+                .pool()
+                .execute("insert into t values (zeroblob(4000))")
+                .await
+            {
+                Ok(_) => rows += 1,
+                Err(e) => break e,
+            }
+            assert!(rows < 100, "64 KiB hold 16 pages of 4 KiB");
+        };
+        assert!(full.to_string().contains("full"), "{full}");
+        assert!(is_unavailable(&full), "{full:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
+        let err = Db::connect(&missing, &PoolSettings::single())
+            .await
+            .unwrap_err();
+        let cant_open = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<sqlx::Error>())
+            .expect("a sqlx error");
+        assert!(is_unavailable(cant_open), "{cant_open:?}");
     }
 
     #[test]

@@ -319,10 +319,16 @@ pub fn encode_seed(raw: &str) -> String {
 
 /// Signs in to the admin web UI and returns the `Cookie` header value of the session.
 pub async fn admin_sign_in(app: &TestApp) -> String {
+    admin_sign_in_with(app, ADMIN_TOKEN).await
+}
+
+/// Signs in to the admin web UI with `token` and returns the `Cookie` header value of the
+/// session.
+pub async fn admin_sign_in_with(app: &TestApp, token: &str) -> String {
     let r = app
         .client
         .post(format!("{}/admin/login", app.address))
-        .form(&[("token", ADMIN_TOKEN)])
+        .form(&[("token", token)])
         .send()
         .await
         .unwrap();

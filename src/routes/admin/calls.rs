@@ -79,6 +79,8 @@ struct CallsPage {
     outcomes: &'static [&'static str],
     providers: &'static [&'static str],
     rows: Vec<CallRow>,
+    /// Whether the log may be filtered by phone number.
+    pii: bool,
     error: String,
     page: i64,
     prev: Option<String>,
@@ -116,7 +118,9 @@ fn page_link(q: &LogQuery, page: i64) -> String {
     )
 }
 
-/// `GET /admin/calls`: newest first, filtered, one page at a time.
+/// `GET /admin/calls`: newest first, filtered, one page at a time. A bad date is a 400; a
+/// phone number from a session without access to personal data is a 403 that says so, and
+/// nothing is searched: the answer would tell whether a guessed number called.
 async fn log(
     session: AdminSession,
     state: web::Data<AppState>,
@@ -147,6 +151,14 @@ async fn log(
     let since_ms = day("From", &q.from, false);
     let until_ms = day("Until", &q.until, true);
     let number = q.number.trim();
+    let refused = !number.is_empty() && !session.pii;
+    if refused {
+        errors.push(
+            super::session::PII_SEARCH_REFUSED
+                .trim_end_matches('.')
+                .to_owned(),
+        );
+    }
     let number = if number.is_empty() {
         String::new()
     } else {
@@ -203,13 +215,16 @@ async fn log(
         outcomes: &OUTCOMES,
         providers: &PROVIDERS,
         rows,
+        pii: session.pii,
         error: errors.join(". "),
         page: q.page,
         prev: (q.page > 1).then(|| page_link(&q, q.page - 1)),
         next: more.then(|| page_link(&q, q.page + 1)),
         q,
     };
-    let status = if page.error.is_empty() {
+    let status = if refused {
+        StatusCode::FORBIDDEN
+    } else if page.error.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST

@@ -1,5 +1,6 @@
-//! Admin UI: orders. Search by order id, PIN or number; create one through a form with the
-//! JSON API's validation; deactivate; import a CSV (uploaded or pasted) all-or-nothing.
+//! Admin UI: orders. Search by order id, PIN or number (by order id only for a session
+//! without access to personal data); create one through a form with the JSON API's
+//! validation; deactivate; import a CSV (uploaded or pasted) all-or-nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -9,7 +10,7 @@ use serde::Deserialize;
 
 use super::AdminSession;
 use crate::clock::{now_ms, rfc3339};
-use crate::domain::{NewOrder, PhoneNumber};
+use crate::domain::{NewOrder, PhoneNumber, Pin};
 use crate::startup::AppState;
 use crate::storage::orders::{self, CreateError, Density, Order};
 
@@ -77,7 +78,7 @@ impl OrderRow {
             customer_number: session.show(o.customer_number),
             virtual_number: o.virtual_number.unwrap_or_else(|| "any".into()),
             order_id: o.order_id,
-            pin: o.pin,
+            pin: session.show_pin(o.pin),
         }
     }
 }
@@ -102,6 +103,10 @@ struct OrdersPage {
     csrf: String,
     q: String,
     searched: bool,
+    /// Whether the search may go by PIN and phone number.
+    pii: bool,
+    /// Why a search that looks like a PIN or a number went by order id only.
+    search_note: &'static str,
     rows: Vec<OrderRow>,
     form: OrderForm,
     /// The field the create form's error is about, and the message.
@@ -120,6 +125,8 @@ impl OrdersPage {
             csrf: session.csrf.clone(),
             q: String::new(),
             searched: false,
+            pii: session.pii,
+            search_note: "",
             rows: Vec::new(),
             form: OrderForm::default(),
             error_field: "",
@@ -130,7 +137,9 @@ impl OrdersPage {
         }
     }
 
-    /// Fills the table: the search `q`, or the newest orders.
+    /// Fills the table: the search `q`, or the newest orders. Without access to personal
+    /// data, `q` is looked up as an order id only, and when it could be a PIN or a phone
+    /// number the page says why it was not searched as one.
     async fn load(
         mut self,
         state: &AppState,
@@ -138,16 +147,24 @@ impl OrdersPage {
         q: &str,
     ) -> actix_web::Result<Self> {
         let q = q.trim();
-        let number = if q.is_empty() {
-            String::new()
+        let found = if q.is_empty() || session.pii {
+            let number = if q.is_empty() {
+                String::new()
+            } else {
+                PhoneNumber::parse(q, state.region)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|_| q.to_owned())
+            };
+            orders::search(&state.db, q, &number, 100).await
         } else {
-            PhoneNumber::parse(q, state.region)
-                .map(|n| n.to_string())
-                .unwrap_or_else(|_| q.to_owned())
-        };
-        let found = orders::search(&state.db, q, &number, 100)
-            .await
-            .map_err(unavailable)?;
+            let settings = &state.settings;
+            let pin_like = Pin::parse(q, settings.pin_min_length, settings.pin_max_length).is_ok();
+            if pin_like || PhoneNumber::parse(q, state.region).is_ok() {
+                self.search_note = super::session::PII_SEARCH_REFUSED;
+            }
+            orders::get(&state.db, q).await.map(Vec::from_iter)
+        }
+        .map_err(unavailable)?;
         let now = now_ms();
         self.rows = found
             .into_iter()

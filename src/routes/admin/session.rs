@@ -28,7 +28,7 @@ const SESSION_HOURS: i64 = 12;
 pub struct AdminSession {
     /// The admin token's name, for logs.
     pub token_name: String,
-    /// Whether full phone numbers are shown.
+    /// Whether personal data is shown (full phone numbers and PINs) and may be searched by.
     pub pii: bool,
     /// The token every form of this session carries in its `csrf` field.
     pub csrf: String,
@@ -63,7 +63,23 @@ impl AdminSession {
             crate::domain::mask(&number)
         }
     }
+
+    /// An order's `pin` as this operator may see it: [`crate::domain::MASKED_PIN`] unless the
+    /// token may see personal data.
+    pub fn show_pin(&self, pin: String) -> String {
+        if self.pii {
+            pin
+        } else {
+            crate::domain::MASKED_PIN.to_owned()
+        }
+    }
 }
+
+/// What a page says when a session without access to personal data searches by a phone
+/// number or a PIN: a search that finds (or does not find) an order or a call by them would
+/// confirm a guessed number or PIN, so it is not run.
+pub const PII_SEARCH_REFUSED: &str = "This sign-in may not search by phone number or PIN. \
+    Sign in with an admin token that may see personal data (marked :pii in PINBRIDGE_ADMIN_TOKENS) to search by them.";
 
 fn to_sign_in() -> actix_web::Error {
     actix_web::error::InternalError::from_response(

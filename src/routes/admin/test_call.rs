@@ -2,6 +2,10 @@
 //! in-memory session for a virtual number, a caller and keyed digits, as Twilio would drive
 //! the call: `Incoming`, then one `Digits` per entry. Facts are read from storage; nothing is
 //! written (no call record, no step, no wrong-PIN row) and nothing is dialled.
+//!
+//! A session without access to personal data runs it as an unknown caller keying nothing:
+//! whether a keyed PIN or a caller's number leads to a bridge would confirm a guessed PIN or
+//! number (of a customer, a courier, a booking's party), with no attempt limit and no trace.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -36,6 +40,8 @@ struct Page {
     signed_in: bool,
     section: &'static str,
     csrf: String,
+    /// Whether a caller's number and keyed digits may be given.
+    pii: bool,
     virtual_number: String,
     caller: String,
     digits: String,
@@ -60,6 +66,7 @@ fn page(session: &AdminSession) -> Page {
         signed_in: true,
         section: "test-call",
         csrf: session.csrf.clone(),
+        pii: session.pii,
         virtual_number: String::new(),
         caller: String::new(),
         digits: String::new(),
@@ -105,7 +112,14 @@ fn event_label(event: &CallEvent, raw: &str, session: &AdminSession) -> String {
     }
 }
 
-/// `POST /admin/test-call`: runs the flow and shows each step.
+/// What a session without access to personal data is told when it gives a caller or digits.
+const PII_TEST_CALL_REFUSED: &str = "This sign-in may not give a caller's number or key a PIN \
+    in a test call: whether someone would be dialled tells if a guessed number or PIN is real. \
+    Leave both empty to hear what an unknown caller hears, or sign in with an admin token that \
+    may see personal data (marked :pii in PINBRIDGE_ADMIN_TOKENS).";
+
+/// `POST /admin/test-call`: runs the flow and shows each step. 422 for a malformed field;
+/// 403 for a caller or digits from a session without access to personal data.
 async fn run(
     state: web::Data<AppState>,
     session: AdminSession,
@@ -117,8 +131,19 @@ async fn run(
     out.virtual_number = form.virtual_number.clone();
     out.caller = form.caller.clone();
     out.digits = form.digits.clone();
+    let gives_pii = !form.caller.trim().is_empty() || !form.digits.trim().is_empty();
+    if gives_pii && !session.pii {
+        out.error = Some(PII_TEST_CALL_REFUSED.to_owned());
+        return html(StatusCode::FORBIDDEN, &out);
+    }
     let virtual_number = PhoneNumber::parse(form.virtual_number.trim(), state.region);
-    let caller = PhoneNumber::parse(form.caller.trim(), state.region);
+    // Without personal data, an unknown caller: no booking, callback or allowed-caller rule
+    // can match one.
+    let caller = if session.pii {
+        PhoneNumber::parse(form.caller.trim(), state.region).map(Some)
+    } else {
+        Ok(None)
+    };
     let entries: Vec<&str> = {
         let raw = form.digits.trim();
         let raw = raw.strip_suffix('#').unwrap_or(raw);
@@ -153,8 +178,8 @@ async fn run(
         provider: "admin-test",
         call_sid: CallSid::parse("admin-test-call")
             .map_err(actix_web::error::ErrorInternalServerError)?,
-        caller_raw: Some(caller.to_string()),
-        caller: Some(caller),
+        caller_raw: caller.as_ref().map(ToString::to_string),
+        caller,
         virtual_number_raw: Some(virtual_number.to_string()),
         virtual_number: Some(virtual_number.clone()),
     };
