@@ -37,3 +37,8 @@ create table trusted_callers (
 -- A caller bridged through a virtual number recently is known there: looked up by caller.
 create index calls_caller_bridged on calls (caller, virtual_number, bridged_at)
     where bridged_at is not null;
+
+-- A number's active PINs by length, for the weight of a wrong PIN and the PIN density the
+-- dashboard shows: counted in this index alone, without the orders' rows.
+create index orders_active_by_number on orders (virtual_number, expires_at, pin)
+    where deactivated_at is null;

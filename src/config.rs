@@ -137,12 +137,18 @@ pub struct Settings {
     /// `PINBRIDGE_LOCKOUT_WINDOW`: the window of the caller and virtual-number limits. Default `1h`.
     #[serde(deserialize_with = "duration")]
     pub lockout_window: Duration,
-    /// `PINBRIDGE_NUMBER_MAX_FAILURES`: wrong PINs from all callers together on one virtual
-    /// number within the window before an alert (log and metric). Default 200.
-    pub number_max_failures: u32,
-    /// `PINBRIDGE_NUMBER_LOCKOUT`: past `PINBRIDGE_NUMBER_MAX_FAILURES`, also stop accepting PINs
-    /// on that virtual number for the window. Default `false`.
-    pub number_lockout: bool,
+    /// `PINBRIDGE_PIN_GUESSING_BUDGET`: the customer numbers a day that an attacker with any
+    /// number of caller IDs may expect to find by guessing PINs on one virtual number. Each
+    /// wrong PIN spends the chance it had of hitting an active PIN there; once a day's budget
+    /// (with a burst of one `PINBRIDGE_LOCKOUT_WINDOW`'s share) is spent, callers not known on
+    /// that number are refused until it leaks back ([`crate::storage::attempts::Budget`]).
+    /// Default `1`.
+    pub pin_guessing_budget: f64,
+    /// `PINBRIDGE_KNOWN_CALLER_WINDOW`: a caller bridged through a virtual number within this
+    /// is known there, and keeps its own allowance when the number's budget is spent (as do
+    /// trusted callers). Default `30d`.
+    #[serde(deserialize_with = "duration")]
+    pub known_caller_window: Duration,
     /// `PINBRIDGE_PIN_MAX_DENSITY`: the largest share of a PIN length's space that active PINs on
     /// one virtual number may fill, as `1%` or `0.01`. Default `1%`.
     #[serde(deserialize_with = "fraction")]
@@ -248,8 +254,8 @@ impl Default for Settings {
             admin_tokens: None,
             caller_max_failures: 10,
             lockout_window: Duration::from_secs(3600),
-            number_max_failures: 200,
-            number_lockout: false,
+            pin_guessing_budget: 1.0,
+            known_caller_window: Duration::from_secs(30 * 86_400),
             pin_max_density: 0.01,
             allowed_country_codes: None,
             allowed_source_networks: None,
@@ -448,7 +454,16 @@ const ENV_PREFIX: &str = "PINBRIDGE_";
 
 /// Settings that no longer exist, with what replaced them: naming them stops the start with
 /// that advice instead of a guess at the closest name.
-const REMOVED: &[(&str, &str)] = &[];
+const REMOVED: &[(&str, &str)] = &[
+    (
+        "number_max_failures",
+        "the guessing budget replaced it: PINBRIDGE_PIN_GUESSING_BUDGET bounds what wrong PINs on a number may reach, and raises pin.budget_spent",
+    ),
+    (
+        "number_lockout",
+        "the guessing budget replaced it: once a number's budget is spent, only callers unknown there are refused (PINBRIDGE_PIN_GUESSING_BUDGET)",
+    ),
+];
 
 /// Stops the start when `key` (a lower-case setting name, as in TOML) names no setting.
 /// `what` names where it was written, for the message; `prefix` is how settings are written
@@ -670,10 +685,16 @@ impl Settings {
         if self.sqlite_max_size_mb.is_some() && self.sqlite_max_bytes().is_none() {
             bail!("PINBRIDGE_SQLITE_MAX_SIZE_MB must be between 1 and 8388608 (8 TiB)");
         }
-        if self.caller_max_failures == 0 || self.number_max_failures == 0 {
+        if self.caller_max_failures == 0 {
+            bail!("PINBRIDGE_CALLER_MAX_FAILURES must be at least 1");
+        }
+        if !(self.pin_guessing_budget > 0.0 && self.pin_guessing_budget <= 1000.0) {
             bail!(
-                "PINBRIDGE_CALLER_MAX_FAILURES and PINBRIDGE_NUMBER_MAX_FAILURES must be at least 1"
+                "PINBRIDGE_PIN_GUESSING_BUDGET must lie above 0 and at most 1000 (customer numbers a day)"
             );
+        }
+        if self.lockout_window.is_zero() || self.lockout_window > Duration::from_secs(86_400) {
+            bail!("PINBRIDGE_LOCKOUT_WINDOW must lie above 0s and at most 1d");
         }
         for (name, secret) in [
             ("PINBRIDGE_EXOTEL_SECRET", &self.exotel_secret),

@@ -39,8 +39,11 @@ pub enum EventKind {
     /// A call ended without a conversation: the dialled party did not answer, was busy, the
     /// dial failed, the caller hung up first, or no PIN was accepted.
     CallUnanswered,
-    /// A caller (or a virtual number) was locked out of PIN entry after too many wrong PINs.
+    /// A caller was locked out of PIN entry after too many wrong PINs.
     PinLocked,
+    /// A virtual number's guessing budget was spent: unknown callers are refused there until
+    /// it leaks back ([`crate::storage::attempts`]).
+    PinBudgetSpent,
     /// A booking reached its `expires_at` without being closed.
     BookingExpired,
 }
@@ -52,6 +55,7 @@ impl EventKind {
             Self::CallCompleted => "call.completed",
             Self::CallUnanswered => "call.unanswered",
             Self::PinLocked => "pin.locked",
+            Self::PinBudgetSpent => "pin.budget_spent",
             Self::BookingExpired => "booking.expired",
         }
     }
@@ -62,6 +66,7 @@ impl EventKind {
             Self::CallCompleted,
             Self::CallUnanswered,
             Self::PinLocked,
+            Self::PinBudgetSpent,
             Self::BookingExpired,
         ]
         .into_iter()
@@ -111,12 +116,33 @@ pub struct PinLockedData {
     pub provider: String,
     /// The call in which the lockout happened.
     pub call_sid: String,
-    /// What is locked: `caller` (the caller's number) or `virtual_number` (PIN entry on the
-    /// dialled number, with `PINBRIDGE_NUMBER_LOCKOUT`).
+    /// What is locked: `caller` (the caller's number).
     pub scope: String,
 }
 
 impl PinLockedData {
+    /// As the `data` argument of [`Events::emit`].
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The `data` of `pin.budget_spent`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PinBudgetSpentData {
+    /// `exotel`, `twilio`, ...
+    pub provider: String,
+    /// The call whose wrong PIN spent the last of the budget.
+    pub call_sid: String,
+    /// The virtual number (E.164) whose budget is spent, or `*`: the budget of the orders
+    /// valid on every number, whose spending refuses unknown callers on every number.
+    pub virtual_number: String,
+    /// Seconds until unknown callers are taken again, unless more wrong PINs spend from it
+    /// meanwhile.
+    pub reopens_in_secs: u64,
+}
+
+impl PinBudgetSpentData {
     /// As the `data` argument of [`Events::emit`].
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)

@@ -92,8 +92,12 @@ fn describe() {
         "Callers locked out of PIN entry after too many wrong PINs."
     );
     describe_counter!(
-        "pinbridge_pin_guessing_alerts_total",
-        "Virtual numbers that crossed PINBRIDGE_NUMBER_MAX_FAILURES within the window."
+        "pinbridge_pin_budget_spent_total",
+        "Guessing budgets spent by a wrong PIN, by scope (number: one virtual number's; every_number: that of the orders valid on every number). Unknown callers are refused there until the budget leaks back."
+    );
+    describe_counter!(
+        "pinbridge_pin_budget_refusals_total",
+        "PINs not taken because the number's guessing budget was spent and the caller was not known there, by provider."
     );
     describe_counter!(
         "pinbridge_unsigned_requests_total",
@@ -228,9 +232,17 @@ pub fn lockout() {
     ::metrics::counter!("pinbridge_pin_lockouts_total").increment(1);
 }
 
-/// A virtual number crossed its wrong-PIN limit: `pinbridge_pin_guessing_alerts_total`.
-pub fn pin_guessing_alert() {
-    ::metrics::counter!("pinbridge_pin_guessing_alerts_total").increment(1);
+/// A wrong PIN spent the last of a guessing budget: `pinbridge_pin_budget_spent_total{scope}`
+/// (`number` or `every_number`).
+pub fn pin_budget_spent(scope: &'static str) {
+    ::metrics::counter!("pinbridge_pin_budget_spent_total", "scope" => scope).increment(1);
+}
+
+/// A PIN was not taken because the number's guessing budget was spent and the caller was not
+/// known there: `pinbridge_pin_budget_refusals_total{provider}`.
+pub fn pin_budget_refusal(provider: &'static str) {
+    ::metrics::counter!("pinbridge_pin_budget_refusals_total", "provider" => provider)
+        .increment(1);
 }
 
 /// A look-up in the cache `name` (`call_state`, ...) hit or missed:

@@ -15,7 +15,7 @@ use minijinja::{Environment, UndefinedBehavior, context};
 use crate::flow::{Decision, Prompt};
 
 /// Every prompt, by the name greetings are stored under, with its shipped default (English).
-pub const DEFAULTS: [(&str, &str); 6] = [
+pub const DEFAULTS: [(&str, &str); 7] = [
     ("welcome", include_str!("../templates/prompts/welcome.txt")),
     (
         "enter_pin",
@@ -37,6 +37,10 @@ pub const DEFAULTS: [(&str, &str); 6] = [
         "no_one_to_dial",
         include_str!("../templates/prompts/no_one_to_dial.txt"),
     ),
+    (
+        "try_later",
+        include_str!("../templates/prompts/try_later.txt"),
+    ),
 ];
 
 /// The longest greeting template or URL an operator may store, in bytes.
@@ -54,6 +58,7 @@ pub fn name(prompt: Prompt) -> &'static str {
         Prompt::NoInput { .. } => "no_input",
         Prompt::AttemptsUsedUp => "attempts_used_up",
         Prompt::NoOneToDial => "no_one_to_dial",
+        Prompt::TryLater => "try_later",
     }
 }
 

@@ -20,13 +20,13 @@ use std::time::Duration;
 use crate::clock::now_ms;
 use crate::domain::Region;
 use crate::domain::{CallSid, PhoneNumber};
-use crate::events::{CallData, EventKind, Events, PinLockedData};
+use crate::events::{CallData, EventKind, Events, PinBudgetSpentData, PinLockedData};
 use crate::expiring::Expiring;
 use crate::flow::{
     self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Decision, Facts, Phase,
     Policy,
 };
-use crate::storage::attempts::Counting;
+use crate::storage::attempts::{Budget, Counting, EVERY_NUMBER, Spent, Weight};
 use crate::storage::{self, Db};
 use crate::writer::{CallKey, PinWrites, SavedStep, Writer, WrongPin};
 
@@ -86,37 +86,50 @@ fn unchanged(
     })
 }
 
-/// Is PIN entry refused, with these wrong PINs within the window: by the caller, or (with
-/// `PINBRIDGE_NUMBER_LOCKOUT`) on the virtual number?
-fn pins_locked(limits: &Limits, lookup: &storage::orders::PinLookup) -> bool {
-    lookup.caller_failures > i64::from(limits.caller_max_failures)
-        || (limits.number_lockout && lookup.number_failures > i64::from(limits.number_max_failures))
+/// Whether a keyed PIN may be used, by what its lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Access {
+    /// The caller keyed more wrong PINs than its limit within the window: every PIN it keys
+    /// gets the wrong-PIN answer.
+    locked: bool,
+    /// The dialled number's guessing budget (or that of the orders valid on every number) is
+    /// spent, and the caller is not known there: no PIN is taken.
+    budget_spent: bool,
 }
 
-/// What a PIN lookup lets the engine use: the order found, unless PIN entry is locked
-/// ([`pins_locked`]; a locked caller's PIN is never used, so no answer can tell it apart) or
-/// the order does not let this caller use its PIN; and whether PIN entry is locked.
+/// What the limits make of a lookup: [`Access`].
+fn access(limits: &Limits, lookup: &storage::orders::PinLookup) -> Access {
+    let budget = limits.budget;
+    Access {
+        locked: lookup.caller_failures > i64::from(limits.caller_max_failures),
+        budget_spent: !lookup.known
+            && (budget.is_spent(lookup.number_spent) || budget.is_spent(lookup.every_spent)),
+    }
+}
+
+/// What a PIN lookup lets the engine use: the order found, unless PIN entry is refused
+/// ([`access`]; a refused caller's PIN is never used, so no answer can tell it apart) or the
+/// order does not let this caller use its PIN; and the caller's [`Access`].
 fn usable_order(
     limits: &Limits,
     lookup: &storage::orders::PinLookup,
     call: &Inbound,
-) -> (Option<storage::orders::Order>, bool) {
-    let locked = pins_locked(limits, lookup);
+) -> (Option<storage::orders::Order>, Access) {
+    let access = access(limits, lookup);
     let found = lookup
         .order
         .as_ref()
-        .filter(|o| !locked && caller_allowed(o, call))
+        .filter(|o| !access.locked && !access.budget_spent && caller_allowed(o, call))
         .cloned();
-    (found, locked)
+    (found, access)
 }
 
-/// The wrong PINs that count at `now` (unix ms): those within the window, each count capped
-/// just past its limit.
+/// The caller's wrong PINs that count at `now` (unix ms): those within the window, counted
+/// just past the limit.
 fn wrong_pin_counting(limits: &Limits, now: i64) -> Counting {
     Counting::new(
         now.saturating_sub(ms(limits.window)),
         limits.caller_max_failures,
-        limits.number_max_failures,
     )
 }
 
@@ -126,17 +139,22 @@ impl Inbound {
         format!("{}:{}", self.provider, self.call_sid)
     }
 
-    /// The caller as the attempt limits key it: E.164, else as received, else `anonymous`
-    /// (callers who withhold their number share one allowance).
+    /// The caller as the attempt limits key it: E.164, else `anonymous`. Callers who withhold
+    /// their number, and caller IDs that are not a dialable number, share one allowance:
+    /// a request can not earn a fresh one by sending a new string.
     pub fn caller_key(&self) -> String {
-        self.caller_for_record()
-            .unwrap_or_else(|| "anonymous".to_owned())
+        self.caller
+            .as_ref()
+            .map_or_else(|| "anonymous".to_owned(), |n| n.to_string())
     }
 
-    /// The virtual number as the attempt limits key it.
+    /// The virtual number as the attempt limits and the guessing budget key it: E.164, else
+    /// `unknown` (one budget for every dialled number that does not parse, which only orders
+    /// valid on every number can match).
     pub fn virtual_number_key(&self) -> String {
-        self.virtual_number_for_record()
-            .unwrap_or_else(|| "unknown".to_owned())
+        self.virtual_number
+            .as_ref()
+            .map_or_else(|| "unknown".to_owned(), |n| n.to_string())
     }
 
     /// The caller as stored: E.164 when it parsed, else as received.
@@ -173,16 +191,19 @@ impl Inbound {
     }
 }
 
-/// The limits on wrong PINs, from the settings (the abuse-resistance issue).
+/// The limits on wrong PINs, from the settings ([`crate::storage::attempts`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// More wrong PINs than this from one caller within the window lock it out.
+    /// More wrong PINs than this from one caller within the window lock it out
+    /// (`PINBRIDGE_CALLER_MAX_FAILURES`).
     pub caller_max_failures: u32,
-    /// More wrong PINs than this on one virtual number within the window raise an alert.
-    pub number_max_failures: u32,
-    /// And, when true, stop PINs on that number for the window.
-    pub number_lockout: bool,
+    /// The window of the caller's count (`PINBRIDGE_LOCKOUT_WINDOW`).
     pub window: Duration,
+    /// Each virtual number's guessing budget (`PINBRIDGE_PIN_GUESSING_BUDGET`).
+    pub budget: Budget,
+    /// A caller bridged through a virtual number within this is known there, and never
+    /// refused by its spent budget (`PINBRIDGE_KNOWN_CALLER_WINDOW`).
+    pub known_window: Duration,
 }
 
 /// What a [`Sessions`] is built with.
@@ -226,9 +247,16 @@ pub struct Sessions {
     cache: Arc<Expiring<Arc<Stored>>>,
     /// Orders just found by their PIN, by order id ([`ORDER_TTL`]).
     orders: Arc<Expiring<Arc<storage::orders::Order>>>,
-    /// `pin.locked` goes to the business's endpoint.
+    /// Active PINs by length, by virtual number (or [`EVERY_NUMBER`]), for the weight of a
+    /// wrong PIN ([`PIN_COUNTS_TTL`]).
+    pin_counts: Arc<Expiring<Arc<storage::orders::PinCounts>>>,
+    /// `pin.locked` and `pin.budget_spent` go to the business's endpoint.
     events: Events,
 }
+
+/// How long the count of a number's active PINs is reused for the weight of its wrong PINs:
+/// the density moves slowly, and counting a busy number's PINs reads all its active orders.
+const PIN_COUNTS_TTL: Duration = Duration::from_secs(60);
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -239,12 +267,14 @@ impl Sessions {
     pub fn new(db: Db, writer: Writer, events: Events, config: SessionConfig) -> Self {
         let cache = Arc::new(Expiring::new(100_000, config.state_ttl));
         let orders = Arc::new(Expiring::new(10_000, ORDER_TTL));
+        let pin_counts = Arc::new(Expiring::new(10_000, PIN_COUNTS_TTL));
         Self {
             db,
             writer,
             config: Arc::new(config),
             cache,
             orders,
+            pin_counts,
             events,
         }
     }
@@ -306,10 +336,12 @@ impl Sessions {
         }
         let stored = self.stored(call).await?;
         let state = stored.as_ref().map(|s| s.state.clone()).unwrap_or_default();
-        if let (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) = (&event, &state.phase)
+        if let (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin, false) =
+            (&event, &state.phase, state.ended)
         {
             let query = self.pin_query(call, pin.as_ref());
-            return self.check_pin(call, stored, state, event, query).await;
+            let weight = self.weight(call, pin.len()).await?;
+            return self.check_pin(call, stored, state, event, query, weight).await;
         }
         let facts = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
@@ -360,9 +392,10 @@ impl Sessions {
     }
 
     /// Keyed digits while the call collects its PIN: the lookup, the engine's decision and the
-    /// writes (a wrong PIN, the call's new state) in one round trip to the writer
-    /// ([`Writer::check_pin`]), the decision taken on the writer's thread. Then, here, what
-    /// follows a wrong PIN ([`Self::after_wrong_pin`]) and what this process keeps.
+    /// writes (a wrong PIN spending `weight`, the call's new state) in one round trip to the
+    /// writer ([`Writer::check_pin`]), the decision taken on the writer's thread. Then, here,
+    /// what follows a wrong PIN ([`Self::after_wrong_pin`]) or a refusal, and what this
+    /// process keeps.
     async fn check_pin(
         &self,
         call: &Inbound,
@@ -370,17 +403,19 @@ impl Sessions {
         state: CallState,
         event: CallEvent,
         query: storage::orders::PinQuery,
+        weight: Weight,
     ) -> Result<Decision, sqlx::Error> {
         let config = Arc::clone(&self.config);
         let inbound = call.clone();
         let before = stored.clone();
         let now = query.now;
         let decide = move |lookup: &storage::orders::PinLookup| {
-            let (found, pins_locked) = usable_order(&config.limits, lookup, &inbound);
+            let (found, access) = usable_order(&config.limits, lookup, &inbound);
             let facts = Facts {
                 virtual_number: inbound.virtual_number.clone(),
                 order: found.clone().and_then(active_order),
-                pins_locked,
+                pins_locked: access.locked,
+                pin_budget_spent: access.budget_spent,
                 ..Facts::default()
             };
             let (next, decision) = flow::step(&state, event, &facts, &config.policy);
@@ -393,6 +428,8 @@ impl Sessions {
                     caller: inbound.caller_key(),
                     virtual_number: inbound.virtual_number_key(),
                     at: now,
+                    weight,
+                    budget: config.limits.budget,
                     counting: wrong_pin_counting(&config.limits, now),
                 }),
                 step: write_step.then(|| SavedStep {
@@ -402,15 +439,25 @@ impl Sessions {
                     at: now_ms(),
                 }),
             };
-            (writes, (next, decision, found, bridge, wrong, write_step))
+            let refused = access.budget_spent;
+            (writes, (next, decision, found, bridge, wrong, write_step, refused))
         };
-        let ((next, decision, found, bridge, wrong, write_step), failures) =
+        let ((next, decision, found, bridge, wrong, write_step, refused), spent) =
             self.writer.check_pin(&self.db, query, decide).await?;
         self.keep_order(found);
+        if refused {
+            crate::metrics::pin_budget_refusal(call.provider);
+            tracing::info!(
+                provider = call.provider,
+                call.sid = %call.call_sid,
+                virtual_number = %crate::domain::mask(&call.virtual_number_key()),
+                "pin.refused: the number's guessing budget is spent and the caller is not known there"
+            );
+        }
         if wrong {
             crate::metrics::wrong_pin(call.provider);
-            if let Some((by_caller, on_number)) = failures {
-                self.after_wrong_pin(call, by_caller, on_number).await;
+            if let Some(spent) = spent {
+                self.after_wrong_pin(call, spent, weight).await;
             }
         }
         if write_step {
@@ -419,25 +466,48 @@ impl Sessions {
         Ok(decision)
     }
 
-    /// The PIN lookup of keyed `pin` now: the caller's wrong PINs within the window, and the
-    /// number's only when they can lock PIN entry on it ([`pins_locked`]).
+    /// The PIN lookup of keyed `pin` now ([`storage::orders::find_active_by_pin`]).
     fn pin_query(&self, call: &Inbound, pin: &str) -> storage::orders::PinQuery {
         let now = now_ms();
         let limits = &self.config.limits;
-        let counting = wrong_pin_counting(limits, now);
-        let counting = if limits.number_lockout {
-            counting
-        } else {
-            counting.caller_only()
-        };
         storage::orders::PinQuery {
             pin: pin.to_owned(),
             virtual_number: call.virtual_number.as_ref().map(|n| n.as_ref().to_owned()),
+            caller: call.caller.as_ref().map(|n| n.as_ref().to_owned()),
             caller_key: call.caller_key(),
             number_key: call.virtual_number_key(),
             now,
-            counting,
+            counting: wrong_pin_counting(limits, now),
+            budget: limits.budget,
+            known_since: now.saturating_sub(ms(limits.known_window)),
         }
+    }
+
+    /// What a wrong PIN of `len` digits keyed on this call's number spends
+    /// ([`Weight::of`]): from the counts of active PINs there and on every number, kept a
+    /// minute ([`PIN_COUNTS_TTL`]).
+    async fn weight(&self, call: &Inbound, len: usize) -> Result<Weight, sqlx::Error> {
+        let on_number = match &call.virtual_number {
+            Some(vn) => self.pin_counts(Some(vn.as_ref())).await?.of_len(len),
+            None => 0,
+        };
+        let everywhere = self.pin_counts(None).await?.of_len(len);
+        Ok(Weight::of(len, on_number, everywhere))
+    }
+
+    /// The active PINs by length on `virtual_number`, or valid on every number (`None`).
+    async fn pin_counts(
+        &self,
+        virtual_number: Option<&str>,
+    ) -> Result<Arc<storage::orders::PinCounts>, sqlx::Error> {
+        let key = virtual_number.unwrap_or(EVERY_NUMBER);
+        if let Some(counts) = self.pin_counts.get(key) {
+            return Ok(counts);
+        }
+        let counts =
+            Arc::new(storage::orders::active_pin_counts(&self.db, virtual_number, now_ms()).await?);
+        self.pin_counts.insert(key.to_owned(), Arc::clone(&counts));
+        Ok(counts)
     }
 
     /// The first step of a call: creates its record unless it has one. The engine's answer to
@@ -471,50 +541,50 @@ impl Sessions {
         Ok(flow::step(state, event, &facts, &self.config.policy))
     }
 
-    /// Records a wrong PIN; when it starts a lockout (of the caller, or with
-    /// `PINBRIDGE_NUMBER_LOCKOUT` of PIN entry on the number), tells the business
-    /// (`pin.locked`), and when the virtual number crosses its limit, raises the alert.
+    /// Records a wrong PIN that could hit nothing (digits that are not a well-formed PIN):
+    /// it counts against the caller and spends nothing ([`Self::after_wrong_pin`]).
     async fn record_wrong_pin(&self, call: &Inbound) -> Result<(), sqlx::Error> {
         crate::metrics::wrong_pin(call.provider);
         let now = now_ms();
-        let counting = wrong_pin_counting(&self.config.limits, now);
-        let (by_caller, on_number) = self
+        let limits = &self.config.limits;
+        let spent = self
             .writer
-            .wrong_pin(call.caller_key(), call.virtual_number_key(), now, counting)
+            .wrong_pin(WrongPin {
+                caller: call.caller_key(),
+                virtual_number: call.virtual_number_key(),
+                at: now,
+                weight: Weight::default(),
+                budget: limits.budget,
+                counting: wrong_pin_counting(limits, now),
+            })
             .await?;
-        self.after_wrong_pin(call, by_caller, on_number).await;
+        self.after_wrong_pin(call, spent, Weight::default()).await;
         Ok(())
     }
 
-    /// After a wrong PIN was recorded, with the wrong PINs now counted (by the caller, on the
-    /// number): the alert when the number crosses its limit, and `pin.locked` when a lockout
-    /// starts.
-    async fn after_wrong_pin(&self, call: &Inbound, by_caller: i64, on_number: i64) {
+    /// After a wrong PIN was recorded, having spent `weight`: `pin.locked` when the caller's
+    /// lockout starts, and `pin.budget_spent` (with a metric and a log line) when this wrong
+    /// PIN spent the last of a budget, so that unknown callers are refused from now on.
+    async fn after_wrong_pin(&self, call: &Inbound, spent: Spent, weight: Weight) {
         let limits = &self.config.limits;
-        let number_crossed = on_number == i64::from(limits.number_max_failures) + 1;
-        if number_crossed {
-            crate::metrics::pin_guessing_alert();
-            tracing::warn!(
-                provider = call.provider,
-                virtual_number = %crate::domain::mask(&call.virtual_number_key()),
-                failures = on_number,
-                lockout = limits.number_lockout,
-                "pin.guessing_alert: too many wrong PINs on one virtual number"
-            );
-        }
-        let scope = if by_caller == i64::from(limits.caller_max_failures) + 1 {
-            Some("caller")
-        } else if number_crossed && limits.number_lockout {
-            Some("virtual_number")
-        } else {
-            None
+        let crossed = |after: i64, weight: i64| {
+            weight > 0 && limits.budget.is_spent(after) && !limits.budget.is_spent(after - weight)
         };
-        if let Some(scope) = scope {
+        for (scope, now_spent, weight) in [
+            (call.virtual_number_key(), spent.number, weight.number),
+            (EVERY_NUMBER.to_owned(), spent.every, weight.every),
+        ] {
+            if crossed(now_spent, weight) {
+                self.budget_spent(call, &scope, limits.budget.seconds_until_open(now_spent))
+                    .await;
+            }
+        }
+        if spent.by_caller == i64::from(limits.caller_max_failures) + 1 {
             crate::metrics::lockout();
             let data = PinLockedData {
                 provider: call.provider.to_owned(),
                 call_sid: call.call_sid.as_ref().to_owned(),
-                scope: scope.to_owned(),
+                scope: "caller".to_owned(),
             };
             let key = format!("pin.locked:{}", call.key());
             // The lockout holds whether or not the business hears of it.
@@ -525,6 +595,34 @@ impl Sessions {
             {
                 tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "pin.locked event not stored");
             }
+        }
+    }
+
+    /// The budget of `scope` (a virtual number, or [`EVERY_NUMBER`]) was just spent in `call`:
+    /// unknown callers are refused there until it leaks back. Tells the operator (log line,
+    /// `pinbridge_pin_budget_spent_total`) and the business (`pin.budget_spent`).
+    async fn budget_spent(&self, call: &Inbound, scope: &str, reopens_in_secs: u64) {
+        let every = scope == EVERY_NUMBER;
+        crate::metrics::pin_budget_spent(if every { "every_number" } else { "number" });
+        tracing::warn!(
+            provider = call.provider,
+            call.sid = %call.call_sid,
+            virtual_number = %if every { scope.to_owned() } else { crate::domain::mask(scope) },
+            "pin.budget_spent: too many wrong PINs on this number; unknown callers are refused until its guessing budget leaks back"
+        );
+        let data = PinBudgetSpentData {
+            provider: call.provider.to_owned(),
+            call_sid: call.call_sid.as_ref().to_owned(),
+            virtual_number: scope.to_owned(),
+            reopens_in_secs,
+        };
+        let key = format!("pin.budget_spent:{scope}:{}", call.key());
+        if let Err(e) = self
+            .events
+            .emit(EventKind::PinBudgetSpent, &key, data.to_json())
+            .await
+        {
+            tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "pin.budget_spent event not stored");
         }
     }
 
@@ -553,7 +651,10 @@ impl Sessions {
         event: &CallEvent,
     ) -> Result<Facts, sqlx::Error> {
         let now = now_ms();
-        let mut pins_locked = false;
+        let mut access = Access {
+            locked: false,
+            budget_spent: false,
+        };
         let order = match (event, &state.phase) {
             // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.
             // Reached only by the admin UI's test call ([`Self::dry_step`]), which keeps
@@ -562,7 +663,7 @@ impl Sessions {
                 let query = self.pin_query(call, pin.as_ref());
                 let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
                 let found;
-                (found, pins_locked) = usable_order(&self.config.limits, &lookup, call);
+                (found, access) = usable_order(&self.config.limits, &lookup, call);
                 found
             }
             (
@@ -578,7 +679,8 @@ impl Sessions {
         let mut facts = Facts {
             virtual_number: call.virtual_number.clone(),
             order,
-            pins_locked,
+            pins_locked: access.locked,
+            pin_budget_spent: access.budget_spent,
             ..Facts::default()
         };
         if matches!(event, CallEvent::DialNeeded | CallEvent::Incoming)

@@ -347,8 +347,11 @@ impl Application {
                     callback_window: settings.callback_window,
                     limits: Limits {
                         caller_max_failures: settings.caller_max_failures,
-                        number_max_failures: settings.number_max_failures,
-                        number_lockout: settings.number_lockout,
+                        budget: storage::attempts::Budget::new(
+                            settings.pin_guessing_budget,
+                            settings.lockout_window,
+                        ),
+                        known_window: settings.known_caller_window,
                         window: settings.lockout_window,
                     },
                     allowed_country_codes: settings.country_codes()?,

@@ -38,7 +38,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::flow::{CallState, Outcome, Route};
-use crate::storage::attempts::Counting;
+use crate::storage::attempts::{Budget, Counting, Spent, Weight};
 use crate::storage::calls::{CallEnd, CallStep};
 use crate::storage::orders::{PinLookup, PinQuery};
 use crate::storage::{self, Db};
@@ -115,8 +115,8 @@ enum Written {
     Started(bool),
     Saved,
     Ended(Outcome),
-    /// Wrong PINs (by the caller, on the number).
-    Failures(i64, i64),
+    /// The caller's wrong PINs and the budgets spent, after one more.
+    Failures(Spent),
     /// True when the token was not claimed before.
     Claimed(bool),
 }
@@ -144,12 +144,15 @@ pub struct PinWrites {
 }
 
 /// A wrong PIN, as [`Writer::wrong_pin`] records it: keyed by `caller` on `virtual_number`
-/// at `at` (unix ms), counted within `counting`.
+/// at `at` (unix ms), spending `weight` from the budgets, the caller's counted within
+/// `counting` ([`storage::attempts::record_failure`]).
 #[derive(Debug)]
 pub struct WrongPin {
     pub caller: String,
     pub virtual_number: String,
     pub at: i64,
+    pub weight: Weight,
+    pub budget: Budget,
     pub counting: Counting,
 }
 
@@ -193,7 +196,7 @@ type Decide = Box<dyn FnOnce(&PinLookup) -> PinWrites + Send>;
 
 /// The wrong PINs a check-pin's writes counted (by the caller, on the number), when it wrote
 /// one.
-type CheckReply = oneshot::Sender<Result<Option<(i64, i64)>, sqlx::Error>>;
+type CheckReply = oneshot::Sender<Result<Option<Spent>, sqlx::Error>>;
 
 /// One check-pin on the writer's thread: looked up, then decided (`decide` is taken), then
 /// written; `writes` keeps what was decided, so that the writes can be applied again alone
@@ -366,26 +369,12 @@ impl Writer {
         }
     }
 
-    /// Records a wrong PIN keyed by `caller` on `virtual_number` at `at`, and returns the wrong
-    /// PINs within `counting`, this one included: (by the caller, on the number), each at
-    /// most its cap.
-    pub async fn wrong_pin(
-        &self,
-        caller: String,
-        virtual_number: String,
-        at: i64,
-        counting: Counting,
-    ) -> Result<(i64, i64), sqlx::Error> {
-        match self
-            .apply(CallWrite::WrongPin(WrongPin {
-                caller,
-                virtual_number,
-                at,
-                counting,
-            }))
-            .await?
-        {
-            Written::Failures(by_caller, on_number) => Ok((by_caller, on_number)),
+    /// Records a wrong PIN ([`storage::attempts::record_failure`]) and returns the caller's
+    /// wrong PINs within its window, this one included (at most its cap), and what the
+    /// budgets have spent now.
+    pub async fn wrong_pin(&self, wrong: WrongPin) -> Result<Spent, sqlx::Error> {
+        match self.apply(CallWrite::WrongPin(wrong)).await? {
+            Written::Failures(spent) => Ok(spent),
             other => Err(unexpected(&other)),
         }
     }
@@ -449,14 +438,14 @@ impl Writer {
         db: &Db,
         query: PinQuery,
         decide: impl FnOnce(&PinLookup) -> (PinWrites, T) + Send + 'static,
-    ) -> Result<(T, Option<(i64, i64)>), sqlx::Error> {
+    ) -> Result<(T, Option<Spent>), sqlx::Error> {
         if !self.direct {
             let lookup = storage::orders::find_active_by_pin(db, &query).await?;
             let (writes, decided) = decide(&lookup);
             let mut failures = None;
             for write in writes.writes() {
-                if let Written::Failures(by_caller, on_number) = self.apply(write).await? {
-                    failures = Some((by_caller, on_number));
+                if let Written::Failures(spent) = self.apply(write).await? {
+                    failures = Some(spent);
                 }
             }
             return Ok((decided, failures));
@@ -790,13 +779,17 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
         )
         .await
         .map(Written::Ended),
-        CallWrite::WrongPin(w) => {
-            storage::attempts::record_failure(&mut *conn, &w.caller, &w.virtual_number, w.at)
-                .await?;
-            storage::attempts::failures(&mut *conn, &w.caller, &w.virtual_number, w.counting)
-                .await
-                .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
-        }
+        CallWrite::WrongPin(w) => storage::attempts::record_failure(
+            conn,
+            &w.caller,
+            &w.virtual_number,
+            w.at,
+            w.weight,
+            w.budget,
+            w.counting,
+        )
+        .await
+        .map(Written::Failures),
         CallWrite::Claim {
             provider,
             token,
@@ -899,7 +892,7 @@ fn apply_all_direct(
 fn run_check(
     tx: &rusqlite::Connection,
     check: &mut CheckPin,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
+) -> Result<Option<Spent>, sqlx::Error> {
     if check.decide.is_some() {
         let lookup = storage::direct::find_active_by_pin(tx, &check.query)?;
         if let Some(decide) = check.decide.take() {
@@ -916,8 +909,8 @@ fn run_check(
     }
     let mut failures = None;
     for write in &check.writes {
-        if let Written::Failures(by_caller, on_number) = apply_direct(tx, write)? {
-            failures = Some((by_caller, on_number));
+        if let Written::Failures(spent) = apply_direct(tx, write)? {
+            failures = Some(spent);
         }
     }
     Ok(failures)
@@ -966,10 +959,16 @@ fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Writte
             *at,
         )
         .map(Written::Ended),
-        CallWrite::WrongPin(w) => {
-            direct::record_failure(conn, &w.caller, &w.virtual_number, w.at, w.counting)
-                .map(|(by_caller, on_number)| Written::Failures(by_caller, on_number))
-        }
+        CallWrite::WrongPin(w) => direct::record_failure(
+            conn,
+            &w.caller,
+            &w.virtual_number,
+            w.at,
+            w.weight,
+            w.budget,
+            w.counting,
+        )
+        .map(Written::Failures),
         CallWrite::Claim {
             provider,
             token,
@@ -1024,6 +1023,11 @@ async fn write_steps(db: &Db, steps: &[StepRecord]) {
 
 #[cfg(test)]
 mod tests {
+    /// The default guessing budget: a day's, with an hour's burst.
+    fn test_budget() -> Budget {
+        Budget::new(1.0, std::time::Duration::from_secs(3600))
+    }
+
     use super::*;
 
     fn step(n: i64) -> StepRecord {
@@ -1087,10 +1091,13 @@ mod tests {
             let query = PinQuery {
                 pin: pin.into(),
                 virtual_number: Some(vn.as_ref().into()),
+                caller: Some(caller.into()),
                 caller_key: caller.into(),
                 number_key: vn.as_ref().into(),
                 now,
-                counting: Counting::new(0, 10, 200),
+                counting: Counting::new(0, 10),
+                budget: test_budget(),
+                known_since: 0,
             };
             ((Box::new(query), reply), answer)
         };
@@ -1229,7 +1236,12 @@ mod tests {
                         caller: "+919800000002".into(),
                         virtual_number: number,
                         at: 2_000,
-                        counting: Counting::new(0, 10, 200),
+                        weight: Weight {
+                            number: 1,
+                            every: 0,
+                        },
+                        budget: test_budget(),
+                        counting: Counting::new(0, 10),
                     }),
                     step: Some(SavedStep {
                         call,
@@ -1242,10 +1254,13 @@ mod tests {
             let query = PinQuery {
                 pin: pin.into(),
                 virtual_number: Some(vn.as_ref().into()),
+                caller: Some("+919800000002".into()),
                 caller_key: "+919800000002".into(),
                 number_key: vn.as_ref().into(),
                 now: 2_000,
-                counting: Counting::new(0, 10, 200),
+                counting: Counting::new(0, 10),
+                budget: test_budget(),
+                known_since: 0,
             };
             let check = CheckPin {
                 query,
@@ -1280,7 +1295,10 @@ mod tests {
         assert_eq!(right_seen.try_recv().unwrap().as_deref(), Some("ORD-1"));
         assert_eq!(wrong_seen.try_recv().unwrap(), None);
         assert!(matches!(right_answer.try_recv().unwrap(), Ok(None)));
-        assert!(matches!(wrong_answer.try_recv().unwrap(), Ok(Some((1, _)))));
+        assert!(matches!(
+            wrong_answer.try_recv().unwrap(),
+            Ok(Some(Spent { by_caller: 1, .. }))
+        ));
         assert!(matches!(broken_answer.try_recv().unwrap(), Ok(None)));
         assert_eq!(
             phase(1).await,

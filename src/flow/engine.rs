@@ -33,7 +33,7 @@ pub fn step(
             },
         ),
         CallEvent::PromptNeeded => match state.phase {
-            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+            Phase::Exhausted => (state.clone(), goodbye(farewell(state))),
             _ => (state.clone(), ask(next_prompt(state, policy), policy)),
         },
         CallEvent::Incoming => match &state.phase {
@@ -50,9 +50,18 @@ pub fn step(
             // A repeated delivery of the incoming webhook: carry on where the call stands.
             Phase::CollectingPin => (state.clone(), ask(next_prompt(state, policy), policy)),
             Phase::Resolved { .. } => dial(state, facts),
-            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+            Phase::Exhausted => (state.clone(), goodbye(farewell(state))),
         },
         CallEvent::Digits { pin } => match &state.phase {
+            Phase::CollectingPin if facts.pin_budget_spent => {
+                let next = CallState {
+                    attempts: state.attempts.saturating_add(1),
+                    phase: Phase::Exhausted,
+                    last_failure: Some(Failure::TryLater),
+                    ended: false,
+                };
+                (next, goodbye(Prompt::TryLater))
+            }
             Phase::CollectingPin => {
                 let found = pin.and(facts.order.as_ref()).filter(|_| !facts.pins_locked);
                 match found {
@@ -72,12 +81,12 @@ pub fn step(
             }
             // A repeated delivery of the step that resolved the call: answer the same.
             Phase::Resolved { .. } => dial(state, facts),
-            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+            Phase::Exhausted => (state.clone(), goodbye(farewell(state))),
         },
         CallEvent::NoInput => match state.phase {
             Phase::CollectingPin => fail(state, Failure::NoInput, policy),
             Phase::Resolved { .. } => dial(state, facts),
-            Phase::Exhausted => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+            Phase::Exhausted => (state.clone(), goodbye(farewell(state))),
         },
         CallEvent::DialNeeded => dial(state, facts),
         CallEvent::Ended => (state.clone(), Decision::Recorded),
@@ -86,8 +95,9 @@ pub fn step(
 
 /// The last words of a call that ends without a bridge: why no one is dialled.
 pub fn farewell(state: &CallState) -> Prompt {
-    match state.phase {
-        Phase::Exhausted => Prompt::AttemptsUsedUp,
+    match (&state.phase, state.last_failure) {
+        (Phase::Exhausted, Some(Failure::TryLater)) => Prompt::TryLater,
+        (Phase::Exhausted, _) => Prompt::AttemptsUsedUp,
         _ => Prompt::NoOneToDial,
     }
 }
@@ -110,7 +120,7 @@ fn dial(state: &CallState, facts: &Facts) -> (CallState, Decision) {
         (Phase::Resolved { order_id }, Some(order)) if *order_id == order.order_id => {
             (state.clone(), bridge(order, facts))
         }
-        (Phase::Exhausted, _) => (state.clone(), goodbye(Prompt::AttemptsUsedUp)),
+        (Phase::Exhausted, _) => (state.clone(), goodbye(farewell(state))),
         (Phase::CollectingPin, _) if !has_pin_session(state) => (
             state.clone(),
             route_by_caller(facts).unwrap_or(goodbye(Prompt::NoOneToDial)),
@@ -174,6 +184,8 @@ fn next_prompt(state: &CallState, policy: &Policy) -> Prompt {
         None => Prompt::EnterPin,
         Some(Failure::WrongPin) => Prompt::WrongPin { attempts_left },
         Some(Failure::NoInput) => Prompt::NoInput { attempts_left },
+        // Never collecting a PIN after it: the phase is `Exhausted`.
+        Some(Failure::TryLater) => Prompt::TryLater,
     }
 }
 
@@ -323,6 +335,36 @@ mod tests {
         );
         let (_, d) = step(&state, CallEvent::DialNeeded, &peers(), &POLICY);
         assert_eq!(d, goodbye(Prompt::NoOneToDial));
+    }
+
+    #[test]
+    fn a_spent_guessing_budget_takes_no_pin_and_says_try_later_to_the_end() {
+        let spent = Facts {
+            pin_budget_spent: true,
+            ..facts(Some(order()))
+        };
+        let (next, d) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("4821") },
+            &spent,
+            &POLICY,
+        );
+        assert_eq!(d, goodbye(Prompt::TryLater), "the right PIN is not taken");
+        assert_eq!(next.phase, Phase::Exhausted);
+        assert_eq!(farewell(&next), Prompt::TryLater);
+        // The dial that follows and any prompt after it: no one, the same words.
+        for event in [CallEvent::DialNeeded, CallEvent::PromptNeeded, CallEvent::NoInput] {
+            let (_, d) = step(&next, event, &facts(Some(order())), &POLICY);
+            assert_eq!(d, goodbye(Prompt::TryLater));
+        }
+        // Without it the same PIN bridges.
+        let (_, d) = step(
+            &CallState::default(),
+            CallEvent::Digits { pin: pin("4821") },
+            &facts(Some(order())),
+            &POLICY,
+        );
+        assert!(matches!(d, Decision::Bridge { .. }));
     }
 
     #[test]

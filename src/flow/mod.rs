@@ -47,6 +47,9 @@ pub enum Failure {
     WrongPin,
     /// The prompt timed out with nothing keyed.
     NoInput,
+    /// No PIN was taken: the virtual number's guessing budget is spent and the caller is not
+    /// known there. Ends the call's PIN entry.
+    TryLater,
 }
 
 /// Everything the engine remembers about one call between two webhooks.
@@ -119,9 +122,12 @@ pub struct Facts {
     pub booking: Option<BookingPeer>,
     /// For a call without a PIN session and no booking: whom to call back.
     pub callback: Option<CallbackPeer>,
-    /// PIN entry is refused for this caller or virtual number (too many wrong PINs in the
-    /// lockout window): every PIN counts as wrong, with the same answer as a wrong one.
+    /// PIN entry is refused for this caller (too many wrong PINs in the lockout window):
+    /// every PIN counts as wrong, with the same answer as a wrong one.
     pub pins_locked: bool,
+    /// The virtual number's guessing budget is spent and the caller is not known there: no
+    /// PIN is taken, the caller is asked to try again later.
+    pub pin_budget_spent: bool,
 }
 
 /// Why a call is bridged where it is: recorded with the call.

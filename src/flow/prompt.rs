@@ -16,4 +16,7 @@ pub enum Prompt {
     AttemptsUsedUp,
     /// There is no one to dial (order ended, or nothing resolved).
     NoOneToDial,
+    /// The virtual number's guessing budget is spent and the caller is not known there: no
+    /// PIN is taken now ([`crate::storage::attempts`]).
+    TryLater,
 }

@@ -124,6 +124,7 @@ fn prompt_name(prompt: &flow::Prompt) -> &'static str {
         flow::Prompt::NoInput { .. } => "no_input",
         flow::Prompt::AttemptsUsedUp => "attempts_used_up",
         flow::Prompt::NoOneToDial => "no_one_to_dial",
+        flow::Prompt::TryLater => "try_later",
     }
 }
 

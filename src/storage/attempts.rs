@@ -1,89 +1,285 @@
-//! Wrong PINs, counted per caller and per virtual number within a window, so that every
-//! instance enforces the same limits (the abuse-resistance issue; DESIGN.md "Rules").
+//! Wrong PINs: counted per caller within a window, and spent from each virtual number's
+//! guessing budget, so that every instance enforces the same limits (DESIGN.md, "Rules that
+//! come from the field").
+//!
+//! A caller ID is whatever the request says, so a limit per caller alone is no limit: an
+//! attacker who changes it at every guess gets a fresh allowance each time. Every wrong PIN
+//! therefore also spends from the budget of the virtual number it was keyed on: the chance
+//! that a guess of its length would have hit one of the active PINs there ([`Weight`]), in
+//! millionths of a customer number. Orders valid on every number can be reached from any
+//! dialled number, so their share also spends from one budget of their own
+//! ([`EVERY_NUMBER`]). A budget leaks back at a steady rate ([`Budget`]); while one is spent,
+//! unknown callers are refused on that number, whatever caller ID they send, and the expected
+//! customer numbers they can reach stay within `PINBRIDGE_PIN_GUESSING_BUDGET` a day.
 
 use sqlx::AnyConnection;
 use sqlx::{Any, Executor, Row};
 
-/// Inserts one wrong PIN: `$1` caller key, `$2` virtual number key, `$3` now (ms).
+/// The budget key of the orders valid on every virtual number.
+pub const EVERY_NUMBER: &str = "*";
+
+/// A day, in milliseconds: the budget's rate is per day.
+const DAY_MS: i64 = 86_400_000;
+
+/// One in a million: the unit of a budget and of a wrong PIN's weight.
+pub const MILLIONTH: f64 = 1e-6;
+
+/// Inserts one wrong PIN: `$1` caller key, `$2` virtual number key, `$3` now (ms), `$4` its
+/// weight on the number's budget (millionths).
 pub(super) const RECORD_FAILURE: &str =
-    "insert into pin_failures (caller, virtual_number, at) values ($1, $2, $3)";
+    "insert into pin_failures (caller, virtual_number, at, weight) values ($1, $2, $3, $4)";
 
-/// Counts wrong PINs since `$3` (ms): (by_caller: keyed by `$1`, at most `$4`; on_number:
-/// keyed on `$2`, at most `$5`). See [`Counting`].
-pub(super) const FAILURES: &str = "select (select count(*) from (select 1 from pin_failures
-                                   where caller = $1 and at >= $3 limit $4) c) as by_caller,
-            (select count(*) from (select 1 from pin_failures
-                                   where virtual_number = $2 and at >= $3 limit $5) n)
-                as on_number";
+/// Counts the wrong PINs keyed by `$1` since `$2` (ms), at most `$3` ([`Counting`]).
+pub(super) const CALLER_FAILURES: &str = "select count(*) from (select 1 from pin_failures
+                                   where caller = $1 and at >= $2 limit $3) c";
 
-/// Which wrong PINs count, and how far: those since `since` (unix ms), up to `caller_cap` by
-/// one caller and `number_cap` on one virtual number. A cap is its limit plus two
-/// ([`Counting::new`]): enough to tell "within the limit", "just crossed it" (limit + 1) and
-/// "past it", while a flood of wrong PINs on one number (at maximum rate in the load
-/// benchmark, a thousand within the hour) never makes a check-pin count them all.
+/// Spends `$2` (millionths) from the budget of `$1` at `$3` (now, ms), after letting it leak
+/// at `$4` millionths a day since it was last spent; returns what is spent now.
+pub(super) const SPEND: &str = "insert into pin_budgets (scope, spent, updated_at) values ($1, $2, $3)
+         on conflict (scope) do update set
+             spent = (case when pin_budgets.spent
+                                - (case when $3 > pin_budgets.updated_at
+                                        then ($3 - pin_budgets.updated_at) * $4 / 86400000
+                                        else 0 end) > 0
+                           then pin_budgets.spent
+                                - (case when $3 > pin_budgets.updated_at
+                                        then ($3 - pin_budgets.updated_at) * $4 / 86400000
+                                        else 0 end)
+                           else 0 end) + excluded.spent,
+             updated_at = case when $3 > pin_budgets.updated_at then $3
+                               else pin_budgets.updated_at end
+         returning spent";
+
+/// Which of a caller's wrong PINs count, and how far: those since `since` (unix ms), up to
+/// `caller_cap`, its limit plus two ([`Counting::new`]): enough to tell "within the limit",
+/// "just crossed it" (limit + 1) and "past it", while a flood of wrong PINs never makes a
+/// check-pin count them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counting {
     pub since: i64,
     pub caller_cap: i64,
-    pub number_cap: i64,
 }
 
 impl Counting {
-    /// Wrong PINs since `since` (unix ms), counted up to two past `caller_max` and
-    /// `number_max` (`PINBRIDGE_CALLER_MAX_FAILURES`, `PINBRIDGE_NUMBER_MAX_FAILURES`).
-    pub fn new(since: i64, caller_max: u32, number_max: u32) -> Self {
+    /// Wrong PINs since `since` (unix ms), counted up to two past `caller_max`
+    /// (`PINBRIDGE_CALLER_MAX_FAILURES`).
+    pub fn new(since: i64, caller_max: u32) -> Self {
         Self {
             since,
             caller_cap: i64::from(caller_max) + 2,
-            number_cap: i64::from(number_max) + 2,
-        }
-    }
-
-    /// The same without the count on the virtual number: its cap is 0, so it reads 0. For the
-    /// check-pin lookup when PIN entry is not locked per number (`PINBRIDGE_NUMBER_LOCKOUT`
-    /// off, the default), the one use it has there. On a number under a flood of wrong PINs
-    /// every lookup counted up to the cap: in the load benchmark (one wrong PIN in ten calls,
-    /// 20 numbers), 202 index entries a check-pin, about a tenth of a PIN step's server time.
-    pub fn caller_only(self) -> Self {
-        Self {
-            number_cap: 0,
-            ..self
         }
     }
 }
 
+/// A virtual number's guessing budget (`PINBRIDGE_PIN_GUESSING_BUDGET` a day): what unknown
+/// callers' wrong PINs may spend, in millionths of an expected customer number, before they
+/// are refused on that number.
+///
+/// It holds at most [`Budget::capacity`], one window's share of a day's budget
+/// (`PINBRIDGE_LOCKOUT_WINDOW`), and leaks back the rest of the day's budget over a day. So
+/// over any day, wrong PINs of unknown callers reach at most the day's budget (and the one
+/// guess that crossed it) in expectation, however many caller IDs they use, while a burst of
+/// typing mistakes within one window is still absorbed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Most that may be spent at once before unknown callers are refused (millionths).
+    pub capacity: i64,
+    /// How much leaks back a day (millionths).
+    pub refill_per_day: i64,
+}
+
+impl Budget {
+    /// The budget of `per_day` expected customer numbers a day, with a burst of `window`'s
+    /// share of it.
+    pub fn new(per_day: f64, window: std::time::Duration) -> Self {
+        let per_day = (per_day / MILLIONTH).round().max(1.0) as i64;
+        let window_ms = i64::try_from(window.as_millis())
+            .unwrap_or(DAY_MS)
+            .clamp(1, DAY_MS);
+        let capacity = (per_day.saturating_mul(window_ms) / DAY_MS).max(1);
+        Self {
+            capacity,
+            refill_per_day: (per_day - capacity).max(0),
+        }
+    }
+
+    /// What a budget that was `spent` at `updated_at` (unix ms) has spent at `now`, after it
+    /// leaked back.
+    pub fn spent_at(self, spent: i64, updated_at: i64, now: i64) -> i64 {
+        let elapsed = now.saturating_sub(updated_at).max(0);
+        let leaked = elapsed.saturating_mul(self.refill_per_day) / DAY_MS;
+        spent.saturating_sub(leaked).max(0)
+    }
+
+    /// True when a budget that has spent `spent` refuses unknown callers.
+    pub fn is_spent(self, spent: i64) -> bool {
+        spent >= self.capacity
+    }
+
+    /// Seconds until a budget that has spent `spent` takes unknown callers again, if nothing
+    /// more is spent meanwhile; 0 when it takes them now.
+    pub fn seconds_until_open(self, spent: i64) -> u64 {
+        if !self.is_spent(spent) || self.refill_per_day <= 0 {
+            return 0;
+        }
+        let excess = spent - self.capacity + 1;
+        let ms = excess.saturating_mul(DAY_MS) / self.refill_per_day;
+        u64::try_from(ms / 1000 + 1).unwrap_or(u64::MAX)
+    }
+
+    /// How many wrong PINs of unknown callers a day the budget allows where each weighs
+    /// `weight` millionths (the number's current PIN density); `None` when a wrong PIN
+    /// weighs nothing (no active PIN of that length can be hit).
+    pub fn guesses_per_day(self, weight: i64) -> Option<f64> {
+        (weight > 0).then(|| (self.capacity + self.refill_per_day) as f64 / weight as f64)
+    }
+}
+
+/// What one wrong PIN spends, in millionths of a customer number: the chance that a guess of
+/// its length hit an active PIN on its number (or valid on every number), rounded up, so that
+/// any reachable PIN costs something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Weight {
+    /// From the dialled number's budget: its own active PINs of that length and those valid
+    /// on every number.
+    pub number: i64,
+    /// From [`EVERY_NUMBER`]'s budget: the active PINs of that length valid on every number.
+    pub every: i64,
+}
+
+impl Weight {
+    /// The weight of a wrong PIN of `len` digits, with `on_number` active PINs of that length
+    /// on the dialled number and `everywhere` valid on every number.
+    pub fn of(len: usize, on_number: i64, everywhere: i64) -> Self {
+        Self {
+            number: chance(len, on_number.saturating_add(everywhere)),
+            every: chance(len, everywhere),
+        }
+    }
+}
+
+/// The chance, in millionths rounded up, that a guess of `len` digits is one of `active` PINs.
+pub fn chance(len: usize, active: i64) -> i64 {
+    if active <= 0 {
+        return 0;
+    }
+    // active / 10^len in millionths, rounded up, in integers: 10^len exceeds i128 past 38.
+    let len = u32::try_from(len).unwrap_or(u32::MAX).min(38);
+    let millionths = i128::from(active) * 1_000_000;
+    let space = 10i128.pow(len);
+    let chance = (millionths + space - 1) / space;
+    i64::try_from(chance.clamp(1, 1_000_000)).unwrap_or(1_000_000)
+}
+
 /// Records one wrong PIN keyed by `caller` on `virtual_number` (both as keys: E.164 when they
-/// parsed, else as received, else a placeholder; never empty).
+/// parsed, else a shared placeholder; never empty) at `now_ms`, spending `weight` from the
+/// number's budget and from [`EVERY_NUMBER`]'s. Returns the caller's wrong PINs within
+/// `counting`, and what the number's and [`EVERY_NUMBER`]'s budgets have spent now.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_failure(
     conn: &mut AnyConnection,
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+    weight: Weight,
+    budget: Budget,
+    counting: Counting,
+) -> Result<Spent, sqlx::Error> {
     sqlx::query(RECORD_FAILURE)
         .bind(caller)
         .bind(virtual_number)
         .bind(now_ms)
-        .execute(conn)
+        .bind(weight.number)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    let number = spend(&mut *conn, virtual_number, weight.number, now_ms, budget).await?;
+    let every = spend(&mut *conn, EVERY_NUMBER, weight.every, now_ms, budget).await?;
+    let by_caller = caller_failures(&mut *conn, caller, counting).await?;
+    Ok(Spent {
+        by_caller,
+        number,
+        every,
+    })
 }
 
-/// Wrong PINs within `counting`: (keyed by `caller`, keyed on `virtual_number` by all
-/// callers), each at most its cap; `db` is the pool or a connection.
-pub async fn failures<'c>(
+/// Spends `amount` millionths from `scope`'s budget at `now_ms`; returns what it has spent
+/// now. Spending nothing writes nothing and returns 0 (nothing can cross the limit).
+async fn spend(
+    conn: &mut AnyConnection,
+    scope: &str,
+    amount: i64,
+    now_ms: i64,
+    budget: Budget,
+) -> Result<i64, sqlx::Error> {
+    if amount <= 0 {
+        return Ok(0);
+    }
+    sqlx::query(SPEND)
+        .bind(scope)
+        .bind(amount)
+        .bind(now_ms)
+        .bind(budget.refill_per_day)
+        .fetch_one(conn)
+        .await?
+        .try_get(0)
+}
+
+/// After a wrong PIN was recorded: the caller's wrong PINs within the window (at most its
+/// cap), and what the dialled number's and [`EVERY_NUMBER`]'s budgets have spent (millionths).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub by_caller: i64,
+    pub number: i64,
+    pub every: i64,
+}
+
+/// The wrong PINs keyed by `caller` within `counting`, at most its cap; `db` is the pool or a
+/// connection.
+pub async fn caller_failures<'c>(
     db: impl Executor<'c, Database = Any>,
     caller: &str,
-    virtual_number: &str,
     counting: Counting,
-) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query(FAILURES)
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(CALLER_FAILURES)
         .bind(caller)
-        .bind(virtual_number)
         .bind(counting.since)
         .bind(counting.caller_cap)
-        .bind(counting.number_cap)
         .fetch_one(db)
-        .await?;
-    Ok((row.try_get("by_caller")?, row.try_get("on_number")?))
+        .await?
+        .try_get(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_day_of_budget_is_one_windows_burst_and_the_rest_leaks_back_over_the_day() {
+        let b = Budget::new(1.0, Duration::from_secs(3600));
+        assert_eq!(b.capacity, 41_666);
+        assert_eq!(b.capacity + b.refill_per_day, 1_000_000);
+        // Spent in full, after a day it has all leaked back; after an hour, an hour's share.
+        assert_eq!(b.spent_at(b.capacity, 0, DAY_MS), 0);
+        assert_eq!(b.spent_at(b.capacity, 0, 3_600_000), b.capacity - 39_930);
+        // A clock that went back leaks nothing and spends nothing.
+        assert_eq!(b.spent_at(500, 10_000, 5_000), 500);
+        assert!(b.is_spent(b.capacity) && !b.is_spent(b.capacity - 1));
+    }
+
+    #[test]
+    fn a_wrong_pin_weighs_the_chance_that_it_hit_an_active_pin() {
+        // 50 active 4-digit PINs: one guess in 200 hits.
+        assert_eq!(chance(4, 50), 5_000);
+        assert_eq!(Weight::of(4, 40, 10), Weight { number: 5_000, every: 1_000 });
+        // The densest space the default settings allow (1 %).
+        assert_eq!(chance(6, 10_000), 10_000);
+        // Nothing to hit weighs nothing; a tiny chance still weighs one millionth.
+        assert_eq!(chance(4, 0), 0);
+        assert_eq!(chance(12, 50), 1);
+        let b = Budget::new(1.0, Duration::from_secs(3600));
+        assert_eq!(b.guesses_per_day(5_000), Some(200.0));
+        assert_eq!(b.guesses_per_day(10_000), Some(100.0));
+        assert_eq!(b.guesses_per_day(0), None);
+    }
 }

@@ -84,6 +84,7 @@ fn failure_column(f: Option<Failure>) -> Option<&'static str> {
     f.map(|f| match f {
         Failure::WrongPin => "wrong_pin",
         Failure::NoInput => "no_input",
+        Failure::TryLater => "try_later",
     })
 }
 
@@ -113,6 +114,7 @@ pub(super) fn state_from_columns(
     let last_failure = match last_failure {
         Some("wrong_pin") => Some(Failure::WrongPin),
         Some("no_input") => Some(Failure::NoInput),
+        Some("try_later") => Some(Failure::TryLater),
         _ => None,
     };
     CallState {

@@ -19,7 +19,7 @@ use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::Duration;
 
-use super::attempts::{self, Counting};
+use super::attempts::{self, Budget, Counting, Spent, Weight};
 use super::calls::{self, CallEnd, CallStep, EndValues, Indexed, StepValues};
 use super::orders::{self, Order, PinLookup, PinQuery};
 use super::steps;
@@ -302,32 +302,46 @@ pub fn claim(
     Ok(execute(conn, super::seen::CLAIM, &[&provider, &token, &until, &now])? == 1)
 }
 
-/// [`attempts::record_failure`], then [`attempts::failures`] within `counting`, on `conn`:
-/// (by the caller, on the number).
+/// [`attempts::record_failure`] on `conn`.
+#[allow(clippy::too_many_arguments)]
 pub fn record_failure(
     conn: &rusqlite::Connection,
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
+    weight: Weight,
+    budget: Budget,
     counting: Counting,
-) -> Result<(i64, i64), sqlx::Error> {
+) -> Result<Spent, sqlx::Error> {
     execute(
         conn,
         attempts::RECORD_FAILURE,
-        &[&caller, &virtual_number, &now_ms],
+        &[&caller, &virtual_number, &now_ms, &weight.number],
     )?;
-    query_row(
+    let spend = |scope: &str, amount: i64| {
+        if amount <= 0 {
+            return Ok(0);
+        }
+        query_row(
+            conn,
+            attempts::SPEND,
+            &[&scope, &amount, &now_ms, &budget.refill_per_day],
+            |row| row.get(0),
+        )
+    };
+    let number = spend(virtual_number, weight.number)?;
+    let every = spend(attempts::EVERY_NUMBER, weight.every)?;
+    let by_caller = query_row(
         conn,
-        attempts::FAILURES,
-        &[
-            &caller,
-            &virtual_number,
-            &counting.since,
-            &counting.caller_cap,
-            &counting.number_cap,
-        ],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
+        attempts::CALLER_FAILURES,
+        &[&caller, &counting.since, &counting.caller_cap],
+        |row| row.get(0),
+    )?;
+    Ok(Spent {
+        by_caller,
+        number,
+        every,
+    })
 }
 
 /// [`orders::find_active_by_pin`] on `conn`.
@@ -346,30 +360,34 @@ pub fn find_active_by_pin(
             &q.counting.since,
             &q.number_key,
             &q.counting.caller_cap,
-            &q.counting.number_cap,
+            &q.budget.refill_per_day,
+            &q.budget.capacity,
+            &q.caller,
+            &q.known_since,
         ],
-        // By position, in the statement's order: the two counts, then the order's columns.
-        // By name, rusqlite compares each name with every column's until it matches: 1 % of
-        // a PIN step's instructions. `the_pin_lookup_finds_what_the_pools_finds` reads the
-        // same lookup by name through the pool.
+        // By position, in the statement's order: the counts and the budgets, then the order's
+        // columns. `the_pin_lookup_finds_what_the_pools_finds` reads the same lookup by name
+        // through the pool.
         |row| {
-            let order_id: Option<String> = row.get(2)?;
+            let order_id: Option<String> = row.get(4)?;
             let order = match order_id {
                 None => None,
                 Some(order_id) => Some(Order {
                     order_id,
-                    customer_number: row.get(3)?,
-                    pin: row.get(4)?,
-                    virtual_number: row.get(5)?,
-                    created_at: row.get(6)?,
-                    expires_at: row.get(7)?,
-                    deactivated_at: row.get(8)?,
-                    allowed_callers: orders::allowed_callers(row.get(9)?),
+                    customer_number: row.get(5)?,
+                    pin: row.get(6)?,
+                    virtual_number: row.get(7)?,
+                    created_at: row.get(8)?,
+                    expires_at: row.get(9)?,
+                    deactivated_at: row.get(10)?,
+                    allowed_callers: orders::allowed_callers(row.get(11)?),
                 }),
             };
             Ok(PinLookup {
                 caller_failures: row.get(0)?,
-                number_failures: row.get(1)?,
+                number_spent: row.get::<_, i64>(1)?.max(0),
+                every_spent: row.get::<_, i64>(2)?.max(0),
+                known: row.get::<_, i64>(3)? != 0,
                 order,
             })
         },
@@ -632,7 +650,7 @@ mod tests {
             state: &resolved,
             bridge: Some(("+919800000001", &route)),
         };
-        let (by_caller, on_number) = conn
+        let spent = conn
             .in_transaction(|tx| {
                 save_step(tx, &step, 2_000)?;
                 record_failure(
@@ -640,11 +658,23 @@ mod tests {
                     "+919812345678",
                     "+917314850001",
                     1_500,
-                    Counting::new(0, 10, 200),
+                    Weight {
+                        number: 5_000,
+                        every: 0,
+                    },
+                    Budget::new(1.0, std::time::Duration::from_secs(3600)),
+                    Counting::new(0, 10),
                 )
             })
             .unwrap();
-        assert_eq!((by_caller, on_number), (1, 1));
+        assert_eq!(
+            spent,
+            Spent {
+                by_caller: 1,
+                number: 5_000,
+                every: 0
+            }
+        );
         let end = CallEnd {
             dial_status: Some(DialStatus::Completed),
             dial_call_status: Some("completed".into()),
@@ -867,23 +897,31 @@ mod tests {
             .await
             .unwrap();
         let caller = "+919800000002";
+        let budget = Budget::new(1.0, std::time::Duration::from_secs(3600));
         // The direct lookup, checked against the pool's with the same arguments.
         let both = async |pin: &str, number: Option<&str>, now: i64, counting: Counting| {
             let q = PinQuery {
                 pin: pin.to_owned(),
                 virtual_number: number.map(str::to_owned),
+                caller: Some(caller.to_owned()),
                 caller_key: caller.to_owned(),
                 number_key: vn.as_ref().to_owned(),
                 now,
                 counting,
+                budget,
+                known_since: 0,
             };
             let direct = find_active_by_pin(conn.alone(), &q).unwrap();
             let pooled = orders::find_active_by_pin(&db, &q).await.unwrap();
             assert_eq!(direct, pooled, "{pin} {number:?} {now} {counting:?}");
             direct
         };
-        let all = Counting::new(0, 10, 200);
-        record_failure(conn.alone(), caller, vn.as_ref(), 1_500, all).unwrap();
+        let all = Counting::new(0, 10);
+        let guess = Weight {
+            number: 5_000,
+            every: 0,
+        };
+        record_failure(conn.alone(), caller, vn.as_ref(), 1_500, guess, budget, all).unwrap();
         for (pin, number, now) in [
             ("4321", Some(vn.as_ref()), 2_000),
             ("4321", None, 2_000),
@@ -893,31 +931,49 @@ mod tests {
             both(pin, number, now, all).await;
         }
         let found = both("4321", Some(vn.as_ref()), 2_000, all).await;
-        assert_eq!((found.caller_failures, found.number_failures), (1, 1));
+        assert_eq!(
+            (found.caller_failures, found.number_spent, found.every_spent, found.known),
+            (1, budget.spent_at(5_000, 1_500, 2_000), 0, false)
+        );
 
-        // Counts stop two past their limits, on both paths alike.
-        let capped = Counting::new(0, 1, 2);
-        let mut counts = (0, 0);
+        // The caller's count stops two past its limit, on both paths alike; the budget leaks.
+        let capped = Counting::new(0, 1);
+        let mut spent = Spent::default();
         for at in 1_600..1_610 {
-            counts = record_failure(conn.alone(), caller, vn.as_ref(), at, capped).unwrap();
+            spent = record_failure(conn.alone(), caller, vn.as_ref(), at, guess, budget, capped)
+                .unwrap();
         }
-        assert_eq!(counts, (3, 4));
-        let direct = both("4321", None, 2_000, capped).await;
-        assert_eq!((direct.caller_failures, direct.number_failures), (3, 4));
-        let (by_caller, on_number) = attempts::failures(db.pool(), caller, vn.as_ref(), capped)
+        // Eleven guesses of 5,000, less what leaked back over the 109 ms they took.
+        assert_eq!(spent.by_caller, 3);
+        assert!((54_990..=55_000).contains(&spent.number), "{spent:?}");
+        let direct = both("4321", None, 1_609, capped).await;
+        assert_eq!(
+            (direct.caller_failures, direct.number_spent),
+            (3, spent.number)
+        );
+        assert!(
+            !direct.known && budget.is_spent(direct.number_spent),
+            "spent, and the caller not known"
+        );
+        let hour_later = both("4321", Some(vn.as_ref()), 3_601_609, capped).await;
+        assert_eq!(
+            hour_later.number_spent,
+            budget.spent_at(spent.number, 1_609, 3_601_609)
+        );
+        let by_caller = attempts::caller_failures(db.pool(), caller, all)
             .await
             .unwrap();
-        assert_eq!((by_caller, on_number), (3, 4));
-        let (by_caller, on_number) = attempts::failures(db.pool(), caller, vn.as_ref(), all)
-            .await
-            .unwrap();
-        assert_eq!((by_caller, on_number), (11, 11));
+        assert_eq!(by_caller, 11);
 
-        // Without the number's count, the caller's is still counted, on both paths alike.
-        let direct = both("4321", Some(vn.as_ref()), 2_000, all.caller_only()).await;
-        assert_eq!((direct.caller_failures, direct.number_failures), (11, 0));
-        assert!(direct.order.is_some());
-        let order = found.order.expect("the active order");
+        // While the budget is spent, a trusted caller is known, on both paths alike.
+        sqlx::query("insert into trusted_callers (number, label, created_at) values ($1, 'x', 0)")
+            .bind(caller)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let trusted = both("4321", Some(vn.as_ref()), 2_000, all).await;
+        assert!(trusted.known);
+        let order = trusted.order.expect("the active order");
         assert_eq!(order.order_id, "ORD-7");
         assert_eq!(order.allowed_callers, vec![caller.to_owned()]);
     }

@@ -84,9 +84,19 @@ mod tests {
                 .bind(sid).bind(started).execute(db.pool()).await.unwrap();
         }
         let mut conn = db.pool().acquire().await.unwrap();
-        crate::storage::attempts::record_failure(&mut conn, "a", "b", 10)
-            .await
-            .unwrap();
+        use crate::storage::attempts::{Budget, Counting, Weight};
+        let budget = Budget::new(1.0, std::time::Duration::from_secs(3600));
+        crate::storage::attempts::record_failure(
+            &mut conn,
+            "a",
+            "b",
+            10,
+            Weight::default(),
+            budget,
+            Counting::new(0, 10),
+        )
+        .await
+        .unwrap();
         for (sid, at) in [("c-old", 10i64), ("c-new", 200)] {
             sqlx::query("insert into call_steps (provider, call_sid, at, applet, event, decision, elapsed_us) values ('exotel', $1, $2, 'greeting', 'started', 'greet', 5)")
                 .bind(sid).bind(at).execute(&mut *conn).await.unwrap();

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, a_minute_ago_ms, spawn_app_with};
+use crate::helpers::{
+    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, a_minute_ago_ms, spawn_app, spawn_app_with,
+};
 use crate::scenarios::{self, ALL, COURIER, CUSTOMER, Leg, VN};
 
 const ATTACKER: &str = "09000000666";
@@ -96,42 +98,61 @@ async fn spray_wrong_pins(app: &TestApp, callers: u16) -> Vec<u16> {
 }
 
 #[tokio::test]
-async fn many_callers_guessing_on_one_number_trip_the_number_lockout_when_enabled() {
-    let app = spawn_app_with(|s| {
-        s.number_max_failures = 6;
-        s.number_lockout = true;
-    })
-    .await;
+async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_callers_are_refused()
+{
+    // One active 4-digit PIN: a wrong PIN weighs 100 millionths, and this budget's burst
+    // (a day's 0.012 customer numbers, an hour's share: 500 millionths) holds five.
+    let app = spawn_app_with(|s| s.pin_guessing_budget = 0.012).await;
     app.create_order("OD-1", "4821").await;
-    spray_wrong_pins(&app, 7).await;
-    let courier = Call::new("after-spray");
-    assert_eq!(
-        app.check_pin(&courier, "4821").await,
-        302,
-        "PINs stop on this number"
-    );
-    // The lockout is per number: the same PIN valid on every number works elsewhere.
     let r = app
-        .post_order(json!({"order_id": "OD-any", "customer_number": CUSTOMER, "pin": "6060"}))
+        .post_order(json!({"order_id": "OD-2", "customer_number": CUSTOMER, "pin": "6060",
+                           "virtual_number": "+918088919888"}))
         .await;
     assert_eq!(r.status(), 201);
+    assert_eq!(spray_wrong_pins(&app, 5).await, vec![302; 5], "within the budget");
+    assert_eq!(
+        spray_wrong_pins(&app, 3).await,
+        vec![200; 3],
+        "spent: no PIN is taken, the call goes on to say goodbye"
+    );
+    // An unknown courier's right PIN is not taken either: asked to try later, no one dialled.
+    let unknown = Call::new("unknown-courier");
+    assert_eq!(app.check_pin(&unknown, "4821").await, 200);
+    assert_eq!(app.connect(&unknown).await, "");
+    let words = app.exotel_text("goodbye", &unknown.query(None)).await;
+    assert!(words.contains("try again later"), "{words}");
+    // A caller the operator trusts keeps its own allowance.
+    app.sql(
+        "insert into trusted_callers (number, label, created_at) values ('+917700000077', 'Ravi', 0)",
+    )
+    .await;
+    let mut trusted = Call::new("trusted-courier");
+    trusted.from = "07700000077".into();
+    assert_eq!(app.check_pin(&trusted, "4821").await, 200);
+    assert_eq!(app.connect(&trusted).await, CUSTOMER_E164);
+    // The budget is the number's: PINs are still taken on another number.
     let q = Call::new("other-vn")
         .query(Some("6060"))
         .replace("07314853246", "08088919888");
     assert_eq!(app.exotel("check-pin", &q).await.status(), 200);
+    let other = Call::new("other-vn");
+    let dial = app
+        .exotel_text(
+            "connect",
+            &other.query(None).replace("07314853246", "08088919888"),
+        )
+        .await;
+    assert_eq!(dial, CUSTOMER_E164);
 }
 
 #[tokio::test]
-async fn without_the_number_lockout_a_flood_of_wrong_pins_on_a_number_does_not_stop_couriers() {
-    let app = spawn_app_with(|s| s.number_max_failures = 6).await;
+async fn wrong_pins_within_the_budget_do_not_stop_couriers() {
+    let app = spawn_app().await;
     app.create_order("OD-1", "4821").await;
     assert_eq!(spray_wrong_pins(&app, 9).await, vec![302; 9]);
     let courier = Call::new("after-spray");
-    assert_eq!(
-        app.check_pin(&courier, "4821").await,
-        200,
-        "past the number's limit, PINs still work when the lockout is off"
-    );
+    assert_eq!(app.check_pin(&courier, "4821").await, 200);
+    assert_eq!(app.connect(&courier).await, CUSTOMER_E164);
 }
 
 /// One reply per kind of rejection, on each provider: a wrong PIN, an expired order's PIN, a

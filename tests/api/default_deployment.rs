@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, TestApp, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app};
 
 const VN: &str = "+917314853246";
 const RIDER: &str = "+917709562799";
@@ -139,4 +139,102 @@ async fn providers_without_credentials_have_no_routes_and_give_away_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// `n` orders with 4-digit PINs spread over the space (`OD-0`, `OD-1`, ...) on the seeds'
+/// virtual number, each for a customer of its own; their customer numbers.
+async fn orders_with_four_digit_pins(app: &TestApp, n: usize) -> Vec<String> {
+    let mut customers = Vec::new();
+    for i in 0..n {
+        let customer = format!("+9198100{i:05}");
+        let pin = format!("{:04}", (i * 3_847 + 1_291) % 10_000);
+        let r = app
+            .post_order(json!({"order_id": format!("OD-{i}"), "customer_number": customer,
+                               "pin": pin, "virtual_number": VN}))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        customers.push(customer);
+    }
+    customers
+}
+
+/// One guess over HTTP as an attacker scripts it, with no call: a fresh CallSid, the caller ID
+/// `from`, the PIN `pin` to `check-pin`, then `connect` when it is let through. The number
+/// `connect` dials, if any.
+async fn guess(app: &TestApp, sid: &str, from: &str, pin: &str) -> Option<String> {
+    let mut call = Call::new(sid);
+    call.from = from.to_owned();
+    let status = app.exotel("check-pin", &call.query(Some(pin))).await.status();
+    if status == 302 {
+        return None;
+    }
+    assert_eq!(status, 200, "check-pin answers 200 or 302");
+    let dialled = app.connect(&call).await;
+    (!dialled.is_empty()).then_some(dialled)
+}
+
+#[tokio::test]
+async fn three_thousand_guesses_from_rotating_caller_ids_find_at_most_three_customers() {
+    let app = spawn_app().await;
+    // A courier who was bridged through this number before the attack.
+    let courier = "+917700000042";
+    let customers = orders_with_four_digit_pins(&app, 51).await;
+    let (_, first) = app.get_json("/orders/OD-50").await;
+    let first_pin = first["pin"].as_str().unwrap().to_owned();
+    assert_eq!(
+        guess(&app, "courier-before", courier, &first_pin)
+            .await
+            .as_deref(),
+        Some(customers[50].as_str())
+    );
+    let (_, courier_order) = app.get_json("/orders/OD-49").await;
+    let courier_pin = courier_order["pin"].as_str().unwrap().to_owned();
+    // Deactivate the courier's first order: 50 active 4-digit PINs remain on the number, so
+    // each guess has one chance in 200, and 3,000 unthrottled guesses would expect 15 hits.
+    let r = app
+        .client
+        .delete(app.api("/orders/OD-50"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let mut found = std::collections::BTreeSet::new();
+    let mut courier_got_through = false;
+    for n in 0..3_000u32 {
+        // Every guess from a caller ID never seen before: valid numbers, and garbage.
+        let from = if n % 3 == 0 {
+            format!("garbage-{n}")
+        } else {
+            format!("+9199{n:08}")
+        };
+        let pin = format!("{:04}", (n * 7_919) % 10_000);
+        if let Some(number) = guess(&app, &format!("attack-{n}"), &from, &pin).await {
+            found.insert(number);
+        }
+        if n == 1_500 {
+            // The known courier, in the middle of the attack, gets through at once.
+            let reached = guess(&app, "courier-during", courier, &courier_pin).await;
+            courier_got_through = reached.as_deref() == Some(customers[49].as_str());
+        }
+    }
+    assert!(courier_got_through, "a courier bridged before is not refused");
+    assert!(
+        found.len() <= 3,
+        "the attack found {} customer numbers",
+        found.len()
+    );
+    // The operator hears of it.
+    let spent = app
+        .metric_value("pinbridge_pin_budget_spent_total{scope=\"number\"}")
+        .await;
+    assert!(spent.is_some_and(|n| n >= 1.0), "{spent:?}");
+    // An unknown caller with a right PIN is asked to try later, in words that say so.
+    let mut late = Call::new("unknown-with-right-pin");
+    late.from = "+919812300000".into();
+    assert_eq!(app.check_pin(&late, &courier_pin).await, 200);
+    assert_eq!(app.connect(&late).await, "", "no one is dialled");
+    let words = app.exotel_text("goodbye", &late.query(None)).await;
+    assert!(words.contains("try again later"), "{words}");
 }
