@@ -19,5 +19,6 @@ mod outage;
 mod outbound;
 mod plivo;
 mod scenarios;
+mod template_limits;
 mod twilio;
 mod vonage;
