@@ -1,9 +1,11 @@
-//! The operators' greetings, kept in memory so that a call's prompts need no database read.
+//! The operators' greetings, kept in memory so that a call's prompts need no database read
+//! and run no template.
 //!
-//! The book (every stored greeting, compiled, and the language of each pool number) is
-//! rebuilt after every edit made through this instance, and every half second in the
-//! background, so an edit made on another instance is heard within a second and no call waits
-//! for a reload.
+//! The book (every stored greeting rendered for every `attempts_left`, and the language of each
+//! pool number) is rebuilt after every edit made through this instance, and every half second in
+//! the background, so an edit made on another instance is heard within a second and no call
+//! waits for a reload. A rebuild runs off the call path ([`crate::sandbox::off_the_call_path`])
+//! and renders only the templates whose source changed.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,6 +23,10 @@ const FRESH_FOR: Duration = Duration::from_millis(500);
 pub struct Greetings {
     db: Db,
     default_language: String,
+    /// `PINBRIDGE_BRAND`.
+    brand: String,
+    /// `PINBRIDGE_PIN_MAX_ATTEMPTS`.
+    max_attempts: u8,
     book: RwLock<Arc<Book>>,
     reloading: tokio::sync::Mutex<()>,
 }
@@ -34,15 +40,31 @@ impl std::fmt::Debug for Greetings {
 }
 
 impl Greetings {
-    /// Loads every greeting from `db`. `default_language` is `PINBRIDGE_DEFAULT_LANGUAGE`.
-    pub async fn load(db: Db, default_language: &str) -> Result<Self, sqlx::Error> {
-        let book = read_book(&db, default_language).await?;
-        Ok(Self {
+    /// Loads every greeting from `db` and renders it with `brand` (`PINBRIDGE_BRAND`) for
+    /// `0..=max_attempts` (`PINBRIDGE_PIN_MAX_ATTEMPTS`). `default_language` is
+    /// `PINBRIDGE_DEFAULT_LANGUAGE`.
+    ///
+    /// Errors: the database's, or the build's (see [`Greetings::reload`]).
+    pub async fn load(
+        db: Db,
+        default_language: &str,
+        brand: &str,
+        max_attempts: u8,
+    ) -> anyhow::Result<Self> {
+        let greetings = Self {
             db,
             default_language: default_language.to_owned(),
-            book: RwLock::new(Arc::new(book)),
+            brand: brand.to_owned(),
+            max_attempts,
+            book: RwLock::new(Arc::new(Book::defaults(
+                brand,
+                max_attempts,
+                default_language,
+            ))),
             reloading: tokio::sync::Mutex::new(()),
-        })
+        };
+        greetings.reload().await?;
+        Ok(greetings)
     }
 
     /// The language of numbers without one of their own.
@@ -50,10 +72,32 @@ impl Greetings {
         &self.default_language
     }
 
-    /// Rebuilds the book from the database now (after an edit).
-    pub async fn reload(&self) -> Result<(), sqlx::Error> {
+    /// Rebuilds the book from the database now (after an edit), off the call path, taking
+    /// over the current book's renderings of unchanged templates.
+    ///
+    /// Errors: the database's, or the build panicked (the last book is kept).
+    pub async fn reload(&self) -> anyhow::Result<()> {
         let _one = self.reloading.lock().await;
-        let book = read_book(&self.db, &self.default_language).await?;
+        let greetings = storage::greetings::list(&self.db).await?;
+        let languages = storage::greetings::number_languages(&self.db).await?;
+        let previous = self.book().await;
+        let (default_language, brand, max_attempts) = (
+            self.default_language.clone(),
+            self.brand.clone(),
+            self.max_attempts,
+        );
+        let book = crate::sandbox::off_the_call_path(move || {
+            Book::build(
+                &greetings,
+                &languages,
+                &default_language,
+                &brand,
+                max_attempts,
+                Some(&previous),
+            )
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("building the greetings: {e}"))?;
         *self.book.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(book);
         Ok(())
     }
@@ -93,20 +137,9 @@ impl Greetings {
     }
 
     /// The prompts of a call to `virtual_number` (E.164).
-    pub async fn voice(
-        &self,
-        brand: &str,
-        max_attempts: u8,
-        virtual_number: Option<&str>,
-    ) -> Voice {
-        Voice::new(self.book().await, brand, max_attempts, virtual_number)
+    pub async fn voice(&self, virtual_number: Option<&str>) -> Voice {
+        Voice::new(self.book().await, virtual_number)
     }
-}
-
-async fn read_book(db: &Db, default_language: &str) -> Result<Book, sqlx::Error> {
-    let greetings = storage::greetings::list(db).await?;
-    let languages = storage::greetings::number_languages(db).await?;
-    Ok(Book::build(&greetings, &languages, default_language))
 }
 
 /// The prompts of a call to `dialled` (the dialled number as the provider sent it).
@@ -114,12 +147,5 @@ pub async fn voice_for(state: &crate::startup::AppState, dialled: Option<&str>) 
     let number = dialled
         .and_then(|d| crate::domain::PhoneNumber::parse(d, state.region).ok())
         .map(|n| n.to_string());
-    state
-        .greetings
-        .voice(
-            &state.settings.brand,
-            state.sessions.policy().max_attempts,
-            number.as_deref(),
-        )
-        .await
+    state.greetings.voice(number.as_deref()).await
 }

@@ -23,6 +23,7 @@ pub mod pending;
 pub mod prompts;
 pub mod providers;
 pub mod routes;
+pub mod sandbox;
 pub mod sessions;
 pub mod sms;
 pub mod startup;

@@ -2,17 +2,21 @@
 //! and virtual number (see [`crate::greetings`]), else the default that ships in
 //! `templates/prompts/`.
 //!
-//! Prompts are minijinja templates rendered in a sandboxed environment: no loader (no
-//! `include`, no file access), undefined variables are errors, and `{{ brand }}`
+//! Prompts are minijinja templates rendered in the [`crate::sandbox`], where `{{ brand }}`
 //! (`PINBRIDGE_BRAND`) and `{{ attempts_left }}` are the only variables. A greeting can also be
 //! an audio file (an https URL), which each provider plays in its own way.
+//!
+//! A call step never renders a template: the [`Book`] renders every greeting for every
+//! `attempts_left` a call can hear (`0..=PINBRIDGE_PIN_MAX_ATTEMPTS`) when it is built, off the
+//! call path, and a step looks the words up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use minijinja::{Environment, UndefinedBehavior, context};
+use minijinja::context;
 
 use crate::flow::{Decision, Prompt};
+use crate::sandbox::{Checked, Rules};
 
 /// Every prompt, by the name greetings are stored under, with its shipped default (English).
 pub const DEFAULTS: [(&str, &str); 7] = [
@@ -45,6 +49,20 @@ pub const DEFAULTS: [(&str, &str); 7] = [
 
 /// The longest greeting template or URL an operator may store, in bytes.
 pub const MAX_BODY_LEN: usize = 2000;
+
+/// The longest text a greeting may render to, in bytes: Twilio's `<Say>` with Amazon Polly
+/// voices takes at most 3,000 (basic voices 4,096; Twilio warning 13521).
+pub const MAX_SPOKEN_BYTES: usize = 3000;
+
+/// What a greeting may name and produce in the [`crate::sandbox`].
+pub const RULES: Rules = Rules {
+    what: "a greeting",
+    variables: &["brand", "attempts_left"],
+    max_output_bytes: MAX_SPOKEN_BYTES,
+};
+
+/// The `attempts_left` of a preview: what a caller hears after one wrong PIN of three.
+const SAMPLE_ATTEMPTS_LEFT: u8 = 2;
 
 /// What a caller hears when even a default fails to render (it can not: they are tested).
 const SORRY: &str = "Sorry, please try again later.";
@@ -101,46 +119,39 @@ impl Spoken {
     }
 }
 
-/// A sandboxed minijinja environment: no loader, strict undefined, no auto-escaping (the
-/// provider templates escape).
-pub fn sandbox() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env
+/// A greeting's words for each `attempts_left`, by index (`0..=max_attempts`), trimmed.
+type Words = Arc<[String]>;
+
+/// Renders a greeting template for every `attempts_left` in `0..=max_attempts`, with `brand`:
+/// every variant a call can hear. Runs operator code: call it off the call path
+/// ([`crate::sandbox::off_the_call_path`]).
+///
+/// Errors: the template breaks a rule of the [`crate::sandbox`], or one variant fails to
+/// render or says nothing; the message names the `attempts_left` that failed.
+pub fn render_variants(source: &str, brand: &str, max_attempts: u8) -> Result<Vec<String>, String> {
+    let checked = Checked::new(RULES, source)?;
+    (0..=max_attempts)
+        .map(|attempts_left| {
+            let words = checked
+                .render(context! { brand => brand, attempts_left => attempts_left })
+                .map_err(|e| format!("with attempts_left = {attempts_left}: {e}"))?;
+            let words = words.trim();
+            if words.is_empty() {
+                return Err(format!(
+                    "with attempts_left = {attempts_left} it says nothing"
+                ));
+            }
+            Ok(words.to_owned())
+        })
+        .collect()
 }
 
-/// Renders a template source with `brand` and `attempts_left`, trimmed.
-pub fn render_source(source: &str, brand: &str, attempts_left: u8) -> Result<String, String> {
-    sandbox()
-        .render_str(
-            source,
-            context! { brand => brand, attempts_left => attempts_left },
-        )
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| describe(&e))
-}
-
-/// A template error as an operator reads it: what is wrong, and on which line.
-pub fn describe(e: &minijinja::Error) -> String {
-    let mut out = if e.kind() == minijinja::ErrorKind::UndefinedError {
-        "unknown variable: only {{ brand }} and {{ attempts_left }} can be used".to_owned()
-    } else {
-        match e.detail() {
-            Some(detail) => format!("{}: {detail}", e.kind()),
-            None => e.kind().to_string(),
-        }
-    };
-    if let Some(line) = e.line() {
-        out.push_str(&format!(" (line {line})"));
-    }
-    out
-}
-
-/// Checks an operator's greeting before it is saved: a text template must parse and render
-/// with sample values; audio must be an https URL. Returns the sample rendering (text), or
-/// the URL (audio).
-pub fn validate(kind: &str, body: &str, brand: &str) -> Result<Spoken, String> {
+/// Checks an operator's greeting before it is saved or previewed: a text template must pass
+/// the [`crate::sandbox`] and render every variant a call can hear (see [`render_variants`]);
+/// audio must be an https URL. Returns the preview: the rendering with `attempts_left` = 2 (or
+/// `max_attempts`, if lower) for text, the URL for audio. Runs operator code: call it off the
+/// call path ([`crate::sandbox::off_the_call_path`]).
+pub fn validate(kind: &str, body: &str, brand: &str, max_attempts: u8) -> Result<Spoken, String> {
     let body = body.trim();
     if body.is_empty() {
         return Err("enter the words to say, or the URL of the audio file".to_owned());
@@ -149,7 +160,11 @@ pub fn validate(kind: &str, body: &str, brand: &str) -> Result<Spoken, String> {
         return Err(format!("at most {MAX_BODY_LEN} characters"));
     }
     match kind {
-        "text" => render_source(body, brand, 2).map(Spoken::Text),
+        "text" => {
+            let mut variants = render_variants(body, brand, max_attempts)?;
+            let sample = usize::from(SAMPLE_ATTEMPTS_LEFT.min(max_attempts));
+            Ok(Spoken::Text(variants.swap_remove(sample)))
+        }
         "audio" => {
             let ok = body
                 .strip_prefix("https://")
@@ -164,102 +179,134 @@ pub fn validate(kind: &str, body: &str, brand: &str) -> Result<Spoken, String> {
     }
 }
 
-/// A compiled greeting of the book.
+/// A greeting of the book.
 #[derive(Debug, Clone)]
 enum Entry {
-    /// The template is in the book's environment under this name.
-    Text(String),
+    Text(Words),
     Audio(String),
 }
 
-/// Every greeting, compiled, and the language of each pool number: what a call's prompts are
-/// looked up in, without touching the database.
+/// Every greeting rendered for every `attempts_left`, and the language of each pool number:
+/// what a call's prompts are looked up in, without touching the database or running a
+/// template.
 pub struct Book {
-    env: Environment<'static>,
+    /// `PINBRIDGE_BRAND`, as rendered.
+    brand: String,
+    /// `PINBRIDGE_PIN_MAX_ATTEMPTS`: the highest `attempts_left` rendered, and the
+    /// `attempts_left` of prompts that carry none.
+    max_attempts: u8,
     /// (prompt, language, virtual number or '') → greeting.
     entries: HashMap<(String, String, String), Entry>,
+    /// Prompt → the shipped default's words.
+    defaults: HashMap<&'static str, Words>,
     /// Pool number → its language.
     languages: HashMap<String, String>,
     default_language: String,
-    /// What a template rendered to, by [`Rendering`]: the same template, brand and attempts
-    /// left give the same words, and rendering with minijinja was about 3 % of a PIN step's
-    /// instructions in the load benchmark (`scripts/instructions.py`). A new book (greetings
-    /// edited) starts empty.
-    rendered: quick_cache::sync::Cache<Rendering, String>,
+    /// Text template source → its words, or why it has none: the next book takes them over for
+    /// the sources that did not change, so a reload renders only what was edited.
+    rendered: HashMap<String, Result<Words, String>>,
 }
-
-/// The key of [`Book::rendered`]: template name, brand, attempts left.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Rendering(String, String, u8);
-
-/// A [`Rendering`] to look up, borrowed: a hit allocates nothing.
-#[derive(Hash)]
-struct RenderingRef<'a>(&'a str, &'a str, u8);
-
-impl quick_cache::Equivalent<Rendering> for RenderingRef<'_> {
-    fn equivalent(&self, key: &Rendering) -> bool {
-        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
-    }
-}
-
-/// Renderings kept per book: templates (a handful of prompts, each per language and number)
-/// times brands times attempts left.
-const RENDERINGS: usize = 4096;
 
 impl std::fmt::Debug for Book {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Book")
             .field("greetings", &self.entries.len())
             .field("languages", &self.languages.len())
+            .field("max_attempts", &self.max_attempts)
             .finish_non_exhaustive()
     }
 }
 
 impl Book {
-    /// The shipped defaults only.
-    pub fn defaults(default_language: &str) -> Self {
-        Self::build(&[], &[], default_language)
+    /// The shipped defaults only, rendered with `brand` for `0..=max_attempts`.
+    pub fn defaults(brand: &str, max_attempts: u8, default_language: &str) -> Self {
+        Self::build(&[], &[], default_language, brand, max_attempts, None)
     }
 
-    /// Compiles stored greetings (prompt, language, number, kind, body) and number languages.
-    /// A stored template that no longer compiles is skipped (logged): the default is spoken.
+    /// Renders stored greetings (prompt, language, number, kind, body) with `brand` for every
+    /// `attempts_left` in `0..=max_attempts`, and keeps the number languages. What `previous`
+    /// rendered with the same brand and attempts is taken over, not rendered again.
+    ///
+    /// A stored template that breaks a rule of the [`crate::sandbox`] or fails any variant is
+    /// left out, logged once (prompt, language, masked number): its callers hear the next
+    /// greeting down the lookup (the language's, then the shipped default). Runs operator code:
+    /// call it off the call path ([`crate::sandbox::off_the_call_path`]).
     pub fn build(
         greetings: &[crate::storage::greetings::Greeting],
         languages: &[(String, String)],
         default_language: &str,
+        brand: &str,
+        max_attempts: u8,
+        previous: Option<&Book>,
     ) -> Self {
-        let mut env = sandbox();
-        for (name, source) in DEFAULTS {
-            env.add_template_owned(format!("default/{name}"), source)
-                .expect("the shipped prompt templates compile");
-        }
+        let reusable = previous
+            .filter(|p| p.brand == brand && p.max_attempts == max_attempts)
+            .map(|p| &p.rendered);
+        let mut rendered: HashMap<String, Result<Words, String>> = HashMap::new();
+        // (words, whether this build rendered them): a failure is logged when first seen.
+        let mut words_of = |source: &str| -> (Result<Words, String>, bool) {
+            if let Some(words) = rendered.get(source) {
+                return (words.clone(), false);
+            }
+            let (words, fresh) = match reusable.and_then(|r| r.get(source)) {
+                Some(words) => (words.clone(), false),
+                None => (
+                    render_variants(source, brand, max_attempts).map(Words::from),
+                    true,
+                ),
+            };
+            rendered.insert(source.to_owned(), words.clone());
+            (words, fresh)
+        };
+        let defaults = DEFAULTS
+            .iter()
+            .map(|(name, source)| {
+                let words = words_of(source).0.unwrap_or_else(|e| {
+                    // They can not fail: every default is rendered for every attempts_left in
+                    // the tests.
+                    tracing::error!(prompt = name, error = %e, "a shipped prompt failed to render");
+                    vec![SORRY.to_owned(); usize::from(max_attempts) + 1].into()
+                });
+                (*name, words)
+            })
+            .collect();
         let mut entries = HashMap::new();
         for g in greetings {
-            let key = (
-                g.prompt.clone(),
-                g.language.clone(),
-                g.virtual_number.clone(),
-            );
             let entry = match g.kind.as_str() {
                 "audio" => Entry::Audio(g.body.clone()),
-                _ => {
-                    let name = format!("{}|{}|{}", g.prompt, g.language, g.virtual_number);
-                    if let Err(e) = env.add_template_owned(name.clone(), g.body.clone()) {
-                        tracing::error!(prompt = %g.prompt, language = %g.language, error = %e,
-                            "a stored greeting does not compile; the default is spoken");
+                _ => match words_of(&g.body) {
+                    (Ok(words), _) => Entry::Text(words),
+                    (Err(e), fresh) => {
+                        if fresh {
+                            tracing::error!(
+                                prompt = %g.prompt,
+                                language = %g.language,
+                                virtual_number = %crate::domain::mask(&g.virtual_number),
+                                error = %e,
+                                "a stored greeting breaks the template rules; callers hear the next one down the lookup"
+                            );
+                        }
                         continue;
                     }
-                    Entry::Text(name)
-                }
+                },
             };
-            entries.insert(key, entry);
+            entries.insert(
+                (
+                    g.prompt.clone(),
+                    g.language.clone(),
+                    g.virtual_number.clone(),
+                ),
+                entry,
+            );
         }
         Self {
-            env,
+            brand: brand.to_owned(),
+            max_attempts,
             entries,
+            defaults,
             languages: languages.iter().cloned().collect(),
             default_language: default_language.to_owned(),
-            rendered: quick_cache::sync::Cache::new(RENDERINGS),
+            rendered,
         }
     }
 
@@ -270,74 +317,48 @@ impl Book {
             .map_or(self.default_language.as_str(), String::as_str)
     }
 
-    /// `template` rendered with `brand` and `attempts_left`, trimmed; `None` (logged) when it
-    /// fails to render. Kept in [`Book::rendered`].
-    fn render(&self, template: &str, brand: &str, attempts_left: u8) -> Option<String> {
-        let key = RenderingRef(template, brand, attempts_left);
-        if let Some(words) = self.rendered.get(&key) {
-            return Some(words);
-        }
-        let words = self.render_uncached(template, brand, attempts_left)?;
-        self.rendered.insert(
-            Rendering(template.to_owned(), brand.to_owned(), attempts_left),
-            words.clone(),
-        );
-        Some(words)
-    }
-
-    fn render_uncached(&self, template: &str, brand: &str, attempts_left: u8) -> Option<String> {
-        let rendered = self
-            .env
-            .get_template(template)
-            .and_then(|t| t.render(context! { brand => brand, attempts_left => attempts_left }));
-        match rendered {
-            Ok(s) => Some(s.trim().to_owned()),
-            Err(e) => {
-                tracing::error!(template, error = %e, "a greeting failed to render");
-                None
-            }
-        }
-    }
-
-    fn default_text(&self, name: &str, brand: &str, attempts_left: u8) -> String {
-        self.render(&format!("default/{name}"), brand, attempts_left)
-            .unwrap_or_else(|| SORRY.to_owned())
+    /// The words of `prompt`'s shipped default for `attempts_left`.
+    fn default_text(&self, name: &str, attempts_left: u8) -> String {
+        self.defaults
+            .get(name)
+            .map_or_else(|| SORRY.to_owned(), |words| pick(words, attempts_left))
     }
 }
 
-/// The prompts of one call: its greeting book, brand, language and virtual number.
+/// The variant of `words` for `attempts_left`. The flow never counts more attempts left than
+/// the policy's attempts; should it, the policy's attempts are read.
+fn pick(words: &Words, attempts_left: u8) -> String {
+    words
+        .get(usize::from(attempts_left))
+        .or_else(|| words.last())
+        .cloned()
+        .unwrap_or_else(|| SORRY.to_owned())
+}
+
+/// The prompts of one call: its greeting book, language and virtual number.
 #[derive(Debug, Clone)]
 pub struct Voice {
     book: Arc<Book>,
-    brand: String,
-    /// The call's PIN attempts: `attempts_left` of prompts that carry none.
-    max_attempts: u8,
     language: String,
     virtual_number: String,
 }
 
 impl Voice {
     /// The prompts of a call to `virtual_number` (E.164; `None` when it did not parse).
-    pub fn new(
-        book: Arc<Book>,
-        brand: &str,
-        max_attempts: u8,
-        virtual_number: Option<&str>,
-    ) -> Self {
+    pub fn new(book: Arc<Book>, virtual_number: Option<&str>) -> Self {
         let virtual_number = virtual_number.unwrap_or_default().to_owned();
         let language = book.language_of(&virtual_number).to_owned();
         Self {
             book,
-            brand: brand.to_owned(),
-            max_attempts,
             language,
             virtual_number,
         }
     }
 
-    /// Only the shipped defaults, in English: for tests and for a call nothing is known of.
+    /// Only the shipped defaults, in English, with `brand` and `max_attempts` PIN attempts:
+    /// for tests.
     pub fn plain(brand: &str, max_attempts: u8) -> Self {
-        Self::new(Arc::new(Book::defaults("en")), brand, max_attempts, None)
+        Self::new(Arc::new(Book::defaults(brand, max_attempts, "en")), None)
     }
 
     /// The language of the call.
@@ -348,12 +369,12 @@ impl Voice {
     fn attempts_left(&self, prompt: Prompt) -> u8 {
         match prompt {
             Prompt::WrongPin { attempts_left } | Prompt::NoInput { attempts_left } => attempts_left,
-            _ => self.max_attempts,
+            _ => self.book.max_attempts,
         }
     }
 
     /// What the caller hears for `prompt`: (prompt, language, number) → (prompt, language,
-    /// every number) → the shipped default.
+    /// every number) → the shipped default. A lookup: nothing is rendered here.
     pub fn say(&self, prompt: Prompt) -> Spoken {
         let name = name(prompt);
         let attempts_left = self.attempts_left(prompt);
@@ -370,12 +391,8 @@ impl Voice {
         .or_else(|| lookup(""));
         match found {
             Some(Entry::Audio(url)) => Spoken::Audio(url.clone()),
-            Some(Entry::Text(template)) => Spoken::Text(
-                self.book
-                    .render(template, &self.brand, attempts_left)
-                    .unwrap_or_else(|| self.book.default_text(name, &self.brand, attempts_left)),
-            ),
-            None => Spoken::Text(self.book.default_text(name, &self.brand, attempts_left)),
+            Some(Entry::Text(words)) => Spoken::Text(pick(words, attempts_left)),
+            None => Spoken::Text(self.book.default_text(name, attempts_left)),
         }
     }
 
@@ -384,10 +401,9 @@ impl Voice {
     pub fn text(&self, prompt: Prompt) -> String {
         match self.say(prompt) {
             Spoken::Text(t) => t,
-            Spoken::Audio(_) => {
-                self.book
-                    .default_text(name(prompt), &self.brand, self.attempts_left(prompt))
-            }
+            Spoken::Audio(_) => self
+                .book
+                .default_text(name(prompt), self.attempts_left(prompt)),
         }
     }
 
@@ -456,47 +472,86 @@ mod tests {
     }
 
     #[test]
-    fn a_book_asked_again_keeps_brands_and_attempts_apart() {
-        // One book for every voice, as the server has: its renderings are kept.
-        let book = Arc::new(Book::defaults("en"));
-        let voice = |brand: &str| Voice::new(Arc::clone(&book), brand, 3, None);
-        for _ in 0..2 {
-            assert_eq!(voice("A").text(Prompt::Welcome), "Welcome to A.");
-            assert_eq!(voice("B").text(Prompt::Welcome), "Welcome to B.");
-            let two = voice("A").text(Prompt::WrongPin { attempts_left: 2 });
-            let one = voice("A").text(Prompt::WrongPin { attempts_left: 1 });
-            assert!(two.contains("2 attempts left"), "{two}");
-            assert!(one.contains("one attempt left"), "{one}");
-        }
-        assert_eq!(book.rendered.len(), 4);
-        // Found by the borrowed key a step looks it up with.
-        let kept = book.rendered.get(&RenderingRef("default/welcome", "B", 3));
-        assert_eq!(kept.as_deref(), Some("Welcome to B."));
-    }
-
-    #[test]
-    fn every_default_renders() {
-        for (name, source) in DEFAULTS {
-            let out = render_source(source, "B", 2).unwrap();
-            assert!(!out.is_empty(), "{name}");
+    fn every_default_renders_for_every_attempts_left() {
+        for max_attempts in [1, 3, 10] {
+            for (name, source) in DEFAULTS {
+                let words = render_variants(source, "B", max_attempts).unwrap();
+                assert_eq!(words.len(), usize::from(max_attempts) + 1, "{name}");
+            }
         }
     }
 
     #[test]
     fn bad_templates_and_urls_are_refused() {
-        assert!(validate("text", "Hello {{ brand ", "B").is_err());
-        let unknown = validate("text", "Hello {{ customer }}", "B").unwrap_err();
+        assert!(validate("text", "Hello {{ brand ", "B", 3).is_err());
+        let unknown = validate("text", "Hello {{ customer }}", "B", 3).unwrap_err();
         assert!(unknown.contains("unknown variable"), "{unknown}");
-        assert!(validate("text", "{% include 'x' %}", "B").is_err());
-        assert!(validate("audio", "http://a.example/x.mp3", "B").is_err());
+        assert!(validate("text", "{% include 'x' %}", "B", 3).is_err());
+        assert!(validate("audio", "http://a.example/x.mp3", "B", 3).is_err());
         assert_eq!(
-            validate("audio", "https://a.example/x.mp3", "B"),
+            validate("audio", "https://a.example/x.mp3", "B", 3),
             Ok(Spoken::Audio("https://a.example/x.mp3".into()))
         );
         assert_eq!(
-            validate("text", "Hi {{ brand }}, {{ attempts_left }}", "B"),
+            validate("text", "Hi {{ brand }}, {{ attempts_left }}", "B", 3),
             Ok(Spoken::Text("Hi B, 2".into()))
         );
+        assert_eq!(
+            validate("text", "{{ attempts_left }} left", "B", 1),
+            Ok(Spoken::Text("1 left".into())),
+            "the preview shows no attempts_left a call can not hear"
+        );
+    }
+
+    #[test]
+    fn a_string_doubling_template_is_refused_before_it_runs() {
+        // About a hundred characters that, run, double a string 31 times: 2 GiB.
+        let bomb = "{% set ns = namespace(s=brand) %}{% for i in range(31) %}\
+                    {% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}";
+        let e = validate("text", bomb, "Swift Couriers", 3).unwrap_err();
+        assert!(
+            e.starts_with("`{% set %}` is not allowed in a greeting (line 1)"),
+            "{e}"
+        );
+        let unrolled = "{% set a = brand ~ brand %}{% set b = a ~ a %}{{ b ~ b }}";
+        assert!(
+            validate("text", unrolled, "B", 3)
+                .unwrap_err()
+                .contains("`{% set %}`")
+        );
+    }
+
+    #[test]
+    fn nested_loops_and_recursion_are_refused_before_they_run() {
+        let loops = "{% for a in range(1000) %}{% for b in range(1000) %}\
+                     {% for c in range(1000) %}x{% endfor %}{% endfor %}{% endfor %}";
+        let e = validate("text", loops, "B", 3).unwrap_err();
+        assert!(e.contains("`{% for %}` is not allowed"), "{e}");
+        let recursion = "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}";
+        let e = validate("text", recursion, "B", 3).unwrap_err();
+        assert!(e.contains("`{% macro %}` is not allowed"), "{e}");
+        let recursive_loop = "{% for x in [[1]] recursive %}{{ loop(x) }}{% endfor %}";
+        assert!(validate("text", recursive_loop, "B", 3).is_err());
+    }
+
+    #[test]
+    fn a_template_that_fails_only_when_attempts_left_is_not_2_is_refused() {
+        let broken = "{% if attempts_left != 2 %}{{ brand - attempts_left }}{% endif %}Hi";
+        let e = validate("text", broken, "Swift Couriers", 3).unwrap_err();
+        assert!(e.starts_with("with attempts_left = 0: "), "{e}");
+        let heavy = format!(
+            "{{% if attempts_left != 2 %}}{{{{ brand{} }}}}{{% endif %}}Hi",
+            " ~ brand".repeat(230)
+        );
+        assert!(heavy.len() <= MAX_BODY_LEN);
+        let e = validate("text", &heavy, "Swift Couriers", 3).unwrap_err();
+        assert_eq!(
+            e,
+            format!("with attempts_left = 0: it renders longer than {MAX_SPOKEN_BYTES} bytes")
+        );
+        let silent = "{% if attempts_left == 3 %}Welcome{% endif %}";
+        let e = validate("text", silent, "B", 3).unwrap_err();
+        assert_eq!(e, "with attempts_left = 0 it says nothing");
     }
 
     fn greeting(prompt: &str, language: &str, number: &str, kind: &str, body: &str) -> Greeting {
@@ -520,10 +575,13 @@ mod tests {
             ],
             &[("+911".into(), "hi".into()), ("+912".into(), "hi".into())],
             "en",
+            "B",
+            3,
+            None,
         ));
-        let one = Voice::new(book.clone(), "B", 3, Some("+911"));
-        let two = Voice::new(book.clone(), "B", 3, Some("+912"));
-        let other = Voice::new(book, "B", 3, Some("+913"));
+        let one = Voice::new(book.clone(), Some("+911"));
+        let two = Voice::new(book.clone(), Some("+912"));
+        let other = Voice::new(book, Some("+913"));
         assert_eq!(one.say(Prompt::Welcome), Spoken::Text("Namaste B".into()));
         assert_eq!(
             two.say(Prompt::Welcome),
@@ -540,5 +598,90 @@ mod tests {
             Spoken::Audio("https://a.example/pin.mp3".into())
         );
         assert!(other.text(Prompt::EnterPin).contains("order PIN"));
+    }
+
+    #[test]
+    fn a_call_hears_the_variant_of_its_attempts_left() {
+        let source = "{% if attempts_left == 0 %}last{% else %}{{ attempts_left }} left{% endif %}";
+        let book = Arc::new(Book::build(
+            &[
+                greeting("wrong_pin", "en", "", "text", source),
+                greeting("welcome", "en", "", "text", source),
+            ],
+            &[],
+            "en",
+            "B",
+            3,
+            None,
+        ));
+        let voice = Voice::new(book, None);
+        let wrong = |attempts_left| voice.text(Prompt::WrongPin { attempts_left });
+        assert_eq!(
+            [wrong(0), wrong(1), wrong(2)],
+            ["last", "1 left", "2 left"].map(String::from)
+        );
+        assert_eq!(
+            voice.text(Prompt::Welcome),
+            "3 left",
+            "the policy's attempts"
+        );
+    }
+
+    #[test]
+    fn a_stored_greeting_that_breaks_the_rules_is_left_out_for_the_next_one_down() {
+        let book = Arc::new(Book::build(
+            &[
+                greeting(
+                    "welcome",
+                    "hi",
+                    "+911",
+                    "text",
+                    "{% for i in [1] %}x{% endfor %}",
+                ),
+                greeting("welcome", "hi", "", "text", "Namaste {{ brand }}"),
+                greeting(
+                    "wrong_pin",
+                    "hi",
+                    "",
+                    "text",
+                    "{% if attempts_left == 1 %}{{ brand - 1 }}{% endif %}Galat PIN",
+                ),
+            ],
+            &[("+911".into(), "hi".into())],
+            "en",
+            "B",
+            3,
+            None,
+        ));
+        let voice = Voice::new(book, Some("+911"));
+        assert_eq!(voice.text(Prompt::Welcome), "Namaste B");
+        for attempts_left in 0..=3 {
+            let words = voice.text(Prompt::WrongPin { attempts_left });
+            assert!(words.contains("not recognised"), "{words}");
+        }
+    }
+
+    #[test]
+    fn a_rebuilt_book_takes_over_what_it_rendered_while_the_source_is_unchanged() {
+        let stored = [greeting("welcome", "en", "", "text", "Hi {{ brand }}")];
+        let first = Book::build(&stored, &[], "en", "B", 3, None);
+        let again = Book::build(&stored, &[], "en", "B", 3, Some(&first));
+        let words =
+            |book: &Book| match &book.entries[&("welcome".into(), "en".into(), String::new())] {
+                Entry::Text(words) => Arc::clone(words),
+                Entry::Audio(_) => unreachable!("a text greeting"),
+            };
+        assert!(Arc::ptr_eq(&words(&first), &words(&again)), "taken over");
+        let rebranded = Book::build(&stored, &[], "en", "C", 3, Some(&again));
+        assert!(!Arc::ptr_eq(&words(&again), &words(&rebranded)));
+        assert_eq!(words(&rebranded)[3], "Hi C");
+        let edited = [greeting("welcome", "en", "", "text", "Hello {{ brand }}")];
+        let edited = Book::build(&edited, &[], "en", "C", 3, Some(&rebranded));
+        assert_eq!(words(&edited)[3], "Hello C");
+        assert_eq!(
+            edited.rendered.len(),
+            DEFAULTS.len() + 1,
+            "the old source is let go"
+        );
     }
 }

@@ -44,29 +44,31 @@ pub struct SmsVars<'a> {
     pub brand: &'a str,
 }
 
-/// Renders an SMS template (minijinja, sandboxed as the prompts are: no loader, unknown
-/// variables are errors), trimmed.
+/// What an SMS template may name and produce in the [`crate::sandbox`]: at most
+/// [`MAX_BODY_CHARS`] characters of four bytes.
+pub const RULES: crate::sandbox::Rules = crate::sandbox::Rules {
+    what: "the SMS text",
+    variables: &["order_id", "booking_id", "virtual_number", "brand"],
+    max_output_bytes: 4 * MAX_BODY_CHARS,
+};
+
+/// Renders an SMS template in the [`crate::sandbox`] (the greetings' rules and bounds, with
+/// [`RULES`]), trimmed.
 ///
-/// Errors: the template does not parse, uses an unknown variable, or renders empty or longer
-/// than [`MAX_BODY_CHARS`]; the message says which.
+/// Errors: the template breaks a rule of the sandbox (a syntax error, an unknown variable, a
+/// construct that is not allowed), or renders empty or longer than [`MAX_BODY_CHARS`]; the
+/// message says which.
 pub fn render(template: &str, vars: &SmsVars<'_>) -> Result<String, String> {
-    let text = crate::prompts::sandbox()
-        .render_str(
-            template,
-            context! {
-                order_id => vars.order_id,
-                booking_id => vars.booking_id,
-                virtual_number => vars.virtual_number,
-                brand => vars.brand,
-            },
-        )
-        .map_err(|e| {
-            if e.kind() == minijinja::ErrorKind::UndefinedError {
-                "unknown variable: only {{ order_id }}, {{ booking_id }}, {{ virtual_number }} and {{ brand }} can be used".to_owned()
-            } else {
-                crate::prompts::describe(&e)
-            }
-        })?;
+    let text = crate::sandbox::render(
+        &RULES,
+        template,
+        context! {
+            order_id => vars.order_id,
+            booking_id => vars.booking_id,
+            virtual_number => vars.virtual_number,
+            brand => vars.brand,
+        },
+    )?;
     let text = text.trim().to_owned();
     if text.is_empty() {
         return Err("the text is empty".to_owned());
@@ -405,5 +407,28 @@ mod tests {
         assert!(check_template(Some("{% if %}")).is_err());
         assert!(check_template(Some("   ")).is_err());
         assert!(check_template(Some(&"x".repeat(MAX_BODY_CHARS + 1))).is_err());
+    }
+
+    #[test]
+    fn the_sms_text_has_the_greetings_limits() {
+        let doubling = "{% set ns = namespace(s=brand) %}{% for i in range(31) %}\
+                        {% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}";
+        let e = check_template(Some(doubling)).unwrap_err();
+        assert!(
+            e.starts_with(
+                "`{% set %}` is not allowed in the SMS text (line 1): only text, \
+                 {{ order_id }}, {{ booking_id }}, {{ virtual_number }} and {{ brand }}"
+            ),
+            "{e}"
+        );
+        let e = check_template(Some("{{ order_id * 100000 }}")).unwrap_err();
+        assert!(e.starts_with("`*` is not allowed"), "{e}");
+        // Past 2,000 characters of four bytes each, the sandbox stops writing.
+        let long = format!("{{{{ '{}' ~ brand }}}}", "😀".repeat(MAX_BODY_CHARS));
+        let e = check_template(Some(&long)).unwrap_err();
+        assert_eq!(
+            e,
+            format!("it renders longer than {} bytes", 4 * MAX_BODY_CHARS)
+        );
     }
 }

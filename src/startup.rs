@@ -324,7 +324,13 @@ impl Application {
         };
         let exotel_api = exotel_api(&settings)?;
         let greetings = std::sync::Arc::new(
-            crate::greetings::Greetings::load(db.clone(), &settings.default_language).await?,
+            crate::greetings::Greetings::load(
+                db.clone(),
+                &settings.default_language,
+                &settings.brand,
+                settings.pin_max_attempts,
+            )
+            .await?,
         );
         std::sync::Arc::clone(&greetings).spawn_refresh();
         let writer = crate::writer::Writer::start(db.clone());

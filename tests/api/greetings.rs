@@ -13,7 +13,8 @@ use crate::scenarios::{PUBLIC_URL, TWILIO_TOKEN};
 const VN: &str = "+917314853246";
 const OTHER_VN: &str = "+917314853247";
 
-async fn app() -> TestApp {
+/// The application with Twilio configured too, so a greeting is heard on both providers.
+pub async fn app() -> TestApp {
     spawn_app_with(|s| {
         s.public_url = Some(PUBLIC_URL.into());
         s.twilio_auth_token = Some(TWILIO_TOKEN.into());
@@ -22,7 +23,7 @@ async fn app() -> TestApp {
 }
 
 /// Signs in and returns the cookie and the session's CSRF token.
-async fn session(app: &TestApp) -> (String, String) {
+pub async fn session(app: &TestApp) -> (String, String) {
     let cookie = sign_in(app).await;
     let (status, page) = get(app, &cookie, "/admin/greetings").await;
     assert_eq!(status, 200);
@@ -31,7 +32,7 @@ async fn session(app: &TestApp) -> (String, String) {
 }
 
 /// Posts the greeting form.
-async fn save(
+pub async fn save(
     app: &TestApp,
     cookie: &str,
     csrf: &str,
@@ -58,7 +59,7 @@ async fn save(
 }
 
 /// What Exotel's Greeting applet speaks for a call to `to` (written as Exotel sends it).
-async fn exotel_greeting(app: &TestApp, sid: &str, to: &str) -> String {
+pub async fn exotel_greeting(app: &TestApp, sid: &str, to: &str) -> String {
     let query = Call::new(sid).query(None).replace("07314853246", to);
     app.exotel_text("greeting", &query).await
 }

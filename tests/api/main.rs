@@ -22,5 +22,6 @@ mod outbound;
 mod plivo;
 mod privilege;
 mod scenarios;
+mod template_limits;
 mod twilio;
 mod vonage;

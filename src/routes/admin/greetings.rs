@@ -1,6 +1,7 @@
 //! Admin UI: greetings. Every prompt per language and virtual number, edited as a minijinja
-//! template (or an https audio URL), previewed with sample values, validated before it is
-//! saved, reset to the shipped default; and the language of each virtual number.
+//! template (or an https audio URL), previewed with sample values, validated (every
+//! `attempts_left` a call can hear, in the [`crate::sandbox`]) before it is saved, reset to the
+//! shipped default; and the language of each virtual number.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -326,6 +327,8 @@ struct EditForm {
 
 /// `POST /admin/greetings/edit`: `action=preview` renders with sample values and saves
 /// nothing; `action=save` validates, saves, reloads the greetings and goes back to the form.
+/// Both render every variant first, off the call path ([`crate::sandbox::off_the_call_path`]);
+/// a template that breaks a rule or fails a variant gets 422 and the reason beside the field.
 async fn edit(
     state: web::Data<AppState>,
     session: AdminSession,
@@ -336,7 +339,19 @@ async fn edit(
     let prompt = known_prompt(&form.prompt).ok_or_else(not_found)?;
     let language = parse_language(&form.language);
     let number = parse_number(&state, &form.virtual_number);
-    let checked = prompts::validate(&form.kind, &form.body, &state.settings.brand);
+    // Operator code: rendered for every attempts_left, off the call path (never on this
+    // actix worker, which also answers call steps).
+    let (kind, body, brand) = (
+        form.kind.clone(),
+        form.body.clone(),
+        state.settings.brand.clone(),
+    );
+    let max_attempts = state.sessions.policy().max_attempts;
+    let checked = crate::sandbox::off_the_call_path(move || {
+        prompts::validate(&kind, &body, &brand, max_attempts)
+    })
+    .await
+    .and_then(|checked| checked);
     let customised = match (&language, &number) {
         (Ok(l), Ok(n)) => stored(&state, prompt, l, n).await?.is_some(),
         _ => false,

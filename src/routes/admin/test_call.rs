@@ -183,14 +183,7 @@ async fn run(
         virtual_number_raw: Some(virtual_number.to_string()),
         virtual_number: Some(virtual_number.clone()),
     };
-    let voice = state
-        .greetings
-        .voice(
-            &state.settings.brand,
-            state.sessions.policy().max_attempts,
-            Some(virtual_number.as_ref()),
-        )
-        .await;
+    let voice = state.greetings.voice(Some(virtual_number.as_ref())).await;
     out.language = voice.language().to_owned();
     let mut events = vec![(CallEvent::Incoming, String::new())];
     for entry in &entries {
