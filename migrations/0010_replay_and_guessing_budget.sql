@@ -23,8 +23,11 @@ create table pin_budgets (
 );
 
 -- What each wrong PIN could have reached: the chance, in millionths, that a guess of its
--- length hit an active order on its number (or valid on every number) when it was keyed.
+-- length hit an active order on its number (or valid on every number) when it was keyed, and
+-- the part of it that orders valid on every number make. Kept a day for the exposure the
+-- dashboard and /metrics show.
 alter table pin_failures add column weight bigint not null default 0;
+alter table pin_failures add column weight_every bigint not null default 0;
 
 -- Callers an operator vouches for (the fleet's couriers): never stopped by a number's spent
 -- guessing budget, only by their own wrong-PIN limit.

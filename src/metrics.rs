@@ -3,7 +3,10 @@
 //!
 //! Every label value is a `&'static str` from a closed set (provider, applet, outcome,
 //! decision, cache name, event type): never a phone number, a PIN, a CallSid or an order id,
-//! which would leak personal data and make the series unbounded.
+//! which would leak personal data and make the series unbounded. One exception: the guessing
+//! gauges ([`pin_exposure`]) are labelled with the virtual number, the business's own
+//! published number (every customer sees it as caller ID), and only those with active PINs
+//! or a budget spent have a series.
 //!
 //! The `metrics` facade records into one global recorder per process, installed by
 //! [`install`] on the first call (every [`crate::startup::Application`] of the process, the
@@ -94,6 +97,18 @@ fn describe() {
     describe_counter!(
         "pinbridge_pin_budget_spent_total",
         "Guessing budgets spent by a wrong PIN, by scope (number: one virtual number's; every_number: that of the orders valid on every number). Unknown callers are refused there until the budget leaks back."
+    );
+    describe_gauge!(
+        "pinbridge_pin_density",
+        "By virtual number (\"*\": the orders valid on every number): the chance that one guessed PIN of the densest length hits an active PIN reachable there."
+    );
+    describe_gauge!(
+        "pinbridge_pin_guessing_exposure",
+        "By virtual number (\"*\": the orders valid on every number): the customer numbers that wrong PINs keyed there over the last 24 hours could have reached, as an expectation."
+    );
+    describe_gauge!(
+        "pinbridge_pin_budget_spent_ratio",
+        "By virtual number (\"*\": the orders valid on every number): the share of its guessing budget spent now; at 1 or more, callers not known there are refused."
     );
     describe_counter!(
         "pinbridge_pin_budget_refusals_total",
@@ -238,11 +253,47 @@ pub fn pin_budget_spent(scope: &'static str) {
     ::metrics::counter!("pinbridge_pin_budget_spent_total", "scope" => scope).increment(1);
 }
 
+/// Sets the guessing gauges of every scope in `exposures` (a virtual number, or `*`), and zero
+/// for those of an earlier call that are no longer there: `pinbridge_pin_density`,
+/// `pinbridge_pin_guessing_exposure` and `pinbridge_pin_budget_spent_ratio`, by
+/// `virtual_number`.
+pub fn pin_exposure(
+    exposures: &[crate::storage::attempts::Exposure],
+    budget: crate::storage::attempts::Budget,
+) {
+    use crate::storage::attempts::MILLIONTH;
+    static SHOWN: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut shown = SHOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let set = |scope: &str, density: f64, exposure: f64, ratio: f64| {
+        let label = scope.to_owned();
+        ::metrics::gauge!("pinbridge_pin_density", "virtual_number" => label.clone()).set(density);
+        ::metrics::gauge!("pinbridge_pin_guessing_exposure", "virtual_number" => label.clone())
+            .set(exposure);
+        ::metrics::gauge!("pinbridge_pin_budget_spent_ratio", "virtual_number" => label).set(ratio);
+    };
+    let now: std::collections::BTreeSet<String> =
+        exposures.iter().map(|e| e.scope.clone()).collect();
+    for gone in shown.difference(&now) {
+        set(gone, 0.0, 0.0, 0.0);
+    }
+    for e in exposures {
+        set(
+            &e.scope,
+            e.density as f64 * MILLIONTH,
+            e.reached_24h as f64 * MILLIONTH,
+            e.spent as f64 / budget.capacity.max(1) as f64,
+        );
+    }
+    *shown = now;
+}
+
 /// A PIN was not taken because the number's guessing budget was spent and the caller was not
 /// known there: `pinbridge_pin_budget_refusals_total{provider}`.
 pub fn pin_budget_refusal(provider: &'static str) {
-    ::metrics::counter!("pinbridge_pin_budget_refusals_total", "provider" => provider)
-        .increment(1);
+    ::metrics::counter!("pinbridge_pin_budget_refusals_total", "provider" => provider).increment(1);
 }
 
 /// A look-up in the cache `name` (`call_state`, ...) hit or missed:

@@ -341,7 +341,9 @@ impl Sessions {
         {
             let query = self.pin_query(call, pin.as_ref());
             let weight = self.weight(call, pin.len()).await?;
-            return self.check_pin(call, stored, state, event, query, weight).await;
+            return self
+                .check_pin(call, stored, state, event, query, weight)
+                .await;
         }
         let facts = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
@@ -440,7 +442,10 @@ impl Sessions {
                 }),
             };
             let refused = access.budget_spent;
-            (writes, (next, decision, found, bridge, wrong, write_step, refused))
+            (
+                writes,
+                (next, decision, found, bridge, wrong, write_step, refused),
+            )
         };
         let ((next, decision, found, bridge, wrong, write_step, refused), spent) =
             self.writer.check_pin(&self.db, query, decide).await?;

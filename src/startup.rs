@@ -222,8 +222,12 @@ pub async fn purge_expired(
     let now = now_ms();
     let day_ms = 24 * 3600 * 1000;
     let cutoff = now.saturating_sub(i64::from(settings.retention_days) * day_ms);
-    let window = i64::try_from(settings.lockout_window.as_millis()).unwrap_or(i64::MAX);
-    let purged = storage::retention::purge(db, cutoff, now.saturating_sub(window)).await?;
+    // Wrong PINs count against callers for the lockout window, and show in the day's exposure.
+    let kept = settings
+        .lockout_window
+        .max(std::time::Duration::from_secs(86_400));
+    let kept = i64::try_from(kept.as_millis()).unwrap_or(i64::MAX);
+    let purged = storage::retention::purge(db, cutoff, now.saturating_sub(kept)).await?;
     storage::outbound::purge(db, cutoff).await?;
     storage::seen::purge(db, now).await?;
     Ok(purged)
@@ -279,6 +283,31 @@ fn exotel_api(
         crate::providers::exotel::api::ExotelApi::new(&settings.exotel_api_base_url, credentials)
             .context("PINBRIDGE_EXOTEL_API_BASE_URL")?;
     Ok(Some(std::sync::Arc::new(api)))
+}
+
+/// Each virtual number's guessing budget: `PINBRIDGE_PIN_GUESSING_BUDGET` a day, with a burst
+/// of one `PINBRIDGE_LOCKOUT_WINDOW`'s share.
+pub fn guessing_budget(settings: &Settings) -> storage::attempts::Budget {
+    storage::attempts::Budget::new(settings.pin_guessing_budget, settings.lockout_window)
+}
+
+/// Refreshes the guessing gauges of `/metrics` ([`crate::metrics::pin_exposure`]) every 30 s
+/// until the database is closed.
+fn spawn_exposure_gauges(db: Db, budget: storage::attempts::Budget) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if db.is_closed() {
+                break;
+            }
+            match storage::attempts::exposure(&db, budget, now_ms()).await {
+                Ok(exposures) => crate::metrics::pin_exposure(&exposures, budget),
+                Err(e) => tracing::warn!(error = %e, "the guessing gauges were not refreshed"),
+            }
+        }
+    });
 }
 
 /// Logs each provider as on or off and how its requests are authenticated, and warns about
@@ -353,10 +382,7 @@ impl Application {
                     callback_window: settings.callback_window,
                     limits: Limits {
                         caller_max_failures: settings.caller_max_failures,
-                        budget: storage::attempts::Budget::new(
-                            settings.pin_guessing_budget,
-                            settings.lockout_window,
-                        ),
+                        budget: guessing_budget(&settings),
                         known_window: settings.known_caller_window,
                         window: settings.lockout_window,
                     },
@@ -400,6 +426,7 @@ impl Application {
         crate::metrics::install();
         state.events.spawn_workers();
         spawn_retention(db.clone(), settings.clone());
+        spawn_exposure_gauges(db.clone(), guessing_budget(&settings));
         std::sync::Arc::clone(&state.pending_ends)
             .spawn_flusher(state.sessions.clone(), state.sms.clone());
         let listener = TcpListener::bind(&settings.listen)

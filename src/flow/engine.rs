@@ -353,7 +353,11 @@ mod tests {
         assert_eq!(next.phase, Phase::Exhausted);
         assert_eq!(farewell(&next), Prompt::TryLater);
         // The dial that follows and any prompt after it: no one, the same words.
-        for event in [CallEvent::DialNeeded, CallEvent::PromptNeeded, CallEvent::NoInput] {
+        for event in [
+            CallEvent::DialNeeded,
+            CallEvent::PromptNeeded,
+            CallEvent::NoInput,
+        ] {
             let (_, d) = step(&next, event, &facts(Some(order())), &POLICY);
             assert_eq!(d, goodbye(Prompt::TryLater));
         }

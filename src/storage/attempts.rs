@@ -24,10 +24,11 @@ const DAY_MS: i64 = 86_400_000;
 /// One in a million: the unit of a budget and of a wrong PIN's weight.
 pub const MILLIONTH: f64 = 1e-6;
 
-/// Inserts one wrong PIN: `$1` caller key, `$2` virtual number key, `$3` now (ms), `$4` its
-/// weight on the number's budget (millionths).
+/// Inserts one wrong PIN: `$1` caller key, `$2` virtual number key, `$3` now (ms), `$4` and
+/// `$5` its weights on the number's budget and on [`EVERY_NUMBER`]'s (millionths).
 pub(super) const RECORD_FAILURE: &str =
-    "insert into pin_failures (caller, virtual_number, at, weight) values ($1, $2, $3, $4)";
+    "insert into pin_failures (caller, virtual_number, at, weight, weight_every)
+         values ($1, $2, $3, $4, $5)";
 
 /// Counts the wrong PINs keyed by `$1` since `$2` (ms), at most `$3` ([`Counting`]).
 pub(super) const CALLER_FAILURES: &str = "select count(*) from (select 1 from pin_failures
@@ -35,7 +36,8 @@ pub(super) const CALLER_FAILURES: &str = "select count(*) from (select 1 from pi
 
 /// Spends `$2` (millionths) from the budget of `$1` at `$3` (now, ms), after letting it leak
 /// at `$4` millionths a day since it was last spent; returns what is spent now.
-pub(super) const SPEND: &str = "insert into pin_budgets (scope, spent, updated_at) values ($1, $2, $3)
+pub(super) const SPEND: &str =
+    "insert into pin_budgets (scope, spent, updated_at) values ($1, $2, $3)
          on conflict (scope) do update set
              spent = (case when pin_budgets.spent
                                 - (case when $3 > pin_budgets.updated_at
@@ -149,10 +151,16 @@ pub struct Weight {
 
 impl Weight {
     /// The weight of a wrong PIN of `len` digits, with `on_number` active PINs of that length
-    /// on the dialled number and `everywhere` valid on every number.
+    /// on the dialled number and `everywhere` valid on every number. A number without active
+    /// PINs of its own spends nothing of its own: only [`EVERY_NUMBER`]'s budget is at stake
+    /// there, and any string a request sends as the dialled number gets no budget row.
     pub fn of(len: usize, on_number: i64, everywhere: i64) -> Self {
         Self {
-            number: chance(len, on_number.saturating_add(everywhere)),
+            number: if on_number > 0 {
+                chance(len, on_number.saturating_add(everywhere))
+            } else {
+                0
+            },
             every: chance(len, everywhere),
         }
     }
@@ -190,6 +198,7 @@ pub async fn record_failure(
         .bind(virtual_number)
         .bind(now_ms)
         .bind(weight.number)
+        .bind(weight.every)
         .execute(&mut *conn)
         .await?;
     let number = spend(&mut *conn, virtual_number, weight.number, now_ms, budget).await?;
@@ -249,6 +258,116 @@ pub async fn caller_failures<'c>(
         .try_get(0)
 }
 
+/// One virtual number's exposure to PIN guessing, or that of the orders valid on every
+/// number ([`EVERY_NUMBER`]): for the dashboard and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// A virtual number (E.164), or [`EVERY_NUMBER`].
+    pub scope: String,
+    /// Its active PINs, of every length (for a number, its own).
+    pub active_pins: i64,
+    /// The chance that one guess of the densest PIN length hits an active PIN reachable
+    /// there, in millionths: what a wrong PIN there spends now.
+    pub density: i64,
+    /// What its guessing budget has spent now, in millionths.
+    pub spent: i64,
+    /// The customer numbers that wrong PINs there could have reached over the last day, as
+    /// an expectation, in millionths.
+    pub reached_24h: i64,
+}
+
+/// The [`Exposure`] of every virtual number with active PINs, a budget spent or wrong PINs in
+/// the last day, and of [`EVERY_NUMBER`] when it has any of those; by scope.
+pub async fn exposure(
+    db: &super::Db,
+    budget: Budget,
+    now: i64,
+) -> Result<Vec<Exposure>, sqlx::Error> {
+    use std::collections::BTreeMap;
+    let mut pins: BTreeMap<String, BTreeMap<usize, i64>> = BTreeMap::new();
+    let rows = sqlx::query(
+        "select virtual_number, cast(length(pin) as bigint) as len, count(*) as n from orders
+         where deactivated_at is null and expires_at > $1
+         group by virtual_number, length(pin)",
+    )
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    for row in &rows {
+        let scope: Option<String> = row.try_get("virtual_number")?;
+        let len: i64 = row.try_get("len")?;
+        pins.entry(scope.unwrap_or_else(|| EVERY_NUMBER.to_owned()))
+            .or_default()
+            .insert(usize::try_from(len).unwrap_or(0), row.try_get("n")?);
+    }
+    let mut spent = BTreeMap::new();
+    for row in sqlx::query("select scope, spent, updated_at from pin_budgets")
+        .fetch_all(db.pool())
+        .await?
+    {
+        let scope: String = row.try_get("scope")?;
+        let now_spent = budget.spent_at(row.try_get("spent")?, row.try_get("updated_at")?, now);
+        spent.insert(scope, now_spent);
+    }
+    let mut reached = BTreeMap::new();
+    let mut reached_every = 0;
+    for row in sqlx::query(
+        "select virtual_number, cast(sum(weight) as bigint) as w,
+                cast(sum(weight_every) as bigint) as e
+         from pin_failures where at >= $1 group by virtual_number",
+    )
+    .bind(now.saturating_sub(DAY_MS))
+    .fetch_all(db.pool())
+    .await?
+    {
+        let scope: String = row.try_get("virtual_number")?;
+        let w: Option<i64> = row.try_get("w")?;
+        let e: Option<i64> = row.try_get("e")?;
+        reached_every += e.unwrap_or(0);
+        if w.unwrap_or(0) > 0 {
+            reached.insert(scope, w.unwrap_or(0));
+        }
+    }
+    if reached_every > 0 {
+        reached.insert(EVERY_NUMBER.to_owned(), reached_every);
+    }
+    let everywhere = pins.get(EVERY_NUMBER).cloned().unwrap_or_default();
+    let scopes: std::collections::BTreeSet<String> = pins
+        .keys()
+        .chain(spent.keys().filter(|s| spent[*s] > 0))
+        .chain(reached.keys())
+        .cloned()
+        .collect();
+    Ok(scopes
+        .into_iter()
+        .map(|scope| {
+            let own = pins.get(&scope).cloned().unwrap_or_default();
+            let every = scope == EVERY_NUMBER;
+            // A guess of any length may hit the number's own PINs or those valid everywhere.
+            let density = own
+                .keys()
+                .chain(everywhere.keys())
+                .map(|len| {
+                    let own_of_len = if every {
+                        0
+                    } else {
+                        own.get(len).copied().unwrap_or(0)
+                    };
+                    chance(*len, own_of_len + everywhere.get(len).copied().unwrap_or(0))
+                })
+                .max()
+                .unwrap_or(0);
+            Exposure {
+                active_pins: own.values().sum(),
+                density,
+                spent: spent.get(&scope).copied().unwrap_or(0),
+                reached_24h: reached.get(&scope).copied().unwrap_or(0),
+                scope,
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,7 +390,21 @@ mod tests {
     fn a_wrong_pin_weighs_the_chance_that_it_hit_an_active_pin() {
         // 50 active 4-digit PINs: one guess in 200 hits.
         assert_eq!(chance(4, 50), 5_000);
-        assert_eq!(Weight::of(4, 40, 10), Weight { number: 5_000, every: 1_000 });
+        assert_eq!(
+            Weight::of(4, 40, 10),
+            Weight {
+                number: 5_000,
+                every: 1_000
+            }
+        );
+        // A number with no PIN of its own spends only the budget of every number's orders.
+        assert_eq!(
+            Weight::of(4, 0, 10),
+            Weight {
+                number: 0,
+                every: 1_000
+            }
+        );
         // The densest space the default settings allow (1 %).
         assert_eq!(chance(6, 10_000), 10_000);
         // Nothing to hit weighs nothing; a tiny chance still weighs one millionth.

@@ -316,7 +316,13 @@ pub fn record_failure(
     execute(
         conn,
         attempts::RECORD_FAILURE,
-        &[&caller, &virtual_number, &now_ms, &weight.number],
+        &[
+            &caller,
+            &virtual_number,
+            &now_ms,
+            &weight.number,
+            &weight.every,
+        ],
     )?;
     let spend = |scope: &str, amount: i64| {
         if amount <= 0 {
@@ -932,7 +938,12 @@ mod tests {
         }
         let found = both("4321", Some(vn.as_ref()), 2_000, all).await;
         assert_eq!(
-            (found.caller_failures, found.number_spent, found.every_spent, found.known),
+            (
+                found.caller_failures,
+                found.number_spent,
+                found.every_spent,
+                found.known
+            ),
             (1, budget.spent_at(5_000, 1_500, 2_000), 0, false)
         );
 

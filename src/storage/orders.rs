@@ -987,7 +987,12 @@ pub async fn active_pin_counts(
                 .fetch_all(db.pool())
                 .await?
         }
-        None => sqlx::query(EVERYWHERE).bind(now_ms).fetch_all(db.pool()).await?,
+        None => {
+            sqlx::query(EVERYWHERE)
+                .bind(now_ms)
+                .fetch_all(db.pool())
+                .await?
+        }
     };
     rows.iter()
         .map(|row| {

@@ -105,11 +105,17 @@ async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_c
     let app = spawn_app_with(|s| s.pin_guessing_budget = 0.012).await;
     app.create_order("OD-1", "4821").await;
     let r = app
-        .post_order(json!({"order_id": "OD-2", "customer_number": CUSTOMER, "pin": "6060",
-                           "virtual_number": "+918088919888"}))
+        .post_order(
+            json!({"order_id": "OD-2", "customer_number": CUSTOMER, "pin": "6060",
+                           "virtual_number": "+918088919888"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
-    assert_eq!(spray_wrong_pins(&app, 5).await, vec![302; 5], "within the budget");
+    assert_eq!(
+        spray_wrong_pins(&app, 5).await,
+        vec![302; 5],
+        "within the budget"
+    );
     assert_eq!(
         spray_wrong_pins(&app, 3).await,
         vec![200; 3],

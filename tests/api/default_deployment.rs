@@ -149,8 +149,10 @@ async fn orders_with_four_digit_pins(app: &TestApp, n: usize) -> Vec<String> {
         let customer = format!("+9198100{i:05}");
         let pin = format!("{:04}", (i * 3_847 + 1_291) % 10_000);
         let r = app
-            .post_order(json!({"order_id": format!("OD-{i}"), "customer_number": customer,
-                               "pin": pin, "virtual_number": VN}))
+            .post_order(
+                json!({"order_id": format!("OD-{i}"), "customer_number": customer,
+                               "pin": pin, "virtual_number": VN}),
+            )
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         customers.push(customer);
@@ -164,7 +166,10 @@ async fn orders_with_four_digit_pins(app: &TestApp, n: usize) -> Vec<String> {
 async fn guess(app: &TestApp, sid: &str, from: &str, pin: &str) -> Option<String> {
     let mut call = Call::new(sid);
     call.from = from.to_owned();
-    let status = app.exotel("check-pin", &call.query(Some(pin))).await.status();
+    let status = app
+        .exotel("check-pin", &call.query(Some(pin)))
+        .await
+        .status();
     if status == 302 {
         return None;
     }
@@ -219,7 +224,10 @@ async fn three_thousand_guesses_from_rotating_caller_ids_find_at_most_three_cust
             courier_got_through = reached.as_deref() == Some(customers[49].as_str());
         }
     }
-    assert!(courier_got_through, "a courier bridged before is not refused");
+    assert!(
+        courier_got_through,
+        "a courier bridged before is not refused"
+    );
     assert!(
         found.len() <= 3,
         "the attack found {} customer numbers",

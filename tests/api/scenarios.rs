@@ -334,6 +334,58 @@ async fn a_pin_request_sent_again_after_the_call_ended_reaches_no_one_on_every_p
     }
 }
 
+#[tokio::test]
+async fn guesses_from_rotating_caller_ids_spend_the_numbers_budget_on_every_provider() {
+    for p in providers() {
+        // One active 4-digit PIN: a wrong PIN weighs 100 millionths; this budget's burst holds
+        // five of them.
+        let app = spawn_app_with(|s| {
+            s.pin_min_length = 4;
+            s.public_url = Some(PUBLIC_URL.into());
+            s.twilio_auth_token = Some(TWILIO_TOKEN.into());
+            s.plivo_auth_token = Some(PLIVO_TOKEN.into());
+            s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
+            s.vonage_signature_secret = Some(VONAGE_SECRET.into());
+            s.pin_guessing_budget = 0.012;
+        })
+        .await;
+        order(&app, "OD-1", "4821").await;
+        for n in 0..6 {
+            // A new caller ID, valid or not, for every guess.
+            let from = if n % 2 == 0 {
+                format!("+91990000{n:04}")
+            } else {
+                format!("+0{n}")
+            };
+            let leg = Leg::new(&format!("guess-{n}"), &from);
+            p.start(&app, &leg).await;
+            let reply = p.digits(&app, &leg, &format!("{}", 1000 + n)).await;
+            assert!(!matches!(reply, Reply::Dial { .. }), "{p:?}: {reply:?}");
+        }
+        let stranger = Leg::new("stranger-right-pin", "+919812300001");
+        p.start(&app, &stranger).await;
+        let refused = p.digits(&app, &stranger, "4821").await;
+        assert!(
+            matches!(&refused, Reply::Goodbye { text } if text.contains("try again later")),
+            "{p:?}: {refused:?}"
+        );
+        app.sql(
+            "insert into trusted_callers (number, label, created_at) values ('+917700000077', 'Ravi', 0)",
+        )
+        .await;
+        let trusted = Leg::new("trusted-right-pin", "+917700000077");
+        p.start(&app, &trusted).await;
+        assert_eq!(
+            p.digits(&app, &trusted, "4821").await,
+            Reply::Dial {
+                to: CUSTOMER.into(),
+                caller_id: VN.into()
+            },
+            "{p:?}"
+        );
+    }
+}
+
 /// Exotel's flow: Connect (caller-based) first; when it dials no one, Gather; digits go through
 /// `check-pin` and then Connect again.
 mod exotel {

@@ -1,6 +1,7 @@
 //! Admin UI: the dashboard. Calls per hour (24 h) and per day (7 days) by outcome as
-//! server-side SVG charts (plotters), the connect rate, the wrong-PIN rate, lockouts and step
-//! latency.
+//! server-side SVG charts (plotters), the connect rate, the wrong-PIN rate, lockouts, step
+//! latency, and each virtual number's exposure to PIN guessing, with an alert while a
+//! guessing budget is spent.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -42,6 +43,59 @@ struct DashboardPage {
     steps: i64,
     median_ms: String,
     p99_ms: String,
+    guessing: Vec<GuessingRow>,
+}
+
+/// One row of the guessing table: a virtual number (or the orders valid on every number).
+struct GuessingRow {
+    number: String,
+    active_pins: i64,
+    /// The chance a guess hits: `1 in 200`, or `—`.
+    density: String,
+    /// Wrong PINs of unknown callers the budget allows a day at that density.
+    allowed: String,
+    /// Customer numbers wrong PINs could have reached over the last day (an expectation).
+    reached: String,
+    /// Share of the budget spent now.
+    spent: String,
+    /// While spent: when unknown callers are taken again, if nothing more is spent.
+    refusing_until: Option<String>,
+}
+
+impl GuessingRow {
+    fn of(
+        e: &crate::storage::attempts::Exposure,
+        budget: crate::storage::attempts::Budget,
+        session: &AdminSession,
+        now: i64,
+    ) -> Self {
+        let number = if e.scope == crate::storage::attempts::EVERY_NUMBER {
+            "every number (orders without one)".to_owned()
+        } else {
+            session.show(e.scope.clone())
+        };
+        let density = if e.density > 0 {
+            format!("1 in {}", (1_000_000 / e.density).max(1))
+        } else {
+            "—".into()
+        };
+        let allowed = budget
+            .guesses_per_day(e.density)
+            .map_or_else(|| "no limit needed".into(), |g| format!("{}", g.floor()));
+        let refusing_until = budget.is_spent(e.spent).then(|| {
+            let secs = i64::try_from(budget.seconds_until_open(e.spent)).unwrap_or(0);
+            hhmm(now + secs * 1000)
+        });
+        Self {
+            number,
+            active_pins: e.active_pins,
+            density,
+            allowed,
+            reached: format!("{:.3}", e.reached_24h as f64 / 1e6),
+            spent: percent(e.spent, budget.capacity),
+            refusing_until,
+        }
+    }
 }
 
 /// `part / whole` as a percentage (`50%`, `33.3%`), or `—` when `whole` is 0.
@@ -255,6 +309,13 @@ async fn page(
     let (steps, latency) = stats::step_latency(db, day_start, &[0.5, 0.99])
         .await
         .map_err(unavailable)?;
+    let budget = crate::startup::guessing_budget(&state.settings);
+    let guessing = crate::storage::attempts::exposure(db, budget, now)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(|e| GuessingRow::of(e, budget, &session, now))
+        .collect();
 
     let hourly_series = series(&hourly, hour_start, HOUR_MS, 24);
     let daily_series = series(&daily, day_start, DAY_MS, 7);
@@ -298,6 +359,7 @@ async fn page(
         steps,
         median_ms: millis(latency.first().copied().flatten()),
         p99_ms: millis(latency.get(1).copied().flatten()),
+        guessing,
     };
     html(StatusCode::OK, &page)
 }
