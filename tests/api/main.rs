@@ -20,5 +20,6 @@ mod outage;
 mod outbound;
 mod plivo;
 mod scenarios;
+mod trusted_callers;
 mod twilio;
 mod vonage;
