@@ -42,8 +42,19 @@ pub fn parse_csv(input: impl Read, region: Region) -> anyhow::Result<ParsedRows>
     let mut columns: [Option<usize>; COLUMNS.len()] = [None; COLUMNS.len()];
     for (i, name) in reader.headers()?.iter().enumerate() {
         let Some(column) = COLUMNS.iter().position(|c| *c == name) else {
+            // A file without its header has a number here: it is not echoed.
+            let looks_like_a_name = name.len() <= 40
+                && name
+                    .chars()
+                    .all(|c| c.is_alphabetic() || c == '_' || c == ' ');
+            if looks_like_a_name {
+                anyhow::bail!(
+                    "line 1: unknown column {name:?}; the columns are {}",
+                    COLUMNS.join(",")
+                );
+            }
             anyhow::bail!(
-                "line 1: unknown column {name:?}; the columns are {}",
+                "line 1: the first line must be the header, naming the columns {}",
                 COLUMNS.join(",")
             );
         };
@@ -200,5 +211,8 @@ mod tests {
             let e = parse_csv(header.as_bytes(), india()).unwrap_err();
             assert!(e.to_string().starts_with("line 1:"), "{header:?}: {e}");
         }
+        let e = parse_csv("09812345678,Ravi\n".as_bytes(), india()).unwrap_err();
+        assert!(e.to_string().contains("must be the header"), "{e}");
+        assert!(!e.to_string().contains("9812345678"), "{e}");
     }
 }
