@@ -14,6 +14,7 @@ mod greetings;
 mod orders;
 pub mod session;
 mod test_call;
+mod upload;
 
 use actix_web::web;
 
