@@ -70,18 +70,21 @@ impl NewTrustedCaller {
             message: e.to_string(),
         })?;
         let label = label.map(str::trim).filter(|l| !l.is_empty());
-        let label_error = |message: &str| TrustedCallerFieldError {
+        let label_error = |message: String| TrustedCallerFieldError {
             field: TrustedCallerField::Label,
-            message: message.to_owned(),
+            message,
         };
         if let Some(label) = label {
             if label.chars().count() > MAX_LABEL_CHARS {
-                return Err(label_error("a label has at most 100 characters"));
+                return Err(label_error(format!(
+                    "a label has at most {MAX_LABEL_CHARS} characters"
+                )));
             }
             if !label.chars().all(is_printable) {
                 return Err(label_error(
                     "a label holds printable characters only: no line breaks, tabs, control \
-                     or invisible formatting characters",
+                     or invisible formatting characters"
+                        .to_owned(),
                 ));
             }
         }

@@ -24,7 +24,9 @@ pub struct TrustedCaller {
 /// Whether [`add`] registered a new number or updated the label of one registered already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
+    /// The number was not registered: it is now, created at the time given.
     New,
+    /// The number was registered: its label is replaced, its creation time kept.
     Updated,
 }
 
