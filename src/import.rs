@@ -1,8 +1,11 @@
-//! `pinbridge orders import FILE.csv`: bulk-loading orders.
+//! `pinbridge orders import FILE.csv`: bulk-loading orders. Trusted callers are imported by
+//! [`trusted_callers`].
 //!
 //! The header names the columns, in any order: `order_id` and `customer_number` are required;
 //! `pin`, `virtual_number` and `expires_at` are optional, as columns or as empty cells. Rows are
 //! validated exactly as `POST /api/v1/orders` validates them.
+
+pub mod trusted_callers;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -1,4 +1,5 @@
-//! The `pinbridge` command: `serve`, `migrate`, `orders import`, `urls`.
+//! The `pinbridge` command: `serve`, `migrate`, `orders import`, `trusted-callers import`,
+//! `urls`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: OrdersCommand,
     },
+    /// Manage trusted callers: numbers a virtual number's spent guessing budget never stops.
+    TrustedCallers {
+        #[command(subcommand)]
+        command: TrustedCallersCommand,
+    },
     /// Print the URL to paste into each Exotel applet.
     Urls,
     /// Delete call records, and orders and bookings that ended, older than
@@ -49,6 +55,18 @@ enum Command {
 enum OrdersCommand {
     /// Load orders from a CSV file (header: order_id,customer_number,pin,virtual_number,expires_at;
     /// the last three optional) in one transaction.
+    Import {
+        file: PathBuf,
+        /// Import the good rows and report the bad ones, instead of importing nothing.
+        #[arg(long)]
+        skip_bad: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrustedCallersCommand {
+    /// Register trusted callers from a CSV file (header: number,label; label optional) in one
+    /// transaction. A number registered already takes the file's label.
     Import {
         file: PathBuf,
         /// Import the good rows and report the bad ones, instead of importing nothing.
@@ -105,6 +123,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Orders {
             command: OrdersCommand::Import { file, skip_bad },
         } => import_orders(settings, file, skip_bad).await,
+        Command::TrustedCallers {
+            command: TrustedCallersCommand::Import { file, skip_bad },
+        } => import_trusted_callers(settings, file, skip_bad).await,
     }
 }
 
@@ -296,6 +317,43 @@ async fn import_orders(
     println!(
         "imported {} order(s){}",
         outcome.imported,
+        if outcome.refused.is_empty() {
+            String::new()
+        } else {
+            format!(", skipped {} bad row(s)", outcome.refused.len())
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_trusted_callers(
+    settings: Settings,
+    file: PathBuf,
+    skip_bad: bool,
+) -> anyhow::Result<ExitCode> {
+    let input =
+        std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+    let region = settings.region()?;
+    let db = startup::connect_and_migrate(&settings).await?;
+    let outcome = import::trusted_callers::import(&db, input, region, skip_bad).await;
+    db.close().await;
+    let outcome = outcome?;
+    for refused in &outcome.refused {
+        eprintln!("{refused}");
+    }
+    if !outcome.refused.is_empty() && !skip_bad {
+        eprintln!(
+            "nothing imported: {} bad row(s); fix them, or pass --skip-bad to import the good rows",
+            outcome.refused.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let added = outcome.added;
+    println!(
+        "imported {} trusted caller(s): {} new, {} updated{}",
+        added.new + added.updated,
+        added.new,
+        added.updated,
         if outcome.refused.is_empty() {
             String::new()
         } else {

@@ -9,6 +9,7 @@ mod mask;
 mod order;
 mod phone_number;
 mod pin;
+mod trusted_caller;
 
 pub use booking::{
     BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
@@ -18,3 +19,6 @@ pub use mask::{MASKED_PIN, mask};
 pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
 pub use phone_number::{PhoneNumber, PhoneNumberError, Region};
 pub use pin::{Pin, PinError};
+pub use trusted_caller::{
+    MAX_LABEL_CHARS, NewTrustedCaller, TrustedCallerField, TrustedCallerFieldError,
+};

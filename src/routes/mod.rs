@@ -12,6 +12,7 @@ mod orders;
 mod outbound;
 mod plivo;
 pub mod source;
+mod trusted_callers;
 mod twilio;
 mod virtual_numbers;
 mod vonage;
@@ -80,7 +81,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, providers: crate::config::Provide
                 .configure(bookings::configure)
                 .configure(virtual_numbers::configure)
                 .configure(calls::configure)
-                .configure(outbound::configure),
+                .configure(outbound::configure)
+                .configure(trusted_callers::configure),
         )
         .default_service(web::to(not_found));
 }

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod seen;
 pub mod stats;
 pub mod steps;
+pub mod trusted_callers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -383,3 +383,96 @@ fn the_seed_encoding_helper_round_trips() {
     let q = encode_seed("digits=\"568\"&Created=Fri, 16 Jul");
     assert_eq!(q, "digits=%22568%22&Created=Fri%2C+16+Jul");
 }
+
+#[tokio::test]
+async fn trusted_callers_import_is_all_or_nothing_and_reports_every_bad_line() {
+    use pinbridge::storage::{Db, PoolSettings, trusted_callers};
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "number,label\n\
+               09812345678,Ravi\n\
+               98,Short\n\
+               +91 98123 45679,Priya\n\
+               919812345678,Ravi again\n";
+    std::fs::write(dir.path().join("couriers.csv"), csv).unwrap();
+    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let import = |args: &[&str]| {
+        pinbridge(dir.path())
+            .env("PINBRIDGE_DATABASE_URL", &url)
+            .args(["trusted-callers", "import"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let said = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+
+    let out = import(&["couriers.csv"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 3: number:"), "{stderr}");
+    assert!(
+        stderr.contains("line 5: number: the same number as line 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nothing imported: 2 bad row(s)"),
+        "{stderr}"
+    );
+    let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
+    assert_eq!(trusted_callers::count(&db).await.unwrap(), 0);
+
+    let out = import(&["couriers.csv", "--skip-bad"]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("imported 2 trusted caller(s): 2 new, 0 updated, skipped 2 bad row(s)"),
+        "{}",
+        said(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 3:"));
+    assert!(
+        trusted_callers::is_trusted(&db, "+919812345678")
+            .await
+            .unwrap()
+    );
+    assert!(
+        trusted_callers::is_trusted(&db, "+919812345679")
+            .await
+            .unwrap()
+    );
+    assert!(!said(&out).contains("9812345678"), "no number is printed");
+
+    // A number registered already takes the file's label.
+    std::fs::write(
+        dir.path().join("again.csv"),
+        "label,number\nRavi Kumar,09812345678\n,09812345670\n",
+    )
+    .unwrap();
+    let out = import(&["again.csv"]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("imported 2 trusted caller(s): 1 new, 1 updated"),
+        "{}",
+        said(&out)
+    );
+    let ravi = pinbridge::domain::PhoneNumber::from_e164("+919812345678").unwrap();
+    let stored = trusted_callers::get(&db, &ravi).await.unwrap().unwrap();
+    assert_eq!(stored.label.as_deref(), Some("Ravi Kumar"));
+    assert_eq!(trusted_callers::count(&db).await.unwrap(), 3);
+
+    std::fs::write(dir.path().join("bad.csv"), "phone,label\n09812345671,x\n").unwrap();
+    let out = import(&["bad.csv"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1: unknown column \"phone\""),
+        "{}",
+        said(&out)
+    );
+    db.close().await;
+}

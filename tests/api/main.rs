@@ -23,5 +23,6 @@ mod plivo;
 mod privilege;
 mod scenarios;
 mod template_limits;
+mod trusted_callers;
 mod twilio;
 mod vonage;

@@ -4,8 +4,8 @@
 //! Every page takes an [`AdminSession`] (no session: redirect to sign-in) and every form
 //! carries the session's CSRF token, checked with [`AdminSession::check_csrf`]. Page templates
 //! extend `templates/admin/base.html`, whose struct fields `signed_in`, `section` (the nav
-//! entry: dashboard, calls, orders, bookings, greetings, test-call) and `csrf` every page
-//! struct must have.
+//! entry: dashboard, calls, orders, trusted-callers, bookings, greetings, test-call) and `csrf`
+//! every page struct must have.
 
 mod bookings;
 mod calls;
@@ -14,6 +14,8 @@ mod greetings;
 mod orders;
 pub mod session;
 mod test_call;
+mod trusted_callers;
+mod upload;
 
 use actix_web::web;
 
@@ -31,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(orders::configure)
             .configure(bookings::configure)
             .configure(greetings::configure)
-            .configure(test_call::configure),
+            .configure(test_call::configure)
+            .configure(trusted_callers::configure),
     );
 }

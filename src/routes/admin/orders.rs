@@ -288,60 +288,6 @@ async fn deactivate(
     )))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ImportForm {
-    csrf: String,
-    csv_text: String,
-}
-
-/// The largest CSV accepted from the browser, in bytes (about 50,000 orders).
-const MAX_CSV_BYTES: usize = 4 * 1024 * 1024;
-
-/// Reads the import form: `multipart/form-data` with a file in `csv` (the upload) or text in
-/// `csv_text`, or a plain form with `csv_text`. A file, when given, wins over the text.
-async fn read_import(req: &HttpRequest, payload: web::Payload) -> actix_web::Result<ImportForm> {
-    use futures_util::StreamExt;
-    let is_multipart = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    let too_large = || actix_web::error::ErrorPayloadTooLarge("the CSV is larger than 4 MB");
-    if !is_multipart {
-        let body = payload
-            .to_bytes_limited(MAX_CSV_BYTES)
-            .await
-            .map_err(|_| too_large())??;
-        return serde_urlencoded::from_bytes(&body).map_err(actix_web::error::ErrorBadRequest);
-    }
-    let mut form = ImportForm::default();
-    let mut file: Option<Vec<u8>> = None;
-    let mut parts = actix_multipart::Multipart::new(req.headers(), payload);
-    while let Some(part) = parts.next().await {
-        let mut part = part.map_err(actix_web::error::ErrorBadRequest)?;
-        let name = part.name().unwrap_or_default().to_owned();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = part.next().await {
-            let chunk = chunk.map_err(actix_web::error::ErrorBadRequest)?;
-            if bytes.len() + chunk.len() > MAX_CSV_BYTES {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "csrf" => form.csrf = String::from_utf8_lossy(&bytes).into_owned(),
-            "csv_text" => form.csv_text = String::from_utf8_lossy(&bytes).into_owned(),
-            "csv" if !bytes.is_empty() => file = Some(bytes),
-            _ => {}
-        }
-    }
-    if let Some(file) = file {
-        form.csv_text = String::from_utf8_lossy(&file).into_owned();
-    }
-    Ok(form)
-}
-
 /// `POST /admin/orders/import`: an uploaded CSV file (or pasted CSV text), all or nothing, as
 /// `pinbridge orders import`.
 async fn import(
@@ -350,7 +296,7 @@ async fn import(
     req: HttpRequest,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
-    let form = read_import(&req, payload).await?;
+    let form = super::upload::read_csv_form(&req, payload).await?;
     session.check_csrf(&form.csrf)?;
     let density = Density(state.settings.pin_max_density);
     let outcome = crate::import::import(
