@@ -267,6 +267,45 @@ fn bad_settings_stop_the_start_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("PIN_MIN_LENGTH"));
 }
 
+#[test]
+fn an_events_url_that_is_not_https_stops_the_start_and_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    // Settings are read before any command runs, `serve` included.
+    for (url, allow_http_loopback) in [
+        ("file:///etc/passwd", "true"),
+        ("gopher://127.0.0.1:6379/_INFO", "true"),
+        ("http://hooks.example.com/pinbridge", "true"),
+        ("http://127.0.0.1:9/hooks", "false"),
+        ("https://169.254.169.254/latest/meta-data/", "true"),
+        ("https://[fe80::1]/hooks", "false"),
+    ] {
+        let out = pinbridge(dir.path())
+            .arg("migrate")
+            .env("PINBRIDGE_EVENTS_URL", url)
+            .env("PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK", allow_http_loopback)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("PINBRIDGE_EVENTS_URL"), "{url}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("pinbridge.db").exists(),
+        "nothing ran before the settings were refused"
+    );
+    let out = pinbridge(dir.path())
+        .arg("migrate")
+        .env("PINBRIDGE_EVENTS_URL", "http://127.0.0.1:9/hooks")
+        .env("PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "loopback http with the explicit setting: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn stored_order_count(url: &str) -> i64 {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
