@@ -60,7 +60,7 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Vonage
         if let Err(why) = auth::verify(secret, header, payload) {
             tracing::warn!(
                 provider = PROVIDER,
-                path = req.path(),
+                http.route = %req.match_pattern().unwrap_or_default(),
                 reason = %why,
                 "refused a request without a valid signed-webhook JWT"
             );

@@ -29,10 +29,16 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// `pinbridge serve` with the environment variables `env` added.
+    fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = pinbridge(dir)
             .arg("serve")
             // Port 0: the only setting given, so parallel tests do not clash on 8080.
             .env("PINBRIDGE_LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -228,6 +234,122 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
         printed.contains(&format!("/exotel/{secret}/greeting")),
         "{printed}"
     );
+}
+
+#[tokio::test]
+async fn identifiers_from_requests_reach_the_log_only_bounded_or_hashed() {
+    const EXOTEL_SECRET: &str = "cli-exotel-secret-abcdefghijk";
+    const TOKEN: &str = "cli-admin-token-abcdefghijk";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("PINBRIDGE_EXOTEL_SECRET", EXOTEL_SECRET),
+            ("PINBRIDGE_ADMIN_TOKEN", TOKEN),
+            ("RUST_LOG", "debug,sqlx=info"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let client = reqwest::Client::new();
+    let huge = "x".repeat(60 * 1024);
+    let holds_a_number = ["09812345678", "919812345678.tok_s3cr3t"];
+
+    for sid in [huge.as_str(), holds_a_number[0], holds_a_number[1]] {
+        let r = client
+            .post(format!("{base}/twilio/voice"))
+            .form(&[
+                ("CallSid", sid),
+                ("From", "+917709562799"),
+                ("To", "+917314853246"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "a playable answer to a CallSid of {} bytes",
+            sid.len()
+        );
+        assert!(r.text().await.unwrap().contains("<Say"));
+        let r = client
+            .post(format!("{base}/exotel/{EXOTEL_SECRET}/status"))
+            .form(&[("CallSid", sid), ("Status", "completed")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let call = Call::new(holds_a_number[1]);
+    let r = client
+        .get(format!(
+            "{base}/exotel/{EXOTEL_SECRET}/check-pin?{}",
+            call.query(Some("4821"))
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!([200, 302].contains(&r.status().as_u16()));
+    let r = client
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(TOKEN)
+        .header("X-Request-Id", "+919812345678 s3cr3t")
+        .json(
+            &json!({"order_id": "OD-919812345678", "customer_number": "09812345678",
+                      "virtual_number": "07314853246"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The last request: once its line is read, every earlier line has been.
+    client
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "identifiers-test-done")
+        .send()
+        .await
+        .unwrap();
+    server.wait_for("identifiers-test-done");
+
+    let logs: Vec<Value> = server
+        .output()
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            assert!(l.len() <= 4096, "a log line of {} bytes", l.len());
+            for leaked in ["9812345678", "s3cr3t", &huge[..65]] {
+                assert!(!l.contains(leaked), "{leaked:?} leaked into {l}");
+            }
+            serde_json::from_str(l).expect("log lines are JSON")
+        })
+        .collect();
+    let field = |line: &Value, name: &str| {
+        line.get(name)
+            .or_else(|| line["span"].get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut hashed = std::collections::HashSet::new();
+    for line in &logs {
+        for name in ["call.sid", "order.id", "request_id"] {
+            if let Some(id) = field(line, name) {
+                assert!(id.len() <= 64, "{name} {id}");
+                assert!(
+                    id.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b)),
+                    "{name} {id}"
+                );
+                if id.starts_with("hashed-") {
+                    hashed.insert(format!("{name} {id}"));
+                }
+            }
+        }
+    }
+    // The steps and the order were logged, by digest: both ids that hold a number, and the
+    // order id.
+    let shown = |name: &str| hashed.iter().filter(|h| h.starts_with(name)).count();
+    assert_eq!(shown("call.sid"), 2, "{hashed:?}");
+    assert_eq!(shown("order.id"), 1, "{hashed:?}");
 }
 
 #[test]
