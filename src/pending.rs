@@ -48,7 +48,7 @@ impl PendingEnds {
         if queue.len() >= CAPACITY
             && let Some(dropped) = queue.pop_front()
         {
-            tracing::error!(provider = dropped.call.provider, call.sid = %dropped.call.call_sid, "too many call ends waiting for the database; the oldest is dropped");
+            tracing::error!(provider = dropped.call.provider, call.sid = %dropped.call.call_sid.for_log(), "too many call ends waiting for the database; the oldest is dropped");
         }
         queue.push_back(Pending { call, end, at });
         // The first, then every thousandth: an outage under load must not flood the log.

@@ -598,7 +598,7 @@ impl Sessions {
                 .emit(EventKind::PinLocked, &key, data.to_json())
                 .await
             {
-                tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "pin.locked event not stored");
+                tracing::warn!(provider = call.provider, call.sid = %call.call_sid.for_log(), error = %e, "pin.locked event not stored");
             }
         }
     }
@@ -785,7 +785,7 @@ impl Sessions {
             Ok(Some(record)) => record,
             Ok(None) => return,
             Err(e) => {
-                tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "call end event not stored");
+                tracing::warn!(provider = call.provider, call.sid = %call.call_sid.for_log(), error = %e, "call end event not stored");
                 return;
             }
         };
@@ -809,7 +809,7 @@ impl Sessions {
         };
         let key = format!("call.ended:{}", call.key());
         if let Err(e) = self.events.emit(kind, &key, data.to_json()).await {
-            tracing::warn!(provider = call.provider, call.sid = %call.call_sid, error = %e, "call end event not stored");
+            tracing::warn!(provider = call.provider, call.sid = %call.call_sid.for_log(), error = %e, "call end event not stored");
         }
     }
 }

@@ -19,7 +19,7 @@ use minijinja::context;
 
 use crate::clock::now_ms;
 use crate::config::Settings;
-use crate::domain::{BookingStatus, OrderStatus, PhoneNumber};
+use crate::domain::{BookingStatus, OrderStatus, PhoneNumber, log_safe};
 use crate::providers::exotel::api::{ExotelApi, SendSms};
 use crate::storage::outbound::SmsClaim;
 use crate::storage::{self, Db};
@@ -186,15 +186,15 @@ impl UnansweredSms {
             match this.send_for(provider, &call_sid, trigger).await {
                 Ok(Sent::Sent { sid }) => {
                     crate::metrics::sms("sent");
-                    tracing::info!(provider, call.sid = %call_sid, sms.sid = %sid, "SMS sent after an unanswered call");
+                    tracing::info!(provider, call.sid = %log_safe(&call_sid), sms.sid = %log_safe(&sid), "SMS sent after an unanswered call");
                 }
                 Ok(Sent::Skipped(why)) => {
                     crate::metrics::sms("skipped");
-                    tracing::debug!(provider, call.sid = %call_sid, why, "no SMS after this unanswered call");
+                    tracing::debug!(provider, call.sid = %log_safe(&call_sid), why, "no SMS after this unanswered call");
                 }
                 Err(e) => {
                     crate::metrics::sms("failed");
-                    tracing::error!(provider, call.sid = %call_sid, error = %e, "the SMS after an unanswered call failed");
+                    tracing::error!(provider, call.sid = %log_safe(&call_sid), error = %e, "the SMS after an unanswered call failed");
                 }
             }
         });
@@ -260,8 +260,8 @@ impl UnansweredSms {
         let sid = sent?;
         tracing::info!(
             provider,
-            call.sid = %call_sid,
-            sms.subject = %target.subject,
+            call.sid = %log_safe(call_sid),
+            sms.subject = %log_safe(&target.subject),
             sms.to = %target.to.masked(),
             "SMS accepted by Exotel"
         );

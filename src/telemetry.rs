@@ -19,6 +19,7 @@ use actix_web::{Error, HttpMessage};
 use std::time::Instant;
 use tracing::Span;
 
+use crate::domain::log_safe;
 use crate::error::ApiError;
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::registry::LookupSpan;
@@ -144,7 +145,7 @@ fn emit_step(line: &StepLine, http: Option<&Http>) {
         } => tracing::info!(
             provider,
             applet,
-            call.sid = %call_sid,
+            call.sid = %log_safe(call_sid),
             decision,
             http.method = method,
             http.status_code = status,
@@ -159,7 +160,7 @@ fn emit_step(line: &StepLine, http: Option<&Http>) {
         } => tracing::info!(
             provider,
             applet,
-            call.sid = %call_sid,
+            call.sid = %log_safe(call_sid),
             outcome,
             http.method = method,
             http.status_code = status,
@@ -171,8 +172,9 @@ fn emit_step(line: &StepLine, http: Option<&Http>) {
 
 /// The id of one HTTP request: the client's `X-Request-Id` when it is sane (1 to 64
 /// characters of `A-Z a-z 0-9 - _ . :`, without a run of 10 or more digits, which could be a
-/// phone number), else a UUID generated for it. Kept in the request's extensions, echoed in
-/// the response's `X-Request-Id` by [`echo_request_id`].
+/// phone number), else 32 random letters and digits generated for it, held to the same rule.
+/// Kept in the request's extensions, echoed in the response's `X-Request-Id` by
+/// [`echo_request_id`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
@@ -189,28 +191,24 @@ impl RequestId {
             .filter(|v| Self::is_sane(v));
         match sent {
             Some(v) => Self(v.to_owned()),
-            None => {
-                // TracingLogger puts a fresh UUID in every request before the root span.
-                let generated = request
-                    .extensions()
-                    .get::<tracing_actix_web::RequestId>()
-                    .map(ToString::to_string);
-                Self(generated.unwrap_or_else(|| crate::startup::random_token(32)))
+            None => Self::generate(),
+        }
+    }
+
+    /// A new id that [`RequestId::is_sane`] accepts. Not TracingLogger's UUID: one UUID in
+    /// sixty has ten digits in a row, which the log scan takes for a phone number.
+    fn generate() -> Self {
+        loop {
+            let id = crate::startup::random_token(32);
+            if Self::is_sane(&id) {
+                return Self(id);
             }
         }
     }
 
-    /// Would `value` be kept as a request id?
+    /// Would `value` be kept as a request id? ([`crate::domain::is_loggable_as_sent`].)
     pub fn is_sane(value: &str) -> bool {
-        let charset = value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-        let mut digit_run = 0;
-        let long_digit_run = value.bytes().any(|b| {
-            digit_run = if b.is_ascii_digit() { digit_run + 1 } else { 0 };
-            digit_run >= 10
-        });
-        (1..=64).contains(&value.len()) && charset && !long_digit_run
+        crate::domain::is_loggable_as_sent(value)
     }
 }
 
@@ -396,6 +394,17 @@ mod tests {
         let text = lines.text();
         assert!(!text.contains("9812345678"), "{text}");
         assert!(text.contains("kept"), "{text}");
+    }
+
+    #[test]
+    fn generated_request_ids_are_sane_and_differ() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| RequestId::generate().0).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(
+            ids.iter()
+                .all(|id| RequestId::is_sane(id) && id.len() == 32)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod booking;
 mod call_sid;
+mod log_safe;
 mod mask;
 mod order;
 mod phone_number;
@@ -15,6 +16,7 @@ pub use booking::{
     BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
 };
 pub use call_sid::{CallSid, CallSidError};
+pub use log_safe::{LogSafe, MAX_LOGGED_LEN, is_loggable_as_sent, log_safe};
 pub use mask::{MASKED_PIN, mask};
 pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
 pub use phone_number::{PhoneNumber, PhoneNumberError, Region};

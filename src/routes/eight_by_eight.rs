@@ -11,6 +11,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::webhook;
+use crate::domain::log_safe;
 use crate::flow::{CallEvent, Decision};
 use crate::providers::eight_by_eight::params::{
     CallAction, CallActionKind, CallStatus, SessionSummary, Webhook,
@@ -101,7 +102,7 @@ async fn voice(
         CallActionKind::PinCaptured { digits } => webhook::digits_event(&state, &digits),
         CallActionKind::ActionCompleted => {
             if let Some(call) = &call {
-                tracing::info!(provider = PROVIDER, applet = "voice", call.sid = %call.call_sid, "an earlier action completed; hanging up");
+                tracing::info!(provider = PROVIDER, applet = "voice", call.sid = %call.call_sid.for_log(), "an earlier action completed; hanging up");
             }
             return answer(&state, &Decision::Recorded, None).await;
         }
@@ -140,8 +141,8 @@ async fn status(
                 tracing::debug!(
                     provider = PROVIDER,
                     applet = "status",
-                    call.sid = %call.call_sid,
-                    call.status = request.payload.call_status.as_deref().unwrap_or(""),
+                    call.sid = %call.call_sid.for_log(),
+                    call.status = %log_safe(request.payload.call_status.as_deref().unwrap_or("")),
                     "call status"
                 );
             }

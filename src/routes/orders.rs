@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdminAuth;
 use crate::clock::{now_ms, rfc3339};
-use crate::domain::{NewOrder, OrderFieldError};
+use crate::domain::{NewOrder, OrderFieldError, log_safe};
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::storage::orders::{self, CreateError, Order};
@@ -117,7 +117,7 @@ async fn create(
             ),
             CreateError::Database(e) => e.into(),
         })?;
-    tracing::info!(order.id = %order.order_id, admin.token = %who.name, "order created");
+    tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order created");
     Ok(HttpResponse::Created().json(OrderView::of(order, now, &who)))
 }
 
@@ -145,6 +145,6 @@ async fn deactivate(
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
     state.sessions.forget_order(&order.order_id);
-    tracing::info!(order.id = %order.order_id, admin.token = %who.name, "order deactivated");
+    tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order deactivated");
     Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
 }

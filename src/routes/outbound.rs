@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AdminAuth;
 use super::webhook;
 use crate::clock::now_ms;
-use crate::domain::{BookingStatus, PhoneNumber};
+use crate::domain::{BookingStatus, CallSid, PhoneNumber, log_safe};
 use crate::error::ApiError;
 use crate::flow::DialStatus;
 use crate::providers::exotel::api::{
@@ -161,9 +161,9 @@ async fn connect(
             }
             tracing::info!(
                 call.id = %call_id,
-                call.sid = %placed.sid,
-                order.id = plan.order_id.as_deref(),
-                booking.id = plan.booking_id.as_deref(),
+                call.sid = %log_safe(&placed.sid),
+                order.id = %log_safe(plan.order_id.as_deref().unwrap_or("")),
+                booking.id = %log_safe(plan.booking_id.as_deref().unwrap_or("")),
                 admin.token = %who.name,
                 "click-to-call placed"
             );
@@ -292,19 +292,38 @@ fn stored(number: &str) -> Result<PhoneNumber, ApiError> {
 /// rewrites the same values (see [`webhook::end`]); the SMS to the `To` party, when its leg
 /// (`Legs[1]`) was not answered or busy, is decided once per call
 /// ([`crate::sms::UnansweredSms`]).
+///
+/// A `CallSid` that is not a call id ([`CallSid::parse`]) or a `CustomField` longer than
+/// Exotel allows is refused at once: neither is looked up, stored or logged.
 pub(super) async fn record_status(state: &AppState, report: &StatusReport) {
-    let sid = report.call_sid();
+    let Ok(sid) = report
+        .call_sid()
+        .map(|raw| CallSid::parse(&raw))
+        .transpose()
+    else {
+        tracing::warn!("status callback with a malformed CallSid; ignored");
+        return;
+    };
     let custom = report.custom_field();
-    let lookup = outbound::find_for_status(&state.db, sid.as_deref(), custom.as_deref(), now_ms());
+    if custom
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_CUSTOM_FIELD_LEN)
+    {
+        tracing::warn!("status callback with a CustomField longer than Exotel allows; ignored");
+        return;
+    }
+    let sid = sid.as_ref().map(CallSid::as_ref);
+    let logged_sid = log_safe(sid.unwrap_or(""));
+    let lookup = outbound::find_for_status(&state.db, sid, custom.as_deref(), now_ms());
     let found = match tokio::time::timeout(state.settings.webhook_timeout, lookup).await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
-            tracing::error!(call.sid = sid.as_deref().unwrap_or(""), error = %e, "status callback: looking up the call failed");
+            tracing::error!(call.sid = %logged_sid, error = %e, "status callback: looking up the call failed");
             return;
         }
         Err(_) => {
             tracing::error!(
-                call.sid = sid.as_deref().unwrap_or(""),
+                call.sid = %logged_sid,
                 "status callback: looking up the call took too long"
             );
             return;
@@ -312,7 +331,7 @@ pub(super) async fn record_status(state: &AppState, report: &StatusReport) {
     };
     let Some(call) = found else {
         tracing::warn!(
-            call.sid = sid.as_deref().unwrap_or(""),
+            call.sid = %logged_sid,
             "status callback for a call pinbridge did not place; ignored"
         );
         return;

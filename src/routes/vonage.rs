@@ -85,7 +85,7 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
             Err(why) => {
                 tracing::warn!(
                     provider = PROVIDER,
-                    path = req.path(),
+                    http.route = %req.match_pattern().unwrap_or_default(),
                     reason = %why,
                     "refused a request without a valid signed-webhook JWT"
                 );

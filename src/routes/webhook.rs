@@ -46,12 +46,12 @@ pub async fn within_budget<T>(
         Ok(Err(e)) => {
             crate::metrics::database_error(&e);
             crate::metrics::step_fallback(call.provider, applet, "storage");
-            tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "storage failed; answering the safe fallback");
+            tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), error = %e, "storage failed; answering the safe fallback");
             None
         }
         Err(_) => {
             crate::metrics::step_fallback(call.provider, applet, "budget");
-            tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid, "time budget spent; answering the safe fallback");
+            tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), "time budget spent; answering the safe fallback");
             None
         }
     }
@@ -183,7 +183,7 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
             crate::sms::text_if_unanswered(state.sms.as_ref(), call, outcome);
         }
         Ok(Err(e)) if !crate::storage::is_unavailable(&e) => {
-            tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid, error = %e, "call end not recorded");
+            tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), error = %e, "call end not recorded");
         }
         // Unreachable or too slow: kept, and written when the database answers again
         // (writing an end twice is harmless).

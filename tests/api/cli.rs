@@ -258,6 +258,124 @@ async fn an_unsigned_provider_is_announced_as_such_and_warned_about() {
     assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
 }
 
+#[tokio::test]
+async fn identifiers_from_requests_reach_the_log_only_bounded_or_hashed() {
+    const EXOTEL_SECRET: &str = "cli-exotel-secret-abcdefghijk";
+    const TOKEN: &str = "cli-admin-token-abcdefghijk";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("PINBRIDGE_EXOTEL_SECRET", EXOTEL_SECRET),
+            ("PINBRIDGE_ADMIN_TOKEN", TOKEN),
+            // Unsigned, so that the hostile ids reach the parser and the log.
+            ("PINBRIDGE_UNSIGNED_PROVIDERS", "twilio"),
+            ("RUST_LOG", "debug,sqlx=info"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let client = reqwest::Client::new();
+    let huge = "x".repeat(60 * 1024);
+    let holds_a_number = ["09812345678", "919812345678.tok_s3cr3t"];
+
+    for sid in [huge.as_str(), holds_a_number[0], holds_a_number[1]] {
+        let r = client
+            .post(format!("{base}/twilio/voice"))
+            .form(&[
+                ("CallSid", sid),
+                ("From", "+917709562799"),
+                ("To", "+917314853246"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "a playable answer to a CallSid of {} bytes",
+            sid.len()
+        );
+        assert!(r.text().await.unwrap().contains("<Say"));
+        let r = client
+            .post(format!("{base}/exotel/{EXOTEL_SECRET}/status"))
+            .form(&[("CallSid", sid), ("Status", "completed")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let call = Call::new(holds_a_number[1]);
+    let r = client
+        .get(format!(
+            "{base}/exotel/{EXOTEL_SECRET}/check-pin?{}",
+            call.query(Some("4821"))
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!([200, 302].contains(&r.status().as_u16()));
+    let r = client
+        .post(format!("{base}/api/v1/orders"))
+        .bearer_auth(TOKEN)
+        .header("X-Request-Id", "+919812345678 s3cr3t")
+        .json(
+            &json!({"order_id": "OD-919812345678", "customer_number": "09812345678",
+                      "virtual_number": "07314853246"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The last request: once its line is read, every earlier line has been.
+    client
+        .get(format!("{base}/healthz"))
+        .header("X-Request-Id", "identifiers-test-done")
+        .send()
+        .await
+        .unwrap();
+    server.wait_for("identifiers-test-done");
+
+    let logs: Vec<Value> = server
+        .output()
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            assert!(l.len() <= 4096, "a log line of {} bytes", l.len());
+            for leaked in ["9812345678", "s3cr3t", &huge[..65]] {
+                assert!(!l.contains(leaked), "{leaked:?} leaked into {l}");
+            }
+            serde_json::from_str(l).expect("log lines are JSON")
+        })
+        .collect();
+    let field = |line: &Value, name: &str| {
+        line.get(name)
+            .or_else(|| line["span"].get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut hashed = std::collections::HashSet::new();
+    for line in &logs {
+        for name in ["call.sid", "order.id", "request_id"] {
+            if let Some(id) = field(line, name) {
+                assert!(id.len() <= 64, "{name} {id}");
+                assert!(
+                    id.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b)),
+                    "{name} {id}"
+                );
+                if id.starts_with("hashed-") {
+                    hashed.insert(format!("{name} {id}"));
+                }
+            }
+        }
+    }
+    // The steps and the order were logged, by digest: both ids that hold a number, and the
+    // order id.
+    let shown = |name: &str| hashed.iter().filter(|h| h.starts_with(name)).count();
+    assert_eq!(shown("call.sid"), 2, "{hashed:?}");
+    assert_eq!(shown("order.id"), 1, "{hashed:?}");
+}
+
 #[test]
 fn migrate_creates_the_database_and_exits() {
     let dir = tempfile::tempdir().unwrap();
@@ -305,6 +423,45 @@ fn bad_settings_stop_the_start_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("PIN_MIN_LENGTH"));
+}
+
+#[test]
+fn an_events_url_that_is_not_https_stops_the_start_and_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    // Settings are read before any command runs, `serve` included.
+    for (url, allow_http_loopback) in [
+        ("file:///etc/passwd", "true"),
+        ("gopher://127.0.0.1:6379/_INFO", "true"),
+        ("http://hooks.example.com/pinbridge", "true"),
+        ("http://127.0.0.1:9/hooks", "false"),
+        ("https://169.254.169.254/latest/meta-data/", "true"),
+        ("https://[fe80::1]/hooks", "false"),
+    ] {
+        let out = pinbridge(dir.path())
+            .arg("migrate")
+            .env("PINBRIDGE_EVENTS_URL", url)
+            .env("PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK", allow_http_loopback)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("PINBRIDGE_EVENTS_URL"), "{url}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("pinbridge.db").exists(),
+        "nothing ran before the settings were refused"
+    );
+    let out = pinbridge(dir.path())
+        .arg("migrate")
+        .env("PINBRIDGE_EVENTS_URL", "http://127.0.0.1:9/hooks")
+        .env("PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "loopback http with the explicit setting: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn stored_order_count(url: &str) -> i64 {

@@ -22,6 +22,8 @@ async fn events_app(server: &MockServer) -> TestApp {
     let url = format!("{}{HOOK_PATH}", server.uri());
     spawn_app_with(|s| {
         s.events_url = Some(url);
+        // The wiremock endpoint listens on http://127.0.0.1.
+        s.events_allow_http_loopback = true;
         s.events_secret = Some(SECRET.into());
     })
     .await
@@ -332,6 +334,35 @@ async fn an_endpoint_that_answers_500_or_400_gets_the_same_event_again_until_it_
 }
 
 #[tokio::test]
+async fn an_endpoint_named_by_a_host_name_is_resolved_and_receives_the_event() {
+    let server = MockServer::start().await;
+    answer(&server, 204).await;
+    let port = server.address().port();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, url) = database(dir.path()).await;
+    let events = Events::with_config(
+        db.clone(),
+        Some(format!("http://localhost:{port}{HOOK_PATH}")),
+        Some(SECRET.into()),
+        fast(),
+    );
+    assert!(events.spawn_workers());
+    events
+        .emit(
+            EventKind::PinLocked,
+            "pin.locked:exotel:c-named",
+            json!({"provider": "exotel", "call_sid": "c-named", "scope": "caller"}),
+        )
+        .await
+        .unwrap();
+    let rows = outbox_until(&url, |rows| rows.iter().all(|r| r.1 == "delivered")).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(received(&server, 1).await.len(), 1);
+    events.shutdown().await;
+    db.close().await;
+}
+
+#[tokio::test]
 async fn an_event_still_refused_past_the_give_up_time_is_abandoned() {
     let server = MockServer::start().await;
     answer(&server, 500).await;
@@ -571,6 +602,8 @@ async fn exotel_calls_tell_the_business_how_they_ended_once_and_when_a_caller_is
     let url = format!("{}{HOOK_PATH}", server.uri());
     let app = spawn_app_with(|s| {
         s.events_url = Some(url);
+        // The wiremock endpoint listens on http://127.0.0.1.
+        s.events_allow_http_loopback = true;
         s.events_secret = Some(SECRET.into());
         s.caller_max_failures = 2;
     })

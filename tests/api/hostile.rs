@@ -183,6 +183,158 @@ async fn app_8x8_secret(_app: &TestApp) -> String {
     EIGHT_BY_EIGHT_SECRET.to_owned()
 }
 
+/// Call ids whoever posts a webhook may choose: one of 60 KB, and ones that hold a phone
+/// number (and a token). None may reach a log line as sent: the log scan of CI
+/// (`scripts/scan-logs.sh`) checks the lines these requests write.
+fn hostile_call_ids() -> [String; 4] {
+    [
+        "a".repeat(60 * 1024),
+        "09812345678".to_owned(),
+        "919812345678.tok_s3cr3t".to_owned(),
+        "+919812345678 token=s3cr3t".to_owned(),
+    ]
+}
+
+/// Panics unless `r` is a provider answer a caller can hear: 200 (302 for Exotel's
+/// check-pin), and TwiML or Plivo XML with something to say, a Vonage NCCO with an action,
+/// or an 8x8 callflow.
+async fn assert_playable(r: reqwest::Response, what: &str) {
+    let status = r.status().as_u16();
+    assert!(status == 200 || status == 302, "{what}: {status}");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = r.text().await.unwrap();
+    if ct.contains("xml") {
+        let doc = roxmltree::Document::parse(&body).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            doc.descendants().any(|n| {
+                [
+                    "Say",
+                    "Speak",
+                    "Play",
+                    "Gather",
+                    "GetDigits",
+                    "GetInput",
+                    "Hangup",
+                ]
+                .iter()
+                .any(|t| n.has_tag_name(*t))
+            }),
+            "{what}: nothing to play in {body}"
+        );
+    } else if ct.contains("json") {
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let actions = v.as_array().map_or(v.is_object(), |a| !a.is_empty());
+        assert!(actions, "{what}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn huge_call_ids_and_call_ids_holding_a_phone_number_get_playable_answers() {
+    // Unsigned, so that the hostile ids reach the parsers and the log.
+    let app = spawn_app_with(|s| {
+        s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
+        s.unsigned_providers = Some("twilio,plivo,vonage".into());
+    })
+    .await;
+    for sid in hostile_call_ids() {
+        let what = |p: &str| format!("{p} with a CallSid of {} bytes", sid.len());
+        for (path, id_key) in [
+            ("/twilio/voice", "CallSid"),
+            ("/twilio/pin", "CallSid"),
+            ("/plivo/answer", "CallUUID"),
+            ("/plivo/pin", "CallUUID"),
+        ] {
+            let r = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .form(&[
+                    (id_key, sid.as_str()),
+                    ("From", "+917709562799"),
+                    ("To", "+917314853246"),
+                    ("Digits", "4821"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_playable(r, &what(path)).await;
+        }
+        for path in ["/vonage/answer", "/vonage/pin"] {
+            let r = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .json(&json!({"uuid": sid, "from": "917709562799",
+                              "to": "917314853246", "dtmf": {"digits": "4821"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_playable(r, &what(path)).await;
+        }
+        let r = app
+            .client
+            .post(format!("{}/8x8/{EIGHT_BY_EIGHT_SECRET}/voice", app.address))
+            .json(
+                &json!({"namespace": "VOICE", "eventType": "CALL_ACTION", "payload": {
+                "sessionId": sid, "callId": "call-1", "callStatus": "CALL_RECEIVED",
+                "source": "+917709562799", "destination": "+917314853246"}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_playable(r, &what("8x8 voice")).await;
+        // Exotel's applets are GET requests, whose query string is bounded (8 KB): the
+        // largest CallSid that fits.
+        let exotel_sid: String = sid.chars().take(7 * 1024).collect();
+        let mut call = crate::helpers::Call::new(&exotel_sid);
+        call.from = "07709562799".into();
+        for applet in ["greeting", "check-pin", "connect", "call-end"] {
+            let r = app.exotel(applet, &call.query(Some("4821"))).await;
+            assert_playable(r, &what(&format!("exotel {applet}"))).await;
+        }
+        // Exotel's status callback of a click-to-call is a POST: the whole 60 KB.
+        let r = app
+            .client
+            .post(app.exotel_url("status"))
+            .form(&[("CallSid", sid.as_str()), ("Status", "completed")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", what("exotel status"));
+        for (status, id_key) in [("/twilio/status", "CallSid"), ("/plivo/hangup", "CallUUID")] {
+            let r = app
+                .client
+                .post(format!("{}{status}", app.address))
+                .form(&[(id_key, sid.as_str()), ("CallStatus", "completed")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", what(status));
+        }
+        let r = app
+            .client
+            .post(format!("{}/vonage/event", app.address))
+            .json(&json!({"uuid": sid, "status": "completed"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", what("/vonage/event"));
+    }
+    // The ids that fit a call id were kept for their calls, as sent; the others refused.
+    let (_, log) = app.get_json("/calls?limit=500").await;
+    let stored: Vec<&str> = log["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["call_sid"].as_str())
+        .collect();
+    assert!(stored.contains(&"09812345678"), "{stored:?}");
+    assert!(stored.iter().all(|s| s.len() <= 64), "{stored:?}");
+}
+
 #[tokio::test]
 async fn hostile_admin_api_input_gets_a_4xx_and_stores_nothing() {
     let app = spawn().await;

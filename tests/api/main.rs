@@ -3,6 +3,7 @@
 
 mod abuse;
 mod admin_pages;
+mod admin_security;
 mod bookings;
 mod calls;
 mod cli;

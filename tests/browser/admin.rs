@@ -266,3 +266,66 @@ async fn the_orders_page_fits_a_phone_and_labels_every_field() {
 
     b.finish().await;
 }
+
+/// What the page shown now got from its stylesheet and its Content-Security-Policy: the
+/// computed `max-width` of `main`, the stylesheet's rule count, whether a script injected
+/// into the page ran, and how many bars its charts draw.
+async fn styled_and_confined(b: &Browser) -> Value {
+    b.client
+        .execute(
+            "const main = document.querySelector('main'); \
+             const sheet = [...document.styleSheets] \
+               .find(s => (s.href || '').endsWith('/admin/static/admin.css')); \
+             const injected = document.createElement('script'); \
+             injected.textContent = 'window.inlineScriptRan = true;'; \
+             document.head.appendChild(injected); \
+             return { maxWidth: getComputedStyle(main).maxWidth, \
+                      rules: sheet ? sheet.cssRules.length : 0, \
+                      inlineScriptRan: window.inlineScriptRan === true, \
+                      bars: document.querySelectorAll('svg rect').length };",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_admin_page_is_styled_and_its_content_security_policy_holds_in_the_browser() {
+    let b = Browser::start("csp").await;
+    b.visit("/admin/login", "login").await;
+    let mut seen = vec![("/admin/login", styled_and_confined(&b).await)];
+    b.sign_in().await;
+    for (path, page) in [
+        ("/admin", "dashboard"),
+        ("/admin/calls", "calls"),
+        ("/admin/orders", "orders"),
+        ("/admin/bookings", "bookings"),
+        ("/admin/greetings", "greetings"),
+        (
+            "/admin/greetings/edit?prompt=welcome&language=en&virtual_number=",
+            "greeting-edit",
+        ),
+        ("/admin/test-call", "test-call"),
+    ] {
+        b.visit(path, page).await;
+        seen.push((path, styled_and_confined(&b).await));
+    }
+    for (path, found) in &seen {
+        assert_eq!(
+            found["maxWidth"], "1152px",
+            "{path}: the stylesheet's `main {{ max-width: 72rem }}` applies: {found}"
+        );
+        assert!(found["rules"].as_u64().unwrap() > 10, "{path}: {found}");
+        assert_eq!(
+            found["inlineScriptRan"],
+            json!(false),
+            "{path}: the policy blocks inline script: {found}"
+        );
+    }
+    let dashboard = &seen[1].1;
+    assert!(
+        dashboard["bars"].as_u64().unwrap() > 0,
+        "the dashboard's SVG charts draw: {dashboard}"
+    );
+    b.finish().await;
+}

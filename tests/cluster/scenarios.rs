@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call};
+use crate::helpers::{CUSTOMER_E164, Call};
 use crate::instance::{Instance, completed, fresh_database, keyed, postgres};
 
 /// The support desk of the outage test (`PINBRIDGE_FALLBACK_NUMBER`).
@@ -304,21 +304,7 @@ async fn greeting(instance: &Instance, sid: &str) -> String {
 
 /// Signs in to the admin UI of `instance`: (cookie, CSRF token of the greetings page).
 async fn admin_session(instance: &Instance) -> (String, String) {
-    let r = instance
-        .client
-        .post(format!("{}/admin/login", instance.address))
-        .form(&[("token", ADMIN_TOKEN)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = crate::helpers::sign_in_at(&instance.client, &instance.address, crate::helpers::ADMIN_TOKEN).await;
     let page = instance
         .client
         .get(format!("{}/admin/greetings", instance.address))

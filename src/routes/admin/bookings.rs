@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::AdminSession;
 use super::orders::{CsrfForm, html, see_other, unavailable};
 use crate::clock::{now_ms, rfc3339};
-use crate::domain::{BookingFields, NewBooking, PROVIDERS, PhoneNumber};
+use crate::domain::{BookingFields, NewBooking, PROVIDERS, PhoneNumber, log_safe};
 use crate::startup::{AppState, random_token};
 use crate::storage::bookings::{self, CreateError};
 use crate::storage::pool::{self, AddError};
@@ -262,6 +262,6 @@ async fn close(
     if closed.is_none() {
         return Err(actix_web::error::ErrorNotFound("No booking with this id."));
     }
-    tracing::info!(booking.id = %path.as_str(), admin.token = %session.token_name, "booking closed in the admin UI");
+    tracing::info!(booking.id = %log_safe(&path), admin.token = %session.token_name, "booking closed in the admin UI");
     Ok(see_other("/admin/bookings"))
 }

@@ -6,12 +6,16 @@
 //! extend `templates/admin/base.html`, whose struct fields `signed_in`, `section` (the nav
 //! entry: dashboard, calls, orders, trusted-callers, bookings, greetings, test-call) and `csrf`
 //! every page struct must have.
+//!
+//! Every response under `/admin` carries the headers of [`security::headers`]; the pages use
+//! no inline script or style, which that policy refuses.
 
 mod bookings;
 mod calls;
 mod dashboard;
 mod greetings;
 mod orders;
+pub mod security;
 pub mod session;
 mod test_call;
 mod trusted_callers;
@@ -25,6 +29,8 @@ pub use session::AdminSession;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
+            .wrap(security::headers())
+            .route("/static/admin.css", web::get().to(security::stylesheet))
             .route("/login", web::get().to(session::login_form))
             .route("/login", web::post().to(session::login))
             .route("/logout", web::post().to(session::logout))

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::AdminSession;
 use crate::clock::{now_ms, rfc3339};
-use crate::domain::{NewOrder, PhoneNumber, Pin};
+use crate::domain::{NewOrder, PhoneNumber, Pin, log_safe};
 use crate::startup::AppState;
 use crate::storage::orders::{self, CreateError, Density, Order};
 
@@ -229,7 +229,7 @@ async fn create(
             let density = Density(state.settings.pin_max_density);
             match orders::create(&state.db, &new, density, now).await {
                 Ok(order) => {
-                    tracing::info!(order.id = %order.order_id, admin.token = %session.token_name, "order created in the admin UI");
+                    tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %session.token_name, "order created in the admin UI");
                     return Ok(see_other(&format!(
                         "/admin/orders?q={}",
                         query_value(&order.order_id)
@@ -281,7 +281,7 @@ async fn deactivate(
         ));
     }
     state.sessions.forget_order(&order_id);
-    tracing::info!(order.id = %order_id, admin.token = %session.token_name, "order deactivated in the admin UI");
+    tracing::info!(order.id = %log_safe(&order_id), admin.token = %session.token_name, "order deactivated in the admin UI");
     Ok(see_other(&format!(
         "/admin/orders?q={}",
         query_value(&order_id)

@@ -1,5 +1,11 @@
 //! Sign-in to the admin web UI: an admin token once, then a session cookie (HttpOnly,
 //! SameSite=Strict, Secure when served over https), with a CSRF token on every form.
+//!
+//! The sign-in form has a CSRF token of its own before any session exists (login CSRF: a
+//! page elsewhere must not sign an operator's browser in under a token of the attacker's
+//! choosing): a random token in a cookie of the sign-in path and in the form's hidden field,
+//! which must match (double submit). Another site can neither read the cookie nor make the
+//! browser send it (SameSite=Strict), so it can not fill in the field.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,7 +14,6 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header::LOCATION;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use askama::Template;
-use askama_web::WebTemplate;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -19,8 +24,12 @@ use crate::storage::admin_sessions;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "pinbridge_session";
+/// The name of the cookie that holds the sign-in form's CSRF token.
+pub const LOGIN_COOKIE: &str = "pinbridge_login";
 /// How long a sign-in lasts.
 const SESSION_HOURS: i64 = 12;
+/// Characters of a sign-in form's CSRF token (about 256 bits of [`random_token`]'s alphabet).
+const LOGIN_TOKEN_LEN: usize = 43;
 
 /// A signed-in operator. Taking it as a handler argument sends anyone without a live session
 /// to the sign-in page.
@@ -39,9 +48,7 @@ pub struct AdminSession {
 impl AdminSession {
     /// Refuses (403) a form whose `csrf` field is not this session's token.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), actix_web::Error> {
-        let ok = submitted.len() == self.csrf.len()
-            && bool::from(submitted.as_bytes().ct_eq(self.csrf.as_bytes()));
-        if ok {
+        if same_token(submitted, &self.csrf) {
             Ok(())
         } else {
             tracing::warn!("admin UI: a form without its CSRF token was refused");
@@ -81,6 +88,13 @@ impl AdminSession {
 pub const PII_SEARCH_REFUSED: &str = "This sign-in may not search by phone number or PIN. \
     Sign in with an admin token that may see personal data (marked :pii in PINBRIDGE_ADMIN_TOKENS) to search by them.";
 
+/// Whether `submitted` is `expected`, compared in constant time; an empty token never is.
+fn same_token(submitted: &str, expected: &str) -> bool {
+    !expected.is_empty()
+        && submitted.len() == expected.len()
+        && bool::from(submitted.as_bytes().ct_eq(expected.as_bytes()))
+}
+
 fn to_sign_in() -> actix_web::Error {
     actix_web::error::InternalError::from_response(
         "not signed in",
@@ -117,42 +131,104 @@ impl FromRequest for AdminSession {
     }
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "admin/login.html")]
-struct LoginPage {
+struct LoginPage<'a> {
     signed_in: bool,
     section: &'static str,
-    csrf: String,
+    /// The sign-in form's CSRF token, also in the [`LOGIN_COOKIE`] cookie.
+    csrf: &'a str,
     error: Option<&'static str>,
 }
 
-fn login_page(error: Option<&'static str>) -> LoginPage {
-    LoginPage {
+/// The sign-in form's CSRF token of this browser: the one its [`LOGIN_COOKIE`] holds, when it
+/// looks like one pinbridge made (several open sign-in tabs then share it), else a new one.
+fn login_token(req: &HttpRequest) -> String {
+    req.cookie(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|t| t.len() == LOGIN_TOKEN_LEN && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| random_token(LOGIN_TOKEN_LEN))
+}
+
+/// The cookie that carries `token`: only sent back to the sign-in form's own path, never to
+/// another site's request, and out of reach of scripts.
+fn login_cookie(state: &AppState, token: &str) -> Cookie<'static> {
+    Cookie::build(LOGIN_COOKIE, token.to_owned())
+        .path("/admin/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.public_url.starts_with("https://"))
+        .finish()
+}
+
+/// The sign-in page with `status`, `error` shown above the form, and the CSRF token `token`
+/// in the form and in its cookie.
+fn login_page(
+    state: &AppState,
+    status: actix_web::http::StatusCode,
+    token: &str,
+    error: Option<&'static str>,
+) -> actix_web::Result<HttpResponse> {
+    let page = LoginPage {
         signed_in: false,
         section: "login",
-        csrf: String::new(),
+        csrf: token,
         error,
-    }
+    };
+    let body = page
+        .render()
+        .map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok(HttpResponse::build(status)
+        .cookie(login_cookie(state, token))
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 /// `GET /admin/login`.
-pub async fn login_form() -> impl actix_web::Responder {
-    login_page(None)
+pub async fn login_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> actix_web::Result<HttpResponse> {
+    login_page(
+        &state,
+        actix_web::http::StatusCode::OK,
+        &login_token(&req),
+        None,
+    )
 }
 
-/// The sign-in form.
+/// The sign-in form. A missing field is empty: a missing CSRF token is refused like a wrong
+/// one, a missing admin token like a wrong one.
 #[derive(Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
     token: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `POST /admin/login`: a valid admin token starts a session and goes to the dashboard; an
 /// invalid one shows the form again (401), and too many from one source are slowed (429).
+/// A form whose CSRF token is not its cookie's (or without either) is refused first (403,
+/// the form again with a fresh token), whatever token it carries.
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> actix_web::Result<HttpResponse> {
+    let expected = req
+        .cookie(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if !same_token(&form.csrf, &expected) {
+        tracing::warn!("admin UI: a sign-in without its CSRF token was refused");
+        return login_page(
+            &state,
+            actix_web::http::StatusCode::FORBIDDEN,
+            &random_token(LOGIN_TOKEN_LEN),
+            Some("This sign-in form has expired or did not come from pinbridge. Try again."),
+        );
+    }
     let Some(token) = find_token(&state, form.token.trim()) else {
         let limited = crate::routes::source::client_ip(&req, &state.trusted_proxies)
             .is_some_and(|ip| state.auth_failures.check_key(&ip).is_err());
@@ -167,12 +243,7 @@ pub async fn login(
                 "That token is not valid.",
             )
         };
-        let body = login_page(Some(message))
-            .render()
-            .map_err(actix_web::error::ErrorInternalServerError)?;
-        return Ok(HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body));
+        return login_page(&state, status, &expected, Some(message));
     };
     let cookie_value = random_token(43);
     let csrf = random_token(32);
@@ -196,8 +267,12 @@ pub async fn login(
         .secure(state.public_url.starts_with("https://"))
         .max_age(CookieDuration::hours(SESSION_HOURS))
         .finish();
+    // The sign-in form's token has served its purpose.
+    let mut spent = login_cookie(&state, "");
+    spent.make_removal();
     Ok(HttpResponse::SeeOther()
         .cookie(cookie)
+        .cookie(spent)
         .insert_header((LOCATION, "/admin"))
         .finish())
 }
