@@ -261,7 +261,7 @@ pub fn pin_exposure(
     exposures: &[crate::storage::attempts::Exposure],
     budget: crate::storage::attempts::Budget,
 ) {
-    use crate::storage::attempts::MILLIONTH;
+    const PER_MILLION: f64 = 1e6;
     static SHOWN: std::sync::Mutex<std::collections::BTreeSet<String>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
     let mut shown = SHOWN
@@ -282,8 +282,8 @@ pub fn pin_exposure(
     for e in exposures {
         set(
             &e.scope,
-            e.density as f64 * MILLIONTH,
-            e.reached_24h as f64 * MILLIONTH,
+            e.density as f64 / PER_MILLION,
+            e.reached_24h as f64 / PER_MILLION,
             e.spent as f64 / budget.capacity.max(1) as f64,
         );
     }

@@ -124,6 +124,15 @@ fn usable_order(
     (found, access)
 }
 
+/// Sets the guessing gauges of `/metrics` from what storage knows now
+/// ([`crate::metrics::pin_exposure`]); a failure is logged and leaves them as they were.
+pub async fn refresh_guessing_gauges(db: &Db, budget: Budget) {
+    match storage::attempts::exposure(db, budget, now_ms()).await {
+        Ok(exposures) => crate::metrics::pin_exposure(&exposures, budget),
+        Err(e) => tracing::warn!(error = %e, "the guessing gauges were not refreshed"),
+    }
+}
+
 /// The caller's wrong PINs that count at `now` (unix ms): those within the window, counted
 /// just past the limit.
 fn wrong_pin_counting(limits: &Limits, now: i64) -> Counting {
@@ -621,6 +630,9 @@ impl Sessions {
             virtual_number: scope.to_owned(),
             reopens_in_secs,
         };
+        // The operator's gauges show it now, not at their next refresh.
+        let (db, budget) = (self.db.clone(), self.config.limits.budget);
+        tokio::spawn(async move { refresh_guessing_gauges(&db, budget).await });
         let key = format!("pin.budget_spent:{scope}:{}", call.key());
         if let Err(e) = self
             .events

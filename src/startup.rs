@@ -302,10 +302,7 @@ fn spawn_exposure_gauges(db: Db, budget: storage::attempts::Budget) {
             if db.is_closed() {
                 break;
             }
-            match storage::attempts::exposure(&db, budget, now_ms()).await {
-                Ok(exposures) => crate::metrics::pin_exposure(&exposures, budget),
-                Err(e) => tracing::warn!(error = %e, "the guessing gauges were not refreshed"),
-            }
+            crate::sessions::refresh_guessing_gauges(&db, budget).await;
         }
     });
 }

@@ -136,6 +136,31 @@ async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_c
     trusted.from = "07700000077".into();
     assert_eq!(app.check_pin(&trusted, "4821").await, 200);
     assert_eq!(app.connect(&trusted).await, CUSTOMER_E164);
+    // The operator sees it: an alert on the dashboard, and the number's gauges.
+    let cookie = crate::helpers::admin_sign_in(&app).await;
+    let (status, page) = crate::helpers::admin_get(&app, &cookie, "/admin/dashboard").await;
+    assert_eq!(status, 200);
+    let alert = page
+        .split("id=\"guessing-alert\"")
+        .nth(1)
+        .expect("an alert while the budget is spent");
+    assert!(alert.contains("+917314853246"), "{alert}");
+    assert!(page.contains("id=\"guessing\""), "the table of numbers");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ratio = app
+            .metric_value("pinbridge_pin_budget_spent_ratio{virtual_number=\"+917314853246\"}")
+            .await;
+        if ratio.is_some_and(|r| r >= 1.0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{ratio:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let density = app
+        .metric_value("pinbridge_pin_density{virtual_number=\"+917314853246\"}")
+        .await;
+    assert_eq!(density, Some(0.0001), "one active 4-digit PIN");
     // The budget is the number's: PINs are still taken on another number.
     let q = Call::new("other-vn")
         .query(Some("6060"))

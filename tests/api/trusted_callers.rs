@@ -291,20 +291,6 @@ fn element<'a>(page: &'a str, tag: &str, id: &str) -> &'a str {
     &page[start..start + end]
 }
 
-/// Signs in to the admin web UI with `token`: the session's `Cookie` header value.
-async fn sign_in_with(app: &TestApp, token: &str) -> String {
-    let r = app
-        .client
-        .post(format!("{}/admin/login", app.address))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
 /// The location a 303 answer sends the browser to.
 fn location(r: &reqwest::Response) -> String {
     assert_eq!(r.status(), 303);
@@ -548,7 +534,7 @@ async fn a_session_without_pii_sees_numbers_masked_and_can_not_change_the_list()
         .unwrap();
     assert_eq!(r.status(), 201);
 
-    let cookie = sign_in_with(&app, DASHBOARD).await;
+    let cookie = crate::helpers::admin_sign_in_with(&app, DASHBOARD).await;
     let (status, page) = admin_get(&app, &cookie, "/admin/trusted-callers").await;
     assert_eq!(status, 200);
     let table = element(&page, "table", "trusted-callers");
@@ -592,7 +578,7 @@ async fn a_session_without_pii_sees_numbers_masked_and_can_not_change_the_list()
     assert_eq!(page["trusted_callers"][0]["label"], "Ravi");
 
     // The session with pii sees the number in full, with its remove button.
-    let cookie = sign_in_with(&app, OPS).await;
+    let cookie = crate::helpers::admin_sign_in_with(&app, OPS).await;
     let (_, page) = admin_get(&app, &cookie, "/admin/trusted-callers").await;
     assert!(element(&page, "table", "trusted-callers").contains("<td>+919812345678</td>"));
     assert!(page.contains("action=\"/admin/trusted-callers/remove\""));

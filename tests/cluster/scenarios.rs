@@ -304,7 +304,12 @@ async fn greeting(instance: &Instance, sid: &str) -> String {
 
 /// Signs in to the admin UI of `instance`: (cookie, CSRF token of the greetings page).
 async fn admin_session(instance: &Instance) -> (String, String) {
-    let cookie = crate::helpers::sign_in_at(&instance.client, &instance.address, crate::helpers::ADMIN_TOKEN).await;
+    let cookie = crate::helpers::sign_in_at(
+        &instance.client,
+        &instance.address,
+        crate::helpers::ADMIN_TOKEN,
+    )
+    .await;
     let page = instance
         .client
         .get(format!("{}/admin/greetings", instance.address))
