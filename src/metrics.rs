@@ -254,17 +254,16 @@ pub fn pin_budget_spent(scope: &'static str) {
 }
 
 /// Sets the guessing gauges of every scope in `exposures` (a virtual number, or `*`), and zero
-/// for those of an earlier call that are no longer there: `pinbridge_pin_density`,
-/// `pinbridge_pin_guessing_exposure` and `pinbridge_pin_budget_spent_ratio`, by
-/// `virtual_number`.
+/// for those in `shown` (the scopes of the caller's earlier call) that are no longer there:
+/// `pinbridge_pin_density`, `pinbridge_pin_guessing_exposure` and
+/// `pinbridge_pin_budget_spent_ratio`, by `virtual_number`. `shown` becomes this call's scopes.
 pub fn pin_exposure(
+    shown: &std::sync::Mutex<std::collections::BTreeSet<String>>,
     exposures: &[crate::storage::attempts::Exposure],
     budget: crate::storage::attempts::Budget,
 ) {
     const PER_MILLION: f64 = 1e6;
-    static SHOWN: std::sync::Mutex<std::collections::BTreeSet<String>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    let mut shown = SHOWN
+    let mut shown = shown
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let set = |scope: &str, density: f64, exposure: f64, ratio: f64| {

@@ -124,15 +124,6 @@ fn usable_order(
     (found, access)
 }
 
-/// Sets the guessing gauges of `/metrics` from what storage knows now
-/// ([`crate::metrics::pin_exposure`]); a failure is logged and leaves them as they were.
-pub async fn refresh_guessing_gauges(db: &Db, budget: Budget) {
-    match storage::attempts::exposure(db, budget, now_ms()).await {
-        Ok(exposures) => crate::metrics::pin_exposure(&exposures, budget),
-        Err(e) => tracing::warn!(error = %e, "the guessing gauges were not refreshed"),
-    }
-}
-
 /// The caller's wrong PINs that count at `now` (unix ms): those within the window, counted
 /// just past the limit.
 fn wrong_pin_counting(limits: &Limits, now: i64) -> Counting {
@@ -261,6 +252,8 @@ pub struct Sessions {
     pin_counts: Arc<Expiring<Arc<storage::orders::PinCounts>>>,
     /// `pin.locked` and `pin.budget_spent` go to the business's endpoint.
     events: Events,
+    /// The scopes whose guessing gauges this process set last ([`Self::refresh_guessing_gauges`]).
+    gauges: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 /// How long the count of a number's active PINs is reused for the weight of its wrong PINs:
@@ -285,6 +278,17 @@ impl Sessions {
             orders,
             pin_counts,
             events,
+            gauges: Arc::default(),
+        }
+    }
+
+    /// Sets the guessing gauges of `/metrics` from what storage knows now
+    /// ([`crate::metrics::pin_exposure`]); a failure is logged and leaves them as they were.
+    pub async fn refresh_guessing_gauges(&self) {
+        let budget = self.config.limits.budget;
+        match storage::attempts::exposure(&self.db, budget, now_ms()).await {
+            Ok(exposures) => crate::metrics::pin_exposure(&self.gauges, &exposures, budget),
+            Err(e) => tracing::warn!(error = %e, "the guessing gauges were not refreshed"),
         }
     }
 
@@ -631,8 +635,8 @@ impl Sessions {
             reopens_in_secs,
         };
         // The operator's gauges show it now, not at their next refresh.
-        let (db, budget) = (self.db.clone(), self.config.limits.budget);
-        tokio::spawn(async move { refresh_guessing_gauges(&db, budget).await });
+        let sessions = self.clone();
+        tokio::spawn(async move { sessions.refresh_guessing_gauges().await });
         let key = format!("pin.budget_spent:{scope}:{}", call.key());
         if let Err(e) = self
             .events

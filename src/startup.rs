@@ -291,18 +291,18 @@ pub fn guessing_budget(settings: &Settings) -> storage::attempts::Budget {
     storage::attempts::Budget::new(settings.pin_guessing_budget, settings.lockout_window)
 }
 
-/// Refreshes the guessing gauges of `/metrics` ([`crate::metrics::pin_exposure`]) every 30 s
-/// until the database is closed.
-fn spawn_exposure_gauges(db: Db, budget: storage::attempts::Budget) {
+/// Refreshes the guessing gauges of `/metrics` every 30 s
+/// ([`Sessions::refresh_guessing_gauges`]) until the database is closed.
+fn spawn_guessing_gauges(sessions: Sessions) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if db.is_closed() {
+            if sessions.is_closed() {
                 break;
             }
-            crate::sessions::refresh_guessing_gauges(&db, budget).await;
+            sessions.refresh_guessing_gauges().await;
         }
     });
 }
@@ -423,7 +423,7 @@ impl Application {
         crate::metrics::install();
         state.events.spawn_workers();
         spawn_retention(db.clone(), settings.clone());
-        spawn_exposure_gauges(db.clone(), guessing_budget(&settings));
+        spawn_guessing_gauges(state.sessions.clone());
         std::sync::Arc::clone(&state.pending_ends)
             .spawn_flusher(state.sessions.clone(), state.sms.clone());
         let listener = TcpListener::bind(&settings.listen)

@@ -88,11 +88,17 @@ async fn posting_straight_to_the_webhook_is_locked_out_the_same() {
 /// `callers` calls, each from its own number, keying the wrong PIN 1111 on the default
 /// virtual number; the status of each check-pin.
 async fn spray_wrong_pins(app: &TestApp, callers: u16) -> Vec<u16> {
+    spray_wrong_pins_on(app, callers, "07314853246").await
+}
+
+/// [`spray_wrong_pins`] on the virtual number `dialled` (national form).
+async fn spray_wrong_pins_on(app: &TestApp, callers: u16, dialled: &str) -> Vec<u16> {
     let mut statuses = Vec::new();
     for n in 0..callers {
-        let mut call = Call::new(&format!("spray-{n}"));
+        let mut call = Call::new(&format!("spray-{dialled}-{n}"));
         call.from = format!("0900000{n:04}");
-        statuses.push(app.check_pin(&call, "1111").await);
+        let query = call.query(Some("1111")).replace("07314853246", dialled);
+        statuses.push(app.exotel("check-pin", &query).await.status().as_u16());
     }
     statuses
 }
@@ -100,32 +106,45 @@ async fn spray_wrong_pins(app: &TestApp, callers: u16) -> Vec<u16> {
 #[tokio::test]
 async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_callers_are_refused()
 {
+    // A number of this test's own: the metrics recorder is shared by every test's app.
+    const NUMBER: &str = "08088919777";
+    const NUMBER_E164: &str = "+918088919777";
+    let on = |call: &Call, digits: Option<&str>| call.query(digits).replace("07314853246", NUMBER);
     // One active 4-digit PIN: a wrong PIN weighs 100 millionths, and this budget's burst
     // (a day's 0.012 customer numbers, an hour's share: 500 millionths) holds five.
     let app = spawn_app_with(|s| s.pin_guessing_budget = 0.012).await;
-    app.create_order("OD-1", "4821").await;
-    let r = app
-        .post_order(
-            json!({"order_id": "OD-2", "customer_number": CUSTOMER, "pin": "6060",
-                           "virtual_number": "+918088919888"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    for (id, pin, vn) in [
+        ("OD-1", "4821", NUMBER_E164),
+        ("OD-2", "6060", "+918088919888"),
+    ] {
+        let r = app
+            .post_order(
+                json!({"order_id": id, "customer_number": CUSTOMER, "pin": pin,
+                               "virtual_number": vn}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
     assert_eq!(
-        spray_wrong_pins(&app, 5).await,
+        spray_wrong_pins_on(&app, 5, NUMBER).await,
         vec![302; 5],
         "within the budget"
     );
     assert_eq!(
-        spray_wrong_pins(&app, 3).await,
+        spray_wrong_pins_on(&app, 3, NUMBER).await,
         vec![200; 3],
         "spent: no PIN is taken, the call goes on to say goodbye"
     );
     // An unknown courier's right PIN is not taken either: asked to try later, no one dialled.
     let unknown = Call::new("unknown-courier");
-    assert_eq!(app.check_pin(&unknown, "4821").await, 200);
-    assert_eq!(app.connect(&unknown).await, "");
-    let words = app.exotel_text("goodbye", &unknown.query(None)).await;
+    assert_eq!(
+        app.exotel("check-pin", &on(&unknown, Some("4821")))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.exotel_text("connect", &on(&unknown, None)).await, "");
+    let words = app.exotel_text("goodbye", &on(&unknown, None)).await;
     assert!(words.contains("try again later"), "{words}");
     // A caller the operator trusts keeps its own allowance.
     app.sql(
@@ -134,8 +153,16 @@ async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_c
     .await;
     let mut trusted = Call::new("trusted-courier");
     trusted.from = "07700000077".into();
-    assert_eq!(app.check_pin(&trusted, "4821").await, 200);
-    assert_eq!(app.connect(&trusted).await, CUSTOMER_E164);
+    assert_eq!(
+        app.exotel("check-pin", &on(&trusted, Some("4821")))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.exotel_text("connect", &on(&trusted, None)).await,
+        CUSTOMER_E164
+    );
     // The operator sees it: an alert on the dashboard, and the number's gauges.
     let cookie = crate::helpers::admin_sign_in(&app).await;
     let (status, page) = crate::helpers::admin_get(&app, &cookie, "/admin/dashboard").await;
@@ -144,12 +171,13 @@ async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_c
         .split("id=\"guessing-alert\"")
         .nth(1)
         .expect("an alert while the budget is spent");
-    assert!(alert.contains("+917314853246"), "{alert}");
+    assert!(alert.contains(NUMBER_E164), "{alert}");
     assert!(page.contains("id=\"guessing\""), "the table of numbers");
+    let series = |name: &str| format!("{name}{{virtual_number=\"{NUMBER_E164}\"}}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let ratio = app
-            .metric_value("pinbridge_pin_budget_spent_ratio{virtual_number=\"+917314853246\"}")
+            .metric_value(&series("pinbridge_pin_budget_spent_ratio"))
             .await;
         if ratio.is_some_and(|r| r >= 1.0) {
             break;
@@ -157,23 +185,21 @@ async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_c
         assert!(std::time::Instant::now() < deadline, "{ratio:?}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let density = app
-        .metric_value("pinbridge_pin_density{virtual_number=\"+917314853246\"}")
-        .await;
+    let density = app.metric_value(&series("pinbridge_pin_density")).await;
     assert_eq!(density, Some(0.0001), "one active 4-digit PIN");
     // The budget is the number's: PINs are still taken on another number.
-    let q = Call::new("other-vn")
-        .query(Some("6060"))
-        .replace("07314853246", "08088919888");
-    assert_eq!(app.exotel("check-pin", &q).await.status(), 200);
     let other = Call::new("other-vn");
-    let dial = app
-        .exotel_text(
-            "connect",
-            &other.query(None).replace("07314853246", "08088919888"),
-        )
-        .await;
-    assert_eq!(dial, CUSTOMER_E164);
+    let elsewhere = |digits| other.query(digits).replace("07314853246", "08088919888");
+    assert_eq!(
+        app.exotel("check-pin", &elsewhere(Some("6060")))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.exotel_text("connect", &elsewhere(None)).await,
+        CUSTOMER_E164
+    );
 }
 
 #[tokio::test]
