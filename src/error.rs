@@ -56,7 +56,7 @@ impl ApiError {
             StatusCode::FORBIDDEN,
             "pii_required",
             format!(
-                "filtering by {what} needs an admin token that may see personal data \
+                "{what} needs an admin token that may see personal data \
                  (one marked :pii in PINBRIDGE_ADMIN_TOKENS)"
             ),
         )

@@ -46,10 +46,16 @@ impl AdminAuth {
     /// Ok when this token may filter by `what` (a phone number, a PIN); else 403
     /// `pii_required` ([`ApiError::pii_required`]).
     pub fn may_filter_by(&self, what: &str) -> Result<(), ApiError> {
+        self.may(&format!("filtering by {what}"))
+    }
+
+    /// Ok when this token may see personal data, as `doing` (what the request does, for the
+    /// message: "choosing an order's PIN") needs; else 403 `pii_required`.
+    pub fn may(&self, doing: &str) -> Result<(), ApiError> {
         if self.pii {
             Ok(())
         } else {
-            Err(ApiError::pii_required(what))
+            Err(ApiError::pii_required(doing))
         }
     }
 }

@@ -89,6 +89,10 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let now = now_ms();
     let body = body.into_inner();
+    // `pin_in_use` would tell which PINs are active: a PIN oracle, with the public number.
+    if body.pin.is_some() {
+        who.may("choosing an order's PIN")?;
+    }
     let new = NewOrder::parse(
         &body.order_id,
         &body.customer_number,

@@ -85,15 +85,7 @@ fn field_error(e: TrustedCallerFieldError) -> ApiError {
 /// 403 `pii_required` unless `who` may see personal data: the answer to a request naming a
 /// number tells whether that number is a trusted caller.
 fn require_pii(who: &AdminAuth) -> Result<(), ApiError> {
-    if who.pii {
-        return Ok(());
-    }
-    Err(ApiError::client(
-        StatusCode::FORBIDDEN,
-        "pii_required",
-        "registering, looking up or removing a trusted caller by number needs an admin token \
-         that may see personal data (one marked :pii in PINBRIDGE_ADMIN_TOKENS)",
-    ))
+    who.may("registering, looking up or removing a trusted caller by number")
 }
 
 /// The `{number}` of a path, in any written form (`+` as `%2B`, or the national form).

@@ -93,16 +93,13 @@ async fn a_token_without_pii_sees_no_pin_or_number_in_any_answer() {
         .client
         .post(app.api("/orders"))
         .bearer_auth(DASHBOARD)
-        .json(
-            &json!({"order_id": "OD-2", "customer_number": CUSTOMER, "pin": "5930",
-            "virtual_number": VIRTUAL_NUMBER}),
-        )
+        .json(&json!({"order_id": "OD-2", "customer_number": CUSTOMER,
+            "virtual_number": VIRTUAL_NUMBER}))
         .send()
         .await
         .unwrap();
     let (status, text) = status_and_text(created).await;
     assert_eq!(status, 201);
-    assert!(!text.contains("5930"), "its own order's PIN: {text}");
     let created: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(created["pin"], "******");
     assert_eq!(created["customer_number"], "+91******5678");
@@ -190,6 +187,57 @@ async fn a_token_without_pii_may_not_filter_calls_by_number() {
     )
     .await;
     assert_eq!(r.status(), 200, "other filters stay open");
+}
+
+#[tokio::test]
+async fn a_token_without_pii_may_not_choose_a_pin_whose_refusal_would_give_it_away() {
+    let app = app().await;
+    with_order_call_and_pool(&app).await;
+    let order = |token: &'static str, id: &str, pin: Option<&str>| {
+        let mut body = json!({"order_id": id, "customer_number": CUSTOMER,
+                              "virtual_number": VIRTUAL_NUMBER});
+        if let Some(pin) = pin {
+            body["pin"] = json!(pin);
+        }
+        app.client
+            .post(app.api("/orders"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    // The PIN in use and one that is free get the same refusal: nothing is created either way.
+    for (id, pin) in [("OD-probe-1", PIN), ("OD-probe-2", "5931")] {
+        let r = order(DASHBOARD, id, Some(pin)).await.unwrap();
+        assert_eq!(r.status(), 403, "{pin}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "pii_required", "{body}");
+    }
+    let r = order(DASHBOARD, "OD-generated", None).await.unwrap();
+    assert_eq!(r.status(), 201, "a generated PIN is fine");
+    let r = order(OPS, "OD-chosen", Some("5931")).await.unwrap();
+    assert_eq!(r.status(), 201, "a :pii token chooses");
+    // The admin UI alike: the form refuses a chosen PIN, and the CSV import, for this session.
+    let cookie = admin_sign_in_with(&app, DASHBOARD).await;
+    let (_, page) = admin_get(&app, &cookie, "/admin/orders").await;
+    let csrf = admin_csrf(&page);
+    let r = admin_post(
+        &app,
+        &cookie,
+        "/admin/orders",
+        &[
+            ("csrf", csrf.as_str()),
+            ("order_id", "OD-ui"),
+            ("customer_number", CUSTOMER),
+            ("pin", PIN),
+            ("virtual_number", VIRTUAL_NUMBER),
+            ("expires_at", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("may not choose a PIN"), "{page}");
+    assert!(!page.contains("already active"), "{page}");
 }
 
 /// The HTML of the element whose id is `id`, up to its closing `tag`; `None` when absent.

@@ -224,6 +224,12 @@ async fn create(
         now,
     );
     let failure = match parsed {
+        // "PIN already in use" would tell which PINs are active: a PIN oracle.
+        Ok(_) if !session.pii && option(&form.pin).is_some() => Some((
+            StatusCode::FORBIDDEN,
+            "pin",
+            "This sign-in may not choose a PIN (an answer that a PIN is in use would give it away). Leave the PIN empty to have one generated, or sign in with an admin token marked :pii.".to_owned(),
+        )),
         Err(e) => Some((StatusCode::BAD_REQUEST, e.field.name(), e.to_string())),
         Ok(new) => {
             let density = Density(state.settings.pin_max_density);
@@ -298,6 +304,15 @@ async fn import(
 ) -> actix_web::Result<HttpResponse> {
     let form = super::upload::read_csv_form(&req, payload).await?;
     session.check_csrf(&form.csrf)?;
+    if !session.pii {
+        // An import reports PINs already in use, row by row: a PIN oracle.
+        let mut page = OrdersPage::new(&session).load(&state, &session, "").await?;
+        page.import_errors = vec![
+            "This sign-in may not import orders: the report of PINs already in use would give them away. Sign in with an admin token marked :pii.".to_owned(),
+        ];
+        page.csv_text = form.csv_text;
+        return html(StatusCode::FORBIDDEN, &page);
+    }
     let density = Density(state.settings.pin_max_density);
     let outcome = crate::import::import(
         &state.db,
