@@ -671,6 +671,10 @@ impl Sessions {
         state: &CallState,
         event: &CallEvent,
     ) -> Result<Facts, sqlx::Error> {
+        if state.ended {
+            // The engine answers an ended call without facts: nothing is looked up for it.
+            return Ok(Facts::default());
+        }
         let now = now_ms();
         let mut access = Access {
             locked: false,
