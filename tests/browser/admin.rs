@@ -134,16 +134,26 @@ async fn an_edited_greeting_is_previewed_saved_and_spoken_by_exotel_and_twilio()
         "Exotel says {spoken:?}"
     );
 
-    // So does Twilio's voice webhook (no Twilio token configured: unsigned requests pass).
+    // So does Twilio's voice webhook, signed as Twilio signs it.
+    let params: Vec<(String, String)> = [
+        ("CallSid", "CAbrowsergreeting0002"),
+        ("From", "+917709562799"),
+        ("To", "+917314853246"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let signature = pinbridge::providers::twilio::auth::signature(
+        crate::harness::TWILIO_TOKEN,
+        &b.url("/twilio/voice"),
+        &params,
+    );
     let twiml = b
         .app
         .client
         .post(b.url("/twilio/voice"))
-        .form(&[
-            ("CallSid", "CAbrowsergreeting0002"),
-            ("From", "+917709562799"),
-            ("To", "+917314853246"),
-        ])
+        .header("X-Twilio-Signature", signature)
+        .form(&params)
         .send()
         .await
         .unwrap();

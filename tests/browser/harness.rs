@@ -147,6 +147,9 @@ fn raw_get(port: u16, path: &str) -> Option<String> {
 }
 
 /// One test's browser and app.
+/// The Twilio Auth Token of the browser tests' app: Twilio is on, its requests signed.
+pub const TWILIO_TOKEN: &str = "browser-twilio-auth-token";
+
 pub struct Browser {
     pub client: Client,
     pub app: TestApp,
@@ -163,7 +166,8 @@ impl Browser {
     }
 
     pub async fn start_with(test: &'static str, window: Window) -> Browser {
-        let app = helpers::spawn_app_with(|_| {}).await;
+        let app =
+            helpers::spawn_app_with(|s| s.twilio_auth_token = Some(TWILIO_TOKEN.into())).await;
         let profile = tempfile::tempdir().expect("a temporary directory");
         let driver = Driver::start(&profile.path().join("chromedriver.log"));
         let args = [
