@@ -693,13 +693,14 @@ impl Settings {
         if self.caller_max_failures == 0 {
             bail!("PINBRIDGE_CALLER_MAX_FAILURES must be at least 1");
         }
-        if !(self.pin_guessing_budget > 0.0 && self.pin_guessing_budget <= 1000.0) {
+        if !(0.001..=1000.0).contains(&self.pin_guessing_budget) {
             bail!(
-                "PINBRIDGE_PIN_GUESSING_BUDGET must lie above 0 and at most 1000 (customer numbers a day)"
+                "PINBRIDGE_PIN_GUESSING_BUDGET must lie between 0.001 and 1000 (customer numbers a day)"
             );
         }
-        if self.lockout_window.is_zero() || self.lockout_window > Duration::from_secs(86_400) {
-            bail!("PINBRIDGE_LOCKOUT_WINDOW must lie above 0s and at most 1d");
+        // At most half a day at once, so that at least half of a day's budget leaks back.
+        if self.lockout_window.is_zero() || self.lockout_window > Duration::from_secs(43_200) {
+            bail!("PINBRIDGE_LOCKOUT_WINDOW must lie above 0s and at most 12h");
         }
         for (name, secret) in [
             ("PINBRIDGE_EXOTEL_SECRET", &self.exotel_secret),

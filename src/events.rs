@@ -344,7 +344,9 @@ impl Events {
     /// Events posted to `url` and signed with `secret`, with the default [`EventsConfig`].
     /// No URL (or a blank one): every emit is a no-op and no worker runs. No secret: events
     /// are posted without a signature header (a warning says so when the workers start).
-    pub fn new(db: Db, url: Option<String>, secret: Option<String>) -> Self {
+    ///
+    /// Errors: the HTTP client (with its guarded resolver, no redirects) could not be built.
+    pub fn new(db: Db, url: Option<String>, secret: Option<String>) -> anyhow::Result<Self> {
         Self::with_config(db, url, secret, EventsConfig::default())
     }
 
@@ -354,9 +356,9 @@ impl Events {
         url: Option<String>,
         secret: Option<String>,
         mut config: EventsConfig,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let Some(url) = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else {
-            return Self { inner: None };
+            return Ok(Self { inner: None });
         };
         config.keep_done = config
             .keep_done
@@ -369,9 +371,10 @@ impl Events {
             .dns_resolver(std::sync::Arc::new(GuardedResolver))
             .user_agent(concat!("pinbridge/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_default();
+            // A default client would follow redirects and resolve any address.
+            .map_err(|e| anyhow::anyhow!("the events HTTP client: {e}"))?;
         let secret = secret.filter(|s| !s.is_empty());
-        Self {
+        Ok(Self {
             inner: Some(Arc::new(Inner {
                 db,
                 url,
@@ -382,7 +385,7 @@ impl Events {
                 stop: tokio::sync::watch::Sender::new(false),
                 workers: std::sync::Mutex::new(None),
             })),
-        }
+        })
     }
 
     /// True when an events URL is configured.
@@ -920,7 +923,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_url_nothing_is_stored() {
         let db = crate::storage::test_db().await;
-        let events = Events::new(db.clone(), None, Some("s".into()));
+        let events = Events::new(db.clone(), None, Some("s".into())).unwrap();
         assert!(!events.is_enabled());
         events
             .emit(EventKind::PinLocked, "k", json!({}))
@@ -928,7 +931,7 @@ mod tests {
             .unwrap();
         assert!(!events.spawn_workers());
         events.shutdown().await;
-        let on = Events::new(db, Some("http://127.0.0.1:9/".into()), None);
+        let on = Events::new(db, Some("http://127.0.0.1:9/".into()), None).unwrap();
         assert_eq!(on.backlog().await.unwrap(), 0, "the table is empty");
     }
 }

@@ -62,6 +62,11 @@ impl<V: Clone> Expiring<V> {
     pub fn remove(&self, key: &str) {
         self.entries.remove(key);
     }
+
+    /// Forgets every entry.
+    pub fn clear(&self) {
+        self.entries.clear();
+    }
 }
 
 impl<V: Clone> std::fmt::Debug for Expiring<V> {

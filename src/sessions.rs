@@ -92,24 +92,30 @@ struct Access {
     /// The caller keyed more wrong PINs than its limit within the window: every PIN it keys
     /// gets the wrong-PIN answer.
     locked: bool,
-    /// The dialled number's guessing budget (or that of the orders valid on every number) is
-    /// spent, and the caller is not known there: no PIN is taken.
+    /// The dialled number's guessing budget is spent, and the caller is not known there: no
+    /// PIN is taken.
     budget_spent: bool,
+    /// Only the budget of the orders valid on every number is spent, and the caller is not
+    /// known: only the dialled number's own orders may be found (one valid everywhere counts
+    /// as a wrong PIN), so a number's own couriers are not refused for guesses elsewhere.
+    own_orders_only: bool,
 }
 
 /// What the limits make of a lookup: [`Access`].
 fn access(limits: &Limits, lookup: &storage::orders::PinLookup) -> Access {
     let budget = limits.budget;
+    let unknown = !lookup.known;
     Access {
         locked: lookup.caller_failures > i64::from(limits.caller_max_failures),
-        budget_spent: !lookup.known
-            && (budget.is_spent(lookup.number_spent) || budget.is_spent(lookup.every_spent)),
+        budget_spent: unknown && budget.is_spent(lookup.number_spent),
+        own_orders_only: unknown && budget.is_spent(lookup.every_spent),
     }
 }
 
 /// What a PIN lookup lets the engine use: the order found, unless PIN entry is refused
-/// ([`access`]; a refused caller's PIN is never used, so no answer can tell it apart) or the
-/// order does not let this caller use its PIN; and the caller's [`Access`].
+/// ([`access`]; a refused caller's PIN is never used, so no answer can tell it apart), the
+/// order is valid on every number while only the dialled number's own may be found, or it
+/// does not let this caller use its PIN; and the caller's [`Access`].
 fn usable_order(
     limits: &Limits,
     lookup: &storage::orders::PinLookup,
@@ -120,6 +126,7 @@ fn usable_order(
         .order
         .as_ref()
         .filter(|o| !access.locked && !access.budget_spent && caller_allowed(o, call))
+        .filter(|o| !access.own_orders_only || o.virtual_number.is_some())
         .cloned();
     (found, access)
 }
@@ -136,7 +143,7 @@ fn wrong_pin_counting(limits: &Limits, now: i64) -> Counting {
 impl Inbound {
     /// `provider:CallSid`, unique among all calls.
     pub fn key(&self) -> String {
-        format!("{}:{}", self.provider, self.call_sid)
+        format!("{}:{}", self.provider, self.call_sid.as_ref())
     }
 
     /// The caller as the attempt limits key it: E.164, else `anonymous`. Callers who withhold
@@ -257,8 +264,28 @@ pub struct Sessions {
 }
 
 /// How long the count of a number's active PINs is reused for the weight of its wrong PINs:
-/// the density moves slowly, and counting a busy number's PINs reads all its active orders.
-const PIN_COUNTS_TTL: Duration = Duration::from_secs(60);
+/// counting a busy number's PINs reads all its active orders' index entries. Orders this
+/// process creates or deactivates are counted at the next guess; those of another instance,
+/// within this.
+const PIN_COUNTS_TTL: Duration = Duration::from_secs(5);
+
+/// What a guess of `len` digits can reach on the dialled number: its own active PINs of that
+/// length, and those valid on every number.
+#[derive(Debug, Clone, Copy)]
+struct Reachable {
+    len: usize,
+    on_number: i64,
+    everywhere: i64,
+}
+
+impl Reachable {
+    /// What a wrong PIN spends ([`Weight::of`]); with `own_orders_only`, the orders valid on
+    /// every number could not be found, so they are not at stake.
+    fn weight(self, own_orders_only: bool) -> Weight {
+        let everywhere = if own_orders_only { 0 } else { self.everywhere };
+        Weight::of(self.len, self.on_number, everywhere)
+    }
+}
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -282,6 +309,11 @@ impl Sessions {
         }
     }
 
+    /// The guessing budget each virtual number has (`PINBRIDGE_PIN_GUESSING_BUDGET`).
+    pub fn budget(&self) -> Budget {
+        self.config.limits.budget
+    }
+
     /// Sets the guessing gauges of `/metrics` from what storage knows now
     /// ([`crate::metrics::pin_exposure`]); a failure is logged and leaves them as they were.
     pub async fn refresh_guessing_gauges(&self) {
@@ -293,9 +325,10 @@ impl Sessions {
     }
 
     /// Forgets what this process keeps of an order (after it deactivated it), so that no call
-    /// dials it from memory.
+    /// dials it from memory, and the counts of active PINs it was in.
     pub fn forget_order(&self, order_id: &str) {
         self.orders.remove(order_id);
+        self.forget_pin_counts();
     }
 
     /// True once the database pool was closed (the server stopped).
@@ -325,15 +358,19 @@ impl Sessions {
                 return Ok(cached);
             }
         }
-        let loaded =
-            storage::calls::load_state(self.db.pool(), call.provider, call.call_sid.as_ref())
-                .await?
-                .map(|state| {
-                    Arc::new(Stored {
-                        state,
-                        bridge: None,
-                    })
-                });
+        let loaded = storage::calls::load_state(
+            self.db.pool(),
+            call.provider,
+            call.call_sid.as_ref(),
+            now_ms().saturating_sub(ms(self.config.state_ttl)),
+        )
+        .await?
+        .map(|state| {
+            Arc::new(Stored {
+                state,
+                bridge: None,
+            })
+        });
         if self.config.cache_call_state
             && let Some(stored) = &loaded
         {
@@ -353,9 +390,9 @@ impl Sessions {
             (&event, &state.phase, state.ended)
         {
             let query = self.pin_query(call, pin.as_ref());
-            let weight = self.weight(call, pin.len()).await?;
+            let reachable = self.reachable(call, pin.len()).await?;
             return self
-                .check_pin(call, stored, state, event, query, weight)
+                .check_pin(call, stored, state, event, query, reachable)
                 .await;
         }
         let facts = self.facts(call, &state, &event).await?;
@@ -407,10 +444,10 @@ impl Sessions {
     }
 
     /// Keyed digits while the call collects its PIN: the lookup, the engine's decision and the
-    /// writes (a wrong PIN spending `weight`, the call's new state) in one round trip to the
-    /// writer ([`Writer::check_pin`]), the decision taken on the writer's thread. Then, here,
-    /// what follows a wrong PIN ([`Self::after_wrong_pin`]) or a refusal, and what this
-    /// process keeps.
+    /// writes (a wrong PIN spending what it could have reached, from `reachable`; the call's
+    /// new state) in one round trip to the writer ([`Writer::check_pin`]), the decision taken
+    /// on the writer's thread. Then, here, what follows a wrong PIN
+    /// ([`Self::after_wrong_pin`]) or a refusal, and what this process keeps.
     async fn check_pin(
         &self,
         call: &Inbound,
@@ -418,7 +455,7 @@ impl Sessions {
         state: CallState,
         event: CallEvent,
         query: storage::orders::PinQuery,
-        weight: Weight,
+        reachable: Reachable,
     ) -> Result<Decision, sqlx::Error> {
         let config = Arc::clone(&self.config);
         let inbound = call.clone();
@@ -438,6 +475,7 @@ impl Sessions {
                 && next.last_failure == Some(flow::Failure::WrongPin);
             let bridge = bridge_of(&decision);
             let write_step = !unchanged(before.as_deref(), &next, &bridge);
+            let weight = reachable.weight(access.own_orders_only);
             let writes = PinWrites {
                 wrong_pin: wrong.then(|| WrongPin {
                     caller: inbound.caller_key(),
@@ -457,15 +495,21 @@ impl Sessions {
             let refused = access.budget_spent;
             (
                 writes,
-                (next, decision, found, bridge, wrong, write_step, refused),
+                (
+                    next, decision, found, bridge, wrong, write_step, refused, weight,
+                ),
             )
         };
-        let ((next, decision, found, bridge, wrong, write_step, refused), spent) =
+        // On the writer's own SQLite connection the check and the spending commit together;
+        // through the pool (PostgreSQL), requests in flight at once all see the budget as it
+        // was before any of them spent: a spent budget refuses from the next batch on.
+        let ((next, decision, found, bridge, wrong, write_step, refused, weight), spent) =
             self.writer.check_pin(&self.db, query, decide).await?;
         self.keep_order(found);
         if refused {
             crate::metrics::pin_budget_refusal(call.provider);
-            tracing::info!(
+            // Debug: under a flood of guesses this is one line a request; the metric counts.
+            tracing::debug!(
                 provider = call.provider,
                 call.sid = %call.call_sid,
                 virtual_number = %crate::domain::mask(&call.virtual_number_key()),
@@ -501,19 +545,25 @@ impl Sessions {
         }
     }
 
-    /// What a wrong PIN of `len` digits keyed on this call's number spends
-    /// ([`Weight::of`]): from the counts of active PINs there and on every number, kept a
-    /// minute ([`PIN_COUNTS_TTL`]).
-    async fn weight(&self, call: &Inbound, len: usize) -> Result<Weight, sqlx::Error> {
+    /// What a guess of `len` digits on this call's number can reach: the active PINs of that
+    /// length there and valid on every number ([`Reachable`]).
+    async fn reachable(&self, call: &Inbound, len: usize) -> Result<Reachable, sqlx::Error> {
         let on_number = match &call.virtual_number {
             Some(vn) => self.pin_counts(Some(vn.as_ref())).await?.of_len(len),
             None => 0,
         };
         let everywhere = self.pin_counts(None).await?.of_len(len);
-        Ok(Weight::of(len, on_number, everywhere))
+        Ok(Reachable {
+            len,
+            on_number,
+            everywhere,
+        })
     }
 
-    /// The active PINs by length on `virtual_number`, or valid on every number (`None`).
+    /// The active PINs by length on `virtual_number`, or valid on every number (`None`): kept
+    /// [`PIN_COUNTS_TTL`] when there are some, read again at every guess while there are none
+    /// (a count of nothing reads no index entry), so that the first orders on a quiet number
+    /// weigh from their first guess on.
     async fn pin_counts(
         &self,
         virtual_number: Option<&str>,
@@ -524,8 +574,16 @@ impl Sessions {
         }
         let counts =
             Arc::new(storage::orders::active_pin_counts(&self.db, virtual_number, now_ms()).await?);
-        self.pin_counts.insert(key.to_owned(), Arc::clone(&counts));
+        if !counts.is_empty() {
+            self.pin_counts.insert(key.to_owned(), Arc::clone(&counts));
+        }
         Ok(counts)
+    }
+
+    /// Forgets the counts of active PINs, after this process created, imported or deactivated
+    /// orders: the next guess counts them again.
+    pub fn forget_pin_counts(&self) {
+        self.pin_counts.clear();
     }
 
     /// The first step of a call: creates its record unless it has one. The engine's answer to
@@ -679,6 +737,7 @@ impl Sessions {
         let mut access = Access {
             locked: false,
             budget_spent: false,
+            own_orders_only: false,
         };
         let order = match (event, &state.phase) {
             // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.

@@ -285,12 +285,6 @@ fn exotel_api(
     Ok(Some(std::sync::Arc::new(api)))
 }
 
-/// Each virtual number's guessing budget: `PINBRIDGE_PIN_GUESSING_BUDGET` a day, with a burst
-/// of one `PINBRIDGE_LOCKOUT_WINDOW`'s share.
-pub fn guessing_budget(settings: &Settings) -> storage::attempts::Budget {
-    storage::attempts::Budget::new(settings.pin_guessing_budget, settings.lockout_window)
-}
-
 /// Refreshes the guessing gauges of `/metrics` every 30 s
 /// ([`Sessions::refresh_guessing_gauges`]) until the database is closed.
 fn spawn_guessing_gauges(sessions: Sessions) {
@@ -364,7 +358,7 @@ impl Application {
             db.clone(),
             settings.events_url.clone(),
             settings.events_secret.clone(),
-        );
+        )?;
         let state = AppState {
             greetings,
             sessions: Sessions::new(
@@ -379,7 +373,11 @@ impl Application {
                     callback_window: settings.callback_window,
                     limits: Limits {
                         caller_max_failures: settings.caller_max_failures,
-                        budget: guessing_budget(&settings),
+                        // A day's budget, with a burst of one window's share.
+                        budget: storage::attempts::Budget::new(
+                            settings.pin_guessing_budget,
+                            settings.lockout_window,
+                        ),
                         known_window: settings.known_caller_window,
                         window: settings.lockout_window,
                     },

@@ -1273,7 +1273,7 @@ mod tests {
         let phase = |n: u32| {
             let db = db.clone();
             async move {
-                storage::calls::load_state(db.pool(), "exotel", &format!("CK{n}"))
+                storage::calls::load_state(db.pool(), "exotel", &format!("CK{n}"), 0)
                     .await
                     .unwrap()
                     .unwrap()

@@ -68,9 +68,11 @@ impl AsRef<str> for CallSid {
     }
 }
 
+/// As a log line may hold it ([`CallSid::for_log`]): an id a request chose is never written
+/// to a log as sent unless it is safe to. The id itself is [`AsRef::as_ref`].
 impl fmt::Display for CallSid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        fmt::Display::fmt(&self.for_log(), f)
     }
 }
 

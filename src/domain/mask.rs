@@ -27,6 +27,18 @@ pub fn mask(value: &str) -> String {
     out
 }
 
+/// `number` as a viewer sees it: in full when it may see personal data (`pii`), else
+/// [`mask`]ed.
+pub fn number_for(pii: bool, number: String) -> String {
+    if pii { number } else { mask(&number) }
+}
+
+/// An order's `pin` as a viewer sees it: in full when it may see personal data (`pii`), else
+/// [`MASKED_PIN`].
+pub fn pin_for(pii: bool, pin: String) -> String {
+    if pii { pin } else { MASKED_PIN.to_owned() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::mask;

@@ -17,7 +17,7 @@ pub use booking::{
 };
 pub use call_sid::{CallSid, CallSidError};
 pub use log_safe::{LogSafe, MAX_LOGGED_LEN, is_loggable_as_sent, log_safe};
-pub use mask::{MASKED_PIN, mask};
+pub use mask::{MASKED_PIN, mask, number_for, pin_for};
 pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
 pub use phone_number::{PhoneNumber, PhoneNumberError, Region};
 pub use pin::{Pin, PinError};

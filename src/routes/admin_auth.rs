@@ -8,7 +8,6 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::source::client_ip;
-use crate::domain::{MASKED_PIN, mask};
 use crate::error::ApiError;
 use crate::startup::{AppState, token_digest};
 
@@ -34,13 +33,13 @@ pub struct AdminAuth {
 impl AdminAuth {
     /// `number` as this token may see it: in full with `pii`, masked (`+91******5678`) without.
     pub fn show(&self, number: String) -> String {
-        if self.pii { number } else { mask(&number) }
+        crate::domain::number_for(self.pii, number)
     }
 
-    /// An order's `pin` as this token may see it: in full with `pii`, else [`MASKED_PIN`]. With
+    /// An order's `pin` as this token may see it: in full with `pii`, else [`crate::domain::MASKED_PIN`]. With
     /// the public virtual number, a PIN reaches the customer as surely as their number does.
     pub fn show_pin(&self, pin: String) -> String {
-        if self.pii { pin } else { MASKED_PIN.to_owned() }
+        crate::domain::pin_for(self.pii, pin)
     }
 
     /// Ok when this token may filter by `what` (a phone number, a PIN); else 403

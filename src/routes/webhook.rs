@@ -216,7 +216,9 @@ pub async fn token_use(
     let claim = state
         .writer
         .claim_token(provider, token.to_owned(), until, now);
-    match tokio::time::timeout(state.settings.webhook_timeout, claim).await {
+    // A quarter of the step's budget: the step that follows has a budget of its own, and the
+    // provider's answer must stay within both.
+    match tokio::time::timeout(state.settings.webhook_timeout / 4, claim).await {
         Ok(Ok(true)) => TokenUse::First,
         Ok(Ok(false)) => {
             crate::metrics::replay_refused(provider);

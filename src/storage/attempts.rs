@@ -34,23 +34,36 @@ pub(super) const RECORD_FAILURE: &str =
 pub(super) const CALLER_FAILURES: &str = "select count(*) from (select 1 from pin_failures
                                    where caller = $1 and at >= $2 limit $3) c";
 
+/// The most time a budget is let leak for at once: by then it has leaked all it can, and the
+/// product of time and rate stays far inside 64 bits at any budget the settings allow.
+const MAX_LEAK_MS: i64 = 2 * DAY_MS;
+
+/// SQL: what a budget that had spent `spent` at `updated_at` (columns or parameters) has
+/// spent at `now`, having leaked `refill` millionths a day since (not below 0): the same
+/// arithmetic as [`Budget::spent_at`].
+pub(super) fn spent_now_sql(spent: &str, updated_at: &str, now: &str, refill: &str) -> String {
+    let leaked = format!(
+        "(case when {now} > {updated_at}
+               then (case when {now} - {updated_at} > {MAX_LEAK_MS} then {MAX_LEAK_MS}
+                          else {now} - {updated_at} end) * {refill} / {DAY_MS}
+               else 0 end)"
+    );
+    format!("(case when {spent} - {leaked} > 0 then {spent} - {leaked} else 0 end)")
+}
+
 /// Spends `$2` (millionths) from the budget of `$1` at `$3` (now, ms), after letting it leak
 /// at `$4` millionths a day since it was last spent; returns what is spent now.
-pub(super) const SPEND: &str =
-    "insert into pin_budgets (scope, spent, updated_at) values ($1, $2, $3)
+pub(super) static SPEND: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "insert into pin_budgets (scope, spent, updated_at) values ($1, $2, $3)
          on conflict (scope) do update set
-             spent = (case when pin_budgets.spent
-                                - (case when $3 > pin_budgets.updated_at
-                                        then ($3 - pin_budgets.updated_at) * $4 / 86400000
-                                        else 0 end) > 0
-                           then pin_budgets.spent
-                                - (case when $3 > pin_budgets.updated_at
-                                        then ($3 - pin_budgets.updated_at) * $4 / 86400000
-                                        else 0 end)
-                           else 0 end) + excluded.spent,
+             spent = {} + excluded.spent,
              updated_at = case when $3 > pin_budgets.updated_at then $3
                                else pin_budgets.updated_at end
-         returning spent";
+         returning spent",
+        spent_now_sql("pin_budgets.spent", "pin_budgets.updated_at", "$3", "$4")
+    )
+});
 
 /// Which of a caller's wrong PINs count, and how far: those since `since` (unix ms), up to
 /// `caller_cap`, its limit plus two ([`Counting::new`]): enough to tell "within the limit",
@@ -108,7 +121,7 @@ impl Budget {
     /// What a budget that was `spent` at `updated_at` (unix ms) has spent at `now`, after it
     /// leaked back.
     pub fn spent_at(self, spent: i64, updated_at: i64, now: i64) -> i64 {
-        let elapsed = now.saturating_sub(updated_at).max(0);
+        let elapsed = now.saturating_sub(updated_at).clamp(0, MAX_LEAK_MS);
         let leaked = elapsed.saturating_mul(self.refill_per_day) / DAY_MS;
         spent.saturating_sub(leaked).max(0)
     }
@@ -223,7 +236,7 @@ async fn spend(
     if amount <= 0 {
         return Ok(0);
     }
-    sqlx::query(SPEND)
+    sqlx::query(sqlx::AssertSqlSafe(SPEND.as_str()))
         .bind(scope)
         .bind(amount)
         .bind(now_ms)

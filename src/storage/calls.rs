@@ -94,7 +94,7 @@ fn state_from_row(row: &AnyRow) -> Result<CallState, sqlx::Error> {
         row.try_get("order_id")?,
         row.try_get::<Option<String>, _>("last_failure")?.as_deref(),
         row.try_get("pin_attempts")?,
-        row.try_get::<Option<i64>, _>("ended_at")?.is_some(),
+        row.try_get::<i64, _>("ended")? != 0,
     ))
 }
 
@@ -126,19 +126,26 @@ pub(super) fn state_from_columns(
 }
 
 /// A call's state by (`$1` provider, `$2` CallSid): phase, order_id, last_failure,
-/// pin_attempts, ended_at.
-pub(super) const LOAD_STATE: &str = "select phase, order_id, last_failure, pin_attempts, ended_at
+/// pin_attempts, and `ended`: 1 when its end was reported or it started before `$3` (unix
+/// ms), longer ago than any call lasts, so that a request sent again after the call reaches
+/// no one even when its end was never reported.
+pub(super) const LOAD_STATE: &str = "select phase, order_id, last_failure, pin_attempts,
+                cast(case when ended_at is not null or started_at < $3 then 1 else 0 end
+                     as bigint) as ended
          from calls where provider = $1 and call_sid = $2";
 
-/// The stored state of a call, if it has one; `db` is the pool or a connection.
+/// The stored state of a call, if it has one; a call started before `started_before` (unix
+/// ms) reads as ended ([`LOAD_STATE`]). `db` is the pool or a connection.
 pub async fn load_state<'c>(
     db: impl Executor<'c, Database = Any>,
     provider: &str,
     call_sid: &str,
+    started_before: i64,
 ) -> Result<Option<CallState>, sqlx::Error> {
     sqlx::query(LOAD_STATE)
         .bind(provider)
         .bind(call_sid)
+        .bind(started_before)
         .fetch_optional(db)
         .await?
         .as_ref()
@@ -509,7 +516,7 @@ pub async fn record_end(
 ) -> Result<Outcome, sqlx::Error> {
     let state = match state {
         Some(state) => state.clone(),
-        None => load_state(&mut *conn, provider, call_sid)
+        None => load_state(&mut *conn, provider, call_sid, i64::MIN)
             .await?
             .unwrap_or_default(),
     };

@@ -275,15 +275,20 @@ fn load_state(
     provider: &str,
     call_sid: &str,
 ) -> Result<Option<CallState>, sqlx::Error> {
-    let state = query_row(conn, calls::LOAD_STATE, &[&provider, &call_sid], |row| {
-        Ok(calls::state_from_columns(
-            &row.get::<_, String>(0)?,
-            row.get(1)?,
-            row.get::<_, Option<String>>(2)?.as_deref(),
-            row.get(3)?,
-            row.get::<_, Option<i64>>(4)?.is_some(),
-        ))
-    });
+    let state = query_row(
+        conn,
+        calls::LOAD_STATE,
+        &[&provider, &call_sid, &i64::MIN],
+        |row| {
+            Ok(calls::state_from_columns(
+                &row.get::<_, String>(0)?,
+                row.get(1)?,
+                row.get::<_, Option<String>>(2)?.as_deref(),
+                row.get(3)?,
+                row.get::<_, i64>(4)? != 0,
+            ))
+        },
+    );
     match state {
         Ok(state) => Ok(Some(state)),
         Err(sqlx::Error::RowNotFound) => Ok(None),
@@ -330,7 +335,7 @@ pub fn record_failure(
         }
         query_row(
             conn,
-            attempts::SPEND,
+            attempts::SPEND.as_str(),
             &[&scope, &amount, &now_ms, &budget.refill_per_day],
             |row| row.get(0),
         )

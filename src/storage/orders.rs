@@ -848,7 +848,7 @@ pub struct PinLookup {
     pub number_spent: i64,
     pub every_spent: i64,
     /// The caller is known on the dialled number: trusted by an operator, or bridged through
-    /// it within the known-caller window. Only looked up while a budget is spent (else
+    /// it with a PIN (a courier) within the known-caller window. Only looked up while a budget is spent (else
     /// `false`: it changes nothing then).
     pub known: bool,
     /// The active order with the PIN on the dialled virtual number, or valid on every number.
@@ -868,12 +868,8 @@ pub(super) static FIND_BY_PIN: std::sync::LazyLock<String> = std::sync::LazyLock
         .collect::<Vec<_>>()
         .join(", ");
     let spent = |scope: &str| {
-        format!(
-            "coalesce((select spent - (case when $2 > updated_at
-                                            then ($2 - updated_at) * $8 / 86400000
-                                            else 0 end)
-                       from pin_budgets where scope = {scope}), 0)"
-        )
+        let now = super::attempts::spent_now_sql("spent", "updated_at", "$2", "$8");
+        format!("coalesce((select {now} from pin_budgets where scope = {scope}), 0)")
     };
     // `o.virtual_number = NULL` is never true: without a virtual number only orders valid on
     // every number match. Whether the caller is known is read only while a budget is spent.
@@ -882,7 +878,8 @@ pub(super) static FIND_BY_PIN: std::sync::LazyLock<String> = std::sync::LazyLock
                 cast(case when f.number_spent >= $9 or f.every_spent >= $9 then
                     (case when exists (select 1 from trusted_callers where number = $10)
                             or exists (select 1 from calls where caller = $10
-                                          and virtual_number = $3 and bridged_at >= $11)
+                                          and virtual_number = $3 and bridged_at >= $11
+                                          and route = 'pin')
                           then 1 else 0 end)
                      else 0 end as bigint) as known,
                 {columns}
@@ -957,6 +954,11 @@ impl PinCounts {
     /// The active PINs of `len` digits.
     pub fn of_len(&self, len: usize) -> i64 {
         self.0.get(&len).copied().unwrap_or(0)
+    }
+
+    /// True when no order is active there.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// (length, active PINs of it), shortest first.

@@ -61,14 +61,13 @@ pub async fn add(
     let existing = find(&mut tx, caller.number.as_ref()).await?;
     let added = match existing {
         None => {
-            sqlx::query(
-                "insert into trusted_callers (number, label, created_at) values ($1, $2, $3)",
-            )
-            .bind(caller.number.as_ref())
-            .bind(caller.label.as_deref())
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+            // An upsert: on PostgreSQL another request may add the same number meanwhile.
+            sqlx::query(sqlx::AssertSqlSafe(upsert_sql(1)))
+                .bind(now_ms)
+                .bind(caller.number.as_ref())
+                .bind(caller.label.as_deref())
+                .execute(&mut *tx)
+                .await?;
             Added::New
         }
         Some(_) => {

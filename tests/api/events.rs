@@ -309,7 +309,8 @@ async fn an_endpoint_that_answers_500_or_400_gets_the_same_event_again_until_it_
         Some(format!("{}{HOOK_PATH}", server.uri())),
         Some(SECRET.into()),
         fast(),
-    );
+    )
+    .unwrap();
     assert!(events.spawn_workers());
 
     events
@@ -345,7 +346,8 @@ async fn an_endpoint_named_by_a_host_name_is_resolved_and_receives_the_event() {
         Some(format!("http://localhost:{port}{HOOK_PATH}")),
         Some(SECRET.into()),
         fast(),
-    );
+    )
+    .unwrap();
     assert!(events.spawn_workers());
     events
         .emit(
@@ -377,7 +379,8 @@ async fn an_event_still_refused_past_the_give_up_time_is_abandoned() {
         Some(format!("{}{HOOK_PATH}", server.uri())),
         Some(SECRET.into()),
         config,
-    );
+    )
+    .unwrap();
     events.spawn_workers();
     events
         .emit(
@@ -416,8 +419,9 @@ async fn two_instances_on_one_database_post_each_event_once() {
         Some(hook.clone()),
         Some(SECRET.into()),
         fast(),
-    );
-    let b = Events::with_config(db_b.clone(), Some(hook), Some(SECRET.into()), fast());
+    )
+    .unwrap();
+    let b = Events::with_config(db_b.clone(), Some(hook), Some(SECRET.into()), fast()).unwrap();
     for i in 0..12 {
         let emitter = if i % 2 == 0 { &a } else { &b };
         emitter

@@ -390,6 +390,9 @@ async fn calls_survive_the_database_stopping_and_starting_under_traffic() {
         ("PINBRIDGE_FALLBACK_NUMBER", DESK),
         ("PINBRIDGE_WEBHOOK_TIMEOUT", "2s"),
         ("PINBRIDGE_DATABASE_ACQUIRE_TIMEOUT", "1s"),
+        // Every caller is new and one call in five keys a wrong PIN first, against one active
+        // 3-digit PIN: the default guessing budget would refuse them after about 200 calls.
+        ("PINBRIDGE_PIN_GUESSING_BUDGET", "1000"),
     ];
     let a = Arc::new(Instance::start("a", &db, &settings));
     let b = Arc::new(Instance::start("b", &db, &settings));

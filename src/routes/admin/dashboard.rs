@@ -309,7 +309,7 @@ async fn page(
     let (steps, latency) = stats::step_latency(db, day_start, &[0.5, 0.99])
         .await
         .map_err(unavailable)?;
-    let budget = crate::startup::guessing_budget(&state.settings);
+    let budget = state.sessions.budget();
     let guessing = crate::storage::attempts::exposure(db, budget, now)
         .await
         .map_err(unavailable)?

@@ -235,6 +235,8 @@ async fn create(
             let density = Density(state.settings.pin_max_density);
             match orders::create(&state.db, &new, density, now).await {
                 Ok(order) => {
+                    // A guess on its number weighs its PIN from now on.
+                    state.sessions.forget_pin_counts();
                     tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %session.token_name, "order created in the admin UI");
                     return Ok(see_other(&format!(
                         "/admin/orders?q={}",
@@ -322,6 +324,7 @@ async fn import(
         false,
     )
     .await;
+    state.sessions.forget_pin_counts();
     let errors = match outcome {
         Ok(o) if o.refused.is_empty() => {
             tracing::info!(imported = o.imported, admin.token = %session.token_name, "orders imported in the admin UI");

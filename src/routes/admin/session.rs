@@ -64,21 +64,13 @@ impl AdminSession {
 
     /// `number` as this operator may see it: masked unless the token may see personal data.
     pub fn show(&self, number: String) -> String {
-        if self.pii {
-            number
-        } else {
-            crate::domain::mask(&number)
-        }
+        crate::domain::number_for(self.pii, number)
     }
 
     /// An order's `pin` as this operator may see it: [`crate::domain::MASKED_PIN`] unless the
     /// token may see personal data.
     pub fn show_pin(&self, pin: String) -> String {
-        if self.pii {
-            pin
-        } else {
-            crate::domain::MASKED_PIN.to_owned()
-        }
+        crate::domain::pin_for(self.pii, pin)
     }
 }
 
