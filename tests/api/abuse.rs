@@ -203,6 +203,47 @@ async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_c
 }
 
 #[tokio::test]
+async fn guesses_at_orders_valid_everywhere_spend_their_own_budget_and_leave_a_numbers_orders_reachable()
+ {
+    // One order valid on every number (7070) and one of the seeds' number (4821). Wrong PINs
+    // keyed on a number with no orders of its own reach only the first: they spend its
+    // budget, whose burst holds five here.
+    let app = spawn_app_with(|s| s.pin_guessing_budget = 0.012).await;
+    let r = app
+        .post_order(json!({"order_id": "OD-any", "customer_number": CUSTOMER, "pin": "7070"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    app.create_order("OD-1", "4821").await;
+    assert_eq!(
+        spray_wrong_pins_on(&app, 5, "08088919555").await,
+        vec![302; 5]
+    );
+    assert_eq!(
+        spray_wrong_pins_on(&app, 1, "08088919555").await,
+        vec![302],
+        "the dialled number's own budget is not spent: still the wrong-PIN answer"
+    );
+    // On the seeds' number, an unknown courier reaches its own order...
+    let own = Call::new("own-order");
+    assert_eq!(app.check_pin(&own, "4821").await, 200);
+    assert_eq!(app.connect(&own).await, CUSTOMER_E164);
+    // ...but another unknown caller does not reach the order valid everywhere: the wrong-PIN
+    // answer, as for any miss. (The first caller, bridged with a PIN, is known there now.)
+    let mut everywhere = Call::new("order-valid-everywhere");
+    everywhere.from = "07700000088".into();
+    assert_eq!(app.check_pin(&everywhere, "7070").await, 302);
+    // A trusted caller still reaches it.
+    app.sql(
+        "insert into trusted_callers (number, label, created_at) values ('+917700000077', 'Ravi', 0)",
+    )
+    .await;
+    let mut trusted = Call::new("trusted-everywhere");
+    trusted.from = "07700000077".into();
+    assert_eq!(app.check_pin(&trusted, "7070").await, 200);
+    assert_eq!(app.connect(&trusted).await, CUSTOMER_E164);
+}
+
+#[tokio::test]
 async fn wrong_pins_within_the_budget_do_not_stop_couriers() {
     let app = spawn_app().await;
     app.create_order("OD-1", "4821").await;

@@ -246,3 +246,25 @@ async fn three_thousand_guesses_from_rotating_caller_ids_find_at_most_three_cust
     let words = app.exotel_text("goodbye", &late.query(None)).await;
     assert!(words.contains("try again later"), "{words}");
 }
+
+#[tokio::test]
+async fn a_pin_request_for_a_call_older_than_any_call_reaches_no_one_though_its_end_never_came() {
+    let app = spawn_app().await;
+    app.create_order("OD-old", "4821").await;
+    let call = Call::new("old-call");
+    app.exotel_text("greeting", &call.query(None)).await;
+    // The call started seven hours ago (longer than PINBRIDGE_CALL_STATE_TTL), and no end
+    // was ever reported; a restart drops what the process keeps in memory.
+    app.sql(format!(
+        "update calls set started_at = started_at - {} where call_sid = 'old-call'",
+        7 * 3_600_000
+    ))
+    .await;
+    let app = app.restart().await;
+    assert_eq!(app.check_pin(&call, "4821").await, 200);
+    assert_eq!(app.connect(&call).await, "", "no one is dialled");
+    // A call of today with the same PIN is bridged.
+    let today = Call::new("todays-call");
+    assert_eq!(app.check_pin(&today, "4821").await, 200);
+    assert_eq!(app.connect(&today).await, CUSTOMER_E164);
+}
