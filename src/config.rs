@@ -210,7 +210,7 @@ pub struct Settings {
     #[serde(deserialize_with = "duration")]
     pub sms_cooldown: Duration,
     /// `PINBRIDGE_EVENTS_URL`: where call events are posted (the event outbox): an https URL
-    /// (see [`crate::events::check_endpoint`]). Unset: no events are sent.
+    /// (see [`crate::outbound::events::check_endpoint`]). Unset: no events are sent.
     pub events_url: Option<String>,
     /// `PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK`: also accept an `http://` events URL whose host
     /// is loopback (127.0.0.0/8, `::1`, `localhost`), for a receiver on the same machine in
@@ -727,7 +727,7 @@ impl Settings {
 
     /// The click-to-call, SMS and event settings: an http(s) API base URL, a caller ID that is
     /// a phone number, an SMS template that renders, an events URL that
-    /// [`crate::events::check_endpoint`] accepts.
+    /// [`crate::outbound::events::check_endpoint`] accepts.
     fn check_outbound(&self) -> anyhow::Result<()> {
         let base = self.exotel_api_base_url.trim();
         if !(base.starts_with("https://") || base.starts_with("http://"))
@@ -738,10 +738,10 @@ impl Settings {
             );
         }
         self.exotel_caller_id()?;
-        crate::sms::check_template(self.sms_template.as_deref())
+        crate::outbound::sms::check_template(self.sms_template.as_deref())
             .map_err(|e| anyhow::anyhow!("PINBRIDGE_SMS_TEMPLATE: {e}"))?;
         if let Some(url) = self.events_url.as_deref().filter(|u| !u.trim().is_empty()) {
-            crate::events::check_endpoint(url, self.events_allow_http_loopback)
+            crate::outbound::events::check_endpoint(url, self.events_allow_http_loopback)
                 .map_err(|e| anyhow::anyhow!("PINBRIDGE_EVENTS_URL {e}"))?;
         }
         Ok(())
@@ -1222,7 +1222,7 @@ mod tests {
 
     #[test]
     fn resolved_addresses_of_the_metadata_service_are_never_connected_to() {
-        use crate::events::forbidden_address;
+        use crate::outbound::events::forbidden_address;
         for ip in [
             "169.254.169.254",
             "fe80::1",

@@ -8,25 +8,17 @@
 //! lenient parameters into domain types) → [`sessions`] → [`flow`] (the pure state machine) and
 //! [`storage`] (all SQL) → [`providers`] again (the decision in the provider's wire format).
 
-pub mod clock;
+pub mod app;
+pub mod call;
 pub mod config;
 pub mod domain;
-pub mod error;
-pub mod events;
 pub mod expiring;
-pub mod flow;
-pub mod greetings;
+pub mod http;
 pub mod import;
-pub mod mailbox;
 pub mod metrics;
-pub mod pending;
-pub mod prompts;
+pub mod outbound;
 pub mod providers;
-pub mod routes;
 pub mod sandbox;
-pub mod sessions;
-pub mod sms;
-pub mod startup;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
-pub mod writer;

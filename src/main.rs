@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use pinbridge::app::startup::{self, Application};
 use pinbridge::config::Settings;
-use pinbridge::startup::{self, Application};
 use pinbridge::{import, telemetry};
 
 /// mimalloc (MIT) instead of the C library's allocator: a webhook step makes a few hundred

@@ -9,7 +9,7 @@
 //! or a budget spent have a series.
 //!
 //! The `metrics` facade records into one global recorder per process, installed by
-//! [`install`] on the first call (every [`crate::startup::Application`] of the process, the
+//! [`install`] on the first call (every [`crate::app::startup::Application`] of the process, the
 //! many a test binary starts included, shares it). Before that, recordings are dropped.
 
 use std::cell::RefCell;
@@ -141,7 +141,7 @@ fn describe() {
 }
 
 /// A call's end was recorded, the call's outcome then being `outcome`
-/// ([`crate::flow::Outcome::as_str`]): `pinbridge_calls_total{provider, outcome}`. Counted per
+/// ([`crate::call::flow::Outcome::as_str`]): `pinbridge_calls_total{provider, outcome}`. Counted per
 /// end report: a report the provider delivers again, or a second report of the same call
 /// (Twilio's status callback after its dial action), counts again.
 pub fn call_ended(provider: &'static str, outcome: &'static str) {
@@ -149,7 +149,7 @@ pub fn call_ended(provider: &'static str, outcome: &'static str) {
         .increment(1);
 }
 
-/// One webhook step of `applet` answered `decision` ([`crate::flow::decision_name`]) after
+/// One webhook step of `applet` answered `decision` ([`crate::call::flow::decision_name`]) after
 /// `elapsed`: `pinbridge_steps_total{provider, applet, decision}` and the histogram
 /// `pinbridge_step_duration_seconds{provider, applet}`.
 ///

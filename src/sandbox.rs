@@ -1,5 +1,5 @@
 //! The sandbox that operators' templates render in: the greetings callers hear
-//! ([`crate::prompts`]) and the SMS text after an unanswered call ([`crate::sms`]). Whoever holds
+//! ([`crate::call::prompts`]) and the SMS text after an unanswered call ([`crate::outbound::sms`]). Whoever holds
 //! an admin session writes greetings, so a template is hostile input: it must not be able to
 //! exhaust memory, hold a core, or delay a call step.
 //!
@@ -48,7 +48,7 @@
 //! # Where
 //!
 //! Never on a call's path: a call step looks up words rendered beforehand
-//! ([`crate::prompts::Book`]). Previews, validations and book builds run through
+//! ([`crate::call::prompts::Book`]). Previews, validations and book builds run through
 //! [`off_the_call_path`]: on tokio's blocking pool, one at a time, so previews hold one core at
 //! most, and only for as long as [`FUEL`] lets them.
 
@@ -60,7 +60,7 @@ use minijinja::machinery::ast::{BinOpKind, CallArg, Expr, Stmt};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
 /// The longest template source the sandbox compiles, in bytes. Greetings are held to
-/// [`crate::prompts::MAX_BODY_LEN`] before they get here.
+/// [`crate::call::prompts::MAX_BODY_LEN`] before they get here.
 pub const MAX_SOURCE_BYTES: usize = 8 * 1024;
 
 /// Instructions one render may run. A template that passes the check runs at most about one

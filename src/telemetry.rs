@@ -20,7 +20,7 @@ use std::time::Instant;
 use tracing::Span;
 
 use crate::domain::log_safe;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -199,7 +199,7 @@ impl RequestId {
     /// sixty has ten digits in a row, which the log scan takes for a phone number.
     fn generate() -> Self {
         loop {
-            let id = crate::startup::random_token(32);
+            let id = crate::domain::random_token(32);
             if Self::is_sane(&id) {
                 return Self(id);
             }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::{OrderRules, PhoneNumber};
-use crate::clock::parse_rfc3339;
+use crate::domain::clock::parse_rfc3339;
 
 /// The telephony providers pinbridge speaks to, by the names the API uses.
 pub const PROVIDERS: [&str; 5] = ["exotel", "twilio", "plivo", "8x8", "vonage"];

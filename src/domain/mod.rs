@@ -5,11 +5,13 @@
 
 mod booking;
 mod call_sid;
+pub mod clock;
 mod log_safe;
 mod mask;
 mod order;
 mod phone_number;
 mod pin;
+mod token;
 mod trusted_caller;
 
 pub use booking::{
@@ -21,6 +23,7 @@ pub use mask::{MASKED_PIN, mask, number_for, pin_for};
 pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
 pub use phone_number::{PhoneNumber, PhoneNumberError, Region};
 pub use pin::{Pin, PinError};
+pub use token::{random_token, token_digest};
 pub use trusted_caller::{
     MAX_LABEL_CHARS, NewTrustedCaller, TrustedCallerField, TrustedCallerFieldError,
 };

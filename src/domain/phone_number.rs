@@ -160,7 +160,7 @@ impl PhoneNumber {
     }
 
     /// The E.164 form, shared: for a write that outlives the request
-    /// ([`crate::writer::CallKey`]).
+    /// ([`crate::storage::writer::CallKey`]).
     pub fn shared(&self) -> Arc<str> {
         Arc::clone(&self.0)
     }

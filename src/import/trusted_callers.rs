@@ -129,7 +129,7 @@ pub async fn import(
         });
     }
     let callers: Vec<NewTrustedCaller> = rows.into_iter().map(|(_, c)| c).collect();
-    let added = trusted_callers::add_many(db, &callers, crate::clock::now_ms()).await?;
+    let added = trusted_callers::add_many(db, &callers, crate::domain::clock::now_ms()).await?;
     Ok(ImportOutcome { added, refused })
 }
 

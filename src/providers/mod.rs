@@ -9,6 +9,7 @@ pub mod form;
 pub mod plivo;
 pub mod twilio;
 pub mod vonage;
+pub mod webhook;
 
 use crate::domain::PhoneNumber;
 

@@ -3,14 +3,14 @@
 //! One row per (provider, call id). Every step writes the row through (the database is the
 //! source of truth, so the next step may land on another instance or after a restart). The
 //! writes take a connection rather than the pool: the call path sends them to
-//! [`crate::writer`], which applies many in one transaction.
+//! [`crate::storage::writer`], which applies many in one transaction.
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::Db;
-use crate::flow::{CallState, DialStatus, Failure, Outcome, Phase, Route};
+use crate::call::flow::{CallState, DialStatus, Failure, Outcome, Phase, Route};
 
 /// The state of one call after a step, and what is known of its parties.
 #[derive(Debug, Clone)]

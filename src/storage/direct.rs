@@ -4,7 +4,7 @@
 //!
 //! Through `sqlx`, every SQLite statement is a round trip to the connection's worker thread
 //! and back: two thread wake-ups per statement, which the load benchmark's profile showed to
-//! cost more than SQLite's own work. The writer ([`crate::writer`]) runs on a thread of its own
+//! cost more than SQLite's own work. The writer ([`crate::storage::writer`]) runs on a thread of its own
 //! and calls SQLite directly: one wake-up per batch of writes, however many statements it
 //! holds. Statements are prepared once and kept (rusqlite's statement cache). Both libraries
 //! link the same SQLite (`libsqlite3-sys`), so their connections share the file's locks.
@@ -24,7 +24,7 @@ use super::calls::{self, CallEnd, CallStep, EndValues, Indexed, StepValues};
 use super::orders::{self, Order, PinLookup, PinQuery};
 use super::steps;
 use super::steps::NewStep;
-use crate::flow::{CallState, Outcome};
+use crate::call::flow::{CallState, Outcome};
 
 /// A connection of the writer's own to the SQLite file.
 pub struct Connection(rusqlite::Connection);
@@ -547,7 +547,7 @@ fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{DialStatus, Phase, Route};
+    use crate::call::flow::{DialStatus, Phase, Route};
     use crate::storage::{Db, PoolSettings};
 
     async fn file_db(dir: &tempfile::TempDir) -> Db {

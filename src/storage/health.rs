@@ -3,7 +3,7 @@
 //! A database can answer reads and refuse every write: a full disk (SQLite's "database or disk
 //! is full", PostgreSQL's `53100`), a read-only file or file system, a PostgreSQL hot standby
 //! or demoted primary (`25006`). A `select 1` says nothing of that. So the writes themselves
-//! tell: the call path's writer notes the outcome of each batch ([`crate::writer`]), and when
+//! tell: the call path's writer notes the outcome of each batch ([`crate::storage::writer`]), and when
 //! no write was noted for a second, `/readyz` makes one of its own ([`check`]), a small row
 //! written and removed in one transaction. Either way, the latest outcome is what readiness
 //! reports, so it turns ready again by itself once a write succeeds.
@@ -129,7 +129,7 @@ async fn probe(db: &Db) -> Result<(), sqlx::Error> {
     sqlx::query("insert into instance_secrets (name, value, created_at) values ($1, $2, $3)")
         .bind(&name)
         .bind("0".repeat(PROBE_BYTES))
-        .bind(crate::clock::now_ms())
+        .bind(crate::domain::clock::now_ms())
         .execute(&mut *tx)
         .await?;
     sqlx::query("delete from instance_secrets where name = $1")

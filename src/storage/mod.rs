@@ -11,6 +11,7 @@ pub mod calls;
 pub mod direct;
 pub mod greetings;
 pub mod health;
+pub mod mailbox;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;
@@ -21,6 +22,7 @@ pub mod seen;
 pub mod stats;
 pub mod steps;
 pub mod trusted_callers;
+pub mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -236,7 +238,7 @@ impl Db {
         }
     }
 
-    /// Begins a transaction for a batch of the call path's writes ([`crate::writer`]). On
+    /// Begins a transaction for a batch of the call path's writes ([`crate::storage::writer`]). On
     /// SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a transaction that reads
     /// before it writes could otherwise fail when another connection wrote in between.
     pub(crate) async fn begin_batch(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {

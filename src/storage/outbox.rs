@@ -1,5 +1,5 @@
 //! The event outbox (`event_outbox`): events waiting for, or done with, delivery to the
-//! business's endpoint. Delivery itself lives in [`crate::events`].
+//! business's endpoint. Delivery itself lives in [`crate::outbound::events`].
 //!
 //! Several instances on one PostgreSQL share the table: an instance claims a due row with a
 //! lease (a conditional `update`, so only one claim wins) before posting it.

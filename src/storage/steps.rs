@@ -1,5 +1,5 @@
 //! The steps of each call's flow: what was asked, what was decided, how long pinbridge took.
-//! Written in batches by [`crate::writer`]; read by the admin UI's call page and the
+//! Written in batches by [`crate::storage::writer`]; read by the admin UI's call page and the
 //! dashboard's latency figures.
 //!
 //! Where they are written depends on the engine (migration 0008):

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use hmac::{Hmac, KeyInit, Mac};
-use pinbridge::events::{CallData, EventKind, Events, EventsConfig};
+use pinbridge::outbound::events::{CallData, EventKind, Events, EventsConfig};
 use pinbridge::storage::{Db, PoolSettings};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -113,7 +113,7 @@ fn hmac_hex(secret: &str, t: i64, body: &[u8]) -> String {
 }
 
 fn now_secs() -> i64 {
-    pinbridge::clock::now_ms() / 1000
+    pinbridge::domain::clock::now_ms() / 1000
 }
 
 /// Runs the README's receiver code (`tests/receiver_verify.py`) on a delivery: does it accept it?
@@ -183,9 +183,9 @@ async fn an_event_arrives_signed_with_the_documented_shape_and_the_readme_receiv
     assert!(id.starts_with("evt_") && id.len() > 20, "{id}");
     assert_eq!(header(delivery, "x-pinbridge-event-id"), id);
     assert_eq!(body["type"], "call.completed");
-    let created = pinbridge::clock::parse_rfc3339(body["created_at"].as_str().unwrap())
+    let created = pinbridge::domain::clock::parse_rfc3339(body["created_at"].as_str().unwrap())
         .expect("created_at is RFC 3339");
-    assert!((pinbridge::clock::now_ms() - created).abs() < 60_000);
+    assert!((pinbridge::domain::clock::now_ms() - created).abs() < 60_000);
     assert_eq!(body["data"], completed_call());
     assert!(
         std::str::from_utf8(&delivery.body)
@@ -203,12 +203,12 @@ async fn an_event_arrives_signed_with_the_documented_shape_and_the_readme_receiv
     let t: i64 = t.parse().unwrap();
     assert!((now_secs() - t).abs() < 60, "a current timestamp");
     assert_eq!(v1, hmac_hex(SECRET, t, &delivery.body));
-    assert!(pinbridge::events::verify(
+    assert!(pinbridge::outbound::events::verify(
         SECRET,
         signature,
         &delivery.body,
         now_secs(),
-        pinbridge::events::SIGNATURE_TOLERANCE
+        pinbridge::outbound::events::SIGNATURE_TOLERANCE
     ));
 
     // The README's Python receiver, on the real delivery.
@@ -548,7 +548,8 @@ async fn booking_expired_is_posted_once_for_a_booking_that_expired_unclosed() {
     assert_eq!(body["data"]["booking_id"], ids[0].as_str());
     assert_eq!(body["data"]["reference"], "ride-0");
     assert!(
-        pinbridge::clock::parse_rfc3339(body["data"]["expires_at"].as_str().unwrap()).is_some()
+        pinbridge::domain::clock::parse_rfc3339(body["data"]["expires_at"].as_str().unwrap())
+            .is_some()
     );
     let text = String::from_utf8(requests[0].body.clone()).unwrap();
     for number in ["7709562799", "9812345678", "7314853246"] {

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
+use pinbridge::app::startup::Application;
 use pinbridge::config::Settings;
-use pinbridge::startup::Application;
 use reqwest::{Response, redirect};
 use serde_json::{Value, json};
 
@@ -63,7 +63,7 @@ pub struct TestApp {
     /// Kept so the database file outlives restarts; deleted when the last clone drops.
     pub dir: Arc<tempfile::TempDir>,
     /// The application's event emitter (tests emit through it directly).
-    pub events: pinbridge::events::Events,
+    pub events: pinbridge::outbound::events::Events,
 }
 
 /// The application with the test settings: PINs of 3 to 12 digits (the seeds' PIN is `568`).
@@ -258,7 +258,7 @@ impl TestApp {
 /// (`PINBRIDGE_RETENTION_DAYS`) once at start-up, in a task that may run after the test's
 /// update, and the row would then be gone instead of expired.
 pub fn a_minute_ago_ms() -> i64 {
-    pinbridge::clock::now_ms() - 60_000
+    pinbridge::domain::clock::now_ms() - 60_000
 }
 
 /// One inbound Exotel call: the seed's parameters with its own CallSid and caller.

@@ -47,8 +47,10 @@ async fn a_minimal_order_gets_a_random_six_digit_pin_and_a_day_of_life() {
     let pin = o["pin"].as_str().unwrap();
     assert_eq!(pin.len(), 6);
     assert!(pin.bytes().all(|b| b.is_ascii_digit()));
-    let created = pinbridge::clock::parse_rfc3339(o["created_at"].as_str().unwrap()).unwrap();
-    let expires = pinbridge::clock::parse_rfc3339(o["expires_at"].as_str().unwrap()).unwrap();
+    let created =
+        pinbridge::domain::clock::parse_rfc3339(o["created_at"].as_str().unwrap()).unwrap();
+    let expires =
+        pinbridge::domain::clock::parse_rfc3339(o["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!(expires - created, 24 * 3600 * 1000);
 }
 

@@ -46,7 +46,9 @@ async fn a_trusted_caller_is_registered_looked_up_listed_and_removed() {
     assert_eq!(status, 201, "{added}");
     assert_eq!(added["number"], "+919812345678");
     assert_eq!(added["label"], "Ravi (bike 12)");
-    assert!(pinbridge::clock::parse_rfc3339(added["created_at"].as_str().unwrap()).is_some());
+    assert!(
+        pinbridge::domain::clock::parse_rfc3339(added["created_at"].as_str().unwrap()).is_some()
+    );
 
     // Looked up in any written form of the number.
     for path in [

@@ -14,6 +14,7 @@
 //! webhook's optional static `httpAuthHeader` is checked when configured.
 
 pub mod auth;
+pub mod handlers;
 pub mod params;
 pub mod response;
 

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::PIN_PROMPT_ACTION_ID;
-use crate::flow::DialStatus;
+use crate::call::flow::DialStatus;
 use crate::providers::exotel::params::parse_seconds;
 
 /// One webhook delivery: its `eventType` and its `payload` (default when absent or not an

@@ -7,8 +7,8 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 
 use super::PIN_PROMPT_ACTION_ID;
-use crate::flow::Decision;
-use crate::prompts::{Spoken, Voice};
+use crate::call::flow::Decision;
+use crate::call::prompts::{Spoken, Voice};
 
 /// The `clientActionId` of a bridge (`makeCall`).
 pub const BRIDGE_ACTION_ID: &str = "pinbridge-bridge";
@@ -205,8 +205,8 @@ pub fn acknowledged() -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::flow::{Prompt, Route};
     use crate::domain::{PhoneNumber, Region};
-    use crate::flow::{Prompt, Route};
     use serde_json::{Value, json};
 
     fn options() -> Options<'static> {

@@ -3,8 +3,8 @@
 //!
 //! Exotel signs nothing; its URLs carry a secret path segment (`/exotel/{secret}/...`).
 
-pub mod api;
 pub mod auth;
+pub mod handlers;
 pub mod params;
 pub mod response;
 pub mod status;

@@ -5,19 +5,9 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use serde::Serialize;
 
-use crate::flow::{Decision, Prompt};
-use crate::prompts::{Spoken, Voice};
-
-/// Settings that shape the Connect answer.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectOptions {
-    /// `record`: ask Exotel to record the bridged call.
-    pub record: bool,
-    /// `max_ringing_duration`, seconds.
-    pub max_ringing_secs: u64,
-    /// `max_conversation_duration`, seconds.
-    pub max_conversation_secs: u64,
-}
+use crate::call::ConnectOptions;
+use crate::call::flow::{Decision, Prompt};
+use crate::call::prompts::{Spoken, Voice};
 
 fn text(body: String) -> HttpResponse {
     // Greeting: "MUST set the Content-Type HTTP header to 'text/plain' and nothing else".

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::params::parse_seconds;
-use crate::flow::DialStatus;
+use crate::call::flow::DialStatus;
 
 /// The most legs read from a report (a click-to-call has two).
 const MAX_LEGS: usize = 8;

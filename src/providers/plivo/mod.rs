@@ -7,6 +7,7 @@
 //! outcome. Requests are signed with signature V3 ([`auth`]).
 
 pub mod auth;
+pub mod handlers;
 pub mod response;
 
 /// The provider's name in call records and logs.

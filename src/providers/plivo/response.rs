@@ -5,9 +5,9 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::flow::Decision;
-use crate::prompts::{Spoken, Voice};
-use crate::providers::exotel::response::ConnectOptions;
+use crate::call::ConnectOptions;
+use crate::call::flow::Decision;
+use crate::call::prompts::{Spoken, Voice};
 
 /// `digitEndTimeout` of `<GetInput>`: seconds allowed between two keys (Plivo allows 2–10).
 pub const DIGIT_END_TIMEOUT_SECS: u8 = 5;
@@ -144,7 +144,7 @@ mod tests {
         Decision::Bridge {
             to: crate::domain::PhoneNumber::parse("+919812345678", region).unwrap(),
             caller_id: caller_id.map(|n| crate::domain::PhoneNumber::parse(n, region).unwrap()),
-            route: crate::flow::Route::Pin {
+            route: crate::call::flow::Route::Pin {
                 order_id: "o".into(),
             },
         }

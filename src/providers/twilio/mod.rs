@@ -6,6 +6,7 @@
 //! outcome. Requests are signed with `X-Twilio-Signature`.
 
 pub mod auth;
+pub mod handlers;
 pub mod response;
 
 /// The provider's name in call records and logs.

@@ -4,9 +4,9 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::flow::Decision;
-use crate::prompts::{Spoken, Voice};
-use crate::providers::exotel::response::ConnectOptions;
+use crate::call::ConnectOptions;
+use crate::call::flow::Decision;
+use crate::call::prompts::{Spoken, Voice};
 
 #[derive(Template)]
 #[template(path = "twilio/gather.xml")]

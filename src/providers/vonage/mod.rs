@@ -18,6 +18,7 @@
 //! [`auth`].
 
 pub mod auth;
+pub mod handlers;
 pub mod params;
 pub mod response;
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::flow::DialStatus;
+use crate::call::flow::DialStatus;
 
 /// The DTMF result of an `input` action: `"dtmf":{"digits":"1234","timed_out":false}`
 /// (webhook reference, "Input"). The legacy (pre-2020) format sends a bare `"dtmf":"1234"`;

@@ -5,9 +5,9 @@
 use actix_web::HttpResponse;
 use serde::Serialize;
 
-use crate::flow::Decision;
-use crate::prompts::{Spoken, Voice};
-use crate::providers::exotel::response::ConnectOptions;
+use crate::call::ConnectOptions;
+use crate::call::flow::Decision;
+use crate::call::prompts::{Spoken, Voice};
 
 /// `talk.text`: "a maximum of 1,500 characters" (NCCO reference, "Talk").
 pub const MAX_TALK_CHARS: usize = 1500;
@@ -227,8 +227,8 @@ pub fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::flow::{Prompt, Route};
     use crate::domain::PhoneNumber;
-    use crate::flow::{Prompt, Route};
     use serde_json::{Value, json};
 
     const URLS: Urls<'static> = Urls {

@@ -1,0 +1,156 @@
+//! `/api/v1/orders`: create, read and deactivate orders of the PIN flow.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::clock::{now_ms, rfc3339};
+use crate::domain::{NewOrder, OrderFieldError, log_safe};
+use crate::http::AdminAuth;
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use crate::storage::orders::{self, CreateError, Order};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/orders", web::post().to(create))
+        .route("/orders/{order_id}", web::get().to(get))
+        .route("/orders/{order_id}", web::delete().to(deactivate));
+}
+
+/// The body of `POST /api/v1/orders`. Unknown fields are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrder {
+    pub order_id: String,
+    pub customer_number: String,
+    pub pin: Option<String>,
+    pub virtual_number: Option<String>,
+    /// RFC 3339.
+    pub expires_at: Option<String>,
+    /// Courier numbers allowed to use the PIN; absent or empty: any caller.
+    #[serde(default)]
+    pub allowed_callers: Vec<String>,
+}
+
+/// An order as the API shows it: numbers in E.164, times in RFC 3339.
+#[derive(Debug, Serialize)]
+pub struct OrderView {
+    pub order_id: String,
+    /// E.164; masked (`+91******5678`) for a token without `:pii`.
+    pub customer_number: String,
+    /// The PIN; `******` for a token without `:pii`, whatever its length.
+    pub pin: String,
+    pub virtual_number: Option<String>,
+    /// `active`, `expired` or `deactivated`.
+    pub status: &'static str,
+    pub created_at: String,
+    pub expires_at: String,
+    pub deactivated_at: Option<String>,
+    /// Couriers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Vec<String>,
+}
+
+impl OrderView {
+    /// The order as `who` may see it: numbers and the PIN masked unless the token may see
+    /// personal data.
+    fn of(order: Order, now: i64, who: &AdminAuth) -> Self {
+        let shown = |n: String| who.show(n);
+        Self {
+            status: order.status(now).as_str(),
+            allowed_callers: order.allowed_callers.into_iter().map(shown).collect(),
+            created_at: rfc3339(order.created_at),
+            expires_at: rfc3339(order.expires_at),
+            deactivated_at: order.deactivated_at.map(rfc3339),
+            order_id: order.order_id,
+            customer_number: who.show(order.customer_number),
+            pin: who.show_pin(order.pin),
+            virtual_number: order.virtual_number,
+        }
+    }
+}
+
+fn field_error(e: OrderFieldError) -> ApiError {
+    let code = match e.field.name() {
+        "order_id" => "invalid_order_id",
+        "customer_number" => "invalid_customer_number",
+        "pin" => "invalid_pin",
+        "virtual_number" => "invalid_virtual_number",
+        "allowed_callers" => "invalid_allowed_callers",
+        _ => "invalid_expires_at",
+    };
+    ApiError::bad_request(code, e.to_string())
+}
+
+/// `POST /api/v1/orders`: 201 with the stored order; 400 for an invalid field; 409
+/// `order_exists` or `pin_in_use`.
+async fn create(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    body: web::Json<CreateOrder>,
+) -> Result<HttpResponse, ApiError> {
+    let now = now_ms();
+    let body = body.into_inner();
+    // `pin_in_use` would tell which PINs are active: a PIN oracle, with the public number.
+    if body.pin.is_some() {
+        who.may("choosing an order's PIN")?;
+    }
+    let new = NewOrder::parse(
+        &body.order_id,
+        &body.customer_number,
+        body.pin.as_deref(),
+        body.virtual_number.as_deref(),
+        body.expires_at.as_deref(),
+        &state.rules,
+        now,
+    )
+    .and_then(|o| o.with_allowed_callers(&body.allowed_callers, &state.rules))
+    .map_err(field_error)?;
+    let density = orders::Density(state.settings.pin_max_density);
+    let order = orders::create(&state.db, &new, density, now)
+        .await
+        .map_err(|e| match e {
+            CreateError::OrderExists => {
+                ApiError::conflict("order_exists", "an order with this order_id exists already")
+            }
+            CreateError::PinInUse => ApiError::conflict(
+                "pin_in_use",
+                "this PIN is already active on this virtual number (or, for an order without one, on some virtual number)",
+            ),
+            CreateError::PinSpaceCrowded => ApiError::conflict(
+                "pin_space_crowded",
+                "active PINs of this length on this virtual number already fill PINBRIDGE_PIN_MAX_DENSITY of the PIN space; use longer PINs or another virtual number",
+            ),
+            CreateError::Database(e) => e.into(),
+        })?;
+    // A guess on its number weighs its PIN from now on.
+    state.sessions.forget_pin_counts();
+    tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order created");
+    Ok(HttpResponse::Created().json(OrderView::of(order, now, &who)))
+}
+
+/// `GET /api/v1/orders/{order_id}`: 200 with the order, 404 when there is none.
+async fn get(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = orders::get(&state.db, &path)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms(), &who)))
+}
+
+/// `DELETE /api/v1/orders/{order_id}`: deactivates the order (its PIN stops working at once)
+/// and answers 200 with it; 404 when there is none.
+async fn deactivate(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let now = now_ms();
+    let order = orders::deactivate(&state.db, &path, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
+    state.sessions.forget_order(&order.order_id);
+    tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order deactivated");
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
+}

@@ -1,0 +1,193 @@
+//! `/api/v1/trusted-callers`: the callers an operator vouches for (the fleet's couriers), whom
+//! a virtual number's spent guessing budget never stops.
+//!
+//! Whether a given number is trusted says who works for the fleet: every request that names a
+//! number (register, look up, remove) needs a token that may see personal data, since its
+//! answer tells whether that number is registered. Other tokens may list and count, with the
+//! numbers masked.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::clock::{now_ms, rfc3339};
+use crate::domain::{NewTrustedCaller, PhoneNumber, TrustedCallerField, TrustedCallerFieldError};
+use crate::http::AdminAuth;
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use crate::storage::trusted_callers::{self, Added, TrustedCaller};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/trusted-callers", web::post().to(add))
+        .route("/trusted-callers", web::get().to(list))
+        .route("/trusted-callers/{number}", web::get().to(get))
+        .route("/trusted-callers/{number}", web::delete().to(remove));
+}
+
+/// The body of `POST /api/v1/trusted-callers`. Unknown fields are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddTrustedCaller {
+    /// Any form a phone number is written in.
+    pub number: String,
+    /// At most 100 printable characters; absent, `null` or blank: no label.
+    pub label: Option<String>,
+}
+
+/// A trusted caller as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct TrustedCallerView {
+    /// E.164, masked (`+91******5678`) for a token without `:pii`.
+    pub number: String,
+    pub label: Option<String>,
+    /// RFC 3339: when the number was first registered.
+    pub created_at: String,
+}
+
+impl TrustedCallerView {
+    fn of(c: TrustedCaller, who: &AdminAuth) -> Self {
+        Self {
+            number: who.show(c.number),
+            label: c.label,
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+/// Query of `GET /api/v1/trusted-callers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1 to 500, default 50.
+    pub limit: Option<i64>,
+    /// Callers to skip, for the next page; default 0.
+    pub offset: Option<i64>,
+}
+
+/// A page of the trusted callers, in the order of their numbers.
+#[derive(Debug, Serialize)]
+pub struct TrustedCallerPage {
+    pub trusted_callers: Vec<TrustedCallerView>,
+    /// How many numbers are registered in all.
+    pub total: i64,
+    /// The `offset` of the next page; `null` on the last page.
+    pub next_offset: Option<i64>,
+}
+
+fn field_error(e: TrustedCallerFieldError) -> ApiError {
+    let code = match e.field {
+        TrustedCallerField::Number => "invalid_number",
+        TrustedCallerField::Label => "invalid_label",
+    };
+    ApiError::bad_request(code, e.to_string())
+}
+
+/// 403 `pii_required` unless `who` may see personal data: the answer to a request naming a
+/// number tells whether that number is a trusted caller.
+fn require_pii(who: &AdminAuth) -> Result<(), ApiError> {
+    who.may("registering, looking up or removing a trusted caller by number")
+}
+
+/// The `{number}` of a path, in any written form (`+` as `%2B`, or the national form).
+fn path_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
+    PhoneNumber::parse(raw, state.region)
+        .map_err(|e| ApiError::bad_request("invalid_number", format!("number: {e}")))
+}
+
+/// `POST /api/v1/trusted-callers`: registers the number, 201 with the record; for a number
+/// registered already, replaces its label (none when `label` is left out) and answers 200.
+/// 400 `invalid_number`, `invalid_label`, `invalid_body`; 403 `pii_required`.
+async fn add(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    body: web::Json<AddTrustedCaller>,
+) -> Result<HttpResponse, ApiError> {
+    require_pii(&who)?;
+    let body = body.into_inner();
+    let new = NewTrustedCaller::parse(&body.number, body.label.as_deref(), state.region)
+        .map_err(field_error)?;
+    let (record, added) = trusted_callers::add(&state.db, &new, now_ms()).await?;
+    tracing::info!(
+        caller.number = %new.number.masked(),
+        admin.token = %who.name,
+        new = added == Added::New,
+        "trusted caller registered"
+    );
+    let status = match added {
+        Added::New => StatusCode::CREATED,
+        Added::Updated => StatusCode::OK,
+    };
+    Ok(HttpResponse::build(status).json(TrustedCallerView::of(record, &who)))
+}
+
+/// `GET /api/v1/trusted-callers?limit=&offset=`: a page of the trusted callers in the order
+/// of their numbers, with the total. Numbers masked for a token without `:pii`.
+async fn list(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let offset = query.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "offset must not be negative",
+        ));
+    }
+    // One more than asked tells whether there is a next page.
+    let mut rows = trusted_callers::list(&state.db, limit + 1, offset).await?;
+    let total = trusted_callers::count(&state.db).await?;
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > page;
+    rows.truncate(page);
+    Ok(HttpResponse::Ok().json(TrustedCallerPage {
+        trusted_callers: rows
+            .into_iter()
+            .map(|c| TrustedCallerView::of(c, &who))
+            .collect(),
+        total,
+        next_offset: more.then_some(offset + limit),
+    }))
+}
+
+/// `GET /api/v1/trusted-callers/{number}`: 200 with the record, 404 when the number is not
+/// registered; 400 `invalid_number`; 403 `pii_required`.
+async fn get(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_pii(&who)?;
+    let number = path_number(&state, &path)?;
+    let found = trusted_callers::get(&state.db, &number)
+        .await?
+        .ok_or_else(|| ApiError::not_found("this number is not a trusted caller"))?;
+    Ok(HttpResponse::Ok().json(TrustedCallerView::of(found, &who)))
+}
+
+/// `DELETE /api/v1/trusted-callers/{number}`: 204 once the number is no longer trusted, 404
+/// when it was not registered; 400 `invalid_number`; 403 `pii_required`.
+async fn remove(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_pii(&who)?;
+    let number = path_number(&state, &path)?;
+    if !trusted_callers::remove(&state.db, &number).await? {
+        return Err(ApiError::not_found("this number is not a trusted caller"));
+    }
+    tracing::info!(
+        caller.number = %number.masked(),
+        admin.token = %who.name,
+        "trusted caller removed"
+    );
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,262 @@
+//! Plivo webhooks under `/plivo/`: `answer` (the application's Answer URL), `pin` (the
+//! `<GetInput>` action), `hangup` (the `<Dial>` action, the `<Record>` action and the
+//! application's Hangup URL). GET or POST, form-encoded
+//! (https://www.plivo.com/docs/voice/xml/request/).
+//!
+//! With `PINBRIDGE_PLIVO_AUTH_TOKEN` set, every request must carry a valid signature V3
+//! (`X-Plivo-Signature-V3` or `X-Plivo-Signature-Ma-V3`, with `X-Plivo-Signature-V3-Nonce`;
+//! https://docs.plivo.com/docs/voice/xml/request/validation) over the public URL
+//! (`PINBRIDGE_PUBLIC_URL` + path + query, never the Host header); otherwise it gets 403 and
+//! nothing is stored.
+
+use actix_web::http::Method;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, guard, web};
+
+use crate::call::flow::{CallEvent, Decision, DialStatus};
+use crate::call::session::Inbound;
+use crate::config::ProviderAuth;
+use crate::providers::form::FormParams;
+use crate::providers::plivo::{PROVIDER, auth, response};
+use crate::providers::webhook;
+use crate::state::AppState;
+use crate::storage::calls::CallEnd;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let get_or_post = || web::route().guard(guard::Any(guard::Get()).or(guard::Post()));
+    cfg.service(
+        web::scope("/plivo")
+            .route("/answer", get_or_post().to(answer))
+            .route("/pin", get_or_post().to(pin))
+            .route("/hangup", get_or_post().to(hangup)),
+    );
+}
+
+/// A Plivo request whose signature checked out and whose nonce was new.
+struct PlivoRequest {
+    params: FormParams,
+    call: Option<Inbound>,
+    /// Its nonce could not be recorded as used (storage failing): no flow step may run on it,
+    /// since a replay could not be told apart.
+    unrecorded: bool,
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Reads the request; `None` when a signature is required and missing or wrong.
+///
+/// Plivo sends `CallUUID`, `From` and `To` with every request
+/// (https://www.plivo.com/docs/voice/xml/request/); numbers come without `+`
+/// (`919812345678`), which [`crate::domain::PhoneNumber::parse`] reads.
+async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<PlivoRequest> {
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let is_post = req.method() == Method::POST;
+    let form = (is_post && is_form).then(|| String::from_utf8_lossy(body).into_owned());
+    let params = FormParams::parse(req.query_string(), form.as_deref());
+    let mut unrecorded = false;
+    if state.providers.plivo == ProviderAuth::Unsigned {
+        crate::metrics::unsigned_request(PROVIDER);
+    } else {
+        let token = state
+            .settings
+            .plivo_auth_token
+            .as_deref()
+            .unwrap_or_default();
+        let query = req.query_string();
+        let url = format!(
+            "{}{}{}{}",
+            state.public_url,
+            req.uri().path(),
+            if query.is_empty() { "" } else { "?" },
+            query
+        );
+        let method = if is_post {
+            auth::Method::Post
+        } else {
+            auth::Method::Get
+        };
+        let nonce = header(req, "X-Plivo-Signature-V3-Nonce");
+        let valid = ["X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3"]
+            .iter()
+            .map(|name| header(req, name))
+            .filter(|h| !h.is_empty())
+            .any(|h| auth::is_valid(token, method, &url, params.body_pairs(), nonce, h));
+        if !valid || nonce.len() > auth::MAX_NONCE_LEN {
+            tracing::warn!(
+                provider = PROVIDER,
+                "refused a request with a missing or wrong X-Plivo-Signature-V3"
+            );
+            return None;
+        }
+        let until = crate::domain::clock::now_ms()
+            .saturating_add(auth::NONCE_KEPT.as_millis().try_into().unwrap_or(i64::MAX));
+        match webhook::token_use(state, PROVIDER, nonce, until).await {
+            webhook::TokenUse::First => {}
+            webhook::TokenUse::Replayed => return None,
+            webhook::TokenUse::Unrecorded => unrecorded = true,
+        }
+    }
+    let call = webhook::inbound(
+        state,
+        PROVIDER,
+        params.get("CallUUID"),
+        params.get("From"),
+        params.get("To"),
+    );
+    Some(PlivoRequest {
+        params,
+        call,
+        unrecorded,
+    })
+}
+
+fn forbidden() -> HttpResponse {
+    HttpResponse::Forbidden()
+        .content_type("text/plain")
+        .body("invalid signature")
+}
+
+async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) -> HttpResponse {
+    let pin = format!("{}/plivo/pin", state.public_url);
+    let hangup = format!("{}/plivo/hangup", state.public_url);
+    let voice = crate::call::greetings::voice_for(state, request.params.get("To")).await;
+    response::xml(
+        decision,
+        &voice,
+        response::Urls {
+            pin: &pin,
+            hangup: &hangup,
+        },
+        request.params.get("To"),
+        &state.connect,
+    )
+}
+
+/// `answer`: a call comes in. Routed by its caller (booking, callback), else the PIN flow.
+async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(request) = read(&state, &req, &body).await else {
+        return forbidden();
+    };
+    let fallback = webhook::unavailable(&state, request.call.as_ref());
+    let decision = if request.unrecorded {
+        fallback
+    } else {
+        let call = request.call.as_ref();
+        webhook::run(
+            &state,
+            PROVIDER,
+            "answer",
+            call,
+            CallEvent::Incoming,
+            fallback,
+        )
+        .await
+    };
+    reply(&state, &request, &decision).await
+}
+
+/// `pin`: the `<GetInput>` action with `Digits` ("excluding the finishOnKey";
+/// https://www.plivo.com/docs/voice/xml/getinput), or the `<Redirect>` after it, without
+/// `Digits`, when nothing was keyed.
+async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(request) = read(&state, &req, &body).await else {
+        return forbidden();
+    };
+    let event = webhook::digits_event(&state, request.params.get("Digits").unwrap_or(""));
+    let fallback = webhook::unavailable(&state, request.call.as_ref());
+    let decision = if request.unrecorded {
+        fallback
+    } else {
+        webhook::run(
+            &state,
+            PROVIDER,
+            "pin",
+            request.call.as_ref(),
+            event,
+            fallback,
+        )
+        .await
+    };
+    reply(&state, &request, &decision).await
+}
+
+/// Plivo's `DialStatus` (`completed|busy|failed|timeout|no-answer`;
+/// https://docs.plivo.com/docs/voice/use-cases/dial-status-reporting): `timeout` is no
+/// answer, and `cancel` (a `CallStatus` value on the same page) is a caller who gave up.
+fn dial_status(raw: &str) -> Option<DialStatus> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "timeout" => Some(DialStatus::NoAnswer),
+        "cancel" => Some(DialStatus::Canceled),
+        other => DialStatus::parse(other),
+    }
+}
+
+/// `hangup`: one of
+/// - the `<Dial>` action: `DialStatus`, `DialHangupCause`, `DialRingStatus`, `DialALegUUID`,
+///   `DialBLegUUID` (https://www.plivo.com/docs/voice/xml/dial, "Parameters sent to action
+///   URL"), and `DialBLegDuration`, the dialled leg's seconds, recorded as the talk time;
+/// - the application's Hangup URL: `CallStatus`, `Duration`, `BillDuration`, `HangupCause`
+///   (https://www.plivo.com/docs/voice/xml/request/); `Duration` is the whole inbound call,
+///   IVR included, so only `CallStatus` is kept; a report without `DialStatus` never
+///   overwrites one with it;
+/// - the `<Record>` action when calls are recorded: `RecordUrl`.
+///
+/// Records what it carries and answers `<Hangup/>`.
+///
+/// Where `DialBLegDuration` comes from: the parts of Plivo's Dial documentation that could be
+/// read while writing this (the "Parameters sent to action URL" table and
+/// https://docs.plivo.com/docs/voice/use-cases/dial-status-reporting) name only the five
+/// parameters above; `DialBLegDuration`, the dialled (B) leg's duration in seconds, is what
+/// integrations in the field read from the Dial action (and from the Dial `callbackUrl`'s
+/// hangup event). Not confirmed in Plivo's own table: when it is absent the talk time stays
+/// empty and the outcome is still recorded from `DialStatus`.
+async fn hangup(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(request) = read(&state, &req, &body).await else {
+        return forbidden();
+    };
+    let p = &request.params;
+    let dial = p.get("DialStatus").and_then(dial_status);
+    let end = CallEnd {
+        dial_status: dial,
+        dial_call_status: p.get("DialStatus").map(str::to_owned),
+        call_type: p.get("CallStatus").map(str::to_owned),
+        talk_secs: p
+            .get("DialBLegDuration")
+            .and_then(|s| s.parse::<i64>().ok())
+            .filter(|s| *s >= 0 && dial == Some(DialStatus::Completed)),
+        recording_url: p.get("RecordUrl").map(str::to_owned),
+        ..CallEnd::default()
+    };
+    webhook::end(&state, "hangup", request.call.as_ref(), &end).await;
+    reply(&state, &request, &Decision::Recorded).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plivo_dial_statuses_map_to_dial_statuses() {
+        for (raw, want) in [
+            ("completed", Some(DialStatus::Completed)),
+            ("busy", Some(DialStatus::Busy)),
+            ("failed", Some(DialStatus::Failed)),
+            ("timeout", Some(DialStatus::NoAnswer)),
+            ("no-answer", Some(DialStatus::NoAnswer)),
+            ("cancel", Some(DialStatus::Canceled)),
+            ("", None),
+            ("ringing", None),
+        ] {
+            assert_eq!(dial_status(raw), want, "{raw}");
+        }
+    }
+}
