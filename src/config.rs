@@ -725,9 +725,8 @@ impl Settings {
         Ok(())
     }
 
-    /// The click-to-call, SMS and event settings: an http(s) API base URL, a caller ID that is
-    /// a phone number, an SMS template that renders, an events URL that
-    /// [`crate::outbound::events::check_endpoint`] accepts.
+    /// The click-to-call settings: an http(s) API base URL, a caller ID that is a phone number.
+    /// (The SMS template and the events URL are checked by `crate::outbound::check_settings`.)
     fn check_outbound(&self) -> anyhow::Result<()> {
         let base = self.exotel_api_base_url.trim();
         if !(base.starts_with("https://") || base.starts_with("http://"))
@@ -738,12 +737,6 @@ impl Settings {
             );
         }
         self.exotel_caller_id()?;
-        crate::outbound::sms::check_template(self.sms_template.as_deref())
-            .map_err(|e| anyhow::anyhow!("PINBRIDGE_SMS_TEMPLATE: {e}"))?;
-        if let Some(url) = self.events_url.as_deref().filter(|u| !u.trim().is_empty()) {
-            crate::outbound::events::check_endpoint(url, self.events_allow_http_loopback)
-                .map_err(|e| anyhow::anyhow!("PINBRIDGE_EVENTS_URL {e}"))?;
-        }
         Ok(())
     }
 
@@ -1102,123 +1095,6 @@ mod tests {
     }
 
     /// `url` as `PINBRIDGE_EVENTS_URL`, with `PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK=allow`.
-    fn with_events_url(url: &str, allow: bool) -> Settings {
-        Settings {
-            events_url: Some(url.into()),
-            events_allow_http_loopback: allow,
-            ..Settings::default()
-        }
-    }
-
-    #[test]
-    fn an_https_events_url_is_accepted_and_loopback_http_only_when_allowed() {
-        for url in [
-            "https://hooks.example.com/pinbridge",
-            "https://hooks.example.com:8443/p?key=v",
-            "https://10.0.0.7/hooks",
-            "https://[2001:db8::7]/hooks",
-            "https://localhost/hooks",
-        ] {
-            assert!(with_events_url(url, false).validate().is_ok(), "{url}");
-        }
-        for url in [
-            "http://127.0.0.1:8080/hooks",
-            "http://127.8.9.10/hooks",
-            "http://[::1]:9000/hooks",
-            "http://localhost:3000/hooks",
-            "http://LOCALHOST/hooks",
-            "http://[::ffff:127.0.0.1]/hooks",
-        ] {
-            assert!(with_events_url(url, true).validate().is_ok(), "{url}");
-            let e = with_events_url(url, false)
-                .validate()
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains("PINBRIDGE_EVENTS_URL must be https://"),
-                "{url}: {e}"
-            );
-            assert!(
-                e.contains("PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK"),
-                "{url}: {e}"
-            );
-        }
-        // Unset, or blank: no events, nothing to check.
-        assert!(with_events_url("  ", false).validate().is_ok());
-        assert!(Settings::default().validate().is_ok());
-    }
-
-    #[test]
-    fn plain_http_beyond_loopback_is_refused_even_when_loopback_http_is_allowed() {
-        for url in [
-            "http://hooks.example.com/pinbridge",
-            "http://10.0.0.7/hooks",
-            "http://localhost.example.com/hooks",
-            "http://127.0.0.1.nip.io/hooks",
-            "http://[2001:db8::7]/hooks",
-        ] {
-            let e = with_events_url(url, true)
-                .validate()
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains("PINBRIDGE_EVENTS_URL must be https://"),
-                "{url}: {e}"
-            );
-        }
-    }
-
-    #[test]
-    fn events_urls_of_other_schemes_or_without_a_host_are_refused() {
-        for (url, says) in [
-            ("file:///etc/passwd", "must be an https:// URL, not file://"),
-            ("gopher://127.0.0.1:6379/_INFO", "not gopher://"),
-            ("ftp://hooks.example.com/", "not ftp://"),
-            ("hooks.example.com/pinbridge", "is not a URL"),
-            ("https://", "is not a URL"),
-            ("not a url", "is not a URL"),
-        ] {
-            for allow in [false, true] {
-                let e = with_events_url(url, allow)
-                    .validate()
-                    .unwrap_err()
-                    .to_string();
-                assert!(e.starts_with("PINBRIDGE_EVENTS_URL "), "{url}: {e}");
-                assert!(e.contains(says), "{url}: {e}");
-            }
-        }
-    }
-
-    #[test]
-    fn events_urls_to_link_local_or_unspecified_addresses_are_refused_over_any_scheme() {
-        for url in [
-            "https://169.254.169.254/latest/meta-data/",
-            "http://169.254.169.254/latest/meta-data/",
-            "https://[fe80::1]/hooks",
-            "http://[fe80::a9fe:a9fe]:8080/hooks",
-            "https://[::ffff:169.254.169.254]/hooks",
-            "https://0.0.0.0/hooks",
-            "https://0/hooks",
-            "http://0.0.0.0:8080/hooks",
-            "https://[::]/hooks",
-            "https://224.0.0.1/hooks",
-            "https://255.255.255.255/hooks",
-            // Other spellings of 169.254.169.254 that URL parsers accept.
-            "https://2852039166/hooks",
-            "https://0xa9.0xfe.0xa9.0xfe/hooks",
-        ] {
-            for allow in [false, true] {
-                let e = with_events_url(url, allow)
-                    .validate()
-                    .unwrap_err()
-                    .to_string();
-                assert!(
-                    e.starts_with("PINBRIDGE_EVENTS_URL must not point at a link-local"),
-                    "{url}: {e}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn resolved_addresses_of_the_metadata_service_are_never_connected_to() {
@@ -1288,13 +1164,6 @@ mod tests {
                     ..Settings::default()
                 },
                 "PINBRIDGE_EXOTEL_CALLER_ID",
-            ),
-            (
-                Settings {
-                    sms_template: Some("Call {{ nobody }}".into()),
-                    ..Settings::default()
-                },
-                "PINBRIDGE_SMS_TEMPLATE",
             ),
         ] {
             let e = bad.validate().unwrap_err().to_string();

@@ -8,6 +8,7 @@
 //! lenient parameters into domain types) → [`sessions`] → [`flow`] (the pure state machine) and
 //! [`storage`] (all SQL) → [`providers`] again (the decision in the provider's wire format).
 
+pub mod admin;
 pub mod app;
 pub mod call;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod expiring;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod ops;
 pub mod outbound;
 pub mod providers;
 pub mod sandbox;

@@ -89,6 +89,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
+    pinbridge::outbound::check_settings(&settings)?;
     match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {

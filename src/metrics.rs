@@ -253,38 +253,50 @@ pub fn pin_budget_spent(scope: &'static str) {
     ::metrics::counter!("pinbridge_pin_budget_spent_total", "scope" => scope).increment(1);
 }
 
-/// Sets the guessing gauges of every scope in `exposures` (a virtual number, or `*`), and zero
-/// for those in `shown` (the scopes of the caller's earlier call) that are no longer there:
+/// One virtual number's guessing gauges (`*`: the orders valid on every number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuessingGauge {
+    pub virtual_number: String,
+    /// The chance that one guess hits, 0 to 1.
+    pub density: f64,
+    /// Customer numbers last day's wrong PINs could have reached, as an expectation.
+    pub exposure: f64,
+    /// The share of the budget spent now.
+    pub spent_ratio: f64,
+}
+
+/// Sets the guessing gauges of every number in `gauges`, and zero for those in `shown` (the
+/// numbers of the caller's earlier call) that are no longer there:
 /// `pinbridge_pin_density`, `pinbridge_pin_guessing_exposure` and
-/// `pinbridge_pin_budget_spent_ratio`, by `virtual_number`. `shown` becomes this call's scopes.
+/// `pinbridge_pin_budget_spent_ratio`, by `virtual_number`. `shown` becomes this call's.
 pub fn pin_exposure(
     shown: &std::sync::Mutex<std::collections::BTreeSet<String>>,
-    exposures: &[crate::storage::attempts::Exposure],
-    budget: crate::storage::attempts::Budget,
+    gauges: &[GuessingGauge],
 ) {
-    const PER_MILLION: f64 = 1e6;
     let mut shown = shown
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let set = |scope: &str, density: f64, exposure: f64, ratio: f64| {
-        let label = scope.to_owned();
-        ::metrics::gauge!("pinbridge_pin_density", "virtual_number" => label.clone()).set(density);
+    let set = |g: &GuessingGauge| {
+        let label = g.virtual_number.clone();
+        ::metrics::gauge!("pinbridge_pin_density", "virtual_number" => label.clone())
+            .set(g.density);
         ::metrics::gauge!("pinbridge_pin_guessing_exposure", "virtual_number" => label.clone())
-            .set(exposure);
-        ::metrics::gauge!("pinbridge_pin_budget_spent_ratio", "virtual_number" => label).set(ratio);
+            .set(g.exposure);
+        ::metrics::gauge!("pinbridge_pin_budget_spent_ratio", "virtual_number" => label)
+            .set(g.spent_ratio);
     };
     let now: std::collections::BTreeSet<String> =
-        exposures.iter().map(|e| e.scope.clone()).collect();
+        gauges.iter().map(|g| g.virtual_number.clone()).collect();
     for gone in shown.difference(&now) {
-        set(gone, 0.0, 0.0, 0.0);
+        set(&GuessingGauge {
+            virtual_number: gone.clone(),
+            density: 0.0,
+            exposure: 0.0,
+            spent_ratio: 0.0,
+        });
     }
-    for e in exposures {
-        set(
-            &e.scope,
-            e.density as f64 / PER_MILLION,
-            e.reached_24h as f64 / PER_MILLION,
-            e.spent as f64 / budget.capacity.max(1) as f64,
-        );
+    for g in gauges {
+        set(g);
     }
     *shown = now;
 }
@@ -311,9 +323,9 @@ pub fn cache(name: &'static str, hit: bool) {
 }
 
 /// A database error: `pinbridge_database_errors_total{kind}`, `kind` being `unavailable`
-/// ([`crate::storage::is_unavailable`]) or `statement`.
-pub fn database_error(error: &sqlx::Error) {
-    let kind = if crate::storage::is_unavailable(error) {
+/// (the database unreachable, gone, full or read-only) or `statement`.
+pub fn database_error(unavailable: bool) {
+    let kind = if unavailable {
         "unavailable"
     } else {
         "statement"

@@ -60,3 +60,14 @@ pub struct AdminToken {
     pub sha256: [u8; 32],
     pub pii: bool,
 }
+
+impl AppState {
+    /// The prompts of a call to `dialled` (the dialled number as the provider sent it, read
+    /// in the default region): its language's greetings, else the default language's.
+    pub async fn voice_for(&self, dialled: Option<&str>) -> crate::call::prompts::Voice {
+        let number = dialled
+            .and_then(|d| crate::domain::PhoneNumber::parse(d, self.region).ok())
+            .map(|n| n.to_string());
+        self.greetings.voice(number.as_deref()).await
+    }
+}

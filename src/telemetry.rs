@@ -20,7 +20,6 @@ use std::time::Instant;
 use tracing::Span;
 
 use crate::domain::log_safe;
-use crate::http::error::ApiError;
 use tracing_actix_web::RootSpanBuilder;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Registry};
@@ -61,6 +60,11 @@ fn filter(directives: Option<&str>, default_filter: &str) -> EnvFilter {
         Err(_) => filter,
     }
 }
+
+/// An error's code (`invalid_body`, `internal`), in the extensions of the response that
+/// carries it, for the request's log line: never its message, which may quote the request.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
 
 /// The root span of each HTTP request, `http_request`, with its [`RequestId`] as `request_id`
 /// and nothing else, so that every log line of the request shows the id. Its end logs the
@@ -244,7 +248,11 @@ impl RootSpanBuilder for PrivateRootSpan {
             Err(error) => {
                 // No response was made: its status and code only (see below).
                 let status = error.as_response_error().status_code().as_u16();
-                let error_code = error.as_error::<ApiError>().map(ApiError::code);
+                let error_code = error
+                    .error_response()
+                    .extensions()
+                    .get::<ErrorCode>()
+                    .map(|c| c.0);
                 tracing::info!(
                     http.status_code = status,
                     error.code = error_code,
@@ -276,9 +284,9 @@ impl RootSpanBuilder for PrivateRootSpan {
         // become a 500 (`ApiError::error_response`).
         let error_code = response
             .response()
-            .error()
-            .and_then(|e| e.as_error::<ApiError>())
-            .map(ApiError::code);
+            .extensions()
+            .get::<ErrorCode>()
+            .map(|c| c.0);
         tracing::info!(
             http.method = http.method,
             http.route = %route,

@@ -264,6 +264,7 @@ impl Application {
     /// free port, as tests do).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        crate::outbound::check_settings(&settings)?;
         let db = connect_and_migrate(&settings).await?;
         let (secrets, admin_tokens) = resolve_secrets(&db, &settings).await?;
         let region = settings.region()?;
@@ -384,7 +385,7 @@ impl Application {
                 ))
                 .wrap(TracingLogger::<PrivateRootSpan>::new())
                 .app_data(state.clone())
-                .configure(|cfg| http::configure(cfg, providers))
+                .configure(|cfg| super::routes::configure(cfg, providers))
         })
         .listen(listener)?
         .run();

@@ -141,11 +141,3 @@ impl Greetings {
         Voice::new(self.book().await, virtual_number)
     }
 }
-
-/// The prompts of a call to `dialled` (the dialled number as the provider sent it).
-pub async fn voice_for(state: &crate::state::AppState, dialled: Option<&str>) -> Voice {
-    let number = dialled
-        .and_then(|d| crate::domain::PhoneNumber::parse(d, state.region).ok())
-        .map(|n| n.to_string());
-    state.greetings.voice(number.as_deref()).await
-}

@@ -91,7 +91,12 @@ impl PendingEnds {
             };
             match sessions.end(&next.call, &next.end, next.at).await {
                 Ok(outcome) => {
-                    crate::outbound::sms::text_if_unanswered(sms, &next.call, outcome);
+                    crate::outbound::sms::text_if_unanswered(
+                        sms,
+                        next.call.provider,
+                        &next.call.call_sid,
+                        outcome,
+                    );
                     written += 1;
                 }
                 Err(e) => {

@@ -319,7 +319,19 @@ impl Sessions {
     pub async fn refresh_guessing_gauges(&self) {
         let budget = self.config.limits.budget;
         match storage::attempts::exposure(&self.db, budget, now_ms()).await {
-            Ok(exposures) => crate::metrics::pin_exposure(&self.gauges, &exposures, budget),
+            Ok(exposures) => {
+                const PER_MILLION: f64 = 1e6;
+                let gauges: Vec<_> = exposures
+                    .iter()
+                    .map(|e| crate::metrics::GuessingGauge {
+                        virtual_number: e.scope.clone(),
+                        density: e.density as f64 / PER_MILLION,
+                        exposure: e.reached_24h as f64 / PER_MILLION,
+                        spent_ratio: e.spent as f64 / budget.capacity.max(1) as f64,
+                    })
+                    .collect();
+                crate::metrics::pin_exposure(&self.gauges, &gauges);
+            }
             Err(e) => tracing::warn!(error = %e, "the guessing gauges were not refreshed"),
         }
     }

@@ -4,11 +4,13 @@
 //! lenient parameters into these types, and the flow engine and storage only ever see them.
 
 mod booking;
+mod call;
 mod call_sid;
 pub mod clock;
 mod log_safe;
 mod mask;
 mod order;
+mod outcome;
 mod phone_number;
 mod pin;
 mod token;
@@ -17,10 +19,12 @@ mod trusted_caller;
 pub use booking::{
     BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
 };
+pub use call::{CallState, Failure, Phase, Route};
 pub use call_sid::{CallSid, CallSidError};
 pub use log_safe::{LogSafe, MAX_LOGGED_LEN, is_loggable_as_sent, log_safe};
 pub use mask::{MASKED_PIN, mask, number_for, pin_for};
 pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
+pub use outcome::{DialStatus, Outcome};
 pub use phone_number::{PhoneNumber, PhoneNumberError, Region};
 pub use pin::{Pin, PinError};
 pub use token::{random_token, token_digest};

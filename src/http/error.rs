@@ -126,6 +126,10 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(json!({ "error": { "code": code, "message": message } }))
+        let mut response = response.json(json!({ "error": { "code": code, "message": message } }));
+        response
+            .extensions_mut()
+            .insert(crate::telemetry::ErrorCode(code));
+        response
     }
 }

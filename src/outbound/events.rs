@@ -548,7 +548,7 @@ impl Inner {
                 Ok(_) => {}
                 Err(_) if self.db.is_closed() => break,
                 Err(e) => {
-                    crate::metrics::database_error(&e);
+                    crate::metrics::database_error(crate::storage::is_unavailable(&e));
                     tracing::error!(error = %e, "event delivery: the outbox could not be read");
                 }
             }
@@ -586,7 +586,7 @@ impl Inner {
                 if self.db.is_closed() {
                     continue;
                 }
-                crate::metrics::database_error(&e);
+                crate::metrics::database_error(crate::storage::is_unavailable(&e));
                 tracing::error!(error = %e, "event delivery: the attempt could not be recorded");
             }
         }
@@ -705,7 +705,7 @@ impl Inner {
                 if self.db.is_closed() {
                     break;
                 }
-                crate::metrics::database_error(&e);
+                crate::metrics::database_error(crate::storage::is_unavailable(&e));
                 tracing::error!(error = %e, "booking expiry sweep failed");
             }
             if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {

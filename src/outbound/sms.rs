@@ -360,19 +360,15 @@ impl UnansweredSms {
 /// for Exotel. For call ends written as they come and those written after an outage alike.
 pub fn text_if_unanswered(
     sms: Option<&Arc<UnansweredSms>>,
-    call: &crate::call::session::Inbound,
-    outcome: crate::call::flow::Outcome,
+    provider: &'static str,
+    call_sid: &crate::domain::CallSid,
+    outcome: crate::domain::Outcome,
 ) {
-    if matches!(
-        outcome,
-        crate::call::flow::Outcome::NoAnswer | crate::call::flow::Outcome::Busy
-    ) && let Some(sms) = sms
+    use crate::domain::Outcome;
+    if matches!(outcome, Outcome::NoAnswer | Outcome::Busy)
+        && let Some(sms) = sms
     {
-        sms.spawn(
-            call.provider,
-            call.call_sid.as_ref().to_owned(),
-            Trigger::DialOutcome,
-        );
+        sms.spawn(provider, call_sid.as_ref().to_owned(), Trigger::DialOutcome);
     }
 }
 

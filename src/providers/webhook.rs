@@ -44,7 +44,7 @@ pub async fn within_budget<T>(
     match tokio::time::timeout(state.settings.webhook_timeout, work).await {
         Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {
-            crate::metrics::database_error(&e);
+            crate::metrics::database_error(crate::storage::is_unavailable(&e));
             crate::metrics::step_fallback(call.provider, applet, "storage");
             tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), error = %e, "storage failed; answering the safe fallback");
             None
@@ -180,7 +180,12 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
                 call_sid: call.call_sid.as_ref().to_owned(),
                 outcome: Outcome::as_str(outcome),
             });
-            crate::outbound::sms::text_if_unanswered(state.sms.as_ref(), call, outcome);
+            crate::outbound::sms::text_if_unanswered(
+                state.sms.as_ref(),
+                call.provider,
+                &call.call_sid,
+                outcome,
+            );
         }
         Ok(Err(e)) if !crate::storage::is_unavailable(&e) => {
             tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), error = %e, "call end not recorded");
@@ -229,7 +234,7 @@ pub async fn token_use(
             TokenUse::Replayed
         }
         Ok(Err(e)) => {
-            crate::metrics::database_error(&e);
+            crate::metrics::database_error(crate::storage::is_unavailable(&e));
             tracing::error!(provider, error = %e, "a request's one-time token could not be recorded; answering the safe fallback");
             TokenUse::Unrecorded
         }

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::Db;
-use crate::call::flow::{CallState, DialStatus, Failure, Outcome, Phase, Route};
+use crate::domain::{CallState, DialStatus, Failure, Outcome, Phase, Route};
 
 /// The state of one call after a step, and what is known of its parties.
 #[derive(Debug, Clone)]

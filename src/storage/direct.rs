@@ -24,7 +24,7 @@ use super::calls::{self, CallEnd, CallStep, EndValues, Indexed, StepValues};
 use super::orders::{self, Order, PinLookup, PinQuery};
 use super::steps;
 use super::steps::NewStep;
-use crate::call::flow::{CallState, Outcome};
+use crate::domain::{CallState, Outcome};
 
 /// A connection of the writer's own to the SQLite file.
 pub struct Connection(rusqlite::Connection);
@@ -547,7 +547,7 @@ fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::flow::{DialStatus, Phase, Route};
+    use crate::domain::{DialStatus, Phase, Route};
     use crate::storage::{Db, PoolSettings};
 
     async fn file_db(dir: &tempfile::TempDir) -> Db {

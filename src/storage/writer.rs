@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::call::flow::{CallState, Outcome, Route};
+use crate::domain::{CallState, Outcome, Route};
 use crate::storage::attempts::{Budget, Counting, Spent, Weight};
 use crate::storage::calls::{CallEnd, CallStep};
 use crate::storage::orders::{PinLookup, PinQuery};
@@ -1187,7 +1187,7 @@ mod tests {
     /// decision made, so nothing is half written.
     #[tokio::test]
     async fn check_pins_look_up_decide_and_write_in_their_batch() {
-        use crate::call::flow::Phase;
+        use crate::domain::Phase;
 
         let (dir, db, vn, mut conn) = one_order().await;
         let health = storage::health::WriteHealth::default();

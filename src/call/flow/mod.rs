@@ -6,11 +6,10 @@
 //! format. No HTTP and no database here, so every rule is unit- and property-tested alone.
 
 mod engine;
-mod outcome;
 mod prompt;
 
+pub use crate::domain::{CallState, DialStatus, Failure, Outcome, Phase, Route};
 pub use engine::{decision_name, farewell, has_pin_session, route_by_caller, step};
-pub use outcome::{DialStatus, Outcome};
 pub use prompt::Prompt;
 
 use crate::domain::{PhoneNumber, Pin};
@@ -26,42 +25,6 @@ pub struct Policy {
     pub pin_max_len: u8,
     /// Seconds to wait for the caller's first key.
     pub input_timeout_secs: u8,
-}
-
-/// Where a call stands.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Phase {
-    /// Waiting for a valid PIN.
-    #[default]
-    CollectingPin,
-    /// A valid PIN resolved this order; the call is bridged (or about to be) to its customer.
-    Resolved { order_id: String },
-    /// The caller used up the call's PIN attempts; no one is dialled.
-    Exhausted,
-}
-
-/// Why the last PIN entry failed: it picks the next prompt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// Digits that match no active order on this virtual number, or are not a PIN at all.
-    WrongPin,
-    /// The prompt timed out with nothing keyed.
-    NoInput,
-    /// No PIN was taken: the virtual number's guessing budget is spent and the caller is not
-    /// known there. Ends the call's PIN entry.
-    TryLater,
-}
-
-/// Everything the engine remembers about one call between two webhooks.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CallState {
-    /// PIN entries made so far, valid or not.
-    pub attempts: u8,
-    pub phase: Phase,
-    pub last_failure: Option<Failure>,
-    /// The provider reported the call's end: it takes no further PIN or dial step
-    /// (DESIGN.md: a replayed request after the call must not reach anyone).
-    pub ended: bool,
 }
 
 /// What happened on the call, as the provider reported it.
@@ -128,53 +91,6 @@ pub struct Facts {
     /// The virtual number's guessing budget is spent and the caller is not known there: no
     /// PIN is taken, the caller is asked to try again later.
     pub pin_budget_spent: bool,
-}
-
-/// Why a call is bridged where it is: recorded with the call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// The caller keyed the PIN of this order.
-    Pin { order_id: String },
-    /// The caller is a party of this booking.
-    Booking { booking_id: String },
-    /// The caller was reached through this virtual number and calls back.
-    Callback {
-        order_id: Option<String>,
-        booking_id: Option<String>,
-    },
-    /// The call could not be served (the database unreachable or too slow) and goes to
-    /// `PINBRIDGE_FALLBACK_NUMBER`. Never decided by the engine: by the webhook layer.
-    Fallback,
-}
-
-impl Route {
-    /// `pin`, `booking`, `callback` or `fallback`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Pin { .. } => "pin",
-            Self::Booking { .. } => "booking",
-            Self::Callback { .. } => "callback",
-            Self::Fallback => "fallback",
-        }
-    }
-
-    /// The order behind the route, if any.
-    pub fn order_id(&self) -> Option<&str> {
-        match self {
-            Self::Pin { order_id } => Some(order_id),
-            Self::Callback { order_id, .. } => order_id.as_deref(),
-            Self::Booking { .. } | Self::Fallback => None,
-        }
-    }
-
-    /// The booking behind the route, if any.
-    pub fn booking_id(&self) -> Option<&str> {
-        match self {
-            Self::Booking { booking_id } => Some(booking_id),
-            Self::Callback { booking_id, .. } => booking_id.as_deref(),
-            Self::Pin { .. } | Self::Fallback => None,
-        }
-    }
 }
 
 /// What the provider should do next.

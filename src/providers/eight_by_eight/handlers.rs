@@ -58,7 +58,7 @@ fn refusal(state: &AppState, secret: &str, req: &HttpRequest) -> Option<HttpResp
 }
 
 async fn answer(state: &AppState, decision: &Decision, dialled: Option<&str>) -> HttpResponse {
-    let voice = crate::call::greetings::voice_for(state, dialled).await;
+    let voice = state.voice_for(dialled).await;
     let options = response::Options {
         voice: &voice,
         voice_profile: &state.settings.eight_by_eight_voice_profile,

@@ -154,7 +154,7 @@ async fn greeting(
         )
         .await
     };
-    let voice = crate::call::greetings::voice_for(&state, request.params.virtual_number()).await;
+    let voice = state.voice_for(request.params.virtual_number()).await;
     response::greeting(&decision, &voice)
 }
 
@@ -186,7 +186,7 @@ async fn gather(
         fallback,
     )
     .await;
-    let voice = crate::call::greetings::voice_for(&state, request.params.virtual_number()).await;
+    let voice = state.voice_for(request.params.virtual_number()).await;
     response::gather(&decision, &voice, policy.max_attempts)
 }
 
@@ -299,7 +299,7 @@ async fn goodbye(
         _ => None,
     }
     .unwrap_or(Prompt::NoOneToDial);
-    let voice = crate::call::greetings::voice_for(&state, request.params.virtual_number()).await;
+    let voice = state.voice_for(request.params.virtual_number()).await;
     response::greeting(&Decision::Goodbye { prompt }, &voice)
 }
 

@@ -128,7 +128,7 @@ fn forbidden() -> HttpResponse {
 async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/plivo/pin", state.public_url);
     let hangup = format!("{}/plivo/hangup", state.public_url);
-    let voice = crate::call::greetings::voice_for(state, request.params.get("To")).await;
+    let voice = state.voice_for(request.params.get("To")).await;
     response::xml(
         decision,
         &voice,

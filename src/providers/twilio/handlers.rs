@@ -97,7 +97,7 @@ async fn answer(
 ) -> HttpResponse {
     let pin = format!("{}/twilio/pin", state.public_url);
     let status = format!("{}/twilio/status", state.public_url);
-    let voice = crate::call::greetings::voice_for(state, request.params.get("To")).await;
+    let voice = state.voice_for(request.params.get("To")).await;
     response::twiml(
         decision,
         &voice,

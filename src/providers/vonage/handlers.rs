@@ -151,7 +151,7 @@ async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpRe
     let pin = format!("{}/vonage/pin", state.public_url);
     let event = format!("{}/vonage/event", state.public_url);
     let dialled = p.to().map(params::e164_form);
-    let voice = crate::call::greetings::voice_for(state, dialled.as_deref()).await;
+    let voice = state.voice_for(dialled.as_deref()).await;
     response::answer(
         decision,
         &voice,

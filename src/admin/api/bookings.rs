@@ -4,10 +4,10 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
 use crate::domain::{BookingFields, NewBooking};
-use crate::http::AdminAuth;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, CreateError};

@@ -17,9 +17,9 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use crate::admin::auth::find_token;
 use crate::domain::clock::now_ms;
 use crate::domain::{random_token, token_digest};
-use crate::http::auth::find_token;
 use crate::state::AppState;
 use crate::storage::admin_sessions;
 

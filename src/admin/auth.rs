@@ -7,9 +7,9 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::source::client_ip;
 use crate::domain::token_digest;
 use crate::http::error::ApiError;
+use crate::http::source::client_ip;
 use crate::state::{AdminToken, AppState};
 
 /// Proof that the request carried an admin token (`Authorization: Bearer <token>`): which one,

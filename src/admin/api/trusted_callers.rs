@@ -10,9 +10,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{NewTrustedCaller, PhoneNumber, TrustedCallerField, TrustedCallerFieldError};
-use crate::http::AdminAuth;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::trusted_callers::{self, Added, TrustedCaller};

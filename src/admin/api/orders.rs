@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{NewOrder, OrderFieldError, log_safe};
-use crate::http::AdminAuth;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::orders::{self, CreateError, Order};

@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use crate::admin::AdminAuth;
 use crate::domain::PhoneNumber;
 use crate::domain::clock::{parse_rfc3339, rfc3339};
-use crate::http::AdminAuth;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::calls::{self, CallFilter, CallRecord};

@@ -1,6 +1,6 @@
 //! How a call ended, for the call log.
 
-use super::Phase;
+use super::call::Phase;
 
 /// The status of the bridged (dialled) leg, as providers report it (Exotel `DialCallStatus`,
 /// Twilio `DialCallStatus`, ...).

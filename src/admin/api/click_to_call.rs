@@ -7,10 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use crate::admin::AdminAuth;
 use crate::domain::clock::now_ms;
 use crate::domain::random_token;
 use crate::domain::{BookingStatus, PhoneNumber, log_safe};
-use crate::http::AdminAuth;
 use crate::http::error::ApiError;
 use crate::outbound::exotel_api::{ConnectCall, ExotelError, MAX_CUSTOM_FIELD_LEN, redact_digits};
 use crate::state::AppState;
