@@ -72,10 +72,12 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
         match attempt.await {
             Ok(db) => return Ok(db),
             Err(e) => {
-                let unreachable = e
-                    .chain()
-                    .filter_map(|c| c.downcast_ref::<sqlx::Error>())
-                    .any(storage::is_unavailable);
+                let unreachable = e.chain().any(|c| {
+                    c.downcast_ref::<crate::storage::Error>()
+                        .is_some_and(crate::storage::Error::is_unavailable)
+                        || c.downcast_ref::<sqlx::Error>()
+                            .is_some_and(storage::is_unavailable)
+                });
                 if !unreachable || std::time::Instant::now() >= deadline {
                     return Err(e);
                 }
@@ -374,8 +376,6 @@ impl Application {
         let events = state.events.clone();
         let writer = state.writer.clone();
         let server = HttpServer::new(move || {
-            // Runs on each worker thread, in its runtime.
-            crate::storage::mailbox::install();
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     http::limits::reject_oversized,

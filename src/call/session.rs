@@ -27,7 +27,7 @@ use crate::domain::{CallSid, PhoneNumber};
 use crate::expiring::Expiring;
 use crate::outbound::events::{CallData, EventKind, Events, PinBudgetSpentData, PinLockedData};
 use crate::storage::attempts::{Budget, Counting, EVERY_NUMBER, Spent, Weight};
-use crate::storage::writer::{CallKey, PinWrites, SavedStep, Writer, WrongPin};
+use crate::storage::writer::{CallKey, StateWrite, Writer, WrongPin};
 use crate::storage::{self, Db};
 
 /// One inbound call as a provider adapter identified it.
@@ -354,7 +354,7 @@ impl Sessions {
     }
 
     /// The call's current state: cache, then database, then a new call's.
-    pub async fn state(&self, call: &Inbound) -> Result<CallState, sqlx::Error> {
+    pub async fn state(&self, call: &Inbound) -> Result<CallState, storage::Error> {
         Ok(self
             .stored(call)
             .await?
@@ -362,7 +362,7 @@ impl Sessions {
             .unwrap_or_default())
     }
 
-    async fn stored(&self, call: &Inbound) -> Result<Option<Arc<Stored>>, sqlx::Error> {
+    async fn stored(&self, call: &Inbound) -> Result<Option<Arc<Stored>>, storage::Error> {
         if self.config.cache_call_state {
             let cached = self.cache.get(&call.key());
             crate::metrics::cache("call_state", cached.is_some());
@@ -392,7 +392,7 @@ impl Sessions {
     }
 
     /// Runs one event of the call through the flow engine and stores the result.
-    pub async fn step(&self, call: &Inbound, event: CallEvent) -> Result<Decision, sqlx::Error> {
+    pub async fn step(&self, call: &Inbound, event: CallEvent) -> Result<Decision, storage::Error> {
         if matches!(event, CallEvent::Started) {
             return self.start(call).await;
         }
@@ -468,55 +468,47 @@ impl Sessions {
         event: CallEvent,
         query: storage::orders::PinQuery,
         reachable: Reachable,
-    ) -> Result<Decision, sqlx::Error> {
-        let config = Arc::clone(&self.config);
-        let inbound = call.clone();
-        let before = stored.clone();
-        let now = query.now;
-        let decide = move |lookup: &storage::orders::PinLookup| {
-            let (found, access) = usable_order(&config.limits, lookup, &inbound);
-            let facts = Facts {
-                virtual_number: inbound.virtual_number.clone(),
-                order: found.clone().and_then(active_order),
-                pins_locked: access.locked,
-                pin_budget_spent: access.budget_spent,
-                ..Facts::default()
-            };
-            let (next, decision) = flow::step(&state, event, &facts, &config.policy);
-            let wrong = next.attempts > state.attempts
-                && next.last_failure == Some(flow::Failure::WrongPin);
-            let bridge = bridge_of(&decision);
-            let write_step = !unchanged(before.as_deref(), &next, &bridge);
-            let weight = reachable.weight(access.own_orders_only);
-            let writes = PinWrites {
-                wrong_pin: wrong.then(|| WrongPin {
-                    caller: inbound.caller_key(),
-                    virtual_number: inbound.virtual_number_key(),
+    ) -> Result<Decision, storage::Error> {
+        let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
+        let now = now_ms();
+        let limits = &self.config.limits;
+        let (found, access) = usable_order(limits, &lookup, call);
+        let facts = Facts {
+            virtual_number: call.virtual_number.clone(),
+            order: found.clone().and_then(active_order),
+            pins_locked: access.locked,
+            pin_budget_spent: access.budget_spent,
+            ..Facts::default()
+        };
+        let (next, decision) = flow::step(&state, event, &facts, &self.config.policy);
+        let wrong =
+            next.attempts > state.attempts && next.last_failure == Some(flow::Failure::WrongPin);
+        let bridge = bridge_of(&decision);
+        let write_step = !unchanged(stored.as_deref(), &next, &bridge);
+        let weight = reachable.weight(access.own_orders_only);
+        // Between this lookup and the write below, other steps may spend from the same
+        // budget: a budget may be overspent by the wrong PINs in flight at once, never by
+        // more, since each is written before its answer goes out.
+        let spent = self
+            .writer
+            .pin_entry(
+                wrong.then(|| WrongPin {
+                    caller: call.caller_key(),
+                    virtual_number: call.virtual_number_key(),
                     at: now,
                     weight,
-                    budget: config.limits.budget,
-                    counting: wrong_pin_counting(&config.limits, now),
+                    budget: limits.budget,
+                    counting: wrong_pin_counting(limits, now),
                 }),
-                step: write_step.then(|| SavedStep {
-                    call: inbound.write_key(),
+                write_step.then(|| StateWrite {
+                    call: call.write_key(),
                     state: next.clone(),
                     bridge: bridge.clone(),
-                    at: now_ms(),
+                    at: now,
                 }),
-            };
-            let refused = access.budget_spent;
-            (
-                writes,
-                (
-                    next, decision, found, bridge, wrong, write_step, refused, weight,
-                ),
             )
-        };
-        // On the writer's own SQLite connection the check and the spending commit together;
-        // through the pool (PostgreSQL), requests in flight at once all see the budget as it
-        // was before any of them spent: a spent budget refuses from the next batch on.
-        let ((next, decision, found, bridge, wrong, write_step, refused, weight), spent) =
-            self.writer.check_pin(&self.db, query, decide).await?;
+            .await?;
+        let refused = access.budget_spent;
         self.keep_order(found);
         if refused {
             crate::metrics::pin_budget_refusal(call.provider);
@@ -559,7 +551,7 @@ impl Sessions {
 
     /// What a guess of `len` digits on this call's number can reach: the active PINs of that
     /// length there and valid on every number ([`Reachable`]).
-    async fn reachable(&self, call: &Inbound, len: usize) -> Result<Reachable, sqlx::Error> {
+    async fn reachable(&self, call: &Inbound, len: usize) -> Result<Reachable, storage::Error> {
         let on_number = match &call.virtual_number {
             Some(vn) => self.pin_counts(Some(vn.as_ref())).await?.of_len(len),
             None => 0,
@@ -579,7 +571,7 @@ impl Sessions {
     async fn pin_counts(
         &self,
         virtual_number: Option<&str>,
-    ) -> Result<Arc<storage::orders::PinCounts>, sqlx::Error> {
+    ) -> Result<Arc<storage::orders::PinCounts>, storage::Error> {
         let key = virtual_number.unwrap_or(EVERY_NUMBER);
         if let Some(counts) = self.pin_counts.get(key) {
             return Ok(counts);
@@ -601,7 +593,7 @@ impl Sessions {
     /// The first step of a call: creates its record unless it has one. The engine's answer to
     /// [`CallEvent::Started`] (the welcome) does not depend on the call's state, so nothing is
     /// read.
-    async fn start(&self, call: &Inbound) -> Result<Decision, sqlx::Error> {
+    async fn start(&self, call: &Inbound) -> Result<Decision, storage::Error> {
         let new = CallState::default();
         let (_, decision) = flow::step(
             &new,
@@ -624,14 +616,14 @@ impl Sessions {
         call: &Inbound,
         state: &CallState,
         event: CallEvent,
-    ) -> Result<(CallState, Decision), sqlx::Error> {
+    ) -> Result<(CallState, Decision), storage::Error> {
         let facts = self.facts(call, state, &event).await?;
         Ok(flow::step(state, event, &facts, &self.config.policy))
     }
 
     /// Records a wrong PIN that could hit nothing (digits that are not a well-formed PIN):
     /// it counts against the caller and spends nothing ([`Self::after_wrong_pin`]).
-    async fn record_wrong_pin(&self, call: &Inbound) -> Result<(), sqlx::Error> {
+    async fn record_wrong_pin(&self, call: &Inbound) -> Result<(), storage::Error> {
         crate::metrics::wrong_pin(call.provider);
         let now = now_ms();
         let limits = &self.config.limits;
@@ -723,7 +715,7 @@ impl Sessions {
         &self,
         order_id: &str,
         now: i64,
-    ) -> Result<Option<storage::orders::Order>, sqlx::Error> {
+    ) -> Result<Option<storage::orders::Order>, storage::Error> {
         if self.config.cache_call_state
             && let Some(order) = self.orders.get(order_id)
         {
@@ -740,7 +732,7 @@ impl Sessions {
         call: &Inbound,
         state: &CallState,
         event: &CallEvent,
-    ) -> Result<Facts, sqlx::Error> {
+    ) -> Result<Facts, storage::Error> {
         if state.ended {
             // The engine answers an ended call without facts: nothing is looked up for it.
             return Ok(Facts::default());
@@ -793,7 +785,7 @@ impl Sessions {
         call: &Inbound,
         facts: &mut Facts,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), storage::Error> {
         let (Some(caller), Some(vn)) = (&call.caller, &call.virtual_number) else {
             return Ok(());
         };
@@ -836,7 +828,7 @@ impl Sessions {
         call: &Inbound,
         end: &storage::calls::CallEnd,
         at: i64,
-    ) -> Result<flow::Outcome, sqlx::Error> {
+    ) -> Result<flow::Outcome, storage::Error> {
         let known = if self.config.cache_call_state {
             self.cache.get(&call.key()).map(|s| s.state.clone())
         } else {

@@ -83,9 +83,9 @@ impl ApiError {
 
 /// A database that can not be reached is a 503 the client may retry; text the database can
 /// not hold (a NUL character, which PostgreSQL refuses) is a 400; anything else a 500.
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if crate::storage::is_unavailable(&e) {
+impl From<crate::storage::Error> for ApiError {
+    fn from(e: crate::storage::Error) -> Self {
+        if e.is_unavailable() {
             tracing::warn!(error = %e, "admin API request: database unavailable");
             return Self::client(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -93,7 +93,7 @@ impl From<sqlx::Error> for ApiError {
                 "the database is unavailable; retry shortly",
             );
         }
-        if crate::storage::is_unstorable_text(&e) {
+        if e.is_unstorable_text() {
             return Self::bad_request(
                 "invalid_text",
                 "the request holds a NUL character, which no field may hold",

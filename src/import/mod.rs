@@ -239,7 +239,7 @@ async fn import_in_batches(
     // Set once nothing more is to be stored; without `skip_bad`, the rest is still
     // validated, because invalid rows are reported before anything else.
     let mut stopped = false;
-    let mut failure: Option<sqlx::Error> = None;
+    let mut failure: Option<crate::storage::Error> = None;
     loop {
         let (mut rows, (valid, errors), more) = (&mut parsing).await??;
         if more {
@@ -321,7 +321,7 @@ async fn add(
     density: Density,
     now: i64,
     expected_rows: usize,
-) -> Result<Vec<(usize, orders::CreateError)>, sqlx::Error> {
+) -> Result<Vec<(usize, orders::CreateError)>, crate::storage::Error> {
     let store = match store {
         Some(store) => store,
         None => {

@@ -409,7 +409,7 @@ impl Events {
         kind: EventKind,
         dedupe_key: &str,
         data: Value,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), crate::storage::Error> {
         let Some(inner) = &self.inner else {
             return Ok(());
         };
@@ -470,7 +470,7 @@ impl Events {
     /// many were attempted. For tests and tools; the worker calls it by itself.
     ///
     /// Errors: the database's.
-    pub async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
+    pub async fn deliver_due(&self) -> Result<usize, crate::storage::Error> {
         match &self.inner {
             Some(inner) => Arc::clone(inner).deliver_due().await,
             None => Ok(0),
@@ -482,7 +482,7 @@ impl Events {
     /// (what the sweeper does each round). Returns how many were emitted.
     ///
     /// Errors: the database's.
-    pub async fn sweep_expired_bookings(&self) -> Result<usize, sqlx::Error> {
+    pub async fn sweep_expired_bookings(&self) -> Result<usize, crate::storage::Error> {
         match &self.inner {
             Some(inner) => inner.sweep_expired_bookings().await,
             None => Ok(0),
@@ -492,7 +492,7 @@ impl Events {
     /// Events waiting for delivery (all instances); 0 when no URL is configured.
     ///
     /// Errors: the database's.
-    pub async fn backlog(&self) -> Result<i64, sqlx::Error> {
+    pub async fn backlog(&self) -> Result<i64, crate::storage::Error> {
         match &self.inner {
             Some(inner) => outbox::backlog(&inner.db).await,
             None => Ok(0),
@@ -506,7 +506,7 @@ impl Inner {
         kind: EventKind,
         dedupe_key: &str,
         data: Value,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, crate::storage::Error> {
         let id = format!("evt_{}", crate::domain::random_token(24));
         let created_at = now_ms();
         let body = serde_json::to_string(&Envelope {
@@ -515,7 +515,7 @@ impl Inner {
             created_at: rfc3339(created_at),
             data: &data,
         })
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        .map_err(|e| crate::storage::Error::Internal(format!("an event as JSON: {e}")))?;
         let stored = outbox::insert(
             &self.db,
             &NewEvent {
@@ -548,7 +548,7 @@ impl Inner {
                 Ok(_) => {}
                 Err(_) if self.db.is_closed() => break,
                 Err(e) => {
-                    crate::metrics::database_error(crate::storage::is_unavailable(&e));
+                    crate::metrics::database_error(e.is_unavailable());
                     tracing::error!(error = %e, "event delivery: the outbox could not be read");
                 }
             }
@@ -563,7 +563,7 @@ impl Inner {
         }
     }
 
-    async fn deliver_due(self: Arc<Self>) -> Result<usize, sqlx::Error> {
+    async fn deliver_due(self: Arc<Self>) -> Result<usize, crate::storage::Error> {
         let now = now_ms();
         let limit = i64::try_from(self.config.concurrency).unwrap_or(8);
         let ids = outbox::due(&self.db, now, limit).await?;
@@ -586,7 +586,7 @@ impl Inner {
                 if self.db.is_closed() {
                     continue;
                 }
-                crate::metrics::database_error(crate::storage::is_unavailable(&e));
+                crate::metrics::database_error(e.is_unavailable());
                 tracing::error!(error = %e, "event delivery: the attempt could not be recorded");
             }
         }
@@ -594,7 +594,7 @@ impl Inner {
     }
 
     /// Posts one claimed event and records the attempt.
-    async fn deliver(&self, event: OutboxEvent) -> Result<(), sqlx::Error> {
+    async fn deliver(&self, event: OutboxEvent) -> Result<(), crate::storage::Error> {
         let kind = EventKind::parse(&event.kind).map_or("unknown", EventKind::as_str);
         let answer = self.post(&event).await;
         let now = now_ms();
@@ -705,7 +705,7 @@ impl Inner {
                 if self.db.is_closed() {
                     break;
                 }
-                crate::metrics::database_error(crate::storage::is_unavailable(&e));
+                crate::metrics::database_error(e.is_unavailable());
                 tracing::error!(error = %e, "booking expiry sweep failed");
             }
             if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
@@ -720,7 +720,7 @@ impl Inner {
         }
     }
 
-    async fn sweep_expired_bookings(&self) -> Result<usize, sqlx::Error> {
+    async fn sweep_expired_bookings(&self) -> Result<usize, crate::storage::Error> {
         const PREFIX: &str = "booking.expired:";
         let now = now_ms();
         let since = now.saturating_sub(ms(self.config.expiry_lookback));

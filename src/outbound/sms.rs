@@ -297,7 +297,7 @@ impl UnansweredSms {
         order_id: &str,
         call_virtual_number: Option<&str>,
         now: i64,
-    ) -> Result<Option<Target>, sqlx::Error> {
+    ) -> Result<Option<Target>, crate::storage::Error> {
         let Some(order) = storage::orders::get(&self.db, order_id)
             .await?
             .filter(|o| o.status(now) == OrderStatus::Active)
@@ -328,7 +328,7 @@ impl UnansweredSms {
         booking_id: &str,
         dialled: Option<&str>,
         now: i64,
-    ) -> Result<Option<Target>, sqlx::Error> {
+    ) -> Result<Option<Target>, crate::storage::Error> {
         let Some(booking) = storage::bookings::get(&self.db, booking_id)
             .await?
             .filter(|b| b.status(now) == BookingStatus::Active)

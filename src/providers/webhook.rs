@@ -39,12 +39,12 @@ pub async fn within_budget<T>(
     state: &AppState,
     applet: &'static str,
     call: &Inbound,
-    work: impl Future<Output = Result<T, sqlx::Error>>,
+    work: impl Future<Output = Result<T, crate::storage::Error>>,
 ) -> Option<T> {
     match tokio::time::timeout(state.settings.webhook_timeout, work).await {
         Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {
-            crate::metrics::database_error(crate::storage::is_unavailable(&e));
+            crate::metrics::database_error(e.is_unavailable());
             crate::metrics::step_fallback(call.provider, applet, "storage");
             tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), error = %e, "storage failed; answering the safe fallback");
             None
@@ -187,7 +187,7 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
                 outcome,
             );
         }
-        Ok(Err(e)) if !crate::storage::is_unavailable(&e) => {
+        Ok(Err(e)) if !e.is_unavailable() => {
             tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), error = %e, "call end not recorded");
         }
         // Unreachable or too slow: kept, and written when the database answers again
@@ -234,7 +234,7 @@ pub async fn token_use(
             TokenUse::Replayed
         }
         Ok(Err(e)) => {
-            crate::metrics::database_error(crate::storage::is_unavailable(&e));
+            crate::metrics::database_error(e.is_unavailable());
             tracing::error!(provider, error = %e, "a request's one-time token could not be recorded; answering the safe fallback");
             TokenUse::Unrecorded
         }

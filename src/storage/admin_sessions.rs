@@ -21,7 +21,7 @@ pub async fn create(
     csrf: &str,
     now_ms: i64,
     expires_at_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     sqlx::query(
         "insert into admin_sessions (id_sha256, token_name, pii, csrf, created_at, expires_at)
          values ($1, $2, $3, $4, $5, $6)",
@@ -42,7 +42,7 @@ pub async fn find(
     db: &Db,
     id_sha256: &str,
     now_ms: i64,
-) -> Result<Option<AdminSessionRow>, sqlx::Error> {
+) -> Result<Option<AdminSessionRow>, super::Error> {
     let row = sqlx::query(
         "select token_name, pii, csrf from admin_sessions where id_sha256 = $1 and expires_at > $2",
     )
@@ -58,10 +58,11 @@ pub async fn find(
         })
     })
     .transpose()
+    .map_err(|e: sqlx::Error| e.into())
 }
 
 /// Ends a session (sign-out), and forgets every expired one.
-pub async fn delete(db: &Db, id_sha256: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+pub async fn delete(db: &Db, id_sha256: &str, now_ms: i64) -> Result<(), super::Error> {
     sqlx::query("delete from admin_sessions where id_sha256 = $1 or expires_at <= $2")
         .bind(id_sha256)
         .bind(now_ms)

@@ -205,7 +205,7 @@ pub async fn record_failure(
     weight: Weight,
     budget: Budget,
     counting: Counting,
-) -> Result<Spent, sqlx::Error> {
+) -> Result<Spent, super::Error> {
     sqlx::query(RECORD_FAILURE)
         .bind(caller)
         .bind(virtual_number)
@@ -232,7 +232,7 @@ async fn spend(
     amount: i64,
     now_ms: i64,
     budget: Budget,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, super::Error> {
     if amount <= 0 {
         return Ok(0);
     }
@@ -244,6 +244,7 @@ async fn spend(
         .fetch_one(conn)
         .await?
         .try_get(0)
+        .map_err(Into::into)
 }
 
 /// After a wrong PIN was recorded: the caller's wrong PINs within the window (at most its
@@ -261,7 +262,7 @@ pub async fn caller_failures<'c>(
     db: impl Executor<'c, Database = Any>,
     caller: &str,
     counting: Counting,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, super::Error> {
     sqlx::query(CALLER_FAILURES)
         .bind(caller)
         .bind(counting.since)
@@ -269,6 +270,7 @@ pub async fn caller_failures<'c>(
         .fetch_one(db)
         .await?
         .try_get(0)
+        .map_err(Into::into)
 }
 
 /// One virtual number's exposure to PIN guessing, or that of the orders valid on every
@@ -295,7 +297,7 @@ pub async fn exposure(
     db: &super::Db,
     budget: Budget,
     now: i64,
-) -> Result<Vec<Exposure>, sqlx::Error> {
+) -> Result<Vec<Exposure>, super::Error> {
     use std::collections::BTreeMap;
     let mut pins: BTreeMap<String, BTreeMap<usize, i64>> = BTreeMap::new();
     let rows = sqlx::query(

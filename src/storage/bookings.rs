@@ -48,13 +48,13 @@ pub enum CreateError {
     #[error("a party already holds this virtual number in an active booking")]
     ParticipantConflict,
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(#[from] super::Error),
 }
 
 const COLUMNS: &str =
     "booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at, closed_at";
 
-fn from_row(row: &AnyRow) -> Result<Booking, sqlx::Error> {
+fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
     Ok(Booking {
         booking_id: row.try_get("booking_id")?,
         reference: row.try_get("reference")?,
@@ -148,7 +148,7 @@ async fn party_holds(
     a: &str,
     b: &str,
     now_ms: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     let row = sqlx::query(PARTY_HOLDS)
         .bind(number)
         .bind(now_ms)
@@ -185,7 +185,7 @@ async fn allocate(
     b: &str,
     provider: Option<&str>,
     now_ms: i64,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Option<String>, super::Error> {
     let row = sqlx::query(ALLOCATE)
         .bind(now_ms)
         .bind(a)
@@ -193,11 +193,13 @@ async fn allocate(
         .bind(provider.unwrap_or(""))
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|r| r.try_get("number")).transpose()
+    row.map(|r| r.try_get("number"))
+        .transpose()
+        .map_err(|e: sqlx::Error| e.into())
 }
 
 /// The booking with this id, in any status.
-pub async fn get(db: &Db, booking_id: &str) -> Result<Option<Booking>, sqlx::Error> {
+pub async fn get(db: &Db, booking_id: &str) -> Result<Option<Booking>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from bookings where booking_id = $1"
     ));
@@ -213,7 +215,11 @@ pub async fn get(db: &Db, booking_id: &str) -> Result<Option<Booking>, sqlx::Err
 /// Closes a booking: it stops routing at once, the callback routes of its calls too.
 /// Returns the booking as it is now, or `None` when there is none. Closing twice keeps the
 /// first time.
-pub async fn close(db: &Db, booking_id: &str, now_ms: i64) -> Result<Option<Booking>, sqlx::Error> {
+pub async fn close(
+    db: &Db,
+    booking_id: &str,
+    now_ms: i64,
+) -> Result<Option<Booking>, super::Error> {
     sqlx::query("update bookings set closed_at = $1 where booking_id = $2 and closed_at is null")
         .bind(now_ms)
         .bind(booking_id)
@@ -223,7 +229,7 @@ pub async fn close(db: &Db, booking_id: &str, now_ms: i64) -> Result<Option<Book
 }
 
 /// Every booking active at `now_ms`.
-pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, sqlx::Error> {
+pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from bookings where closed_at is null and expires_at > $1
          order by created_at"
@@ -254,7 +260,7 @@ pub async fn find_peer(
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
-) -> Result<Option<(String, String)>, sqlx::Error> {
+) -> Result<Option<(String, String)>, super::Error> {
     let row = sqlx::query(FIND_PEER)
         .bind(caller)
         .bind(virtual_number)
@@ -268,6 +274,13 @@ pub async fn find_peer(
         Ok((r.try_get("booking_id")?, peer))
     })
     .transpose()
+    .map_err(|e: sqlx::Error| e.into())
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e.into())
+    }
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ fn failure_column(f: Option<Failure>) -> Option<&'static str> {
     })
 }
 
-fn state_from_row(row: &AnyRow) -> Result<CallState, sqlx::Error> {
+fn state_from_row(row: &AnyRow) -> Result<CallState, super::Error> {
     Ok(state_from_columns(
         &row.try_get::<String, _>("phase")?,
         row.try_get("order_id")?,
@@ -141,7 +141,7 @@ pub async fn load_state<'c>(
     provider: &str,
     call_sid: &str,
     started_before: i64,
-) -> Result<Option<CallState>, sqlx::Error> {
+) -> Result<Option<CallState>, super::Error> {
     sqlx::query(LOAD_STATE)
         .bind(provider)
         .bind(call_sid)
@@ -178,7 +178,7 @@ pub async fn start(
     caller: Option<&str>,
     virtual_number: Option<&str>,
     now_ms: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     let (phase, attempts, outcome) = start_values();
     let done = sqlx::query(START)
         .bind(provider)
@@ -282,7 +282,7 @@ impl Indexed {
         }
     }
 
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+    fn from_row(row: &AnyRow) -> Result<Self, super::Error> {
         Ok(Self {
             virtual_number: row.try_get("virtual_number")?,
             order_id: row.try_get("order_id")?,
@@ -305,7 +305,7 @@ async fn fill_indexed(
     call_sid: &str,
     now: &Indexed,
     wanted: &Indexed,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     if now == wanted {
         return Ok(());
     }
@@ -371,7 +371,7 @@ pub async fn save_step(
     conn: &mut AnyConnection,
     step: &CallStep<'_>,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let v = StepValues::of(step, now_ms);
     sqlx::query(v.statement())
         .bind(step.provider)
@@ -415,7 +415,7 @@ pub async fn find_callback(
     dialled: &str,
     since_ms: i64,
     now_ms: i64,
-) -> Result<Option<(String, Option<String>, Option<String>)>, sqlx::Error> {
+) -> Result<Option<(String, Option<String>, Option<String>)>, super::Error> {
     let row = sqlx::query(CALLBACK)
         .bind(virtual_number)
         .bind(dialled)
@@ -431,6 +431,7 @@ pub async fn find_callback(
         ))
     })
     .transpose()
+    .map_err(|e: sqlx::Error| e.into())
 }
 
 /// Records a call's end: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual number, then
@@ -513,7 +514,7 @@ pub async fn record_end(
     state: Option<&CallState>,
     end: &CallEnd,
     now_ms: i64,
-) -> Result<Outcome, sqlx::Error> {
+) -> Result<Outcome, super::Error> {
     let state = match state {
         Some(state) => state.clone(),
         None => load_state(&mut *conn, provider, call_sid, i64::MIN)
@@ -565,7 +566,7 @@ pub struct CallFilter {
 }
 
 /// Calls matching `filter`, newest first.
-pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, sqlx::Error> {
+pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, super::Error> {
     let mut filters = Filters::default();
     filters.equal(&["call_sid"], filter.call_sid.as_deref());
     filters.equal(&["order_id"], filter.order_id.as_deref());
@@ -632,7 +633,7 @@ impl<'a> Filters<'a> {
         until_ms: Option<i64>,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<CallRecord>, sqlx::Error> {
+    ) -> Result<Vec<CallRecord>, super::Error> {
         let sql = sqlx::AssertSqlSafe(self.statement());
         let mut query = sqlx::query(sql)
             .bind(since_ms.unwrap_or(i64::MIN))
@@ -672,7 +673,7 @@ const RECORD_COLUMNS: &str = "provider, call_sid, caller, virtual_number, order_
     route, destination, pin_attempts, outcome, dial_call_status, call_type, dial_secs, talk_secs,
     recording_url, legs, started_at, updated_at, ended_at";
 
-fn record_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
+fn record_from_row(row: &AnyRow) -> Result<CallRecord, super::Error> {
     Ok(CallRecord {
         provider: row.try_get("provider")?,
         call_sid: row.try_get("call_sid")?,
@@ -697,7 +698,7 @@ fn record_from_row(row: &AnyRow) -> Result<CallRecord, sqlx::Error> {
 }
 
 /// Calls matching the admin UI's filter, newest first.
-pub async fn log(db: &Db, filter: &LogFilter) -> Result<Vec<CallRecord>, sqlx::Error> {
+pub async fn log(db: &Db, filter: &LogFilter) -> Result<Vec<CallRecord>, super::Error> {
     let mut filters = Filters::default();
     filters.equal(&["provider"], Some(&filter.provider));
     filters.equal(&["outcome"], Some(&filter.outcome));
@@ -722,7 +723,7 @@ pub async fn get(
     db: &Db,
     provider: &str,
     call_sid: &str,
-) -> Result<Option<CallRecord>, sqlx::Error> {
+) -> Result<Option<CallRecord>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "select {RECORD_COLUMNS} from calls where provider = $1 and call_sid = $2"
     ));

@@ -42,7 +42,7 @@ impl Connection {
     /// `LIMIT` while planning, so the PIN lookup's statement ([`find_active_by_pin`], with its
     /// capped counts) was compiled again on every run; the profile showed that as 10 % of the
     /// server's time at maximum rate.
-    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, sqlx::Error> {
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, super::Error> {
         let conn = rusqlite::Connection::open(path).map_err(to_sqlx)?;
         conn.busy_timeout(busy_timeout).map_err(to_sqlx)?;
         conn.set_db_config(
@@ -64,7 +64,7 @@ impl Connection {
     /// Bounds the database file to `max_bytes` on this connection, as the pool's connections
     /// are (`PINBRIDGE_SQLITE_MAX_SIZE_MB`): SQLite's `max_page_count` is kept per connection.
     /// Past it, a write that needs a new page fails with `SQLITE_FULL`, as on a full disk.
-    pub fn limit_size(self, max_bytes: Option<u64>) -> Result<Self, sqlx::Error> {
+    pub fn limit_size(self, max_bytes: Option<u64>) -> Result<Self, super::Error> {
         if let Some(max_bytes) = max_bytes {
             let page_size: i64 = self
                 .0
@@ -87,8 +87,8 @@ impl Connection {
     /// when each transaction held one webhook step's write.
     pub fn in_transaction<T>(
         &mut self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T, sqlx::Error>,
-    ) -> Result<T, sqlx::Error> {
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, super::Error>,
+    ) -> Result<T, super::Error> {
         let conn = &self.0;
         execute(conn, "BEGIN IMMEDIATE", &[])?;
         let done = f(conn).and_then(|value| execute(conn, "COMMIT", &[]).map(|_| value));
@@ -106,7 +106,7 @@ impl Connection {
     /// [`crate::storage`]). Called between two batches, right after a background pass, it
     /// has little to copy. Returns the frames in the log and the frames copied; a checkpoint
     /// already running elsewhere (`SQLITE_BUSY`) is an error, tried again after the next pass.
-    pub fn finish_checkpoint(&self) -> Result<(i64, i64), sqlx::Error> {
+    pub fn finish_checkpoint(&self) -> Result<(i64, i64), super::Error> {
         self.0
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                 Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?))
@@ -116,9 +116,7 @@ impl Connection {
                 if busy == 0 {
                     Ok((log, copied))
                 } else {
-                    Err(sqlx::Error::Protocol(
-                        "a checkpoint is already running".into(),
-                    ))
+                    Err(sqlx::Error::Protocol("a checkpoint is already running".into()).into())
                 }
             })
     }
@@ -137,7 +135,7 @@ pub fn start(
     caller: Option<&str>,
     virtual_number: Option<&str>,
     now_ms: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     let (phase, attempts, outcome) = calls::start_values();
     let changed = execute(
         conn,
@@ -161,7 +159,7 @@ pub fn save_step(
     conn: &rusqlite::Connection,
     step: &CallStep<'_>,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let v = StepValues::of(step, now_ms);
     execute(
         conn,
@@ -203,7 +201,7 @@ fn fill_indexed(
     call_sid: &str,
     now: &Indexed,
     wanted: &Indexed,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     if now == wanted {
         return Ok(());
     }
@@ -233,7 +231,7 @@ pub fn record_end(
     state: Option<&CallState>,
     end: &CallEnd,
     now_ms: i64,
-) -> Result<Outcome, sqlx::Error> {
+) -> Result<Outcome, super::Error> {
     let state = match state {
         Some(state) => state.clone(),
         None => load_state(conn, provider, call_sid)?.unwrap_or_default(),
@@ -274,7 +272,7 @@ fn load_state(
     conn: &rusqlite::Connection,
     provider: &str,
     call_sid: &str,
-) -> Result<Option<CallState>, sqlx::Error> {
+) -> Result<Option<CallState>, super::Error> {
     let state = query_row(
         conn,
         calls::LOAD_STATE,
@@ -291,7 +289,7 @@ fn load_state(
     );
     match state {
         Ok(state) => Ok(Some(state)),
-        Err(sqlx::Error::RowNotFound) => Ok(None),
+        Err(super::Error::Statement(sqlx::Error::RowNotFound)) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -303,7 +301,7 @@ pub fn claim(
     token: &str,
     until: i64,
     now: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     Ok(execute(conn, super::seen::CLAIM, &[&provider, &token, &until, &now])? == 1)
 }
 
@@ -317,7 +315,7 @@ pub fn record_failure(
     weight: Weight,
     budget: Budget,
     counting: Counting,
-) -> Result<Spent, sqlx::Error> {
+) -> Result<Spent, super::Error> {
     execute(
         conn,
         attempts::RECORD_FAILURE,
@@ -359,7 +357,7 @@ pub fn record_failure(
 pub fn find_active_by_pin(
     conn: &rusqlite::Connection,
     q: &PinQuery,
-) -> Result<PinLookup, sqlx::Error> {
+) -> Result<PinLookup, super::Error> {
     query_row(
         conn,
         &orders::FIND_BY_PIN,
@@ -408,7 +406,7 @@ pub fn find_active_by_pin(
 /// Steps on the writer's SQLite connection: appended to their calls' records, one prepared
 /// [`steps::APPEND_STEPS`] a call (where [`steps::record_many`], through the pool, writes
 /// rows of `call_steps`: see [`steps`]).
-pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result<(), sqlx::Error> {
+pub fn record_steps(conn: &rusqlite::Connection, rows: &[NewStep<'_>]) -> Result<(), super::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -497,7 +495,7 @@ fn run(
     statement: &mut rusqlite::Statement<'_>,
     sql: &'static str,
     values: &[&dyn rusqlite::ToSql],
-) -> Result<usize, sqlx::Error> {
+) -> Result<usize, super::Error> {
     bind_numbered(statement, sql, values)
         .and_then(|()| statement.raw_execute())
         .map_err(to_sqlx)
@@ -508,40 +506,41 @@ fn execute(
     conn: &rusqlite::Connection,
     sql: &'static str,
     values: &[&dyn rusqlite::ToSql],
-) -> Result<usize, sqlx::Error> {
+) -> Result<usize, super::Error> {
     let mut statement = conn.prepare_cached(sql).map_err(to_sqlx)?;
     run(&mut statement, sql, values)
 }
 
 /// Runs `sql` (prepared once, kept) with `values` and reads its first row with `read`;
-/// [`sqlx::Error::RowNotFound`] without one.
+/// [`super::Error::Statement`] of [`sqlx::Error::RowNotFound`] without one.
 fn query_row<T>(
     conn: &rusqlite::Connection,
     sql: &'static str,
     values: &[&dyn rusqlite::ToSql],
     read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<T, sqlx::Error> {
+) -> Result<T, super::Error> {
     let mut statement = conn.prepare_cached(sql).map_err(to_sqlx)?;
     bind_numbered(&mut statement, sql, values).map_err(to_sqlx)?;
     let mut rows = statement.raw_query();
     match rows.next().map_err(to_sqlx)? {
         Some(row) => read(row).map_err(to_sqlx),
-        None => Err(sqlx::Error::RowNotFound),
+        None => Err(sqlx::Error::RowNotFound.into()),
     }
 }
 
 /// A rusqlite error as the `sqlx::Error` the pool would have returned; see the module's
 /// documentation.
-fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
+fn to_sqlx(e: rusqlite::Error) -> super::Error {
     use rusqlite::ErrorCode::{
         CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly, SystemIoFailure,
     };
-    match e.sqlite_error_code() {
+    let e = match e.sqlite_error_code() {
         Some(
             DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen | ReadOnly,
         ) => sqlx::Error::Io(std::io::Error::other(format!("SQLite: {e}"))),
         _ => sqlx::Error::Protocol(format!("SQLite: {e}")),
-    }
+    };
+    e.into()
 }
 
 #[cfg(test)]
@@ -570,13 +569,19 @@ mod tests {
         assert_eq!(got, (7, "ab".to_owned(), "a".to_owned()));
         let short = query_row(&conn, sql, &[&"a", &"b"], |row| row.get::<_, i64>(0));
         assert!(
-            matches!(&short, Err(sqlx::Error::Protocol(m)) if m.contains("$3")),
+            matches!(&short, Err(super::super::Error::Statement(sqlx::Error::Protocol(m))) if m.contains("$3")),
             "{short:?}"
         );
         let none = query_row(&conn, "select 1 where $1 = 2", &[&1], |row| {
             row.get::<_, i64>(0)
         });
-        assert!(matches!(none, Err(sqlx::Error::RowNotFound)), "{none:?}");
+        assert!(
+            matches!(
+                none,
+                Err(super::super::Error::Statement(sqlx::Error::RowNotFound))
+            ),
+            "{none:?}"
+        );
         // The order read from the first statement is kept for it alone: run again after
         // another, it binds as before.
         let again: (i64, String, String) = query_row(&conn, sql, &[&"c", &"d", &8], |row| {
@@ -1009,7 +1014,7 @@ mod tests {
         };
         let failed = conn.in_transaction(|tx| {
             start(tx, "exotel", "CA1", None, None, 1)?;
-            Err::<(), _>(sqlx::Error::Protocol("the work failed".into()))
+            Err::<(), _>(sqlx::Error::Protocol("the work failed".into()).into())
         });
         assert!(failed.is_err());
         assert!(conn.alone().is_autocommit(), "rolled back");
@@ -1023,7 +1028,7 @@ mod tests {
         holder.0.execute_batch("begin immediate").unwrap();
         let locked = conn.in_transaction(|tx| start(tx, "exotel", "CA2", None, None, 1));
         assert!(
-            crate::storage::is_unavailable(&locked.unwrap_err()),
+            locked.unwrap_err().is_unavailable(),
             "BEGIN IMMEDIATE waited for the lock in vain"
         );
         assert!(conn.alone().is_autocommit());
@@ -1046,7 +1051,7 @@ mod tests {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate);
         let _held = held.unwrap();
         let e = start(writer.alone(), "exotel", "CA2", None, None, 1).unwrap_err();
-        assert!(crate::storage::is_unavailable(&e), "{e:?}");
+        assert!(e.is_unavailable(), "{e:?}");
     }
 
     #[tokio::test]
@@ -1060,6 +1065,6 @@ mod tests {
             .execute("insert into no_such_table values (1)", [])
             .map_err(to_sqlx)
             .unwrap_err();
-        assert!(!crate::storage::is_unavailable(&e), "{e:?}");
+        assert!(!e.is_unavailable(), "{e:?}");
     }
 }

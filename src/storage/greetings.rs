@@ -22,7 +22,7 @@ pub struct Greeting {
 }
 
 /// Every stored greeting, ordered by prompt, language and number.
-pub async fn list(db: &Db) -> Result<Vec<Greeting>, sqlx::Error> {
+pub async fn list(db: &Db) -> Result<Vec<Greeting>, super::Error> {
     let rows = sqlx::query(
         "select prompt, language, virtual_number, kind, body, updated_at from greetings
          order by prompt, language, virtual_number",
@@ -44,7 +44,7 @@ pub async fn list(db: &Db) -> Result<Vec<Greeting>, sqlx::Error> {
 }
 
 /// Stores (or replaces) the operator's version of a prompt.
-pub async fn upsert(db: &Db, g: &Greeting) -> Result<(), sqlx::Error> {
+pub async fn upsert(db: &Db, g: &Greeting) -> Result<(), super::Error> {
     sqlx::query(
         "insert into greetings (prompt, language, virtual_number, kind, body, updated_at)
          values ($1, $2, $3, $4, $5, $6)
@@ -68,7 +68,7 @@ pub async fn delete(
     prompt: &str,
     language: &str,
     virtual_number: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     let done = sqlx::query(
         "delete from greetings where prompt = $1 and language = $2 and virtual_number = $3",
     )
@@ -81,7 +81,7 @@ pub async fn delete(
 }
 
 /// The pool's numbers that have a language: (number, language).
-pub async fn number_languages(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+pub async fn number_languages(db: &Db) -> Result<Vec<(String, String)>, super::Error> {
     let rows = sqlx::query(
         "select number, language from virtual_numbers where language is not null and language <> ''",
     )
@@ -98,7 +98,7 @@ pub async fn set_number_language(
     db: &Db,
     number: &str,
     language: Option<&str>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     let done = sqlx::query("update virtual_numbers set language = $1 where number = $2")
         .bind(language)
         .bind(number)

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Db, is_unavailable};
+use super::Db;
 
 /// How long a noted outcome answers `/readyz` before a probe is written instead: at most one
 /// probe a second, however often readiness is asked (the endpoint is unauthenticated).
@@ -47,13 +47,13 @@ impl Default for WriteHealth {
 
 impl WriteHealth {
     /// Notes the outcome of a write. A success, or a failure that says the database can not
-    /// take writes ([`is_unavailable`]), replaces the previous outcome; any other failure (a
+    /// take writes ([`super::Error::is_unavailable`]), replaces the previous outcome; any other failure (a
     /// wrong statement, a constraint) says nothing of the database and is not noted. Logs
     /// when writes start or stop failing.
-    pub(crate) fn note<T>(&self, outcome: &Result<T, sqlx::Error>) {
+    pub(crate) fn note<T>(&self, outcome: &Result<T, super::Error>) {
         let failing = match outcome {
             Ok(_) => false,
-            Err(e) if is_unavailable(e) => true,
+            Err(e) if e.is_unavailable() => true,
             Err(_) => return,
         };
         self.set(failing, outcome.as_ref().err());
@@ -64,7 +64,7 @@ impl WriteHealth {
         self.failing.load(Ordering::Acquire)
     }
 
-    fn set(&self, failing: bool, error: Option<&sqlx::Error>) {
+    fn set(&self, failing: bool, error: Option<&super::Error>) {
         let since_epoch = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.noted_at.store(since_epoch.max(1), Ordering::Release);
         let was = self.failing.swap(failing, Ordering::AcqRel);
@@ -94,13 +94,14 @@ impl WriteHealth {
 /// failing: it is one fixed row, written and removed in one transaction (in
 /// `instance_secrets`, under a name no secret has), which nothing but the database can refuse.
 ///
-/// Errors: the probe's error, or, when a recent write failed, [`sqlx::Error::Io`] saying so.
-pub async fn check(db: &Db) -> Result<(), sqlx::Error> {
+/// Errors: the probe's error, or, when a recent write failed, [`super::Error::Unavailable`]
+/// saying so.
+pub async fn check(db: &Db) -> Result<(), super::Error> {
     let health = db.write_health();
     let recent = || match health.fresh() {
         Some(false) => Some(Ok(())),
-        Some(true) => Some(Err(sqlx::Error::Io(std::io::Error::other(
-            "the latest write failed: the database can not take writes",
+        Some(true) => Some(Err(super::Error::Unavailable(sqlx::Error::Io(
+            std::io::Error::other("the latest write failed: the database can not take writes"),
         )))),
         None => None,
     };
@@ -114,14 +115,14 @@ pub async fn check(db: &Db) -> Result<(), sqlx::Error> {
     }
     let probed = probe(db).await;
     match &probed {
-        Err(e) if !is_unavailable(e) => health.set(true, Some(e)),
+        Err(e) if !e.is_unavailable() => health.set(true, Some(e)),
         _ => health.note(&probed),
     }
     probed
 }
 
 /// Writes [`PROBE_BYTES`] into `instance_secrets` and removes them, in one transaction.
-async fn probe(db: &Db) -> Result<(), sqlx::Error> {
+async fn probe(db: &Db) -> Result<(), super::Error> {
     // Per process, so that instances sharing a PostgreSQL database do not wait on each
     // other's probe row.
     let name = format!("readyz_probe_{}", std::process::id());
@@ -136,5 +137,6 @@ async fn probe(db: &Db) -> Result<(), sqlx::Error> {
         .bind(&name)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }

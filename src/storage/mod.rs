@@ -9,9 +9,9 @@ pub mod attempts;
 pub mod bookings;
 pub mod calls;
 pub mod direct;
+mod error;
 pub mod greetings;
 pub mod health;
-pub mod mailbox;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;
@@ -23,6 +23,8 @@ pub mod stats;
 pub mod steps;
 pub mod trusted_callers;
 pub mod writer;
+
+pub use error::{Error, Result};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -225,9 +227,9 @@ impl Db {
     /// check followed by a write (a PIN not yet active, a number no party holds) can not race.
     /// SQLite takes its write lock at once (`BEGIN IMMEDIATE`); PostgreSQL takes a
     /// transaction-scoped advisory lock, which covers several instances on one database.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres => {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("select pg_advisory_xact_lock(7231000001)")
@@ -241,10 +243,10 @@ impl Db {
     /// Begins a transaction for a batch of the call path's writes ([`crate::storage::writer`]). On
     /// SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a transaction that reads
     /// before it writes could otherwise fail when another connection wrote in between.
-    pub(crate) async fn begin_batch(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    pub(crate) async fn begin_batch(&self) -> Result<Transaction<'static, Any>, Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => Ok(self.pool.begin().await?),
         }
     }
 
@@ -276,8 +278,8 @@ impl Db {
     }
 
     /// A connection from the pool, for several statements in a row.
-    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Any>, sqlx::Error> {
-        self.pool.acquire().await
+    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<Any>, Error> {
+        Ok(self.pool.acquire().await?)
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -406,8 +408,9 @@ pub fn is_unstorable_text(e: &sqlx::Error) -> bool {
 }
 
 /// Checks that the database answers a trivial query.
-pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
-    sqlx::query("select 1").execute(db.pool()).await.map(|_| ())
+pub async fn ping(db: &Db) -> Result<(), Error> {
+    sqlx::query("select 1").execute(db.pool()).await?;
+    Ok(())
 }
 
 /// Creates a new, empty database on the PostgreSQL server of `server_url` (any database URL

@@ -49,13 +49,13 @@ pub enum CreateError {
     #[error("too many active PINs of this length on this virtual number")]
     PinSpaceCrowded,
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(#[from] super::Error),
 }
 
 const COLUMNS: &str = "order_id, customer_number, pin, virtual_number, created_at, expires_at,
      deactivated_at, allowed_callers";
 
-fn from_row(row: &AnyRow) -> Result<Order, sqlx::Error> {
+fn from_row(row: &AnyRow) -> Result<Order, super::Error> {
     Ok(Order {
         order_id: row.try_get("order_id")?,
         customer_number: row.try_get("customer_number")?,
@@ -122,7 +122,7 @@ pub async fn import(
     skip_bad: bool,
     density: Density,
     now_ms: i64,
-) -> Result<ImportReport, sqlx::Error> {
+) -> Result<ImportReport, super::Error> {
     let mut import = Import::begin(db, skip_bad, density, now_ms, orders.len()).await?;
     let refused = import.add(orders).await?;
     let imported = import.finish().await?;
@@ -182,7 +182,7 @@ impl Import {
         density: Density,
         now_ms: i64,
         expected_rows: usize,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<Self, super::Error> {
         let mut tx = db.begin_write().await?;
         let ledger = Ledger::load(&mut tx, now_ms, expected_rows).await?;
         let orders_before = sqlx::query("select 1 from orders limit 1")
@@ -210,7 +210,7 @@ impl Import {
     pub async fn add(
         &mut self,
         orders: &[NewOrder],
-    ) -> Result<Vec<(usize, CreateError)>, sqlx::Error> {
+    ) -> Result<Vec<(usize, CreateError)>, super::Error> {
         let Some(tx) = self.tx.as_mut() else {
             return Ok(Vec::new());
         };
@@ -277,7 +277,7 @@ impl Import {
     /// `skip_bad` rolled it back.
     ///
     /// Errors: the database's.
-    pub async fn finish(self) -> Result<usize, sqlx::Error> {
+    pub async fn finish(self) -> Result<usize, super::Error> {
         match self.tx {
             Some(tx) => {
                 tx.commit().await?;
@@ -290,9 +290,9 @@ impl Import {
     /// Rolls the import back.
     ///
     /// Errors: the database's.
-    pub async fn abandon(self) -> Result<(), sqlx::Error> {
+    pub async fn abandon(self) -> Result<(), super::Error> {
         match self.tx {
-            Some(tx) => tx.rollback().await,
+            Some(tx) => Ok(tx.rollback().await?),
             None => Ok(()),
         }
     }
@@ -340,7 +340,7 @@ async fn stored_order_ids(
     conn: &mut AnyConnection,
     orders: &[NewOrder],
     per_query: usize,
-) -> Result<HashSet<String>, sqlx::Error> {
+) -> Result<HashSet<String>, super::Error> {
     let ids: Vec<&str> = orders
         .iter()
         .map(|o| o.order_id.as_str())
@@ -379,7 +379,7 @@ async fn insert_many(
     accepted: &[(&NewOrder, Pin)],
     now_ms: i64,
     per_statement: usize,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let full: Arc<str> = insert_sql(per_statement).into();
     for chunk in accepted.chunks(per_statement) {
         let sql = if chunk.len() == per_statement {
@@ -491,7 +491,7 @@ impl Ledger {
         conn: &mut AnyConnection,
         now_ms: i64,
         expected_rows: usize,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<Self, super::Error> {
         let rows = sqlx::query(
             "select virtual_number, length(pin) as len, count(*) as n from orders
              where deactivated_at is null and expires_at > $1
@@ -564,7 +564,7 @@ impl Ledger {
         pins: impl Iterator<Item = &'p str>,
         now_ms: i64,
         per_query: usize,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), super::Error> {
         let mut new: Vec<&str> = Vec::new();
         for pin in pins {
             if !self.holders.contains_key(pin) {
@@ -743,7 +743,7 @@ async fn active_pins_of_len(
     len: usize,
     virtual_number: Option<&str>,
     now_ms: i64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<i64, super::Error> {
     let len = i64::try_from(len).unwrap_or(i64::MAX);
     let row = match virtual_number {
         Some(vn) => {
@@ -769,7 +769,7 @@ async fn active_pins_of_len(
             .await?
         }
     };
-    row.try_get("n")
+    Ok(row.try_get("n")?)
 }
 
 /// Is `pin` active on `virtual_number` (an order there, or an order valid on every number)?
@@ -779,7 +779,7 @@ async fn pin_in_use(
     pin: &str,
     virtual_number: Option<&str>,
     now_ms: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     let row = match virtual_number {
         Some(vn) => {
             sqlx::query(
@@ -810,7 +810,7 @@ async fn pin_in_use(
 }
 
 /// The order with this id, in any status.
-pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, sqlx::Error> {
+pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!("select {COLUMNS} from orders where order_id = $1"));
     sqlx::query(sql)
         .bind(order_id)
@@ -827,7 +827,7 @@ pub async fn deactivate(
     db: &Db,
     order_id: &str,
     now_ms: i64,
-) -> Result<Option<Order>, sqlx::Error> {
+) -> Result<Option<Order>, super::Error> {
     sqlx::query(
         "update orders set deactivated_at = $1 where order_id = $2 and deactivated_at is null",
     )
@@ -919,7 +919,7 @@ pub struct PinQuery {
 /// one round trip ([`FIND_BY_PIN`]): the order with the PIN active at `q.now` on the virtual
 /// number or valid on every number (with `q.virtual_number` `None`, the dialled number did
 /// not parse, only the latter).
-pub async fn find_active_by_pin(db: &Db, q: &PinQuery) -> Result<PinLookup, sqlx::Error> {
+pub async fn find_active_by_pin(db: &Db, q: &PinQuery) -> Result<PinLookup, super::Error> {
     let sql = sqlx::AssertSqlSafe(FIND_BY_PIN.as_str());
     let row = sqlx::query(sql)
         .bind(&q.pin)
@@ -974,7 +974,7 @@ pub async fn active_pin_counts(
     db: &Db,
     virtual_number: Option<&str>,
     now_ms: i64,
-) -> Result<PinCounts, sqlx::Error> {
+) -> Result<PinCounts, super::Error> {
     const ON_NUMBER: &str = "select cast(length(pin) as bigint) as len, count(*) as n from orders
          where virtual_number = $1 and deactivated_at is null and expires_at > $2
          group by length(pin)";
@@ -1003,6 +1003,7 @@ pub async fn active_pin_counts(
         })
         .collect::<Result<_, sqlx::Error>>()
         .map(PinCounts)
+        .map_err(Into::into)
 }
 
 /// The order with this id if it is active at `now_ms`.
@@ -1010,7 +1011,7 @@ pub async fn find_active_by_id(
     db: &Db,
     order_id: &str,
     now_ms: i64,
-) -> Result<Option<Order>, sqlx::Error> {
+) -> Result<Option<Order>, super::Error> {
     Ok(get(db, order_id)
         .await?
         .filter(|o| o.status(now_ms) == OrderStatus::Active))
@@ -1024,7 +1025,7 @@ pub async fn search(
     text: &str,
     number: &str,
     limit: i64,
-) -> Result<Vec<Order>, sqlx::Error> {
+) -> Result<Vec<Order>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from orders
          where ($1 = '' and $2 = '')
@@ -1079,6 +1080,12 @@ impl CaseDbs {
             }
             case(self.dbs[0].clone(), self.dbs[1].clone()).await
         })
+    }
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e.into())
     }
 }
 

@@ -40,7 +40,7 @@ pub struct OutboundCall {
     pub status: String,
 }
 
-fn call_from_row(row: &AnyRow) -> Result<OutboundCall, sqlx::Error> {
+fn call_from_row(row: &AnyRow) -> Result<OutboundCall, super::Error> {
     Ok(OutboundCall {
         call_id: row.try_get("call_id")?,
         exotel_sid: row.try_get("exotel_sid")?,
@@ -59,7 +59,7 @@ pub async fn create_call(
     db: &Db,
     call: &NewOutboundCall<'_>,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
@@ -88,7 +88,8 @@ pub async fn create_call(
     .bind(now_ms)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Stores Exotel's Call Sid of an accepted click-to-call. Keeps a Sid stored already (the
@@ -98,7 +99,7 @@ pub async fn accepted(
     call_id: &str,
     exotel_sid: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     sqlx::query(
         "update outbound_calls
          set exotel_sid = coalesce(exotel_sid, $2), status = 'accepted', updated_at = $3
@@ -121,7 +122,7 @@ pub async fn not_accepted(
     certain: bool,
     http_status: Option<u16>,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "update outbound_calls set status = $2, http_status = $3, updated_at = $4
@@ -144,7 +145,8 @@ pub async fn not_accepted(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The click-to-call a status callback is about: the one with Exotel's `CallSid`, else the one
@@ -156,7 +158,7 @@ pub async fn find_for_status(
     exotel_sid: Option<&str>,
     custom_field: Option<&str>,
     now_ms: i64,
-) -> Result<Option<OutboundCall>, sqlx::Error> {
+) -> Result<Option<OutboundCall>, super::Error> {
     const COLUMNS: &str = "call_id, exotel_sid, order_id, booking_id, status";
     if let Some(sid) = exotel_sid {
         let sql = sqlx::AssertSqlSafe(format!(
@@ -225,7 +227,7 @@ pub async fn claim_sms(
     subject: &str,
     cooldown_ms: i64,
     now_ms: i64,
-) -> Result<SmsClaim, sqlx::Error> {
+) -> Result<SmsClaim, super::Error> {
     let mut tx = db.pool().begin().await?;
     let first = sqlx::query(
         "insert into outbound_sms (provider, call_sid, subject, status, created_at, updated_at)
@@ -281,7 +283,7 @@ pub async fn finish_sms(
     subject: &str,
     exotel_sid: Option<&str>,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "update outbound_sms set status = $3, exotel_sid = $4, updated_at = $5
@@ -305,7 +307,8 @@ pub async fn finish_sms(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The SMS decision of one call: its status (`sending`, `sent`, `failed`, `cooldown`) and
@@ -314,7 +317,7 @@ pub async fn sms_of_call(
     db: &Db,
     provider: &str,
     call_sid: &str,
-) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+) -> Result<Option<(String, Option<String>)>, super::Error> {
     sqlx::query("select status, exotel_sid from outbound_sms where provider = $1 and call_sid = $2")
         .bind(provider)
         .bind(call_sid)
@@ -322,11 +325,12 @@ pub async fn sms_of_call(
         .await?
         .map(|r| Ok((r.try_get("status")?, r.try_get("exotel_sid")?)))
         .transpose()
+        .map_err(|e: sqlx::Error| e.into())
 }
 
 /// Deletes click-to-call and SMS rows created before `cutoff_ms`, and cooldowns claimed before
 /// it (long past any cooldown). For `PINBRIDGE_RETENTION_DAYS`.
-pub async fn purge(db: &Db, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+pub async fn purge(db: &Db, cutoff_ms: i64) -> Result<u64, super::Error> {
     let mut deleted = 0;
     for sql in [
         "delete from outbound_calls where created_at < $1",

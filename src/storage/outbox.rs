@@ -35,7 +35,7 @@ pub struct NewEvent<'a> {
 
 /// Stores `event` as pending, unless an event with its `dedupe_key` was ever stored (and not
 /// yet purged). Returns true when it was stored.
-pub async fn insert(db: &Db, event: &NewEvent<'_>) -> Result<bool, sqlx::Error> {
+pub async fn insert(db: &Db, event: &NewEvent<'_>) -> Result<bool, super::Error> {
     let done = sqlx::query(
         "insert into event_outbox (id, dedupe_key, kind, body, status, attempts, created_at, next_attempt_at)
          values ($1, $2, $3, $4, 'pending', 0, $5, $5)
@@ -52,7 +52,7 @@ pub async fn insert(db: &Db, event: &NewEvent<'_>) -> Result<bool, sqlx::Error> 
 }
 
 /// The ids of up to `limit` pending events due at `now_ms` and not leased, oldest due first.
-pub async fn due(db: &Db, now_ms: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+pub async fn due(db: &Db, now_ms: i64, limit: i64) -> Result<Vec<String>, super::Error> {
     sqlx::query(
         "select id from event_outbox
          where status = 'pending' and next_attempt_at <= $1
@@ -66,7 +66,8 @@ pub async fn due(db: &Db, now_ms: i64, limit: i64) -> Result<Vec<String>, sqlx::
     .await?
     .iter()
     .map(|r| r.try_get("id"))
-    .collect()
+    .collect::<Result<_, sqlx::Error>>()
+    .map_err(Into::into)
 }
 
 /// Claims the pending event `id` until `lease_until_ms`, unless another instance holds an
@@ -76,7 +77,7 @@ pub async fn claim(
     id: &str,
     now_ms: i64,
     lease_until_ms: i64,
-) -> Result<Option<OutboxEvent>, sqlx::Error> {
+) -> Result<Option<OutboxEvent>, super::Error> {
     let claimed = sqlx::query(
         "update event_outbox set leased_until = $1
          where id = $2 and status = 'pending' and (leased_until is null or leased_until < $3)",
@@ -105,6 +106,7 @@ pub async fn claim(
         })
     })
     .transpose()
+    .map_err(|e: sqlx::Error| e.into())
 }
 
 /// What one delivery attempt came to.
@@ -128,7 +130,7 @@ pub async fn record_attempt(
     id: &str,
     attempt: Attempt<'_>,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let (status, last_status, last_error, next, done_at) = match attempt {
         Attempt::Delivered { status } => ("delivered", Some(status), None, now_ms, Some(now_ms)),
         Attempt::Retry {
@@ -158,16 +160,17 @@ pub async fn record_attempt(
 }
 
 /// How many events wait for delivery (pending, due or not).
-pub async fn backlog(db: &Db) -> Result<i64, sqlx::Error> {
+pub async fn backlog(db: &Db) -> Result<i64, super::Error> {
     sqlx::query("select count(*) as n from event_outbox where status = 'pending'")
         .fetch_one(db.pool())
         .await?
         .try_get("n")
+        .map_err(Into::into)
 }
 
 /// Deletes delivered and abandoned events done before `cutoff_ms` (their dedupe keys are then
 /// forgotten). Returns how many.
-pub async fn purge_done(db: &Db, cutoff_ms: i64) -> Result<u64, sqlx::Error> {
+pub async fn purge_done(db: &Db, cutoff_ms: i64) -> Result<u64, super::Error> {
     Ok(
         sqlx::query("delete from event_outbox where status <> 'pending' and done_at < $1")
             .bind(cutoff_ms)
@@ -196,7 +199,7 @@ pub async fn expired_bookings_without_event(
     since_ms: i64,
     now_ms: i64,
     limit: i64,
-) -> Result<Vec<ExpiredBooking>, sqlx::Error> {
+) -> Result<Vec<ExpiredBooking>, super::Error> {
     sqlx::query(
         "select b.booking_id, b.reference, b.created_at, b.expires_at from bookings b
          where b.closed_at is null and b.expires_at <= $1 and b.expires_at > $2

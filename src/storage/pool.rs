@@ -26,7 +26,7 @@ pub enum AddError {
     #[error("this virtual number is in the pool already")]
     Exists,
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(#[from] super::Error),
 }
 
 const SELECT: &str = "select v.number, v.provider, v.reserved, v.drained_at, v.created_at,
@@ -35,7 +35,7 @@ const SELECT: &str = "select v.number, v.provider, v.reserved, v.drained_at, v.c
         as active_bookings
     from virtual_numbers v";
 
-fn from_row(row: &AnyRow) -> Result<VirtualNumber, sqlx::Error> {
+fn from_row(row: &AnyRow) -> Result<VirtualNumber, super::Error> {
     Ok(VirtualNumber {
         number: row.try_get("number")?,
         provider: row.try_get("provider")?,
@@ -83,7 +83,7 @@ pub async fn add(
 }
 
 /// Every number of the pool with its count of active bookings, in number order.
-pub async fn list(db: &Db, now_ms: i64) -> Result<Vec<VirtualNumber>, sqlx::Error> {
+pub async fn list(db: &Db, now_ms: i64) -> Result<Vec<VirtualNumber>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!("{SELECT} order by v.number"));
     sqlx::query(sql)
         .bind(now_ms)
@@ -95,7 +95,11 @@ pub async fn list(db: &Db, now_ms: i64) -> Result<Vec<VirtualNumber>, sqlx::Erro
 }
 
 /// One number of the pool.
-pub async fn get(db: &Db, number: &str, now_ms: i64) -> Result<Option<VirtualNumber>, sqlx::Error> {
+pub async fn get(
+    db: &Db,
+    number: &str,
+    now_ms: i64,
+) -> Result<Option<VirtualNumber>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!("{SELECT} where v.number = $2"));
     sqlx::query(sql)
         .bind(now_ms)
@@ -113,7 +117,7 @@ pub async fn drain(
     db: &Db,
     number: &str,
     now_ms: i64,
-) -> Result<Option<VirtualNumber>, sqlx::Error> {
+) -> Result<Option<VirtualNumber>, super::Error> {
     sqlx::query(
         "update virtual_numbers set drained_at = $1 where number = $2 and drained_at is null",
     )
@@ -122,4 +126,10 @@ pub async fn drain(
     .execute(db.pool())
     .await?;
     get(db, number, now_ms).await
+}
+
+impl From<sqlx::Error> for AddError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e.into())
+    }
 }

@@ -22,7 +22,7 @@ pub async fn purge(
     db: &Db,
     cutoff_ms: i64,
     failures_cutoff_ms: i64,
-) -> Result<Purged, sqlx::Error> {
+) -> Result<Purged, super::Error> {
     let mut tx = db.begin_write().await?;
     let calls = sqlx::query("delete from calls where started_at < $1")
         .bind(cutoff_ms)

@@ -5,12 +5,14 @@ use sqlx::Row;
 use super::Db;
 
 /// The stored value of `name`, if any.
-pub async fn get(db: &Db, name: &str) -> Result<Option<String>, sqlx::Error> {
+pub async fn get(db: &Db, name: &str) -> Result<Option<String>, super::Error> {
     let row = sqlx::query("select value from instance_secrets where name = $1")
         .bind(name)
         .fetch_optional(db.pool())
         .await?;
-    row.map(|r| r.try_get::<String, _>("value")).transpose()
+    row.map(|r| r.try_get::<String, _>("value"))
+        .transpose()
+        .map_err(|e: sqlx::Error| e.into())
 }
 
 /// Stores `value` under `name` unless a value is there already, and returns the value that
@@ -20,7 +22,7 @@ pub async fn get_or_insert(
     name: &str,
     value: &str,
     now_ms: i64,
-) -> Result<String, sqlx::Error> {
+) -> Result<String, super::Error> {
     sqlx::query(
         "insert into instance_secrets (name, value, created_at) values ($1, $2, $3)
          on conflict (name) do nothing",

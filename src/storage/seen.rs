@@ -20,7 +20,7 @@ pub async fn claim(
     token: &str,
     until: i64,
     now: i64,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, super::Error> {
     let done = sqlx::query(CLAIM)
         .bind(provider)
         .bind(token)
@@ -32,7 +32,7 @@ pub async fn claim(
 }
 
 /// Deletes the tokens whose claim expired before `now` (unix ms); returns how many.
-pub async fn purge(db: &super::Db, now: i64) -> Result<u64, sqlx::Error> {
+pub async fn purge(db: &super::Db, now: i64) -> Result<u64, super::Error> {
     let done = sqlx::query("delete from seen_tokens where expires_at < $1")
         .bind(now)
         .execute(db.pool())

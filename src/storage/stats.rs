@@ -20,7 +20,7 @@ pub async fn calls_by_bucket(
     db: &Db,
     since_ms: i64,
     bucket_ms: i64,
-) -> Result<Vec<BucketCount>, sqlx::Error> {
+) -> Result<Vec<BucketCount>, super::Error> {
     sqlx::query(
         "select started_at / $1 as bucket, outcome, count(*) as n from calls
          where started_at >= $2
@@ -42,7 +42,7 @@ pub async fn calls_by_bucket(
 }
 
 /// Bridged calls (someone was dialled) since `since_ms`, and how many of them connected.
-pub async fn bridged_and_connected(db: &Db, since_ms: i64) -> Result<(i64, i64), sqlx::Error> {
+pub async fn bridged_and_connected(db: &Db, since_ms: i64) -> Result<(i64, i64), super::Error> {
     let row = sqlx::query(
         "select count(*) as bridged,
                 cast(coalesce(sum(case when outcome = 'connected' then 1 else 0 end), 0) as bigint)
@@ -56,7 +56,7 @@ pub async fn bridged_and_connected(db: &Db, since_ms: i64) -> Result<(i64, i64),
 }
 
 /// PIN entries (attempts of calls started since `since_ms`) and wrong PINs recorded since then.
-pub async fn pin_entries_and_failures(db: &Db, since_ms: i64) -> Result<(i64, i64), sqlx::Error> {
+pub async fn pin_entries_and_failures(db: &Db, since_ms: i64) -> Result<(i64, i64), super::Error> {
     let entries = sqlx::query(
         "select cast(coalesce(sum(pin_attempts), 0) as bigint) as n from calls
          where started_at >= $1",
@@ -74,7 +74,7 @@ pub async fn pin_entries_and_failures(db: &Db, since_ms: i64) -> Result<(i64, i6
 }
 
 /// Callers with at least `limit` wrong PINs since `since_ms`: those locked out now.
-pub async fn locked_callers(db: &Db, since_ms: i64, limit: i64) -> Result<i64, sqlx::Error> {
+pub async fn locked_callers(db: &Db, since_ms: i64, limit: i64) -> Result<i64, super::Error> {
     sqlx::query(
         "select count(*) as n from
            (select caller from pin_failures where at >= $1
@@ -85,6 +85,7 @@ pub async fn locked_callers(db: &Db, since_ms: i64, limit: i64) -> Result<i64, s
     .fetch_one(db.pool())
     .await?
     .try_get("n")
+    .map_err(Into::into)
 }
 
 /// How long before the time asked a call may have started and still have steps after it: the
@@ -100,7 +101,7 @@ pub async fn step_latency(
     db: &Db,
     since_ms: i64,
     quantiles: &[f64],
-) -> Result<(i64, Vec<Option<i64>>), sqlx::Error> {
+) -> Result<(i64, Vec<Option<i64>>), super::Error> {
     let mut elapsed: Vec<i64> = sqlx::query("select elapsed_us from call_steps where at >= $1")
         .bind(since_ms)
         .fetch_all(db.pool())

@@ -66,7 +66,7 @@ pub(super) struct CallSteps<'a> {
 /// Groups `steps` by call, in the order each call first appears; each call's steps keep
 /// their order. Errors: a step that JSON can not encode (none can: every field is a string
 /// or an integer).
-pub(super) fn by_call<'a>(steps: &[NewStep<'a>]) -> Result<Vec<CallSteps<'a>>, sqlx::Error> {
+pub(super) fn by_call<'a>(steps: &[NewStep<'a>]) -> Result<Vec<CallSteps<'a>>, super::Error> {
     let mut calls: Vec<CallSteps<'a>> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for step in steps {
@@ -110,7 +110,7 @@ const STEPS_PER_STATEMENT: usize = 500;
 pub async fn record_many(
     conn: &mut sqlx::AnyConnection,
     steps: &[NewStep<'_>],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     for chunk in steps.chunks(STEPS_PER_STATEMENT) {
         insert_steps(conn, chunk).await?;
     }
@@ -121,7 +121,7 @@ pub async fn record_many(
 async fn insert_steps(
     conn: &mut sqlx::AnyConnection,
     steps: &[NewStep<'_>],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     if steps.is_empty() {
         return Ok(());
     }
@@ -166,7 +166,7 @@ async fn insert_steps(
 pub(crate) async fn append_through_pool(
     conn: &mut sqlx::AnyConnection,
     steps: &[NewStep<'_>],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), super::Error> {
     let (phase, attempts, outcome) = super::calls::start_values();
     for call in by_call(steps)? {
         sqlx::query(APPEND_STEPS)
@@ -205,7 +205,7 @@ pub fn parse_lines(text: &str) -> Vec<Step> {
 
 /// The steps of one call, in time order (steps of the same millisecond in the order they were
 /// written): those in its record and those in `call_steps` (see the module's documentation).
-pub async fn for_call(db: &Db, provider: &str, call_sid: &str) -> Result<Vec<Step>, sqlx::Error> {
+pub async fn for_call(db: &Db, provider: &str, call_sid: &str) -> Result<Vec<Step>, super::Error> {
     let mut steps = sqlx::query(
         "select at, applet, event, decision, detail, elapsed_us from call_steps
          where provider = $1 and call_sid = $2

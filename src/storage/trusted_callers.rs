@@ -39,7 +39,7 @@ pub struct AddedMany {
     pub updated: usize,
 }
 
-fn from_row(row: &AnyRow) -> Result<TrustedCaller, sqlx::Error> {
+fn from_row(row: &AnyRow) -> Result<TrustedCaller, super::Error> {
     Ok(TrustedCaller {
         number: row.try_get("number")?,
         label: row.try_get("label")?,
@@ -56,7 +56,7 @@ pub async fn add(
     db: &Db,
     caller: &NewTrustedCaller,
     now_ms: i64,
-) -> Result<(TrustedCaller, Added), sqlx::Error> {
+) -> Result<(TrustedCaller, Added), super::Error> {
     let mut tx = db.begin_write().await?;
     let existing = find(&mut tx, caller.number.as_ref()).await?;
     let added = match existing {
@@ -91,7 +91,7 @@ pub async fn add(
 async fn find(
     conn: &mut AnyConnection,
     number: &str,
-) -> Result<Option<TrustedCaller>, sqlx::Error> {
+) -> Result<Option<TrustedCaller>, super::Error> {
     sqlx::query("select number, label, created_at from trusted_callers where number = $1")
         .bind(number)
         .fetch_optional(conn)
@@ -109,7 +109,7 @@ pub async fn add_many(
     db: &Db,
     callers: &[NewTrustedCaller],
     now_ms: i64,
-) -> Result<AddedMany, sqlx::Error> {
+) -> Result<AddedMany, super::Error> {
     // The last row of each number, in input order: one statement may not touch a row twice
     // (PostgreSQL refuses `on conflict do update` on a key its own rows repeat).
     let mut last: HashMap<&str, usize> = HashMap::with_capacity(callers.len());
@@ -153,7 +153,7 @@ fn rows_per_statement(backend: Backend) -> usize {
 async fn stored_numbers(
     conn: &mut AnyConnection,
     callers: &[&NewTrustedCaller],
-) -> Result<HashSet<String>, sqlx::Error> {
+) -> Result<HashSet<String>, super::Error> {
     let placeholders = (1..=callers.len())
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
@@ -168,7 +168,8 @@ async fn stored_numbers(
         .await?
         .iter()
         .map(|row| row.try_get("number"))
-        .collect()
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
 }
 
 /// `insert ... on conflict update` of `rows` callers: `$1` the creation time, then number and
@@ -187,7 +188,7 @@ fn upsert_sql(rows: usize) -> String {
 /// Unregisters `number`. True when it was registered.
 ///
 /// Errors: the database's.
-pub async fn remove(db: &Db, number: &PhoneNumber) -> Result<bool, sqlx::Error> {
+pub async fn remove(db: &Db, number: &PhoneNumber) -> Result<bool, super::Error> {
     let done = sqlx::query("delete from trusted_callers where number = $1")
         .bind(number.as_ref())
         .execute(db.pool())
@@ -198,7 +199,7 @@ pub async fn remove(db: &Db, number: &PhoneNumber) -> Result<bool, sqlx::Error> 
 /// The registration of `number`, if it has one.
 ///
 /// Errors: the database's.
-pub async fn get(db: &Db, number: &PhoneNumber) -> Result<Option<TrustedCaller>, sqlx::Error> {
+pub async fn get(db: &Db, number: &PhoneNumber) -> Result<Option<TrustedCaller>, super::Error> {
     let mut conn = db.acquire().await?;
     find(&mut conn, number.as_ref()).await
 }
@@ -206,7 +207,7 @@ pub async fn get(db: &Db, number: &PhoneNumber) -> Result<Option<TrustedCaller>,
 /// Whether `number` (E.164, as [`PhoneNumber`] writes it) is registered as trusted.
 ///
 /// Errors: the database's.
-pub async fn is_trusted(db: &Db, number: &str) -> Result<bool, sqlx::Error> {
+pub async fn is_trusted(db: &Db, number: &str) -> Result<bool, super::Error> {
     Ok(
         sqlx::query("select 1 as one from trusted_callers where number = $1")
             .bind(number)
@@ -220,7 +221,7 @@ pub async fn is_trusted(db: &Db, number: &str) -> Result<bool, sqlx::Error> {
 /// them after skipping `offset`. The primary key serves the order, so a page costs no sort.
 ///
 /// Errors: the database's.
-pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<TrustedCaller>, sqlx::Error> {
+pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<TrustedCaller>, super::Error> {
     sqlx::query(
         "select number, label, created_at from trusted_callers
          order by number limit $1 offset $2",
@@ -237,11 +238,12 @@ pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<Vec<TrustedCaller>
 /// How many numbers are registered as trusted.
 ///
 /// Errors: the database's.
-pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
+pub async fn count(db: &Db) -> Result<i64, super::Error> {
     sqlx::query("select count(*) as n from trusted_callers")
         .fetch_one(db.pool())
         .await?
         .try_get("n")
+        .map_err(Into::into)
 }
 
 #[cfg(test)]

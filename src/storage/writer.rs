@@ -10,25 +10,19 @@
 //! its own step.
 //!
 //! On a SQLite file the writer is a thread of its own calling SQLite directly
-//! ([`storage::direct`]): one thread wake-up per batch instead of two per statement through
-//! `sqlx`'s connection threads. It then also answers the check-pin lookup
-//! ([`Writer::find_active_by_pin`]), at the start of each batch, for the same reason, inside
-//! the batch's transaction when it has one (one lock taken instead of one read transaction a
-//! lookup). A call's check-pin goes further ([`Writer::check_pin`]): the lookup, the flow
-//! engine's decision on it and the writes it decides, in the batch's transaction, one round
-//! trip instead of two. On PostgreSQL it is a task writing through the pool. Either way its answers wake the
-//! waiting request tasks through their thread's mailbox ([`crate::storage::mailbox`]): one wake-up of a
-//! request thread a batch, not one an answer.
+//! ([`storage::direct`]), so that one batch costs one wake-up of one thread; it then also
+//! answers the check-pin lookup ([`Writer::find_active_by_pin`]), at the start of each batch,
+//! inside the batch's transaction when it has one, so that the lookup reads what every earlier
+//! batch committed. On PostgreSQL it is a task writing through the pool.
 //!
-//! The call steps (diagnostics for the admin UI's call page and the dashboard; on a SQLite
-//! file appended to each call's record: [`storage::steps`]) ride along: queued without waiting, written in the
-//! next transaction; on the SQLite thread, in the first transaction after [`STEPS_EVERY`] or
-//! once [`BATCH`] of them wait, so that the steps of a call in progress are mostly appended to
-//! its record in one statement rather than one a step. They wait in a queue of their
-//! own ([`StepQueue`]), not in the writer's channel: a message there wakes the writer's thread,
-//! and a wake-up for each step record was a tenth of a webhook step's cost in the load
-//! benchmark. Readers call [`Writer::flush`] first, so they see every step answered before
-//! they asked. A step record is lost only when this process dies before it is written (within
+//! The step log (diagnostics for the admin UI's call page and the dashboard; on a SQLite file
+//! appended to each call's record: [`storage::steps`]) rides along: queued without waiting,
+//! written in the next transaction; on the SQLite thread, in the first transaction after
+//! [`STEPS_EVERY`] or once [`BATCH`] of them wait, so that the steps of a call in progress are
+//! mostly appended to its record in one statement. They wait in a queue of their own
+//! ([`StepQueue`]), not in the writer's channel, so that logging a step never wakes the
+//! writer. Readers call [`Writer::flush`] first, so they see every step answered before they
+//! asked. A step's log entry is lost only when this process dies before it is written (within
 //! [`STEPS_EVERY`]), or when the database refuses it (unreachable, or twice in a row; logged).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,7 +83,7 @@ enum CallWrite {
     /// [`storage::calls::start`].
     Start { call: CallKey, at: i64 },
     /// [`storage::calls::save_step`].
-    Step(SavedStep),
+    Step(StateWrite),
     /// [`storage::calls::record_end`].
     End {
         call: CallKey,
@@ -107,6 +101,12 @@ enum CallWrite {
         until: i64,
         now: i64,
     },
+    /// What a PIN entry writes, in order: the wrong PIN (if it was one), then the call's state
+    /// (if it changed). One write, so that both commit together or not at all.
+    PinEntry {
+        wrong_pin: Option<WrongPin>,
+        state: Option<StateWrite>,
+    },
 }
 
 /// What a [`CallWrite`] returns.
@@ -119,28 +119,20 @@ enum Written {
     Failures(Spent),
     /// True when the token was not claimed before.
     Claimed(bool),
+    /// A PIN entry's writes: what the wrong PIN counted, when there was one.
+    PinEntry(Option<Spent>),
 }
 
-type Reply = oneshot::Sender<Result<Written, sqlx::Error>>;
+type Reply = oneshot::Sender<Result<Written, storage::Error>>;
 
-type LookupReply = oneshot::Sender<Result<PinLookup, sqlx::Error>>;
+type LookupReply = oneshot::Sender<Result<PinLookup, storage::Error>>;
 
 enum Message {
     Call(Box<CallWrite>, Reply),
     /// Answered before the writes of the batch it arrives in.
     Lookup(Box<PinQuery>, LookupReply),
-    /// A lookup, the decision on it and its writes, in one transaction ([`Writer::check_pin`]).
-    CheckPin(Box<CheckPin>),
     /// Answered once every step record sent before it is written (or given up).
     Flush(oneshot::Sender<()>),
-}
-
-/// What check-pin writes once its lookup is answered ([`Writer::check_pin`]); `None` writes
-/// nothing.
-#[derive(Debug, Default)]
-pub struct PinWrites {
-    pub wrong_pin: Option<WrongPin>,
-    pub step: Option<SavedStep>,
 }
 
 /// A wrong PIN, as [`Writer::wrong_pin`] records it: keyed by `caller` on `virtual_number`
@@ -159,14 +151,14 @@ pub struct WrongPin {
 /// A call's state after a step, as [`Writer::save_step`] writes it: with the bridge it
 /// decided (the number dialled, E.164, and why), at `at` (unix ms).
 #[derive(Debug)]
-pub struct SavedStep {
+pub struct StateWrite {
     pub call: CallKey,
     pub state: CallState,
     pub bridge: Option<(String, Route)>,
     pub at: i64,
 }
 
-impl SavedStep {
+impl StateWrite {
     /// The [`CallStep`] [`storage::calls::save_step`] writes.
     fn call_step(&self) -> CallStep<'_> {
         CallStep {
@@ -178,34 +170,6 @@ impl SavedStep {
             bridge: self.bridge.as_ref().map(|(to, route)| (to.as_str(), route)),
         }
     }
-}
-
-impl PinWrites {
-    /// As the writes [`apply_direct`] and [`apply_one`] apply, in order: the wrong PIN first.
-    fn writes(self) -> Vec<CallWrite> {
-        let wrong = self.wrong_pin.map(CallWrite::WrongPin);
-        wrong
-            .into_iter()
-            .chain(self.step.map(CallWrite::Step))
-            .collect()
-    }
-}
-
-/// Decides check-pin's writes from its lookup, on the writer's thread.
-type Decide = Box<dyn FnOnce(&PinLookup) -> PinWrites + Send>;
-
-/// The wrong PINs a check-pin's writes counted (by the caller, on the number), when it wrote
-/// one.
-type CheckReply = oneshot::Sender<Result<Option<Spent>, sqlx::Error>>;
-
-/// One check-pin on the writer's thread: looked up, then decided (`decide` is taken), then
-/// written; `writes` keeps what was decided, so that the writes can be applied again alone
-/// when the batch's shared transaction fails.
-struct CheckPin {
-    query: PinQuery,
-    decide: Option<Decide>,
-    writes: Vec<CallWrite>,
-    reply: CheckReply,
 }
 
 /// The step records waiting to be written, in the order they were queued; the writer takes
@@ -316,7 +280,7 @@ impl Writer {
 
     /// Creates a call's record unless it has one; true when it did
     /// ([`storage::calls::start`]).
-    pub async fn start_call(&self, call: CallKey, at: i64) -> Result<bool, sqlx::Error> {
+    pub async fn start_call(&self, call: CallKey, at: i64) -> Result<bool, storage::Error> {
         match self.apply(CallWrite::Start { call, at }).await? {
             Written::Started(created) => Ok(created),
             other => Err(unexpected(&other)),
@@ -331,9 +295,9 @@ impl Writer {
         state: CallState,
         bridge: Option<(String, Route)>,
         at: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), storage::Error> {
         match self
-            .apply(CallWrite::Step(SavedStep {
+            .apply(CallWrite::Step(StateWrite {
                 call,
                 state,
                 bridge,
@@ -354,7 +318,7 @@ impl Writer {
         state: Option<CallState>,
         end: CallEnd,
         at: i64,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<Outcome, storage::Error> {
         match self
             .apply(CallWrite::End {
                 call,
@@ -372,9 +336,26 @@ impl Writer {
     /// Records a wrong PIN ([`storage::attempts::record_failure`]) and returns the caller's
     /// wrong PINs within its window, this one included (at most its cap), and what the
     /// budgets have spent now.
-    pub async fn wrong_pin(&self, wrong: WrongPin) -> Result<Spent, sqlx::Error> {
+    pub async fn wrong_pin(&self, wrong: WrongPin) -> Result<Spent, storage::Error> {
         match self.apply(CallWrite::WrongPin(wrong)).await? {
             Written::Failures(spent) => Ok(spent),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes what a PIN entry decided, in one transaction: the wrong PIN, if it was one
+    /// ([`storage::attempts::record_failure`]), then the call's state, if it changed
+    /// ([`storage::calls::save_step`]). Returns what the wrong PIN counted.
+    pub async fn pin_entry(
+        &self,
+        wrong_pin: Option<WrongPin>,
+        state: Option<StateWrite>,
+    ) -> Result<Option<Spent>, storage::Error> {
+        if wrong_pin.is_none() && state.is_none() {
+            return Ok(None);
+        }
+        match self.apply(CallWrite::PinEntry { wrong_pin, state }).await? {
+            Written::PinEntry(spent) => Ok(spent),
             other => Err(unexpected(&other)),
         }
     }
@@ -387,7 +368,7 @@ impl Writer {
         token: String,
         until: i64,
         now: i64,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, storage::Error> {
         match self
             .apply(CallWrite::Claim {
                 provider,
@@ -409,7 +390,7 @@ impl Writer {
         &self,
         db: &Db,
         query: PinQuery,
-    ) -> Result<PinLookup, sqlx::Error> {
+    ) -> Result<PinLookup, storage::Error> {
         if !self.direct {
             return storage::orders::find_active_by_pin(db, &query).await;
         }
@@ -417,64 +398,8 @@ impl Writer {
         self.tx
             .send(Message::Lookup(Box::new(query), reply))
             .await
-            .map_err(|_| sqlx::Error::WorkerCrashed)?;
-        crate::storage::mailbox::gathered(answer)
-            .await
-            .map_err(|_| sqlx::Error::WorkerCrashed)?
-    }
-
-    /// Check-pin in one round trip: the lookup ([`Self::find_active_by_pin`]), then
-    /// `decide` on what it found, then the writes it decided, wrong PIN first. Returns what
-    /// `decide` gave besides the writes, and the wrong PINs counted when it wrote one (by the
-    /// caller, on the number, as [`Self::wrong_pin`]).
-    ///
-    /// On the writer's own SQLite connection, `decide` runs on the writer's thread between the
-    /// lookup and the writes, in one transaction: one round trip to the writer instead of
-    /// two (each suspends the request and wakes the writer). Elsewhere, the lookup goes to
-    /// the pool and the writes to the writer, as separate steps. An error of the lookup or of
-    /// the writes is the step's.
-    pub async fn check_pin<T: Send + 'static>(
-        &self,
-        db: &Db,
-        query: PinQuery,
-        decide: impl FnOnce(&PinLookup) -> (PinWrites, T) + Send + 'static,
-    ) -> Result<(T, Option<Spent>), sqlx::Error> {
-        if !self.direct {
-            let lookup = storage::orders::find_active_by_pin(db, &query).await?;
-            let (writes, decided) = decide(&lookup);
-            let mut failures = None;
-            for write in writes.writes() {
-                if let Written::Failures(spent) = self.apply(write).await? {
-                    failures = Some(spent);
-                }
-            }
-            return Ok((decided, failures));
-        }
-        // What `decide` gives besides the writes comes back on a channel of its own type.
-        let (decided_tx, mut decided) = oneshot::channel();
-        let decide: Decide = Box::new(move |lookup| {
-            let (writes, value) = decide(lookup);
-            let _ = decided_tx.send(value);
-            writes
-        });
-        let (reply, answer) = oneshot::channel();
-        let check = CheckPin {
-            query,
-            decide: Some(decide),
-            writes: Vec::new(),
-            reply,
-        };
-        self.tx
-            .send(Message::CheckPin(Box::new(check)))
-            .await
-            .map_err(|_| sqlx::Error::WorkerCrashed)?;
-        let failures = crate::storage::mailbox::gathered(answer)
-            .await
-            .map_err(|_| sqlx::Error::WorkerCrashed)??;
-        let decided = decided
-            .try_recv()
-            .map_err(|_| sqlx::Error::Protocol("check-pin answered without a decision".into()))?;
-        Ok((decided, failures))
+            .map_err(|_| storage::Error::WriterGone)?;
+        answer.await.map_err(|_| storage::Error::WriterGone)?
     }
 
     /// Queues a step record; never waits, never wakes the writer. A full queue (the database
@@ -492,15 +417,13 @@ impl Writer {
         }
     }
 
-    async fn apply(&self, write: CallWrite) -> Result<Written, sqlx::Error> {
+    async fn apply(&self, write: CallWrite) -> Result<Written, storage::Error> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Message::Call(Box::new(write), reply))
             .await
-            .map_err(|_| sqlx::Error::WorkerCrashed)?;
-        crate::storage::mailbox::gathered(answer)
-            .await
-            .map_err(|_| sqlx::Error::WorkerCrashed)?
+            .map_err(|_| storage::Error::WriterGone)?;
+        answer.await.map_err(|_| storage::Error::WriterGone)?
     }
 }
 
@@ -519,15 +442,14 @@ async fn flush_steps_every(tx: mpsc::WeakSender<Message>) {
 }
 
 /// A write answered with another write's result: a bug, reported as a protocol error.
-fn unexpected(written: &Written) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("the writer answered {written:?} to another write"))
+fn unexpected(written: &Written) -> storage::Error {
+    storage::Error::Internal(format!("the writer answered {written:?} to another write"))
 }
 
 /// The messages of one batch: everything waiting when the writer woke, up to [`BATCH`].
 #[derive(Default)]
 struct Batch {
     lookups: Vec<(Box<PinQuery>, LookupReply)>,
-    checks: Vec<CheckPin>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     waiting: Vec<oneshot::Sender<()>>,
 }
@@ -541,9 +463,8 @@ impl Batch {
                 Message::Call(write, reply) => self.calls.push((write, reply)),
                 Message::Flush(done) => self.waiting.push(done),
                 Message::Lookup(query, reply) => self.lookups.push((query, reply)),
-                Message::CheckPin(check) => self.checks.push(*check),
             }
-            next = if self.calls.len() + self.checks.len() < BATCH {
+            next = if self.calls.len() < BATCH {
                 rx.try_recv().ok()
             } else {
                 None
@@ -568,14 +489,10 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Message>, queue: Arc<StepQueue>) {
     let mut steps = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.fill(first, &mut rx);
-        // Lookups and check-pins come only to the direct writer: [`Writer::check_pin`] does its
-        // own lookup and writes elsewhere. Lookups are answered here all the same.
+        // Lookups come only to the direct writer ([`Writer::find_active_by_pin`]); they are
+        // answered here all the same.
         for (query, reply) in batch.lookups.drain(..) {
             let _ = reply.send(storage::orders::find_active_by_pin(&db, &query).await);
-        }
-        for check in batch.checks.drain(..) {
-            let refused = sqlx::Error::Protocol("check-pin sent to the pool's writer".into());
-            let _ = check.reply.send(Err(refused));
         }
         queue.take(&mut steps);
         apply_all(&db, std::mem::take(&mut batch.calls), &steps).await;
@@ -605,7 +522,6 @@ fn run_direct(
             &mut conn,
             db.write_health(),
             &mut batch.lookups,
-            std::mem::take(&mut batch.checks),
             std::mem::take(&mut batch.calls),
             &steps,
         );
@@ -624,7 +540,6 @@ fn run_direct(
         &mut conn,
         db.write_health(),
         &mut Vec::new(),
-        Vec::new(),
         Vec::new(),
         &steps,
     );
@@ -663,17 +578,17 @@ async fn apply_all(db: &Db, calls: Vec<(Box<CallWrite>, Reply)>, steps: &[StepRe
 /// for another reason.
 enum SharedEnd<T> {
     Committed(T),
-    Unavailable(sqlx::Error),
+    Unavailable(storage::Error),
     Failed,
 }
 
 impl<T> SharedEnd<T> {
     /// Classifies (and logs) the end of a shared transaction of `writes` writes and `steps`
     /// step records.
-    fn of(shared: Result<T, sqlx::Error>, writes: usize, steps: usize) -> Self {
+    fn of(shared: Result<T, storage::Error>, writes: usize, steps: usize) -> Self {
         match shared {
             Ok(value) => Self::Committed(value),
-            Err(e) if storage::is_unavailable(&e) => {
+            Err(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, steps, "call steps not recorded");
                 Self::Unavailable(e)
             }
@@ -689,7 +604,7 @@ impl<T> SharedEnd<T> {
 /// the writes back when they are to be applied one by one.
 fn answer_shared(
     calls: Vec<(Box<CallWrite>, Reply)>,
-    shared: Result<Vec<Written>, sqlx::Error>,
+    shared: Result<Vec<Written>, storage::Error>,
     steps: usize,
 ) -> Option<Vec<(Box<CallWrite>, Reply)>> {
     match SharedEnd::of(shared, calls.len(), steps) {
@@ -710,13 +625,13 @@ fn answer_shared(
 }
 
 /// The error every write of a batch gets when the database was unreachable: of the same kind
-/// ([`storage::is_unavailable`] holds for it), since a `sqlx::Error` can not be cloned.
-fn like(e: &sqlx::Error) -> sqlx::Error {
+/// ([`storage::Error::is_unavailable`] holds for it), since an error can not be cloned.
+fn like(e: &storage::Error) -> storage::Error {
     match e {
-        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
-        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
-        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+        storage::Error::WriterGone => storage::Error::WriterGone,
+        other => {
+            storage::Error::Unavailable(sqlx::Error::Io(std::io::Error::other(other.to_string())))
+        }
     }
 }
 
@@ -724,7 +639,7 @@ async fn in_one_transaction(
     db: &Db,
     calls: &[(Box<CallWrite>, Reply)],
     steps: &[StepRecord],
-) -> Result<Vec<Written>, sqlx::Error> {
+) -> Result<Vec<Written>, storage::Error> {
     let mut tx = db.begin_batch().await?;
     let mut written = Vec::with_capacity(calls.len());
     for (write, _) in calls {
@@ -740,14 +655,14 @@ async fn in_one_transaction(
 /// One write in a transaction of its own: a write may be two statements (a call's indexed
 /// columns follow its upsert, [`storage::calls::save_step`]), which no other write may come
 /// between.
-async fn apply_alone(db: &Db, write: &CallWrite) -> Result<Written, sqlx::Error> {
+async fn apply_alone(db: &Db, write: &CallWrite) -> Result<Written, storage::Error> {
     let mut tx = db.begin_batch().await?;
     let written = apply_one(&mut tx, write).await?;
     tx.commit().await?;
     Ok(written)
 }
 
-async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Written, sqlx::Error> {
+async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Written, storage::Error> {
     match write {
         CallWrite::Start { call, at } => storage::calls::start(
             conn,
@@ -790,6 +705,27 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
         )
         .await
         .map(Written::Failures),
+        CallWrite::PinEntry { wrong_pin, state } => {
+            let mut spent = None;
+            if let Some(w) = wrong_pin {
+                spent = Some(
+                    storage::attempts::record_failure(
+                        &mut *conn,
+                        &w.caller,
+                        &w.virtual_number,
+                        w.at,
+                        w.weight,
+                        w.budget,
+                        w.counting,
+                    )
+                    .await?,
+                );
+            }
+            if let Some(step) = state {
+                storage::calls::save_step(conn, &step.call_step(), step.at).await?;
+            }
+            Ok(Written::PinEntry(spent))
+        }
         CallWrite::Claim {
             provider,
             token,
@@ -802,24 +738,22 @@ async fn apply_one(conn: &mut AnyConnection, write: &CallWrite) -> Result<Writte
 }
 
 /// [`apply_all`] on the writer's own SQLite connection, and the batch's `lookups` answered
-/// first, in its transaction when it has one ([`answer_lookups`]). The batch's check-pins
-/// ([`run_check`]) share that transaction with its writes. Each transaction's outcome is
-/// noted in `health`.
+/// first, in its transaction when it has one ([`answer_lookups`]). Each transaction's outcome
+/// is noted in `health`.
 fn apply_all_direct(
     conn: &mut storage::direct::Connection,
     health: &storage::health::WriteHealth,
     lookups: &mut Vec<(Box<PinQuery>, LookupReply)>,
-    mut checks: Vec<CheckPin>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     steps: &[StepRecord],
 ) {
-    if calls.is_empty() && steps.is_empty() && checks.is_empty() {
+    if calls.is_empty() && steps.is_empty() {
         // A batch of lookups and flushes only: no transaction to take the write lock for.
         answer_lookups(conn.alone(), lookups);
         return;
     }
     let rows = step_rows(steps);
-    if calls.len() == 1 && steps.is_empty() && checks.is_empty() {
+    if calls.len() == 1 && steps.is_empty() {
         for (write, reply) in calls {
             let written = conn.in_transaction(|tx| {
                 answer_lookups(tx, lookups);
@@ -834,42 +768,27 @@ fn apply_all_direct(
     }
     let shared = conn.in_transaction(|tx| {
         answer_lookups(tx, lookups);
-        let checked = checks
-            .iter_mut()
-            .map(|check| run_check(tx, check))
-            .collect::<Result<Vec<_>, _>>()?;
         let written = calls
             .iter()
             .map(|(write, _)| apply_direct(tx, write))
             .collect::<Result<Vec<_>, _>>()?;
         storage::direct::record_steps(tx, &rows)?;
-        Ok((checked, written))
+        Ok(written)
     });
     answer_lookups(conn.alone(), lookups);
     health.note(&shared);
-    match SharedEnd::of(shared, calls.len() + checks.len(), steps.len()) {
-        SharedEnd::Committed((checked, written)) => {
-            for (check, failures) in checks.into_iter().zip(checked) {
-                let _ = check.reply.send(Ok(failures));
-            }
+    match SharedEnd::of(shared, calls.len(), steps.len()) {
+        SharedEnd::Committed(written) => {
             for ((_, reply), written) in calls.into_iter().zip(written) {
                 let _ = reply.send(Ok(written));
             }
         }
         SharedEnd::Unavailable(e) => {
-            for check in checks {
-                let _ = check.reply.send(Err(like(&e)));
-            }
             for (_, reply) in calls {
                 let _ = reply.send(Err(like(&e)));
             }
         }
         SharedEnd::Failed => {
-            for mut check in checks {
-                let checked = conn.in_transaction(|tx| run_check(tx, &mut check));
-                health.note(&checked);
-                let _ = check.reply.send(checked);
-            }
             for (write, reply) in calls {
                 let written = conn.in_transaction(|tx| apply_direct(tx, &write));
                 health.note(&written);
@@ -884,38 +803,6 @@ fn apply_all_direct(
     }
 }
 
-/// Runs one check-pin in the transaction `tx`: the first time, the lookup, then the decision
-/// on it (kept, so that a second run only writes again; a failed lookup leaves it to be
-/// taken then); then the writes decided. Returns the wrong PINs counted when it wrote one.
-/// A decision that panics fails its step, not the writer's thread: it writes nothing, and
-/// [`Writer::check_pin`] finds no decision.
-fn run_check(
-    tx: &rusqlite::Connection,
-    check: &mut CheckPin,
-) -> Result<Option<Spent>, sqlx::Error> {
-    if check.decide.is_some() {
-        let lookup = storage::direct::find_active_by_pin(tx, &check.query)?;
-        if let Some(decide) = check.decide.take() {
-            let decided =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decide(&lookup)));
-            match decided {
-                Ok(writes) => check.writes = writes.writes(),
-                Err(_) => {
-                    tracing::error!("check-pin's decision panicked; the step writes nothing");
-                    return Ok(None);
-                }
-            }
-        }
-    }
-    let mut failures = None;
-    for write in &check.writes {
-        if let Written::Failures(spent) = apply_direct(tx, write)? {
-            failures = Some(spent);
-        }
-    }
-    Ok(failures)
-}
-
 /// Answers the check-pin lookups waiting in `lookups` ([`storage::direct::find_active_by_pin`])
 /// and empties it. Run first in a batch's write transaction, they read what every earlier
 /// batch committed, as alone they would, and share that transaction's locks: alone, each
@@ -928,7 +815,7 @@ fn answer_lookups(conn: &rusqlite::Connection, lookups: &mut Vec<(Box<PinQuery>,
 
 /// [`apply_one`] on the writer's own SQLite connection; callers run it in a transaction (see
 /// [`apply_alone`]).
-fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Written, sqlx::Error> {
+fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Written, storage::Error> {
     use storage::direct;
     match write {
         CallWrite::Start { call, at } => direct::start(
@@ -969,6 +856,26 @@ fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Writte
             w.counting,
         )
         .map(Written::Failures),
+        CallWrite::PinEntry { wrong_pin, state } => {
+            let spent = wrong_pin
+                .as_ref()
+                .map(|w| {
+                    direct::record_failure(
+                        conn,
+                        &w.caller,
+                        &w.virtual_number,
+                        w.at,
+                        w.weight,
+                        w.budget,
+                        w.counting,
+                    )
+                })
+                .transpose()?;
+            if let Some(step) = state {
+                direct::save_step(conn, &step.call_step(), step.at)?;
+            }
+            Ok(Written::PinEntry(spent))
+        }
         CallWrite::Claim {
             provider,
             token,
@@ -1010,7 +917,7 @@ async fn write_steps(db: &Db, steps: &[StepRecord]) {
         db.write_health().note(&written);
         match written {
             Ok(()) => return,
-            Err(e) if attempt < 2 && !storage::is_unavailable(&e) => {
+            Err(e) if attempt < 2 && !e.is_unavailable() => {
                 tracing::debug!(error = %e, "writing call steps failed; retrying");
             }
             Err(e) => {
@@ -1117,7 +1024,7 @@ mod tests {
                 answer,
             )
         };
-        let found = |mut answer: oneshot::Receiver<Result<PinLookup, sqlx::Error>>| {
+        let found = |mut answer: oneshot::Receiver<Result<PinLookup, storage::Error>>| {
             answer
                 .try_recv()
                 .unwrap()
@@ -1133,7 +1040,6 @@ mod tests {
             &mut conn,
             &health,
             &mut lookups,
-            Vec::new(),
             vec![first, second],
             &[step(1)],
         );
@@ -1154,14 +1060,7 @@ mod tests {
         let (pending, answer) = lookup("4321", "+919800000003", 2_000);
         let mut lookups = vec![pending];
         let (third, mut third_answer) = start(3);
-        apply_all_direct(
-            &mut conn,
-            &health,
-            &mut lookups,
-            Vec::new(),
-            vec![third],
-            &[],
-        );
+        apply_all_direct(&mut conn, &health, &mut lookups, vec![third], &[]);
         assert!(lookups.is_empty());
         assert_eq!(found(answer).as_deref(), Some("ORD-1"));
         assert!(third_answer.try_recv().unwrap().is_err());
@@ -1170,23 +1069,14 @@ mod tests {
         // Lookups alone: no transaction.
         let (pending, answer) = lookup("4321", "+919800000004", 20_000);
         let mut lookups = vec![pending];
-        apply_all_direct(
-            &mut conn,
-            &health,
-            &mut lookups,
-            Vec::new(),
-            Vec::new(),
-            &[],
-        );
+        apply_all_direct(&mut conn, &health, &mut lookups, Vec::new(), &[]);
         assert_eq!(found(answer), None, "expired at 10,000");
     }
 
-    /// Check-pins share their batch's transaction: each is looked up, decided on the writer's
-    /// thread and written (a wrong PIN first, with its count); a decision that panics fails
-    /// only its own check; with the write lock held elsewhere every check fails and keeps no
-    /// decision made, so nothing is half written.
+    /// A PIN entry's writes (the wrong PIN with its count, the call's new state) commit
+    /// together in their batch; with the write lock held elsewhere neither is written.
     #[tokio::test]
-    async fn check_pins_look_up_decide_and_write_in_their_batch() {
+    async fn a_pin_entrys_wrong_pin_and_state_commit_together_or_not_at_all() {
         use crate::domain::Phase;
 
         let (dir, db, vn, mut conn) = one_order().await;
@@ -1198,138 +1088,78 @@ mod tests {
             caller: Some("+919800000002".into()),
             virtual_number: Some(vn.as_ref().into()),
         };
-        for n in 1..=4 {
-            apply_all_direct(
-                &mut conn,
-                &health,
-                &mut Vec::new(),
-                Vec::new(),
-                vec![(
-                    Box::new(CallWrite::Start {
-                        call: key(n),
-                        at: 2_000,
-                    }),
-                    oneshot::channel().0,
-                )],
-                &[],
-            );
-        }
-        // A check of `pin` on call `n` that writes the order it found as the call's state, and
-        // a wrong PIN when it found none; `seen` tells what the decision saw.
-        let check = |n: u32, pin: &str, panics: bool| {
+        let entry = |n: u32| {
             let (reply, answer) = oneshot::channel();
-            let (seen_tx, seen) = std::sync::mpsc::channel();
-            let (number, call) = (vn.as_ref().to_owned(), key(n));
-            let decide: Decide = Box::new(move |lookup: &PinLookup| {
-                assert!(!panics, "a decision that panics");
-                let found = lookup.order.as_ref().map(|o| o.order_id.clone());
-                let _ = seen_tx.send(found.clone());
-                let state = CallState {
-                    attempts: 1,
-                    phase: found.map_or(Phase::CollectingPin, |order_id| Phase::Resolved {
-                        order_id,
-                    }),
-                    ..CallState::default()
-                };
-                PinWrites {
-                    wrong_pin: (state.phase == Phase::CollectingPin).then(|| WrongPin {
-                        caller: "+919800000002".into(),
-                        virtual_number: number,
-                        at: 2_000,
-                        weight: Weight {
-                            number: 1,
-                            every: 0,
-                        },
-                        budget: test_budget(),
-                        counting: Counting::new(0, 10),
-                    }),
-                    step: Some(SavedStep {
-                        call,
-                        state,
-                        bridge: None,
-                        at: 2_000,
-                    }),
-                }
-            });
-            let query = PinQuery {
-                pin: pin.into(),
-                virtual_number: Some(vn.as_ref().into()),
-                caller: Some("+919800000002".into()),
-                caller_key: "+919800000002".into(),
-                number_key: vn.as_ref().into(),
-                now: 2_000,
-                counting: Counting::new(0, 10),
-                budget: test_budget(),
-                known_since: 0,
+            let write = CallWrite::PinEntry {
+                wrong_pin: Some(WrongPin {
+                    caller: "+919800000002".into(),
+                    virtual_number: vn.as_ref().into(),
+                    at: 2_000,
+                    weight: Weight {
+                        number: 1,
+                        every: 0,
+                    },
+                    budget: test_budget(),
+                    counting: Counting::new(0, 10),
+                }),
+                state: Some(StateWrite {
+                    call: key(n),
+                    state: CallState {
+                        attempts: 1,
+                        last_failure: Some(crate::domain::Failure::WrongPin),
+                        ..CallState::default()
+                    },
+                    bridge: None,
+                    at: 2_000,
+                }),
             };
-            let check = CheckPin {
-                query,
-                decide: Some(decide),
-                writes: Vec::new(),
-                reply,
-            };
-            (check, answer, seen)
+            ((Box::new(write), reply), answer)
         };
-        let phase = |n: u32| {
+        let attempts = |n: u32| {
             let db = db.clone();
             async move {
                 storage::calls::load_state(db.pool(), "exotel", &format!("CK{n}"), 0)
                     .await
                     .unwrap()
-                    .unwrap()
-                    .phase
+                    .map(|s| (s.attempts, s.phase))
             }
         };
 
-        let (right, mut right_answer, right_seen) = check(1, "4321", false);
-        let (wrong, mut wrong_answer, wrong_seen) = check(2, "9999", false);
-        let (broken, mut broken_answer, _) = check(3, "4321", true);
+        let (first, mut first_answer) = entry(1);
+        let (second, mut second_answer) = entry(2);
         apply_all_direct(
             &mut conn,
             &health,
             &mut Vec::new(),
-            vec![right, wrong, broken],
-            Vec::new(),
-            &[step(1)],
+            vec![first, second],
+            &[],
         );
-        assert_eq!(right_seen.try_recv().unwrap().as_deref(), Some("ORD-1"));
-        assert_eq!(wrong_seen.try_recv().unwrap(), None);
-        assert!(matches!(right_answer.try_recv().unwrap(), Ok(None)));
         assert!(matches!(
-            wrong_answer.try_recv().unwrap(),
-            Ok(Some(Spent { by_caller: 1, .. }))
+            first_answer.try_recv().unwrap(),
+            Ok(Written::PinEntry(Some(Spent { by_caller: 1, .. })))
         ));
-        assert!(matches!(broken_answer.try_recv().unwrap(), Ok(None)));
-        assert_eq!(
-            phase(1).await,
-            Phase::Resolved {
-                order_id: "ORD-1".into()
-            }
-        );
-        assert_eq!(phase(2).await, Phase::CollectingPin);
-        assert_eq!(phase(3).await, Phase::CollectingPin, "nothing written");
+        assert!(matches!(
+            second_answer.try_recv().unwrap(),
+            Ok(Written::PinEntry(Some(Spent { by_caller: 2, .. })))
+        ));
+        assert_eq!(attempts(1).await, Some((1, Phase::CollectingPin)));
 
-        // The write lock held elsewhere: the check fails before it looks up or decides.
+        // The write lock held elsewhere: neither the wrong PIN nor the state is written.
         let holder =
             storage::direct::Connection::open(path, std::time::Duration::from_millis(50)).unwrap();
         holder.alone().execute_batch("BEGIN IMMEDIATE").unwrap();
-        let (held, mut held_answer, held_seen) = check(4, "4321", false);
-        apply_all_direct(
-            &mut conn,
-            &health,
-            &mut Vec::new(),
-            vec![held],
-            Vec::new(),
-            &[],
-        );
-        assert!(held_answer.try_recv().unwrap().is_err());
-        assert!(held_seen.try_recv().is_err(), "no decision taken");
+        let (third, mut third_answer) = entry(3);
+        apply_all_direct(&mut conn, &health, &mut Vec::new(), vec![third], &[]);
+        assert!(third_answer.try_recv().unwrap().is_err());
         holder.alone().execute_batch("ROLLBACK").unwrap();
-        assert_eq!(phase(4).await, Phase::CollectingPin);
+        assert_eq!(attempts(3).await, None, "no state written");
+        let counted =
+            storage::attempts::caller_failures(db.pool(), "+919800000002", Counting::new(0, 10))
+                .await
+                .unwrap();
+        assert_eq!(counted, 2, "no wrong PIN written");
     }
 
-    /// The queue hands its records over in the order they came, after what the writer holds
-    /// already; beyond [`BACKLOG`] it drops and counts, and the count starts over once told.
     #[test]
     fn the_step_queue_keeps_order_and_drops_beyond_its_backlog() {
         let queue = StepQueue::default();

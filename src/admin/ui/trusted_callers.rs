@@ -337,7 +337,9 @@ async fn import(
                 (StatusCode::BAD_REQUEST, String::new(), errors, true)
             }
         }
-        Err(e) if e.downcast_ref::<sqlx::Error>().is_some() => return Err(unavailable(e)),
+        Err(e) if e.downcast_ref::<crate::storage::Error>().is_some() => {
+            return Err(unavailable(e));
+        }
         Err(e) => (
             StatusCode::BAD_REQUEST,
             String::new(),
