@@ -13,7 +13,6 @@ pub mod app;
 pub mod call;
 pub mod config;
 pub mod domain;
-pub mod expiring;
 pub mod http;
 pub mod import;
 pub mod metrics;

@@ -38,7 +38,7 @@ pub struct AppState {
     pub pending_ends: std::sync::Arc<crate::call::pending::PendingEnds>,
     /// Calls (by [`crate::call::session::Inbound::key`]) this instance bridged to the fallback
     /// number, so that their end is recorded as such; kept for a day.
-    pub fallback_bridged: std::sync::Arc<crate::expiring::Expiring<()>>,
+    pub fallback_bridged: moka::sync::Cache<String, ()>,
     /// `PINBRIDGE_FALLBACK_NUMBER`: dialled when storage fails mid-call.
     pub fallback_number: Option<crate::domain::PhoneNumber>,
     /// The public base URL providers reach this server at, without a trailing slash: the base

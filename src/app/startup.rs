@@ -311,6 +311,7 @@ impl Application {
                     policy,
                     region,
                     state_ttl: settings.call_state_ttl,
+                    state_capacity: 100_000,
                     cache_call_state: db.backend() == storage::Backend::Sqlite,
                     callback_window: settings.callback_window,
                     limits: Limits {
@@ -349,10 +350,10 @@ impl Application {
             fallback_number: settings.fallback()?,
             pending_ends: Default::default(),
             writer,
-            fallback_bridged: std::sync::Arc::new(crate::expiring::Expiring::new(
-                100_000,
-                std::time::Duration::from_secs(24 * 3600),
-            )),
+            fallback_bridged: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(24 * 3600))
+                .build(),
             exotel_api: exotel_api.clone(),
             sms: crate::outbound::sms::UnansweredSms::new(&settings, db.clone(), exotel_api)
                 .map(std::sync::Arc::new),

@@ -24,11 +24,11 @@ use crate::call::flow::{
 use crate::domain::Region;
 use crate::domain::clock::now_ms;
 use crate::domain::{CallSid, PhoneNumber};
-use crate::expiring::Expiring;
 use crate::outbound::events::{CallData, EventKind, Events, PinBudgetSpentData, PinLockedData};
 use crate::storage::attempts::{Budget, Counting, EVERY_NUMBER, Spent, Weight};
 use crate::storage::writer::{CallKey, StateWrite, Writer, WrongPin};
 use crate::storage::{self, Db};
+use moka::sync::Cache;
 
 /// One inbound call as a provider adapter identified it.
 #[derive(Debug, Clone)]
@@ -220,6 +220,8 @@ pub struct SessionConfig {
     pub region: Region,
     /// How long a call's state stays cached; longer than the longest call.
     pub state_ttl: Duration,
+    /// How many calls' states are cached at most; the least used go first.
+    pub state_capacity: u64,
     /// Whether a call's state may be read from this process's cache. Only when this process is
     /// the database's one user (SQLite): with several instances on one PostgreSQL, the steps
     /// of one call land on any of them, so each step reads the state the previous step stored,
@@ -251,12 +253,14 @@ pub struct Sessions {
     db: Db,
     writer: Writer,
     config: Arc<SessionConfig>,
-    cache: Arc<Expiring<Arc<Stored>>>,
+    /// The call state by [`Inbound::key`] (the provider and its CallSid), for
+    /// [`SessionConfig::state_ttl`] after it was written.
+    cache: Cache<String, Arc<Stored>>,
     /// Orders just found by their PIN, by order id ([`ORDER_TTL`]).
-    orders: Arc<Expiring<Arc<storage::orders::Order>>>,
+    orders: Cache<String, Arc<storage::orders::Order>>,
     /// Active PINs by length, by virtual number (or [`EVERY_NUMBER`]), for the weight of a
     /// wrong PIN ([`PIN_COUNTS_TTL`]).
-    pin_counts: Arc<Expiring<Arc<storage::orders::PinCounts>>>,
+    pin_counts: Cache<String, Arc<storage::orders::PinCounts>>,
     /// `pin.locked` and `pin.budget_spent` go to the business's endpoint.
     events: Events,
     /// The scopes whose guessing gauges this process set last ([`Self::refresh_guessing_gauges`]).
@@ -287,6 +291,14 @@ impl Reachable {
     }
 }
 
+/// A moka cache of at most `capacity` entries, each read for `ttl` after it was written.
+fn expiring<V: Clone + Send + Sync + 'static>(capacity: u64, ttl: Duration) -> Cache<String, V> {
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl)
+        .build()
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -294,9 +306,9 @@ fn ms(d: Duration) -> i64 {
 impl Sessions {
     /// Builds the engine over `db`, writing through `writer`, telling `events` of lockouts.
     pub fn new(db: Db, writer: Writer, events: Events, config: SessionConfig) -> Self {
-        let cache = Arc::new(Expiring::new(100_000, config.state_ttl));
-        let orders = Arc::new(Expiring::new(10_000, ORDER_TTL));
-        let pin_counts = Arc::new(Expiring::new(10_000, PIN_COUNTS_TTL));
+        let cache = expiring(config.state_capacity, config.state_ttl);
+        let orders = expiring(10_000, ORDER_TTL);
+        let pin_counts = expiring(10_000, PIN_COUNTS_TTL);
         Self {
             db,
             writer,
@@ -339,7 +351,7 @@ impl Sessions {
     /// Forgets what this process keeps of an order (after it deactivated it), so that no call
     /// dials it from memory, and the counts of active PINs it was in.
     pub fn forget_order(&self, order_id: &str) {
-        self.orders.remove(order_id);
+        self.orders.invalidate(order_id);
         self.forget_pin_counts();
     }
 
@@ -587,7 +599,7 @@ impl Sessions {
     /// Forgets the counts of active PINs, after this process created, imported or deactivated
     /// orders: the next guess counts them again.
     pub fn forget_pin_counts(&self) {
-        self.pin_counts.clear();
+        self.pin_counts.invalidate_all();
     }
 
     /// The first step of a call: creates its record unless it has one. The engine's answer to
@@ -841,7 +853,7 @@ impl Sessions {
         // The call is over: memory holds the calls in progress only. A repeated report reads
         // the database.
         if self.config.cache_call_state {
-            self.cache.remove(&call.key());
+            self.cache.invalidate(&call.key());
         }
         crate::metrics::call_ended(call.provider, outcome.as_str());
         self.announce_end(call, end, outcome).await;

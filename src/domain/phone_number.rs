@@ -57,29 +57,15 @@ pub enum PhoneNumberError {
 
 /// Numbers parsed lately, by the text as received, with the region they were read in: every
 /// step of a call names the same two numbers, and its steps land on any of the server's
-/// threads (a cache per thread parsed each caller once on every thread). At most this many;
-/// S3-FIFO eviction (`quick_cache`) keeps the numbers of the calls in progress. The texts
-/// come from outside, so they are hashed with SipHash under a random key, as in
-/// [`crate::expiring`].
-const RECENT: usize = 4096;
+/// threads. A moka cache of at most this many, which keeps the numbers of the calls in
+/// progress; its keys are hashed with SipHash under a random key, so texts sent from outside
+/// cannot be chosen to collide.
+const RECENT: u64 = 4096;
 
 /// A text as received, and what it parsed to in a region.
-type Parsed = quick_cache::sync::Cache<
-    String,
-    (Region, Result<PhoneNumber, PhoneNumberError>),
-    quick_cache::UnitWeighter,
-    std::collections::hash_map::RandomState,
->;
+type Parsed = moka::sync::Cache<String, (Region, Result<PhoneNumber, PhoneNumberError>)>;
 
-static PARSED: LazyLock<Parsed> = LazyLock::new(|| {
-    quick_cache::sync::Cache::with(
-        RECENT,
-        RECENT as u64,
-        quick_cache::UnitWeighter,
-        std::collections::hash_map::RandomState::new(),
-        quick_cache::sync::DefaultLifecycle::default(),
-    )
-});
+static PARSED: LazyLock<Parsed> = LazyLock::new(|| moka::sync::Cache::new(RECENT));
 
 impl PhoneNumber {
     /// Parses a number, reading it in `default_region` when it carries no country code, and
