@@ -64,6 +64,8 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     /// The application's event emitter (tests emit through it directly).
     pub events: pinbridge::outbound::events::Events,
+    /// The application's SMS sender, when SMS is on.
+    sms: Option<Arc<pinbridge::outbound::sms::UnansweredSms>>,
 }
 
 /// The application with the test settings: PINs of 3 to 12 digits (the seeds' PIN is `568`).
@@ -95,6 +97,7 @@ async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let events = app.events().clone();
+    let sms = app.sms().cloned();
     let join = tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         // Exotel's Passthru answers 302 as a signal; it must reach the test, not be followed.
@@ -110,6 +113,7 @@ async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
         join,
         dir,
         events,
+        sms,
     }
 }
 
@@ -120,6 +124,24 @@ impl TestApp {
         self.handle.stop(true).await;
         let _ = self.join.await;
         start(self.settings, self.dir).await
+    }
+
+    /// Waits until the background work the application started so far is done: every SMS
+    /// decision spawned has ended, and every event due has been posted (a post under way
+    /// included). A test awaits it before it checks that something was NOT sent: what has
+    /// not happened by then will not happen, whereas a sleep only guesses how long to wait.
+    /// Panics when that work takes longer than the HTTP clients' timeouts allow.
+    pub async fn drain(&self) {
+        let work = async {
+            if let Some(sms) = &self.sms {
+                sms.drain().await;
+            }
+            self.events.drain().await
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), work)
+            .await
+            .expect("the background work ends within 30 s")
+            .expect("the event outbox can be read");
     }
 
     pub fn exotel_url(&self, applet: &str) -> String {
