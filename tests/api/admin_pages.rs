@@ -2,10 +2,8 @@
 
 use reqwest::header::LOCATION;
 
-use crate::helpers::{
-    CUSTOMER, CUSTOMER_E164, Call, TestApp, admin_csrf as csrf, admin_get as get,
-    admin_post as post, admin_sign_in as sign_in, spawn_app,
-};
+use crate::common::{CUSTOMER, CUSTOMER_E164, Call, TestApp, admin_csrf as csrf, spawn_app};
+use crate::helpers::{admin_get as get, admin_post as post, admin_sign_in as sign_in};
 
 /// The HTML of the element whose id is `id`, up to its closing `tag`.
 fn element<'a>(page: &'a str, tag: &str, id: &str) -> &'a str {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Call, encode_seed};
+use crate::common::Call;
+use crate::helpers::encode_seed;
 
 fn pinbridge(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinbridge"));
@@ -526,7 +527,7 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
                OD-4,09812345670,4821,07314853246,\n";
     std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
     // SQLite by default; in the PostgreSQL pass, a database of its own on that server.
-    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let url = crate::common::fresh_database_url(dir.path()).await;
 
     let out = pinbridge(dir.path())
         .env("PINBRIDGE_DATABASE_URL", &url)
@@ -590,7 +591,7 @@ async fn trusted_callers_import_is_all_or_nothing_and_reports_every_bad_line() {
                +91 98123 45679,Priya\n\
                919812345678,Ravi again\n";
     std::fs::write(dir.path().join("couriers.csv"), csv).unwrap();
-    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let url = crate::common::fresh_database_url(dir.path()).await;
     let import = |args: &[&str]| {
         pinbridge(dir.path())
             .env("PINBRIDGE_DATABASE_URL", &url)

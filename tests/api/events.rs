@@ -13,9 +13,8 @@ use sqlx::Row;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{
-    ADMIN_TOKEN, TestApp, a_minute_ago_ms, fresh_database_url, spawn_app, spawn_app_with,
-};
+use crate::common::{ADMIN_TOKEN, TestApp, fresh_database_url, spawn_app, spawn_app_with};
+use crate::helpers::a_minute_ago_ms;
 
 const SECRET: &str = "test-events-secret-0123456789";
 const HOOK_PATH: &str = "/hooks/pinbridge";
@@ -625,9 +624,9 @@ async fn exotel_calls_tell_the_business_how_they_ended_once_and_when_a_caller_is
     app.create_order("OD-EV1", "4821").await;
 
     // Bridged and answered; Exotel's call-end delivered twice.
-    let call = crate::helpers::Call::new("ev-call-1");
+    let call = crate::common::Call::new("ev-call-1");
     assert_eq!(app.check_pin(&call, "4821").await, 200);
-    assert_eq!(app.connect(&call).await, crate::helpers::CUSTOMER_E164);
+    assert_eq!(app.connect(&call).await, crate::common::CUSTOMER_E164);
     let completed = call
         .query(None)
         .replace("DialCallStatus=null", "DialCallStatus=completed")
@@ -646,7 +645,7 @@ async fn exotel_calls_tell_the_business_how_they_ended_once_and_when_a_caller_is
     assert_eq!(data["dial_seconds"], 42);
 
     // Another caller keys three wrong PINs: the third locks it out (more than 2).
-    let mut guess = crate::helpers::Call::new("ev-call-2");
+    let mut guess = crate::common::Call::new("ev-call-2");
     guess.from = "07709562700".into();
     for answer in [302, 302, 200] {
         // The third uses up the call's attempts too: on to Connect, which dials no one.
@@ -683,9 +682,9 @@ async fn an_unanswered_exotel_call_is_posted_as_call_unanswered() {
     answer(&server, 200).await;
     let app = events_app(&server).await;
     app.create_order("OD-EV2", "4821").await;
-    let call = crate::helpers::Call::new("ev-call-3");
+    let call = crate::common::Call::new("ev-call-3");
     assert_eq!(app.check_pin(&call, "4821").await, 200);
-    assert_eq!(app.connect(&call).await, crate::helpers::CUSTOMER_E164);
+    assert_eq!(app.connect(&call).await, crate::common::CUSTOMER_E164);
     // The caller's leg reported first, without a dial status, does not speak for the call.
     assert_eq!(
         app.exotel("call-end", &call.query(None)).await.status(),

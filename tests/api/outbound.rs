@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{
+use crate::common::{
     ADMIN_TOKEN, CUSTOMER_E164, Call, EXOTEL_SECRET, TestApp, spawn_app, spawn_app_with,
 };
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::common::{ADMIN_TOKEN, TestApp, spawn_app_with};
 
 /// The virtual number of every scenario, E.164.
 pub const VN: &str = "+917314853246";

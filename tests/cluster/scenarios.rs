@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{CUSTOMER_E164, Call};
+use crate::common::{CUSTOMER_E164, Call};
 use crate::instance::{Instance, completed, fresh_database, keyed, postgres};
 
 /// The support desk of the outage test (`PINBRIDGE_FALLBACK_NUMBER`).
@@ -311,10 +311,10 @@ async fn greeting(instance: &Instance, sid: &str) -> String {
 
 /// Signs in to the admin UI of `instance`: (cookie, CSRF token of the greetings page).
 async fn admin_session(instance: &Instance) -> (String, String) {
-    let cookie = crate::helpers::sign_in_at(
+    let cookie = crate::common::sign_in_at(
         &instance.client,
         &instance.address,
-        crate::helpers::ADMIN_TOKEN,
+        crate::common::ADMIN_TOKEN,
     )
     .await;
     let page = instance
@@ -327,7 +327,7 @@ async fn admin_session(instance: &Instance) -> (String, String) {
         .text()
         .await
         .unwrap();
-    (cookie, crate::helpers::admin_csrf(&page))
+    (cookie, crate::common::admin_csrf(&page))
 }
 
 #[tokio::test]
