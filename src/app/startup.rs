@@ -39,6 +39,7 @@ pub struct Application {
     secrets: Secrets,
     db: Db,
     events: crate::outbound::events::Events,
+    sms: Option<std::sync::Arc<crate::outbound::sms::UnansweredSms>>,
     writer: crate::storage::writer::Writer,
 }
 
@@ -375,6 +376,7 @@ impl Application {
             ..state
         });
         let events = state.events.clone();
+        let sms = state.sms.clone();
         let writer = state.writer.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -397,6 +399,7 @@ impl Application {
             secrets,
             db,
             events,
+            sms,
             writer,
         })
     }
@@ -404,6 +407,12 @@ impl Application {
     /// The event emitter the application uses (tests emit through it directly).
     pub fn events(&self) -> &crate::outbound::events::Events {
         &self.events
+    }
+
+    /// The sender of the SMS after unanswered calls, when SMS is on (tests drain it before
+    /// they check that no SMS went out).
+    pub fn sms(&self) -> Option<&std::sync::Arc<crate::outbound::sms::UnansweredSms>> {
+        self.sms.as_ref()
     }
 
     /// The port actually bound.

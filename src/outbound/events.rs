@@ -334,6 +334,9 @@ struct Inner {
     stop: tokio::sync::watch::Sender<bool>,
     /// The running workers, awaited by [`Events::shutdown`].
     workers: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Held for a whole delivery round, so that [`Events::drain`] waits for the posts of a
+    /// round under way; the call path never takes it.
+    round: tokio::sync::Mutex<()>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -384,6 +387,7 @@ impl Events {
                 wake: Notify::new(),
                 stop: tokio::sync::watch::Sender::new(false),
                 workers: std::sync::Mutex::new(None),
+                round: tokio::sync::Mutex::new(()),
             })),
         })
     }
@@ -472,9 +476,26 @@ impl Events {
     /// Errors: the database's.
     pub async fn deliver_due(&self) -> Result<usize, crate::storage::Error> {
         match &self.inner {
-            Some(inner) => Arc::clone(inner).deliver_due().await,
+            Some(inner) => Arc::clone(inner).deliver_due(i64::MAX).await,
             None => Ok(0),
         }
+    }
+
+    /// Returns once no event of this instance is being posted and none that was due when it
+    /// was called is left unattempted: it waits for a round of the worker under way, then
+    /// runs rounds itself until one finds nothing due. An event refused meanwhile waits for
+    /// its retry, later, and is left to the worker. Tests wait for it before they check that
+    /// nothing more was posted; nothing on the call path waits for it. Another instance's
+    /// posts (on a shared PostgreSQL) are not waited for.
+    ///
+    /// Errors: the database's.
+    pub async fn drain(&self) -> Result<(), crate::storage::Error> {
+        let Some(inner) = &self.inner else {
+            return Ok(());
+        };
+        let due_by = now_ms();
+        while Arc::clone(inner).deliver_due(due_by).await? > 0 {}
+        Ok(())
     }
 
     /// Emits `booking.expired` for each booking that expired (within
@@ -544,7 +565,7 @@ impl Inner {
             if self.stopping() {
                 break;
             }
-            match Arc::clone(&self).deliver_due().await {
+            match Arc::clone(&self).deliver_due(i64::MAX).await {
                 Ok(_) => {}
                 Err(_) if self.db.is_closed() => break,
                 Err(e) => {
@@ -563,10 +584,13 @@ impl Inner {
         }
     }
 
-    async fn deliver_due(self: Arc<Self>) -> Result<usize, crate::storage::Error> {
+    /// One delivery round: claims and posts the events due by `due_by` (unix ms; at most now),
+    /// a few at a time, and records each attempt. Returns how many were attempted.
+    async fn deliver_due(self: Arc<Self>, due_by: i64) -> Result<usize, crate::storage::Error> {
+        let _round = self.round.lock().await;
         let now = now_ms();
         let limit = i64::try_from(self.config.concurrency).unwrap_or(8);
-        let ids = outbox::due(&self.db, now, limit).await?;
+        let ids = outbox::due(&self.db, due_by.min(now), limit).await?;
         // The lease outlasts one attempt, so a live claim is never taken over.
         let lease_until = now + ms(self.config.request_timeout) + 30_000;
         let mut posts = tokio::task::JoinSet::new();

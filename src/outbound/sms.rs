@@ -14,8 +14,10 @@
 //! number or the text.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use minijinja::context;
+use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::domain::clock::now_ms;
@@ -136,6 +138,22 @@ pub struct UnansweredSms {
     template: String,
     brand: String,
     cooldown_ms: i64,
+    /// SMS decisions spawned and not finished ([`UnansweredSms::drain`]).
+    in_flight: AtomicUsize,
+    /// Woken when `in_flight` falls to zero.
+    idle: Notify,
+}
+
+/// One spawned SMS decision, counted in its sender's `in_flight` until dropped: when the
+/// decision ends, panics, or is dropped unrun.
+struct Counted(Arc<UnansweredSms>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// Whom one SMS goes to, and about what.
@@ -175,14 +193,20 @@ impl UnansweredSms {
                 .unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned()),
             brand: settings.brand.clone(),
             cooldown_ms: i64::try_from(settings.sms_cooldown.as_millis()).unwrap_or(i64::MAX),
+            in_flight: AtomicUsize::new(0),
+            idle: Notify::new(),
         })
     }
 
     /// Decides and sends the SMS of the call `provider`/`call_sid` in the background, logging
     /// the result (call id, order or booking id, masked number).
     pub fn spawn(self: &Arc<Self>, provider: &'static str, call_sid: String, trigger: Trigger) {
-        let this = Arc::clone(self);
+        // Counted before the webhook answers, so that a drain that starts after the answer
+        // waits for this decision.
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let counted = Counted(Arc::clone(self));
         tokio::spawn(async move {
+            let this = &counted.0;
             match this.send_for(provider, &call_sid, trigger).await {
                 Ok(Sent::Sent { sid }) => {
                     crate::metrics::sms("sent");
@@ -198,6 +222,22 @@ impl UnansweredSms {
                 }
             }
         });
+    }
+
+    /// Returns once every SMS decision spawned so far ([`UnansweredSms::spawn`]) has ended:
+    /// sent, skipped or failed, and the outcome stored. Tests wait for it before they check
+    /// that no SMS went out; nothing on the call path waits for it.
+    pub async fn drain(&self) {
+        loop {
+            let idle = self.idle.notified();
+            let mut idle = std::pin::pin!(idle);
+            // Registered before the count is read: a decision ending in between still wakes it.
+            idle.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 
     /// Decides and sends the SMS of one call: finds whom it is for, claims it in the database

@@ -4,9 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, a_minute_ago_ms, spawn_app, spawn_app_with,
-};
+use crate::common::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::a_minute_ago_ms;
 use crate::scenarios::{self, ALL, COURIER, CUSTOMER, Leg, VN};
 
 const ATTACKER: &str = "09000000666";

@@ -5,10 +5,8 @@
 use reqwest::Response;
 use reqwest::header::{CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION};
 
-use crate::helpers::{
-    ADMIN_TOKEN, TestApp, admin_csrf, admin_get, admin_post, admin_sign_in, set_cookie,
-    sign_in_form, spawn_app,
-};
+use crate::common::{ADMIN_TOKEN, TestApp, admin_csrf, set_cookie, sign_in_form, spawn_app};
+use crate::helpers::{admin_get, admin_post, admin_sign_in};
 
 /// The directives the issue asks of the Content-Security-Policy.
 const REQUIRED_DIRECTIVES: [&str; 5] = [
@@ -72,9 +70,9 @@ async fn get(app: &TestApp, cookie: Option<&str>, path: &str) -> Response {
 /// A bridged and ended call in the log, so that its page exists; the path of its page.
 async fn a_logged_call(app: &TestApp) -> &'static str {
     app.create_order("OD-SEC", "4821").await;
-    let call = crate::helpers::Call::new("sec-call-1");
+    let call = crate::common::Call::new("sec-call-1");
     assert_eq!(app.check_pin(&call, "4821").await, 200);
-    assert_eq!(app.connect(&call).await, crate::helpers::CUSTOMER_E164);
+    assert_eq!(app.connect(&call).await, crate::common::CUSTOMER_E164);
     let end = call
         .query(None)
         .replace("DialCallStatus=null", "DialCallStatus=completed")

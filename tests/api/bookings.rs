@@ -2,10 +2,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, a_minute_ago_ms, encode_seed, spawn_app,
-    spawn_app_with,
-};
+use crate::common::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{a_minute_ago_ms, encode_seed};
 
 /// The seed's caller-based Connect request, verbatim (seed 003, "Caller based masking").
 const SEED_CALLER_CONNECT: &str = "CallFrom=07709562799&CallSid=066b197844c030d6737dac19cca6157p&CallStatus=in-progress&CallTo=07314853246&CallType=call-attempt&Created=Sun, 25 Jul 2021 14:56:12&CurrentTime=2021-07-25 14:56:14&DialCallDuration=0&DialWhomNumber=&Direction=incoming&EndTime=1970-01-01 05:30:00&From=07709562799&StartTime=2021-07-25 14:56:12&To=07314853246&flow_id=383431&tenant_id=53926";

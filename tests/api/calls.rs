@@ -1,6 +1,6 @@
 //! `/api/v1/calls`: the call log.
 
-use crate::helpers::{Call, spawn_app};
+use crate::common::{Call, spawn_app};
 
 #[tokio::test]
 async fn the_call_log_filters_and_pages_newest_first() {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Call, encode_seed};
+use crate::common::Call;
+use crate::helpers::encode_seed;
 
 fn pinbridge(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinbridge"));
@@ -25,6 +26,8 @@ fn pinbridge(dir: &Path) -> Command {
 struct Server {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The thread collecting `lines`; it ends when the process's stdout closes.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -46,12 +49,54 @@ impl Server {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().unwrap();
         let sink = lines.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self { child, lines }
+        Self {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Stops the server as an operator or an orchestrator does, with SIGTERM (it answers the
+    /// requests under way, writes what is queued and exits), and returns every line it wrote
+    /// on stdout: its output has ended, so a line missing from it was never written.
+    /// The client connections to it should be dropped first (an open one keeps it waiting).
+    async fn stop(mut self) -> Vec<String> {
+        // A server that has answered a request has its workers running, and they start with
+        // its SIGTERM handler; before that, SIGTERM would kill it.
+        let ready = reqwest::get(format!("http://127.0.0.1:{}/healthz", self.port()))
+            .await
+            .expect("pinbridge answers /healthz");
+        assert_eq!(ready.status(), 200);
+        drop(ready);
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "pinbridge stops on SIGTERM");
+            // The test's runtime goes on meanwhile, so its dropped connections get closed.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(
+            status.success(),
+            "pinbridge exits cleanly on SIGTERM: {status}"
+        );
+        if let Some(reader) = self.reader.take() {
+            reader
+                .join()
+                .expect("the stdout reader ends with the output");
+        }
+        self.output()
     }
 
     /// Waits for a stdout line containing `needle` and returns it.
@@ -198,10 +243,12 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
         .await
         .unwrap();
 
-    // Every log line (JSON) is free of numbers, PINs and the URL secret.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Every log line (JSON) the server wrote, up to its exit, is free of numbers, PINs and
+    // the URL secret.
+    drop(client);
     let logs: Vec<String> = server
-        .output()
+        .stop()
+        .await
         .into_iter()
         .filter(|l| l.starts_with('{'))
         .collect();
@@ -226,18 +273,16 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
             );
         }
     }
-    drop(server);
 
     // A second start keeps the secret and the token: nothing new is printed in full.
     let again = Server::start(dir.path());
     again.wait_for("pinbridge urls");
-    let out = again.output().join("\n");
+    let out = again.stop().await.join("\n");
     assert!(
         !out.contains(&secret),
         "the secret is masked on later starts"
     );
     assert!(!out.contains("Admin API token"));
-    drop(again);
 
     let urls = pinbridge(dir.path()).arg("urls").output().unwrap();
     assert!(urls.status.success());
@@ -326,17 +371,12 @@ async fn identifiers_from_requests_reach_the_log_only_bounded_or_hashed() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    // The last request: once its line is read, every earlier line has been.
-    client
-        .get(format!("{base}/healthz"))
-        .header("X-Request-Id", "identifiers-test-done")
-        .send()
-        .await
-        .unwrap();
-    server.wait_for("identifiers-test-done");
 
+    // Every line the server wrote, up to its exit.
+    drop(client);
     let logs: Vec<Value> = server
-        .output()
+        .stop()
+        .await
         .iter()
         .filter(|l| l.starts_with('{'))
         .map(|l| {
@@ -487,7 +527,7 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
                OD-4,09812345670,4821,07314853246,\n";
     std::fs::write(dir.path().join("orders.csv"), csv).unwrap();
     // SQLite by default; in the PostgreSQL pass, a database of its own on that server.
-    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let url = crate::common::fresh_database_url(dir.path()).await;
 
     let out = pinbridge(dir.path())
         .env("PINBRIDGE_DATABASE_URL", &url)
@@ -551,7 +591,7 @@ async fn trusted_callers_import_is_all_or_nothing_and_reports_every_bad_line() {
                +91 98123 45679,Priya\n\
                919812345678,Ravi again\n";
     std::fs::write(dir.path().join("couriers.csv"), csv).unwrap();
-    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let url = crate::common::fresh_database_url(dir.path()).await;
     let import = |args: &[&str]| {
         pinbridge(dir.path())
             .env("PINBRIDGE_DATABASE_URL", &url)

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app};
+use crate::common::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app};
 
 const VN: &str = "+917314853246";
 const RIDER: &str = "+917709562799";

@@ -7,7 +7,7 @@ use pinbridge::providers::eight_by_eight::PIN_PROMPT_ACTION_ID;
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::common::{ADMIN_TOKEN, TestApp, spawn_app_with};
 use crate::scenarios::{self, COURIER, CUSTOMER, EIGHT_BY_EIGHT_SECRET, Leg, Reply, VN};
 
 /// The voice profile pinbridge uses unless configured otherwise.

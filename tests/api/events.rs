@@ -13,7 +13,8 @@ use sqlx::Row;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, fresh_database_url, spawn_app, spawn_app_with};
+use crate::common::{ADMIN_TOKEN, TestApp, fresh_database_url, spawn_app, spawn_app_with};
+use crate::helpers::a_minute_ago_ms;
 
 const SECRET: &str = "test-events-secret-0123456789";
 const HOOK_PATH: &str = "/hooks/pinbridge";
@@ -242,7 +243,7 @@ async fn an_event_arrives_signed_with_the_documented_shape_and_the_readme_receiv
         .emit(EventKind::CallCompleted, key, completed_call())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.drain().await;
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     let rows = outbox(&app.database_url).await;
     assert_eq!(
@@ -393,7 +394,7 @@ async fn an_event_still_refused_past_the_give_up_time_is_abandoned() {
     let rows = outbox_until(&url, |rows| rows.iter().all(|r| r.1 == "abandoned")).await;
     assert_eq!(rows[0].2, 1);
     assert_eq!(events.backlog().await.unwrap(), 0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    events.drain().await.unwrap();
     assert_eq!(
         server.received_requests().await.unwrap().len(),
         1,
@@ -512,16 +513,16 @@ async fn booking_expired_is_posted_once_for_a_booking_that_expired_unclosed() {
     assert_eq!(r.status(), 201);
     let mut ids = Vec::new();
     let bookings = [
-        ("07709562799", "09812345678", 1),
-        ("07709562700", "09812345600", 1),
-        ("07709562711", "09812345611", 7200),
+        ("07709562799", "09812345678"),
+        ("07709562700", "09812345600"),
+        ("07709562711", "09812345611"),
     ];
-    for (i, (a, b, ttl)) in bookings.into_iter().enumerate() {
+    for (i, (a, b)) in bookings.into_iter().enumerate() {
         let r = app
             .client
             .post(app.api("/bookings"))
             .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"party_a": a, "party_b": b, "reference": format!("ride-{i}"), "ttl_seconds": ttl}))
+            .json(&json!({"party_a": a, "party_b": b, "reference": format!("ride-{i}"), "ttl_seconds": 7200}))
             .send()
             .await
             .unwrap();
@@ -538,7 +539,14 @@ async fn booking_expired_is_posted_once_for_a_booking_that_expired_unclosed() {
         .await
         .unwrap();
     assert!(closed.status().is_success());
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The first two reach their expiry: the clock moves past it.
+    app.sql(format!(
+        "update bookings set expires_at = {} where booking_id in ('{}', '{}')",
+        a_minute_ago_ms(),
+        ids[0],
+        ids[1]
+    ))
+    .await;
 
     // The sweeper runs when the server starts, then every 30 s.
     let app = app.restart().await;
@@ -562,7 +570,7 @@ async fn booking_expired_is_posted_once_for_a_booking_that_expired_unclosed() {
         0,
         "once"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.drain().await;
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     let rows = outbox(&app.database_url).await;
     assert_eq!(rows.len(), 1);
@@ -616,9 +624,9 @@ async fn exotel_calls_tell_the_business_how_they_ended_once_and_when_a_caller_is
     app.create_order("OD-EV1", "4821").await;
 
     // Bridged and answered; Exotel's call-end delivered twice.
-    let call = crate::helpers::Call::new("ev-call-1");
+    let call = crate::common::Call::new("ev-call-1");
     assert_eq!(app.check_pin(&call, "4821").await, 200);
-    assert_eq!(app.connect(&call).await, crate::helpers::CUSTOMER_E164);
+    assert_eq!(app.connect(&call).await, crate::common::CUSTOMER_E164);
     let completed = call
         .query(None)
         .replace("DialCallStatus=null", "DialCallStatus=completed")
@@ -637,7 +645,7 @@ async fn exotel_calls_tell_the_business_how_they_ended_once_and_when_a_caller_is
     assert_eq!(data["dial_seconds"], 42);
 
     // Another caller keys three wrong PINs: the third locks it out (more than 2).
-    let mut guess = crate::helpers::Call::new("ev-call-2");
+    let mut guess = crate::common::Call::new("ev-call-2");
     guess.from = "07709562700".into();
     for answer in [302, 302, 200] {
         // The third uses up the call's attempts too: on to Connect, which dials no one.
@@ -660,7 +668,7 @@ async fn exotel_calls_tell_the_business_how_they_ended_once_and_when_a_caller_is
     assert_eq!(events[2].1["pin_attempts"], 3);
 
     // Nothing more arrives: one event per call end, one per lockout.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    app.drain().await;
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
     let body = serde_json::to_string(&posted(&server, 3).await).unwrap();
     for number in ["7709562799", "7709562700", "9812345678", "4821", "9999"] {
@@ -674,9 +682,9 @@ async fn an_unanswered_exotel_call_is_posted_as_call_unanswered() {
     answer(&server, 200).await;
     let app = events_app(&server).await;
     app.create_order("OD-EV2", "4821").await;
-    let call = crate::helpers::Call::new("ev-call-3");
+    let call = crate::common::Call::new("ev-call-3");
     assert_eq!(app.check_pin(&call, "4821").await, 200);
-    assert_eq!(app.connect(&call).await, crate::helpers::CUSTOMER_E164);
+    assert_eq!(app.connect(&call).await, crate::common::CUSTOMER_E164);
     // The caller's leg reported first, without a dial status, does not speak for the call.
     assert_eq!(
         app.exotel("call-end", &call.query(None)).await.status(),
@@ -690,6 +698,6 @@ async fn an_unanswered_exotel_call_is_posted_as_call_unanswered() {
     assert_eq!(events[0].0, "call.unanswered");
     assert_eq!(events[0].1["outcome"], "no_answer");
     assert_eq!(events[0].1["order_id"], "OD-EV2");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    app.drain().await;
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }

@@ -2,9 +2,8 @@
 
 use serde_json::Value;
 
-use crate::helpers::{
-    CUSTOMER_E164, Call, EXOTEL_SECRET, a_minute_ago_ms, encode_seed, spawn_app, spawn_app_with,
-};
+use crate::common::{CUSTOMER_E164, Call, EXOTEL_SECRET, spawn_app, spawn_app_with};
+use crate::helpers::{a_minute_ago_ms, encode_seed};
 
 /// The seed's Connect request of the PIN flow, verbatim (seed 003, "Pin based Number").
 const SEED_PIN_CONNECT: &str = "CallFrom=07709562799&CallSid=c39894edd8a85d7fd95dbf5fdb65157g&CallTo=07314853246&CallType=call-attempt&Created=Fri, 16 Jul 2021 18:24:05&CurrentTime=2021-07-16 18:24:12&DialCallDuration=0&DialCallStatus=null&DialWhomNumber=&Direction=incoming&EndTime=1970-01-01 05:30:00&ForwardedFrom=null&From=07709562799&ProcessStatus=null&RecordingUrl=null&StartTime=2021-07-16 18:24:05&To=07314853246&digits=\"568\"&flow_id=383431&tenant_id=53926";
@@ -168,7 +167,7 @@ async fn a_deleted_order_stops_working_at_once_even_mid_call() {
     let r = app
         .client
         .delete(app.api("/orders/OD-1"))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .bearer_auth(crate::common::ADMIN_TOKEN)
         .send()
         .await
         .unwrap();

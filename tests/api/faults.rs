@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Connection, Executor, Row};
 
-use crate::helpers::{
+use crate::common::{
     CUSTOMER, CUSTOMER_E164, Call, TestApp, VIRTUAL_NUMBER, spawn_app_with, test_postgres_url,
 };
 

@@ -4,10 +4,10 @@
 use reqwest::header::LOCATION;
 use serde_json::json;
 
-use crate::helpers::{
-    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, admin_csrf as csrf, admin_get as get,
-    admin_post as post, admin_sign_in as sign_in, spawn_app_with,
+use crate::common::{
+    ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, admin_csrf as csrf, spawn_app_with,
 };
+use crate::helpers::{admin_get as get, admin_post as post, admin_sign_in as sign_in};
 use crate::scenarios::{PUBLIC_URL, TWILIO_TOKEN};
 
 const VN: &str = "+917314853246";

@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::common::spawn_app;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_when_the_database_is_up() {

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::common::{ADMIN_TOKEN, TestApp, spawn_app_with};
 use crate::scenarios::EIGHT_BY_EIGHT_SECRET;
 
 /// Metacharacters of SQL, XML, askama/minijinja templates and JSON, in one brand name.
@@ -289,7 +289,7 @@ async fn huge_call_ids_and_call_ids_holding_a_phone_number_get_playable_answers(
         // Exotel's applets are GET requests, whose query string is bounded (8 KB): the
         // largest CallSid that fits.
         let exotel_sid: String = sid.chars().take(7 * 1024).collect();
-        let mut call = crate::helpers::Call::new(&exotel_sid);
+        let mut call = crate::common::Call::new(&exotel_sid);
         call.from = "07709562799".into();
         for applet in ["greeting", "check-pin", "connect", "call-end"] {
             let r = app.exotel(applet, &call.query(Some("4821"))).await;

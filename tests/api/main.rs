@@ -7,6 +7,8 @@ mod admin_security;
 mod bookings;
 mod calls;
 mod cli;
+#[path = "../common/mod.rs"]
+mod common;
 mod default_deployment;
 mod eight_by_eight;
 mod events;

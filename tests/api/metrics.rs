@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::helpers::{CUSTOMER_E164, Call, EXOTEL_SECRET, TestApp, spawn_app};
+use crate::common::{CUSTOMER_E164, Call, EXOTEL_SECRET, TestApp, spawn_app};
 
 /// One sample line: its name, its labels, its value.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ async fn metrics_count_exotel_pin_steps_and_their_latency_with_bounded_labels_an
     assert!(grew("pinbridge_calls_total", &connected) >= 2.0);
     assert!(grew("pinbridge_wrong_pins_total", &[("provider", "exotel")]) >= 2.0);
     // The call state is cached on SQLite only (one instance owns the database).
-    if crate::helpers::test_postgres_url().is_none() {
+    if crate::common::test_postgres_url().is_none() {
         let hits = [("cache", "call_state"), ("result", "hit")];
         assert!(grew("pinbridge_cache_requests_total", &hits) >= 4.0);
     }

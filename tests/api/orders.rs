@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER_E164, spawn_app};
+use crate::common::{ADMIN_TOKEN, CUSTOMER_E164, spawn_app};
 
 #[tokio::test]
 async fn the_orders_api_refuses_requests_without_the_admin_token() {

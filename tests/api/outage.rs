@@ -1,7 +1,7 @@
 //! When storage fails mid-call: the fallback number, or sorry; never anyone else. (The real
 //! database outage, with several instances, is in tests/cluster.)
 
-use crate::helpers::{Call, TestApp, spawn_app_with};
+use crate::common::{Call, TestApp, spawn_app_with};
 
 const DESK_E164: &str = "+918045678901";
 

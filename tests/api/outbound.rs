@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{
+use crate::common::{
     ADMIN_TOKEN, CUSTOMER_E164, Call, EXOTEL_SECRET, TestApp, spawn_app, spawn_app_with,
 };
 
@@ -95,40 +95,21 @@ fn pairs(want: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Waits (up to 5 s) until the mock has `n` requests on `on`; returns their forms.
-async fn wait_for(mock: &MockServer, on: &str, n: usize) -> Vec<Vec<(String, String)>> {
-    for _ in 0..100 {
-        let got = forms(mock, on).await;
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    forms(mock, on).await
-}
-
-/// The SMS decision stored for a call (`sending`, `sent`, `failed`, `cooldown`), waiting up
-/// to 5 s for it to leave `sending`.
+/// The SMS decision stored for a call (`sent`, `failed`, `cooldown`; `sending` while Exotel
+/// has not answered), once the app's background work is drained.
 async fn sms_decision(app: &TestApp, provider: &str, call_sid: &str) -> Option<String> {
+    app.drain().await;
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
-    let mut status = None;
-    for _ in 0..100 {
-        let row: Option<(String,)> =
-            sqlx::query_as("select status from outbound_sms where provider = $1 and call_sid = $2")
-                .bind(provider)
-                .bind(call_sid)
-                .fetch_optional(&pool)
-                .await
-                .unwrap();
-        status = row.map(|r| r.0);
-        if status.as_deref().is_some_and(|s| s != "sending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let row: Option<(String,)> =
+        sqlx::query_as("select status from outbound_sms where provider = $1 and call_sid = $2")
+            .bind(provider)
+            .bind(call_sid)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
     pool.close().await;
-    status
+    row.map(|r| r.0)
 }
 
 impl TestApp {
@@ -568,7 +549,7 @@ async fn a_form_status_callback_completes_the_record_too() {
     assert_eq!(record["talk_seconds"], 0);
     assert_eq!(record["legs"][1]["Status"], "busy");
     // SMS is off (no PINBRIDGE_EXOTEL_SMS_FROM): Exotel got the call and nothing else.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain().await;
     assert!(forms(&mock, SMS_PATH).await.is_empty());
 }
 
@@ -591,15 +572,15 @@ async fn a_status_callback_delivered_twice_leaves_one_record_and_sends_one_sms()
     assert_eq!(app.status_json(&report).await, 200);
     assert_eq!(app.status_json(&report).await, 200);
 
-    let sms = wait_for(&mock, SMS_PATH, 1).await;
+    // Drained: every SMS decision of both deliveries has ended.
     assert_eq!(
         sms_decision(&app, "exotel", &call_id).await.as_deref(),
         Some("sent")
     );
+    let sms = forms(&mock, SMS_PATH).await;
+    assert_eq!(sms.len(), 1, "one SMS: {sms:?}");
     let record = app.call_record(&call_id).await;
     assert_eq!(record["outcome"], "no_answer");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(forms(&mock, SMS_PATH).await.len(), 1, "one SMS: {sms:?}");
     assert_eq!(forms(&mock, CONNECT_PATH).await.len(), 1);
     let to = sms[0].iter().find(|(k, _)| k == "To").unwrap();
     assert_eq!(to.1, CUSTOMER_E164, "the party who did not answer");
@@ -639,7 +620,7 @@ async fn no_sms_when_the_courier_leg_of_a_click_to_call_went_unanswered() {
     let report = terminal_report(&call_id, "no-answer", [("no-answer", 0), ("null", 0)], 0);
     assert_eq!(app.status_json(&report).await, 200);
     assert_eq!(app.call_record(&call_id).await["outcome"], "no_answer");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain().await;
     assert!(forms(&mock, SMS_PATH).await.is_empty());
 }
 
@@ -651,7 +632,8 @@ async fn an_unanswered_pin_call_texts_the_customer_once_and_not_again_within_the
     app.create_order("OD-MISSED", "4821").await;
 
     app.unanswered_pin_call("missed-1", "4821").await;
-    let sms = wait_for(&mock, SMS_PATH, 1).await;
+    app.drain().await;
+    let sms = forms(&mock, SMS_PATH).await;
     assert_eq!(sms.len(), 1);
     assert_eq!(
         sms[0],
@@ -685,7 +667,7 @@ async fn an_unanswered_pin_call_texts_the_customer_once_and_not_again_within_the
         .replace("DialCallStatus=null", "DialCallStatus=no-answer")
         .replace("CallType=call-attempt", "CallType=incomplete");
     assert_eq!(app.exotel("call-end", &again).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain().await;
     assert_eq!(forms(&mock, SMS_PATH).await.len(), 1);
 }
 
@@ -730,7 +712,7 @@ async fn without_sms_settings_an_unanswered_call_sends_nothing() {
     app.create_order("OD-QUIET", "4821").await;
     app.unanswered_pin_call("quiet-1", "4821").await;
     assert_eq!(app.call_record("quiet-1").await["outcome"], "no_answer");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.drain().await;
     assert!(mock.received_requests().await.unwrap().is_empty());
     assert_eq!(sms_decision(&app, "exotel", "quiet-1").await, None);
 }
@@ -760,6 +742,6 @@ async fn status_callbacks_need_the_secret_and_one_for_an_unknown_call_changes_no
     assert_eq!(app.status_json(&report).await, 200);
     let (_, log) = app.get_json("/calls").await;
     assert!(log["calls"].as_array().unwrap().is_empty());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain().await;
     assert!(mock.received_requests().await.unwrap().is_empty());
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pinbridge::providers::plivo::auth::{Method, signature};
 use reqwest::Response;
 
-use crate::helpers::TestApp;
+use crate::common::TestApp;
 use crate::scenarios::{self, Leg, PLIVO_TOKEN, PUBLIC_URL, Reply};
 
 /// A number as Plivo writes it: E.164 without the `+`.
@@ -412,7 +412,7 @@ async fn a_dial_timeout_is_no_answer_and_a_hangup_during_the_pin_is_abandoned() 
 
 #[tokio::test]
 async fn the_brand_is_xml_escaped_in_plivo_xml() {
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::common::spawn_app_with(|s| {
         s.brand = "Tom & Jerry's <Express>".into();
         s.public_url = Some(PUBLIC_URL.into());
         s.unsigned_providers = Some("plivo".into());
@@ -437,7 +437,7 @@ async fn the_brand_is_xml_escaped_in_plivo_xml() {
 #[tokio::test]
 async fn malformed_requests_get_a_playable_answer_not_a_500() {
     // Unsigned, so that the malformed requests reach the parser.
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::common::spawn_app_with(|s| {
         s.public_url = Some(PUBLIC_URL.into());
         s.unsigned_providers = Some("plivo".into());
     })

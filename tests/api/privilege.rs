@@ -4,10 +4,10 @@
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    CUSTOMER, CUSTOMER_E164, Call, TestApp, VIRTUAL_NUMBER, admin_csrf, admin_get, admin_post,
-    admin_sign_in_with, spawn_app_with,
+use crate::common::{
+    CUSTOMER, CUSTOMER_E164, Call, TestApp, VIRTUAL_NUMBER, admin_csrf, spawn_app_with,
 };
+use crate::helpers::{admin_get, admin_post, admin_sign_in_with};
 
 /// May see personal data.
 const OPS: &str = "ops-token-0123456789";

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::common::{ADMIN_TOKEN, TestApp, spawn_app_with};
 
 /// The virtual number of every scenario, E.164.
 pub const VN: &str = "+917314853246";
@@ -68,13 +68,71 @@ pub const ALL: [Provider; 5] = [
 
 /// The providers the scenarios run on: all five, or those named in `SCENARIO_PROVIDERS`
 /// (comma-separated names, e.g. `plivo,8x8`) to work on one adapter.
+///
+/// Panics when `SCENARIO_PROVIDERS` is set but selects no provider ([`select`]): a misspelt
+/// name would otherwise run every scenario on nothing, and pass.
 pub fn providers() -> Vec<Provider> {
     match std::env::var("SCENARIO_PROVIDERS") {
-        Ok(names) => ALL
+        Ok(names) => select(&names).unwrap_or_else(|e| panic!("SCENARIO_PROVIDERS {e}")),
+        Err(std::env::VarError::NotPresent) => ALL.to_vec(),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            panic!("SCENARIO_PROVIDERS is not UTF-8; {}", known_providers())
+        }
+    }
+}
+
+/// The providers `names` names (comma-separated, spelt as [`Provider::name`], in any case),
+/// each once, in the order given.
+///
+/// Errors: a name that is no provider's, or no name at all; the message names the known
+/// providers.
+pub fn select(names: &str) -> Result<Vec<Provider>, String> {
+    let mut chosen = Vec::new();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let provider = ALL
             .into_iter()
-            .filter(|p| names.split(',').any(|n| n.trim() == p.name()))
-            .collect(),
-        Err(_) => ALL.to_vec(),
+            .find(|p| p.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                format!(
+                    "names {name:?}, which is no provider; {}",
+                    known_providers()
+                )
+            })?;
+        if !chosen.contains(&provider) {
+            chosen.push(provider);
+        }
+    }
+    if chosen.is_empty() {
+        return Err(format!("names no provider; {}", known_providers()));
+    }
+    Ok(chosen)
+}
+
+fn known_providers() -> String {
+    let names: Vec<&str> = ALL.iter().map(|p| p.name()).collect();
+    format!("the known providers are {}", names.join(", "))
+}
+
+#[test]
+fn scenario_providers_select_the_providers_they_name_in_any_case() {
+    assert_eq!(
+        select("plivo, 8X8,plivo").unwrap(),
+        [Provider::Plivo, Provider::EightByEight]
+    );
+    assert_eq!(select("exotel").unwrap(), [Provider::Exotel]);
+}
+
+#[test]
+fn scenario_providers_naming_an_unknown_provider_or_none_is_an_error_naming_the_known_ones() {
+    let known = "the known providers are exotel, twilio, plivo, 8x8, vonage";
+    for (names, says) in [
+        ("plivo,8x9", "names \"8x9\", which is no provider"),
+        ("twillio", "names \"twillio\", which is no provider"),
+        ("", "names no provider"),
+        (" , ", "names no provider"),
+    ] {
+        let e = select(names).unwrap_err();
+        assert_eq!(e, format!("{says}; {known}"), "{names:?}");
     }
 }
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use crate::common::{Call, TestApp};
 use crate::greetings::{app, exotel_greeting, save, session};
-use crate::helpers::{Call, TestApp};
 
 /// About a hundred characters that double a string 31 times when run: 2 GiB, and the process
 /// aborted.

@@ -3,10 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    ADMIN_TOKEN, TestApp, admin_csrf, admin_get, admin_post, admin_sign_in as sign_in, spawn_app,
-    spawn_app_with,
-};
+use crate::common::{ADMIN_TOKEN, TestApp, admin_csrf, spawn_app, spawn_app_with};
+use crate::helpers::{admin_get, admin_post, admin_sign_in as sign_in};
 
 /// DELETEs `path` of the admin API with `token`: (status, JSON body or `null`).
 async fn delete(app: &TestApp, token: &str, path: &str) -> (u16, Value) {

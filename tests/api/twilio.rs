@@ -3,7 +3,7 @@
 use pinbridge::providers::twilio::auth::signature;
 use reqwest::Response;
 
-use crate::helpers::TestApp;
+use crate::common::TestApp;
 use crate::scenarios::{self, Leg, PUBLIC_URL, Reply, TWILIO_TOKEN};
 
 /// The parameters of Twilio's incoming-call request (twilio.com/docs/usage/webhooks/voice-webhooks).
@@ -193,7 +193,7 @@ async fn twilio_get_requests_are_signed_over_the_query_string() {
 
 #[tokio::test]
 async fn the_brand_is_xml_escaped_in_twiml() {
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::common::spawn_app_with(|s| {
         s.brand = "Tom & Jerry's <Express>".into();
         s.public_url = Some(PUBLIC_URL.into());
         s.twilio_auth_token = Some(TWILIO_TOKEN.into());

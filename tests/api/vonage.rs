@@ -7,7 +7,7 @@ use pinbridge::providers::vonage::auth::payload_hash;
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::common::TestApp;
 use crate::scenarios::{self, Leg, PUBLIC_URL, Reply, VONAGE_SECRET};
 
 /// A number as Vonage writes it: E.164 without `+`.
@@ -464,7 +464,7 @@ async fn the_dialled_legs_end_sets_the_outcome_and_the_callers_leg_never_overwri
 
 #[tokio::test]
 async fn listed_as_unsigned_vonage_webhooks_are_served_and_counted() {
-    let app = crate::helpers::spawn_app_with(|s| {
+    let app = crate::common::spawn_app_with(|s| {
         s.pin_min_length = 4;
         s.public_url = Some(PUBLIC_URL.into());
         s.unsigned_providers = Some("vonage".into());

@@ -4,8 +4,8 @@ use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::{Value, json};
 
+use crate::common::{Call, VIRTUAL_NUMBER};
 use crate::harness::{Browser, Window};
-use crate::helpers::{Call, VIRTUAL_NUMBER};
 
 /// The sign-out button in the header of every signed-in page.
 const SIGN_OUT: &str = "header form[action=\"/admin/logout\"] button[type=submit]";

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::helpers::{self, ADMIN_TOKEN, TestApp};
+use crate::common::{self, ADMIN_TOKEN, TestApp};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -166,8 +166,7 @@ impl Browser {
     }
 
     pub async fn start_with(test: &'static str, window: Window) -> Browser {
-        let app =
-            helpers::spawn_app_with(|s| s.twilio_auth_token = Some(TWILIO_TOKEN.into())).await;
+        let app = common::spawn_app_with(|s| s.twilio_auth_token = Some(TWILIO_TOKEN.into())).await;
         let profile = tempfile::tempdir().expect("a temporary directory");
         let driver = Driver::start(&profile.path().join("chromedriver.log"));
         let args = [

@@ -6,9 +6,10 @@
 //! runs it before `cargo test`. Each page a test looks at is saved as
 //! `target/screenshots/<test>-<page>.png`.
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
+// The shared helpers; this binary uses a part of them.
+#[allow(dead_code, unused_imports)]
+#[path = "../common/mod.rs"]
+mod common;
 
 mod admin;
 mod harness;

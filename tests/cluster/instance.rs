@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use reqwest::redirect;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, CUSTOMER, Call, EXOTEL_SECRET, VIRTUAL_NUMBER};
+use crate::common::{ADMIN_TOKEN, CUSTOMER, Call, EXOTEL_SECRET, VIRTUAL_NUMBER};
 
 /// The server of `TEST_DATABASE_URL`; these tests need one.
 pub fn server_url() -> String {
-    crate::helpers::test_postgres_url().expect(
+    crate::common::test_postgres_url().expect(
         "TEST_DATABASE_URL=postgres://... (scripts/postgres.sh start; scripts/test.sh does it)",
     )
 }
@@ -21,7 +21,7 @@ pub fn server_url() -> String {
 pub async fn fresh_database() -> String {
     server_url();
     let dir = tempfile::tempdir().unwrap();
-    crate::helpers::fresh_database_url(dir.path()).await
+    crate::common::fresh_database_url(dir.path()).await
 }
 
 /// Stops or starts the PostgreSQL server through `scripts/postgres.sh` (`stop`, `start`).

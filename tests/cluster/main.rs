@@ -11,9 +11,10 @@
 //!     cargo test --test cluster -- --include-ignored --test-threads=1
 //! ```
 
-#[allow(dead_code)]
-#[path = "../api/helpers.rs"]
-mod helpers;
+// The shared helpers; this binary uses a part of them.
+#[allow(dead_code, unused_imports)]
+#[path = "../common/mod.rs"]
+mod common;
 
 mod instance;
 mod scenarios;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{CUSTOMER_E164, Call};
+use crate::common::{CUSTOMER_E164, Call};
 use crate::instance::{Instance, completed, fresh_database, keyed, postgres};
 
 /// The support desk of the outage test (`PINBRIDGE_FALLBACK_NUMBER`).
@@ -23,7 +23,7 @@ enum Heard {
     Desk,
     /// Connect dialled no one (sorry).
     NoOne,
-    /// Anything else: a wrong number, an error status.
+    /// Anything else: a wrong number, an error status, no answer while Exotel waited.
     Wrong(String),
 }
 
@@ -36,19 +36,24 @@ fn heard(status: u16, body: &str) -> Heard {
     }
 }
 
+/// How long Exotel waits for an applet's answer before it gives up on it, falling to the
+/// flow's fallback URL or dropping the caller: 5 s, as integrators measured it (Exotel
+/// documents no number; `reference/exotel.md` §3). An answer later than that reaches no
+/// caller, however right it is.
+const EXOTEL_WAITS: Duration = Duration::from_secs(5);
+
 /// One Exotel PIN call: greeting, gather, check-pin (a wrong PIN first when `wrong_first`,
 /// then gather again), check-pin with the right PIN, connect, call-end. Step `i` goes to
 /// `pick(i)`; with `end_on_connects_instance`, the call-end goes where connect went and does
 /// not report the number dialled (so only that instance knows it). Returns what the caller
-/// heard and the slowest answer.
+/// heard: a step not answered within [`EXOTEL_WAITS`] is abandoned, as Exotel abandons it.
 async fn pin_call(
     pick: impl Fn(usize) -> Arc<Instance>,
     call: &Call,
     pin: &str,
     wrong_first: bool,
     end_on_connects_instance: bool,
-) -> (Heard, Duration) {
-    let mut slowest = Duration::ZERO;
+) -> Heard {
     let mut step = 0;
     let mut send = async |applet: &str, query: String| {
         if applet == "call-end" && end_on_connects_instance {
@@ -56,44 +61,46 @@ async fn pin_call(
         }
         let instance = pick(step);
         step += 1;
-        let started = Instant::now();
-        let (status, body) = instance.exotel(applet, &query).await;
-        slowest = slowest.max(started.elapsed());
-        (status, body)
+        tokio::time::timeout(EXOTEL_WAITS, instance.exotel(applet, &query))
+            .await
+            .map_err(|_| Heard::Wrong(format!("{applet}: no answer while Exotel waited")))
     };
-    let (status, _) = send("greeting", call.query(None)).await;
-    if status != 200 {
-        return (Heard::Wrong(format!("greeting {status}")), slowest);
-    }
-    let (status, _) = send("gather", call.query(None)).await;
-    if status != 200 {
-        return (Heard::Wrong(format!("gather {status}")), slowest);
-    }
-    if wrong_first {
-        // 302 asks again; 200 (the fallback while storage fails) goes on to Connect.
-        let (status, _) = send("check-pin", keyed(call, "999")).await;
-        if status == 302 {
-            send("gather", call.query(None)).await;
-        } else if status != 200 {
-            return (Heard::Wrong(format!("check-pin {status}")), slowest);
+    let steps = async {
+        let (status, _) = send("greeting", call.query(None)).await?;
+        if status != 200 {
+            return Err(Heard::Wrong(format!("greeting {status}")));
         }
-    }
-    let (status, _) = send("check-pin", keyed(call, pin)).await;
-    if status != 200 {
-        return (Heard::Wrong(format!("check-pin {status}")), slowest);
-    }
-    let (status, body) = send("connect", keyed(call, pin)).await;
-    let result = heard(status, &body);
-    let dialled = if end_on_connects_instance {
-        ""
-    } else {
-        body.trim()
+        let (status, _) = send("gather", call.query(None)).await?;
+        if status != 200 {
+            return Err(Heard::Wrong(format!("gather {status}")));
+        }
+        if wrong_first {
+            // 302 asks again; 200 (the fallback while storage fails) goes on to Connect.
+            let (status, _) = send("check-pin", keyed(call, "999")).await?;
+            if status == 302 {
+                send("gather", call.query(None)).await?;
+            } else if status != 200 {
+                return Err(Heard::Wrong(format!("check-pin {status}")));
+            }
+        }
+        let (status, _) = send("check-pin", keyed(call, pin)).await?;
+        if status != 200 {
+            return Err(Heard::Wrong(format!("check-pin {status}")));
+        }
+        let (status, body) = send("connect", keyed(call, pin)).await?;
+        let result = heard(status, &body);
+        let dialled = if end_on_connects_instance {
+            ""
+        } else {
+            body.trim()
+        };
+        let (status, _) = send("call-end", completed(call, dialled)).await?;
+        if status != 200 {
+            return Err(Heard::Wrong(format!("call-end {status}")));
+        }
+        Ok(result)
     };
-    let (status, _) = send("call-end", completed(call, dialled)).await;
-    if status != 200 {
-        return (Heard::Wrong(format!("call-end {status}")), slowest);
-    }
-    (result, slowest)
+    steps.await.unwrap_or_else(|wrong| wrong)
 }
 
 /// Step `i` on `a` when `i` is even, on `b` when odd.
@@ -113,7 +120,7 @@ async fn a_call_whose_steps_alternate_between_instances_completes_as_on_one() {
     for n in 0..8 {
         let sid = format!("alt{n:02}");
         let wrong_first = n % 2 == 1;
-        let (result, _) = pin_call(
+        let result = pin_call(
             alternate(&a, &b),
             &Call::new(&sid),
             "568",
@@ -304,10 +311,10 @@ async fn greeting(instance: &Instance, sid: &str) -> String {
 
 /// Signs in to the admin UI of `instance`: (cookie, CSRF token of the greetings page).
 async fn admin_session(instance: &Instance) -> (String, String) {
-    let cookie = crate::helpers::sign_in_at(
+    let cookie = crate::common::sign_in_at(
         &instance.client,
         &instance.address,
-        crate::helpers::ADMIN_TOKEN,
+        crate::common::ADMIN_TOKEN,
     )
     .await;
     let page = instance
@@ -320,7 +327,7 @@ async fn admin_session(instance: &Instance) -> (String, String) {
         .text()
         .await
         .unwrap();
-    (cookie, crate::helpers::admin_csrf(&page))
+    (cookie, crate::common::admin_csrf(&page))
 }
 
 #[tokio::test]
@@ -419,8 +426,8 @@ async fn calls_survive_the_database_stopping_and_starting_under_traffic() {
                     sid: sid.clone(),
                     from: format!("0770956{n:04}"),
                 };
-                let (result, slowest) = pin_call(pick, &call, "568", n % 5 == 4, n % 2 == 0).await;
-                calls.push((sid, result, slowest));
+                let result = pin_call(pick, &call, "568", n % 5 == 4, n % 2 == 0).await;
+                calls.push((sid, result));
             }
             calls
         });
@@ -463,15 +470,13 @@ async fn calls_survive_the_database_stopping_and_starting_under_traffic() {
         "{} calls: {customer} to the customer, {desk} to the desk",
         calls.len()
     );
-    for (sid, result, slowest) in &calls {
+    // Every step was answered while Exotel waited (PINBRIDGE_WEBHOOK_TIMEOUT, 2 s, makes a
+    // step that can not reach the database answer the desk well within it), and the answer
+    // reached someone the call was meant for.
+    for (sid, result) in &calls {
         assert!(
             matches!(result, Heard::Customer | Heard::Desk),
             "{sid} heard {result:?}"
-        );
-        // Within the webhook budget (2 s), with room for a loaded test machine.
-        assert!(
-            *slowest < Duration::from_millis(3500),
-            "{sid} waited {slowest:?}"
         );
     }
     assert!(desk > 0, "the outage reached some calls");
@@ -481,7 +486,7 @@ async fn calls_survive_the_database_stopping_and_starting_under_traffic() {
     // Nothing recorded is lost: every call has its record once the call ends kept during the
     // outage are written, and each names whom the caller really reached.
     let deadline = Instant::now() + Duration::from_secs(15);
-    for (sid, result, _) in &calls {
+    for (sid, result) in &calls {
         let record = loop {
             match b.call_record(sid).await {
                 Some(r) if r["outcome"] != "in_progress" => break r,
