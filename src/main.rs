@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 
 use pinbridge::app::startup::{self, Application};
 use pinbridge::config::Settings;
@@ -100,14 +101,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Urls => {
             let db = startup::connect_and_migrate(&settings).await?;
             let (secrets, _) = startup::resolve_secrets(&db, &settings).await?;
-            let port = settings.listen_port().unwrap_or(8080);
-            let public = settings.public_base_url(port);
+            let public = settings.server.public_base_url(settings.server.listen.port);
             print_exotel_urls(&public, &secrets.exotel_secret);
             println!();
             print_other_provider_urls(
                 &public,
-                &settings.providers()?,
-                secrets.eight_by_eight_secret.as_deref(),
+                &settings.providers.on(),
+                settings
+                    .providers
+                    .eight_by_eight_secret
+                    .as_ref()
+                    .map(ExposeSecret::expose_secret),
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -117,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db.close().await;
             println!(
                 "deleted {} call record(s), {} order(s), {} booking(s), {} wrong-PIN record(s) older than {} days",
-                p.calls, p.orders, p.bookings, p.pin_failures, settings.retention_days
+                p.calls, p.orders, p.bookings, p.pin_failures, settings.retention.days
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -132,9 +136,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     telemetry::init("info");
-    let public_url_set = settings.public_url.is_some();
+    let public_url_set = settings.server.public_url.is_some();
     let database = settings
-        .database_url
+        .database
+        .url
         .split('?')
         .next()
         .unwrap_or_default()
@@ -153,7 +158,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         app.port()
     );
     println!();
-    let providers = app.settings().providers()?;
+    let providers = app.settings().providers.on();
     print_providers(&providers);
     println!();
     let mask = pinbridge::domain::mask;
@@ -165,7 +170,12 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     } else {
         print_exotel_urls(&public, &mask(&secrets.exotel_secret));
     }
-    let eight_by_eight = secrets.eight_by_eight_secret.as_deref().map(mask);
+    let eight_by_eight = app
+        .settings()
+        .providers
+        .eight_by_eight_secret
+        .as_ref()
+        .map(|s| mask(s.expose_secret()));
     print_other_provider_urls(&public, &providers, eight_by_eight.as_deref());
     println!("(secrets masked; `pinbridge urls` prints the URLs in full)");
     if let Some(token) = &secrets.generated_admin_token {
@@ -188,7 +198,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 fn settings_public_url(app: &Application) -> String {
-    app.settings().public_base_url(app.port())
+    app.settings().server.public_base_url(app.port())
 }
 
 fn print_exotel_urls(public: &str, secret: &str) {
@@ -295,12 +305,11 @@ async fn import_orders(
     let input =
         std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
     let db = startup::connect_and_migrate(&settings).await?;
-    let rules = settings.order_rules()?;
     let outcome = import::import(
         &db,
         input,
-        &rules,
-        pinbridge::storage::orders::Density(settings.pin_max_density),
+        &settings.orders,
+        pinbridge::storage::orders::Density(settings.guessing.pin_max_density),
         skip_bad,
     )
     .await?;
@@ -334,9 +343,9 @@ async fn import_trusted_callers(
 ) -> anyhow::Result<ExitCode> {
     let input =
         std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-    let region = settings.region()?;
     let db = startup::connect_and_migrate(&settings).await?;
-    let outcome = import::trusted_callers::import(&db, input, region, skip_bad).await;
+    let outcome =
+        import::trusted_callers::import(&db, input, settings.orders.region, skip_bad).await;
     db.close().await;
     let outcome = outcome?;
     for refused in &outcome.refused {

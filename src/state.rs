@@ -1,37 +1,26 @@
 //! What every request handler is given: the application's state, shared by all workers.
 //! Built once at start by [`crate::app::startup`]; handlers read it, never build it.
 
-use crate::call::ConnectOptions;
 use crate::call::session::Sessions;
-use crate::config::Settings;
-use crate::domain::{OrderRules, Region};
+use crate::config::{AdminToken, Settings};
 use crate::storage::Db;
 
 /// Everything a request handler needs, shared by all workers.
 pub struct AppState {
     pub db: Db,
+    /// The settings, parsed and checked once at start: every setting is read from here.
     pub settings: Settings,
-    pub region: Region,
-    pub rules: OrderRules,
     pub sessions: Sessions,
     /// The operators' greetings, in memory.
     pub greetings: std::sync::Arc<crate::call::greetings::Greetings>,
-    /// The admin tokens, as SHA-256 digests; the tokens themselves are not kept.
-    pub admin_tokens: Vec<AdminToken>,
+    /// The admin token generated on the first start and stored (as its SHA-256) in the
+    /// database; `None` while the settings name admin tokens of their own.
+    pub generated_admin_token: Option<AdminToken>,
     /// Failed admin authentications per source address (10 a minute, then 429).
     pub auth_failures: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Networks Exotel and 8x8 webhooks may come from; `None`: any.
-    pub allowed_source_networks: Option<Vec<ipnet::IpNet>>,
-    /// The secret path segment of the Exotel URLs.
+    /// The secret path segment of the Exotel URLs: `PINBRIDGE_EXOTEL_SECRET`, else the one
+    /// generated on the first start and kept in the database.
     pub exotel_secret: String,
-    /// The secret path segment of the 8x8 URLs (`PINBRIDGE_8X8_SECRET`); empty while 8x8 is
-    /// off, when its routes do not exist.
-    pub eight_by_eight_secret: String,
-    /// Which providers are on, and how each is authenticated ([`Settings::providers`]).
-    pub providers: crate::config::Providers,
-    pub connect: ConnectOptions,
     /// The call path's writes and call steps, applied in batches ([`crate::storage::writer`]).
     pub writer: crate::storage::writer::Writer,
     /// Call ends waiting for an unreachable database.
@@ -39,10 +28,9 @@ pub struct AppState {
     /// Calls (by [`crate::call::session::Inbound::key`]) this instance bridged to the fallback
     /// number, so that their end is recorded as such; kept for a day.
     pub fallback_bridged: moka::sync::Cache<String, ()>,
-    /// `PINBRIDGE_FALLBACK_NUMBER`: dialled when storage fails mid-call.
-    pub fallback_number: Option<crate::domain::PhoneNumber>,
     /// The public base URL providers reach this server at, without a trailing slash: the base
-    /// of the URLs put in provider answers and of the URLs signatures are checked against.
+    /// of the URLs put in provider answers and of the URLs signatures are checked against
+    /// ([`crate::config::Server::public_base_url`] with the port actually bound).
     pub public_url: String,
     /// Exotel's REST API (click-to-call, SMS); `None` while `PINBRIDGE_EXOTEL_API_KEY`,
     /// `_API_TOKEN` or `_ACCOUNT_SID` is unset.
@@ -53,20 +41,22 @@ pub struct AppState {
     pub events: crate::outbound::events::Events,
 }
 
-/// One admin token as kept in memory: its name, SHA-256, and whether it may see full numbers.
-#[derive(Debug, Clone)]
-pub struct AdminToken {
-    pub name: String,
-    pub sha256: [u8; 32],
-    pub pii: bool,
-}
-
 impl AppState {
+    /// The admin tokens in force: the configured ones (`PINBRIDGE_ADMIN_TOKENS`,
+    /// `PINBRIDGE_ADMIN_TOKEN`), else the one generated on the first start.
+    pub fn admin_tokens(&self) -> impl Iterator<Item = &AdminToken> {
+        self.settings
+            .access
+            .admin_tokens
+            .iter()
+            .chain(&self.generated_admin_token)
+    }
+
     /// The prompts of a call to `dialled` (the dialled number as the provider sent it, read
     /// in the default region): its language's greetings, else the default language's.
     pub async fn voice_for(&self, dialled: Option<&str>) -> crate::call::prompts::Voice {
         let number = dialled
-            .and_then(|d| crate::domain::PhoneNumber::parse(d, self.region).ok())
+            .and_then(|d| crate::domain::PhoneNumber::parse(d, self.settings.orders.region).ok())
             .map(|n| n.to_string());
         self.greetings.voice(number.as_deref()).await
     }

@@ -7,10 +7,11 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::config::AdminToken;
 use crate::domain::token_digest;
 use crate::http::error::ApiError;
 use crate::http::source::client_ip;
-use crate::state::{AdminToken, AppState};
+use crate::state::AppState;
 
 /// Proof that the request carried an admin token (`Authorization: Bearer <token>`): which one,
 /// and whether it may see personal data. Taking it as a handler argument makes the handler
@@ -72,7 +73,7 @@ impl FromRequest for AdminAuth {
 pub fn find_token<'a>(state: &'a AppState, token: &str) -> Option<&'a AdminToken> {
     let digest = token_digest(token);
     let mut found: Option<&AdminToken> = None;
-    for candidate in &state.admin_tokens {
+    for candidate in state.admin_tokens() {
         let hit: Choice = digest.ct_eq(&candidate.sha256);
         if bool::from(hit) {
             found = Some(candidate);
@@ -99,7 +100,7 @@ fn authenticate(state: &AppState, req: &HttpRequest) -> Result<AdminAuth, ApiErr
     }
     // A failure costs the source one unit of its allowance (PINBRIDGE's fixed 10 a minute);
     // past it, failures are answered 429 until the allowance refills.
-    if let Some(ip) = client_ip(req, &state.trusted_proxies)
+    if let Some(ip) = client_ip(req, &state.settings.access.trusted_proxies)
         && state.auth_failures.check_key(&ip).is_err()
     {
         tracing::warn!("admin API: too many failed authentications from one source");

@@ -8,14 +8,5 @@ pub mod pending;
 pub mod prompts;
 pub mod session;
 
-/// How a bridge is dialled, on every provider: from the settings (`PINBRIDGE_RECORD_CALLS`,
-/// `PINBRIDGE_MAX_RINGING_DURATION`, `PINBRIDGE_MAX_CONVERSATION_DURATION`).
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectOptions {
-    /// Ask the provider to record the bridged call.
-    pub record: bool,
-    /// How long the dialled party's phone rings, seconds.
-    pub max_ringing_secs: u64,
-    /// The longest bridged conversation, seconds.
-    pub max_conversation_secs: u64,
-}
+/// How a bridge is dialled, on every provider: the typed bridge settings, read once at load.
+pub use crate::config::ConnectOptions;

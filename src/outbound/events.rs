@@ -844,6 +844,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn resolved_addresses_of_the_metadata_service_are_never_connected_to() {
+        for ip in [
+            "169.254.169.254",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "0.0.0.0",
+            "0.1.2.3",
+            "::",
+        ] {
+            assert!(forbidden_address(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["127.0.0.1", "::1", "10.0.0.7", "203.0.113.9", "2001:db8::7"] {
+            assert!(!forbidden_address(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
     fn a_signature_verifies_and_a_tampered_or_stale_one_does_not() {
         let body = r#"{"id":"evt_1","type":"pin.locked"}"#;
         let header = sign("whsec", 1_700_000_000, body);

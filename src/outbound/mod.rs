@@ -14,14 +14,11 @@ use crate::config::Settings;
 ///
 /// Errors: a message naming the setting.
 pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
-    sms::check_template(settings.sms_template.as_deref())
+    let outbound = &settings.outbound;
+    sms::check_template(outbound.sms.template.as_deref())
         .map_err(|e| anyhow::anyhow!("PINBRIDGE_SMS_TEMPLATE: {e}"))?;
-    if let Some(url) = settings
-        .events_url
-        .as_deref()
-        .filter(|u| !u.trim().is_empty())
-    {
-        events::check_endpoint(url, settings.events_allow_http_loopback)
+    if let Some(url) = &outbound.events.url {
+        events::check_endpoint(url, outbound.events.allow_http_loopback)
             .map_err(|e| anyhow::anyhow!("PINBRIDGE_EVENTS_URL {e}"))?;
     }
     Ok(())
@@ -43,20 +40,24 @@ mod tests {
 
     #[test]
     fn an_sms_template_that_does_not_render_is_refused_naming_the_setting() {
-        let bad = Settings {
-            sms_template: Some("Call {{ nobody }}".into()),
-            ..Settings::default()
-        };
+        let mut bad = Settings::default();
+        bad.outbound.sms.template = Some("Call {{ nobody }}".into());
         let e = bad.check().unwrap_err().to_string();
         assert!(e.contains("PINBRIDGE_SMS_TEMPLATE"), "{e}");
     }
 
+    /// `url` as `PINBRIDGE_EVENTS_URL`, with `PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK=allow`,
+    /// loaded the way the process loads them.
     fn with_events_url(url: &str, allow: bool) -> Settings {
-        Settings {
-            events_url: Some(url.into()),
-            events_allow_http_loopback: allow,
-            ..Settings::default()
-        }
+        Settings::load_from(
+            None,
+            [
+                ("PINBRIDGE_EVENTS_URL", url.to_owned()),
+                ("PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK", allow.to_string()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        )
+        .expect("the settings load")
     }
 
     #[test]

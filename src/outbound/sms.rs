@@ -116,12 +116,8 @@ pub enum Sent {
 
 /// The settings `PINBRIDGE_EXOTEL_*` that SMS needs and that are not set (empty: SMS is on).
 pub fn missing_settings(settings: &Settings) -> Vec<&'static str> {
-    let mut missing = settings.exotel_api_missing();
-    if settings
-        .exotel_sms_from
-        .as_deref()
-        .is_none_or(|f| f.trim().is_empty())
-    {
+    let mut missing = settings.outbound.exotel_api.missing();
+    if settings.outbound.sms.from.is_none() {
         missing.push("PINBRIDGE_EXOTEL_SMS_FROM");
     }
     missing
@@ -170,29 +166,19 @@ impl UnansweredSms {
     /// The sender, when SMS is on: the Exotel API client exists and `PINBRIDGE_EXOTEL_SMS_FROM`
     /// is set (see [`missing_settings`]).
     pub fn new(settings: &Settings, db: Db, api: Option<Arc<ExotelApi>>) -> Option<Self> {
-        let from = settings
-            .exotel_sms_from
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty())?;
-        let nonempty = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
+        let sms = &settings.outbound.sms;
         Some(Self {
             db,
             api: api?,
-            from: from.to_owned(),
-            dlt_entity_id: nonempty(&settings.exotel_dlt_entity_id),
-            dlt_template_id: nonempty(&settings.exotel_dlt_template_id),
-            template: settings
-                .sms_template
+            from: sms.from.clone()?,
+            dlt_entity_id: sms.dlt_entity_id.clone(),
+            dlt_template_id: sms.dlt_template_id.clone(),
+            template: sms
+                .template
                 .clone()
                 .unwrap_or_else(|| DEFAULT_TEMPLATE.to_owned()),
-            brand: settings.brand.clone(),
-            cooldown_ms: i64::try_from(settings.sms_cooldown.as_millis()).unwrap_or(i64::MAX),
+            brand: settings.calls.brand.clone(),
+            cooldown_ms: i64::try_from(sms.cooldown.as_millis()).unwrap_or(i64::MAX),
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
         })

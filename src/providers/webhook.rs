@@ -21,7 +21,8 @@ pub fn inbound(
     dialled: Option<&str>,
 ) -> Option<Inbound> {
     let call_sid = CallSid::parse(call_sid?).ok()?;
-    let parse = |n: Option<&str>| n.and_then(|n| PhoneNumber::parse(n, state.region).ok());
+    let parse =
+        |n: Option<&str>| n.and_then(|n| PhoneNumber::parse(n, state.settings.orders.region).ok());
     Some(Inbound {
         provider,
         call_sid,
@@ -41,7 +42,7 @@ pub async fn within_budget<T>(
     call: &Inbound,
     work: impl Future<Output = Result<T, crate::storage::Error>>,
 ) -> Option<T> {
-    match tokio::time::timeout(state.settings.webhook_timeout, work).await {
+    match tokio::time::timeout(state.settings.calls.webhook_timeout, work).await {
         Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {
             crate::metrics::database_error(e.is_unavailable());
@@ -162,17 +163,17 @@ pub async fn end(state: &AppState, applet: &'static str, call: Option<&Inbound>,
     let dialled_fallback = end
         .dialled
         .as_deref()
-        .and_then(|d| PhoneNumber::parse(d, state.region).ok())
-        .is_some_and(|d| state.fallback_number.as_ref() == Some(&d));
+        .and_then(|d| PhoneNumber::parse(d, state.settings.orders.region).ok())
+        .is_some_and(|d| state.settings.calls.fallback_number.as_ref() == Some(&d));
     let mut end = end.clone();
-    if let Some(desk) = &state.fallback_number
+    if let Some(desk) = &state.settings.calls.fallback_number
         && (dialled_fallback || state.fallback_bridged.contains_key(&call.key()))
     {
         end.fallback_to = Some(desk.to_string());
     }
     let end = &end;
     let write = state.sessions.end(call, end, at);
-    match tokio::time::timeout(state.settings.webhook_timeout, write).await {
+    match tokio::time::timeout(state.settings.calls.webhook_timeout, write).await {
         Ok(Ok(outcome)) => {
             crate::telemetry::log_step(StepLine::Ended {
                 provider: call.provider,
@@ -223,7 +224,7 @@ pub async fn token_use(
         .claim_token(provider, token.to_owned(), until, now);
     // A quarter of the step's budget: the step that follows has a budget of its own, and the
     // provider's answer must stay within both.
-    match tokio::time::timeout(state.settings.webhook_timeout / 4, claim).await {
+    match tokio::time::timeout(state.settings.calls.webhook_timeout / 4, claim).await {
         Ok(Ok(true)) => TokenUse::First,
         Ok(Ok(false)) => {
             crate::metrics::replay_refused(provider);
@@ -259,8 +260,8 @@ pub fn digits_event(state: &AppState, digits: &str) -> CallEvent {
         CallEvent::Digits {
             pin: Pin::parse(
                 digits,
-                state.settings.pin_min_length,
-                state.settings.pin_max_length,
+                state.settings.orders.pin_min,
+                state.settings.orders.pin_max,
             )
             .ok(),
         }
@@ -276,8 +277,8 @@ pub fn source_refusal(
 ) -> Option<actix_web::HttpResponse> {
     if crate::http::source::source_allowed(
         req,
-        state.allowed_source_networks.as_deref(),
-        &state.trusted_proxies,
+        state.settings.access.allowed_source_networks.as_deref(),
+        &state.settings.access.trusted_proxies,
     ) {
         return None;
     }
@@ -293,7 +294,7 @@ pub fn source_refusal(
 /// or too slow): dial `PINBRIDGE_FALLBACK_NUMBER` with the virtual number as caller ID when it
 /// is set, else [`sorry`]. Without a usable call (`None`), always [`sorry`].
 pub fn unavailable(state: &AppState, call: Option<&Inbound>) -> Decision {
-    match (&state.fallback_number, call) {
+    match (&state.settings.calls.fallback_number, call) {
         (Some(desk), Some(call)) => Decision::Bridge {
             to: desk.clone(),
             caller_id: call.virtual_number.clone(),

@@ -2,6 +2,7 @@
 //! every kind of rejection, allowed callers, PIN density, destinations, admin tokens, webhook
 //! sources and input limits.
 
+use pinbridge::config::{AdminToken, Signing};
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, CUSTOMER_E164, Call, TestApp, spawn_app, spawn_app_with};
@@ -17,8 +18,8 @@ async fn order(app: &TestApp, body: Value) -> reqwest::Response {
 #[tokio::test]
 async fn a_caller_guessing_pins_over_many_calls_is_locked_out_while_a_real_courier_gets_through() {
     let app = spawn_app_with(|s| {
-        s.caller_max_failures = 5;
-        s.pin_max_attempts = 3;
+        s.guessing.caller_max_failures = 5;
+        s.calls.pin_max_attempts = 3;
     })
     .await;
     app.create_order("OD-1", "4821").await;
@@ -52,7 +53,7 @@ async fn a_caller_guessing_pins_over_many_calls_is_locked_out_while_a_real_couri
 
 #[tokio::test]
 async fn posting_straight_to_the_webhook_is_locked_out_the_same() {
-    let app = spawn_app_with(|s| s.caller_max_failures = 4).await;
+    let app = spawn_app_with(|s| s.guessing.caller_max_failures = 4).await;
     app.create_order("OD-1", "4821").await;
     // No call at all: a fresh CallSid per request, as a script would send.
     for n in 0..5 {
@@ -111,7 +112,7 @@ async fn many_callers_guessing_on_one_number_spend_its_budget_and_then_unknown_c
     let on = |call: &Call, digits: Option<&str>| call.query(digits).replace("07314853246", NUMBER);
     // One active 4-digit PIN: a wrong PIN weighs 100 millionths, and this budget's burst
     // (a day's 0.012 customer numbers, an hour's share: 500 millionths) holds five.
-    let app = spawn_app_with(|s| s.pin_guessing_budget = 0.012).await;
+    let app = spawn_app_with(|s| s.guessing.pin_guessing_budget = 0.012).await;
     for (id, pin, vn) in [
         ("OD-1", "4821", NUMBER_E164),
         ("OD-2", "6060", "+918088919888"),
@@ -207,7 +208,7 @@ async fn guesses_at_orders_valid_everywhere_spend_their_own_budget_and_leave_a_n
     // One order valid on every number (7070) and one of the seeds' number (4821). Wrong PINs
     // keyed on a number with no orders of its own reach only the first: they spend its
     // budget, whose burst holds five here.
-    let app = spawn_app_with(|s| s.pin_guessing_budget = 0.012).await;
+    let app = spawn_app_with(|s| s.guessing.pin_guessing_budget = 0.012).await;
     let r = app
         .post_order(json!({"order_id": "OD-any", "customer_number": CUSTOMER, "pin": "7070"}))
         .await;
@@ -259,13 +260,13 @@ async fn wrong_pins_within_the_budget_do_not_stop_couriers() {
 async fn every_kind_of_rejection_gets_the_same_answer_on_every_provider() {
     for p in ALL {
         let app = spawn_app_with(|s| {
-            s.pin_min_length = 4;
-            s.caller_max_failures = 3;
-            s.public_url = Some(scenarios::PUBLIC_URL.into());
-            s.twilio_auth_token = Some(scenarios::TWILIO_TOKEN.into());
-            s.plivo_auth_token = Some(scenarios::PLIVO_TOKEN.into());
-            s.eight_by_eight_secret = Some(scenarios::EIGHT_BY_EIGHT_SECRET.into());
-            s.vonage_signature_secret = Some(scenarios::VONAGE_SECRET.into());
+            s.orders.pin_min = 4;
+            s.guessing.caller_max_failures = 3;
+            s.server.public_url = Some(scenarios::PUBLIC_URL.into());
+            s.providers.twilio = Signing::Signed(scenarios::TWILIO_TOKEN.into());
+            s.providers.plivo = Signing::Signed(scenarios::PLIVO_TOKEN.into());
+            s.providers.eight_by_eight_secret = Some(scenarios::EIGHT_BY_EIGHT_SECRET.into());
+            s.providers.vonage = Signing::Signed(scenarios::VONAGE_SECRET.into());
         })
         .await;
         let mk = |id: &str, pin: &str, vn: &str| json!({"order_id": id, "customer_number": CUSTOMER, "pin": pin, "virtual_number": vn});
@@ -324,7 +325,7 @@ async fn every_kind_of_rejection_gets_the_same_answer_on_every_provider() {
 /// Byte for byte, for the providers whose answers carry nothing call-specific.
 #[tokio::test]
 async fn rejections_are_byte_identical_on_exotel_and_twilio() {
-    let app = spawn_app_with(|s| s.pin_min_length = 4).await;
+    let app = spawn_app_with(|s| s.orders.pin_min = 4).await;
     app.create_order("OD-1", "4821").await;
     app.create_order("OD-old", "1001").await;
     app.sql(format!(
@@ -399,9 +400,9 @@ async fn a_pin_restricted_to_certain_couriers_works_only_for_them() {
 async fn pins_are_refused_once_they_would_crowd_the_pin_space() {
     // 0.1 % of the 4-digit space: 10 active PINs per virtual number.
     let app = spawn_app_with(|s| {
-        s.pin_min_length = 4;
-        s.pin_max_length = 6;
-        s.pin_max_density = 0.001;
+        s.orders.pin_min = 4;
+        s.orders.pin_max = 6;
+        s.guessing.pin_max_density = 0.001;
     })
     .await;
     for i in 0..10 {
@@ -449,7 +450,7 @@ async fn destinations_outside_the_allowed_countries_are_refused_at_creation() {
         .await
         .unwrap();
     assert_eq!(b.status(), 400);
-    let allowed = spawn_app_with(|s| s.allowed_country_codes = Some("91,1".into())).await;
+    let allowed = spawn_app_with(|s| s.orders.allowed_country_codes = vec![91, 1]).await;
     let r = order(
         &allowed,
         json!({"order_id": "OD-1", "customer_number": "+14155552671"}),
@@ -461,9 +462,10 @@ async fn destinations_outside_the_allowed_countries_are_refused_at_creation() {
 #[tokio::test]
 async fn named_tokens_rotate_and_only_pii_tokens_see_full_numbers() {
     let app = spawn_app_with(|s| {
-        s.admin_token = None;
-        s.admin_tokens =
-            Some("ops:ops-token-0123456789:pii,dashboard:dash-token-0123456789".into());
+        s.access.admin_tokens = vec![
+            AdminToken::new("ops", "ops-token-0123456789", true),
+            AdminToken::new("dashboard", "dash-token-0123456789", false),
+        ];
     })
     .await;
     let post = |token: &'static str, id: &'static str| {
@@ -530,7 +532,10 @@ async fn repeated_token_failures_from_one_source_are_slowed_down() {
 
 #[tokio::test]
 async fn webhooks_from_outside_the_allowed_networks_are_refused() {
-    let app = spawn_app_with(|s| s.allowed_source_networks = Some("203.0.113.0/24".into())).await;
+    let app = spawn_app_with(|s| {
+        s.access.allowed_source_networks = Some(vec!["203.0.113.0/24".parse().unwrap()])
+    })
+    .await;
     let q = Call::new("src").query(None);
     assert_eq!(
         app.exotel("greeting", &q).await.status(),
@@ -551,8 +556,8 @@ async fn webhooks_from_outside_the_allowed_networks_are_refused() {
     );
 
     let proxied = spawn_app_with(|s| {
-        s.allowed_source_networks = Some("203.0.113.0/24".into());
-        s.trusted_proxies = Some("127.0.0.1/32".into());
+        s.access.allowed_source_networks = Some(vec!["203.0.113.0/24".parse().unwrap()]);
+        s.access.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
     let via_proxy = proxied

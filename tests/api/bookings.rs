@@ -274,7 +274,8 @@ async fn a_customer_calling_back_reaches_the_courier_who_last_called_them() {
 
 #[tokio::test]
 async fn a_callback_outside_the_window_reaches_no_one() {
-    let app = spawn_app_with(|s| s.callback_window = std::time::Duration::from_secs(3600)).await;
+    let app =
+        spawn_app_with(|s| s.calls.callback_window = std::time::Duration::from_secs(3600)).await;
     app.create_order("OD-1", "4821").await;
     let call = Call::new("courier");
     assert_eq!(app.check_pin(&call, "4821").await, 200);

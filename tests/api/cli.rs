@@ -466,6 +466,35 @@ fn bad_settings_stop_the_start_with_a_clear_message() {
 }
 
 #[test]
+fn a_value_that_does_not_read_as_its_type_stops_every_command_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bad) in [
+        ("PINBRIDGE_LISTEN", "localhost"),
+        ("PINBRIDGE_FALLBACK_NUMBER", "support desk"),
+        ("PINBRIDGE_EXOTEL_CALLER_ID", "the desk"),
+        ("PINBRIDGE_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("PINBRIDGE_ALLOWED_SOURCE_NETWORKS", "office"),
+        ("PINBRIDGE_ADMIN_TOKENS", "ops:too-short"),
+        ("PINBRIDGE_ALLOWED_COUNTRY_CODES", "91,india"),
+        ("PINBRIDGE_DEFAULT_REGION", "XX"),
+        ("PINBRIDGE_UNSIGNED_PROVIDERS", "exotel"),
+    ] {
+        let out = pinbridge(dir.path())
+            .arg("migrate")
+            .env(name, bad)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}={bad} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(name), "{name}={bad}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("pinbridge.db").exists(),
+        "nothing ran before the settings were refused"
+    );
+}
+
+#[test]
 fn an_events_url_that_is_not_https_stops_the_start_and_names_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     // Settings are read before any command runs, `serve` included.

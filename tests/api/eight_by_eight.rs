@@ -256,8 +256,8 @@ async fn the_seeds_caller_based_request_reaches_the_other_party_of_the_booking()
     // A rider from the US and a driver in Singapore: both calling codes must be allowed
     // destinations (PINBRIDGE_ALLOWED_COUNTRY_CODES; the default allows only the region's).
     let app = spawn_app_with(|s| {
-        s.eight_by_eight_secret = Some(scenarios::EIGHT_BY_EIGHT_SECRET.into());
-        s.allowed_country_codes = Some("1,65".into());
+        s.providers.eight_by_eight_secret = Some(scenarios::EIGHT_BY_EIGHT_SECRET.into());
+        s.orders.allowed_country_codes = vec![1, 65];
     })
     .await;
     for (path, body) in [
@@ -363,9 +363,9 @@ async fn a_wrong_secret_gets_404_on_every_8x8_webhook_and_stores_nothing() {
 #[tokio::test]
 async fn the_configured_authorization_header_is_required_on_every_8x8_webhook() {
     let app = spawn_app_with(|s| {
-        s.pin_min_length = 4;
-        s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
-        s.eight_by_eight_auth_header = Some(AUTH_HEADER.into());
+        s.orders.pin_min = 4;
+        s.providers.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
+        s.providers.eight_by_eight_auth_header = Some(AUTH_HEADER.into());
     })
     .await;
     order(&app, "4821").await;

@@ -22,10 +22,10 @@ const HOOK_PATH: &str = "/hooks/pinbridge";
 async fn events_app(server: &MockServer) -> TestApp {
     let url = format!("{}{HOOK_PATH}", server.uri());
     spawn_app_with(|s| {
-        s.events_url = Some(url);
+        s.outbound.events.url = Some(url);
         // The wiremock endpoint listens on http://127.0.0.1.
-        s.events_allow_http_loopback = true;
-        s.events_secret = Some(SECRET.into());
+        s.outbound.events.allow_http_loopback = true;
+        s.outbound.events.secret = Some(SECRET.into());
     })
     .await
 }
@@ -614,11 +614,11 @@ async fn exotel_calls_tell_the_business_how_they_ended_once_and_when_a_caller_is
     answer(&server, 200).await;
     let url = format!("{}{HOOK_PATH}", server.uri());
     let app = spawn_app_with(|s| {
-        s.events_url = Some(url);
+        s.outbound.events.url = Some(url);
         // The wiremock endpoint listens on http://127.0.0.1.
-        s.events_allow_http_loopback = true;
-        s.events_secret = Some(SECRET.into());
-        s.caller_max_failures = 2;
+        s.outbound.events.allow_http_loopback = true;
+        s.outbound.events.secret = Some(SECRET.into());
+        s.guessing.caller_max_failures = 2;
     })
     .await;
     app.create_order("OD-EV1", "4821").await;

@@ -345,7 +345,7 @@ async fn the_server_restarted_between_two_steps_continues_the_call() {
 
 #[tokio::test]
 async fn connect_json_dials_the_customer_from_the_virtual_number() {
-    let app = spawn_app_with(|s| s.record_calls = true).await;
+    let app = spawn_app_with(|s| s.calls.connect.record = true).await;
     app.create_order("OD-1", "4821").await;
     let call = Call::new("json");
     assert_eq!(app.check_pin(&call, "4821").await, 200);
@@ -491,9 +491,9 @@ async fn malformed_values_in_call_end_are_kept_as_received() {
 #[tokio::test]
 async fn the_configured_attempts_and_pin_length_shape_the_flow() {
     let app = spawn_app_with(|s| {
-        s.pin_max_attempts = 1;
-        s.pin_min_length = 4;
-        s.pin_max_length = 6;
+        s.calls.pin_max_attempts = 1;
+        s.orders.pin_min = 4;
+        s.orders.pin_max = 6;
     })
     .await;
     let g = app

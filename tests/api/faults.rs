@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use pinbridge::domain::PhoneNumber;
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Connection, Executor, Row};
 
@@ -149,8 +150,8 @@ async fn courier_call(app: &TestApp, sid: &str, pin: &str) -> String {
 #[tokio::test]
 async fn a_database_refusing_writes_is_reported_and_the_service_heals_by_itself() {
     let app = spawn_app_with(|s| {
-        s.sqlite_max_size_mb = Some(MAX_MB);
-        s.fallback_number = Some("080 4567 8901".into());
+        s.database.sqlite_max_bytes = Some(MAX_MB * 1024 * 1024);
+        s.calls.fallback_number = PhoneNumber::parse("080 4567 8901", s.orders.region).ok();
     })
     .await;
     app.create_order("OD-1", "4821").await;

@@ -1,6 +1,7 @@
 //! The admin UI's greetings and test call: edits heard on the very next call, per language and
 //! number; validation; reset; audio; CSRF; a test call that writes nothing.
 
+use pinbridge::config::Signing;
 use reqwest::header::LOCATION;
 use serde_json::json;
 
@@ -16,8 +17,8 @@ const OTHER_VN: &str = "+917314853247";
 /// The application with Twilio configured too, so a greeting is heard on both providers.
 pub async fn app() -> TestApp {
     spawn_app_with(|s| {
-        s.public_url = Some(PUBLIC_URL.into());
-        s.twilio_auth_token = Some(TWILIO_TOKEN.into());
+        s.server.public_url = Some(PUBLIC_URL.into());
+        s.providers.twilio = Signing::Signed(TWILIO_TOKEN.into());
     })
     .await
 }

@@ -2,6 +2,7 @@
 //! invalid UTF-8, huge values, repeated keys, missing everything. Each gets a 4xx or a playable
 //! answer, nothing wrong is stored, and every XML answer stays well-formed.
 
+use pinbridge::config::Signing;
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, TestApp, spawn_app_with};
@@ -24,11 +25,13 @@ const VALUES: [&str; 9] = [
 
 async fn spawn() -> TestApp {
     spawn_app_with(|s| {
-        s.brand = NASTY_BRAND.into();
-        s.public_url = Some("https://masking.example.com".into());
+        s.calls.brand = NASTY_BRAND.into();
+        s.server.public_url = Some("https://masking.example.com".into());
         // The parsers behind the signature checks are what these tests attack.
-        s.unsigned_providers = Some("twilio,plivo,vonage".into());
-        s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
+        s.providers.twilio = Signing::Unsigned;
+        s.providers.plivo = Signing::Unsigned;
+        s.providers.vonage = Signing::Unsigned;
+        s.providers.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
     })
     .await
 }
@@ -237,8 +240,10 @@ async fn assert_playable(r: reqwest::Response, what: &str) {
 async fn huge_call_ids_and_call_ids_holding_a_phone_number_get_playable_answers() {
     // Unsigned, so that the hostile ids reach the parsers and the log.
     let app = spawn_app_with(|s| {
-        s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
-        s.unsigned_providers = Some("twilio,plivo,vonage".into());
+        s.providers.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
+        s.providers.twilio = Signing::Unsigned;
+        s.providers.plivo = Signing::Unsigned;
+        s.providers.vonage = Signing::Unsigned;
     })
     .await;
     for sid in hostile_call_ids() {

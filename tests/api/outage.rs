@@ -1,6 +1,9 @@
 //! When storage fails mid-call: the fallback number, or sorry; never anyone else. (The real
 //! database outage, with several instances, is in tests/cluster.)
 
+use pinbridge::config::Signing;
+use pinbridge::domain::PhoneNumber;
+
 use crate::common::{Call, TestApp, spawn_app_with};
 
 const DESK_E164: &str = "+918045678901";
@@ -9,10 +12,11 @@ const DESK_E164: &str = "+918045678901";
 async fn broken_app(fallback: Option<&str>) -> TestApp {
     let fallback = fallback.map(str::to_owned);
     let app = spawn_app_with(|s| {
-        s.fallback_number = fallback;
-        s.public_url = Some(crate::scenarios::PUBLIC_URL.into());
-        s.twilio_auth_token = Some(crate::scenarios::TWILIO_TOKEN.into());
-        s.webhook_timeout = std::time::Duration::from_millis(500);
+        let region = s.orders.region;
+        s.calls.fallback_number = fallback.map(|n| PhoneNumber::parse(&n, region).unwrap());
+        s.server.public_url = Some(crate::scenarios::PUBLIC_URL.into());
+        s.providers.twilio = Signing::Signed(crate::scenarios::TWILIO_TOKEN.into());
+        s.calls.webhook_timeout = std::time::Duration::from_millis(500);
     })
     .await;
     app.create_order("OD-568", "568").await;

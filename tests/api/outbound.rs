@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use base64::Engine;
+use pinbridge::domain::PhoneNumber;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -34,14 +35,14 @@ enum Wiring {
 async fn exotel_app(mock: &MockServer, wiring: Wiring) -> TestApp {
     let uri = mock.uri();
     spawn_app_with(move |s| {
-        s.exotel_api_base_url = uri;
-        s.exotel_api_key = Some(API_KEY.into());
-        s.exotel_api_token = Some(API_TOKEN.into());
-        s.exotel_account_sid = Some(ACCOUNT_SID.into());
+        s.outbound.exotel_api.base_url = uri;
+        s.outbound.exotel_api.api_key = Some(API_KEY.into());
+        s.outbound.exotel_api.api_token = Some(API_TOKEN.into());
+        s.outbound.exotel_api.account_sid = Some(ACCOUNT_SID.into());
         if wiring == Wiring::ApiAndSms {
-            s.exotel_sms_from = Some("SWIFTC".into());
-            s.exotel_dlt_entity_id = Some("1101000000000001".into());
-            s.exotel_dlt_template_id = Some("1107000000000002".into());
+            s.outbound.sms.from = Some("SWIFTC".into());
+            s.outbound.sms.dlt_entity_id = Some("1101000000000001".into());
+            s.outbound.sms.dlt_template_id = Some("1107000000000002".into());
         }
     })
     .await
@@ -251,12 +252,12 @@ async fn recording_and_the_order_s_single_courier_are_used_when_configured() {
     mount_connect(&mock, call_accepted()).await;
     let uri = mock.uri();
     let app = spawn_app_with(move |s| {
-        s.exotel_api_base_url = uri;
-        s.exotel_api_key = Some(API_KEY.into());
-        s.exotel_api_token = Some(API_TOKEN.into());
-        s.exotel_account_sid = Some(ACCOUNT_SID.into());
-        s.exotel_call_recording = true;
-        s.exotel_caller_id = Some("08045678901".into());
+        s.outbound.exotel_api.base_url = uri;
+        s.outbound.exotel_api.api_key = Some(API_KEY.into());
+        s.outbound.exotel_api.api_token = Some(API_TOKEN.into());
+        s.outbound.exotel_api.account_sid = Some(ACCOUNT_SID.into());
+        s.outbound.exotel_api.call_recording = true;
+        s.outbound.exotel_api.caller_id = PhoneNumber::parse("08045678901", s.orders.region).ok();
     })
     .await;
     // No virtual number: the caller ID is PINBRIDGE_EXOTEL_CALLER_ID. One allowed courier:
@@ -677,12 +678,12 @@ async fn after_the_cooldown_an_unanswered_call_texts_again() {
     mount_sms(&mock).await;
     let uri = mock.uri();
     let app = spawn_app_with(move |s| {
-        s.exotel_api_base_url = uri;
-        s.exotel_api_key = Some(API_KEY.into());
-        s.exotel_api_token = Some(API_TOKEN.into());
-        s.exotel_account_sid = Some(ACCOUNT_SID.into());
-        s.exotel_sms_from = Some("SWIFTC".into());
-        s.sms_cooldown = Duration::ZERO;
+        s.outbound.exotel_api.base_url = uri;
+        s.outbound.exotel_api.api_key = Some(API_KEY.into());
+        s.outbound.exotel_api.api_token = Some(API_TOKEN.into());
+        s.outbound.exotel_api.account_sid = Some(ACCOUNT_SID.into());
+        s.outbound.sms.from = Some("SWIFTC".into());
+        s.outbound.sms.cooldown = Duration::ZERO;
     })
     .await;
     app.create_order("OD-AGAIN", "4821").await;

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use pinbridge::config::Signing;
 use pinbridge::providers::plivo::auth::{Method, signature};
 use reqwest::Response;
 
@@ -413,9 +414,9 @@ async fn a_dial_timeout_is_no_answer_and_a_hangup_during_the_pin_is_abandoned() 
 #[tokio::test]
 async fn the_brand_is_xml_escaped_in_plivo_xml() {
     let app = crate::common::spawn_app_with(|s| {
-        s.brand = "Tom & Jerry's <Express>".into();
-        s.public_url = Some(PUBLIC_URL.into());
-        s.unsigned_providers = Some("plivo".into());
+        s.calls.brand = "Tom & Jerry's <Express>".into();
+        s.server.public_url = Some(PUBLIC_URL.into());
+        s.providers.plivo = Signing::Unsigned;
     })
     .await;
     let leg = Leg::new("2f6c0a1e-escape", scenarios::COURIER);
@@ -438,8 +439,8 @@ async fn the_brand_is_xml_escaped_in_plivo_xml() {
 async fn malformed_requests_get_a_playable_answer_not_a_500() {
     // Unsigned, so that the malformed requests reach the parser.
     let app = crate::common::spawn_app_with(|s| {
-        s.public_url = Some(PUBLIC_URL.into());
-        s.unsigned_providers = Some("plivo".into());
+        s.server.public_url = Some(PUBLIC_URL.into());
+        s.providers.plivo = Signing::Unsigned;
     })
     .await;
     for (path, body) in [

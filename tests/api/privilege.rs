@@ -1,6 +1,7 @@
 //! Least privilege: an admin token without `:pii` (and a UI session signed in with one) sees
 //! neither phone numbers nor PINs, and can not search by them, in the JSON API or the web UI.
 
+use pinbridge::config::AdminToken;
 use reqwest::Response;
 use serde_json::{Value, json};
 
@@ -20,8 +21,10 @@ const COURIER_E164: &str = "+917709562799";
 
 async fn app() -> TestApp {
     spawn_app_with(|s| {
-        s.admin_token = None;
-        s.admin_tokens = Some(format!("ops:{OPS}:pii,dashboard:{DASHBOARD}"));
+        s.access.admin_tokens = vec![
+            AdminToken::new("ops", OPS, true),
+            AdminToken::new("dashboard", DASHBOARD, false),
+        ];
     })
     .await
 }

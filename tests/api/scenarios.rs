@@ -2,6 +2,7 @@
 //! requests that provider really sends (signed as it signs them) and parses its answers
 //! (XML or JSON) into a provider-neutral [`Reply`].
 
+use pinbridge::config::Signing;
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, TestApp, spawn_app_with};
@@ -196,12 +197,12 @@ impl Provider {
 /// The application with every provider's signature checking on.
 pub async fn spawn() -> TestApp {
     spawn_app_with(|s| {
-        s.pin_min_length = 4;
-        s.public_url = Some(PUBLIC_URL.into());
-        s.twilio_auth_token = Some(TWILIO_TOKEN.into());
-        s.plivo_auth_token = Some(PLIVO_TOKEN.into());
-        s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
-        s.vonage_signature_secret = Some(VONAGE_SECRET.into());
+        s.orders.pin_min = 4;
+        s.server.public_url = Some(PUBLIC_URL.into());
+        s.providers.twilio = Signing::Signed(TWILIO_TOKEN.into());
+        s.providers.plivo = Signing::Signed(PLIVO_TOKEN.into());
+        s.providers.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
+        s.providers.vonage = Signing::Signed(VONAGE_SECRET.into());
     })
     .await
 }
@@ -398,13 +399,13 @@ async fn guesses_from_rotating_caller_ids_spend_the_numbers_budget_on_every_prov
         // One active 4-digit PIN: a wrong PIN weighs 100 millionths; this budget's burst holds
         // five of them.
         let app = spawn_app_with(|s| {
-            s.pin_min_length = 4;
-            s.public_url = Some(PUBLIC_URL.into());
-            s.twilio_auth_token = Some(TWILIO_TOKEN.into());
-            s.plivo_auth_token = Some(PLIVO_TOKEN.into());
-            s.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
-            s.vonage_signature_secret = Some(VONAGE_SECRET.into());
-            s.pin_guessing_budget = 0.012;
+            s.orders.pin_min = 4;
+            s.server.public_url = Some(PUBLIC_URL.into());
+            s.providers.twilio = Signing::Signed(TWILIO_TOKEN.into());
+            s.providers.plivo = Signing::Signed(PLIVO_TOKEN.into());
+            s.providers.eight_by_eight_secret = Some(EIGHT_BY_EIGHT_SECRET.into());
+            s.providers.vonage = Signing::Signed(VONAGE_SECRET.into());
+            s.guessing.pin_guessing_budget = 0.012;
         })
         .await;
         order(&app, "OD-1", "4821").await;

@@ -1,6 +1,7 @@
 //! Trusted callers: the JSON API `/api/v1/trusted-callers` and the admin page
 //! `/admin/trusted-callers`. (The CSV import command is tested in `cli.rs`.)
 
+use pinbridge::config::AdminToken;
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, TestApp, admin_csrf, spawn_app, spawn_app_with};
@@ -203,8 +204,10 @@ async fn a_token_without_pii_sees_numbers_masked_and_may_not_name_a_number() {
     const OPS: &str = "ops-token-0123456789";
     const DASHBOARD: &str = "dash-token-0123456789";
     let app = spawn_app_with(|s| {
-        s.admin_token = None;
-        s.admin_tokens = Some(format!("ops:{OPS}:pii,dashboard:{DASHBOARD}"));
+        s.access.admin_tokens = vec![
+            AdminToken::new("ops", OPS, true),
+            AdminToken::new("dashboard", DASHBOARD, false),
+        ];
     })
     .await;
     let r = app
@@ -520,8 +523,10 @@ async fn a_session_without_pii_sees_numbers_masked_and_can_not_change_the_list()
     const OPS: &str = "ops-token-0123456789";
     const DASHBOARD: &str = "dash-token-0123456789";
     let app = spawn_app_with(|s| {
-        s.admin_token = None;
-        s.admin_tokens = Some(format!("ops:{OPS}:pii,dashboard:{DASHBOARD}"));
+        s.access.admin_tokens = vec![
+            AdminToken::new("ops", OPS, true),
+            AdminToken::new("dashboard", DASHBOARD, false),
+        ];
     })
     .await;
     let r = app

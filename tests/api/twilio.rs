@@ -1,5 +1,6 @@
 //! Twilio: requests shaped and signed as Twilio sends them, TwiML parsed structurally.
 
+use pinbridge::config::Signing;
 use pinbridge::providers::twilio::auth::signature;
 use reqwest::Response;
 
@@ -194,9 +195,9 @@ async fn twilio_get_requests_are_signed_over_the_query_string() {
 #[tokio::test]
 async fn the_brand_is_xml_escaped_in_twiml() {
     let app = crate::common::spawn_app_with(|s| {
-        s.brand = "Tom & Jerry's <Express>".into();
-        s.public_url = Some(PUBLIC_URL.into());
-        s.twilio_auth_token = Some(TWILIO_TOKEN.into());
+        s.calls.brand = "Tom & Jerry's <Express>".into();
+        s.server.public_url = Some(PUBLIC_URL.into());
+        s.providers.twilio = Signing::Signed(TWILIO_TOKEN.into());
     })
     .await;
     let leg = Leg::new("CAescape", scenarios::COURIER);

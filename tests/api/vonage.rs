@@ -3,6 +3,7 @@
 //! (https://developer.vonage.com/voice/voice-api/webhook-reference, .../ncco-reference).
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use pinbridge::config::Signing;
 use pinbridge::providers::vonage::auth::payload_hash;
 use reqwest::Response;
 use serde_json::{Value, json};
@@ -465,9 +466,9 @@ async fn the_dialled_legs_end_sets_the_outcome_and_the_callers_leg_never_overwri
 #[tokio::test]
 async fn listed_as_unsigned_vonage_webhooks_are_served_and_counted() {
     let app = crate::common::spawn_app_with(|s| {
-        s.pin_min_length = 4;
-        s.public_url = Some(PUBLIC_URL.into());
-        s.unsigned_providers = Some("vonage".into());
+        s.orders.pin_min = 4;
+        s.server.public_url = Some(PUBLIC_URL.into());
+        s.providers.vonage = Signing::Unsigned;
     })
     .await;
     let unsigned = || async {

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use pinbridge::config::Signing;
 use serde_json::{Value, json};
 
 use crate::common::{self, ADMIN_TOKEN, TestApp};
@@ -166,7 +167,9 @@ impl Browser {
     }
 
     pub async fn start_with(test: &'static str, window: Window) -> Browser {
-        let app = common::spawn_app_with(|s| s.twilio_auth_token = Some(TWILIO_TOKEN.into())).await;
+        let app =
+            common::spawn_app_with(|s| s.providers.twilio = Signing::Signed(TWILIO_TOKEN.into()))
+                .await;
         let profile = tempfile::tempdir().expect("a temporary directory");
         let driver = Driver::start(&profile.path().join("chromedriver.log"));
         let args = [

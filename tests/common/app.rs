@@ -4,7 +4,7 @@
 use std::sync::{Arc, LazyLock};
 
 use pinbridge::app::startup::Application;
-use pinbridge::config::Settings;
+use pinbridge::config::{AdminToken, Settings};
 use reqwest::{Response, redirect};
 use serde_json::{Value, json};
 
@@ -53,15 +53,13 @@ pub async fn spawn_app() -> TestApp {
 /// The application with the test settings changed by `change`.
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
-    let mut settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        database_url: super::fresh_database_url(dir.path()).await,
-        admin_token: Some(ADMIN_TOKEN.into()),
-        exotel_secret: Some(EXOTEL_SECRET.into()),
-        pin_min_length: 3,
-        brand: "Swift Couriers".into(),
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    settings.server.listen.port = 0;
+    settings.database.url = super::fresh_database_url(dir.path()).await;
+    settings.access.admin_tokens = vec![AdminToken::new("admin", ADMIN_TOKEN, true)];
+    settings.providers.exotel_secret = Some(EXOTEL_SECRET.into());
+    settings.orders.pin_min = 3;
+    settings.calls.brand = "Swift Couriers".into();
     change(&mut settings);
     start(settings, dir).await
 }
@@ -84,7 +82,7 @@ async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
     TestApp {
         address,
         client,
-        database_url: settings.database_url.clone(),
+        database_url: settings.database.url.clone(),
         settings,
         handle,
         join,

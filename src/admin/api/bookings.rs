@@ -88,17 +88,19 @@ async fn create(
         virtual_number: b.virtual_number.as_deref(),
         provider: b.provider.as_deref(),
     };
-    let default_ttl = i64::try_from(state.settings.booking_ttl.as_millis()).unwrap_or(i64::MAX / 2);
-    let new = NewBooking::parse(&fields, &state.rules, default_ttl, now).map_err(|e| {
-        let code = match e.field {
-            "party_a" | "party_b" => "invalid_party",
-            "virtual_number" => "invalid_virtual_number",
-            "provider" => "invalid_provider",
-            "reference" => "invalid_reference",
-            _ => "invalid_expiry",
-        };
-        ApiError::bad_request(code, e.to_string())
-    })?;
+    let default_ttl =
+        i64::try_from(state.settings.retention.booking_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+    let new =
+        NewBooking::parse(&fields, &state.settings.orders, default_ttl, now).map_err(|e| {
+            let code = match e.field {
+                "party_a" | "party_b" => "invalid_party",
+                "virtual_number" => "invalid_virtual_number",
+                "provider" => "invalid_provider",
+                "reference" => "invalid_reference",
+                _ => "invalid_expiry",
+            };
+            ApiError::bad_request(code, e.to_string())
+        })?;
     let booking_id = format!("bk_{}", random_token(22));
     let booking = bookings::create(&state.db, &new, &booking_id, now)
         .await

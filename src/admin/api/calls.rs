@@ -161,7 +161,7 @@ async fn list(
         who.may_filter_by("phone number")?;
     }
     let caller = from.map(|raw| {
-        PhoneNumber::parse(raw, state.region)
+        PhoneNumber::parse(raw, state.settings.orders.region)
             .map(|n| n.to_string())
             .unwrap_or_else(|_| raw.trim().to_owned())
     });

@@ -83,11 +83,11 @@ async fn connect(
     let body = body.into_inner();
     let from = nonempty(body.from)
         .map(|raw| {
-            PhoneNumber::parse(&raw, state.region)
+            PhoneNumber::parse(&raw, state.settings.orders.region)
                 .ok()
                 .filter(|n| {
                     n.country_code()
-                        .is_some_and(|c| state.rules.allowed_country_codes.contains(&c))
+                        .is_some_and(|c| state.settings.orders.allowed_country_codes.contains(&c))
                 })
                 .ok_or_else(|| {
                     ApiError::bad_request(
@@ -113,7 +113,7 @@ async fn connect(
             "exotel_not_configured",
             format!(
                 "click-to-call needs Exotel's API credentials; set {}",
-                state.settings.exotel_api_missing().join(", ")
+                state.settings.outbound.exotel_api.missing().join(", ")
             ),
         ));
     };
@@ -143,9 +143,9 @@ async fn connect(
         caller_id: plan.caller_id,
         status_callback: format!("{}/exotel/{}/status", state.public_url, state.exotel_secret),
         custom_field: call_id.clone(),
-        record: state.settings.exotel_call_recording,
-        time_limit_secs: Some(state.settings.max_conversation_duration.as_secs()),
-        ring_timeout_secs: Some(state.settings.max_ringing_duration.as_secs()),
+        record: state.settings.outbound.exotel_api.call_recording,
+        time_limit_secs: Some(state.settings.calls.connect.max_conversation_secs),
+        ring_timeout_secs: Some(state.settings.calls.connect.max_ringing_secs),
     };
     match api.connect_call(&request).await {
         Ok(placed) => {
@@ -223,9 +223,10 @@ async fn order_plan(
         Some(vn) => stored(vn)?,
         None => state
             .settings
-            .exotel_caller_id()
-            .ok()
-            .flatten()
+            .outbound
+            .exotel_api
+            .caller_id
+            .clone()
             .ok_or_else(|| {
                 ApiError::conflict(
                     "no_virtual_number",

@@ -99,12 +99,12 @@ async fn create(
         body.pin.as_deref(),
         body.virtual_number.as_deref(),
         body.expires_at.as_deref(),
-        &state.rules,
+        &state.settings.orders,
         now,
     )
-    .and_then(|o| o.with_allowed_callers(&body.allowed_callers, &state.rules))
+    .and_then(|o| o.with_allowed_callers(&body.allowed_callers, &state.settings.orders))
     .map_err(field_error)?;
-    let density = orders::Density(state.settings.pin_max_density);
+    let density = orders::Density(state.settings.guessing.pin_max_density);
     let order = orders::create(&state.db, &new, density, now)
         .await
         .map_err(|e| match e {

@@ -90,7 +90,7 @@ fn require_pii(who: &AdminAuth) -> Result<(), ApiError> {
 
 /// The `{number}` of a path, in any written form (`+` as `%2B`, or the national form).
 fn path_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
-    PhoneNumber::parse(raw, state.region)
+    PhoneNumber::parse(raw, state.settings.orders.region)
         .map_err(|e| ApiError::bad_request("invalid_number", format!("number: {e}")))
 }
 
@@ -104,8 +104,12 @@ async fn add(
 ) -> Result<HttpResponse, ApiError> {
     require_pii(&who)?;
     let body = body.into_inner();
-    let new = NewTrustedCaller::parse(&body.number, body.label.as_deref(), state.region)
-        .map_err(field_error)?;
+    let new = NewTrustedCaller::parse(
+        &body.number,
+        body.label.as_deref(),
+        state.settings.orders.region,
+    )
+    .map_err(field_error)?;
     let (record, added) = trusted_callers::add(&state.db, &new, now_ms()).await?;
     tracing::info!(
         caller.number = %new.number.masked(),

@@ -62,7 +62,7 @@ impl From<VirtualNumber> for NumberView {
 }
 
 fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
-    PhoneNumber::parse(raw, state.region)
+    PhoneNumber::parse(raw, state.settings.orders.region)
         .map_err(|e| ApiError::bad_request("invalid_virtual_number", format!("number: {e}")))
 }
 

@@ -138,7 +138,7 @@ async fn add_number(
 ) -> actix_web::Result<HttpResponse> {
     let form = form.into_inner();
     session.check_csrf(&form.csrf)?;
-    let failure = match PhoneNumber::parse(&form.vn_number, state.region) {
+    let failure = match PhoneNumber::parse(&form.vn_number, state.settings.orders.region) {
         Err(e) => (StatusCode::BAD_REQUEST, "vn_number", format!("number: {e}")),
         Ok(_) if !PROVIDERS.contains(&form.vn_provider.as_str()) => (
             StatusCode::BAD_REQUEST,
@@ -175,7 +175,7 @@ async fn drain(
     form: web::Form<CsrfForm>,
 ) -> actix_web::Result<HttpResponse> {
     session.check_csrf(&form.csrf)?;
-    let number = PhoneNumber::parse(&path, state.region)
+    let number = PhoneNumber::parse(&path, state.settings.orders.region)
         .map_err(|_| actix_web::error::ErrorNotFound("This virtual number is not in the pool."))?;
     let drained = pool::drain(&state.db, number.as_ref(), now_ms())
         .await
@@ -216,9 +216,9 @@ async fn create_booking(
                 virtual_number: None,
                 provider: None,
             };
-            let default_ttl =
-                i64::try_from(state.settings.booking_ttl.as_millis()).unwrap_or(i64::MAX / 2);
-            match NewBooking::parse(&fields, &state.rules, default_ttl, now) {
+            let default_ttl = i64::try_from(state.settings.retention.booking_ttl.as_millis())
+                .unwrap_or(i64::MAX / 2);
+            match NewBooking::parse(&fields, &state.settings.orders, default_ttl, now) {
                 Err(e) => {
                     let field = match e.field {
                         "party_a" => "party_a",

@@ -162,7 +162,7 @@ async fn log(
     let number = if number.is_empty() {
         String::new()
     } else {
-        PhoneNumber::parse(number, state.region)
+        PhoneNumber::parse(number, state.settings.orders.region)
             .map(|n| n.to_string())
             .unwrap_or_else(|_| number.to_owned())
     };

@@ -298,11 +298,12 @@ async fn page(
     let (pin_entries, wrong_pins) = stats::pin_entries_and_failures(db, day_start)
         .await
         .map_err(unavailable)?;
-    let window = i64::try_from(state.settings.lockout_window.as_millis()).unwrap_or(i64::MAX / 2);
+    let window =
+        i64::try_from(state.settings.guessing.lockout_window.as_millis()).unwrap_or(i64::MAX / 2);
     let locked_callers = stats::locked_callers(
         db,
         now - window,
-        i64::from(state.settings.caller_max_failures),
+        i64::from(state.settings.guessing.caller_max_failures),
     )
     .await
     .map_err(unavailable)?;

@@ -76,7 +76,7 @@ fn parse_number(state: &AppState, raw: &str) -> Result<String, String> {
     if raw.is_empty() {
         return Ok(String::new());
     }
-    PhoneNumber::parse(raw, state.region)
+    PhoneNumber::parse(raw, state.settings.orders.region)
         .map(|n| n.to_string())
         .map_err(|_| "not a phone number; leave it empty for every number".to_owned())
 }
@@ -344,7 +344,7 @@ async fn edit(
     let (kind, body, brand) = (
         form.kind.clone(),
         form.body.clone(),
-        state.settings.brand.clone(),
+        state.settings.calls.brand.clone(),
     );
     let max_attempts = state.sessions.policy().max_attempts;
     let checked = crate::sandbox::off_the_call_path(move || {

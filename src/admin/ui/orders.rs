@@ -151,15 +151,15 @@ impl OrdersPage {
             let number = if q.is_empty() {
                 String::new()
             } else {
-                PhoneNumber::parse(q, state.region)
+                PhoneNumber::parse(q, state.settings.orders.region)
                     .map(|n| n.to_string())
                     .unwrap_or_else(|_| q.to_owned())
             };
             orders::search(&state.db, q, &number, 100).await
         } else {
             let settings = &state.settings;
-            let pin_like = Pin::parse(q, settings.pin_min_length, settings.pin_max_length).is_ok();
-            if pin_like || PhoneNumber::parse(q, state.region).is_ok() {
+            let pin_like = Pin::parse(q, settings.orders.pin_min, settings.orders.pin_max).is_ok();
+            if pin_like || PhoneNumber::parse(q, state.settings.orders.region).is_ok() {
                 self.search_note = super::session::PII_SEARCH_REFUSED;
             }
             orders::get(&state.db, q).await.map(Vec::from_iter)
@@ -220,7 +220,7 @@ async fn create(
         option(&form.pin),
         option(&form.virtual_number),
         option(&form.expires_at),
-        &state.rules,
+        &state.settings.orders,
         now,
     );
     let failure = match parsed {
@@ -232,7 +232,7 @@ async fn create(
         )),
         Err(e) => Some((StatusCode::BAD_REQUEST, e.field.name(), e.to_string())),
         Ok(new) => {
-            let density = Density(state.settings.pin_max_density);
+            let density = Density(state.settings.guessing.pin_max_density);
             match orders::create(&state.db, &new, density, now).await {
                 Ok(order) => {
                     // A guess on its number weighs its PIN from now on.
@@ -315,11 +315,11 @@ async fn import(
         page.csv_text = form.csv_text;
         return html(StatusCode::FORBIDDEN, &page);
     }
-    let density = Density(state.settings.pin_max_density);
+    let density = Density(state.settings.guessing.pin_max_density);
     let outcome = crate::import::import(
         &state.db,
         form.csv_text.as_bytes(),
-        &state.rules,
+        &state.settings.orders,
         density,
         false,
     )

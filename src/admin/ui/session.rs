@@ -223,7 +223,7 @@ pub async fn login(
         );
     }
     let Some(token) = find_token(&state, form.token.trim()) else {
-        let limited = crate::http::source::client_ip(&req, &state.trusted_proxies)
+        let limited = crate::http::source::client_ip(&req, &state.settings.access.trusted_proxies)
             .is_some_and(|ip| state.auth_failures.check_key(&ip).is_err());
         let (status, message) = if limited {
             (

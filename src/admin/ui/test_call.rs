@@ -136,11 +136,12 @@ async fn run(
         out.error = Some(PII_TEST_CALL_REFUSED.to_owned());
         return html(StatusCode::FORBIDDEN, &out);
     }
-    let virtual_number = PhoneNumber::parse(form.virtual_number.trim(), state.region);
+    let virtual_number =
+        PhoneNumber::parse(form.virtual_number.trim(), state.settings.orders.region);
     // Without personal data, an unknown caller: no booking, callback or allowed-caller rule
     // can match one.
     let caller = if session.pii {
-        PhoneNumber::parse(form.caller.trim(), state.region).map(Some)
+        PhoneNumber::parse(form.caller.trim(), state.settings.orders.region).map(Some)
     } else {
         Ok(None)
     };

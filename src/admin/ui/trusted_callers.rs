@@ -220,7 +220,7 @@ async fn add(
         return TrustedCallersPage::pii_needed(&state, &session).await;
     }
     let label = Some(form.label.as_str());
-    match NewTrustedCaller::parse(&form.number, label, state.region) {
+    match NewTrustedCaller::parse(&form.number, label, state.settings.orders.region) {
         Ok(new) => {
             let (_, added) = trusted_callers::add(&state.db, &new, now_ms())
                 .await
@@ -261,7 +261,7 @@ async fn remove(
     if !session.pii {
         return TrustedCallersPage::pii_needed(&state, &session).await;
     }
-    let removed = match PhoneNumber::parse(&form.number, state.region) {
+    let removed = match PhoneNumber::parse(&form.number, state.settings.orders.region) {
         Ok(number) => {
             let removed = trusted_callers::remove(&state.db, &number)
                 .await
@@ -304,7 +304,7 @@ async fn import(
     let outcome = import_csv(
         &state.db,
         form.csv_text.as_bytes(),
-        state.region,
+        state.settings.orders.region,
         form.skip_bad,
     )
     .await;

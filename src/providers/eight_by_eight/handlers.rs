@@ -9,6 +9,7 @@
 
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::ExposeSecret;
 
 use crate::call::flow::{CallEvent, Decision};
 use crate::domain::log_safe;
@@ -32,7 +33,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Checks the path secret (404) and the configured `Authorization` header (403): the answer
 /// to a refused request, `None` when it may pass.
 fn refusal(state: &AppState, secret: &str, req: &HttpRequest) -> Option<HttpResponse> {
-    if !auth::secret_matches(secret, &state.eight_by_eight_secret) {
+    if !auth::secret_matches(
+        secret,
+        state
+            .settings
+            .providers
+            .eight_by_eight_secret
+            .as_ref()
+            .map_or("", ExposeSecret::expose_secret),
+    ) {
         return Some(
             HttpResponse::NotFound()
                 .content_type("text/plain")
@@ -43,7 +52,15 @@ fn refusal(state: &AppState, secret: &str, req: &HttpRequest) -> Option<HttpResp
         return Some(refused);
     }
     let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
-    if !auth::authorization_matches(state.settings.eight_by_eight_auth_header.as_deref(), header) {
+    if !auth::authorization_matches(
+        state
+            .settings
+            .providers
+            .eight_by_eight_auth_header
+            .as_ref()
+            .map(ExposeSecret::expose_secret),
+        header,
+    ) {
         tracing::warn!(
             provider = PROVIDER,
             "refused a request with a missing or wrong Authorization header"
@@ -61,9 +78,9 @@ async fn answer(state: &AppState, decision: &Decision, dialled: Option<&str>) ->
     let voice = state.voice_for(dialled).await;
     let options = response::Options {
         voice: &voice,
-        voice_profile: &state.settings.eight_by_eight_voice_profile,
-        pin_min_length: state.settings.pin_min_length,
-        record: state.connect.record,
+        voice_profile: &state.settings.providers.eight_by_eight_voice_profile,
+        pin_min_length: state.settings.orders.pin_min,
+        record: state.settings.calls.connect.record,
     };
     response::json(&response::callflow(decision, dialled, options))
 }

@@ -275,7 +275,11 @@ async fn connect_json(
         Err(refused) => return *refused,
     };
     let decision = dial_decision(&state, "connect.json", &request).await;
-    response::connect_json(&decision, request.params.virtual_number(), &state.connect)
+    response::connect_json(
+        &decision,
+        request.params.virtual_number(),
+        &state.settings.calls.connect,
+    )
 }
 
 /// `goodbye` (a Greeting on Connect's "We didn't dial anyone" branch): why no one was dialled,
@@ -404,7 +408,7 @@ async fn record_status(state: &AppState, report: &StatusReport) {
     let sid = sid.as_ref().map(CallSid::as_ref);
     let logged_sid = log_safe(sid.unwrap_or(""));
     let lookup = outbound::find_for_status(&state.db, sid, custom.as_deref(), now_ms());
-    let found = match tokio::time::timeout(state.settings.webhook_timeout, lookup).await {
+    let found = match tokio::time::timeout(state.settings.calls.webhook_timeout, lookup).await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
             tracing::error!(call.sid = %logged_sid, error = %e, "status callback: looking up the call failed");

@@ -63,13 +63,14 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
     let form = (is_post && is_form).then(|| String::from_utf8_lossy(body).into_owned());
     let params = FormParams::parse(req.query_string(), form.as_deref());
     let mut unrecorded = false;
-    if state.providers.plivo == ProviderAuth::Unsigned {
+    if state.settings.providers.plivo.auth() == ProviderAuth::Unsigned {
         crate::metrics::unsigned_request(PROVIDER);
     } else {
         let token = state
             .settings
-            .plivo_auth_token
-            .as_deref()
+            .providers
+            .plivo
+            .credential()
             .unwrap_or_default();
         let query = req.query_string();
         let url = format!(
@@ -137,7 +138,7 @@ async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) ->
             hangup: &hangup,
         },
         request.params.get("To"),
-        &state.connect,
+        &state.settings.calls.connect,
     )
 }
 

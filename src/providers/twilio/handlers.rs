@@ -45,13 +45,14 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Twilio
     let form = (req.method() == Method::POST && is_form)
         .then(|| String::from_utf8_lossy(body).into_owned());
     let params = FormParams::parse(req.query_string(), form.as_deref());
-    if state.providers.twilio == ProviderAuth::Unsigned {
+    if state.settings.providers.twilio.auth() == ProviderAuth::Unsigned {
         crate::metrics::unsigned_request(PROVIDER);
     } else {
         let token = state
             .settings
-            .twilio_auth_token
-            .as_deref()
+            .providers
+            .twilio
+            .credential()
             .unwrap_or_default();
         let query = req.query_string();
         let url = format!(
@@ -106,7 +107,7 @@ async fn answer(
             status: &status,
         },
         request.params.get("To"),
-        &state.connect,
+        &state.settings.calls.connect,
     )
 }
 

@@ -59,13 +59,14 @@ struct Checked {
 async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Checked> {
     let is_get = req.method() == Method::GET;
     let mut unrecorded = false;
-    if state.providers.vonage == ProviderAuth::Unsigned {
+    if state.settings.providers.vonage.auth() == ProviderAuth::Unsigned {
         crate::metrics::unsigned_request(PROVIDER);
     } else {
         let secret = state
             .settings
-            .vonage_signature_secret
-            .as_deref()
+            .providers
+            .vonage
+            .credential()
             .unwrap_or_default();
         let header = req
             .headers()
@@ -160,7 +161,7 @@ async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpRe
             event: &event,
         },
         p.to(),
-        &state.connect,
+        &state.settings.calls.connect,
     )
 }
 
