@@ -6,6 +6,7 @@
 pub mod eight_by_eight;
 pub mod exotel;
 pub mod form;
+pub mod lenient;
 pub mod plivo;
 pub mod twilio;
 pub mod vonage;
