@@ -78,16 +78,13 @@ fn quoted_entry(raw: &str) -> Option<&str> {
 
 fuzz_target!(|raw: &str| {
     let out = dtmf_digits(raw);
-    assert!(
-        raw.contains(out.as_str()),
-        "{out:?} is not a piece of {raw:?}"
-    );
+    assert!(raw.contains(out), "{out:?} is not a piece of {raw:?}");
     assert_eq!(out, out.trim(), "surrounding whitespace left in {out:?}");
     assert!(!out.starts_with(is_quote), "leading quote left in {out:?}");
     if let Some(entry) = quoted_entry(raw) {
         assert_eq!(out, entry, "{raw:?}");
     }
-    check_pin(&out);
+    check_pin(out);
     check_pin(raw);
 
     // 8x8 sends the digits without quotes; its cleaning only trims and drops the finishing `#`s.

@@ -433,6 +433,46 @@ async fn post_form_requests_work_like_get() {
 }
 
 #[tokio::test]
+async fn a_parameter_sent_twice_is_read_as_its_last_value() {
+    let app = spawn_app().await;
+    app.create_order("OD-1", "4821").await;
+    let call = Call::new("twice");
+    let query = format!("{}&digits=%224821%22", call.query(Some("9999")));
+    let r = app.exotel("check-pin", &query).await;
+    assert_eq!(
+        r.status(),
+        200,
+        "the last digits, the right PIN, go on to Connect"
+    );
+    assert_eq!(app.connect(&call).await, CUSTOMER_E164);
+    // And the other way round: a right PIN followed by a wrong one asks again.
+    let call = Call::new("twice-wrong");
+    let query = format!("{}&digits=%229999%22", call.query(Some("4821")));
+    assert_eq!(app.exotel("check-pin", &query).await.status(), 302);
+}
+
+#[tokio::test]
+async fn a_form_body_wins_over_the_query_string_where_both_have_a_key() {
+    let app = spawn_app().await;
+    app.create_order("OD-1", "4821").await;
+    let call = Call::new("both");
+    let r = app
+        .client
+        .post(format!(
+            "{}?{}",
+            app.exotel_url("check-pin"),
+            call.query(Some("9999"))
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("digits=%224821%22")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the body's digits, the right PIN");
+    assert_eq!(app.connect(&call).await, CUSTOMER_E164);
+}
+
+#[tokio::test]
 async fn requests_without_a_call_sid_get_a_safe_answer_and_dial_no_one() {
     let app = spawn_app().await;
     app.create_order("OD-1", "4821").await;

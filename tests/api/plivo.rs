@@ -336,6 +336,25 @@ async fn plivo_get_requests_are_signed_over_the_sorted_query_string() {
 }
 
 #[tokio::test]
+async fn a_repeated_parameter_is_signed_as_sent_and_read_as_its_last_value() {
+    let app = scenarios::spawn().await;
+    order(&app, "4821").await;
+    let leg = Leg::new("2f6c0a1e-twice", scenarios::COURIER);
+    assert!(matches!(start(&app, &leg).await, Reply::Ask { .. }));
+    let mut p = params(&leg, "in-progress");
+    p.push(("Digits".into(), "9999".into()));
+    p.push(("Digits".into(), "4821".into()));
+    let reply = plivo_xml(post(&app, "/plivo/pin", &p).await).await;
+    assert_eq!(
+        reply,
+        Reply::Dial {
+            to: scenarios::CUSTOMER.into(),
+            caller_id: scenarios::VN.into()
+        }
+    );
+}
+
+#[tokio::test]
 async fn no_input_redirects_and_asks_again() {
     let app = scenarios::spawn().await;
     order(&app, "4821").await;

@@ -165,6 +165,25 @@ async fn a_forged_twilio_request_gets_403_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn a_repeated_parameter_is_signed_as_sent_and_read_as_its_last_value() {
+    let app = scenarios::spawn().await;
+    scenarios::order(&app, "OD-T2", "4821").await;
+    let leg = Leg::new("CAtwice", scenarios::COURIER);
+    assert!(matches!(start(&app, &leg).await, Reply::Ask { .. }));
+    let mut p = params(&leg);
+    p.push(("Digits".into(), "9999".into()));
+    p.push(("Digits".into(), "4821".into()));
+    let reply = twiml(post(&app, "/twilio/pin", &p).await).await;
+    assert_eq!(
+        reply,
+        Reply::Dial {
+            to: scenarios::CUSTOMER.into(),
+            caller_id: scenarios::VN.into()
+        }
+    );
+}
+
+#[tokio::test]
 async fn twilio_get_requests_are_signed_over_the_query_string() {
     let app = scenarios::spawn().await;
     let leg = Leg::new("CAget", scenarios::COURIER);

@@ -10,14 +10,14 @@
 //! (VSS).
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::PIN_PROMPT_ACTION_ID;
 use crate::call::flow::DialStatus;
-use crate::providers::exotel::params::parse_seconds;
+use crate::providers::lenient;
 
 /// One webhook delivery: its `eventType` and its `payload` (default when absent or not an
 /// object).
@@ -25,20 +25,16 @@ use crate::providers::exotel::params::parse_seconds;
 #[serde(bound = "P: DeserializeOwned + Default")]
 pub struct Webhook<P> {
     /// `CALL_ACTION` (VCA), `CALL_STATUS` (VCS) or `SESSION_SUMMARY` (VSS).
-    #[serde(rename = "eventType", default, deserialize_with = "lenient_string")]
+    #[serde(rename = "eventType", default, deserialize_with = "lenient::raw_text")]
     pub event_type: Option<String>,
-    #[serde(default, deserialize_with = "lenient_or_default")]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub payload: P,
 }
 
 impl<P: DeserializeOwned + Default> Webhook<P> {
     /// Reads a request body; `None` when it is not a JSON object.
     pub fn parse(body: &[u8]) -> Option<Self> {
-        let value: Value = serde_json::from_slice(body).ok()?;
-        if !value.is_object() {
-            return None;
-        }
-        serde_json::from_value(value).ok()
+        lenient::json_object(body)
     }
 
     /// True when the `eventType` is `expected`, or absent.
@@ -54,37 +50,37 @@ impl<P: DeserializeOwned + Default> Webhook<P> {
 #[serde(rename_all = "camelCase")]
 pub struct CallAction {
     /// Unique per delivery.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub event_id: Option<String>,
     /// One leg of the session: differs between the legs of a session.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub call_id: Option<String>,
     /// The number-masking session: the key pinbridge stores the call under.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub session_id: Option<String>,
     /// `CALL_RECEIVED` (a call reached a virtual number) or `ACTION_COMPLETED`.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub call_status: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub call_direction: Option<String>,
     /// The caller, E.164 with `+`.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub source: Option<String>,
     /// The virtual number dialled, E.164 with `+`.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub destination: Option<String>,
     /// The `clientActionId` of pinbridge's previous answer in this session.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub client_action_id: Option<String>,
     /// `{"dtmf": "…"}` after a `sayAndCapture`; `dtmf` is null when nothing was captured.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient::or_none")]
     pub event_data: Option<EventData>,
 }
 
 /// `payload.eventData` of a VCA request.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct EventData {
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub dtmf: Option<String>,
 }
 
@@ -148,15 +144,15 @@ pub fn dtmf_digits(raw: &str) -> String {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallStatus {
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub session_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub call_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub call_status: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub source: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub destination: Option<String>,
 }
 
@@ -171,28 +167,28 @@ impl CallStatus {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSummary {
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub session_id: Option<String>,
     /// `COMPLETED`, `NO_ANSWER`, `BUSY`, `CANCELED`, `FAILED` or `ERROR`.
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub session_status: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub start_time: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub end_time: Option<String>,
     /// The last action executed: `MAKE_CALL`, `HANGUP`, `SAY_AND_CAPTURE`, `PLAY_TTS`, ...
-    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(default, deserialize_with = "lenient::raw_text")]
     pub last_action: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient::or_none")]
     pub details: Option<SessionDetails>,
 }
 
 /// `payload.details`: the caller's leg (`callA`) and the dialled leg (`callB`), if any.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SessionDetails {
-    #[serde(rename = "callA", default, deserialize_with = "lenient")]
+    #[serde(rename = "callA", default, deserialize_with = "lenient::or_none")]
     pub call_a: Option<SessionLeg>,
-    #[serde(rename = "callB", default, deserialize_with = "lenient")]
+    #[serde(rename = "callB", default, deserialize_with = "lenient::or_none")]
     pub call_b: Option<SessionLeg>,
 }
 
@@ -203,20 +199,20 @@ pub struct SessionDetails {
 pub struct SessionLeg {
     #[serde(
         default,
-        deserialize_with = "lenient_string",
+        deserialize_with = "lenient::raw_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub call_id: Option<String>,
     #[serde(
         default,
-        deserialize_with = "lenient_string",
+        deserialize_with = "lenient::raw_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub call_direction: Option<String>,
     /// `COMPLETED`, `NO_ANSWER`, `BUSY`, `CANCELED`, `FAILED`, `ERROR`.
     #[serde(
         default,
-        deserialize_with = "lenient_string",
+        deserialize_with = "lenient::raw_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub call_status: Option<String>,
@@ -224,31 +220,31 @@ pub struct SessionLeg {
     /// disconnected 06:01:50, `callDuration` 13).
     #[serde(
         default,
-        deserialize_with = "lenient_seconds",
+        deserialize_with = "lenient::seconds",
         skip_serializing_if = "Option::is_none"
     )]
     pub call_duration: Option<i64>,
     #[serde(
         default,
-        deserialize_with = "lenient_string",
+        deserialize_with = "lenient::raw_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub initiated_timestamp: Option<String>,
     #[serde(
         default,
-        deserialize_with = "lenient_string",
+        deserialize_with = "lenient::raw_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub connected_timestamp: Option<String>,
     #[serde(
         default,
-        deserialize_with = "lenient_string",
+        deserialize_with = "lenient::raw_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub disconnected_timestamp: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string", skip_serializing)]
+    #[serde(default, deserialize_with = "lenient::raw_text", skip_serializing)]
     pub source: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string", skip_serializing)]
+    #[serde(default, deserialize_with = "lenient::raw_text", skip_serializing)]
     pub destination: Option<String>,
 }
 
@@ -356,41 +352,6 @@ pub fn dial_status(raw: &str) -> Option<DialStatus> {
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
-/// Any JSON value; `None` when it does not read as `T`.
-fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
-}
-
-/// Any JSON value; `T::default()` when it does not read as `T`.
-fn lenient_or_default<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(
-    d: D,
-) -> Result<T, D::Error> {
-    Ok(lenient(d)?.unwrap_or_default())
-}
-
-/// A string, or a number or boolean written as one; `None` for null, arrays and objects.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
-}
-
-/// Seconds as a number or a numeric string (the VCA guide types `callDuration` as a String,
-/// the VSS page as an Integer); fractions truncated, negatives refused.
-fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-            .filter(|s| *s >= 0),
-        Value::String(s) => parse_seconds(&s),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

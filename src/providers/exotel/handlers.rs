@@ -13,8 +13,9 @@ use crate::domain::clock::now_ms;
 use crate::domain::{CallSid, log_safe};
 use crate::outbound::exotel_api::MAX_CUSTOM_FIELD_LEN;
 use crate::providers::exotel::{
-    PROVIDER, auth, params::ExotelParams, params::parse_seconds, response, status::StatusReport,
+    PROVIDER, auth, params::ExotelParams, response, status::StatusReport,
 };
+use crate::providers::lenient::parse_seconds;
 use crate::providers::webhook::{self, digits_event, within_budget};
 use crate::state::AppState;
 use crate::storage::calls::CallEnd;
@@ -85,13 +86,12 @@ fn read(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let form = (req.method() == Method::POST && is_form && !body.is_empty())
-        .then(|| String::from_utf8_lossy(body).into_owned());
-    let params = ExotelParams::parse(req.query_string(), form.as_deref());
+    let form = (req.method() == Method::POST && is_form).then_some(&body[..]);
+    let params = ExotelParams::parse(req.query_string(), form);
     let call = webhook::inbound(
         state,
         PROVIDER,
-        params.call_sid(),
+        params.call_sid.as_deref(),
         params.caller(),
         params.virtual_number(),
     );
@@ -202,7 +202,7 @@ async fn check_pin(
         Ok(request) => request,
         Err(refused) => return *refused,
     };
-    let digits = request.params.digits().unwrap_or_default();
+    let digits = request.params.digits.as_deref().unwrap_or_default();
     let event = digits_event(&state, digits);
     // On failure go on to Connect, which then dials no one: never loop a caller forever.
     let fallback = Decision::Goodbye {
@@ -221,7 +221,7 @@ async fn dial_decision(
 ) -> Decision {
     // Only when storage fails: the engine decides whom to dial (or no one) otherwise.
     let unavailable = webhook::unavailable(state, request.call.as_ref());
-    if let (Some(call), Some(digits)) = (&request.call, request.params.digits()) {
+    if let (Some(call), Some(digits)) = (&request.call, request.params.digits.as_deref()) {
         let collecting = within_budget(state, applet, call, state.sessions.state(call))
             .await
             .map(|s| s.phase == Phase::CollectingPin);
@@ -324,27 +324,28 @@ async fn call_end(
     }
     let p = &request.params;
     let dial_status = p
-        .get("DialCallStatus")
+        .dial_call_status
+        .as_deref()
         .and_then(flow::DialStatus::parse)
         .or_else(|| {
-            (p.get("CallType") == Some("completed")).then_some(flow::DialStatus::Completed)
+            (p.call_type.as_deref() == Some("completed")).then_some(flow::DialStatus::Completed)
         });
-    let legs = p.legs();
+    let legs = &p.legs;
     let end = CallEnd {
         dial_status,
-        dial_call_status: p.get("DialCallStatus").map(str::to_owned),
-        call_type: p.get("CallType").map(str::to_owned),
-        dial_secs: p.seconds("DialCallDuration"),
+        dial_call_status: p.dial_call_status.clone(),
+        call_type: p.call_type.clone(),
+        dial_secs: p.dial_call_duration,
         talk_secs: legs
             .first()
             .and_then(|l| l.on_call_duration.as_deref())
             .and_then(parse_seconds),
-        recording_url: p.get("RecordingUrl").map(str::to_owned),
+        recording_url: p.recording_url.clone(),
         legs_json: (!legs.is_empty())
             .then(|| serde_json::to_string(legs).ok())
             .flatten(),
-        provider_start_time: p.get("StartTime").map(str::to_owned),
-        dialled: p.get("DialWhomNumber").map(str::to_owned),
+        provider_start_time: p.start_time.clone(),
+        dialled: p.dial_whom_number.clone(),
         fallback_to: None,
     };
     webhook::end(&state, "call-end", request.call.as_ref(), &end).await;
@@ -389,25 +390,18 @@ async fn status(
 /// A `CallSid` that is not a call id ([`CallSid::parse`]) or a `CustomField` longer than
 /// Exotel allows is refused at once: neither is looked up, stored or logged.
 async fn record_status(state: &AppState, report: &StatusReport) {
-    let Ok(sid) = report
-        .call_sid()
-        .map(|raw| CallSid::parse(&raw))
-        .transpose()
-    else {
+    let Ok(sid) = report.call_sid.as_deref().map(CallSid::parse).transpose() else {
         tracing::warn!("status callback with a malformed CallSid; ignored");
         return;
     };
-    let custom = report.custom_field();
-    if custom
-        .as_ref()
-        .is_some_and(|c| c.len() > MAX_CUSTOM_FIELD_LEN)
-    {
+    let custom = report.custom_field.as_deref();
+    if custom.is_some_and(|c| c.len() > MAX_CUSTOM_FIELD_LEN) {
         tracing::warn!("status callback with a CustomField longer than Exotel allows; ignored");
         return;
     }
     let sid = sid.as_ref().map(CallSid::as_ref);
     let logged_sid = log_safe(sid.unwrap_or(""));
-    let lookup = outbound::find_for_status(&state.db, sid, custom.as_deref(), now_ms());
+    let lookup = outbound::find_for_status(&state.db, sid, custom, now_ms());
     let found = match tokio::time::timeout(state.settings.calls.webhook_timeout, lookup).await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
@@ -436,12 +430,12 @@ async fn record_status(state: &AppState, report: &StatusReport) {
         return;
     };
     let end = CallEnd {
-        dial_status: report.status(),
-        dial_call_status: report.get("Status"),
-        talk_secs: report.conversation_secs(),
-        recording_url: report.get("RecordingUrl"),
+        dial_status: report.dial_status(),
+        dial_call_status: report.status.clone(),
+        talk_secs: report.conversation_duration,
+        recording_url: report.recording_url.clone(),
         legs_json: report.legs_json(),
-        provider_start_time: report.get("StartTime"),
+        provider_start_time: report.start_time.clone(),
         ..CallEnd::default()
     };
     webhook::end(state, "status", Some(&inbound), &end).await;

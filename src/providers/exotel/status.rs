@@ -1,28 +1,74 @@
 //! What Exotel posts to a `Calls/connect` `StatusCallback` (`reference/exotel.md` §4.1,
-//! "StatusCallback payload"; seed 003, "Click to Call API").
+//! "StatusCallback payload", from https://developer.exotel.com/api/statuscallback; seed 003,
+//! "Click to Call API").
 //!
 //! Always `CallSid`, `Status` (`completed`, `failed`, `busy`, `no-answer`), `DateUpdated` and
 //! `RecordingUrl`; with the `terminal` event also `CustomField`, `ConversationDuration`,
-//! `StartTime` and `Legs` (per leg `OnCallDuration`, `Status`). The body is JSON (what
-//! pinbridge asks for with `StatusCallbackContentType=application/json`) or form-encoded
+//! `StartTime` and `Legs` (per leg `OnCallDuration`, `Status`, `AnsweredBy`). The body is JSON
+//! (what pinbridge asks for with `StatusCallbackContentType=application/json`) or form-encoded
 //! (`Legs[0][Status]=...`), or the values come in the query string; every field is optional
 //! and numbers may be written as JSON numbers or as text.
 
-use std::collections::BTreeMap;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
-use serde_json::{Map, Value};
-
-use super::params::parse_seconds;
+use super::params::{MAX_LEGS, legs, value};
 use crate::call::flow::DialStatus;
+use crate::providers::lenient;
 
-/// The most legs read from a report (a click-to-call has two).
-const MAX_LEGS: usize = 8;
-
-/// One status report, every value as received (trimmed; Exotel's `null` is absent).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One status report: the fields pinbridge reads, trimmed, Exotel's `null` absent.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct StatusReport {
-    values: Map<String, Value>,
-    legs: Vec<Map<String, Value>>,
+    /// `CallSid`: Exotel's id of the call.
+    #[serde(rename = "CallSid", deserialize_with = "value")]
+    pub call_sid: Option<String>,
+    /// `Status`: `completed`, `failed`, `busy`, `no-answer` (see [`Self::dial_status`]).
+    #[serde(rename = "Status", deserialize_with = "value")]
+    pub status: Option<String>,
+    /// `CustomField`: pinbridge's id of the call, as sent with `Calls/connect`.
+    #[serde(rename = "CustomField", deserialize_with = "value")]
+    pub custom_field: Option<String>,
+    /// `ConversationDuration`: seconds both parties were on the call.
+    #[serde(rename = "ConversationDuration", deserialize_with = "lenient::seconds")]
+    pub conversation_duration: Option<i64>,
+    /// `RecordingUrl`, when the call was recorded.
+    #[serde(rename = "RecordingUrl", deserialize_with = "value")]
+    pub recording_url: Option<String>,
+    /// `StartTime`: `YYYY-MM-DD HH:mm:ss`, as Exotel writes it.
+    #[serde(rename = "StartTime", deserialize_with = "value")]
+    pub start_time: Option<String>,
+    /// `Legs`, in order: leg 0 is `From` (called first), leg 1 is `To`. A JSON array; in a
+    /// form, `Legs[n][...]` keys.
+    #[serde(rename = "Legs", deserialize_with = "json_legs")]
+    pub legs: Vec<StatusLeg>,
+}
+
+/// One leg of a status report, its values as received, for the call record.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct StatusLeg {
+    /// `OnCallDuration`: seconds on the call, a JSON number or text as Exotel sent it.
+    #[serde(
+        rename = "OnCallDuration",
+        deserialize_with = "scalar",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_call_duration: Option<Value>,
+    /// `Status`: `completed`, `busy`, `failed`, `no-answer`, `canceled`.
+    #[serde(
+        rename = "Status",
+        deserialize_with = "value",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<String>,
+    /// `AnsweredBy`: `Human`, `Machine`, `NotSure`, `NA`.
+    #[serde(
+        rename = "AnsweredBy",
+        deserialize_with = "value",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub answered_by: Option<String>,
 }
 
 impl StatusReport {
@@ -30,95 +76,50 @@ impl StatusReport {
     /// starts with `{`, else form-encoded. A key in both takes the body's value. Never fails:
     /// what can not be read is absent.
     pub fn parse(query: &str, content_type: Option<&str>, body: &[u8]) -> Self {
-        let mut report = Self::default();
-        report.add_form(query.as_bytes());
         let trimmed = body.trim_ascii_start();
         let json = content_type.is_some_and(|ct| ct.contains("json")) || trimmed.starts_with(b"{");
         if json {
-            if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) {
-                for (key, value) in object {
-                    if key == "Legs" {
-                        if let Value::Array(legs) = value {
-                            report.legs = legs
-                                .into_iter()
-                                .take(MAX_LEGS)
-                                .map(|l| match l {
-                                    Value::Object(o) => o,
-                                    _ => Map::new(),
-                                })
-                                .collect();
-                        }
-                    } else {
-                        report.values.insert(key, value);
-                    }
-                }
-            }
-        } else if !trimmed.is_empty() {
-            report.add_form(body);
+            let from_body: Self = lenient::json_object(body).unwrap_or_default();
+            from_body.or(Self::from_form(query.as_bytes()))
+        } else {
+            let body = (!trimmed.is_empty()).then_some(body);
+            Self::from_form(&lenient::query_and_body(query, body))
         }
+    }
+
+    fn from_form(encoded: &[u8]) -> Self {
+        let mut report: Self = lenient::form(encoded);
+        report.legs = legs(encoded);
         report
     }
 
-    /// Adds form-encoded pairs; `Legs[n][Field]` keys become legs.
-    fn add_form(&mut self, encoded: &[u8]) {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(encoded).unwrap_or_default();
-        let mut legs: BTreeMap<usize, Map<String, Value>> = BTreeMap::new();
-        for (key, value) in pairs {
-            match leg_key(&key) {
-                Some((n, field)) if n < MAX_LEGS => {
-                    legs.entry(n)
-                        .or_default()
-                        .insert(field.to_owned(), Value::String(value));
-                }
-                Some(_) => {}
-                None => {
-                    self.values.insert(key, Value::String(value));
-                }
-            }
+    /// Each field of `self`, or where it has none, of `other`.
+    fn or(self, other: Self) -> Self {
+        Self {
+            call_sid: self.call_sid.or(other.call_sid),
+            status: self.status.or(other.status),
+            custom_field: self.custom_field.or(other.custom_field),
+            conversation_duration: self.conversation_duration.or(other.conversation_duration),
+            recording_url: self.recording_url.or(other.recording_url),
+            start_time: self.start_time.or(other.start_time),
+            legs: if self.legs.is_empty() {
+                other.legs
+            } else {
+                self.legs
+            },
         }
-        if !legs.is_empty() {
-            let last = legs.keys().next_back().copied().unwrap_or_default();
-            self.legs = (0..=last)
-                .map(|n| legs.remove(&n).unwrap_or_default())
-                .collect();
-        }
-    }
-
-    /// The value of `key` as text (a JSON number as written); `None` when absent, empty or
-    /// `null`.
-    pub fn get(&self, key: &str) -> Option<String> {
-        text(self.values.get(key)?)
-    }
-
-    /// `CallSid`: Exotel's id of the call.
-    pub fn call_sid(&self) -> Option<String> {
-        self.get("CallSid")
-    }
-
-    /// `CustomField`: pinbridge's id of the call, as sent with `Calls/connect`.
-    pub fn custom_field(&self) -> Option<String> {
-        self.get("CustomField")
     }
 
     /// `Status`, read as a dial status (`completed`, `no-answer`, `busy`, `failed`, `canceled`).
-    pub fn status(&self) -> Option<DialStatus> {
-        self.get("Status").as_deref().and_then(DialStatus::parse)
-    }
-
-    /// `ConversationDuration`: seconds both parties were on the call.
-    pub fn conversation_secs(&self) -> Option<i64> {
-        parse_seconds(&self.get("ConversationDuration")?)
-    }
-
-    /// The legs, in order: leg 0 is `From` (called first), leg 1 is `To`.
-    pub fn legs(&self) -> &[Map<String, Value>] {
-        &self.legs
+    pub fn dial_status(&self) -> Option<DialStatus> {
+        self.status.as_deref().and_then(DialStatus::parse)
     }
 
     /// The status of leg `n` (`completed`, `no-answer`, `busy`, `failed`, `canceled`).
     pub fn leg_status(&self, n: usize) -> Option<DialStatus> {
-        text(self.legs.get(n)?.get("Status")?)
+        self.legs
+            .get(n)?
+            .status
             .as_deref()
             .and_then(DialStatus::parse)
     }
@@ -132,26 +133,28 @@ impl StatusReport {
     }
 }
 
-/// `Legs[3][Status]` → (3, `Status`); nested keys (`Legs[1][Insights][X]`) are not legs'
-/// own fields and are skipped.
-fn leg_key(key: &str) -> Option<(usize, &str)> {
-    let rest = key.strip_prefix("Legs[")?;
-    let (n, rest) = rest.split_once("][")?;
-    let field = rest.strip_suffix(']')?;
-    if field.contains(['[', ']']) {
-        return None;
-    }
-    Some((n.parse().ok()?, field))
+/// Field reader for a JSON `Legs` array: at most [`MAX_LEGS`], an element that is not a leg
+/// read as an empty one; anything but an array as no legs.
+fn json_legs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StatusLeg>, D::Error> {
+    let legs: Vec<Value> = lenient::or_default(d)?;
+    Ok(legs
+        .into_iter()
+        .take(MAX_LEGS)
+        .map(|leg| serde_json::from_value(leg).unwrap_or_default())
+        .collect())
 }
 
-fn text(value: &Value) -> Option<String> {
-    let t = match value {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => return None,
-    };
-    (!t.is_empty() && !t.eq_ignore_ascii_case("null")).then_some(t)
+/// Field reader for a value kept as received: a string (trimmed; empty and `null` absent), a
+/// number or a boolean.
+fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => {
+            let s = s.trim();
+            (!s.is_empty() && !s.eq_ignore_ascii_case("null")).then(|| Value::String(s.to_owned()))
+        }
+        v @ (Value::Number(_) | Value::Bool(_)) => Some(v),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    })
 }
 
 #[cfg(test)]
@@ -184,18 +187,19 @@ mod tests {
     fn the_seed_json_callback_reads() {
         let r = StatusReport::parse("", Some("application/json"), SEED_JSON.as_bytes());
         assert_eq!(
-            r.call_sid().as_deref(),
+            r.call_sid.as_deref(),
             Some("492205107c5fb48f4ac25d1f77759339")
         );
-        assert_eq!(r.custom_field().as_deref(), Some("ctc_abc"));
-        assert_eq!(r.status(), Some(DialStatus::NoAnswer));
-        assert_eq!(r.conversation_secs(), Some(32));
-        assert_eq!(r.get("RecordingUrl"), None);
+        assert_eq!(r.custom_field.as_deref(), Some("ctc_abc"));
+        assert_eq!(r.dial_status(), Some(DialStatus::NoAnswer));
+        assert_eq!(r.conversation_duration, Some(32));
+        assert_eq!(r.recording_url, None);
+        assert_eq!(r.start_time.as_deref(), Some("2019-04-08 03:17:59"));
         assert_eq!(r.leg_status(0), Some(DialStatus::Completed));
         assert_eq!(r.leg_status(1), Some(DialStatus::NoAnswer));
         assert_eq!(r.leg_status(2), None);
         let legs: Value = serde_json::from_str(&r.legs_json().unwrap()).unwrap();
-        assert_eq!(legs[0]["OnCallDuration"], 41);
+        assert_eq!(legs[0]["OnCallDuration"], 41, "a number stays a number");
     }
 
     #[test]
@@ -206,24 +210,63 @@ mod tests {
             Some("application/x-www-form-urlencoded"),
             body.as_bytes(),
         );
-        assert_eq!(r.call_sid().as_deref(), Some("abc"));
-        assert_eq!(r.status(), Some(DialStatus::Busy));
+        assert_eq!(r.call_sid.as_deref(), Some("abc"));
+        assert_eq!(r.dial_status(), Some(DialStatus::Busy));
+        assert_eq!(r.conversation_duration, Some(0));
         assert_eq!(r.leg_status(0), Some(DialStatus::Completed));
         assert_eq!(r.leg_status(1), Some(DialStatus::Busy));
-        assert_eq!(r.legs()[1].len(), 2, "nested keys are skipped");
+        let legs: Value = serde_json::from_str(&r.legs_json().unwrap()).unwrap();
+        assert_eq!(
+            legs[1],
+            serde_json::json!({"OnCallDuration": "0", "Status": "busy"}),
+            "nested keys are skipped, text stays text"
+        );
+    }
+
+    #[test]
+    fn a_leg_reported_alone_keeps_its_place() {
+        let r = StatusReport::parse("", None, b"CallSid=a&Legs[1][Status]=no-answer");
+        assert_eq!(r.legs.len(), 2);
+        assert_eq!(r.leg_status(0), None);
+        assert_eq!(r.leg_status(1), Some(DialStatus::NoAnswer));
+    }
+
+    #[test]
+    fn the_body_wins_over_the_query() {
+        let r = StatusReport::parse(
+            "CallSid=q&Status=busy&CustomField=c",
+            Some("application/json"),
+            br#"{"CallSid": "b", "Status": null}"#,
+        );
+        assert_eq!(r.call_sid.as_deref(), Some("b"));
+        assert_eq!(r.dial_status(), Some(DialStatus::Busy));
+        assert_eq!(r.custom_field.as_deref(), Some("c"));
+        let r = StatusReport::parse("CallSid=q&Status=busy", None, b"Status=completed");
+        assert_eq!(r.call_sid.as_deref(), Some("q"));
+        assert_eq!(r.dial_status(), Some(DialStatus::Completed));
     }
 
     #[test]
     fn query_values_and_garbage_are_handled() {
         let r = StatusReport::parse("CallSid=q&Status=completed", None, b"");
-        assert_eq!(r.call_sid().as_deref(), Some("q"));
-        assert_eq!(r.status(), Some(DialStatus::Completed));
+        assert_eq!(r.call_sid.as_deref(), Some("q"));
+        assert_eq!(r.dial_status(), Some(DialStatus::Completed));
         let r = StatusReport::parse("", Some("application/json"), b"{not json");
         assert_eq!(r, StatusReport::default());
         let r = StatusReport::parse("%%%&=&CallSid=%E0%A4", None, b"\0");
-        assert_eq!(r.status(), None);
-        assert!(r.legs().is_empty());
+        assert_eq!(r.dial_status(), None);
+        assert!(r.legs.is_empty());
         let r = StatusReport::parse("Legs[99999999][Status]=busy&Legs[x][Status]=y", None, b"[]");
-        assert!(r.legs().is_empty());
+        assert!(r.legs.is_empty());
+        let r = StatusReport::parse(
+            "",
+            Some("application/json"),
+            br#"{"Legs": [1, {"Status": "busy", "OnCallDuration": [3]}, {}, {}, {}, {}, {}, {}, {}, {}], "ConversationDuration": "x"}"#,
+        );
+        assert_eq!(r.legs.len(), MAX_LEGS);
+        assert_eq!(r.legs[0], StatusLeg::default());
+        assert_eq!(r.leg_status(1), Some(DialStatus::Busy));
+        assert_eq!(r.legs[1].on_call_duration, None);
+        assert_eq!(r.conversation_duration, None);
     }
 }

@@ -16,7 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, guard, web};
 use crate::call::flow::{CallEvent, Decision, DialStatus};
 use crate::call::session::Inbound;
 use crate::config::ProviderAuth;
-use crate::providers::form::FormParams;
+use crate::providers::lenient;
+use crate::providers::plivo::params::PlivoParams;
 use crate::providers::plivo::{PROVIDER, auth, response};
 use crate::providers::webhook;
 use crate::state::AppState;
@@ -34,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A Plivo request whose signature checked out and whose nonce was new.
 struct PlivoRequest {
-    params: FormParams,
+    params: PlivoParams,
     call: Option<Inbound>,
     /// Its nonce could not be recorded as used (storage failing): no flow step may run on it,
     /// since a replay could not be told apart.
@@ -60,8 +61,8 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let is_post = req.method() == Method::POST;
-    let form = (is_post && is_form).then(|| String::from_utf8_lossy(body).into_owned());
-    let params = FormParams::parse(req.query_string(), form.as_deref());
+    let form = (is_post && is_form).then_some(&body[..]);
+    let params: PlivoParams = lenient::form(&lenient::query_and_body(req.query_string(), form));
     let mut unrecorded = false;
     if state.settings.providers.plivo.auth() == ProviderAuth::Unsigned {
         crate::metrics::unsigned_request(PROVIDER);
@@ -86,11 +87,13 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
             auth::Method::Get
         };
         let nonce = header(req, "X-Plivo-Signature-V3-Nonce");
+        // Signed over the body's pairs exactly as sent, repeated keys and all.
+        let signed = form.map(lenient::pairs).unwrap_or_default();
         let valid = ["X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3"]
             .iter()
             .map(|name| header(req, name))
             .filter(|h| !h.is_empty())
-            .any(|h| auth::is_valid(token, method, &url, params.body_pairs(), nonce, h));
+            .any(|h| auth::is_valid(token, method, &url, &signed, nonce, h));
         if !valid || nonce.len() > auth::MAX_NONCE_LEN {
             tracing::warn!(
                 provider = PROVIDER,
@@ -109,9 +112,9 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
     let call = webhook::inbound(
         state,
         PROVIDER,
-        params.get("CallUUID"),
-        params.get("From"),
-        params.get("To"),
+        params.call_uuid.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
     );
     Some(PlivoRequest {
         params,
@@ -129,7 +132,7 @@ fn forbidden() -> HttpResponse {
 async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/plivo/pin", state.public_url);
     let hangup = format!("{}/plivo/hangup", state.public_url);
-    let voice = state.voice_for(request.params.get("To")).await;
+    let voice = state.voice_for(request.params.to.as_deref()).await;
     response::xml(
         decision,
         &voice,
@@ -137,7 +140,7 @@ async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) ->
             pin: &pin,
             hangup: &hangup,
         },
-        request.params.get("To"),
+        request.params.to.as_deref(),
         &state.settings.calls.connect,
     )
 }
@@ -172,7 +175,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let Some(request) = read(&state, &req, &body).await else {
         return forbidden();
     };
-    let event = webhook::digits_event(&state, request.params.get("Digits").unwrap_or(""));
+    let event = webhook::digits_event(&state, request.params.digits.as_deref().unwrap_or(""));
     let fallback = webhook::unavailable(&state, request.call.as_ref());
     let decision = if request.unrecorded {
         fallback
@@ -225,16 +228,15 @@ async fn hangup(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         return forbidden();
     };
     let p = &request.params;
-    let dial = p.get("DialStatus").and_then(dial_status);
+    let dial = p.dial_status.as_deref().and_then(dial_status);
     let end = CallEnd {
         dial_status: dial,
-        dial_call_status: p.get("DialStatus").map(str::to_owned),
-        call_type: p.get("CallStatus").map(str::to_owned),
+        dial_call_status: p.dial_status.clone(),
+        call_type: p.call_status.clone(),
         talk_secs: p
-            .get("DialBLegDuration")
-            .and_then(|s| s.parse::<i64>().ok())
-            .filter(|s| *s >= 0 && dial == Some(DialStatus::Completed)),
-        recording_url: p.get("RecordUrl").map(str::to_owned),
+            .dial_b_leg_duration
+            .filter(|_| dial == Some(DialStatus::Completed)),
+        recording_url: p.record_url.clone(),
         ..CallEnd::default()
     };
     webhook::end(&state, "hangup", request.call.as_ref(), &end).await;

@@ -13,7 +13,8 @@ use actix_web::{HttpRequest, HttpResponse, guard, web};
 use crate::call::flow::{CallEvent, DialStatus};
 use crate::call::session::Inbound;
 use crate::config::ProviderAuth;
-use crate::providers::form::FormParams;
+use crate::providers::lenient;
+use crate::providers::twilio::params::TwilioParams;
 use crate::providers::twilio::{PROVIDER, auth, response};
 use crate::providers::webhook;
 use crate::state::AppState;
@@ -31,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A Twilio request whose signature (if required) checked out.
 struct TwilioRequest {
-    params: FormParams,
+    params: TwilioParams,
     call: Option<Inbound>,
 }
 
@@ -42,9 +43,8 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Twilio
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    let form = (req.method() == Method::POST && is_form)
-        .then(|| String::from_utf8_lossy(body).into_owned());
-    let params = FormParams::parse(req.query_string(), form.as_deref());
+    let form = (req.method() == Method::POST && is_form).then_some(&body[..]);
+    let params: TwilioParams = lenient::form(&lenient::query_and_body(req.query_string(), form));
     if state.settings.providers.twilio.auth() == ProviderAuth::Unsigned {
         crate::metrics::unsigned_request(PROVIDER);
     } else {
@@ -67,7 +67,9 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Twilio
             .get("X-Twilio-Signature")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if !auth::is_valid(token, &url, params.body_pairs(), header) {
+        // Signed over the body's pairs exactly as sent, repeated keys and all.
+        let signed = form.map(lenient::pairs).unwrap_or_default();
+        if !auth::is_valid(token, &url, &signed, header) {
             tracing::warn!(
                 provider = PROVIDER,
                 "refused a request with a missing or wrong X-Twilio-Signature"
@@ -78,9 +80,9 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Twilio
     let call = webhook::inbound(
         state,
         PROVIDER,
-        params.get("CallSid"),
-        params.get("From"),
-        params.get("To"),
+        params.call_sid.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
     );
     Some(TwilioRequest { params, call })
 }
@@ -98,7 +100,7 @@ async fn answer(
 ) -> HttpResponse {
     let pin = format!("{}/twilio/pin", state.public_url);
     let status = format!("{}/twilio/status", state.public_url);
-    let voice = state.voice_for(request.params.get("To")).await;
+    let voice = state.voice_for(request.params.to.as_deref()).await;
     response::twiml(
         decision,
         &voice,
@@ -106,7 +108,7 @@ async fn answer(
             pin: &pin,
             status: &status,
         },
-        request.params.get("To"),
+        request.params.to.as_deref(),
         &state.settings.calls.connect,
     )
 }
@@ -133,7 +135,7 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };
-    let event = webhook::digits_event(&state, request.params.get("Digits").unwrap_or(""));
+    let event = webhook::digits_event(&state, request.params.digits.as_deref().unwrap_or(""));
     let decision = webhook::run(
         &state,
         PROVIDER,
@@ -153,15 +155,15 @@ async fn status(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         return forbidden();
     };
     let p = &request.params;
-    let dial_status = p.get("DialCallStatus").and_then(DialStatus::parse);
-    let dial_secs = p.get("DialCallDuration").and_then(|s| s.parse().ok());
+    let dial_status = p.dial_call_status.as_deref().and_then(DialStatus::parse);
+    let dial_secs = p.dial_call_duration;
     let end = CallEnd {
         dial_status,
-        dial_call_status: p.get("DialCallStatus").map(str::to_owned),
-        call_type: p.get("CallStatus").map(str::to_owned),
+        dial_call_status: p.dial_call_status.clone(),
+        call_type: p.call_status.clone(),
         dial_secs,
         talk_secs: dial_secs.filter(|_| dial_status == Some(DialStatus::Completed)),
-        recording_url: p.get("RecordingUrl").map(str::to_owned),
+        recording_url: p.recording_url.clone(),
         ..CallEnd::default()
     };
     webhook::end(&state, "status", request.call.as_ref(), &end).await;

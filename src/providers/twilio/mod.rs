@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod handlers;
+pub mod params;
 pub mod response;
 
 /// The provider's name in call records and logs.

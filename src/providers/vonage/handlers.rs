@@ -109,9 +109,9 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
         }
     }
     let params = if is_get {
-        VonageParams::parse(req.query_string(), None)
+        VonageParams::from_query(req.query_string())
     } else {
-        VonageParams::parse("", Some(body))
+        VonageParams::from_json(body)
     };
     Some(Checked { params, unrecorded })
 }
@@ -124,12 +124,12 @@ fn forbidden() -> HttpResponse {
 
 /// The caller's leg: `from` is the caller, `to` the virtual number (E.164 without `+`).
 fn caller_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
-    let caller = p.from().map(params::e164_form);
-    let dialled = p.to().map(params::e164_form);
+    let caller = p.from.as_deref().map(params::e164_form);
+    let dialled = p.to.as_deref().map(params::e164_form);
     webhook::inbound(
         state,
         PROVIDER,
-        p.conversation_uuid(),
+        p.conversation_uuid.as_deref(),
         caller.as_deref(),
         dialled.as_deref(),
     )
@@ -138,11 +138,11 @@ fn caller_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
 /// The leg a `connect` dialled: its `from` is the caller ID it was given (the virtual number)
 /// and its `to` the dialled party, who is not the caller.
 fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
-    let virtual_number = p.from().map(params::e164_form);
+    let virtual_number = p.from.as_deref().map(params::e164_form);
     webhook::inbound(
         state,
         PROVIDER,
-        p.conversation_uuid(),
+        p.conversation_uuid.as_deref(),
         None,
         virtual_number.as_deref(),
     )
@@ -151,7 +151,7 @@ fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
 async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/vonage/pin", state.public_url);
     let event = format!("{}/vonage/event", state.public_url);
-    let dialled = p.to().map(params::e164_form);
+    let dialled = p.to.as_deref().map(params::e164_form);
     let voice = state.voice_for(dialled.as_deref()).await;
     response::answer(
         decision,
@@ -160,7 +160,7 @@ async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpRe
             pin: &pin,
             event: &event,
         },
-        p.to(),
+        p.to.as_deref(),
         &state.settings.calls.connect,
     )
 }
@@ -225,23 +225,23 @@ async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     let Some(Checked { params: p, .. }) = read(&state, &req, &body).await else {
         return forbidden();
     };
-    if let Some(url) = p.recording_url() {
+    if let Some(url) = p.recording_url.as_deref() {
         let end = CallEnd {
             recording_url: Some(url.to_owned()),
             ..CallEnd::default()
         };
         webhook::end(&state, "record", dialled_leg(&state, &p).as_ref(), &end).await;
     }
-    let Some(status) = p.status() else {
+    let Some(status) = p.status.as_deref() else {
         return HttpResponse::Ok().finish();
     };
-    match (params::leg_end(status), p.direction()) {
+    match (params::leg_end(status), p.direction) {
         (Some(dial_status), Direction::Outbound) => {
             let end = CallEnd {
                 dial_status: Some(dial_status),
                 dial_call_status: Some(status.to_owned()),
                 talk_secs: p
-                    .duration_secs()
+                    .duration_secs
                     .filter(|_| dial_status == DialStatus::Completed),
                 ..CallEnd::default()
             };

@@ -1,121 +1,80 @@
 //! What Vonage sends: the answer webhook's query parameters (GET, the default) or JSON body
 //! (`answer_method=POST`), and the JSON bodies of the `input` and event webhooks
 //! (https://developer.vonage.com/voice/voice-api/webhook-reference; `reference/providers.md`
-//! §4). Every field optional, extra ones ignored, and nothing here fails: a malformed request
-//! yields fewer parameters.
+//! §4), read with serde ([`lenient`]). Every field optional, extra ones ignored, and nothing
+//! here fails: a malformed request yields fewer parameters.
 
-use std::collections::HashMap;
-
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::call::flow::DialStatus;
+use crate::providers::lenient;
 
 /// The DTMF result of an `input` action: `"dtmf":{"digits":"1234","timed_out":false}`
 /// (webhook reference, "Input"). The legacy (pre-2020) format sends a bare `"dtmf":"1234"`;
 /// both are read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct Dtmf {
-    /// The keys pressed, without the submitting `#`.
+    /// The keys pressed, as sent (text or a number); empty when none.
+    #[serde(deserialize_with = "digits")]
     pub digits: String,
     /// True when the input ended because `timeOut` passed rather than by `#` or `maxDigits`.
+    #[serde(deserialize_with = "flag")]
     pub timed_out: bool,
 }
 
-/// The parameters of one Vonage request, kept as received (numbers and booleans as text).
-#[derive(Debug, Clone, Default)]
+/// What Vonage sends to pinbridge's webhooks, as far as pinbridge reads it: the answer
+/// webhook's `to`, `from`, `uuid`, `conversation_uuid` (webhook reference, "Answer webhook");
+/// the `input` event's `dtmf` ("Input"); an event's `status`, `direction`, `duration`
+/// ("Events") and a `record` event's `recording_url`. Values are trimmed, an empty value
+/// absent; numbers and booleans read as text.
+///
+/// No `Debug`: the values hold phone numbers and keyed digits, which must not reach a log.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct VonageParams {
-    values: HashMap<String, String>,
-    dtmf: Option<Dtmf>,
+    /// `conversation_uuid`: the conversation both legs of the call belong to; pinbridge's
+    /// call id for Vonage.
+    #[serde(deserialize_with = "lenient::text")]
+    pub conversation_uuid: Option<String>,
+    /// `uuid`: this leg's id.
+    #[serde(deserialize_with = "lenient::text")]
+    pub uuid: Option<String>,
+    /// `from`: for the caller's leg the caller; for the leg pinbridge dialled, the caller ID
+    /// it was given (the virtual number).
+    #[serde(deserialize_with = "lenient::text")]
+    pub from: Option<String>,
+    /// `to`: for the caller's leg the virtual number dialled; for the dialled leg, the number
+    /// pinbridge dialled.
+    #[serde(deserialize_with = "lenient::text")]
+    pub to: Option<String>,
+    /// `status` of an event webhook (`started`, `ringing`, `answered`, `completed`, ...).
+    #[serde(deserialize_with = "lenient::text")]
+    pub status: Option<String>,
+    /// The leg an event reports on, from its `direction`.
+    #[serde(deserialize_with = "direction")]
+    pub direction: Direction,
+    /// `duration` of a `completed` event, in whole seconds (Vonage sends it as a string).
+    #[serde(rename = "duration", deserialize_with = "lenient::seconds")]
+    pub duration_secs: Option<i64>,
+    /// `recording_url` of a `record` event.
+    #[serde(deserialize_with = "lenient::text")]
+    pub recording_url: Option<String>,
+    /// The `dtmf` of an `input` event, if there was one.
+    #[serde(deserialize_with = "dtmf")]
+    pub dtmf: Option<Dtmf>,
 }
 
 impl VonageParams {
-    /// Reads the query string and, when given, the JSON body; a key present in both takes the
-    /// body's value. A body that is not a JSON object adds nothing.
-    pub fn parse(query: &str, json_body: Option<&[u8]>) -> Self {
-        let mut values: HashMap<String, String> = HashMap::new();
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        values.extend(pairs);
-        let mut dtmf = None;
-        if let Some(Ok(Value::Object(map))) = json_body.map(serde_json::from_slice::<Value>) {
-            for (key, value) in map {
-                if key == "dtmf" {
-                    dtmf = read_dtmf(&value);
-                    continue;
-                }
-                let text = match value {
-                    Value::String(s) => s,
-                    Value::Number(n) => n.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    Value::Null | Value::Array(_) | Value::Object(_) => continue,
-                };
-                values.insert(key, text);
-            }
-        }
-        Self { values, dtmf }
+    /// Reads a GET's query string (the answer webhook's default). Never fails.
+    pub fn from_query(query: &str) -> Self {
+        lenient::form(query.as_bytes())
     }
 
-    /// The value of `key`, trimmed; `None` when absent or empty.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.values
-            .get(key)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// `conversation_uuid`: the conversation both legs of the call belong to; pinbridge's
-    /// call id for Vonage.
-    pub fn conversation_uuid(&self) -> Option<&str> {
-        self.get("conversation_uuid")
-    }
-
-    /// `from`: for the caller's leg the caller; for the leg pinbridge dialled, the caller ID
-    /// it was given (the virtual number).
-    pub fn from(&self) -> Option<&str> {
-        self.get("from")
-    }
-
-    /// `to`: for the caller's leg the virtual number dialled; for the dialled leg, the number
-    /// pinbridge dialled.
-    pub fn to(&self) -> Option<&str> {
-        self.get("to")
-    }
-
-    /// `status` of an event webhook (`started`, `ringing`, `answered`, `completed`, ...).
-    pub fn status(&self) -> Option<&str> {
-        self.get("status")
-    }
-
-    /// The leg an event reports on, from its `direction`.
-    pub fn direction(&self) -> Direction {
-        match self.get("direction") {
-            Some(d) if d.eq_ignore_ascii_case("outbound") => Direction::Outbound,
-            Some(d) if d.eq_ignore_ascii_case("inbound") => Direction::Inbound,
-            _ => Direction::Unknown,
-        }
-    }
-
-    /// `duration` of a `completed` event, in whole seconds (Vonage sends it as a string).
-    pub fn duration_secs(&self) -> Option<i64> {
-        let raw = self.get("duration")?;
-        raw.parse::<i64>()
-            .ok()
-            .or_else(|| {
-                raw.parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite())
-                    .map(|f| f as i64)
-            })
-            .filter(|s| *s >= 0)
-    }
-
-    /// `recording_url` of a `record` event.
-    pub fn recording_url(&self) -> Option<&str> {
-        self.get("recording_url")
-    }
-
-    /// The `dtmf` object of an `input` event, if there was one.
-    pub fn dtmf(&self) -> Option<&Dtmf> {
-        self.dtmf.as_ref()
+    /// Reads a POST's JSON body; a body that is not a JSON object reads as no parameters.
+    pub fn from_json(body: &[u8]) -> Self {
+        lenient::json_object(body).unwrap_or_default()
     }
 
     /// The digits keyed at an `input` action, cleaned of whitespace and a finishing `#`; empty
@@ -127,33 +86,47 @@ impl VonageParams {
     }
 }
 
-fn read_dtmf(value: &Value) -> Option<Dtmf> {
-    match value {
+/// Field reader for `dtmf`: the current object, or the legacy bare digits; `None` for
+/// anything else.
+fn dtmf<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dtmf>, D::Error> {
+    Ok(match Value::deserialize(d)? {
         Value::String(digits) => Some(Dtmf {
-            digits: digits.clone(),
+            digits,
             timed_out: false,
         }),
-        Value::Object(map) => Some(Dtmf {
-            digits: match map.get("digits") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
-            },
-            timed_out: matches!(map.get("timed_out"), Some(Value::Bool(true)))
-                || matches!(map.get("timed_out"), Some(Value::String(s)) if s == "true"),
-        }),
+        object @ Value::Object(_) => serde_json::from_value(object).ok(),
         _ => None,
-    }
+    })
+}
+
+/// Field reader for `dtmf.digits`: text or a number as written; empty for anything else.
+fn digits<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(lenient::raw_text(d)?.unwrap_or_default())
+}
+
+/// Field reader for `timed_out`: `true` or `"true"`; false for anything else.
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(lenient::text(d)?.is_some_and(|v| v == "true"))
+}
+
+/// Field reader for `direction`.
+fn direction<'de, D: Deserializer<'de>>(d: D) -> Result<Direction, D::Error> {
+    Ok(match lenient::text(d)? {
+        Some(v) if v.eq_ignore_ascii_case("outbound") => Direction::Outbound,
+        Some(v) if v.eq_ignore_ascii_case("inbound") => Direction::Inbound,
+        _ => Direction::Unknown,
+    })
 }
 
 /// Which leg an event webhook reports on (`direction`, webhook reference "Events").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Direction {
     /// The caller's own leg, into the virtual number.
     Inbound,
     /// A leg Vonage placed: here, the party a `connect` action dialled.
     Outbound,
     /// No or an unknown `direction`.
+    #[default]
     Unknown,
 }
 
@@ -212,66 +185,83 @@ mod tests {
 
     #[test]
     fn the_documented_answer_query_reads() {
-        let p = VonageParams::parse(ANSWER_QUERY, None);
+        let p = VonageParams::from_query(ANSWER_QUERY);
         assert_eq!(
-            p.conversation_uuid(),
+            p.conversation_uuid.as_deref(),
             Some("CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab")
         );
-        assert_eq!(p.from(), Some("447700900000"));
-        assert_eq!(p.to(), Some("442079460000"));
-        assert_eq!(p.get("uuid"), Some("aaaaaaaa-bbbb-cccc-dddd-0123456789ab"));
-        assert_eq!(p.dtmf(), None);
+        assert_eq!(p.from.as_deref(), Some("447700900000"));
+        assert_eq!(p.to.as_deref(), Some("442079460000"));
+        assert_eq!(
+            p.uuid.as_deref(),
+            Some("aaaaaaaa-bbbb-cccc-dddd-0123456789ab")
+        );
+        assert_eq!(p.dtmf, None);
         assert_eq!(p.digits(), "");
     }
 
     #[test]
     fn the_documented_input_event_reads() {
-        let p = VonageParams::parse("", Some(INPUT_BODY.as_bytes()));
+        let p = VonageParams::from_json(INPUT_BODY.as_bytes());
         assert_eq!(
-            p.dtmf(),
-            Some(&Dtmf {
+            p.dtmf,
+            Some(Dtmf {
                 digits: "1234".into(),
                 timed_out: true
             })
         );
         assert_eq!(p.digits(), "1234");
-        assert_eq!(p.from(), Some("15551234567"));
-        assert_eq!(p.get("speech"), None, "objects are not kept as text");
+        assert_eq!(p.from.as_deref(), Some("15551234567"));
     }
 
     #[test]
     fn a_timeout_without_digits_and_the_legacy_flat_dtmf_read() {
-        let p = VonageParams::parse("", Some(br#"{"dtmf":{"digits":"","timed_out":true}}"#));
+        let p = VonageParams::from_json(br#"{"dtmf":{"digits":"","timed_out":true}}"#);
         assert_eq!(p.digits(), "");
-        assert!(p.dtmf().unwrap().timed_out);
-        let p = VonageParams::parse("", Some(br#"{"dtmf":"4821#"}"#));
+        assert!(p.dtmf.unwrap().timed_out);
+        let p = VonageParams::from_json(br#"{"dtmf":{"digits":null,"timed_out":"true"}}"#);
+        assert_eq!(p.digits(), "");
+        assert!(p.dtmf.unwrap().timed_out);
+        let p = VonageParams::from_json(br#"{"dtmf":"4821#"}"#);
         assert_eq!(p.digits(), "4821");
-        let p = VonageParams::parse("", Some(br#"{"dtmf":{"digits":4821}}"#));
+        let p = VonageParams::from_json(br#"{"dtmf":{"digits":4821}}"#);
         assert_eq!(p.digits(), "4821");
+        let p = VonageParams::from_json(br#"{"dtmf":[1,2]}"#);
+        assert_eq!(p.dtmf, None);
     }
 
     #[test]
     fn the_completed_event_reads() {
-        let p = VonageParams::parse("", Some(COMPLETED_BODY.as_bytes()));
-        assert_eq!(p.status(), Some("completed"));
-        assert_eq!(p.direction(), Direction::Outbound);
-        assert_eq!(p.duration_secs(), Some(31));
-        let p = VonageParams::parse("", Some(br#"{"duration":31,"direction":"inbound"}"#));
-        assert_eq!(p.duration_secs(), Some(31));
-        assert_eq!(p.direction(), Direction::Inbound);
-        assert_eq!(VonageParams::default().direction(), Direction::Unknown);
+        let p = VonageParams::from_json(COMPLETED_BODY.as_bytes());
+        assert_eq!(p.status.as_deref(), Some("completed"));
+        assert_eq!(p.direction, Direction::Outbound);
+        assert_eq!(p.duration_secs, Some(31));
+        let p = VonageParams::from_json(br#"{"duration":31,"direction":"inbound"}"#);
+        assert_eq!(p.duration_secs, Some(31));
+        assert_eq!(p.direction, Direction::Inbound);
+        assert_eq!(VonageParams::default().direction, Direction::Unknown);
+        let p = VonageParams::from_json(br#"{"duration":"-4","direction":7}"#);
+        assert_eq!(p.duration_secs, None);
+        assert_eq!(p.direction, Direction::Unknown);
     }
 
     #[test]
-    fn the_body_wins_over_the_query_and_garbage_adds_nothing() {
-        let p = VonageParams::parse("to=1&from=2", Some(br#"{"to":"3"}"#));
-        assert_eq!(p.to(), Some("3"));
-        assert_eq!(p.from(), Some("2"));
+    fn garbage_and_values_of_the_wrong_type_add_nothing() {
         for body in [&b"not json"[..], b"[1,2]", b"", b"\"x\"", b"{\"to\":"] {
-            let p = VonageParams::parse("", Some(body));
-            assert_eq!(p.to(), None);
-            assert_eq!(p.dtmf(), None);
+            let p = VonageParams::from_json(body);
+            assert_eq!(p.to, None);
+            assert_eq!(p.dtmf, None);
         }
+        let p = VonageParams::from_json(br#"{"to":{"x":1},"from":["1"],"conversation_uuid":42}"#);
+        assert_eq!((p.to, p.from), (None, None));
+        assert_eq!(p.conversation_uuid.as_deref(), Some("42"));
+        let p = VonageParams::from_query("to=1&to=2&from=%ZZ");
+        assert_eq!(
+            p.to.as_deref(),
+            Some("2"),
+            "a repeated key takes its last value"
+        );
+        assert_eq!(p.from.as_deref(), Some("%ZZ"));
     }
 
     #[test]
@@ -320,8 +310,10 @@ mod tests {
     proptest! {
         #[test]
         fn any_body_or_query_parses_without_panicking(q in "\\PC{0,100}", b in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let p = VonageParams::parse(&q, Some(&b));
-            let _ = (p.digits(), p.duration_secs(), p.direction(), p.conversation_uuid());
+            let p = VonageParams::from_query(&q);
+            let _ = p.digits();
+            let p = VonageParams::from_json(&b);
+            prop_assert!(p.duration_secs.is_none_or(|s| s >= 0));
         }
     }
 }
