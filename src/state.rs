@@ -23,11 +23,6 @@ pub struct AppState {
     pub exotel_secret: String,
     /// The call path's writes and call steps, applied in batches ([`crate::storage::writer`]).
     pub writer: crate::storage::writer::Writer,
-    /// Call ends waiting for an unreachable database.
-    pub pending_ends: std::sync::Arc<crate::call::pending::PendingEnds>,
-    /// Calls (by [`crate::call::session::Inbound::key`]) this instance bridged to the fallback
-    /// number, so that their end is recorded as such; kept for a day.
-    pub fallback_bridged: moka::sync::Cache<String, ()>,
     /// The public base URL providers reach this server at, without a trailing slash: the base
     /// of the URLs put in provider answers and of the URLs signatures are checked against
     /// ([`crate::config::Server::public_base_url`] with the port actually bound).

@@ -297,12 +297,15 @@ impl Application {
                 .map(|s| s.expose_secret().to_owned()),
         )?;
         let guessing = &settings.guessing;
+        let sms = crate::outbound::sms::UnansweredSms::new(&settings, db.clone(), exotel_api.clone())
+            .map(std::sync::Arc::new);
         let state = AppState {
             greetings,
             sessions: Sessions::new(
                 db.clone(),
                 writer.clone(),
                 events.clone(),
+                sms.clone(),
                 SessionConfig {
                     policy,
                     region: settings.orders.region,
@@ -321,6 +324,8 @@ impl Application {
                         window: guessing.lockout_window,
                     },
                     allowed_country_codes: settings.orders.allowed_country_codes.clone(),
+                    webhook_timeout: calls.webhook_timeout,
+                    fallback_number: calls.fallback_number.clone(),
                 },
             ),
             db: db.clone(),
@@ -329,15 +334,9 @@ impl Application {
                 std::num::NonZeroU32::new(10).expect("10 is not zero"),
             )),
             exotel_secret: secrets.exotel_secret.clone(),
-            pending_ends: Default::default(),
             writer,
-            fallback_bridged: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(24 * 3600))
-                .build(),
-            exotel_api: exotel_api.clone(),
-            sms: crate::outbound::sms::UnansweredSms::new(&settings, db.clone(), exotel_api)
-                .map(std::sync::Arc::new),
+            exotel_api,
+            sms,
             settings: settings.clone(),
             public_url: String::new(),
             events: events.clone(),
@@ -346,8 +345,7 @@ impl Application {
         state.events.spawn_workers();
         spawn_retention(db.clone(), settings.clone());
         spawn_guessing_gauges(state.sessions.clone());
-        std::sync::Arc::clone(&state.pending_ends)
-            .spawn_flusher(state.sessions.clone(), state.sms.clone());
+        state.sessions.spawn_pending_flusher();
         let listen = settings.server.listen.to_string();
         let listener =
             TcpListener::bind(&listen).with_context(|| format!("listening on {listen}"))?;

@@ -4,7 +4,6 @@
 
 pub mod flow;
 pub mod greetings;
-pub mod pending;
 pub mod prompts;
 pub mod session;
 

@@ -51,7 +51,7 @@ pub enum Route {
         booking_id: Option<String>,
     },
     /// The call could not be served (the database unreachable or too slow) and goes to
-    /// `PINBRIDGE_FALLBACK_NUMBER`. Never decided by the engine: by the webhook layer.
+    /// `PINBRIDGE_FALLBACK_NUMBER`. Never decided by the engine: by the call session when storage fails.
     Fallback,
 }
 

@@ -189,7 +189,7 @@ async fn run(
     let mut events = vec![(CallEvent::Incoming, String::new())];
     for entry in &entries {
         events.push((
-            crate::providers::webhook::digits_event(&state, entry),
+            state.sessions.digits_event(entry),
             (*entry).to_owned(),
         ));
     }

@@ -104,19 +104,17 @@ async fn voice(
             applet = "voice",
             "a call action request that is not JSON; answering sorry"
         );
-        return answer(&state, &webhook::sorry(), None).await;
+        return answer(&state, &crate::call::session::sorry(), None).await;
     };
     let action = &request.payload;
-    let call = webhook::inbound(
-        &state,
-        PROVIDER,
+    let call = state.sessions.identify(PROVIDER,
         action.session_id(),
         action.caller(),
         action.virtual_number(),
     );
     let event = match action.kind() {
         CallActionKind::CallReceived => CallEvent::Incoming,
-        CallActionKind::PinCaptured { digits } => webhook::digits_event(&state, &digits),
+        CallActionKind::PinCaptured { digits } => state.sessions.digits_event(&digits),
         CallActionKind::ActionCompleted => {
             if let Some(call) = &call {
                 tracing::info!(provider = PROVIDER, applet = "voice", call.sid = %call.call_sid.for_log(), "an earlier action completed; hanging up");
@@ -124,13 +122,10 @@ async fn voice(
             return answer(&state, &Decision::Recorded, None).await;
         }
     };
-    let decision = webhook::run(
-        &state,
-        PROVIDER,
-        "voice",
+    let decision = state.sessions.answer("voice",
         call.as_ref(),
         event,
-        webhook::unavailable(&state, call.as_ref()),
+        state.sessions.unavailable(call.as_ref()),
     )
     .await;
     answer(&state, &decision, action.virtual_number()).await
@@ -153,7 +148,7 @@ async fn status(
     match Webhook::<CallStatus>::parse(&body) {
         Some(request) => {
             if let Some(call) =
-                webhook::inbound(&state, PROVIDER, request.payload.session_id(), None, None)
+                state.sessions.identify(PROVIDER, request.payload.session_id(), None, None)
             {
                 tracing::debug!(
                     provider = PROVIDER,
@@ -202,9 +197,7 @@ async fn session(
         return response::acknowledged();
     }
     let s = &request.payload;
-    let call = webhook::inbound(
-        &state,
-        PROVIDER,
+    let call = state.sessions.identify(PROVIDER,
         s.session_id(),
         s.caller(),
         s.virtual_number(),
@@ -225,6 +218,6 @@ async fn session(
         dialled: s.dialled_number().map(str::to_owned),
         fallback_to: None,
     };
-    webhook::end(&state, "session", call.as_ref(), &end).await;
+    state.sessions.record_end("session", call.as_ref(), &end).await;
     response::acknowledged()
 }

@@ -7,7 +7,7 @@
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::call::flow::{self, CallEvent, Decision, Phase, Prompt};
+use crate::call::flow::{self, CallEvent, Decision, Prompt};
 use crate::call::session::Inbound;
 use crate::domain::clock::now_ms;
 use crate::domain::{CallSid, log_safe};
@@ -16,7 +16,7 @@ use crate::providers::exotel::{
     PROVIDER, auth, params::ExotelParams, response, status::StatusReport,
 };
 use crate::providers::lenient::parse_seconds;
-use crate::providers::webhook::{self, digits_event, within_budget};
+use crate::providers::webhook;
 use crate::state::AppState;
 use crate::storage::calls::CallEnd;
 use crate::storage::outbound;
@@ -88,9 +88,7 @@ fn read(
         .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let form = (req.method() == Method::POST && is_form).then_some(&body[..]);
     let params = ExotelParams::parse(req.query_string(), form);
-    let call = webhook::inbound(
-        state,
-        PROVIDER,
+    let call = state.sessions.identify(PROVIDER,
         params.call_sid.as_deref(),
         params.caller(),
         params.virtual_number(),
@@ -108,7 +106,7 @@ fn not_found() -> HttpResponse {
         .body("not found")
 }
 
-/// Runs one flow event of an Exotel request; see [`webhook::run`].
+/// Runs one flow event of an Exotel request ([`crate::call::session::Sessions::answer`]).
 async fn run(
     state: &AppState,
     applet: &'static str,
@@ -116,15 +114,10 @@ async fn run(
     event: CallEvent,
     fallback: Decision,
 ) -> Decision {
-    webhook::run(
-        state,
-        PROVIDER,
-        applet,
-        request.call.as_ref(),
-        event,
-        fallback,
-    )
-    .await
+    state
+        .sessions
+        .answer(applet, request.call.as_ref(), event, fallback)
+        .await
 }
 
 /// `greeting`: the welcome, `text/plain`, from `templates/prompts/welcome.txt`.
@@ -203,47 +196,13 @@ async fn check_pin(
         Err(refused) => return *refused,
     };
     let digits = request.params.digits.as_deref().unwrap_or_default();
-    let event = digits_event(&state, digits);
+    let event = state.sessions.digits_event(digits);
     // On failure go on to Connect, which then dials no one: never loop a caller forever.
     let fallback = Decision::Goodbye {
         prompt: Prompt::NoOneToDial,
     };
     let decision = run(&state, "check-pin", &request, event, fallback).await;
     response::check_pin(&decision)
-}
-
-/// Whom Connect dials: the resolved customer; in a flow without `check-pin`, the `digits` of
-/// this very request are checked first.
-async fn dial_decision(
-    state: &AppState,
-    applet: &'static str,
-    request: &ExotelRequest,
-) -> Decision {
-    // Only when storage fails: the engine decides whom to dial (or no one) otherwise.
-    let unavailable = webhook::unavailable(state, request.call.as_ref());
-    if let (Some(call), Some(digits)) = (&request.call, request.params.digits.as_deref()) {
-        let collecting = within_budget(state, applet, call, state.sessions.state(call))
-            .await
-            .map(|s| s.phase == Phase::CollectingPin);
-        match collecting {
-            Some(true) => {
-                run(
-                    state,
-                    applet,
-                    request,
-                    digits_event(state, digits),
-                    unavailable.clone(),
-                )
-                .await;
-            }
-            Some(false) => {}
-            None => {
-                webhook::remember_fallback(state, call, &unavailable).await;
-                return unavailable;
-            }
-        }
-    }
-    run(state, applet, request, CallEvent::DialNeeded, unavailable).await
 }
 
 /// `connect` (Connect applet, "Dial whom" URL): the customer's number as `text/plain`, or an
@@ -258,7 +217,11 @@ async fn connect(
         Ok(request) => request,
         Err(refused) => return *refused,
     };
-    let decision = dial_decision(&state, "connect", &request).await;
+    let digits = request.params.digits.as_deref();
+    let decision = state
+        .sessions
+        .dial("connect", request.call.as_ref(), digits)
+        .await;
     response::connect_text(&decision)
 }
 
@@ -274,7 +237,11 @@ async fn connect_json(
         Ok(request) => request,
         Err(refused) => return *refused,
     };
-    let decision = dial_decision(&state, "connect.json", &request).await;
+    let digits = request.params.digits.as_deref();
+    let decision = state
+        .sessions
+        .dial("connect.json", request.call.as_ref(), digits)
+        .await;
     response::connect_json(
         &decision,
         request.params.virtual_number(),
@@ -294,15 +261,9 @@ async fn goodbye(
         Ok(request) => request,
         Err(refused) => return *refused,
     };
-    let prompt = match &request.call {
-        Some(call) if !request.head => {
-            within_budget(&state, "goodbye", call, state.sessions.state(call))
-                .await
-                .map(|s| flow::farewell(&s))
-        }
-        _ => None,
-    }
-    .unwrap_or(Prompt::NoOneToDial);
+    // HEAD is Exotel checking the URL: no call to read.
+    let call = request.call.as_ref().filter(|_| !request.head);
+    let prompt = state.sessions.farewell("goodbye", call).await;
     let voice = state.voice_for(request.params.virtual_number()).await;
     response::greeting(&Decision::Goodbye { prompt }, &voice)
 }
@@ -348,7 +309,7 @@ async fn call_end(
         dialled: p.dial_whom_number.clone(),
         fallback_to: None,
     };
-    webhook::end(&state, "call-end", request.call.as_ref(), &end).await;
+    state.sessions.record_end("call-end", request.call.as_ref(), &end).await;
     response::recorded()
 }
 
@@ -383,7 +344,7 @@ async fn status(
 /// Completes the record of a click-to-call from Exotel's status callback: outcome from
 /// `Status`, talk time from `ConversationDuration`, the legs as received, the recording. A
 /// report for a call pinbridge did not place is logged and ignored. A repeated delivery
-/// rewrites the same values (see [`webhook::end`]); the SMS to the `To` party, when its leg
+/// rewrites the same values (see [`crate::call::session::Sessions::record_end`]); the SMS to the `To` party, when its leg
 /// (`Legs[1]`) was not answered or busy, is decided once per call
 /// ([`crate::outbound::sms::UnansweredSms`]).
 ///
@@ -424,7 +385,7 @@ async fn record_status(state: &AppState, report: &StatusReport) {
         return;
     };
     let Some(inbound) =
-        webhook::inbound(state, outbound::PROVIDER, Some(&call.call_id), None, None)
+        state.sessions.identify(outbound::PROVIDER, Some(&call.call_id), None, None)
     else {
         tracing::error!(call.id = %call.call_id, "a stored click-to-call id is not a call id");
         return;
@@ -438,7 +399,7 @@ async fn record_status(state: &AppState, report: &StatusReport) {
         provider_start_time: report.start_time.clone(),
         ..CallEnd::default()
     };
-    webhook::end(state, "status", Some(&inbound), &end).await;
+    state.sessions.record_end("status", Some(&inbound), &end).await;
     let to_unanswered = matches!(
         report.leg_status(1),
         Some(flow::DialStatus::NoAnswer | flow::DialStatus::Busy)

@@ -109,9 +109,7 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
             webhook::TokenUse::Unrecorded => unrecorded = true,
         }
     }
-    let call = webhook::inbound(
-        state,
-        PROVIDER,
+    let call = state.sessions.identify(PROVIDER,
         params.call_uuid.as_deref(),
         params.from.as_deref(),
         params.to.as_deref(),
@@ -150,15 +148,12 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
     let Some(request) = read(&state, &req, &body).await else {
         return forbidden();
     };
-    let fallback = webhook::unavailable(&state, request.call.as_ref());
+    let fallback = state.sessions.unavailable(request.call.as_ref());
     let decision = if request.unrecorded {
         fallback
     } else {
         let call = request.call.as_ref();
-        webhook::run(
-            &state,
-            PROVIDER,
-            "answer",
+        state.sessions.answer("answer",
             call,
             CallEvent::Incoming,
             fallback,
@@ -175,15 +170,12 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let Some(request) = read(&state, &req, &body).await else {
         return forbidden();
     };
-    let event = webhook::digits_event(&state, request.params.digits.as_deref().unwrap_or(""));
-    let fallback = webhook::unavailable(&state, request.call.as_ref());
+    let event = state.sessions.digits_event(request.params.digits.as_deref().unwrap_or(""));
+    let fallback = state.sessions.unavailable(request.call.as_ref());
     let decision = if request.unrecorded {
         fallback
     } else {
-        webhook::run(
-            &state,
-            PROVIDER,
-            "pin",
+        state.sessions.answer("pin",
             request.call.as_ref(),
             event,
             fallback,
@@ -239,7 +231,7 @@ async fn hangup(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         recording_url: p.record_url.clone(),
         ..CallEnd::default()
     };
-    webhook::end(&state, "hangup", request.call.as_ref(), &end).await;
+    state.sessions.record_end("hangup", request.call.as_ref(), &end).await;
     reply(&state, &request, &Decision::Recorded).await
 }
 

@@ -16,7 +16,6 @@ use crate::config::ProviderAuth;
 use crate::providers::lenient;
 use crate::providers::twilio::params::TwilioParams;
 use crate::providers::twilio::{PROVIDER, auth, response};
-use crate::providers::webhook;
 use crate::state::AppState;
 use crate::storage::calls::CallEnd;
 
@@ -77,9 +76,7 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Twilio
             return None;
         }
     }
-    let call = webhook::inbound(
-        state,
-        PROVIDER,
+    let call = state.sessions.identify(PROVIDER,
         params.call_sid.as_deref(),
         params.from.as_deref(),
         params.to.as_deref(),
@@ -118,13 +115,10 @@ async fn voice(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };
-    let decision = webhook::run(
-        &state,
-        PROVIDER,
-        "voice",
+    let decision = state.sessions.answer("voice",
         request.call.as_ref(),
         CallEvent::Incoming,
-        webhook::unavailable(&state, request.call.as_ref()),
+        state.sessions.unavailable(request.call.as_ref()),
     )
     .await;
     answer(&state, &request, &decision).await
@@ -135,14 +129,11 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };
-    let event = webhook::digits_event(&state, request.params.digits.as_deref().unwrap_or(""));
-    let decision = webhook::run(
-        &state,
-        PROVIDER,
-        "pin",
+    let event = state.sessions.digits_event(request.params.digits.as_deref().unwrap_or(""));
+    let decision = state.sessions.answer("pin",
         request.call.as_ref(),
         event,
-        webhook::unavailable(&state, request.call.as_ref()),
+        state.sessions.unavailable(request.call.as_ref()),
     )
     .await;
     answer(&state, &request, &decision).await
@@ -166,6 +157,6 @@ async fn status(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         recording_url: p.recording_url.clone(),
         ..CallEnd::default()
     };
-    webhook::end(&state, "status", request.call.as_ref(), &end).await;
+    state.sessions.record_end("status", request.call.as_ref(), &end).await;
     answer(&state, &request, &crate::call::flow::Decision::Recorded).await
 }

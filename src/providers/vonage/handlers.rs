@@ -126,9 +126,7 @@ fn forbidden() -> HttpResponse {
 fn caller_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
     let caller = p.from.as_deref().map(params::e164_form);
     let dialled = p.to.as_deref().map(params::e164_form);
-    webhook::inbound(
-        state,
-        PROVIDER,
+    state.sessions.identify(PROVIDER,
         p.conversation_uuid.as_deref(),
         caller.as_deref(),
         dialled.as_deref(),
@@ -139,9 +137,7 @@ fn caller_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
 /// and its `to` the dialled party, who is not the caller.
 fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
     let virtual_number = p.from.as_deref().map(params::e164_form);
-    webhook::inbound(
-        state,
-        PROVIDER,
+    state.sessions.identify(PROVIDER,
         p.conversation_uuid.as_deref(),
         None,
         virtual_number.as_deref(),
@@ -175,14 +171,11 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         return forbidden();
     };
     let call = caller_leg(&state, &p);
-    let fallback = webhook::unavailable(&state, call.as_ref());
+    let fallback = state.sessions.unavailable(call.as_ref());
     let decision = if unrecorded {
         fallback
     } else {
-        webhook::run(
-            &state,
-            PROVIDER,
-            "answer",
+        state.sessions.answer("answer",
             call.as_ref(),
             CallEvent::Incoming,
             fallback,
@@ -203,12 +196,12 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
         return forbidden();
     };
     let call = caller_leg(&state, &p);
-    let event = webhook::digits_event(&state, p.digits());
-    let fallback = webhook::unavailable(&state, call.as_ref());
+    let event = state.sessions.digits_event(p.digits());
+    let fallback = state.sessions.unavailable(call.as_ref());
     let decision = if unrecorded {
         fallback
     } else {
-        webhook::run(&state, PROVIDER, "pin", call.as_ref(), event, fallback).await
+        state.sessions.answer("pin", call.as_ref(), event, fallback).await
     };
     ncco(&state, &p, &decision).await
 }
@@ -230,7 +223,7 @@ async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
             recording_url: Some(url.to_owned()),
             ..CallEnd::default()
         };
-        webhook::end(&state, "record", dialled_leg(&state, &p).as_ref(), &end).await;
+        state.sessions.record_end("record", dialled_leg(&state, &p).as_ref(), &end).await;
     }
     let Some(status) = p.status.as_deref() else {
         return HttpResponse::Ok().finish();
@@ -245,14 +238,14 @@ async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
                     .filter(|_| dial_status == DialStatus::Completed),
                 ..CallEnd::default()
             };
-            webhook::end(&state, "event", dialled_leg(&state, &p).as_ref(), &end).await;
+            state.sessions.record_end("event", dialled_leg(&state, &p).as_ref(), &end).await;
         }
         (Some(_), Direction::Inbound | Direction::Unknown) => {
             let end = CallEnd {
                 call_type: Some(status.to_owned()),
                 ..CallEnd::default()
             };
-            webhook::end(&state, "event", caller_leg(&state, &p).as_ref(), &end).await;
+            state.sessions.record_end("event", caller_leg(&state, &p).as_ref(), &end).await;
         }
         (None, _) => {}
     }

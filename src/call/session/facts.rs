@@ -1,0 +1,124 @@
+//! What the flow engine is told about a call: the active order its PIN resolved to, the
+//! booking peer of its caller, or whom to call back ([`Facts`]).
+
+use super::pin::{Access, usable_order};
+use super::{Inbound, Sessions, ms};
+use crate::call::flow::{
+    self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Facts, Phase,
+};
+use crate::domain::PhoneNumber;
+use crate::domain::clock::now_ms;
+use crate::storage::{self, orders::Order};
+
+/// The order as the engine sees it. Only numbers stored by `PhoneNumber` are dialled; a
+/// damaged row dials no one.
+pub(super) fn engine_order(o: Order) -> Option<ActiveOrder> {
+    PhoneNumber::from_e164(&o.customer_number).map(|customer| ActiveOrder {
+        order_id: o.order_id,
+        customer,
+    })
+}
+
+impl Sessions {
+    /// The active order with this id: from memory when this process just found it by its PIN
+    /// (SQLite), else from the database.
+    async fn active_order(&self, order_id: &str, now: i64) -> Result<Option<Order>, storage::Error> {
+        if self.config.cache_call_state
+            && let Some(order) = self.orders.get(order_id)
+        {
+            let active = order.status(now) == crate::domain::OrderStatus::Active;
+            return Ok(active.then(|| Order::clone(&order)));
+        }
+        storage::orders::find_active_by_id(&self.db, order_id, now).await
+    }
+
+    /// What storage knows that this event needs: the active order for keyed digits, or the
+    /// resolved order, checked again so that a deactivated order is not dialled; for a call
+    /// without a PIN session, its caller's booking peer or callback.
+    pub(super) async fn facts(
+        &self,
+        call: &Inbound,
+        state: &CallState,
+        event: &CallEvent,
+    ) -> Result<Facts, storage::Error> {
+        if state.ended {
+            // The engine answers an ended call without facts: nothing is looked up for it.
+            return Ok(Facts::default());
+        }
+        let now = now_ms();
+        let mut access = Access::default();
+        let order = match (event, &state.phase) {
+            // Reached only by the admin UI's test call ([`Self::dry_step`]), which keeps
+            // nothing: a call's keyed PIN takes [`Self::check_pin`].
+            (CallEvent::Digits { pin: Some(pin) }, Phase::CollectingPin) => {
+                let query = self.pin_query(call, pin.as_ref());
+                let lookup = self.writer.find_active_by_pin(&self.db, query).await?;
+                let found;
+                (found, access) = usable_order(&self.config.limits, &lookup, call);
+                found
+            }
+            (
+                CallEvent::DialNeeded
+                | CallEvent::Incoming
+                | CallEvent::Digits { .. }
+                | CallEvent::NoInput,
+                Phase::Resolved { order_id },
+            ) => self.active_order(order_id, now).await?,
+            // A malformed entry is a wrong PIN whatever storage holds: nothing to look up.
+            _ => None,
+        };
+        let mut facts = Facts {
+            virtual_number: call.virtual_number.clone(),
+            order: order.and_then(engine_order),
+            pins_locked: access.locked,
+            pin_budget_spent: access.budget_spent,
+            ..Facts::default()
+        };
+        if matches!(event, CallEvent::DialNeeded | CallEvent::Incoming)
+            && !flow::has_pin_session(state)
+        {
+            self.caller_facts(call, &mut facts, now).await?;
+        }
+        Ok(facts)
+    }
+
+    /// The booking peer of the caller on the dialled number, else whom to call back.
+    async fn caller_facts(
+        &self,
+        call: &Inbound,
+        facts: &mut Facts,
+        now: i64,
+    ) -> Result<(), storage::Error> {
+        let (Some(caller), Some(vn)) = (&call.caller, &call.virtual_number) else {
+            return Ok(());
+        };
+        let booking =
+            storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
+        facts.booking = booking.and_then(|(booking_id, peer)| {
+            PhoneNumber::from_e164(&peer).map(|peer| BookingPeer { booking_id, peer })
+        });
+        if facts.booking.is_some() {
+            return Ok(());
+        }
+        let since = now.saturating_sub(ms(self.config.callback_window));
+        let callback =
+            storage::calls::find_callback(&self.db, vn.as_ref(), caller.as_ref(), since, now)
+                .await?;
+        // The earlier caller came from a provider's request: it is dialled back only when it is
+        // a valid number of an allowed country (no toll fraud through a spoofed caller ID).
+        facts.callback = callback.and_then(|(peer, order_id, booking_id)| {
+            PhoneNumber::parse(&peer, self.config.region)
+                .ok()
+                .filter(|p| {
+                    p.country_code()
+                        .is_some_and(|c| self.config.allowed_country_codes.contains(&c))
+                })
+                .map(|peer| CallbackPeer {
+                    peer,
+                    order_id,
+                    booking_id,
+                })
+        });
+        Ok(())
+    }
+}
