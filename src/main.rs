@@ -13,8 +13,8 @@ use pinbridge::config::Settings;
 use pinbridge::{import, telemetry};
 
 /// mimalloc (MIT) instead of the C library's allocator: a webhook step makes a few hundred
-/// small allocations (request, form fields, log line, response), and with glibc's allocator
-/// they were a tenth of the server's time at maximum rate (`docs/performance-notes.md`).
+/// small allocations (request, form fields, log line, response) on every worker thread;
+/// `docs/performance.md` has the measurement.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -12,8 +12,6 @@
 //! [`install`] on the first call (every [`crate::app::startup::Application`] of the process, the
 //! many a test binary starts included, shares it). Before that, recordings are dropped.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -152,66 +150,25 @@ pub fn call_ended(provider: &'static str, outcome: &'static str) {
 /// One webhook step of `applet` answered `decision` ([`crate::call::flow::decision_name`]) after
 /// `elapsed`: `pinbridge_steps_total{provider, applet, decision}` and the histogram
 /// `pinbridge_step_duration_seconds{provider, applet}`.
-///
-/// The two series' handles are kept per thread once the recorder is installed ([`install`];
-/// before that a handle records nothing, and is not kept): looking a series up by its name and
-/// labels was about 1.5 % of a PIN step's instructions in the load benchmark.
 pub fn step(
     provider: &'static str,
     applet: &'static str,
     decision: &'static str,
     elapsed: Duration,
 ) {
-    type Handles = (::metrics::Counter, ::metrics::Histogram);
-    thread_local! {
-        static STEPS: Kept<(&'static str, &'static str, &'static str), Handles> =
-            RefCell::new(HashMap::new());
-    }
-    let handles = || -> Handles {
-        (
-            ::metrics::counter!(
-                "pinbridge_steps_total",
-                "provider" => provider,
-                "applet" => applet,
-                "decision" => decision
-            ),
-            ::metrics::histogram!(
-                "pinbridge_step_duration_seconds",
-                "provider" => provider,
-                "applet" => applet
-            ),
-        )
-    };
-    with_kept(
-        &STEPS,
-        (provider, applet, decision),
-        handles,
-        |(steps, duration)| {
-            steps.increment(1);
-            duration.record(elapsed.as_secs_f64());
-        },
-    );
-}
-
-/// Handles of a metric's series kept by one thread, by their labels (`&'static str`s from
-/// closed sets, so the map stays small).
-type Kept<K, H> = RefCell<HashMap<K, H>>;
-
-/// Runs `record` on the handles of the series labelled `key`: kept in `kept` (a thread's own
-/// map) once the recorder is installed ([`install`]); before that a handle records nothing, so
-/// it is made for this call only and not kept.
-fn with_kept<K, H>(
-    kept: &'static std::thread::LocalKey<Kept<K, H>>,
-    key: K,
-    make: impl FnOnce() -> H,
-    record: impl FnOnce(&H),
-) where
-    K: Eq + std::hash::Hash,
-{
-    if HANDLE.get().is_none() {
-        return record(&make());
-    }
-    kept.with_borrow_mut(|kept| record(kept.entry(key).or_insert_with(make)));
+    ::metrics::counter!(
+        "pinbridge_steps_total",
+        "provider" => provider,
+        "applet" => applet,
+        "decision" => decision
+    )
+    .increment(1);
+    ::metrics::histogram!(
+        "pinbridge_step_duration_seconds",
+        "provider" => provider,
+        "applet" => applet
+    )
+    .record(elapsed.as_secs_f64());
 }
 
 /// A step answered its safe fallback because `reason` (`storage`: a database error,
@@ -309,17 +266,10 @@ pub fn pin_budget_refusal(provider: &'static str) {
 
 /// A look-up in the cache `name` (`call_state`, ...) hit or missed:
 /// `pinbridge_cache_requests_total{cache, result}`.
-///
-/// Its handles are kept per thread like [`step`]'s: the call-state cache is looked up at
-/// every webhook step.
 pub fn cache(name: &'static str, hit: bool) {
-    thread_local! {
-        static LOOKUPS: Kept<(&'static str, bool), ::metrics::Counter> =
-            RefCell::new(HashMap::new());
-    }
     let result = if hit { "hit" } else { "miss" };
-    let counter = || ::metrics::counter!("pinbridge_cache_requests_total", "cache" => name, "result" => result);
-    with_kept(&LOOKUPS, (name, hit), counter, |c| c.increment(1));
+    ::metrics::counter!("pinbridge_cache_requests_total", "cache" => name, "result" => result)
+        .increment(1);
 }
 
 /// A database error: `pinbridge_database_errors_total{kind}`, `kind` being `unavailable`

@@ -8,8 +8,8 @@
 //! line logged during a request, its own included, carries the request's `request_id` (the
 //! `http_request` span), echoed in the response's `X-Request-Id`.
 //!
-//! One line a request, not a line for the step and another when the span closes: formatting a
-//! JSON line is a tenth of a webhook step's cost (`docs/performance-notes.md`).
+//! One line a request, not a line for the step and another when the span closes: a reader
+//! of the log finds everything about a request on one line.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};

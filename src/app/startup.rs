@@ -297,8 +297,9 @@ impl Application {
                 .map(|s| s.expose_secret().to_owned()),
         )?;
         let guessing = &settings.guessing;
-        let sms = crate::outbound::sms::UnansweredSms::new(&settings, db.clone(), exotel_api.clone())
-            .map(std::sync::Arc::new);
+        let sms =
+            crate::outbound::sms::UnansweredSms::new(&settings, db.clone(), exotel_api.clone())
+                .map(std::sync::Arc::new);
         let state = AppState {
             greetings,
             sessions: Sessions::new(

@@ -69,10 +69,9 @@ static PARSED: LazyLock<Parsed> = LazyLock::new(|| moka::sync::Cache::new(RECENT
 
 impl PhoneNumber {
     /// Parses a number, reading it in `default_region` when it carries no country code, and
-    /// refuses numbers that libphonenumber does not consider valid. About 2 µs a number
-    /// (`rlibphonenumber` compiles its patterns once; the `phonenumber` crate used before took
-    /// 15 to 100 µs and serialised on one locked cache); a number parsed lately is not
-    /// parsed again.
+    /// refuses numbers that libphonenumber does not consider valid (`rlibphonenumber`). A
+    /// number parsed lately is not parsed again: the same numbers come back at every step of
+    /// a call.
     ///
     /// Errors: [`PhoneNumberError::Empty`], [`PhoneNumberError::Unparseable`] (letters, masked
     /// digits such as `07995679xx`, too short) and [`PhoneNumberError::Invalid`].

@@ -188,10 +188,7 @@ async fn run(
     out.language = voice.language().to_owned();
     let mut events = vec![(CallEvent::Incoming, String::new())];
     for entry in &entries {
-        events.push((
-            state.sessions.digits_event(entry),
-            (*entry).to_owned(),
-        ));
+        events.push((state.sessions.digits_event(entry), (*entry).to_owned()));
     }
     let mut call_state = CallState::default();
     for (event, raw) in events {

@@ -66,9 +66,10 @@ impl Sessions {
             self.remember_fallback(call, &unavailable);
             return unavailable;
         };
+        // A call not stored yet (Connect before any other applet) is a new call: collecting.
         let collecting = stored
             .as_ref()
-            .is_some_and(|s| s.state.phase == Phase::CollectingPin && !s.state.ended);
+            .is_none_or(|s| s.state.phase == Phase::CollectingPin && !s.state.ended);
         if collecting {
             let digits = self.digits_event(digits);
             match self

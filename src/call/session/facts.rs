@@ -22,7 +22,11 @@ pub(super) fn engine_order(o: Order) -> Option<ActiveOrder> {
 impl Sessions {
     /// The active order with this id: from memory when this process just found it by its PIN
     /// (SQLite), else from the database.
-    async fn active_order(&self, order_id: &str, now: i64) -> Result<Option<Order>, storage::Error> {
+    async fn active_order(
+        &self,
+        order_id: &str,
+        now: i64,
+    ) -> Result<Option<Order>, storage::Error> {
         if self.config.cache_call_state
             && let Some(order) = self.orders.get(order_id)
         {

@@ -82,7 +82,12 @@ async fn a_call_is_identified_by_a_well_formed_call_sid_and_keeps_unparsed_numbe
     );
     assert!(sessions.identify("exotel", None, None, None).is_none());
     let call = sessions
-        .identify("exotel", Some("sid-1"), Some("09812345678"), Some("not a number"))
+        .identify(
+            "exotel",
+            Some("sid-1"),
+            Some("09812345678"),
+            Some("not a number"),
+        )
         .unwrap();
     assert_eq!(call.caller.as_ref().map(|c| c.as_ref()), Some(CUSTOMER));
     assert_eq!(call.virtual_number, None);
@@ -124,7 +129,12 @@ async fn the_pin_call_bridges_to_the_customer(cache_call_state: bool) {
     );
     let call = call(&sessions, "sid-pin");
     let welcome = sessions.step(&call, CallEvent::Started).await.unwrap();
-    assert!(matches!(welcome, Decision::Greet { prompt: Prompt::Welcome }));
+    assert!(matches!(
+        welcome,
+        Decision::Greet {
+            prompt: Prompt::Welcome
+        }
+    ));
     let ask = sessions.step(&call, CallEvent::PromptNeeded).await.unwrap();
     assert!(matches!(ask, Decision::AskForPin { .. }), "{ask:?}");
     let found = sessions.step(&call, digits(&sessions, PIN)).await.unwrap();
@@ -199,10 +209,7 @@ async fn a_wrong_pin_is_counted_against_the_caller_and_in_the_call_state() {
         .unwrap();
     assert_eq!(lookup.caller_failures, 1);
     // Digits that are not a PIN cost an attempt as well.
-    sessions
-        .step(&call, digits(&sessions, "12"))
-        .await
-        .unwrap();
+    sessions.step(&call, digits(&sessions, "12")).await.unwrap();
     assert_eq!(sessions.state(&call).await.unwrap().attempts, 2);
 }
 
@@ -234,7 +241,10 @@ async fn a_locked_out_caller_gets_the_wrong_pin_answer_even_for_the_right_pin() 
         ),
         "{refused:?}"
     );
-    assert_eq!(sessions.state(&call).await.unwrap().phase, Phase::CollectingPin);
+    assert_eq!(
+        sessions.state(&call).await.unwrap().phase,
+        Phase::CollectingPin
+    );
 }
 
 #[tokio::test]
@@ -253,6 +263,18 @@ async fn exotels_connect_with_digits_checks_them_then_dials_in_one_request() {
     let again = sessions.dial("connect", Some(&call), Some(PIN)).await;
     assert_eq!(again, dial);
     assert_eq!(sessions.state(&call).await.unwrap().attempts, 1);
+}
+
+#[tokio::test]
+async fn exotels_connect_with_digits_works_for_a_call_not_seen_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sessions, _db) = sessions(&dir, true).await;
+    let call = call(&sessions, "sid-connect-first");
+    let dial = sessions.dial("connect", Some(&call), Some(PIN)).await;
+    assert!(
+        matches!(&dial, Decision::Bridge { to, .. } if to.as_ref() == CUSTOMER),
+        "{dial:?}"
+    );
 }
 
 #[tokio::test]

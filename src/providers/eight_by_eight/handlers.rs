@@ -107,7 +107,8 @@ async fn voice(
         return answer(&state, &crate::call::session::sorry(), None).await;
     };
     let action = &request.payload;
-    let call = state.sessions.identify(PROVIDER,
+    let call = state.sessions.identify(
+        PROVIDER,
         action.session_id(),
         action.caller(),
         action.virtual_number(),
@@ -122,12 +123,15 @@ async fn voice(
             return answer(&state, &Decision::Recorded, None).await;
         }
     };
-    let decision = state.sessions.answer("voice",
-        call.as_ref(),
-        event,
-        state.sessions.unavailable(call.as_ref()),
-    )
-    .await;
+    let decision = state
+        .sessions
+        .answer(
+            "voice",
+            call.as_ref(),
+            event,
+            state.sessions.unavailable(call.as_ref()),
+        )
+        .await;
     answer(&state, &decision, action.virtual_number()).await
 }
 
@@ -148,7 +152,9 @@ async fn status(
     match Webhook::<CallStatus>::parse(&body) {
         Some(request) => {
             if let Some(call) =
-                state.sessions.identify(PROVIDER, request.payload.session_id(), None, None)
+                state
+                    .sessions
+                    .identify(PROVIDER, request.payload.session_id(), None, None)
             {
                 tracing::debug!(
                     provider = PROVIDER,
@@ -197,11 +203,9 @@ async fn session(
         return response::acknowledged();
     }
     let s = &request.payload;
-    let call = state.sessions.identify(PROVIDER,
-        s.session_id(),
-        s.caller(),
-        s.virtual_number(),
-    );
+    let call = state
+        .sessions
+        .identify(PROVIDER, s.session_id(), s.caller(), s.virtual_number());
     let dial_status = s.dial_status();
     let end = CallEnd {
         dial_status,
@@ -218,6 +222,9 @@ async fn session(
         dialled: s.dialled_number().map(str::to_owned),
         fallback_to: None,
     };
-    state.sessions.record_end("session", call.as_ref(), &end).await;
+    state
+        .sessions
+        .record_end("session", call.as_ref(), &end)
+        .await;
     response::acknowledged()
 }

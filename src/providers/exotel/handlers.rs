@@ -21,10 +21,8 @@ use crate::state::AppState;
 use crate::storage::calls::CallEnd;
 use crate::storage::outbound;
 
-/// Registers `/exotel/{secret}/{applet}`. The scope is a static prefix and the rest of the
-/// path is split here: registered as the pattern `/exotel/{secret}`, every applet request ran
-/// the router's regular expression (about 1 µs of a PIN step, 1 % of it; the tenth look in
-/// `docs/performance-notes.md`). The secret is checked by each applet ([`read`]), in constant
+/// Registers `/exotel/{secret}/{applet}`: the scope is the static prefix `/exotel`, and
+/// [`applet`] splits the rest. The secret is checked by each applet ([`read`]), in constant
 /// time.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/exotel").default_service(web::to(applet)));
@@ -88,7 +86,8 @@ fn read(
         .is_none_or(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let form = (req.method() == Method::POST && is_form).then_some(&body[..]);
     let params = ExotelParams::parse(req.query_string(), form);
-    let call = state.sessions.identify(PROVIDER,
+    let call = state.sessions.identify(
+        PROVIDER,
         params.call_sid.as_deref(),
         params.caller(),
         params.virtual_number(),
@@ -309,7 +308,10 @@ async fn call_end(
         dialled: p.dial_whom_number.clone(),
         fallback_to: None,
     };
-    state.sessions.record_end("call-end", request.call.as_ref(), &end).await;
+    state
+        .sessions
+        .record_end("call-end", request.call.as_ref(), &end)
+        .await;
     response::recorded()
 }
 
@@ -385,7 +387,9 @@ async fn record_status(state: &AppState, report: &StatusReport) {
         return;
     };
     let Some(inbound) =
-        state.sessions.identify(outbound::PROVIDER, Some(&call.call_id), None, None)
+        state
+            .sessions
+            .identify(outbound::PROVIDER, Some(&call.call_id), None, None)
     else {
         tracing::error!(call.id = %call.call_id, "a stored click-to-call id is not a call id");
         return;
@@ -399,7 +403,10 @@ async fn record_status(state: &AppState, report: &StatusReport) {
         provider_start_time: report.start_time.clone(),
         ..CallEnd::default()
     };
-    state.sessions.record_end("status", Some(&inbound), &end).await;
+    state
+        .sessions
+        .record_end("status", Some(&inbound), &end)
+        .await;
     let to_unanswered = matches!(
         report.leg_status(1),
         Some(flow::DialStatus::NoAnswer | flow::DialStatus::Busy)

@@ -109,7 +109,8 @@ async fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<
             webhook::TokenUse::Unrecorded => unrecorded = true,
         }
     }
-    let call = state.sessions.identify(PROVIDER,
+    let call = state.sessions.identify(
+        PROVIDER,
         params.call_uuid.as_deref(),
         params.from.as_deref(),
         params.to.as_deref(),
@@ -153,12 +154,10 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         fallback
     } else {
         let call = request.call.as_ref();
-        state.sessions.answer("answer",
-            call,
-            CallEvent::Incoming,
-            fallback,
-        )
-        .await
+        state
+            .sessions
+            .answer("answer", call, CallEvent::Incoming, fallback)
+            .await
     };
     reply(&state, &request, &decision).await
 }
@@ -170,17 +169,17 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let Some(request) = read(&state, &req, &body).await else {
         return forbidden();
     };
-    let event = state.sessions.digits_event(request.params.digits.as_deref().unwrap_or(""));
+    let event = state
+        .sessions
+        .digits_event(request.params.digits.as_deref().unwrap_or(""));
     let fallback = state.sessions.unavailable(request.call.as_ref());
     let decision = if request.unrecorded {
         fallback
     } else {
-        state.sessions.answer("pin",
-            request.call.as_ref(),
-            event,
-            fallback,
-        )
-        .await
+        state
+            .sessions
+            .answer("pin", request.call.as_ref(), event, fallback)
+            .await
     };
     reply(&state, &request, &decision).await
 }
@@ -231,7 +230,10 @@ async fn hangup(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         recording_url: p.record_url.clone(),
         ..CallEnd::default()
     };
-    state.sessions.record_end("hangup", request.call.as_ref(), &end).await;
+    state
+        .sessions
+        .record_end("hangup", request.call.as_ref(), &end)
+        .await;
     reply(&state, &request, &Decision::Recorded).await
 }
 

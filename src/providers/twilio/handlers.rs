@@ -76,7 +76,8 @@ fn read(state: &AppState, req: &HttpRequest, body: &web::Bytes) -> Option<Twilio
             return None;
         }
     }
-    let call = state.sessions.identify(PROVIDER,
+    let call = state.sessions.identify(
+        PROVIDER,
         params.call_sid.as_deref(),
         params.from.as_deref(),
         params.to.as_deref(),
@@ -115,12 +116,15 @@ async fn voice(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };
-    let decision = state.sessions.answer("voice",
-        request.call.as_ref(),
-        CallEvent::Incoming,
-        state.sessions.unavailable(request.call.as_ref()),
-    )
-    .await;
+    let decision = state
+        .sessions
+        .answer(
+            "voice",
+            request.call.as_ref(),
+            CallEvent::Incoming,
+            state.sessions.unavailable(request.call.as_ref()),
+        )
+        .await;
     answer(&state, &request, &decision).await
 }
 
@@ -129,13 +133,18 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };
-    let event = state.sessions.digits_event(request.params.digits.as_deref().unwrap_or(""));
-    let decision = state.sessions.answer("pin",
-        request.call.as_ref(),
-        event,
-        state.sessions.unavailable(request.call.as_ref()),
-    )
-    .await;
+    let event = state
+        .sessions
+        .digits_event(request.params.digits.as_deref().unwrap_or(""));
+    let decision = state
+        .sessions
+        .answer(
+            "pin",
+            request.call.as_ref(),
+            event,
+            state.sessions.unavailable(request.call.as_ref()),
+        )
+        .await;
     answer(&state, &request, &decision).await
 }
 
@@ -157,6 +166,9 @@ async fn status(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         recording_url: p.recording_url.clone(),
         ..CallEnd::default()
     };
-    state.sessions.record_end("status", request.call.as_ref(), &end).await;
+    state
+        .sessions
+        .record_end("status", request.call.as_ref(), &end)
+        .await;
     answer(&state, &request, &crate::call::flow::Decision::Recorded).await
 }

@@ -126,7 +126,8 @@ fn forbidden() -> HttpResponse {
 fn caller_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
     let caller = p.from.as_deref().map(params::e164_form);
     let dialled = p.to.as_deref().map(params::e164_form);
-    state.sessions.identify(PROVIDER,
+    state.sessions.identify(
+        PROVIDER,
         p.conversation_uuid.as_deref(),
         caller.as_deref(),
         dialled.as_deref(),
@@ -137,7 +138,8 @@ fn caller_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
 /// and its `to` the dialled party, who is not the caller.
 fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
     let virtual_number = p.from.as_deref().map(params::e164_form);
-    state.sessions.identify(PROVIDER,
+    state.sessions.identify(
+        PROVIDER,
         p.conversation_uuid.as_deref(),
         None,
         virtual_number.as_deref(),
@@ -175,12 +177,10 @@ async fn answer(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
     let decision = if unrecorded {
         fallback
     } else {
-        state.sessions.answer("answer",
-            call.as_ref(),
-            CallEvent::Incoming,
-            fallback,
-        )
-        .await
+        state
+            .sessions
+            .answer("answer", call.as_ref(), CallEvent::Incoming, fallback)
+            .await
     };
     ncco(&state, &p, &decision).await
 }
@@ -201,7 +201,10 @@ async fn pin(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> 
     let decision = if unrecorded {
         fallback
     } else {
-        state.sessions.answer("pin", call.as_ref(), event, fallback).await
+        state
+            .sessions
+            .answer("pin", call.as_ref(), event, fallback)
+            .await
     };
     ncco(&state, &p, &decision).await
 }
@@ -223,7 +226,10 @@ async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
             recording_url: Some(url.to_owned()),
             ..CallEnd::default()
         };
-        state.sessions.record_end("record", dialled_leg(&state, &p).as_ref(), &end).await;
+        state
+            .sessions
+            .record_end("record", dialled_leg(&state, &p).as_ref(), &end)
+            .await;
     }
     let Some(status) = p.status.as_deref() else {
         return HttpResponse::Ok().finish();
@@ -238,14 +244,20 @@ async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
                     .filter(|_| dial_status == DialStatus::Completed),
                 ..CallEnd::default()
             };
-            state.sessions.record_end("event", dialled_leg(&state, &p).as_ref(), &end).await;
+            state
+                .sessions
+                .record_end("event", dialled_leg(&state, &p).as_ref(), &end)
+                .await;
         }
         (Some(_), Direction::Inbound | Direction::Unknown) => {
             let end = CallEnd {
                 call_type: Some(status.to_owned()),
                 ..CallEnd::default()
             };
-            state.sessions.record_end("event", caller_leg(&state, &p).as_ref(), &end).await;
+            state
+                .sessions
+                .record_end("event", caller_leg(&state, &p).as_ref(), &end)
+                .await;
         }
         (None, _) => {}
     }
