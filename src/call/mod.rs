@@ -1,6 +1,9 @@
 //! The call: the pure flow engine ([`flow`]), the session that feeds it what storage knows and
 //! keeps the call's state ([`session`]), and what callers hear ([`greetings`], [`prompts`]).
 //! No HTTP and no SQL here: providers call in, storage is called.
+//!
+//! Owns: the rules of a call and everything a step keeps in memory. Must not touch: HTTP,
+//! provider wire formats, SQL.
 
 pub mod flow;
 pub mod greetings;

@@ -3,6 +3,9 @@
 //! into typed values grouped by concern, and checked there. Nothing reads a setting's text
 //! after that.
 //!
+//! Owns: every setting's name, default, parsing and check. Must not touch: anything that acts
+//! on a setting (the modules that use a value receive it typed).
+//!
 //! Every setting is one flat key; its environment variable is the key upper-cased with the
 //! `PINBRIDGE_` prefix (`pin_max_attempts` ⇔ `PINBRIDGE_PIN_MAX_ATTEMPTS`). Durations are
 //! written `90s`, `30m`, `24h`, `7d` (humantime), or as a number of seconds. README lists them

@@ -1,5 +1,8 @@
 //! Domain types, parsed once at the edge and trusted everywhere after.
 //!
+//! Owns: the validated values every layer passes around (phone numbers, PINs, CallSids,
+//! orders, outcomes). Must not touch: any other pinbridge module: it is the bottom layer.
+//!
 //! Nothing here knows about HTTP, SQL or a provider's wire format: a provider adapter turns its
 //! lenient parameters into these types, and the flow engine and storage only ever see them.
 

@@ -2,6 +2,9 @@
 //! the admin API's errors ([`error`]), request limits ([`limits`]), the client's address
 //! behind trusted proxies ([`source`]), and the JSON
 //! 404 of an unknown path.
+//!
+//! Owns: what is the same on every HTTP edge. Must not touch: any route's own logic, or the
+//! call path.
 
 pub mod error;
 pub mod limits;

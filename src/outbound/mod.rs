@@ -1,6 +1,9 @@
 //! Work pinbridge starts towards others: event webhooks to the business ([`events`]), the SMS
 //! after an unanswered call ([`sms`]), and Exotel's REST API that sends it and places
 //! click-to-calls ([`exotel_api`]).
+//!
+//! Owns: requests pinbridge sends and their retries (the outbox). Must not touch: the call's
+//! flow; a call step only queues work here and never waits for a remote answer.
 
 pub mod events;
 pub mod exotel_api;

@@ -2,6 +2,9 @@
 //! flow's decisions in its own wire format. One module per provider, the same inner shape in
 //! each: `params` (what the provider sends: a serde struct, every field optional, read through
 //! [`lenient`]), `response` (render a decision), `auth` (signature or secret check).
+//!
+//! Owns: each provider's wire contract: parameters, signatures, answers. Must not touch: flow
+//! rules (the call session decides; a handler reads, calls it, renders), SQL.
 
 pub mod eight_by_eight;
 pub mod exotel;

@@ -1,6 +1,9 @@
 //! The admin web UI under `/admin`: server-rendered askama pages that work without
 //! JavaScript, for the operations staff who run the masking service.
 //!
+//! Owns: the pages, their forms and their templates under `templates/admin/`. Must not touch:
+//! SQL (storage), the JSON API's shapes (it calls the same storage functions itself).
+//!
 //! Every page takes an [`AdminSession`] (no session: redirect to sign-in) and every form
 //! carries the session's CSRF token, checked with [`AdminSession::check_csrf`]. Page templates
 //! extend `templates/admin/base.html`, whose struct fields `signed_in`, `section` (the nav

@@ -1,6 +1,9 @@
 //! The IVR engine: a pure state machine over one call.
 //!
-//! A provider adapter turns each webhook into a [`CallEvent`]; the handler gathers the
+//! Owns: every rule of the call's flow. Must not touch: anything with a side effect: no clock,
+//! no I/O, no cache; the session passes in what it needs.
+//!
+//! A provider adapter turns each webhook into a [`CallEvent`]; the call session gathers the
 //! [`Facts`] that storage knows (the active order matching the keyed PIN, ...); [`step`] returns
 //! the call's next [`CallState`] and the [`Decision`] that the adapter renders in its own wire
 //! format. No HTTP and no database here, so every rule is unit- and property-tested alone.
