@@ -12,265 +12,31 @@
 //! never a phone number or a PIN. The signature header is Stripe's scheme:
 //! `X-Pinbridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`, keyed with
 //! `PINBRIDGE_EVENTS_SECRET` (README, "Event webhooks").
+//!
+//! Owns: the outbox worker and delivery ([`Events`]). [`endpoint`] guards where a delivery may
+//! go, [`payload`] is what it says, [`signature`] signs it.
+
+mod endpoint;
+mod payload;
+mod signature;
+
+pub use endpoint::{EndpointError, check_endpoint, forbidden_address};
+pub use payload::{CallData, EventKind, PinBudgetSpentData, PinLockedData};
+pub use signature::{SIGNATURE_HEADER, SIGNATURE_TOLERANCE, sign, verify};
 
 use std::sync::Arc;
+
+use endpoint::GuardedResolver;
+use payload::Envelope;
 use std::time::Duration;
 
-use hmac::{Hmac, KeyInit, Mac};
 use rand::RngExt;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use tokio::sync::Notify;
 
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::storage::Db;
 use crate::storage::outbox::{self, Attempt, NewEvent, OutboxEvent};
-
-/// The header carrying the signature.
-pub const SIGNATURE_HEADER: &str = "X-Pinbridge-Signature";
-/// How old a signature's timestamp a receiver should accept: 5 minutes (replay guard).
-pub const SIGNATURE_TOLERANCE: Duration = Duration::from_secs(300);
-
-/// Why an events URL ([`check_endpoint`]) is refused. Each message reads after the name of
-/// the setting (`PINBRIDGE_EVENTS_URL must be ...`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EndpointError {
-    #[error("is not a URL such as https://hooks.example.com/pinbridge")]
-    NotAUrl,
-    #[error("must be an https:// URL, not {0}://")]
-    Scheme(String),
-    #[error("has no host")]
-    NoHost,
-    #[error(
-        "must be https://; http:// is allowed only to a loopback host (127.0.0.0/8, ::1, localhost) with PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK=true, for local testing"
-    )]
-    PlainHttp,
-    #[error(
-        "must not point at a link-local, unspecified, multicast or broadcast address (such as the cloud metadata service 169.254.169.254)"
-    )]
-    ForbiddenAddress,
-}
-
-/// Checks an events URL (`PINBRIDGE_EVENTS_URL`) before anything is posted to it: https
-/// only, so events and their signatures travel encrypted; http only to a loopback host
-/// (127.0.0.0/8, `::1`, `localhost`) and only with `allow_http_loopback`
-/// (`PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK`, for a receiver on the same machine in tests);
-/// never a host that is a link-local (169.254.0.0/16, fe80::/10, where clouds serve their
-/// metadata and credentials), unspecified (0.0.0.0/8, `::`, which reach the local host),
-/// multicast or broadcast address, whatever the scheme. Other schemes (`file`, `gopher`)
-/// are refused. Host names are checked again when they are resolved ([`forbidden_address`]).
-///
-/// Errors: [`EndpointError`], naming what is wrong.
-pub fn check_endpoint(raw: &str, allow_http_loopback: bool) -> Result<(), EndpointError> {
-    let url = reqwest::Url::parse(raw.trim()).map_err(|_| EndpointError::NotAUrl)?;
-    let scheme = url.scheme();
-    if scheme != "https" && scheme != "http" {
-        return Err(EndpointError::Scheme(scheme.chars().take(16).collect()));
-    }
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or(EndpointError::NoHost)?;
-    // The URL parser writes an IP literal host in its canonical form (`0xa9.0xfe.0xa9.0xfe`
-    // becomes `169.254.169.254`), IPv6 in brackets.
-    let ip = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<std::net::IpAddr>()
-        .ok();
-    if ip.is_some_and(forbidden_address) {
-        return Err(EndpointError::ForbiddenAddress);
-    }
-    if scheme == "http" {
-        let loopback = match ip {
-            Some(ip) => canonical(ip).is_loopback(),
-            None => host.eq_ignore_ascii_case("localhost"),
-        };
-        if !(allow_http_loopback && loopback) {
-            return Err(EndpointError::PlainHttp);
-        }
-    }
-    Ok(())
-}
-
-/// `ip`, with an IPv4-mapped IPv6 address (`::ffff:169.254.169.254`) as the IPv4 one it maps.
-fn canonical(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-/// Whether events must never be posted to `ip`: a link-local address (169.254.0.0/16,
-/// fe80::/10: the cloud metadata service), an unspecified one (0.0.0.0/8, `::`: the local
-/// host on Linux), multicast or broadcast. IPv4-mapped IPv6 addresses count as their IPv4.
-pub fn forbidden_address(ip: std::net::IpAddr) -> bool {
-    match canonical(ip) {
-        std::net::IpAddr::V4(v4) => {
-            v4.is_link_local() || v4.octets()[0] == 0 || v4.is_multicast() || v4.is_broadcast()
-        }
-        std::net::IpAddr::V6(v6) => {
-            v6.is_unicast_link_local() || v6.is_unspecified() || v6.is_multicast()
-        }
-    }
-}
-
-/// The system resolver, keeping only the addresses [`forbidden_address`] allows: a host
-/// name that resolves to the metadata service (or is rebound to it later) is never
-/// connected to, though the name passed [`check_endpoint`].
-struct GuardedResolver;
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found = tokio::task::spawn_blocking(move || {
-                std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), 0))
-                    .map(Iterator::collect::<Vec<_>>)
-            })
-            .await??;
-            let allowed: Vec<std::net::SocketAddr> = found
-                .into_iter()
-                .filter(|a| !forbidden_address(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(
-                    "the events host resolves only to link-local or unspecified addresses".into(),
-                );
-            }
-            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// What happened. The `type` of the posted JSON is [`EventKind::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// A bridged call ended after the dialled party answered.
-    CallCompleted,
-    /// A call ended without a conversation: the dialled party did not answer, was busy, the
-    /// dial failed, the caller hung up first, or no PIN was accepted.
-    CallUnanswered,
-    /// A caller was locked out of PIN entry after too many wrong PINs.
-    PinLocked,
-    /// A virtual number's guessing budget was spent: unknown callers are refused there until
-    /// it leaks back ([`crate::storage::attempts`]).
-    PinBudgetSpent,
-    /// A booking reached its `expires_at` without being closed.
-    BookingExpired,
-}
-
-impl EventKind {
-    /// `call.completed`, `call.unanswered`, `pin.locked`, `booking.expired`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CallCompleted => "call.completed",
-            Self::CallUnanswered => "call.unanswered",
-            Self::PinLocked => "pin.locked",
-            Self::PinBudgetSpent => "pin.budget_spent",
-            Self::BookingExpired => "booking.expired",
-        }
-    }
-
-    /// The kind named `name` ([`EventKind::as_str`]).
-    pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::CallCompleted,
-            Self::CallUnanswered,
-            Self::PinLocked,
-            Self::PinBudgetSpent,
-            Self::BookingExpired,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
-    }
-}
-
-/// The `data` of a `call.completed` or `call.unanswered` event. Holds no phone number: the
-/// business finds the parties through `order_id` or `booking_id`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CallData {
-    /// `exotel`, `twilio`, ...
-    pub provider: String,
-    /// The provider's call id.
-    pub call_sid: String,
-    /// [`crate::call::flow::Outcome::as_str`]: `connected`, `no_answer`, ...
-    pub outcome: String,
-    /// `pin`, `booking`, `callback` or `fallback`; absent when no one was dialled.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub booking_id: Option<String>,
-    /// Seconds from the dial to its end, ringing included.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dial_seconds: Option<i64>,
-    /// Seconds of conversation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub talk_seconds: Option<i64>,
-    /// PIN entries the call made.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin_attempts: Option<i64>,
-}
-
-impl CallData {
-    /// As the `data` argument of [`Events::emit`].
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
-/// The `data` of a `pin.locked` event. Holds no phone number and no digits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PinLockedData {
-    /// `exotel`, `twilio`, ...
-    pub provider: String,
-    /// The call in which the lockout happened.
-    pub call_sid: String,
-    /// What is locked: `caller` (the caller's number).
-    pub scope: String,
-}
-
-impl PinLockedData {
-    /// As the `data` argument of [`Events::emit`].
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
-/// The `data` of `pin.budget_spent`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PinBudgetSpentData {
-    /// `exotel`, `twilio`, ...
-    pub provider: String,
-    /// The call whose wrong PIN spent the last of the budget.
-    pub call_sid: String,
-    /// The virtual number (E.164) whose budget is spent, or `*`: the budget of the orders
-    /// valid on every number, whose spending refuses unknown callers on every number.
-    pub virtual_number: String,
-    /// Seconds until unknown callers are taken again, unless more wrong PINs spend from it
-    /// meanwhile.
-    pub reopens_in_secs: u64,
-}
-
-impl PinBudgetSpentData {
-    /// As the `data` argument of [`Events::emit`].
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
-/// The posted JSON, its fields in this order.
-#[derive(serde::Serialize)]
-struct Envelope<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    /// RFC 3339.
-    created_at: String,
-    data: &'a Value,
-}
 
 /// How delivery behaves. The defaults suit production; tests shorten the times.
 #[derive(Debug, Clone)]
@@ -794,113 +560,9 @@ pub fn backoff(config: &EventsConfig, attempts: i64, retry_after: Option<Duratio
     }
 }
 
-/// The `X-Pinbridge-Signature` value for `body` posted at `timestamp` (unix seconds):
-/// `t={timestamp},v1={hex HMAC-SHA256(secret, "{timestamp}.{body}")}`.
-pub fn sign(secret: &str, timestamp: i64, body: &str) -> String {
-    format!(
-        "t={timestamp},v1={}",
-        signature(secret, timestamp, body.as_bytes())
-    )
-}
-
-fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// What a receiver does with a delivery: true when `header` (the `X-Pinbridge-Signature`
-/// value) holds a `v1` signature of `body` under `secret` and its `t` is within `tolerance`
-/// of `now_secs` (unix seconds). Compares in constant time.
-pub fn verify(secret: &str, header: &str, body: &[u8], now_secs: i64, tolerance: Duration) -> bool {
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
-            Some(("v1", v)) => signatures.push(v),
-            _ => {}
-        }
-    }
-    let Some(t) = timestamp else {
-        return false;
-    };
-    let tolerance = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
-    if now_secs.abs_diff(t) > tolerance.unsigned_abs() {
-        return false;
-    }
-    let expected = signature(secret, t, body);
-    signatures.iter().any(|s| {
-        use subtle::ConstantTimeEq;
-        s.len() == expected.len() && bool::from(s.as_bytes().ct_eq(expected.as_bytes()))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resolved_addresses_of_the_metadata_service_are_never_connected_to() {
-        for ip in [
-            "169.254.169.254",
-            "fe80::1",
-            "::ffff:169.254.169.254",
-            "0.0.0.0",
-            "0.1.2.3",
-            "::",
-        ] {
-            assert!(forbidden_address(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["127.0.0.1", "::1", "10.0.0.7", "203.0.113.9", "2001:db8::7"] {
-            assert!(!forbidden_address(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
-    fn a_signature_verifies_and_a_tampered_or_stale_one_does_not() {
-        let body = r#"{"id":"evt_1","type":"pin.locked"}"#;
-        let header = sign("whsec", 1_700_000_000, body);
-        assert!(header.starts_with("t=1700000000,v1="));
-        let five_min = SIGNATURE_TOLERANCE;
-        assert!(verify(
-            "whsec",
-            &header,
-            body.as_bytes(),
-            1_700_000_100,
-            five_min
-        ));
-        assert!(!verify(
-            "other",
-            &header,
-            body.as_bytes(),
-            1_700_000_100,
-            five_min
-        ));
-        assert!(!verify("whsec", &header, b"{}", 1_700_000_100, five_min));
-        assert!(!verify(
-            "whsec",
-            &header,
-            body.as_bytes(),
-            1_700_000_301,
-            five_min
-        ));
-        assert!(!verify(
-            "whsec",
-            "v1=00",
-            body.as_bytes(),
-            1_700_000_000,
-            five_min
-        ));
-        // Known answer: python3 -c 'import hmac,hashlib;print(hmac.new(b"whsec",b"1700000000.{}",hashlib.sha256).hexdigest())'
-        assert_eq!(
-            sign("whsec", 1_700_000_000, "{}"),
-            "t=1700000000,v1=7d44587dddbaf4c7f70fef20f48cd594834ffea1641e3ac227b84408298738af"
-        );
-    }
 
     #[test]
     fn backoff_doubles_up_to_the_maximum_with_jitter() {
@@ -917,48 +579,6 @@ mod tests {
         assert_eq!(asked, Duration::from_secs(30));
         let capped = backoff(&config, 1, Some(Duration::from_secs(86_400)));
         assert_eq!(capped, Duration::from_secs(600));
-    }
-
-    #[test]
-    fn kinds_round_trip_and_call_data_holds_no_number() {
-        for k in [
-            EventKind::CallCompleted,
-            EventKind::CallUnanswered,
-            EventKind::PinLocked,
-            EventKind::BookingExpired,
-        ] {
-            assert_eq!(EventKind::parse(k.as_str()), Some(k));
-        }
-        let data = CallData {
-            provider: "exotel".into(),
-            call_sid: "c1".into(),
-            outcome: "connected".into(),
-            talk_seconds: Some(31),
-            ..CallData::default()
-        }
-        .to_json();
-        assert_eq!(
-            data,
-            json!({"provider": "exotel", "call_sid": "c1", "outcome": "connected", "talk_seconds": 31})
-        );
-    }
-
-    #[tokio::test]
-    async fn host_names_resolve_without_their_link_local_or_unspecified_addresses() {
-        use reqwest::dns::Resolve;
-        let name = |n: &str| n.parse::<reqwest::dns::Name>().unwrap();
-        let local: Vec<_> = GuardedResolver
-            .resolve(name("localhost"))
-            .await
-            .unwrap()
-            .collect();
-        assert!(!local.is_empty());
-        assert!(local.iter().all(|a| a.ip().is_loopback()), "{local:?}");
-        // The system resolver reads numeric names as the address they spell.
-        for metadata in ["169.254.169.254", "0.0.0.0", "fe80::1"] {
-            let refused = GuardedResolver.resolve(name(metadata)).await;
-            assert!(refused.is_err(), "{metadata} was resolved");
-        }
     }
 
     #[tokio::test]

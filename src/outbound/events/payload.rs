@@ -1,0 +1,164 @@
+//! What an event says: its kind (the posted `type`), its `data` for each kind, and the
+//! envelope posted around it. Ids, the provider, the CallSid, outcomes and durations; never a
+//! phone number or a PIN.
+
+use serde_json::Value;
+
+/// What happened. The `type` of the posted JSON is [`EventKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A bridged call ended after the dialled party answered.
+    CallCompleted,
+    /// A call ended without a conversation: the dialled party did not answer, was busy, the
+    /// dial failed, the caller hung up first, or no PIN was accepted.
+    CallUnanswered,
+    /// A caller was locked out of PIN entry after too many wrong PINs.
+    PinLocked,
+    /// A virtual number's guessing budget was spent: unknown callers are refused there until
+    /// it leaks back ([`crate::storage::attempts`]).
+    PinBudgetSpent,
+    /// A booking reached its `expires_at` without being closed.
+    BookingExpired,
+}
+
+impl EventKind {
+    /// `call.completed`, `call.unanswered`, `pin.locked`, `booking.expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallCompleted => "call.completed",
+            Self::CallUnanswered => "call.unanswered",
+            Self::PinLocked => "pin.locked",
+            Self::PinBudgetSpent => "pin.budget_spent",
+            Self::BookingExpired => "booking.expired",
+        }
+    }
+
+    /// The kind named `name` ([`EventKind::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::CallCompleted,
+            Self::CallUnanswered,
+            Self::PinLocked,
+            Self::PinBudgetSpent,
+            Self::BookingExpired,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+}
+
+/// The `data` of a `call.completed` or `call.unanswered` event. Holds no phone number: the
+/// business finds the parties through `order_id` or `booking_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallData {
+    /// `exotel`, `twilio`, ...
+    pub provider: String,
+    /// The provider's call id.
+    pub call_sid: String,
+    /// [`crate::call::flow::Outcome::as_str`]: `connected`, `no_answer`, ...
+    pub outcome: String,
+    /// `pin`, `booking`, `callback` or `fallback`; absent when no one was dialled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_id: Option<String>,
+    /// Seconds from the dial to its end, ringing included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dial_seconds: Option<i64>,
+    /// Seconds of conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub talk_seconds: Option<i64>,
+    /// PIN entries the call made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_attempts: Option<i64>,
+}
+
+impl CallData {
+    /// As the `data` argument of [`Events::emit`].
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The `data` of a `pin.locked` event. Holds no phone number and no digits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PinLockedData {
+    /// `exotel`, `twilio`, ...
+    pub provider: String,
+    /// The call in which the lockout happened.
+    pub call_sid: String,
+    /// What is locked: `caller` (the caller's number).
+    pub scope: String,
+}
+
+impl PinLockedData {
+    /// As the `data` argument of [`Events::emit`].
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The `data` of `pin.budget_spent`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PinBudgetSpentData {
+    /// `exotel`, `twilio`, ...
+    pub provider: String,
+    /// The call whose wrong PIN spent the last of the budget.
+    pub call_sid: String,
+    /// The virtual number (E.164) whose budget is spent, or `*`: the budget of the orders
+    /// valid on every number, whose spending refuses unknown callers on every number.
+    pub virtual_number: String,
+    /// Seconds until unknown callers are taken again, unless more wrong PINs spend from it
+    /// meanwhile.
+    pub reopens_in_secs: u64,
+}
+
+impl PinBudgetSpentData {
+    /// As the `data` argument of [`Events::emit`].
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The posted JSON, its fields in this order.
+#[derive(serde::Serialize)]
+pub(super) struct Envelope<'a> {
+    pub(super) id: &'a str,
+    #[serde(rename = "type")]
+    pub(super) kind: &'static str,
+    /// RFC 3339.
+    pub(super) created_at: String,
+    pub(super) data: &'a Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kinds_round_trip_and_call_data_holds_no_number() {
+        for k in [
+            EventKind::CallCompleted,
+            EventKind::CallUnanswered,
+            EventKind::PinLocked,
+            EventKind::BookingExpired,
+        ] {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        let data = CallData {
+            provider: "exotel".into(),
+            call_sid: "c1".into(),
+            outcome: "connected".into(),
+            talk_seconds: Some(31),
+            ..CallData::default()
+        }
+        .to_json();
+        assert_eq!(
+            data,
+            json!({"provider": "exotel", "call_sid": "c1", "outcome": "connected", "talk_seconds": 31})
+        );
+    }
+}
