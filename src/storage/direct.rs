@@ -909,7 +909,7 @@ mod tests {
             expires_at_ms: 10_000,
             allowed_callers: vec![PhoneNumber::parse("+919800000002", india).unwrap()],
         };
-        orders::create(&db, &new, orders::Density(1.0), 1_000)
+        orders::insert(&db, &new, Pin::parse("4321", 4, 8).unwrap(), 1_000)
             .await
             .unwrap();
         let caller = "+919800000002";

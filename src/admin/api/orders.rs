@@ -7,8 +7,9 @@ use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{NewOrder, OrderFieldError, log_safe};
 use crate::http::error::ApiError;
+use crate::import::admission::{self, CreateError, Density};
 use crate::state::AppState;
-use crate::storage::orders::{self, CreateError, Order};
+use crate::storage::orders::{self, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orders", web::post().to(create))
@@ -104,8 +105,8 @@ async fn create(
     )
     .and_then(|o| o.with_allowed_callers(&body.allowed_callers, &state.settings.orders))
     .map_err(field_error)?;
-    let density = orders::Density(state.settings.guessing.pin_max_density);
-    let order = orders::create(&state.db, &new, density, now)
+    let density = Density(state.settings.guessing.pin_max_density);
+    let order = admission::create(&state.db, &new, density, now)
         .await
         .map_err(|e| match e {
             CreateError::OrderExists => {
