@@ -52,15 +52,15 @@ fn caller_allowed(order: &storage::orders::Order, call: &Inbound) -> bool {
         || call
             .caller
             .as_ref()
-            .is_some_and(|c| order.allowed_callers.iter().any(|a| a == c.as_ref()))
+            .is_some_and(|c| order.allowed_callers.contains(c))
 }
 
-/// The order as the engine sees it. Only numbers stored by `PhoneNumber` are dialled; a
-/// damaged row dials no one.
+/// The order as the engine sees it (storage read its numbers back as `PhoneNumber`s; a
+/// damaged row is refused there and dials no one).
 fn active_order(o: storage::orders::Order) -> Option<ActiveOrder> {
-    PhoneNumber::from_e164(&o.customer_number).map(|customer| ActiveOrder {
+    Some(ActiveOrder {
         order_id: o.order_id,
-        customer,
+        customer: o.customer_number,
     })
 }
 
@@ -803,9 +803,7 @@ impl Sessions {
         };
         let booking =
             storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
-        facts.booking = booking.and_then(|(booking_id, peer)| {
-            PhoneNumber::from_e164(&peer).map(|peer| BookingPeer { booking_id, peer })
-        });
+        facts.booking = booking.map(|(booking_id, peer)| BookingPeer { booking_id, peer });
         if facts.booking.is_some() {
             return Ok(());
         }

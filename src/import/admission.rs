@@ -73,17 +73,13 @@ pub async fn create(
     write.commit().await?;
     Ok(Order {
         order_id: new.order_id.clone(),
-        customer_number: new.customer.to_string(),
+        customer_number: new.customer.clone(),
         pin: pin.as_ref().to_owned(),
-        virtual_number: new.virtual_number.as_ref().map(ToString::to_string),
+        virtual_number: new.virtual_number.clone(),
         created_at: now_ms,
         expires_at: new.expires_at_ms,
         deactivated_at: None,
-        allowed_callers: new
-            .allowed_callers
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        allowed_callers: new.allowed_callers.clone(),
     })
 }
 
@@ -843,7 +839,7 @@ mod tests {
         assert_eq!(search(&db, "", "", 5000).await.unwrap().len(), 1202);
         let o = get(&db, "OD-1199").await.unwrap().unwrap();
         assert_eq!(
-            (o.pin.as_str(), o.virtual_number.as_deref()),
+            (o.pin.as_str(), o.virtual_number.as_ref().map(AsRef::as_ref)),
             ("008393", Some(NUMBERS[1]))
         );
     }

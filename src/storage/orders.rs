@@ -16,19 +16,18 @@ use crate::domain::{NewOrder, OrderStatus, PhoneNumber, Pin};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
     pub order_id: String,
-    /// E.164.
-    pub customer_number: String,
+    pub customer_number: PhoneNumber,
     pub pin: String,
-    /// E.164; `None`: the PIN works on every virtual number.
-    pub virtual_number: Option<String>,
+    /// `None`: the PIN works on every virtual number.
+    pub virtual_number: Option<PhoneNumber>,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds.
     pub expires_at: i64,
     /// Unix milliseconds; set when the order was deactivated.
     pub deactivated_at: Option<i64>,
-    /// E.164 numbers of the couriers allowed to use the PIN; empty: any caller.
-    pub allowed_callers: Vec<String>,
+    /// The couriers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Vec<PhoneNumber>,
 }
 
 impl Order {
@@ -42,7 +41,7 @@ const COLUMNS: &str = "order_id, customer_number, pin, virtual_number, created_a
      deactivated_at, allowed_callers";
 
 fn from_row(row: &AnyRow) -> Result<Order, super::Error> {
-    Ok(Order {
+    StoredOrder {
         order_id: row.try_get("order_id")?,
         customer_number: row.try_get("customer_number")?,
         pin: row.try_get("pin")?,
@@ -50,20 +49,50 @@ fn from_row(row: &AnyRow) -> Result<Order, super::Error> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         deactivated_at: row.try_get("deactivated_at")?,
-        allowed_callers: allowed_callers(row.try_get("allowed_callers")?),
-    })
+        allowed_callers: row.try_get("allowed_callers")?,
+    }
+    .decode()
 }
 
-/// The `allowed_callers` column (comma-separated, or NULL) as a list.
-pub(super) fn allowed_callers(column: Option<String>) -> Vec<String> {
-    column
-        .map(|s| {
-            s.split(',')
+/// An order's columns as read, before their values are checked ([`StoredOrder::decode`]):
+/// one shape for the pool's rows and the writer's own connection's ([`super::direct`]).
+pub(super) struct StoredOrder {
+    pub order_id: String,
+    pub customer_number: String,
+    pub pin: String,
+    pub virtual_number: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub deactivated_at: Option<i64>,
+    /// Comma-separated E.164 numbers, or NULL.
+    pub allowed_callers: Option<String>,
+}
+
+impl StoredOrder {
+    /// The order, its numbers read back as [`PhoneNumber`]s.
+    ///
+    /// Errors: [`super::Error::Damaged`] when a number is not E.164: such a row dials no one.
+    pub(super) fn decode(self) -> Result<Order, super::Error> {
+        Ok(Order {
+            order_id: self.order_id,
+            customer_number: super::stored_number("orders.customer_number", &self.customer_number)?,
+            pin: self.pin,
+            virtual_number: self
+                .virtual_number
+                .map(|vn| super::stored_number("orders.virtual_number", &vn))
+                .transpose()?,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            deactivated_at: self.deactivated_at,
+            allowed_callers: self
+                .allowed_callers
+                .iter()
+                .flat_map(|s| s.split(','))
                 .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect()
+                .map(|c| super::stored_number("orders.allowed_callers", c))
+                .collect::<Result<_, _>>()?,
         })
-        .unwrap_or_default()
+    }
 }
 
 /// Active orders of one PIN length on one virtual number, as [`OrderWrite::active_counts`]

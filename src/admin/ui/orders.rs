@@ -76,8 +76,8 @@ impl OrderRow {
             active: status == "active",
             status,
             expires_at: rfc3339(o.expires_at),
-            customer_number: session.show(o.customer_number),
-            virtual_number: o.virtual_number.unwrap_or_else(|| "any".into()),
+            customer_number: session.show(o.customer_number.into()),
+            virtual_number: o.virtual_number.map_or_else(|| "any".into(), String::from),
             order_id: o.order_id,
             pin: session.show_pin(o.pin),
         }
