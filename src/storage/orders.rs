@@ -439,9 +439,9 @@ pub async fn insert(db: &Db, new: &NewOrder, pin: Pin, now_ms: i64) -> Result<Or
     let mut write = OrderWrite::begin(db).await?;
     write.insert(&[(new, pin)], now_ms).await?;
     write.commit().await?;
-    Ok(get(db, &new.order_id)
+    get(db, &new.order_id)
         .await?
-        .ok_or_else(|| super::Error::Internal("an order just inserted is missing".into()))?)
+        .ok_or_else(|| super::Error::Internal("an order just inserted is missing".into()))
 }
 
 /// Active PINs of `len` digits that a guess on `virtual_number` could hit (those on it and
