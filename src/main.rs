@@ -309,7 +309,7 @@ async fn import_orders(
         &db,
         input,
         &settings.orders,
-        pinbridge::storage::orders::Density(settings.guessing.pin_max_density),
+        pinbridge::import::admission::Density(settings.guessing.pin_max_density),
         skip_bad,
     )
     .await?;

@@ -62,6 +62,22 @@ impl Outcome {
         }
     }
 
+    /// Reads the name [`Outcome::as_str`] writes; anything else is `None`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Connected,
+            Self::NoAnswer,
+            Self::Busy,
+            Self::Canceled,
+            Self::Failed,
+            Self::PinFailed,
+            Self::Abandoned,
+            Self::InProgress,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == name)
+    }
+
     /// The outcome of a call in `phase`, whose dialled leg ended with `dial` (if it was
     /// dialled), and which has `ended` or not.
     pub fn of(phase: &Phase, dial: Option<DialStatus>, ended: bool) -> Self {
@@ -81,6 +97,24 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_outcome_reads_back_from_its_name_and_nothing_else_does() {
+        for o in [
+            Outcome::Connected,
+            Outcome::NoAnswer,
+            Outcome::Busy,
+            Outcome::Canceled,
+            Outcome::Failed,
+            Outcome::PinFailed,
+            Outcome::Abandoned,
+            Outcome::InProgress,
+        ] {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+        }
+        assert_eq!(Outcome::parse("Connected"), None);
+        assert_eq!(Outcome::parse(""), None);
+    }
 
     #[test]
     fn exotel_dial_statuses_map_to_outcomes() {

@@ -162,6 +162,12 @@ impl AsRef<str> for PhoneNumber {
     }
 }
 
+impl From<PhoneNumber> for String {
+    fn from(n: PhoneNumber) -> Self {
+        n.0.as_ref().to_owned()
+    }
+}
+
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

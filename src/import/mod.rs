@@ -5,16 +5,17 @@
 //! `pin`, `virtual_number` and `expires_at` are optional, as columns or as empty cells. Rows are
 //! validated exactly as `POST /api/v1/orders` validates them.
 
+pub mod admission;
 pub mod trusted_callers;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 
+use self::admission::{CreateError, Density};
 use crate::domain::clock::now_ms;
 use crate::domain::{NewOrder, OrderFieldError, OrderRules, PhoneNumber};
 use crate::storage::Db;
-use crate::storage::orders::{self, Density};
 
 const COLUMNS: [&str; 5] = [
     "order_id",
@@ -235,7 +236,7 @@ async fn import_in_batches(
     // Rows refused as invalid, and rows refused by the database.
     let mut invalid: Vec<RowError> = Vec::new();
     let mut refused: Vec<RowError> = Vec::new();
-    let mut store: Option<orders::Import> = None;
+    let mut store: Option<admission::Import> = None;
     // Set once nothing more is to be stored; without `skip_bad`, the rest is still
     // validated, because invalid rows are reported before anything else.
     let mut stopped = false;
@@ -301,7 +302,7 @@ async fn import_in_batches(
     let store = match store {
         Some(store) => store,
         // No valid row: the transaction is still begun and committed, as for good rows.
-        None => orders::Import::begin(db, skip_bad, density, now, 0).await?,
+        None => admission::Import::begin(db, skip_bad, density, now, 0).await?,
     };
     let imported = store.finish().await?;
     invalid.extend(refused);
@@ -315,17 +316,17 @@ async fn import_in_batches(
 /// Adds `orders` to the import, begun by the first call with the other arguments.
 async fn add(
     db: &Db,
-    store: &mut Option<orders::Import>,
+    store: &mut Option<admission::Import>,
     orders: &[NewOrder],
     skip_bad: bool,
     density: Density,
     now: i64,
     expected_rows: usize,
-) -> Result<Vec<(usize, orders::CreateError)>, crate::storage::Error> {
+) -> Result<Vec<(usize, CreateError)>, crate::storage::Error> {
     let store = match store {
         Some(store) => store,
         None => {
-            store.insert(orders::Import::begin(db, skip_bad, density, now, expected_rows).await?)
+            store.insert(admission::Import::begin(db, skip_bad, density, now, expected_rows).await?)
         }
     };
     store.add(orders).await
@@ -468,7 +469,7 @@ mod tests {
             };
         }
         let orders: Vec<NewOrder> = rows.iter().map(|(_, o)| o.clone()).collect();
-        let report = orders::import(db, &orders, skip_bad, density, NOW)
+        let report = admission::import(db, &orders, skip_bad, density, NOW)
             .await
             .unwrap();
         refused.extend(report.refused.into_iter().map(|(i, e)| RowError {

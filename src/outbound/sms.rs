@@ -330,12 +330,10 @@ impl UnansweredSms {
         else {
             return Ok(None);
         };
-        let Some(to) = PhoneNumber::from_e164(&order.customer_number) else {
-            return Ok(None);
-        };
+        let to = order.customer_number;
         let Some(virtual_number) = call_virtual_number
             .map(str::to_owned)
-            .or(order.virtual_number)
+            .or(order.virtual_number.map(String::from))
         else {
             return Ok(None);
         };
@@ -362,7 +360,7 @@ impl UnansweredSms {
             return Ok(None);
         };
         let Some(to) = dialled
-            .filter(|d| *d == booking.party_a || *d == booking.party_b)
+            .filter(|d| *d == booking.party_a.as_ref() || *d == booking.party_b.as_ref())
             .and_then(PhoneNumber::from_e164)
         else {
             return Ok(None);
@@ -375,7 +373,7 @@ impl UnansweredSms {
                 .clone()
                 .unwrap_or_else(|| booking.booking_id.clone()),
             booking_id: booking.booking_id,
-            virtual_number: booking.virtual_number,
+            virtual_number: booking.virtual_number.into(),
         }))
     }
 }

@@ -4,19 +4,17 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::Db;
-use crate::domain::{BookingStatus, NewBooking};
+use super::stored_number;
+use crate::domain::{BookingStatus, NewBooking, PhoneNumber};
 
 /// A booking as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Booking {
     pub booking_id: String,
     pub reference: Option<String>,
-    /// E.164.
-    pub party_a: String,
-    /// E.164.
-    pub party_b: String,
-    /// E.164.
-    pub virtual_number: String,
+    pub party_a: PhoneNumber,
+    pub party_b: PhoneNumber,
+    pub virtual_number: PhoneNumber,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds.
@@ -58,9 +56,12 @@ fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
     Ok(Booking {
         booking_id: row.try_get("booking_id")?,
         reference: row.try_get("reference")?,
-        party_a: row.try_get("party_a")?,
-        party_b: row.try_get("party_b")?,
-        virtual_number: row.try_get("virtual_number")?,
+        party_a: stored_number("bookings.party_a", &row.try_get::<String, _>("party_a")?)?,
+        party_b: stored_number("bookings.party_b", &row.try_get::<String, _>("party_b")?)?,
+        virtual_number: stored_number(
+            "bookings.virtual_number",
+            &row.try_get::<String, _>("virtual_number")?,
+        )?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         closed_at: row.try_get("closed_at")?,
@@ -97,7 +98,7 @@ pub async fn create(
             if party_holds(&mut tx, named.as_ref(), a, b, now_ms).await? {
                 return Err(CreateError::ParticipantConflict);
             }
-            named.as_ref().to_owned()
+            named.clone()
         }
         None => allocate(&mut tx, a, b, new.provider.as_deref(), now_ms)
             .await?
@@ -106,8 +107,8 @@ pub async fn create(
     let booking = Booking {
         booking_id: booking_id.to_owned(),
         reference: new.reference.clone(),
-        party_a: a.to_owned(),
-        party_b: b.to_owned(),
+        party_a: new.party_a.clone(),
+        party_b: new.party_b.clone(),
         virtual_number: number,
         created_at: now_ms,
         expires_at: new.expires_at_ms,
@@ -119,9 +120,9 @@ pub async fn create(
     )
     .bind(&booking.booking_id)
     .bind(&booking.reference)
-    .bind(&booking.party_a)
-    .bind(&booking.party_b)
-    .bind(&booking.virtual_number)
+    .bind(booking.party_a.as_ref())
+    .bind(booking.party_b.as_ref())
+    .bind(booking.virtual_number.as_ref())
     .bind(booking.created_at)
     .bind(booking.expires_at)
     .execute(&mut *tx)
@@ -185,7 +186,7 @@ async fn allocate(
     b: &str,
     provider: Option<&str>,
     now_ms: i64,
-) -> Result<Option<String>, super::Error> {
+) -> Result<Option<PhoneNumber>, super::Error> {
     let row = sqlx::query(ALLOCATE)
         .bind(now_ms)
         .bind(a)
@@ -193,9 +194,8 @@ async fn allocate(
         .bind(provider.unwrap_or(""))
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|r| r.try_get("number"))
+    row.map(|r| stored_number("virtual_numbers.number", &r.try_get::<String, _>("number")?))
         .transpose()
-        .map_err(|e: sqlx::Error| e.into())
 }
 
 /// The booking with this id, in any status.
@@ -253,14 +253,16 @@ const FIND_PEER: &str = "select booking_id, party_a, party_b from bookings
          where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          limit 1";
 
-/// The active booking in which `caller` is a party on `virtual_number`, and the other party.
-/// The allocation rule makes it unique.
+/// The active booking in which `caller` is a party on `virtual_number`: its id, and the
+/// other party. The allocation rule makes it unique.
+///
+/// Errors: the database's; [`super::Error::Damaged`] when the other party is not E.164.
 pub async fn find_peer(
     db: &Db,
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
-) -> Result<Option<(String, String)>, super::Error> {
+) -> Result<Option<(String, PhoneNumber)>, super::Error> {
     let row = sqlx::query(FIND_PEER)
         .bind(caller)
         .bind(virtual_number)
@@ -270,11 +272,14 @@ pub async fn find_peer(
     row.map(|r| {
         let a: String = r.try_get("party_a")?;
         let b: String = r.try_get("party_b")?;
-        let peer = if a == caller { b } else { a };
-        Ok((r.try_get("booking_id")?, peer))
+        let (column, peer) = if a == caller {
+            ("bookings.party_b", b)
+        } else {
+            ("bookings.party_a", a)
+        };
+        Ok((r.try_get("booking_id")?, stored_number(column, &peer)?))
     })
     .transpose()
-    .map_err(|e: sqlx::Error| e.into())
 }
 
 impl From<sqlx::Error> for CreateError {
@@ -368,7 +373,7 @@ mod tests {
                         (Ok(bk), None) => {
                             let n = NUMBERS
                                 .iter()
-                                .position(|x| *x == bk.virtual_number)
+                                .position(|x| *x == bk.virtual_number.as_ref())
                                 .unwrap();
                             assert!(eligible.contains(&n), "allocated an ineligible number");
                             let least = eligible.iter().map(|e| load(*e)).min().unwrap();

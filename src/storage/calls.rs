@@ -48,6 +48,10 @@ pub struct CallEnd {
 }
 
 /// One call as the call log shows it.
+///
+/// The caller, the virtual number and the destination stay text: they hold E.164 when the
+/// number parsed, else the text as the provider sent it (a withheld or malformed caller ID,
+/// what the provider says it dialled), and the log shows that text as it came.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
     pub provider: String,
@@ -60,7 +64,7 @@ pub struct CallRecord {
     pub route: Option<String>,
     pub destination: Option<String>,
     pub pin_attempts: i64,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub dial_call_status: Option<String>,
     pub call_type: Option<String>,
     pub dial_secs: Option<i64>,
@@ -684,7 +688,7 @@ fn record_from_row(row: &AnyRow) -> Result<CallRecord, super::Error> {
         route: row.try_get("route")?,
         destination: row.try_get("destination")?,
         pin_attempts: row.try_get("pin_attempts")?,
-        outcome: row.try_get("outcome")?,
+        outcome: super::stored_outcome("calls.outcome", &row.try_get::<String, _>("outcome")?)?,
         dial_call_status: row.try_get("dial_call_status")?,
         call_type: row.try_get("call_type")?,
         dial_secs: row.try_get("dial_secs")?,

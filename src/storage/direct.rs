@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::attempts::{self, Budget, Counting, Spent, Weight};
 use super::calls::{self, CallEnd, CallStep, EndValues, Indexed, StepValues};
-use super::orders::{self, Order, PinLookup, PinQuery};
+use super::orders::{self, PinLookup, PinQuery, StoredOrder};
 use super::steps;
 use super::steps::NewStep;
 use crate::domain::{CallState, Outcome};
@@ -381,7 +381,7 @@ pub fn find_active_by_pin(
             let order_id: Option<String> = row.get(4)?;
             let order = match order_id {
                 None => None,
-                Some(order_id) => Some(Order {
+                Some(order_id) => Some(StoredOrder {
                     order_id,
                     customer_number: row.get(5)?,
                     pin: row.get(6)?,
@@ -389,18 +389,25 @@ pub fn find_active_by_pin(
                     created_at: row.get(8)?,
                     expires_at: row.get(9)?,
                     deactivated_at: row.get(10)?,
-                    allowed_callers: orders::allowed_callers(row.get(11)?),
+                    allowed_callers: row.get(11)?,
                 }),
             };
-            Ok(PinLookup {
+            let lookup = PinLookup {
                 caller_failures: row.get(0)?,
                 number_spent: row.get::<_, i64>(1)?.max(0),
                 every_spent: row.get::<_, i64>(2)?.max(0),
                 known: row.get::<_, i64>(3)? != 0,
-                order,
-            })
+                order: None,
+            };
+            Ok((lookup, order))
         },
     )
+    .and_then(|(lookup, order)| {
+        Ok(PinLookup {
+            order: order.map(StoredOrder::decode).transpose()?,
+            ..lookup
+        })
+    })
 }
 
 /// Steps on the writer's SQLite connection: appended to their calls' records, one prepared
@@ -707,7 +714,7 @@ mod tests {
         assert_eq!(record.destination.as_deref(), Some("+919800000001"));
         assert_eq!(record.route.as_deref(), Some("pin"));
         assert_eq!(record.pin_attempts, 2);
-        assert_eq!(record.outcome, outcome.as_str());
+        assert_eq!(record.outcome, outcome);
         assert_eq!(record.talk_secs, Some(37));
         assert_eq!((record.started_at, record.ended_at), (1_000, Some(3_000)));
 
@@ -909,7 +916,7 @@ mod tests {
             expires_at_ms: 10_000,
             allowed_callers: vec![PhoneNumber::parse("+919800000002", india).unwrap()],
         };
-        orders::create(&db, &new, orders::Density(1.0), 1_000)
+        orders::insert(&db, &new, Pin::parse("4321", 4, 8).unwrap(), 1_000)
             .await
             .unwrap();
         let caller = "+919800000002";
@@ -996,7 +1003,10 @@ mod tests {
         assert!(trusted.known);
         let order = trusted.order.expect("the active order");
         assert_eq!(order.order_id, "ORD-7");
-        assert_eq!(order.allowed_callers, vec![caller.to_owned()]);
+        assert_eq!(
+            order.allowed_callers,
+            [PhoneNumber::from_e164(caller).unwrap()]
+        );
     }
 
     /// A failed transaction leaves nothing behind and the connection ready for the next:

@@ -26,6 +26,26 @@ pub mod writer;
 
 pub use error::{Error, Result};
 
+use crate::domain::{Outcome, PhoneNumber};
+
+/// A number that pinbridge stored in E.164 (from a [`PhoneNumber`]), read back from
+/// `column`.
+///
+/// Errors: [`Error::Damaged`] when the stored text is not E.164; the message names the
+/// column, never the value (it may be a phone number).
+pub(crate) fn stored_number(column: &str, stored: &str) -> Result<PhoneNumber> {
+    PhoneNumber::from_e164(stored)
+        .ok_or_else(|| Error::Damaged(format!("{column} is not an E.164 number")))
+}
+
+/// An outcome that pinbridge stored by its name ([`Outcome::as_str`]), read back from
+/// `column`.
+///
+/// Errors: [`Error::Damaged`] for any other text.
+pub(crate) fn stored_outcome(column: &str, stored: &str) -> Result<Outcome> {
+    Outcome::parse(stored).ok_or_else(|| Error::Damaged(format!("{column} is not an outcome")))
+}
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

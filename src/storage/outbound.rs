@@ -349,6 +349,7 @@ pub async fn purge(db: &Db, cutoff_ms: i64) -> Result<u64, super::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Outcome;
     use crate::storage::test_db;
 
     const MINUTE: i64 = 60_000;
@@ -492,7 +493,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(record.route.as_deref(), Some(ROUTE));
-        assert_eq!(record.outcome, "in_progress");
+        assert_eq!(record.outcome, Outcome::InProgress);
         assert_eq!(record.destination.as_deref(), Some("+919812345678"));
     }
 
@@ -523,9 +524,9 @@ mod tests {
                     .unwrap()
             }
         };
-        assert_eq!(get("ctc_r").await.outcome, "failed");
+        assert_eq!(get("ctc_r").await.outcome, Outcome::Failed);
         assert_eq!(get("ctc_r").await.ended_at, Some(2));
-        assert_eq!(get("ctc_u").await.outcome, "in_progress");
+        assert_eq!(get("ctc_u").await.outcome, Outcome::InProgress);
         assert_eq!(purge(&db, 10).await.unwrap(), 2);
     }
 }

@@ -13,8 +13,7 @@ use crate::domain::{NewTrustedCaller, PhoneNumber};
 /// A trusted caller as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedCaller {
-    /// E.164.
-    pub number: String,
+    pub number: PhoneNumber,
     /// The operator's name for the caller.
     pub label: Option<String>,
     /// Unix milliseconds of the first registration; adding the number again keeps it.
@@ -41,7 +40,10 @@ pub struct AddedMany {
 
 fn from_row(row: &AnyRow) -> Result<TrustedCaller, super::Error> {
     Ok(TrustedCaller {
-        number: row.try_get("number")?,
+        number: super::stored_number(
+            "trusted_callers.number",
+            &row.try_get::<String, _>("number")?,
+        )?,
         label: row.try_get("label")?,
         created_at: row.try_get("created_at")?,
     })
@@ -81,7 +83,7 @@ pub async fn add(
     };
     tx.commit().await?;
     let record = TrustedCaller {
-        number: caller.number.to_string(),
+        number: caller.number.clone(),
         label: caller.label.clone(),
         created_at: existing.map_or(now_ms, |e| e.created_at),
     };
@@ -263,7 +265,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(added, Added::New);
-        assert_eq!(first.number, "+919812345678");
+        assert_eq!(first.number.as_ref(), "+919812345678");
         let (again, added) = add(&db, &caller("+91 98123 45678", Some("Ravi K")), 2_000)
             .await
             .unwrap();
@@ -326,7 +328,7 @@ mod tests {
         let numbers: Vec<&str> = first
             .iter()
             .chain(&second)
-            .map(|c| c.number.as_str())
+            .map(|c| c.number.as_ref())
             .collect();
         assert_eq!(numbers, ["+919812345671", "+919812345672", "+919812345673"]);
     }

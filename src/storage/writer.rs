@@ -975,7 +975,7 @@ mod tests {
             expires_at_ms: 10_000,
             allowed_callers: Vec::new(),
         };
-        orders::create(&db, &new, orders::Density(1.0), 1_000)
+        orders::insert(&db, &new, Pin::parse("4321", 4, 8).unwrap(), 1_000)
             .await
             .unwrap();
         let (path, _) = db.sqlite_file().unwrap();

@@ -61,9 +61,9 @@ impl BookingView {
             closed_at: b.closed_at.map(rfc3339),
             booking_id: b.booking_id,
             reference: b.reference,
-            party_a: who.show(b.party_a),
-            party_b: who.show(b.party_b),
-            virtual_number: b.virtual_number,
+            party_a: who.show(b.party_a.into()),
+            party_b: who.show(b.party_b.into()),
+            virtual_number: b.virtual_number.into(),
         }
     }
 }

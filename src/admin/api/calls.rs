@@ -103,7 +103,7 @@ impl CallView {
             route: c.route,
             destination: c.destination.map(|n| who.show(n)),
             pin_attempts: c.pin_attempts,
-            outcome: c.outcome,
+            outcome: c.outcome.as_str().to_owned(),
             dial_seconds: c.dial_secs,
             talk_seconds: c.talk_secs,
             recording_url: c.recording_url,

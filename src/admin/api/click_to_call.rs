@@ -196,12 +196,8 @@ async fn order_plan(
     let order = orders::find_active_by_id(&state.db, order_id, now)
         .await?
         .ok_or_else(|| ApiError::not_found("no active order with this order_id"))?;
-    let to = stored(&order.customer_number)?;
-    let couriers: Vec<PhoneNumber> = order
-        .allowed_callers
-        .iter()
-        .filter_map(|c| PhoneNumber::from_e164(c))
-        .collect();
+    let to = order.customer_number;
+    let couriers = order.allowed_callers;
     let from = match (from, couriers.as_slice()) {
         (Some(f), []) => f,
         (Some(f), listed) if listed.contains(&f) => f,
@@ -219,8 +215,8 @@ async fn order_plan(
             ));
         }
     };
-    let caller_id = match order.virtual_number.as_deref() {
-        Some(vn) => stored(vn)?,
+    let caller_id = match order.virtual_number {
+        Some(vn) => vn,
         None => state
             .settings
             .outbound
@@ -255,7 +251,7 @@ async fn booking_plan(
         .await?
         .filter(|b| b.status(now) == BookingStatus::Active)
         .ok_or_else(|| ApiError::not_found("no active booking with this booking_id"))?;
-    let (a, b) = (stored(&booking.party_a)?, stored(&booking.party_b)?);
+    let (a, b) = (booking.party_a, booking.party_b);
     let (from, to) = match from {
         None => (a, b),
         Some(f) if f == a => (a, b),
@@ -270,14 +266,8 @@ async fn booking_plan(
     Ok(Plan {
         from,
         to,
-        caller_id: stored(&booking.virtual_number)?,
+        caller_id: booking.virtual_number,
         order_id: None,
         booking_id: Some(booking.booking_id),
     })
-}
-
-/// A number stored by `PhoneNumber`; a damaged row is an internal error, never dialled.
-fn stored(number: &str) -> Result<PhoneNumber, ApiError> {
-    PhoneNumber::from_e164(number)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a stored number is not E.164")))
 }

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
-use crate::domain::{NewOrder, OrderFieldError, log_safe};
+use crate::domain::{NewOrder, OrderFieldError, PhoneNumber, log_safe};
 use crate::http::error::ApiError;
+use crate::import::admission::{self, CreateError, Density};
 use crate::state::AppState;
-use crate::storage::orders::{self, CreateError, Order};
+use crate::storage::orders::{self, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orders", web::post().to(create))
@@ -53,7 +54,7 @@ impl OrderView {
     /// The order as `who` may see it: numbers and the PIN masked unless the token may see
     /// personal data.
     fn of(order: Order, now: i64, who: &AdminAuth) -> Self {
-        let shown = |n: String| who.show(n);
+        let shown = |n: PhoneNumber| who.show(n.into());
         Self {
             status: order.status(now).as_str(),
             allowed_callers: order.allowed_callers.into_iter().map(shown).collect(),
@@ -61,9 +62,9 @@ impl OrderView {
             expires_at: rfc3339(order.expires_at),
             deactivated_at: order.deactivated_at.map(rfc3339),
             order_id: order.order_id,
-            customer_number: who.show(order.customer_number),
+            customer_number: who.show(order.customer_number.into()),
             pin: who.show_pin(order.pin),
-            virtual_number: order.virtual_number,
+            virtual_number: order.virtual_number.map(String::from),
         }
     }
 }
@@ -104,8 +105,8 @@ async fn create(
     )
     .and_then(|o| o.with_allowed_callers(&body.allowed_callers, &state.settings.orders))
     .map_err(field_error)?;
-    let density = orders::Density(state.settings.guessing.pin_max_density);
-    let order = orders::create(&state.db, &new, density, now)
+    let density = Density(state.settings.guessing.pin_max_density);
+    let order = admission::create(&state.db, &new, density, now)
         .await
         .map_err(|e| match e {
             CreateError::OrderExists => {

@@ -47,7 +47,7 @@ pub struct TrustedCallerView {
 impl TrustedCallerView {
     fn of(c: TrustedCaller, who: &AdminAuth) -> Self {
         Self {
-            number: who.show(c.number),
+            number: who.show(c.number.into()),
             label: c.label,
             created_at: rfc3339(c.created_at),
         }

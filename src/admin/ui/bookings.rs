@@ -104,9 +104,9 @@ impl BookingsPage {
                     expires_at: rfc3339(b.expires_at),
                     booking_id: b.booking_id,
                     reference: b.reference.unwrap_or_default(),
-                    party_a: session.show(b.party_a),
-                    party_b: session.show(b.party_b),
-                    virtual_number: b.virtual_number,
+                    party_a: session.show(b.party_a.into()),
+                    party_b: session.show(b.party_b.into()),
+                    virtual_number: b.virtual_number.into(),
                 })
                 .collect(),
             number_form: NumberForm {

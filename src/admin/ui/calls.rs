@@ -205,7 +205,7 @@ async fn log(
             talk_secs: c.talk_secs.map(|s| s.to_string()).unwrap_or_default(),
             call_sid: c.call_sid,
             provider: c.provider,
-            outcome: c.outcome,
+            outcome: c.outcome.as_str().to_owned(),
         })
         .collect();
     let page = CallsPage {
@@ -276,7 +276,7 @@ async fn call(
     let fields = vec![
         ("Provider", c.provider.clone()),
         ("Call id", c.call_sid.clone()),
-        ("Outcome", c.outcome.clone()),
+        ("Outcome", c.outcome.as_str().to_owned()),
         ("Caller", opt(c.caller.map(|n| session.show(n)))),
         ("Virtual number", opt(c.virtual_number)),
         ("Order id", opt(c.order_id)),

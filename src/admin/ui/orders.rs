@@ -11,8 +11,9 @@ use serde::Deserialize;
 use super::AdminSession;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{NewOrder, PhoneNumber, Pin, log_safe};
+use crate::import::admission::{self, CreateError, Density};
 use crate::state::AppState;
-use crate::storage::orders::{self, CreateError, Density, Order};
+use crate::storage::orders::{self, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orders", web::get().to(page))
@@ -75,8 +76,8 @@ impl OrderRow {
             active: status == "active",
             status,
             expires_at: rfc3339(o.expires_at),
-            customer_number: session.show(o.customer_number),
-            virtual_number: o.virtual_number.unwrap_or_else(|| "any".into()),
+            customer_number: session.show(o.customer_number.into()),
+            virtual_number: o.virtual_number.map_or_else(|| "any".into(), String::from),
             order_id: o.order_id,
             pin: session.show_pin(o.pin),
         }
@@ -233,7 +234,7 @@ async fn create(
         Err(e) => Some((StatusCode::BAD_REQUEST, e.field.name(), e.to_string())),
         Ok(new) => {
             let density = Density(state.settings.guessing.pin_max_density);
-            match orders::create(&state.db, &new, density, now).await {
+            match admission::create(&state.db, &new, density, now).await {
                 Ok(order) => {
                     // A guess on its number weighs its PIN from now on.
                     state.sessions.forget_pin_counts();

@@ -46,7 +46,7 @@ struct CallerRow {
 impl CallerRow {
     fn of(c: TrustedCaller, session: &AdminSession) -> Self {
         Self {
-            number: session.show(c.number),
+            number: session.show(c.number.into()),
             label: c.label.unwrap_or_default(),
             since: rfc3339(c.created_at),
         }

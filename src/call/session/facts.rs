@@ -10,13 +10,13 @@ use crate::domain::PhoneNumber;
 use crate::domain::clock::now_ms;
 use crate::storage::{self, orders::Order};
 
-/// The order as the engine sees it. Only numbers stored by `PhoneNumber` are dialled; a
-/// damaged row dials no one.
-pub(super) fn engine_order(o: Order) -> Option<ActiveOrder> {
-    PhoneNumber::from_e164(&o.customer_number).map(|customer| ActiveOrder {
+/// The order as the engine sees it (storage read its numbers back as `PhoneNumber`s; a
+/// damaged row is refused there and dials no one).
+pub(super) fn engine_order(o: Order) -> ActiveOrder {
+    ActiveOrder {
         order_id: o.order_id,
-        customer,
-    })
+        customer: o.customer_number,
+    }
 }
 
 impl Sessions {
@@ -73,7 +73,7 @@ impl Sessions {
         };
         let mut facts = Facts {
             virtual_number: call.virtual_number.clone(),
-            order: order.and_then(engine_order),
+            order: order.map(engine_order),
             pins_locked: access.locked,
             pin_budget_spent: access.budget_spent,
             ..Facts::default()
@@ -98,9 +98,7 @@ impl Sessions {
         };
         let booking =
             storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
-        facts.booking = booking.and_then(|(booking_id, peer)| {
-            PhoneNumber::from_e164(&peer).map(|peer| BookingPeer { booking_id, peer })
-        });
+        facts.booking = booking.map(|(booking_id, peer)| BookingPeer { booking_id, peer });
         if facts.booking.is_some() {
             return Ok(());
         }

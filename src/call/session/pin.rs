@@ -48,7 +48,7 @@ fn caller_allowed(order: &Order, call: &Inbound) -> bool {
         || call
             .caller
             .as_ref()
-            .is_some_and(|c| order.allowed_callers.iter().any(|a| a == c.as_ref()))
+            .is_some_and(|c| order.allowed_callers.contains(c))
 }
 
 /// What a PIN lookup lets the engine use: the order found, unless PIN entry is refused
@@ -124,7 +124,7 @@ impl Sessions {
         let (found, access) = usable_order(limits, &lookup, call);
         let facts = Facts {
             virtual_number: call.virtual_number.clone(),
-            order: found.clone().and_then(super::facts::engine_order),
+            order: found.clone().map(super::facts::engine_order),
             pins_locked: access.locked,
             pin_budget_spent: access.budget_spent,
             ..Facts::default()

@@ -52,9 +52,14 @@ async fn sessions(dir: &tempfile::TempDir, cache_call_state: bool) -> (Sessions,
         expires_at_ms: now_ms() + 3_600_000,
         allowed_callers: vec![],
     };
-    storage::orders::create(&db, &order, storage::orders::Density(0.5), now_ms())
-        .await
-        .unwrap();
+    crate::import::admission::create(
+        &db,
+        &order,
+        crate::import::admission::Density(0.5),
+        now_ms(),
+    )
+    .await
+    .unwrap();
     let writer = Writer::start(db.clone());
     let events = Events::new(db.clone(), None, None).unwrap();
     let sessions = Sessions::new(db.clone(), writer, events, None, config(cache_call_state));
@@ -345,5 +350,5 @@ async fn a_call_end_during_an_outage_waits_and_is_written_when_the_database_answ
         .await
         .unwrap()
         .expect("the call end was written");
-    assert_ne!(record.outcome, "in_progress");
+    assert_ne!(record.outcome, crate::domain::Outcome::InProgress);
 }
