@@ -21,8 +21,8 @@ pub struct AppState {
     /// The secret path segment of the Exotel URLs: `PINBRIDGE_EXOTEL_SECRET`, else the one
     /// generated on the first start and kept in the database.
     pub exotel_secret: String,
-    /// The call path's writes and call steps, applied in batches ([`crate::storage::writer`]).
-    pub writer: crate::storage::writer::Writer,
+    /// The call path's writes and call steps, applied in batches ([`crate::storage::Writer`]).
+    pub writer: crate::storage::Writer,
     /// Call ends waiting for an unreachable database.
     pub pending_ends: std::sync::Arc<crate::call::pending::PendingEnds>,
     /// Calls (by [`crate::call::session::Inbound::key`]) this instance bridged to the fallback

@@ -26,8 +26,8 @@ use crate::domain::clock::now_ms;
 use crate::domain::{CallSid, PhoneNumber};
 use crate::outbound::events::{CallData, EventKind, Events, PinBudgetSpentData, PinLockedData};
 use crate::storage::attempts::{Budget, Counting, EVERY_NUMBER, Spent, Weight};
-use crate::storage::writer::{CallKey, StateWrite, Writer, WrongPin};
-use crate::storage::{self, Db};
+use crate::storage::calls::{CallKey, StateWrite};
+use crate::storage::{self, Db, Writer, WrongPin};
 use moka::sync::Cache;
 
 /// One inbound call as a provider adapter identified it.
@@ -432,7 +432,7 @@ impl Sessions {
         let unchanged = unchanged(stored.as_deref(), &next, &bridge);
         if !unchanged {
             self.writer
-                .save_step(call.write_key(), next.clone(), bridge.clone(), now_ms())
+                .save_state(call.write_key(), next.clone(), bridge.clone(), now_ms())
                 .await?;
             self.keep_state(call, stored, next, bridge);
         }

@@ -8,7 +8,7 @@ use crate::call::session::Inbound;
 use crate::domain::{CallSid, PhoneNumber, Pin};
 use crate::state::AppState;
 use crate::storage::calls::CallEnd;
-use crate::storage::writer::StepRecord;
+use crate::storage::steps::StepLog;
 use crate::telemetry::StepLine;
 
 /// Identifies a call from what a provider sent: its call id (refused when malformed), the
@@ -83,7 +83,7 @@ pub async fn run(
     crate::metrics::step(provider, applet, flow::decision_name(&decision), elapsed);
     let elapsed_us = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
     // Written in the background, in batches: the answer does not wait for it.
-    state.writer.record(StepRecord {
+    state.writer.record(StepLog {
         provider: call.provider,
         call_sid: call.call_sid.as_ref().to_owned(),
         at,
