@@ -12,15 +12,15 @@ use super::step_log::StepQueue;
 use crate::storage::steps::StepLog;
 use crate::storage::{self, Db};
 
-/// The writer as a task, writing through the pool. Every batch takes the waiting
-/// step-log lines along.
+/// The writer as a task, writing through the pool. Every batch takes the waiting step-log
+/// lines along.
 pub(super) async fn run(db: Db, mut rx: mpsc::Receiver<Message>, queue: Arc<StepQueue>) {
     let mut batch = Batch::default();
     let mut steps = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.fill(first, &mut rx);
-        // Lookups come only to the direct writer ([`super::Writer::find_active_by_pin`]); they are
-        // answered here all the same.
+        // Lookups come only to the writer on its own SQLite connection
+        // (`Writer::find_active_by_pin`); they are answered here all the same.
         for (query, reply) in batch.lookups.drain(..) {
             let _ = reply.send(storage::orders::find_active_by_pin(&db, &query).await);
         }

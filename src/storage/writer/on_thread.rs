@@ -189,13 +189,13 @@ fn apply_direct(conn: &rusqlite::Connection, write: &CallWrite) -> Result<Writte
 
 #[cfg(test)]
 mod tests {
+    use super::super::protocol::WrongPin;
+    use super::super::step_log::logged;
     use super::*;
     use crate::domain::CallState;
     use crate::storage::attempts::{Budget, Counting, Spent, Weight};
     use crate::storage::calls::{CallKey, StateWrite};
     use crate::storage::orders::PinLookup;
-    use crate::storage::writer::protocol::WrongPin;
-    use crate::storage::writer::step_log::logged;
     use tokio::sync::oneshot;
 
     /// The default guessing budget: a day's, with an hour's burst.

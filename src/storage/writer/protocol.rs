@@ -67,7 +67,7 @@ pub(super) enum Message {
     Call(Box<CallWrite>, Reply),
     /// Answered before the writes of the batch it arrives in.
     Lookup(Box<PinQuery>, LookupReply),
-    /// Answered once every step record sent before it is written (or given up).
+    /// Answered once every step-log line queued before it is written (or given up).
     Flush(oneshot::Sender<()>),
 }
 
