@@ -21,8 +21,8 @@ pub struct AppState {
     /// The secret path segment of the Exotel URLs: `PINBRIDGE_EXOTEL_SECRET`, else the one
     /// generated on the first start and kept in the database.
     pub exotel_secret: String,
-    /// The call path's writes and call steps, applied in batches ([`crate::storage::writer`]).
-    pub writer: crate::storage::writer::Writer,
+    /// The call path's writes and call steps, applied in batches ([`crate::storage::Writer`]).
+    pub writer: crate::storage::Writer,
     /// The public base URL providers reach this server at, without a trailing slash: the base
     /// of the URLs put in provider answers and of the URLs signatures are checked against
     /// ([`crate::config::Server::public_base_url`] with the port actually bound).

@@ -38,7 +38,7 @@ pub struct Application {
     db: Db,
     events: crate::outbound::events::Events,
     sms: Option<std::sync::Arc<crate::outbound::sms::UnansweredSms>>,
-    writer: crate::storage::writer::Writer,
+    writer: crate::storage::Writer,
 }
 
 /// The pool settings of `settings`.
@@ -286,7 +286,7 @@ impl Application {
             .await?,
         );
         std::sync::Arc::clone(&greetings).spawn_refresh();
-        let writer = crate::storage::writer::Writer::start(db.clone());
+        let writer = crate::storage::Writer::start(db.clone());
         let configured = &settings.outbound.events;
         let events = crate::outbound::events::Events::new(
             db.clone(),

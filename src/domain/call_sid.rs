@@ -56,7 +56,7 @@ impl CallSid {
         super::log_safe(&self.0)
     }
 
-    /// The identifier, shared: for a write that outlives the request ([`crate::storage::writer::CallKey`]).
+    /// The identifier, shared: for a write that outlives the request ([`crate::storage::calls::CallKey`]).
     pub fn shared(&self) -> Arc<str> {
         Arc::clone(&self.0)
     }

@@ -145,7 +145,7 @@ impl PhoneNumber {
     }
 
     /// The E.164 form, shared: for a write that outlives the request
-    /// ([`crate::storage::writer::CallKey`]).
+    /// ([`crate::storage::calls::CallKey`]).
     pub fn shared(&self) -> Arc<str> {
         Arc::clone(&self.0)
     }

@@ -3,7 +3,9 @@
 //! One row per (provider, call id). Every step writes the row through (the database is the
 //! source of truth, so the next step may land on another instance or after a restart). The
 //! writes take a connection rather than the pool: the call path sends them to
-//! [`crate::storage::writer`], which applies many in one transaction.
+//! the writer ([`super::Writer`]), which applies many in one transaction.
+
+use std::sync::Arc;
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -12,18 +14,27 @@ use sqlx::{Any, Executor, Row};
 use super::Db;
 use crate::domain::{CallState, DialStatus, Failure, Outcome, Phase, Route};
 
-/// The state of one call after a step, and what is known of its parties.
+/// A call as its writes name it: `provider:CallSid` and the parties as stored (E.164 when
+/// they parsed, else as received). Shared with the request's own values
+/// ([`crate::domain::CallSid::shared`], [`crate::domain::PhoneNumber::shared`]), not copied:
+/// copies were three allocations a write, freed on the writer's thread.
 #[derive(Debug, Clone)]
-pub struct CallStep<'a> {
-    pub provider: &'a str,
-    pub call_sid: &'a str,
-    /// E.164 when it parsed, else as received.
-    pub caller: Option<&'a str>,
-    /// E.164 when it parsed, else as received.
-    pub virtual_number: Option<&'a str>,
-    pub state: &'a CallState,
-    /// The bridge this step decided, if any: (the number dialled, E.164; why).
-    pub bridge: Option<(&'a str, &'a Route)>,
+pub struct CallKey {
+    pub provider: &'static str,
+    pub call_sid: Arc<str>,
+    pub caller: Option<Arc<str>>,
+    pub virtual_number: Option<Arc<str>>,
+}
+
+/// A call's state after a step, as [`save_state`] writes it: with the bridge the step decided
+/// (the number dialled, E.164, and why), at `at` (unix ms). Owned, so that the call path can
+/// hand it to the writer ([`crate::storage::Writer::pin_entry`]) and go on.
+#[derive(Debug, Clone)]
+pub struct StateWrite {
+    pub call: CallKey,
+    pub state: CallState,
+    pub bridge: Option<(String, Route)>,
+    pub at: i64,
 }
 
 /// The end of a call as a provider reported it; every field as received.
@@ -199,12 +210,12 @@ pub async fn start(
 }
 
 /// The statement that writes a call's state after a step, with `$indexed` (more `set`
-/// clauses, or none) in its update: [`SAVE_STEP`] and [`SAVE_STEP_INDEXED`]. Neither has a
+/// clauses, or none) in its update: [`SAVE_STATE`] and [`SAVE_STATE_INDEXED`]. Neither has a
 /// `returning` clause: SQLite gathers what one returns in a temporary table of its own,
 /// created and dropped at every run. What the row's indexed columns become is written in SQL
 /// instead ([`Indexed`]). Without it, a PIN step took 5,150 fewer instructions (157,893 to
 /// 152,743 in `scripts/instructions.py`).
-macro_rules! save_step_sql {
+macro_rules! save_state_sql {
     ($indexed:literal) => {
         concat!(
             "insert into calls (provider, call_sid, caller, virtual_number, phase, last_failure,
@@ -228,19 +239,19 @@ macro_rules! save_step_sql {
 }
 
 /// Writes a call's state after a step: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual
-/// number, then [`StepValues`] `$5` to `$14` in their order. A new call's row gets every
+/// number, then [`StateRow`] `$5` to `$14` in their order. A new call's row gets every
 /// column; an existing row keeps its virtual number once known, and its order, destination
 /// and bridge time: this statement is for a step that brings none of them
-/// ([`StepValues::statement`]). Its virtual number is in `calls_callback`, whose entries
+/// ([`StateRow::statement`]). Its virtual number is in `calls_callback`, whose entries
 /// only bridged calls have (a partial index), so setting it costs an index write only in a
 /// bridged call's later steps, which seldom write.
-pub(super) const SAVE_STEP: &str = save_step_sql!("");
+pub(super) const SAVE_STATE: &str = save_state_sql!("");
 
-/// [`SAVE_STEP`] for a step that brings an order, a destination or a bridge time
-/// ([`StepValues::statement`]): its update also takes them over what the row holds. It
-/// replaced [`SAVE_STEP`] followed by a second statement on the row, [`FILL_INDEXED`], in
+/// [`SAVE_STATE`] for a step that brings an order, a destination or a bridge time
+/// ([`StateRow::statement`]): its update also takes them over what the row holds. It
+/// replaced [`SAVE_STATE`] followed by a second statement on the row, [`FILL_INDEXED`], in
 /// every PIN call (at check-pin).
-pub(super) const SAVE_STEP_INDEXED: &str = save_step_sql!(
+pub(super) const SAVE_STATE_INDEXED: &str = save_state_sql!(
     "
              order_id = coalesce(excluded.order_id, calls.order_id),
              destination = coalesce(excluded.destination, calls.destination),
@@ -251,7 +262,7 @@ pub(super) const SAVE_STEP_INDEXED: &str = save_step_sql!(
 /// `calls_callback` (virtual number, destination, bridged at) and `calls_order_id`.
 ///
 /// A write names them in its `set` only when one of them may change: a step that brings
-/// them ([`SAVE_STEP_INDEXED`]); a call's end ([`RECORD_END`]) returns them, and
+/// them ([`SAVE_STATE_INDEXED`]); a call's end ([`RECORD_END`]) returns them, and
 /// [`FILL_INDEXED`] follows when what it returned differs from what the end wants.
 /// SQLite rewrites an index entry for every column an `UPDATE` sets, whether or not the value
 /// changes; setting them on every step made these two indexes most of the pages each commit
@@ -325,8 +336,9 @@ async fn fill_indexed(
     Ok(())
 }
 
-/// The values [`SAVE_STEP`] binds after the call's key, `$5` to `$14`.
-pub(super) struct StepValues<'a> {
+/// A [`StateWrite`] as the columns of its call's row: the values [`SAVE_STATE`] binds after
+/// the call's key, `$5` to `$14`.
+pub(super) struct StateRow<'a> {
     pub phase: &'static str,
     pub last_failure: Option<&'static str>,
     pub attempts: i64,
@@ -339,49 +351,46 @@ pub(super) struct StepValues<'a> {
     pub bridged_at: Option<i64>,
 }
 
-impl<'a> StepValues<'a> {
-    /// The statement that writes this step: [`SAVE_STEP_INDEXED`] when it has an order, a
+impl<'a> StateRow<'a> {
+    /// The statement that writes this state: [`SAVE_STATE_INDEXED`] when it has an order, a
     /// destination or a bridge time, which it takes over what the row holds; else
-    /// [`SAVE_STEP`], which leaves them alone.
+    /// [`SAVE_STATE`], which leaves them alone.
     pub(super) fn statement(&self) -> &'static str {
         if self.order_id.is_some() || self.destination.is_some() || self.bridged_at.is_some() {
-            SAVE_STEP_INDEXED
+            SAVE_STATE_INDEXED
         } else {
-            SAVE_STEP
+            SAVE_STATE
         }
     }
 
-    pub(super) fn of(step: &'a CallStep<'_>, now_ms: i64) -> Self {
-        let (phase, phase_order) = phase_columns(&step.state.phase);
-        let route = step.bridge.map(|(_, route)| route);
+    pub(super) fn of(write: &'a StateWrite) -> Self {
+        let (phase, phase_order) = phase_columns(&write.state.phase);
+        let route = write.bridge.as_ref().map(|(_, route)| route);
         Self {
             phase,
-            last_failure: failure_column(step.state.last_failure),
-            attempts: i64::from(step.state.attempts),
+            last_failure: failure_column(write.state.last_failure),
+            attempts: i64::from(write.state.attempts),
             order_id: phase_order.or_else(|| route.and_then(Route::order_id)),
-            destination: step.bridge.map(|(to, _)| to),
-            outcome: Outcome::of(&step.state.phase, None, false).as_str(),
-            now_ms,
+            destination: write.bridge.as_ref().map(|(to, _)| to.as_str()),
+            outcome: Outcome::of(&write.state.phase, None, false).as_str(),
+            now_ms: write.at,
             route: route.map(Route::as_str),
             booking_id: route.and_then(Route::booking_id),
-            bridged_at: step.bridge.map(|_| now_ms),
+            bridged_at: write.bridge.as_ref().map(|_| write.at),
         }
     }
 }
 
 /// Writes a call's state after a step, creating the call record on its first step.
 /// A call that already ended keeps its outcome.
-pub async fn save_step(
-    conn: &mut AnyConnection,
-    step: &CallStep<'_>,
-    now_ms: i64,
-) -> Result<(), super::Error> {
-    let v = StepValues::of(step, now_ms);
+pub async fn save_state(conn: &mut AnyConnection, write: &StateWrite) -> Result<(), super::Error> {
+    let call = &write.call;
+    let v = StateRow::of(write);
     sqlx::query(v.statement())
-        .bind(step.provider)
-        .bind(step.call_sid)
-        .bind(step.caller)
-        .bind(step.virtual_number)
+        .bind(call.provider)
+        .bind(&*call.call_sid)
+        .bind(call.caller.as_deref())
+        .bind(call.virtual_number.as_deref())
         .bind(v.phase)
         .bind(v.last_failure)
         .bind(v.attempts)
@@ -439,7 +448,7 @@ pub async fn find_callback(
 }
 
 /// Records a call's end: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual number, then
-/// [`EndValues`] `$5` to `$18` in their order. Like [`SAVE_STEP`], it sets only unindexed
+/// [`EndValues`] `$5` to `$18` in their order. Like [`SAVE_STATE`], it sets only unindexed
 /// columns of an existing row and returns the [`Indexed`] ones ([`Indexed::after_end`]).
 pub(super) const RECORD_END: &str = "insert into calls (provider, call_sid, caller, virtual_number, phase, pin_attempts,
                             order_id, destination, outcome, dial_call_status, call_type, dial_secs,

@@ -3,9 +3,9 @@
 //! A database can answer reads and refuse every write: a full disk (SQLite's "database or disk
 //! is full", PostgreSQL's `53100`), a read-only file or file system, a PostgreSQL hot standby
 //! or demoted primary (`25006`). A `select 1` says nothing of that. So the writes themselves
-//! tell: the call path's writer notes the outcome of each batch ([`crate::storage::writer`]), and when
-//! no write was noted for a second, `/readyz` makes one of its own ([`check`]), a small row
-//! written and removed in one transaction. Either way, the latest outcome is what readiness
+//! tell: the call path's writer notes the outcome of each batch ([`crate::storage::Writer`]),
+//! and when no write was noted for a second, `/readyz` makes one of its own ([`check`]), a
+//! small row written and removed in one transaction. Either way, the latest outcome is what readiness
 //! reports, so it turns ready again by itself once a write succeeds.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

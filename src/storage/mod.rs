@@ -8,7 +8,6 @@ pub mod admin_sessions;
 pub mod attempts;
 pub mod bookings;
 pub mod calls;
-pub mod direct;
 mod error;
 pub mod greetings;
 pub mod health;
@@ -22,9 +21,10 @@ pub mod seen;
 pub mod stats;
 pub mod steps;
 pub mod trusted_callers;
-pub mod writer;
+mod writer;
 
 pub use error::{Error, Result};
+pub use writer::{Writer, WrongPin};
 
 use crate::domain::{Outcome, PhoneNumber};
 
@@ -66,7 +66,7 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    /// The SQLite database file, for the writer's own connection ([`direct`]); `None` on
+    /// The SQLite database file, for the writer's own connection ([`Writer`]); `None` on
     /// PostgreSQL and for an in-memory SQLite database.
     sqlite_file: Option<std::path::PathBuf>,
     /// SQLite's `busy_timeout`, PostgreSQL's `statement_timeout`.
@@ -260,7 +260,7 @@ impl Db {
         }
     }
 
-    /// Begins a transaction for a batch of the call path's writes ([`crate::storage::writer`]). On
+    /// Begins a transaction for a batch of the call path's writes ([`Writer`]). On
     /// SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a transaction that reads
     /// before it writes could otherwise fail when another connection wrote in between.
     pub(crate) async fn begin_batch(&self) -> Result<Transaction<'static, Any>, Error> {
@@ -271,8 +271,8 @@ impl Db {
     }
 
     /// The SQLite database file and its `busy_timeout`, when this is a SQLite file (not
-    /// PostgreSQL, not an in-memory database): for a connection of one's own on it
-    /// ([`direct::Connection::open`]).
+    /// PostgreSQL, not an in-memory database): for a connection of one's own on it (the
+    /// writer's).
     pub(crate) fn sqlite_file(&self) -> Option<(&std::path::Path, Duration)> {
         self.sqlite_file
             .as_deref()
@@ -280,7 +280,7 @@ impl Db {
     }
 
     /// SQLite: the most bytes the database file may hold (`PINBRIDGE_SQLITE_MAX_SIZE_MB`), for
-    /// a connection of one's own ([`direct::Connection::limit_size`]).
+    /// a connection of one's own (the writer's).
     pub(crate) fn sqlite_max_bytes(&self) -> Option<u64> {
         self.sqlite_max_bytes
     }
@@ -292,7 +292,7 @@ impl Db {
     }
 
     /// True once after each pass of the background checkpoint: time for the writer to finish
-    /// it ([`direct::Connection::finish_checkpoint`]).
+    /// it (`writer::direct::Connection::finish_checkpoint`).
     pub(crate) fn take_checkpoint_passed(&self) -> bool {
         self.checkpoint_passed.swap(false, Ordering::AcqRel)
     }
@@ -350,8 +350,8 @@ fn normalise_url(url: &str) -> anyhow::Result<(String, Backend)> {
 /// log only when a write begins with every frame already copied, and frames committed during
 /// the pass are left. Under a steady load the log then grew by 35 MB a second at 2,000 call
 /// steps a second. So the writer, told by `passed`, runs a second pass between two batches
-/// ([`direct::Connection::finish_checkpoint`]): it copies only what came during the first,
-/// and its next write rewinds the log.
+/// (`writer::direct::Connection::finish_checkpoint`): it copies only what came during the
+/// first, and its next write rewinds the log.
 async fn checkpoint_every_second(pool: AnyPool, passed: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -379,7 +379,7 @@ async fn checkpoint_every_second(pool: AnyPool, passed: Arc<AtomicBool>) {
 ///   past `busy_timeout`), `SQLITE_READONLY` (a read-only file or file system, a database
 ///   moved away), `SQLITE_IOERR`, `SQLITE_FULL` ("database or disk is full"),
 ///   `SQLITE_CANTOPEN`. The writer's own connection classifies the same way
-///   ([`direct`]).
+///   (`writer::direct`).
 /// - PostgreSQL, by SQLSTATE: class 08 (connection exception), 53 (insufficient resources:
 ///   `53100` disk full, `53200` out of memory, `53300` too many connections), 57P01..57P03
 ///   (administrator or crash shutdown, starting up), 58 (I/O error outside PostgreSQL), and

@@ -139,12 +139,12 @@ pub async fn step_latency(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::steps::{NewStep, append_through_pool, record_many};
+    use crate::storage::steps::{StepLog, append_through_pool, record_many};
 
-    fn step(call_sid: &str, at: i64, elapsed_us: i64) -> NewStep<'_> {
-        NewStep {
+    fn step(call_sid: &str, at: i64, elapsed_us: i64) -> StepLog {
+        StepLog {
             provider: "exotel",
-            call_sid,
+            call_sid: call_sid.to_owned(),
             at,
             applet: "gather",
             event: "prompt_needed",

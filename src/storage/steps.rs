@@ -1,15 +1,15 @@
-//! The steps of each call's flow: what was asked, what was decided, how long pinbridge took.
-//! Written in batches by [`crate::storage::writer`]; read by the admin UI's call page and the
-//! dashboard's latency figures.
+//! The step log: the steps of each call's flow, what was asked, what was decided, how long
+//! pinbridge took. Written in batches by the writer ([`crate::storage::Writer`]); read by the
+//! admin UI's call page and the dashboard's latency figures.
 //!
 //! Where they are written depends on the engine (migration 0008):
 //!
 //! - On a SQLite file the writer appends them to the call's own record (`calls.steps`: one
-//!   JSON object per line, [`by_call`], [`APPEND_STEPS`]). SQLite rewrites a row in its page
-//!   and touches only the indexes whose columns changed, so the steps of concurrent calls land
-//!   on the pages their calls' own writes touch anyway. As rows of `call_steps`, whose index is
-//!   keyed by the CallSid (which looks random), every call's steps dirtied an index page of
-//!   their own in each commit and each checkpoint.
+//!   JSON object per line, [`lines_by_call`], [`APPEND_STEPS`]). SQLite rewrites a row in its
+//!   page and touches only the indexes whose columns changed, so the steps of concurrent calls
+//!   land on the pages their calls' own writes touch anyway. As rows of `call_steps`, whose
+//!   index is keyed by the CallSid (which looks random), every call's steps dirtied an index
+//!   page of their own in each commit and each checkpoint.
 //! - Through the pool (PostgreSQL) they are rows of `call_steps` ([`record_many`]).
 //!   PostgreSQL writes a new version of a row at each update, with new entries in each of the
 //!   call table's indexes when the page has no room: appended to the record, the steps made
@@ -24,20 +24,22 @@ use sqlx::Row;
 
 use super::Db;
 
-/// One step as written after a webhook answered. `detail` never holds a phone number or digits.
-/// Serialised (without the call, which the line's record names) as a line of `calls.steps`.
+/// One line of the step log: a webhook step as the call path saw it, queued to the writer
+/// ([`crate::storage::Writer::record`]) after the webhook answered. `detail` never holds a
+/// phone number or digits. Serialised (without the call, which the line's record names) as a
+/// line of `calls.steps`.
 #[derive(Debug, Clone, Serialize)]
-pub struct NewStep<'a> {
+pub struct StepLog {
     #[serde(skip)]
-    pub provider: &'a str,
+    pub provider: &'static str,
     #[serde(skip)]
-    pub call_sid: &'a str,
+    pub call_sid: String,
     /// Unix milliseconds, when the step began.
     pub at: i64,
-    pub applet: &'a str,
-    pub event: &'a str,
-    pub decision: &'a str,
-    pub detail: Option<&'a str>,
+    pub applet: &'static str,
+    pub event: &'static str,
+    pub decision: &'static str,
+    pub detail: Option<String>,
     /// Microseconds the step took.
     pub elapsed_us: i64,
 }
@@ -53,10 +55,10 @@ pub struct Step {
     pub elapsed_us: i64,
 }
 
-/// The steps of one call, ready to append: the call, the time of its first step here (unix
-/// ms), and the steps as lines of `calls.steps`, each ending in `\n`.
+/// One call's step-log lines, ready to append to its record: the call, the time of its first
+/// step here (unix ms), and the steps as lines of `calls.steps`, each ending in `\n`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct CallSteps<'a> {
+pub(super) struct CallLines<'a> {
     pub provider: &'a str,
     pub call_sid: &'a str,
     pub first_at: i64,
@@ -66,16 +68,16 @@ pub(super) struct CallSteps<'a> {
 /// Groups `steps` by call, in the order each call first appears; each call's steps keep
 /// their order. Errors: a step that JSON can not encode (none can: every field is a string
 /// or an integer).
-pub(super) fn by_call<'a>(steps: &[NewStep<'a>]) -> Result<Vec<CallSteps<'a>>, super::Error> {
-    let mut calls: Vec<CallSteps<'a>> = Vec::new();
+pub(super) fn lines_by_call(steps: &[StepLog]) -> Result<Vec<CallLines<'_>>, super::Error> {
+    let mut calls: Vec<CallLines<'_>> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for step in steps {
         let i = *index
-            .entry((step.provider, step.call_sid))
+            .entry((step.provider, &step.call_sid))
             .or_insert_with(|| {
-                calls.push(CallSteps {
+                calls.push(CallLines {
                     provider: step.provider,
-                    call_sid: step.call_sid,
+                    call_sid: &step.call_sid,
                     first_at: step.at,
                     lines: String::new(),
                 });
@@ -109,7 +111,7 @@ const STEPS_PER_STATEMENT: usize = 500;
 /// pool; see the module's documentation).
 pub async fn record_many(
     conn: &mut sqlx::AnyConnection,
-    steps: &[NewStep<'_>],
+    steps: &[StepLog],
 ) -> Result<(), super::Error> {
     for chunk in steps.chunks(STEPS_PER_STATEMENT) {
         insert_steps(conn, chunk).await?;
@@ -120,7 +122,7 @@ pub async fn record_many(
 /// Writes `steps` (at most [`STEPS_PER_STATEMENT`]) in one statement.
 async fn insert_steps(
     conn: &mut sqlx::AnyConnection,
-    steps: &[NewStep<'_>],
+    steps: &[StepLog],
 ) -> Result<(), super::Error> {
     if steps.is_empty() {
         return Ok(());
@@ -148,12 +150,12 @@ async fn insert_steps(
     for step in steps {
         query = query
             .bind(step.provider)
-            .bind(step.call_sid)
+            .bind(step.call_sid.as_str())
             .bind(step.at)
             .bind(step.applet)
             .bind(step.event)
             .bind(step.decision)
-            .bind(step.detail)
+            .bind(step.detail.as_deref())
             .bind(step.elapsed_us);
     }
     query.execute(conn).await?;
@@ -161,14 +163,14 @@ async fn insert_steps(
 }
 
 /// [`APPEND_STEPS`] through the pool, as the SQLite writer runs it on its own connection
-/// (`storage::direct::record_steps`): for tests, on either engine.
+/// (`writer::direct::record_steps`): for tests, on either engine.
 #[cfg(test)]
 pub(crate) async fn append_through_pool(
     conn: &mut sqlx::AnyConnection,
-    steps: &[NewStep<'_>],
+    steps: &[StepLog],
 ) -> Result<(), super::Error> {
     let (phase, attempts, outcome) = super::calls::start_values();
-    for call in by_call(steps)? {
+    for call in lines_by_call(steps)? {
         sqlx::query(APPEND_STEPS)
             .bind(call.provider)
             .bind(call.call_sid)
@@ -247,15 +249,15 @@ pub async fn for_call(db: &Db, provider: &str, call_sid: &str) -> Result<Vec<Ste
 mod tests {
     use super::*;
 
-    fn step<'a>(call_sid: &'a str, at: i64, applet: &'a str) -> NewStep<'a> {
-        NewStep {
+    fn step(call_sid: &str, at: i64, applet: &'static str) -> StepLog {
+        StepLog {
             provider: "exotel",
-            call_sid,
+            call_sid: call_sid.to_owned(),
             at,
             applet,
             event: "prompt_needed",
             decision: "ask_for_pin",
-            detail: Some("prompt: enter_pin"),
+            detail: Some("prompt: enter_pin".into()),
             elapsed_us: at * 10,
         }
     }
@@ -270,7 +272,7 @@ mod tests {
             step("CA-b", 7, "gather"),
             step("CA-a", 4, "gather"),
         ];
-        let calls = by_call(&steps).unwrap();
+        let calls = lines_by_call(&steps).unwrap();
         assert_eq!(
             calls
                 .iter()
@@ -295,7 +297,7 @@ mod tests {
     async fn more_steps_than_one_statement_takes_are_all_written() {
         let db = crate::storage::test_db().await;
         let n = STEPS_PER_STATEMENT * 2 + 7;
-        let steps: Vec<NewStep<'_>> = (0..n)
+        let steps: Vec<StepLog> = (0..n)
             .map(|i| step("CA-many", i as i64, "gather"))
             .collect();
         let mut conn = db.acquire().await.unwrap();
@@ -309,7 +311,7 @@ mod tests {
     /// A line that does not parse is left out; the others are kept.
     #[test]
     fn a_damaged_line_is_left_out() {
-        let good = by_call(&[step("CA-1", 9, "gather")])
+        let good = lines_by_call(&[step("CA-1", 9, "gather")])
             .unwrap()
             .remove(0)
             .lines;

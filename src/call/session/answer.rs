@@ -11,7 +11,7 @@ use super::{Inbound, Sessions, Stored};
 use crate::call::flow::{self, CallEvent, Decision, Phase, Prompt};
 use crate::domain::Pin;
 use crate::domain::clock::now_ms;
-use crate::storage::{self, writer::StepRecord};
+use crate::storage::{self, steps::StepLog};
 use crate::telemetry::StepLine;
 
 /// The answer when a provider-driven call can not be served: say sorry, dial no one.
@@ -152,7 +152,7 @@ impl Sessions {
         let decision_name = flow::decision_name(&decision);
         crate::metrics::step(call.provider, applet, decision_name, elapsed);
         // Written in the background, in batches: the answer does not wait for it.
-        self.writer.record(StepRecord {
+        self.writer.record(StepLog {
             provider: call.provider,
             call_sid: call.call_sid.as_ref().to_owned(),
             at,

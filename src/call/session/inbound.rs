@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::Sessions;
 use crate::domain::{CallSid, PhoneNumber};
-use crate::storage::writer::CallKey;
+use crate::storage::calls::CallKey;
 
 /// One inbound call as a provider adapter identified it ([`Sessions::identify`]).
 #[derive(Debug, Clone)]

@@ -38,8 +38,7 @@ use crate::domain::{PhoneNumber, Region};
 use crate::outbound::events::Events;
 use crate::outbound::sms::UnansweredSms;
 use crate::storage::attempts::Budget;
-use crate::storage::writer::Writer;
-use crate::storage::{self, Db};
+use crate::storage::{self, Db, Writer};
 use moka::sync::Cache;
 
 pub use answer::sorry;
@@ -304,7 +303,7 @@ impl Sessions {
             return Ok((decision, stored));
         }
         self.writer
-            .save_step(call.write_key(), next.clone(), bridge.clone(), now_ms())
+            .save_state(call.write_key(), next.clone(), bridge.clone(), now_ms())
             .await?;
         let kept = self.keep_state(call, stored, next, bridge);
         Ok((decision, Some(kept)))

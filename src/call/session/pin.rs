@@ -4,7 +4,7 @@
 //!
 //! The rules themselves (what a wrong PIN weighs, when a budget is spent) are
 //! [`crate::storage::attempts`]'s arithmetic and the flow engine's; storage writes the wrong
-//! PIN and the call's new state together, conditionally ([`crate::storage::writer::Writer::pin_entry`]).
+//! PIN and the call's new state together, conditionally ([`crate::storage::Writer::pin_entry`]).
 
 use std::sync::Arc;
 
@@ -12,8 +12,9 @@ use super::{Inbound, Limits, Sessions, Stored, bridge_of, ms, unchanged};
 use crate::call::flow::{self, CallEvent, CallState, Decision, Facts};
 use crate::domain::clock::now_ms;
 use crate::outbound::events::{EventKind, PinBudgetSpentData, PinLockedData};
+use crate::storage::WrongPin;
 use crate::storage::attempts::{Budget, Counting, EVERY_NUMBER, Spent, Weight};
-use crate::storage::writer::{StateWrite, WrongPin};
+use crate::storage::calls::StateWrite;
 use crate::storage::{self, orders::Order};
 
 /// Whether a keyed PIN may be used, by what its lookup found.
@@ -106,7 +107,7 @@ impl Sessions {
     /// Keyed digits while the call collects its PIN: the lookup (the order and the caller's
     /// counts in one statement), the engine's decision here, then the writes (a wrong PIN
     /// spending what it could have reached, from `reachable`; the call's new state) in one
-    /// conditional write ([`crate::storage::writer::Writer::pin_entry`]). Then what follows a wrong PIN
+    /// conditional write ([`crate::storage::Writer::pin_entry`]). Then what follows a wrong PIN
     /// ([`Self::after_wrong_pin`]) or a refusal, and what this process keeps. Returns the
     /// decision and the call as stored after it.
     pub(super) async fn check_pin(
