@@ -4,6 +4,10 @@
 //! The header names the columns, in any order: `order_id` and `customer_number` are required;
 //! `pin`, `virtual_number` and `expires_at` are optional, as columns or as empty cells. Rows are
 //! validated exactly as `POST /api/v1/orders` validates them.
+//!
+//! Owns: the rules of admitting orders, one or a million ([`admission`]: unique ids, PIN
+//! clashes, PIN density, generated PINs), and reading the CSV files. Must not touch: SQL
+//! (storage's [`crate::storage::orders::OrderWrite`] looks up and inserts).
 
 pub mod admission;
 pub mod trusted_callers;

@@ -3,6 +3,14 @@
 //! Plain async functions over one [`Db`] handle, on SQLite or PostgreSQL through `sqlx::Any`.
 //! The SQL is the portable subset both accept: `$1` placeholders, `TEXT` and `BIGINT` columns,
 //! times as unix milliseconds (`reference/rust-anchors-and-crates.md` §3.3).
+//!
+//! Owns: the schema (`migrations/`), every statement, the pool, and the [`Writer`] that applies
+//! the call path's writes many to a transaction (private: on a SQLite file a thread of its own
+//! over rusqlite, whose types never leave this module). Rows come back as domain types
+//! ([`crate::domain::PhoneNumber`], [`crate::domain::Outcome`]); errors as [`Error`].
+//! Must not touch: business rules (which order is admitted, what a wrong PIN means: the
+//! callers decide; where a step must check and write at once, a conditional write), the flow
+//! engine, HTTP.
 
 pub mod admin_sessions;
 pub mod attempts;

@@ -1,0 +1,295 @@
+//! Orders of the PIN flow: the PIN a courier keys in, and the customer it reaches. Stores
+//! and looks up; which new orders are admitted, and with which PIN, is decided by
+//! [`crate::import::admission`] over an [`OrderWrite`].
+//!
+//! [`bulk`] holds the write transaction of a bulk import and its look-ups; [`pin`] the
+//! check-pin lookup and the counts of active PINs.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::attempts::{Budget, Counting, EVERY_NUMBER};
+use super::{Backend, Db};
+use crate::domain::{NewOrder, OrderStatus, PhoneNumber, Pin};
+
+mod bulk;
+mod pin;
+
+pub use bulk::{ActiveCount, HeldPin, OrderWrite};
+pub(super) use pin::FIND_BY_PIN;
+pub use pin::{PinCounts, PinLookup, PinQuery, active_pin_counts, find_active_by_pin};
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub order_id: String,
+    pub customer_number: PhoneNumber,
+    pub pin: String,
+    /// `None`: the PIN works on every virtual number.
+    pub virtual_number: Option<PhoneNumber>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    /// Unix milliseconds; set when the order was deactivated.
+    pub deactivated_at: Option<i64>,
+    /// The couriers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Vec<PhoneNumber>,
+}
+
+impl Order {
+    /// The order's status at `now_ms`.
+    pub fn status(&self, now_ms: i64) -> OrderStatus {
+        OrderStatus::at(now_ms, self.expires_at, self.deactivated_at)
+    }
+}
+
+const COLUMNS: &str = "order_id, customer_number, pin, virtual_number, created_at, expires_at,
+     deactivated_at, allowed_callers";
+
+fn from_row(row: &AnyRow) -> Result<Order, super::Error> {
+    StoredOrder {
+        order_id: row.try_get("order_id")?,
+        customer_number: row.try_get("customer_number")?,
+        pin: row.try_get("pin")?,
+        virtual_number: row.try_get("virtual_number")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        deactivated_at: row.try_get("deactivated_at")?,
+        allowed_callers: row.try_get("allowed_callers")?,
+    }
+    .decode()
+}
+
+/// An order's columns as read, before their values are checked ([`StoredOrder::decode`]):
+/// one shape for the pool's rows and the writer's own connection's ([`super::direct`]).
+pub(super) struct StoredOrder {
+    pub order_id: String,
+    pub customer_number: String,
+    pub pin: String,
+    pub virtual_number: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub deactivated_at: Option<i64>,
+    /// Comma-separated E.164 numbers, or NULL.
+    pub allowed_callers: Option<String>,
+}
+
+impl StoredOrder {
+    /// The order, its numbers read back as [`PhoneNumber`]s.
+    ///
+    /// Errors: [`super::Error::Damaged`] when a number is not E.164: such a row dials no one.
+    pub(super) fn decode(self) -> Result<Order, super::Error> {
+        Ok(Order {
+            order_id: self.order_id,
+            customer_number: super::stored_number("orders.customer_number", &self.customer_number)?,
+            pin: self.pin,
+            virtual_number: self
+                .virtual_number
+                .map(|vn| super::stored_number("orders.virtual_number", &vn))
+                .transpose()?,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            deactivated_at: self.deactivated_at,
+            allowed_callers: self
+                .allowed_callers
+                .iter()
+                .flat_map(|s| s.split(','))
+                .filter(|c| !c.is_empty())
+                .map(|c| super::stored_number("orders.allowed_callers", c))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// Stores one order with `pin`, created at `now_ms`, as it is: no rule is checked (those are
+/// [`crate::import::admission`]'s). For tests and tools that set up a database.
+///
+/// Errors: the database's (the order id stored already).
+pub async fn insert(db: &Db, new: &NewOrder, pin: Pin, now_ms: i64) -> Result<Order, super::Error> {
+    let mut write = OrderWrite::begin(db).await?;
+    write.insert(&[(new, pin)], now_ms).await?;
+    write.commit().await?;
+    get(db, &new.order_id)
+        .await?
+        .ok_or_else(|| super::Error::Internal("an order just inserted is missing".into()))
+}
+
+/// Active PINs of `len` digits that a guess on `virtual_number` could hit (those on it and
+/// those valid on every number); for `None`, active PINs of that length anywhere.
+async fn active_pins_of_len(
+    conn: &mut AnyConnection,
+    len: usize,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+) -> Result<i64, super::Error> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let row = match virtual_number {
+        Some(vn) => {
+            sqlx::query(
+                "select count(*) as n from orders
+                 where length(pin) = $1 and deactivated_at is null and expires_at > $2
+                   and (virtual_number = $3 or virtual_number is null)",
+            )
+            .bind(len)
+            .bind(now_ms)
+            .bind(vn)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "select count(*) as n from orders
+                 where length(pin) = $1 and deactivated_at is null and expires_at > $2",
+            )
+            .bind(len)
+            .bind(now_ms)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    Ok(row.try_get("n")?)
+}
+
+/// Is `pin` active on `virtual_number` (an order there, or an order valid on every number)?
+/// For `None`, is it active anywhere?
+async fn pin_in_use(
+    conn: &mut AnyConnection,
+    pin: &str,
+    virtual_number: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, super::Error> {
+    let row = match virtual_number {
+        Some(vn) => {
+            sqlx::query(
+                "select 1 from orders
+                 where pin = $1 and deactivated_at is null and expires_at > $2
+                   and (virtual_number = $3 or virtual_number is null)
+                 limit 1",
+            )
+            .bind(pin)
+            .bind(now_ms)
+            .bind(vn)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "select 1 from orders
+                 where pin = $1 and deactivated_at is null and expires_at > $2
+                 limit 1",
+            )
+            .bind(pin)
+            .bind(now_ms)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    Ok(row.is_some())
+}
+
+/// The order with this id, in any status.
+pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, super::Error> {
+    let sql = sqlx::AssertSqlSafe(format!("select {COLUMNS} from orders where order_id = $1"));
+    sqlx::query(sql)
+        .bind(order_id)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Deactivates an order: its PIN stops working at once. Returns the order as it is now, or
+/// `None` when there is no such order. Deactivating twice keeps the first time.
+pub async fn deactivate(
+    db: &Db,
+    order_id: &str,
+    now_ms: i64,
+) -> Result<Option<Order>, super::Error> {
+    sqlx::query(
+        "update orders set deactivated_at = $1 where order_id = $2 and deactivated_at is null",
+    )
+    .bind(now_ms)
+    .bind(order_id)
+    .execute(db.pool())
+    .await?;
+    get(db, order_id).await
+}
+
+/// The order with this id if it is active at `now_ms`.
+pub async fn find_active_by_id(
+    db: &Db,
+    order_id: &str,
+    now_ms: i64,
+) -> Result<Option<Order>, super::Error> {
+    Ok(get(db, order_id)
+        .await?
+        .filter(|o| o.status(now_ms) == OrderStatus::Active))
+}
+
+/// Orders whose id or PIN is `text`, or whose customer or virtual number is `number` (E.164,
+/// or `text` as written when it is not a number), newest first; with both empty, the newest
+/// orders. At most `limit`.
+pub async fn search(
+    db: &Db,
+    text: &str,
+    number: &str,
+    limit: i64,
+) -> Result<Vec<Order>, super::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders
+         where ($1 = '' and $2 = '')
+            or ($1 <> '' and (order_id = $1 or pin = $1))
+            or ($2 <> '' and (customer_number = $2 or virtual_number = $2))
+         order by created_at desc, order_id
+         limit $3"
+    ));
+    sqlx::query(sql)
+        .bind(text)
+        .bind(number)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Two databases and a runtime kept for all the cases of one property test, since creating a
+/// database on PostgreSQL takes a while; each case starts with no orders.
+#[cfg(test)]
+pub(crate) struct CaseDbs {
+    runtime: tokio::runtime::Runtime,
+    dbs: [Db; 2],
+}
+
+#[cfg(test)]
+impl CaseDbs {
+    pub(crate) fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dbs = runtime.block_on(async {
+            [
+                crate::storage::test_db().await,
+                crate::storage::test_db().await,
+            ]
+        });
+        Self { runtime, dbs }
+    }
+
+    /// Runs one case on the two databases, emptied of orders.
+    pub(crate) fn run<F: std::future::Future>(&self, case: impl FnOnce(Db, Db) -> F) -> F::Output {
+        self.runtime.block_on(async {
+            for db in &self.dbs {
+                sqlx::query("delete from orders")
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+            }
+            case(self.dbs[0].clone(), self.dbs[1].clone()).await
+        })
+    }
+}
