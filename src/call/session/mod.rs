@@ -92,11 +92,15 @@ pub struct SessionConfig {
 /// change made elsewhere may take to be seen.
 const ORDER_TTL: Duration = Duration::from_secs(1);
 
-/// How long the count of a number's active PINs is reused for the weight of its wrong PINs:
-/// counting a busy number's PINs reads all its active orders' index entries. Orders this
-/// process creates or deactivates are counted at the next guess; those of another instance,
-/// within this.
+/// How old the count of a number's active PINs may grow before a guess has it counted again,
+/// in the background ([`pin::Counted`]): counting a busy number's PINs reads all its active
+/// orders' index entries, which with a million orders takes longer than a caller may wait.
+/// Orders this process creates or deactivates are counted again from the next guess on;
+/// those of another instance, within this.
 const PIN_COUNTS_TTL: Duration = Duration::from_secs(5);
+
+/// How long the count of a number nobody guesses on is kept.
+const PIN_COUNTS_IDLE: Duration = Duration::from_secs(3600);
 
 /// How long a call bridged to the fallback number is remembered, so that its end, however
 /// late, is recorded as such: longer than any call.
@@ -124,7 +128,10 @@ pub struct Sessions {
     orders: Cache<String, Arc<storage::orders::Order>>,
     /// Active PINs by length, by virtual number (or [`storage::attempts::EVERY_NUMBER`]), for
     /// the weight of a wrong PIN ([`PIN_COUNTS_TTL`]).
-    pin_counts: Cache<String, Arc<storage::orders::PinCounts>>,
+    pin_counts: Cache<String, Arc<pin::Counted>>,
+    /// When this process last created, imported or deactivated orders (unix ms): counts of
+    /// active PINs made before are counted again.
+    pins_changed_at: Arc<std::sync::atomic::AtomicI64>,
     /// Calls (by [`Inbound::key`]) this process bridged to the fallback number
     /// ([`FALLBACK_TTL`]).
     fallback_bridged: Cache<String, ()>,
@@ -186,7 +193,11 @@ impl Sessions {
         Self {
             cache: expiring(config.state_capacity, config.state_ttl),
             orders: expiring(10_000, ORDER_TTL),
-            pin_counts: expiring(10_000, PIN_COUNTS_TTL),
+            pin_counts: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(PIN_COUNTS_IDLE)
+                .build(),
+            pins_changed_at: Arc::default(),
             fallback_bridged: expiring(100_000, FALLBACK_TTL),
             pending: Arc::default(),
             db,

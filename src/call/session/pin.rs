@@ -7,6 +7,7 @@
 //! PIN and the call's new state together, conditionally ([`crate::storage::Writer::pin_entry`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Inbound, Limits, Sessions, Stored, bridge_of, ms, unchanged};
 use crate::call::flow::{self, CallEvent, CallState, Decision, Facts};
@@ -80,6 +81,15 @@ fn wrong_pin_counting(limits: &Limits, now: i64) -> Counting {
     )
 }
 
+/// The active PINs by length on one virtual number (or on every number), as last counted.
+pub(super) struct Counted {
+    counts: Arc<storage::orders::PinCounts>,
+    /// When the count started, unix ms.
+    at: i64,
+    /// A recount is under way: the guesses meanwhile use this count.
+    recounting: AtomicBool,
+}
+
 /// What a guess of `len` digits can reach on the dialled number: its own active PINs of that
 /// length, and those valid on every number.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +100,12 @@ pub(super) struct Reachable {
 }
 
 impl Reachable {
+    /// The dialled number's own active PINs of this length.
+    #[cfg(test)]
+    pub(super) fn on_number(self) -> i64 {
+        self.on_number
+    }
+
     /// What a wrong PIN spends ([`Weight::of`]); with `own_orders_only`, the orders valid on
     /// every number could not be found, so they are not at stake.
     fn weight(self, own_orders_only: bool) -> Weight {
@@ -219,30 +235,64 @@ impl Sessions {
         })
     }
 
-    /// The active PINs by length on `virtual_number`, or valid on every number (`None`): kept
-    /// [`super::PIN_COUNTS_TTL`] when there are some, read again at every guess while there
-    /// are none (a count of nothing reads no index entry), so that the first orders on a quiet
-    /// number weigh from their first guess on.
+    /// The active PINs by length on `virtual_number`, or valid on every number (`None`).
+    /// Counted here at the first guess; after that the last count is used at once, and when
+    /// it is older than [`super::PIN_COUNTS_TTL`] or orders changed since, one recount starts
+    /// in the background. A count of nothing is not kept (it reads no index entry), so that
+    /// the first orders on a quiet number weigh from their first guess on.
     async fn pin_counts(
         &self,
         virtual_number: Option<&str>,
     ) -> Result<Arc<storage::orders::PinCounts>, storage::Error> {
         let key = virtual_number.unwrap_or(EVERY_NUMBER);
-        if let Some(counts) = self.pin_counts.get(key) {
-            return Ok(counts);
-        }
-        let counts =
-            Arc::new(storage::orders::active_pin_counts(&self.db, virtual_number, now_ms()).await?);
-        if !counts.is_empty() {
-            self.pin_counts.insert(key.to_owned(), Arc::clone(&counts));
+        let Some(kept) = self.pin_counts.get(key) else {
+            return self.count_pins(key, virtual_number).await;
+        };
+        let counts = Arc::clone(&kept.counts);
+        let stale = kept.at.saturating_add(ms(super::PIN_COUNTS_TTL)) <= now_ms()
+            || kept.at < self.pins_changed_at.load(Ordering::Acquire);
+        if stale && !kept.recounting.swap(true, Ordering::AcqRel) {
+            let sessions = self.clone();
+            let key = key.to_owned();
+            let virtual_number = virtual_number.map(str::to_owned);
+            tokio::spawn(async move {
+                if let Err(e) = sessions.count_pins(&key, virtual_number.as_deref()).await {
+                    kept.recounting.store(false, Ordering::Release);
+                    tracing::warn!(error = %e, "active PINs not counted again; the last count stays");
+                }
+            });
         }
         Ok(counts)
     }
 
-    /// Forgets the counts of active PINs, after this process created, imported or deactivated
-    /// orders: the next guess counts them again.
+    /// Counts the active PINs by length on `virtual_number` (or on every number) and keeps
+    /// the count when there are some.
+    async fn count_pins(
+        &self,
+        key: &str,
+        virtual_number: Option<&str>,
+    ) -> Result<Arc<storage::orders::PinCounts>, storage::Error> {
+        // The time the count started: orders changed while it runs make it stale at once.
+        let at = now_ms();
+        let counts =
+            Arc::new(storage::orders::active_pin_counts(&self.db, virtual_number, at).await?);
+        if counts.is_empty() {
+            self.pin_counts.invalidate(key);
+        } else {
+            let counted = Counted {
+                counts: Arc::clone(&counts),
+                at,
+                recounting: AtomicBool::new(false),
+            };
+            self.pin_counts.insert(key.to_owned(), Arc::new(counted));
+        }
+        Ok(counts)
+    }
+
+    /// Has the active PINs counted again, after this process created, imported or deactivated
+    /// orders: from the next guess on, in the background.
     pub fn forget_pin_counts(&self) {
-        self.pin_counts.invalidate_all();
+        self.pins_changed_at.fetch_max(now_ms(), Ordering::AcqRel);
     }
 
     /// Records a wrong PIN that could hit nothing (digits that are not a well-formed PIN):

@@ -352,3 +352,40 @@ async fn a_call_end_during_an_outage_waits_and_is_written_when_the_database_answ
         .expect("the call end was written");
     assert_ne!(record.outcome, crate::domain::Outcome::InProgress);
 }
+
+#[tokio::test]
+async fn a_guess_never_waits_for_a_recount_of_active_pins_and_new_orders_are_counted_soon() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sessions, db) = sessions(&dir, true).await;
+    let call = call(&sessions, "sid-counts");
+    // The first guess counts: one active 4-digit PIN on the number.
+    assert_eq!(sessions.reachable(&call, 4).await.unwrap().on_number(), 1);
+    let order = NewOrder {
+        order_id: "order-2".to_owned(),
+        customer: PhoneNumber::from_e164(CUSTOMER).unwrap(),
+        pin: PinChoice::Given(Pin::parse("5555", 4, 6).unwrap()),
+        virtual_number: Some(PhoneNumber::from_e164(VIRTUAL_NUMBER).unwrap()),
+        expires_at_ms: now_ms() + 3_600_000,
+        allowed_callers: vec![],
+    };
+    crate::import::admission::create(
+        &db,
+        &order,
+        crate::import::admission::Density(0.5),
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    // Not told of the new order: the kept count is used.
+    assert_eq!(sessions.reachable(&call, 4).await.unwrap().on_number(), 1);
+    // Told: the next guess still answers from the kept count and starts a recount, which
+    // the guesses after it see.
+    sessions.forget_pin_counts();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = sessions.reachable(&call, 4).await.unwrap().on_number();
+    while seen != 2 && std::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+        seen = sessions.reachable(&call, 4).await.unwrap().on_number();
+    }
+    assert_eq!(seen, 2, "the recount took the new order in");
+}
