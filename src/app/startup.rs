@@ -347,6 +347,10 @@ impl Application {
         spawn_retention(db.clone(), settings.clone());
         spawn_guessing_gauges(state.sessions.clone());
         state.sessions.spawn_pending_flusher();
+        {
+            let sessions = state.sessions.clone();
+            tokio::spawn(async move { sessions.count_all_pins().await });
+        }
         let listen = settings.server.listen.to_string();
         let listener =
             TcpListener::bind(&listen).with_context(|| format!("listening on {listen}"))?;

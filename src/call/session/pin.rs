@@ -90,6 +90,14 @@ pub(super) struct Counted {
     recounting: AtomicBool,
 }
 
+#[cfg(test)]
+impl Counted {
+    /// The counts kept.
+    pub(super) fn counts(&self) -> &storage::orders::PinCounts {
+        &self.counts
+    }
+}
+
 /// What a guess of `len` digits can reach on the dialled number: its own active PINs of that
 /// length, and those valid on every number.
 #[derive(Debug, Clone, Copy)]
@@ -287,6 +295,27 @@ impl Sessions {
             self.pin_counts.insert(key.to_owned(), Arc::new(counted));
         }
         Ok(counts)
+    }
+
+    /// Counts the active PINs of every virtual number at once, so that the first guesses
+    /// after a start find their counts kept rather than each counting a million orders
+    /// while its caller waits. A failure is logged; the guesses then count for themselves.
+    pub async fn count_all_pins(&self) {
+        let at = now_ms();
+        match storage::orders::all_active_pin_counts(&self.db, at).await {
+            Ok(all) => {
+                for (virtual_number, counts) in all {
+                    let key = virtual_number.unwrap_or_else(|| EVERY_NUMBER.to_owned());
+                    let counted = Counted {
+                        counts: Arc::new(counts),
+                        at,
+                        recounting: AtomicBool::new(false),
+                    };
+                    self.pin_counts.insert(key, Arc::new(counted));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "active PINs not counted at start"),
+        }
     }
 
     /// Has the active PINs counted again, after this process created, imported or deactivated

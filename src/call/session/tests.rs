@@ -389,3 +389,20 @@ async fn a_guess_never_waits_for_a_recount_of_active_pins_and_new_orders_are_cou
     }
     assert_eq!(seen, 2, "the recount took the new order in");
 }
+
+#[tokio::test]
+async fn the_counts_made_at_start_are_those_a_guess_would_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sessions, db) = sessions(&dir, true).await;
+    assert!(sessions.pin_counts.get(VIRTUAL_NUMBER).is_none());
+    sessions.count_all_pins().await;
+    let kept = sessions
+        .pin_counts
+        .get(VIRTUAL_NUMBER)
+        .expect("the number's count is kept");
+    let counted = storage::orders::active_pin_counts(&db, Some(VIRTUAL_NUMBER), now_ms())
+        .await
+        .unwrap();
+    assert_eq!(*kept.counts(), counted);
+    assert_eq!(counted.of_len(4), 1);
+}

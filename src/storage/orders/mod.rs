@@ -17,7 +17,9 @@ mod pin;
 
 pub use bulk::{ActiveCount, HeldPin, OrderWrite};
 pub(super) use pin::FIND_BY_PIN;
-pub use pin::{PinCounts, PinLookup, PinQuery, active_pin_counts, find_active_by_pin};
+pub use pin::{
+    PinCounts, PinLookup, PinQuery, active_pin_counts, all_active_pin_counts, find_active_by_pin,
+};
 
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

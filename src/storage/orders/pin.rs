@@ -173,3 +173,25 @@ pub async fn active_pin_counts(
         .map(PinCounts)
         .map_err(Into::into)
 }
+
+/// [`active_pin_counts`] of every virtual number with active orders at `now_ms` and of the
+/// orders valid on every number (`None`), in one pass over the active orders' index: for
+/// filling the counts at start rather than at the first guesses.
+pub async fn all_active_pin_counts(
+    db: &Db,
+    now_ms: i64,
+) -> Result<Vec<(Option<String>, PinCounts)>, crate::storage::Error> {
+    const ALL: &str = "select virtual_number, cast(length(pin) as bigint) as len, count(*) as n
+         from orders where deactivated_at is null and expires_at > $1
+         group by virtual_number, length(pin)";
+    let mut by_number: std::collections::BTreeMap<Option<String>, PinCounts> =
+        std::collections::BTreeMap::new();
+    for row in sqlx::query(ALL).bind(now_ms).fetch_all(db.pool()).await? {
+        let len: i64 = row.try_get("len")?;
+        let counts = by_number.entry(row.try_get("virtual_number")?).or_default();
+        counts
+            .0
+            .insert(usize::try_from(len).unwrap_or(0), row.try_get("n")?);
+    }
+    Ok(by_number.into_iter().collect())
+}
