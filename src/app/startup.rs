@@ -325,6 +325,7 @@ impl Application {
                         window: guessing.lockout_window,
                     },
                     allowed_country_codes: settings.orders.allowed_country_codes.clone(),
+                    pin_counts_ttl: crate::call::session::PIN_COUNTS_TTL,
                     webhook_timeout: calls.webhook_timeout,
                     fallback_number: calls.fallback_number.clone(),
                 },

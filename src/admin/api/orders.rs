@@ -123,7 +123,6 @@ async fn create(
             CreateError::Database(e) => e.into(),
         })?;
     // A guess on its number weighs its PIN from now on.
-    state.sessions.forget_pin_counts();
     tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order created");
     Ok(HttpResponse::Created().json(OrderView::of(order, now, &who)))
 }

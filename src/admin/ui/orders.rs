@@ -237,7 +237,6 @@ async fn create(
             match admission::create(&state.db, &new, density, now).await {
                 Ok(order) => {
                     // A guess on its number weighs its PIN from now on.
-                    state.sessions.forget_pin_counts();
                     tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %session.token_name, "order created in the admin UI");
                     return Ok(see_other(&format!(
                         "/admin/orders?q={}",
@@ -325,7 +324,6 @@ async fn import(
         false,
     )
     .await;
-    state.sessions.forget_pin_counts();
     let errors = match outcome {
         Ok(o) if o.refused.is_empty() => {
             tracing::info!(imported = o.imported, admin.token = %session.token_name, "orders imported in the admin UI");

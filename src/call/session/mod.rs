@@ -79,6 +79,12 @@ pub struct SessionConfig {
     pub limits: Limits,
     /// Calling codes a callback may dial.
     pub allowed_country_codes: Vec<u16>,
+    /// How old the count of a number's active PINs (what a wrong PIN there could have hit)
+    /// may grow before a guess has it counted again, in the background: counting a busy
+    /// number's PINs reads all its active orders' index entries, which with a million orders
+    /// takes longer than a caller may wait, and holds a core meanwhile. Orders created or
+    /// deactivated, on any instance, weigh within this. [`PIN_COUNTS_TTL`] in production.
+    pub pin_counts_ttl: Duration,
     /// The time a step may take before the handler answers its fallback
     /// (`PINBRIDGE_WEBHOOK_TIMEOUT`).
     pub webhook_timeout: Duration,
@@ -92,12 +98,8 @@ pub struct SessionConfig {
 /// change made elsewhere may take to be seen.
 const ORDER_TTL: Duration = Duration::from_secs(1);
 
-/// How old the count of a number's active PINs may grow before a guess has it counted again,
-/// in the background ([`pin::Counted`]): counting a busy number's PINs reads all its active
-/// orders' index entries, which with a million orders takes longer than a caller may wait.
-/// Orders this process creates or deactivates are counted again from the next guess on;
-/// those of another instance, within this.
-const PIN_COUNTS_TTL: Duration = Duration::from_secs(5);
+/// The production [`SessionConfig::pin_counts_ttl`].
+pub const PIN_COUNTS_TTL: Duration = Duration::from_secs(30);
 
 /// How long the count of a number nobody guesses on is kept.
 const PIN_COUNTS_IDLE: Duration = Duration::from_secs(3600);
@@ -127,11 +129,8 @@ pub struct Sessions {
     /// Orders just found by their PIN, by order id ([`ORDER_TTL`]).
     orders: Cache<String, Arc<storage::orders::Order>>,
     /// Active PINs by length, by virtual number (or [`storage::attempts::EVERY_NUMBER`]), for
-    /// the weight of a wrong PIN ([`PIN_COUNTS_TTL`]).
+    /// the weight of a wrong PIN ([`SessionConfig::pin_counts_ttl`]).
     pin_counts: Cache<String, Arc<pin::Counted>>,
-    /// When this process last created, imported or deactivated orders (unix ms): counts of
-    /// active PINs made before are counted again.
-    pins_changed_at: Arc<std::sync::atomic::AtomicI64>,
     /// Calls (by [`Inbound::key`]) this process bridged to the fallback number
     /// ([`FALLBACK_TTL`]).
     fallback_bridged: Cache<String, ()>,
@@ -197,7 +196,6 @@ impl Sessions {
                 .max_capacity(10_000)
                 .time_to_idle(PIN_COUNTS_IDLE)
                 .build(),
-            pins_changed_at: Arc::default(),
             fallback_bridged: expiring(100_000, FALLBACK_TTL),
             pending: Arc::default(),
             db,
@@ -213,7 +211,6 @@ impl Sessions {
     /// dials it from memory, and the counts of active PINs it was in.
     pub fn forget_order(&self, order_id: &str) {
         self.orders.invalidate(order_id);
-        self.forget_pin_counts();
     }
 
     /// True once the database pool was closed (the server stopped).

@@ -244,9 +244,9 @@ impl Sessions {
     }
 
     /// The active PINs by length on `virtual_number`, or valid on every number (`None`).
-    /// Counted here at the first guess; after that the last count is used at once, and when
-    /// it is older than [`super::PIN_COUNTS_TTL`] or orders changed since, one recount starts
-    /// in the background. A count of nothing is not kept (it reads no index entry), so that
+    /// Counted at start ([`Self::count_all_pins`]) or else at the first guess; after that the
+    /// last count is used at once, and when it is older than
+    /// [`super::SessionConfig::pin_counts_ttl`], one recount starts in the background. A count of nothing is not kept (it reads no index entry), so that
     /// the first orders on a quiet number weigh from their first guess on.
     async fn pin_counts(
         &self,
@@ -257,8 +257,7 @@ impl Sessions {
             return self.count_pins(key, virtual_number).await;
         };
         let counts = Arc::clone(&kept.counts);
-        let stale = kept.at.saturating_add(ms(super::PIN_COUNTS_TTL)) <= now_ms()
-            || kept.at < self.pins_changed_at.load(Ordering::Acquire);
+        let stale = kept.at.saturating_add(ms(self.config.pin_counts_ttl)) <= now_ms();
         if stale && !kept.recounting.swap(true, Ordering::AcqRel) {
             let sessions = self.clone();
             let key = key.to_owned();
@@ -280,7 +279,7 @@ impl Sessions {
         key: &str,
         virtual_number: Option<&str>,
     ) -> Result<Arc<storage::orders::PinCounts>, storage::Error> {
-        // The time the count started: orders changed while it runs make it stale at once.
+        // The time the count started: orders changed while it runs are not in it.
         let at = now_ms();
         let counts =
             Arc::new(storage::orders::active_pin_counts(&self.db, virtual_number, at).await?);
@@ -316,12 +315,6 @@ impl Sessions {
             }
             Err(e) => tracing::warn!(error = %e, "active PINs not counted at start"),
         }
-    }
-
-    /// Has the active PINs counted again, after this process created, imported or deactivated
-    /// orders: from the next guess on, in the background.
-    pub fn forget_pin_counts(&self) {
-        self.pins_changed_at.fetch_max(now_ms(), Ordering::AcqRel);
     }
 
     /// Records a wrong PIN that could hit nothing (digits that are not a well-formed PIN):
