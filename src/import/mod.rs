@@ -10,6 +10,7 @@
 //! (storage's [`crate::storage::orders::OrderWrite`] looks up and inserts).
 
 pub mod admission;
+mod lines;
 pub mod trusted_callers;
 
 use std::collections::HashMap;
@@ -56,16 +57,21 @@ pub type ParsedRows = (Vec<(u64, NewOrder)>, Vec<RowError>);
 
 /// Reads the CSV and validates each row. Errors: a header that lacks a required column or
 /// names an unknown one, or a file that is not CSV.
-pub fn parse_csv(input: impl Read, rules: &OrderRules, now: i64) -> anyhow::Result<ParsedRows> {
-    let mut rows = CsvRows::new(input, rules.clone(), now)?;
+pub fn parse_csv(mut input: impl Read, rules: &OrderRules, now: i64) -> anyhow::Result<ParsedRows> {
+    let mut csv = Vec::new();
+    input.read_to_end(&mut csv)?;
+    let mut rows = CsvRows::new(csv.into(), rules.clone(), now)?;
     let mut parsed = (Vec::new(), Vec::new());
     while rows.parse(usize::MAX, &mut parsed) {}
     Ok(parsed)
 }
 
 /// A CSV file being read and validated row by row.
-struct CsvRows<R> {
-    reader: csv::Reader<R>,
+struct CsvRows {
+    /// The whole file, for the line numbers ([`lines`]).
+    bytes: std::sync::Arc<[u8]>,
+    reader: csv::Reader<std::io::Cursor<std::sync::Arc<[u8]>>>,
+    lines: lines::LineNumbers,
     /// Where each of [`COLUMNS`] is in a record, when the header names it.
     columns: [Option<usize>; COLUMNS.len()],
     record: csv::StringRecord,
@@ -74,13 +80,13 @@ struct CsvRows<R> {
     virtual_numbers: VirtualNumbers,
 }
 
-impl<R: Read> CsvRows<R> {
-    /// Reads and checks the header. Errors: as [`parse_csv`]'s.
-    fn new(input: R, rules: OrderRules, now: i64) -> anyhow::Result<Self> {
+impl CsvRows {
+    /// Reads and checks the header of `bytes`, a whole file. Errors: as [`parse_csv`]'s.
+    fn new(bytes: std::sync::Arc<[u8]>, rules: OrderRules, now: i64) -> anyhow::Result<Self> {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .flexible(false)
-            .from_reader(input);
+            .from_reader(std::io::Cursor::new(std::sync::Arc::clone(&bytes)));
         let mut columns = [None; COLUMNS.len()];
         for (i, name) in reader.headers()?.iter().enumerate() {
             let Some(column) = COLUMNS.iter().position(|c| *c == name) else {
@@ -98,7 +104,9 @@ impl<R: Read> CsvRows<R> {
             }
         }
         Ok(Self {
+            bytes,
             reader,
+            lines: lines::LineNumbers::default(),
             columns,
             record: csv::StringRecord::new(),
             rules,
@@ -115,7 +123,7 @@ impl<R: Read> CsvRows<R> {
                 Ok(true) => {}
                 Ok(false) => return false,
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
+                    let line = self.lines.of(&self.bytes, e.position());
                     errors.push(RowError {
                         line,
                         message: format!("not a well-formed CSV row ({e})"),
@@ -123,7 +131,7 @@ impl<R: Read> CsvRows<R> {
                     continue;
                 }
             }
-            let line = self.record.position().map_or(0, |p| p.line());
+            let line = self.lines.of(&self.bytes, self.record.position());
             match self.order() {
                 Ok(order) => rows.push((line, order)),
                 Err(e) => errors.push(RowError {
@@ -232,7 +240,7 @@ async fn import_in_batches(
     let expected_rows = csv.iter().filter(|b| **b == b'\n').count() + 1;
     let rules = rules.clone();
     let mut parsing = tokio::task::spawn_blocking(move || {
-        let mut rows = CsvRows::new(std::io::Cursor::new(csv), rules, now)?;
+        let mut rows = CsvRows::new(csv.into(), rules, now)?;
         let mut batch = (Vec::new(), Vec::new());
         let more = rows.parse(batch_rows, &mut batch);
         anyhow::Ok((rows, batch, more))
@@ -369,6 +377,20 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, 3);
         assert!(errors[0].message.contains("customer_number"));
+    }
+
+    #[test]
+    fn a_bad_row_is_named_by_its_own_line_with_crlf_endings_and_multi_line_fields() {
+        let csv = "order_id,customer_number,pin,virtual_number,expires_at\r\n\
+                   \"OD\r\n1\",09812345678,4821,07314853246,\r\n\
+                   OD-2,not-a-number,,,\r\n\
+                   OD-3,09812345679,,,\r\n\
+                   OD-4,98,,,\r\n";
+        let (rows, errors) = parse_csv(csv.as_bytes(), &rules(), 0).unwrap();
+        let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [2, 4, 6], "{errors:?}");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, 5);
     }
 
     #[test]

@@ -34,11 +34,14 @@ pub type ParsedRows = (Vec<(u64, NewTrustedCaller)>, Vec<RowError>);
 ///
 /// Errors: a header that lacks `number`, names another column or one twice, or a file that is
 /// not CSV at all.
-pub fn parse_csv(input: impl Read, region: Region) -> anyhow::Result<ParsedRows> {
+pub fn parse_csv(mut input: impl Read, region: Region) -> anyhow::Result<ParsedRows> {
+    let mut bytes = Vec::new();
+    input.read_to_end(&mut bytes)?;
+    let mut lines = super::lines::LineNumbers::default();
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(input);
+        .from_reader(bytes.as_slice());
     let mut columns: [Option<usize>; COLUMNS.len()] = [None; COLUMNS.len()];
     for (i, name) in reader.headers()?.iter().enumerate() {
         let Some(column) = COLUMNS.iter().position(|c| *c == name) else {
@@ -75,13 +78,13 @@ pub fn parse_csv(input: impl Read, region: Region) -> anyhow::Result<ParsedRows>
             Ok(false) => break,
             Err(e) => {
                 errors.push(RowError {
-                    line: e.position().map_or(0, |p| p.line()),
+                    line: lines.of(&bytes, e.position()),
                     message: format!("not a well-formed CSV row ({e})"),
                 });
                 continue;
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines.of(&bytes, record.position());
         let number = record.get(number_at).unwrap_or_default();
         let label = label_at.and_then(|i| record.get(i));
         match NewTrustedCaller::parse(number, label, region) {
