@@ -297,6 +297,23 @@ fn print_other_provider_urls(
     }
 }
 
+/// Prints the bad rows of an import on stderr, each reason once ([`import::summarise`]).
+/// Without `skip_bad`, any bad row means nothing was imported: says so and returns the exit
+/// code.
+fn report_refused(refused: &[import::RowError], skip_bad: bool) -> Option<ExitCode> {
+    for line in import::summarise(refused) {
+        eprintln!("{line}");
+    }
+    if refused.is_empty() || skip_bad {
+        return None;
+    }
+    eprintln!(
+        "nothing imported: {} bad row(s); fix them, or pass --skip-bad to import the good rows",
+        import::thousands(refused.len() as u64)
+    );
+    Some(ExitCode::FAILURE)
+}
+
 async fn import_orders(
     settings: Settings,
     file: PathBuf,
@@ -305,32 +322,42 @@ async fn import_orders(
     let input =
         std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
     let db = startup::connect_and_migrate(&settings).await?;
+    // On a terminal only: indicatif draws nothing when stderr is a file or a pipe.
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} checking rows {human_pos}/{human_len} [{wide_bar}] {elapsed}",
+        )
+        .expect("the template is valid"),
+    );
+    let show = |checked: usize, rows: usize| {
+        bar.set_length(rows.max(checked) as u64);
+        bar.set_position(checked as u64);
+    };
     let outcome = import::import(
         &db,
         input,
         &settings.orders,
         pinbridge::import::admission::Density(settings.guessing.pin_max_density),
         skip_bad,
+        &show,
     )
-    .await?;
+    .await;
+    bar.finish_and_clear();
+    let outcome = outcome?;
     db.close().await;
-    for refused in &outcome.refused {
-        eprintln!("{refused}");
-    }
-    if !outcome.refused.is_empty() && !skip_bad {
-        eprintln!(
-            "nothing imported: {} bad row(s); fix them, or pass --skip-bad to import the good rows",
-            outcome.refused.len()
-        );
-        return Ok(ExitCode::FAILURE);
+    if let Some(failure) = report_refused(&outcome.refused, skip_bad) {
+        return Ok(failure);
     }
     println!(
         "imported {} order(s){}",
-        outcome.imported,
+        import::thousands(outcome.imported as u64),
         if outcome.refused.is_empty() {
             String::new()
         } else {
-            format!(", skipped {} bad row(s)", outcome.refused.len())
+            format!(
+                ", skipped {} bad row(s)",
+                import::thousands(outcome.refused.len() as u64)
+            )
         }
     );
     Ok(ExitCode::SUCCESS)
@@ -348,15 +375,8 @@ async fn import_trusted_callers(
         import::trusted_callers::import(&db, input, settings.orders.region, skip_bad).await;
     db.close().await;
     let outcome = outcome?;
-    for refused in &outcome.refused {
-        eprintln!("{refused}");
-    }
-    if !outcome.refused.is_empty() && !skip_bad {
-        eprintln!(
-            "nothing imported: {} bad row(s); fix them, or pass --skip-bad to import the good rows",
-            outcome.refused.len()
-        );
-        return Ok(ExitCode::FAILURE);
+    if let Some(failure) = report_refused(&outcome.refused, skip_bad) {
+        return Ok(failure);
     }
     let added = outcome.added;
     println!(
@@ -367,7 +387,10 @@ async fn import_trusted_callers(
         if outcome.refused.is_empty() {
             String::new()
         } else {
-            format!(", skipped {} bad row(s)", outcome.refused.len())
+            format!(
+                ", skipped {} bad row(s)",
+                import::thousands(outcome.refused.len() as u64)
+            )
         }
     );
     Ok(ExitCode::SUCCESS)

@@ -30,17 +30,68 @@ const COLUMNS: [&str; 5] = [
     "expires_at",
 ];
 
-/// A row that was not imported: its line in the file (the header is line 1) and why.
+/// A row that was not imported: its line in the file (the header is line 1), why (the same
+/// words for every row refused for the same reason, so that they can be counted together:
+/// [`summarise`]), and the order id when the row had a valid one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
     pub line: u64,
     pub message: String,
+    pub order_id: Option<String>,
 }
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        write!(f, "line {}: {}", self.line, self.message)?;
+        match &self.order_id {
+            Some(id) => write!(f, " ({id})"),
+            None => Ok(()),
+        }
     }
+}
+
+/// How many rows a reason is listed for, one line each, before they are counted instead.
+const LISTED: usize = 3;
+
+/// `refused`, in file order, as lines a person reads: each reason once, with its rows listed
+/// when there are a few (`line 7: ...`) and counted when there are many (`190,000 rows:
+/// ... (first at line 10,002)`).
+pub fn summarise(refused: &[RowError]) -> Vec<String> {
+    let mut by_reason: Vec<(&str, Vec<&RowError>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for error in refused {
+        let at = *index.entry(error.message.as_str()).or_insert_with(|| {
+            by_reason.push((error.message.as_str(), Vec::new()));
+            by_reason.len() - 1
+        });
+        by_reason[at].1.push(error);
+    }
+    let mut lines = Vec::new();
+    for (reason, rows) in by_reason {
+        if rows.len() <= LISTED {
+            lines.extend(rows.iter().map(ToString::to_string));
+        } else {
+            lines.push(format!(
+                "{} rows: {reason} (first at line {})",
+                thousands(rows.len() as u64),
+                thousands(rows[0].line)
+            ));
+        }
+    }
+    lines
+}
+
+/// `n` with a comma between thousands: `190,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// How an import went.
@@ -127,6 +178,7 @@ impl CsvRows {
                     errors.push(RowError {
                         line,
                         message: format!("not a well-formed CSV row ({e})"),
+                        order_id: None,
                     });
                     continue;
                 }
@@ -137,6 +189,7 @@ impl CsvRows {
                 Err(e) => errors.push(RowError {
                     line,
                     message: e.to_string(),
+                    order_id: None,
                 }),
             }
         }
@@ -203,25 +256,36 @@ impl VirtualNumbers {
 /// Rows validated at a time on a thread of their own, while the previous ones are stored.
 const BATCH_ROWS: usize = 10_000;
 
-/// Imports a CSV file in one transaction. Without `skip_bad`, one bad row (invalid, a
-/// duplicate order id, a PIN already active) imports nothing; with it, the good rows are
-/// imported and the bad ones reported.
+/// Imports a CSV file in one transaction. Every row is checked, and every bad one reported
+/// (invalid, a duplicate order id, a PIN already active, a PIN space too crowded), in file
+/// order. Without `skip_bad`, one bad row imports nothing; with it, the good rows are
+/// imported.
 ///
 /// Validating a row costs about as much as storing it, and libphonenumber validates on one
-/// thread at a time (its regular expressions sit behind one lock), so the file is read into
-/// memory and validated on a blocking thread, [`BATCH_ROWS`] at a time, while the database
-/// stores the batch before.
+/// thread at a time, so the file is read into memory and validated on a blocking thread,
+/// [`BATCH_ROWS`] at a time, while the database stores the batch before.
 ///
-/// Errors: as [`parse_csv`]'s, or the database's (nothing is imported then). Without
-/// `skip_bad`, invalid rows are reported rather than a database error.
+/// `progress` is told, after each batch, how many rows were checked and about how many the
+/// file holds (its lines).
+///
+/// Errors: as [`parse_csv`]'s, or the database's (nothing is imported then).
 pub async fn import(
     db: &Db,
     input: impl Read,
     rules: &OrderRules,
     density: Density,
     skip_bad: bool,
+    progress: &dyn Fn(usize, usize),
 ) -> anyhow::Result<ImportOutcome> {
-    import_in_batches(db, input, rules, density, skip_bad, now_ms(), BATCH_ROWS).await
+    import_in_batches(
+        db,
+        input,
+        rules,
+        density,
+        (skip_bad, now_ms(), BATCH_ROWS),
+        progress,
+    )
+    .await
 }
 
 /// [`import`] at `now` (unix milliseconds), validating `batch_rows` rows at a time.
@@ -230,9 +294,8 @@ async fn import_in_batches(
     mut input: impl Read,
     rules: &OrderRules,
     density: Density,
-    skip_bad: bool,
-    now: i64,
-    batch_rows: usize,
+    (skip_bad, now, batch_rows): (bool, i64, usize),
+    progress: &dyn Fn(usize, usize),
 ) -> anyhow::Result<ImportOutcome> {
     let mut csv = Vec::new();
     input.read_to_end(&mut csv)?;
@@ -245,14 +308,10 @@ async fn import_in_batches(
         let more = rows.parse(batch_rows, &mut batch);
         anyhow::Ok((rows, batch, more))
     });
-    // Rows refused as invalid, and rows refused by the database.
-    let mut invalid: Vec<RowError> = Vec::new();
+    // Rows refused as invalid, and rows refused by the rules of admission.
     let mut refused: Vec<RowError> = Vec::new();
     let mut store: Option<admission::Import> = None;
-    // Set once nothing more is to be stored; without `skip_bad`, the rest is still
-    // validated, because invalid rows are reported before anything else.
-    let mut stopped = false;
-    let mut failure: Option<crate::storage::Error> = None;
+    let mut checked = 0;
     loop {
         let (mut rows, (valid, errors), more) = (&mut parsing).await??;
         if more {
@@ -262,75 +321,65 @@ async fn import_in_batches(
                 anyhow::Ok((rows, batch, more))
             });
         }
-        invalid.extend(errors);
-        if !skip_bad && !invalid.is_empty() && !stopped {
-            stopped = true;
-            if let Some(store) = store.take() {
-                // The invalid rows are the answer, whether or not the rollback succeeds.
-                let _ = store.abandon().await;
-            }
-        }
-        if !stopped {
-            let (lines, orders): (Vec<u64>, Vec<NewOrder>) = valid.into_iter().unzip();
-            match add(
-                db,
-                &mut store,
-                &orders,
-                skip_bad,
-                density,
-                now,
-                expected_rows,
-            )
-            .await
-            {
-                Ok(refusals) => {
-                    stopped = !skip_bad && !refusals.is_empty();
-                    refused.extend(refusals.into_iter().map(|(i, e)| RowError {
-                        line: lines[i],
-                        message: format!("{} ({})", e, orders[i].order_id),
-                    }));
-                }
-                Err(e) if skip_bad => return Err(e.into()),
-                Err(e) => {
-                    stopped = true;
-                    store = None;
-                    failure = Some(e);
-                }
-            }
-        }
+        checked += valid.len() + errors.len();
+        refused.extend(errors);
+        // Every row is checked, with or without `skip_bad`, so that one pass reports every bad
+        // row; without it, the transaction is rolled back at the end when any was bad.
+        let (lines, orders): (Vec<u64>, Vec<NewOrder>) = valid.into_iter().unzip();
+        let refusals = add(db, &mut store, &orders, density, now, expected_rows).await?;
+        refused.extend(refusals.into_iter().map(|(i, e)| RowError {
+            line: lines[i],
+            message: refusal_message(&e),
+            order_id: Some(orders[i].order_id.clone()),
+        }));
+        // The lines but the header and the empty one after the last line ending.
+        progress(checked, expected_rows.saturating_sub(2));
         if !more {
             break;
         }
     }
-    if !skip_bad && !invalid.is_empty() {
-        return Ok(ImportOutcome {
-            imported: 0,
-            refused: invalid,
-        });
-    }
-    if let Some(e) = failure {
-        return Err(e.into());
-    }
+    refused.sort_by_key(|e| e.line);
     let store = match store {
         Some(store) => store,
         // No valid row: the transaction is still begun and committed, as for good rows.
-        None => admission::Import::begin(db, skip_bad, density, now, 0).await?,
+        None => admission::Import::begin(db, true, density, now, 0).await?,
     };
+    if !skip_bad && !refused.is_empty() {
+        store.abandon().await?;
+        return Ok(ImportOutcome {
+            imported: 0,
+            refused,
+        });
+    }
     let imported = store.finish().await?;
-    invalid.extend(refused);
-    invalid.sort_by_key(|e| e.line);
-    Ok(ImportOutcome {
-        imported,
-        refused: invalid,
-    })
+    Ok(ImportOutcome { imported, refused })
 }
 
-/// Adds `orders` to the import, begun by the first call with the other arguments.
+/// Why the rules of admission refused a row, with what to do about it.
+fn refusal_message(e: &CreateError) -> String {
+    match e {
+        CreateError::OrderExists => "an order with this order_id exists already (an id is used \
+            once: give the row a new one, or leave it out if it was imported before)"
+            .to_owned(),
+        CreateError::PinInUse => "this PIN is already active on this virtual number (or, for an \
+            order without one, on some virtual number): choose another, or leave pin empty to \
+            have one generated"
+            .to_owned(),
+        CreateError::PinSpaceCrowded => "too many active PINs of this length on this virtual \
+            number (orders without one share the space of every number): give the rows a \
+            virtual_number, spread them over more numbers, or use longer PINs \
+            (PINBRIDGE_PIN_MIN_LENGTH, or a longer pin), or raise PINBRIDGE_PIN_MAX_DENSITY"
+            .to_owned(),
+        CreateError::Database(e) => e.to_string(),
+    }
+}
+
+/// Adds `orders` to the import, begun by the first call with the other arguments, checking
+/// every row.
 async fn add(
     db: &Db,
     store: &mut Option<admission::Import>,
     orders: &[NewOrder],
-    skip_bad: bool,
     density: Density,
     now: i64,
     expected_rows: usize,
@@ -338,7 +387,7 @@ async fn add(
     let store = match store {
         Some(store) => store,
         None => {
-            store.insert(admission::Import::begin(db, skip_bad, density, now, expected_rows).await?)
+            store.insert(admission::Import::begin(db, true, density, now, expected_rows).await?)
         }
     };
     store.add(orders).await
@@ -391,6 +440,30 @@ mod tests {
         assert_eq!(lines, [2, 4, 6], "{errors:?}");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].0, 5);
+    }
+
+    #[test]
+    fn a_reason_given_for_many_rows_is_counted_once_and_a_few_are_listed() {
+        let row = |line, message: &str| RowError {
+            line,
+            message: message.to_owned(),
+            order_id: Some(format!("OD-{line}")),
+        };
+        let mut refused: Vec<RowError> = (10_002..200_002).map(|l| row(l, "crowded")).collect();
+        refused.insert(0, row(7, "exists"));
+        refused.insert(1, row(9, "exists"));
+        assert_eq!(
+            summarise(&refused),
+            [
+                "line 7: exists (OD-7)",
+                "line 9: exists (OD-9)",
+                "190,000 rows: crowded (first at line 10,002)",
+            ]
+        );
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]
@@ -485,28 +558,27 @@ mod tests {
     }
 
     /// The import as it was before it was split in batches: every row validated, then every
-    /// valid row stored at once.
+    /// valid row checked and stored at once; without `skip_bad`, any bad row stores nothing.
     async fn import_at_once(db: &Db, csv: &str, density: Density, skip_bad: bool) -> ImportOutcome {
         let (rows, mut refused) = parse_csv(csv.as_bytes(), &rules(), NOW).unwrap();
-        if !refused.is_empty() && !skip_bad {
-            return ImportOutcome {
-                imported: 0,
-                refused,
-            };
-        }
         let orders: Vec<NewOrder> = rows.iter().map(|(_, o)| o.clone()).collect();
-        let report = admission::import(db, &orders, skip_bad, density, NOW)
+        let mut import = admission::Import::begin(db, true, density, NOW, orders.len())
             .await
             .unwrap();
-        refused.extend(report.refused.into_iter().map(|(i, e)| RowError {
+        let refusals = import.add(&orders).await.unwrap();
+        refused.extend(refusals.into_iter().map(|(i, e)| RowError {
             line: rows[i].0,
-            message: format!("{} ({})", e, rows[i].1.order_id),
+            message: refusal_message(&e),
+            order_id: Some(rows[i].1.order_id.clone()),
         }));
         refused.sort_by_key(|e| e.line);
-        ImportOutcome {
-            imported: report.imported,
-            refused,
-        }
+        let imported = if skip_bad || refused.is_empty() {
+            import.finish().await.unwrap()
+        } else {
+            import.abandon().await.unwrap();
+            0
+        };
+        ImportOutcome { imported, refused }
     }
 
     proptest! {
@@ -542,7 +614,7 @@ mod tests {
                     }
                     Err(e) => prop_assert_eq!(
                         invalid.next().unwrap(),
-                        RowError { line, message: e.to_string() }
+                        RowError { line, message: e.to_string(), order_id: None }
                     ),
                 }
             }
@@ -564,7 +636,7 @@ mod tests {
             static DBS: OnceLock<CaseDbs> = OnceLock::new();
             let (batched, at_once) = DBS.get_or_init(CaseDbs::new).run(|a, b| async move {
                 let batched = import_in_batches(
-                    &a, csv.as_bytes(), &rules(), density, skip_bad, NOW, batch_rows,
+                    &a, csv.as_bytes(), &rules(), density, (skip_bad, NOW, batch_rows), &|_, _| {},
                 )
                 .await
                 .unwrap();

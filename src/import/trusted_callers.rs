@@ -80,6 +80,7 @@ pub fn parse_csv(mut input: impl Read, region: Region) -> anyhow::Result<ParsedR
                 errors.push(RowError {
                     line: lines.of(&bytes, e.position()),
                     message: format!("not a well-formed CSV row ({e})"),
+                    order_id: None,
                 });
                 continue;
             }
@@ -91,11 +92,13 @@ pub fn parse_csv(mut input: impl Read, region: Region) -> anyhow::Result<ParsedR
             Err(e) => errors.push(RowError {
                 line,
                 message: e.to_string(),
+                order_id: None,
             }),
             Ok(caller) => match seen.get(caller.number.as_ref()) {
                 Some(first) => errors.push(RowError {
                     line,
                     message: format!("number: the same number as line {first}"),
+                    order_id: None,
                 }),
                 None => {
                     seen.insert(caller.number.to_string(), line);

@@ -566,7 +566,15 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 4: customer_number"), "{stderr}");
-    assert!(stderr.contains("nothing imported"), "{stderr}");
+    // The PIN clash of OD-4 is reported in the same pass as the invalid row.
+    assert!(
+        stderr.contains("line 5:") && stderr.contains("PIN"),
+        "the PIN clash of OD-4: {stderr}"
+    );
+    assert!(
+        stderr.contains("nothing imported: 2 bad row(s)"),
+        "{stderr}"
+    );
     assert_eq!(stored_order_count(&url).await, 0);
 
     let out = pinbridge(dir.path())
@@ -602,6 +610,42 @@ async fn orders_import_is_all_or_nothing_and_reports_line_numbers() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 3:"));
     assert_eq!(stored_order_count(&url).await, 2);
+}
+
+#[tokio::test]
+async fn a_crlf_file_names_each_bad_row_by_its_line_and_counts_repeated_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    // As Excel writes it: CRLF line endings, a quoted field over two lines (lines 2 and 3;
+    // an order id may not hold a line break).
+    let mut csv = String::from("order_id,customer_number\r\n\"OD\r\n0\",09812345678\r\n");
+    for i in 1..=6 {
+        csv.push_str(&format!("OD-{i},not-a-number\r\n"));
+    }
+    csv.push_str("OD-7,09812345678\r\nOD-7,09812345678\r\n");
+    std::fs::write(dir.path().join("excel.csv"), csv).unwrap();
+    let url = crate::common::fresh_database_url(dir.path()).await;
+    let out = pinbridge(dir.path())
+        .env("PINBRIDGE_DATABASE_URL", &url)
+        .args(["orders", "import", "excel.csv"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Six rows, lines 4 to 9, for one reason: counted, named by the first.
+    assert!(
+        stderr.contains("6 rows: customer_number") && stderr.contains("(first at line 4)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 11: an order with this order_id exists already"),
+        "the second OD-7, on line 11: {stderr}"
+    );
+    assert!(stderr.contains("line 2: order_id"), "{stderr}");
+    assert!(
+        stderr.contains("nothing imported: 8 bad row(s)"),
+        "{stderr}"
+    );
+    assert_eq!(stored_order_count(&url).await, 0);
 }
 
 #[test]

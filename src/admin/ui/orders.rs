@@ -322,6 +322,7 @@ async fn import(
         &state.settings.orders,
         density,
         false,
+        &|_, _| {},
     )
     .await;
     let errors = match outcome {
@@ -329,7 +330,7 @@ async fn import(
             tracing::info!(imported = o.imported, admin.token = %session.token_name, "orders imported in the admin UI");
             return Ok(see_other(&format!("/admin/orders?imported={}", o.imported)));
         }
-        Ok(o) => o.refused.iter().map(ToString::to_string).collect(),
+        Ok(o) => crate::import::summarise(&o.refused),
         Err(e) => vec![format!("{e:#}")],
     };
     let mut page = OrdersPage::new(&session).load(&state, &session, "").await?;
