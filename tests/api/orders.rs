@@ -242,3 +242,44 @@ async fn deleting_an_order_deactivates_it() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn a_method_a_resource_does_not_answer_gets_405_naming_those_it_does() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/orders", "POST"),
+        (reqwest::Method::POST, "/orders/OD-1", "GET, DELETE"),
+        (reqwest::Method::PATCH, "/bookings/B-1", "GET, DELETE"),
+        (reqwest::Method::DELETE, "/calls", "GET"),
+        (reqwest::Method::PUT, "/virtual-numbers", "GET, POST"),
+        (
+            reqwest::Method::PUT,
+            "/trusted-callers/+919812345678",
+            "GET, DELETE",
+        ),
+    ] {
+        let r = app
+            .client
+            .request(method.clone(), app.api(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(
+            err["error"]["code"], "method_not_allowed",
+            "{method} {path}"
+        );
+    }
+    // An unknown path is still 404.
+    let r = app
+        .client
+        .get(app.api("/nothing-here"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -13,9 +13,12 @@ use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, CreateError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/bookings", web::post().to(create))
-        .route("/bookings/{booking_id}", web::get().to(get))
-        .route("/bookings/{booking_id}", web::delete().to(close));
+    cfg.service(super::resource("/bookings", "POST").route(web::post().to(create)))
+        .service(
+            super::resource("/bookings/{booking_id}", "GET, DELETE")
+                .route(web::get().to(get))
+                .route(web::delete().to(close)),
+        );
 }
 
 /// The body of `POST /api/v1/bookings`. Unknown fields are refused.

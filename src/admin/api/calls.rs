@@ -11,7 +11,7 @@ use crate::state::AppState;
 use crate::storage::calls::{self, CallFilter, CallRecord};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/calls", web::get().to(list));
+    cfg.service(super::resource("/calls", "GET").route(web::get().to(list)));
 }
 
 /// Query of `GET /api/v1/calls`; every filter optional.

@@ -18,7 +18,7 @@ use crate::storage::outbound::{self, NewOutboundCall};
 use crate::storage::{bookings, orders};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/calls/connect", web::post().to(connect));
+    cfg.service(super::resource("/calls/connect", "POST").route(web::post().to(connect)));
 }
 
 /// The body of `POST /api/v1/calls/connect`: exactly one of `order_id` and `booking_id`.

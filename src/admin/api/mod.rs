@@ -11,3 +11,26 @@ pub mod click_to_call;
 pub mod orders;
 pub mod trusted_callers;
 pub mod virtual_numbers;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{ResponseError, web};
+
+use crate::http::error::ApiError;
+
+/// The admin API's resource at `path`, answering the methods named in `allow` (`"GET,
+/// DELETE"`) through the routes added to it; any other method gets 405 with `Allow` and the
+/// API's JSON error (RFC 9110 §15.5.6), not the 404 of an unknown path.
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut response = ApiError::client(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this resource answers {allow}"),
+        )
+        .error_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
+}

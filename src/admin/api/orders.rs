@@ -12,9 +12,12 @@ use crate::state::AppState;
 use crate::storage::orders::{self, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/orders", web::post().to(create))
-        .route("/orders/{order_id}", web::get().to(get))
-        .route("/orders/{order_id}", web::delete().to(deactivate));
+    cfg.service(super::resource("/orders", "POST").route(web::post().to(create)))
+        .service(
+            super::resource("/orders/{order_id}", "GET, DELETE")
+                .route(web::get().to(get))
+                .route(web::delete().to(deactivate)),
+        );
 }
 
 /// The body of `POST /api/v1/orders`. Unknown fields are refused.

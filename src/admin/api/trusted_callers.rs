@@ -18,10 +18,16 @@ use crate::state::AppState;
 use crate::storage::trusted_callers::{self, Added, TrustedCaller};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/trusted-callers", web::post().to(add))
-        .route("/trusted-callers", web::get().to(list))
-        .route("/trusted-callers/{number}", web::get().to(get))
-        .route("/trusted-callers/{number}", web::delete().to(remove));
+    cfg.service(
+        super::resource("/trusted-callers", "GET, POST")
+            .route(web::post().to(add))
+            .route(web::get().to(list)),
+    )
+    .service(
+        super::resource("/trusted-callers/{number}", "GET, DELETE")
+            .route(web::get().to(get))
+            .route(web::delete().to(remove)),
+    );
 }
 
 /// The body of `POST /api/v1/trusted-callers`. Unknown fields are refused.

@@ -11,10 +11,16 @@ use crate::state::AppState;
 use crate::storage::pool::{self, AddError, VirtualNumber};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/virtual-numbers", web::post().to(add))
-        .route("/virtual-numbers", web::get().to(list))
-        .route("/virtual-numbers/{number}", web::get().to(get))
-        .route("/virtual-numbers/{number}", web::delete().to(drain));
+    cfg.service(
+        super::resource("/virtual-numbers", "GET, POST")
+            .route(web::post().to(add))
+            .route(web::get().to(list)),
+    )
+    .service(
+        super::resource("/virtual-numbers/{number}", "GET, DELETE")
+            .route(web::get().to(get))
+            .route(web::delete().to(drain)),
+    );
 }
 
 /// The body of `POST /api/v1/virtual-numbers`.
