@@ -283,3 +283,19 @@ async fn a_method_a_resource_does_not_answer_gets_405_naming_those_it_does() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn a_body_of_the_wrong_shape_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let (status, err) = app
+        .post_json(
+            "/orders",
+            &json!({"order_id": "OD-1", "customer_number": 9812345678_u64}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "invalid_body");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("customer_number: "), "{message}");
+    assert!(!message.contains("line 1"), "{message}");
+}

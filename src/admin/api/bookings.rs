@@ -78,7 +78,7 @@ impl BookingView {
 async fn create(
     who: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<CreateBooking>,
+    body: super::ApiJson<CreateBooking>,
 ) -> Result<HttpResponse, ApiError> {
     let now = now_ms();
     let b = body.into_inner();

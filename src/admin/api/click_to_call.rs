@@ -78,7 +78,7 @@ fn nonempty(v: Option<String>) -> Option<String> {
 async fn connect(
     who: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<ConnectRequest>,
+    body: super::ApiJson<ConnectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let from = nonempty(body.from)

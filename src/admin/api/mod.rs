@@ -8,6 +8,7 @@
 pub mod bookings;
 pub mod calls;
 pub mod click_to_call;
+mod json;
 pub mod orders;
 pub mod trusted_callers;
 pub mod virtual_numbers;
@@ -16,6 +17,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{ResponseError, web};
 
 use crate::http::error::ApiError;
+
+pub use json::ApiJson;
 
 /// The admin API's resource at `path`, answering the methods named in `allow` (`"GET,
 /// DELETE"`) through the routes added to it; any other method gets 405 with `Allow` and the

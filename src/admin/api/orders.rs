@@ -89,7 +89,7 @@ fn field_error(e: OrderFieldError) -> ApiError {
 async fn create(
     who: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<CreateOrder>,
+    body: super::ApiJson<CreateOrder>,
 ) -> Result<HttpResponse, ApiError> {
     let now = now_ms();
     let body = body.into_inner();

@@ -106,7 +106,7 @@ fn path_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
 async fn add(
     who: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<AddTrustedCaller>,
+    body: super::ApiJson<AddTrustedCaller>,
 ) -> Result<HttpResponse, ApiError> {
     require_pii(&who)?;
     let body = body.into_inner();

@@ -77,7 +77,7 @@ fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
 async fn add(
     _: AdminAuth,
     state: web::Data<AppState>,
-    body: web::Json<AddNumber>,
+    body: super::ApiJson<AddNumber>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let number = parse_number(&state, &body.number)?;
