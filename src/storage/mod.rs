@@ -287,6 +287,12 @@ impl Db {
             .map(|path| (path, self.statement_timeout))
     }
 
+    /// The SQLite database file, when this is one (not PostgreSQL, not an in-memory
+    /// database): where the operator's files beside it go (a generated admin token, backups).
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
+    }
+
     /// SQLite: the most bytes the database file may hold (`PINBRIDGE_SQLITE_MAX_SIZE_MB`), for
     /// a connection of one's own (the writer's).
     pub(crate) fn sqlite_max_bytes(&self) -> Option<u64> {
