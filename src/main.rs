@@ -1,5 +1,5 @@
 //! The `pinbridge` command: `serve`, `migrate`, `orders import`, `trusted-callers import`,
-//! `urls`.
+//! `urls`, `purge`, `backup`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -52,6 +52,12 @@ enum Command {
     /// Delete call records, and orders and bookings that ended, older than
     /// PINBRIDGE_RETENTION_DAYS (the server also does this hourly).
     Purge,
+    /// Copy the SQLite database to FILE, a new file, consistently and while the server may be
+    /// running (SQLite's VACUUM INTO). On PostgreSQL, use pg_dump.
+    Backup {
+        /// The copy to create; an existing file is refused.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +131,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!(
                 "deleted {} call record(s), {} order(s), {} booking(s), {} wrong-PIN record(s) older than {} days",
                 p.calls, p.orders, p.bookings, p.pin_failures, settings.retention.days
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file } => {
+            let bytes =
+                pinbridge::storage::backup::sqlite_copy(&settings.database.url, &file).await?;
+            println!(
+                "backed up the database to {} ({bytes} bytes)",
+                file.display()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -14,6 +14,7 @@
 
 pub mod admin_sessions;
 pub mod attempts;
+pub mod backup;
 pub mod bookings;
 pub mod calls;
 mod error;

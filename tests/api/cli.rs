@@ -809,3 +809,108 @@ async fn trusted_callers_import_is_all_or_nothing_and_reports_every_bad_line() {
     );
     db.close().await;
 }
+
+/// `pinbridge backup FILE` run as an operator runs it, beside a server taking orders and
+/// calls; a server started on the copy finds every order created before the backup.
+#[tokio::test]
+async fn backup_copies_a_database_in_use_and_a_server_on_the_copy_finds_its_orders() {
+    use crate::common::{Call, spawn_app_with};
+    // SQLite in both passes: the backup is SQLite's (PostgreSQL has pg_dump).
+    let data = tempfile::tempdir().unwrap();
+    let live = format!("sqlite://{}/live.db", data.path().display());
+    let app = spawn_app_with(|s| s.database.url = live.clone()).await;
+    for i in 0..20 {
+        app.create_order(&format!("OD-B{i}"), &format!("{}", 5100 + i))
+            .await;
+    }
+
+    // In use: orders created and PIN calls stepped while the copy is taken.
+    let busy = async {
+        let mut i = 0;
+        loop {
+            app.create_order(&format!("OD-DURING-{i}"), &format!("{}", 7100 + i))
+                .await;
+            assert_eq!(
+                app.check_pin(&Call::new(&format!("backup-call-{i}")), "5100")
+                    .await,
+                200
+            );
+            i += 1;
+            tokio::task::yield_now().await;
+        }
+    };
+    let copy = data.path().join("copy.db");
+    let backup = {
+        let copy = copy.clone();
+        let live = live.clone();
+        let dir = data.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            pinbridge(&dir)
+                .env("PINBRIDGE_DATABASE_URL", &live)
+                .arg("backup")
+                .arg(&copy)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = tokio::select! {
+        out = backup => out.unwrap(),
+        () = busy => unreachable!("the traffic never ends by itself"),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up the database to"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the copy holds personal data");
+    }
+
+    // An existing file is never overwritten.
+    let before = std::fs::metadata(&copy).unwrap().len();
+    let again = pinbridge(data.path())
+        .env("PINBRIDGE_DATABASE_URL", &live)
+        .arg("backup")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), before);
+
+    let restored =
+        spawn_app_with(|s| s.database.url = format!("sqlite://{}", copy.display())).await;
+    for i in 0..20 {
+        let (status, order) = restored.get_json(&format!("/orders/OD-B{i}")).await;
+        assert_eq!(status, 200, "OD-B{i}: {order}");
+        assert_eq!(order["customer_number"], crate::common::CUSTOMER_E164);
+    }
+    // The copy is a database of its own: what the live server takes later is not in it.
+    app.create_order("OD-AFTER", "9100").await;
+    let (status, _) = restored.get_json("/orders/OD-AFTER").await;
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn backup_on_postgresql_says_to_use_pg_dump_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pinbridge(dir.path())
+        .env(
+            "PINBRIDGE_DATABASE_URL",
+            "postgres://pinbridge@127.0.0.1:1/pinbridge",
+        )
+        .args(["backup", "copy.db"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pg_dump"), "{stderr}");
+    assert!(!dir.path().join("copy.db").exists());
+}
