@@ -1,5 +1,5 @@
 //! The `pinbridge` command: `serve`, `migrate`, `orders import`, `trusted-callers import`,
-//! `urls`, `purge`, `backup`.
+//! `urls`, `purge`, `backup`, `healthcheck`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -57,6 +57,14 @@ enum Command {
     Backup {
         /// The copy to create; an existing file is refused.
         file: PathBuf,
+    },
+    /// GET /healthz of a running server: exit 0 on a 2xx answer within 5 s, else 1. For a
+    /// container's HEALTHCHECK, which then needs no HTTP client in the image.
+    Healthcheck {
+        /// The URL to GET. Default: /healthz at PINBRIDGE_LISTEN, an unspecified address
+        /// (0.0.0.0, [::]) read as loopback.
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -143,6 +151,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Healthcheck { url } => {
+            let url = url.unwrap_or_else(|| local_healthz(&settings.server.listen));
+            healthcheck(&url).await
+        }
         Command::Orders {
             command: OrdersCommand::Import { file, skip_bad },
         } => import_orders(settings, file, skip_bad).await,
@@ -162,6 +174,37 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     banner::write(&mut std::io::stderr().lock(), &app, terminal, &token)?;
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `/healthz` of the server listening at `listen`, an unspecified address read as loopback.
+fn local_healthz(listen: &pinbridge::config::Listen) -> String {
+    let host = match listen.host.as_str() {
+        "0.0.0.0" => "127.0.0.1",
+        "[::]" => "[::1]",
+        host => host,
+    };
+    format!("http://{host}:{}/healthz", listen.port)
+}
+
+/// GETs `url`: success on a 2xx answer within 5 s, failure (saying why on stderr) otherwise.
+async fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    match client.get(url).send().await {
+        Ok(answer) if answer.status().is_success() => {
+            println!("{url}: {}", answer.status());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(answer) => {
+            eprintln!("{url}: {}", answer.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn import_orders(

@@ -914,3 +914,67 @@ fn backup_on_postgresql_says_to_use_pg_dump_and_fails() {
     assert!(stderr.contains("pg_dump"), "{stderr}");
     assert!(!dir.path().join("copy.db").exists());
 }
+
+/// `pinbridge healthcheck`, a container's HEALTHCHECK: 0 while the server answers /healthz,
+/// 1 once nothing answers there.
+#[tokio::test]
+async fn healthcheck_exits_zero_while_the_server_answers_and_one_when_it_does_not() {
+    let app = crate::common::spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let check = |env: Vec<(&'static str, String)>, args: Vec<String>| {
+        let dir = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            pinbridge(&dir)
+                .envs(env)
+                .arg("healthcheck")
+                .args(args)
+                .output()
+                .unwrap()
+        })
+    };
+
+    let out = check(
+        vec![],
+        vec!["--url".into(), format!("{}/healthz", app.address)],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without --url: /healthz at PINBRIDGE_LISTEN, 0.0.0.0 (a container's) read as loopback.
+    let out = check(
+        vec![("PINBRIDGE_LISTEN", format!("0.0.0.0:{port}"))],
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A path that answers 404, and a port where nothing listens.
+    let out = check(
+        vec![],
+        vec!["--url".into(), format!("{}/no-such", app.address)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = check(
+        vec![("PINBRIDGE_LISTEN", format!("127.0.0.1:{closed_port}"))],
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!out.stderr.is_empty(), "it says why");
+}
