@@ -978,3 +978,35 @@ async fn healthcheck_exits_zero_while_the_server_answers_and_one_when_it_does_no
     assert_eq!(out.status.code(), Some(1));
     assert!(!out.stderr.is_empty(), "it says why");
 }
+
+/// On PostgreSQL there is no directory of the database to keep a generated admin token in:
+/// without a terminal the banner says it is kept nowhere and to set PINBRIDGE_ADMIN_TOKEN, and
+/// neither output holds it. Runs in the PostgreSQL pass (`TEST_DATABASE_URL`).
+#[tokio::test]
+async fn on_postgresql_without_a_terminal_a_generated_admin_token_is_shown_nowhere() {
+    if crate::common::test_postgres_url().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::common::fresh_database_url(dir.path()).await;
+    let server = Server::start_with(dir.path(), &[("PINBRIDGE_DATABASE_URL", &url)]);
+    server.banner_line("(PostgreSQL)");
+    let lost = server.banner_line("Admin API token generated now, but not shown");
+    assert!(lost.contains("not kept"), "{lost}");
+    server.banner_line("Set PINBRIDGE_ADMIN_TOKEN");
+    let out = server.stop().await;
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(written.is_empty(), "no file written: {written:?}");
+    // No line of either output holds a 40-character token.
+    for line in out.stdout.iter().chain(&out.stderr) {
+        let longest = line
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest < 40, "a token-like word in {line}");
+    }
+}
