@@ -11,6 +11,7 @@ the kernel's work (system calls, thread wake-ups, the page cache), so a change t
 in the load benchmark.
 
 Usage: scripts/instructions.py [--calls N] [--server PATH] [--keep]
+(the server defaults to target/profiling/pinbridge: `cargo build --profile profiling --bin pinbridge`)
 Prints instructions per PIN step, per `/healthz` request, and their ratio. With --keep, the
 callgrind files stay for `callgrind_annotate` (cg.out.1: the PIN calls, cg.out.2: /healthz).
 Needs valgrind (`apt-get install valgrind`). Not part of the test suite.
@@ -108,13 +109,14 @@ def total(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="PIN calls counted (200)")
-    parser.add_argument("--server", default=os.path.join(ROOT, "target/release/pinbridge"))
+    # The release build with symbols: callgrind_annotate names functions from them.
+    parser.add_argument("--server", default=os.path.join(ROOT, "target/profiling/pinbridge"))
     parser.add_argument("--keep", action="store_true", help="keep the callgrind files")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is missing: apt-get install valgrind")
     if not os.path.exists(args.server):
-        sys.exit(f"{args.server} is missing: cargo build --release --bin pinbridge")
+        sys.exit(f"{args.server} is missing: cargo build --profile profiling --bin pinbridge")
 
     work = tempfile.mkdtemp(prefix="pinbridge-instructions-")
     csv = os.path.join(work, "orders.csv")

@@ -1,6 +1,7 @@
 //! The `pinbridge` command: `serve`, `migrate`, `orders import`, `trusted-callers import`,
-//! `urls`.
+//! `urls`, `purge`, `backup`, `healthcheck`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
+use pinbridge::app::banner;
 use pinbridge::app::startup::{self, Application};
 use pinbridge::config::Settings;
 use pinbridge::{import, telemetry};
@@ -50,6 +52,20 @@ enum Command {
     /// Delete call records, and orders and bookings that ended, older than
     /// PINBRIDGE_RETENTION_DAYS (the server also does this hourly).
     Purge,
+    /// Copy the SQLite database to FILE, a new file, consistently and while the server may be
+    /// running (SQLite's VACUUM INTO). On PostgreSQL, use pg_dump.
+    Backup {
+        /// The copy to create; an existing file is refused.
+        file: PathBuf,
+    },
+    /// GET /healthz of a running server: exit 0 on a 2xx answer within 5 s, else 1. For a
+    /// container's HEALTHCHECK, which then needs no HTTP client in the image.
+    Healthcheck {
+        /// The URL to GET. Default: /healthz at PINBRIDGE_LISTEN, an unspecified address
+        /// (0.0.0.0, [::]) read as loopback.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,9 +118,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = startup::connect_and_migrate(&settings).await?;
             let (secrets, _) = startup::resolve_secrets(&db, &settings).await?;
             let public = settings.server.public_base_url(settings.server.listen.port);
-            print_exotel_urls(&public, &secrets.exotel_secret);
-            println!();
-            print_other_provider_urls(
+            let mut out = std::io::stdout().lock();
+            banner::exotel_urls(&mut out, &public, &secrets.exotel_secret)?;
+            banner::other_provider_urls(
+                &mut out,
                 &public,
                 &settings.providers.on(),
                 settings
@@ -112,7 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .eight_by_eight_secret
                     .as_ref()
                     .map(ExposeSecret::expose_secret),
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Purge => {
@@ -125,6 +142,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { file } => {
+            let bytes =
+                pinbridge::storage::backup::sqlite_copy(&settings.database.url, &file).await?;
+            println!(
+                "backed up the database to {} ({bytes} bytes)",
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Healthcheck { url } => {
+            let url = url.unwrap_or_else(|| local_healthz(&settings.server.listen));
+            healthcheck(&url).await
+        }
         Command::Orders {
             command: OrdersCommand::Import { file, skip_bad },
         } => import_orders(settings, file, skip_bad).await,
@@ -136,164 +166,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     telemetry::init("info");
-    let public_url_set = settings.server.public_url.is_some();
-    let database = settings
-        .database
-        .url
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let database = if database.starts_with("sqlite") {
-        database
-    } else {
-        "PostgreSQL".to_owned()
-    };
     let app = Application::build(settings).await?;
-    let secrets = app.secrets().clone();
-    let public = settings_public_url(&app);
-    println!(
-        "pinbridge {} listening on port {} ({database})",
-        env!("CARGO_PKG_VERSION"),
-        app.port()
-    );
-    println!();
-    let providers = app.settings().providers.on();
-    print_providers(&providers);
-    println!();
-    let mask = pinbridge::domain::mask;
-    if secrets.exotel_secret_generated {
-        println!(
-            "Generated the Exotel URL secret (kept in the database; set PINBRIDGE_EXOTEL_SECRET to choose it)."
-        );
-        print_exotel_urls(&public, &secrets.exotel_secret);
-    } else {
-        print_exotel_urls(&public, &mask(&secrets.exotel_secret));
-    }
-    let eight_by_eight = app
-        .settings()
-        .providers
-        .eight_by_eight_secret
-        .as_ref()
-        .map(|s| mask(s.expose_secret()));
-    print_other_provider_urls(&public, &providers, eight_by_eight.as_deref());
-    println!("(secrets masked; `pinbridge urls` prints the URLs in full)");
-    if let Some(token) = &secrets.generated_admin_token {
-        println!();
-        println!(
-            "Admin API token, generated now and shown only this once (only its hash is stored):"
-        );
-        println!("    {token}");
-        println!("Set PINBRIDGE_ADMIN_TOKEN to choose your own.");
-    }
-    if !public_url_set {
-        println!();
-        println!(
-            "Exotel must reach these URLs: set PINBRIDGE_PUBLIC_URL to this server's public https address."
-        );
-    }
-    println!();
+    // The banner goes to stderr, the JSON logs to stdout: see `app::banner` for what it shows
+    // where, and why.
+    let terminal = std::io::stderr().is_terminal();
+    let token = banner::admin_token(&app, terminal);
+    banner::write(&mut std::io::stderr().lock(), &app, terminal, &token)?;
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn settings_public_url(app: &Application) -> String {
-    app.settings().server.public_base_url(app.port())
-}
-
-fn print_exotel_urls(public: &str, secret: &str) {
-    let base = format!("{public}/exotel/{secret}");
-    println!("Exotel applet URLs (PIN flow):");
-    let rows = [
-        ("1. Greeting", "Read text from URL", "greeting"),
-        ("2. Gather", "Programmable Gather", "gather"),
-        ("3. Passthru", "sync: 200 Connect, 302 Gather", "check-pin"),
-        ("4. Connect", "Dial whom URL", "connect"),
-        ("   or Connect", "Programmable Connect", "connect.json"),
-        ("5. Greeting", "on 'We didn't dial anyone'", "goodbye"),
-        ("6. Passthru", "async, then Hangup", "call-end"),
-    ];
-    for (applet, kind, path) in rows {
-        println!("  {applet:<14} {kind:<30} {base}/{path}");
-    }
-}
-
-/// Each provider, on or off, and how its requests are authenticated (or what turns it on).
-fn print_providers(providers: &pinbridge::config::Providers) {
-    use pinbridge::config::ProviderAuth;
-    println!("Providers:");
-    for (provider, auth, how) in providers.describe() {
-        let state = match auth {
-            ProviderAuth::Off => "off",
-            ProviderAuth::Unsigned => "ON, UNSIGNED",
-            ProviderAuth::SecretPath | ProviderAuth::Signed => "on",
-        };
-        println!("  {provider:<8} {state:<13} {how}");
-    }
-}
-
-/// The URLs of the providers other than Exotel that are on; `eight_by_eight_secret` as it may
-/// be shown (masked in the start banner).
-fn print_other_provider_urls(
-    public: &str,
-    providers: &pinbridge::config::Providers,
-    eight_by_eight_secret: Option<&str>,
-) {
-    let eight_by_eight_secret = eight_by_eight_secret.unwrap_or_default();
-    let on = |name: &str| match name {
-        "Twilio" => providers.twilio.is_on(),
-        "Plivo" => providers.plivo.is_on(),
-        "8x8" => providers.eight_by_eight.is_on(),
-        "Vonage" => providers.vonage.is_on(),
-        _ => false,
+/// `/healthz` of the server listening at `listen`, an unspecified address read as loopback.
+fn local_healthz(listen: &pinbridge::config::Listen) -> String {
+    let host = match listen.host.as_str() {
+        "0.0.0.0" => "127.0.0.1",
+        "[::]" => "[::1]",
+        host => host,
     };
-    let rows = [
-        (
-            "Twilio",
-            "A call comes in (POST)",
-            format!("{public}/twilio/voice"),
-        ),
-        (
-            "Twilio",
-            "Call status changes",
-            format!("{public}/twilio/status"),
-        ),
-        ("Plivo", "Answer URL", format!("{public}/plivo/answer")),
-        ("Plivo", "Hangup URL", format!("{public}/plivo/hangup")),
-        (
-            "8x8",
-            "VCA webhook",
-            format!("{public}/8x8/{eight_by_eight_secret}/voice"),
-        ),
-        (
-            "8x8",
-            "VCS webhook",
-            format!("{public}/8x8/{eight_by_eight_secret}/status"),
-        ),
-        (
-            "8x8",
-            "VSS webhook",
-            format!("{public}/8x8/{eight_by_eight_secret}/session"),
-        ),
-        (
-            "Vonage",
-            "Answer URL (GET)",
-            format!("{public}/vonage/answer"),
-        ),
-        (
-            "Vonage",
-            "Event URL (POST)",
-            format!("{public}/vonage/event"),
-        ),
-    ];
-    let rows: Vec<_> = rows.into_iter().filter(|(p, _, _)| on(p)).collect();
-    if rows.is_empty() {
-        return;
-    }
-    println!();
-    println!("Other providers (see README, \"Setting up each provider\"):");
-    for (provider, kind, url) in rows {
-        println!("  {provider:<14} {kind:<30} {url}");
+    format!("http://{host}:{}/healthz", listen.port)
+}
+
+/// GETs `url`: success on a 2xx answer within 5 s, failure (saying why on stderr) otherwise.
+async fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    match client.get(url).send().await {
+        Ok(answer) if answer.status().is_success() => {
+            println!("{url}: {}", answer.status());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(answer) => {
+            eprintln!("{url}: {}", answer.status());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 

@@ -11,6 +11,13 @@
 //! The `metrics` facade records into one global recorder per process, installed by
 //! [`install`] on the first call (every [`crate::app::startup::Application`] of the process, the
 //! many a test binary starts included, shares it). Before that, recordings are dropped.
+//!
+//! Beside pinbridge's own metrics: the standard `process_*` metrics (CPU seconds, resident
+//! memory, open file descriptors, start time; read at each scrape), `pinbridge_build_info`, and
+//! the HTTP requests by status class, counted by the request log ([`crate::telemetry`]). Every
+//! counter is shown from the start, at zero for each label set it can take: a series that
+//! appears only at its first increment hides that increment from `rate()` and `increase()`,
+//! and an alert on it has nothing to compare with until then.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -24,6 +31,30 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The collector of the `process_*` metrics, read at each [`render`].
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+
+/// The providers as the metrics label them: each provider module's `PROVIDER`.
+pub const PROVIDERS: [&str; 5] = ["exotel", "twilio", "plivo", "8x8", "vonage"];
+
+/// The outcomes a call can end with, as `pinbridge_calls_total` labels them.
+const ENDED: [crate::domain::Outcome; 7] = {
+    use crate::domain::Outcome::*;
+    [
+        Connected, NoAnswer, Busy, Canceled, Failed, PinFailed, Abandoned,
+    ]
+};
+
+/// The event types of the event webhooks (`outbound::events`), as
+/// `pinbridge_event_deliveries_total` labels them.
+const EVENT_TYPES: [&str; 5] = [
+    "call.completed",
+    "call.unanswered",
+    "pin.locked",
+    "pin.budget_spent",
+    "booking.expired",
+];
 
 /// Installs the Prometheus recorder as the process's global `metrics` recorder, once, and
 /// returns the handle that renders it. Later calls return the same handle. If another
@@ -44,6 +75,10 @@ pub fn install() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");
         }
         describe();
+        let process = PROCESS.get_or_init(metrics_process::Collector::default);
+        process.describe();
+        ::metrics::gauge!("pinbridge_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        register_counters();
         let upkeep = handle.clone();
         let spawned = std::thread::Builder::new()
             .name("metrics-upkeep".into())
@@ -62,7 +97,61 @@ pub fn install() -> &'static PrometheusHandle {
 
 /// The metrics in the Prometheus text exposition format (version 0.0.4), for `GET /metrics`.
 pub fn render() -> String {
-    install().render()
+    let handle = install();
+    if let Some(process) = PROCESS.get() {
+        process.collect();
+    }
+    handle.render()
+}
+
+/// Shows every counter at zero for each label set it can take (see the module's
+/// documentation). The webhook steps (`pinbridge_steps_total`, `pinbridge_step_fallbacks_total`)
+/// are left to their first step: their applets and decisions differ by provider, and the
+/// product of all of them would be mostly series that can never move.
+fn register_counters() {
+    use ::metrics::counter;
+    let zero = |c: ::metrics::Counter| c.increment(0);
+    for provider in PROVIDERS {
+        for outcome in ENDED {
+            zero(
+                counter!("pinbridge_calls_total", "provider" => provider, "outcome" => outcome.as_str()),
+            );
+        }
+        for name in [
+            "pinbridge_wrong_pins_total",
+            "pinbridge_pin_budget_refusals_total",
+            "pinbridge_unsigned_requests_total",
+            "pinbridge_replays_refused_total",
+        ] {
+            zero(counter!(name, "provider" => provider));
+        }
+    }
+    zero(counter!("pinbridge_pin_lockouts_total"));
+    for scope in ["number", "every_number"] {
+        zero(counter!("pinbridge_pin_budget_spent_total", "scope" => scope));
+    }
+    for result in ["hit", "miss"] {
+        zero(
+            counter!("pinbridge_cache_requests_total", "cache" => "call_state", "result" => result),
+        );
+    }
+    for kind in ["unavailable", "statement"] {
+        zero(counter!("pinbridge_database_errors_total", "kind" => kind));
+    }
+    for result in ["placed", "refused", "uncertain"] {
+        zero(counter!("pinbridge_click_to_calls_total", "result" => result));
+    }
+    for result in ["sent", "skipped", "failed"] {
+        zero(counter!("pinbridge_sms_total", "result" => result));
+    }
+    for kind in EVENT_TYPES {
+        for result in ["delivered", "retry", "abandoned"] {
+            zero(counter!("pinbridge_event_deliveries_total", "type" => kind, "result" => result));
+        }
+    }
+    for class in crate::telemetry::STATUS_CLASSES {
+        zero(counter!(crate::telemetry::HTTP_REQUESTS_TOTAL, "class" => class));
+    }
 }
 
 fn describe() {
@@ -127,6 +216,22 @@ fn describe() {
     describe_counter!(
         "pinbridge_database_errors_total",
         "Database errors, by kind (unavailable: unreachable or gone; statement: refused)."
+    );
+    describe_gauge!(
+        "pinbridge_build_info",
+        "Always 1, labelled with the version of the running pinbridge."
+    );
+    describe_counter!(
+        crate::telemetry::HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by status class (1xx to 5xx)."
+    );
+    describe_counter!(
+        "pinbridge_click_to_calls_total",
+        "Click-to-call requests to Exotel, by result (placed, refused, uncertain)."
+    );
+    describe_counter!(
+        "pinbridge_sms_total",
+        "SMS after unanswered calls, by result (sent, skipped, failed)."
     );
     describe_gauge!(
         "pinbridge_events_backlog",

@@ -61,6 +61,26 @@ fn filter(directives: Option<&str>, default_filter: &str) -> EnvFilter {
     }
 }
 
+/// The counter of HTTP requests answered, by status class (`class`: `1xx` to `5xx`): counted
+/// where each request's line is logged, so that the two agree. `crate::metrics` describes it
+/// and shows every class from the start.
+pub const HTTP_REQUESTS_TOTAL: &str = "pinbridge_http_requests_total";
+
+/// The values of [`HTTP_REQUESTS_TOTAL`]'s `class` label.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// Counts one answered request of `status` in [`HTTP_REQUESTS_TOTAL`].
+fn count_request(status: u16) {
+    let class = match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    ::metrics::counter!(HTTP_REQUESTS_TOTAL, "class" => class).increment(1);
+}
+
 /// An error's code (`invalid_body`, `internal`), in the extensions of the response that
 /// carries it, for the request's log line: never its message, which may quote the request.
 #[derive(Debug, Clone, Copy)]
@@ -248,6 +268,7 @@ impl RootSpanBuilder for PrivateRootSpan {
             Err(error) => {
                 // No response was made: its status and code only (see below).
                 let status = error.as_response_error().status_code().as_u16();
+                count_request(status);
                 let error_code = error
                     .error_response()
                     .extensions()
@@ -270,6 +291,7 @@ impl RootSpanBuilder for PrivateRootSpan {
             status: response.status().as_u16(),
             latency_us,
         };
+        count_request(http.status);
         if let Some(step) = take_step(&span) {
             emit_step(&step, Some(&http));
             return;

@@ -4,5 +4,6 @@
 //! Owns: start-up, the order things are built and stopped in, the background tasks. Must not
 //! touch: request handling or SQL beyond calling what the other modules offer.
 
+pub mod banner;
 pub mod routes;
 pub mod startup;

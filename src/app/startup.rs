@@ -410,6 +410,11 @@ impl Application {
         &self.settings
     }
 
+    /// The SQLite database file, when the database is one.
+    pub fn database_file(&self) -> Option<&std::path::Path> {
+        self.db.sqlite_path()
+    }
+
     /// The secrets in use, and which ones this start generated.
     pub fn secrets(&self) -> &Secrets {
         &self.secrets

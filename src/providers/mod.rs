@@ -25,3 +25,18 @@ pub fn caller_id_text(caller_id: Option<&PhoneNumber>, dialled: Option<&str>) ->
         .or_else(|| dialled.map(str::to_owned))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_metrics_list_every_provider_by_its_own_name() {
+        let providers = [
+            super::exotel::PROVIDER,
+            super::twilio::PROVIDER,
+            super::plivo::PROVIDER,
+            super::eight_by_eight::PROVIDER,
+            super::vonage::PROVIDER,
+        ];
+        assert_eq!(crate::metrics::PROVIDERS, providers);
+    }
+}

@@ -14,6 +14,7 @@
 
 pub mod admin_sessions;
 pub mod attempts;
+pub mod backup;
 pub mod bookings;
 pub mod calls;
 mod error;
@@ -285,6 +286,12 @@ impl Db {
         self.sqlite_file
             .as_deref()
             .map(|path| (path, self.statement_timeout))
+    }
+
+    /// The SQLite database file, when this is one (not PostgreSQL, not an in-memory
+    /// database): where the operator's files beside it go (a generated admin token, backups).
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     /// SQLite: the most bytes the database file may hold (`PINBRIDGE_SQLITE_MAX_SIZE_MB`), for

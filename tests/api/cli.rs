@@ -22,12 +22,66 @@ fn pinbridge(dir: &Path) -> Command {
     cmd
 }
 
-/// A `pinbridge serve` process whose stdout is collected line by line.
+/// Collects the lines of one of a process's outputs, on a thread that ends when it closes.
+struct Collected {
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Collected {
+    fn from(output: impl std::io::Read + Send + 'static) -> Self {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Every line, once the output has ended.
+    fn finish(&mut self) -> Vec<String> {
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the reader ends with the output");
+        }
+        self.lines()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Waits for a line containing `needle` and returns it.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(line) = self.lines().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no line with {needle:?} in {:#?}", self.lines());
+    }
+}
+
+/// A `pinbridge serve` process: its stdout (the JSON logs) and its stderr (the start banner)
+/// are collected line by line.
 struct Server {
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    /// The thread collecting `lines`; it ends when the process's stdout closes.
-    reader: Option<std::thread::JoinHandle<()>>,
+    stdout: Collected,
+    stderr: Collected,
+}
+
+/// What a stopped server wrote.
+struct Output {
+    /// The JSON log lines.
+    stdout: Vec<String>,
+    /// The start banner and anything else for the operator.
+    stderr: Vec<String>,
 }
 
 impl Server {
@@ -46,26 +100,20 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("pinbridge starts");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().unwrap();
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let stdout = Collected::from(child.stdout.take().unwrap());
+        let stderr = Collected::from(child.stderr.take().unwrap());
         Self {
             child,
-            lines,
-            reader: Some(reader),
+            stdout,
+            stderr,
         }
     }
 
     /// Stops the server as an operator or an orchestrator does, with SIGTERM (it answers the
-    /// requests under way, writes what is queued and exits), and returns every line it wrote
-    /// on stdout: its output has ended, so a line missing from it was never written.
+    /// requests under way, writes what is queued and exits), and returns every line it wrote:
+    /// its outputs have ended, so a line missing from them was never written.
     /// The client connections to it should be dropped first (an open one keeps it waiting).
-    async fn stop(mut self) -> Vec<String> {
+    async fn stop(mut self) -> Output {
         // A server that has answered a request has its workers running, and they start with
         // its SIGTERM handler; before that, SIGTERM would kill it.
         let ready = reqwest::get(format!("http://127.0.0.1:{}/healthz", self.port()))
@@ -91,41 +139,24 @@ impl Server {
             status.success(),
             "pinbridge exits cleanly on SIGTERM: {status}"
         );
-        if let Some(reader) = self.reader.take() {
-            reader
-                .join()
-                .expect("the stdout reader ends with the output");
+        Output {
+            stdout: self.stdout.finish(),
+            stderr: self.stderr.finish(),
         }
-        self.output()
     }
 
-    /// Waits for a stdout line containing `needle` and returns it.
-    fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(line) = self
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains(needle))
-            {
-                return line.clone();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "no line with {needle:?} in {:#?}",
-            self.lines.lock().unwrap()
-        );
+    /// Waits for a line of the banner (stderr) containing `needle` and returns it.
+    fn banner_line(&self, needle: &str) -> String {
+        self.stderr.wait_for(needle)
     }
 
-    fn output(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+    /// Waits for a log line (stdout) containing `needle` and returns it.
+    fn log_line(&self, needle: &str) -> String {
+        self.stdout.wait_for(needle)
     }
 
     fn port(&self) -> u16 {
-        let line = self.wait_for("listening on port");
+        let line = self.banner_line("listening on port");
         line.split("port ")
             .nth(1)
             .unwrap()
@@ -149,8 +180,53 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let port = server.port();
-    let greeting_line = server.wait_for("/greeting");
-    let greeting_url = greeting_line.split_whitespace().last().unwrap().to_owned();
+    let admin = server.banner_line("Admin UI:");
+    assert!(
+        admin.contains(&format!("http://127.0.0.1:{port}/admin")),
+        "{admin}"
+    );
+    // Only Exotel is on: every other provider is said to be off, with what turns it on.
+    for (provider, setting) in [
+        ("twilio", "PINBRIDGE_TWILIO_AUTH_TOKEN"),
+        ("plivo", "PINBRIDGE_PLIVO_AUTH_TOKEN"),
+        ("8x8", "PINBRIDGE_8X8_SECRET"),
+        ("vonage", "PINBRIDGE_VONAGE_SIGNATURE_SECRET"),
+    ] {
+        let line = server.banner_line(&format!("  {provider} "));
+        assert!(line.contains(" off ") && line.contains(setting), "{line}");
+    }
+    let exotel = server.banner_line("  exotel ");
+    assert!(exotel.contains(" on "), "{exotel}");
+    // stderr is a pipe here, as under docker or systemd: the URL secret is withheld, and the
+    // generated admin token is written to a file of the database's directory, not shown.
+    let greeting = server.banner_line("/greeting");
+    assert!(greeting.contains("/exotel/<secret>/greeting"), "{greeting}");
+    server.banner_line("`pinbridge urls` prints the URLs in full");
+    let written = server.banner_line("Admin API token generated now, not shown");
+    let token_file = dir.path().join("pinbridge.db.admin-token");
+    assert!(
+        written.contains(&token_file.display().to_string()),
+        "{written}"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner reads the token file");
+    }
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(token.len() >= 32, "a long generated token");
+    let urls = pinbridge(dir.path()).arg("urls").output().unwrap();
+    assert!(urls.status.success());
+    let printed = String::from_utf8_lossy(&urls.stdout).into_owned();
+    let greeting_url = printed
+        .lines()
+        .find(|l| l.ends_with("/greeting"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("no greeting URL in {printed}"))
+        .to_owned();
     let secret = greeting_url
         .split("/exotel/")
         .nth(1)
@@ -160,25 +236,8 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
         .unwrap()
         .to_owned();
     assert!(secret.len() >= 32, "a long generated secret");
-    // Only Exotel is on: every other provider is said to be off, with what turns it on.
-    for (provider, setting) in [
-        ("twilio", "PINBRIDGE_TWILIO_AUTH_TOKEN"),
-        ("plivo", "PINBRIDGE_PLIVO_AUTH_TOKEN"),
-        ("8x8", "PINBRIDGE_8X8_SECRET"),
-        ("vonage", "PINBRIDGE_VONAGE_SIGNATURE_SECRET"),
-    ] {
-        let line = server.wait_for(&format!("  {provider} "));
-        assert!(line.contains(" off ") && line.contains(setting), "{line}");
-    }
-    let exotel = server.wait_for("  exotel ");
-    assert!(exotel.contains(" on "), "{exotel}");
-    server.wait_for("Admin API token");
-    let lines = server.output();
-    let at = lines
-        .iter()
-        .position(|l| l.contains("Admin API token"))
-        .unwrap();
-    let token = lines[at + 1].trim().to_owned();
+    // `urls` names the configured listen port; the server listens on the one it was given.
+    let greeting_url = format!("http://127.0.0.1:{port}/exotel/{secret}/greeting");
     assert!(
         dir.path().join("pinbridge.db").exists(),
         "the SQLite file is created"
@@ -244,20 +303,16 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
         .unwrap();
 
     // Every log line (JSON) the server wrote, up to its exit, is free of numbers, PINs and
-    // the URL secret.
+    // the URL secret; stdout holds nothing but log lines, and the banner on stderr no secret.
     drop(client);
-    let logs: Vec<String> = server
-        .stop()
-        .await
-        .into_iter()
-        .filter(|l| l.starts_with('{'))
-        .collect();
+    let output = server.stop().await;
+    let logs = output.stdout;
     assert!(
         logs.iter().any(|l| l.contains("cli-call")),
         "the call steps are logged: {logs:#?}"
     );
     for line in &logs {
-        let parsed: Value = serde_json::from_str(line).expect("log lines are JSON");
+        let parsed: Value = serde_json::from_str(line).expect("stdout holds JSON log lines only");
         assert!(parsed.is_object());
         for secret_thing in [
             "9812345678",
@@ -273,23 +328,74 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
             );
         }
     }
+    let banner = output.stderr.join("\n");
+    assert!(banner.contains("listening on port"), "{banner}");
+    assert!(!banner.contains(&secret), "{banner}");
+    assert!(!banner.contains(&token), "{banner}");
 
-    // A second start keeps the secret and the token: nothing new is printed in full.
+    // A second start keeps the secret and the token: nothing new is generated, and the token
+    // file left behind is pointed out for deletion.
     let again = Server::start(dir.path());
-    again.wait_for("pinbridge urls");
-    let out = again.stop().await.join("\n");
+    again.banner_line("pinbridge urls");
+    let out = again.stop().await;
+    let banner = out.stderr.join("\n");
+    assert!(!banner.contains(&secret), "{banner}");
+    assert!(!banner.contains(&token), "{banner}");
+    assert!(!banner.contains("generated now"), "{banner}");
     assert!(
-        !out.contains(&secret),
-        "the secret is masked on later starts"
+        banner.contains("delete it once the token is kept elsewhere"),
+        "{banner}"
     );
-    assert!(!out.contains("Admin API token"));
+    assert!(out.stdout.iter().all(|l| l.starts_with('{')));
+}
 
-    let urls = pinbridge(dir.path()).arg("urls").output().unwrap();
-    assert!(urls.status.success());
-    let printed = String::from_utf8_lossy(&urls.stdout);
+/// On a terminal (a pseudo-terminal from util-linux's `script`, as an operator's shell has)
+/// the banner shows the URL secret and the generated admin token in full, and writes no file.
+#[test]
+fn on_a_terminal_the_banner_shows_the_secrets_in_full() {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("skipped: util-linux's `script` is missing");
+        return;
+    }
+    const EXOTEL_SECRET: &str = "terminal-exotel-secret-abcdefgh";
+    let dir = tempfile::tempdir().unwrap();
+    // The server's stdout (the logs) goes to a file; stderr, the terminal, is `script`'s
+    // output. `timeout` stops the server once it has started.
+    let command = format!(
+        "timeout -s TERM 5 {} serve 2>&1 >{}",
+        env!("CARGO_BIN_EXE_pinbridge"),
+        dir.path().join("logs").display()
+    );
+    let mut script = Command::new(script);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PINBRIDGE_") {
+            script.env_remove(key);
+        }
+    }
+    let out = script
+        .current_dir(dir.path())
+        .env("PINBRIDGE_LISTEN", "127.0.0.1:0")
+        .env("PINBRIDGE_EXOTEL_SECRET", EXOTEL_SECRET)
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
     assert!(
-        printed.contains(&format!("/exotel/{secret}/greeting")),
-        "{printed}"
+        terminal.contains(&format!("/exotel/{EXOTEL_SECRET}/greeting")),
+        "{terminal}"
+    );
+    let at = terminal
+        .find("shown only this once")
+        .unwrap_or_else(|| panic!("no admin token in {terminal}"));
+    let token = terminal[at..].lines().nth(1).unwrap().trim();
+    assert!(token.len() >= 32, "{terminal}");
+    assert!(!dir.path().join("pinbridge.db.admin-token").exists());
+    let logs = std::fs::read_to_string(dir.path().join("logs")).unwrap();
+    assert!(logs.lines().all(|l| l.starts_with('{')), "{logs}");
+    assert!(
+        !logs.contains(token) && !logs.contains(EXOTEL_SECRET),
+        "{logs}"
     );
 }
 
@@ -297,9 +403,9 @@ async fn serve_with_no_configuration_works_and_logs_no_personal_data() {
 async fn an_unsigned_provider_is_announced_as_such_and_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(dir.path(), &[("PINBRIDGE_UNSIGNED_PROVIDERS", "vonage")]);
-    let line = server.wait_for("  vonage ");
+    let line = server.banner_line("  vonage ");
     assert!(line.contains("ON, UNSIGNED"), "{line}");
-    let warning = server.wait_for("WITHOUT authentication");
+    let warning = server.log_line("WITHOUT authentication");
     assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
 }
 
@@ -377,6 +483,7 @@ async fn identifiers_from_requests_reach_the_log_only_bounded_or_hashed() {
     let logs: Vec<Value> = server
         .stop()
         .await
+        .stdout
         .iter()
         .filter(|l| l.starts_with('{'))
         .map(|l| {
@@ -745,4 +852,205 @@ async fn trusted_callers_import_is_all_or_nothing_and_reports_every_bad_line() {
         said(&out)
     );
     db.close().await;
+}
+
+/// `pinbridge backup FILE` run as an operator runs it, beside a server taking orders and
+/// calls; a server started on the copy finds every order created before the backup.
+#[tokio::test]
+async fn backup_copies_a_database_in_use_and_a_server_on_the_copy_finds_its_orders() {
+    use crate::common::{Call, spawn_app_with};
+    // SQLite in both passes: the backup is SQLite's (PostgreSQL has pg_dump).
+    let data = tempfile::tempdir().unwrap();
+    let live = format!("sqlite://{}/live.db", data.path().display());
+    let app = spawn_app_with(|s| s.database.url = live.clone()).await;
+    for i in 0..20 {
+        app.create_order(&format!("OD-B{i}"), &format!("{}", 5100 + i))
+            .await;
+    }
+
+    // In use: orders created and PIN calls stepped while the copy is taken.
+    let busy = async {
+        let mut i = 0;
+        loop {
+            app.create_order(&format!("OD-DURING-{i}"), &format!("{}", 7100 + i))
+                .await;
+            assert_eq!(
+                app.check_pin(&Call::new(&format!("backup-call-{i}")), "5100")
+                    .await,
+                200
+            );
+            i += 1;
+            tokio::task::yield_now().await;
+        }
+    };
+    let copy = data.path().join("copy.db");
+    let backup = {
+        let copy = copy.clone();
+        let live = live.clone();
+        let dir = data.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            pinbridge(&dir)
+                .env("PINBRIDGE_DATABASE_URL", &live)
+                .arg("backup")
+                .arg(&copy)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = tokio::select! {
+        out = backup => out.unwrap(),
+        () = busy => unreachable!("the traffic never ends by itself"),
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backed up the database to"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the copy holds personal data");
+    }
+
+    // An existing file is never overwritten.
+    let before = std::fs::metadata(&copy).unwrap().len();
+    let again = pinbridge(data.path())
+        .env("PINBRIDGE_DATABASE_URL", &live)
+        .arg("backup")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("exists"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(std::fs::metadata(&copy).unwrap().len(), before);
+
+    let restored =
+        spawn_app_with(|s| s.database.url = format!("sqlite://{}", copy.display())).await;
+    for i in 0..20 {
+        let (status, order) = restored.get_json(&format!("/orders/OD-B{i}")).await;
+        assert_eq!(status, 200, "OD-B{i}: {order}");
+        assert_eq!(order["customer_number"], crate::common::CUSTOMER_E164);
+    }
+    // The copy is a database of its own: what the live server takes later is not in it.
+    app.create_order("OD-AFTER", "9100").await;
+    let (status, _) = restored.get_json("/orders/OD-AFTER").await;
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn backup_on_postgresql_says_to_use_pg_dump_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pinbridge(dir.path())
+        .env(
+            "PINBRIDGE_DATABASE_URL",
+            "postgres://pinbridge@127.0.0.1:1/pinbridge",
+        )
+        .args(["backup", "copy.db"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pg_dump"), "{stderr}");
+    assert!(!dir.path().join("copy.db").exists());
+}
+
+/// `pinbridge healthcheck`, a container's HEALTHCHECK: 0 while the server answers /healthz,
+/// 1 once nothing answers there.
+#[tokio::test]
+async fn healthcheck_exits_zero_while_the_server_answers_and_one_when_it_does_not() {
+    let app = crate::common::spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let check = |env: Vec<(&'static str, String)>, args: Vec<String>| {
+        let dir = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            pinbridge(&dir)
+                .envs(env)
+                .arg("healthcheck")
+                .args(args)
+                .output()
+                .unwrap()
+        })
+    };
+
+    let out = check(
+        vec![],
+        vec!["--url".into(), format!("{}/healthz", app.address)],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without --url: /healthz at PINBRIDGE_LISTEN, 0.0.0.0 (a container's) read as loopback.
+    let out = check(
+        vec![("PINBRIDGE_LISTEN", format!("0.0.0.0:{port}"))],
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A path that answers 404, and a port where nothing listens.
+    let out = check(
+        vec![],
+        vec!["--url".into(), format!("{}/no-such", app.address)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = check(
+        vec![("PINBRIDGE_LISTEN", format!("127.0.0.1:{closed_port}"))],
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!out.stderr.is_empty(), "it says why");
+}
+
+/// On PostgreSQL there is no directory of the database to keep a generated admin token in:
+/// without a terminal the banner says it is kept nowhere and to set PINBRIDGE_ADMIN_TOKEN, and
+/// neither output holds it. Runs in the PostgreSQL pass (`TEST_DATABASE_URL`).
+#[tokio::test]
+async fn on_postgresql_without_a_terminal_a_generated_admin_token_is_shown_nowhere() {
+    if crate::common::test_postgres_url().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::common::fresh_database_url(dir.path()).await;
+    let server = Server::start_with(dir.path(), &[("PINBRIDGE_DATABASE_URL", &url)]);
+    server.banner_line("(PostgreSQL)");
+    let lost = server.banner_line("Admin API token generated now, but not shown");
+    assert!(lost.contains("not kept"), "{lost}");
+    server.banner_line("Set PINBRIDGE_ADMIN_TOKEN");
+    let out = server.stop().await;
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(written.is_empty(), "no file written: {written:?}");
+    // No line of either output holds a 40-character token.
+    for line in out.stdout.iter().chain(&out.stderr) {
+        let longest = line
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest < 40, "a token-like word in {line}");
+    }
 }

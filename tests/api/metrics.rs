@@ -157,7 +157,7 @@ async fn metrics_count_exotel_pin_steps_and_their_latency_with_bounded_labels_an
     // Labels are bounded values; no number, PIN, CallSid, order id or secret anywhere.
     let allowed = [
         "provider", "applet", "decision", "outcome", "reason", "kind", "cache", "result", "type",
-        "le", "scope",
+        "le", "scope", "class", "version",
     ];
     // The guessing gauges alone are labelled by virtual number: the business's own published
     // number, which every customer sees as caller ID.
@@ -167,7 +167,11 @@ async fn metrics_count_exotel_pin_steps_and_their_latency_with_bounded_labels_an
         "pinbridge_pin_budget_spent_ratio",
     ];
     for s in &after {
-        assert!(s.name.starts_with("pinbridge_"), "{}", s.name);
+        assert!(
+            s.name.starts_with("pinbridge_") || s.name.starts_with("process_"),
+            "{}",
+            s.name
+        );
         for k in s.labels.keys() {
             let guessing = k == "virtual_number" && by_virtual_number.contains(&s.name.as_str());
             assert!(
@@ -257,4 +261,121 @@ async fn a_request_id_is_echoed_and_generated_when_missing_or_unsafe() {
         .unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn metrics_show_the_process_the_build_and_requests_by_status_class() {
+    let app = spawn_app().await;
+    app.create_order("OD-M2", "4821").await;
+    let (text, before) = scrape(&app).await;
+
+    // The standard process metrics, read from this very process.
+    let one = |name: &str| {
+        let found: Vec<&Sample> = before.iter().filter(|s| s.name == name).collect();
+        assert_eq!(found.len(), 1, "{name} in {text}");
+        found[0].value
+    };
+    assert!(one("process_resident_memory_bytes") > 1_000_000.0);
+    assert!(one("process_open_fds") >= 3.0);
+    // A counter of whole seconds (the `metrics` crate's counters are integers).
+    assert!(one("process_cpu_seconds_total") >= 0.0);
+    let started = one("process_start_time_seconds");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        started <= now && started > now - 3600.0,
+        "started at {started}"
+    );
+    assert!(text.contains("# TYPE process_cpu_seconds_total counter"));
+    let version = [("version", env!("CARGO_PKG_VERSION"))];
+    assert_eq!(total(&before, "pinbridge_build_info", &version), 1.0);
+
+    // One request of each class this test can cause: 2xx, 3xx (Exotel's Passthru signal for a
+    // wrong PIN), 4xx (an unknown path, a refused token).
+    let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    assert_eq!(app.check_pin(&Call::new("class-call"), "1111").await, 302);
+    assert_eq!(get("/no/such/path").await.unwrap().status(), 404);
+    let refused = app
+        .client
+        .get(app.api("/orders/OD-M2"))
+        .bearer_auth("not-the-admin-token-at-all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let (_, after) = scrape(&app).await;
+    let class =
+        |s: &[Sample], class: &str| total(s, "pinbridge_http_requests_total", &[("class", class)]);
+    // Other tests' apps share the recorder: these grow by at least this test's requests (the
+    // scrape before counts in "2xx" too).
+    assert!(class(&after, "2xx") - class(&before, "2xx") >= 2.0);
+    assert!(class(&after, "3xx") - class(&before, "3xx") >= 1.0);
+    assert!(class(&after, "4xx") - class(&before, "4xx") >= 2.0);
+}
+
+#[tokio::test]
+async fn every_counter_is_shown_from_the_start_for_each_label_set_it_can_take() {
+    let app = spawn_app().await;
+    let (text, samples) = scrape(&app).await;
+    let shown = |name: &str, labels: &[(&str, &str)]| {
+        samples.iter().any(|s| {
+            s.name == name
+                && s.labels.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+    };
+    // Label sets no test of this binary produces (a provider's abandoned calls, an SMS that
+    // failed, an event abandoned, a 5xx): present all the same.
+    let mut expected: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("pinbridge_pin_lockouts_total", vec![]),
+        ("pinbridge_http_requests_total", vec![("class", "5xx")]),
+        ("pinbridge_http_requests_total", vec![("class", "1xx")]),
+        (
+            "pinbridge_pin_budget_spent_total",
+            vec![("scope", "every_number")],
+        ),
+        (
+            "pinbridge_cache_requests_total",
+            vec![("cache", "call_state"), ("result", "miss")],
+        ),
+        (
+            "pinbridge_database_errors_total",
+            vec![("kind", "unavailable")],
+        ),
+        (
+            "pinbridge_click_to_calls_total",
+            vec![("result", "uncertain")],
+        ),
+        ("pinbridge_sms_total", vec![("result", "failed")]),
+        (
+            "pinbridge_event_deliveries_total",
+            vec![("type", "booking.expired"), ("result", "abandoned")],
+        ),
+    ];
+    for provider in ["exotel", "twilio", "plivo", "8x8", "vonage"] {
+        expected.push((
+            "pinbridge_calls_total",
+            vec![("provider", provider), ("outcome", "abandoned")],
+        ));
+        for name in [
+            "pinbridge_wrong_pins_total",
+            "pinbridge_pin_budget_refusals_total",
+            "pinbridge_unsigned_requests_total",
+            "pinbridge_replays_refused_total",
+        ] {
+            expected.push((name, vec![("provider", provider)]));
+        }
+    }
+    for (name, labels) in &expected {
+        assert!(shown(name, labels), "{name} {labels:?} missing from {text}");
+        assert!(
+            text.contains(&format!("# TYPE {name} counter")),
+            "{name} is a counter"
+        );
+    }
 }
