@@ -247,7 +247,7 @@ async fn deleting_an_order_deactivates_it() {
 async fn a_method_a_resource_does_not_answer_gets_405_naming_those_it_does() {
     let app = spawn_app().await;
     for (method, path, allow) in [
-        (reqwest::Method::PUT, "/orders", "POST"),
+        (reqwest::Method::PUT, "/orders", "GET, POST"),
         (reqwest::Method::POST, "/orders/OD-1", "GET, DELETE"),
         (reqwest::Method::PATCH, "/bookings/B-1", "GET, DELETE"),
         (reqwest::Method::DELETE, "/calls", "GET"),
@@ -298,4 +298,70 @@ async fn a_body_of_the_wrong_shape_is_refused_naming_the_field() {
     let message = err["error"]["message"].as_str().unwrap();
     assert!(message.starts_with("customer_number: "), "{message}");
     assert!(!message.contains("line 1"), "{message}");
+}
+
+#[tokio::test]
+async fn orders_are_listed_newest_first_a_page_at_a_time_and_by_status() {
+    let app = spawn_app().await;
+    for i in 1..=5 {
+        let r = app
+            .post_order(json!({"order_id": format!("OD-{i}"), "customer_number": "09812345678"}))
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let deleted = app
+        .client
+        .delete(app.api("/orders/OD-2"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let page = |query: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(app.api(&format!("/orders?{query}")))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, body) = page(format!("limit=2&cursor={cursor}")).await;
+        assert_eq!(status, 200, "{body}");
+        let ids: Vec<String> = body["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(ids.len() <= 2);
+        seen.extend(ids);
+        match body["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["OD-5", "OD-4", "OD-3", "OD-2", "OD-1"]);
+    let (_, active) = page("status=active".to_owned()).await;
+    assert_eq!(active["orders"].as_array().unwrap().len(), 4, "{active}");
+    let (_, gone) = page("status=deactivated".to_owned()).await;
+    assert_eq!(gone["orders"][0]["order_id"], "OD-2", "{gone}");
+    for bad in [
+        "status=lost",
+        "limit=0",
+        "limit=501",
+        "cursor=nope",
+        "colour=red",
+    ] {
+        let (status, body) = page(bad.to_owned()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
 }

@@ -351,3 +351,24 @@ async fn a_ui_session_without_pii_sees_no_pin_and_may_not_search_by_pin_or_numbe
             .contains("Would dial no one")
     );
 }
+
+#[tokio::test]
+async fn the_order_list_masks_numbers_and_pins_and_filters_by_customer_for_pii_tokens_only() {
+    let app = app().await;
+    with_order_call_and_pool(&app).await;
+    let (status, text) =
+        status_and_text(send(&app, DASHBOARD, reqwest::Method::GET, "/orders").await).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("******"), "{text}");
+    assert_no_personal_data("the order list", &text);
+    let by_customer = format!("/orders?customer_number={CUSTOMER_E164}").replace('+', "%2B");
+    let r = send(&app, DASHBOARD, reqwest::Method::GET, &by_customer).await;
+    assert_eq!(r.status(), 403);
+    let r = send(&app, OPS, reqwest::Method::GET, &by_customer).await;
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(
+        page["orders"][0]["customer_number"], CUSTOMER_E164,
+        "{page}"
+    );
+}

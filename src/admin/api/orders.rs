@@ -12,12 +12,16 @@ use crate::state::AppState;
 use crate::storage::orders::{self, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/orders", "POST").route(web::post().to(create)))
-        .service(
-            super::resource("/orders/{order_id}", "GET, DELETE")
-                .route(web::get().to(get))
-                .route(web::delete().to(deactivate)),
-        );
+    cfg.service(
+        super::resource("/orders", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        super::resource("/orders/{order_id}", "GET, DELETE")
+            .route(web::get().to(get))
+            .route(web::delete().to(deactivate)),
+    );
 }
 
 /// The body of `POST /api/v1/orders`. Unknown fields are refused.
@@ -140,6 +144,108 @@ async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
     Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms(), &who)))
+}
+
+/// The query of `GET /api/v1/orders`. Unknown parameters are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListOrders {
+    /// `active`, `expired` or `deactivated`; absent: all.
+    pub status: Option<String>,
+    /// Only orders on this virtual number (any form a number may be written in).
+    pub virtual_number: Option<String>,
+    /// Only orders for this customer; for tokens that may see personal data.
+    pub customer_number: Option<String>,
+    /// The `next` of the page before.
+    pub cursor: Option<String>,
+    /// Orders a page, 1 to 500; default 100.
+    pub limit: Option<i64>,
+}
+
+/// A page of orders: `orders` newest first, and `next`, the `cursor` of the following page
+/// (`null` on the last).
+#[derive(Debug, Serialize)]
+pub struct OrderPage {
+    pub orders: Vec<OrderView>,
+    pub next: Option<String>,
+}
+
+/// The most orders a page holds.
+const MAX_PAGE: i64 = 500;
+
+/// `GET /api/v1/orders`: a page of orders, newest first, filtered by status, virtual number
+/// and (for `:pii` tokens) customer; 400 for a bad parameter or cursor, 403 `pii_required`
+/// for a customer filter without `:pii`.
+async fn list(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    query: web::Query<ListOrders>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let now = now_ms();
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some("active") => Some(crate::domain::OrderStatus::Active),
+        Some("expired") => Some(crate::domain::OrderStatus::Expired),
+        Some("deactivated") => Some(crate::domain::OrderStatus::Deactivated),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_status",
+                "status: one of active, expired, deactivated",
+            ));
+        }
+    };
+    let region = state.settings.orders.region;
+    let number = |field: &str, raw: Option<String>| -> Result<Option<String>, ApiError> {
+        raw.filter(|r| !r.is_empty())
+            .map(|r| {
+                PhoneNumber::parse(&r, region)
+                    .map(String::from)
+                    .map_err(|e| ApiError::bad_request("invalid_number", format!("{field}: {e}")))
+            })
+            .transpose()
+    };
+    let customer_number = number("customer_number", q.customer_number)?;
+    if customer_number.is_some() && !who.pii {
+        return Err(ApiError::pii_required("filter orders by customer_number"));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit: from 1 to {MAX_PAGE}"),
+        ));
+    }
+    let before = q
+        .cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.split_once('.')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| {
+                    ApiError::bad_request("invalid_cursor", "cursor: pass the `next` of a page")
+                })
+        })
+        .transpose()?;
+    let filter = orders::OrderFilter {
+        status,
+        virtual_number: number("virtual_number", q.virtual_number)?,
+        customer_number,
+        before,
+        limit: limit + 1,
+        now,
+    };
+    let mut found = orders::list(&state.db, &filter).await?;
+    let next = (found.len() as i64 > limit).then(|| {
+        found.truncate(usize::try_from(limit).unwrap_or(0));
+        let last = found.last().expect("a full page has a last order");
+        format!("{}.{}", last.created_at, last.order_id)
+    });
+    let orders = found
+        .into_iter()
+        .map(|o| OrderView::of(o, now, &who))
+        .collect();
+    Ok(HttpResponse::Ok().json(OrderPage { orders, next }))
 }
 
 /// `DELETE /api/v1/orders/{order_id}`: deactivates the order (its PIN stops working at once)

@@ -258,6 +258,89 @@ pub async fn search(
         .collect()
 }
 
+/// Which orders [`list`] returns: those in `status` at `now` (unix ms; any status when
+/// `None`), on `virtual_number` and for `customer_number` (E.164) when given, created before
+/// the cursor `before` (the `created_at` and `order_id` of the last order of the page before),
+/// at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub virtual_number: Option<String>,
+    pub customer_number: Option<String>,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+    pub now: i64,
+}
+
+/// The orders `filter` selects, newest first (by `created_at`, then `order_id`), read from
+/// the index by creation (migration 0011).
+pub async fn list(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>, super::Error> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut texts: Vec<&str> = Vec::new();
+    let mut numbers: Vec<i64> = Vec::new();
+    // Placeholders are numbered in bind order: texts first, then numbers.
+    let text_count = usize::from(filter.virtual_number.is_some())
+        + usize::from(filter.customer_number.is_some())
+        + usize::from(filter.before.is_some());
+    let mut next_number = text_count;
+    let mut number = |value: i64, numbers: &mut Vec<i64>| {
+        numbers.push(value);
+        next_number += 1;
+        format!("${next_number}")
+    };
+    if let Some(vn) = &filter.virtual_number {
+        texts.push(vn);
+        conditions.push(format!("virtual_number = ${}", texts.len()));
+    }
+    if let Some(customer) = &filter.customer_number {
+        texts.push(customer);
+        conditions.push(format!("customer_number = ${}", texts.len()));
+    }
+    match filter.status {
+        Some(OrderStatus::Active) => {
+            let now = number(filter.now, &mut numbers);
+            conditions.push(format!("deactivated_at is null and expires_at > {now}"));
+        }
+        Some(OrderStatus::Expired) => {
+            let now = number(filter.now, &mut numbers);
+            conditions.push(format!("deactivated_at is null and expires_at <= {now}"));
+        }
+        Some(OrderStatus::Deactivated) => conditions.push("deactivated_at is not null".into()),
+        None => {}
+    }
+    if let Some((created_at, order_id)) = &filter.before {
+        texts.push(order_id);
+        let id = texts.len();
+        let at = number(*created_at, &mut numbers);
+        conditions.push(format!(
+            "(created_at < {at} or (created_at = {at} and order_id < ${id}))"
+        ));
+    }
+    let limit = number(filter.limit, &mut numbers);
+    let filters = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("where {}", conditions.join(" and "))
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders {filters}
+         order by created_at desc, order_id desc limit {limit}"
+    ));
+    let mut query = sqlx::query(sql);
+    for text in texts {
+        query = query.bind(text);
+    }
+    for value in numbers {
+        query = query.bind(value);
+    }
+    query
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
 /// Two databases and a runtime kept for all the cases of one property test, since creating a
 /// database on PostgreSQL takes a while; each case starts with no orders.
 #[cfg(test)]
