@@ -244,7 +244,12 @@ impl Db {
         MIGRATOR
             .run(&self.pool)
             .await
-            .context("applying database migrations")
+            .context("applying database migrations")?;
+        // Keys that SQL alone can not compute on both engines (migration 0013).
+        orders::fill_search_keys(self)
+            .await
+            .context("writing the search keys of orders stored before migration 0013")?;
+        Ok(())
     }
 
     /// Which engine this is.

@@ -85,7 +85,10 @@ async fn an_order_created_through_the_form_is_found_by_id_pin_and_number() {
     )
     .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()[LOCATION], "/admin/orders?q=OD-FORM-1");
+    assert_eq!(
+        r.headers()[LOCATION],
+        "/admin/orders?q=OD-FORM-1&done=created"
+    );
 
     for q in ["OD-FORM-1", "7391", "09812345678", "%2B919812345678"] {
         let (status, page) = get(&app, &cookie, &format!("/admin/orders?q={q}")).await;
@@ -135,14 +138,23 @@ async fn a_bad_number_shows_the_error_and_stores_nothing() {
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"customer_number-error\""), "{page}");
     assert!(
-        page.contains("customer_number:"),
-        "the API's message: {page}"
+        element(&page, "div", "create-errors").contains(">Customer number</a>"),
+        "the summary names the field by its label: {page}"
+    );
+    assert!(
+        !page.contains("customer_number:"),
+        "not by the API's name: {page}"
     );
     assert!(
         page.contains("value=\"OD-BAD\""),
         "the form keeps what was typed"
     );
     assert_eq!(app.get_json("/orders/OD-BAD").await.0, 404);
+}
+
+/// The `csrf` value of a form.
+fn csrf_of<'a>(form: &[(&str, &'a str)]) -> Option<&'a str> {
+    form.iter().find(|(k, _)| *k == "csrf").map(|(_, v)| *v)
 }
 
 #[tokio::test]
@@ -160,6 +172,15 @@ async fn a_form_without_its_csrf_token_is_refused_and_stores_nothing() {
         }
         let r = post(&app, &cookie, "/admin/orders", &form).await;
         assert_eq!(r.status(), 403);
+        // Shown again as typed, with the session's token, to be sent again.
+        let page = r.text().await.unwrap();
+        assert!(
+            element(&page, "div", "create-expired").contains("submit it again"),
+            "{page}"
+        );
+        assert!(page.contains("value=\"OD-CSRF\""), "{page}");
+        let fresh = crate::common::admin_csrf(&page);
+        assert!(!fresh.is_empty() && Some(fresh.as_str()) != csrf_of(&form));
     }
     assert_eq!(app.get_json("/orders/OD-CSRF").await.0, 404);
     app.create_order("OD-KEEP", "4821").await;

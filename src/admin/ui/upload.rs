@@ -4,8 +4,23 @@
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
-/// The largest CSV accepted from the browser, in bytes (about 50,000 orders).
+/// The largest CSV accepted from the browser, in bytes: about 50,000 orders of 80 bytes (an
+/// order id, a number, a PIN, a virtual number and an expiry time).
 const MAX_CSV_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of a typical row of an orders CSV, to tell how many rows fit.
+const TYPICAL_ROW_BYTES: usize = 80;
+
+/// The upload limit as the forms state it before a file is chosen: "4 MB, about 50,000
+/// rows".
+pub(super) fn limit_in_words() -> String {
+    let rows = (MAX_CSV_BYTES / TYPICAL_ROW_BYTES) / 10_000 * 10_000;
+    format!(
+        "{} MB, about {} rows",
+        MAX_CSV_BYTES / (1024 * 1024),
+        crate::import::thousands(rows as u64)
+    )
+}
 
 /// What an upload form sent.
 #[derive(Debug, Default, Deserialize)]
