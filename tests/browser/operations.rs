@@ -159,7 +159,7 @@ async fn two_hundred_thousand_orders_are_counted_paged_and_found_by_partial_sear
     let took = search(&b, "OD-12345", "search-prefix").await;
     let count = b.element("#order-count").await.text().await.unwrap();
     assert!(
-        count.contains("10 orders match “OD-12345”, of 200,000 in all"),
+        count.contains("10 orders match “OD-12345”, of 200,000 orders in all"),
         "{count}"
     );
     let ids = ids_shown(&b).await;
@@ -445,6 +445,8 @@ async fn on_a_phone_a_form_shows_every_bad_field_at_once_too() {
 #[tokio::test]
 async fn a_form_sent_with_an_expired_token_comes_back_filled_in_to_be_sent_again() {
     let b = Browser::start("expired-form").await;
+    // A full page of orders above the form: it is below the fold.
+    seed(&b, 60).await;
     b.sign_in().await;
     b.visit("/admin/orders", "form").await;
     b.fill("#order_id", "OD-STALE").await;
@@ -463,6 +465,24 @@ async fn a_form_sent_with_an_expired_token_comes_back_filled_in_to_be_sent_again
     b.shot("expired").await;
     assert!(text.contains("nothing was saved"), "{text}");
     assert_eq!(b.status().await, 403);
+    // The page opens on the form: its first field focused, the notice in view.
+    let seen = b
+        .client
+        .execute(
+            "const r = document.querySelector('#create-expired').getBoundingClientRect(); \
+             return { focused: document.activeElement.id, top: r.top, \
+                      innerHeight: window.innerHeight, scrollY: window.scrollY };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen["focused"], "order_id", "{seen}");
+    assert!(seen["scrollY"].as_f64().unwrap() > 0.0, "{seen}");
+    let top = seen["top"].as_f64().unwrap();
+    assert!(
+        top >= 0.0 && top < seen["innerHeight"].as_f64().unwrap(),
+        "the notice is in view: {seen}"
+    );
     assert_eq!(b.app.get_json("/orders/OD-STALE").await.0, 404);
     let kept = b.element("#order_id").await.prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("OD-STALE"), "what was typed is kept");

@@ -178,7 +178,7 @@ async fn add_number(
     let mut form = form.into_inner();
     let mut errors = FormErrors::default();
     let status = if !session.form_is_fresh(&form.csrf) {
-        errors = FormErrors::expired();
+        errors = FormErrors::expired("vn_number");
         StatusCode::FORBIDDEN
     } else {
         let number = PhoneNumber::parse(&form.vn_number, state.settings.orders.region);
@@ -320,7 +320,7 @@ async fn create_booking(
     let mut form = form.into_inner();
     let mut errors = FormErrors::default();
     let status = if !session.form_is_fresh(&form.csrf) {
-        errors = FormErrors::expired();
+        errors = FormErrors::expired("party_a");
         StatusCode::FORBIDDEN
     } else {
         check_booking_fields(&state, &form, &mut errors);

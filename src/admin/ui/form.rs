@@ -20,6 +20,8 @@ pub struct FieldError {
 pub struct FormErrors {
     pub fields: Vec<FieldError>,
     pub expired: bool,
+    /// The `id` of the form's first field, focused when the form had expired.
+    first: &'static str,
 }
 
 /// What a form that had expired says above what was typed.
@@ -27,11 +29,13 @@ pub const EXPIRED: &str = "This form had expired (it was opened before a sign-in
     so nothing was saved. What you typed is kept below: check it and submit it again.";
 
 impl FormErrors {
-    /// The errors of a form that had expired.
-    pub fn expired() -> Self {
+    /// The errors of a form that had expired, whose first field is `first` (focused, so that
+    /// the page opens on the form and its notice).
+    pub fn expired(first: &'static str) -> Self {
         Self {
             fields: Vec::new(),
             expired: true,
+            first,
         }
     }
 
@@ -61,9 +65,13 @@ impl FormErrors {
             .map(|f| f.message.as_str())
     }
 
-    /// Whether `id` is the first bad field: the one the page focuses.
+    /// Whether `id` is the first bad field (or, for a form that had expired, its first
+    /// field): the one the page focuses.
     pub fn focus(&self, id: &str) -> bool {
-        self.fields.first().is_some_and(|f| f.id == id)
+        match self.fields.first() {
+            Some(f) => f.id == id,
+            None => self.expired && self.first == id,
+        }
     }
 }
 
@@ -103,6 +111,8 @@ mod tests {
             Some("An order id has 1 to 64 characters.")
         );
         assert!(errors.focus("pin") && !errors.focus("order_id"));
-        assert!(!FormErrors::expired().is_empty());
+        let expired = FormErrors::expired("order_id");
+        assert!(!expired.is_empty());
+        assert!(expired.focus("order_id") && !expired.focus("pin"));
     }
 }

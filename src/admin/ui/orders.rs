@@ -392,7 +392,7 @@ async fn create(
 ) -> actix_web::Result<HttpResponse> {
     let form = form.into_inner();
     if !session.form_is_fresh(&form.csrf) {
-        let errors = FormErrors::expired();
+        let errors = FormErrors::expired("order_id");
         return form_again(&state, &session, StatusCode::FORBIDDEN, form, errors).await;
     }
     let now = now_ms();

@@ -223,7 +223,7 @@ async fn add(
     }
     let label = Some(form.label.as_str());
     let (status, errors) = if !fresh {
-        (StatusCode::FORBIDDEN, FormErrors::expired())
+        (StatusCode::FORBIDDEN, FormErrors::expired("number"))
     } else {
         match NewTrustedCaller::parse_every_field(&form.number, label, state.settings.orders.region)
         {
