@@ -494,6 +494,44 @@ pub async fn fill_search_keys(db: &Db) -> Result<u64, super::Error> {
     }
 }
 
+/// Two databases and a runtime kept for all the cases of one property test, since creating a
+/// database on PostgreSQL takes a while; each case starts with no orders.
+#[cfg(test)]
+pub(crate) struct CaseDbs {
+    runtime: tokio::runtime::Runtime,
+    dbs: [Db; 2],
+}
+
+#[cfg(test)]
+impl CaseDbs {
+    pub(crate) fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dbs = runtime.block_on(async {
+            [
+                crate::storage::test_db().await,
+                crate::storage::test_db().await,
+            ]
+        });
+        Self { runtime, dbs }
+    }
+
+    /// Runs one case on the two databases, emptied of orders.
+    pub(crate) fn run<F: std::future::Future>(&self, case: impl FnOnce(Db, Db) -> F) -> F::Output {
+        self.runtime.block_on(async {
+            for db in &self.dbs {
+                sqlx::query("delete from orders")
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+            }
+            case(self.dbs[0].clone(), self.dbs[1].clone()).await
+        })
+    }
+}
+
 #[cfg(test)]
 mod search_tests {
     use super::*;
@@ -620,43 +658,5 @@ mod search_tests {
         let broad = plan(true).await;
         assert!(broad.contains("orders_created"), "{broad}");
         assert!(!broad.contains("TEMP B-TREE"), "{broad}");
-    }
-}
-
-/// Two databases and a runtime kept for all the cases of one property test, since creating a
-/// database on PostgreSQL takes a while; each case starts with no orders.
-#[cfg(test)]
-pub(crate) struct CaseDbs {
-    runtime: tokio::runtime::Runtime,
-    dbs: [Db; 2],
-}
-
-#[cfg(test)]
-impl CaseDbs {
-    pub(crate) fn new() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let dbs = runtime.block_on(async {
-            [
-                crate::storage::test_db().await,
-                crate::storage::test_db().await,
-            ]
-        });
-        Self { runtime, dbs }
-    }
-
-    /// Runs one case on the two databases, emptied of orders.
-    pub(crate) fn run<F: std::future::Future>(&self, case: impl FnOnce(Db, Db) -> F) -> F::Output {
-        self.runtime.block_on(async {
-            for db in &self.dbs {
-                sqlx::query("delete from orders")
-                    .execute(db.pool())
-                    .await
-                    .unwrap();
-            }
-            case(self.dbs[0].clone(), self.dbs[1].clone()).await
-        })
     }
 }
