@@ -239,7 +239,8 @@ impl Db {
         })
     }
 
-    /// Applies the pending migrations.
+    /// Applies the pending migrations, then writes the search keys of orders stored before
+    /// migration 0013 ([`orders::fill_search_keys`]; nothing to do once they are written).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR
             .run(&self.pool)

@@ -362,6 +362,79 @@ async fn numbers_and_bookings_are_managed_from_their_page() {
     assert_eq!(r.status(), 400);
 }
 
+#[tokio::test]
+async fn the_booking_and_number_forms_report_every_bad_field_and_confirmations_change_nothing() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let token = csrf(&page);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings",
+        &[
+            ("csrf", token.as_str()),
+            ("party_a", "x"),
+            ("party_b", "12"),
+            ("reference", "ride-9"),
+            ("ttl_seconds", "soon"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    let summary = element(&page, "div", "booking-errors");
+    for label in ["Party A number", "Party B number", "Lifetime in seconds"] {
+        assert!(
+            summary.contains(&format!(">{label}</a>")),
+            "{label}: {summary}"
+        );
+    }
+    assert!(!summary.contains("Reference"), "{summary}");
+    for id in ["party_a", "party_b", "ttl_seconds"] {
+        let message = element(&page, "p", &format!("{id}-error"));
+        let text = &message[message.find('>').unwrap() + 1..];
+        assert!(!text.contains(id), "{id}: {message}");
+    }
+    assert!(page.contains("value=\"ride-9\""), "what was typed is kept");
+
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers",
+        &[
+            ("csrf", token.as_str()),
+            ("vn_number", "12"),
+            ("vn_provider", "acme"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    let summary = element(&page, "div", "number-errors");
+    assert!(
+        summary.contains(">Number</a>") && summary.contains(">Provider</a>"),
+        "{summary}"
+    );
+
+    // The question before an action is a page; only its form's POST acts.
+    app.create_order("OD-ASK", "4821").await;
+    let (status, page) = get(&app, &cookie, "/admin/orders/OD-ASK/deactivate").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Deactivate order OD-ASK?"), "{page}");
+    assert!(
+        page.contains("action=\"/admin/orders/OD-ASK/deactivate\""),
+        "{page}"
+    );
+    assert_eq!(app.get_json("/orders/OD-ASK").await.1["status"], "active");
+    let (status, _) = get(&app, &cookie, "/admin/orders/OD-NONE/deactivate").await;
+    assert_eq!(status, 404);
+    let (status, _) = get(&app, &cookie, "/admin/bookings/bk_none/close").await;
+    assert_eq!(status, 404);
+    let (status, _) = get(&app, &cookie, "/admin/numbers/%2B917314853246/drain").await;
+    assert_eq!(status, 404);
+}
+
 /// A call that keys the PIN, is bridged and ends with `status` (Exotel's `DialCallStatus`).
 async fn bridged_call(app: &TestApp, sid: &str, status: &str) {
     let call = Call::new(sid);
