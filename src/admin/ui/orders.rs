@@ -205,7 +205,7 @@ impl OrdersPage {
             import_errors: Vec::new(),
             import_stopped: false,
             import_expired: false,
-            upload_limit: super::upload::limit_in_words(),
+            upload_limit: super::upload::limit_in_words(super::upload::ORDER_ROW_BYTES),
         }
     }
 

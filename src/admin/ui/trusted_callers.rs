@@ -96,6 +96,8 @@ struct TrustedCallersPage {
     /// The import's bad lines, and whether they stopped it (else they were skipped).
     import_errors: Vec<String>,
     import_stopped: bool,
+    /// The largest CSV accepted, and about how many rows it holds.
+    upload_limit: String,
 }
 
 impl TrustedCallersPage {
@@ -119,6 +121,7 @@ impl TrustedCallersPage {
             skip_bad: false,
             import_errors: Vec::new(),
             import_stopped: false,
+            upload_limit: super::upload::limit_in_words(super::upload::CALLER_ROW_BYTES),
         }
     }
 
