@@ -10,12 +10,20 @@
 //! entry: dashboard, calls, orders, trusted-callers, bookings, greetings, test-call) and `csrf`
 //! every page struct must have.
 //!
+//! A form sent back with mistakes shows every one at once ([`form`]); one that carried an
+//! expired CSRF token is shown again, filled in, rather than refused
+//! ([`AdminSession::form_is_fresh`]). An action that can not be undone asks first on a page
+//! of its own (`confirm`), and every action ends on a page that says what it did (a notice,
+//! after a redirect: post/redirect/get).
+//!
 //! Every response under `/admin` carries the headers of [`security::headers`]; the pages use
 //! no inline script or style, which that policy refuses.
 
 mod bookings;
 mod calls;
+mod confirm;
 mod dashboard;
+pub mod form;
 mod greetings;
 mod orders;
 pub mod security;
