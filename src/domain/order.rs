@@ -147,11 +147,7 @@ impl NewOrder {
                 "an order id holds no control characters",
             ));
         }
-        let customer = PhoneNumber::parse(customer_number, rules.region)
-            .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
-        rules
-            .check_destination(&customer)
-            .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+        let customer = parse_customer(customer_number, rules)?;
         let pin = match pin {
             None => PinChoice::Generate {
                 len: rules.generated_pin_len(),
@@ -167,23 +163,7 @@ impl NewOrder {
             .map_err(|e| field_error(OrderField::VirtualNumber, e))?;
         let expires_at_ms = match expires_at {
             None => now_ms + rules.default_ttl_ms,
-            Some(raw) => {
-                let t = OffsetDateTime::parse(raw.trim(), &Rfc3339).map_err(|_| {
-                    field_error(
-                        OrderField::ExpiresAt,
-                        "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
-                    )
-                })?;
-                let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-                    .map_err(|_| field_error(OrderField::ExpiresAt, "the time is out of range"))?;
-                if ms <= now_ms {
-                    return Err(field_error(
-                        OrderField::ExpiresAt,
-                        "the time is in the past",
-                    ));
-                }
-                ms
-            }
+            Some(raw) => parse_expires_at(raw, now_ms)?,
         };
         Ok(Self {
             order_id: order_id.to_owned(),
@@ -203,18 +183,96 @@ impl NewOrder {
         callers: &[String],
         rules: &OrderRules,
     ) -> Result<Self, OrderFieldError> {
-        if callers.len() > 50 {
-            return Err(field_error(
-                OrderField::AllowedCallers,
-                "at most 50 callers",
-            ));
-        }
-        self.allowed_callers = callers
-            .iter()
-            .map(|c| PhoneNumber::parse(c, rules.region))
-            .collect::<Result<_, _>>()
-            .map_err(|e| field_error(OrderField::AllowedCallers, e))?;
+        self.allowed_callers = parse_allowed_callers(callers, rules)?;
         Ok(self)
+    }
+}
+
+/// The customer of an order: a number of an allowed country ([`OrderRules::check_destination`]).
+fn parse_customer(raw: &str, rules: &OrderRules) -> Result<PhoneNumber, OrderFieldError> {
+    let customer = PhoneNumber::parse(raw, rules.region)
+        .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+    rules
+        .check_destination(&customer)
+        .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+    Ok(customer)
+}
+
+/// An order's expiry: RFC 3339 (`2026-12-01T10:00:00Z`), after `now_ms`; unix milliseconds.
+fn parse_expires_at(raw: &str, now_ms: i64) -> Result<i64, OrderFieldError> {
+    let t = OffsetDateTime::parse(raw.trim(), &Rfc3339).map_err(|_| {
+        field_error(
+            OrderField::ExpiresAt,
+            "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
+        )
+    })?;
+    let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| field_error(OrderField::ExpiresAt, "the time is out of range"))?;
+    if ms <= now_ms {
+        return Err(field_error(
+            OrderField::ExpiresAt,
+            "the time is in the past",
+        ));
+    }
+    Ok(ms)
+}
+
+/// The couriers allowed to use a PIN (any written form); at most 50.
+fn parse_allowed_callers(
+    callers: &[String],
+    rules: &OrderRules,
+) -> Result<Vec<PhoneNumber>, OrderFieldError> {
+    if callers.len() > 50 {
+        return Err(field_error(
+            OrderField::AllowedCallers,
+            "at most 50 callers",
+        ));
+    }
+    callers
+        .iter()
+        .map(|c| PhoneNumber::parse(c, rules.region))
+        .collect::<Result<_, _>>()
+        .map_err(|e| field_error(OrderField::AllowedCallers, e))
+}
+
+/// A change to an active order (`PATCH /api/v1/orders/{id}`): each field `None` stays as it
+/// is. Checked by the rules of a new order ([`NewOrder::parse`]), so an order can not be
+/// changed into one that could not have been created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderChange {
+    /// New expiry, unix milliseconds.
+    pub expires_at_ms: Option<i64>,
+    pub customer: Option<PhoneNumber>,
+    /// New couriers allowed to use the PIN; `Some` of empty: any caller.
+    pub allowed_callers: Option<Vec<PhoneNumber>>,
+}
+
+impl OrderChange {
+    /// Validates the raw fields of a change, as [`NewOrder::parse`] and
+    /// [`NewOrder::with_allowed_callers`] validate them; `expires_at` must lie after `now_ms`.
+    pub fn parse(
+        customer_number: Option<&str>,
+        expires_at: Option<&str>,
+        allowed_callers: Option<&[String]>,
+        rules: &OrderRules,
+        now_ms: i64,
+    ) -> Result<Self, OrderFieldError> {
+        Ok(Self {
+            customer: customer_number
+                .map(|c| parse_customer(c, rules))
+                .transpose()?,
+            expires_at_ms: expires_at
+                .map(|e| parse_expires_at(e, now_ms))
+                .transpose()?,
+            allowed_callers: allowed_callers
+                .map(|c| parse_allowed_callers(c, rules))
+                .transpose()?,
+        })
+    }
+
+    /// True when the change changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
     }
 }
 
@@ -372,6 +430,40 @@ mod tests {
         r.pin_min = 8;
         r.pin_max = 12;
         assert_eq!(r.generated_pin_len(), 8);
+    }
+
+    #[test]
+    fn a_change_is_checked_by_the_rules_of_a_new_order() {
+        let change = OrderChange::parse(
+            Some("09812345678"),
+            Some("2026-12-01T10:00:00Z"),
+            Some(&["09988776655".to_owned()]),
+            &rules(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(change.customer.unwrap().as_ref(), "+919812345678");
+        assert_eq!(change.expires_at_ms, Some(1_796_119_200_000));
+        assert_eq!(change.allowed_callers.unwrap().len(), 1);
+        assert!(
+            OrderChange::parse(None, None, None, &rules(), NOW)
+                .unwrap()
+                .is_empty()
+        );
+        let fields = [
+            OrderChange::parse(Some("+14155552671"), None, None, &rules(), NOW),
+            OrderChange::parse(None, Some("2020-01-01T00:00:00Z"), None, &rules(), NOW),
+            OrderChange::parse(None, None, Some(&["x".to_owned()]), &rules(), NOW),
+        ]
+        .map(|r| r.unwrap_err().field);
+        assert_eq!(
+            fields,
+            [
+                OrderField::CustomerNumber,
+                OrderField::ExpiresAt,
+                OrderField::AllowedCallers
+            ]
+        );
     }
 
     #[test]

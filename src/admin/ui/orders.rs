@@ -246,7 +246,7 @@ async fn create(
                 Err(CreateError::OrderExists) => Some((
                     StatusCode::CONFLICT,
                     "order_id",
-                    "an order with this order_id exists already".to_owned(),
+                    "an active order with this order_id exists already".to_owned(),
                 )),
                 Err(CreateError::PinInUse) => Some((
                     StatusCode::CONFLICT,
