@@ -170,7 +170,7 @@ pub struct Import {
     ledger: Ledger,
     /// Whether any order was active when the import began; if none, no id needs looking up.
     orders_before: bool,
-    /// The ids of the rows accepted so far.
+    /// The ids of the rows accepted so far that are active.
     accepted_ids: HashSet<String>,
     imported: usize,
 }
@@ -264,7 +264,10 @@ impl Import {
             };
             match checked {
                 Ok(pin) => {
-                    self.accepted_ids.insert(new.order_id.clone());
+                    // A row that is expired already leaves its id free, as a closed order does.
+                    if new.expires_at_ms > self.now_ms {
+                        self.accepted_ids.insert(new.order_id.clone());
+                    }
                     accepted.push((new, pin));
                 }
                 Err(CreateError::Database(e)) => return Err(e),
