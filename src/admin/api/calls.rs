@@ -3,9 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::page;
 use crate::admin::AdminAuth;
-use crate::domain::PhoneNumber;
 use crate::domain::clock::{parse_rfc3339, rfc3339};
+use crate::domain::{Outcome, PROVIDERS, PhoneNumber};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::storage::calls::{self, CallFilter, CallRecord};
@@ -14,19 +15,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/calls", "GET").route(web::get().to(list)));
 }
 
-/// Query of `GET /api/v1/calls`; every filter optional.
+/// Query of `GET /api/v1/calls`; every filter optional. Unknown parameters are refused.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallQuery {
     pub call_sid: Option<String>,
     pub order_id: Option<String>,
     pub booking_id: Option<String>,
-    /// The caller's number, in any form a phone number is written. Only for a token with
-    /// `:pii` (403 `pii_required` otherwise).
-    pub from: Option<String>,
+    /// Calls this number made or was dialled in (the caller or the destination), in any form
+    /// a phone number is written. Only for a token with `:pii` (403 `pii_required`
+    /// otherwise).
+    pub number: Option<String>,
+    /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
+    pub provider: Option<String>,
+    /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned` or
+    /// `in_progress`.
+    pub outcome: Option<String>,
     /// RFC 3339; calls started at or after.
-    pub since: Option<String>,
+    pub from: Option<String>,
     /// RFC 3339; calls started before.
+    pub to: Option<String>,
+    /// The earlier name of `from`.
+    pub since: Option<String>,
+    /// The earlier name of `to`.
     pub until: Option<String>,
     /// 1 to 500, default 50.
     pub limit: Option<i64>,
@@ -120,22 +131,51 @@ pub struct CallPage {
     pub next_offset: Option<i64>,
 }
 
+/// The time of the filter `name` (RFC 3339), as unix ms; `None` when absent or empty.
 fn time_filter(name: &'static str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
+        .filter(|v| !v.trim().is_empty())
         .map(|v| {
             parse_rfc3339(v).ok_or_else(|| {
+                // `from` named the caller's number before it named a time.
+                let digits = v.trim().trim_start_matches('+');
+                let hint = if !digits.is_empty()
+                    && digits.chars().all(|c| c.is_ascii_digit() || c == ' ')
+                {
+                    "; to find the calls of a phone number, use `number`"
+                } else {
+                    ""
+                };
                 ApiError::bad_request(
                     "invalid_query",
-                    format!("{name} must be an RFC 3339 time such as 2026-12-01T10:00:00Z"),
+                    format!("{name} must be an RFC 3339 time such as 2026-12-01T10:00:00Z{hint}"),
                 )
             })
         })
         .transpose()
 }
 
+/// One bound of the time range, given by its name or its earlier name (not both).
+fn bound(
+    name: &'static str,
+    value: Option<&str>,
+    earlier: &'static str,
+    earlier_value: Option<&str>,
+) -> Result<Option<i64>, ApiError> {
+    match (value, earlier_value) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("give {name} or {earlier}, not both"),
+        )),
+        (Some(v), None) => time_filter(name, Some(v)),
+        (None, v) => time_filter(earlier, v),
+    }
+}
+
 /// `GET /api/v1/calls`: calls newest first, filtered, one page at a time. 400
-/// `invalid_query`; 403 `pii_required` for `from` with a token without `:pii`, since the
-/// answer would tell whether a guessed number called.
+/// `invalid_query`, `invalid_provider`, `invalid_outcome`; 403
+/// `pii_required` for `number` with a token without `:pii`, since the answer would tell
+/// whether a guessed number called or was called.
 async fn list(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -156,22 +196,40 @@ async fn list(
             "offset must not be negative",
         ));
     }
-    let from = q.from.as_deref().filter(|s| !s.trim().is_empty());
-    if from.is_some() {
+    let number = q.number.as_deref().filter(|s| !s.trim().is_empty());
+    if number.is_some() {
         who.may_filter_by("phone number")?;
     }
-    let caller = from.map(|raw| {
+    // A number that does not parse is looked up as written: the log keeps a withheld or
+    // malformed caller ID as the provider sent it.
+    let number = number.map(|raw| {
         PhoneNumber::parse(raw, state.settings.orders.region)
             .map(|n| n.to_string())
             .unwrap_or_else(|_| raw.trim().to_owned())
     });
+    let providers = PROVIDERS.map(|p| (p, p));
+    let provider = page::one_of(
+        "provider",
+        "invalid_provider",
+        q.provider.as_deref(),
+        &providers,
+    )?;
+    let outcomes = Outcome::ALL.map(|o| (o.as_str(), o.as_str()));
+    let outcome = page::one_of(
+        "outcome",
+        "invalid_outcome",
+        q.outcome.as_deref(),
+        &outcomes,
+    )?;
     let filter = CallFilter {
         call_sid: q.call_sid,
         order_id: q.order_id,
         booking_id: q.booking_id,
-        caller,
-        since_ms: time_filter("since", q.since.as_deref())?,
-        until_ms: time_filter("until", q.until.as_deref())?,
+        number,
+        provider: provider.map(str::to_owned),
+        outcome: outcome.map(str::to_owned),
+        since_ms: bound("from", q.from.as_deref(), "since", q.since.as_deref())?,
+        until_ms: bound("to", q.to.as_deref(), "until", q.until.as_deref())?,
         // One more than asked tells whether there is a next page.
         limit: limit + 1,
         offset,

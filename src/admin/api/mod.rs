@@ -10,6 +10,7 @@ pub mod calls;
 pub mod click_to_call;
 mod json;
 pub mod orders;
+mod page;
 pub mod trusted_callers;
 pub mod virtual_numbers;
 

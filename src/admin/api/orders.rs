@@ -3,13 +3,14 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
-use crate::domain::{NewOrder, OrderFieldError, PhoneNumber, log_safe};
+use crate::domain::{NewOrder, OrderChange, OrderFieldError, PhoneNumber, log_safe};
 use crate::http::error::ApiError;
 use crate::import::admission::{self, CreateError, Density};
 use crate::state::AppState;
-use crate::storage::orders::{self, Order};
+use crate::storage::orders::{self, Changed, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -18,8 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list)),
     )
     .service(
-        super::resource("/orders/{order_id}", "GET, DELETE")
+        super::resource("/orders/{order_id}", "GET, PATCH, DELETE")
             .route(web::get().to(get))
+            .route(web::patch().to(change))
             .route(web::delete().to(deactivate)),
     );
 }
@@ -89,7 +91,8 @@ fn field_error(e: OrderFieldError) -> ApiError {
 }
 
 /// `POST /api/v1/orders`: 201 with the stored order; 400 for an invalid field; 409
-/// `order_exists` or `pin_in_use`.
+/// `order_exists` (an active order has the id; the id of closed orders only may be given
+/// again, their rows kept) or `pin_in_use`.
 async fn create(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -117,7 +120,10 @@ async fn create(
         .await
         .map_err(|e| match e {
             CreateError::OrderExists => {
-                ApiError::conflict("order_exists", "an order with this order_id exists already")
+                ApiError::conflict(
+                    "order_exists",
+                    "an active order with this order_id exists already; an id is given again once its order is deactivated or expired",
+                )
             }
             CreateError::PinInUse => ApiError::conflict(
                 "pin_in_use",
@@ -134,7 +140,8 @@ async fn create(
     Ok(HttpResponse::Created().json(OrderView::of(order, now, &who)))
 }
 
-/// `GET /api/v1/orders/{order_id}`: 200 with the order, 404 when there is none.
+/// `GET /api/v1/orders/{order_id}`: 200 with the newest order of this id, 404 when there is
+/// none.
 async fn get(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -144,6 +151,64 @@ async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
     Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms(), &who)))
+}
+
+/// The body of `PATCH /api/v1/orders/{order_id}`: any of the fields; those absent (or `null`)
+/// stay as they are. Unknown fields (the PIN, the virtual number) are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeOrder {
+    /// E.164 or any form a number is written in.
+    pub customer_number: Option<String>,
+    /// RFC 3339, in the future.
+    pub expires_at: Option<String>,
+    /// Courier numbers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/orders/{order_id}`: changes the customer, the expiry or the allowed callers
+/// of an active order, checked as when it was created; 200 with the order. 400 for an invalid
+/// field or an empty change, 404 when there is none, 409 `order_not_active` when it is expired
+/// or deactivated.
+async fn change(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: super::ApiJson<ChangeOrder>,
+) -> Result<HttpResponse, ApiError> {
+    let now = now_ms();
+    let body = body.into_inner();
+    let change = OrderChange::parse(
+        body.customer_number.as_deref(),
+        body.expires_at.as_deref(),
+        body.allowed_callers.as_deref(),
+        &state.settings.orders,
+        now,
+    )
+    .map_err(field_error)?;
+    if change.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "give at least one of customer_number, expires_at, allowed_callers",
+        ));
+    }
+    let order = match orders::change(&state.db, &path, &change, now).await? {
+        Changed::Changed(order) => order,
+        Changed::NotActive(order) => {
+            return Err(ApiError::conflict(
+                "order_not_active",
+                format!(
+                    "this order is {}: only an active order can be changed",
+                    order.status(now).as_str()
+                ),
+            ));
+        }
+        Changed::Missing => return Err(ApiError::not_found("no order with this order_id")),
+    };
+    // The dial that follows a PIN must not reach the customer the order had.
+    state.sessions.forget_order(&order.order_id);
+    tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order changed");
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
 }
 
 /// The query of `GET /api/v1/orders`. Unknown parameters are refused.
@@ -170,9 +235,6 @@ pub struct OrderPage {
     pub next: Option<String>,
 }
 
-/// The most orders a page holds.
-const MAX_PAGE: i64 = 500;
-
 /// `GET /api/v1/orders`: a page of orders, newest first, filtered by status, virtual number
 /// and (for `:pii` tokens) customer; 400 for a bad parameter or cursor, 403 `pii_required`
 /// for a customer filter without `:pii`.
@@ -181,67 +243,36 @@ async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListOrders>,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::domain::OrderStatus;
     let q = query.into_inner();
     let now = now_ms();
-    let status = match q.status.as_deref() {
-        None | Some("") => None,
-        Some("active") => Some(crate::domain::OrderStatus::Active),
-        Some("expired") => Some(crate::domain::OrderStatus::Expired),
-        Some("deactivated") => Some(crate::domain::OrderStatus::Deactivated),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_status",
-                "status: one of active, expired, deactivated",
-            ));
-        }
-    };
+    let status = page::one_of(
+        "status",
+        "invalid_status",
+        q.status.as_deref(),
+        &[
+            ("active", OrderStatus::Active),
+            ("expired", OrderStatus::Expired),
+            ("deactivated", OrderStatus::Deactivated),
+        ],
+    )?;
     let region = state.settings.orders.region;
-    let number = |field: &str, raw: Option<String>| -> Result<Option<String>, ApiError> {
-        raw.filter(|r| !r.is_empty())
-            .map(|r| {
-                PhoneNumber::parse(&r, region)
-                    .map(String::from)
-                    .map_err(|e| ApiError::bad_request("invalid_number", format!("{field}: {e}")))
-            })
-            .transpose()
-    };
-    let customer_number = number("customer_number", q.customer_number)?;
+    let customer_number = page::number("customer_number", q.customer_number.as_deref(), region)?;
     if customer_number.is_some() && !who.pii {
         return Err(ApiError::pii_required("filter orders by customer_number"));
     }
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit: from 1 to {MAX_PAGE}"),
-        ));
-    }
-    let before = q
-        .cursor
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.split_once('.')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(|| {
-                    ApiError::bad_request("invalid_cursor", "cursor: pass the `next` of a page")
-                })
-        })
-        .transpose()?;
+    let paging = page::Paging::parse(q.limit, q.cursor)?;
     let filter = orders::OrderFilter {
         status,
-        virtual_number: number("virtual_number", q.virtual_number)?,
+        virtual_number: page::number("virtual_number", q.virtual_number.as_deref(), region)?,
         customer_number,
         search: None,
-        before,
-        limit: limit + 1,
+        before: paging.before.clone(),
+        limit: paging.fetch(),
         now,
     };
     let mut found = orders::list(&state.db, &filter).await?;
-    let next = (found.len() as i64 > limit).then(|| {
-        found.truncate(usize::try_from(limit).unwrap_or(0));
-        let last = found.last().expect("a full page has a last order");
-        format!("{}.{}", last.created_at, last.order_id)
-    });
+    let next = paging.cut(&mut found, |o| (o.created_at, &o.order_id));
     let orders = found
         .into_iter()
         .map(|o| OrderView::of(o, now, &who))
