@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::AdminSession;
 use super::orders::{CsrfForm, html, see_other, unavailable};
-use crate::domain::clock::{now_ms, rfc3339};
+use crate::domain::clock::now_ms;
 use crate::domain::random_token;
 use crate::domain::{BookingFields, NewBooking, PROVIDERS, PhoneNumber, log_safe};
 use crate::state::AppState;
@@ -101,7 +101,10 @@ impl BookingsPage {
                 .into_iter()
                 .rev()
                 .map(|b| BookingRow {
-                    expires_at: rfc3339(b.expires_at),
+                    expires_at: super::local_time::show(
+                        &state.settings.admin_ui.time_zone,
+                        b.expires_at,
+                    ),
                     booking_id: b.booking_id,
                     reference: b.reference.unwrap_or_default(),
                     party_a: session.show(b.party_a.into()),

@@ -10,13 +10,16 @@
 //! entry: dashboard, calls, orders, trusted-callers, bookings, greetings, test-call) and `csrf`
 //! every page struct must have.
 //!
-//! Every response under `/admin` carries the headers of [`security::headers`]; the pages use
+//! A path under `/admin` that no page answers gets the 404 page of [`not_found`], with the
+//! navigation. Every response under `/admin` carries the headers of [`security::headers`]; the pages use
 //! no inline script or style, which that policy refuses.
 
 mod bookings;
 mod calls;
 mod dashboard;
 mod greetings;
+mod local_time;
+mod not_found;
 mod orders;
 pub mod security;
 pub mod session;
@@ -43,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(bookings::configure)
             .configure(greetings::configure)
             .configure(test_call::configure)
-            .configure(trusted_callers::configure),
+            .configure(trusted_callers::configure)
+            .default_service(web::to(not_found::unknown_path)),
     );
 }
