@@ -33,6 +33,18 @@ async fn bridged_call(b: &Browser, sid: &str) {
     assert_eq!(app.exotel("call-end", &end).await.status(), 200);
 }
 
+/// Scrolls `css` into view and takes a screenshot named `page`.
+async fn shot_at(b: &Browser, css: &str, page: &str) {
+    b.client
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView();",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    b.shot(page).await;
+}
+
 /// Where the page shown now overflows: the page's own width against the window's, every
 /// cell of `table` (CSS selector) whose box leaves the window or whose content is wider than
 /// its box (cut off), and, per cell, its label as a card shows it (`::before`) and its display.
@@ -158,6 +170,7 @@ async fn the_call_log_and_a_call_fit_a_laptop_and_become_cards_on_a_phone_in_ind
 
         b.visit("/admin/calls", "log").await;
         b.element("table#calls").await;
+        shot_at(&b, "table#calls", "log-table").await;
         assert_fits(&b, window, "table#calls", "the call log").await;
         let zone = b.element("#time-zone").await.text().await.unwrap();
         assert!(zone.contains("Asia/Kolkata"), "{zone}");
@@ -175,6 +188,7 @@ async fn the_call_log_and_a_call_fit_a_laptop_and_become_cards_on_a_phone_in_ind
             .await;
         b.element("table#steps").await;
         b.shot("call").await;
+        shot_at(&b, "table#steps", "call-steps").await;
         assert_fits_as(&b, window, "table#call", "the call's fields", false).await;
         assert_fits(&b, window, "table#steps", "the call's steps").await;
         let started = b
@@ -231,6 +245,7 @@ async fn the_bookings_trusted_callers_and_greetings_tables_fit_a_laptop_and_a_ph
         b.visit("/admin/bookings", "bookings").await;
         assert_fits(&b, window, "table#numbers", "the pool").await;
         assert_fits(&b, window, "table#bookings", "the bookings").await;
+        shot_at(&b, "table#bookings", "bookings-table").await;
         let expires = b
             .element("table#bookings tbody td[data-label=\"Expires\"]")
             .await
@@ -241,6 +256,7 @@ async fn the_bookings_trusted_callers_and_greetings_tables_fit_a_laptop_and_a_ph
 
         b.visit("/admin/trusted-callers", "trusted-callers").await;
         assert_fits(&b, window, "table#trusted-callers", "the trusted callers").await;
+        shot_at(&b, "table#trusted-callers", "trusted-callers-table").await;
         let since = b
             .element("table#trusted-callers tbody td[data-label=\"Trusted since\"]")
             .await
@@ -251,6 +267,7 @@ async fn the_bookings_trusted_callers_and_greetings_tables_fit_a_laptop_and_a_ph
 
         b.visit("/admin/greetings", "greetings").await;
         assert_fits(&b, window, "table#greetings", "the greetings").await;
+        shot_at(&b, "table#greetings", "greetings-table").await;
         b.finish().await;
     }
 }
@@ -296,14 +313,7 @@ async fn the_dashboard_charts_scale_to_a_laptop_and_a_phone_with_readable_labels
         b.element("svg.chart").await;
         // The charts are further down: a picture of each.
         for id in ["hourly-chart", "daily-chart"] {
-            b.client
-                .execute(
-                    "document.getElementById(arguments[0]).scrollIntoView();",
-                    vec![json!(id)],
-                )
-                .await
-                .unwrap();
-            b.shot(id).await;
+            shot_at(&b, &format!("#{id}"), id).await;
         }
         let zone = b.element("#time-zone").await.text().await.unwrap();
         assert!(zone.contains("IST (Asia/Kolkata)"), "{zone}");
