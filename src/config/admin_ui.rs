@@ -35,7 +35,9 @@ impl AdminUi {
 fn time_zone(name: &str) -> anyhow::Result<TimeZone> {
     let name = name.trim();
     if name.is_empty() {
-        bail!("PINBRIDGE_ADMIN_TIME_ZONE is empty: give an IANA time zone such as Asia/Kolkata or UTC");
+        bail!(
+            "PINBRIDGE_ADMIN_TIME_ZONE is empty: give an IANA time zone such as Asia/Kolkata or UTC"
+        );
     }
     match jiff::tz::db().get(name) {
         Ok(tz) if tz.iana_name().is_some() => Ok(tz),

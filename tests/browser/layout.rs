@@ -152,7 +152,9 @@ fn is_local_time(text: &str) -> bool {
         && date[1].len() == 3
         && date[2].len() == 4
         && clock.len() == 8
-        && clock.split(':').all(|p| p.len() == 2 && p.parse::<u8>().is_ok())
+        && clock
+            .split(':')
+            .all(|p| p.len() == 2 && p.parse::<u8>().is_ok())
 }
 
 #[tokio::test]
@@ -318,7 +320,10 @@ async fn the_dashboard_charts_scale_to_a_laptop_and_a_phone_with_readable_labels
         let zone = b.element("#time-zone").await.text().await.unwrap();
         assert!(zone.contains("IST (Asia/Kolkata)"), "{zone}");
         assert!(
-            b.client.find(fantoccini::Locator::Css("#getting-started")).await.is_err(),
+            b.client
+                .find(fantoccini::Locator::Css("#getting-started"))
+                .await
+                .is_err(),
             "a dashboard with calls has no getting-started steps"
         );
 
@@ -357,8 +362,7 @@ async fn the_dashboard_charts_scale_to_a_laptop_and_a_phone_with_readable_labels
             );
             if let Window::Desktop = window {
                 assert!(
-                    (chart["width"].as_f64().unwrap() - chart["boxWidth"].as_f64().unwrap())
-                        .abs()
+                    (chart["width"].as_f64().unwrap() - chart["boxWidth"].as_f64().unwrap()).abs()
                         < 1.0,
                     "the chart fills its box's width: {chart}"
                 );
@@ -463,7 +467,8 @@ async fn an_unknown_admin_page_or_call_is_a_404_page_with_the_navigation() {
         b.element("header nav a[href=\"/admin/calls\"]").await;
         b.element("header form[action=\"/admin/logout\"]").await;
 
-        b.visit("/admin/calls/exotel/CAno-such-call", "unknown-call").await;
+        b.visit("/admin/calls/exotel/CAno-such-call", "unknown-call")
+            .await;
         assert_eq!(b.status().await, 404);
         let heading = b.element("h1#not-found").await.text().await.unwrap();
         assert_eq!(heading, "No such call");

@@ -292,7 +292,10 @@ async fn page(
     let hour_starts: Vec<i64> = (0..24).map(|i| hour_start + i * HOUR_MS).collect();
     let days = local_time::last_days(tz, now, 7);
     let day_starts: Vec<i64> = days.iter().map(|(_, start)| *start).collect();
-    let day_start = day_starts.first().copied().unwrap_or(now - 7 * 24 * HOUR_MS);
+    let day_start = day_starts
+        .first()
+        .copied()
+        .unwrap_or(now - 7 * 24 * HOUR_MS);
     let db = &state.db;
     // The latency figures read the call steps: see the latest ones.
     state.writer.flush().await;
@@ -362,10 +365,7 @@ async fn page(
         .map(|(o, v)| (*o, v.iter().sum::<i64>()))
         .filter(|(_, n)| *n > 0)
         .collect::<Vec<_>>();
-    let legend = totals
-        .iter()
-        .map(|(o, n)| (*o, hex(o), *n))
-        .collect();
+    let legend = totals.iter().map(|(o, n)| (*o, hex(o), *n)).collect();
     let page = DashboardPage {
         signed_in: true,
         section: "dashboard",

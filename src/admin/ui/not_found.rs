@@ -49,9 +49,7 @@ pub(super) fn page(
 
 /// Any path under `/admin` that no page answers: 404 with the navigation. The admin API's
 /// unknown paths (`/api/...`) keep their JSON error.
-pub(super) async fn unknown_path(
-    session: Option<AdminSession>,
-) -> actix_web::Result<HttpResponse> {
+pub(super) async fn unknown_path(session: Option<AdminSession>) -> actix_web::Result<HttpResponse> {
     page(
         session.as_ref(),
         "",
