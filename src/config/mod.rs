@@ -17,10 +17,12 @@
 //! - [`Calls`] (`calls`): prompts, PIN attempts, bridging, call state, the fallback number.
 //! - [`Guessing`] (`guessing`): the caller limit, the guessing budget, the PIN density.
 //! - [`Access`] (`access`): admin tokens, trusted proxies, allowed source networks.
+//! - [`AdminUi`] (`admin_ui`): how the admin web UI shows times (its time zone).
 //! - [`Outbound`] (`outbound`): Exotel's REST API, the SMS, the event webhooks.
 //! - [`Retention`] (`retention`): what is deleted when, the booking TTL.
 
 mod access;
+mod admin_ui;
 mod calls;
 mod guessing;
 mod orders;
@@ -37,6 +39,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Deserializer};
 
 pub use self::access::{Access, AdminToken};
+pub use self::admin_ui::AdminUi;
 pub use self::calls::{Calls, ConnectOptions};
 pub use self::guessing::Guessing;
 pub use self::outbound::{EventsSettings, ExotelApiSettings, Outbound, SmsSettings};
@@ -61,6 +64,7 @@ pub struct Settings {
     pub calls: Calls,
     pub guessing: Guessing,
     pub access: Access,
+    pub admin_ui: AdminUi,
     pub outbound: Outbound,
     pub retention: Retention,
 }
@@ -139,6 +143,7 @@ impl Settings {
             calls: Calls::parse(raw, region)?,
             guessing: Guessing::parse(raw),
             access: Access::parse(raw)?,
+            admin_ui: AdminUi::parse(raw)?,
             outbound: Outbound::parse(raw, region)?,
             retention: Retention::parse(raw),
             orders,

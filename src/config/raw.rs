@@ -64,6 +64,7 @@ pub(super) struct Raw {
     pub vonage_signature_secret: Option<String>,
     pub unsigned_providers: Option<String>,
     pub admin_tokens: Option<String>,
+    pub admin_time_zone: String,
     pub caller_max_failures: u32,
     #[serde(deserialize_with = "duration")]
     pub lockout_window: Duration,
@@ -134,6 +135,7 @@ impl Default for Raw {
             vonage_signature_secret: None,
             unsigned_providers: None,
             admin_tokens: None,
+            admin_time_zone: "Asia/Kolkata".into(),
             caller_max_failures: 10,
             lockout_window: Duration::from_secs(3600),
             pin_guessing_budget: 1.0,

@@ -1,5 +1,6 @@
 //! Aggregates for the admin dashboard. Portable SQL only: times are bucketed by integer
-//! division of unix milliseconds, which SQLite and PostgreSQL compute alike (UTC buckets).
+//! division of unix milliseconds since a bucket origin the caller chooses (a local hour or
+//! midnight), which SQLite and PostgreSQL compute alike.
 
 use futures_util::TryStreamExt;
 use sqlx::Row;
@@ -15,16 +16,17 @@ pub struct BucketCount {
     pub calls: i64,
 }
 
-/// Calls started at or after `since_ms`, counted per `bucket_ms`-wide bucket and outcome.
+/// Calls started at or after `since_ms`, counted per `bucket_ms`-wide bucket and outcome; the
+/// buckets start at `since_ms` (bucket `n` holds `since_ms + n * bucket_ms` up to the next).
 pub async fn calls_by_bucket(
     db: &Db,
     since_ms: i64,
     bucket_ms: i64,
 ) -> Result<Vec<BucketCount>, super::Error> {
     sqlx::query(
-        "select started_at / $1 as bucket, outcome, count(*) as n from calls
+        "select (started_at - $2) / $1 as bucket, outcome, count(*) as n from calls
          where started_at >= $2
-         group by started_at / $1, outcome",
+         group by (started_at - $2) / $1, outcome",
     )
     .bind(bucket_ms.max(1))
     .bind(since_ms)
@@ -33,12 +35,25 @@ pub async fn calls_by_bucket(
     .iter()
     .map(|row| {
         Ok(BucketCount {
-            start_ms: row.try_get::<i64, _>("bucket")? * bucket_ms.max(1),
+            start_ms: since_ms + row.try_get::<i64, _>("bucket")? * bucket_ms.max(1),
             outcome: row.try_get("outcome")?,
             calls: row.try_get("n")?,
         })
     })
     .collect()
+}
+
+/// Whether pinbridge has been used yet: any call recorded, any order or any booking created
+/// (the dashboard of a new install says what to set up first).
+pub async fn in_use(db: &Db) -> Result<bool, super::Error> {
+    let row = sqlx::query(
+        "select (select count(*) from (select 1 as x from calls limit 1) c)
+              + (select count(*) from (select 1 as x from orders limit 1) o)
+              + (select count(*) from (select 1 as x from bookings limit 1) b) as n",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
 /// Bridged calls (someone was dialled) since `since_ms`, and how many of them connected.

@@ -536,11 +536,11 @@ async fn the_dashboard_shows_charts_and_the_connect_rate() {
         assert_eq!(status, 200, "{path}");
         assert!(page.contains("<title>Dashboard"));
         assert!(
-            page.contains("<svg role=\"img\" aria-label=\"Calls per hour"),
+            page.contains("<svg class=\"chart\" role=\"img\" aria-label=\"Calls per hour"),
             "{path}"
         );
         assert!(
-            page.contains("<svg role=\"img\" aria-label=\"Calls per day"),
+            page.contains("<svg class=\"chart\" role=\"img\" aria-label=\"Calls per day"),
             "{path}"
         );
         let rate = element(&page, "p", "connect-rate");

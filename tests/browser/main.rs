@@ -13,4 +13,5 @@ mod common;
 
 mod admin;
 mod harness;
+mod layout;
 mod operations;

@@ -10,7 +10,7 @@ use super::AdminSession;
 use super::confirm::ConfirmPage;
 use super::form::FormErrors;
 use super::orders::{CsrfForm, html, path_segment, query_value, see_other, unavailable};
-use crate::domain::clock::{now_ms, rfc3339};
+use crate::domain::clock::now_ms;
 use crate::domain::random_token;
 use crate::domain::{
     BookingFields, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS, PhoneNumber, log_safe,
@@ -108,7 +108,10 @@ impl BookingsPage {
                 .into_iter()
                 .rev()
                 .map(|b| BookingRow {
-                    expires_at: rfc3339(b.expires_at),
+                    expires_at: super::local_time::show(
+                        &state.settings.admin_ui.time_zone,
+                        b.expires_at,
+                    ),
                     booking_id: b.booking_id,
                     reference: b.reference.unwrap_or_default(),
                     party_a: session.show(b.party_a.into()),

@@ -3,12 +3,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use time::{Date, macros::format_description};
 
 use super::AdminSession;
+use super::local_time::{self, Shown};
 use super::orders::{html, unavailable};
-use crate::domain::clock::{parse_rfc3339, rfc3339};
+use crate::domain::clock::{now_ms, parse_rfc3339};
 use crate::domain::{PROVIDERS, PhoneNumber};
 use crate::state::AppState;
 use crate::storage::calls::{self, CallRecord, LogFilter};
@@ -37,9 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct LogQuery {
-    /// `YYYY-MM-DD` (UTC) or RFC 3339: calls started on or after.
+    /// `YYYY-MM-DD` (a day in the UI's time zone) or RFC 3339: calls started on or after.
     from: String,
-    /// `YYYY-MM-DD` (UTC, the whole day included) or RFC 3339: calls started before.
+    /// `YYYY-MM-DD` (a day in the UI's time zone, the whole day included) or RFC 3339: calls
+    /// started before.
     until: String,
     number: String,
     order_id: String,
@@ -52,7 +54,7 @@ struct CallRow {
     href: String,
     call_sid: String,
     provider: String,
-    started_at: String,
+    started: Shown,
     caller: String,
     virtual_number: String,
     order_id: String,
@@ -81,20 +83,24 @@ struct CallsPage {
     rows: Vec<CallRow>,
     /// Whether the log may be filtered by phone number.
     pii: bool,
+    /// The time zone the times are in: `IST (Asia/Kolkata)`.
+    zone: String,
     error: String,
     page: i64,
     prev: Option<String>,
     next: Option<String>,
 }
 
-/// `YYYY-MM-DD` as the unix milliseconds of that day's start (UTC), or RFC 3339.
-fn parse_day(text: &str) -> Option<i64> {
+/// RFC 3339 as unix milliseconds; `YYYY-MM-DD` as the start of that day in `tz`, or with
+/// `whole_day`, of the day after (so that an "until" day is included).
+fn parse_day(tz: &TimeZone, text: &str, whole_day: bool) -> Option<i64> {
     let text = text.trim();
     if let Some(ms) = parse_rfc3339(text) {
         return Some(ms);
     }
-    let day = Date::parse(text, format_description!("[year]-[month]-[day]")).ok()?;
-    Some(day.midnight().assume_utc().unix_timestamp() * 1000)
+    let day = local_time::parse_date(text)?;
+    let day = if whole_day { day.tomorrow().ok()? } else { day };
+    local_time::day_start(tz, day)
 }
 
 fn page_link(q: &LogQuery, page: i64) -> String {
@@ -129,24 +135,18 @@ async fn log(
     let mut q = query.into_inner();
     q.page = q.page.max(1);
     let mut errors = Vec::new();
-    let mut day = |name: &str, text: &str, add_day: bool| -> Option<i64> {
+    let tz = &state.settings.admin_ui.time_zone;
+    let mut day = |name: &str, text: &str, whole_day: bool| -> Option<i64> {
         if text.trim().is_empty() {
             return None;
         }
-        let parsed = parse_day(text);
+        let parsed = parse_day(tz, text, whole_day);
         if parsed.is_none() {
             errors.push(format!(
                 "{name} must be a date such as 2026-12-01 or an RFC 3339 time"
             ));
         }
-        let is_day = parse_rfc3339(text).is_none();
-        parsed.map(|ms| {
-            if add_day && is_day {
-                ms + 86_400_000
-            } else {
-                ms
-            }
-        })
+        parsed
     };
     let since_ms = day("From", &q.from, false);
     let until_ms = day("Until", &q.until, true);
@@ -197,7 +197,7 @@ async fn log(
         .into_iter()
         .map(|c| CallRow {
             href: href(&c),
-            started_at: rfc3339(c.started_at),
+            started: Shown::at(tz, c.started_at),
             caller: c.caller.map(|n| session.show(n)).unwrap_or_default(),
             virtual_number: c.virtual_number.unwrap_or_default(),
             order_id: c.order_id.or(c.booking_id).unwrap_or_default(),
@@ -216,6 +216,7 @@ async fn log(
         providers: &PROVIDERS,
         rows,
         pii: session.pii,
+        zone: local_time::zone_label(tz, now_ms()),
         error: errors.join(". "),
         page: q.page,
         prev: (q.page > 1).then(|| page_link(&q, q.page - 1)),
@@ -252,6 +253,8 @@ struct CallPage {
     provider: String,
     recording_url: Option<String>,
     steps: Vec<StepRow>,
+    /// The time zone the times are in: `IST (Asia/Kolkata)`.
+    zone: String,
 }
 
 /// `GET /admin/calls/{provider}/{call_sid}`: the call's fields and its steps in time order.
@@ -265,12 +268,20 @@ async fn call(
         .await
         .map_err(unavailable)?;
     let Some(c) = found else {
-        return Err(actix_web::error::ErrorNotFound("No such call."));
+        return super::not_found::page(
+            Some(&session),
+            "calls",
+            "No such call",
+            "The call log has no call with this provider and call id. It may have been deleted \
+             after the retention period (PINBRIDGE_RETENTION_DAYS).",
+            ("/admin/calls", "Back to the call log"),
+        );
     };
     state.writer.flush().await;
     let steps = steps::for_call(&state.db, &provider, &call_sid)
         .await
         .map_err(unavailable)?;
+    let tz = &state.settings.admin_ui.time_zone;
     let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
     let num = |v: Option<i64>| v.map_or_else(|| "—".into(), |n| n.to_string());
     let fields = vec![
@@ -287,9 +298,9 @@ async fn call(
         ("Dial status", opt(c.dial_call_status)),
         ("Dial seconds", num(c.dial_secs)),
         ("Talk seconds", num(c.talk_secs)),
-        ("Started", rfc3339(c.started_at)),
-        ("Updated", rfc3339(c.updated_at)),
-        ("Ended", opt(c.ended_at.map(rfc3339))),
+        ("Started", local_time::show(tz, c.started_at)),
+        ("Updated", local_time::show(tz, c.updated_at)),
+        ("Ended", opt(c.ended_at.map(|ms| local_time::show(tz, ms)))),
     ];
     let page = CallPage {
         signed_in: true,
@@ -302,7 +313,7 @@ async fn call(
         steps: steps
             .into_iter()
             .map(|s| StepRow {
-                at: rfc3339(s.at),
+                at: local_time::show(tz, s.at),
                 applet: s.applet,
                 event: s.event,
                 decision: s.decision,
@@ -312,6 +323,7 @@ async fn call(
             .collect(),
         call_sid: c.call_sid,
         provider: c.provider,
+        zone: local_time::zone_label(tz, now_ms()),
     };
     html(StatusCode::OK, &page)
 }

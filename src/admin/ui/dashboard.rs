@@ -1,22 +1,27 @@
 //! Admin UI: the dashboard. Calls per hour (24 h) and per day (7 days) by outcome as
-//! server-side SVG charts (plotters), the connect rate, the wrong-PIN rate, lockouts, step
-//! latency, and each virtual number's exposure to PIN guessing, with an alert while a
-//! guessing budget is spent.
+//! server-side SVG charts (plotters), in the UI's time zone (local hours and days), the
+//! connect rate, the wrong-PIN rate, lockouts, step latency, and each virtual number's
+//! exposure to PIN guessing, with an alert while a guessing budget is spent. A new install
+//! (no call, order or booking yet) is told what to set up first.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use jiff::tz::TimeZone;
 use plotters::prelude::*;
 
 use super::AdminSession;
 use super::calls::OUTCOMES;
+use super::local_time::{self, HOUR_MS};
 use super::orders::{html, unavailable};
 use crate::domain::clock::now_ms;
 use crate::state::AppState;
 use crate::storage::stats;
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
+/// The charts' drawing size in SVG units: the page scales it to its width (`viewBox`).
+const CHART_SIZE: (u32, u32) = (760, 340);
+/// The charts' text, in SVG units: at least 12 px once scaled to a 1,280 px laptop's page.
+const CHART_FONT: f64 = 15.0;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("", web::get().to(page))
@@ -30,8 +35,16 @@ struct DashboardPage {
     signed_in: bool,
     section: &'static str,
     csrf: String,
+    /// No call, order or booking yet: the page says what to set up first.
+    new_install: bool,
+    /// Where providers reach this server (`PINBRIDGE_PUBLIC_URL`), for the setup steps.
+    public_url: String,
+    /// The time zone the page counts hours and days in: `IST (Asia/Kolkata)`.
+    zone: String,
     hourly_svg: String,
     daily_svg: String,
+    /// The outcomes the charts show, with their colour (`#146c2e`) and calls over 7 days.
+    legend: Vec<(&'static str, String, i64)>,
     totals: Vec<(&'static str, i64)>,
     bridged: i64,
     connected: i64,
@@ -68,6 +81,7 @@ impl GuessingRow {
         budget: crate::storage::attempts::Budget,
         session: &AdminSession,
         now: i64,
+        tz: &TimeZone,
     ) -> Self {
         let number = if e.scope == crate::storage::attempts::EVERY_NUMBER {
             "every number (orders without one)".to_owned()
@@ -84,7 +98,7 @@ impl GuessingRow {
             .map_or_else(|| "no limit needed".into(), |g| format!("{}", g.floor()));
         let refusing_until = budget.is_spent(e.spent).then(|| {
             let secs = i64::try_from(budget.seconds_until_open(e.spent)).unwrap_or(0);
-            hhmm(now + secs * 1000)
+            local_time::clock(tz, now + secs * 1000)
         });
         Self {
             number,
@@ -128,23 +142,23 @@ fn colour(outcome: &str) -> RGBColor {
     }
 }
 
-/// Counts per bucket for each outcome: `buckets` buckets of `width` ms from `start`.
-fn series(
-    counts: &[stats::BucketCount],
-    start: i64,
-    width: i64,
-    buckets: usize,
-) -> Vec<(&'static str, Vec<i64>)> {
+/// The colour of `outcome` as CSS writes it: `#146c2e`.
+fn hex(outcome: &str) -> String {
+    let RGBColor(r, g, b) = colour(outcome);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// Counts per bar for each outcome: `starts` are the bars' starts (unix milliseconds, rising),
+/// and a count belongs to the last bar that starts at or before its bucket.
+fn series(counts: &[stats::BucketCount], starts: &[i64]) -> Vec<(&'static str, Vec<i64>)> {
     OUTCOMES
         .iter()
         .map(|outcome| {
-            let mut values = vec![0; buckets];
+            let mut values = vec![0; starts.len()];
             for c in counts.iter().filter(|c| c.outcome == *outcome) {
-                let i = (c.start_ms - start).div_euclid(width);
-                if let Ok(i) = usize::try_from(i)
-                    && i < buckets
-                {
-                    values[i] += c.calls;
+                let i = starts.partition_point(|s| *s <= c.start_ms);
+                if i > 0 {
+                    values[i - 1] += c.calls;
                 }
             }
             (*outcome, values)
@@ -152,9 +166,13 @@ fn series(
         .collect()
 }
 
-/// A stacked bar chart as an inline `<svg>` with `role="img"`, an `aria-label` and a title.
+/// A stacked bar chart as an inline `<svg class="chart">` with `role="img"`, an `aria-label`
+/// and a title, that scales to the width of its box (a `viewBox`, no fixed size). `x_desc`
+/// names the x axis (with the time zone); an empty label leaves its bar unlabelled. The legend
+/// is the page's (HTML, beside the chart), so that it never covers a bar.
 fn bar_chart(
     label: &str,
+    x_desc: &str,
     x_labels: &[String],
     series: &[(&'static str, Vec<i64>)],
 ) -> Result<String, String> {
@@ -167,12 +185,12 @@ fn bar_chart(
     let mut svg = String::new();
     {
         let err = |e: &dyn std::fmt::Display| e.to_string();
-        let root = SVGBackend::with_string(&mut svg, (760, 320)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, CHART_SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(44)
+            .margin(14)
+            .x_label_area_size(56)
+            .y_label_area_size(64)
             // At least 0..5, so that small counts get whole-number ticks.
             .build_cartesian_2d(
                 -0.5f64..(n as f64 - 0.5),
@@ -201,7 +219,10 @@ fn bar_chart(
                     String::new()
                 }
             })
-            .y_desc("calls")
+            .x_desc(x_desc)
+            .y_desc("Calls")
+            .label_style(("sans-serif", CHART_FONT))
+            .axis_desc_style(("sans-serif", CHART_FONT))
             .draw()
             .map_err(|e| err(&e))?;
         let mut base = vec![0i64; n];
@@ -226,29 +247,17 @@ fn bar_chart(
             for i in 0..n {
                 base[i] += values[i];
             }
-            chart
-                .draw_series(bars)
-                .map_err(|e| err(&e))?
-                .label(*outcome)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
-        }
-        if base.iter().any(|v| *v > 0) {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| err(&e))?;
+            chart.draw_series(bars).map_err(|e| err(&e))?;
         }
         root.present().map_err(|e| err(&e))?;
     }
     let escaped = askama::filters::escape(label, askama::filters::Html)
         .map(|e| e.to_string())
         .unwrap_or_default();
+    let (w, h) = CHART_SIZE;
     let svg = svg.replacen(
-        "<svg ",
-        &format!("<svg role=\"img\" aria-label=\"{escaped}\" "),
+        &format!("<svg width=\"{w}\" height=\"{h}\" "),
+        &format!("<svg class=\"chart\" role=\"img\" aria-label=\"{escaped}\" "),
         1,
     );
     let svg = match svg.find('>') {
@@ -262,16 +271,13 @@ fn bar_chart(
     Ok(svg)
 }
 
-fn hhmm(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:02}h", t.hour())
-}
-
-fn day(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:02}-{:02}", u8::from(t.month()), t.day())
+/// The label of an hour's bar: its local start (`15:00`) every third hour, else nothing, so
+/// that the labels do not run into each other.
+fn hour_label(tz: &TimeZone, ms: i64) -> String {
+    match local_time::hour_of(tz, ms) {
+        Some(hour) if hour % 3 == 0 => format!("{hour:02}:00"),
+        _ => String::new(),
+    }
 }
 
 /// `GET /admin` and `/admin/dashboard`.
@@ -280,16 +286,24 @@ async fn page(
     state: web::Data<AppState>,
 ) -> actix_web::Result<HttpResponse> {
     let now = now_ms();
-    // The current hour and today are the last buckets.
-    let hour_start = now.div_euclid(HOUR_MS) * HOUR_MS - 23 * HOUR_MS;
-    let day_start = now.div_euclid(DAY_MS) * DAY_MS - 6 * DAY_MS;
+    let tz = &state.settings.admin_ui.time_zone;
+    // The current local hour and today are the last bars.
+    let hour_start = local_time::hour_start(tz, now) - 23 * HOUR_MS;
+    let hour_starts: Vec<i64> = (0..24).map(|i| hour_start + i * HOUR_MS).collect();
+    let days = local_time::last_days(tz, now, 7);
+    let day_starts: Vec<i64> = days.iter().map(|(_, start)| *start).collect();
+    let day_start = day_starts
+        .first()
+        .copied()
+        .unwrap_or(now - 7 * 24 * HOUR_MS);
     let db = &state.db;
     // The latency figures read the call steps: see the latest ones.
     state.writer.flush().await;
     let hourly = stats::calls_by_bucket(db, hour_start, HOUR_MS)
         .await
         .map_err(unavailable)?;
-    let daily = stats::calls_by_bucket(db, day_start, DAY_MS)
+    // Days counted from local hours: a day with a daylight-saving change has 23 or 25.
+    let daily = stats::calls_by_bucket(db, day_start, HOUR_MS)
         .await
         .map_err(unavailable)?;
     let (bridged, connected) = stats::bridged_and_connected(db, day_start)
@@ -315,25 +329,33 @@ async fn page(
         .await
         .map_err(unavailable)?
         .iter()
-        .map(|e| GuessingRow::of(e, budget, &session, now))
+        .map(|e| GuessingRow::of(e, budget, &session, now, tz))
         .collect();
+    let new_install = !stats::in_use(db).await.map_err(unavailable)?;
 
-    let hourly_series = series(&hourly, hour_start, HOUR_MS, 24);
-    let daily_series = series(&daily, day_start, DAY_MS, 7);
-    let hour_labels: Vec<String> = (0..24).map(|i| hhmm(hour_start + i * HOUR_MS)).collect();
-    let day_labels: Vec<String> = (0..7).map(|i| day(day_start + i * DAY_MS)).collect();
+    let hourly_series = series(&hourly, &hour_starts);
+    let daily_series = series(&daily, &day_starts);
+    let hour_labels: Vec<String> = hour_starts.iter().map(|ms| hour_label(tz, *ms)).collect();
+    let day_labels: Vec<String> = days
+        .iter()
+        .map(|(date, _)| date.strftime("%-d %b").to_string())
+        .collect();
+    let zone = local_time::zone_label(tz, now);
+    let abbreviation = local_time::abbreviation(tz, now);
     let chart_error = |e: String| {
         tracing::error!(error = %e, "admin UI: a chart failed to draw");
         actix_web::error::ErrorInternalServerError("A chart failed to draw.")
     };
     let hourly_svg = bar_chart(
-        "Calls per hour over the last 24 hours, by outcome (UTC)",
+        &format!("Calls per hour over the last 24 hours, by outcome ({zone})"),
+        &format!("Hour ({abbreviation})"),
         &hour_labels,
         &hourly_series,
     )
     .map_err(chart_error)?;
     let daily_svg = bar_chart(
-        "Calls per day over the last 7 days, by outcome (UTC)",
+        &format!("Calls per day over the last 7 days, by outcome ({zone})"),
+        &format!("Day ({abbreviation})"),
         &day_labels,
         &daily_series,
     )
@@ -342,13 +364,18 @@ async fn page(
         .iter()
         .map(|(o, v)| (*o, v.iter().sum::<i64>()))
         .filter(|(_, n)| *n > 0)
-        .collect();
+        .collect::<Vec<_>>();
+    let legend = totals.iter().map(|(o, n)| (*o, hex(o), *n)).collect();
     let page = DashboardPage {
         signed_in: true,
         section: "dashboard",
         csrf: session.csrf.clone(),
+        new_install,
+        public_url: state.public_url.clone(),
+        zone,
         hourly_svg,
         daily_svg,
+        legend,
         totals,
         bridged,
         connected,
@@ -379,10 +406,26 @@ mod tests {
     #[test]
     fn charts_are_accessible_svg() {
         let labels: Vec<String> = (0..3).map(|i| i.to_string()).collect();
-        let svg = bar_chart("Calls <per> hour", &labels, &[("connected", vec![1, 0, 2])]).unwrap();
+        let svg = bar_chart(
+            "Calls <per> hour",
+            "Hour (IST)",
+            &labels,
+            &[("connected", vec![1, 0, 2])],
+        )
+        .unwrap();
         assert!(
-            svg.starts_with("<svg role=\"img\" aria-label=\"Calls &#60;per&#62; hour\""),
+            svg.starts_with(
+                "<svg class=\"chart\" role=\"img\" aria-label=\"Calls &#60;per&#62; hour\""
+            ),
             "{svg}"
+        );
+        // It scales: a viewBox, no fixed width.
+        assert!(svg.contains("viewBox=\"0 0 760 340\""), "{svg}");
+        let open_tag = &svg[..svg.find('>').unwrap()];
+        assert!(!open_tag.contains("width="), "{open_tag}");
+        assert!(
+            svg.contains("Hour (IST)"),
+            "the x axis names the zone: {svg}"
         );
         assert!(svg.contains("<title>Calls &#60;per&#62; hour</title>"));
         assert!(svg.contains("<rect"));

@@ -16,7 +16,8 @@
 //! of its own (`confirm`), and every action ends on a page that says what it did (a notice,
 //! after a redirect: post/redirect/get).
 //!
-//! Every response under `/admin` carries the headers of [`security::headers`]; the pages use
+//! A path under `/admin` that no page answers gets the 404 page of [`not_found`], with the
+//! navigation. Every response under `/admin` carries the headers of [`security::headers`]; the pages use
 //! no inline script or style, which that policy refuses.
 
 mod bookings;
@@ -25,6 +26,8 @@ mod confirm;
 mod dashboard;
 pub mod form;
 mod greetings;
+mod local_time;
+mod not_found;
 mod orders;
 pub mod security;
 pub mod session;
@@ -51,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(bookings::configure)
             .configure(greetings::configure)
             .configure(test_call::configure)
-            .configure(trusted_callers::configure),
+            .configure(trusted_callers::configure)
+            .default_service(web::to(not_found::unknown_path)),
     );
 }

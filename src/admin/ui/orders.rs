@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::AdminSession;
 use super::confirm::ConfirmPage;
 use super::form::FormErrors;
-use crate::domain::clock::{now_ms, rfc3339};
+use crate::domain::clock::now_ms;
 use crate::domain::{NewOrder, OrderField, PhoneNumber, Pin, log_safe};
 use crate::import::admission::{self, CreateError, Density};
 use crate::import::thousands;
@@ -96,12 +96,13 @@ struct OrderRow {
 }
 
 impl OrderRow {
-    fn of(o: Order, now: i64, session: &AdminSession) -> Self {
+    /// `o` as the page shows it to `session`, its expiry in the UI's time zone `tz`.
+    fn of(o: Order, now: i64, session: &AdminSession, tz: &jiff::tz::TimeZone) -> Self {
         let status = o.status(now).as_str();
         Self {
             active: status == "active",
             status,
-            expires_at: rfc3339(o.expires_at),
+            expires_at: super::local_time::show(tz, o.expires_at),
             customer_number: session.show(o.customer_number.into()),
             virtual_number: o.virtual_number.map_or_else(|| "any".into(), String::from),
             order_id: o.order_id,
@@ -276,7 +277,7 @@ impl OrdersPage {
         }
         self.rows = found
             .into_iter()
-            .map(|o| OrderRow::of(o, now, session))
+            .map(|o| OrderRow::of(o, now, session, &state.settings.admin_ui.time_zone))
             .collect();
         self.q = q.to_owned();
         self.searched = !q.is_empty();

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::AdminSession;
 use super::form::FormErrors;
 use super::orders::{html, see_other, unavailable};
-use crate::domain::clock::{now_ms, rfc3339};
+use crate::domain::clock::now_ms;
 use crate::domain::{NewTrustedCaller, PhoneNumber, TrustedCallerField};
 use crate::import::trusted_callers::{ImportOutcome, import as import_csv};
 use crate::state::AppState;
@@ -45,11 +45,11 @@ struct CallerRow {
 }
 
 impl CallerRow {
-    fn of(c: TrustedCaller, session: &AdminSession) -> Self {
+    fn of(c: TrustedCaller, session: &AdminSession, tz: &jiff::tz::TimeZone) -> Self {
         Self {
             number: session.show(c.number.into()),
             label: c.label.unwrap_or_default(),
-            since: rfc3339(c.created_at),
+            since: super::local_time::show(tz, c.created_at),
         }
     }
 }
@@ -144,7 +144,7 @@ impl TrustedCallersPage {
         rows.truncate(PAGE_SIZE as usize);
         self.rows = rows
             .into_iter()
-            .map(|c| CallerRow::of(c, session))
+            .map(|c| CallerRow::of(c, session, &state.settings.admin_ui.time_zone))
             .collect();
         self.page = page;
         self.prev = (page > 1).then(|| format!("/admin/trusted-callers?page={}", page - 1));
