@@ -490,6 +490,27 @@ async fn a_call_that_keyed_the_pin_dials_the_customer_the_order_has_now() {
     assert_eq!(status, 200);
     assert_eq!(app.connect(&call).await, "+919988776655");
 
+    // The customer the courier reached before the change can no longer call the courier back.
+    let first = Call::new("before-the-change");
+    app.patch_json("/orders/OD-1", &json!({"customer_number": "09812345678"}))
+        .await;
+    assert_eq!(app.check_pin(&first, "4821").await, 200);
+    assert_eq!(app.connect(&first).await, CUSTOMER_E164);
+    let mut old_customer = Call::new("old-customer-calls-back");
+    old_customer.from = crate::common::CUSTOMER.into();
+    assert_eq!(
+        app.connect(&old_customer).await,
+        "+917709562799",
+        "a callback while the customer is the order's"
+    );
+    let (status, _) = app
+        .patch_json("/orders/OD-1", &json!({"customer_number": "09988776655"}))
+        .await;
+    assert_eq!(status, 200);
+    old_customer = Call::new("old-customer-calls-back-after-the-change");
+    old_customer.from = crate::common::CUSTOMER.into();
+    assert_eq!(app.connect(&old_customer).await, "", "the old customer reaches no one");
+
     // Allowed callers take effect at the next PIN.
     let (status, _) = app
         .patch_json("/orders/OD-1", &json!({"allowed_callers": ["09000000001"]}))
