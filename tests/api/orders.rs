@@ -509,7 +509,11 @@ async fn a_call_that_keyed_the_pin_dials_the_customer_the_order_has_now() {
     assert_eq!(status, 200);
     old_customer = Call::new("old-customer-calls-back-after-the-change");
     old_customer.from = crate::common::CUSTOMER.into();
-    assert_eq!(app.connect(&old_customer).await, "", "the old customer reaches no one");
+    assert_eq!(
+        app.connect(&old_customer).await,
+        "",
+        "the old customer reaches no one"
+    );
 
     // Allowed callers take effect at the next PIN.
     let (status, _) = app

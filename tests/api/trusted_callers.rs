@@ -362,8 +362,14 @@ async fn the_admin_page_adds_lists_relabels_and_removes_trusted_callers() {
     let (_, page) = admin_get(&app, &cookie, &location(&r)).await;
     assert!(element(&page, "p", "notice").contains("Trusted caller added."));
     let table = element(&page, "table", "trusted-callers");
-    assert!(table.contains("<td>+919812345678</td>"), "{table}");
-    assert!(table.contains("<td>Ravi</td>"), "{table}");
+    assert!(
+        table.contains("<td data-label=\"Number\">+919812345678</td>"),
+        "{table}"
+    );
+    assert!(
+        table.contains("<td data-label=\"Label\">Ravi</td>"),
+        "{table}"
+    );
 
     let r = add("+91 98123 45678", "Ravi Kumar").await;
     assert_eq!(location(&r), "/admin/trusted-callers?saved=updated");
@@ -552,7 +558,10 @@ async fn a_session_without_pii_sees_numbers_masked_and_can_not_change_the_list()
     let (status, page) = admin_get(&app, &cookie, "/admin/trusted-callers").await;
     assert_eq!(status, 200);
     let table = element(&page, "table", "trusted-callers");
-    assert!(table.contains("<td>+91******5678</td>"), "{table}");
+    assert!(
+        table.contains("<td data-label=\"Number\">+91******5678</td>"),
+        "{table}"
+    );
     assert!(
         !page.contains("9812345678"),
         "no full number anywhere: {page}"
@@ -594,7 +603,10 @@ async fn a_session_without_pii_sees_numbers_masked_and_can_not_change_the_list()
     // The session with pii sees the number in full, with its remove button.
     let cookie = crate::helpers::admin_sign_in_with(&app, OPS).await;
     let (_, page) = admin_get(&app, &cookie, "/admin/trusted-callers").await;
-    assert!(element(&page, "table", "trusted-callers").contains("<td>+919812345678</td>"));
+    assert!(
+        element(&page, "table", "trusted-callers")
+            .contains("<td data-label=\"Number\">+919812345678</td>")
+    );
     assert!(page.contains("action=\"/admin/trusted-callers/remove\""));
 }
 
@@ -658,7 +670,10 @@ async fn the_admin_page_shows_a_large_fleet_a_hundred_numbers_at_a_time() {
     let (status, second) = admin_get(&app, &cookie, "/admin/trusted-callers?page=2").await;
     assert_eq!(status, 200);
     assert_eq!(rows(&second), 1);
-    assert!(second.contains("<td>+919812300100</td>"), "the last number");
+    assert!(
+        second.contains("<td data-label=\"Number\">+919812300100</td>"),
+        "the last number"
+    );
     assert!(second.contains("<a rel=\"prev\" href=\"/admin/trusted-callers?page=1\">"));
     assert!(!second.contains("rel=\"next\""));
 }
