@@ -220,7 +220,7 @@ async fn layout(b: &Browser) -> Value {
              return { scrollWidth: document.documentElement.scrollWidth, \
                       innerWidth: window.innerWidth, \
                       rowDisplay: row ? getComputedStyle(row).display : null, \
-                      headVisible: head ? head.getBoundingClientRect().right > 0 : null };",
+                      headVisible: head ? (r => r.width > 1 && r.height > 1)(head.getBoundingClientRect()) : null };",
             vec![],
         )
         .await
