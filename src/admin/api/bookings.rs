@@ -8,7 +8,7 @@ use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
 use crate::domain::{BookingFields, NewBooking};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, CreateError};
 
@@ -22,15 +22,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body of `POST /api/v1/bookings`. Unknown fields are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBooking {
+    /// One party (the rider, the customer), in any form a phone number is written.
     pub party_a: String,
+    /// The other party (the driver, the agent): a different number.
     pub party_b: String,
+    /// Your reference of the booking: at most 128 characters, no control characters.
     pub reference: Option<String>,
-    /// Lifetime in seconds; or give `expires_at`.
+    /// Lifetime in seconds, 1 to 31536000 (365 days); or give `expires_at`; neither:
+    /// `PINBRIDGE_BOOKING_TTL`.
+    #[schema(minimum = 1, maximum = 31536000)]
     pub ttl_seconds: Option<i64>,
-    /// RFC 3339; or give `ttl_seconds`.
+    /// RFC 3339, at most 365 days ahead; or give `ttl_seconds`.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// A number of the pool to use instead of allocating one (the only way to use a reserved
     /// number).
@@ -40,17 +46,26 @@ pub struct CreateBooking {
 }
 
 /// A booking as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Booking)]
 pub struct BookingView {
+    /// pinbridge's id of the booking (`bk_...`).
     pub booking_id: String,
     pub reference: Option<String>,
+    /// E.164; masked (`+91******5678`) for a token without `:pii`.
     pub party_a: String,
+    /// E.164; masked (`+91******5678`) for a token without `:pii`.
     pub party_b: String,
+    /// The number both parties call and see, in E.164.
     pub virtual_number: String,
     /// `active`, `expired` or `closed`.
+    #[schema(value_type = String, example = "active")]
     pub status: &'static str,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
+    #[schema(format = DateTime)]
     pub closed_at: Option<String>,
 }
 
@@ -71,10 +86,23 @@ impl BookingView {
     }
 }
 
-/// `POST /api/v1/bookings`: 201 with the booking and its virtual number. 409 `pool_exhausted`
-/// when no number is free for both parties, `participant_conflict` when a named number is
-/// held by a party already, `virtual_number_drained`; 400 for invalid fields and
-/// `unknown_virtual_number`.
+/// Create a booking.
+///
+/// Its two parties reach each other through one virtual number of the pool, allocated so that
+/// neither party holds it in another active booking. Answers 201 with the booking and its
+/// virtual number.
+#[utoipa::path(
+    operation_id = "create_booking",
+    post,
+    path = "/api/v1/bookings",
+    tag = "bookings",
+    request_body = CreateBooking,
+    responses(
+        (status = 201, description = "The booking, with its virtual number.", body = BookingView),
+        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_reference`, `invalid_expiry`, `unknown_virtual_number` (not in the pool) or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 409, description = "`pool_exhausted` (no number is free for both parties), `participant_conflict` (the named number is held by a party already) or `virtual_number_drained`.", body = ErrorBody),
+    )
+)]
 async fn create(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -124,7 +152,21 @@ async fn create(
     Ok(HttpResponse::Created().json(BookingView::of(booking, now, &who)))
 }
 
-/// `GET /api/v1/bookings/{booking_id}`: 200 with the booking, 404 when there is none.
+/// Read a booking.
+///
+/// Its parties are masked for a token without `:pii`.
+#[utoipa::path(
+    operation_id = "get_booking",
+    get,
+    path = "/api/v1/bookings/{booking_id}",
+    tag = "bookings",
+    params(("booking_id" = String, Path, description = "The booking's `booking_id`.")),
+    responses(
+        (status = 200, description = "The booking.", body = BookingView),
+        (status = 400, description = "`invalid_text`: the id holds a NUL character.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
+    )
+)]
 async fn get(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -136,8 +178,22 @@ async fn get(
     Ok(HttpResponse::Ok().json(BookingView::of(booking, now_ms(), &who)))
 }
 
-/// `DELETE /api/v1/bookings/{booking_id}`: closes the booking. Its parties stop reaching each
-/// other at once, callbacks included. 200 with the booking, 404 when there is none.
+/// Close a booking.
+///
+/// Its parties stop reaching each other at once, callbacks included. Answers 200 with the
+/// booking, `closed`.
+#[utoipa::path(
+    operation_id = "close_booking",
+    delete,
+    path = "/api/v1/bookings/{booking_id}",
+    tag = "bookings",
+    params(("booking_id" = String, Path, description = "The booking's `booking_id`.")),
+    responses(
+        (status = 200, description = "The closed booking.", body = BookingView),
+        (status = 400, description = "`invalid_text`: the id holds a NUL character.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
+    )
+)]
 async fn close(
     who: AdminAuth,
     state: web::Data<AppState>,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::admin::AdminAuth;
 use crate::domain::PhoneNumber;
 use crate::domain::clock::{parse_rfc3339, rfc3339};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::calls::{self, CallFilter, CallRecord};
 
@@ -15,30 +15,43 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Query of `GET /api/v1/calls`; every filter optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CallQuery {
+    /// Only the call with this provider's call id (CallSid, CallUUID).
     pub call_sid: Option<String>,
+    /// Only calls about this order.
     pub order_id: Option<String>,
+    /// Only calls about this booking.
     pub booking_id: Option<String>,
     /// The caller's number, in any form a phone number is written. Only for a token with
     /// `:pii` (403 `pii_required` otherwise).
     pub from: Option<String>,
     /// RFC 3339; calls started at or after.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339; calls started before.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Calls to skip, for the next page; default 0.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
 /// One call in the call log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Call)]
 pub struct CallView {
+    /// The provider's id of the call (CallSid, CallUUID); `ctc_...` for a click-to-call.
     pub call_sid: String,
+    /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
     pub provider: String,
+    /// The number that called, as the provider gave it; masked (`+91******5678`) for a token
+    /// without `:pii`.
     pub caller: Option<String>,
     pub virtual_number: Option<String>,
     pub order_id: Option<String>,
@@ -46,7 +59,9 @@ pub struct CallView {
     /// How the call was bridged: `pin`, `booking`, `callback` or `click_to_call`; `null` until
     /// bridged.
     pub route: Option<String>,
+    /// The number the call was bridged to; masked for a token without `:pii`.
     pub destination: Option<String>,
+    /// PINs keyed in during the call.
     pub pin_attempts: i64,
     /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned`,
     /// `in_progress`.
@@ -55,10 +70,17 @@ pub struct CallView {
     pub dial_seconds: Option<i64>,
     /// Seconds of conversation.
     pub talk_seconds: Option<i64>,
+    /// The provider's recording of the call, when it recorded one.
     pub recording_url: Option<String>,
+    /// The provider's own word for how the dial ended (Exotel's `DialCallStatus`).
     pub dial_call_status: Option<String>,
+    /// The legs of the call as the provider reported them (Exotel's `Legs`); their numbers
+    /// masked for a token without `:pii`.
+    #[schema(value_type = Option<Vec<Object>>)]
     pub legs: Option<serde_json::Value>,
+    #[schema(format = DateTime)]
     pub started_at: String,
+    #[schema(format = DateTime)]
     pub ended_at: Option<String>,
 }
 
@@ -113,8 +135,9 @@ impl CallView {
 }
 
 /// A page of the call log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CallPage {
+    /// Newest first.
     pub calls: Vec<CallView>,
     /// The `offset` of the next page; `null` on the last page.
     pub next_offset: Option<i64>,
@@ -133,9 +156,23 @@ fn time_filter(name: &'static str, value: Option<&str>) -> Result<Option<i64>, A
         .transpose()
 }
 
-/// `GET /api/v1/calls`: calls newest first, filtered, one page at a time. 400
-/// `invalid_query`; 403 `pii_required` for `from` with a token without `:pii`, since the
-/// answer would tell whether a guessed number called.
+/// List calls.
+///
+/// The call log, newest first, filtered, one page at a time. Callers and destinations are
+/// masked for a token without `:pii`; filtering by `from` needs one, since the answer would
+/// tell whether a guessed number called.
+#[utoipa::path(
+    operation_id = "list_calls",
+    get,
+    path = "/api/v1/calls",
+    tag = "calls",
+    params(CallQuery),
+    responses(
+        (status = 200, description = "A page of the call log.", body = CallPage),
+        (status = 400, description = "`invalid_query` (a bad `limit`, `offset`, `since` or `until`, or an unknown parameter) or `invalid_text`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: `from` with a token without `:pii`.", body = ErrorBody),
+    )
+)]
 async fn list(
     who: AdminAuth,
     state: web::Data<AppState>,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{PROVIDERS, PhoneNumber};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::pool::{self, AddError, VirtualNumber};
 
@@ -24,9 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body of `POST /api/v1/virtual-numbers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddNumber {
+    /// The virtual number, in any form a phone number is written.
     pub number: String,
     /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
     pub provider: String,
@@ -36,16 +37,23 @@ pub struct AddNumber {
 }
 
 /// A number of the pool as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = VirtualNumber)]
 pub struct NumberView {
+    /// E.164.
     pub number: String,
+    /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
     pub provider: String,
+    /// Given only to bookings that name it.
     pub reserved: bool,
     /// `active`, or `drained` (no new bookings; existing ones go on).
+    #[schema(value_type = String, example = "active")]
     pub status: &'static str,
     /// Bookings active on it now.
     pub active_bookings: i64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub drained_at: Option<String>,
 }
 
@@ -72,8 +80,21 @@ fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_virtual_number", format!("number: {e}")))
 }
 
-/// `POST /api/v1/virtual-numbers`: 201 with the number; 409 `virtual_number_exists`; 400
-/// `invalid_virtual_number`, `invalid_provider`, `invalid_body`.
+/// Add a virtual number to the pool.
+///
+/// Answers 201 with the number; bookings may be given it from now on.
+#[utoipa::path(
+    operation_id = "add_virtual_number",
+    post,
+    path = "/api/v1/virtual-numbers",
+    tag = "virtual numbers",
+    request_body = AddNumber,
+    responses(
+        (status = 201, description = "The number, added to the pool.", body = NumberView),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_body` or `invalid_text`.", body = ErrorBody),
+        (status = 409, description = "`virtual_number_exists`: the number is in the pool already.", body = ErrorBody),
+    )
+)]
 async fn add(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -103,12 +124,22 @@ async fn add(
 }
 
 /// The pool as `GET /api/v1/virtual-numbers` answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Pool)]
 pub struct PoolView {
     pub virtual_numbers: Vec<NumberView>,
 }
 
-/// `GET /api/v1/virtual-numbers`: every number with its count of active bookings.
+/// List the pool.
+///
+/// Every virtual number with its count of active bookings.
+#[utoipa::path(
+    operation_id = "list_virtual_numbers",
+    get,
+    path = "/api/v1/virtual-numbers",
+    tag = "virtual numbers",
+    responses((status = 200, description = "The pool.", body = PoolView))
+)]
 async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let numbers = pool::list(&state.db, now_ms()).await?;
     Ok(HttpResponse::Ok().json(PoolView {
@@ -116,7 +147,19 @@ async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, 
     }))
 }
 
-/// `GET /api/v1/virtual-numbers/{number}` (any written form; `+` as `%2B`): 200 or 404.
+/// Read a virtual number.
+#[utoipa::path(
+    operation_id = "get_virtual_number",
+    get,
+    path = "/api/v1/virtual-numbers/{number}",
+    tag = "virtual numbers",
+    params(("number" = String, Path, description = "The virtual number, in any form a phone number is written (`+` as `%2B`).")),
+    responses(
+        (status = 200, description = "The number.", body = NumberView),
+        (status = 400, description = "`invalid_virtual_number`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
+    )
+)]
 async fn get(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -129,8 +172,22 @@ async fn get(
     Ok(HttpResponse::Ok().json(NumberView::from(found)))
 }
 
-/// `DELETE /api/v1/virtual-numbers/{number}`: drains the number. No new bookings get it;
-/// bookings on it go on until they end. 200 with the number, 404 when it is not in the pool.
+/// Drain a virtual number.
+///
+/// No new bookings get it; bookings on it go on until they end. Answers 200 with the number,
+/// `drained`.
+#[utoipa::path(
+    operation_id = "drain_virtual_number",
+    delete,
+    path = "/api/v1/virtual-numbers/{number}",
+    tag = "virtual numbers",
+    params(("number" = String, Path, description = "The virtual number, in any form a phone number is written (`+` as `%2B`).")),
+    responses(
+        (status = 200, description = "The drained number.", body = NumberView),
+        (status = 400, description = "`invalid_virtual_number`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
+    )
+)]
 async fn drain(
     _: AdminAuth,
     state: web::Data<AppState>,

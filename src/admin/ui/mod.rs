@@ -11,8 +11,10 @@
 //! every page struct must have.
 //!
 //! Every response under `/admin` carries the headers of [`security::headers`]; the pages use
-//! no inline script or style, which that policy refuses.
+//! no inline script or style, which that policy refuses. So does the admin API's page
+//! ([`api_docs`], `/api/v1/docs`), which renders the API's OpenAPI document.
 
+pub mod api_docs;
 mod bookings;
 mod calls;
 mod dashboard;
