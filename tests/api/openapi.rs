@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::common::{ADMIN_TOKEN, Checker, openapi_document, spawn_app};
+use crate::common::{ADMIN_TOKEN, ApiCheck, Checker, openapi_document, spawn_app};
 
 const OAS_3_1_SCHEMA: &str = include_str!("oas-3.1-schema-2022-10-07.json");
 
@@ -58,6 +58,17 @@ fn the_document_is_valid_openapi_3_1_and_its_schemas_valid_json_schema() {
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "not OpenAPI 3.1: {errors:#?}");
+    // OpenAPI asks for unique operation ids, which the schema can not check.
+    let ids: Vec<&str> = documented(&doc)
+        .iter()
+        .map(|(path, method)| {
+            doc["paths"][path][method.to_lowercase()]["operationId"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
     // The schema above checks Schema Objects only for being objects; JSON Schema 2020-12's
     // own meta-schema checks them in full.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
@@ -251,4 +262,31 @@ fn the_check_refuses_answers_the_document_does_not_describe() {
     };
     assert_eq!(delete(b""), Ok(()));
     assert!(delete(b"{}").is_err());
+}
+
+#[tokio::test]
+async fn an_answer_the_document_does_not_describe_fails_the_test_that_received_it() {
+    // An "application" that answers 200 where the document has no path.
+    let upstream = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&upstream)
+        .await;
+    let check = ApiCheck::start(&upstream.uri());
+    let r = reqwest::get(format!("{}/api/v1/undocumented", check.address))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the proxy passes the answer on unchanged");
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"ok": true}));
+    assert_eq!(check.mismatches().len(), 1, "{:?}", check.mismatches());
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(check)));
+    let message = dropped.expect_err("dropping the check fails the test");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("GET /api/v1/undocumented -> 200 for a path the document does not have"),
+        "{message}"
+    );
 }
