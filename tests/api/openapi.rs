@@ -169,7 +169,10 @@ async fn the_page_shows_every_operation_and_shape_under_the_admin_uis_policy() {
     assert!(!html.contains("<script"), "the page needs no script");
     let doc = openapi_document();
     for (path, method) in documented(&doc) {
-        assert!(html.contains(&format!("{method} {path}")), "{method} {path}");
+        assert!(
+            html.contains(&format!("{method} {path}")),
+            "{method} {path}"
+        );
     }
     for name in doc["components"]["schemas"].as_object().unwrap().keys() {
         assert!(html.contains(&format!("id=\"schema-{name}\"")), "{name}");
@@ -221,7 +224,10 @@ fn the_check_refuses_answers_the_document_does_not_describe() {
     ] {
         let mut wrong = order.clone();
         wrong[field] = value;
-        assert!(get(200, json, &serde_json::to_vec(&wrong).unwrap()).is_err(), "{field}");
+        assert!(
+            get(200, json, &serde_json::to_vec(&wrong).unwrap()).is_err(),
+            "{field}"
+        );
     }
     let mut missing = order.clone();
     missing.as_object_mut().unwrap().remove("order_id");
@@ -230,13 +236,13 @@ fn the_check_refuses_answers_the_document_does_not_describe() {
     assert!(get(200, Some("text/plain"), &ok).is_err());
     assert!(get(404, json, br#"{"message":"not found"}"#).is_err());
     // An undocumented path answers only the 404 of an unknown path.
-    let unknown = |status, body: &[u8]| {
-        checker.check("GET", "/api/v1/nothing", status, json, None, body)
-    };
+    let unknown =
+        |status, body: &[u8]| checker.check("GET", "/api/v1/nothing", status, json, None, body);
     assert_eq!(unknown(404, error), Ok(()));
     assert!(unknown(200, b"{}").is_err());
     // A method a path does not answer: 405, naming exactly the documented methods.
-    let refused = br#"{"error":{"code":"method_not_allowed","message":"this resource answers GET, DELETE"}}"#;
+    let refused =
+        br#"{"error":{"code":"method_not_allowed","message":"this resource answers GET, DELETE"}}"#;
     let put = |allow| {
         checker.check(
             "PUT",

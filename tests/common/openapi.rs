@@ -92,7 +92,10 @@ impl Checker {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(format!("the body {body} does not match: {}", errors.join("; ")))
+            Err(format!(
+                "the body {body} does not match: {}",
+                errors.join("; ")
+            ))
         }
     }
 
@@ -164,7 +167,9 @@ impl Checker {
             return self.shared_error("405", body, "method_not_allowed");
         };
         let Some(response) = operation["responses"].get(status.to_string()) else {
-            return Err(format!("{status} is not documented for {method} {template}"));
+            return Err(format!(
+                "{status} is not documented for {method} {template}"
+            ));
         };
         let response = self.resolve(response);
         let Some(content) = response.get("content").and_then(Value::as_object) else {
@@ -198,7 +203,10 @@ impl Checker {
                 String::from_utf8_lossy(body)
             )
         })?;
-        let schema = media_type.get("schema").cloned().unwrap_or(Value::Bool(true));
+        let schema = media_type
+            .get("schema")
+            .cloned()
+            .unwrap_or(Value::Bool(true));
         self.validate(format!("{method} {template} {status}"), &schema, &json)
             .map_err(|e| format!("{status} of {method} {template}: {e}"))
     }
@@ -330,8 +338,7 @@ async fn forward(req: HttpRequest, body: web::Bytes, proxy: web::Data<Proxy>) ->
         eprintln!("OpenAPI mismatch: {line}");
         proxy.mismatches.lock().unwrap().push(line);
     }
-    let mut response =
-        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     for (name, value) in &headers {
         // The proxy's own server writes a `date`.
         if !HOP_BY_HOP.contains(&name.as_str()) && name != "date" {

@@ -5,8 +5,8 @@
 
 use std::sync::LazyLock;
 
-use actix_web::{HttpResponse, web};
 use actix_web::http::header;
+use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder,
@@ -170,10 +170,8 @@ impl Modify for Shared {
             for operation in operations.into_iter().flatten() {
                 let needs_token = operation.security.is_none();
                 if needs_token {
-                    operation.security = Some(vec![SecurityRequirement::new(
-                        BEARER,
-                        Vec::<String>::new(),
-                    )]);
+                    operation.security =
+                        Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
                 }
                 for (name, status, _) in &shared {
                     let only_with_token = matches!(*status, "401" | "429");

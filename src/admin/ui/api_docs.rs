@@ -209,7 +209,8 @@ fn operations(doc: &Value, tag: &str) -> Vec<Operation> {
                 .unwrap_or_default();
             found.push(Operation {
                 method: method.to_uppercase(),
-                anchor: format!("{method}-{}", path.trim_start_matches('/')).replace(['/', '{', '}', '.'], "-"),
+                anchor: format!("{method}-{}", path.trim_start_matches('/'))
+                    .replace(['/', '{', '}', '.'], "-"),
                 path: path.clone(),
                 summary: text(op, "summary"),
                 description: paragraphs(&text(op, "description")),
@@ -298,8 +299,16 @@ pub async fn page() -> actix_web::Result<HttpResponse> {
         signed_in: false,
         section: "",
         csrf: String::new(),
-        title: doc.pointer("/info/title").and_then(Value::as_str).unwrap_or("").to_owned(),
-        version: doc.pointer("/info/version").and_then(Value::as_str).unwrap_or("").to_owned(),
+        title: doc
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        version: doc
+            .pointer("/info/version")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         description: paragraphs(
             doc.pointer("/info/description")
                 .and_then(Value::as_str)
