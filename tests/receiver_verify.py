@@ -1,13 +1,13 @@
-"""The receiver's signature check of README.md, "Event webhooks", run by the tests.
+"""The receiver's signature check of docs/admin-api.md, "Event webhooks", run by the tests.
 
     PINBRIDGE_EVENTS_SECRET=... python3 tests/receiver_verify.py '<X-Pinbridge-Signature>' < body
 
 Exits 0 and prints `valid` when the header signs the body read from stdin (raw bytes), else
-exits 1 and prints `invalid`. Between the markers is the README's code, verbatim (a test
+exits 1 and prints `invalid`. Between the markers is the documented code, verbatim (a test
 checks that the two do not drift apart).
 """
 
-# --- README.md, "Event webhooks": begin ---
+# --- docs/admin-api.md, "Event webhooks": begin ---
 import hashlib
 import hmac
 import time
@@ -28,7 +28,7 @@ def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
     signed = str(timestamp).encode() + b"." + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return any(hmac.compare_digest(expected, s) for s in signatures)
-# --- README.md, "Event webhooks": end ---
+# --- docs/admin-api.md, "Event webhooks": end ---
 
 
 if __name__ == "__main__":

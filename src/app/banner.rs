@@ -320,7 +320,7 @@ pub fn other_provider_urls(
     writeln!(out)?;
     writeln!(
         out,
-        "Other providers (see README, \"Setting up each provider\"):"
+        "Other providers (see docs/providers.md):"
     )?;
     for (provider, kind, url) in rows {
         writeln!(out, "  {provider:<14} {kind:<30} {url}")?;

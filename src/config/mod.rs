@@ -8,7 +8,7 @@
 //!
 //! Every setting is one flat key; its environment variable is the key upper-cased with the
 //! `PINBRIDGE_` prefix (`pin_max_attempts` ⇔ `PINBRIDGE_PIN_MAX_ATTEMPTS`). Durations are
-//! written `90s`, `30m`, `24h`, `7d` (humantime), or as a number of seconds. README lists them
+//! written `90s`, `30m`, `24h`, `7d` (humantime), or as a number of seconds. docs/settings.md lists them
 //! all. The keys as written are one private flat struct (`raw`); each concern reads its own:
 //!
 //! - [`Server`], [`Database`] (`server`): where pinbridge listens and is reached, its database.
@@ -195,10 +195,10 @@ fn check_known(key: &str, what: &str, prefix: &str) -> anyhow::Result<()> {
         .filter(|(distance, _)| *distance <= 4);
     match closest {
         Some((_, k)) => bail!(
-            "{what} is not a setting; did you mean {}? (README, \"Settings\")",
+            "{what} is not a setting; did you mean {}? (docs/settings.md)",
             written(prefix, k)
         ),
-        None => bail!("{what} is not a setting (README, \"Settings\", lists them all)"),
+        None => bail!("{what} is not a setting (docs/settings.md lists them all)"),
     }
 }
 

@@ -6,7 +6,7 @@
 //! and upper-cased with `PINBRIDGE_` its variable. The unknown-key check reads their names
 //! from this struct's serde derive, so that a setting can not exist here without being
 //! accepted, nor be accepted without existing here. What each one means is documented on the
-//! typed field it becomes (and in README, "Settings").
+//! typed field it becomes (and in docs/settings.md).
 
 use std::time::Duration;
 

@@ -134,66 +134,110 @@ impl NewOrder {
         rules: &OrderRules,
         now_ms: i64,
     ) -> Result<Self, OrderFieldError> {
+        Self::parse_every_field(
+            order_id,
+            customer_number,
+            pin,
+            virtual_number,
+            expires_at,
+            rules,
+            now_ms,
+        )
+        .map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// As [`NewOrder::parse`], but checks every field and reports each bad one, in the order
+    /// of the arguments (a form shows them all at once; the first is [`NewOrder::parse`]'s).
+    /// The list of errors is never empty.
+    pub fn parse_every_field(
+        order_id: &str,
+        customer_number: &str,
+        pin: Option<&str>,
+        virtual_number: Option<&str>,
+        expires_at: Option<&str>,
+        rules: &OrderRules,
+        now_ms: i64,
+    ) -> Result<Self, Vec<OrderFieldError>> {
         let order_id = order_id.trim();
-        if order_id.is_empty() || order_id.chars().count() > 64 {
-            return Err(field_error(
+        let order_id = if order_id.is_empty() || order_id.chars().count() > 64 {
+            Err(field_error(
                 OrderField::OrderId,
                 "an order id has 1 to 64 characters",
-            ));
-        }
-        if order_id.chars().any(char::is_control) {
-            return Err(field_error(
+            ))
+        } else if order_id.chars().any(char::is_control) {
+            Err(field_error(
                 OrderField::OrderId,
                 "an order id holds no control characters",
-            ));
-        }
+            ))
+        } else {
+            Ok(order_id.to_owned())
+        };
         let customer = PhoneNumber::parse(customer_number, rules.region)
-            .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
-        rules
-            .check_destination(&customer)
-            .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+            .map_err(|e| field_error(OrderField::CustomerNumber, e))
+            .and_then(|customer| {
+                rules
+                    .check_destination(&customer)
+                    .map_err(|e| field_error(OrderField::CustomerNumber, e))
+                    .map(|()| customer)
+            });
         let pin = match pin {
-            None => PinChoice::Generate {
+            None => Ok(PinChoice::Generate {
                 len: rules.generated_pin_len(),
-            },
-            Some(raw) => PinChoice::Given(
-                Pin::parse(raw, rules.pin_min, rules.pin_max)
-                    .map_err(|e| field_error(OrderField::Pin, e))?,
-            ),
+            }),
+            Some(raw) => Pin::parse(raw, rules.pin_min, rules.pin_max)
+                .map(PinChoice::Given)
+                .map_err(|e| field_error(OrderField::Pin, e)),
         };
         let virtual_number = virtual_number
             .map(|raw| PhoneNumber::parse(raw, rules.region))
             .transpose()
-            .map_err(|e| field_error(OrderField::VirtualNumber, e))?;
+            .map_err(|e| field_error(OrderField::VirtualNumber, e));
         let expires_at_ms = match expires_at {
-            None => now_ms + rules.default_ttl_ms,
-            Some(raw) => {
-                let t = OffsetDateTime::parse(raw.trim(), &Rfc3339).map_err(|_| {
-                    field_error(
-                        OrderField::ExpiresAt,
-                        "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
-                    )
-                })?;
-                let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-                    .map_err(|_| field_error(OrderField::ExpiresAt, "the time is out of range"))?;
-                if ms <= now_ms {
-                    return Err(field_error(
-                        OrderField::ExpiresAt,
-                        "the time is in the past",
-                    ));
-                }
-                ms
-            }
+            None => Ok(now_ms + rules.default_ttl_ms),
+            Some(raw) => parse_expiry(raw, now_ms),
         };
-        Ok(Self {
-            order_id: order_id.to_owned(),
-            customer,
-            pin,
-            virtual_number,
-            expires_at_ms,
-            allowed_callers: Vec::new(),
-        })
+        match (order_id, customer, pin, virtual_number, expires_at_ms) {
+            (Ok(order_id), Ok(customer), Ok(pin), Ok(virtual_number), Ok(expires_at_ms)) => {
+                Ok(Self {
+                    order_id,
+                    customer,
+                    pin,
+                    virtual_number,
+                    expires_at_ms,
+                    allowed_callers: Vec::new(),
+                })
+            }
+            (order_id, customer, pin, virtual_number, expires_at_ms) => Err([
+                order_id.err(),
+                customer.err(),
+                pin.err(),
+                virtual_number.err(),
+                expires_at_ms.err(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()),
+        }
     }
+}
+
+/// An order's `expires_at`: RFC 3339, after `now_ms`; unix milliseconds.
+fn parse_expiry(raw: &str, now_ms: i64) -> Result<i64, OrderFieldError> {
+    let t = OffsetDateTime::parse(raw.trim(), &Rfc3339).map_err(|_| {
+        field_error(
+            OrderField::ExpiresAt,
+            "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
+        )
+    })?;
+    let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| field_error(OrderField::ExpiresAt, "the time is out of range"))?;
+    if ms <= now_ms {
+        return Err(field_error(
+            OrderField::ExpiresAt,
+            "the time is in the past",
+        ));
+    }
+    Ok(ms)
 }
 
 impl NewOrder {

@@ -65,33 +65,40 @@ impl NewTrustedCaller {
         label: Option<&str>,
         region: Region,
     ) -> Result<Self, TrustedCallerFieldError> {
+        Self::parse_every_field(number, label, region).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// As [`NewTrustedCaller::parse`], but checks both fields and reports each bad one, the
+    /// number first (a form shows them all at once). The list of errors is never empty.
+    pub fn parse_every_field(
+        number: &str,
+        label: Option<&str>,
+        region: Region,
+    ) -> Result<Self, Vec<TrustedCallerFieldError>> {
         let number = PhoneNumber::parse(number, region).map_err(|e| TrustedCallerFieldError {
             field: TrustedCallerField::Number,
             message: e.to_string(),
-        })?;
+        });
         let label = label.map(str::trim).filter(|l| !l.is_empty());
         let label_error = |message: String| TrustedCallerFieldError {
             field: TrustedCallerField::Label,
             message,
         };
-        if let Some(label) = label {
-            if label.chars().count() > MAX_LABEL_CHARS {
-                return Err(label_error(format!(
-                    "a label has at most {MAX_LABEL_CHARS} characters"
-                )));
-            }
-            if !label.chars().all(is_printable) {
-                return Err(label_error(
-                    "a label holds printable characters only: no line breaks, tabs, control \
-                     or invisible formatting characters"
-                        .to_owned(),
-                ));
-            }
+        let label = match label {
+            Some(label) if label.chars().count() > MAX_LABEL_CHARS => Err(label_error(format!(
+                "a label has at most {MAX_LABEL_CHARS} characters"
+            ))),
+            Some(label) if !label.chars().all(is_printable) => Err(label_error(
+                "a label holds printable characters only: no line breaks, tabs, control \
+                 or invisible formatting characters"
+                    .to_owned(),
+            )),
+            label => Ok(label.map(str::to_owned)),
+        };
+        match (number, label) {
+            (Ok(number), Ok(label)) => Ok(Self { number, label }),
+            (number, label) => Err([number.err(), label.err()].into_iter().flatten().collect()),
         }
-        Ok(Self {
-            number,
-            label: label.map(str::to_owned),
-        })
     }
 }
 

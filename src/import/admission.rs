@@ -511,7 +511,7 @@ mod tests {
 
     use super::*;
     use crate::domain::OrderStatus;
-    use crate::storage::orders::{CaseDbs, deactivate, get, search};
+    use crate::storage::orders::{CaseDbs, OrderFilter, deactivate, get, list};
 
     const NOW: i64 = 1_000_000;
     const NUMBERS: [&str; 3] = ["+917314853246", "+918088919888", "+912249757100"];
@@ -588,9 +588,17 @@ mod tests {
         }
     }
 
+    /// The newest `limit` orders, whatever their status.
+    fn every(limit: i64) -> OrderFilter {
+        OrderFilter {
+            limit,
+            ..OrderFilter::default()
+        }
+    }
+
     /// Every stored order, by id, with a generated PIN shown as its length only.
     async fn stored(db: &Db) -> Vec<Order> {
-        let mut all = search(db, "", "", 10_000).await.unwrap();
+        let mut all = list(db, &every(10_000)).await.unwrap();
         all.sort_by(|a, b| a.order_id.cmp(&b.order_id));
         for o in &mut all {
             if !PINS.contains(&o.pin.as_str()) {
@@ -603,7 +611,7 @@ mod tests {
     /// No two active orders of `db` share a PIN where a guess could reach both: on the same
     /// virtual number, or with one of them valid on every number.
     async fn assert_no_active_clash(db: &Db) {
-        let all = search(db, "", "", 10_000).await.unwrap();
+        let all = list(db, &every(10_000)).await.unwrap();
         let active: Vec<&Order> = all
             .iter()
             .filter(|o| o.status(NOW) == OrderStatus::Active)
@@ -836,7 +844,7 @@ mod tests {
         let refused: Vec<usize> = report.refused.iter().map(|(i, _)| *i).collect();
         assert_eq!(refused, [0, 499, 500, 1000, 1201]);
         assert_eq!(report.imported, 1197);
-        assert_eq!(search(&db, "", "", 5000).await.unwrap().len(), 1202);
+        assert_eq!(list(&db, &every(5000)).await.unwrap().len(), 1202);
         let o = get(&db, "OD-1199").await.unwrap().unwrap();
         assert_eq!(
             (o.pin.as_str(), o.virtual_number.as_ref().map(AsRef::as_ref)),

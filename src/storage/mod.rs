@@ -239,12 +239,18 @@ impl Db {
         })
     }
 
-    /// Applies the pending migrations.
+    /// Applies the pending migrations, then writes the search keys of orders stored before
+    /// migration 0013 ([`orders::fill_search_keys`]; nothing to do once they are written).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR
             .run(&self.pool)
             .await
-            .context("applying database migrations")
+            .context("applying database migrations")?;
+        // Keys that SQL alone can not compute on both engines (migration 0013).
+        orders::fill_search_keys(self)
+            .await
+            .context("writing the search keys of orders stored before migration 0013")?;
+        Ok(())
     }
 
     /// Which engine this is.

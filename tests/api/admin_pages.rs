@@ -85,7 +85,10 @@ async fn an_order_created_through_the_form_is_found_by_id_pin_and_number() {
     )
     .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()[LOCATION], "/admin/orders?q=OD-FORM-1");
+    assert_eq!(
+        r.headers()[LOCATION],
+        "/admin/orders?q=OD-FORM-1&done=created"
+    );
 
     for q in ["OD-FORM-1", "7391", "09812345678", "%2B919812345678"] {
         let (status, page) = get(&app, &cookie, &format!("/admin/orders?q={q}")).await;
@@ -135,14 +138,23 @@ async fn a_bad_number_shows_the_error_and_stores_nothing() {
     let page = r.text().await.unwrap();
     assert!(page.contains("id=\"customer_number-error\""), "{page}");
     assert!(
-        page.contains("customer_number:"),
-        "the API's message: {page}"
+        element(&page, "div", "create-errors").contains(">Customer number</a>"),
+        "the summary names the field by its label: {page}"
+    );
+    assert!(
+        !page.contains("customer_number:"),
+        "not by the API's name: {page}"
     );
     assert!(
         page.contains("value=\"OD-BAD\""),
         "the form keeps what was typed"
     );
     assert_eq!(app.get_json("/orders/OD-BAD").await.0, 404);
+}
+
+/// The `csrf` value of a form.
+fn csrf_of<'a>(form: &[(&str, &'a str)]) -> Option<&'a str> {
+    form.iter().find(|(k, _)| *k == "csrf").map(|(_, v)| *v)
 }
 
 #[tokio::test]
@@ -160,6 +172,15 @@ async fn a_form_without_its_csrf_token_is_refused_and_stores_nothing() {
         }
         let r = post(&app, &cookie, "/admin/orders", &form).await;
         assert_eq!(r.status(), 403);
+        // Shown again as typed, with the session's token, to be sent again.
+        let page = r.text().await.unwrap();
+        assert!(
+            element(&page, "div", "create-expired").contains("submit it again"),
+            "{page}"
+        );
+        assert!(page.contains("value=\"OD-CSRF\""), "{page}");
+        let fresh = crate::common::admin_csrf(&page);
+        assert!(!fresh.is_empty() && Some(fresh.as_str()) != csrf_of(&form));
     }
     assert_eq!(app.get_json("/orders/OD-CSRF").await.0, 404);
     app.create_order("OD-KEEP", "4821").await;
@@ -339,6 +360,79 @@ async fn numbers_and_bookings_are_managed_from_their_page() {
     )
     .await;
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn the_booking_and_number_forms_report_every_bad_field_and_confirmations_change_nothing() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let token = csrf(&page);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings",
+        &[
+            ("csrf", token.as_str()),
+            ("party_a", "x"),
+            ("party_b", "12"),
+            ("reference", "ride-9"),
+            ("ttl_seconds", "soon"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    let summary = element(&page, "div", "booking-errors");
+    for label in ["Party A number", "Party B number", "Lifetime in seconds"] {
+        assert!(
+            summary.contains(&format!(">{label}</a>")),
+            "{label}: {summary}"
+        );
+    }
+    assert!(!summary.contains("Reference"), "{summary}");
+    for id in ["party_a", "party_b", "ttl_seconds"] {
+        let message = element(&page, "p", &format!("{id}-error"));
+        let text = &message[message.find('>').unwrap() + 1..];
+        assert!(!text.contains(id), "{id}: {message}");
+    }
+    assert!(page.contains("value=\"ride-9\""), "what was typed is kept");
+
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers",
+        &[
+            ("csrf", token.as_str()),
+            ("vn_number", "12"),
+            ("vn_provider", "acme"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    let summary = element(&page, "div", "number-errors");
+    assert!(
+        summary.contains(">Number</a>") && summary.contains(">Provider</a>"),
+        "{summary}"
+    );
+
+    // The question before an action is a page; only its form's POST acts.
+    app.create_order("OD-ASK", "4821").await;
+    let (status, page) = get(&app, &cookie, "/admin/orders/OD-ASK/deactivate").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Deactivate order OD-ASK?"), "{page}");
+    assert!(
+        page.contains("action=\"/admin/orders/OD-ASK/deactivate\""),
+        "{page}"
+    );
+    assert_eq!(app.get_json("/orders/OD-ASK").await.1["status"], "active");
+    let (status, _) = get(&app, &cookie, "/admin/orders/OD-NONE/deactivate").await;
+    assert_eq!(status, 404);
+    let (status, _) = get(&app, &cookie, "/admin/bookings/bk_none/close").await;
+    assert_eq!(status, 404);
+    let (status, _) = get(&app, &cookie, "/admin/numbers/%2B917314853246/drain").await;
+    assert_eq!(status, 404);
 }
 
 /// A call that keys the PIN, is bridged and ends with `status` (Exotel's `DialCallStatus`).

@@ -1,5 +1,5 @@
 //! Event webhooks: signed POSTs to the business's endpoint (a wiremock server here), retried
-//! until a 2xx, across restarts, once per dedupe key; and the README's receiver code.
+//! until a 2xx, across restarts, once per dedupe key; and the receiver code of docs/admin-api.md.
 
 use std::path::Path;
 use std::time::Duration;
@@ -117,7 +117,7 @@ fn now_secs() -> i64 {
     pinbridge::domain::clock::now_ms() / 1000
 }
 
-/// Runs the README's receiver code (`tests/receiver_verify.py`) on a delivery: does it accept it?
+/// Runs the receiver code of docs/admin-api.md (`tests/receiver_verify.py`) on a delivery: does it accept it?
 fn python_receiver_accepts(secret: &str, signature: &str, body: &[u8]) -> bool {
     use std::io::Write;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -212,7 +212,7 @@ async fn an_event_arrives_signed_with_the_documented_shape_and_the_readme_receiv
         pinbridge::outbound::events::SIGNATURE_TOLERANCE
     ));
 
-    // The README's Python receiver, on the real delivery.
+    // docs/admin-api.md's Python receiver, on the real delivery.
     assert!(python_receiver_accepts(SECRET, signature, &delivery.body));
     let tampered = String::from_utf8(delivery.body.clone())
         .unwrap()
@@ -254,19 +254,19 @@ async fn an_event_arrives_signed_with_the_documented_shape_and_the_readme_receiv
 }
 
 #[test]
-fn the_receiver_script_holds_the_readmes_code_verbatim() {
+fn the_receiver_script_holds_the_documented_code_verbatim() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(dir.join("docs/admin-api.md")).unwrap();
     let section = &readme[readme
         .find("## Event webhooks")
-        .expect("README has an Event webhooks section")..];
+        .expect("docs/admin-api.md has an Event webhooks section")..];
     let start = section.find("```python\n").expect("a Python block") + "```python\n".len();
     let block = &section[start..][..section[start..].find("```").unwrap()];
     assert!(block.contains("def verify("));
     let script = std::fs::read_to_string(dir.join("tests/receiver_verify.py")).unwrap();
     assert!(
         script.contains(block),
-        "tests/receiver_verify.py must hold README's receiver code verbatim"
+        "tests/receiver_verify.py must hold the receiver code of docs/admin-api.md verbatim"
     );
 }
 

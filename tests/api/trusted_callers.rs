@@ -410,7 +410,16 @@ async fn a_bad_field_on_the_admin_page_is_shown_beside_it_and_nothing_is_stored(
         assert_eq!(r.status(), 400, "{field}");
         let page = r.text().await.unwrap();
         let error = element(&page, "p", &format!("{field}-error"));
-        assert!(error.contains(&format!("{field}: ")), "{error}");
+        assert!(!error.contains(&format!("{field}: ")), "{error}");
+        let label = if field == "number" {
+            "Phone number"
+        } else {
+            "Label"
+        };
+        assert!(
+            element(&page, "div", "add-errors").contains(&format!(">{label}</a>")),
+            "the summary names the field by its label: {page}"
+        );
         assert!(
             page.contains(&format!("value=\"{number}\"")),
             "the form keeps what was typed"

@@ -13,3 +13,4 @@ mod common;
 
 mod admin;
 mod harness;
+mod operations;

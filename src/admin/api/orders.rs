@@ -294,6 +294,7 @@ async fn list(
         status,
         virtual_number: number("virtual_number", q.virtual_number)?,
         customer_number,
+        search: None,
         before,
         limit: limit + 1,
         now,

@@ -1,4 +1,5 @@
-//! Admin UI: the virtual-number pool (add, drain) and bookings (create, list, close).
+//! Admin UI: the virtual-number pool (add, drain) and bookings (create, list, close). Drain
+//! and close ask first; every bad field of a form is shown at once.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -6,10 +7,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AdminSession;
-use super::orders::{CsrfForm, html, see_other, unavailable};
+use super::confirm::ConfirmPage;
+use super::form::FormErrors;
+use super::orders::{CsrfForm, html, path_segment, query_value, see_other, unavailable};
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
-use crate::domain::{BookingFields, NewBooking, PROVIDERS, PhoneNumber, log_safe};
+use crate::domain::{
+    BookingFields, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS, PhoneNumber, log_safe,
+};
 use crate::state::AppState;
 use crate::storage::bookings::{self, CreateError};
 use crate::storage::pool::{self, AddError};
@@ -17,8 +22,10 @@ use crate::storage::pool::{self, AddError};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/bookings", web::get().to(page))
         .route("/bookings", web::post().to(create_booking))
+        .route("/bookings/{booking_id}/close", web::get().to(confirm_close))
         .route("/bookings/{booking_id}/close", web::post().to(close))
         .route("/numbers", web::post().to(add_number))
+        .route("/numbers/{number}/drain", web::get().to(confirm_drain))
         .route("/numbers/{number}/drain", web::post().to(drain));
 }
 
@@ -68,11 +75,11 @@ struct BookingsPage {
     numbers: Vec<NumberRow>,
     bookings: Vec<BookingRow>,
     number_form: NumberForm,
-    number_error_field: &'static str,
-    number_error: String,
+    number_errors: FormErrors,
     booking_form: BookingForm,
-    booking_error_field: &'static str,
-    booking_error: String,
+    booking_errors: FormErrors,
+    /// What was just done (post/redirect/get).
+    notice: String,
 }
 
 impl BookingsPage {
@@ -113,21 +120,53 @@ impl BookingsPage {
                 vn_provider: "exotel".into(),
                 ..NumberForm::default()
             },
-            number_error_field: "",
-            number_error: String::new(),
+            number_errors: FormErrors::default(),
             booking_form: BookingForm::default(),
-            booking_error_field: "",
-            booking_error: String::new(),
+            booking_errors: FormErrors::default(),
+            notice: String::new(),
         })
     }
+}
+
+/// What the page was reached with: what was just done (`number-added`, `drained`,
+/// `booking-created`, `closed`) and to what.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    done: String,
+    what: String,
 }
 
 /// `GET /admin/bookings`.
 async fn page(
     session: AdminSession,
     state: web::Data<AppState>,
+    query: web::Query<DoneQuery>,
 ) -> actix_web::Result<HttpResponse> {
-    html(StatusCode::OK, &BookingsPage::load(&state, &session).await?)
+    let mut page = BookingsPage::load(&state, &session).await?;
+    let what = query.what.as_str();
+    page.notice = match query.done.as_str() {
+        "number-added" => format!("Number {what} added to the pool."),
+        "drained" => {
+            format!(
+                "Number {what} drained: it takes no new bookings; those on it go on until they end."
+            )
+        }
+        "booking-created" => format!("Booking {what} created."),
+        "closed" => {
+            format!("Booking {what} closed: its parties can no longer reach each other through it.")
+        }
+        _ => String::new(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// To the page, saying what was done.
+fn done(what_happened: &str, what: &str) -> HttpResponse {
+    see_other(&format!(
+        "/admin/bookings?done={what_happened}&what={}",
+        query_value(what)
+    ))
 }
 
 /// `POST /admin/numbers`: adds a number to the pool.
@@ -136,35 +175,80 @@ async fn add_number(
     state: web::Data<AppState>,
     form: web::Form<NumberForm>,
 ) -> actix_web::Result<HttpResponse> {
-    let form = form.into_inner();
-    session.check_csrf(&form.csrf)?;
-    let failure = match PhoneNumber::parse(&form.vn_number, state.settings.orders.region) {
-        Err(e) => (StatusCode::BAD_REQUEST, "vn_number", format!("number: {e}")),
-        Ok(_) if !PROVIDERS.contains(&form.vn_provider.as_str()) => (
-            StatusCode::BAD_REQUEST,
-            "vn_provider",
-            format!("provider is one of {}", PROVIDERS.join(", ")),
-        ),
-        Ok(number) => {
-            match pool::add(
-                &state.db,
-                number.as_ref(),
-                &form.vn_provider,
-                form.vn_reserved.is_some(),
-                now_ms(),
-            )
-            .await
-            {
-                Ok(_) => return Ok(see_other("/admin/bookings")),
-                Err(e @ AddError::Exists) => (StatusCode::CONFLICT, "vn_number", e.to_string()),
-                Err(AddError::Database(e)) => return Err(unavailable(e)),
+    let mut form = form.into_inner();
+    let mut errors = FormErrors::default();
+    let status = if !session.form_is_fresh(&form.csrf) {
+        errors = FormErrors::expired("vn_number");
+        StatusCode::FORBIDDEN
+    } else {
+        let number = PhoneNumber::parse(&form.vn_number, state.settings.orders.region);
+        if let Err(e) = &number {
+            errors.add("vn_number", "Number", e.to_string());
+        }
+        if !PROVIDERS.contains(&form.vn_provider.as_str()) {
+            errors.add(
+                "vn_provider",
+                "Provider",
+                format!("choose one of {}", PROVIDERS.join(", ")),
+            );
+        }
+        match number {
+            Ok(number) if errors.is_empty() => {
+                match pool::add(
+                    &state.db,
+                    number.as_ref(),
+                    &form.vn_provider,
+                    form.vn_reserved.is_some(),
+                    now_ms(),
+                )
+                .await
+                {
+                    Ok(_) => return Ok(done("number-added", number.as_ref())),
+                    Err(AddError::Exists) => {
+                        errors.add("vn_number", "Number", "this number is in the pool already");
+                        StatusCode::CONFLICT
+                    }
+                    Err(AddError::Database(e)) => return Err(unavailable(e)),
+                }
             }
+            _ => StatusCode::BAD_REQUEST,
         }
     };
     let mut page = BookingsPage::load(&state, &session).await?;
-    (page.number_error_field, page.number_error) = (failure.1, failure.2);
+    page.number_errors = errors;
+    form.csrf = String::new();
     page.number_form = form;
-    html(failure.0, &page)
+    html(status, &page)
+}
+
+/// `GET /admin/numbers/{number}/drain`: asks before draining. 404 when the number is not in
+/// the pool.
+async fn confirm_drain(
+    session: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> actix_web::Result<HttpResponse> {
+    let not_in_pool = || actix_web::error::ErrorNotFound("This virtual number is not in the pool.");
+    let number =
+        PhoneNumber::parse(&path, state.settings.orders.region).map_err(|_| not_in_pool())?;
+    let found = pool::get(&state.db, number.as_ref(), now_ms())
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(not_in_pool)?;
+    let page = ConfirmPage {
+        signed_in: true,
+        section: "bookings",
+        csrf: session.csrf.clone(),
+        title: format!("Drain {}?", found.number),
+        consequence: format!(
+            "No new booking gets this number. The {} active booking(s) on it go on until they end. A drained number can not be put back into use from this page.",
+            found.active_bookings
+        ),
+        action: format!("/admin/numbers/{}/drain", path_segment(&found.number)),
+        button: "Drain the number".into(),
+        back: "/admin/bookings".into(),
+    };
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /admin/numbers/{number}/drain`.
@@ -186,7 +270,45 @@ async fn drain(
         ));
     }
     tracing::info!(virtual_number = %number.masked(), admin.token = %session.token_name, "virtual number drained in the admin UI");
-    Ok(see_other("/admin/bookings"))
+    Ok(done("drained", number.as_ref()))
+}
+
+/// The booking form's fields, checked one by one so that every bad one is reported: the two
+/// numbers, the reference and the lifetime. What only the whole booking can tell (the two
+/// parties are the same number) is [`NewBooking::parse`]'s, once these pass.
+fn check_booking_fields(state: &AppState, form: &BookingForm, errors: &mut FormErrors) {
+    let rules = &state.settings.orders;
+    for (id, label, raw) in [
+        ("party_a", "Party A number", &form.party_a),
+        ("party_b", "Party B number", &form.party_b),
+    ] {
+        let checked = PhoneNumber::parse(raw, rules.region)
+            .map_err(|e| e.to_string())
+            .and_then(|n| rules.check_destination(&n));
+        if let Err(e) = checked {
+            errors.add(id, label, e);
+        }
+    }
+    let reference = form.reference.trim();
+    if reference.chars().count() > 128 || reference.chars().any(char::is_control) {
+        errors.add(
+            "reference",
+            "Reference",
+            "a reference has at most 128 characters, on one line",
+        );
+    }
+    let ttl = form.ttl_seconds.trim();
+    if !ttl.is_empty() {
+        let max = MAX_BOOKING_TTL_MS / 1000;
+        match ttl.parse::<i64>() {
+            Ok(secs) if (1..=max).contains(&secs) => {}
+            _ => errors.add(
+                "ttl_seconds",
+                "Lifetime in seconds",
+                format!("a whole number of seconds from 1 to {max} (365 days)"),
+            ),
+        }
+    }
 }
 
 /// `POST /admin/bookings`: creates a booking with a number allocated from the pool.
@@ -195,23 +317,22 @@ async fn create_booking(
     state: web::Data<AppState>,
     form: web::Form<BookingForm>,
 ) -> actix_web::Result<HttpResponse> {
-    let form = form.into_inner();
-    session.check_csrf(&form.csrf)?;
-    let now = now_ms();
-    let ttl = form.ttl_seconds.trim();
-    let failure = match (!ttl.is_empty()).then(|| ttl.parse::<i64>()).transpose() {
-        Err(_) => (
-            StatusCode::BAD_REQUEST,
-            "ttl_seconds",
-            "ttl_seconds: a whole number of seconds".to_owned(),
-        ),
-        Ok(ttl_seconds) => {
+    let mut form = form.into_inner();
+    let mut errors = FormErrors::default();
+    let status = if !session.form_is_fresh(&form.csrf) {
+        errors = FormErrors::expired("party_a");
+        StatusCode::FORBIDDEN
+    } else {
+        check_booking_fields(&state, &form, &mut errors);
+        if errors.is_empty() {
+            let now = now_ms();
             let reference = form.reference.trim();
+            let ttl = form.ttl_seconds.trim();
             let fields = BookingFields {
                 party_a: &form.party_a,
                 party_b: &form.party_b,
                 reference: (!reference.is_empty()).then_some(reference),
-                ttl_seconds,
+                ttl_seconds: ttl.parse().ok(),
                 expires_at: None,
                 virtual_number: None,
                 provider: None,
@@ -220,33 +341,68 @@ async fn create_booking(
                 .unwrap_or(i64::MAX / 2);
             match NewBooking::parse(&fields, &state.settings.orders, default_ttl, now) {
                 Err(e) => {
-                    let field = match e.field {
-                        "party_a" => "party_a",
-                        "party_b" => "party_b",
-                        "reference" => "reference",
-                        "ttl_seconds" | "expires_at" => "ttl_seconds",
-                        _ => "",
+                    let (id, label) = match e.field {
+                        "party_a" => ("party_a", "Party A number"),
+                        "reference" => ("reference", "Reference"),
+                        "ttl_seconds" | "expires_at" => ("ttl_seconds", "Lifetime in seconds"),
+                        _ => ("party_b", "Party B number"),
                     };
-                    (StatusCode::BAD_REQUEST, field, e.to_string())
+                    errors.add(id, label, &e.message);
+                    StatusCode::BAD_REQUEST
                 }
                 Ok(new) => {
                     let booking_id = format!("bk_{}", random_token(22));
                     match bookings::create(&state.db, &new, &booking_id, now).await {
                         Ok(b) => {
                             tracing::info!(booking.id = %b.booking_id, admin.token = %session.token_name, "booking created in the admin UI");
-                            return Ok(see_other("/admin/bookings"));
+                            return Ok(done("booking-created", &b.booking_id));
                         }
                         Err(CreateError::Database(e)) => return Err(unavailable(e)),
-                        Err(e) => (StatusCode::CONFLICT, "", e.to_string()),
+                        Err(e) => {
+                            errors.add("party_a", "Party A number", e.to_string());
+                            StatusCode::CONFLICT
+                        }
                     }
                 }
             }
+        } else {
+            StatusCode::BAD_REQUEST
         }
     };
     let mut page = BookingsPage::load(&state, &session).await?;
-    (page.booking_error_field, page.booking_error) = (failure.1, failure.2);
+    page.booking_errors = errors;
+    form.csrf = String::new();
     page.booking_form = form;
-    html(failure.0, &page)
+    html(status, &page)
+}
+
+/// `GET /admin/bookings/{booking_id}/close`: asks before closing. 404 when there is no such
+/// booking.
+async fn confirm_close(
+    session: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> actix_web::Result<HttpResponse> {
+    let booking = bookings::get(&state.db, &path)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| actix_web::error::ErrorNotFound("No booking with this id."))?;
+    let reference = booking
+        .reference
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    let page = ConfirmPage {
+        signed_in: true,
+        section: "bookings",
+        csrf: session.csrf.clone(),
+        title: format!("Close booking {}{reference}?", booking.booking_id),
+        consequence: "Its parties can no longer reach each other through its virtual number, by calling back either. This can not be undone.".into(),
+        action: format!("/admin/bookings/{}/close", path_segment(&booking.booking_id)),
+        button: "Close the booking".into(),
+        back: "/admin/bookings".into(),
+    };
+    html(StatusCode::OK, &page)
 }
 
 /// `POST /admin/bookings/{booking_id}/close`.
@@ -264,5 +420,5 @@ async fn close(
         return Err(actix_web::error::ErrorNotFound("No booking with this id."));
     }
     tracing::info!(booking.id = %log_safe(&path), admin.token = %session.token_name, "booking closed in the admin UI");
-    Ok(see_other("/admin/bookings"))
+    Ok(done("closed", &path))
 }

@@ -214,6 +214,8 @@ struct EditPage {
     nl_number: String,
     nl_language: String,
     default_language: String,
+    /// The form had expired: nothing was saved, what was typed is shown again.
+    expired: bool,
 }
 
 #[derive(Deserialize)]
@@ -303,6 +305,7 @@ async fn edit_form(
             nl_number: String::new(),
             nl_language: String::new(),
             default_language: state.greetings.default_language().to_owned(),
+            expired: false,
         },
     )
 }
@@ -334,7 +337,7 @@ async fn edit(
     session: AdminSession,
     form: web::Form<EditForm>,
 ) -> actix_web::Result<HttpResponse> {
-    session.check_csrf(&form.csrf)?;
+    let fresh = session.form_is_fresh(&form.csrf);
     let form = form.into_inner();
     let prompt = known_prompt(&form.prompt).ok_or_else(not_found)?;
     let language = parse_language(&form.language);
@@ -383,7 +386,11 @@ async fn edit(
         nl_number: String::new(),
         nl_language: String::new(),
         default_language: state.greetings.default_language().to_owned(),
+        expired: !fresh,
     };
+    if !fresh {
+        return html(StatusCode::FORBIDDEN, &page);
+    }
     let (Ok(spoken), Ok(language), Ok(number)) = (checked, language, number) else {
         return html(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };

@@ -10,6 +10,12 @@
 //! entry: dashboard, calls, orders, trusted-callers, bookings, greetings, test-call) and `csrf`
 //! every page struct must have.
 //!
+//! A form sent back with mistakes shows every one at once ([`form`]); one that carried an
+//! expired CSRF token is shown again, filled in, rather than refused
+//! ([`AdminSession::form_is_fresh`]). An action that can not be undone asks first on a page
+//! of its own (`confirm`), and every action ends on a page that says what it did (a notice,
+//! after a redirect: post/redirect/get).
+//!
 //! Every response under `/admin` carries the headers of [`security::headers`]; the pages use
 //! no inline script or style, which that policy refuses. So does the admin API's page
 //! ([`api_docs`], `/api/v1/docs`), which renders the API's OpenAPI document.
@@ -17,7 +23,9 @@
 pub mod api_docs;
 mod bookings;
 mod calls;
+mod confirm;
 mod dashboard;
+pub mod form;
 mod greetings;
 mod orders;
 pub mod security;

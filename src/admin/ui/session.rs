@@ -63,6 +63,18 @@ impl AdminSession {
         }
     }
 
+    /// Whether a form that keeps what was typed carries this session's CSRF token. When it
+    /// does not, the handler does nothing and shows the form again, filled in, with a fresh
+    /// token (a form opened before a sign-in or sign-out is not thrown away); logged like a
+    /// refusal.
+    pub fn form_is_fresh(&self, submitted: &str) -> bool {
+        let fresh = same_token(submitted, &self.csrf);
+        if !fresh {
+            tracing::warn!("admin UI: a form without its CSRF token was shown again, not applied");
+        }
+        fresh
+    }
+
     /// `number` as this operator may see it: masked unless the token may see personal data.
     pub fn show(&self, number: String) -> String {
         crate::domain::number_for(self.pii, number)

@@ -13,9 +13,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::AdminSession;
+use super::form::FormErrors;
 use super::orders::{html, see_other, unavailable};
 use crate::domain::clock::{now_ms, rfc3339};
-use crate::domain::{NewTrustedCaller, PhoneNumber};
+use crate::domain::{NewTrustedCaller, PhoneNumber, TrustedCallerField};
 use crate::import::trusted_callers::{ImportOutcome, import as import_csv};
 use crate::state::AppState;
 use crate::storage::trusted_callers::{self, Added, TrustedCaller};
@@ -85,8 +86,9 @@ struct TrustedCallersPage {
     prev: Option<String>,
     next: Option<String>,
     form: AddForm,
-    /// The field the add form's error is about, and the message.
-    error_field: &'static str,
+    /// The add form's bad fields.
+    errors: FormErrors,
+    /// What the page says about a request it refused as a whole.
     error: String,
     notice: String,
     csv_text: String,
@@ -94,6 +96,8 @@ struct TrustedCallersPage {
     /// The import's bad lines, and whether they stopped it (else they were skipped).
     import_errors: Vec<String>,
     import_stopped: bool,
+    /// The largest CSV accepted, and about how many rows it holds.
+    upload_limit: String,
 }
 
 impl TrustedCallersPage {
@@ -110,13 +114,14 @@ impl TrustedCallersPage {
             prev: None,
             next: None,
             form: AddForm::default(),
-            error_field: "",
+            errors: FormErrors::default(),
             error: String::new(),
             notice: String::new(),
             csv_text: String::new(),
             skip_bad: false,
             import_errors: Vec::new(),
             import_stopped: false,
+            upload_limit: super::upload::limit_in_words(super::upload::CALLER_ROW_BYTES),
         }
     }
 
@@ -215,39 +220,53 @@ async fn add(
     form: web::Form<AddForm>,
 ) -> actix_web::Result<HttpResponse> {
     let form = form.into_inner();
-    session.check_csrf(&form.csrf)?;
-    if !session.pii {
+    let fresh = session.form_is_fresh(&form.csrf);
+    if fresh && !session.pii {
         return TrustedCallersPage::pii_needed(&state, &session).await;
     }
     let label = Some(form.label.as_str());
-    match NewTrustedCaller::parse(&form.number, label, state.settings.orders.region) {
-        Ok(new) => {
-            let (_, added) = trusted_callers::add(&state.db, &new, now_ms())
-                .await
-                .map_err(unavailable)?;
-            tracing::info!(
-                caller.number = %new.number.masked(),
-                admin.token = %session.token_name,
-                new = added == Added::New,
-                "trusted caller registered in the admin UI"
-            );
-            let saved = match added {
-                Added::New => "new",
-                Added::Updated => "updated",
-            };
-            Ok(see_other(&format!("/admin/trusted-callers?saved={saved}")))
+    let (status, errors) = if !fresh {
+        (StatusCode::FORBIDDEN, FormErrors::expired("number"))
+    } else {
+        match NewTrustedCaller::parse_every_field(&form.number, label, state.settings.orders.region)
+        {
+            Ok(new) => {
+                let (_, added) = trusted_callers::add(&state.db, &new, now_ms())
+                    .await
+                    .map_err(unavailable)?;
+                tracing::info!(
+                    caller.number = %new.number.masked(),
+                    admin.token = %session.token_name,
+                    new = added == Added::New,
+                    "trusted caller registered in the admin UI"
+                );
+                let saved = match added {
+                    Added::New => "new",
+                    Added::Updated => "updated",
+                };
+                return Ok(see_other(&format!("/admin/trusted-callers?saved={saved}")));
+            }
+            Err(bad) => {
+                let mut errors = FormErrors::default();
+                for e in bad {
+                    match e.field {
+                        TrustedCallerField::Number => {
+                            errors.add("number", "Phone number", &e.message)
+                        }
+                        TrustedCallerField::Label => errors.add("label", "Label", &e.message),
+                    }
+                }
+                (StatusCode::BAD_REQUEST, errors)
+            }
         }
-        Err(e) => {
-            let mut page = TrustedCallersPage::new(&session)
-                .load(&state, &session, 1)
-                .await?;
-            page.error_field = e.field.name();
-            page.error = e.to_string();
-            page.form = form;
-            page.form.csrf = String::new();
-            html(StatusCode::BAD_REQUEST, &page)
-        }
-    }
+    };
+    let mut page = TrustedCallersPage::new(&session)
+        .load(&state, &session, 1)
+        .await?;
+    page.errors = errors;
+    page.form = form;
+    page.form.csrf = String::new();
+    html(status, &page)
 }
 
 /// `POST /admin/trusted-callers/remove`: the number is no longer trusted; then back to the

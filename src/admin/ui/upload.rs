@@ -4,8 +4,26 @@
 use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
-/// The largest CSV accepted from the browser, in bytes (about 50,000 orders).
+/// The largest CSV accepted from the browser, in bytes: about 50,000 orders
+/// ([`ORDER_ROW_BYTES`]).
 const MAX_CSV_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes of a typical row of an orders CSV (an order id, two numbers, a PIN, an expiry time).
+pub(super) const ORDER_ROW_BYTES: usize = 80;
+
+/// Bytes of a typical row of a trusted callers CSV (a number and a name).
+pub(super) const CALLER_ROW_BYTES: usize = 30;
+
+/// The upload limit as the forms state it before a file is chosen, for rows of about
+/// `row_bytes`: "4 MB, about 50,000 rows" (rounded down to ten thousands).
+pub(super) fn limit_in_words(row_bytes: usize) -> String {
+    let rows = (MAX_CSV_BYTES / row_bytes.max(1)) / 10_000 * 10_000;
+    format!(
+        "{} MB, about {} rows",
+        MAX_CSV_BYTES / (1024 * 1024),
+        crate::import::thousands(rows as u64)
+    )
+}
 
 /// What an upload form sent.
 #[derive(Debug, Default, Deserialize)]
@@ -73,4 +91,15 @@ pub(super) async fn read_csv_form(
         form.csv_text = String::from_utf8_lossy(&file).into_owned();
     }
     Ok(form)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_is_stated_in_megabytes_and_the_rows_it_holds() {
+        assert_eq!(limit_in_words(ORDER_ROW_BYTES), "4 MB, about 50,000 rows");
+        assert_eq!(limit_in_words(CALLER_ROW_BYTES), "4 MB, about 130,000 rows");
+    }
 }

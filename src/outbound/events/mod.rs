@@ -11,7 +11,7 @@
 //! "data": {...}}`; `data` carries ids, the provider, the CallSid, outcomes and durations,
 //! never a phone number or a PIN. The signature header is Stripe's scheme:
 //! `X-Pinbridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`, keyed with
-//! `PINBRIDGE_EVENTS_SECRET` (README, "Event webhooks").
+//! `PINBRIDGE_EVENTS_SECRET` (docs/admin-api.md, "Event webhooks").
 //!
 //! Owns: the outbox worker and delivery ([`Events`]). [`endpoint`] guards where a delivery may
 //! go, [`payload`] is what it says, [`signature`] signs it.

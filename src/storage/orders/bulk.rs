@@ -255,7 +255,7 @@ impl Chunks {
         match backend {
             Backend::Sqlite => Self {
                 lookup: 100,
-                insert: 50,
+                insert: 36,
             },
             Backend::Postgres => Self {
                 lookup: 1000,
@@ -311,7 +311,9 @@ async fn insert_many(
                 .bind(pin.as_ref())
                 .bind(new.virtual_number.as_ref().map(AsRef::<str>::as_ref))
                 .bind(new.expires_at_ms)
-                .bind(allowed_callers_column(&new.allowed_callers));
+                .bind(allowed_callers_column(&new.allowed_callers))
+                .bind(super::id_hex(&new.order_id))
+                .bind(super::digits_reversed(new.customer.as_ref()));
         }
         query.execute(&mut *conn).await?;
     }
@@ -322,22 +324,25 @@ async fn insert_many(
 fn insert_sql(rows: usize) -> String {
     let values = (0..rows)
         .map(|r| {
-            let n = 2 + r * 6;
+            let n = 2 + r * 8;
             format!(
-                "(${}, ${}, ${}, ${}, $1, ${}, ${})",
+                "(${}, ${}, ${}, ${}, $1, ${}, ${}, ${}, ${})",
                 n,
                 n + 1,
                 n + 2,
                 n + 3,
                 n + 4,
-                n + 5
+                n + 5,
+                n + 6,
+                n + 7
             )
         })
         .collect::<Vec<_>>()
         .join(", ");
     format!(
         "insert into orders (order_id, customer_number, pin, virtual_number, created_at,
-                             expires_at, allowed_callers)
+                             expires_at, allowed_callers, order_id_hex,
+                             customer_digits_reversed)
          values {values}"
     )
 }

@@ -230,115 +230,268 @@ pub async fn find_active_by_id(
         .filter(|o| o.status(now_ms) == OrderStatus::Active))
 }
 
-/// Orders whose id or PIN is `text`, or whose customer or virtual number is `number` (E.164,
-/// or `text` as written when it is not a number), newest first; with both empty, the newest
-/// orders. At most `limit`.
-pub async fn search(
-    db: &Db,
-    text: &str,
-    number: &str,
-    limit: i64,
-) -> Result<Vec<Order>, super::Error> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from orders
-         where ($1 = '' and $2 = '')
-            or ($1 <> '' and (order_id = $1 or pin = $1))
-            or ($2 <> '' and (customer_number = $2 or virtual_number = $2))
-         order by created_at desc, order_id
-         limit $3"
-    ));
-    sqlx::query(sql)
-        .bind(text)
-        .bind(number)
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+/// What a search of the orders page matches: an order matches when any part given matches
+/// (order id prefix, customer number suffix, PIN, number). Empty parts are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderSearch {
+    /// The start of the order id, as typed (`OD-12`).
+    pub order_id_prefix: Option<String>,
+    /// The last digits of the customer's number (`5678`); digits only.
+    pub customer_suffix: Option<String>,
+    /// The whole PIN.
+    pub pin: Option<String>,
+    /// A whole number (E.164): the customer's or the virtual number.
+    pub number: Option<String>,
 }
 
 /// Which orders [`list`] returns: those in `status` at `now` (unix ms; any status when
-/// `None`), on `virtual_number` and for `customer_number` (E.164) when given, created before
-/// the cursor `before` (the `created_at` and `order_id` of the last order of the page before),
-/// at most `limit`.
+/// `None`), on `virtual_number` and for `customer_number` (E.164) when given, matching
+/// `search` when given, created before the cursor `before` (the `created_at` and `order_id`
+/// of the last order of the page before), at most `limit`.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {
     pub status: Option<OrderStatus>,
     pub virtual_number: Option<String>,
     pub customer_number: Option<String>,
+    pub search: Option<OrderSearch>,
     pub before: Option<(i64, String)>,
     pub limit: i64,
     pub now: i64,
 }
 
-/// The orders `filter` selects, newest first (by `created_at`, then `order_id`), read from
-/// the index by creation (migration 0011).
-pub async fn list(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>, super::Error> {
-    let mut conditions: Vec<String> = Vec::new();
-    let mut texts: Vec<&str> = Vec::new();
-    let mut numbers: Vec<i64> = Vec::new();
-    // Placeholders are numbered in bind order: texts first, then numbers.
-    let text_count = usize::from(filter.virtual_number.is_some())
-        + usize::from(filter.customer_number.is_some())
-        + usize::from(filter.before.is_some());
-    let mut next_number = text_count;
-    let mut number = |value: i64, numbers: &mut Vec<i64>| {
-        numbers.push(value);
-        next_number += 1;
-        format!("${next_number}")
+/// The values of a statement being built, and their `$n` placeholders in bind order.
+#[derive(Default)]
+struct Binds(Vec<Bind>);
+
+enum Bind {
+    Text(String),
+    Number(i64),
+}
+
+impl Binds {
+    fn text(&mut self, value: impl Into<String>) -> String {
+        self.0.push(Bind::Text(value.into()));
+        format!("${}", self.0.len())
+    }
+
+    fn number(&mut self, value: i64) -> String {
+        self.0.push(Bind::Number(value));
+        format!("${}", self.0.len())
+    }
+
+    fn query(self, sql: String) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for bind in self.0 {
+            query = match bind {
+                Bind::Text(t) => query.bind(t),
+                Bind::Number(n) => query.bind(n),
+            };
+        }
+        query
+    }
+}
+
+/// `column` starting with `prefix` (over the alphabet `0-9a-f`), as a range an index reads:
+/// `column >= prefix and column < the next prefix`.
+fn starts_with(column: &str, prefix: &str, binds: &mut Binds) -> String {
+    let from = binds.text(prefix);
+    match next_prefix(prefix) {
+        Some(to) => {
+            let to = binds.text(to);
+            format!("({column} >= {from} and {column} < {to})")
+        }
+        None => format!("{column} >= {from}"),
+    }
+}
+
+/// The smallest string over `0-9a-f` greater than every string that starts with `prefix`:
+/// its last character that is not `f`, plus one; `None` for `ff...f` (no bound).
+fn next_prefix(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '0'..='8' | 'a'..='e' => char::from(last as u8 + 1),
+            '9' => 'a',
+            _ => continue,
+        };
+        chars.push(next);
+        return Some(chars.into_iter().collect());
+    }
+    None
+}
+
+/// The `order_id_hex` key of an order id (migration 0013): its UTF-8 bytes in lower-case hex.
+pub(super) fn id_hex(order_id: &str) -> String {
+    hex::encode(order_id.as_bytes())
+}
+
+/// The `customer_digits_reversed` key of a number (migration 0013): its digits, last first.
+pub(super) fn digits_reversed(number: &str) -> String {
+    number.chars().rev().filter(char::is_ascii_digit).collect()
+}
+
+/// The `where` clause of `filter`, without the cursor and limit, its values added to `binds`.
+/// With `walk_creation`, the search's columns are read as expressions (`column || ''`), which
+/// no index answers: the engine then walks the index by creation, newest first, and stops at
+/// the page's end, which for a search that matches many orders is far quicker than reading
+/// every match from the search keys' indexes and sorting them.
+fn conditions(filter: &OrderFilter, binds: &mut Binds, walk_creation: bool) -> Vec<String> {
+    let column = |name: &str| {
+        if walk_creation {
+            format!("({name} || '')")
+        } else {
+            name.to_owned()
+        }
     };
+    let mut conditions: Vec<String> = Vec::new();
     if let Some(vn) = &filter.virtual_number {
-        texts.push(vn);
-        conditions.push(format!("virtual_number = ${}", texts.len()));
+        conditions.push(format!("virtual_number = {}", binds.text(vn.as_str())));
     }
     if let Some(customer) = &filter.customer_number {
-        texts.push(customer);
-        conditions.push(format!("customer_number = ${}", texts.len()));
+        conditions.push(format!(
+            "customer_number = {}",
+            binds.text(customer.as_str())
+        ));
     }
     match filter.status {
         Some(OrderStatus::Active) => {
-            let now = number(filter.now, &mut numbers);
+            let now = binds.number(filter.now);
             conditions.push(format!("deactivated_at is null and expires_at > {now}"));
         }
         Some(OrderStatus::Expired) => {
-            let now = number(filter.now, &mut numbers);
+            let now = binds.number(filter.now);
             conditions.push(format!("deactivated_at is null and expires_at <= {now}"));
         }
         Some(OrderStatus::Deactivated) => conditions.push("deactivated_at is not null".into()),
         None => {}
     }
-    if let Some((created_at, order_id)) = &filter.before {
-        texts.push(order_id);
-        let id = texts.len();
-        let at = number(*created_at, &mut numbers);
-        conditions.push(format!(
-            "(created_at < {at} or (created_at = {at} and order_id < ${id}))"
-        ));
+    if let Some(search) = &filter.search {
+        let mut any: Vec<String> = Vec::new();
+        if let Some(prefix) = search.order_id_prefix.as_deref().filter(|p| !p.is_empty()) {
+            any.push(starts_with(&column("order_id_hex"), &id_hex(prefix), binds));
+        }
+        if let Some(suffix) = search.customer_suffix.as_deref() {
+            let reversed = digits_reversed(suffix);
+            if !reversed.is_empty() {
+                any.push(starts_with(
+                    &column("customer_digits_reversed"),
+                    &reversed,
+                    binds,
+                ));
+            }
+        }
+        if let Some(pin) = &search.pin {
+            any.push(format!("{} = {}", column("pin"), binds.text(pin.as_str())));
+        }
+        if let Some(number) = &search.number {
+            let n = binds.text(number.as_str());
+            any.push(format!("{} = {n}", column("customer_number")));
+            any.push(format!("{} = {n}", column("virtual_number")));
+        }
+        if any.is_empty() {
+            // A search for nothing finds nothing.
+            any.push("1 = 0".into());
+        }
+        conditions.push(format!("({})", any.join(" or ")));
     }
-    let limit = number(filter.limit, &mut numbers);
-    let filters = if conditions.is_empty() {
+    conditions
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
         String::new()
     } else {
         format!("where {}", conditions.join(" and "))
-    };
-    let sql = sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from orders {filters}
-         order by created_at desc, order_id desc limit {limit}"
-    ));
-    let mut query = sqlx::query(sql);
-    for text in texts {
-        query = query.bind(text);
     }
-    for value in numbers {
-        query = query.bind(value);
-    }
-    query
+}
+
+/// The orders `filter` selects, newest first (by `created_at`, then `order_id`), read from
+/// the index by creation (migration 0011), or, for a search, from the search keys' indexes
+/// (migration 0013).
+pub async fn list(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>, super::Error> {
+    // A search that matches many orders finds a page of them soonest by walking the orders
+    // newest first; one that matches few, by reading its matches from the search keys.
+    let walk_creation = filter.search.is_some() && count(db, filter).await? > BROAD_SEARCH;
+    let (sql, binds) = list_sql(filter, walk_creation);
+    binds
+        .query(sql)
         .fetch_all(db.pool())
         .await?
         .iter()
         .map(from_row)
         .collect()
+}
+
+/// Matches past which a search reads the orders newest first rather than its matches from
+/// the search keys' indexes. Measured on 200,000 orders (docs/performance.md): 10,000 matches
+/// read and sorted take about 10 ms; walking the orders until a page of them is found takes
+/// under 1 ms when one order in twenty matches.
+const BROAD_SEARCH: i64 = 10_000;
+
+/// The statement of [`list`] and its values ([`conditions`] for `walk_creation`).
+fn list_sql(filter: &OrderFilter, walk_creation: bool) -> (String, Binds) {
+    let mut binds = Binds::default();
+    let mut conditions = conditions(filter, &mut binds, walk_creation);
+    if let Some((created_at, order_id)) = &filter.before {
+        let at = binds.number(*created_at);
+        let id = binds.text(order_id.as_str());
+        conditions.push(format!(
+            "(created_at < {at} or (created_at = {at} and order_id < {id}))"
+        ));
+    }
+    let limit = binds.number(filter.limit);
+    let sql = format!(
+        "select {COLUMNS} from orders {}
+         order by created_at desc, order_id desc limit {limit}",
+        where_clause(&conditions)
+    );
+    (sql, binds)
+}
+
+/// How many orders `filter` selects, whatever its cursor and limit.
+pub async fn count(db: &Db, filter: &OrderFilter) -> Result<i64, super::Error> {
+    let mut binds = Binds::default();
+    let conditions = conditions(filter, &mut binds, false);
+    let sql = format!(
+        "select count(*) as n from orders {}",
+        where_clause(&conditions)
+    );
+    Ok(binds.query(sql).fetch_one(db.pool()).await?.try_get("n")?)
+}
+
+/// Writes the search keys of migration 0013 for orders stored before it (or by a tool that
+/// left them out), a thousand at a time. Returns how many orders it filled.
+///
+/// Errors: the database's.
+pub async fn fill_search_keys(db: &Db) -> Result<u64, super::Error> {
+    let mut filled = 0;
+    loop {
+        let rows = sqlx::query(
+            "select order_id, customer_number from orders
+             where order_id_hex is null or customer_digits_reversed is null limit 1000",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        let mut tx = db.pool().begin().await?;
+        for row in &rows {
+            let order_id: String = row.try_get("order_id")?;
+            let customer: String = row.try_get("customer_number")?;
+            sqlx::query(
+                "update orders set order_id_hex = $1, customer_digits_reversed = $2
+                 where order_id = $3",
+            )
+            .bind(id_hex(&order_id))
+            .bind(digits_reversed(&customer))
+            .bind(&order_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        filled += rows.len() as u64;
+    }
 }
 
 /// Two databases and a runtime kept for all the cases of one property test, since creating a
@@ -376,5 +529,134 @@ impl CaseDbs {
             }
             case(self.dbs[0].clone(), self.dbs[1].clone()).await
         })
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn the_next_prefix_bounds_every_string_that_starts_with_a_prefix() {
+        assert_eq!(next_prefix("12").as_deref(), Some("13"));
+        assert_eq!(next_prefix("19").as_deref(), Some("1a"));
+        assert_eq!(next_prefix("4f").as_deref(), Some("5"));
+        assert_eq!(next_prefix("ff"), None);
+        assert_eq!(digits_reversed("+919812345678"), "876543218919");
+        assert_eq!(id_hex("OD-1"), "4f442d31");
+    }
+
+    async fn stored(db: &Db, id: &str, customer: &str, created_at: i64) {
+        let rules = crate::domain::OrderRules {
+            region: crate::domain::Region::parse("IN").unwrap(),
+            pin_min: 4,
+            pin_max: 8,
+            default_ttl_ms: 86_400_000,
+            allowed_country_codes: vec![91],
+        };
+        let new = NewOrder::parse(id, customer, None, None, None, &rules, created_at).unwrap();
+        let pin = Pin::parse(&format!("{:04}", created_at % 10_000), 4, 8).unwrap();
+        insert(db, &new, pin, created_at).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_search_finds_orders_by_the_start_of_their_id_and_the_end_of_the_customer_number() {
+        let db = crate::storage::test_db().await;
+        stored(&db, "OD-123", "+919812345678", 1).await;
+        stored(&db, "OD-124", "+919812340098", 2).await;
+        stored(&db, "od-125", "+919812349998", 3).await;
+        stored(&db, "XY-9", "+919812345698", 4).await;
+        let found = |search: OrderSearch| {
+            let db = db.clone();
+            async move {
+                let filter = OrderFilter {
+                    search: Some(search),
+                    limit: 10,
+                    ..OrderFilter::default()
+                };
+                let ids: Vec<String> = list(&db, &filter)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| o.order_id)
+                    .collect();
+                assert_eq!(count(&db, &filter).await.unwrap(), ids.len() as i64);
+                ids
+            }
+        };
+        let by_id = |p: &str| OrderSearch {
+            order_id_prefix: Some(p.into()),
+            ..OrderSearch::default()
+        };
+        let by_suffix = |s: &str| OrderSearch {
+            customer_suffix: Some(s.into()),
+            ..OrderSearch::default()
+        };
+        assert_eq!(found(by_id("OD-12")).await, ["OD-124", "OD-123"]);
+        assert_eq!(found(by_id("OD-123")).await, ["OD-123"]);
+        assert_eq!(found(by_id("O")).await, ["OD-124", "OD-123"]);
+        assert!(found(by_id("D")).await.is_empty());
+        assert_eq!(found(by_suffix("98")).await, ["XY-9", "od-125", "OD-124"]);
+        assert_eq!(found(by_suffix("5678")).await, ["OD-123"]);
+        assert_eq!(found(by_suffix("9998")).await, ["od-125"]);
+        // Either part matching is enough.
+        let both = OrderSearch {
+            order_id_prefix: Some("XY".into()),
+            customer_suffix: Some("5678".into()),
+            ..OrderSearch::default()
+        };
+        assert_eq!(found(both).await, ["XY-9", "OD-123"]);
+        // Keys left out by an older version are filled in.
+        sqlx::query("update orders set order_id_hex = null, customer_digits_reversed = null")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert!(found(by_id("OD")).await.is_empty());
+        assert_eq!(fill_search_keys(&db).await.unwrap(), 4);
+        assert_eq!(found(by_id("OD")).await, ["OD-124", "OD-123"]);
+        assert_eq!(fill_search_keys(&db).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_search_reads_the_search_keys_indexes_not_every_order() {
+        let db = crate::storage::test_db().await;
+        if db.backend() != crate::storage::Backend::Sqlite {
+            // PostgreSQL chooses by its statistics; its timings on 200,000 orders are in
+            // docs/performance.md.
+            return;
+        }
+        let filter = OrderFilter {
+            search: Some(OrderSearch {
+                order_id_prefix: Some("OD-12".into()),
+                customer_suffix: Some("5678".into()),
+                ..OrderSearch::default()
+            }),
+            before: Some((5, "OD-9".into())),
+            limit: 51,
+            ..OrderFilter::default()
+        };
+        let plan = |walk_creation| {
+            let (sql, binds) = list_sql(&filter, walk_creation);
+            let db = db.clone();
+            async move {
+                let plan: Vec<String> = binds
+                    .query(format!("explain query plan {sql}"))
+                    .fetch_all(db.pool())
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.try_get::<String, _>("detail").unwrap())
+                    .collect();
+                plan.join("\n")
+            }
+        };
+        let narrow = plan(false).await;
+        assert!(narrow.contains("orders_id_hex"), "{narrow}");
+        assert!(narrow.contains("orders_customer_reversed"), "{narrow}");
+        assert!(!narrow.contains("SCAN orders"), "{narrow}");
+        // A broad search walks the orders newest first instead, and sorts nothing.
+        let broad = plan(true).await;
+        assert!(broad.contains("orders_created"), "{broad}");
+        assert!(!broad.contains("TEMP B-TREE"), "{broad}");
     }
 }
