@@ -318,10 +318,7 @@ pub fn other_provider_urls(
         return Ok(());
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "Other providers (see docs/providers.md):"
-    )?;
+    writeln!(out, "Other providers (see docs/providers.md):")?;
     for (provider, kind, url) in rows {
         writeln!(out, "  {provider:<14} {kind:<30} {url}")?;
     }

@@ -216,10 +216,12 @@ fn the_check_refuses_answers_the_document_does_not_describe() {
     assert_eq!(get(404, json, error), Ok(()));
     // A status the operation does not list.
     assert!(get(409, json, error).is_err());
-    // A field of the wrong type, a missing field, a time that is not RFC 3339.
+    // A field of the wrong type, a status the document does not list, a time that is not
+    // RFC 3339, a missing field.
     for (field, value) in [
         ("pin", json!(4821)),
         ("status", Value::Null),
+        ("status", json!("paused")),
         ("created_at", json!("yesterday")),
     ] {
         let mut wrong = order.clone();

@@ -59,7 +59,7 @@ pub struct BookingView {
     /// The number both parties call and see, in E.164.
     pub virtual_number: String,
     /// `active`, `expired` or `closed`.
-    #[schema(value_type = String, example = "active")]
+    #[schema(schema_with = super::openapi::booking_status)]
     pub status: &'static str,
     #[schema(format = DateTime)]
     pub created_at: String,

@@ -65,6 +65,7 @@ pub struct CallView {
     pub pin_attempts: i64,
     /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned`,
     /// `in_progress`.
+    #[schema(schema_with = super::openapi::outcome)]
     pub outcome: String,
     /// Seconds from dialling the customer to the end of that leg, ring time included.
     pub dial_seconds: Option<i64>,

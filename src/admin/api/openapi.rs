@@ -9,12 +9,13 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder,
-    SecurityRequirement,
+    ComponentsBuilder, ContentBuilder, Object, ObjectBuilder, OpenApi as Document, Ref, RefOr,
+    ResponseBuilder, SecurityRequirement, Type,
 };
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::{bookings, calls, click_to_call, orders, trusted_callers, virtual_numbers};
+use crate::domain::{BookingStatus, OrderStatus, Outcome, PROVIDERS};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::limits;
 
@@ -231,4 +232,65 @@ pub async fn openapi_json() -> Result<HttpResponse, ApiError> {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .content_type("application/json")
         .body(json.as_str()))
+}
+
+/// A string that is one of `words`: the names a domain type writes, so that a client generator
+/// makes an enum of them, and an answer with another fails the tests' check.
+fn one_of(words: &[&'static str], description: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(words.iter().copied()))
+        .description(Some(description))
+        .build()
+}
+
+/// An order's `status`.
+pub(super) fn order_status() -> Object {
+    let all = [
+        OrderStatus::Active,
+        OrderStatus::Expired,
+        OrderStatus::Deactivated,
+    ];
+    one_of(&all.map(OrderStatus::as_str), "Where the order stands.")
+}
+
+/// A booking's `status`.
+pub(super) fn booking_status() -> Object {
+    let all = [
+        BookingStatus::Active,
+        BookingStatus::Expired,
+        BookingStatus::Closed,
+    ];
+    one_of(&all.map(BookingStatus::as_str), "Where the booking stands.")
+}
+
+/// A virtual number's `status`, as [`super::virtual_numbers`] names it.
+pub(super) fn number_status() -> Object {
+    one_of(
+        &["active", "drained"],
+        "`drained`: no new bookings get the number; those on it go on until they end.",
+    )
+}
+
+/// A call's `outcome`.
+pub(super) fn outcome() -> Object {
+    let all = [
+        Outcome::Connected,
+        Outcome::NoAnswer,
+        Outcome::Busy,
+        Outcome::Canceled,
+        Outcome::Failed,
+        Outcome::PinFailed,
+        Outcome::Abandoned,
+        Outcome::InProgress,
+    ];
+    one_of(
+        &all.map(Outcome::as_str),
+        "How the call ended, or `in_progress`.",
+    )
+}
+
+/// A provider's name.
+pub(super) fn provider() -> Object {
+    one_of(&PROVIDERS, "The telephony provider.")
 }

@@ -61,7 +61,7 @@ pub struct OrderView {
     /// E.164; `null`: the PIN works on any virtual number.
     pub virtual_number: Option<String>,
     /// `active`, `expired` or `deactivated`.
-    #[schema(value_type = String, example = "active")]
+    #[schema(schema_with = super::openapi::order_status)]
     pub status: &'static str,
     #[schema(format = DateTime)]
     pub created_at: String,

@@ -30,6 +30,7 @@ pub struct AddNumber {
     /// The virtual number, in any form a phone number is written.
     pub number: String,
     /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
+    #[schema(schema_with = super::openapi::provider)]
     pub provider: String,
     /// Reserved numbers are only given to bookings that name them. Default false.
     #[serde(default)]
@@ -43,11 +44,12 @@ pub struct NumberView {
     /// E.164.
     pub number: String,
     /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
+    #[schema(schema_with = super::openapi::provider)]
     pub provider: String,
     /// Given only to bookings that name it.
     pub reserved: bool,
     /// `active`, or `drained` (no new bookings; existing ones go on).
-    #[schema(value_type = String, example = "active")]
+    #[schema(schema_with = super::openapi::number_status)]
     pub status: &'static str,
     /// Bookings active on it now.
     pub active_bookings: i64,
