@@ -116,21 +116,7 @@ impl NewBooking {
                 }
                 now_ms + ms
             }
-            (None, Some(raw)) => {
-                let at = parse_rfc3339(raw).ok_or_else(|| {
-                    error(
-                        "expires_at",
-                        "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
-                    )
-                })?;
-                if at <= now_ms {
-                    return Err(error("expires_at", "the time is in the past"));
-                }
-                if at - now_ms > MAX_BOOKING_TTL_MS {
-                    return Err(error("expires_at", "a booking lives at most 365 days"));
-                }
-                at
-            }
+            (None, Some(raw)) => parse_booking_expiry(raw, now_ms)?,
             (None, None) => now_ms + default_ttl_ms,
         };
         let virtual_number = fields
@@ -157,6 +143,26 @@ impl NewBooking {
             provider,
         })
     }
+}
+
+/// A booking's new expiry (`PATCH /api/v1/bookings/{id}`, and `expires_at` of a new one):
+/// RFC 3339, after `now_ms` and at most [`MAX_BOOKING_TTL_MS`] after it; unix milliseconds.
+///
+/// Errors: on the field `expires_at`, saying what is wrong.
+pub fn parse_booking_expiry(raw: &str, now_ms: i64) -> Result<i64, BookingFieldError> {
+    let at = parse_rfc3339(raw).ok_or_else(|| {
+        error(
+            "expires_at",
+            "expected an RFC 3339 time such as 2026-12-01T10:00:00Z",
+        )
+    })?;
+    if at <= now_ms {
+        return Err(error("expires_at", "the time is in the past"));
+    }
+    if at - now_ms > MAX_BOOKING_TTL_MS {
+        return Err(error("expires_at", "a booking lives at most 365 days"));
+    }
+    Ok(at)
 }
 
 /// Where a booking stands.

@@ -21,12 +21,15 @@ mod trusted_caller;
 
 pub use booking::{
     BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
+    parse_booking_expiry,
 };
 pub use call::{CallState, Failure, Phase, Route};
 pub use call_sid::{CallSid, CallSidError};
 pub use log_safe::{LogSafe, MAX_LOGGED_LEN, is_loggable_as_sent, log_safe};
 pub use mask::{MASKED_PIN, mask, number_for, pin_for};
-pub use order::{NewOrder, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice};
+pub use order::{
+    NewOrder, OrderChange, OrderField, OrderFieldError, OrderRules, OrderStatus, PinChoice,
+};
 pub use outcome::{DialStatus, Outcome};
 pub use phone_number::{PhoneNumber, PhoneNumberError, Region};
 pub use pin::{Pin, PinError};

@@ -172,14 +172,7 @@ impl NewOrder {
         } else {
             Ok(order_id.to_owned())
         };
-        let customer = PhoneNumber::parse(customer_number, rules.region)
-            .map_err(|e| field_error(OrderField::CustomerNumber, e))
-            .and_then(|customer| {
-                rules
-                    .check_destination(&customer)
-                    .map_err(|e| field_error(OrderField::CustomerNumber, e))
-                    .map(|()| customer)
-            });
+        let customer = parse_customer(customer_number, rules);
         let pin = match pin {
             None => Ok(PinChoice::Generate {
                 len: rules.generated_pin_len(),
@@ -194,7 +187,7 @@ impl NewOrder {
             .map_err(|e| field_error(OrderField::VirtualNumber, e));
         let expires_at_ms = match expires_at {
             None => Ok(now_ms + rules.default_ttl_ms),
-            Some(raw) => parse_expiry(raw, now_ms),
+            Some(raw) => parse_expires_at(raw, now_ms),
         };
         match (order_id, customer, pin, virtual_number, expires_at_ms) {
             (Ok(order_id), Ok(customer), Ok(pin), Ok(virtual_number), Ok(expires_at_ms)) => {
@@ -221,8 +214,30 @@ impl NewOrder {
     }
 }
 
-/// An order's `expires_at`: RFC 3339, after `now_ms`; unix milliseconds.
-fn parse_expiry(raw: &str, now_ms: i64) -> Result<i64, OrderFieldError> {
+impl NewOrder {
+    /// Restricts the PIN to these callers (courier numbers, in any written form); at most 50.
+    pub fn with_allowed_callers(
+        mut self,
+        callers: &[String],
+        rules: &OrderRules,
+    ) -> Result<Self, OrderFieldError> {
+        self.allowed_callers = parse_allowed_callers(callers, rules)?;
+        Ok(self)
+    }
+}
+
+/// The customer of an order: a number of an allowed country ([`OrderRules::check_destination`]).
+fn parse_customer(raw: &str, rules: &OrderRules) -> Result<PhoneNumber, OrderFieldError> {
+    let customer = PhoneNumber::parse(raw, rules.region)
+        .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+    rules
+        .check_destination(&customer)
+        .map_err(|e| field_error(OrderField::CustomerNumber, e))?;
+    Ok(customer)
+}
+
+/// An order's expiry: RFC 3339 (`2026-12-01T10:00:00Z`), after `now_ms`; unix milliseconds.
+fn parse_expires_at(raw: &str, now_ms: i64) -> Result<i64, OrderFieldError> {
     let t = OffsetDateTime::parse(raw.trim(), &Rfc3339).map_err(|_| {
         field_error(
             OrderField::ExpiresAt,
@@ -240,25 +255,62 @@ fn parse_expiry(raw: &str, now_ms: i64) -> Result<i64, OrderFieldError> {
     Ok(ms)
 }
 
-impl NewOrder {
-    /// Restricts the PIN to these callers (courier numbers, in any written form); at most 50.
-    pub fn with_allowed_callers(
-        mut self,
-        callers: &[String],
+/// The couriers allowed to use a PIN (any written form); at most 50.
+fn parse_allowed_callers(
+    callers: &[String],
+    rules: &OrderRules,
+) -> Result<Vec<PhoneNumber>, OrderFieldError> {
+    if callers.len() > 50 {
+        return Err(field_error(
+            OrderField::AllowedCallers,
+            "at most 50 callers",
+        ));
+    }
+    callers
+        .iter()
+        .map(|c| PhoneNumber::parse(c, rules.region))
+        .collect::<Result<_, _>>()
+        .map_err(|e| field_error(OrderField::AllowedCallers, e))
+}
+
+/// A change to an active order (`PATCH /api/v1/orders/{id}`): each field `None` stays as it
+/// is. Checked by the rules of a new order ([`NewOrder::parse`]), so an order can not be
+/// changed into one that could not have been created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderChange {
+    /// New expiry, unix milliseconds.
+    pub expires_at_ms: Option<i64>,
+    pub customer: Option<PhoneNumber>,
+    /// New couriers allowed to use the PIN; `Some` of empty: any caller.
+    pub allowed_callers: Option<Vec<PhoneNumber>>,
+}
+
+impl OrderChange {
+    /// Validates the raw fields of a change, as [`NewOrder::parse`] and
+    /// [`NewOrder::with_allowed_callers`] validate them; `expires_at` must lie after `now_ms`.
+    pub fn parse(
+        customer_number: Option<&str>,
+        expires_at: Option<&str>,
+        allowed_callers: Option<&[String]>,
         rules: &OrderRules,
+        now_ms: i64,
     ) -> Result<Self, OrderFieldError> {
-        if callers.len() > 50 {
-            return Err(field_error(
-                OrderField::AllowedCallers,
-                "at most 50 callers",
-            ));
-        }
-        self.allowed_callers = callers
-            .iter()
-            .map(|c| PhoneNumber::parse(c, rules.region))
-            .collect::<Result<_, _>>()
-            .map_err(|e| field_error(OrderField::AllowedCallers, e))?;
-        Ok(self)
+        Ok(Self {
+            customer: customer_number
+                .map(|c| parse_customer(c, rules))
+                .transpose()?,
+            expires_at_ms: expires_at
+                .map(|e| parse_expires_at(e, now_ms))
+                .transpose()?,
+            allowed_callers: allowed_callers
+                .map(|c| parse_allowed_callers(c, rules))
+                .transpose()?,
+        })
+    }
+
+    /// True when the change changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
     }
 }
 
@@ -416,6 +468,40 @@ mod tests {
         r.pin_min = 8;
         r.pin_max = 12;
         assert_eq!(r.generated_pin_len(), 8);
+    }
+
+    #[test]
+    fn a_change_is_checked_by_the_rules_of_a_new_order() {
+        let change = OrderChange::parse(
+            Some("09812345678"),
+            Some("2026-12-01T10:00:00Z"),
+            Some(&["09988776655".to_owned()]),
+            &rules(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(change.customer.unwrap().as_ref(), "+919812345678");
+        assert_eq!(change.expires_at_ms, Some(1_796_119_200_000));
+        assert_eq!(change.allowed_callers.unwrap().len(), 1);
+        assert!(
+            OrderChange::parse(None, None, None, &rules(), NOW)
+                .unwrap()
+                .is_empty()
+        );
+        let fields = [
+            OrderChange::parse(Some("+14155552671"), None, None, &rules(), NOW),
+            OrderChange::parse(None, Some("2020-01-01T00:00:00Z"), None, &rules(), NOW),
+            OrderChange::parse(None, None, Some(&["x".to_owned()]), &rules(), NOW),
+        ]
+        .map(|r| r.unwrap_err().field);
+        assert_eq!(
+            fields,
+            [
+                OrderField::CustomerNumber,
+                OrderField::ExpiresAt,
+                OrderField::AllowedCallers
+            ]
+        );
     }
 
     #[test]

@@ -62,20 +62,21 @@ impl Outcome {
         }
     }
 
+    /// Every outcome, in the order the call log's filters list them.
+    pub const ALL: [Self; 8] = [
+        Self::Connected,
+        Self::NoAnswer,
+        Self::Busy,
+        Self::Canceled,
+        Self::Failed,
+        Self::PinFailed,
+        Self::Abandoned,
+        Self::InProgress,
+    ];
+
     /// Reads the name [`Outcome::as_str`] writes; anything else is `None`.
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            Self::Connected,
-            Self::NoAnswer,
-            Self::Busy,
-            Self::Canceled,
-            Self::Failed,
-            Self::PinFailed,
-            Self::Abandoned,
-            Self::InProgress,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == name)
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
     }
 
     /// The outcome of a call in `phase`, whose dialled leg ended with `dial` (if it was

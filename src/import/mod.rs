@@ -358,8 +358,9 @@ async fn import_in_batches(
 /// Why the rules of admission refused a row, with what to do about it.
 fn refusal_message(e: &CreateError) -> String {
     match e {
-        CreateError::OrderExists => "an order with this order_id exists already (an id is used \
-            once: give the row a new one, or leave it out if it was imported before)"
+        CreateError::OrderExists => "an active order with this order_id exists already (an id \
+            is given again only once its order is closed: give the row a new one, or leave it \
+            out if it was imported before)"
             .to_owned(),
         CreateError::PinInUse => "this PIN is already active on this virtual number (or, for an \
             order without one, on some virtual number): choose another, or leave pin empty to \

@@ -228,6 +228,101 @@ pub async fn close(
     get(db, booking_id).await
 }
 
+/// What [`change_expiry`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// The booking, with its new expiry.
+    Changed(Booking),
+    /// The booking as it is: not active at the time of the change, so left as it was.
+    NotActive(Booking),
+    /// No booking has this id.
+    Missing,
+}
+
+/// Moves the expiry of the booking with this id to `expires_at_ms` (unix ms) if it is active
+/// at `now_ms`. The call path reads bookings from the database at every call, so the new
+/// expiry holds for the next call at once.
+///
+/// Errors: the database's.
+pub async fn change_expiry(
+    db: &Db,
+    booking_id: &str,
+    expires_at_ms: i64,
+    now_ms: i64,
+) -> Result<Changed, super::Error> {
+    let updated = sqlx::query(
+        "update bookings set expires_at = $1
+         where booking_id = $2 and closed_at is null and expires_at > $3",
+    )
+    .bind(expires_at_ms)
+    .bind(booking_id)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(match get(db, booking_id).await? {
+        None => Changed::Missing,
+        Some(booking) if updated > 0 => Changed::Changed(booking),
+        Some(booking) => Changed::NotActive(booking),
+    })
+}
+
+/// Which bookings [`list`] returns: those in `status` at `now` (unix ms; any status when
+/// `None`), on `virtual_number` and with `party` as either party (E.164) when given, created
+/// before the cursor `before` (the `created_at` and `booking_id` of the last booking of the
+/// page before), at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct BookingFilter {
+    pub status: Option<BookingStatus>,
+    pub virtual_number: Option<String>,
+    pub party: Option<String>,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+    pub now: i64,
+}
+
+/// The bookings `filter` selects, newest first (by `created_at`, then `booking_id`), read
+/// from the index by creation (migration 0012).
+///
+/// Errors: the database's; [`super::Error::Damaged`] when a stored number is not E.164.
+pub async fn list(db: &Db, filter: &BookingFilter) -> Result<Vec<Booking>, super::Error> {
+    let mut c = super::keyset::Conditions::default();
+    if let Some(vn) = &filter.virtual_number {
+        let vn = c.text(vn);
+        c.push(format!("virtual_number = {vn}"));
+    }
+    if let Some(party) = &filter.party {
+        let party = c.text(party);
+        c.push(format!("(party_a = {party} or party_b = {party})"));
+    }
+    match filter.status {
+        Some(BookingStatus::Active) => {
+            let now = c.int(filter.now);
+            c.push(format!("closed_at is null and expires_at > {now}"));
+        }
+        Some(BookingStatus::Expired) => {
+            let now = c.int(filter.now);
+            c.push(format!("closed_at is null and expires_at <= {now}"));
+        }
+        Some(BookingStatus::Closed) => c.push("closed_at is not null".into()),
+        None => {}
+    }
+    if let Some(before) = &filter.before {
+        c.before("created_at", "booking_id", before);
+    }
+    c.query(
+        &format!("select {COLUMNS} from bookings"),
+        "created_at",
+        "booking_id",
+        filter.limit,
+    )
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
 /// Every booking active at `now_ms`.
 pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!(

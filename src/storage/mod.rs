@@ -20,6 +20,7 @@ pub mod calls;
 mod error;
 pub mod greetings;
 pub mod health;
+mod keyset;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;

@@ -94,6 +94,47 @@ pub async fn list(db: &Db, now_ms: i64) -> Result<Vec<VirtualNumber>, super::Err
         .collect()
 }
 
+/// Which numbers [`page`] returns: drained ones or those not drained (`Some(true)`,
+/// `Some(false)`; all when `None`), of `provider` when given, added before the cursor
+/// `before` (the `created_at` and number of the last one of the page before), at most
+/// `limit`; each with its count of bookings active at `now` (unix ms).
+#[derive(Debug, Clone, Default)]
+pub struct NumberFilter {
+    pub drained: Option<bool>,
+    pub provider: Option<String>,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+    pub now: i64,
+}
+
+/// The numbers `filter` selects, newest first (by `created_at`, then number), read from the
+/// index by creation (migration 0012).
+///
+/// Errors: the database's.
+pub async fn page(db: &Db, filter: &NumberFilter) -> Result<Vec<VirtualNumber>, super::Error> {
+    let mut c = super::keyset::Conditions::default();
+    // `SELECT` counts the active bookings at `$1`.
+    c.int(filter.now);
+    match filter.drained {
+        Some(true) => c.push("v.drained_at is not null".into()),
+        Some(false) => c.push("v.drained_at is null".into()),
+        None => {}
+    }
+    if let Some(provider) = &filter.provider {
+        let provider = c.text(provider);
+        c.push(format!("v.provider = {provider}"));
+    }
+    if let Some(before) = &filter.before {
+        c.before("v.created_at", "v.number", before);
+    }
+    c.query(SELECT, "v.created_at", "v.number", filter.limit)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
 /// One number of the pool.
 pub async fn get(
     db: &Db,

@@ -395,3 +395,213 @@ async fn the_pool_and_bookings_apis_refuse_bad_input() {
     let (status, _) = app.get_json("/bookings/bk_nope").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn an_active_booking_can_move_its_expiry_and_an_ended_one_can_not() {
+    let app = spawn_app().await;
+    app.add_number("07314853246", false).await;
+    let booking = app.book(RIDER, DRIVER).await;
+    let path = format!("/bookings/{}", booking["booking_id"].as_str().unwrap());
+    let (status, b) = app
+        .patch_json(&path, &json!({"expires_at": "2099-01-01T00:00:00Z"}))
+        .await;
+    // More than 365 days ahead, as at creation.
+    assert_eq!(status, 400, "{b}");
+    assert_eq!(b["error"]["code"], "invalid_expiry");
+    let soon = pinbridge::domain::clock::rfc3339(pinbridge::domain::clock::now_ms() + 86_400_000);
+    let (status, b) = app.patch_json(&path, &json!({"expires_at": soon})).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["expires_at"], soon);
+    assert_eq!(b["party_a"], RIDER_E164, "left as it was");
+    let (_, read) = app.get_json(&path).await;
+    assert_eq!(read["expires_at"], soon, "the change is stored");
+
+    for (body, code) in [
+        (
+            json!({"expires_at": "2001-01-01T00:00:00Z"}),
+            "invalid_expiry",
+        ),
+        (json!({"expires_at": "soon"}), "invalid_expiry"),
+        (
+            json!({"expires_at": soon, "party_a": DRIVER}),
+            "invalid_body",
+        ),
+        (json!({}), "invalid_body"),
+    ] {
+        let (status, err) = app.patch_json(&path, &body).await;
+        assert_eq!(status, 400, "{body}: {err}");
+        assert_eq!(err["error"]["code"], code, "{body}: {err}");
+    }
+    let (status, _) = app
+        .patch_json("/bookings/bk_nope", &json!({"expires_at": soon}))
+        .await;
+    assert_eq!(status, 404);
+
+    // Shortened into the past by the clock: the parties stop reaching each other, and the
+    // booking can not be brought back.
+    app.sql(format!(
+        "update bookings set expires_at = {} where booking_id = '{}'",
+        a_minute_ago_ms(),
+        booking["booking_id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(app.caller_connect("after-expiry", RIDER).await, "");
+    let (status, err) = app.patch_json(&path, &json!({"expires_at": soon})).await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "booking_not_active");
+    assert_eq!(app.caller_connect("still-expired", RIDER).await, "");
+    assert_eq!(app.delete(&path).await, 200);
+    let (status, _) = app.patch_json(&path, &json!({"expires_at": soon})).await;
+    assert_eq!(status, 409, "a closed booking stays closed");
+}
+
+/// Every page of `path` (a list answering `key` and `next`), following the cursor: the ids
+/// (`id`) in the order given.
+async fn all_pages(app: &TestApp, path: &str, key: &str, id: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let (status, body) = app
+            .get_json(&format!("{path}{separator}limit=2&cursor={cursor}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let items = body[key].as_array().unwrap();
+        assert!(items.len() <= 2, "{body}");
+        seen.extend(items.iter().map(|b| b[id].as_str().unwrap().to_owned()));
+        match body["next"].as_str() {
+            Some(next) => cursor = next.replace('+', "%2B"),
+            None => return seen,
+        }
+    }
+}
+
+#[tokio::test]
+async fn bookings_are_listed_newest_first_a_page_at_a_time_by_status_number_and_party() {
+    let app = spawn_app().await;
+    app.add_number("07314853246", false).await;
+    app.add_number("08088919888", false).await;
+    let mut ids = Vec::new();
+    for (a, b) in [
+        (RIDER, DRIVER),
+        ("09988776655", "09123456789"),
+        ("09988776656", "09123456780"),
+        ("09988776657", DRIVER),
+        ("09988776658", "09123456781"),
+    ] {
+        let booking = app.book(a, b).await;
+        ids.push(booking["booking_id"].as_str().unwrap().to_owned());
+        // Each its own creation time, so that newest first is one order.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    assert_eq!(app.delete(&format!("/bookings/{}", ids[1])).await, 200);
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(
+        all_pages(&app, "/bookings", "bookings", "booking_id").await,
+        newest_first
+    );
+    let (_, closed) = app.get_json("/bookings?status=closed").await;
+    assert_eq!(closed["bookings"].as_array().unwrap().len(), 1);
+    assert_eq!(closed["bookings"][0]["booking_id"], ids[1].as_str());
+    let (_, active) = app.get_json("/bookings?status=active").await;
+    assert_eq!(active["bookings"].as_array().unwrap().len(), 4);
+    let (_, expired) = app.get_json("/bookings?status=expired").await;
+    assert!(expired["bookings"].as_array().unwrap().is_empty());
+    // The driver is party b of one booking and of another: either side counts.
+    let (_, driver) = app
+        .get_json(&format!("/bookings?party_number={DRIVER}"))
+        .await;
+    let with_driver: Vec<&str> = driver["bookings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["booking_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(with_driver, [ids[3].as_str(), ids[0].as_str()]);
+    let (_, on_first) = app.get_json("/bookings?virtual_number=07314853246").await;
+    let on_first = on_first["bookings"].as_array().unwrap();
+    assert!(!on_first.is_empty() && on_first.len() < 5);
+    assert!(
+        on_first
+            .iter()
+            .all(|b| b["virtual_number"] == "+917314853246")
+    );
+
+    for (query, code) in [
+        ("status=open", "invalid_status"),
+        ("virtual_number=x", "invalid_number"),
+        ("party_number=x", "invalid_number"),
+        ("limit=0", "invalid_limit"),
+        ("cursor=nope", "invalid_cursor"),
+        ("colour=red", "invalid_query"),
+    ] {
+        let (status, body) = app.get_json(&format!("/bookings?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        if code != "invalid_query" {
+            assert_eq!(body["error"]["code"], code, "{query}: {body}");
+        }
+    }
+    let (_, body) = app.get_json("/bookings?status=open").await;
+    assert_eq!(
+        body["error"]["message"], "status: one of active, expired, closed",
+        "names the field and the values it takes"
+    );
+}
+
+#[tokio::test]
+async fn the_pool_is_listed_newest_first_a_page_at_a_time_by_status_and_provider() {
+    let app = spawn_app().await;
+    let numbers = [
+        "+917314853246",
+        "+918088919888",
+        "+912249757100",
+        "+917314850001",
+        "+917314850002",
+    ];
+    for n in numbers {
+        assert_eq!(app.add_number(n, false).await.status(), 201);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let r = app
+        .client
+        .post(app.api("/virtual-numbers"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"number": "+917314850003", "provider": "twilio"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(app.delete("/virtual-numbers/%2B918088919888").await, 200);
+
+    let mut newest_first: Vec<String> = numbers.iter().map(|n| n.to_string()).collect();
+    newest_first.push("+917314850003".into());
+    newest_first.reverse();
+    assert_eq!(
+        all_pages(&app, "/virtual-numbers", "virtual_numbers", "number").await,
+        newest_first
+    );
+    let (_, drained) = app.get_json("/virtual-numbers?status=drained").await;
+    assert_eq!(drained["virtual_numbers"].as_array().unwrap().len(), 1);
+    assert_eq!(drained["virtual_numbers"][0]["number"], "+918088919888");
+    let (_, active) = app.get_json("/virtual-numbers?status=active").await;
+    assert_eq!(active["virtual_numbers"].as_array().unwrap().len(), 5);
+    let (_, twilio) = app.get_json("/virtual-numbers?provider=twilio").await;
+    assert_eq!(twilio["virtual_numbers"].as_array().unwrap().len(), 1);
+    assert!(twilio["next"].is_null());
+    for (query, code) in [
+        ("status=lost", "invalid_status"),
+        ("provider=skype", "invalid_provider"),
+        ("limit=501", "invalid_limit"),
+        ("cursor=12", "invalid_cursor"),
+    ] {
+        let (status, body) = app.get_json(&format!("/virtual-numbers?{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["code"], code, "{query}: {body}");
+    }
+    let (_, body) = app.get_json("/virtual-numbers?provider=skype").await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("provider: one of exotel, twilio, plivo, 8x8, vonage"),
+        "{message}"
+    );
+}

@@ -744,7 +744,7 @@ async fn a_crlf_file_names_each_bad_row_by_its_line_and_counts_repeated_reasons(
         "{stderr}"
     );
     assert!(
-        stderr.contains("line 11: an order with this order_id exists already"),
+        stderr.contains("line 11: an active order with this order_id exists already"),
         "the second OD-7, on line 11: {stderr}"
     );
     assert!(stderr.contains("line 2: order_id"), "{stderr}");

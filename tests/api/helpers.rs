@@ -35,6 +35,21 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// PATCHes `body` as JSON to the admin API's `path` with the admin token: the answer's
+    /// status and JSON body (`null` when not JSON).
+    pub async fn patch_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .patch(self.api(path))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// The value of the `/metrics` sample written exactly `series` (name and labels as the
     /// exporter prints them, e.g. `pinbridge_x_total{provider="vonage"}`), if it is there.
     /// The recorder is shared by every app of the test binary: compare before and after.

@@ -377,7 +377,7 @@ async fn hostile_admin_api_input_gets_a_4xx_and_stores_nothing() {
             format!("/orders/{}", urlencode(value)),
             format!("/bookings/{}", urlencode(value)),
             format!(
-                "/calls?call_sid={}&from={}",
+                "/calls?call_sid={}&number={}",
                 urlencode(value),
                 urlencode(value)
             ),

@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{ADMIN_TOKEN, CUSTOMER_E164, spawn_app};
+use crate::common::{ADMIN_TOKEN, CUSTOMER_E164, Call, spawn_app};
+use crate::helpers::a_minute_ago_ms;
 
 #[tokio::test]
 async fn the_orders_api_refuses_requests_without_the_admin_token() {
@@ -248,8 +249,8 @@ async fn a_method_a_resource_does_not_answer_gets_405_naming_those_it_does() {
     let app = spawn_app().await;
     for (method, path, allow) in [
         (reqwest::Method::PUT, "/orders", "GET, POST"),
-        (reqwest::Method::POST, "/orders/OD-1", "GET, DELETE"),
-        (reqwest::Method::PATCH, "/bookings/B-1", "GET, DELETE"),
+        (reqwest::Method::POST, "/orders/OD-1", "GET, PATCH, DELETE"),
+        (reqwest::Method::PUT, "/bookings/B-1", "GET, PATCH, DELETE"),
         (reqwest::Method::DELETE, "/calls", "GET"),
         (reqwest::Method::PUT, "/virtual-numbers", "GET, POST"),
         (
@@ -364,4 +365,224 @@ async fn orders_are_listed_newest_first_a_page_at_a_time_and_by_status() {
         let (status, body) = page(bad.to_owned()).await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
+}
+
+#[tokio::test]
+async fn an_active_order_can_change_its_customer_expiry_and_callers_in_any_subset() {
+    let app = spawn_app().await;
+    app.create_order("OD-1", "4821").await;
+    let (status, o) = app
+        .patch_json(
+            "/orders/OD-1",
+            &json!({"expires_at": "2099-12-01T15:30:00+05:30"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["expires_at"], "2099-12-01T10:00:00Z");
+    assert_eq!(o["customer_number"], CUSTOMER_E164, "left as it was");
+    assert_eq!(o["pin"], "4821");
+
+    let (status, o) = app
+        .patch_json(
+            "/orders/OD-1",
+            &json!({"customer_number": "09988776655", "allowed_callers": ["07709562799"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{o}");
+    assert_eq!(o["customer_number"], "+919988776655");
+    assert_eq!(o["allowed_callers"], json!(["+917709562799"]));
+    assert_eq!(o["expires_at"], "2099-12-01T10:00:00Z", "left as it was");
+
+    let (_, read) = app.get_json("/orders/OD-1").await;
+    assert_eq!(read, o, "the change is stored");
+    let (status, o) = app
+        .patch_json("/orders/OD-1", &json!({"allowed_callers": []}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(o["allowed_callers"], json!([]), "any caller again");
+}
+
+#[tokio::test]
+async fn a_change_is_refused_as_a_new_order_would_be_naming_the_field() {
+    let app = spawn_app().await;
+    app.create_order("OD-1", "4821").await;
+    let cases = [
+        (json!({"customer_number": "98"}), "invalid_customer_number"),
+        (
+            json!({"customer_number": "+14155552671"}),
+            "invalid_customer_number",
+        ),
+        (json!({"expires_at": "tomorrow"}), "invalid_expires_at"),
+        (
+            json!({"expires_at": "2001-01-01T00:00:00Z"}),
+            "invalid_expires_at",
+        ),
+        (json!({"allowed_callers": ["x"]}), "invalid_allowed_callers"),
+        (json!({"pin": "1234"}), "invalid_body"),
+        (json!({"virtual_number": "07314853246"}), "invalid_body"),
+        (json!({"expires_at": 7}), "invalid_body"),
+        (json!({}), "invalid_body"),
+    ];
+    for (body, code) in cases {
+        let (status, err) = app.patch_json("/orders/OD-1", &body).await;
+        assert_eq!(status, 400, "{body}: {err}");
+        assert_eq!(err["error"]["code"], code, "{body}: {err}");
+    }
+    let (_, err) = app
+        .patch_json("/orders/OD-1", &json!({"pin": "1234"}))
+        .await;
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("unknown field `pin`"), "{message}");
+    let (_, o) = app.get_json("/orders/OD-1").await;
+    assert_eq!(o["customer_number"], CUSTOMER_E164, "nothing was changed");
+}
+
+#[tokio::test]
+async fn only_an_active_order_can_be_changed() {
+    let app = spawn_app().await;
+    let change = json!({"customer_number": "09988776655"});
+    let (status, err) = app.patch_json("/orders/nope", &change).await;
+    assert_eq!(status, 404, "{err}");
+    assert_eq!(err["error"]["code"], "not_found");
+
+    app.create_order("OD-gone", "4821").await;
+    let r = app
+        .client
+        .delete(app.api("/orders/OD-gone"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, err) = app.patch_json("/orders/OD-gone", &change).await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "order_not_active");
+
+    app.create_order("OD-old", "4822").await;
+    app.sql(format!(
+        "update orders set expires_at = {} where order_id = 'OD-old'",
+        a_minute_ago_ms()
+    ))
+    .await;
+    let (status, err) = app
+        .patch_json(
+            "/orders/OD-old",
+            &json!({"expires_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 409, "an expired order is not brought back: {err}");
+    let (_, o) = app.get_json("/orders/OD-old").await;
+    assert_eq!(o["status"], "expired");
+    assert_eq!(o["customer_number"], CUSTOMER_E164);
+}
+
+#[tokio::test]
+async fn a_call_that_keyed_the_pin_dials_the_customer_the_order_has_now() {
+    let app = spawn_app().await;
+    app.create_order("OD-1", "4821").await;
+    let call = Call::new("changed-mid-call");
+    assert_eq!(app.check_pin(&call, "4821").await, 200);
+    // The order just found by its PIN is kept in memory for the dial: the change must not
+    // leave the old customer there.
+    let (status, _) = app
+        .patch_json("/orders/OD-1", &json!({"customer_number": "09988776655"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.connect(&call).await, "+919988776655");
+
+    // Allowed callers take effect at the next PIN.
+    let (status, _) = app
+        .patch_json("/orders/OD-1", &json!({"allowed_callers": ["09000000001"]}))
+        .await;
+    assert_eq!(status, 200);
+    let courier = Call::new("not-allowed");
+    assert_eq!(app.check_pin(&courier, "4821").await, 302);
+}
+
+#[tokio::test]
+async fn an_order_id_is_given_again_once_its_order_is_closed_and_the_old_order_is_kept() {
+    let app = spawn_app().await;
+    app.create_order("OD-1", "4821").await;
+    let courier = Call::new("old-order-call");
+    assert_eq!(app.check_pin(&courier, "4821").await, 200);
+    assert_eq!(app.connect(&courier).await, CUSTOMER_E164);
+    let mut customer = Call::new("callback-while-active");
+    customer.from = crate::common::CUSTOMER.into();
+    assert_eq!(app.connect(&customer).await, "+917709562799", "a callback");
+
+    // While the order is active, its id is taken.
+    let again = json!({"order_id": "OD-1", "customer_number": "09988776655", "pin": "5931"});
+    let r = app.post_order(again.clone()).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "order_exists"
+    );
+
+    let r = app
+        .client
+        .delete(app.api("/orders/OD-1"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.post_order(again.clone()).await;
+    assert_eq!(r.status(), 201, "a deactivated order's id is free");
+
+    let (_, newest) = app.get_json("/orders/OD-1").await;
+    assert_eq!(newest["status"], "active");
+    assert_eq!(newest["customer_number"], "+919988776655");
+    let (_, listed) = app.get_json("/orders").await;
+    let statuses: Vec<&str> = listed["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["order_id"], "OD-1");
+            o["status"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(statuses, ["active", "deactivated"], "both, newest first");
+    // The old order's call stays in the log under its id.
+    let (_, calls) = app.get_json("/calls?order_id=OD-1").await;
+    let sids: Vec<&str> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call_sid"].as_str().unwrap())
+        .collect();
+    assert!(sids.contains(&"old-order-call"), "{calls}");
+    // Its customer calling back does not reach the courier of the closed order: the new
+    // order of the same id is not that call's order.
+    customer = Call::new("callback-of-the-old-order");
+    customer.from = crate::common::CUSTOMER.into();
+    assert_eq!(app.connect(&customer).await, "");
+
+    // Deactivating the id closes the newest order; the older one stays as it was closed.
+    let r = app
+        .client
+        .delete(app.api("/orders/OD-1"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let closed: Value = r.json().await.unwrap();
+    assert_eq!(closed["customer_number"], "+919988776655");
+    assert_eq!(closed["status"], "deactivated");
+
+    // An expired order's id is free too.
+    app.create_order("OD-2", "6042").await;
+    app.sql(format!(
+        "update orders set expires_at = {} where order_id = 'OD-2'",
+        a_minute_ago_ms()
+    ))
+    .await;
+    let r = app
+        .post_order(json!({"order_id": "OD-2", "customer_number": "09988776655"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let (_, expired) = app.get_json("/orders?status=expired").await;
+    assert_eq!(expired["orders"].as_array().unwrap().len(), 1, "{expired}");
+    assert_eq!(expired["orders"][0]["order_id"], "OD-2");
 }

@@ -158,7 +158,7 @@ async fn a_token_without_pii_may_not_filter_calls_by_number() {
     let app = app().await;
     with_order_call_and_pool(&app).await;
 
-    let path = format!("/calls?from={COURIER}");
+    let path = format!("/calls?number={COURIER}");
     let (status, body) = status_and_text(send(&app, OPS, reqwest::Method::GET, &path).await).await;
     assert_eq!(status, 200);
     let body: Value = serde_json::from_str(&body).unwrap();
@@ -170,7 +170,7 @@ async fn a_token_without_pii_may_not_filter_calls_by_number() {
             &app,
             DASHBOARD,
             reqwest::Method::GET,
-            &format!("/calls?from={from}"),
+            &format!("/calls?number={from}"),
         )
         .await;
         assert_eq!(r.status(), 403, "{from}");
@@ -371,4 +371,33 @@ async fn the_order_list_masks_numbers_and_pins_and_filters_by_customer_for_pii_t
         page["orders"][0]["customer_number"], CUSTOMER_E164,
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn the_booking_list_masks_parties_and_filters_by_party_for_pii_tokens_only() {
+    let app = app().await;
+    with_order_call_and_pool(&app).await;
+    let r = app
+        .client
+        .post(app.api("/bookings"))
+        .bearer_auth(OPS)
+        .json(&json!({"party_a": COURIER, "party_b": CUSTOMER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (status, text) =
+        status_and_text(send(&app, DASHBOARD, reqwest::Method::GET, "/bookings").await).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("******"), "{text}");
+    assert_no_personal_data("the booking list", &text);
+    let by_party = format!("/bookings?party_number={COURIER_E164}").replace('+', "%2B");
+    let r = send(&app, DASHBOARD, reqwest::Method::GET, &by_party).await;
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "pii_required", "{body}");
+    let r = send(&app, OPS, reqwest::Method::GET, &by_party).await;
+    assert_eq!(r.status(), 200);
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(page["bookings"][0]["party_a"], COURIER_E164, "{page}");
 }

@@ -4,21 +4,27 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
-use crate::domain::{BookingFields, NewBooking};
+use crate::domain::{BookingFields, BookingStatus, NewBooking, parse_booking_expiry};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::storage::bookings::{self, Booking, CreateError};
+use crate::storage::bookings::{self, Booking, Changed, CreateError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/bookings", "POST").route(web::post().to(create)))
-        .service(
-            super::resource("/bookings/{booking_id}", "GET, DELETE")
-                .route(web::get().to(get))
-                .route(web::delete().to(close)),
-        );
+    cfg.service(
+        super::resource("/bookings", "GET, POST")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(
+        super::resource("/bookings/{booking_id}", "GET, PATCH, DELETE")
+            .route(web::get().to(get))
+            .route(web::patch().to(change))
+            .route(web::delete().to(close)),
+    );
 }
 
 /// The body of `POST /api/v1/bookings`. Unknown fields are refused.
@@ -176,6 +182,146 @@ async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
     Ok(HttpResponse::Ok().json(BookingView::of(booking, now_ms(), &who)))
+}
+
+/// The query of `GET /api/v1/bookings`. Unknown parameters are refused.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListBookings {
+    /// `active`, `expired` or `closed`; absent: all.
+    #[param(schema_with = super::openapi::booking_status)]
+    pub status: Option<String>,
+    /// Only bookings on this virtual number (any form a number may be written in).
+    pub virtual_number: Option<String>,
+    /// Only bookings with this number as either party; for tokens with `:pii` (403
+    /// `pii_required` otherwise).
+    pub party_number: Option<String>,
+    /// The `next` of the page before.
+    pub cursor: Option<String>,
+    /// Bookings a page, 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+/// A page of bookings: `bookings` newest first, and `next`, the `cursor` of the following
+/// page (`null` on the last).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BookingPage {
+    /// Newest first.
+    pub bookings: Vec<BookingView>,
+    /// The `cursor` of the next page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// List bookings.
+///
+/// A page of bookings, newest first, filtered by status, virtual number and (for `:pii`
+/// tokens) party. Pass the `next` of a page as `cursor` for the following one. Parties are
+/// masked for a token without `:pii`.
+#[utoipa::path(
+    operation_id = "list_bookings",
+    get,
+    path = "/api/v1/bookings",
+    tag = "bookings",
+    params(ListBookings),
+    responses(
+        (status = 200, description = "A page of bookings.", body = BookingPage),
+        (status = 400, description = "`invalid_status`, `invalid_number`, `invalid_limit`, `invalid_cursor`, `invalid_query` (an unknown parameter) or `invalid_text`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: `party_number` with a token without `:pii`.", body = ErrorBody),
+    )
+)]
+async fn list(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    query: web::Query<ListBookings>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let now = now_ms();
+    let status = page::one_of(
+        "status",
+        "invalid_status",
+        q.status.as_deref(),
+        &[
+            ("active", BookingStatus::Active),
+            ("expired", BookingStatus::Expired),
+            ("closed", BookingStatus::Closed),
+        ],
+    )?;
+    let region = state.settings.orders.region;
+    let party = page::number("party_number", q.party_number.as_deref(), region)?;
+    if party.is_some() && !who.pii {
+        return Err(ApiError::pii_required("filter bookings by party_number"));
+    }
+    let paging = page::Paging::parse(q.limit, q.cursor)?;
+    let filter = bookings::BookingFilter {
+        status,
+        virtual_number: page::number("virtual_number", q.virtual_number.as_deref(), region)?,
+        party,
+        before: paging.before.clone(),
+        limit: paging.fetch(),
+        now,
+    };
+    let mut found = bookings::list(&state.db, &filter).await?;
+    let next = paging.cut(&mut found, |b| (b.created_at, &b.booking_id));
+    let bookings = found
+        .into_iter()
+        .map(|b| BookingView::of(b, now, &who))
+        .collect();
+    Ok(HttpResponse::Ok().json(BookingPage { bookings, next }))
+}
+
+/// The body of `PATCH /api/v1/bookings/{booking_id}`. Unknown fields are refused.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBooking {
+    /// RFC 3339: in the future, at most 365 days ahead.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
+/// Change a booking's expiry.
+///
+/// Moves the expiry of an active booking, checked as when it was created. Answers 200 with
+/// the booking.
+#[utoipa::path(
+    operation_id = "change_booking",
+    patch,
+    path = "/api/v1/bookings/{booking_id}",
+    tag = "bookings",
+    params(("booking_id" = String, Path, description = "The booking's `booking_id`.")),
+    request_body = ChangeBooking,
+    responses(
+        (status = 200, description = "The changed booking.", body = BookingView),
+        (status = 400, description = "`invalid_expiry`, `invalid_body` or `invalid_text`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
+        (status = 409, description = "`booking_not_active`: the booking is expired or closed.", body = ErrorBody),
+    )
+)]
+async fn change(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: super::ApiJson<ChangeBooking>,
+) -> Result<HttpResponse, ApiError> {
+    let now = now_ms();
+    let expires_at = parse_booking_expiry(&body.expires_at, now)
+        .map_err(|e| ApiError::bad_request("invalid_expiry", e.to_string()))?;
+    let booking = match bookings::change_expiry(&state.db, &path, expires_at, now).await? {
+        Changed::Changed(booking) => booking,
+        Changed::NotActive(booking) => {
+            return Err(ApiError::conflict(
+                "booking_not_active",
+                format!(
+                    "this booking is {}: only an active booking can be changed",
+                    booking.status(now).as_str()
+                ),
+            ));
+        }
+        Changed::Missing => return Err(ApiError::not_found("no booking with this booking_id")),
+    };
+    tracing::info!(booking.id = %booking.booking_id, "booking changed");
+    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who)))
 }
 
 /// Close a booking.

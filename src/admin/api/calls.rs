@@ -3,9 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::page;
 use crate::admin::AdminAuth;
-use crate::domain::PhoneNumber;
 use crate::domain::clock::{parse_rfc3339, rfc3339};
+use crate::domain::{Outcome, PROVIDERS, PhoneNumber};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::calls::{self, CallFilter, CallRecord};
@@ -14,7 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/calls", "GET").route(web::get().to(list)));
 }
 
-/// Query of `GET /api/v1/calls`; every filter optional.
+/// Query of `GET /api/v1/calls`; every filter optional. Unknown parameters are refused.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -25,13 +26,27 @@ pub struct CallQuery {
     pub order_id: Option<String>,
     /// Only calls about this booking.
     pub booking_id: Option<String>,
-    /// The caller's number, in any form a phone number is written. Only for a token with
-    /// `:pii` (403 `pii_required` otherwise).
-    pub from: Option<String>,
+    /// Calls this number made or was dialled in (the caller or the destination), in any form
+    /// a phone number is written. Only for a token with `:pii` (403 `pii_required`
+    /// otherwise).
+    pub number: Option<String>,
+    /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
+    #[param(schema_with = super::openapi::provider)]
+    pub provider: Option<String>,
+    /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned` or
+    /// `in_progress`.
+    #[param(schema_with = super::openapi::outcome)]
+    pub outcome: Option<String>,
     /// RFC 3339; calls started at or after.
     #[param(format = DateTime)]
-    pub since: Option<String>,
+    pub from: Option<String>,
     /// RFC 3339; calls started before.
+    #[param(format = DateTime)]
+    pub to: Option<String>,
+    /// The earlier name of `from`.
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// The earlier name of `to`.
     #[param(format = DateTime)]
     pub until: Option<String>,
     /// 1 to 500, default 50.
@@ -144,24 +159,52 @@ pub struct CallPage {
     pub next_offset: Option<i64>,
 }
 
+/// The time of the filter `name` (RFC 3339), as unix ms; `None` when absent or empty.
 fn time_filter(name: &'static str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
+        .filter(|v| !v.trim().is_empty())
         .map(|v| {
             parse_rfc3339(v).ok_or_else(|| {
+                // `from` named the caller's number before it named a time.
+                let digits = v.trim().trim_start_matches('+');
+                let hint = if !digits.is_empty()
+                    && digits.chars().all(|c| c.is_ascii_digit() || c == ' ')
+                {
+                    "; to find the calls of a phone number, use `number`"
+                } else {
+                    ""
+                };
                 ApiError::bad_request(
                     "invalid_query",
-                    format!("{name} must be an RFC 3339 time such as 2026-12-01T10:00:00Z"),
+                    format!("{name} must be an RFC 3339 time such as 2026-12-01T10:00:00Z{hint}"),
                 )
             })
         })
         .transpose()
 }
 
+/// One bound of the time range, given by its name or its earlier name (not both).
+fn bound(
+    name: &'static str,
+    value: Option<&str>,
+    earlier: &'static str,
+    earlier_value: Option<&str>,
+) -> Result<Option<i64>, ApiError> {
+    match (value, earlier_value) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("give {name} or {earlier}, not both"),
+        )),
+        (Some(v), None) => time_filter(name, Some(v)),
+        (None, v) => time_filter(earlier, v),
+    }
+}
+
 /// List calls.
 ///
 /// The call log, newest first, filtered, one page at a time. Callers and destinations are
-/// masked for a token without `:pii`; filtering by `from` needs one, since the answer would
-/// tell whether a guessed number called.
+/// masked for a token without `:pii`; filtering by `number` needs one, since the answer would
+/// tell whether a guessed number called or was called.
 #[utoipa::path(
     operation_id = "list_calls",
     get,
@@ -170,8 +213,8 @@ fn time_filter(name: &'static str, value: Option<&str>) -> Result<Option<i64>, A
     params(CallQuery),
     responses(
         (status = 200, description = "A page of the call log.", body = CallPage),
-        (status = 400, description = "`invalid_query` (a bad `limit`, `offset`, `since` or `until`, or an unknown parameter) or `invalid_text`.", body = ErrorBody),
-        (status = 403, description = "`pii_required`: `from` with a token without `:pii`.", body = ErrorBody),
+        (status = 400, description = "`invalid_query` (a bad `limit`, `offset`, `from`, `to`, `since` or `until`, both `from` and `since` or both `to` and `until`, or an unknown parameter), `invalid_provider`, `invalid_outcome` or `invalid_text`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: `number` with a token without `:pii`.", body = ErrorBody),
     )
 )]
 async fn list(
@@ -194,22 +237,40 @@ async fn list(
             "offset must not be negative",
         ));
     }
-    let from = q.from.as_deref().filter(|s| !s.trim().is_empty());
-    if from.is_some() {
+    let number = q.number.as_deref().filter(|s| !s.trim().is_empty());
+    if number.is_some() {
         who.may_filter_by("phone number")?;
     }
-    let caller = from.map(|raw| {
+    // A number that does not parse is looked up as written: the log keeps a withheld or
+    // malformed caller ID as the provider sent it.
+    let number = number.map(|raw| {
         PhoneNumber::parse(raw, state.settings.orders.region)
             .map(|n| n.to_string())
             .unwrap_or_else(|_| raw.trim().to_owned())
     });
+    let providers = PROVIDERS.map(|p| (p, p));
+    let provider = page::one_of(
+        "provider",
+        "invalid_provider",
+        q.provider.as_deref(),
+        &providers,
+    )?;
+    let outcomes = Outcome::ALL.map(|o| (o.as_str(), o.as_str()));
+    let outcome = page::one_of(
+        "outcome",
+        "invalid_outcome",
+        q.outcome.as_deref(),
+        &outcomes,
+    )?;
     let filter = CallFilter {
         call_sid: q.call_sid,
         order_id: q.order_id,
         booking_id: q.booking_id,
-        caller,
-        since_ms: time_filter("since", q.since.as_deref())?,
-        until_ms: time_filter("until", q.until.as_deref())?,
+        number,
+        provider: provider.map(str::to_owned),
+        outcome: outcome.map(str::to_owned),
+        since_ms: bound("from", q.from.as_deref(), "since", q.since.as_deref())?,
+        until_ms: bound("to", q.to.as_deref(), "until", q.until.as_deref())?,
         // One more than asked tells whether there is a next page.
         limit: limit + 1,
         offset,

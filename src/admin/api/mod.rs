@@ -13,6 +13,7 @@ pub mod click_to_call;
 mod json;
 pub mod openapi;
 pub mod orders;
+mod page;
 pub mod trusted_callers;
 pub mod virtual_numbers;
 

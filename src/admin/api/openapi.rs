@@ -40,9 +40,12 @@ operation has gets 404 `not_found`.",
         orders::create,
         orders::list,
         orders::get,
+        orders::change,
         orders::deactivate,
         bookings::create,
+        bookings::list,
         bookings::get,
+        bookings::change,
         bookings::close,
         virtual_numbers::add,
         virtual_numbers::list,
@@ -274,18 +277,8 @@ pub(super) fn number_status() -> Object {
 
 /// A call's `outcome`.
 pub(super) fn outcome() -> Object {
-    let all = [
-        Outcome::Connected,
-        Outcome::NoAnswer,
-        Outcome::Busy,
-        Outcome::Canceled,
-        Outcome::Failed,
-        Outcome::PinFailed,
-        Outcome::Abandoned,
-        Outcome::InProgress,
-    ];
     one_of(
-        &all.map(Outcome::as_str),
+        &Outcome::ALL.map(Outcome::as_str),
         "How the call ended, or `in_progress`.",
     )
 }

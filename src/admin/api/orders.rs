@@ -3,13 +3,14 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
-use crate::domain::{NewOrder, OrderFieldError, PhoneNumber, log_safe};
+use crate::domain::{NewOrder, OrderChange, OrderFieldError, PhoneNumber, log_safe};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::import::admission::{self, CreateError, Density};
 use crate::state::AppState;
-use crate::storage::orders::{self, Order};
+use crate::storage::orders::{self, Changed, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -18,8 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list)),
     )
     .service(
-        super::resource("/orders/{order_id}", "GET, DELETE")
+        super::resource("/orders/{order_id}", "GET, PATCH, DELETE")
             .route(web::get().to(get))
+            .route(web::patch().to(change))
             .route(web::delete().to(deactivate)),
     );
 }
@@ -119,7 +121,7 @@ fn field_error(e: OrderFieldError) -> ApiError {
         (status = 201, description = "The stored order.", body = OrderView),
         (status = 400, description = "`invalid_body`, `invalid_order_id`, `invalid_customer_number`, `invalid_pin`, `invalid_virtual_number`, `invalid_expires_at`, `invalid_allowed_callers` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 403, description = "`pii_required`: a `pin` was given with a token without `:pii`.", body = ErrorBody),
-        (status = 409, description = "`order_exists` (this `order_id` is taken), `pin_in_use` (the PIN is active on this virtual number, or for an order without one, on some virtual number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY: use longer PINs or another virtual number).", body = ErrorBody),
+        (status = 409, description = "`order_exists` (an active order has this `order_id`; the id of an expired or deactivated order may be given again), `pin_in_use` (the PIN is active on this virtual number, or for an order without one, on some virtual number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY: use longer PINs or another virtual number).", body = ErrorBody),
     )
 )]
 async fn create(
@@ -149,7 +151,10 @@ async fn create(
         .await
         .map_err(|e| match e {
             CreateError::OrderExists => {
-                ApiError::conflict("order_exists", "an order with this order_id exists already")
+                ApiError::conflict(
+                    "order_exists",
+                    "an active order with this order_id exists already; an id is given again once its order is deactivated or expired",
+                )
             }
             CreateError::PinInUse => ApiError::conflict(
                 "pin_in_use",
@@ -168,7 +173,8 @@ async fn create(
 
 /// Read an order.
 ///
-/// Its customer's number and PIN are masked for a token without `:pii`.
+/// The newest order of this id (an id is given again once its order has ended). Its
+/// customer's number and PIN are masked for a token without `:pii`.
 #[utoipa::path(
     operation_id = "get_order",
     get,
@@ -192,12 +198,86 @@ async fn get(
     Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms(), &who)))
 }
 
+/// The body of `PATCH /api/v1/orders/{order_id}`: any of the fields; those absent (or `null`)
+/// stay as they are. Unknown fields (the PIN, the virtual number) are refused.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeOrder {
+    /// E.164 or any form a number is written in.
+    pub customer_number: Option<String>,
+    /// RFC 3339, in the future.
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    /// Courier numbers allowed to use the PIN; empty: any caller.
+    pub allowed_callers: Option<Vec<String>>,
+}
+
+/// Change an order.
+///
+/// Changes the customer, the expiry or the allowed callers of an active order, checked as
+/// when it was created; its PIN and virtual number stay. Answers 200 with the order.
+#[utoipa::path(
+    operation_id = "change_order",
+    patch,
+    path = "/api/v1/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The order's `order_id`.")),
+    request_body = ChangeOrder,
+    responses(
+        (status = 200, description = "The changed order.", body = OrderView),
+        (status = 400, description = "`invalid_body` (an unknown field, or none to change), `invalid_customer_number`, `invalid_expires_at`, `invalid_allowed_callers` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no order with this `order_id`.", body = ErrorBody),
+        (status = 409, description = "`order_not_active`: the order is expired or deactivated.", body = ErrorBody),
+    )
+)]
+async fn change(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: super::ApiJson<ChangeOrder>,
+) -> Result<HttpResponse, ApiError> {
+    let now = now_ms();
+    let body = body.into_inner();
+    let change = OrderChange::parse(
+        body.customer_number.as_deref(),
+        body.expires_at.as_deref(),
+        body.allowed_callers.as_deref(),
+        &state.settings.orders,
+        now,
+    )
+    .map_err(field_error)?;
+    if change.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "give at least one of customer_number, expires_at, allowed_callers",
+        ));
+    }
+    let order = match orders::change(&state.db, &path, &change, now).await? {
+        Changed::Changed(order) => order,
+        Changed::NotActive(order) => {
+            return Err(ApiError::conflict(
+                "order_not_active",
+                format!(
+                    "this order is {}: only an active order can be changed",
+                    order.status(now).as_str()
+                ),
+            ));
+        }
+        Changed::Missing => return Err(ApiError::not_found("no order with this order_id")),
+    };
+    // The dial that follows a PIN must not reach the customer the order had.
+    state.sessions.forget_order(&order.order_id);
+    tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order changed");
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
+}
+
 /// The query of `GET /api/v1/orders`. Unknown parameters are refused.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListOrders {
     /// `active`, `expired` or `deactivated`; absent: all.
+    #[param(schema_with = super::openapi::order_status)]
     pub status: Option<String>,
     /// Only orders on this virtual number (any form a number may be written in).
     pub virtual_number: Option<String>,
@@ -220,9 +300,6 @@ pub struct OrderPage {
     pub next: Option<String>,
 }
 
-/// The most orders a page holds.
-const MAX_PAGE: i64 = 500;
-
 /// List orders.
 ///
 /// A page of orders, newest first, filtered by status, virtual number and (for `:pii` tokens)
@@ -244,67 +321,36 @@ async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListOrders>,
 ) -> Result<HttpResponse, ApiError> {
+    use crate::domain::OrderStatus;
     let q = query.into_inner();
     let now = now_ms();
-    let status = match q.status.as_deref() {
-        None | Some("") => None,
-        Some("active") => Some(crate::domain::OrderStatus::Active),
-        Some("expired") => Some(crate::domain::OrderStatus::Expired),
-        Some("deactivated") => Some(crate::domain::OrderStatus::Deactivated),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_status",
-                "status: one of active, expired, deactivated",
-            ));
-        }
-    };
+    let status = page::one_of(
+        "status",
+        "invalid_status",
+        q.status.as_deref(),
+        &[
+            ("active", OrderStatus::Active),
+            ("expired", OrderStatus::Expired),
+            ("deactivated", OrderStatus::Deactivated),
+        ],
+    )?;
     let region = state.settings.orders.region;
-    let number = |field: &str, raw: Option<String>| -> Result<Option<String>, ApiError> {
-        raw.filter(|r| !r.is_empty())
-            .map(|r| {
-                PhoneNumber::parse(&r, region)
-                    .map(String::from)
-                    .map_err(|e| ApiError::bad_request("invalid_number", format!("{field}: {e}")))
-            })
-            .transpose()
-    };
-    let customer_number = number("customer_number", q.customer_number)?;
+    let customer_number = page::number("customer_number", q.customer_number.as_deref(), region)?;
     if customer_number.is_some() && !who.pii {
         return Err(ApiError::pii_required("filter orders by customer_number"));
     }
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit: from 1 to {MAX_PAGE}"),
-        ));
-    }
-    let before = q
-        .cursor
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.split_once('.')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
-                .ok_or_else(|| {
-                    ApiError::bad_request("invalid_cursor", "cursor: pass the `next` of a page")
-                })
-        })
-        .transpose()?;
+    let paging = page::Paging::parse(q.limit, q.cursor)?;
     let filter = orders::OrderFilter {
         status,
-        virtual_number: number("virtual_number", q.virtual_number)?,
+        virtual_number: page::number("virtual_number", q.virtual_number.as_deref(), region)?,
         customer_number,
         search: None,
-        before,
-        limit: limit + 1,
+        before: paging.before.clone(),
+        limit: paging.fetch(),
         now,
     };
     let mut found = orders::list(&state.db, &filter).await?;
-    let next = (found.len() as i64 > limit).then(|| {
-        found.truncate(usize::try_from(limit).unwrap_or(0));
-        let last = found.last().expect("a full page has a last order");
-        format!("{}.{}", last.created_at, last.order_id)
-    });
+    let next = paging.cut(&mut found, |o| (o.created_at, &o.order_id));
     let orders = found
         .into_iter()
         .map(|o| OrderView::of(o, now, &who))

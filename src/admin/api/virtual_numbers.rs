@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{PROVIDERS, PhoneNumber};
@@ -125,27 +126,82 @@ async fn add(
     Ok(HttpResponse::Created().json(NumberView::from(added)))
 }
 
-/// The pool as `GET /api/v1/virtual-numbers` answers it.
+/// The query of `GET /api/v1/virtual-numbers`. Unknown parameters are refused.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListNumbers {
+    /// `active` or `drained`; absent: all.
+    #[param(schema_with = super::openapi::number_status)]
+    pub status: Option<String>,
+    /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`; absent: all.
+    #[param(schema_with = super::openapi::provider)]
+    pub provider: Option<String>,
+    /// The `next` of the page before.
+    pub cursor: Option<String>,
+    /// Numbers a page, 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+/// A page of the pool as `GET /api/v1/virtual-numbers` answers it: newest first, and `next`,
+/// the `cursor` of the following page (`null` on the last).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = Pool)]
 pub struct PoolView {
+    /// Newest first.
     pub virtual_numbers: Vec<NumberView>,
+    /// The `cursor` of the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// List the pool.
 ///
-/// Every virtual number with its count of active bookings.
+/// A page of the pool, newest first, each number with its count of active bookings, filtered
+/// by status and provider. Pass the `next` of a page as `cursor` for the following one.
 #[utoipa::path(
     operation_id = "list_virtual_numbers",
     get,
     path = "/api/v1/virtual-numbers",
     tag = "virtual numbers",
-    responses((status = 200, description = "The pool.", body = PoolView))
+    params(ListNumbers),
+    responses(
+        (status = 200, description = "A page of the pool.", body = PoolView),
+        (status = 400, description = "`invalid_status`, `invalid_provider`, `invalid_limit`, `invalid_cursor` or `invalid_query` (an unknown parameter).", body = ErrorBody),
+    )
 )]
-async fn list(_: AdminAuth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let numbers = pool::list(&state.db, now_ms()).await?;
+async fn list(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    query: web::Query<ListNumbers>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let drained = page::one_of(
+        "status",
+        "invalid_status",
+        q.status.as_deref(),
+        &[("active", false), ("drained", true)],
+    )?;
+    let providers = PROVIDERS.map(|p| (p, p));
+    let provider = page::one_of(
+        "provider",
+        "invalid_provider",
+        q.provider.as_deref(),
+        &providers,
+    )?;
+    let paging = page::Paging::parse(q.limit, q.cursor)?;
+    let filter = pool::NumberFilter {
+        drained,
+        provider: provider.map(str::to_owned),
+        before: paging.before.clone(),
+        limit: paging.fetch(),
+        now: now_ms(),
+    };
+    let mut found = pool::page(&state.db, &filter).await?;
+    let next = paging.cut(&mut found, |v| (v.created_at, &v.number));
     Ok(HttpResponse::Ok().json(PoolView {
-        virtual_numbers: numbers.into_iter().map(NumberView::from).collect(),
+        virtual_numbers: found.into_iter().map(NumberView::from).collect(),
+        next,
     }))
 }
 

@@ -437,7 +437,7 @@ async fn create(
                     errors.add(
                         "order_id",
                         "Order id",
-                        "an order with this order id exists already: each order id is used once",
+                        "an active order has this order id: an order id can be used again once its order is closed",
                     );
                     StatusCode::CONFLICT
                 }

@@ -94,8 +94,8 @@ pub struct SessionConfig {
 }
 
 /// How long an order found by its PIN is kept in memory for the dial that follows (on SQLite
-/// only, and dropped at once when this process deactivates the order): no longer than a
-/// change made elsewhere may take to be seen.
+/// only, and dropped at once when this process deactivates or changes the order): no longer
+/// than a change made elsewhere may take to be seen.
 const ORDER_TTL: Duration = Duration::from_secs(1);
 
 /// The production [`SessionConfig::pin_counts_ttl`].
@@ -207,8 +207,10 @@ impl Sessions {
         }
     }
 
-    /// Forgets what this process keeps of an order (after it deactivated it), so that no call
-    /// dials it from memory, and the counts of active PINs it was in.
+    /// Forgets what this process keeps of an order (after it deactivated or changed it), so
+    /// that no call dials it, or its old customer, from memory. The counts of active PINs it
+    /// was in are counted again within [`SessionConfig::pin_counts_ttl`]; a change leaves the
+    /// order active, so it leaves them as they are.
     pub fn forget_order(&self, order_id: &str) {
         self.orders.invalidate(order_id);
     }

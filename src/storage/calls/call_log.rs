@@ -41,8 +41,12 @@ pub struct CallFilter {
     pub call_sid: Option<String>,
     pub order_id: Option<String>,
     pub booking_id: Option<String>,
-    /// The caller's number as stored (E.164 when it parsed).
-    pub caller: Option<String>,
+    /// A number as stored that either called or was dialled (the caller or the destination).
+    pub number: Option<String>,
+    /// `exotel`, `twilio`, ... as stored.
+    pub provider: Option<String>,
+    /// An [`Outcome`]'s name.
+    pub outcome: Option<String>,
     /// Calls started at or after, unix milliseconds.
     pub since_ms: Option<i64>,
     /// Calls started before, unix milliseconds.
@@ -57,7 +61,9 @@ pub async fn list(db: &Db, filter: &CallFilter) -> Result<Vec<CallRecord>, crate
     filters.equal(&["call_sid"], filter.call_sid.as_deref());
     filters.equal(&["order_id"], filter.order_id.as_deref());
     filters.equal(&["booking_id"], filter.booking_id.as_deref());
-    filters.equal(&["caller"], filter.caller.as_deref());
+    filters.equal(&["caller", "destination"], filter.number.as_deref());
+    filters.equal(&["provider"], filter.provider.as_deref());
+    filters.equal(&["outcome"], filter.outcome.as_deref());
     filters
         .fetch(
             db,

@@ -382,10 +382,12 @@ pub async fn save_state(conn: &mut AnyConnection, write: &StateWrite) -> Result<
 }
 
 /// [`find_callback`]'s statement: `$1` virtual number, `$2` the number dialled, `$3` since
-/// (ms), `$4` now (ms).
+/// (ms), `$4` now (ms). A call's order is the one of its id created before the call was
+/// bridged: an id given again after its order closed does not bring back the callbacks of the
+/// old order's calls (migration 0012).
 const CALLBACK: &str = "select c.caller, c.order_id, c.booking_id
          from calls c
-         left join orders o on o.order_id = c.order_id
+         left join orders o on o.order_id = c.order_id and o.created_at <= c.bridged_at
          left join bookings b on b.booking_id = c.booking_id
          where c.virtual_number = $1 and c.destination = $2 and c.bridged_at >= $3
            and c.caller is not null

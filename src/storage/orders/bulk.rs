@@ -63,44 +63,58 @@ impl OrderWrite {
         Ok(self.tx.rollback().await?)
     }
 
-    /// Whether any order is stored, in any status.
+    /// Whether any order is active at `now_ms`.
     ///
     /// Errors: the database's.
-    pub async fn any_stored(&mut self) -> Result<bool, crate::storage::Error> {
-        Ok(sqlx::query("select 1 from orders limit 1")
-            .fetch_optional(&mut *self.tx)
-            .await?
-            .is_some())
+    pub async fn any_active(&mut self, now_ms: i64) -> Result<bool, crate::storage::Error> {
+        Ok(sqlx::query(
+            "select 1 from orders where deactivated_at is null and expires_at > $1 limit 1",
+        )
+        .bind(now_ms)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .is_some())
     }
 
-    /// Whether an order with this id is stored, in any status.
+    /// Whether an order with this id is active at `now_ms`. An id belongs to one active order
+    /// at a time; once that one is closed (deactivated or expired), the id may be given again
+    /// and the closed order is kept beside the new one (migration 0012).
     ///
     /// Errors: the database's.
-    pub async fn exists(&mut self, order_id: &str) -> Result<bool, crate::storage::Error> {
-        Ok(sqlx::query("select 1 from orders where order_id = $1")
-            .bind(order_id)
-            .fetch_optional(&mut *self.tx)
-            .await?
-            .is_some())
+    pub async fn active_exists(
+        &mut self,
+        order_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, crate::storage::Error> {
+        Ok(sqlx::query(
+            "select 1 from orders
+             where order_id = $1 and deactivated_at is null and expires_at > $2",
+        )
+        .bind(order_id)
+        .bind(now_ms)
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .is_some())
     }
 
-    /// The ids among `ids` that are stored, in any status.
+    /// The ids among `ids` of orders active at `now_ms` ([`Self::active_exists`]).
     ///
     /// Errors: the database's.
-    pub async fn stored_ids(
+    pub async fn active_ids(
         &mut self,
         ids: &[&str],
+        now_ms: i64,
     ) -> Result<HashSet<String>, crate::storage::Error> {
         let per_query = self.chunks.lookup;
         let mut stored = HashSet::new();
-        let full: Arc<str> = stored_ids_sql(per_query).into();
+        let full: Arc<str> = active_ids_sql(per_query).into();
         for chunk in ids.chunks(per_query) {
             let sql = if chunk.len() == per_query {
                 full.clone()
             } else {
-                stored_ids_sql(chunk.len()).into()
+                active_ids_sql(chunk.len()).into()
             };
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
             for id in chunk {
                 query = query.bind(*id);
             }
@@ -219,7 +233,7 @@ impl OrderWrite {
 
     /// Stores `orders`, each with its PIN, all created at `now_ms`.
     ///
-    /// Errors: the database's (an order id stored already among them).
+    /// Errors: the database's.
     pub async fn insert(
         &mut self,
         orders: &[(&NewOrder, Pin)],
@@ -273,10 +287,12 @@ fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-fn stored_ids_sql(ids: usize) -> String {
+/// The ids among `ids` (`$2...`) of orders active at `$1`.
+fn active_ids_sql(ids: usize) -> String {
     format!(
-        "select order_id from orders where order_id in ({})",
-        placeholders(1, ids)
+        "select order_id from orders
+         where deactivated_at is null and expires_at > $1 and order_id in ({})",
+        placeholders(2, ids)
     )
 }
 
@@ -348,7 +364,7 @@ fn insert_sql(rows: usize) -> String {
 }
 
 /// The `allowed_callers` column: comma-separated E.164 numbers; `None`: any caller.
-fn allowed_callers_column(callers: &[PhoneNumber]) -> Option<String> {
+pub(super) fn allowed_callers_column(callers: &[PhoneNumber]) -> Option<String> {
     (!callers.is_empty()).then(|| {
         callers
             .iter()

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::attempts::{Budget, Counting, EVERY_NUMBER};
 use super::{Backend, Db};
-use crate::domain::{NewOrder, OrderStatus, PhoneNumber, Pin};
+use crate::domain::{NewOrder, OrderChange, OrderStatus, PhoneNumber, Pin};
 
 mod bulk;
 mod pin;
@@ -107,7 +107,7 @@ impl StoredOrder {
 /// Stores one order with `pin`, created at `now_ms`, as it is: no rule is checked (those are
 /// [`crate::import::admission`]'s). For tests and tools that set up a database.
 ///
-/// Errors: the database's (the order id stored already).
+/// Errors: the database's.
 pub async fn insert(db: &Db, new: &NewOrder, pin: Pin, now_ms: i64) -> Result<Order, super::Error> {
     let mut write = OrderWrite::begin(db).await?;
     write.insert(&[(new, pin)], now_ms).await?;
@@ -190,9 +190,14 @@ async fn pin_in_use(
     Ok(row.is_some())
 }
 
-/// The order with this id, in any status.
+/// The order with this id, in any status: the newest, when the id was given again after its
+/// order was closed (the only one of them that can be active).
 pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, super::Error> {
-    let sql = sqlx::AssertSqlSafe(format!("select {COLUMNS} from orders where order_id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders where order_id = $1
+         order by created_at desc, case when deactivated_at is null then 1 else 0 end desc
+         limit 1"
+    ));
     sqlx::query(sql)
         .bind(order_id)
         .fetch_optional(db.pool())
@@ -202,21 +207,74 @@ pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, super::Error>
         .transpose()
 }
 
-/// Deactivates an order: its PIN stops working at once. Returns the order as it is now, or
+/// Deactivates the order with this id (the newest, [`get`]): its PIN stops working at once. Returns the order as it is now, or
 /// `None` when there is no such order. Deactivating twice keeps the first time.
 pub async fn deactivate(
     db: &Db,
     order_id: &str,
     now_ms: i64,
 ) -> Result<Option<Order>, super::Error> {
+    // Only the newest order of the id: an older one is closed already, and keeps how it was
+    // closed (expired stays expired).
     sqlx::query(
-        "update orders set deactivated_at = $1 where order_id = $2 and deactivated_at is null",
+        "update orders set deactivated_at = $1
+         where order_id = $2 and deactivated_at is null
+           and created_at = (select max(created_at) from orders where order_id = $2)",
     )
     .bind(now_ms)
     .bind(order_id)
     .execute(db.pool())
     .await?;
     get(db, order_id).await
+}
+
+/// What [`change`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// The order, changed.
+    Changed(Order),
+    /// The order as it is: not active at the time of the change, so left as it was.
+    NotActive(Order),
+    /// No order has this id.
+    Missing,
+}
+
+/// Applies `change` to the order with this id if it is active at `now_ms`: a closed order
+/// keeps what it was closed with (the call log and its callbacks refer to it as it was).
+/// What the call path keeps of the order in memory is the caller's to forget.
+///
+/// Errors: the database's.
+pub async fn change(
+    db: &Db,
+    order_id: &str,
+    change: &OrderChange,
+    now_ms: i64,
+) -> Result<Changed, super::Error> {
+    let callers = change
+        .allowed_callers
+        .as_deref()
+        .map(bulk::allowed_callers_column);
+    let updated = sqlx::query(
+        "update orders set
+             customer_number = coalesce($1, customer_number),
+             expires_at = coalesce($2, expires_at),
+             allowed_callers = case when $3 = 1 then $4 else allowed_callers end
+         where order_id = $5 and deactivated_at is null and expires_at > $6",
+    )
+    .bind(change.customer.as_ref().map(AsRef::<str>::as_ref))
+    .bind(change.expires_at_ms)
+    .bind(i64::from(callers.is_some()))
+    .bind(callers.flatten())
+    .bind(order_id)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(match get(db, order_id).await? {
+        None => Changed::Missing,
+        Some(order) if updated > 0 => Changed::Changed(order),
+        Some(order) => Changed::NotActive(order),
+    })
 }
 
 /// The order with this id if it is active at `now_ms`.
