@@ -178,6 +178,7 @@ async fn the_page_shows_every_operation_and_shape_under_the_admin_uis_policy() {
         assert!(html.contains(&format!("id=\"schema-{name}\"")), "{name}");
     }
     assert!(html.contains("pii_required"));
+    assert!(html.contains("one of active, expired, deactivated"));
     // The policy is the page's own: the JSON API's answers carry none.
     let (status, _) = app.get_json("/calls").await;
     assert_eq!(status, 200);

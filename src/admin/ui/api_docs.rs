@@ -105,10 +105,14 @@ fn ref_name(v: &Value) -> Option<&str> {
 }
 
 /// A schema as a reader says its type: `Order`, `string (date-time)`, `array of Order`,
-/// `string or null`.
+/// `string or null`, `one of active, expired`.
 fn kind(schema: &Value) -> String {
     if let Some(name) = ref_name(schema) {
         return name.to_owned();
+    }
+    if let Some(words) = schema.get("enum").and_then(Value::as_array) {
+        let words: Vec<&str> = words.iter().filter_map(Value::as_str).collect();
+        return format!("one of {}", words.join(", "));
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(options) = schema.get(key).and_then(Value::as_array) {
@@ -173,7 +177,12 @@ fn operations(doc: &Value, tag: &str) -> Vec<Operation> {
                             location: text(p, "in"),
                             required: p.get("required") == Some(&Value::Bool(true)),
                             kind: p.get("schema").map_or("any".to_owned(), kind),
-                            description: text(p, "description"),
+                            // A parameter whose schema is a list of words says what they mean
+                            // in the schema.
+                            description: Some(text(p, "description"))
+                                .filter(|d| !d.is_empty())
+                                .or_else(|| p.get("schema").map(|s| text(s, "description")))
+                                .unwrap_or_default(),
                         })
                         .collect()
                 })
