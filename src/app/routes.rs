@@ -69,7 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, on: crate::config::Providers) {
                 .configure(admin::api::virtual_numbers::configure)
                 .configure(admin::api::calls::configure)
                 .configure(admin::api::click_to_call::configure)
-                .configure(admin::api::trusted_callers::configure),
+                .configure(admin::api::trusted_callers::configure)
+                .configure(admin::api::openapi::configure),
         )
         .default_service(web::to(crate::http::not_found));
 }

@@ -6,7 +6,28 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every admin API error: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(
+    as = Error,
+    example = json!({"error": {"code": "not_found", "message": "no order with this order_id"}})
+)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable (`invalid_body`, `not_found`, `pii_required`, ...): what a
+    /// client branches on. Each operation lists the codes it answers.
+    pub code: &'static str,
+    /// For people: names the field or parameter that is wrong, in plain words. Its wording may
+    /// change.
+    pub message: String,
+}
 
 /// An admin API error: an HTTP status, a stable machine-readable code, and a message for people.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +147,9 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        let mut response = response.json(json!({ "error": { "code": code, "message": message } }));
+        let mut response = response.json(ErrorBody {
+            error: ErrorDetail { code, message },
+        });
         response
             .extensions_mut()
             .insert(crate::telemetry::ErrorCode(code));

@@ -22,9 +22,21 @@ pub async fn reject_oversized(
     let query = req.query_string();
     if query.len() > MAX_QUERY_BYTES || query.split('&').count() > MAX_PARAMS {
         tracing::warn!("refused an oversized query string");
-        let response = HttpResponse::PayloadTooLarge()
-            .content_type("text/plain")
-            .body("the query string is too large");
+        // The admin API answers in its own JSON errors, like every other refusal of it.
+        let response = if req.path().starts_with("/api/") {
+            actix_web::ResponseError::error_response(&super::error::ApiError::client(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the query string is larger than {MAX_QUERY_BYTES} bytes or has more than \
+                     {MAX_PARAMS} parameters"
+                ),
+            ))
+        } else {
+            HttpResponse::PayloadTooLarge()
+                .content_type("text/plain")
+                .body("the query string is too large")
+        };
         return Ok(req.into_response(response).map_into_right_body());
     }
     next.call(req)

@@ -19,6 +19,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod metrics;
+mod openapi;
 mod orders;
 mod outage;
 mod outbound;

@@ -43,6 +43,9 @@ pub struct TestApp {
     pub events: pinbridge::outbound::events::Events,
     /// The application's SMS sender, when SMS is on.
     sms: Option<Arc<pinbridge::outbound::sms::UnansweredSms>>,
+    /// The proxy [`TestApp::api`] points at, which checks every answer of the admin API
+    /// against the OpenAPI document, and fails the test on drop when one does not match.
+    pub api_check: super::ApiCheck,
 }
 
 /// The application with the test settings: PINs of 3 to 12 digits (the seeds' PIN is `568`).
@@ -79,7 +82,9 @@ async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
         .redirect(redirect::Policy::none())
         .build()
         .unwrap();
+    let api_check = super::ApiCheck::start(&address);
     TestApp {
+        api_check,
         address,
         client,
         database_url: settings.database.url.clone(),
@@ -141,9 +146,10 @@ impl TestApp {
         r.text().await.unwrap()
     }
 
-    /// The URL of the admin API's `path` (`/orders`, ...).
+    /// The URL of the admin API's `path` (`/orders`, ...), through the proxy that checks each
+    /// answer against the OpenAPI document ([`super::ApiCheck`]).
     pub fn api(&self, path: &str) -> String {
-        format!("{}/api/v1{path}", self.address)
+        format!("{}/api/v1{path}", self.api_check.address)
     }
 
     /// POSTs `body` as JSON to the admin API's `path`, with the admin token.

@@ -9,7 +9,7 @@ use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
 use crate::domain::{BookingFields, BookingStatus, NewBooking, parse_booking_expiry};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, Changed, CreateError};
 
@@ -28,15 +28,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body of `POST /api/v1/bookings`. Unknown fields are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBooking {
+    /// One party (the rider, the customer), in any form a phone number is written.
     pub party_a: String,
+    /// The other party (the driver, the agent): a different number.
     pub party_b: String,
+    /// Your reference of the booking: at most 128 characters, no control characters.
     pub reference: Option<String>,
-    /// Lifetime in seconds; or give `expires_at`.
+    /// Lifetime in seconds, 1 to 31536000 (365 days); or give `expires_at`; neither:
+    /// `PINBRIDGE_BOOKING_TTL`.
+    #[schema(minimum = 1, maximum = 31536000)]
     pub ttl_seconds: Option<i64>,
-    /// RFC 3339; or give `ttl_seconds`.
+    /// RFC 3339, at most 365 days ahead; or give `ttl_seconds`.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// A number of the pool to use instead of allocating one (the only way to use a reserved
     /// number).
@@ -46,17 +52,26 @@ pub struct CreateBooking {
 }
 
 /// A booking as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Booking)]
 pub struct BookingView {
+    /// pinbridge's id of the booking (`bk_...`).
     pub booking_id: String,
     pub reference: Option<String>,
+    /// E.164; masked (`+91******5678`) for a token without `:pii`.
     pub party_a: String,
+    /// E.164; masked (`+91******5678`) for a token without `:pii`.
     pub party_b: String,
+    /// The number both parties call and see, in E.164.
     pub virtual_number: String,
     /// `active`, `expired` or `closed`.
+    #[schema(schema_with = super::openapi::booking_status)]
     pub status: &'static str,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
+    #[schema(format = DateTime)]
     pub closed_at: Option<String>,
 }
 
@@ -77,10 +92,23 @@ impl BookingView {
     }
 }
 
-/// `POST /api/v1/bookings`: 201 with the booking and its virtual number. 409 `pool_exhausted`
-/// when no number is free for both parties, `participant_conflict` when a named number is
-/// held by a party already, `virtual_number_drained`; 400 for invalid fields and
-/// `unknown_virtual_number`.
+/// Create a booking.
+///
+/// Its two parties reach each other through one virtual number of the pool, allocated so that
+/// neither party holds it in another active booking. Answers 201 with the booking and its
+/// virtual number.
+#[utoipa::path(
+    operation_id = "create_booking",
+    post,
+    path = "/api/v1/bookings",
+    tag = "bookings",
+    request_body = CreateBooking,
+    responses(
+        (status = 201, description = "The booking, with its virtual number.", body = BookingView),
+        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_reference`, `invalid_expiry`, `unknown_virtual_number` (not in the pool) or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 409, description = "`pool_exhausted` (no number is free for both parties), `participant_conflict` (the named number is held by a party already) or `virtual_number_drained`.", body = ErrorBody),
+    )
+)]
 async fn create(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -130,7 +158,21 @@ async fn create(
     Ok(HttpResponse::Created().json(BookingView::of(booking, now, &who)))
 }
 
-/// `GET /api/v1/bookings/{booking_id}`: 200 with the booking, 404 when there is none.
+/// Read a booking.
+///
+/// Its parties are masked for a token without `:pii`.
+#[utoipa::path(
+    operation_id = "get_booking",
+    get,
+    path = "/api/v1/bookings/{booking_id}",
+    tag = "bookings",
+    params(("booking_id" = String, Path, description = "The booking's `booking_id`.")),
+    responses(
+        (status = 200, description = "The booking.", body = BookingView),
+        (status = 400, description = "`invalid_text`: the id holds a NUL character.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
+    )
+)]
 async fn get(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -143,32 +185,52 @@ async fn get(
 }
 
 /// The query of `GET /api/v1/bookings`. Unknown parameters are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListBookings {
     /// `active`, `expired` or `closed`; absent: all.
+    #[param(schema_with = super::openapi::booking_status)]
     pub status: Option<String>,
     /// Only bookings on this virtual number (any form a number may be written in).
     pub virtual_number: Option<String>,
-    /// Only bookings with this number as either party; for tokens that may see personal data.
+    /// Only bookings with this number as either party; for tokens with `:pii` (403
+    /// `pii_required` otherwise).
     pub party_number: Option<String>,
     /// The `next` of the page before.
     pub cursor: Option<String>,
     /// Bookings a page, 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
 /// A page of bookings: `bookings` newest first, and `next`, the `cursor` of the following
 /// page (`null` on the last).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BookingPage {
+    /// Newest first.
     pub bookings: Vec<BookingView>,
+    /// The `cursor` of the next page; `null` on the last page.
     pub next: Option<String>,
 }
 
-/// `GET /api/v1/bookings`: a page of bookings, newest first, filtered by status, virtual
-/// number and (for `:pii` tokens) party; 400 for a bad parameter or cursor, 403
-/// `pii_required` for a party filter without `:pii`.
+/// List bookings.
+///
+/// A page of bookings, newest first, filtered by status, virtual number and (for `:pii`
+/// tokens) party. Pass the `next` of a page as `cursor` for the following one. Parties are
+/// masked for a token without `:pii`.
+#[utoipa::path(
+    operation_id = "list_bookings",
+    get,
+    path = "/api/v1/bookings",
+    tag = "bookings",
+    params(ListBookings),
+    responses(
+        (status = 200, description = "A page of bookings.", body = BookingPage),
+        (status = 400, description = "`invalid_status`, `invalid_number`, `invalid_limit`, `invalid_cursor`, `invalid_query` (an unknown parameter) or `invalid_text`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: `party_number` with a token without `:pii`.", body = ErrorBody),
+    )
+)]
 async fn list(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -210,16 +272,32 @@ async fn list(
 }
 
 /// The body of `PATCH /api/v1/bookings/{booking_id}`. Unknown fields are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBooking {
     /// RFC 3339: in the future, at most 365 days ahead.
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
-/// `PATCH /api/v1/bookings/{booking_id}`: moves the expiry of an active booking, checked as
-/// when it was created; 200 with the booking. 400 `invalid_expiry` or `invalid_body`, 404
-/// when there is none, 409 `booking_not_active` when it is expired or closed.
+/// Change a booking's expiry.
+///
+/// Moves the expiry of an active booking, checked as when it was created. Answers 200 with
+/// the booking.
+#[utoipa::path(
+    operation_id = "change_booking",
+    patch,
+    path = "/api/v1/bookings/{booking_id}",
+    tag = "bookings",
+    params(("booking_id" = String, Path, description = "The booking's `booking_id`.")),
+    request_body = ChangeBooking,
+    responses(
+        (status = 200, description = "The changed booking.", body = BookingView),
+        (status = 400, description = "`invalid_expiry`, `invalid_body` or `invalid_text`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
+        (status = 409, description = "`booking_not_active`: the booking is expired or closed.", body = ErrorBody),
+    )
+)]
 async fn change(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -246,8 +324,22 @@ async fn change(
     Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who)))
 }
 
-/// `DELETE /api/v1/bookings/{booking_id}`: closes the booking. Its parties stop reaching each
-/// other at once, callbacks included. 200 with the booking, 404 when there is none.
+/// Close a booking.
+///
+/// Its parties stop reaching each other at once, callbacks included. Answers 200 with the
+/// booking, `closed`.
+#[utoipa::path(
+    operation_id = "close_booking",
+    delete,
+    path = "/api/v1/bookings/{booking_id}",
+    tag = "bookings",
+    params(("booking_id" = String, Path, description = "The booking's `booking_id`.")),
+    responses(
+        (status = 200, description = "The closed booking.", body = BookingView),
+        (status = 400, description = "`invalid_text`: the id holds a NUL character.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
+    )
+)]
 async fn close(
     who: AdminAuth,
     state: web::Data<AppState>,

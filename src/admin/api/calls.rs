@@ -7,7 +7,7 @@ use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{parse_rfc3339, rfc3339};
 use crate::domain::{Outcome, PROVIDERS, PhoneNumber};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::calls::{self, CallFilter, CallRecord};
 
@@ -16,40 +16,57 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Query of `GET /api/v1/calls`; every filter optional. Unknown parameters are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CallQuery {
+    /// Only the call with this provider's call id (CallSid, CallUUID).
     pub call_sid: Option<String>,
+    /// Only calls about this order.
     pub order_id: Option<String>,
+    /// Only calls about this booking.
     pub booking_id: Option<String>,
     /// Calls this number made or was dialled in (the caller or the destination), in any form
     /// a phone number is written. Only for a token with `:pii` (403 `pii_required`
     /// otherwise).
     pub number: Option<String>,
     /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
+    #[param(schema_with = super::openapi::provider)]
     pub provider: Option<String>,
     /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned` or
     /// `in_progress`.
+    #[param(schema_with = super::openapi::outcome)]
     pub outcome: Option<String>,
     /// RFC 3339; calls started at or after.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339; calls started before.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// The earlier name of `from`.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// The earlier name of `to`.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Calls to skip, for the next page; default 0.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
 /// One call in the call log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Call)]
 pub struct CallView {
+    /// The provider's id of the call (CallSid, CallUUID); `ctc_...` for a click-to-call.
     pub call_sid: String,
+    /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
     pub provider: String,
+    /// The number that called, as the provider gave it; masked (`+91******5678`) for a token
+    /// without `:pii`.
     pub caller: Option<String>,
     pub virtual_number: Option<String>,
     pub order_id: Option<String>,
@@ -57,19 +74,29 @@ pub struct CallView {
     /// How the call was bridged: `pin`, `booking`, `callback` or `click_to_call`; `null` until
     /// bridged.
     pub route: Option<String>,
+    /// The number the call was bridged to; masked for a token without `:pii`.
     pub destination: Option<String>,
+    /// PINs keyed in during the call.
     pub pin_attempts: i64,
     /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned`,
     /// `in_progress`.
+    #[schema(schema_with = super::openapi::outcome)]
     pub outcome: String,
     /// Seconds from dialling the customer to the end of that leg, ring time included.
     pub dial_seconds: Option<i64>,
     /// Seconds of conversation.
     pub talk_seconds: Option<i64>,
+    /// The provider's recording of the call, when it recorded one.
     pub recording_url: Option<String>,
+    /// The provider's own word for how the dial ended (Exotel's `DialCallStatus`).
     pub dial_call_status: Option<String>,
+    /// The legs of the call as the provider reported them (Exotel's `Legs`); their numbers
+    /// masked for a token without `:pii`.
+    #[schema(value_type = Option<Vec<Object>>)]
     pub legs: Option<serde_json::Value>,
+    #[schema(format = DateTime)]
     pub started_at: String,
+    #[schema(format = DateTime)]
     pub ended_at: Option<String>,
 }
 
@@ -124,8 +151,9 @@ impl CallView {
 }
 
 /// A page of the call log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CallPage {
+    /// Newest first.
     pub calls: Vec<CallView>,
     /// The `offset` of the next page; `null` on the last page.
     pub next_offset: Option<i64>,
@@ -172,10 +200,23 @@ fn bound(
     }
 }
 
-/// `GET /api/v1/calls`: calls newest first, filtered, one page at a time. 400
-/// `invalid_query`, `invalid_provider`, `invalid_outcome`; 403
-/// `pii_required` for `number` with a token without `:pii`, since the answer would tell
-/// whether a guessed number called or was called.
+/// List calls.
+///
+/// The call log, newest first, filtered, one page at a time. Callers and destinations are
+/// masked for a token without `:pii`; filtering by `number` needs one, since the answer would
+/// tell whether a guessed number called or was called.
+#[utoipa::path(
+    operation_id = "list_calls",
+    get,
+    path = "/api/v1/calls",
+    tag = "calls",
+    params(CallQuery),
+    responses(
+        (status = 200, description = "A page of the call log.", body = CallPage),
+        (status = 400, description = "`invalid_query` (a bad `limit`, `offset`, `from`, `to`, `since` or `until`, both `from` and `since` or both `to` and `until`, or an unknown parameter), `invalid_provider`, `invalid_outcome` or `invalid_text`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: `number` with a token without `:pii`.", body = ErrorBody),
+    )
+)]
 async fn list(
     who: AdminAuth,
     state: web::Data<AppState>,

@@ -11,7 +11,7 @@ use crate::admin::AdminAuth;
 use crate::domain::clock::now_ms;
 use crate::domain::random_token;
 use crate::domain::{BookingStatus, PhoneNumber, log_safe};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::outbound::exotel_api::{ConnectCall, ExotelError, MAX_CUSTOM_FIELD_LEN, redact_digits};
 use crate::state::AppState;
 use crate::storage::outbound::{self, NewOutboundCall};
@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The body of `POST /api/v1/calls/connect`: exactly one of `order_id` and `booking_id`.
 /// Unknown fields are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectRequest {
     /// Call about this order: the courier first, then the order's customer.
@@ -37,7 +37,7 @@ pub struct ConnectRequest {
 }
 
 /// The answer of an accepted click-to-call (202).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConnectAnswer {
     /// pinbridge's id of the call: its `call_sid` in the call log (provider `exotel`, route
     /// `click_to_call`).
@@ -65,16 +65,29 @@ fn nonempty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// `POST /api/v1/calls/connect`: 202 `{"call_id", "sid"}` once Exotel accepted the call.
+/// Place a click-to-call.
 ///
-/// Errors (JSON, like the rest of the admin API): 400 `invalid_body` (neither or both ids),
-/// `missing_from` (an order without a stored courier and no `from`), `invalid_from` (not a
-/// phone number, a country not allowed, not a courier or party of the order or booking);
-/// 404 (no active order or booking with that id); 409 `no_virtual_number` (an order without a
-/// virtual number while `PINBRIDGE_EXOTEL_CALLER_ID` is unset); 503 `exotel_not_configured`
-/// (naming the settings to set); 502 `exotel_error` with Exotel's message, its runs of 6 or
-/// more digits masked (it may quote numbers, and error answers are logged). The call record
-/// then ends as `failed` when Exotel refused, or stays open when Exotel's answer is unknown.
+/// Exotel rings the courier (or a booking's party A) and bridges them to the customer (party
+/// B), both seeing the virtual number. Answers 202 `{"call_id", "sid"}` once Exotel accepted
+/// the call; the call then shows in the call log under `call_id`. Exotel's message in a 502
+/// has its runs of 6 or more digits masked (it may quote numbers, and error answers are
+/// logged). The call record ends as `failed` when Exotel refused, or stays open when Exotel's
+/// answer is unknown.
+#[utoipa::path(
+    operation_id = "connect_call",
+    post,
+    path = "/api/v1/calls/connect",
+    tag = "calls",
+    request_body = ConnectRequest,
+    responses(
+        (status = 202, description = "Exotel accepted the call.", body = ConnectAnswer),
+        (status = 400, description = "`invalid_body` (neither or both ids), `missing_from` (an order without a single stored courier, and no `from`), `invalid_from` (not a phone number, a country not allowed, not a courier or party of the order or booking) or `invalid_text`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no active order or booking with this id.", body = ErrorBody),
+        (status = 409, description = "`no_virtual_number`: the order names no virtual number and `PINBRIDGE_EXOTEL_CALLER_ID` is not set.", body = ErrorBody),
+        (status = 502, description = "`exotel_error`: Exotel refused the call or did not answer, with its message.", body = ErrorBody),
+        (status = 503, description = "`exotel_not_configured` (naming the settings to set) or `database_unavailable`.", body = ErrorBody),
+    )
+)]
 async fn connect(
     who: AdminAuth,
     state: web::Data<AppState>,

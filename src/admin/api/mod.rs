@@ -1,6 +1,8 @@
 //! The JSON admin API under `/api/v1`: orders, bookings and the pool, trusted callers, the call
 //! log and click-to-call. Bearer-token auth ([`super::AdminAuth`]); errors as
-//! `{"error": {"code", "message"}}` ([`super::error::ApiError`]).
+//! `{"error": {"code", "message"}}` ([`crate::http::error::ApiError`]). Its OpenAPI document
+//! ([`openapi`]) is built from the `#[utoipa::path]` of each handler and the `ToSchema` of each
+//! shape here: a handler added to a resource is added to `openapi::AdminApi`'s `paths` too.
 //!
 //! Owns: the JSON shapes and validation of the admin API. Must not touch: SQL (storage), HTML
 //! (the UI), provider formats.
@@ -9,6 +11,7 @@ pub mod bookings;
 pub mod calls;
 pub mod click_to_call;
 mod json;
+pub mod openapi;
 pub mod orders;
 mod page;
 pub mod trusted_callers;

@@ -7,7 +7,7 @@ use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{NewOrder, OrderChange, OrderFieldError, PhoneNumber, log_safe};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::import::admission::{self, CreateError, Density};
 use crate::state::AppState;
 use crate::storage::orders::{self, Changed, Order};
@@ -27,14 +27,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body of `POST /api/v1/orders`. Unknown fields are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrder {
+    /// Your id of the order: unique, 1 to 64 characters without control characters.
+    #[schema(example = "OD-1001")]
     pub order_id: String,
+    /// The customer the courier is bridged to, in any form a phone number is written
+    /// (`09812345678`, `+91 98123 45678`); stored in E.164. Of an allowed country
+    /// (`PINBRIDGE_ALLOWED_COUNTRY_CODES`).
+    #[schema(example = "+919812345678")]
     pub customer_number: String,
+    /// The PIN the courier keys in, digits only, of the configured length; absent: generated.
+    /// Choosing it needs a token with `:pii` (403 `pii_required` otherwise).
     pub pin: Option<String>,
+    /// The virtual number the PIN works on; absent: any virtual number.
     pub virtual_number: Option<String>,
-    /// RFC 3339.
+    /// RFC 3339; absent: the configured lifetime (`PINBRIDGE_ORDER_TTL`) from now.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Courier numbers allowed to use the PIN; absent or empty: any caller.
     #[serde(default)]
@@ -42,20 +52,27 @@ pub struct CreateOrder {
 }
 
 /// An order as the API shows it: numbers in E.164, times in RFC 3339.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Order)]
 pub struct OrderView {
     pub order_id: String,
     /// E.164; masked (`+91******5678`) for a token without `:pii`.
     pub customer_number: String,
     /// The PIN; `******` for a token without `:pii`, whatever its length.
     pub pin: String,
+    /// E.164; `null`: the PIN works on any virtual number.
     pub virtual_number: Option<String>,
     /// `active`, `expired` or `deactivated`.
+    #[schema(schema_with = super::openapi::order_status)]
     pub status: &'static str,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
+    #[schema(format = DateTime)]
     pub deactivated_at: Option<String>,
-    /// Couriers allowed to use the PIN; empty: any caller.
+    /// Couriers allowed to use the PIN, in E.164, masked for a token without `:pii`; empty:
+    /// any caller.
     pub allowed_callers: Vec<String>,
 }
 
@@ -90,9 +107,23 @@ fn field_error(e: OrderFieldError) -> ApiError {
     ApiError::bad_request(code, e.to_string())
 }
 
-/// `POST /api/v1/orders`: 201 with the stored order; 400 for an invalid field; 409
-/// `order_exists` (an active order has the id; the id of closed orders only may be given
-/// again, their rows kept) or `pin_in_use`.
+/// Create an order.
+///
+/// Answers 201 with the stored order, its PIN generated unless `pin` is given. Choosing the
+/// PIN needs a token with `:pii`: `pin_in_use` would otherwise tell which PINs are active.
+#[utoipa::path(
+    operation_id = "create_order",
+    post,
+    path = "/api/v1/orders",
+    tag = "orders",
+    request_body = CreateOrder,
+    responses(
+        (status = 201, description = "The stored order.", body = OrderView),
+        (status = 400, description = "`invalid_body`, `invalid_order_id`, `invalid_customer_number`, `invalid_pin`, `invalid_virtual_number`, `invalid_expires_at`, `invalid_allowed_callers` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: a `pin` was given with a token without `:pii`.", body = ErrorBody),
+        (status = 409, description = "`order_exists` (an active order has this `order_id`; the id of an expired or deactivated order may be given again), `pin_in_use` (the PIN is active on this virtual number, or for an order without one, on some virtual number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY: use longer PINs or another virtual number).", body = ErrorBody),
+    )
+)]
 async fn create(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -140,8 +171,22 @@ async fn create(
     Ok(HttpResponse::Created().json(OrderView::of(order, now, &who)))
 }
 
-/// `GET /api/v1/orders/{order_id}`: 200 with the newest order of this id, 404 when there is
-/// none.
+/// Read an order.
+///
+/// The newest order of this id (an id is given again once its order has ended). Its
+/// customer's number and PIN are masked for a token without `:pii`.
+#[utoipa::path(
+    operation_id = "get_order",
+    get,
+    path = "/api/v1/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The order's `order_id`.")),
+    responses(
+        (status = 200, description = "The order.", body = OrderView),
+        (status = 400, description = "`invalid_text`: the id holds a NUL character.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no order with this `order_id`.", body = ErrorBody),
+    )
+)]
 async fn get(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -155,21 +200,36 @@ async fn get(
 
 /// The body of `PATCH /api/v1/orders/{order_id}`: any of the fields; those absent (or `null`)
 /// stay as they are. Unknown fields (the PIN, the virtual number) are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeOrder {
     /// E.164 or any form a number is written in.
     pub customer_number: Option<String>,
     /// RFC 3339, in the future.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Courier numbers allowed to use the PIN; empty: any caller.
     pub allowed_callers: Option<Vec<String>>,
 }
 
-/// `PATCH /api/v1/orders/{order_id}`: changes the customer, the expiry or the allowed callers
-/// of an active order, checked as when it was created; 200 with the order. 400 for an invalid
-/// field or an empty change, 404 when there is none, 409 `order_not_active` when it is expired
-/// or deactivated.
+/// Change an order.
+///
+/// Changes the customer, the expiry or the allowed callers of an active order, checked as
+/// when it was created; its PIN and virtual number stay. Answers 200 with the order.
+#[utoipa::path(
+    operation_id = "change_order",
+    patch,
+    path = "/api/v1/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The order's `order_id`.")),
+    request_body = ChangeOrder,
+    responses(
+        (status = 200, description = "The changed order.", body = OrderView),
+        (status = 400, description = "`invalid_body` (an unknown field, or none to change), `invalid_customer_number`, `invalid_expires_at`, `invalid_allowed_callers` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no order with this `order_id`.", body = ErrorBody),
+        (status = 409, description = "`order_not_active`: the order is expired or deactivated.", body = ErrorBody),
+    )
+)]
 async fn change(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -212,32 +272,50 @@ async fn change(
 }
 
 /// The query of `GET /api/v1/orders`. Unknown parameters are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListOrders {
     /// `active`, `expired` or `deactivated`; absent: all.
+    #[param(schema_with = super::openapi::order_status)]
     pub status: Option<String>,
     /// Only orders on this virtual number (any form a number may be written in).
     pub virtual_number: Option<String>,
-    /// Only orders for this customer; for tokens that may see personal data.
+    /// Only orders for this customer; for tokens with `:pii` (403 `pii_required` otherwise).
     pub customer_number: Option<String>,
     /// The `next` of the page before.
     pub cursor: Option<String>,
     /// Orders a page, 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
 /// A page of orders: `orders` newest first, and `next`, the `cursor` of the following page
 /// (`null` on the last).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderPage {
+    /// Newest first.
     pub orders: Vec<OrderView>,
+    /// The `cursor` of the next page; `null` on the last page.
     pub next: Option<String>,
 }
 
-/// `GET /api/v1/orders`: a page of orders, newest first, filtered by status, virtual number
-/// and (for `:pii` tokens) customer; 400 for a bad parameter or cursor, 403 `pii_required`
-/// for a customer filter without `:pii`.
+/// List orders.
+///
+/// A page of orders, newest first, filtered by status, virtual number and (for `:pii` tokens)
+/// customer. Pass the `next` of a page as `cursor` for the following one.
+#[utoipa::path(
+    operation_id = "list_orders",
+    get,
+    path = "/api/v1/orders",
+    tag = "orders",
+    params(ListOrders),
+    responses(
+        (status = 200, description = "A page of orders.", body = OrderPage),
+        (status = 400, description = "`invalid_status`, `invalid_number`, `invalid_limit`, `invalid_cursor`, `invalid_query` (an unknown parameter) or `invalid_text`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: `customer_number` with a token without `:pii`.", body = ErrorBody),
+    )
+)]
 async fn list(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -280,8 +358,22 @@ async fn list(
     Ok(HttpResponse::Ok().json(OrderPage { orders, next }))
 }
 
-/// `DELETE /api/v1/orders/{order_id}`: deactivates the order (its PIN stops working at once)
-/// and answers 200 with it; 404 when there is none.
+/// Deactivate an order.
+///
+/// Its PIN stops working at once, and so does the callback to its customer. Answers 200 with
+/// the order, `deactivated`.
+#[utoipa::path(
+    operation_id = "deactivate_order",
+    delete,
+    path = "/api/v1/orders/{order_id}",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The order's `order_id`.")),
+    responses(
+        (status = 200, description = "The deactivated order.", body = OrderView),
+        (status = 400, description = "`invalid_text`: the id holds a NUL character.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no order with this `order_id`.", body = ErrorBody),
+    )
+)]
 async fn deactivate(
     who: AdminAuth,
     state: web::Data<AppState>,

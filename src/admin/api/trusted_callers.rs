@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{NewTrustedCaller, PhoneNumber, TrustedCallerField, TrustedCallerFieldError};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::trusted_callers::{self, Added, TrustedCaller};
 
@@ -31,7 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body of `POST /api/v1/trusted-callers`. Unknown fields are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddTrustedCaller {
     /// Any form a phone number is written in.
@@ -41,12 +41,14 @@ pub struct AddTrustedCaller {
 }
 
 /// A trusted caller as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = TrustedCaller)]
 pub struct TrustedCallerView {
     /// E.164, masked (`+91******5678`) for a token without `:pii`.
     pub number: String,
     pub label: Option<String>,
     /// RFC 3339: when the number was first registered.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -61,17 +63,20 @@ impl TrustedCallerView {
 }
 
 /// Query of `GET /api/v1/trusted-callers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Callers to skip, for the next page; default 0.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
 /// A page of the trusted callers, in the order of their numbers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrustedCallerPage {
     pub trusted_callers: Vec<TrustedCallerView>,
     /// How many numbers are registered in all.
@@ -100,9 +105,23 @@ fn path_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_number", format!("number: {e}")))
 }
 
-/// `POST /api/v1/trusted-callers`: registers the number, 201 with the record; for a number
-/// registered already, replaces its label (none when `label` is left out) and answers 200.
-/// 400 `invalid_number`, `invalid_label`, `invalid_body`; 403 `pii_required`.
+/// Register a trusted caller.
+///
+/// Answers 201 with the record; for a number registered already, replaces its label (none
+/// when `label` is left out) and answers 200. Needs a token with `:pii`.
+#[utoipa::path(
+    operation_id = "add_trusted_caller",
+    post,
+    path = "/api/v1/trusted-callers",
+    tag = "trusted callers",
+    request_body = AddTrustedCaller,
+    responses(
+        (status = 201, description = "The number is now trusted.", body = TrustedCallerView),
+        (status = 200, description = "The number was trusted already; its label is replaced.", body = TrustedCallerView),
+        (status = 400, description = "`invalid_number`, `invalid_label`, `invalid_body` or `invalid_text`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: a token without `:pii`, since the answer would tell whether a number is a trusted caller.", body = ErrorBody),
+    )
+)]
 async fn add(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -130,8 +149,21 @@ async fn add(
     Ok(HttpResponse::build(status).json(TrustedCallerView::of(record, &who)))
 }
 
-/// `GET /api/v1/trusted-callers?limit=&offset=`: a page of the trusted callers in the order
-/// of their numbers, with the total. Numbers masked for a token without `:pii`.
+/// List trusted callers.
+///
+/// A page of the trusted callers in the order of their numbers, with the total. Numbers are
+/// masked for a token without `:pii`.
+#[utoipa::path(
+    operation_id = "list_trusted_callers",
+    get,
+    path = "/api/v1/trusted-callers",
+    tag = "trusted callers",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of the trusted callers.", body = TrustedCallerPage),
+        (status = 400, description = "`invalid_query`: a bad `limit` or `offset`, or an unknown parameter.", body = ErrorBody),
+    )
+)]
 async fn list(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -167,8 +199,22 @@ async fn list(
     }))
 }
 
-/// `GET /api/v1/trusted-callers/{number}`: 200 with the record, 404 when the number is not
-/// registered; 400 `invalid_number`; 403 `pii_required`.
+/// Read a trusted caller.
+///
+/// Needs a token with `:pii`.
+#[utoipa::path(
+    operation_id = "get_trusted_caller",
+    get,
+    path = "/api/v1/trusted-callers/{number}",
+    tag = "trusted callers",
+    params(("number" = String, Path, description = "The number, in any form a phone number is written (`+` as `%2B`).")),
+    responses(
+        (status = 200, description = "The trusted caller.", body = TrustedCallerView),
+        (status = 400, description = "`invalid_number`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: a token without `:pii`, since the answer would tell whether a number is a trusted caller.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the number is not a trusted caller.", body = ErrorBody),
+    )
+)]
 async fn get(
     who: AdminAuth,
     state: web::Data<AppState>,
@@ -182,8 +228,22 @@ async fn get(
     Ok(HttpResponse::Ok().json(TrustedCallerView::of(found, &who)))
 }
 
-/// `DELETE /api/v1/trusted-callers/{number}`: 204 once the number is no longer trusted, 404
-/// when it was not registered; 400 `invalid_number`; 403 `pii_required`.
+/// Remove a trusted caller.
+///
+/// Answers 204 once the number is no longer trusted. Needs a token with `:pii`.
+#[utoipa::path(
+    operation_id = "remove_trusted_caller",
+    delete,
+    path = "/api/v1/trusted-callers/{number}",
+    tag = "trusted callers",
+    params(("number" = String, Path, description = "The number, in any form a phone number is written (`+` as `%2B`).")),
+    responses(
+        (status = 204, description = "The number is no longer trusted."),
+        (status = 400, description = "`invalid_number`.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: a token without `:pii`, since the answer would tell whether a number is a trusted caller.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the number was not a trusted caller.", body = ErrorBody),
+    )
+)]
 async fn remove(
     who: AdminAuth,
     state: web::Data<AppState>,

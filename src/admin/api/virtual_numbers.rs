@@ -7,7 +7,7 @@ use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::{PROVIDERS, PhoneNumber};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::pool::{self, AddError, VirtualNumber};
 
@@ -25,11 +25,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body of `POST /api/v1/virtual-numbers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddNumber {
+    /// The virtual number, in any form a phone number is written.
     pub number: String,
     /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
+    #[schema(schema_with = super::openapi::provider)]
     pub provider: String,
     /// Reserved numbers are only given to bookings that name them. Default false.
     #[serde(default)]
@@ -37,16 +39,24 @@ pub struct AddNumber {
 }
 
 /// A number of the pool as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = VirtualNumber)]
 pub struct NumberView {
+    /// E.164.
     pub number: String,
+    /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
+    #[schema(schema_with = super::openapi::provider)]
     pub provider: String,
+    /// Given only to bookings that name it.
     pub reserved: bool,
     /// `active`, or `drained` (no new bookings; existing ones go on).
+    #[schema(schema_with = super::openapi::number_status)]
     pub status: &'static str,
     /// Bookings active on it now.
     pub active_bookings: i64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub drained_at: Option<String>,
 }
 
@@ -73,8 +83,21 @@ fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_virtual_number", format!("number: {e}")))
 }
 
-/// `POST /api/v1/virtual-numbers`: 201 with the number; 409 `virtual_number_exists`; 400
-/// `invalid_virtual_number`, `invalid_provider`, `invalid_body`.
+/// Add a virtual number to the pool.
+///
+/// Answers 201 with the number; bookings may be given it from now on.
+#[utoipa::path(
+    operation_id = "add_virtual_number",
+    post,
+    path = "/api/v1/virtual-numbers",
+    tag = "virtual numbers",
+    request_body = AddNumber,
+    responses(
+        (status = 201, description = "The number, added to the pool.", body = NumberView),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_body` or `invalid_text`.", body = ErrorBody),
+        (status = 409, description = "`virtual_number_exists`: the number is in the pool already.", body = ErrorBody),
+    )
+)]
 async fn add(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -104,30 +127,49 @@ async fn add(
 }
 
 /// The query of `GET /api/v1/virtual-numbers`. Unknown parameters are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListNumbers {
     /// `active` or `drained`; absent: all.
+    #[param(schema_with = super::openapi::number_status)]
     pub status: Option<String>,
     /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`; absent: all.
+    #[param(schema_with = super::openapi::provider)]
     pub provider: Option<String>,
     /// The `next` of the page before.
     pub cursor: Option<String>,
     /// Numbers a page, 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
 /// A page of the pool as `GET /api/v1/virtual-numbers` answers it: newest first, and `next`,
 /// the `cursor` of the following page (`null` on the last).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Pool)]
 pub struct PoolView {
+    /// Newest first.
     pub virtual_numbers: Vec<NumberView>,
+    /// The `cursor` of the next page; `null` on the last page.
     pub next: Option<String>,
 }
 
-/// `GET /api/v1/virtual-numbers`: a page of the pool, newest first, each number with its
-/// count of active bookings, filtered by status and provider; 400 for a bad parameter or
-/// cursor.
+/// List the pool.
+///
+/// A page of the pool, newest first, each number with its count of active bookings, filtered
+/// by status and provider. Pass the `next` of a page as `cursor` for the following one.
+#[utoipa::path(
+    operation_id = "list_virtual_numbers",
+    get,
+    path = "/api/v1/virtual-numbers",
+    tag = "virtual numbers",
+    params(ListNumbers),
+    responses(
+        (status = 200, description = "A page of the pool.", body = PoolView),
+        (status = 400, description = "`invalid_status`, `invalid_provider`, `invalid_limit`, `invalid_cursor` or `invalid_query` (an unknown parameter).", body = ErrorBody),
+    )
+)]
 async fn list(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -163,7 +205,19 @@ async fn list(
     }))
 }
 
-/// `GET /api/v1/virtual-numbers/{number}` (any written form; `+` as `%2B`): 200 or 404.
+/// Read a virtual number.
+#[utoipa::path(
+    operation_id = "get_virtual_number",
+    get,
+    path = "/api/v1/virtual-numbers/{number}",
+    tag = "virtual numbers",
+    params(("number" = String, Path, description = "The virtual number, in any form a phone number is written (`+` as `%2B`).")),
+    responses(
+        (status = 200, description = "The number.", body = NumberView),
+        (status = 400, description = "`invalid_virtual_number`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
+    )
+)]
 async fn get(
     _: AdminAuth,
     state: web::Data<AppState>,
@@ -176,8 +230,22 @@ async fn get(
     Ok(HttpResponse::Ok().json(NumberView::from(found)))
 }
 
-/// `DELETE /api/v1/virtual-numbers/{number}`: drains the number. No new bookings get it;
-/// bookings on it go on until they end. 200 with the number, 404 when it is not in the pool.
+/// Drain a virtual number.
+///
+/// No new bookings get it; bookings on it go on until they end. Answers 200 with the number,
+/// `drained`.
+#[utoipa::path(
+    operation_id = "drain_virtual_number",
+    delete,
+    path = "/api/v1/virtual-numbers/{number}",
+    tag = "virtual numbers",
+    params(("number" = String, Path, description = "The virtual number, in any form a phone number is written (`+` as `%2B`).")),
+    responses(
+        (status = 200, description = "The drained number.", body = NumberView),
+        (status = 400, description = "`invalid_virtual_number`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
+    )
+)]
 async fn drain(
     _: AdminAuth,
     state: web::Data<AppState>,

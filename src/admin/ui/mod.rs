@@ -17,9 +17,11 @@
 //! after a redirect: post/redirect/get).
 //!
 //! A path under `/admin` that no page answers gets the 404 page of [`not_found`], with the
-//! navigation. Every response under `/admin` carries the headers of [`security::headers`]; the pages use
-//! no inline script or style, which that policy refuses.
+//! navigation. Every response under `/admin` carries the headers of [`security::headers`]; the
+//! pages use no inline script or style, which that policy refuses. So does the admin API's page
+//! ([`api_docs`], `/api/v1/docs`), which renders the API's OpenAPI document.
 
+pub mod api_docs;
 mod bookings;
 mod calls;
 mod confirm;
