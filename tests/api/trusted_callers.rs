@@ -677,3 +677,30 @@ async fn the_admin_page_shows_a_large_fleet_a_hundred_numbers_at_a_time() {
     assert!(second.contains("<a rel=\"prev\" href=\"/admin/trusted-callers?page=1\">"));
     assert!(!second.contains("rel=\"next\""));
 }
+
+#[tokio::test]
+async fn an_offset_too_large_for_any_list_is_a_400_not_a_crash() {
+    let app = spawn_app().await;
+    for list in ["/trusted-callers", "/calls"] {
+        for offset in ["9223372036854775807", "1000000001"] {
+            let (status, body) = app
+                .get_json(&format!("{list}?limit=1&offset={offset}"))
+                .await;
+            assert_eq!(status, 400, "{list} offset {offset}: {body}");
+            assert_eq!(body["error"]["code"], "invalid_query", "{body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("offset: from 0 to 1000000000"),
+                "{body}"
+            );
+        }
+        // The largest offset is a page past the end, not an error.
+        let (status, body) = app
+            .get_json(&format!("{list}?limit=500&offset=1000000000"))
+            .await;
+        assert_eq!(status, 200, "{list}: {body}");
+        assert!(body["next_offset"].is_null(), "{body}");
+    }
+}

@@ -53,7 +53,7 @@ pub struct CallQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Calls to skip, for the next page; default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: Option<i64>,
 }
 
@@ -230,13 +230,7 @@ async fn list(
             "limit must be between 1 and 500",
         ));
     }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "offset must not be negative",
-        ));
-    }
+    let offset = page::offset(q.offset)?;
     let number = q.number.as_deref().filter(|s| !s.trim().is_empty());
     if number.is_some() {
         who.may_filter_by("phone number")?;

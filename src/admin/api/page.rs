@@ -10,6 +10,24 @@ pub const MAX_PAGE: i64 = 500;
 /// Items a page holds when the request does not say.
 pub const DEFAULT_PAGE: i64 = 100;
 
+/// The largest `offset` of the lists paged by offset (trusted callers, calls): far beyond any
+/// list's length, and small enough that the next page's offset can not overflow.
+pub const MAX_OFFSET: i64 = 1_000_000_000;
+
+/// Reads the `offset` of a list paged by offset: 0 to [`MAX_OFFSET`], default 0.
+///
+/// Errors: 400 `invalid_query`.
+pub fn offset(raw: Option<i64>) -> Result<i64, ApiError> {
+    let offset = raw.unwrap_or(0);
+    if !(0..=MAX_OFFSET).contains(&offset) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("offset: from 0 to {MAX_OFFSET}"),
+        ));
+    }
+    Ok(offset)
+}
+
 /// A page of a list: at most `limit` items, created before `before` (the `created_at`, unix
 /// ms, and the id of the last item of the page before) when a cursor was given.
 #[derive(Debug, Clone)]

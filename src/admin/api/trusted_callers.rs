@@ -71,7 +71,7 @@ pub struct PageQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Callers to skip, for the next page; default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 1000000000)]
     pub offset: Option<i64>,
 }
 
@@ -176,13 +176,7 @@ async fn list(
             "limit must be between 1 and 500",
         ));
     }
-    let offset = query.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "offset must not be negative",
-        ));
-    }
+    let offset = super::page::offset(query.offset)?;
     // One more than asked tells whether there is a next page.
     let mut rows = trusted_callers::list(&state.db, limit + 1, offset).await?;
     let total = trusted_callers::count(&state.db).await?;

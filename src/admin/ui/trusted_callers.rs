@@ -132,8 +132,10 @@ impl TrustedCallersPage {
         session: &AdminSession,
         page: i64,
     ) -> actix_web::Result<Self> {
-        let page = page.max(1);
-        let offset = (page - 1).saturating_mul(PAGE_SIZE);
+        // Past the last page is an empty page; the bound keeps the next page's number and
+        // the offset far from overflow (and SQLite's LIMIT plus OFFSET with them).
+        let page = page.clamp(1, 10_000_000);
+        let offset = (page - 1) * PAGE_SIZE;
         let mut rows = trusted_callers::list(&state.db, PAGE_SIZE + 1, offset)
             .await
             .map_err(unavailable)?;
