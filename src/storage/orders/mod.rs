@@ -254,19 +254,23 @@ pub async fn change(
         .allowed_callers
         .as_deref()
         .map(bulk::allowed_callers_column);
+    let customer = change.customer.as_ref().map(AsRef::<str>::as_ref);
+    // A new customer brings its search key along (migration 0013).
     let updated = sqlx::query(
         "update orders set
              customer_number = coalesce($1, customer_number),
+             customer_digits_reversed = coalesce($7, customer_digits_reversed),
              expires_at = coalesce($2, expires_at),
              allowed_callers = case when $3 = 1 then $4 else allowed_callers end
          where order_id = $5 and deactivated_at is null and expires_at > $6",
     )
-    .bind(change.customer.as_ref().map(AsRef::<str>::as_ref))
+    .bind(customer)
     .bind(change.expires_at_ms)
     .bind(i64::from(callers.is_some()))
     .bind(callers.flatten())
     .bind(order_id)
     .bind(now_ms)
+    .bind(customer.map(digits_reversed))
     .execute(db.pool())
     .await?
     .rows_affected();
@@ -664,6 +668,20 @@ mod search_tests {
             ..OrderSearch::default()
         };
         assert_eq!(found(both).await, ["XY-9", "OD-123"]);
+        // A changed customer is found by the new number's digits, not the old one's.
+        let new_customer = OrderChange {
+            customer: Some(
+                PhoneNumber::parse("+919800001111", crate::domain::Region::parse("IN").unwrap())
+                    .unwrap(),
+            ),
+            ..OrderChange::default()
+        };
+        assert!(matches!(
+            change(&db, "OD-123", &new_customer, 5).await.unwrap(),
+            Changed::Changed(_)
+        ));
+        assert!(found(by_suffix("5678")).await.is_empty());
+        assert_eq!(found(by_suffix("1111")).await, ["OD-123"]);
         // Keys left out by an older version are filled in.
         sqlx::query("update orders set order_id_hex = null, customer_digits_reversed = null")
             .execute(db.pool())
