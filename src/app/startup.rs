@@ -279,7 +279,10 @@ impl Application {
         let greetings = std::sync::Arc::new(
             crate::call::greetings::Greetings::load(
                 db.clone(),
-                &calls.default_language,
+                crate::call::prompts::Languages {
+                    default: calls.default_language.clone(),
+                    fallback: calls.fallback_language.clone(),
+                },
                 &calls.brand,
                 calls.pin_max_attempts,
             )

@@ -10,7 +10,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::call::prompts::{Book, Voice};
+use crate::call::prompts::{Book, Languages, Voice};
 use crate::storage::{self, Db};
 
 /// The longest a background reload may take before the last book is kept.
@@ -22,7 +22,7 @@ const FRESH_FOR: Duration = Duration::from_millis(500);
 /// The greetings of every call, shared by all workers.
 pub struct Greetings {
     db: Db,
-    default_language: String,
+    languages: Languages,
     /// `PINBRIDGE_BRAND`.
     brand: String,
     /// `PINBRIDGE_PIN_MAX_ATTEMPTS`.
@@ -34,33 +34,29 @@ pub struct Greetings {
 impl std::fmt::Debug for Greetings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Greetings")
-            .field("default_language", &self.default_language)
+            .field("languages", &self.languages)
             .finish_non_exhaustive()
     }
 }
 
 impl Greetings {
     /// Loads every greeting from `db` and renders it with `brand` (`PINBRIDGE_BRAND`) for
-    /// `0..=max_attempts` (`PINBRIDGE_PIN_MAX_ATTEMPTS`). `default_language` is
-    /// `PINBRIDGE_DEFAULT_LANGUAGE`.
+    /// `0..=max_attempts` (`PINBRIDGE_PIN_MAX_ATTEMPTS`). `languages` are
+    /// `PINBRIDGE_DEFAULT_LANGUAGE` and `PINBRIDGE_FALLBACK_LANGUAGE`.
     ///
     /// Errors: the database's, or the build's (see [`Greetings::reload`]).
     pub async fn load(
         db: Db,
-        default_language: &str,
+        languages: Languages,
         brand: &str,
         max_attempts: u8,
     ) -> anyhow::Result<Self> {
         let greetings = Self {
             db,
-            default_language: default_language.to_owned(),
             brand: brand.to_owned(),
             max_attempts,
-            book: RwLock::new(Arc::new(Book::defaults(
-                brand,
-                max_attempts,
-                default_language,
-            ))),
+            book: RwLock::new(Arc::new(Book::defaults(brand, max_attempts, &languages))),
+            languages,
             reloading: tokio::sync::Mutex::new(()),
         };
         greetings.reload().await?;
@@ -69,7 +65,12 @@ impl Greetings {
 
     /// The language of numbers without one of their own.
     pub fn default_language(&self) -> &str {
-        &self.default_language
+        &self.languages.default
+    }
+
+    /// The language of prompts the call's language has no words for.
+    pub fn fallback_language(&self) -> &str {
+        &self.languages.fallback
     }
 
     /// Rebuilds the book from the database now (after an edit), off the call path, taking
@@ -81,8 +82,8 @@ impl Greetings {
         let greetings = storage::greetings::list(&self.db).await?;
         let languages = storage::greetings::number_languages(&self.db).await?;
         let previous = self.book().await;
-        let (default_language, brand, max_attempts) = (
-            self.default_language.clone(),
+        let (book_languages, brand, max_attempts) = (
+            self.languages.clone(),
             self.brand.clone(),
             self.max_attempts,
         );
@@ -90,7 +91,7 @@ impl Greetings {
             Book::build(
                 &greetings,
                 &languages,
-                &default_language,
+                &book_languages,
                 &brand,
                 max_attempts,
                 Some(&previous),

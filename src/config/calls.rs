@@ -18,6 +18,9 @@ pub struct Calls {
     /// `PINBRIDGE_DEFAULT_LANGUAGE`: the language (BCP 47 primary tag) callers hear on a virtual
     /// number that has none of its own. Default `en`.
     pub default_language: String,
+    /// `PINBRIDGE_FALLBACK_LANGUAGE`: the language (BCP 47 primary tag) a prompt is said in
+    /// when the call's language has no words for it, operator's or shipped. Default `en`.
+    pub fallback_language: String,
     /// `PINBRIDGE_PIN_MAX_ATTEMPTS`: PIN entries per call, at least 1. Default 3.
     pub pin_max_attempts: u8,
     /// `PINBRIDGE_GATHER_INPUT_TIMEOUT`: how long a prompt waits for the first key, 1 s to
@@ -66,6 +69,7 @@ impl Calls {
         Ok(Self {
             brand: raw.brand.clone(),
             default_language: raw.default_language.clone(),
+            fallback_language: raw.fallback_language.clone(),
             pin_max_attempts: raw.pin_max_attempts,
             gather_input_timeout: raw.gather_input_timeout,
             connect: ConnectOptions {

@@ -29,6 +29,7 @@ pub(super) struct Raw {
     pub pin_max_attempts: u8,
     pub brand: String,
     pub default_language: String,
+    pub fallback_language: String,
     #[serde(deserialize_with = "duration")]
     pub order_ttl: Duration,
     #[serde(deserialize_with = "duration")]
@@ -112,6 +113,7 @@ impl Default for Raw {
             pin_max_attempts: 3,
             brand: "our delivery service".into(),
             default_language: "en".into(),
+            fallback_language: "en".into(),
             order_ttl: Duration::from_secs(24 * 3600),
             gather_input_timeout: Duration::from_secs(6),
             record_calls: false,

@@ -82,10 +82,7 @@ fn parse_number(state: &AppState, raw: &str) -> Result<String, String> {
 }
 
 fn known_prompt(raw: &str) -> Option<&'static str> {
-    prompts::DEFAULTS
-        .iter()
-        .map(|(name, _)| *name)
-        .find(|name| *name == raw)
+    prompts::info(raw).map(|p| p.name)
 }
 
 /// One row of the greetings table.
@@ -137,16 +134,19 @@ async fn list_page(
         .collect();
     let default_language = state.greetings.default_language().to_owned();
     let mut rows = Vec::new();
-    for (prompt, source) in prompts::DEFAULTS {
-        rows.push(Row {
-            prompt,
-            language: "en".to_owned(),
-            virtual_number: String::new(),
-            kind: "text".to_owned(),
-            source: "shipped default",
-            body: source.trim().to_owned(),
-            edit: edit_url(prompt, &default_language, ""),
-        });
+    for info in prompts::CATALOGUE {
+        let prompt = info.name;
+        for (language, _, source) in prompts::SHIPPED.iter().filter(|(_, n, _)| *n == prompt) {
+            rows.push(Row {
+                prompt,
+                language: (*language).to_owned(),
+                virtual_number: String::new(),
+                kind: "text".to_owned(),
+                source: "shipped default",
+                body: source.trim().to_owned(),
+                edit: edit_url(prompt, language, ""),
+            });
+        }
         for g in stored.iter().filter(|g| g.prompt == prompt) {
             rows.push(Row {
                 prompt,
@@ -344,6 +344,7 @@ async fn edit(
     let number = parse_number(&state, &form.virtual_number);
     // Operator code: rendered for every attempts_left, off the call path (never on this
     // actix worker, which also answers call steps).
+    let preview_language = language.clone().unwrap_or_default();
     let (kind, body, brand) = (
         form.kind.clone(),
         form.body.clone(),
@@ -351,7 +352,14 @@ async fn edit(
     );
     let max_attempts = state.sessions.policy().max_attempts;
     let checked = crate::sandbox::off_the_call_path(move || {
-        prompts::validate(&kind, &body, &brand, max_attempts)
+        prompts::validate(
+            prompt,
+            &preview_language,
+            &kind,
+            &body,
+            &brand,
+            max_attempts,
+        )
     })
     .await
     .and_then(|checked| checked);

@@ -206,8 +206,8 @@ async fn run(
             .spoken(&decision)
             .into_iter()
             .map(|s| match s {
-                Spoken::Text(t) => format!("“{t}”"),
-                Spoken::Audio(url) => format!("audio {url}"),
+                Spoken::Text { words: t, .. } => format!("“{t}”"),
+                Spoken::Audio { url, .. } => format!("audio {url}"),
             })
             .collect();
         out.steps.push(Step {

@@ -121,7 +121,7 @@ pub fn callflow(
     options: Options<'_>,
 ) -> CallflowAnswer {
     // `sayAndCapture` has no audio form: an audio greeting is spoken as the default text.
-    let spoken = options.voice.spoken_text(decision).join(" ");
+    let spoken = words(&options.voice.spoken_text(decision));
     match decision {
         Decision::AskForPin {
             max_digits,
@@ -160,11 +160,11 @@ pub fn callflow(
                 .spoken(decision)
                 .into_iter()
                 .map(|item| match item {
-                    Spoken::Text(text) => Action::Say(Say {
+                    Spoken::Text { words: text, .. } => Action::Say(Say {
                         text,
                         voice_profile: options.voice_profile.to_owned(),
                     }),
-                    Spoken::Audio(file_url) => Action::PlayFile(PlayFile { file_url }),
+                    Spoken::Audio { url: file_url, .. } => Action::PlayFile(PlayFile { file_url }),
                 })
                 .collect();
             callflow.push(Action::Hangup);
@@ -178,6 +178,15 @@ pub fn callflow(
             callflow: vec![Action::Hangup],
         },
     }
+}
+
+/// The words of `spoken`, joined by spaces: one `say` or `sayAndCapture` text.
+fn words(spoken: &[Spoken]) -> String {
+    spoken
+        .iter()
+        .filter_map(Spoken::words)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `digitTimeout` and `overallTimeout` in ms for a prompt that waits `timeout_secs` (at least

@@ -38,8 +38,8 @@ enum SpokenText {
 impl From<Spoken> for SpokenText {
     fn from(spoken: Spoken) -> Self {
         match spoken {
-            Spoken::Text(text) => Self::Text { text },
-            Spoken::Audio(audio_url) => Self::Audio { audio_url },
+            Spoken::Text { words: text, .. } => Self::Text { text },
+            Spoken::Audio { url: audio_url, .. } => Self::Audio { audio_url },
         }
     }
 }

@@ -111,8 +111,8 @@ fn speech(spoken: Vec<Spoken>, barge_in: bool) -> Vec<Action<'static>> {
     let mut words: Vec<String> = Vec::new();
     for item in spoken {
         match item {
-            Spoken::Text(t) => words.push(t),
-            Spoken::Audio(url) => {
+            Spoken::Text { words: t, .. } => words.push(t),
+            Spoken::Audio { url, .. } => {
                 if !words.is_empty() {
                     actions.push(talk(&std::mem::take(&mut words), false));
                 }
@@ -267,6 +267,9 @@ mod tests {
         let got = render(&ask(6, 5), None, &CONNECT);
         let spoken = Voice::plain("Swift Couriers", 3)
             .spoken_text(&ask(6, 5))
+            .iter()
+            .filter_map(Spoken::words)
+            .collect::<Vec<_>>()
             .join(" ");
         assert_eq!(
             got,
