@@ -43,7 +43,7 @@ pub use self::admin_ui::AdminUi;
 pub use self::calls::{Calls, ConnectOptions};
 pub use self::guessing::Guessing;
 pub use self::outbound::{EventsSettings, ExotelApiSettings, Outbound, SmsSettings};
-pub use self::providers::{ProviderAuth, ProviderSettings, Providers, Signing};
+pub use self::providers::{ExotelNumberFormat, ProviderAuth, ProviderSettings, Providers, Signing};
 pub use self::retention::Retention;
 pub use self::server::{Database, Listen, Server};
 

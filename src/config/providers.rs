@@ -14,6 +14,9 @@ pub struct ProviderSettings {
     /// characters of `A-Z a-z 0-9 - _`. Unset: one is generated on the first start and kept in
     /// the database. Exotel is always on: it signs nothing, so this secret is what lets it in.
     pub exotel_secret: Option<SecretString>,
+    /// `PINBRIDGE_EXOTEL_NUMBER_FORMAT`: how Exotel's Connect applet is told whom to dial.
+    /// Default `e164`.
+    pub exotel_number_format: ExotelNumberFormat,
     /// Twilio: `PINBRIDGE_TWILIO_AUTH_TOKEN` turns it on, and `X-Twilio-Signature` is verified
     /// on every Twilio webhook over the URL built from `PINBRIDGE_PUBLIC_URL`.
     pub twilio: Signing,
@@ -31,6 +34,31 @@ pub struct ProviderSettings {
     pub eight_by_eight_auth_header: Option<SecretString>,
     /// `PINBRIDGE_8X8_VOICE_PROFILE`: the 8x8 text-to-speech voice. Default `en-US-BenjaminRUS`.
     pub eight_by_eight_voice_profile: String,
+}
+
+/// The form of the numbers pinbridge gives Exotel's Connect applet to dial
+/// (`PINBRIDGE_EXOTEL_NUMBER_FORMAT`). Exotel reads both; its applet articles write numbers in
+/// the national form, and integrators report it dials most reliably on Indian routes
+/// (`reference/exotel.md` §1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExotelNumberFormat {
+    /// `e164`: `+919812345678`, the same everywhere.
+    #[default]
+    E164,
+    /// `national`: `0` and the national number (`09812345678`) for a number of
+    /// `PINBRIDGE_DEFAULT_REGION`'s country; a number of another country stays E.164.
+    National,
+}
+
+impl ExotelNumberFormat {
+    /// Errors: anything but `e164` or `national` (any case).
+    fn parse(raw: &str) -> anyhow::Result<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "e164" | "e.164" => Ok(Self::E164),
+            "national" => Ok(Self::National),
+            other => bail!("PINBRIDGE_EXOTEL_NUMBER_FORMAT: {other:?} is not e164 or national"),
+        }
+    }
 }
 
 /// How a provider that signs its requests (Twilio, Plivo, Vonage) is let in. Its credential
@@ -206,6 +234,7 @@ impl ProviderSettings {
         let secret = |value: &Option<String>| value.as_deref().map(SecretString::from);
         Ok(Self {
             exotel_secret: secret(&raw.exotel_secret),
+            exotel_number_format: ExotelNumberFormat::parse(&raw.exotel_number_format)?,
             twilio: signing(
                 "twilio",
                 &raw.twilio_auth_token,

@@ -144,6 +144,15 @@ impl PhoneNumber {
             .and_then(|n| u16::try_from(n.country_code).ok())
     }
 
+    /// The national form with the `0` trunk prefix (`09812345678` for `+919812345678`) when
+    /// the number belongs to `region`'s country, else `None`. For Exotel's Connect applet
+    /// (`reference/exotel.md` §1.4), whose countries all dial national numbers after `0`.
+    pub fn zero_national(&self, region: Region) -> Option<String> {
+        let code = region.calling_code()?.to_string();
+        let national = self.0.strip_prefix('+')?.strip_prefix(code.as_str())?;
+        (self.country_code() == region.calling_code()).then(|| format!("0{national}"))
+    }
+
     /// The E.164 form, shared: for a write that outlives the request
     /// ([`crate::storage::calls::CallKey`]).
     pub fn shared(&self) -> Arc<str> {

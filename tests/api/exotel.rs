@@ -572,3 +572,55 @@ async fn a_dead_database_still_gets_playable_answers() {
         200
     );
 }
+
+#[tokio::test]
+async fn the_national_number_format_answers_connect_with_a_0_prefixed_number() {
+    let app = spawn_app_with(|s| {
+        s.providers.exotel_number_format = pinbridge::config::ExotelNumberFormat::National;
+    })
+    .await;
+    app.create_order("OD-568", "568").await;
+    let dial = app
+        .exotel_text("connect", &encode_seed(SEED_PIN_CONNECT))
+        .await;
+    assert_eq!(dial, "09812345678", "Exotel's national form");
+    let call = Call::new("json-national");
+    let c: Value = app
+        .exotel_json("connect.json", &call.query(Some("568")))
+        .await;
+    assert_eq!(
+        c["destination"]["numbers"],
+        serde_json::json!(["09812345678"])
+    );
+    // The call log keeps one form: E.164.
+    let record = app.call_record("c39894edd8a85d7fd95dbf5fdb65157g").await;
+    assert_eq!(record["destination"], CUSTOMER_E164);
+}
+
+#[tokio::test]
+async fn every_exotel_number_field_is_read_in_national_and_international_form() {
+    let app = spawn_app().await;
+    app.create_order("OD-568", "568").await;
+    // CallFrom/From and CallTo/To as Exotel writes them (0-prefixed), in E.164, with the
+    // country code and no '+', and with the '+' that form decoding turned into a space.
+    for (i, (caller, exophone)) in [
+        ("07709562799", "07314853246"),
+        ("+917709562799", "+917314853246"),
+        ("917709562799", "917314853246"),
+        ("+917709562799", "07314853246"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sid = format!("c39894edd8a85d7fd95dbf5fdb6515{i:02}");
+        let raw = SEED_PIN_CONNECT
+            .replace("c39894edd8a85d7fd95dbf5fdb65157g", &sid)
+            .replace("07709562799", caller)
+            .replace("07314853246", exophone);
+        let dial = app.exotel_text("connect", &encode_seed(&raw)).await;
+        assert_eq!(dial, CUSTOMER_E164, "{caller} on {exophone}");
+        let record = app.call_record(&sid).await;
+        assert_eq!(record["caller"], "+917709562799", "{caller}");
+        assert_eq!(record["virtual_number"], "+917314853246", "{exophone}");
+    }
+}

@@ -76,6 +76,11 @@ pub fn parse(xml: &str) -> Reply {
         assert_eq!(input.attribute("inputType"), Some("dtmf"));
         assert_eq!(input.attribute("finishOnKey"), Some("#"));
         assert_eq!(input.attribute("redirect"), Some("true"));
+        assert_eq!(
+            input.attribute("log"),
+            Some("false"),
+            "the PIN stays out of Plivo's debug logs"
+        );
         assert_eq!(input.attribute("digitEndTimeout"), Some("5"));
         let num_digits: u8 = input.attribute("numDigits").unwrap().parse().unwrap();
         assert!(num_digits >= 4, "{xml}");

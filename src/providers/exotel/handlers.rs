@@ -9,8 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::call::flow::{self, CallEvent, Decision, Prompt};
 use crate::call::session::Inbound;
+use crate::config::ExotelNumberFormat;
 use crate::domain::clock::now_ms;
-use crate::domain::{CallSid, log_safe};
+use crate::domain::{CallSid, Region, log_safe};
 use crate::outbound::exotel_api::MAX_CUSTOM_FIELD_LEN;
 use crate::providers::exotel::{
     PROVIDER, auth, params::ExotelParams, response, status::StatusReport,
@@ -204,6 +205,14 @@ async fn check_pin(
     response::check_pin(&decision)
 }
 
+/// The form Connect's numbers are answered in, and the region it is read for.
+fn number_format(state: &AppState) -> (ExotelNumberFormat, Region) {
+    (
+        state.settings.providers.exotel_number_format,
+        state.settings.orders.region,
+    )
+}
+
 /// `connect` (Connect applet, "Dial whom" URL): the customer's number as `text/plain`, or an
 /// empty body when there is no one to dial.
 async fn connect(
@@ -217,11 +226,12 @@ async fn connect(
         Err(refused) => return *refused,
     };
     let digits = request.params.digits.as_deref();
+    let exotel_format = number_format(&state);
     let decision = state
         .sessions
         .dial("connect", request.call.as_ref(), digits)
         .await;
-    response::connect_text(&decision)
+    response::connect_text(&decision, exotel_format.0, exotel_format.1)
 }
 
 /// `connect.json` (Connect applet, Programmable Connect): JSON with `destination.numbers`
@@ -237,6 +247,7 @@ async fn connect_json(
         Err(refused) => return *refused,
     };
     let digits = request.params.digits.as_deref();
+    let exotel_format = number_format(&state);
     let decision = state
         .sessions
         .dial("connect.json", request.call.as_ref(), digits)
@@ -245,6 +256,7 @@ async fn connect_json(
         &decision,
         request.params.virtual_number(),
         &state.settings.calls.connect,
+        exotel_format,
     )
 }
 

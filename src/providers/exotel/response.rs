@@ -8,6 +8,8 @@ use serde::Serialize;
 use crate::call::ConnectOptions;
 use crate::call::flow::{Decision, Prompt};
 use crate::call::prompts::{Spoken, Voice};
+use crate::config::ExotelNumberFormat;
+use crate::domain::{PhoneNumber, Region};
 
 fn text(body: String) -> HttpResponse {
     // Greeting: "MUST set the Content-Type HTTP header to 'text/plain' and nothing else".
@@ -114,11 +116,25 @@ pub fn check_pin(decision: &Decision) -> HttpResponse {
         .finish()
 }
 
-/// Connect applet, "Dial whom" from URL: the number to dial as `text/plain`, or an empty body
-/// when there is no one to dial.
-pub fn connect_text(decision: &Decision) -> HttpResponse {
+/// How Exotel is told to dial `to`: E.164, or with `format` national, `0` and the national
+/// number when `to` is of `region`'s country (`PINBRIDGE_EXOTEL_NUMBER_FORMAT`).
+pub fn dial_number(to: &PhoneNumber, format: ExotelNumberFormat, region: Region) -> String {
+    match format {
+        ExotelNumberFormat::National => to.zero_national(region),
+        ExotelNumberFormat::E164 => None,
+    }
+    .unwrap_or_else(|| to.to_string())
+}
+
+/// Connect applet, "Dial whom" from URL: the number to dial as `text/plain` (see
+/// [`dial_number`]), or an empty body when there is no one to dial.
+pub fn connect_text(
+    decision: &Decision,
+    format: ExotelNumberFormat,
+    region: Region,
+) -> HttpResponse {
     match decision {
-        Decision::Bridge { to, .. } => text(to.to_string()),
+        Decision::Bridge { to, .. } => text(dial_number(to, format, region)),
         _ => text(String::new()),
     }
 }
@@ -150,9 +166,12 @@ pub fn connect_json(
     decision: &Decision,
     dialled: Option<&str>,
     options: &ConnectOptions,
+    (format, region): (ExotelNumberFormat, Region),
 ) -> HttpResponse {
     let (numbers, caller_id) = match decision {
-        Decision::Bridge { to, caller_id, .. } => (vec![to.to_string()], caller_id.as_ref()),
+        Decision::Bridge { to, caller_id, .. } => {
+            (vec![dial_number(to, format, region)], caller_id.as_ref())
+        }
         _ => (Vec::new(), None),
     };
     let outgoing = crate::providers::caller_id_text(caller_id, dialled);
@@ -171,4 +190,27 @@ pub fn connect_json(
 /// Passthru `call-end` and other records: 200 with an empty body.
 pub fn recorded() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_national_form_is_0_and_the_national_number_for_the_regions_country_only() {
+        let india = Region::parse("IN").unwrap();
+        let mobile = PhoneNumber::parse("+919812345678", india).unwrap();
+        let landline = PhoneNumber::parse("+918047115777", india).unwrap();
+        let abroad = PhoneNumber::parse("+14155550123", india).unwrap();
+        let national = ExotelNumberFormat::National;
+        assert_eq!(dial_number(&mobile, national, india), "09812345678");
+        assert_eq!(dial_number(&landline, national, india), "08047115777");
+        assert_eq!(dial_number(&abroad, national, india), "+14155550123");
+        assert_eq!(
+            dial_number(&mobile, ExotelNumberFormat::E164, india),
+            "+919812345678"
+        );
+        // Read back, the national form is the same number.
+        assert_eq!(PhoneNumber::parse("09812345678", india).unwrap(), mobile);
+    }
 }

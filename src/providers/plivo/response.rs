@@ -58,9 +58,10 @@ pub fn execution_timeout(first_key_secs: u8, max_digits: u8) -> u16 {
 }
 
 /// The Plivo XML for a decision:
-/// - `AskForPin`: `<GetInput inputType="dtmf" redirect="true">` speaking the prompt(s)
-///   (https://www.plivo.com/docs/voice/xml/getinput), then a `<Redirect>` to the same action:
-///   when nothing is keyed, Plivo goes on to the next element, which arrives without `Digits`;
+/// - `AskForPin`: `<GetInput inputType="dtmf" redirect="true" log="false">` speaking the
+///   prompt(s) (https://www.plivo.com/docs/voice/xml/getinput; `log="false"` keeps the keyed
+///   PIN out of Plivo's debug logs), then a `<Redirect>` to the same action: when nothing is
+///   keyed, Plivo goes on to the next element, which arrives without `Digits`;
 /// - `Bridge`: `<Dial callerId="virtual number" action="/plivo/hangup" timeout timeLimit>`
 ///   around one `<Number>` (https://www.plivo.com/docs/voice/xml/dial), preceded, when calls
 ///   are recorded, by `<Record startOnDialAnswer="true" redirect="false">` whose action
