@@ -185,6 +185,7 @@ mod tests {
         )
         .await
         .unwrap();
+        drop(conn);
         assert!(open_calls(&db, 2_000, 20_000, 10).await.unwrap().is_empty());
         assert!(!claim_open(&db, "exotel", "CA1", 20_000, 30_000).await.unwrap());
     }
