@@ -351,9 +351,9 @@ impl Application {
         crate::call::reconcile::Reconciler::new(
             state.sessions.clone(),
             db.clone(),
-            std::sync::Arc::new(
-                crate::outbound::call_details::CallDetails::from_settings(&settings)?,
-            ),
+            std::sync::Arc::new(crate::outbound::call_details::CallDetails::from_settings(
+                &settings,
+            )?),
             events.clone(),
             (&settings.reconcile).into(),
         )

@@ -412,7 +412,10 @@ mod tests {
         for (found, want) in [
             (ended(Completed, Some(40), None), Outcome::Connected),
             (ended(Completed, Some(0), None), Outcome::Unknown),
-            (ended(Completed, Some(40), Some(NoAnswer)), Outcome::NoAnswer),
+            (
+                ended(Completed, Some(40), Some(NoAnswer)),
+                Outcome::NoAnswer,
+            ),
             (ended(Busy, Some(0), None), Outcome::Busy),
             (ended(NoAnswer, None, None), Outcome::NoAnswer),
             (ended(Failed, None, None), Outcome::Failed),
@@ -437,6 +440,9 @@ mod tests {
         assert_eq!(connected.talk_secs, Some(40));
         assert_eq!(connected.dial_call_status.as_deref(), Some("raw"));
         let abandoned = end_of(&ended(Completed, Some(30), None), false);
-        assert_eq!((abandoned.talk_secs, abandoned.dial_call_status), (None, None));
+        assert_eq!(
+            (abandoned.talk_secs, abandoned.dial_call_status),
+            (None, None)
+        );
     }
 }

@@ -220,7 +220,8 @@ impl CallDetails {
         match provider {
             "exotel" => {
                 let (api, sid) = self.exotel.as_ref().ok_or_else(not_configured)?;
-                let mut url = api.url(&["v1", "Accounts", sid, "Calls", &format!("{call_sid}.json")]);
+                let mut url =
+                    api.url(&["v1", "Accounts", sid, "Calls", &format!("{call_sid}.json")]);
                 url.set_query(Some("details=true"));
                 let body = self.get(api, url).await?.ok_or_else(|| {
                     LookupError("Exotel does not know the call (HTTP 404)".into())
@@ -444,8 +445,7 @@ mod tests {
             ("canceled", DialStatus::Canceled),
             ("completed", DialStatus::Completed),
         ] {
-            let Ok(Found::Ended(e)) = twilio_found(&json!({"status": raw, "duration": "0"}))
-            else {
+            let Ok(Found::Ended(e)) = twilio_found(&json!({"status": raw, "duration": "0"})) else {
                 panic!("{raw} did not read as ended");
             };
             assert_eq!((e.status, e.duration_secs), (want, Some(0)));
@@ -466,7 +466,10 @@ mod tests {
         let Ok(Found::Ended(e)) = plivo_found(&answered) else {
             panic!("not ended");
         };
-        assert_eq!((e.status, e.duration_secs), (DialStatus::Completed, Some(11)));
+        assert_eq!(
+            (e.status, e.duration_secs),
+            (DialStatus::Completed, Some(11))
+        );
         for (cause, want) in [
             ("Busy Line", DialStatus::Busy),
             ("No Answer", DialStatus::NoAnswer),

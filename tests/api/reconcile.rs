@@ -243,7 +243,9 @@ async fn a_call_whose_end_report_is_dropped_is_closed_from_plivos_call_record() 
 async fn a_call_still_in_progress_at_its_provider_stays_open() {
     let exotel = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path(format!("/v1/Accounts/{EXOTEL_SID}/Calls/ex-long-1.json")))
+        .and(path(format!(
+            "/v1/Accounts/{EXOTEL_SID}/Calls/ex-long-1.json"
+        )))
         .and(basic_auth(EXOTEL_KEY, EXOTEL_TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"Call": {
             "Sid": "ex-long-1", "Status": "in-progress", "Duration": null, "EndTime": null
@@ -270,7 +272,10 @@ async fn a_call_that_can_not_be_looked_up_becomes_unknown_at_the_give_up_deadlin
     // Before the deadline it waits for its end report, put back until the deadline.
     started_ago(&app, "ex-blind-1", Duration::from_secs(20 * 60)).await;
     put_back(&app, "ex-blind-1", Duration::from_secs(5 * 3600)).await;
-    assert_eq!(app.call_record("ex-blind-1").await["outcome"], "in_progress");
+    assert_eq!(
+        app.call_record("ex-blind-1").await["outcome"],
+        "in_progress"
+    );
 
     // Past PINBRIDGE_RECONCILE_GIVE_UP (6 h) it is closed without an outcome.
     started_ago(&app, "ex-blind-1", Duration::from_secs(6 * 3600)).await;
@@ -286,12 +291,16 @@ async fn a_call_that_can_not_be_looked_up_becomes_unknown_at_the_give_up_deadlin
 async fn two_reconcilers_on_one_database_reconcile_a_call_once() {
     let exotel = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path(format!("/v1/Accounts/{EXOTEL_SID}/Calls/ex-race-1.json")))
+        .and(path(format!(
+            "/v1/Accounts/{EXOTEL_SID}/Calls/ex-race-1.json"
+        )))
         .and(basic_auth(EXOTEL_KEY, EXOTEL_TOKEN))
         // Slow enough that the other instance's rounds run while this look-up is under way.
         .respond_with(
             ResponseTemplate::new(200)
-                .set_body_json(json!({"Call": {"Sid": "ex-race-1", "Status": "busy", "Duration": "0"}}))
+                .set_body_json(
+                    json!({"Call": {"Sid": "ex-race-1", "Status": "busy", "Duration": "0"}}),
+                )
                 .set_delay(Duration::from_millis(300)),
         )
         .mount(&exotel)
@@ -337,7 +346,11 @@ async fn of_two_claims_raced_on_one_call_exactly_one_wins() {
             claim_open(&b, "exotel", "ex-claim-1", now, now + 60_000),
         );
         let won = [x.unwrap(), y.unwrap()];
-        assert_eq!(won.iter().filter(|w| **w).count(), 1, "round {round}: {won:?}");
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {won:?}"
+        );
         release(&a, "exotel", "ex-claim-1", 0, 0).await.unwrap();
     }
     a.close().await;

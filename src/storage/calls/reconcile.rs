@@ -164,13 +164,25 @@ mod tests {
         let open = open_calls(&db, 2_000, 5_000, 10).await.unwrap();
         assert_eq!(open.len(), 1);
         assert!(!open[0].looked_at);
-        assert!(claim_open(&db, "exotel", "CA1", 5_000, 9_000).await.unwrap());
-        assert!(!claim_open(&db, "exotel", "CA1", 5_000, 9_000).await.unwrap());
+        assert!(
+            claim_open(&db, "exotel", "CA1", 5_000, 9_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !claim_open(&db, "exotel", "CA1", 5_000, 9_000)
+                .await
+                .unwrap()
+        );
         assert!(open_calls(&db, 2_000, 8_999, 10).await.unwrap().is_empty());
         release(&db, "exotel", "CA1", 7_000, 2).await.unwrap();
         let again = open_calls(&db, 2_000, 7_000, 10).await.unwrap();
         assert_eq!((again[0].reconcile_errors, again[0].looked_at), (2, true));
-        assert!(claim_open(&db, "exotel", "CA1", 7_000, 9_000).await.unwrap());
+        assert!(
+            claim_open(&db, "exotel", "CA1", 7_000, 9_000)
+                .await
+                .unwrap()
+        );
 
         let mut conn = db.pool().acquire().await.unwrap();
         super::super::record_end(
@@ -187,7 +199,11 @@ mod tests {
         .unwrap();
         drop(conn);
         assert!(open_calls(&db, 2_000, 20_000, 10).await.unwrap().is_empty());
-        assert!(!claim_open(&db, "exotel", "CA1", 20_000, 30_000).await.unwrap());
+        assert!(
+            !claim_open(&db, "exotel", "CA1", 20_000, 30_000)
+                .await
+                .unwrap()
+        );
     }
 
     /// Only calls without an end are in `calls_open`; the reconciler must read them there,
