@@ -288,6 +288,34 @@ async fn a_call_that_can_not_be_looked_up_becomes_unknown_at_the_give_up_deadlin
 }
 
 #[tokio::test]
+async fn a_call_whose_look_ups_keep_failing_becomes_unknown_and_the_failures_are_counted() {
+    let exotel = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&exotel)
+        .await;
+    // Looked up again 100 ms after each failure.
+    let app = spawn(|s| {
+        exotel_api(s, &exotel);
+        s.reconcile.after = Duration::from_millis(100);
+    })
+    .await;
+    let errors = r#"pinbridge_reconcile_lookup_errors_total{provider="exotel"}"#;
+    let unknown = r#"pinbridge_calls_reconciled_total{provider="exotel",outcome="unknown"}"#;
+    let errors_before = app.metric_value(errors).await.unwrap_or(0.0);
+    let unknown_before = app.metric_value(unknown).await.unwrap_or(0.0);
+    Provider::Exotel
+        .start(&app, &Leg::new("ex-erring-1", scenarios::COURIER))
+        .await;
+    let record = closed_record(&app, "ex-erring-1").await;
+    assert_eq!(record["outcome"], "unknown", "{record}");
+    let asked = exotel.received_requests().await.unwrap().len();
+    assert_eq!(asked, 5, "closed after the fifth failed look-up");
+    assert!(app.metric_value(errors).await.unwrap() - errors_before >= 5.0);
+    assert!(app.metric_value(unknown).await.unwrap() - unknown_before >= 1.0);
+}
+
+#[tokio::test]
 async fn two_reconcilers_on_one_database_reconcile_a_call_once() {
     let exotel = MockServer::start().await;
     Mock::given(method("GET"))
