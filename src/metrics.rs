@@ -39,18 +39,22 @@ static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
 pub const PROVIDERS: [&str; 5] = ["exotel", "twilio", "plivo", "8x8", "vonage"];
 
 /// The outcomes a call can end with, as `pinbridge_calls_total` labels them.
-const ENDED: [crate::domain::Outcome; 7] = {
+const ENDED: [crate::domain::Outcome; 8] = {
     use crate::domain::Outcome::*;
     [
-        Connected, NoAnswer, Busy, Canceled, Failed, PinFailed, Abandoned,
+        Connected, NoAnswer, Busy, Canceled, Failed, PinFailed, Abandoned, Unknown,
     ]
 };
 
+/// The providers whose calls the reconciler can look up (`outbound::call_details`).
+const LOOKED_UP: [&str; 3] = ["exotel", "twilio", "plivo"];
+
 /// The event types of the event webhooks (`outbound::events`), as
 /// `pinbridge_event_deliveries_total` labels them.
-const EVENT_TYPES: [&str; 5] = [
+const EVENT_TYPES: [&str; 6] = [
     "call.completed",
     "call.unanswered",
+    "call.reconciled",
     "pin.locked",
     "pin.budget_spent",
     "booking.expired",
@@ -117,6 +121,11 @@ fn register_counters() {
                 counter!("pinbridge_calls_total", "provider" => provider, "outcome" => outcome.as_str()),
             );
         }
+        for outcome in ENDED {
+            zero(
+                counter!("pinbridge_calls_reconciled_total", "provider" => provider, "outcome" => outcome.as_str()),
+            );
+        }
         for name in [
             "pinbridge_wrong_pins_total",
             "pinbridge_pin_budget_refusals_total",
@@ -125,6 +134,9 @@ fn register_counters() {
         ] {
             zero(counter!(name, "provider" => provider));
         }
+    }
+    for provider in LOOKED_UP {
+        zero(counter!("pinbridge_reconcile_lookup_errors_total", "provider" => provider));
     }
     zero(counter!("pinbridge_pin_lockouts_total"));
     for scope in ["number", "every_number"] {
@@ -159,6 +171,14 @@ fn describe() {
     describe_counter!(
         "pinbridge_calls_total",
         "Call end reports recorded, by provider and the call's outcome (connected, no_answer, busy, canceled, failed, pin_failed, abandoned); a repeated report counts again."
+    );
+    describe_counter!(
+        "pinbridge_calls_reconciled_total",
+        "Calls whose end report never came, closed by the reconciler, by provider and the outcome given (from the provider's call-details API, or unknown)."
+    );
+    describe_counter!(
+        "pinbridge_reconcile_lookup_errors_total",
+        "Look-ups of a call at its provider's call-details API that gave no answer (no connection, timeout, HTTP error, unreadable answer), by provider."
     );
     describe_counter!(
         "pinbridge_steps_total",
@@ -249,6 +269,20 @@ fn describe() {
 /// (Twilio's status callback after its dial action), counts again.
 pub fn call_ended(provider: &'static str, outcome: &'static str) {
     ::metrics::counter!("pinbridge_calls_total", "provider" => provider, "outcome" => outcome)
+        .increment(1);
+}
+
+/// The reconciler closed a call of `provider` whose end report never came, with `outcome`
+/// ([`crate::domain::Outcome::as_str`]): `pinbridge_calls_reconciled_total{provider, outcome}`.
+pub fn call_reconciled(provider: &'static str, outcome: &'static str) {
+    ::metrics::counter!("pinbridge_calls_reconciled_total", "provider" => provider, "outcome" => outcome)
+        .increment(1);
+}
+
+/// A look-up at `provider`'s call-details API gave no answer:
+/// `pinbridge_reconcile_lookup_errors_total{provider}`.
+pub fn reconcile_lookup_error(provider: &'static str) {
+    ::metrics::counter!("pinbridge_reconcile_lookup_errors_total", "provider" => provider)
         .increment(1);
 }
 

@@ -351,6 +351,16 @@ impl Application {
         spawn_retention(db.clone(), settings.clone());
         spawn_guessing_gauges(state.sessions.clone());
         state.sessions.spawn_pending_flusher();
+        crate::call::reconcile::Reconciler::new(
+            state.sessions.clone(),
+            db.clone(),
+            std::sync::Arc::new(crate::outbound::call_details::CallDetails::from_settings(
+                &settings,
+            )?),
+            events.clone(),
+            (&settings.reconcile).into(),
+        )
+        .spawn();
         {
             let sessions = state.sessions.clone();
             tokio::spawn(async move { sessions.count_all_pins().await });

@@ -1,5 +1,6 @@
 //! The call: the pure flow engine ([`flow`]), the session that feeds it what storage knows and
-//! keeps the call's state ([`session`]), and what callers hear ([`greetings`], [`prompts`]).
+//! keeps the call's state ([`session`]), what callers hear ([`greetings`], [`prompts`]), and
+//! the reconciler that closes calls whose end report never came ([`reconcile`]).
 //! No HTTP and no SQL here: providers call in, storage is called.
 //!
 //! Owns: the rules of a call and everything a step keeps in memory. Must not touch: HTTP,
@@ -8,6 +9,7 @@
 pub mod flow;
 pub mod greetings;
 pub mod prompts;
+pub mod reconcile;
 pub mod session;
 
 /// How a bridge is dialled, on every provider: the typed bridge settings, read once at load.

@@ -20,6 +20,8 @@
 //! - [`AdminUi`] (`admin_ui`): how the admin web UI shows times (its time zone).
 //! - [`Outbound`] (`outbound`): Exotel's REST API, the SMS, the event webhooks.
 //! - [`Retention`] (`retention`): what is deleted when, the booking TTL.
+//! - [`Reconcile`] (`reconcile`): calls whose end report never came, and the call-details
+//!   APIs they are looked up in.
 
 mod access;
 mod admin_ui;
@@ -29,6 +31,7 @@ mod orders;
 mod outbound;
 mod providers;
 mod raw;
+mod reconcile;
 mod retention;
 mod server;
 
@@ -44,6 +47,7 @@ pub use self::calls::{Calls, ConnectOptions};
 pub use self::guessing::Guessing;
 pub use self::outbound::{EventsSettings, ExotelApiSettings, Outbound, SmsSettings};
 pub use self::providers::{ExotelNumberFormat, ProviderAuth, ProviderSettings, Providers, Signing};
+pub use self::reconcile::Reconcile;
 pub use self::retention::Retention;
 pub use self::server::{Database, Listen, Server};
 
@@ -67,6 +71,7 @@ pub struct Settings {
     pub admin_ui: AdminUi,
     pub outbound: Outbound,
     pub retention: Retention,
+    pub reconcile: Reconcile,
 }
 
 /// The defaults: what `pinbridge serve` runs with when nothing is configured.
@@ -146,6 +151,7 @@ impl Settings {
             admin_ui: AdminUi::parse(raw)?,
             outbound: Outbound::parse(raw, region)?,
             retention: Retention::parse(raw),
+            reconcile: Reconcile::parse(raw)?,
             orders,
         })
     }
@@ -162,6 +168,7 @@ impl Settings {
         self.database.check()?;
         self.guessing.check()?;
         self.providers.check()?;
+        self.reconcile.check()?;
         Ok(())
     }
 }

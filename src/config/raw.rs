@@ -98,6 +98,16 @@ pub(super) struct Raw {
     pub events_url: Option<String>,
     pub events_allow_http_loopback: bool,
     pub events_secret: Option<String>,
+    #[serde(deserialize_with = "duration")]
+    pub reconcile_after: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub reconcile_give_up: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub reconcile_interval: Duration,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_api_base_url: String,
+    pub plivo_auth_id: Option<String>,
+    pub plivo_api_base_url: String,
 }
 
 impl Default for Raw {
@@ -165,6 +175,13 @@ impl Default for Raw {
             events_url: None,
             events_allow_http_loopback: false,
             events_secret: None,
+            reconcile_after: Duration::from_secs(15 * 60),
+            reconcile_give_up: Duration::from_secs(6 * 3600),
+            reconcile_interval: Duration::from_secs(60),
+            twilio_account_sid: None,
+            twilio_api_base_url: "https://api.twilio.com".into(),
+            plivo_auth_id: None,
+            plivo_api_base_url: "https://api.plivo.com".into(),
         }
     }
 }

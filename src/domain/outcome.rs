@@ -45,6 +45,10 @@ pub enum Outcome {
     Abandoned,
     /// The call has not ended yet.
     InProgress,
+    /// The provider's end report never came, and the reconciler could not learn the outcome
+    /// (no call-details API for the provider or no credentials for it, repeated look-up
+    /// errors, or the give-up deadline passed): the call is closed without one.
+    Unknown,
 }
 
 impl Outcome {
@@ -59,11 +63,12 @@ impl Outcome {
             Self::PinFailed => "pin_failed",
             Self::Abandoned => "abandoned",
             Self::InProgress => "in_progress",
+            Self::Unknown => "unknown",
         }
     }
 
     /// Every outcome, in the order the call log's filters list them.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Connected,
         Self::NoAnswer,
         Self::Busy,
@@ -72,6 +77,7 @@ impl Outcome {
         Self::PinFailed,
         Self::Abandoned,
         Self::InProgress,
+        Self::Unknown,
     ];
 
     /// Reads the name [`Outcome::as_str`] writes; anything else is `None`.
@@ -110,6 +116,7 @@ mod tests {
             Outcome::PinFailed,
             Outcome::Abandoned,
             Outcome::InProgress,
+            Outcome::Unknown,
         ] {
             assert_eq!(Outcome::parse(o.as_str()), Some(o));
         }

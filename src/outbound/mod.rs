@@ -1,10 +1,12 @@
 //! Work pinbridge starts towards others: event webhooks to the business ([`events`]), the SMS
 //! after an unanswered call ([`sms`]), and Exotel's REST API that sends it and places
-//! click-to-calls ([`exotel_api`]).
+//! click-to-calls ([`exotel_api`]), and the providers' call-details APIs the reconciler asks
+//! about calls whose end report never came ([`call_details`]).
 //!
 //! Owns: requests pinbridge sends and their retries (the outbox). Must not touch: the call's
 //! flow; a call step only queues work here and never waits for a remote answer.
 
+pub mod call_details;
 pub mod events;
 pub mod exotel_api;
 pub mod sms;

@@ -25,6 +25,7 @@ mod outage;
 mod outbound;
 mod plivo;
 mod privilege;
+mod reconcile;
 mod scenarios;
 mod template_limits;
 mod trusted_callers;

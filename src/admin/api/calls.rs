@@ -33,8 +33,8 @@ pub struct CallQuery {
     /// `exotel`, `twilio`, `plivo`, `8x8` or `vonage`.
     #[param(schema_with = super::openapi::provider)]
     pub provider: Option<String>,
-    /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned` or
-    /// `in_progress`.
+    /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned`,
+    /// `in_progress` or `unknown`.
     #[param(schema_with = super::openapi::outcome)]
     pub outcome: Option<String>,
     /// RFC 3339; calls started at or after.
@@ -79,7 +79,8 @@ pub struct CallView {
     /// PINs keyed in during the call.
     pub pin_attempts: i64,
     /// `connected`, `no_answer`, `busy`, `canceled`, `failed`, `pin_failed`, `abandoned`,
-    /// `in_progress`.
+    /// `in_progress`; `unknown` for a call whose end report never came and whose provider
+    /// could not tell how it ended (closed by the reconciler).
     #[schema(schema_with = super::openapi::outcome)]
     pub outcome: String,
     /// Seconds from dialling the customer to the end of that leg, ring time included.

@@ -279,7 +279,7 @@ pub(super) fn number_status() -> Object {
 pub(super) fn outcome() -> Object {
     one_of(
         &Outcome::ALL.map(Outcome::as_str),
-        "How the call ended, or `in_progress`.",
+        "How the call ended, or `in_progress`; `unknown`: its end report never came and its provider could not tell.",
     )
 }
 

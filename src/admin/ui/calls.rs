@@ -18,7 +18,7 @@ use crate::storage::steps;
 /// Calls per page.
 const PAGE_SIZE: i64 = 50;
 /// The outcomes a call can have, for the filter.
-pub(super) const OUTCOMES: [&str; 8] = [
+pub(super) const OUTCOMES: [&str; 9] = [
     "connected",
     "no_answer",
     "busy",
@@ -27,6 +27,7 @@ pub(super) const OUTCOMES: [&str; 8] = [
     "pin_failed",
     "abandoned",
     "in_progress",
+    "unknown",
 ];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -138,6 +138,7 @@ fn colour(outcome: &str) -> RGBColor {
         "failed" => RGBColor(179, 38, 30),
         "pin_failed" => RGBColor(204, 121, 167),
         "abandoned" => RGBColor(86, 180, 233),
+        "unknown" => RGBColor(90, 90, 90),
         _ => RGBColor(11, 87, 208),
     }
 }

@@ -59,6 +59,22 @@ impl Sessions {
             .is_some_and(|d| d == *desk)
     }
 
+    /// Closes a call whose end report never came with the end the reconciler found
+    /// (`crate::call::reconcile`), through the same write as a provider's end report: the
+    /// record ([`storage::calls::record_end`]), `pinbridge_calls_total`, and `call.completed`
+    /// or `call.unanswered` ([`Self::announce_end`]). No SMS: the call ended too long ago for
+    /// a "we could not reach you" to help.
+    ///
+    /// Errors: the database's.
+    pub async fn close_unreported(
+        &self,
+        call: &Inbound,
+        end: &CallEnd,
+        at: i64,
+    ) -> Result<Outcome, storage::Error> {
+        self.write_end_as(call, end, at, false).await
+    }
+
     /// Writes the end of a call reported at `at` (unix ms), keeping that time even when
     /// written late ([`storage::calls::record_end`]); then counts it (`pinbridge_calls_total`),
     /// tells the business ([`Self::announce_end`]) and texts an unanswered caller.
@@ -67,6 +83,17 @@ impl Sessions {
         call: &Inbound,
         end: &CallEnd,
         at: i64,
+    ) -> Result<Outcome, storage::Error> {
+        self.write_end_as(call, end, at, true).await
+    }
+
+    /// [`Self::write_end`], texting an unanswered caller only when `text` is set.
+    async fn write_end_as(
+        &self,
+        call: &Inbound,
+        end: &CallEnd,
+        at: i64,
+        text: bool,
     ) -> Result<Outcome, storage::Error> {
         let known = if self.config.cache_call_state {
             self.cache.get(&call.key()).map(|s| s.state.clone())
@@ -84,6 +111,9 @@ impl Sessions {
         }
         crate::metrics::call_ended(call.provider, outcome.as_str());
         self.announce_end(call, end, outcome).await;
+        if !text {
+            return Ok(outcome);
+        }
         crate::outbound::sms::text_if_unanswered(
             self.sms.as_ref(),
             call.provider,

@@ -341,6 +341,7 @@ async fn a_call_end_during_an_outage_waits_and_is_written_when_the_database_answ
         provider_start_time: None,
         dialled: None,
         fallback_to: None,
+        outcome: None,
     };
     // Kept as if the write had failed, then flushed: the record exists with its outcome.
     sessions.pending.push(call.clone(), end, now_ms());

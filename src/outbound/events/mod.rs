@@ -1,4 +1,5 @@
-//! Event webhooks: `call.completed`, `call.unanswered`, `pin.locked` and `booking.expired`,
+//! Event webhooks: `call.completed`, `call.unanswered`, `call.reconciled`, `pin.locked`,
+//! `pin.budget_spent` and `booking.expired`,
 //! posted as signed JSON to the business's endpoint (`PINBRIDGE_EVENTS_URL`).
 //!
 //! An event is stored in the outbox ([`crate::storage::outbox`]) in the path of the request
@@ -21,7 +22,7 @@ mod payload;
 mod signature;
 
 pub use endpoint::{EndpointError, check_endpoint, forbidden_address};
-pub use payload::{CallData, EventKind, PinBudgetSpentData, PinLockedData};
+pub use payload::{CallData, EventKind, PinBudgetSpentData, PinLockedData, ReconciledData};
 pub use signature::{SIGNATURE_HEADER, SIGNATURE_TOLERANCE, sign, verify};
 
 use std::sync::Arc;

@@ -19,10 +19,14 @@ pub enum EventKind {
     PinBudgetSpent,
     /// A booking reached its `expires_at` without being closed.
     BookingExpired,
+    /// A call whose end report never came was closed by the reconciler, with the outcome its
+    /// provider's call-details API gave, or `unknown`.
+    CallReconciled,
 }
 
 impl EventKind {
-    /// `call.completed`, `call.unanswered`, `pin.locked`, `booking.expired`.
+    /// `call.completed`, `call.unanswered`, `pin.locked`, `pin.budget_spent`,
+    /// `booking.expired`, `call.reconciled`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CallCompleted => "call.completed",
@@ -30,6 +34,7 @@ impl EventKind {
             Self::PinLocked => "pin.locked",
             Self::PinBudgetSpent => "pin.budget_spent",
             Self::BookingExpired => "booking.expired",
+            Self::CallReconciled => "call.reconciled",
         }
     }
 
@@ -41,6 +46,7 @@ impl EventKind {
             Self::PinLocked,
             Self::PinBudgetSpent,
             Self::BookingExpired,
+            Self::CallReconciled,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -76,6 +82,29 @@ pub struct CallData {
 }
 
 impl CallData {
+    /// As the `data` argument of [`Events::emit`].
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The `data` of a `call.reconciled` event: the call's, with why the reconciler closed it
+/// and what the provider said. Holds no phone number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReconciledData {
+    #[serde(flatten)]
+    pub call: CallData,
+    /// `provider_status` (the provider's call-details API said how it ended), `lookup_errors`
+    /// (it could not be asked, repeatedly), or `gave_up` (still open at the give-up deadline,
+    /// or the provider has no call-details API pinbridge can ask).
+    pub reason: String,
+    /// The provider's word for how the call ended (`completed`, `no-answer`, Plivo's hangup
+    /// cause), when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_status: Option<String>,
+}
+
+impl ReconciledData {
     /// As the `data` argument of [`Events::emit`].
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)

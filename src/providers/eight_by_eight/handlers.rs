@@ -221,6 +221,7 @@ async fn session(
         provider_start_time: s.start_time.clone(),
         dialled: s.dialled_number().map(str::to_owned),
         fallback_to: None,
+        outcome: None,
     };
     state
         .sessions

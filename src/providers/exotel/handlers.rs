@@ -319,6 +319,7 @@ async fn call_end(
         provider_start_time: p.start_time.clone(),
         dialled: p.dial_whom_number.clone(),
         fallback_to: None,
+        outcome: None,
     };
     state
         .sessions

@@ -12,8 +12,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 mod call_log;
+mod reconcile;
 
 pub use call_log::{CallFilter, CallRecord, LogFilter, get, list, log};
+pub use reconcile::{OpenCall, claim_open, open_calls, release};
 
 use super::Db;
 use crate::domain::{CallState, DialStatus, Failure, Outcome, Phase, Route};
@@ -60,6 +62,10 @@ pub struct CallEnd {
     /// The fallback number (E.164) when the call was bridged there because the database was
     /// unreachable: recorded as the destination, with route `fallback`, over what was stored.
     pub fallback_to: Option<String>,
+    /// The outcome when it is decided without a dial status: the reconciler's
+    /// [`Outcome::Unknown`]. `None` (every provider report): from the dial status and the
+    /// call's phase ([`Outcome::of`]).
+    pub outcome: Option<Outcome>,
 }
 
 fn phase_columns(phase: &Phase) -> (&'static str, Option<&str>) {
@@ -477,7 +483,9 @@ impl<'a> EndValues<'a> {
             attempts: i64::from(state.attempts),
             order_id,
             destination: end.fallback_to.as_deref().or(end.dialled.as_deref()),
-            outcome: Outcome::of(&state.phase, end.dial_status, true),
+            outcome: end
+                .outcome
+                .unwrap_or_else(|| Outcome::of(&state.phase, end.dial_status, true)),
             dial_call_status: end.dial_call_status.as_deref(),
             call_type: end.call_type.as_deref(),
             dial_secs: end.dial_secs,
