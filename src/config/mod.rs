@@ -20,6 +20,7 @@
 //! - [`AdminUi`] (`admin_ui`): how the admin web UI shows times (its time zone).
 //! - [`Outbound`] (`outbound`): Exotel's REST API, the SMS, the event webhooks.
 //! - [`Retention`] (`retention`): what is deleted when, the booking TTL.
+//! - [`Voices`] (`voices`): the locale and the voice each provider reads each language with.
 
 mod access;
 mod admin_ui;
@@ -31,6 +32,7 @@ mod providers;
 mod raw;
 mod retention;
 mod server;
+mod voices;
 
 use std::path::Path;
 use std::time::Duration;
@@ -46,6 +48,7 @@ pub use self::outbound::{EventsSettings, ExotelApiSettings, Outbound, SmsSetting
 pub use self::providers::{ProviderAuth, ProviderSettings, Providers, Signing};
 pub use self::retention::Retention;
 pub use self::server::{Database, Listen, Server};
+pub use self::voices::{Tts, Voices, VonageVoice};
 
 use crate::domain::{OrderRules, PhoneNumber, Region};
 use raw::Raw;
@@ -67,6 +70,7 @@ pub struct Settings {
     pub admin_ui: AdminUi,
     pub outbound: Outbound,
     pub retention: Retention,
+    pub voices: Voices,
 }
 
 /// The defaults: what `pinbridge serve` runs with when nothing is configured.
@@ -146,6 +150,7 @@ impl Settings {
             admin_ui: AdminUi::parse(raw)?,
             outbound: Outbound::parse(raw, region)?,
             retention: Retention::parse(raw),
+            voices: Voices::parse(raw)?,
             orders,
         })
     }

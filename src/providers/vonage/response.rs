@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::call::ConnectOptions;
 use crate::call::flow::Decision;
 use crate::call::prompts::{Spoken, Voice};
+use crate::config::{Voices, VonageVoice};
 
 /// `talk.text`: "a maximum of 1,500 characters" (NCCO reference, "Talk").
 pub const MAX_TALK_CHARS: usize = 1500;
@@ -24,6 +25,11 @@ pub const MAX_LIMIT_SECS: u64 = 7200;
 enum Action<'a> {
     Talk {
         text: String,
+        /// The locale of the words (`hi-IN`): "if you do not specify a language then Vonage
+        /// will default to an en-US voice" (text-to-speech guide).
+        language: &'a str,
+        /// Which of the locale's voices, from 0.
+        style: u8,
         /// Only with an `input` next: "if true, the next non-talk action must be input".
         #[serde(rename = "bargeIn", skip_serializing_if = "std::ops::Not::not")]
         barge_in: bool,
@@ -95,26 +101,42 @@ pub fn without_plus(number: &str) -> &str {
     number.strip_prefix('+').unwrap_or(number)
 }
 
-fn talk(words: &[String], barge_in: bool) -> Action<'static> {
+fn talk<'a>(words: &[String], voice: VonageVoice<'a>) -> Action<'a> {
     let joined = words.join(" ");
     let text = match joined.char_indices().nth(MAX_TALK_CHARS) {
         Some((cut, _)) => joined[..cut].to_owned(),
         None => joined,
     };
-    Action::Talk { text, barge_in }
+    Action::Talk {
+        text,
+        language: voice.locale,
+        style: voice.style,
+        barge_in: false,
+    }
 }
 
-/// What the caller hears, as NCCO actions: consecutive texts joined in one `talk`, each audio
-/// greeting a `stream`. `barge_in` goes on the last action only (the one before `input`).
-fn speech(spoken: Vec<Spoken>, barge_in: bool) -> Vec<Action<'static>> {
+/// What the caller hears, as NCCO actions: consecutive texts in one language joined in one
+/// `talk` with that language's `language` and `style` ([`Voices::vonage`]), each audio
+/// greeting a `stream`; texts in different languages are separate `talk`s. `barge_in` goes on
+/// the last action only (the one before `input`). The one way an NCCO speaks, for prompts and
+/// for what a bridge says.
+fn speech<'a>(spoken: Vec<Spoken>, voices: &'a Voices, barge_in: bool) -> Vec<Action<'a>> {
     let mut actions = Vec::with_capacity(spoken.len());
     let mut words: Vec<String> = Vec::new();
+    let mut voice: Option<VonageVoice<'a>> = None;
     for item in spoken {
         match item {
-            Spoken::Text { words: t, .. } => words.push(t),
+            Spoken::Text { words: t, language } => {
+                let this = voices.vonage(&language);
+                if let Some(before) = voice.filter(|v| *v != this) {
+                    actions.push(talk(&std::mem::take(&mut words), before));
+                }
+                voice = Some(this);
+                words.push(t);
+            }
             Spoken::Audio { url, .. } => {
-                if !words.is_empty() {
-                    actions.push(talk(&std::mem::take(&mut words), false));
+                if let Some(before) = voice.take() {
+                    actions.push(talk(&std::mem::take(&mut words), before));
                 }
                 actions.push(Action::Stream {
                     stream_url: [url],
@@ -123,8 +145,10 @@ fn speech(spoken: Vec<Spoken>, barge_in: bool) -> Vec<Action<'static>> {
             }
         }
     }
-    if !words.is_empty() || actions.is_empty() {
-        actions.push(talk(&words, false));
+    if let Some(last) = voice {
+        actions.push(talk(&words, last));
+    } else if actions.is_empty() {
+        actions.push(talk(&[], voices.vonage(crate::call::prompts::ENGLISH)));
     }
     if let Some(Action::Talk { barge_in: b, .. } | Action::Stream { barge_in: b, .. }) =
         actions.last_mut()
@@ -144,7 +168,8 @@ pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
 }
 
 /// The NCCO actions for a decision:
-/// - `AskForPin`: `talk` (the prompts joined by a space, `bargeIn` so a key stops the speech),
+/// - `AskForPin`: `talk` (the prompts joined by a space, `bargeIn` so a key stops the speech;
+///   one `talk` per language, each with its `language` and `style`: see [`speech`]),
 ///   then `input` of `type ["dtmf"]` with `maxDigits` ≤ 20, `submitOnHash` when the flow ends
 ///   entries with `#`, `timeOut` ≤ 10 s, posting to `/vonage/pin`. The answer to that post is a
 ///   new NCCO that replaces this one.
@@ -158,6 +183,7 @@ pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
 pub fn ncco<'a>(
     decision: &Decision,
     voice: &Voice,
+    voices: &'a Voices,
     urls: Urls<'a>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
@@ -169,7 +195,7 @@ pub fn ncco<'a>(
             timeout_secs,
             ..
         } => {
-            let mut actions = speech(voice.spoken(decision), true);
+            let mut actions = speech(voice.spoken(decision), voices, true);
             actions.push(Action::Input {
                 kind: ["dtmf"],
                 dtmf: DtmfSettings {
@@ -208,7 +234,9 @@ pub fn ncco<'a>(
             });
             actions
         }
-        Decision::Greet { .. } | Decision::Goodbye { .. } => speech(voice.spoken(decision), false),
+        Decision::Greet { .. } | Decision::Goodbye { .. } => {
+            speech(voice.spoken(decision), voices, false)
+        }
         Decision::Recorded => Vec::new(),
     }
 }
@@ -217,11 +245,12 @@ pub fn ncco<'a>(
 pub fn answer(
     decision: &Decision,
     voice: &Voice,
+    voices: &Voices,
     urls: Urls<'_>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
 ) -> HttpResponse {
-    HttpResponse::Ok().json(ncco(decision, voice, urls, dialled, connect))
+    HttpResponse::Ok().json(ncco(decision, voice, voices, urls, dialled, connect))
 }
 
 #[cfg(test)]
@@ -245,6 +274,7 @@ mod tests {
         serde_json::to_value(ncco(
             decision,
             &Voice::plain("Swift Couriers", 3),
+            &Voices::default(),
             URLS,
             dialled,
             connect,
@@ -274,7 +304,7 @@ mod tests {
         assert_eq!(
             got,
             json!([
-                {"action": "talk", "text": spoken, "bargeIn": true},
+                {"action": "talk", "text": spoken, "language": "en-IN", "style": 0, "bargeIn": true},
                 {"action": "input", "type": ["dtmf"],
                  "dtmf": {"maxDigits": 6, "submitOnHash": true, "timeOut": 5},
                  "eventUrl": ["https://masking.example.com/vonage/pin"], "eventMethod": "POST"}
@@ -362,6 +392,7 @@ mod tests {
                 prompt: Prompt::NoOneToDial,
             },
             &Voice::plain(&brand, 3),
+            &Voices::default(),
             URLS,
             None,
             &CONNECT,
