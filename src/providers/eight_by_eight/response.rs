@@ -369,4 +369,98 @@ mod tests {
             json!([{"action": "hangup"}])
         );
     }
+
+    /// A call to a Tamil number whose operator wrote only a Tamil welcome: the PIN prompt
+    /// falls back to English. Tamil has a voice on every provider here.
+    fn tamil() -> (Voice, crate::config::Settings) {
+        let greeting = crate::storage::greetings::Greeting {
+            prompt: "welcome".into(),
+            language: "ta".into(),
+            virtual_number: String::new(),
+            kind: "text".into(),
+            body: "Vanakkam".into(),
+            updated_at: 0,
+        };
+        let book = crate::call::prompts::Book::build(
+            &[greeting],
+            &[("+914".into(), "ta".into())],
+            &crate::call::prompts::Languages::english(),
+            "B",
+            3,
+            None,
+        );
+        let settings = crate::config::Settings::load_from(
+            None,
+            [
+                ("PINBRIDGE_LANGUAGE_LOCALES", "ta=ta-IN"),
+                ("PINBRIDGE_VONAGE_STYLES", "ta=1"),
+                ("PINBRIDGE_8X8_VOICE_PROFILES", "ta=ta-IN-PallaviNeural"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        (
+            Voice::new(std::sync::Arc::new(book), Some("+914")),
+            settings,
+        )
+    }
+
+    #[test]
+    fn a_hindi_numbers_whole_pin_call_has_the_hindi_voice_profile() {
+        use crate::providers::hindi;
+        let voice = hindi::voice();
+        let options = Options {
+            voice: &voice,
+            ..options()
+        };
+        let mut spoken = 0;
+        for decision in hindi::pin_call() {
+            let v = render(&decision, Some(hindi::NUMBER), options);
+            for action in v["callflow"].as_array().unwrap() {
+                let text = match action["action"].as_str() {
+                    Some("say") => &action["params"]["text"],
+                    Some("sayAndCapture") => &action["params"]["promptMessage"],
+                    _ => continue,
+                };
+                assert_eq!(action["params"]["voiceProfile"], "hi-IN-SwaraNeural", "{v}");
+                assert!(
+                    text.as_str()
+                        .unwrap()
+                        .chars()
+                        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c)),
+                    "Hindi words: {v}"
+                );
+                spoken += 1;
+            }
+        }
+        assert_eq!(
+            spoken, 6,
+            "the welcome joins the PIN prompt in one sayAndCapture"
+        );
+    }
+
+    #[test]
+    fn a_welcome_in_another_language_is_a_say_of_its_own_before_the_capture() {
+        let (voice, settings) = tamil();
+        let options = Options {
+            voice: &voice,
+            voices: &settings.voices,
+            ..options()
+        };
+        let v = render(&ask(12), None, options);
+        let flow = v["callflow"].as_array().unwrap();
+        assert_eq!(flow.len(), 2, "{v}");
+        assert_eq!(
+            flow[0],
+            json!({"action": "say", "params": {"text": "Vanakkam", "voiceProfile": "ta-IN-PallaviNeural"}})
+        );
+        assert_eq!(flow[1]["action"], "sayAndCapture");
+        assert_eq!(flow[1]["params"]["voiceProfile"], "en-US-BenjaminRUS");
+        assert!(
+            flow[1]["params"]["promptMessage"]
+                .as_str()
+                .unwrap()
+                .starts_with("Please enter your order PIN")
+        );
+    }
 }

@@ -247,4 +247,52 @@ mod tests {
         assert!(xml.contains(r#"startOnDialAnswer="true""#), "{xml}");
         assert!(xml.contains(r#"redirect="false""#), "{xml}");
     }
+
+    /// Each `<Speak>` of `xml`: (language, voice, words).
+    fn speaks(xml: &str) -> Vec<(String, Option<String>, String)> {
+        let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        doc.descendants()
+            .filter(|n| n.has_tag_name("Speak"))
+            .map(|n| {
+                (
+                    n.attribute("language").unwrap_or_default().to_owned(),
+                    n.attribute("voice").map(str::to_owned),
+                    n.text().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_hindi_numbers_whole_pin_call_is_spoken_with_the_hindi_voice() {
+        use crate::providers::hindi;
+        let voice = hindi::voice();
+        let voices = Voices::default();
+        let mut heard = 0;
+        for decision in hindi::pin_call() {
+            let xml = body(xml(
+                &decision,
+                &voice,
+                &voices,
+                URLS,
+                Some(hindi::NUMBER),
+                &connect(),
+            ))
+            .await;
+            let speaks = speaks(&xml);
+            assert_eq!(speaks.len(), Voice::prompts(&decision).len(), "{xml}");
+            for (language, voice, words) in speaks {
+                assert_eq!(language, "hi-IN", "{xml}");
+                assert_eq!(voice.as_deref(), Some("Polly.Aditi"), "{xml}");
+                assert!(
+                    words
+                        .chars()
+                        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c)),
+                    "Hindi words: {xml}"
+                );
+                heard += 1;
+            }
+        }
+        assert_eq!(heard, 7, "welcome and six prompts");
+    }
 }

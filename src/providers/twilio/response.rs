@@ -135,3 +135,90 @@ pub fn twiml(
     });
     HttpResponse::Ok().content_type("text/xml").body(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::hindi;
+
+    const URLS: Urls<'static> = Urls {
+        pin: "https://x.example/twilio/pin",
+        status: "https://x.example/twilio/status",
+    };
+
+    async fn body(r: HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes(r.into_body()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// Each `<Say>` of `xml`: (language, voice, words).
+    fn says(xml: &str) -> Vec<(String, Option<String>, String)> {
+        let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        doc.descendants()
+            .filter(|n| n.has_tag_name("Say"))
+            .map(|n| {
+                (
+                    n.attribute("language").unwrap_or_default().to_owned(),
+                    n.attribute("voice").map(str::to_owned),
+                    n.text().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_hindi_numbers_whole_pin_call_is_said_with_the_hindi_voice() {
+        let voice = hindi::voice();
+        let voices = Voices::default();
+        let connect = crate::config::Settings::default().calls.connect;
+        let mut heard = 0;
+        for decision in hindi::pin_call() {
+            let xml = body(twiml(
+                &decision,
+                &voice,
+                &voices,
+                URLS,
+                Some(hindi::NUMBER),
+                &connect,
+            ))
+            .await;
+            let says = says(&xml);
+            assert_eq!(says.len(), Voice::prompts(&decision).len(), "{xml}");
+            for (language, voice, words) in says {
+                assert_eq!(language, "hi-IN", "{xml}");
+                assert_eq!(voice.as_deref(), Some("Polly.Aditi"), "{xml}");
+                assert!(
+                    words
+                        .chars()
+                        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c)),
+                    "Hindi words: {xml}"
+                );
+                heard += 1;
+            }
+        }
+        assert_eq!(heard, 7, "welcome and six prompts");
+    }
+
+    #[tokio::test]
+    async fn an_english_call_is_said_in_indian_english_and_a_voice_set_empty_is_left_out() {
+        let settings = crate::config::Settings::load_from(
+            None,
+            [("PINBRIDGE_TWILIO_VOICES".to_owned(), "en=".to_owned())],
+        )
+        .unwrap();
+        let xml = body(twiml(
+            &Decision::Goodbye {
+                prompt: crate::call::flow::Prompt::NoOneToDial,
+            },
+            &Voice::plain("B", 3),
+            &settings.voices,
+            URLS,
+            None,
+            &settings.calls.connect,
+        ))
+        .await;
+        assert_eq!(says(&xml)[0].0, "en-IN", "{xml}");
+        assert_eq!(says(&xml)[0].1, None, "{xml}");
+        assert!(!xml.contains("voice="), "{xml}");
+    }
+}

@@ -402,4 +402,97 @@ mod tests {
         assert!(text.contains("Tom & \"Jerry\" <Express>"));
         assert_eq!(text.chars().count(), MAX_TALK_CHARS);
     }
+
+    /// A call to a Tamil number whose operator wrote only a Tamil welcome: the PIN prompt
+    /// falls back to English. Tamil has a voice on every provider here.
+    fn tamil() -> (Voice, crate::config::Settings) {
+        let greeting = crate::storage::greetings::Greeting {
+            prompt: "welcome".into(),
+            language: "ta".into(),
+            virtual_number: String::new(),
+            kind: "text".into(),
+            body: "Vanakkam".into(),
+            updated_at: 0,
+        };
+        let book = crate::call::prompts::Book::build(
+            &[greeting],
+            &[("+914".into(), "ta".into())],
+            &crate::call::prompts::Languages::english(),
+            "B",
+            3,
+            None,
+        );
+        let settings = crate::config::Settings::load_from(
+            None,
+            [
+                ("PINBRIDGE_LANGUAGE_LOCALES", "ta=ta-IN"),
+                ("PINBRIDGE_VONAGE_STYLES", "ta=1"),
+                ("PINBRIDGE_8X8_VOICE_PROFILES", "ta=ta-IN-PallaviNeural"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        (
+            Voice::new(std::sync::Arc::new(book), Some("+914")),
+            settings,
+        )
+    }
+
+    #[test]
+    fn a_hindi_numbers_whole_pin_call_talks_with_the_hindi_voice() {
+        use crate::providers::hindi;
+        let voice = hindi::voice();
+        let voices = Voices::default();
+        let mut talks = 0;
+        for decision in hindi::pin_call() {
+            let v = serde_json::to_value(ncco(
+                &decision,
+                &voice,
+                &voices,
+                URLS,
+                Some(hindi::NUMBER),
+                &CONNECT,
+            ))
+            .unwrap();
+            let actions = v.as_array().unwrap();
+            let talk: Vec<&Value> = actions.iter().filter(|a| a["action"] == "talk").collect();
+            assert_eq!(talk.len(), 1, "one language, one talk: {v}");
+            assert_eq!(talk[0]["language"], "hi-IN", "{v}");
+            assert_eq!(talk[0]["style"], 0, "{v}");
+            let text = talk[0]["text"].as_str().unwrap();
+            assert!(
+                text.chars().any(|c| ('\u{0900}'..='\u{097F}').contains(&c)),
+                "Hindi words: {v}"
+            );
+            talks += 1;
+        }
+        assert_eq!(talks, 6);
+    }
+
+    #[test]
+    fn prompts_in_two_languages_are_two_talks_each_with_its_own_voice() {
+        let (voice, settings) = tamil();
+        let v = serde_json::to_value(ncco(
+            &ask(6, 5),
+            &voice,
+            &settings.voices,
+            URLS,
+            None,
+            &CONNECT,
+        ))
+        .unwrap();
+        assert_eq!(v[0]["action"], "talk");
+        assert_eq!(
+            (&v[0]["text"], &v[0]["language"], &v[0]["style"]),
+            (&json!("Vanakkam"), &json!("ta-IN"), &json!(1))
+        );
+        assert!(v[0].get("bargeIn").is_none(), "{v}");
+        assert_eq!(v[1]["action"], "talk");
+        assert_eq!(
+            (&v[1]["language"], &v[1]["bargeIn"]),
+            (&json!("en-IN"), &json!(true))
+        );
+        assert!(v[1]["text"].as_str().unwrap().contains("order PIN"), "{v}");
+        assert_eq!(v[2]["action"], "input");
+    }
 }
