@@ -278,6 +278,26 @@ impl Voices {
             .map_or("en-US-BenjaminRUS", String::as_str)
     }
 
+    /// The voice `provider` (`twilio`, `plivo`, `vonage`, `8x8`, `exotel`) reads words in
+    /// `language` with, for people: `hi-IN Polly.Aditi`, `hi-IN style 0`, `hi-IN-SwaraNeural`;
+    /// `text` for Exotel, which reads the text itself.
+    pub fn describe(&self, provider: &str, language: &str) -> String {
+        let tts = |t: Tts<'_>| match t.voice {
+            Some(v) => format!("{} {v}", t.locale),
+            None => format!("{} (default voice)", t.locale),
+        };
+        match provider {
+            "twilio" => tts(self.twilio(language)),
+            "plivo" => tts(self.plivo(language)),
+            "vonage" => {
+                let v = self.vonage(language);
+                format!("{} style {}", v.locale, v.style)
+            }
+            "8x8" => self.eight_by_eight(language).to_owned(),
+            _ => "text".to_owned(),
+        }
+    }
+
     /// The providers (`twilio`, `plivo`, `vonage`, `8x8`) with no voice of `language`'s own,
     /// which read it with the fallback language's voice.
     pub fn unvoiced(&self, language: &str) -> Vec<&'static str> {
@@ -332,6 +352,10 @@ mod tests {
         assert_eq!(v.eight_by_eight("en"), "en-US-BenjaminRUS");
         assert!(v.unvoiced("hi").is_empty());
         assert!(v.unvoiced("en").is_empty());
+        assert_eq!(v.describe("twilio", "hi"), "hi-IN Polly.Aditi");
+        assert_eq!(v.describe("vonage", "hi"), "hi-IN style 0");
+        assert_eq!(v.describe("8x8", "hi"), "hi-IN-SwaraNeural");
+        assert_eq!(v.describe("exotel", "hi"), "text");
     }
 
     #[test]
