@@ -684,6 +684,11 @@ impl Book {
         out
     }
 
+    /// Each pool number with a language of its own (E.164 → language).
+    pub fn number_languages(&self) -> &HashMap<String, String> {
+        &self.languages
+    }
+
     /// The language callers of `virtual_number` hear.
     pub fn language_of(&self, virtual_number: &str) -> &str {
         self.languages
