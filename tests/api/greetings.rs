@@ -395,6 +395,18 @@ async fn a_test_call_shows_the_steps_and_the_dial_target_and_writes_nothing() {
     assert!(steps.contains("Welcome to Swift Couriers."), "{steps}");
     assert!(steps.contains("not recognised"), "{steps}");
     assert!(steps.contains("ask_for_pin") && steps.contains("bridge"));
+    assert_eq!(
+        steps.matches("<p class=\"muted voices\">").count(),
+        3,
+        "a voice line for each thing said (welcome, PIN prompt, wrong PIN): {steps}"
+    );
+    assert!(
+        steps.contains(
+            "In en, read by Twilio <code>en-IN Polly.Raveena</code>, Plivo <code>en-IN Polly.Raveena</code>, \
+             Vonage <code>en-IN style 0</code>, 8x8 <code>en-US-BenjaminRUS</code>, Exotel <code>text</code>."
+        ),
+        "{steps}"
+    );
     let dial = &page[page.find("<p id=\"dial\">").expect("the dial target")..];
     assert!(
         dial[..dial.find("</p>").unwrap()].contains(CUSTOMER_E164),
@@ -531,4 +543,26 @@ async fn the_greetings_page_shows_per_language_whose_words_each_prompt_has_and_w
         form.contains("{{ last_digits }}"),
         "starts from the shipped whisper: {form}"
     );
+
+    // The test call of the Tamil number: its own welcome, read with the fallback voice (no
+    // Tamil voice is set), then the PIN prompt in English.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/test-call",
+        &[
+            ("csrf", &token),
+            ("virtual_number", VN),
+            ("caller", "+917709562799"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let start = page.find("<ol id=\"steps\">").expect("the steps");
+    let steps = &page[start..start + page[start..].find("</ol>").unwrap()];
+    let welcome = steps.find("In ta, read by Twilio <code>en-IN Polly.Raveena</code>");
+    let pin = steps.find("In en, read by Twilio <code>en-IN Polly.Raveena</code>");
+    assert!(welcome.is_some() && pin.is_some(), "{steps}");
+    assert!(welcome < pin, "{steps}");
 }
