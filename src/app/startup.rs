@@ -258,6 +258,34 @@ fn log_providers(providers: &crate::config::Providers) {
     }
 }
 
+/// Warns, once at start, of each language in use that a provider which is on has no voice
+/// for: its prompts are read with the fallback language's voice (docs/providers.md, "Voices").
+fn log_unvoiced(
+    providers: &crate::config::Providers,
+    voices: &crate::config::Voices,
+    languages: &[String],
+) {
+    use crate::config::ProviderAuth;
+    let on = |provider: &str| {
+        providers
+            .describe()
+            .iter()
+            .any(|(name, auth, _)| *name == provider && *auth != ProviderAuth::Off)
+    };
+    for language in languages {
+        for provider in voices.unvoiced(language) {
+            if on(provider) {
+                tracing::warn!(
+                    provider,
+                    language = %language,
+                    fallback_voice = %voices.describe(provider, language),
+                    "no voice of this language is set for this provider; its prompts are read with the fallback language's voice (PINBRIDGE_LANGUAGE_LOCALES and the provider's voices setting, docs/providers.md)"
+                );
+            }
+        }
+    }
+}
+
 impl Application {
     /// Connects, migrates, resolves the secrets and binds `settings.listen` (port 0 picks a
     /// free port, as tests do).
@@ -287,6 +315,11 @@ impl Application {
                 calls.pin_max_attempts,
             )
             .await?,
+        );
+        log_unvoiced(
+            &providers,
+            &settings.voices,
+            &greetings.book().await.languages_in_use(),
         );
         std::sync::Arc::clone(&greetings).spawn_refresh();
         let writer = crate::storage::Writer::start(db.clone());

@@ -666,6 +666,29 @@ impl Book {
         }
     }
 
+    /// Every language in use, sorted, each once: the shipped ones, the default and the
+    /// fallback, the pool numbers' and those operators wrote greetings in.
+    pub fn languages_in_use(&self) -> Vec<String> {
+        let mut out: Vec<String> = shipped_languages()
+            .into_iter()
+            .map(str::to_owned)
+            .chain([
+                self.default_language.clone(),
+                self.fallback_language.clone(),
+            ])
+            .chain(self.languages.values().cloned())
+            .chain(self.entries.keys().map(|(_, l, _)| l.clone()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Each pool number with a language of its own (E.164 → language).
+    pub fn number_languages(&self) -> &HashMap<String, String> {
+        &self.languages
+    }
+
     /// The language callers of `virtual_number` hear.
     pub fn language_of(&self, virtual_number: &str) -> &str {
         self.languages
@@ -1158,6 +1181,23 @@ mod tests {
         let wrong = tamil.say(Prompt::WrongPin { attempts_left: 1 });
         assert_eq!(wrong.language(), "en");
         assert!(wrong.body().contains("one attempt left"), "{wrong:?}");
+    }
+
+    #[test]
+    fn the_languages_in_use_are_the_shipped_configured_numbers_and_greetings_ones() {
+        let languages = Languages {
+            default: "mr".into(),
+            fallback: "hi".into(),
+        };
+        let book = Book::build(
+            &[greeting("welcome", "ta", "", "text", "Vanakkam")],
+            &[("+911".into(), "bn".into()), ("+912".into(), "hi".into())],
+            &languages,
+            "B",
+            3,
+            None,
+        );
+        assert_eq!(book.languages_in_use(), ["bn", "en", "hi", "mr", "ta"]);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! - [`Retention`] (`retention`): what is deleted when, the booking TTL.
 //! - [`Reconcile`] (`reconcile`): calls whose end report never came, and the call-details
 //!   APIs they are looked up in.
+//! - [`Voices`] (`voices`): the locale and the voice each provider reads each language with.
 
 mod access;
 mod admin_ui;
@@ -34,6 +35,7 @@ mod raw;
 mod reconcile;
 mod retention;
 mod server;
+mod voices;
 
 use std::path::Path;
 use std::time::Duration;
@@ -50,6 +52,7 @@ pub use self::providers::{ExotelNumberFormat, ProviderAuth, ProviderSettings, Pr
 pub use self::reconcile::Reconcile;
 pub use self::retention::Retention;
 pub use self::server::{Database, Listen, Server};
+pub use self::voices::{Tts, Voices, VonageVoice};
 
 use crate::domain::{OrderRules, PhoneNumber, Region};
 use raw::Raw;
@@ -72,6 +75,7 @@ pub struct Settings {
     pub outbound: Outbound,
     pub retention: Retention,
     pub reconcile: Reconcile,
+    pub voices: Voices,
 }
 
 /// The defaults: what `pinbridge serve` runs with when nothing is configured.
@@ -152,6 +156,7 @@ impl Settings {
             outbound: Outbound::parse(raw, region)?,
             retention: Retention::parse(raw),
             reconcile: Reconcile::parse(raw)?,
+            voices: Voices::parse(raw)?,
             orders,
         })
     }

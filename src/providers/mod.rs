@@ -26,6 +26,60 @@ pub fn caller_id_text(caller_id: Option<&PhoneNumber>, dialled: Option<&str>) ->
         .unwrap_or_default()
 }
 
+/// What the providers' unit tests speak: a Hindi number's whole PIN call.
+#[cfg(test)]
+pub(crate) mod hindi {
+    use std::sync::Arc;
+
+    use crate::call::flow::{Decision, Prompt};
+    use crate::call::prompts::{Book, Languages, Voice};
+
+    /// The virtual number whose language is Hindi.
+    pub const NUMBER: &str = "+917314853246";
+
+    /// The prompts of a call to [`NUMBER`] (only the shipped greetings).
+    pub fn voice() -> Voice {
+        let book = Book::build(
+            &[],
+            &[(NUMBER.to_owned(), "hi".to_owned())],
+            &Languages::english(),
+            "B",
+            3,
+            None,
+        );
+        Voice::new(Arc::new(book), Some(NUMBER))
+    }
+
+    fn ask(welcome: bool, prompt: Prompt) -> Decision {
+        Decision::AskForPin {
+            welcome,
+            prompt,
+            max_digits: 12,
+            finish_on_key: '#',
+            timeout_secs: 6,
+        }
+    }
+
+    /// Every decision of a PIN call that speaks: welcome and enter PIN, wrong PIN, no input,
+    /// attempts used up, no one to dial, try later.
+    pub fn pin_call() -> Vec<Decision> {
+        vec![
+            ask(true, Prompt::EnterPin),
+            ask(false, Prompt::WrongPin { attempts_left: 2 }),
+            ask(false, Prompt::NoInput { attempts_left: 1 }),
+            Decision::Goodbye {
+                prompt: Prompt::AttemptsUsedUp,
+            },
+            Decision::Goodbye {
+                prompt: Prompt::NoOneToDial,
+            },
+            Decision::Goodbye {
+                prompt: Prompt::TryLater,
+            },
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

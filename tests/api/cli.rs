@@ -410,6 +410,29 @@ async fn an_unsigned_provider_is_announced_as_such_and_warned_about() {
 }
 
 #[tokio::test]
+async fn a_language_without_a_voice_on_a_provider_that_is_on_is_warned_about_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("PINBRIDGE_UNSIGNED_PROVIDERS", "twilio"),
+            ("PINBRIDGE_DEFAULT_LANGUAGE", "ta"),
+        ],
+    );
+    let warning = server.log_line("no voice of this language");
+    assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
+    assert!(warning.contains("\"provider\":\"twilio\""), "{warning}");
+    assert!(warning.contains("\"language\":\"ta\""), "{warning}");
+    assert!(warning.contains("en-IN Polly.Raveena"), "{warning}");
+    let logs = server.stop().await.stdout;
+    let warnings = logs
+        .iter()
+        .filter(|l| l.contains("no voice of this language"))
+        .count();
+    assert_eq!(warnings, 1, "once, for the one provider on: {logs:?}");
+}
+
+#[tokio::test]
 async fn identifiers_from_requests_reach_the_log_only_bounded_or_hashed() {
     const EXOTEL_SECRET: &str = "cli-exotel-secret-abcdefghijk";
     const TOKEN: &str = "cli-admin-token-abcdefghijk";
@@ -547,6 +570,14 @@ fn bad_settings_stop_the_start_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pin_max_attempts"));
+    let out = pinbridge(dir.path())
+        .arg("migrate")
+        .env("PINBRIDGE_TWILIO_VOICES", "hi:Polly.Aditi")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("PINBRIDGE_TWILIO_VOICES"), "{said}");
     // A misspelled variable is not ignored: a typo in a provider's secret would leave it off.
     let out = pinbridge(dir.path())
         .arg("migrate")

@@ -202,19 +202,33 @@ pub fn parse(v: &Value) -> Reply {
     }
 }
 
-async fn callflow(r: Response) -> Reply {
+async fn callflow_json(r: Response) -> Value {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
-    parse(&r.json().await.unwrap())
+    r.json().await.unwrap()
+}
+
+async fn callflow(r: Response) -> Reply {
+    parse(&callflow_json(r).await)
+}
+
+/// The callflow answering the call.
+pub async fn start_json(app: &TestApp, leg: &Leg) -> Value {
+    callflow_json(post(app, "voice", &call_action(leg, None)).await).await
 }
 
 pub async fn start(app: &TestApp, leg: &Leg) -> Reply {
-    callflow(post(app, "voice", &call_action(leg, None)).await).await
+    parse(&start_json(app, leg).await)
+}
+
+/// The callflow answering the PIN prompt's completion with `digits`.
+pub async fn digits_json(app: &TestApp, leg: &Leg, digits: &str) -> Value {
+    let body = call_action(leg, Some((PIN_PROMPT_ACTION_ID, digits.into())));
+    callflow_json(post(app, "voice", &body).await).await
 }
 
 pub async fn digits(app: &TestApp, leg: &Leg, digits: &str) -> Reply {
-    let body = call_action(leg, Some((PIN_PROMPT_ACTION_ID, digits.into())));
-    callflow(post(app, "voice", &body).await).await
+    parse(&digits_json(app, leg, digits).await)
 }
 
 pub async fn answered(app: &TestApp, leg: &Leg) {

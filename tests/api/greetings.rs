@@ -395,6 +395,18 @@ async fn a_test_call_shows_the_steps_and_the_dial_target_and_writes_nothing() {
     assert!(steps.contains("Welcome to Swift Couriers."), "{steps}");
     assert!(steps.contains("not recognised"), "{steps}");
     assert!(steps.contains("ask_for_pin") && steps.contains("bridge"));
+    assert_eq!(
+        steps.matches("<p class=\"muted voices\">").count(),
+        3,
+        "a voice line for each thing said (welcome, PIN prompt, wrong PIN): {steps}"
+    );
+    assert!(
+        steps.contains(
+            "In en, read by Twilio <code>en-IN Polly.Raveena</code>, Plivo <code>en-IN Polly.Raveena</code>, \
+             Vonage <code>en-IN style 0</code>, 8x8 <code>en-US-BenjaminRUS</code>, Exotel <code>text</code>."
+        ),
+        "{steps}"
+    );
     let dial = &page[page.find("<p id=\"dial\">").expect("the dial target")..];
     assert!(
         dial[..dial.find("</p>").unwrap()].contains(CUSTOMER_E164),
@@ -412,4 +424,145 @@ async fn a_test_call_shows_the_steps_and_the_dial_target_and_writes_nothing() {
         .unwrap();
     assert_eq!(failures, 0);
     pool.close().await;
+}
+
+/// The rows of the table `id` of `page`: each row's cells, tags removed.
+fn table_rows(page: &str, id: &str) -> Vec<Vec<String>> {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no table {id} in {page}"));
+    let table = &page[start..start + page[start..].find("</table>").unwrap()];
+    let body = &table[table.find("<tbody>").unwrap()..];
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let inner = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
+                    let mut text = String::new();
+                    let mut in_tag = false;
+                    for c in inner.chars() {
+                        match c {
+                            '<' => in_tag = true,
+                            '>' => in_tag = false,
+                            c if !in_tag => text.push(c),
+                            _ => {}
+                        }
+                    }
+                    text.trim().to_owned()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_greetings_page_shows_per_language_whose_words_each_prompt_has_and_warns_of_a_mix() {
+    let app = app().await;
+    let (cookie, token) = session(&app).await;
+    add_number(&app, VN).await;
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/greetings/language",
+        &[("csrf", &token), ("number", VN), ("language", "ta")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let r = save(
+        &app,
+        &cookie,
+        &token,
+        ("welcome", "ta", ""),
+        "text",
+        "Vanakkam, {{ brand }}.",
+        "save",
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+
+    let (status, page) = get(&app, &cookie, "/admin/greetings").await;
+    assert_eq!(status, 200);
+    let tamil = table_rows(&page, "found-ta");
+    let source = |rows: &[Vec<String>], prompt: &str| {
+        rows.iter()
+            .find(|r| r[0] == prompt)
+            .unwrap_or_else(|| panic!("{prompt} in {rows:?}"))[1]
+            .clone()
+    };
+    assert_eq!(source(&tamil, "welcome"), "your own");
+    assert_eq!(source(&tamil, "enter_pin"), "falls back to en (shipped)");
+    assert_eq!(
+        source(&tamil, "whisper_to_party_a"),
+        "falls back to whisper in en (shipped)"
+    );
+    assert_eq!(tamil.len(), 11, "every prompt of the catalogue");
+    let mixed = &page[page.find("id=\"mixed-ta\"").expect("a warning for Tamil")..];
+    assert!(
+        mixed[..mixed.find("</p>").unwrap()].contains("some prompts are said in en"),
+        "{mixed}"
+    );
+    assert!(page.contains("In use as: 1 number"), "{page}");
+
+    let hindi = table_rows(&page, "found-hi");
+    assert_eq!(source(&hindi, "enter_pin"), "shipped");
+    assert_eq!(
+        source(&hindi, "whisper_to_party_b"),
+        "falls back to whisper in hi (shipped)"
+    );
+    assert!(
+        !page.contains("id=\"mixed-hi\""),
+        "Hindi ships every prompt"
+    );
+    assert!(
+        page.contains("Twilio <code>hi-IN Polly.Aditi</code>"),
+        "the voice each provider reads Hindi with: {page}"
+    );
+    let english = table_rows(&page, "found-en");
+    assert_eq!(source(&english, "welcome"), "shipped");
+
+    // A whisper's edit form names the variables a whisper may use.
+    let (status, form) = get(
+        &app,
+        &cookie,
+        "/admin/greetings/edit?prompt=whisper_to_party_a&language=hi&virtual_number=",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let help = &form[form.find("id=\"body-help\"").unwrap()..];
+    let help = &help[..help.find("</p>").unwrap()];
+    for variable in ["brand", "reference", "last_digits"] {
+        assert!(
+            help.contains(&format!("<code>{{{{ {variable} }}}}</code>")),
+            "{variable}: {help}"
+        );
+    }
+    assert!(!help.contains("attempts_left"), "{help}");
+    assert!(
+        form.contains("{{ last_digits }}"),
+        "starts from the shipped whisper: {form}"
+    );
+
+    // The test call of the Tamil number: its own welcome, read with the fallback voice (no
+    // Tamil voice is set), then the PIN prompt in English.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/test-call",
+        &[
+            ("csrf", &token),
+            ("virtual_number", VN),
+            ("caller", "+917709562799"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    let start = page.find("<ol id=\"steps\">").expect("the steps");
+    let steps = &page[start..start + page[start..].find("</ol>").unwrap()];
+    let welcome = steps.find("In ta, read by Twilio <code>en-IN Polly.Raveena</code>");
+    let pin = steps.find("In en, read by Twilio <code>en-IN Polly.Raveena</code>");
+    assert!(welcome.is_some() && pin.is_some(), "{steps}");
+    assert!(welcome < pin, "{steps}");
 }

@@ -30,4 +30,5 @@ mod scenarios;
 mod template_limits;
 mod trusted_callers;
 mod twilio;
+mod voices;
 mod vonage;

@@ -127,23 +127,36 @@ pub fn parse(xml: &str) -> Reply {
     Reply::Goodbye { text: speaks(root) }
 }
 
-async fn plivo_xml(r: Response) -> Reply {
+async fn plivo_text(r: Response) -> String {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/xml");
-    parse(&r.text().await.unwrap())
+    r.text().await.unwrap()
+}
+
+async fn plivo_xml(r: Response) -> Reply {
+    parse(&plivo_text(r).await)
+}
+
+/// The XML answering the call's first request.
+pub async fn start_xml(app: &TestApp, leg: &Leg) -> String {
+    plivo_text(post(app, "/plivo/answer", &params(leg, "ringing")).await).await
 }
 
 pub async fn start(app: &TestApp, leg: &Leg) -> Reply {
-    plivo_xml(post(app, "/plivo/answer", &params(leg, "ringing")).await).await
+    parse(&start_xml(app, leg).await)
 }
 
-/// The `<GetInput>` action: the standard parameters, `InputType` and `Digits` (without the
-/// finishOnKey).
-pub async fn digits(app: &TestApp, leg: &Leg, digits: &str) -> Reply {
+/// The XML answering the `<GetInput>` action: the standard parameters, `InputType` and
+/// `Digits` (without the finishOnKey).
+pub async fn digits_xml(app: &TestApp, leg: &Leg, digits: &str) -> String {
     let mut p = params(leg, "in-progress");
     p.push(("InputType".into(), "dtmf".into()));
     p.push(("Digits".into(), digits.into()));
-    plivo_xml(post(app, "/plivo/pin", &p).await).await
+    plivo_text(post(app, "/plivo/pin", &p).await).await
+}
+
+pub async fn digits(app: &TestApp, leg: &Leg, digits: &str) -> Reply {
+    parse(&digits_xml(app, leg, digits).await)
 }
 
 /// The `<Dial>` action after a bridged conversation of 31 s.

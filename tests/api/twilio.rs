@@ -96,21 +96,35 @@ pub fn parse(xml: &str) -> Reply {
     Reply::Goodbye { text: says(root) }
 }
 
-async fn twiml(r: Response) -> Reply {
+async fn twiml_text(r: Response) -> String {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/xml");
-    parse(&r.text().await.unwrap())
+    r.text().await.unwrap()
+}
+
+async fn twiml(r: Response) -> Reply {
+    parse(&twiml_text(r).await)
+}
+
+/// The TwiML answering the call's first request.
+pub async fn start_xml(app: &TestApp, leg: &Leg) -> String {
+    twiml_text(post(app, "/twilio/voice", &params(leg)).await).await
 }
 
 pub async fn start(app: &TestApp, leg: &Leg) -> Reply {
-    twiml(post(app, "/twilio/voice", &params(leg)).await).await
+    parse(&start_xml(app, leg).await)
 }
 
-pub async fn digits(app: &TestApp, leg: &Leg, digits: &str) -> Reply {
+/// The TwiML answering the `<Gather>` action with `digits`.
+pub async fn digits_xml(app: &TestApp, leg: &Leg, digits: &str) -> String {
     let mut p = params(leg);
     p.push(("Digits".into(), digits.into()));
     p.push(("FinishedOnKey".into(), "#".into()));
-    twiml(post(app, "/twilio/pin", &p).await).await
+    twiml_text(post(app, "/twilio/pin", &p).await).await
+}
+
+pub async fn digits(app: &TestApp, leg: &Leg, digits: &str) -> Reply {
+    parse(&digits_xml(app, leg, digits).await)
 }
 
 pub async fn answered(app: &TestApp, leg: &Leg) {

@@ -174,14 +174,23 @@ pub fn parse(ncco: &Value) -> Reply {
     Reply::Goodbye { text: talks() }
 }
 
-async fn ncco(r: Response) -> Reply {
+async fn ncco_json(r: Response) -> Value {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
-    parse(&r.json::<Value>().await.unwrap())
+    r.json::<Value>().await.unwrap()
+}
+
+async fn ncco(r: Response) -> Reply {
+    parse(&ncco_json(r).await)
+}
+
+/// The NCCO answering the call.
+pub async fn start_ncco(app: &TestApp, leg: &Leg) -> Value {
+    ncco_json(get_signed(app, "/vonage/answer", &answer_params(leg)).await).await
 }
 
 pub async fn start(app: &TestApp, leg: &Leg) -> Reply {
-    ncco(get_signed(app, "/vonage/answer", &answer_params(leg)).await).await
+    parse(&start_ncco(app, leg).await)
 }
 
 /// The `input` event body (webhook reference, "Input"; `reference/providers.md` §4).
@@ -197,8 +206,13 @@ fn input_body(leg: &Leg, digits: &str, timed_out: bool) -> Value {
     })
 }
 
+/// The NCCO answering the `input` event with `digits`.
+pub async fn digits_ncco(app: &TestApp, leg: &Leg, digits: &str) -> Value {
+    ncco_json(post_signed(app, "/vonage/pin", &input_body(leg, digits, false)).await).await
+}
+
 pub async fn digits(app: &TestApp, leg: &Leg, digits: &str) -> Reply {
-    ncco(post_signed(app, "/vonage/pin", &input_body(leg, digits, false)).await).await
+    parse(&digits_ncco(app, leg, digits).await)
 }
 
 /// An event of a leg of `leg`'s conversation (webhook reference, "Events"). The dialled leg

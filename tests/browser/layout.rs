@@ -270,6 +270,14 @@ async fn the_bookings_trusted_callers_and_greetings_tables_fit_a_laptop_and_a_ph
         b.visit("/admin/greetings", "greetings").await;
         assert_fits(&b, window, "table#greetings", "the greetings").await;
         shot_at(&b, "table#greetings", "greetings-table").await;
+        assert_fits(
+            &b,
+            window,
+            "table#found-hi",
+            "where Hindi prompts come from",
+        )
+        .await;
+        shot_at(&b, "section#languages", "greetings-languages").await;
         b.finish().await;
     }
 }

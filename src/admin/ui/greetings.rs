@@ -85,6 +85,22 @@ fn known_prompt(raw: &str) -> Option<&'static str> {
     prompts::info(raw).map(|p| p.name)
 }
 
+/// The variables the template of the prompt named `prompt` may name.
+fn variables(prompt: &str) -> &'static [&'static str] {
+    prompts::info(prompt).map_or(&[], |p| p.rules.variables)
+}
+
+/// The shipped words of `prompt` in `language`, else those it falls back to (a party
+/// whisper: the whisper), else English's: what the edit form starts from.
+fn shipped_start(prompt: &str, language: &str) -> &'static str {
+    let fallback = prompts::info(prompt).and_then(|p| p.falls_back_to);
+    [Some(prompt), fallback]
+        .into_iter()
+        .flatten()
+        .find_map(|p| prompts::shipped_source(language, p).or_else(|| prompts::default_source(p)))
+        .unwrap_or_default()
+}
+
 /// One row of the greetings table.
 struct Row {
     prompt: &'static str,
@@ -96,6 +112,110 @@ struct Row {
     edit: String,
 }
 
+/// Where one prompt's words come from in one language, for every number.
+struct FoundRow {
+    prompt: &'static str,
+    /// "your own", "shipped", or "falls back to en (shipped)".
+    source: String,
+    /// Its words are another language's (or another prompt's).
+    falls_back: bool,
+    edit: String,
+}
+
+/// One language in use: who hears it, the voice each provider reads it with, and where each
+/// prompt's words come from ([`prompts::Book::found`]).
+struct LanguageView {
+    language: String,
+    /// Why it is in use: "default", "fallback", "shipped", "3 numbers", "greetings".
+    uses: String,
+    /// The voice of each provider, for people (`Twilio hi-IN Polly.Aditi`, ...).
+    voices: Vec<(&'static str, String)>,
+    rows: Vec<FoundRow>,
+    /// The languages some of its prompts fall back to, each once: callers hear a mix.
+    mixed_with: Vec<String>,
+}
+
+/// The provider names as the voices setting knows them, with the names people read.
+const PROVIDERS: [(&str, &str); 5] = [
+    ("twilio", "Twilio"),
+    ("plivo", "Plivo"),
+    ("vonage", "Vonage"),
+    ("8x8", "8x8"),
+    ("exotel", "Exotel"),
+];
+
+/// Every language in use, with where each prompt's words come from in it.
+fn language_views(state: &AppState, book: &prompts::Book) -> Vec<LanguageView> {
+    let shipped = prompts::shipped_languages();
+    let numbers = book.number_languages();
+    book.languages_in_use()
+        .into_iter()
+        .map(|language| {
+            let mut uses = Vec::new();
+            if language == state.greetings.default_language() {
+                uses.push("the default".to_owned());
+            }
+            if language == state.greetings.fallback_language() {
+                uses.push("the fallback".to_owned());
+            }
+            match numbers.iter().filter(|(_, l)| **l == language).count() {
+                0 => {}
+                1 => uses.push("1 number".to_owned()),
+                n => uses.push(format!("{n} numbers")),
+            }
+            if shipped.contains(&language.as_str()) {
+                uses.push("ships".to_owned());
+            }
+            if uses.is_empty() {
+                uses.push("greetings written in it".to_owned());
+            }
+            let mut mixed_with: Vec<String> = Vec::new();
+            let rows = prompts::CATALOGUE
+                .iter()
+                .map(|info| {
+                    let (source, falls_back) = match book.found(info.name, &language, "") {
+                        prompts::Found::Operator { .. } => ("your own".to_owned(), false),
+                        prompts::Found::Shipped => ("shipped".to_owned(), false),
+                        prompts::Found::FallsBack {
+                            prompt,
+                            language: to,
+                            shipped,
+                        } => {
+                            if to != language && !mixed_with.contains(&to) {
+                                mixed_with.push(to.clone());
+                            }
+                            let whose = if shipped { "shipped" } else { "your own" };
+                            let what = if prompt == info.name {
+                                format!("falls back to {to} ({whose})")
+                            } else {
+                                format!("falls back to {prompt} in {to} ({whose})")
+                            };
+                            (what, to != language)
+                        }
+                    };
+                    FoundRow {
+                        prompt: info.name,
+                        source,
+                        falls_back,
+                        edit: edit_url(info.name, &language, ""),
+                    }
+                })
+                .collect();
+            let voices = PROVIDERS
+                .iter()
+                .map(|(key, shown)| (*shown, state.settings.voices.describe(key, &language)))
+                .collect();
+            LanguageView {
+                uses: uses.join(", "),
+                voices,
+                rows,
+                mixed_with,
+                language,
+            }
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "admin/greetings.html")]
 struct ListPage {
@@ -105,6 +225,11 @@ struct ListPage {
     rows: Vec<Row>,
     default_language: String,
     languages: Vec<(String, String)>,
+    /// Every language in use, prompt by prompt.
+    language_views: Vec<LanguageView>,
+    /// Every prompt, for the form that opens one.
+    prompt_names: Vec<&'static str>,
+    fallback_language: String,
     language_saved: bool,
     nl_error: Option<String>,
     nl_number: String,
@@ -159,6 +284,7 @@ async fn list_page(
             });
         }
     }
+    let book = state.greetings.book().await;
     Ok(ListPage {
         signed_in: true,
         section: "greetings",
@@ -166,6 +292,9 @@ async fn list_page(
         rows,
         default_language,
         languages,
+        language_views: language_views(state, &book),
+        prompt_names: prompts::CATALOGUE.iter().map(|p| p.name).collect(),
+        fallback_language: state.greetings.fallback_language().to_owned(),
         language_saved,
         nl_error,
         nl_number,
@@ -198,6 +327,10 @@ struct EditPage {
     section: &'static str,
     csrf: String,
     prompt: String,
+    /// What the prompt's template may name (`brand`, `reference`, ...).
+    variables: &'static [&'static str],
+    /// Whether it is a whisper (said to the dialled party, naming the call's reference).
+    whisper: bool,
     kind: String,
     body: String,
     language: String,
@@ -277,10 +410,7 @@ async fn edit_form(
         Some(g) => (g.kind.clone(), g.body.clone()),
         None => (
             "text".to_owned(),
-            prompts::default_source(prompt)
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
+            shipped_start(prompt, &language).trim().to_owned(),
         ),
     };
     html(
@@ -290,6 +420,8 @@ async fn edit_form(
             section: "greetings",
             csrf: session.csrf.clone(),
             prompt: prompt.to_owned(),
+            variables: variables(prompt),
+            whisper: prompts::is_whisper(prompt),
             kind,
             body,
             language,
@@ -372,6 +504,8 @@ async fn edit(
         section: "greetings",
         csrf: session.csrf.clone(),
         prompt: prompt.to_owned(),
+        variables: variables(prompt),
+        whisper: prompts::is_whisper(prompt),
         kind: if form.kind == "audio" {
             "audio"
         } else {

@@ -3,6 +3,8 @@
 //! the call: `Incoming`, then one `Digits` per entry. Facts are read from storage; nothing is
 //! written (no call record, no step, no wrong-PIN row) and nothing is dialled.
 //!
+//! Each prompt shows the voice every provider would read it with ([`crate::config::Voices`]).
+//!
 //! A session without access to personal data runs it as an unknown caller keying nothing:
 //! whether a keyed PIN or a caller's number leads to a bridge would confirm a guessed PIN or
 //! number (of a customer, a courier, a booking's party), with no attempt limit and no trace.
@@ -27,12 +29,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The most entries one test call simulates.
 const MAX_ENTRIES: usize = 20;
 
+/// One thing the caller would hear.
+struct Heard {
+    /// The words in quotes, or the audio URL.
+    what: String,
+    /// The language of the words.
+    language: String,
+    /// The voice each provider would read them with (`Twilio`, `hi-IN Polly.Aditi`);
+    /// Exotel: `text` (it reads the text itself).
+    voices: Vec<(&'static str, String)>,
+}
+
 /// One step of the simulated call.
 struct Step {
     event: String,
-    heard: Vec<String>,
+    heard: Vec<Heard>,
     decision: &'static str,
 }
+
+/// The providers, as the voices setting names them and as people read them.
+const PROVIDERS: [(&str, &str); 5] = [
+    ("twilio", "Twilio"),
+    ("plivo", "Plivo"),
+    ("vonage", "Vonage"),
+    ("8x8", "8x8"),
+    ("exotel", "Exotel"),
+];
 
 #[derive(Template)]
 #[template(path = "admin/test_call.html")]
@@ -202,12 +224,24 @@ async fn run(
                 actix_web::error::ErrorServiceUnavailable("The database did not answer. Try again.")
             })?;
         call_state = next;
+        let voices = &state.settings.voices;
         let heard = voice
             .spoken(&decision)
             .into_iter()
-            .map(|s| match s {
-                Spoken::Text { words: t, .. } => format!("“{t}”"),
-                Spoken::Audio { url, .. } => format!("audio {url}"),
+            .map(|s| {
+                let language = s.language().to_owned();
+                let what = match s {
+                    Spoken::Text { words: t, .. } => format!("“{t}”"),
+                    Spoken::Audio { url, .. } => format!("audio {url}"),
+                };
+                Heard {
+                    what,
+                    voices: PROVIDERS
+                        .iter()
+                        .map(|(key, shown)| (*shown, voices.describe(key, &language)))
+                        .collect(),
+                    language,
+                }
             })
             .collect();
         out.steps.push(Step {

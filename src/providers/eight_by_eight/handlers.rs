@@ -78,7 +78,7 @@ async fn answer(state: &AppState, decision: &Decision, dialled: Option<&str>) ->
     let voice = state.voice_for(dialled).await;
     let options = response::Options {
         voice: &voice,
-        voice_profile: &state.settings.providers.eight_by_eight_voice_profile,
+        voices: &state.settings.voices,
         pin_min_length: state.settings.orders.pin_min,
         record: state.settings.calls.connect.record,
     };

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::PIN_PROMPT_ACTION_ID;
 use crate::call::flow::Decision;
 use crate::call::prompts::{Spoken, Voice};
+use crate::config::Voices;
 
 /// The `clientActionId` of a bridge (`makeCall`).
 pub const BRIDGE_ACTION_ID: &str = "pinbridge-bridge";
@@ -30,8 +31,9 @@ const PER_DIGIT_MS: u32 = 1_000;
 pub struct Options<'a> {
     /// The call's prompts (brand, language, operators' greetings).
     pub voice: &'a Voice,
-    /// The `voiceProfile` of `say` and `sayAndCapture` (mandatory in both).
-    pub voice_profile: &'a str,
+    /// The `voiceProfile` of each language's words in `say` and `sayAndCapture` (mandatory
+    /// in both): [`Voices::eight_by_eight`].
+    pub voices: &'a Voices,
     /// `PINBRIDGE_PIN_MIN_LENGTH`: the `minDigits` of the PIN prompt.
     pub pin_min_length: u8,
     /// Ask for `callRecording` on `makeCall` (it must also be enabled on the 8x8 account).
@@ -111,17 +113,21 @@ pub struct MakeCall {
 /// The callflow for a decision:
 /// - `AskForPin`: one `sayAndCapture`, the spoken words joined by a space, and nothing after
 ///   it: "Don't put `hangup` right after `sayAndCapture` in the same callflow, or the captured
-///   DTMF is ignored" (`reference/providers.md` §3.3);
+///   DTMF is ignored" (`reference/providers.md` §3.3). Its `voiceProfile` is that of the
+///   words' language; when the welcome is in another language than the PIN prompt (one of
+///   them fell back to another language), the welcome is a `say` of its own, with its own
+///   profile, before the `sayAndCapture` (see [`speech`]);
 /// - `Bridge`: `makeCall` from the virtual number (`dialled`, the request's raw
 ///   `destination`, when it did not parse) to the party to dial;
-/// - `Greet`/`Goodbye`: `say` then `hangup`; `Recorded`: `hangup`.
+/// - `Greet`/`Goodbye`: `say` (with the profile of its words' language) then `hangup`;
+///   `Recorded`: `hangup`.
 pub fn callflow(
     decision: &Decision,
     dialled: Option<&str>,
     options: Options<'_>,
 ) -> CallflowAnswer {
     // `sayAndCapture` has no audio form: an audio greeting is spoken as the default text.
-    let spoken = words(&options.voice.spoken_text(decision));
+    let spoken = options.voice.spoken_text(decision);
     match decision {
         Decision::AskForPin {
             max_digits,
@@ -131,18 +137,33 @@ pub fn callflow(
         } => {
             let max_digits = (*max_digits).clamp(1, MAX_DIGITS_LIMIT);
             let (digit_timeout, overall_timeout) = timeouts_ms(*timeout_secs, max_digits);
+            let mut callflow = speech(spoken, options.voices);
+            let (prompt_message, voice_profile) = match callflow.pop() {
+                Some(Action::Say(Say {
+                    text,
+                    voice_profile,
+                })) => (text, voice_profile),
+                _ => (
+                    String::new(),
+                    options
+                        .voices
+                        .eight_by_eight(crate::call::prompts::ENGLISH)
+                        .to_owned(),
+                ),
+            };
+            callflow.push(Action::SayAndCapture(SayAndCapture {
+                prompt_message,
+                voice_profile,
+                complete_on_hash: *finish_on_key == '#',
+                min_digits: options.pin_min_length.clamp(1, max_digits),
+                max_digits,
+                digit_timeout,
+                overall_timeout,
+                no_of_tries: 1,
+            }));
             CallflowAnswer {
                 client_action_id: PIN_PROMPT_ACTION_ID,
-                callflow: vec![Action::SayAndCapture(SayAndCapture {
-                    prompt_message: spoken,
-                    voice_profile: options.voice_profile.to_owned(),
-                    complete_on_hash: *finish_on_key == '#',
-                    min_digits: options.pin_min_length.clamp(1, max_digits),
-                    max_digits,
-                    digit_timeout,
-                    overall_timeout,
-                    no_of_tries: 1,
-                })],
+                callflow,
             }
         }
         Decision::Bridge { to, caller_id, .. } => CallflowAnswer {
@@ -155,18 +176,7 @@ pub fn callflow(
         },
         Decision::Greet { .. } | Decision::Goodbye { .. } if !spoken.is_empty() => {
             // `say` for words, `playFile` for an audio greeting, then `hangup`.
-            let mut callflow: Vec<Action> = options
-                .voice
-                .spoken(decision)
-                .into_iter()
-                .map(|item| match item {
-                    Spoken::Text { words: text, .. } => Action::Say(Say {
-                        text,
-                        voice_profile: options.voice_profile.to_owned(),
-                    }),
-                    Spoken::Audio { url: file_url, .. } => Action::PlayFile(PlayFile { file_url }),
-                })
-                .collect();
+            let mut callflow = speech(options.voice.spoken(decision), options.voices);
             callflow.push(Action::Hangup);
             CallflowAnswer {
                 client_action_id: GOODBYE_ACTION_ID,
@@ -180,13 +190,33 @@ pub fn callflow(
     }
 }
 
-/// The words of `spoken`, joined by spaces: one `say` or `sayAndCapture` text.
-fn words(spoken: &[Spoken]) -> String {
-    spoken
-        .iter()
-        .filter_map(Spoken::words)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// What `spoken` says, as callflow actions: consecutive words in one language joined by
+/// spaces in one `say` with that language's `voiceProfile` ([`Voices::eight_by_eight`]), each
+/// audio greeting a `playFile`. The one way a callflow speaks, for prompts and for what a
+/// bridge says; the PIN prompt turns its last `say` into the `sayAndCapture`.
+pub fn speech(spoken: Vec<Spoken>, voices: &Voices) -> Vec<Action> {
+    let mut out: Vec<Action> = Vec::with_capacity(spoken.len());
+    for item in spoken {
+        match item {
+            Spoken::Text { words, language } => {
+                let profile = voices.eight_by_eight(&language);
+                match out.last_mut() {
+                    Some(Action::Say(say)) if say.voice_profile == profile => {
+                        say.text.push(' ');
+                        say.text.push_str(&words);
+                    }
+                    _ => out.push(Action::Say(Say {
+                        text: words,
+                        voice_profile: profile.to_owned(),
+                    })),
+                }
+            }
+            Spoken::Audio { url: file_url, .. } => {
+                out.push(Action::PlayFile(PlayFile { file_url }))
+            }
+        }
+    }
+    out
 }
 
 /// `digitTimeout` and `overallTimeout` in ms for a prompt that waits `timeout_secs` (at least
@@ -221,7 +251,7 @@ mod tests {
     fn options() -> Options<'static> {
         Options {
             voice: Box::leak(Box::new(Voice::plain("Swift Couriers", 3))),
-            voice_profile: "en-US-BenjaminRUS",
+            voices: Box::leak(Box::new(Voices::default())),
             pin_min_length: 4,
             record: false,
         }
@@ -337,6 +367,100 @@ mod tests {
         assert_eq!(
             render(&Decision::Recorded, None, options())["callflow"],
             json!([{"action": "hangup"}])
+        );
+    }
+
+    /// A call to a Tamil number whose operator wrote only a Tamil welcome: the PIN prompt
+    /// falls back to English. Tamil has a voice on every provider here.
+    fn tamil() -> (Voice, crate::config::Settings) {
+        let greeting = crate::storage::greetings::Greeting {
+            prompt: "welcome".into(),
+            language: "ta".into(),
+            virtual_number: String::new(),
+            kind: "text".into(),
+            body: "Vanakkam".into(),
+            updated_at: 0,
+        };
+        let book = crate::call::prompts::Book::build(
+            &[greeting],
+            &[("+914".into(), "ta".into())],
+            &crate::call::prompts::Languages::english(),
+            "B",
+            3,
+            None,
+        );
+        let settings = crate::config::Settings::load_from(
+            None,
+            [
+                ("PINBRIDGE_LANGUAGE_LOCALES", "ta=ta-IN"),
+                ("PINBRIDGE_VONAGE_STYLES", "ta=1"),
+                ("PINBRIDGE_8X8_VOICE_PROFILES", "ta=ta-IN-PallaviNeural"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        (
+            Voice::new(std::sync::Arc::new(book), Some("+914")),
+            settings,
+        )
+    }
+
+    #[test]
+    fn a_hindi_numbers_whole_pin_call_has_the_hindi_voice_profile() {
+        use crate::providers::hindi;
+        let voice = hindi::voice();
+        let options = Options {
+            voice: &voice,
+            ..options()
+        };
+        let mut spoken = 0;
+        for decision in hindi::pin_call() {
+            let v = render(&decision, Some(hindi::NUMBER), options);
+            for action in v["callflow"].as_array().unwrap() {
+                let text = match action["action"].as_str() {
+                    Some("say") => &action["params"]["text"],
+                    Some("sayAndCapture") => &action["params"]["promptMessage"],
+                    _ => continue,
+                };
+                assert_eq!(action["params"]["voiceProfile"], "hi-IN-SwaraNeural", "{v}");
+                assert!(
+                    text.as_str()
+                        .unwrap()
+                        .chars()
+                        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c)),
+                    "Hindi words: {v}"
+                );
+                spoken += 1;
+            }
+        }
+        assert_eq!(
+            spoken, 6,
+            "the welcome joins the PIN prompt in one sayAndCapture"
+        );
+    }
+
+    #[test]
+    fn a_welcome_in_another_language_is_a_say_of_its_own_before_the_capture() {
+        let (voice, settings) = tamil();
+        let options = Options {
+            voice: &voice,
+            voices: &settings.voices,
+            ..options()
+        };
+        let v = render(&ask(12), None, options);
+        let flow = v["callflow"].as_array().unwrap();
+        assert_eq!(flow.len(), 2, "{v}");
+        assert_eq!(
+            flow[0],
+            json!({"action": "say", "params": {"text": "Vanakkam", "voiceProfile": "ta-IN-PallaviNeural"}})
+        );
+        assert_eq!(flow[1]["action"], "sayAndCapture");
+        assert_eq!(flow[1]["params"]["voiceProfile"], "en-US-BenjaminRUS");
+        assert!(
+            flow[1]["params"]["promptMessage"]
+                .as_str()
+                .unwrap()
+                .starts_with("Please enter your order PIN")
         );
     }
 }

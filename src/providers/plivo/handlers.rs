@@ -135,6 +135,7 @@ async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) ->
     response::xml(
         decision,
         &voice,
+        &state.settings.voices,
         response::Urls {
             pin: &pin,
             hangup: &hangup,

@@ -8,6 +8,7 @@ use askama::Template;
 use crate::call::ConnectOptions;
 use crate::call::flow::Decision;
 use crate::call::prompts::{Spoken, Voice};
+use crate::config::Voices;
 
 /// `digitEndTimeout` of `<GetInput>`: seconds allowed between two keys (Plivo allows 2–10).
 pub const DIGIT_END_TIMEOUT_SECS: u8 = 5;
@@ -15,7 +16,7 @@ pub const DIGIT_END_TIMEOUT_SECS: u8 = 5;
 #[derive(Template)]
 #[template(path = "plivo/get_input.xml")]
 struct GetInput<'a> {
-    speak: Vec<Spoken>,
+    speech: Vec<Speech<'a>>,
     max_digits: u8,
     finish_on_key: char,
     digit_end_timeout: u8,
@@ -36,8 +37,44 @@ struct Dial<'a> {
 
 #[derive(Template)]
 #[template(path = "plivo/goodbye.xml")]
-struct Goodbye {
-    speak: Option<Spoken>,
+struct Goodbye<'a> {
+    speech: Vec<Speech<'a>>,
+}
+
+/// One thing the caller hears, as `templates/plivo/speech.xml` renders it: a `<Speak>` in
+/// the locale and voice of its words, or a `<Play>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Speech<'a> {
+    /// The URL of an audio greeting (a `<Play>`), else `None`.
+    pub audio: Option<String>,
+    /// The words (empty for audio).
+    pub words: String,
+    /// The `language` attribute: the locale of the words' language.
+    pub locale: &'a str,
+    /// The `voice` attribute, if one is set for the language.
+    pub voice: Option<&'a str>,
+}
+
+/// What `spoken` says, each item with the `<Speak>` `language` and `voice` of its own language
+/// ([`Voices::plivo`]): the one way this provider speaks, for prompts and for what a bridge
+/// says, through the `plivo/speech.xml` partial.
+pub fn speech<'a>(spoken: impl IntoIterator<Item = Spoken>, voices: &'a Voices) -> Vec<Speech<'a>> {
+    spoken
+        .into_iter()
+        .map(|item| {
+            let tts = voices.plivo(item.language());
+            let (audio, words) = match item {
+                Spoken::Audio { url, .. } => (Some(url), String::new()),
+                Spoken::Text { words, .. } => (None, words),
+            };
+            Speech {
+                audio,
+                words,
+                locale: tts.locale,
+                voice: tts.voice,
+            }
+        })
+        .collect()
 }
 
 /// Where the XML sends the call next.
@@ -68,11 +105,13 @@ pub fn execution_timeout(first_key_secs: u8, max_digits: u8) -> u16 {
 ///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record);
 /// - `Greet`/`Goodbye`: `<Speak>` then `<Hangup/>`; `Recorded`: `<Hangup/>`.
 ///
-/// `dialled` is the `To` of the call as received: the caller ID when the virtual number did
-/// not parse.
+/// Every `<Speak>` carries the `language` (and `voice`, where set) of its own words
+/// ([`speech`]). `dialled` is the `To` of the call as received: the caller ID when the virtual
+/// number did not parse.
 pub fn xml(
     decision: &Decision,
     voice: &Voice,
+    voices: &Voices,
     urls: Urls<'_>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
@@ -84,7 +123,7 @@ pub fn xml(
             timeout_secs,
             ..
         } => GetInput {
-            speak: voice.spoken(decision),
+            speech: speech(voice.spoken(decision), voices),
             max_digits: *max_digits,
             finish_on_key: *finish_on_key,
             digit_end_timeout: DIGIT_END_TIMEOUT_SECS,
@@ -105,10 +144,10 @@ pub fn xml(
             .render()
         }
         Decision::Greet { .. } | Decision::Goodbye { .. } => Goodbye {
-            speak: voice.spoken(decision).into_iter().next(),
+            speech: speech(voice.spoken(decision).into_iter().take(1), voices),
         }
         .render(),
-        Decision::Recorded => Goodbye { speak: None }.render(),
+        Decision::Recorded => Goodbye { speech: Vec::new() }.render(),
     };
     let body = rendered.unwrap_or_else(|_| {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>".to_owned()
@@ -161,6 +200,7 @@ mod tests {
         let xml = body(xml(
             &bridge(Some("+917314853246")),
             &Voice::plain("B", 3),
+            &Voices::default(),
             URLS,
             Some("917314853246"),
             &connect(),
@@ -179,6 +219,7 @@ mod tests {
         let xml = body(xml(
             &bridge(None),
             &Voice::plain("B", 3),
+            &Voices::default(),
             URLS,
             Some("7314-VN"),
             &connect(),
@@ -196,6 +237,7 @@ mod tests {
         let xml = body(xml(
             &bridge(Some("+917314853246")),
             &Voice::plain("B", 3),
+            &Voices::default(),
             URLS,
             None,
             &options,
@@ -205,5 +247,53 @@ mod tests {
         assert!(record < xml.find("<Dial ").unwrap(), "{xml}");
         assert!(xml.contains(r#"startOnDialAnswer="true""#), "{xml}");
         assert!(xml.contains(r#"redirect="false""#), "{xml}");
+    }
+
+    /// Each `<Speak>` of `xml`: (language, voice, words).
+    fn speaks(xml: &str) -> Vec<(String, Option<String>, String)> {
+        let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        doc.descendants()
+            .filter(|n| n.has_tag_name("Speak"))
+            .map(|n| {
+                (
+                    n.attribute("language").unwrap_or_default().to_owned(),
+                    n.attribute("voice").map(str::to_owned),
+                    n.text().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_hindi_numbers_whole_pin_call_is_spoken_with_the_hindi_voice() {
+        use crate::providers::hindi;
+        let voice = hindi::voice();
+        let voices = Voices::default();
+        let mut heard = 0;
+        for decision in hindi::pin_call() {
+            let xml = body(xml(
+                &decision,
+                &voice,
+                &voices,
+                URLS,
+                Some(hindi::NUMBER),
+                &connect(),
+            ))
+            .await;
+            let speaks = speaks(&xml);
+            assert_eq!(speaks.len(), Voice::prompts(&decision).len(), "{xml}");
+            for (language, voice, words) in speaks {
+                assert_eq!(language, "hi-IN", "{xml}");
+                assert_eq!(voice.as_deref(), Some("Polly.Aditi"), "{xml}");
+                assert!(
+                    words
+                        .chars()
+                        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c)),
+                    "Hindi words: {xml}"
+                );
+                heard += 1;
+            }
+        }
+        assert_eq!(heard, 7, "welcome and six prompts");
     }
 }

@@ -102,6 +102,7 @@ async fn answer(
     response::twiml(
         decision,
         &voice,
+        &state.settings.voices,
         response::Urls {
             pin: &pin,
             status: &status,

@@ -154,6 +154,7 @@ async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpRe
     response::answer(
         decision,
         &voice,
+        &state.settings.voices,
         response::Urls {
             pin: &pin,
             event: &event,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::call::ConnectOptions;
 use crate::call::flow::Decision;
 use crate::call::prompts::{Spoken, Voice};
+use crate::config::{Voices, VonageVoice};
 
 /// `talk.text`: "a maximum of 1,500 characters" (NCCO reference, "Talk").
 pub const MAX_TALK_CHARS: usize = 1500;
@@ -24,6 +25,11 @@ pub const MAX_LIMIT_SECS: u64 = 7200;
 enum Action<'a> {
     Talk {
         text: String,
+        /// The locale of the words (`hi-IN`): "if you do not specify a language then Vonage
+        /// will default to an en-US voice" (text-to-speech guide).
+        language: &'a str,
+        /// Which of the locale's voices, from 0.
+        style: u8,
         /// Only with an `input` next: "if true, the next non-talk action must be input".
         #[serde(rename = "bargeIn", skip_serializing_if = "std::ops::Not::not")]
         barge_in: bool,
@@ -95,26 +101,42 @@ pub fn without_plus(number: &str) -> &str {
     number.strip_prefix('+').unwrap_or(number)
 }
 
-fn talk(words: &[String], barge_in: bool) -> Action<'static> {
+fn talk<'a>(words: &[String], voice: VonageVoice<'a>) -> Action<'a> {
     let joined = words.join(" ");
     let text = match joined.char_indices().nth(MAX_TALK_CHARS) {
         Some((cut, _)) => joined[..cut].to_owned(),
         None => joined,
     };
-    Action::Talk { text, barge_in }
+    Action::Talk {
+        text,
+        language: voice.locale,
+        style: voice.style,
+        barge_in: false,
+    }
 }
 
-/// What the caller hears, as NCCO actions: consecutive texts joined in one `talk`, each audio
-/// greeting a `stream`. `barge_in` goes on the last action only (the one before `input`).
-fn speech(spoken: Vec<Spoken>, barge_in: bool) -> Vec<Action<'static>> {
+/// What the caller hears, as NCCO actions: consecutive texts in one language joined in one
+/// `talk` with that language's `language` and `style` ([`Voices::vonage`]), each audio
+/// greeting a `stream`; texts in different languages are separate `talk`s. `barge_in` goes on
+/// the last action only (the one before `input`). The one way an NCCO speaks, for prompts and
+/// for what a bridge says.
+fn speech<'a>(spoken: Vec<Spoken>, voices: &'a Voices, barge_in: bool) -> Vec<Action<'a>> {
     let mut actions = Vec::with_capacity(spoken.len());
     let mut words: Vec<String> = Vec::new();
+    let mut voice: Option<VonageVoice<'a>> = None;
     for item in spoken {
         match item {
-            Spoken::Text { words: t, .. } => words.push(t),
+            Spoken::Text { words: t, language } => {
+                let this = voices.vonage(&language);
+                if let Some(before) = voice.filter(|v| *v != this) {
+                    actions.push(talk(&std::mem::take(&mut words), before));
+                }
+                voice = Some(this);
+                words.push(t);
+            }
             Spoken::Audio { url, .. } => {
-                if !words.is_empty() {
-                    actions.push(talk(&std::mem::take(&mut words), false));
+                if let Some(before) = voice.take() {
+                    actions.push(talk(&std::mem::take(&mut words), before));
                 }
                 actions.push(Action::Stream {
                     stream_url: [url],
@@ -123,8 +145,10 @@ fn speech(spoken: Vec<Spoken>, barge_in: bool) -> Vec<Action<'static>> {
             }
         }
     }
-    if !words.is_empty() || actions.is_empty() {
-        actions.push(talk(&words, false));
+    if let Some(last) = voice {
+        actions.push(talk(&words, last));
+    } else if actions.is_empty() {
+        actions.push(talk(&[], voices.vonage(crate::call::prompts::ENGLISH)));
     }
     if let Some(Action::Talk { barge_in: b, .. } | Action::Stream { barge_in: b, .. }) =
         actions.last_mut()
@@ -144,7 +168,8 @@ pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
 }
 
 /// The NCCO actions for a decision:
-/// - `AskForPin`: `talk` (the prompts joined by a space, `bargeIn` so a key stops the speech),
+/// - `AskForPin`: `talk` (the prompts joined by a space, `bargeIn` so a key stops the speech;
+///   one `talk` per language, each with its `language` and `style`: see [`speech`]),
 ///   then `input` of `type ["dtmf"]` with `maxDigits` ≤ 20, `submitOnHash` when the flow ends
 ///   entries with `#`, `timeOut` ≤ 10 s, posting to `/vonage/pin`. The answer to that post is a
 ///   new NCCO that replaces this one.
@@ -158,6 +183,7 @@ pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
 pub fn ncco<'a>(
     decision: &Decision,
     voice: &Voice,
+    voices: &'a Voices,
     urls: Urls<'a>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
@@ -169,7 +195,7 @@ pub fn ncco<'a>(
             timeout_secs,
             ..
         } => {
-            let mut actions = speech(voice.spoken(decision), true);
+            let mut actions = speech(voice.spoken(decision), voices, true);
             actions.push(Action::Input {
                 kind: ["dtmf"],
                 dtmf: DtmfSettings {
@@ -208,7 +234,9 @@ pub fn ncco<'a>(
             });
             actions
         }
-        Decision::Greet { .. } | Decision::Goodbye { .. } => speech(voice.spoken(decision), false),
+        Decision::Greet { .. } | Decision::Goodbye { .. } => {
+            speech(voice.spoken(decision), voices, false)
+        }
         Decision::Recorded => Vec::new(),
     }
 }
@@ -217,11 +245,12 @@ pub fn ncco<'a>(
 pub fn answer(
     decision: &Decision,
     voice: &Voice,
+    voices: &Voices,
     urls: Urls<'_>,
     dialled: Option<&str>,
     connect: &ConnectOptions,
 ) -> HttpResponse {
-    HttpResponse::Ok().json(ncco(decision, voice, urls, dialled, connect))
+    HttpResponse::Ok().json(ncco(decision, voice, voices, urls, dialled, connect))
 }
 
 #[cfg(test)]
@@ -245,6 +274,7 @@ mod tests {
         serde_json::to_value(ncco(
             decision,
             &Voice::plain("Swift Couriers", 3),
+            &Voices::default(),
             URLS,
             dialled,
             connect,
@@ -274,7 +304,7 @@ mod tests {
         assert_eq!(
             got,
             json!([
-                {"action": "talk", "text": spoken, "bargeIn": true},
+                {"action": "talk", "text": spoken, "language": "en-IN", "style": 0, "bargeIn": true},
                 {"action": "input", "type": ["dtmf"],
                  "dtmf": {"maxDigits": 6, "submitOnHash": true, "timeOut": 5},
                  "eventUrl": ["https://masking.example.com/vonage/pin"], "eventMethod": "POST"}
@@ -362,6 +392,7 @@ mod tests {
                 prompt: Prompt::NoOneToDial,
             },
             &Voice::plain(&brand, 3),
+            &Voices::default(),
             URLS,
             None,
             &CONNECT,
@@ -370,5 +401,98 @@ mod tests {
         let text = v[0]["text"].as_str().unwrap();
         assert!(text.contains("Tom & \"Jerry\" <Express>"));
         assert_eq!(text.chars().count(), MAX_TALK_CHARS);
+    }
+
+    /// A call to a Tamil number whose operator wrote only a Tamil welcome: the PIN prompt
+    /// falls back to English. Tamil has a voice on every provider here.
+    fn tamil() -> (Voice, crate::config::Settings) {
+        let greeting = crate::storage::greetings::Greeting {
+            prompt: "welcome".into(),
+            language: "ta".into(),
+            virtual_number: String::new(),
+            kind: "text".into(),
+            body: "Vanakkam".into(),
+            updated_at: 0,
+        };
+        let book = crate::call::prompts::Book::build(
+            &[greeting],
+            &[("+914".into(), "ta".into())],
+            &crate::call::prompts::Languages::english(),
+            "B",
+            3,
+            None,
+        );
+        let settings = crate::config::Settings::load_from(
+            None,
+            [
+                ("PINBRIDGE_LANGUAGE_LOCALES", "ta=ta-IN"),
+                ("PINBRIDGE_VONAGE_STYLES", "ta=1"),
+                ("PINBRIDGE_8X8_VOICE_PROFILES", "ta=ta-IN-PallaviNeural"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        (
+            Voice::new(std::sync::Arc::new(book), Some("+914")),
+            settings,
+        )
+    }
+
+    #[test]
+    fn a_hindi_numbers_whole_pin_call_talks_with_the_hindi_voice() {
+        use crate::providers::hindi;
+        let voice = hindi::voice();
+        let voices = Voices::default();
+        let mut talks = 0;
+        for decision in hindi::pin_call() {
+            let v = serde_json::to_value(ncco(
+                &decision,
+                &voice,
+                &voices,
+                URLS,
+                Some(hindi::NUMBER),
+                &CONNECT,
+            ))
+            .unwrap();
+            let actions = v.as_array().unwrap();
+            let talk: Vec<&Value> = actions.iter().filter(|a| a["action"] == "talk").collect();
+            assert_eq!(talk.len(), 1, "one language, one talk: {v}");
+            assert_eq!(talk[0]["language"], "hi-IN", "{v}");
+            assert_eq!(talk[0]["style"], 0, "{v}");
+            let text = talk[0]["text"].as_str().unwrap();
+            assert!(
+                text.chars().any(|c| ('\u{0900}'..='\u{097F}').contains(&c)),
+                "Hindi words: {v}"
+            );
+            talks += 1;
+        }
+        assert_eq!(talks, 6);
+    }
+
+    #[test]
+    fn prompts_in_two_languages_are_two_talks_each_with_its_own_voice() {
+        let (voice, settings) = tamil();
+        let v = serde_json::to_value(ncco(
+            &ask(6, 5),
+            &voice,
+            &settings.voices,
+            URLS,
+            None,
+            &CONNECT,
+        ))
+        .unwrap();
+        assert_eq!(v[0]["action"], "talk");
+        assert_eq!(
+            (&v[0]["text"], &v[0]["language"], &v[0]["style"]),
+            (&json!("Vanakkam"), &json!("ta-IN"), &json!(1))
+        );
+        assert!(v[0].get("bargeIn").is_none(), "{v}");
+        assert_eq!(v[1]["action"], "talk");
+        assert_eq!(
+            (&v[1]["language"], &v[1]["bargeIn"]),
+            (&json!("en-IN"), &json!(true))
+        );
+        assert!(v[1]["text"].as_str().unwrap().contains("order PIN"), "{v}");
+        assert_eq!(v[2]["action"], "input");
     }
 }

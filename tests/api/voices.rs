@@ -1,0 +1,160 @@
+//! Voices: a Hindi number's PIN call, driven through each provider's real (signed) webhooks,
+//! carries the Hindi voice of that provider on every prompt: welcome, PIN prompt, wrong PINs,
+//! attempts used up.
+
+use serde_json::{Value, json};
+
+use crate::common::{ADMIN_TOKEN, TestApp, admin_csrf};
+use crate::helpers::{admin_get, admin_post, admin_sign_in};
+use crate::scenarios::{self, COURIER, Leg, VN};
+
+/// The scenarios' application, with [`VN`] in the pool and its language set to Hindi in the
+/// greetings page, and an order on it.
+async fn hindi_app() -> TestApp {
+    let app = scenarios::spawn().await;
+    let r = app
+        .client
+        .post(app.api("/virtual-numbers"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"number": VN, "provider": "exotel"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let cookie = admin_sign_in(&app).await;
+    let (_, page) = admin_get(&app, &cookie, "/admin/greetings").await;
+    let csrf = admin_csrf(&page);
+    let r = admin_post(
+        &app,
+        &cookie,
+        "/admin/greetings/language",
+        &[("csrf", &csrf), ("number", VN), ("language", "hi")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    scenarios::order(&app, "OD-1", "4821").await;
+    app
+}
+
+fn devanagari(text: &str) -> bool {
+    text.chars().any(|c| ('\u{0900}'..='\u{097F}').contains(&c))
+}
+
+/// Checks every `tag` element of `xml` (`Say`, `Speak`) for the Hindi locale, `voice` and
+/// Hindi words; returns how many there were.
+fn check_xml(xml: &str, tag: &str, voice: &str) -> usize {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let mut n = 0;
+    for node in doc.descendants().filter(|n| n.has_tag_name(tag)) {
+        assert_eq!(node.attribute("language"), Some("hi-IN"), "{xml}");
+        assert_eq!(node.attribute("voice"), Some(voice), "{xml}");
+        assert!(devanagari(node.text().unwrap_or_default()), "{xml}");
+        n += 1;
+    }
+    assert!(n > 0, "something is said: {xml}");
+    n
+}
+
+#[tokio::test]
+async fn twilio_says_every_prompt_of_a_hindi_numbers_pin_call_in_hindi() {
+    let app = hindi_app().await;
+    let leg = Leg::new("CAvoices1", COURIER);
+    let mut said = check_xml(
+        &crate::twilio::start_xml(&app, &leg).await,
+        "Say",
+        "Polly.Aditi",
+    );
+    for _ in 0..3 {
+        let xml = crate::twilio::digits_xml(&app, &leg, "1111").await;
+        said += check_xml(&xml, "Say", "Polly.Aditi");
+    }
+    assert_eq!(
+        said, 5,
+        "welcome, PIN prompt, two wrong PINs, attempts used up"
+    );
+}
+
+#[tokio::test]
+async fn plivo_speaks_every_prompt_of_a_hindi_numbers_pin_call_in_hindi() {
+    let app = hindi_app().await;
+    let leg = Leg::new("5d9c2b1e-voices-1", COURIER);
+    let mut said = check_xml(
+        &crate::plivo::start_xml(&app, &leg).await,
+        "Speak",
+        "Polly.Aditi",
+    );
+    for _ in 0..3 {
+        let xml = crate::plivo::digits_xml(&app, &leg, "1111").await;
+        said += check_xml(&xml, "Speak", "Polly.Aditi");
+    }
+    assert_eq!(
+        said, 5,
+        "welcome, PIN prompt, two wrong PINs, attempts used up"
+    );
+}
+
+/// Checks every `talk` of an NCCO for the Hindi locale and style 0; returns how many.
+fn check_ncco(ncco: &Value) -> usize {
+    let talks: Vec<&Value> = ncco
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "talk")
+        .collect();
+    assert!(!talks.is_empty(), "{ncco}");
+    for talk in &talks {
+        assert_eq!(talk["language"], "hi-IN", "{ncco}");
+        assert_eq!(talk["style"], 0, "{ncco}");
+        assert!(devanagari(talk["text"].as_str().unwrap()), "{ncco}");
+    }
+    talks.len()
+}
+
+#[tokio::test]
+async fn vonage_talks_every_prompt_of_a_hindi_numbers_pin_call_in_hindi() {
+    let app = hindi_app().await;
+    let leg = Leg::new("voices-1", COURIER);
+    let mut talks = check_ncco(&crate::vonage::start_ncco(&app, &leg).await);
+    for _ in 0..3 {
+        talks += check_ncco(&crate::vonage::digits_ncco(&app, &leg, "1111").await);
+    }
+    assert_eq!(
+        talks, 4,
+        "the welcome and PIN prompt in one talk, then one a step"
+    );
+}
+
+/// Checks every `say` and `sayAndCapture` of a callflow for the Hindi voice profile; returns
+/// how many.
+fn check_callflow(answer: &Value) -> usize {
+    let mut n = 0;
+    for action in answer["callflow"].as_array().unwrap() {
+        let text = match action["action"].as_str() {
+            Some("say") => &action["params"]["text"],
+            Some("sayAndCapture") => &action["params"]["promptMessage"],
+            _ => continue,
+        };
+        assert_eq!(
+            action["params"]["voiceProfile"], "hi-IN-SwaraNeural",
+            "{answer}"
+        );
+        assert!(devanagari(text.as_str().unwrap()), "{answer}");
+        n += 1;
+    }
+    assert!(n > 0, "something is said: {answer}");
+    n
+}
+
+#[tokio::test]
+async fn eight_by_eight_says_every_prompt_of_a_hindi_numbers_pin_call_in_hindi() {
+    let app = hindi_app().await;
+    let leg = Leg::new("voices-1", COURIER);
+    let mut said = check_callflow(&crate::eight_by_eight::start_json(&app, &leg).await);
+    for _ in 0..3 {
+        said += check_callflow(&crate::eight_by_eight::digits_json(&app, &leg, "1111").await);
+    }
+    assert_eq!(
+        said, 4,
+        "the welcome and PIN prompt in one sayAndCapture, then one a step"
+    );
+}
