@@ -295,13 +295,16 @@ impl Sessions {
         {
             let query = self.pin_query(call, pin.as_ref());
             let reachable = self.reachable(call, pin.len()).await?;
-            return self
+            let (mut decision, after) = self
                 .check_pin(call, stored, state, event, query, reachable)
-                .await;
+                .await?;
+            self.fill_bridging(call, &mut decision).await?;
+            return Ok((decision, after));
         }
         let facts = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
-        let (next, decision) = flow::step(&state, event, &facts, &self.config.policy);
+        let (next, mut decision) = flow::step(&state, event, &facts, &self.config.policy);
+        self.fill_bridging(call, &mut decision).await?;
         if keyed_digits
             && next.attempts > state.attempts
             && next.last_failure == Some(flow::Failure::WrongPin)
@@ -350,7 +353,56 @@ impl Sessions {
         event: CallEvent,
     ) -> Result<(CallState, Decision), storage::Error> {
         let facts = self.facts(call, state, &event).await?;
-        Ok(flow::step(state, event, &facts, &self.config.policy))
+        let (next, mut decision) = flow::step(state, event, &facts, &self.config.policy);
+        self.fill_bridging(call, &mut decision).await?;
+        Ok((next, decision))
+    }
+
+    /// Fills in how a bridge the engine decided is dialled: the order's or booking's options
+    /// over its virtual number's, what a whisper names, which party is dialled. A bridge to
+    /// the fallback desk keeps the settings (storage is what failed).
+    async fn fill_bridging(
+        &self,
+        call: &Inbound,
+        decision: &mut Decision,
+    ) -> Result<(), storage::Error> {
+        let Decision::Bridge {
+            to,
+            route,
+            bridging,
+            ..
+        } = decision
+        else {
+            return Ok(());
+        };
+        if *route == flow::Route::Fallback {
+            return Ok(());
+        }
+        let found = storage::call_options::for_bridge(
+            &self.db,
+            route.order_id(),
+            route.booking_id(),
+            call.virtual_number.as_ref().map(AsRef::as_ref),
+        )
+        .await?;
+        bridging.options = found.own.or(&found.number);
+        let route = &*route;
+        bridging.reference = match route {
+            flow::Route::Booking { booking_id } => {
+                Some(found.reference.unwrap_or_else(|| booking_id.clone()))
+            }
+            other => other
+                .order_id()
+                .map(str::to_owned)
+                .or(found.reference)
+                .or_else(|| other.booking_id().map(str::to_owned)),
+        };
+        bridging.dialled = match (route, found.party_a) {
+            (flow::Route::Booking { .. }, Some(a)) if a == to.as_ref() => flow::Dialled::PartyA,
+            (flow::Route::Booking { .. }, Some(_)) => flow::Dialled::PartyB,
+            _ => flow::Dialled::Any,
+        };
+        Ok(())
     }
 
     /// Keeps an order just found by its PIN for the dial that follows ([`ORDER_TTL`]).

@@ -298,6 +298,7 @@ mod tests {
             route: Route::Pin {
                 order_id: "OD-1".into(),
             },
+            bridging: crate::call::flow::Bridging::default(),
         };
         let vn = PhoneNumber::parse("07314853246", region).unwrap();
         assert_eq!(

@@ -147,6 +147,7 @@ mod tests {
             route: crate::call::flow::Route::Pin {
                 order_id: "o".into(),
             },
+            bridging: crate::call::flow::Bridging::default(),
         }
     }
 

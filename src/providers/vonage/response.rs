@@ -300,6 +300,7 @@ mod tests {
             route: Route::Pin {
                 order_id: "OD-1".into(),
             },
+            bridging: crate::call::flow::Bridging::default(),
         }
     }
 
