@@ -358,6 +358,80 @@ impl Sessions {
         Ok((next, decision))
     }
 
+    /// How the bridge of `route` to `to` (E.164) through `virtual_number` is dialled: the
+    /// order's or booking's options over the number's, what a whisper names, which party is
+    /// dialled.
+    async fn bridging_for(
+        &self,
+        route: &flow::Route,
+        to: &str,
+        virtual_number: Option<&str>,
+    ) -> Result<flow::Bridging, storage::Error> {
+        let found = storage::call_options::for_bridge(
+            &self.db,
+            route.order_id(),
+            route.booking_id(),
+            virtual_number,
+        )
+        .await?;
+        let reference = match route {
+            flow::Route::Booking { booking_id } => {
+                Some(found.reference.unwrap_or_else(|| booking_id.clone()))
+            }
+            other => other
+                .order_id()
+                .map(str::to_owned)
+                .or(found.reference)
+                .or_else(|| other.booking_id().map(str::to_owned)),
+        };
+        let dialled = match (route, found.party_a) {
+            (flow::Route::Booking { .. }, Some(a)) if a == to => flow::Dialled::PartyA,
+            (flow::Route::Booking { .. }, Some(_)) => flow::Dialled::PartyB,
+            _ => flow::Dialled::Any,
+        };
+        Ok(flow::Bridging {
+            options: found.own.or(&found.number),
+            reference,
+            dialled,
+        })
+    }
+
+    /// How the call `call_sid` of `provider` was bridged, read from its record: for a
+    /// provider's request on the dialled leg (a whisper, which names the parent CallSid).
+    /// `None` when the call is unknown or was not bridged by pinbridge's own route (not
+    /// bridged, or bridged to the fallback desk).
+    ///
+    /// # Errors
+    /// The database failed ([`storage::Error`]).
+    pub async fn bridged(
+        &self,
+        provider: &str,
+        call_sid: &str,
+    ) -> Result<Option<flow::Bridging>, storage::Error> {
+        let Some(record) = storage::calls::get(&self.db, provider, call_sid).await? else {
+            return Ok(None);
+        };
+        let route = match record.route.as_deref() {
+            Some("pin") => match record.order_id {
+                Some(order_id) => flow::Route::Pin { order_id },
+                None => return Ok(None),
+            },
+            Some("booking") => match record.booking_id {
+                Some(booking_id) => flow::Route::Booking { booking_id },
+                None => return Ok(None),
+            },
+            Some("callback") => flow::Route::Callback {
+                order_id: record.order_id,
+                booking_id: record.booking_id,
+            },
+            _ => return Ok(None),
+        };
+        let to = record.destination.unwrap_or_default();
+        self.bridging_for(&route, &to, record.virtual_number.as_deref())
+            .await
+            .map(Some)
+    }
+
     /// Fills in how a bridge the engine decided is dialled: the order's or booking's options
     /// over its virtual number's, what a whisper names, which party is dialled. A bridge to
     /// the fallback desk keeps the settings (storage is what failed).
@@ -378,30 +452,9 @@ impl Sessions {
         if *route == flow::Route::Fallback {
             return Ok(());
         }
-        let found = storage::call_options::for_bridge(
-            &self.db,
-            route.order_id(),
-            route.booking_id(),
-            call.virtual_number.as_ref().map(AsRef::as_ref),
-        )
-        .await?;
-        bridging.options = found.own.or(&found.number);
-        let route = &*route;
-        bridging.reference = match route {
-            flow::Route::Booking { booking_id } => {
-                Some(found.reference.unwrap_or_else(|| booking_id.clone()))
-            }
-            other => other
-                .order_id()
-                .map(str::to_owned)
-                .or(found.reference)
-                .or_else(|| other.booking_id().map(str::to_owned)),
-        };
-        bridging.dialled = match (route, found.party_a) {
-            (flow::Route::Booking { .. }, Some(a)) if a == to.as_ref() => flow::Dialled::PartyA,
-            (flow::Route::Booking { .. }, Some(_)) => flow::Dialled::PartyB,
-            _ => flow::Dialled::Any,
-        };
+        *bridging = self
+            .bridging_for(route, to.as_ref(), call.virtual_number.as_ref().map(AsRef::as_ref))
+            .await?;
         Ok(())
     }
 

@@ -129,6 +129,7 @@ mod tests {
     fn connect() -> ConnectOptions {
         ConnectOptions {
             record: false,
+            whisper: false,
             max_ringing_secs: 45,
             max_conversation_secs: 3600,
         }

@@ -237,6 +237,7 @@ mod tests {
     };
     const CONNECT: ConnectOptions = ConnectOptions {
         record: false,
+        whisper: false,
         max_ringing_secs: 45,
         max_conversation_secs: 3600,
     };
@@ -323,6 +324,7 @@ mod tests {
     fn the_caller_id_falls_back_to_the_dialled_number_and_the_limit_is_capped() {
         let long = ConnectOptions {
             record: true,
+            whisper: false,
             max_ringing_secs: 30,
             max_conversation_secs: 86_400,
         };
