@@ -79,6 +79,41 @@ impl BridgeSpeech {
     }
 }
 
+/// What the dialled party of the call `parent` (the CallSid of the call that dialled them)
+/// hears when they answer: [`BridgeSpeech::callee`], for a whisper endpoint. Nothing when the
+/// call can not be found, was not bridged by pinbridge's own route, or storage fails or is
+/// too slow (`PINBRIDGE_WEBHOOK_TIMEOUT`): the parties are then connected at once rather than
+/// the answered party left waiting.
+pub async fn callee_speech(
+    state: &crate::state::AppState,
+    provider: &'static str,
+    parent: Option<&str>,
+) -> Vec<crate::call::prompts::Spoken> {
+    let Some(parent) = parent.filter(|p| !p.is_empty()) else {
+        tracing::warn!(provider, "whisper request without the calling leg's id");
+        return Vec::new();
+    };
+    let found = tokio::time::timeout(
+        state.settings.calls.webhook_timeout,
+        state.sessions.bridged(provider, parent),
+    )
+    .await;
+    let (bridging, virtual_number) = match found {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return Vec::new(),
+        Ok(Err(e)) => {
+            tracing::error!(provider, error = %e, "whisper: storage failed; connecting without it");
+            return Vec::new();
+        }
+        Err(_) => {
+            tracing::error!(provider, "whisper: time budget spent; connecting without it");
+            return Vec::new();
+        }
+    };
+    let voice = state.voice_for(virtual_number.as_deref()).await;
+    BridgeSpeech::new(&bridging, &voice, &state.settings.calls.connect).callee
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

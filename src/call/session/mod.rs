@@ -396,10 +396,10 @@ impl Sessions {
         })
     }
 
-    /// How the call `call_sid` of `provider` was bridged, read from its record: for a
-    /// provider's request on the dialled leg (a whisper, which names the parent CallSid).
-    /// `None` when the call is unknown or was not bridged by pinbridge's own route (not
-    /// bridged, or bridged to the fallback desk).
+    /// How the call `call_sid` of `provider` was bridged, read from its record, with its
+    /// virtual number (E.164, as stored): for a provider's request on the dialled leg (a
+    /// whisper, which names the parent CallSid). `None` when the call is unknown or was not
+    /// bridged by pinbridge's own route (not bridged, or bridged to the fallback desk).
     ///
     /// # Errors
     /// The database failed ([`storage::Error`]).
@@ -407,7 +407,7 @@ impl Sessions {
         &self,
         provider: &str,
         call_sid: &str,
-    ) -> Result<Option<flow::Bridging>, storage::Error> {
+    ) -> Result<Option<(flow::Bridging, Option<String>)>, storage::Error> {
         let Some(record) = storage::calls::get(&self.db, provider, call_sid).await? else {
             return Ok(None);
         };
@@ -427,9 +427,10 @@ impl Sessions {
             _ => return Ok(None),
         };
         let to = record.destination.unwrap_or_default();
-        self.bridging_for(&route, &to, record.virtual_number.as_deref())
-            .await
-            .map(Some)
+        let bridging = self
+            .bridging_for(&route, &to, record.virtual_number.as_deref())
+            .await?;
+        Ok(Some((bridging, record.virtual_number)))
     }
 
     /// Fills in how a bridge the engine decided is dialled: the order's or booking's options

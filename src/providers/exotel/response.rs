@@ -140,30 +140,95 @@ struct ConnectReply {
     recording_channels: Option<&'static str>,
     max_ringing_duration: u64,
     max_conversation_duration: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_call_playback: Option<Playback>,
+}
+
+/// `start_call_playback` (support article 3000106202): said when the call connects, to the
+/// dialled party (`callee`) or to both parties (`both`); `text` for text-to-speech or
+/// `audio_url`.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+struct Playback {
+    playback_to: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: String,
+}
+
+impl Playback {
+    /// One playback for what the parties hear at the connect: Exotel takes one, so texts
+    /// are joined; an audio greeting among them is played alone (the first one). `None` when
+    /// there is nothing to say.
+    fn of(said: &[Spoken], playback_to: &'static str) -> Option<Self> {
+        if let Some(url) = said.iter().find_map(Spoken::audio) {
+            return Some(Self {
+                playback_to,
+                kind: "audio_url",
+                value: url.to_owned(),
+            });
+        }
+        let words: Vec<&str> = said.iter().filter_map(Spoken::words).collect();
+        (!words.is_empty()).then(|| Self {
+            playback_to,
+            kind: "text",
+            value: words.join(" "),
+        })
+    }
 }
 
 /// Connect applet, Programmable Connect (JSON): `destination.numbers` holds the customer, or
 /// nothing, which takes Exotel's "We didn't dial anyone" branch. `outgoing_phone_number` is
 /// the dialled virtual number, so the customer sees it and can call it back.
 /// `fetch_after_attempt` is false: Exotel must not ask again after a failed dial.
+///
+/// The bridge's limits are `max_ringing_duration` and `max_conversation_duration` (seconds).
+/// Recorded: `record` with `recording_channels: "dual"` (each party on its own channel) and
+/// the recording consent as `start_call_playback` to `both` parties when the call connects
+/// (with the whisper after it, which the caller then hears too: Exotel takes one playback).
+/// The whisper alone goes to the `callee`. Only this JSON form carries them: the text/plain
+/// "Dial whom" answer ([`connect_text`]) is a number and nothing else.
 pub fn connect_json(
     decision: &Decision,
     dialled: Option<&str>,
+    voice: &Voice,
     options: &ConnectOptions,
 ) -> HttpResponse {
-    let (numbers, caller_id) = match decision {
-        Decision::Bridge { to, caller_id, .. } => (vec![to.to_string()], caller_id.as_ref()),
-        _ => (Vec::new(), None),
+    let Decision::Bridge {
+        to,
+        caller_id,
+        bridging,
+        ..
+    } = decision
+    else {
+        let reply = ConnectReply {
+            fetch_after_attempt: false,
+            destination: Destination {
+                numbers: Vec::new(),
+            },
+            outgoing_phone_number: None,
+            record: false,
+            recording_channels: None,
+            max_ringing_duration: options.max_ringing_secs,
+            max_conversation_duration: options.max_conversation_secs,
+            start_call_playback: None,
+        };
+        return HttpResponse::Ok().json(reply);
     };
-    let outgoing = crate::providers::caller_id_text(caller_id, dialled);
+    let speech = crate::providers::BridgeSpeech::new(bridging, voice, options);
+    let outgoing = crate::providers::caller_id_text(caller_id.as_ref(), dialled);
+    let connect = speech.connect;
+    let playback_to = if connect.record { "both" } else { "callee" };
     let reply = ConnectReply {
         fetch_after_attempt: false,
-        destination: Destination { numbers },
+        destination: Destination {
+            numbers: vec![to.to_string()],
+        },
         outgoing_phone_number: (!outgoing.is_empty()).then_some(outgoing),
-        record: options.record,
-        recording_channels: options.record.then_some("dual"),
-        max_ringing_duration: options.max_ringing_secs,
-        max_conversation_duration: options.max_conversation_secs,
+        record: connect.record,
+        recording_channels: connect.record.then_some("dual"),
+        max_ringing_duration: connect.max_ringing_secs,
+        max_conversation_duration: connect.max_conversation_secs,
+        start_call_playback: Playback::of(&speech.callee, playback_to),
     };
     HttpResponse::Ok().json(reply)
 }

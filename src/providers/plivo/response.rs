@@ -26,12 +26,22 @@ struct GetInput<'a> {
 #[derive(Template)]
 #[template(path = "plivo/dial.xml")]
 struct Dial<'a> {
+    /// The recording consent, before the dial.
+    speak: Vec<Spoken>,
     caller_id: &'a str,
     to: &'a str,
     action: &'a str,
     timeout: u64,
     time_limit: u64,
     record: bool,
+    /// The `confirmSound` saying the consent and the whisper to the dialled party.
+    confirm_sound: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "plivo/whisper.xml")]
+struct WhisperXml {
+    speak: Vec<Spoken>,
 }
 
 #[derive(Template)]
@@ -47,6 +57,8 @@ pub struct Urls<'a> {
     pub pin: &'a str,
     /// The `<Dial>` action (and the `<Record>` action when recording): `/plivo/hangup`.
     pub hangup: &'a str,
+    /// The `<Dial confirmSound>`: `/plivo/whisper`, to which the call's `CallUUID` is added.
+    pub whisper: &'a str,
 }
 
 /// `executionTimeout` of `<GetInput>` (https://www.plivo.com/docs/voice/xml/getinput, allowed
@@ -64,16 +76,23 @@ pub fn execution_timeout(first_key_secs: u8, max_digits: u8) -> u16 {
 /// - `Bridge`: `<Dial callerId="virtual number" action="/plivo/hangup" timeout timeLimit>`
 ///   around one `<Number>` (https://www.plivo.com/docs/voice/xml/dial), preceded, when calls
 ///   are recorded, by `<Record startOnDialAnswer="true" redirect="false">` whose action
-///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record);
+///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record;
+///   one channel: the `<Record>` element documents no channel option) and by the consent
+///   `<Speak>`. With the consent or the whisper for the dialled party, `confirmSound` is
+///   `/plivo/whisper?call=<CallUUID>`: XML of `<Speak>`/`<Play>` "played to the called party
+///   when the call is answered" (https://plivo.com/docs/voice/xml/dial). No `confirmKey`: it
+///   would make the dialled party press a key to accept, and `confirmSound` plays without it
+///   (the docs require `confirmSound` for `confirmKey`, not the reverse);
 /// - `Greet`/`Goodbye`: `<Speak>` then `<Hangup/>`; `Recorded`: `<Hangup/>`.
 ///
 /// `dialled` is the `To` of the call as received: the caller ID when the virtual number did
-/// not parse.
+/// not parse; `call_uuid` its `CallUUID`, which the whisper's request carries back.
 pub fn xml(
     decision: &Decision,
     voice: &Voice,
     urls: Urls<'_>,
     dialled: Option<&str>,
+    call_uuid: Option<&str>,
     connect: &ConnectOptions,
 ) -> HttpResponse {
     let rendered = match decision {
@@ -91,15 +110,28 @@ pub fn xml(
             action: urls.pin,
         }
         .render(),
-        Decision::Bridge { to, caller_id, .. } => {
+        Decision::Bridge {
+            to,
+            caller_id,
+            bridging,
+            ..
+        } => {
             let caller_id = crate::providers::caller_id_text(caller_id.as_ref(), dialled);
+            let speech = crate::providers::BridgeSpeech::new(bridging, voice, connect);
+            let confirm_sound = (!speech.callee.is_empty()).then(|| {
+                let query = serde_urlencoded::to_string([("call", call_uuid.unwrap_or(""))])
+                    .unwrap_or_default();
+                format!("{}?{query}", urls.whisper)
+            });
             Dial {
+                speak: speech.caller,
                 caller_id: &caller_id,
                 to: to.as_ref(),
                 action: urls.hangup,
-                timeout: connect.max_ringing_secs,
-                time_limit: connect.max_conversation_secs,
-                record: connect.record,
+                timeout: speech.connect.max_ringing_secs,
+                time_limit: speech.connect.max_conversation_secs,
+                record: speech.connect.record,
+                confirm_sound,
             }
             .render()
         }
@@ -111,6 +143,16 @@ pub fn xml(
     };
     let body = rendered.unwrap_or_else(|_| {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>".to_owned()
+    });
+    HttpResponse::Ok().content_type("text/xml").body(body)
+}
+
+/// The XML of `/plivo/whisper` (the `confirmSound`), played to the dialled party when they
+/// answer: what [`crate::providers::BridgeSpeech::callee`] holds. Nothing to say: an empty
+/// `<Response/>`.
+pub fn whisper(said: Vec<Spoken>) -> HttpResponse {
+    let body = WhisperXml { speak: said }.render().unwrap_or_else(|_| {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>".to_owned()
     });
     HttpResponse::Ok().content_type("text/xml").body(body)
 }
@@ -155,6 +197,7 @@ mod tests {
     const URLS: Urls<'static> = Urls {
         pin: "https://x.example/plivo/pin",
         hangup: "https://x.example/plivo/hangup",
+        whisper: "https://x.example/plivo/whisper",
     };
 
     #[tokio::test]
@@ -164,6 +207,7 @@ mod tests {
             &Voice::plain("B", 3),
             URLS,
             Some("917314853246"),
+            Some("uuid-1"),
             &connect(),
         ))
         .await;
@@ -182,6 +226,7 @@ mod tests {
             &Voice::plain("B", 3),
             URLS,
             Some("7314-VN"),
+            None,
             &connect(),
         ))
         .await;
@@ -199,6 +244,7 @@ mod tests {
             &Voice::plain("B", 3),
             URLS,
             None,
+            Some("uuid-1"),
             &options,
         ))
         .await;
@@ -206,5 +252,39 @@ mod tests {
         assert!(record < xml.find("<Dial ").unwrap(), "{xml}");
         assert!(xml.contains(r#"startOnDialAnswer="true""#), "{xml}");
         assert!(xml.contains(r#"redirect="false""#), "{xml}");
+        // The consent is said to the caller before the dial, and to the dialled party by the
+        // confirmSound, which names the call.
+        let consent = Voice::plain("B", 3).consent();
+        let speak = xml.find("<Speak>").expect("the consent for the caller");
+        assert!(speak < record, "{xml}");
+        assert!(xml.contains(consent.words().unwrap()), "{xml}");
+        assert!(
+            xml.contains(r#"confirmSound="https://x.example/plivo/whisper?call=uuid-1""#),
+            "{xml}"
+        );
+        assert!(!xml.contains("confirmKey"), "{xml}");
+    }
+
+    #[tokio::test]
+    async fn an_order_s_limits_replace_the_settings_and_a_whisper_alone_is_not_said_to_the_caller() {
+        let mut decision = bridge(Some("+917314853246"));
+        if let Decision::Bridge { bridging, .. } = &mut decision {
+            bridging.options.ring_timeout_secs = Some(20);
+            bridging.options.max_conversation_secs = Some(600);
+            bridging.options.whisper = Some(true);
+            bridging.reference = Some("OD-1234".into());
+        }
+        let xml = body(xml(
+            &decision,
+            &Voice::plain("B", 3),
+            URLS,
+            None,
+            Some("uuid-2"),
+            &connect(),
+        ))
+        .await;
+        assert!(xml.contains(r#"timeout="20" timeLimit="600""#), "{xml}");
+        assert!(!xml.contains("<Speak>") && !xml.contains("<Record"), "{xml}");
+        assert!(xml.contains("confirmSound="), "{xml}");
     }
 }
