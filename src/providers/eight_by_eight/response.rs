@@ -34,8 +34,10 @@ pub struct Options<'a> {
     pub voice_profile: &'a str,
     /// `PINBRIDGE_PIN_MIN_LENGTH`: the `minDigits` of the PIN prompt.
     pub pin_min_length: u8,
-    /// Ask for `callRecording` on `makeCall` (it must also be enabled on the 8x8 account).
-    pub record: bool,
+    /// How bridges are dialled (the settings): `callRecording` on `makeCall` when recorded (it
+    /// must also be enabled on the 8x8 account). The ring time, the longest conversation and
+    /// the whisper have no `makeCall` parameter.
+    pub connect: &'a crate::call::ConnectOptions,
 }
 
 /// The JSON body of a VCA answer.
@@ -113,7 +115,11 @@ pub struct MakeCall {
 ///   it: "Don't put `hangup` right after `sayAndCapture` in the same callflow, or the captured
 ///   DTMF is ignored" (`reference/providers.md` §3.3);
 /// - `Bridge`: `makeCall` from the virtual number (`dialled`, the request's raw
-///   `destination`, when it did not parse) to the party to dial;
+///   `destination`, when it did not parse) to the party to dial, with `callRecording` when
+///   recorded, after a `say` (or `playFile`) of the recording consent to the caller. `makeCall`
+///   documents `source`, `destination` and `callRecording` only (`docs/connect/docs/makecall.md`,
+///   `reference/providers.md` §3.3): no ring time, no longest conversation, and nothing said
+///   to the dialled party, so neither the whisper nor the consent reaches them on 8x8;
 /// - `Greet`/`Goodbye`: `say` then `hangup`; `Recorded`: `hangup`.
 pub fn callflow(
     decision: &Decision,
@@ -145,28 +151,27 @@ pub fn callflow(
                 })],
             }
         }
-        Decision::Bridge { to, caller_id, .. } => CallflowAnswer {
-            client_action_id: BRIDGE_ACTION_ID,
-            callflow: vec![Action::MakeCall(MakeCall {
+        Decision::Bridge {
+            to,
+            caller_id,
+            bridging,
+            ..
+        } => {
+            let speech = crate::providers::BridgeSpeech::new(bridging, options.voice, options.connect);
+            let mut callflow = said(speech.caller, options.voice_profile);
+            callflow.push(Action::MakeCall(MakeCall {
                 source: crate::providers::caller_id_text(caller_id.as_ref(), dialled),
                 destination: to.to_string(),
-                call_recording: options.record,
-            })],
-        },
+                call_recording: speech.connect.record,
+            }));
+            CallflowAnswer {
+                client_action_id: BRIDGE_ACTION_ID,
+                callflow,
+            }
+        }
         Decision::Greet { .. } | Decision::Goodbye { .. } if !spoken.is_empty() => {
             // `say` for words, `playFile` for an audio greeting, then `hangup`.
-            let mut callflow: Vec<Action> = options
-                .voice
-                .spoken(decision)
-                .into_iter()
-                .map(|item| match item {
-                    Spoken::Text { words: text, .. } => Action::Say(Say {
-                        text,
-                        voice_profile: options.voice_profile.to_owned(),
-                    }),
-                    Spoken::Audio { url: file_url, .. } => Action::PlayFile(PlayFile { file_url }),
-                })
-                .collect();
+            let mut callflow = said(options.voice.spoken(decision), options.voice_profile);
             callflow.push(Action::Hangup);
             CallflowAnswer {
                 client_action_id: GOODBYE_ACTION_ID,
@@ -178,6 +183,20 @@ pub fn callflow(
             callflow: vec![Action::Hangup],
         },
     }
+}
+
+/// What is said, as callflow actions: `say` for words, `playFile` for an audio greeting.
+fn said(spoken: Vec<Spoken>, voice_profile: &str) -> Vec<Action> {
+    spoken
+        .into_iter()
+        .map(|item| match item {
+            Spoken::Text { words: text, .. } => Action::Say(Say {
+                text,
+                voice_profile: voice_profile.to_owned(),
+            }),
+            Spoken::Audio { url: file_url, .. } => Action::PlayFile(PlayFile { file_url }),
+        })
+        .collect()
 }
 
 /// The words of `spoken`, joined by spaces: one `say` or `sayAndCapture` text.
@@ -223,9 +242,20 @@ mod tests {
             voice: Box::leak(Box::new(Voice::plain("Swift Couriers", 3))),
             voice_profile: "en-US-BenjaminRUS",
             pin_min_length: 4,
-            record: false,
+            connect: &SETTINGS,
         }
     }
+
+    const SETTINGS: crate::call::ConnectOptions = crate::call::ConnectOptions {
+        record: false,
+        whisper: false,
+        max_ringing_secs: 45,
+        max_conversation_secs: 3600,
+    };
+    const RECORDED: crate::call::ConnectOptions = crate::call::ConnectOptions {
+        record: true,
+        ..SETTINGS
+    };
 
     fn render(decision: &Decision, dialled: Option<&str>, options: Options<'_>) -> Value {
         serde_json::to_value(callflow(decision, dialled, options)).unwrap()
@@ -307,12 +337,26 @@ mod tests {
                 "params": {"source": "+917314853246", "destination": "+919812345678"}}]})
         );
         let recorded = Options {
-            record: true,
+            connect: &RECORDED,
             ..options()
         };
         let v = render(&bridge(None), Some("+65987654321"), recorded);
-        assert_eq!(v["callflow"][0]["params"]["source"], "+65987654321");
-        assert_eq!(v["callflow"][0]["params"]["callRecording"], true);
+        // The consent is said to the caller first, then the recorded bridge.
+        assert_eq!(v["callflow"][0]["action"], "say");
+        assert_eq!(
+            v["callflow"][0]["params"]["text"],
+            Voice::plain("Swift Couriers", 3).consent().words().unwrap()
+        );
+        assert_eq!(v["callflow"][1]["params"]["source"], "+65987654321");
+        assert_eq!(v["callflow"][1]["params"]["callRecording"], true);
+        // A booking that turns recording off wins over the setting.
+        let mut off = bridge(None);
+        if let Decision::Bridge { bridging, .. } = &mut off {
+            bridging.options.record = Some(false);
+        }
+        let v = render(&off, None, recorded);
+        assert_eq!(v["callflow"].as_array().unwrap().len(), 1);
+        assert!(v["callflow"][0]["params"].get("callRecording").is_none());
     }
 
     #[test]

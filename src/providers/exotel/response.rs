@@ -237,3 +237,91 @@ pub fn connect_json(
 pub fn recorded() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::flow::{Bridging, Route};
+    use crate::domain::PhoneNumber;
+    use serde_json::Value;
+
+    const SETTINGS: ConnectOptions = ConnectOptions {
+        record: false,
+        whisper: false,
+        max_ringing_secs: 45,
+        max_conversation_secs: 3600,
+    };
+
+    fn bridge(bridging: Bridging) -> Decision {
+        Decision::Bridge {
+            to: PhoneNumber::from_e164("+919812345678").unwrap(),
+            caller_id: PhoneNumber::from_e164("+917314853246"),
+            route: Route::Pin {
+                order_id: "OD-1234".into(),
+            },
+            bridging,
+        }
+    }
+
+    async fn json(r: HttpResponse) -> Value {
+        let bytes = actix_web::body::to_bytes(r.into_body()).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_settings_limits_and_no_recording_or_playback_by_default() {
+        let voice = Voice::plain("Swift Couriers", 3);
+        let v = json(connect_json(&bridge(Bridging::default()), None, &voice, &SETTINGS)).await;
+        assert_eq!(v["max_ringing_duration"], 45);
+        assert_eq!(v["max_conversation_duration"], 3600);
+        assert_eq!(v["record"], false);
+        assert!(v.get("recording_channels").is_none());
+        assert!(v.get("start_call_playback").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_recorded_whispered_order_gets_its_limits_dual_channels_and_the_consent_to_both() {
+        let voice = Voice::plain("Swift Couriers", 3);
+        let mut bridging = Bridging {
+            reference: Some("OD-1234".into()),
+            ..Bridging::default()
+        };
+        bridging.options.ring_timeout_secs = Some(20);
+        bridging.options.max_conversation_secs = Some(900);
+        bridging.options.record = Some(true);
+        bridging.options.whisper = Some(true);
+        let v = json(connect_json(&bridge(bridging.clone()), None, &voice, &SETTINGS)).await;
+        assert_eq!(v["max_ringing_duration"], 20);
+        assert_eq!(v["max_conversation_duration"], 900);
+        assert_eq!(v["record"], true);
+        assert_eq!(v["recording_channels"], "dual");
+        let playback = &v["start_call_playback"];
+        assert_eq!(playback["playback_to"], "both");
+        assert_eq!(playback["type"], "text");
+        let said = playback["value"].as_str().unwrap();
+        assert!(said.starts_with(voice.consent().words().unwrap()), "{said}");
+        assert!(said.contains("1 2 3 4"), "the whisper names the order: {said}");
+        // The whisper alone is for the dialled party only.
+        bridging.options.record = None;
+        let v = json(connect_json(&bridge(bridging), None, &voice, &SETTINGS)).await;
+        assert_eq!(v["start_call_playback"]["playback_to"], "callee");
+        assert!(!v["start_call_playback"]["value"]
+            .as_str()
+            .unwrap()
+            .contains(voice.consent().words().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn no_one_to_dial_carries_no_recording_and_no_playback() {
+        let voice = Voice::plain("Swift Couriers", 3);
+        let recorded = ConnectOptions {
+            record: true,
+            whisper: true,
+            ..SETTINGS
+        };
+        let v = json(connect_json(&Decision::Recorded, None, &voice, &recorded)).await;
+        assert_eq!(v["destination"]["numbers"], serde_json::json!([]));
+        assert_eq!(v["record"], false);
+        assert!(v.get("start_call_playback").is_none());
+    }
+}

@@ -136,3 +136,92 @@ pub fn whisper(said: Vec<Spoken>) -> HttpResponse {
     });
     HttpResponse::Ok().content_type("text/xml").body(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::flow::{Bridging, Dialled, Route};
+    use crate::domain::PhoneNumber;
+
+    const SETTINGS: ConnectOptions = ConnectOptions {
+        record: false,
+        whisper: false,
+        max_ringing_secs: 45,
+        max_conversation_secs: 3600,
+    };
+    const URLS: Urls<'static> = Urls {
+        pin: "https://x.example/twilio/pin",
+        status: "https://x.example/twilio/status",
+        recording: "https://x.example/twilio/recording",
+        whisper: "https://x.example/twilio/whisper",
+    };
+
+    async fn body(r: HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes(r.into_body()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn booking(bridging: Bridging) -> Decision {
+        Decision::Bridge {
+            to: PhoneNumber::from_e164("+919812345678").unwrap(),
+            caller_id: PhoneNumber::from_e164("+917314853246"),
+            route: Route::Booking {
+                booking_id: "bk_1".into(),
+            },
+            bridging,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plain_bridge_has_the_settings_limits_and_nothing_said() {
+        let xml = body(twiml(
+            &booking(Bridging::default()),
+            &Voice::plain("B", 3),
+            URLS,
+            None,
+            &SETTINGS,
+        ))
+        .await;
+        assert!(xml.contains(r#"timeout="45" timeLimit="3600">"#), "{xml}");
+        assert!(xml.contains("<Number>+919812345678</Number>"), "{xml}");
+        assert!(!xml.contains("<Say>") && !xml.contains("record="), "{xml}");
+    }
+
+    #[tokio::test]
+    async fn a_recorded_booking_says_the_consent_records_both_channels_and_whispers_to_the_callee() {
+        let mut bridging = Bridging {
+            reference: Some("RIDE-77".into()),
+            dialled: Dialled::PartyB,
+            ..Bridging::default()
+        };
+        bridging.options.record = Some(true);
+        bridging.options.max_conversation_secs = Some(600);
+        let voice = Voice::plain("B", 3);
+        let xml = body(twiml(&booking(bridging), &voice, URLS, None, &SETTINGS)).await;
+        let consent = voice.consent();
+        let say = xml
+            .find(&format!("<Say>{}</Say>", consent.words().unwrap()))
+            .expect("the consent for the caller");
+        assert!(say < xml.find("<Dial ").unwrap(), "{xml}");
+        assert!(xml.contains(r#"timeLimit="600""#), "{xml}");
+        assert!(
+            xml.contains(r#"record="record-from-answer-dual" recordingStatusCallback="https://x.example/twilio/recording" recordingStatusCallbackMethod="POST""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<Number url="https://x.example/twilio/whisper" method="POST">+919812345678</Number>"#),
+            "{xml}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_whisper_answer_says_each_item_and_nothing_is_an_empty_response() {
+        let said = vec![Spoken::text("one", "en"), Spoken::text("two & three", "en")];
+        let xml = body(whisper(said)).await;
+        assert!(xml.contains("<Say>one</Say>"), "{xml}");
+        assert!(xml.contains("<Say>two &#38; three</Say>"), "{xml}");
+        let empty = body(whisper(Vec::new())).await;
+        assert!(!empty.contains("<Say>"), "{empty}");
+        assert!(empty.contains("<Response>"), "{empty}");
+    }
+}
