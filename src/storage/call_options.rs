@@ -41,6 +41,11 @@ pub struct BridgeOptions {
     pub party_a: Option<String>,
 }
 
+/// The options of a row that has the columns of migration 0014 (and a `language`).
+pub(super) fn from_row(row: &AnyRow) -> Result<CallOptions, super::Error> {
+    options(row)
+}
+
 fn options(row: &AnyRow) -> Result<CallOptions, super::Error> {
     let secs = |name: &str| -> Result<Option<u32>, super::Error> {
         Ok(row
@@ -167,6 +172,39 @@ pub async fn for_bridge(
         }
     } else if let Some(order_id) = order_id {
         out.own = get(db, Owner::Order, order_id).await?.unwrap_or_default();
+    }
+    Ok(out)
+}
+
+/// The options of many rows of `owner` at once (a page of a list): by key and `created_at`
+/// (an order id given again names several orders). Rows that are missing are left out.
+///
+/// Errors: the database's.
+pub async fn many(
+    db: &Db,
+    owner: Owner,
+    keys: &[&str],
+) -> Result<std::collections::HashMap<(String, i64), CallOptions>, super::Error> {
+    let mut out = std::collections::HashMap::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let (table, column) = owner.table();
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {column} as k, created_at, {OPTION_COLUMNS} from {table}
+         where {column} in ({})",
+        placeholders.join(", ")
+    ));
+    let mut q = sqlx::query(sql);
+    for key in keys {
+        q = q.bind(*key);
+    }
+    for row in q.fetch_all(db.pool()).await? {
+        out.insert(
+            (row.try_get("k")?, row.try_get("created_at")?),
+            options(&row)?,
+        );
     }
     Ok(out)
 }
