@@ -438,3 +438,76 @@ async fn a_booking_patch_changes_only_its_options_and_refuses_an_empty_body() {
     assert_eq!(error["error"]["code"], "invalid_body");
     let _ = ADMIN_TOKEN;
 }
+
+#[tokio::test]
+async fn the_admin_ui_sets_a_number_s_call_options_and_names_a_bad_field_by_its_label() {
+    use crate::helpers::{admin_get, admin_post, admin_sign_in};
+    let app = scenarios::spawn().await;
+    let (status, _) = app
+        .post_json("/virtual-numbers", &json!({"number": VN, "provider": "exotel"}))
+        .await;
+    assert_eq!(status, 201);
+    let cookie = admin_sign_in(&app).await;
+    let (_, page) = admin_get(&app, &cookie, "/admin/bookings").await;
+    assert!(page.contains("Call options of a number"), "{page}");
+    let csrf = crate::common::admin_csrf(&page);
+
+    let r = admin_post(
+        &app,
+        &cookie,
+        "/admin/numbers/options",
+        &[
+            ("csrf", csrf.as_str()),
+            ("opt_number", VN),
+            ("opt_ring_timeout_secs", "500"),
+            ("opt_max_conversation_secs", ""),
+            ("opt_record", "on"),
+            ("opt_whisper", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Ring time in seconds"), "{page}");
+    assert!(page.contains("A whole number of seconds from 5 to 120"), "{page}");
+    let (_, number) = app.get_json("/virtual-numbers/%2B917314853246").await;
+    assert_eq!(number["record"], Value::Null, "nothing saved");
+
+    let r = admin_post(
+        &app,
+        &cookie,
+        "/admin/numbers/options",
+        &[
+            ("csrf", csrf.as_str()),
+            ("opt_number", VN),
+            ("opt_ring_timeout_secs", "30"),
+            ("opt_max_conversation_secs", "600"),
+            ("opt_record", "on"),
+            ("opt_whisper", "off"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, number) = app.get_json("/virtual-numbers/%2B917314853246").await;
+    assert_eq!(number["ring_timeout_secs"], 30);
+    assert_eq!(number["max_conversation_secs"], 600);
+    assert_eq!(number["record"], true);
+    assert_eq!(number["whisper"], false);
+    let (_, page) = admin_get(&app, &cookie, "/admin/bookings").await;
+    assert!(
+        page.contains("ring 30 s · up to 600 s · recorded · no whisper"),
+        "{page}"
+    );
+
+    // Without the form's CSRF token nothing is saved.
+    let r = admin_post(
+        &app,
+        &cookie,
+        "/admin/numbers/options",
+        &[("opt_number", VN), ("opt_record", "off")],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let (_, number) = app.get_json("/virtual-numbers/%2B917314853246").await;
+    assert_eq!(number["record"], true);
+}
