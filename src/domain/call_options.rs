@@ -51,7 +51,9 @@ impl CallOptions {
         Self {
             language: self.language.clone().or_else(|| inherited.language.clone()),
             ring_timeout_secs: self.ring_timeout_secs.or(inherited.ring_timeout_secs),
-            max_conversation_secs: self.max_conversation_secs.or(inherited.max_conversation_secs),
+            max_conversation_secs: self
+                .max_conversation_secs
+                .or(inherited.max_conversation_secs),
             record: self.record.or(inherited.record),
             whisper: self.whisper.or(inherited.whisper),
         }

@@ -26,7 +26,8 @@ pub use booking::{
 };
 pub use call::{CallState, Failure, Phase, Route};
 pub use call_options::{
-    CallOptionError, CallOptions, CallOptionsChange, MAX_CONVERSATION_SECS, RING_TIMEOUT_SECS, parse_language,
+    CallOptionError, CallOptions, CallOptionsChange, MAX_CONVERSATION_SECS, RING_TIMEOUT_SECS,
+    parse_language,
 };
 pub use call_sid::{CallSid, CallSidError};
 pub use log_safe::{LogSafe, MAX_LOGGED_LEN, is_loggable_as_sent, log_safe};

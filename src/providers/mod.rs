@@ -106,7 +106,10 @@ pub async fn callee_speech(
             return Vec::new();
         }
         Err(_) => {
-            tracing::error!(provider, "whisper: time budget spent; connecting without it");
+            tracing::error!(
+                provider,
+                "whisper: time budget spent; connecting without it"
+            );
             return Vec::new();
         }
     };

@@ -81,8 +81,16 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
     assert_eq!(elements[0].text(), Some(consent().as_str()));
     let dial = elements[1];
     assert_eq!(dial.tag_name().name(), "Dial", "{xml}");
-    assert_eq!(dial.attribute("timeout"), Some("25"), "the number's ring time");
-    assert_eq!(dial.attribute("timeLimit"), Some("900"), "the booking's limit");
+    assert_eq!(
+        dial.attribute("timeout"),
+        Some("25"),
+        "the number's ring time"
+    );
+    assert_eq!(
+        dial.attribute("timeLimit"),
+        Some("900"),
+        "the booking's limit"
+    );
     assert_eq!(dial.attribute("record"), Some("record-from-answer-dual"));
     let recording = format!("{}/twilio/recording", scenarios::PUBLIC_URL);
     assert_eq!(
@@ -145,8 +153,7 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
 }
 
 #[tokio::test]
-async fn exotel_programmable_connect_carries_the_limits_dual_recording_and_the_consent_to_both()
-{
+async fn exotel_programmable_connect_carries_the_limits_dual_recording_and_the_consent_to_both() {
     let app = scenarios::spawn().await;
     recorded_booking(&app, "exotel").await;
     let query = format!(
@@ -241,8 +248,7 @@ async fn plivo_speaks_the_consent_records_and_whispers_through_confirm_sound() {
 }
 
 #[tokio::test]
-async fn vonage_talks_the_consent_records_split_and_whispers_on_answer_then_stores_the_recording()
-{
+async fn vonage_talks_the_consent_records_split_and_whispers_on_answer_then_stores_the_recording() {
     let app = scenarios::spawn().await;
     recorded_booking(&app, "vonage").await;
     let leg = Leg::new("vonage-b-1", COURIER);
@@ -356,11 +362,31 @@ async fn eight_by_eight_says_the_consent_records_and_stores_the_uploaded_recordi
 async fn an_order_s_call_options_are_checked_shown_changed_and_cleared() {
     let app = scenarios::spawn().await;
     for (body, code, field) in [
-        (json!({"ring_timeout_secs": 4}), "invalid_ring_timeout_secs", "ring_timeout_secs"),
-        (json!({"ring_timeout_secs": 121}), "invalid_ring_timeout_secs", "ring_timeout_secs"),
-        (json!({"max_conversation_secs": 59}), "invalid_max_conversation_secs", "max_conversation_secs"),
-        (json!({"max_conversation_secs": 14401}), "invalid_max_conversation_secs", "max_conversation_secs"),
-        (json!({"language": "english"}), "invalid_language", "language"),
+        (
+            json!({"ring_timeout_secs": 4}),
+            "invalid_ring_timeout_secs",
+            "ring_timeout_secs",
+        ),
+        (
+            json!({"ring_timeout_secs": 121}),
+            "invalid_ring_timeout_secs",
+            "ring_timeout_secs",
+        ),
+        (
+            json!({"max_conversation_secs": 59}),
+            "invalid_max_conversation_secs",
+            "max_conversation_secs",
+        ),
+        (
+            json!({"max_conversation_secs": 14401}),
+            "invalid_max_conversation_secs",
+            "max_conversation_secs",
+        ),
+        (
+            json!({"language": "english"}),
+            "invalid_language",
+            "language",
+        ),
     ] {
         let mut order = json!({"order_id": "OD-OPT", "customer_number": CUSTOMER, "pin": "4821"});
         order
@@ -444,7 +470,10 @@ async fn the_admin_ui_sets_a_number_s_call_options_and_names_a_bad_field_by_its_
     use crate::helpers::{admin_get, admin_post, admin_sign_in};
     let app = scenarios::spawn().await;
     let (status, _) = app
-        .post_json("/virtual-numbers", &json!({"number": VN, "provider": "exotel"}))
+        .post_json(
+            "/virtual-numbers",
+            &json!({"number": VN, "provider": "exotel"}),
+        )
         .await;
     assert_eq!(status, 201);
     let cookie = admin_sign_in(&app).await;
@@ -469,7 +498,10 @@ async fn the_admin_ui_sets_a_number_s_call_options_and_names_a_bad_field_by_its_
     assert_eq!(r.status(), 400);
     let page = r.text().await.unwrap();
     assert!(page.contains("Ring time in seconds"), "{page}");
-    assert!(page.contains("A whole number of seconds from 5 to 120"), "{page}");
+    assert!(
+        page.contains("A whole number of seconds from 5 to 120"),
+        "{page}"
+    );
     let (_, number) = app.get_json("/virtual-numbers/%2B917314853246").await;
     assert_eq!(number["record"], Value::Null, "nothing saved");
 

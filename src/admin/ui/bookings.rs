@@ -311,7 +311,11 @@ async fn number_options(
         }
         let longest = seconds(&form.opt_max_conversation_secs, &MAX_CONVERSATION_SECS);
         if let Err(e) = &longest {
-            errors.add("opt_max_conversation_secs", "Longest conversation in seconds", e);
+            errors.add(
+                "opt_max_conversation_secs",
+                "Longest conversation in seconds",
+                e,
+            );
         }
         let record = switch(&form.opt_record);
         if let Err(e) = &record {
@@ -330,9 +334,14 @@ async fn number_options(
                     record: Some(record),
                     whisper: Some(whisper),
                 };
-                match call_options::change(&state.db, Owner::VirtualNumber, number.as_ref(), &change)
-                    .await
-                    .map_err(unavailable)?
+                match call_options::change(
+                    &state.db,
+                    Owner::VirtualNumber,
+                    number.as_ref(),
+                    &change,
+                )
+                .await
+                .map_err(unavailable)?
                 {
                     Some(_) => {
                         tracing::info!(virtual_number = %number.masked(), admin.token = %session.token_name, "virtual number's call options changed in the admin UI");

@@ -454,7 +454,11 @@ impl Sessions {
             return Ok(());
         }
         *bridging = self
-            .bridging_for(route, to.as_ref(), call.virtual_number.as_ref().map(AsRef::as_ref))
+            .bridging_for(
+                route,
+                to.as_ref(),
+                call.virtual_number.as_ref().map(AsRef::as_ref),
+            )
             .await?;
         Ok(())
     }

@@ -258,7 +258,9 @@ async fn recording(
     let Some(file) = r.uploaded_file() else {
         return response::acknowledged();
     };
-    let call = state.sessions.identify(PROVIDER, r.session_id(), None, None);
+    let call = state
+        .sessions
+        .identify(PROVIDER, r.session_id(), None, None);
     let end = CallEnd {
         recording_url: Some(file.to_owned()),
         ..CallEnd::default()

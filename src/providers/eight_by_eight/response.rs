@@ -157,7 +157,8 @@ pub fn callflow(
             bridging,
             ..
         } => {
-            let speech = crate::providers::BridgeSpeech::new(bridging, options.voice, options.connect);
+            let speech =
+                crate::providers::BridgeSpeech::new(bridging, options.voice, options.connect);
             let mut callflow = said(speech.caller, options.voice_profile);
             callflow.push(Action::MakeCall(MakeCall {
                 source: crate::providers::caller_id_text(caller_id.as_ref(), dialled),

@@ -271,7 +271,13 @@ mod tests {
     #[tokio::test]
     async fn the_settings_limits_and_no_recording_or_playback_by_default() {
         let voice = Voice::plain("Swift Couriers", 3);
-        let v = json(connect_json(&bridge(Bridging::default()), None, &voice, &SETTINGS)).await;
+        let v = json(connect_json(
+            &bridge(Bridging::default()),
+            None,
+            &voice,
+            &SETTINGS,
+        ))
+        .await;
         assert_eq!(v["max_ringing_duration"], 45);
         assert_eq!(v["max_conversation_duration"], 3600);
         assert_eq!(v["record"], false);
@@ -290,7 +296,13 @@ mod tests {
         bridging.options.max_conversation_secs = Some(900);
         bridging.options.record = Some(true);
         bridging.options.whisper = Some(true);
-        let v = json(connect_json(&bridge(bridging.clone()), None, &voice, &SETTINGS)).await;
+        let v = json(connect_json(
+            &bridge(bridging.clone()),
+            None,
+            &voice,
+            &SETTINGS,
+        ))
+        .await;
         assert_eq!(v["max_ringing_duration"], 20);
         assert_eq!(v["max_conversation_duration"], 900);
         assert_eq!(v["record"], true);
@@ -300,15 +312,20 @@ mod tests {
         assert_eq!(playback["type"], "text");
         let said = playback["value"].as_str().unwrap();
         assert!(said.starts_with(voice.consent().words().unwrap()), "{said}");
-        assert!(said.contains("1 2 3 4"), "the whisper names the order: {said}");
+        assert!(
+            said.contains("1 2 3 4"),
+            "the whisper names the order: {said}"
+        );
         // The whisper alone is for the dialled party only.
         bridging.options.record = None;
         let v = json(connect_json(&bridge(bridging), None, &voice, &SETTINGS)).await;
         assert_eq!(v["start_call_playback"]["playback_to"], "callee");
-        assert!(!v["start_call_playback"]["value"]
-            .as_str()
-            .unwrap()
-            .contains(voice.consent().words().unwrap()));
+        assert!(
+            !v["start_call_playback"]["value"]
+                .as_str()
+                .unwrap()
+                .contains(voice.consent().words().unwrap())
+        );
     }
 
     #[tokio::test]

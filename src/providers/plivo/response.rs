@@ -266,7 +266,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_order_s_limits_replace_the_settings_and_a_whisper_alone_is_not_said_to_the_caller() {
+    async fn an_order_s_limits_replace_the_settings_and_a_whisper_alone_is_not_said_to_the_caller()
+    {
         let mut decision = bridge(Some("+917314853246"));
         if let Decision::Bridge { bridging, .. } = &mut decision {
             bridging.options.ring_timeout_secs = Some(20);
@@ -284,7 +285,10 @@ mod tests {
         ))
         .await;
         assert!(xml.contains(r#"timeout="20" timeLimit="600""#), "{xml}");
-        assert!(!xml.contains("<Speak>") && !xml.contains("<Record"), "{xml}");
+        assert!(
+            !xml.contains("<Speak>") && !xml.contains("<Record"),
+            "{xml}"
+        );
         assert!(xml.contains("confirmSound="), "{xml}");
     }
 }

@@ -201,11 +201,7 @@ async fn whisper(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes)
 
 /// `recording`: the `<Dial>`'s `recordingStatusCallback`. Its `RecordingUrl` goes to the call
 /// log of the call (`CallSid`, the call that dialled); a report without one changes nothing.
-async fn recording(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+async fn recording(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };

@@ -188,7 +188,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_recorded_booking_says_the_consent_records_both_channels_and_whispers_to_the_callee() {
+    async fn a_recorded_booking_says_the_consent_records_both_channels_and_whispers_to_the_callee()
+    {
         let mut bridging = Bridging {
             reference: Some("RIDE-77".into()),
             dialled: Dialled::PartyB,

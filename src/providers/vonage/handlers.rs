@@ -152,8 +152,9 @@ fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
 async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/vonage/pin", state.public_url);
     let event = format!("{}/vonage/event", state.public_url);
-    let call = serde_urlencoded::to_string([("call", p.conversation_uuid.as_deref().unwrap_or(""))])
-        .unwrap_or_default();
+    let call =
+        serde_urlencoded::to_string([("call", p.conversation_uuid.as_deref().unwrap_or(""))])
+            .unwrap_or_default();
     let whisper = format!("{}/vonage/whisper?{call}", state.public_url);
     let dialled = p.to.as_deref().map(params::e164_form);
     let voice = state.voice_for(dialled.as_deref()).await;
@@ -287,8 +288,7 @@ async fn whisper(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes)
     let Some(Checked { params: p, .. }) = read(&state, &req, &body).await else {
         return forbidden();
     };
-    let query: WhisperQuery =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let query: WhisperQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let call = query.call.or(p.conversation_uuid);
     let said = crate::providers::callee_speech(&state, PROVIDER, call.as_deref()).await;
     response::whisper(said)
