@@ -135,7 +135,24 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
         .unwrap();
     assert_eq!(forged.status(), 403);
 
-    // The recording is ready: its URL goes to the call log.
+    // The bridged call ends, then its recording is ready: the URL goes to the call log and
+    // the outcome stays as the end reported it.
+    let ended = form(&[
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("CallSid", sid),
+        ("CallStatus", "completed"),
+        ("DialCallStatus", "completed"),
+        ("DialCallDuration", "42"),
+        ("From", COURIER),
+        ("To", VN),
+    ]);
+    assert_eq!(
+        crate::twilio::post(&app, "/twilio/status", &ended).await.status(),
+        200
+    );
+    let before = app.call_record(sid).await;
+    assert_eq!(before["outcome"], "connected");
+    assert_eq!(before["recording_url"], Value::Null);
     let url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0001";
     let status = form(&[
         ("AccountSid", "AC00000000000000000000000000000000"),
@@ -150,6 +167,9 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
     let record = app.call_record(sid).await;
     assert_eq!(record["recording_url"], url);
     assert_eq!(record["route"], "booking");
+    assert_eq!(record["outcome"], "connected");
+    assert_eq!(record["talk_secs"], before["talk_secs"]);
+    assert_eq!(record["ended_at"], before["ended_at"]);
 }
 
 #[tokio::test]

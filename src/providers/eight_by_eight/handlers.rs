@@ -261,13 +261,9 @@ async fn recording(
     let call = state
         .sessions
         .identify(PROVIDER, r.session_id(), None, None);
-    let end = CallEnd {
-        recording_url: Some(file.to_owned()),
-        ..CallEnd::default()
-    };
     state
         .sessions
-        .record_end("recording", call.as_ref(), &end)
+        .record_recording("recording", call.as_ref(), file)
         .await;
     response::acknowledged()
 }

@@ -205,14 +205,10 @@ async fn recording(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let Some(request) = read(&state, &req, &body) else {
         return forbidden();
     };
-    if let Some(url) = request.params.recording_url.clone() {
-        let end = CallEnd {
-            recording_url: Some(url),
-            ..CallEnd::default()
-        };
+    if let Some(url) = request.params.recording_url.as_deref() {
         state
             .sessions
-            .record_end("recording", request.call.as_ref(), &end)
+            .record_recording("recording", request.call.as_ref(), url)
             .await;
     }
     HttpResponse::NoContent().finish()
