@@ -168,7 +168,9 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
     assert_eq!(record["recording_url"], url);
     assert_eq!(record["route"], "booking");
     assert_eq!(record["outcome"], "connected");
-    assert_eq!(record["talk_secs"], before["talk_secs"]);
+    assert_eq!(before["talk_seconds"], 42);
+    assert_eq!(record["talk_seconds"], 42);
+    assert!(before["ended_at"].is_string());
     assert_eq!(record["ended_at"], before["ended_at"]);
 }
 
