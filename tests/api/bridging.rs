@@ -147,7 +147,9 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
         ("To", VN),
     ]);
     assert_eq!(
-        crate::twilio::post(&app, "/twilio/status", &ended).await.status(),
+        crate::twilio::post(&app, "/twilio/status", &ended)
+            .await
+            .status(),
         200
     );
     let before = app.call_record(sid).await;
@@ -267,6 +269,16 @@ async fn plivo_speaks_the_consent_records_and_whispers_through_confirm_sound() {
     assert_eq!(speaks.len(), 2, "{xml}");
     assert_eq!(speaks[0], consent());
     assert!(speaks[1].contains(REFERENCE_DIGITS), "{xml}");
+
+    // Unsigned, it is refused and says nothing.
+    let forged = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .form(&leg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
 }
 
 #[tokio::test]
@@ -315,6 +327,16 @@ async fn vonage_talks_the_consent_records_split_and_whispers_on_answer_then_stor
     assert_eq!(whisper[0]["action"], "talk", "{whisper}");
     assert!(talk.starts_with(&consent()), "{talk}");
     assert!(talk.contains(REFERENCE_DIGITS), "{talk}");
+    let forged = app
+        .client
+        .get(format!(
+            "{}/vonage/whisper?call={conversation}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
 
     // The record action's event carries the recording's URL.
     let url = "https://api.nexmo.com/v1/files/aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
