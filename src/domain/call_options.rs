@@ -40,6 +40,7 @@ pub struct CallOptions {
 pub struct CallOptionError {
     /// The JSON field: `language`, `ring_timeout_secs` or `max_conversation_secs`.
     pub field: &'static str,
+    /// What is wrong, starting with the field's name, with the bounds.
     pub message: String,
 }
 
@@ -91,10 +92,15 @@ impl CallOptions {
 /// `None` keeps it, `Some(None)` clears it (it inherits again), `Some(Some(v))` sets it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallOptionsChange {
+    /// [`CallOptions::language`].
     pub language: Option<Option<String>>,
+    /// [`CallOptions::ring_timeout_secs`].
     pub ring_timeout_secs: Option<Option<u32>>,
+    /// [`CallOptions::max_conversation_secs`].
     pub max_conversation_secs: Option<Option<u32>>,
+    /// [`CallOptions::record`].
     pub record: Option<Option<bool>>,
+    /// [`CallOptions::whisper`].
     pub whisper: Option<Option<bool>>,
 }
 

@@ -11,8 +11,11 @@ use crate::domain::{CallOptions, CallOptionsChange};
 /// Whose options: each names its table and the key column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
+    /// A number of the pool, by its E.164 `number`.
     VirtualNumber,
+    /// An order, by its `order_id` (the newest order of the id).
     Order,
+    /// A booking, by its `booking_id`.
     Booking,
 }
 

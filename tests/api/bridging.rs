@@ -587,3 +587,77 @@ async fn the_admin_ui_sets_a_number_s_call_options_and_names_a_bad_field_by_its_
     let (_, number) = app.get_json("/virtual-numbers/%2B917314853246").await;
     assert_eq!(number["record"], true);
 }
+
+#[tokio::test]
+async fn a_pin_call_takes_its_order_s_options_over_its_number_s_and_whispers_the_order() {
+    let app = scenarios::spawn().await;
+    let (status, _) = app
+        .post_json(
+            "/virtual-numbers",
+            &json!({"number": VN, "provider": "twilio", "max_conversation_secs": 600,
+                    "whisper": false, "record": false}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, order) = app
+        .post_json(
+            "/orders",
+            &json!({"order_id": "OD-98765", "customer_number": CUSTOMER, "pin": "4821",
+                    "virtual_number": VN, "whisper": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let sid = "CA0000000000000000000000000000d001";
+    let mut params = form(&[
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("CallSid", sid),
+        ("CallStatus", "in-progress"),
+        ("From", "+917700000001"),
+        ("To", VN),
+    ]);
+    params.push(("Digits".into(), "4821".into()));
+    let r = crate::twilio::post(&app, "/twilio/pin", &params).await;
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let dial = doc
+        .descendants()
+        .find(|n| n.has_tag_name("Dial"))
+        .unwrap_or_else(|| panic!("a <Dial>: {xml}"));
+    assert_eq!(dial.attribute("timeLimit"), Some("600"), "the number's");
+    assert_eq!(dial.attribute("timeout"), Some("45"), "the setting");
+    assert_eq!(dial.attribute("record"), None, "the number's: off");
+    assert!(!doc.descendants().any(|n| n.has_tag_name("Say")), "{xml}");
+    let number = dial.children().find(|n| n.has_tag_name("Number")).unwrap();
+    assert!(
+        number.attribute("url").is_some(),
+        "the order's whisper: {xml}"
+    );
+
+    let leg = form(&[
+        ("CallSid", "CA0000000000000000000000000000e001"),
+        ("ParentCallSid", sid),
+        ("From", VN),
+        ("To", CUSTOMER),
+    ]);
+    let r = crate::twilio::post(&app, "/twilio/whisper", &leg).await;
+    let xml = r.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let says: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("Say"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(says.len(), 1, "the whisper alone: {xml}");
+    assert!(
+        says[0].contains("8 7 6 5"),
+        "the order's last digits: {xml}"
+    );
+
+    // A whisper for a call pinbridge never bridged says nothing and connects.
+    let stray = form(&[("CallSid", "CAstray"), ("ParentCallSid", "CAunknown")]);
+    let r = crate::twilio::post(&app, "/twilio/whisper", &stray).await;
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.unwrap();
+    assert!(!xml.contains("<Say>"), "{xml}");
+}

@@ -169,6 +169,7 @@ impl CallStatus {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordingStatus {
+    /// The session recorded: pinbridge's call id for 8x8.
     #[serde(default, deserialize_with = "lenient::raw_text")]
     pub session_id: Option<String>,
     /// Where the recording was stored (the recordings push configuration's server and path).
@@ -180,6 +181,7 @@ pub struct RecordingStatus {
 }
 
 impl RecordingStatus {
+    /// The session id, when not empty.
     pub fn session_id(&self) -> Option<&str> {
         non_empty(&self.session_id)
     }
