@@ -303,6 +303,11 @@ pub fn other_provider_urls(
             format!("{public}/8x8/{eight_by_eight_secret}/session"),
         ),
         (
+            "8x8",
+            "VRU webhook (when recording)",
+            format!("{public}/8x8/{eight_by_eight_secret}/recording"),
+        ),
+        (
             "Vonage",
             "Answer URL (GET)",
             format!("{public}/vonage/answer"),

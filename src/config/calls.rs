@@ -27,8 +27,9 @@ pub struct Calls {
     /// 60 s (Exotel `input_timeout`; integrators report values above 6 s rejected). Default
     /// `6s`.
     pub gather_input_timeout: Duration,
-    /// How bridges are dialled: `PINBRIDGE_RECORD_CALLS`, `PINBRIDGE_MAX_RINGING_DURATION`,
-    /// `PINBRIDGE_MAX_CONVERSATION_DURATION`.
+    /// How bridges are dialled: `PINBRIDGE_RECORD_CALLS`, `PINBRIDGE_WHISPER`,
+    /// `PINBRIDGE_MAX_RINGING_DURATION`, `PINBRIDGE_MAX_CONVERSATION_DURATION`: the defaults a
+    /// virtual number, an order or a booking may override ([`ConnectOptions::resolve`]).
     pub connect: ConnectOptions,
     /// `PINBRIDGE_CALL_STATE_TTL`: how long a call's state stays in the in-memory cache; longer
     /// than the longest call. Default `6h`.
@@ -51,16 +52,39 @@ pub struct Calls {
 }
 
 /// How a bridge is dialled, on every provider.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectOptions {
-    /// `PINBRIDGE_RECORD_CALLS`: ask the provider to record the bridged call. Default `false`.
+    /// `PINBRIDGE_RECORD_CALLS`: ask the provider to record the bridged call (in two channels
+    /// where it offers them), after the recording consent is said to both parties. Default
+    /// `false`.
     pub record: bool,
+    /// `PINBRIDGE_WHISPER`: say the whisper (the order or booking the call is about) to the
+    /// dialled party when they answer, before the parties are connected. Default `false`.
+    pub whisper: bool,
     /// `PINBRIDGE_MAX_RINGING_DURATION`: how long the dialled party's phone rings, seconds.
     /// Default `45s`.
     pub max_ringing_secs: u64,
     /// `PINBRIDGE_MAX_CONVERSATION_DURATION`: the longest bridged conversation, seconds.
     /// Default `1h`.
     pub max_conversation_secs: u64,
+}
+
+impl ConnectOptions {
+    /// These settings under a bridge's own options (an order's or booking's over its virtual
+    /// number's): each option set replaces the setting.
+    #[must_use]
+    pub fn resolve(&self, options: &crate::domain::CallOptions) -> Self {
+        Self {
+            record: options.record.unwrap_or(self.record),
+            whisper: options.whisper.unwrap_or(self.whisper),
+            max_ringing_secs: options
+                .ring_timeout_secs
+                .map_or(self.max_ringing_secs, u64::from),
+            max_conversation_secs: options
+                .max_conversation_secs
+                .map_or(self.max_conversation_secs, u64::from),
+        }
+    }
 }
 
 impl Calls {
@@ -74,6 +98,7 @@ impl Calls {
             gather_input_timeout: raw.gather_input_timeout,
             connect: ConnectOptions {
                 record: raw.record_calls,
+                whisper: raw.whisper,
                 max_ringing_secs: raw.max_ringing_duration.as_secs(),
                 max_conversation_secs: raw.max_conversation_duration.as_secs(),
             },
@@ -155,8 +180,11 @@ mod tests {
             ("PINBRIDGE_MAX_RINGING_DURATION", "30s"),
             ("PINBRIDGE_MAX_CONVERSATION_DURATION", "2h"),
             ("PINBRIDGE_RECORD_CALLS", "true"),
+            ("PINBRIDGE_WHISPER", "true"),
         ])
         .unwrap();
+        assert!(s.calls.connect.whisper);
+        assert!(!load_env(&[]).unwrap().calls.connect.whisper);
         assert_eq!(s.calls.connect.max_ringing_secs, 30);
         assert_eq!(s.calls.connect.max_conversation_secs, 7200);
         assert!(s.calls.connect.record);

@@ -36,6 +36,7 @@ pub(super) struct Raw {
     #[serde(deserialize_with = "duration")]
     pub gather_input_timeout: Duration,
     pub record_calls: bool,
+    pub whisper: bool,
     #[serde(deserialize_with = "duration")]
     pub max_ringing_duration: Duration,
     #[serde(deserialize_with = "duration")]
@@ -135,6 +136,7 @@ impl Default for Raw {
             order_ttl: Duration::from_secs(24 * 3600),
             gather_input_timeout: Duration::from_secs(6),
             record_calls: false,
+            whisper: false,
             max_ringing_duration: Duration::from_secs(45),
             max_conversation_duration: Duration::from_secs(3600),
             call_state_ttl: Duration::from_secs(6 * 3600),

@@ -8,6 +8,7 @@
 
 mod booking;
 mod call;
+mod call_options;
 mod call_sid;
 pub mod clock;
 mod log_safe;
@@ -24,6 +25,10 @@ pub use booking::{
     parse_booking_expiry,
 };
 pub use call::{CallState, Failure, Phase, Route};
+pub use call_options::{
+    CallOptionError, CallOptions, CallOptionsChange, MAX_CONVERSATION_SECS, RING_TIMEOUT_SECS,
+    parse_language,
+};
 pub use call_sid::{CallSid, CallSidError};
 pub use log_safe::{LogSafe, MAX_LOGGED_LEN, is_loggable_as_sent, log_safe};
 pub use mask::{MASKED_PIN, mask, number_for, pin_for};

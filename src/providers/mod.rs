@@ -26,6 +26,97 @@ pub fn caller_id_text(caller_id: Option<&PhoneNumber>, dialled: Option<&str>) ->
         .unwrap_or_default()
 }
 
+/// What a bridge says and how it is dialled, the same on every provider: the settings under
+/// the bridge's own options, its language, and the words the caller hears before the dial
+/// (the recording consent, when recorded) and the dialled party hears when they answer (the
+/// consent, when recorded, then the whisper, when on).
+#[derive(Debug, Clone)]
+pub struct BridgeSpeech {
+    /// The settings with the order's, booking's or number's options applied.
+    pub connect: crate::call::ConnectOptions,
+    /// The call's prompts in the order's or booking's language.
+    pub voice: crate::call::prompts::Voice,
+    /// Said to the caller before the dial.
+    pub caller: Vec<crate::call::prompts::Spoken>,
+    /// Said to the dialled party when they answer, before the parties are connected.
+    pub callee: Vec<crate::call::prompts::Spoken>,
+}
+
+impl BridgeSpeech {
+    /// For `bridging`, on a call whose prompts are `voice`, under the settings `connect`.
+    pub fn new(
+        bridging: &crate::call::flow::Bridging,
+        voice: &crate::call::prompts::Voice,
+        connect: &crate::call::ConnectOptions,
+    ) -> Self {
+        use crate::call::flow::Dialled;
+        use crate::call::prompts::{Callee, Whisper};
+        let connect = connect.resolve(&bridging.options);
+        let voice = voice
+            .clone()
+            .in_language(bridging.options.language.as_deref());
+        let mut caller = Vec::new();
+        let mut callee = Vec::new();
+        if connect.record {
+            caller.push(voice.consent());
+            callee.push(voice.consent());
+        }
+        if connect.whisper {
+            let party = match bridging.dialled {
+                Dialled::Any => Callee::Any,
+                Dialled::PartyA => Callee::PartyA,
+                Dialled::PartyB => Callee::PartyB,
+            };
+            let reference = bridging.reference.as_deref().unwrap_or_default();
+            callee.push(voice.whisper(party, Whisper { reference }));
+        }
+        Self {
+            connect,
+            voice,
+            caller,
+            callee,
+        }
+    }
+}
+
+/// What the dialled party of the call `parent` (the CallSid of the call that dialled them)
+/// hears when they answer: [`BridgeSpeech::callee`], for a whisper endpoint. Nothing when the
+/// call can not be found, was not bridged by pinbridge's own route, or storage fails or is
+/// too slow (`PINBRIDGE_WEBHOOK_TIMEOUT`): the parties are then connected at once rather than
+/// the answered party left waiting.
+pub async fn callee_speech(
+    state: &crate::state::AppState,
+    provider: &'static str,
+    parent: Option<&str>,
+) -> Vec<crate::call::prompts::Spoken> {
+    let Some(parent) = parent.filter(|p| !p.is_empty()) else {
+        tracing::warn!(provider, "whisper request without the calling leg's id");
+        return Vec::new();
+    };
+    let found = tokio::time::timeout(
+        state.settings.calls.webhook_timeout,
+        state.sessions.bridged(provider, parent),
+    )
+    .await;
+    let (bridging, virtual_number) = match found {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return Vec::new(),
+        Ok(Err(e)) => {
+            tracing::error!(provider, error = %e, "whisper: storage failed; connecting without it");
+            return Vec::new();
+        }
+        Err(_) => {
+            tracing::error!(
+                provider,
+                "whisper: time budget spent; connecting without it"
+            );
+            return Vec::new();
+        }
+    };
+    let voice = state.voice_for(virtual_number.as_deref()).await;
+    BridgeSpeech::new(&bridging, &voice, &state.settings.calls.connect).callee
+}
+
 /// What the providers' unit tests speak: a Hindi number's whole PIN call.
 #[cfg(test)]
 pub(crate) mod hindi {

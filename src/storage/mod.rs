@@ -16,6 +16,7 @@ pub mod admin_sessions;
 pub mod attempts;
 pub mod backup;
 pub mod bookings;
+pub mod call_options;
 pub mod calls;
 mod error;
 pub mod greetings;

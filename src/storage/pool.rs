@@ -18,6 +18,8 @@ pub struct VirtualNumber {
     pub created_at: i64,
     /// Bookings active on it now.
     pub active_bookings: i64,
+    /// How its bridges are dialled (migration 0014); its `language` is its greetings'.
+    pub options: crate::domain::CallOptions,
 }
 
 /// Why a number was not added.
@@ -30,6 +32,7 @@ pub enum AddError {
 }
 
 const SELECT: &str = "select v.number, v.provider, v.reserved, v.drained_at, v.created_at,
+        v.language, v.ring_timeout_secs, v.max_conversation_secs, v.record, v.whisper,
         (select count(*) from bookings b
           where b.virtual_number = v.number and b.closed_at is null and b.expires_at > $1)
         as active_bookings
@@ -43,6 +46,7 @@ fn from_row(row: &AnyRow) -> Result<VirtualNumber, super::Error> {
         drained_at: row.try_get("drained_at")?,
         created_at: row.try_get("created_at")?,
         active_bookings: row.try_get("active_bookings")?,
+        options: super::call_options::from_row(row)?,
     })
 }
 
@@ -79,6 +83,7 @@ pub async fn add(
         drained_at: None,
         created_at: now_ms,
         active_bookings: 0,
+        options: crate::domain::CallOptions::default(),
     })
 }
 

@@ -120,4 +120,25 @@ mod tests {
                 .is_some()
         );
     }
+
+    #[tokio::test]
+    async fn a_call_s_recording_url_goes_with_the_call() {
+        let db = crate::storage::test_db().await;
+        for (sid, started) in [("rec-old", 10i64), ("rec-new", 200)] {
+            sqlx::query("insert into calls (provider, call_sid, phase, outcome, started_at, updated_at, recording_url) values ('twilio', $1, 'resolved', 'connected', $2, $2, $3)")
+                .bind(sid)
+                .bind(started)
+                .bind(format!("https://recordings.example/{sid}.mp3"))
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        purge(&db, 100, 20).await.unwrap();
+        let left: Vec<String> =
+            sqlx::query_scalar("select recording_url from calls where recording_url is not null")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(left, ["https://recordings.example/rec-new.mp3"]);
+    }
 }

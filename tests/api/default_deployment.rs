@@ -100,6 +100,23 @@ async fn providers_without_credentials_have_no_routes_and_give_away_nothing() {
             "/8x8/anything-at-all-0123/voice",
             form(&[("callId", "attack-9")]),
         ),
+        (
+            "/twilio/whisper",
+            form(&[("CallSid", "CAattack10"), ("ParentCallSid", "CAattack2")]),
+        ),
+        (
+            "/twilio/recording",
+            form(&[
+                ("CallSid", "CAattack2"),
+                ("RecordingUrl", "https://x.example/r"),
+            ]),
+        ),
+        ("/plivo/whisper?call=attack-4", String::new()),
+        ("/vonage/whisper?call=CON-attack-7", String::new()),
+        (
+            "/8x8/anything-at-all-0123/recording",
+            form(&[("sessionId", "attack-11")]),
+        ),
     ];
     for (path, body) in requests {
         for method in [reqwest::Method::GET, reqwest::Method::POST] {

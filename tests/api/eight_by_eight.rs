@@ -30,7 +30,7 @@ pub fn record_sid(leg: &Leg) -> String {
 /// A Voice Call Action request for `leg`, shaped like 8x8's sample
 /// (number-masking/call-action-handling.md): `CALL_RECEIVED`, or `ACTION_COMPLETED` echoing
 /// `client_action_id` with `dtmf`.
-fn call_action(leg: &Leg, completed: Option<(&str, Value)>) -> Value {
+pub(crate) fn call_action(leg: &Leg, completed: Option<(&str, Value)>) -> Value {
     let mut payload = json!({
         "eventId": fresh("evt"),
         "callId": fresh("call"),

@@ -5,6 +5,7 @@ mod abuse;
 mod admin_pages;
 mod admin_security;
 mod bookings;
+mod bridging;
 mod calls;
 mod cli;
 #[path = "../common/mod.rs"]

@@ -17,7 +17,7 @@ fn bare(number: &str) -> &str {
 }
 
 /// The conversation of a leg: the call id pinbridge keys Vonage calls by.
-fn conversation(leg: &Leg) -> String {
+pub(crate) fn conversation(leg: &Leg) -> String {
     format!("CON-{}", leg.sid)
 }
 
@@ -62,7 +62,7 @@ pub fn token_issued(secret: &str, payload_hash: &str, iat: i64) -> String {
 }
 
 /// The answer webhook's query parameters (webhook reference, "Answer webhook data fields").
-fn answer_params(leg: &Leg) -> Vec<(&'static str, String)> {
+pub(crate) fn answer_params(leg: &Leg) -> Vec<(&'static str, String)> {
     vec![
         ("to", bare(&leg.to).to_owned()),
         ("from", bare(&leg.from).to_owned()),
@@ -73,7 +73,7 @@ fn answer_params(leg: &Leg) -> Vec<(&'static str, String)> {
 
 /// GETs `path?query`, signed with a JWT. Its `payload_hash` is what Vonage support describes
 /// for a GET (SHA-256 of the parameters as compact JSON); pinbridge checks only the signature.
-async fn get_signed(app: &TestApp, path: &str, params: &[(&str, String)]) -> Response {
+pub(crate) async fn get_signed(app: &TestApp, path: &str, params: &[(&str, String)]) -> Response {
     let query = serde_urlencoded::to_string(params).unwrap();
     let as_json: serde_json::Map<String, Value> = params
         .iter()
@@ -102,7 +102,7 @@ async fn post_raw(app: &TestApp, path: &str, body: &[u8], authorization: Option<
 }
 
 /// POSTs `body` as JSON, signed with a JWT whose `payload_hash` is the body's SHA-256.
-async fn post_signed(app: &TestApp, path: &str, body: &Value) -> Response {
+pub(crate) async fn post_signed(app: &TestApp, path: &str, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap();
     let auth = format!("Bearer {}", token(VONAGE_SECRET, &payload_hash(&bytes)));
     post_raw(app, path, &bytes, Some(auth.as_str())).await

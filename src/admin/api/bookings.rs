@@ -8,10 +8,13 @@ use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
-use crate::domain::{BookingFields, BookingStatus, NewBooking, parse_booking_expiry};
+use crate::domain::{
+    BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, parse_booking_expiry,
+};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, Changed, CreateError};
+use crate::storage::call_options::{self, Owner};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -49,6 +52,24 @@ pub struct CreateBooking {
     pub virtual_number: Option<String>,
     /// Allocate among this provider's numbers only.
     pub provider: Option<String>,
+    /// The language the call speaks, a BCP 47 primary tag (`en`, `hi`); absent: the virtual
+    /// number's.
+    #[schema(example = "hi")]
+    pub language: Option<String>,
+    /// Seconds the dialled party's phone rings, 5 to 120; absent: the virtual number's, else
+    /// `PINBRIDGE_MAX_RINGING_DURATION`.
+    #[schema(minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<u32>,
+    /// Seconds a bridged conversation may last, 60 to 14400 (Vonage cuts at 7200); absent:
+    /// the virtual number's, else `PINBRIDGE_MAX_CONVERSATION_DURATION`.
+    #[schema(minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<u32>,
+    /// Record the bridged call, after the recording consent; absent: the virtual number's,
+    /// else `PINBRIDGE_RECORD_CALLS`.
+    pub record: Option<bool>,
+    /// Say the whisper to the dialled party when they answer; absent: the virtual number's,
+    /// else `PINBRIDGE_WHISPER`.
+    pub whisper: Option<bool>,
 }
 
 /// A booking as the API shows it.
@@ -73,9 +94,36 @@ pub struct BookingView {
     pub expires_at: String,
     #[schema(format = DateTime)]
     pub closed_at: Option<String>,
+    /// The language the call speaks, a BCP 47 primary tag (`en`, `hi`); `null`: the virtual
+    /// number's.
+    pub language: Option<String>,
+    /// Seconds the dialled party's phone rings, 5 to 120; `null`: the virtual number's, else
+    /// `PINBRIDGE_MAX_RINGING_DURATION`.
+    #[schema(minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<u32>,
+    /// Seconds a bridged conversation may last, 60 to 14400 (Vonage cuts at 7200); `null`:
+    /// the virtual number's, else `PINBRIDGE_MAX_CONVERSATION_DURATION`.
+    #[schema(minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<u32>,
+    /// Record the bridged call, after the recording consent; `null`: the virtual number's,
+    /// else `PINBRIDGE_RECORD_CALLS`.
+    pub record: Option<bool>,
+    /// Say the whisper (what the call is about) to the dialled party when they answer;
+    /// `null`: the virtual number's, else `PINBRIDGE_WHISPER`.
+    pub whisper: Option<bool>,
 }
 
 impl BookingView {
+    /// The same with its own call options.
+    fn with(mut self, o: CallOptions) -> Self {
+        self.language = o.language;
+        self.ring_timeout_secs = o.ring_timeout_secs;
+        self.max_conversation_secs = o.max_conversation_secs;
+        self.record = o.record;
+        self.whisper = o.whisper;
+        self
+    }
+
     /// The booking as `who` may see it: parties masked unless the token may see personal data.
     fn of(b: Booking, now: i64, who: &AdminAuth) -> Self {
         Self {
@@ -88,6 +136,11 @@ impl BookingView {
             party_a: who.show(b.party_a.into()),
             party_b: who.show(b.party_b.into()),
             virtual_number: b.virtual_number.into(),
+            language: None,
+            ring_timeout_secs: None,
+            max_conversation_secs: None,
+            record: None,
+            whisper: None,
         }
     }
 }
@@ -105,7 +158,7 @@ impl BookingView {
     request_body = CreateBooking,
     responses(
         (status = 201, description = "The booking, with its virtual number.", body = BookingView),
-        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_reference`, `invalid_expiry`, `unknown_virtual_number` (not in the pool) or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool) or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 409, description = "`pool_exhausted` (no number is free for both parties), `participant_conflict` (the named number is held by a party already) or `virtual_number_drained`.", body = ErrorBody),
     )
 )]
@@ -138,6 +191,13 @@ async fn create(
             };
             ApiError::bad_request(code, e.to_string())
         })?;
+    let options = super::call_options::checked(CallOptions {
+        language: b.language,
+        ring_timeout_secs: b.ring_timeout_secs,
+        max_conversation_secs: b.max_conversation_secs,
+        record: b.record,
+        whisper: b.whisper,
+    })?;
     let booking_id = format!("bk_{}", random_token(22));
     let booking = bookings::create(&state.db, &new, &booking_id, now)
         .await
@@ -154,8 +214,16 @@ async fn create(
             }
             CreateError::Database(e) => e.into(),
         })?;
+    let options = call_options::change(
+        &state.db,
+        Owner::Booking,
+        &booking.booking_id,
+        &CallOptionsChange::setting(&options),
+    )
+    .await?
+    .unwrap_or_default();
     tracing::info!(booking.id = %booking.booking_id, "booking created");
-    Ok(HttpResponse::Created().json(BookingView::of(booking, now, &who)))
+    Ok(HttpResponse::Created().json(BookingView::of(booking, now, &who).with(options)))
 }
 
 /// Read a booking.
@@ -181,7 +249,15 @@ async fn get(
     let booking = bookings::get(&state.db, &path)
         .await?
         .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now_ms(), &who)))
+    let options = own_options(&state, &booking.booking_id).await?;
+    Ok(HttpResponse::Ok().json(BookingView::of(booking, now_ms(), &who).with(options)))
+}
+
+/// The booking's own call options.
+async fn own_options(state: &AppState, booking_id: &str) -> Result<CallOptions, ApiError> {
+    Ok(call_options::get(&state.db, Owner::Booking, booking_id)
+        .await?
+        .unwrap_or_default())
 }
 
 /// The query of `GET /api/v1/bookings`. Unknown parameters are refused.
@@ -264,25 +340,54 @@ async fn list(
     };
     let mut found = bookings::list(&state.db, &filter).await?;
     let next = paging.cut(&mut found, |b| (b.created_at, &b.booking_id));
+    let ids: Vec<&str> = found.iter().map(|b| b.booking_id.as_str()).collect();
+    let mut options = call_options::many(&state.db, Owner::Booking, &ids).await?;
     let bookings = found
         .into_iter()
-        .map(|b| BookingView::of(b, now, &who))
+        .map(|b| {
+            let own = options
+                .remove(&(b.booking_id.clone(), b.created_at))
+                .unwrap_or_default();
+            BookingView::of(b, now, &who).with(own)
+        })
         .collect();
     Ok(HttpResponse::Ok().json(BookingPage { bookings, next }))
 }
 
-/// The body of `PATCH /api/v1/bookings/{booking_id}`. Unknown fields are refused.
+/// The body of `PATCH /api/v1/bookings/{booking_id}`: any of the fields; those absent stay
+/// as they are. Unknown fields are refused.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBooking {
     /// RFC 3339: in the future, at most 365 days ahead.
     #[schema(format = DateTime)]
-    pub expires_at: String,
+    pub expires_at: Option<String>,
+    /// The language the call speaks (BCP 47 primary tag); `null`: the virtual number's again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
+    /// Seconds the dialled party's phone rings, 5 to 120; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<u32>, minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<Option<u32>>,
+    /// Seconds a bridged conversation may last, 60 to 14400; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<u32>, minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<Option<u32>>,
+    /// Record the bridged call; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub record: Option<Option<bool>>,
+    /// Say the whisper; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub whisper: Option<Option<bool>>,
 }
 
-/// Change a booking's expiry.
+/// Change a booking.
 ///
-/// Moves the expiry of an active booking, checked as when it was created. Answers 200 with
+/// Moves the expiry of an active booking, checked as when it was created, or changes its call
+/// options (language, ring time, longest conversation, recording, whisper). Answers 200 with
 /// the booking.
 #[utoipa::path(
     operation_id = "change_booking",
@@ -293,7 +398,7 @@ pub struct ChangeBooking {
     request_body = ChangeBooking,
     responses(
         (status = 200, description = "The changed booking.", body = BookingView),
-        (status = 400, description = "`invalid_expiry`, `invalid_body` or `invalid_text`.", body = ErrorBody),
+        (status = 400, description = "`invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` (an unknown field, or none to change) or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
         (status = 409, description = "`booking_not_active`: the booking is expired or closed.", body = ErrorBody),
     )
@@ -305,9 +410,35 @@ async fn change(
     body: super::ApiJson<ChangeBooking>,
 ) -> Result<HttpResponse, ApiError> {
     let now = now_ms();
-    let expires_at = parse_booking_expiry(&body.expires_at, now)
+    let body = body.into_inner();
+    let expires_at = body
+        .expires_at
+        .as_deref()
+        .map(|e| parse_booking_expiry(e, now))
+        .transpose()
         .map_err(|e| ApiError::bad_request("invalid_expiry", e.to_string()))?;
-    let booking = match bookings::change_expiry(&state.db, &path, expires_at, now).await? {
+    let options = super::call_options::checked_change(CallOptionsChange {
+        language: body.language,
+        ring_timeout_secs: body.ring_timeout_secs,
+        max_conversation_secs: body.max_conversation_secs,
+        record: body.record,
+        whisper: body.whisper,
+    })?;
+    if expires_at.is_none() && options.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "give at least one of expires_at, language, ring_timeout_secs, max_conversation_secs, record, whisper",
+        ));
+    }
+    let changed = match expires_at {
+        Some(at) => bookings::change_expiry(&state.db, &path, at, now).await?,
+        None => match bookings::get(&state.db, &path).await? {
+            None => Changed::Missing,
+            Some(b) if b.status(now) == BookingStatus::Active => Changed::Changed(b),
+            Some(b) => Changed::NotActive(b),
+        },
+    };
+    let booking = match changed {
         Changed::Changed(booking) => booking,
         Changed::NotActive(booking) => {
             return Err(ApiError::conflict(
@@ -320,8 +451,11 @@ async fn change(
         }
         Changed::Missing => return Err(ApiError::not_found("no booking with this booking_id")),
     };
+    let options = call_options::change(&state.db, Owner::Booking, &booking.booking_id, &options)
+        .await?
+        .unwrap_or_default();
     tracing::info!(booking.id = %booking.booking_id, "booking changed");
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who)))
+    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who).with(options)))
 }
 
 /// Close a booking.
@@ -349,6 +483,7 @@ async fn close(
     let booking = bookings::close(&state.db, &path, now)
         .await?
         .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
+    let options = own_options(&state, &booking.booking_id).await?;
     tracing::info!(booking.id = %booking.booking_id, "booking closed");
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who)))
+    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who).with(options)))
 }

@@ -8,6 +8,7 @@
 //! (the UI), provider formats.
 
 pub mod bookings;
+mod call_options;
 pub mod calls;
 pub mod click_to_call;
 mod json;

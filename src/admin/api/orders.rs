@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
-use crate::domain::{NewOrder, OrderChange, OrderFieldError, PhoneNumber, log_safe};
+use crate::domain::{
+    CallOptions, CallOptionsChange, NewOrder, OrderChange, OrderFieldError, PhoneNumber, log_safe,
+};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::import::admission::{self, CreateError, Density};
 use crate::state::AppState;
+use crate::storage::call_options::{self, Owner};
 use crate::storage::orders::{self, Changed, Order};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -49,6 +52,24 @@ pub struct CreateOrder {
     /// Courier numbers allowed to use the PIN; absent or empty: any caller.
     #[serde(default)]
     pub allowed_callers: Vec<String>,
+    /// The language the call speaks, a BCP 47 primary tag (`en`, `hi`); absent: the virtual
+    /// number's.
+    #[schema(example = "hi")]
+    pub language: Option<String>,
+    /// Seconds the dialled party's phone rings, 5 to 120; absent: the virtual number's, else
+    /// `PINBRIDGE_MAX_RINGING_DURATION`.
+    #[schema(minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<u32>,
+    /// Seconds a bridged conversation may last, 60 to 14400 (Vonage cuts at 7200); absent:
+    /// the virtual number's, else `PINBRIDGE_MAX_CONVERSATION_DURATION`.
+    #[schema(minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<u32>,
+    /// Record the bridged call, after the recording consent; absent: the virtual number's,
+    /// else `PINBRIDGE_RECORD_CALLS`.
+    pub record: Option<bool>,
+    /// Say the whisper to the dialled party when they answer; absent: the virtual number's,
+    /// else `PINBRIDGE_WHISPER`.
+    pub whisper: Option<bool>,
 }
 
 /// An order as the API shows it: numbers in E.164, times in RFC 3339.
@@ -74,9 +95,36 @@ pub struct OrderView {
     /// Couriers allowed to use the PIN, in E.164, masked for a token without `:pii`; empty:
     /// any caller.
     pub allowed_callers: Vec<String>,
+    /// The language the call speaks, a BCP 47 primary tag (`en`, `hi`); `null`: the virtual
+    /// number's.
+    pub language: Option<String>,
+    /// Seconds the dialled party's phone rings, 5 to 120; `null`: the virtual number's, else
+    /// `PINBRIDGE_MAX_RINGING_DURATION`.
+    #[schema(minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<u32>,
+    /// Seconds a bridged conversation may last, 60 to 14400 (Vonage cuts at 7200); `null`:
+    /// the virtual number's, else `PINBRIDGE_MAX_CONVERSATION_DURATION`.
+    #[schema(minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<u32>,
+    /// Record the bridged call, after the recording consent; `null`: the virtual number's,
+    /// else `PINBRIDGE_RECORD_CALLS`.
+    pub record: Option<bool>,
+    /// Say the whisper (what the call is about) to the dialled party when they answer;
+    /// `null`: the virtual number's, else `PINBRIDGE_WHISPER`.
+    pub whisper: Option<bool>,
 }
 
 impl OrderView {
+    /// The same with its own call options.
+    fn with(mut self, o: CallOptions) -> Self {
+        self.language = o.language;
+        self.ring_timeout_secs = o.ring_timeout_secs;
+        self.max_conversation_secs = o.max_conversation_secs;
+        self.record = o.record;
+        self.whisper = o.whisper;
+        self
+    }
+
     /// The order as `who` may see it: numbers and the PIN masked unless the token may see
     /// personal data.
     fn of(order: Order, now: i64, who: &AdminAuth) -> Self {
@@ -91,6 +139,11 @@ impl OrderView {
             customer_number: who.show(order.customer_number.into()),
             pin: who.show_pin(order.pin),
             virtual_number: order.virtual_number.map(String::from),
+            language: None,
+            ring_timeout_secs: None,
+            max_conversation_secs: None,
+            record: None,
+            whisper: None,
         }
     }
 }
@@ -119,7 +172,7 @@ fn field_error(e: OrderFieldError) -> ApiError {
     request_body = CreateOrder,
     responses(
         (status = 201, description = "The stored order.", body = OrderView),
-        (status = 400, description = "`invalid_body`, `invalid_order_id`, `invalid_customer_number`, `invalid_pin`, `invalid_virtual_number`, `invalid_expires_at`, `invalid_allowed_callers` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_body`, `invalid_order_id`, `invalid_customer_number`, `invalid_pin`, `invalid_virtual_number`, `invalid_expires_at`, `invalid_allowed_callers`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 403, description = "`pii_required`: a `pin` was given with a token without `:pii`.", body = ErrorBody),
         (status = 409, description = "`order_exists` (an active order has this `order_id`; the id of an expired or deactivated order may be given again), `pin_in_use` (the PIN is active on this virtual number, or for an order without one, on some virtual number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY: use longer PINs or another virtual number).", body = ErrorBody),
     )
@@ -146,6 +199,13 @@ async fn create(
     )
     .and_then(|o| o.with_allowed_callers(&body.allowed_callers, &state.settings.orders))
     .map_err(field_error)?;
+    let options = super::call_options::checked(CallOptions {
+        language: body.language,
+        ring_timeout_secs: body.ring_timeout_secs,
+        max_conversation_secs: body.max_conversation_secs,
+        record: body.record,
+        whisper: body.whisper,
+    })?;
     let density = Density(state.settings.guessing.pin_max_density);
     let order = admission::create(&state.db, &new, density, now)
         .await
@@ -166,9 +226,17 @@ async fn create(
             ),
             CreateError::Database(e) => e.into(),
         })?;
+    let options = call_options::change(
+        &state.db,
+        Owner::Order,
+        &order.order_id,
+        &CallOptionsChange::setting(&options),
+    )
+    .await?
+    .unwrap_or_default();
     // A guess on its number weighs its PIN from now on.
     tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order created");
-    Ok(HttpResponse::Created().json(OrderView::of(order, now, &who)))
+    Ok(HttpResponse::Created().json(OrderView::of(order, now, &who).with(options)))
 }
 
 /// Read an order.
@@ -195,7 +263,17 @@ async fn get(
     let order = orders::get(&state.db, &path)
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
-    Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms(), &who)))
+    let options = own_options(&state, &order).await?;
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now_ms(), &who).with(options)))
+}
+
+/// The order's own call options.
+async fn own_options(state: &AppState, order: &Order) -> Result<CallOptions, ApiError> {
+    let found = call_options::many(&state.db, Owner::Order, &[order.order_id.as_str()]).await?;
+    Ok(found
+        .get(&(order.order_id.clone(), order.created_at))
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// The body of `PATCH /api/v1/orders/{order_id}`: any of the fields; those absent (or `null`)
@@ -210,12 +288,33 @@ pub struct ChangeOrder {
     pub expires_at: Option<String>,
     /// Courier numbers allowed to use the PIN; empty: any caller.
     pub allowed_callers: Option<Vec<String>>,
+    /// The language the call speaks (BCP 47 primary tag); `null`: the virtual number's again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
+    /// Seconds the dialled party's phone rings, 5 to 120; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<u32>, minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<Option<u32>>,
+    /// Seconds a bridged conversation may last, 60 to 14400; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<u32>, minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<Option<u32>>,
+    /// Record the bridged call; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub record: Option<Option<bool>>,
+    /// Say the whisper; `null`: inherited again.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub whisper: Option<Option<bool>>,
 }
 
 /// Change an order.
 ///
-/// Changes the customer, the expiry or the allowed callers of an active order, checked as
-/// when it was created; its PIN and virtual number stay. Answers 200 with the order.
+/// Changes the customer, the expiry, the allowed callers or the call options (language, ring
+/// time, longest conversation, recording, whisper) of an active order, checked as when it was
+/// created; its PIN and virtual number stay. Answers 200 with the order.
 #[utoipa::path(
     operation_id = "change_order",
     patch,
@@ -225,7 +324,7 @@ pub struct ChangeOrder {
     request_body = ChangeOrder,
     responses(
         (status = 200, description = "The changed order.", body = OrderView),
-        (status = 400, description = "`invalid_body` (an unknown field, or none to change), `invalid_customer_number`, `invalid_expires_at`, `invalid_allowed_callers` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_body` (an unknown field, or none to change), `invalid_customer_number`, `invalid_expires_at`, `invalid_allowed_callers`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: no order with this `order_id`.", body = ErrorBody),
         (status = 409, description = "`order_not_active`: the order is expired or deactivated.", body = ErrorBody),
     )
@@ -246,10 +345,17 @@ async fn change(
         now,
     )
     .map_err(field_error)?;
-    if change.is_empty() {
+    let options = super::call_options::checked_change(CallOptionsChange {
+        language: body.language,
+        ring_timeout_secs: body.ring_timeout_secs,
+        max_conversation_secs: body.max_conversation_secs,
+        record: body.record,
+        whisper: body.whisper,
+    })?;
+    if change.is_empty() && options.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "give at least one of customer_number, expires_at, allowed_callers",
+            "give at least one of customer_number, expires_at, allowed_callers, language, ring_timeout_secs, max_conversation_secs, record, whisper",
         ));
     }
     let order = match orders::change(&state.db, &path, &change, now).await? {
@@ -265,10 +371,12 @@ async fn change(
         }
         Changed::Missing => return Err(ApiError::not_found("no order with this order_id")),
     };
+    call_options::change(&state.db, Owner::Order, &order.order_id, &options).await?;
+    let options = own_options(&state, &order).await?;
     // The dial that follows a PIN must not reach the customer the order had.
     state.sessions.forget_order(&order.order_id);
     tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order changed");
-    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who).with(options)))
 }
 
 /// The query of `GET /api/v1/orders`. Unknown parameters are refused.
@@ -351,9 +459,16 @@ async fn list(
     };
     let mut found = orders::list(&state.db, &filter).await?;
     let next = paging.cut(&mut found, |o| (o.created_at, &o.order_id));
+    let ids: Vec<&str> = found.iter().map(|o| o.order_id.as_str()).collect();
+    let mut options = call_options::many(&state.db, Owner::Order, &ids).await?;
     let orders = found
         .into_iter()
-        .map(|o| OrderView::of(o, now, &who))
+        .map(|o| {
+            let own = options
+                .remove(&(o.order_id.clone(), o.created_at))
+                .unwrap_or_default();
+            OrderView::of(o, now, &who).with(own)
+        })
         .collect();
     Ok(HttpResponse::Ok().json(OrderPage { orders, next }))
 }
@@ -384,6 +499,7 @@ async fn deactivate(
         .await?
         .ok_or_else(|| ApiError::not_found("no order with this order_id"))?;
     state.sessions.forget_order(&order.order_id);
+    let options = own_options(&state, &order).await?;
     tracing::info!(order.id = %log_safe(&order.order_id), admin.token = %who.name, "order deactivated");
-    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who)))
+    Ok(HttpResponse::Ok().json(OrderView::of(order, now, &who).with(options)))
 }

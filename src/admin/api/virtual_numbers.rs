@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
-use crate::domain::{PROVIDERS, PhoneNumber};
+use crate::domain::{CallOptions, CallOptionsChange, PROVIDERS, PhoneNumber};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use crate::storage::call_options::{self, Owner};
 use crate::storage::pool::{self, AddError, VirtualNumber};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -18,8 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list)),
     )
     .service(
-        super::resource("/virtual-numbers/{number}", "GET, DELETE")
+        super::resource("/virtual-numbers/{number}", "GET, PATCH, DELETE")
             .route(web::get().to(get))
+            .route(web::patch().to(change))
             .route(web::delete().to(drain)),
     );
 }
@@ -36,6 +38,41 @@ pub struct AddNumber {
     /// Reserved numbers are only given to bookings that name them. Default false.
     #[serde(default)]
     pub reserved: bool,
+    /// Seconds the dialled party's phone rings on calls through this number, 5 to 120;
+    /// absent: `PINBRIDGE_MAX_RINGING_DURATION`. An order's or booking's own value wins.
+    #[schema(minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<u32>,
+    /// Seconds a bridged conversation may last, 60 to 14400 (Vonage cuts at 7200); absent:
+    /// `PINBRIDGE_MAX_CONVERSATION_DURATION`.
+    #[schema(minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<u32>,
+    /// Record bridged calls, after the recording consent; absent: `PINBRIDGE_RECORD_CALLS`.
+    pub record: Option<bool>,
+    /// Say the whisper to the dialled party; absent: `PINBRIDGE_WHISPER`.
+    pub whisper: Option<bool>,
+}
+
+/// The body of `PATCH /api/v1/virtual-numbers/{number}`: any of the fields; those absent stay
+/// as they are, `null` clears one (the setting applies again). Unknown fields are refused.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeNumber {
+    /// Seconds the dialled party's phone rings, 5 to 120; `null`: the setting.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<u32>, minimum = 5, maximum = 120)]
+    pub ring_timeout_secs: Option<Option<u32>>,
+    /// Seconds a bridged conversation may last, 60 to 14400; `null`: the setting.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<u32>, minimum = 60, maximum = 14400)]
+    pub max_conversation_secs: Option<Option<u32>>,
+    /// Record bridged calls; `null`: the setting.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub record: Option<Option<bool>>,
+    /// Say the whisper; `null`: the setting.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub whisper: Option<Option<bool>>,
 }
 
 /// A number of the pool as the API shows it.
@@ -58,6 +95,18 @@ pub struct NumberView {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub drained_at: Option<String>,
+    /// The language its callers hear (its greetings', set on the greetings page); `null`:
+    /// `PINBRIDGE_DEFAULT_LANGUAGE`.
+    pub language: Option<String>,
+    /// Seconds the dialled party's phone rings; `null`: `PINBRIDGE_MAX_RINGING_DURATION`.
+    pub ring_timeout_secs: Option<u32>,
+    /// Seconds a bridged conversation may last; `null`:
+    /// `PINBRIDGE_MAX_CONVERSATION_DURATION`.
+    pub max_conversation_secs: Option<u32>,
+    /// Record bridged calls; `null`: `PINBRIDGE_RECORD_CALLS`.
+    pub record: Option<bool>,
+    /// Say the whisper to the dialled party; `null`: `PINBRIDGE_WHISPER`.
+    pub whisper: Option<bool>,
 }
 
 impl From<VirtualNumber> for NumberView {
@@ -74,6 +123,11 @@ impl From<VirtualNumber> for NumberView {
             provider: v.provider,
             reserved: v.reserved,
             active_bookings: v.active_bookings,
+            language: v.options.language,
+            ring_timeout_secs: v.options.ring_timeout_secs,
+            max_conversation_secs: v.options.max_conversation_secs,
+            record: v.options.record,
+            whisper: v.options.whisper,
         }
     }
 }
@@ -94,7 +148,7 @@ fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
     request_body = AddNumber,
     responses(
         (status = 201, description = "The number, added to the pool.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_body` or `invalid_text`.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 409, description = "`virtual_number_exists`: the number is in the pool already.", body = ErrorBody),
     )
 )]
@@ -111,7 +165,14 @@ async fn add(
             format!("provider is one of {}", PROVIDERS.join(", ")),
         ));
     }
-    let added = pool::add(
+    let options = super::call_options::checked(CallOptions {
+        language: None,
+        ring_timeout_secs: body.ring_timeout_secs,
+        max_conversation_secs: body.max_conversation_secs,
+        record: body.record,
+        whisper: body.whisper,
+    })?;
+    let mut added = pool::add(
         &state.db,
         number.as_ref(),
         &body.provider,
@@ -123,6 +184,16 @@ async fn add(
         AddError::Exists => ApiError::conflict("virtual_number_exists", e.to_string()),
         AddError::Database(e) => e.into(),
     })?;
+    if let Some(set) = call_options::change(
+        &state.db,
+        Owner::VirtualNumber,
+        number.as_ref(),
+        &CallOptionsChange::setting(&options),
+    )
+    .await?
+    {
+        added.options = set;
+    }
     Ok(HttpResponse::Created().json(NumberView::from(added)))
 }
 
@@ -227,6 +298,55 @@ async fn get(
     let found = pool::get(&state.db, number.as_ref(), now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
+    Ok(HttpResponse::Ok().json(NumberView::from(found)))
+}
+
+/// Change a virtual number's call options.
+///
+/// How bridges through the number are dialled: ring time, longest conversation, recording,
+/// whisper. An order's or booking's own value wins over the number's; `null` gives a field
+/// back to the setting. Answers 200 with the number.
+#[utoipa::path(
+    operation_id = "change_virtual_number",
+    patch,
+    path = "/api/v1/virtual-numbers/{number}",
+    tag = "virtual numbers",
+    params(("number" = String, Path, description = "The virtual number, in any form a phone number is written (`+` as `%2B`).")),
+    request_body = ChangeNumber,
+    responses(
+        (status = 200, description = "The number.", body = NumberView),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
+    )
+)]
+async fn change(
+    who: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: super::ApiJson<ChangeNumber>,
+) -> Result<HttpResponse, ApiError> {
+    let number = parse_number(&state, &path)?;
+    let body = body.into_inner();
+    let change = super::call_options::checked_change(CallOptionsChange {
+        language: None,
+        ring_timeout_secs: body.ring_timeout_secs,
+        max_conversation_secs: body.max_conversation_secs,
+        record: body.record,
+        whisper: body.whisper,
+    })?;
+    if change.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "give at least one of ring_timeout_secs, max_conversation_secs, record, whisper",
+        ));
+    }
+    call_options::change(&state.db, Owner::VirtualNumber, number.as_ref(), &change)
+        .await?
+        .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
+    let found = pool::get(&state.db, number.as_ref(), now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
+    tracing::info!(virtual_number = %number.masked(), admin.token = %who.name, "virtual number's call options changed");
     Ok(HttpResponse::Ok().json(NumberView::from(found)))
 }
 

@@ -13,10 +13,12 @@ use super::orders::{CsrfForm, html, path_segment, query_value, see_other, unavai
 use crate::domain::clock::now_ms;
 use crate::domain::random_token;
 use crate::domain::{
-    BookingFields, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS, PhoneNumber, log_safe,
+    BookingFields, CallOptions, CallOptionsChange, MAX_BOOKING_TTL_MS, MAX_CONVERSATION_SECS,
+    NewBooking, PROVIDERS, PhoneNumber, RING_TIMEOUT_SECS, log_safe,
 };
 use crate::state::AppState;
 use crate::storage::bookings::{self, CreateError};
+use crate::storage::call_options::{self, Owner};
 use crate::storage::pool::{self, AddError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/bookings/{booking_id}/close", web::get().to(confirm_close))
         .route("/bookings/{booking_id}/close", web::post().to(close))
         .route("/numbers", web::post().to(add_number))
+        .route("/numbers/options", web::post().to(number_options))
         .route("/numbers/{number}/drain", web::get().to(confirm_drain))
         .route("/numbers/{number}/drain", web::post().to(drain));
 }
@@ -35,6 +38,8 @@ struct NumberRow {
     reserved: bool,
     drained: bool,
     active_bookings: i64,
+    /// Its call options, in a few words.
+    call_options: String,
 }
 
 struct BookingRow {
@@ -44,6 +49,8 @@ struct BookingRow {
     party_b: String,
     virtual_number: String,
     expires_at: String,
+    /// Its own call options, in a few words.
+    call_options: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +60,21 @@ pub struct NumberForm {
     vn_number: String,
     vn_provider: String,
     vn_reserved: Option<String>,
+}
+
+/// The form setting a number's call options: every field is sent; an empty one gives the
+/// option back to the setting.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NumberOptionsForm {
+    csrf: String,
+    opt_number: String,
+    opt_ring_timeout_secs: String,
+    opt_max_conversation_secs: String,
+    /// `on`, `off`, or empty (the setting).
+    opt_record: String,
+    /// `on`, `off`, or empty (the setting).
+    opt_whisper: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +98,8 @@ struct BookingsPage {
     bookings: Vec<BookingRow>,
     number_form: NumberForm,
     number_errors: FormErrors,
+    options_form: NumberOptionsForm,
+    options_errors: FormErrors,
     booking_form: BookingForm,
     booking_errors: FormErrors,
     /// What was just done (post/redirect/get).
@@ -89,6 +113,10 @@ impl BookingsPage {
         let active = bookings::active(&state.db, now)
             .await
             .map_err(unavailable)?;
+        let ids: Vec<&str> = active.iter().map(|b| b.booking_id.as_str()).collect();
+        let mut options = call_options::many(&state.db, Owner::Booking, &ids)
+            .await
+            .map_err(unavailable)?;
         Ok(Self {
             signed_in: true,
             section: "bookings",
@@ -98,6 +126,11 @@ impl BookingsPage {
                 .into_iter()
                 .map(|v| NumberRow {
                     drained: v.drained_at.is_some(),
+                    call_options: super::call_options::summary(&CallOptions {
+                        // The number's language is its greetings', shown on that page.
+                        language: None,
+                        ..v.options
+                    }),
                     number: v.number,
                     provider: v.provider,
                     reserved: v.reserved,
@@ -108,6 +141,11 @@ impl BookingsPage {
                 .into_iter()
                 .rev()
                 .map(|b| BookingRow {
+                    call_options: super::call_options::summary(
+                        &options
+                            .remove(&(b.booking_id.clone(), b.created_at))
+                            .unwrap_or_default(),
+                    ),
                     expires_at: super::local_time::show(
                         &state.settings.admin_ui.time_zone,
                         b.expires_at,
@@ -124,6 +162,8 @@ impl BookingsPage {
                 ..NumberForm::default()
             },
             number_errors: FormErrors::default(),
+            options_form: NumberOptionsForm::default(),
+            options_errors: FormErrors::default(),
             booking_form: BookingForm::default(),
             booking_errors: FormErrors::default(),
             notice: String::new(),
@@ -150,6 +190,7 @@ async fn page(
     let what = query.what.as_str();
     page.notice = match query.done.as_str() {
         "number-added" => format!("Number {what} added to the pool."),
+        "number-options" => format!("Call options of number {what} saved."),
         "drained" => {
             format!(
                 "Number {what} drained: it takes no new bookings; those on it go on until they end."
@@ -221,6 +262,107 @@ async fn add_number(
     page.number_errors = errors;
     form.csrf = String::new();
     page.number_form = form;
+    html(status, &page)
+}
+
+/// A whole number of seconds within `range`, or empty (the setting).
+fn seconds(raw: &str, range: &std::ops::RangeInclusive<u32>) -> Result<Option<u32>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<u32>() {
+        Ok(s) if range.contains(&s) => Ok(Some(s)),
+        _ => Err(format!(
+            "a whole number of seconds from {} to {}, or empty for the setting",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// `on`, `off`, or empty (the setting).
+fn switch(raw: &str) -> Result<Option<bool>, String> {
+    match raw.trim() {
+        "" => Ok(None),
+        "on" => Ok(Some(true)),
+        "off" => Ok(Some(false)),
+        _ => Err("choose on, off or the setting".into()),
+    }
+}
+
+/// `POST /admin/numbers/options`: sets a number's ring time, longest conversation, recording
+/// and whisper (an empty field gives it back to the setting).
+async fn number_options(
+    session: AdminSession,
+    state: web::Data<AppState>,
+    form: web::Form<NumberOptionsForm>,
+) -> actix_web::Result<HttpResponse> {
+    let mut form = form.into_inner();
+    let mut errors = FormErrors::default();
+    let status = if session.form_is_fresh(&form.csrf) {
+        let number = PhoneNumber::parse(&form.opt_number, state.settings.orders.region);
+        if number.is_err() {
+            errors.add("opt_number", "Number", "choose a number of the pool");
+        }
+        let ring = seconds(&form.opt_ring_timeout_secs, &RING_TIMEOUT_SECS);
+        if let Err(e) = &ring {
+            errors.add("opt_ring_timeout_secs", "Ring time in seconds", e);
+        }
+        let longest = seconds(&form.opt_max_conversation_secs, &MAX_CONVERSATION_SECS);
+        if let Err(e) = &longest {
+            errors.add(
+                "opt_max_conversation_secs",
+                "Longest conversation in seconds",
+                e,
+            );
+        }
+        let record = switch(&form.opt_record);
+        if let Err(e) = &record {
+            errors.add("opt_record", "Record calls", e);
+        }
+        let whisper = switch(&form.opt_whisper);
+        if let Err(e) = &whisper {
+            errors.add("opt_whisper", "Whisper", e);
+        }
+        match (number, ring, longest, record, whisper) {
+            (Ok(number), Ok(ring), Ok(longest), Ok(record), Ok(whisper)) => {
+                let change = CallOptionsChange {
+                    language: None,
+                    ring_timeout_secs: Some(ring),
+                    max_conversation_secs: Some(longest),
+                    record: Some(record),
+                    whisper: Some(whisper),
+                };
+                match call_options::change(
+                    &state.db,
+                    Owner::VirtualNumber,
+                    number.as_ref(),
+                    &change,
+                )
+                .await
+                .map_err(unavailable)?
+                {
+                    Some(_) => {
+                        tracing::info!(virtual_number = %number.masked(), admin.token = %session.token_name, "virtual number's call options changed in the admin UI");
+                        return Ok(done("number-options", number.as_ref()));
+                    }
+                    None => {
+                        errors.add("opt_number", "Number", "this number is not in the pool");
+                        StatusCode::NOT_FOUND
+                    }
+                }
+            }
+            _ => StatusCode::BAD_REQUEST,
+        }
+    } else {
+        errors = FormErrors::expired("opt_number");
+        StatusCode::FORBIDDEN
+    };
+    let mut page = BookingsPage::load(&state, &session).await?;
+    page.options_errors = errors;
+    form.csrf = String::new();
+    page.options_form = form;
     html(status, &page)
 }
 

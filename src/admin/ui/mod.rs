@@ -23,6 +23,7 @@
 
 pub mod api_docs;
 mod bookings;
+mod call_options;
 mod calls;
 mod confirm;
 mod dashboard;

@@ -93,6 +93,8 @@ struct OrderRow {
     status: &'static str,
     expires_at: String,
     active: bool,
+    /// Its own call options, in a few words.
+    call_options: String,
 }
 
 impl OrderRow {
@@ -107,6 +109,7 @@ impl OrderRow {
             virtual_number: o.virtual_number.map_or_else(|| "any".into(), String::from),
             order_id: o.order_id,
             pin: session.show_pin(o.pin),
+            call_options: String::new(),
         }
     }
 }
@@ -275,9 +278,24 @@ impl OrdersPage {
                 }
             ));
         }
+        let ids: Vec<&str> = found.iter().map(|o| o.order_id.as_str()).collect();
+        let mut options = crate::storage::call_options::many(
+            &state.db,
+            crate::storage::call_options::Owner::Order,
+            &ids,
+        )
+        .await
+        .map_err(unavailable)?;
         self.rows = found
             .into_iter()
-            .map(|o| OrderRow::of(o, now, session, &state.settings.admin_ui.time_zone))
+            .map(|o| {
+                let own = options
+                    .remove(&(o.order_id.clone(), o.created_at))
+                    .unwrap_or_default();
+                let mut row = OrderRow::of(o, now, session, &state.settings.admin_ui.time_zone);
+                row.call_options = super::call_options::summary(&own);
+                row
+            })
             .collect();
         self.q = q.to_owned();
         self.searched = !q.is_empty();

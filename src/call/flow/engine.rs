@@ -1,6 +1,8 @@
 //! [`step`]: one transition of the call state machine.
 
-use super::{CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt, Route};
+use super::{
+    Bridging, CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt, Route,
+};
 
 /// Advances a call by one event.
 ///
@@ -145,6 +147,7 @@ pub fn route_by_caller(facts: &Facts) -> Option<Decision> {
             route: Route::Booking {
                 booking_id: b.booking_id.clone(),
             },
+            bridging: Bridging::default(),
         });
     }
     facts.callback.as_ref().map(|c| Decision::Bridge {
@@ -154,6 +157,7 @@ pub fn route_by_caller(facts: &Facts) -> Option<Decision> {
             order_id: c.order_id.clone(),
             booking_id: c.booking_id.clone(),
         },
+        bridging: Bridging::default(),
     })
 }
 
@@ -206,6 +210,7 @@ fn bridge(order: &super::ActiveOrder, facts: &Facts) -> Decision {
         route: Route::Pin {
             order_id: order.order_id.clone(),
         },
+        bridging: Bridging::default(),
     }
 }
 
@@ -428,7 +433,8 @@ mod tests {
                 caller_id: Some(number("07314853246")),
                 route: Route::Pin {
                     order_id: "OD-1".into()
-                }
+                },
+                bridging: Bridging::default(),
             }
         );
         let (_, d) = step(

@@ -15,7 +15,7 @@ pub use crate::domain::{CallState, DialStatus, Failure, Outcome, Phase, Route};
 pub use engine::{decision_name, farewell, has_pin_session, route_by_caller, step};
 pub use prompt::Prompt;
 
-use crate::domain::{PhoneNumber, Pin};
+use crate::domain::{CallOptions, PhoneNumber, Pin};
 
 /// The limits a call is held to, from the settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,14 +110,43 @@ pub enum Decision {
         finish_on_key: char,
         timeout_secs: u8,
     },
-    /// Dial `to`, showing `caller_id` (the virtual number) to the dialled party.
+    /// Dial `to`, showing `caller_id` (the virtual number) to the dialled party, as
+    /// `bridging` says (limits, recording, whisper, language).
     Bridge {
         to: PhoneNumber,
         caller_id: Option<PhoneNumber>,
         route: Route,
+        bridging: Bridging,
     },
     /// Say the prompt, then hang up (or dial no one, in Exotel's terms).
     Goodbye { prompt: Prompt },
     /// Nothing to say: an end-of-call event was recorded.
     Recorded,
+}
+
+/// Which party a bridge dials: the whisper they hear is chosen by it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Dialled {
+    /// The customer of a PIN call, or whoever a callback dials.
+    #[default]
+    Any,
+    /// A booking's party A (called by party B).
+    PartyA,
+    /// A booking's party B (called by party A).
+    PartyB,
+}
+
+/// How a bridge is dialled beyond whom. The engine decides only whom; the call session fills
+/// this in from storage after the step ([`crate::call::session`]), and the providers read it
+/// with the settings: each `None` of `options` is the setting's
+/// (`PINBRIDGE_MAX_RINGING_DURATION`, `PINBRIDGE_MAX_CONVERSATION_DURATION`,
+/// `PINBRIDGE_RECORD_CALLS`, `PINBRIDGE_WHISPER`; the language: the virtual number's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bridging {
+    /// The order's or booking's options, each unset one its virtual number's.
+    pub options: CallOptions,
+    /// What a whisper names: the order id, or the booking's reference (its id without one).
+    pub reference: Option<String>,
+    /// Which party is dialled.
+    pub dialled: Dialled,
 }

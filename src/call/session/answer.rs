@@ -205,6 +205,7 @@ impl Sessions {
                 to: desk.clone(),
                 caller_id: call.virtual_number.clone(),
                 route: flow::Route::Fallback,
+                bridging: flow::Bridging::default(),
             },
             _ => sorry(),
         }

@@ -50,6 +50,31 @@ impl Sessions {
         }
     }
 
+    /// Stores where the recording of `call` is (a provider's recording callback), within the
+    /// webhook time budget; nothing else of the call changes. Failures are logged, never
+    /// answered: the provider gets its acknowledgement. A report without a usable call
+    /// (`None`) is logged and dropped.
+    pub async fn record_recording(&self, applet: &'static str, call: Option<&Inbound>, url: &str) {
+        let Some(call) = call else {
+            tracing::warn!(applet, "recording report without a usable call id");
+            return;
+        };
+        let write =
+            storage::calls::set_recording_url(&self.db, call.provider, call.call_sid.as_ref(), url);
+        match tokio::time::timeout(self.config.webhook_timeout, write).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tracing::warn!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), "recording of an unknown call not stored");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), error = %e, "recording URL not stored");
+            }
+            Err(_) => {
+                tracing::error!(provider = call.provider, applet, call.sid = %call.call_sid.for_log(), "time budget spent; recording URL not stored");
+            }
+        }
+    }
+
     /// True when the provider reports having dialled `desk` (the steps may have run on
     /// another instance).
     fn bridged_to(&self, desk: &PhoneNumber, end: &CallEnd) -> bool {

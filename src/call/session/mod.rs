@@ -295,13 +295,16 @@ impl Sessions {
         {
             let query = self.pin_query(call, pin.as_ref());
             let reachable = self.reachable(call, pin.len()).await?;
-            return self
+            let (mut decision, after) = self
                 .check_pin(call, stored, state, event, query, reachable)
-                .await;
+                .await?;
+            self.fill_bridging(call, &mut decision).await?;
+            return Ok((decision, after));
         }
         let facts = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
-        let (next, decision) = flow::step(&state, event, &facts, &self.config.policy);
+        let (next, mut decision) = flow::step(&state, event, &facts, &self.config.policy);
+        self.fill_bridging(call, &mut decision).await?;
         if keyed_digits
             && next.attempts > state.attempts
             && next.last_failure == Some(flow::Failure::WrongPin)
@@ -350,7 +353,114 @@ impl Sessions {
         event: CallEvent,
     ) -> Result<(CallState, Decision), storage::Error> {
         let facts = self.facts(call, state, &event).await?;
-        Ok(flow::step(state, event, &facts, &self.config.policy))
+        let (next, mut decision) = flow::step(state, event, &facts, &self.config.policy);
+        self.fill_bridging(call, &mut decision).await?;
+        Ok((next, decision))
+    }
+
+    /// How the bridge of `route` to `to` (E.164) through `virtual_number` is dialled: the
+    /// order's or booking's options over the number's, what a whisper names, which party is
+    /// dialled.
+    async fn bridging_for(
+        &self,
+        route: &flow::Route,
+        to: &str,
+        virtual_number: Option<&str>,
+    ) -> Result<flow::Bridging, storage::Error> {
+        let found = storage::call_options::for_bridge(
+            &self.db,
+            route.order_id(),
+            route.booking_id(),
+            virtual_number,
+        )
+        .await?;
+        let reference = match route {
+            flow::Route::Booking { booking_id } => {
+                Some(found.reference.unwrap_or_else(|| booking_id.clone()))
+            }
+            other => other
+                .order_id()
+                .map(str::to_owned)
+                .or(found.reference)
+                .or_else(|| other.booking_id().map(str::to_owned)),
+        };
+        let dialled = match (route, found.party_a) {
+            (flow::Route::Booking { .. }, Some(a)) if a == to => flow::Dialled::PartyA,
+            (flow::Route::Booking { .. }, Some(_)) => flow::Dialled::PartyB,
+            _ => flow::Dialled::Any,
+        };
+        Ok(flow::Bridging {
+            options: found.own.or(&found.number),
+            reference,
+            dialled,
+        })
+    }
+
+    /// How the call `call_sid` of `provider` was bridged, read from its record, with its
+    /// virtual number (E.164, as stored): for a provider's request on the dialled leg (a
+    /// whisper, which names the parent CallSid). `None` when the call is unknown or was not
+    /// bridged by pinbridge's own route (not bridged, or bridged to the fallback desk).
+    ///
+    /// # Errors
+    /// The database failed ([`storage::Error`]).
+    pub async fn bridged(
+        &self,
+        provider: &str,
+        call_sid: &str,
+    ) -> Result<Option<(flow::Bridging, Option<String>)>, storage::Error> {
+        let Some(record) = storage::calls::get(&self.db, provider, call_sid).await? else {
+            return Ok(None);
+        };
+        let route = match record.route.as_deref() {
+            Some("pin") => match record.order_id {
+                Some(order_id) => flow::Route::Pin { order_id },
+                None => return Ok(None),
+            },
+            Some("booking") => match record.booking_id {
+                Some(booking_id) => flow::Route::Booking { booking_id },
+                None => return Ok(None),
+            },
+            Some("callback") => flow::Route::Callback {
+                order_id: record.order_id,
+                booking_id: record.booking_id,
+            },
+            _ => return Ok(None),
+        };
+        let to = record.destination.unwrap_or_default();
+        let bridging = self
+            .bridging_for(&route, &to, record.virtual_number.as_deref())
+            .await?;
+        Ok(Some((bridging, record.virtual_number)))
+    }
+
+    /// Fills in how a bridge the engine decided is dialled: the order's or booking's options
+    /// over its virtual number's, what a whisper names, which party is dialled. A bridge to
+    /// the fallback desk keeps the settings (storage is what failed).
+    async fn fill_bridging(
+        &self,
+        call: &Inbound,
+        decision: &mut Decision,
+    ) -> Result<(), storage::Error> {
+        let Decision::Bridge {
+            to,
+            route,
+            bridging,
+            ..
+        } = decision
+        else {
+            return Ok(());
+        };
+        if *route == flow::Route::Fallback {
+            return Ok(());
+        }
+        *bridging = self
+            .bridging_for(
+                route,
+                to.as_ref(),
+                call.virtual_number.as_ref().map(AsRef::as_ref),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Keeps an order just found by its PIN for the dial that follows ([`ORDER_TTL`]).

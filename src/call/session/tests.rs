@@ -160,6 +160,7 @@ async fn the_pin_call_bridges_to_the_customer(cache_call_state: bool) {
             to,
             caller_id,
             route,
+            ..
         } => {
             assert_eq!(to.as_ref(), CUSTOMER);
             assert_eq!(caller_id.as_ref().map(|c| c.as_ref()), Some(VIRTUAL_NUMBER));
@@ -316,6 +317,7 @@ async fn a_request_without_a_usable_call_gets_its_fallback_and_storage_failure_t
             to,
             caller_id,
             route,
+            ..
         } => {
             assert_eq!(to.as_ref(), "+918000000000");
             assert_eq!(caller_id.as_ref().map(|c| c.as_ref()), Some(VIRTUAL_NUMBER));

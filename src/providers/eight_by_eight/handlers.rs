@@ -1,6 +1,7 @@
 //! 8x8 webhooks under `/8x8/{secret}/` (`reference/providers.md` §3): `voice` (Voice Call
-//! Action, VCA: answered with a callflow), `status` (Voice Call Status, VCS: acknowledged) and
-//! `session` (Voice Session Summary, VSS: records the end). JSON POSTs.
+//! Action, VCA: answered with a callflow), `status` (Voice Call Status, VCS: acknowledged),
+//! `session` (Voice Session Summary, VSS: records the end) and `recording` (Voice Recording
+//! Uploaded, VRU: stores where the recording is). JSON POSTs.
 //!
 //! A wrong secret gets 404. With `PINBRIDGE_8X8_AUTH_HEADER` set (the webhook's
 //! `httpAuthHeader`), a request without exactly that `Authorization` header gets 403 and
@@ -14,7 +15,7 @@ use secrecy::ExposeSecret;
 use crate::call::flow::{CallEvent, Decision};
 use crate::domain::log_safe;
 use crate::providers::eight_by_eight::params::{
-    CallAction, CallActionKind, CallStatus, SessionSummary, Webhook,
+    CallAction, CallActionKind, CallStatus, RecordingStatus, SessionSummary, Webhook,
 };
 use crate::providers::eight_by_eight::{PROVIDER, auth, response};
 use crate::providers::webhook;
@@ -26,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/8x8/{secret}")
             .route("/voice", web::post().to(voice))
             .route("/status", web::post().to(status))
-            .route("/session", web::post().to(session)),
+            .route("/session", web::post().to(session))
+            .route("/recording", web::post().to(recording)),
     );
 }
 
@@ -80,7 +82,7 @@ async fn answer(state: &AppState, decision: &Decision, dialled: Option<&str>) ->
         voice: &voice,
         voices: &state.settings.voices,
         pin_min_length: state.settings.orders.pin_min,
-        record: state.settings.calls.connect.record,
+        connect: &state.settings.calls.connect,
     };
     response::json(&response::callflow(decision, dialled, options))
 }
@@ -226,6 +228,43 @@ async fn session(
     state
         .sessions
         .record_end("session", call.as_ref(), &end)
+        .await;
+    response::acknowledged()
+}
+
+/// `recording` (VRU, `eventType` `CALL_RECORDING_STATUS`): a session's recording was uploaded;
+/// its `filePath` goes to the call log of the session (`sessionId`). Other statuses, and
+/// bodies that are not JSON, are acknowledged and change nothing.
+async fn recording(
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(refused) = refusal(&state, &secret, &req) {
+        return refused;
+    }
+    let Some(request) = Webhook::<RecordingStatus>::parse(&body) else {
+        tracing::warn!(
+            provider = PROVIDER,
+            applet = "recording",
+            "a recording status that is not JSON"
+        );
+        return response::acknowledged();
+    };
+    if !request.is_event("CALL_RECORDING_STATUS") {
+        return response::acknowledged();
+    }
+    let r = &request.payload;
+    let Some(file) = r.uploaded_file() else {
+        return response::acknowledged();
+    };
+    let call = state
+        .sessions
+        .identify(PROVIDER, r.session_id(), None, None);
+    state
+        .sessions
+        .record_recording("recording", call.as_ref(), file)
         .await;
     response::acknowledged()
 }

@@ -162,6 +162,41 @@ impl CallStatus {
     }
 }
 
+/// The payload of a Voice Recording Uploaded request (VRU, `eventType`
+/// `CALL_RECORDING_STATUS`): a session's recording was uploaded to the account's file server
+/// (8x8Cloud/public-developer-docs `docs/connect/docs/voice/number-masking/number-masking-call-recordings.md`,
+/// "Voice Recording Uploaded Event").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingStatus {
+    /// The session recorded: pinbridge's call id for 8x8.
+    #[serde(default, deserialize_with = "lenient::raw_text")]
+    pub session_id: Option<String>,
+    /// Where the recording was stored (the recordings push configuration's server and path).
+    #[serde(default, deserialize_with = "lenient::raw_text")]
+    pub file_path: Option<String>,
+    /// `UPLOAD_COMPLETED` once the file is there.
+    #[serde(default, deserialize_with = "lenient::raw_text")]
+    pub status: Option<String>,
+}
+
+impl RecordingStatus {
+    /// The session id, when not empty.
+    pub fn session_id(&self) -> Option<&str> {
+        non_empty(&self.session_id)
+    }
+
+    /// The recording's location, once its upload completed (a status other than
+    /// `UPLOAD_COMPLETED` has none yet).
+    pub fn uploaded_file(&self) -> Option<&str> {
+        let completed = self
+            .status
+            .as_deref()
+            .is_none_or(|s| s.trim().eq_ignore_ascii_case("UPLOAD_COMPLETED"));
+        non_empty(&self.file_path).filter(|_| completed)
+    }
+}
+
 /// The payload of a Voice Session Summary (VSS, `eventType` `SESSION_SUMMARY`), sent once the
 /// session ended.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -358,6 +393,35 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_documented_recording_uploaded_event_reads() {
+        // The VRU sample of number-masking-call-recordings.md, verbatim.
+        let r: Webhook<RecordingStatus> = Webhook::parse(br#"{
+          "namespace": "VOICE",
+          "eventType": "CALL_RECORDING_STATUS",
+          "description": "Call recording status updated",
+          "payload": {
+            "sessionId": "e35e3d0e-065a-11ec-b119-676cb2bc33ef",
+            "recordingId": "eef54fc2-065a-11ec-bce9-ed1000154345",
+            "durationSeconds": 25,
+            "filePath": "yourRecordingsEndpoint/2021-08-21/e35e3d0e-065a-11ec-b119-676cb2bc33ef/eef54fc2-065a-11ec-bce9-ed1000154345_2021-08-20T16:51:01.703Z.mp3",
+            "status": "UPLOAD_COMPLETED"
+          }
+        }"#)
+        .unwrap();
+        assert!(r.is_event("CALL_RECORDING_STATUS"));
+        assert_eq!(
+            r.payload.session_id(),
+            Some("e35e3d0e-065a-11ec-b119-676cb2bc33ef")
+        );
+        assert!(r.payload.uploaded_file().unwrap().ends_with(".mp3"));
+        let failed = RecordingStatus {
+            status: Some("UPLOAD_FAILED".into()),
+            ..r.payload
+        };
+        assert_eq!(failed.uploaded_file(), None);
+    }
 
     /// 8x8's Call Action Request sample (number-masking/call-action-handling.md), verbatim.
     const VCA_SAMPLE: &str = r#"{

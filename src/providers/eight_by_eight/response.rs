@@ -36,8 +36,10 @@ pub struct Options<'a> {
     pub voices: &'a Voices,
     /// `PINBRIDGE_PIN_MIN_LENGTH`: the `minDigits` of the PIN prompt.
     pub pin_min_length: u8,
-    /// Ask for `callRecording` on `makeCall` (it must also be enabled on the 8x8 account).
-    pub record: bool,
+    /// How bridges are dialled (the settings): `callRecording` on `makeCall` when recorded (it
+    /// must also be enabled on the 8x8 account). The ring time, the longest conversation and
+    /// the whisper have no `makeCall` parameter.
+    pub connect: &'a crate::call::ConnectOptions,
 }
 
 /// The JSON body of a VCA answer.
@@ -166,14 +168,25 @@ pub fn callflow(
                 callflow,
             }
         }
-        Decision::Bridge { to, caller_id, .. } => CallflowAnswer {
-            client_action_id: BRIDGE_ACTION_ID,
-            callflow: vec![Action::MakeCall(MakeCall {
+        Decision::Bridge {
+            to,
+            caller_id,
+            bridging,
+            ..
+        } => {
+            let bridge =
+                crate::providers::BridgeSpeech::new(bridging, options.voice, options.connect);
+            let mut callflow = speech(bridge.caller, options.voices);
+            callflow.push(Action::MakeCall(MakeCall {
                 source: crate::providers::caller_id_text(caller_id.as_ref(), dialled),
                 destination: to.to_string(),
-                call_recording: options.record,
-            })],
-        },
+                call_recording: bridge.connect.record,
+            }));
+            CallflowAnswer {
+                client_action_id: BRIDGE_ACTION_ID,
+                callflow,
+            }
+        }
         Decision::Greet { .. } | Decision::Goodbye { .. } if !spoken.is_empty() => {
             // `say` for words, `playFile` for an audio greeting, then `hangup`.
             let mut callflow = speech(options.voice.spoken(decision), options.voices);
@@ -253,9 +266,20 @@ mod tests {
             voice: Box::leak(Box::new(Voice::plain("Swift Couriers", 3))),
             voices: Box::leak(Box::new(Voices::default())),
             pin_min_length: 4,
-            record: false,
+            connect: &SETTINGS,
         }
     }
+
+    const SETTINGS: crate::call::ConnectOptions = crate::call::ConnectOptions {
+        record: false,
+        whisper: false,
+        max_ringing_secs: 45,
+        max_conversation_secs: 3600,
+    };
+    const RECORDED: crate::call::ConnectOptions = crate::call::ConnectOptions {
+        record: true,
+        ..SETTINGS
+    };
 
     fn render(decision: &Decision, dialled: Option<&str>, options: Options<'_>) -> Value {
         serde_json::to_value(callflow(decision, dialled, options)).unwrap()
@@ -328,6 +352,7 @@ mod tests {
             route: Route::Pin {
                 order_id: "OD-1".into(),
             },
+            bridging: crate::call::flow::Bridging::default(),
         };
         let vn = PhoneNumber::parse("07314853246", region).unwrap();
         assert_eq!(
@@ -336,12 +361,26 @@ mod tests {
                 "params": {"source": "+917314853246", "destination": "+919812345678"}}]})
         );
         let recorded = Options {
-            record: true,
+            connect: &RECORDED,
             ..options()
         };
         let v = render(&bridge(None), Some("+65987654321"), recorded);
-        assert_eq!(v["callflow"][0]["params"]["source"], "+65987654321");
-        assert_eq!(v["callflow"][0]["params"]["callRecording"], true);
+        // The consent is said to the caller first, then the recorded bridge.
+        assert_eq!(v["callflow"][0]["action"], "say");
+        assert_eq!(
+            v["callflow"][0]["params"]["text"],
+            Voice::plain("Swift Couriers", 3).consent().words().unwrap()
+        );
+        assert_eq!(v["callflow"][1]["params"]["source"], "+65987654321");
+        assert_eq!(v["callflow"][1]["params"]["callRecording"], true);
+        // A booking that turns recording off wins over the setting.
+        let mut off = bridge(None);
+        if let Decision::Bridge { bridging, .. } = &mut off {
+            bridging.options.record = Some(false);
+        }
+        let v = render(&off, None, recorded);
+        assert_eq!(v["callflow"].as_array().unwrap().len(), 1);
+        assert!(v["callflow"][0]["params"].get("callRecording").is_none());
     }
 
     #[test]

@@ -252,9 +252,11 @@ async fn connect_json(
         .sessions
         .dial("connect.json", request.call.as_ref(), digits)
         .await;
+    let voice = state.voice_for(request.params.virtual_number()).await;
     response::connect_json(
         &decision,
         request.params.virtual_number(),
+        &voice,
         &state.settings.calls.connect,
         exotel_format,
     )

@@ -1,6 +1,6 @@
 //! Plivo webhooks under `/plivo/`: `answer` (the application's Answer URL), `pin` (the
 //! `<GetInput>` action), `hangup` (the `<Dial>` action, the `<Record>` action and the
-//! application's Hangup URL). GET or POST, form-encoded
+//! application's Hangup URL), `whisper` (the `<Dial confirmSound>`). GET or POST, form-encoded
 //! (https://www.plivo.com/docs/voice/xml/request/).
 //!
 //! With `PINBRIDGE_PLIVO_AUTH_TOKEN` set, every request must carry a valid signature V3
@@ -29,7 +29,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/plivo")
             .route("/answer", get_or_post().to(answer))
             .route("/pin", get_or_post().to(pin))
-            .route("/hangup", get_or_post().to(hangup)),
+            .route("/hangup", get_or_post().to(hangup))
+            .route("/whisper", get_or_post().to(whisper)),
     );
 }
 
@@ -131,6 +132,7 @@ fn forbidden() -> HttpResponse {
 async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/plivo/pin", state.public_url);
     let hangup = format!("{}/plivo/hangup", state.public_url);
+    let whisper = format!("{}/plivo/whisper", state.public_url);
     let voice = state.voice_for(request.params.to.as_deref()).await;
     response::xml(
         decision,
@@ -139,10 +141,32 @@ async fn reply(state: &AppState, request: &PlivoRequest, decision: &Decision) ->
         response::Urls {
             pin: &pin,
             hangup: &hangup,
+            whisper: &whisper,
         },
         request.params.to.as_deref(),
+        request.params.call_uuid.as_deref(),
         &state.settings.calls.connect,
     )
+}
+
+/// The query of `whisper`: the `CallUUID` of the call that dialled, which pinbridge put in
+/// the `confirmSound` URL (covered by the signature, like the rest of the URL).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct WhisperQuery {
+    call: Option<String>,
+}
+
+/// `whisper`: the `<Dial confirmSound>`, fetched when the dialled party answers. Says the
+/// recording consent (when recorded) and the whisper (when on) of the call named by `call`,
+/// in the order's or booking's language; then the parties are connected.
+async fn whisper(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if read(&state, &req, &body).await.is_none() {
+        return forbidden();
+    }
+    let query: WhisperQuery = lenient::form(req.query_string().as_bytes());
+    let said = crate::providers::callee_speech(&state, PROVIDER, query.call.as_deref()).await;
+    response::whisper(said, &state.settings.voices)
 }
 
 /// `answer`: a call comes in. Routed by its caller (booking, callback), else the PIN flow.

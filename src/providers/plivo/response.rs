@@ -27,12 +27,22 @@ struct GetInput<'a> {
 #[derive(Template)]
 #[template(path = "plivo/dial.xml")]
 struct Dial<'a> {
+    /// The recording consent, before the dial.
+    speech: Vec<Speech<'a>>,
     caller_id: &'a str,
     to: &'a str,
     action: &'a str,
     timeout: u64,
     time_limit: u64,
     record: bool,
+    /// The `confirmSound` saying the consent and the whisper to the dialled party.
+    confirm_sound: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "plivo/whisper.xml")]
+struct WhisperXml<'a> {
+    speech: Vec<Speech<'a>>,
 }
 
 #[derive(Template)]
@@ -84,6 +94,8 @@ pub struct Urls<'a> {
     pub pin: &'a str,
     /// The `<Dial>` action (and the `<Record>` action when recording): `/plivo/hangup`.
     pub hangup: &'a str,
+    /// The `<Dial confirmSound>`: `/plivo/whisper`, to which the call's `CallUUID` is added.
+    pub whisper: &'a str,
 }
 
 /// `executionTimeout` of `<GetInput>` (https://www.plivo.com/docs/voice/xml/getinput, allowed
@@ -102,18 +114,25 @@ pub fn execution_timeout(first_key_secs: u8, max_digits: u8) -> u16 {
 /// - `Bridge`: `<Dial callerId="virtual number" action="/plivo/hangup" timeout timeLimit>`
 ///   around one `<Number>` (https://www.plivo.com/docs/voice/xml/dial), preceded, when calls
 ///   are recorded, by `<Record startOnDialAnswer="true" redirect="false">` whose action
-///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record);
+///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record;
+///   one channel: the `<Record>` element documents no channel option) and by the consent
+///   `<Speak>`. With the consent or the whisper for the dialled party, `confirmSound` is
+///   `/plivo/whisper?call=<CallUUID>`: XML of `<Speak>`/`<Play>` "played to the called party
+///   when the call is answered" (https://plivo.com/docs/voice/xml/dial). No `confirmKey`: it
+///   would make the dialled party press a key to accept, and `confirmSound` plays without it
+///   (the docs require `confirmSound` for `confirmKey`, not the reverse);
 /// - `Greet`/`Goodbye`: `<Speak>` then `<Hangup/>`; `Recorded`: `<Hangup/>`.
 ///
 /// Every `<Speak>` carries the `language` (and `voice`, where set) of its own words
 /// ([`speech`]). `dialled` is the `To` of the call as received: the caller ID when the virtual
-/// number did not parse.
+/// number did not parse; `call_uuid` its `CallUUID`, which the whisper's request carries back.
 pub fn xml(
     decision: &Decision,
     voice: &Voice,
     voices: &Voices,
     urls: Urls<'_>,
     dialled: Option<&str>,
+    call_uuid: Option<&str>,
     connect: &ConnectOptions,
 ) -> HttpResponse {
     let rendered = match decision {
@@ -131,15 +150,28 @@ pub fn xml(
             action: urls.pin,
         }
         .render(),
-        Decision::Bridge { to, caller_id, .. } => {
+        Decision::Bridge {
+            to,
+            caller_id,
+            bridging,
+            ..
+        } => {
             let caller_id = crate::providers::caller_id_text(caller_id.as_ref(), dialled);
+            let bridge = crate::providers::BridgeSpeech::new(bridging, voice, connect);
+            let confirm_sound = (!bridge.callee.is_empty()).then(|| {
+                let query = serde_urlencoded::to_string([("call", call_uuid.unwrap_or(""))])
+                    .unwrap_or_default();
+                format!("{}?{query}", urls.whisper)
+            });
             Dial {
+                speech: speech(bridge.caller, voices),
                 caller_id: &caller_id,
                 to: to.as_ref(),
                 action: urls.hangup,
-                timeout: connect.max_ringing_secs,
-                time_limit: connect.max_conversation_secs,
-                record: connect.record,
+                timeout: bridge.connect.max_ringing_secs,
+                time_limit: bridge.connect.max_conversation_secs,
+                record: bridge.connect.record,
+                confirm_sound,
             }
             .render()
         }
@@ -151,6 +183,20 @@ pub fn xml(
     };
     let body = rendered.unwrap_or_else(|_| {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>".to_owned()
+    });
+    HttpResponse::Ok().content_type("text/xml").body(body)
+}
+
+/// The XML of `/plivo/whisper` (the `confirmSound`), played to the dialled party when they
+/// answer: what [`crate::providers::BridgeSpeech::callee`] holds. Nothing to say: an empty
+/// `<Response/>`.
+pub fn whisper(said: Vec<Spoken>, voices: &Voices) -> HttpResponse {
+    let body = WhisperXml {
+        speech: speech(said, voices),
+    }
+    .render()
+    .unwrap_or_else(|_| {
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>".to_owned()
     });
     HttpResponse::Ok().content_type("text/xml").body(body)
 }
@@ -169,6 +215,7 @@ mod tests {
     fn connect() -> ConnectOptions {
         ConnectOptions {
             record: false,
+            whisper: false,
             max_ringing_secs: 45,
             max_conversation_secs: 3600,
         }
@@ -187,12 +234,14 @@ mod tests {
             route: crate::call::flow::Route::Pin {
                 order_id: "o".into(),
             },
+            bridging: crate::call::flow::Bridging::default(),
         }
     }
 
     const URLS: Urls<'static> = Urls {
         pin: "https://x.example/plivo/pin",
         hangup: "https://x.example/plivo/hangup",
+        whisper: "https://x.example/plivo/whisper",
     };
 
     #[tokio::test]
@@ -203,6 +252,7 @@ mod tests {
             &Voices::default(),
             URLS,
             Some("917314853246"),
+            Some("uuid-1"),
             &connect(),
         ))
         .await;
@@ -222,6 +272,7 @@ mod tests {
             &Voices::default(),
             URLS,
             Some("7314-VN"),
+            None,
             &connect(),
         ))
         .await;
@@ -240,6 +291,7 @@ mod tests {
             &Voices::default(),
             URLS,
             None,
+            Some("uuid-1"),
             &options,
         ))
         .await;
@@ -247,6 +299,42 @@ mod tests {
         assert!(record < xml.find("<Dial ").unwrap(), "{xml}");
         assert!(xml.contains(r#"startOnDialAnswer="true""#), "{xml}");
         assert!(xml.contains(r#"redirect="false""#), "{xml}");
+        // The consent is said to the caller before the dial, and to the dialled party by the
+        // confirmSound, which names the call.
+        let consent = Voice::plain("B", 3).consent();
+        let speak = xml.find("<Speak ").expect("the consent for the caller");
+        assert!(speak < record, "{xml}");
+        assert!(xml.contains(consent.words().unwrap()), "{xml}");
+        assert!(
+            xml.contains(r#"confirmSound="https://x.example/plivo/whisper?call=uuid-1""#),
+            "{xml}"
+        );
+        assert!(!xml.contains("confirmKey"), "{xml}");
+    }
+
+    #[tokio::test]
+    async fn an_order_s_limits_replace_the_settings_and_a_whisper_alone_is_not_said_to_the_caller()
+    {
+        let mut decision = bridge(Some("+917314853246"));
+        if let Decision::Bridge { bridging, .. } = &mut decision {
+            bridging.options.ring_timeout_secs = Some(20);
+            bridging.options.max_conversation_secs = Some(600);
+            bridging.options.whisper = Some(true);
+            bridging.reference = Some("OD-1234".into());
+        }
+        let xml = body(xml(
+            &decision,
+            &Voice::plain("B", 3),
+            &Voices::default(),
+            URLS,
+            None,
+            Some("uuid-2"),
+            &connect(),
+        ))
+        .await;
+        assert!(xml.contains(r#"timeout="20" timeLimit="600""#), "{xml}");
+        assert!(!xml.contains("<Speak") && !xml.contains("<Record"), "{xml}");
+        assert!(xml.contains("confirmSound="), "{xml}");
     }
 
     /// Each `<Speak>` of `xml`: (language, voice, words).
@@ -277,6 +365,7 @@ mod tests {
                 &voices,
                 URLS,
                 Some(hindi::NUMBER),
+                None,
                 &connect(),
             ))
             .await;

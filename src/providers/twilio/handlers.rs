@@ -1,5 +1,7 @@
 //! Twilio webhooks under `/twilio/`: `voice` (a call comes in), `pin` (the `<Gather>` action),
-//! `status` (the `<Dial>` action and the call's status callback). GET or POST.
+//! `status` (the `<Dial>` action and the call's status callback), `whisper` (the `<Number url>`
+//! run on the dialled party's leg when they answer) and `recording` (the `<Dial>`'s
+//! `recordingStatusCallback`). GET or POST.
 //!
 //! The routes exist only while Twilio is on (`PINBRIDGE_TWILIO_AUTH_TOKEN` set). Every request
 //! must carry a valid `X-Twilio-Signature` over the public URL (`PINBRIDGE_PUBLIC_URL` + path +
@@ -25,7 +27,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/twilio")
             .route("/voice", get_or_post().to(voice))
             .route("/pin", get_or_post().to(pin))
-            .route("/status", get_or_post().to(status)),
+            .route("/status", get_or_post().to(status))
+            .route("/whisper", get_or_post().to(whisper))
+            .route("/recording", get_or_post().to(recording)),
     );
 }
 
@@ -98,6 +102,8 @@ async fn answer(
 ) -> HttpResponse {
     let pin = format!("{}/twilio/pin", state.public_url);
     let status = format!("{}/twilio/status", state.public_url);
+    let recording = format!("{}/twilio/recording", state.public_url);
+    let whisper = format!("{}/twilio/whisper", state.public_url);
     let voice = state.voice_for(request.params.to.as_deref()).await;
     response::twiml(
         decision,
@@ -106,6 +112,8 @@ async fn answer(
         response::Urls {
             pin: &pin,
             status: &status,
+            recording: &recording,
+            whisper: &whisper,
         },
         request.params.to.as_deref(),
         &state.settings.calls.connect,
@@ -172,4 +180,37 @@ async fn status(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         .record_end("status", request.call.as_ref(), &end)
         .await;
     answer(&state, &request, &crate::call::flow::Decision::Recorded).await
+}
+
+/// `whisper`: the `<Number url>`, requested on the dialled party's leg when they answer. The
+/// call is found by its `ParentCallSid`; the answer says the recording consent (when
+/// recorded) and the whisper (when on), in the order's or booking's language, then the
+/// parties are connected. A call that can not be found (or storage failing) says nothing:
+/// the parties are connected at once rather than the answered party left waiting.
+async fn whisper(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(request) = read(&state, &req, &body) else {
+        return forbidden();
+    };
+    let said = crate::providers::callee_speech(
+        &state,
+        PROVIDER,
+        request.params.parent_call_sid.as_deref(),
+    )
+    .await;
+    response::whisper(said, &state.settings.voices)
+}
+
+/// `recording`: the `<Dial>`'s `recordingStatusCallback`. Its `RecordingUrl` goes to the call
+/// log of the call (`CallSid`, the call that dialled); a report without one changes nothing.
+async fn recording(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(request) = read(&state, &req, &body) else {
+        return forbidden();
+    };
+    if let Some(url) = request.params.recording_url.as_deref() {
+        state
+            .sessions
+            .record_recording("recording", request.call.as_ref(), url)
+            .await;
+    }
+    HttpResponse::NoContent().finish()
 }

@@ -42,7 +42,12 @@ pub struct TwilioParams {
     /// `DialCallDuration`: seconds of the dialled call.
     #[serde(rename = "DialCallDuration", deserialize_with = "lenient::seconds")]
     pub dial_call_duration: Option<i64>,
-    /// `RecordingUrl`: the recording of a `<Dial record>`.
+    /// `ParentCallSid`: on the dialled party's leg (the `<Number url>` request), the CallSid of
+    /// the call that dialled it (https://www.twilio.com/docs/voice/twiml/number#url).
+    #[serde(rename = "ParentCallSid", deserialize_with = "lenient::text")]
+    pub parent_call_sid: Option<String>,
+    /// `RecordingUrl`: the recording of a `<Dial record>`, on the `<Dial>` action and on the
+    /// `recordingStatusCallback` (https://www.twilio.com/docs/voice/api/recording#recordingstatuscallback).
     #[serde(rename = "RecordingUrl", deserialize_with = "lenient::text")]
     pub recording_url: Option<String>,
 }

@@ -7,6 +7,8 @@
 //! - `event`: the application's event URL and the `connect` action's `eventUrl`, POST (GET
 //!   accepted for an application whose `event_method` is GET); records how each leg ended and
 //!   answers an empty 200.
+//! - `whisper`: a phone endpoint's `onAnswer.url`, fetched when the dialled party answers;
+//!   answered with the NCCO they hear (the consent, the whisper).
 //!
 //! The call id is the `conversation_uuid`, shared by the caller's leg and the leg pinbridge
 //! dials. A POST is read from its JSON body only (the query string is not covered by the
@@ -36,7 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/vonage")
             .route("/answer", get_or_post().to(answer))
             .route("/pin", web::post().to(pin))
-            .route("/event", get_or_post().to(event)),
+            .route("/event", get_or_post().to(event))
+            .route("/whisper", get_or_post().to(whisper)),
     );
 }
 
@@ -149,6 +152,10 @@ fn dialled_leg(state: &AppState, p: &VonageParams) -> Option<Inbound> {
 async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpResponse {
     let pin = format!("{}/vonage/pin", state.public_url);
     let event = format!("{}/vonage/event", state.public_url);
+    let call =
+        serde_urlencoded::to_string([("call", p.conversation_uuid.as_deref().unwrap_or(""))])
+            .unwrap_or_default();
+    let whisper = format!("{}/vonage/whisper?{call}", state.public_url);
     let dialled = p.to.as_deref().map(params::e164_form);
     let voice = state.voice_for(dialled.as_deref()).await;
     response::answer(
@@ -158,6 +165,7 @@ async fn ncco(state: &AppState, p: &VonageParams, decision: &Decision) -> HttpRe
         response::Urls {
             pin: &pin,
             event: &event,
+            whisper: &whisper,
         },
         p.to.as_deref(),
         &state.settings.calls.connect,
@@ -263,4 +271,26 @@ async fn event(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
         (None, _) => {}
     }
     HttpResponse::Ok().finish()
+}
+
+/// The query of `whisper`: the `conversation_uuid` of the call, which pinbridge put in the
+/// `onAnswer` URL.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct WhisperQuery {
+    call: Option<String>,
+}
+
+/// `whisper`: a phone endpoint's `onAnswer.url`, fetched when the dialled party answers. The
+/// NCCO says the recording consent (when recorded) and the whisper (when on) of the call named
+/// by `call` (else the request's own `conversation_uuid`), in the order's or booking's
+/// language; then the parties are connected.
+async fn whisper(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let Some(Checked { params: p, .. }) = read(&state, &req, &body).await else {
+        return forbidden();
+    };
+    let query: WhisperQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let call = query.call.or(p.conversation_uuid);
+    let said = crate::providers::callee_speech(&state, PROVIDER, call.as_deref()).await;
+    response::whisper(said, &state.settings.voices)
 }

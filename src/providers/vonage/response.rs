@@ -50,8 +50,13 @@ enum Action<'a> {
         #[serde(rename = "eventMethod")]
         event_method: &'static str,
     },
-    /// Records the rest of the call; the `record` event carries `recording_url`.
+    /// Records the rest of the call; the `record` event carries `recording_url`. `split:
+    /// "conversation"` with `channels: 2` puts each party on a channel of its own (NCCO
+    /// reference, "Record"; `@vonage/voice` `Record`: "split … always conversation", channels
+    /// "1 to 32").
     Record {
+        split: &'static str,
+        channels: u8,
         #[serde(rename = "eventUrl")]
         event_url: [&'a str; 1],
         #[serde(rename = "eventMethod")]
@@ -84,6 +89,16 @@ struct Endpoint {
     #[serde(rename = "type")]
     kind: &'static str,
     number: String,
+    /// The NCCO run on the dialled party's leg when they answer, before the parties are
+    /// connected: the consent and the whisper (NCCO reference, "Connect", phone endpoint
+    /// `onAnswer`).
+    #[serde(rename = "onAnswer", skip_serializing_if = "Option::is_none")]
+    on_answer: Option<OnAnswer>,
+}
+
+#[derive(Debug, Serialize)]
+struct OnAnswer {
+    url: String,
 }
 
 /// Where an NCCO sends Vonage next.
@@ -93,6 +108,9 @@ pub struct Urls<'a> {
     pub pin: &'a str,
     /// The `connect` (and `record`) action's `eventUrl`: `/vonage/event`.
     pub event: &'a str,
+    /// The phone endpoint's `onAnswer.url`: `/vonage/whisper`, naming the call
+    /// (`?call=<conversation_uuid>`).
+    pub whisper: &'a str,
 }
 
 /// A number as Vonage wants it in an NCCO: E.164 without the `+` (`447700900000`).
@@ -174,8 +192,10 @@ pub fn conversation_limit(max_conversation_secs: u64) -> u64 {
 ///   entries with `#`, `timeOut` ≤ 10 s, posting to `/vonage/pin`. The answer to that post is a
 ///   new NCCO that replaces this one.
 /// - `Bridge`: `connect` to a `phone` endpoint, `from` the virtual number (caller ID), with the
-///   ring `timeout` and the conversation `limit` (≤ 7200 s), events to `/vonage/event`; a
-///   `record` action first when calls are recorded.
+///   ring `timeout` and the conversation `limit` (≤ 7200 s), events to `/vonage/event`. When
+///   recorded, the consent `talk` first, then a `record` action (two channels). With the
+///   consent or the whisper for the dialled party, the endpoint's `onAnswer.url` is
+///   `/vonage/whisper`, whose NCCO Vonage plays to them when they answer.
 /// - `Greet`, `Goodbye`: `talk`; "when all the actions in the NCCO are complete, the call
 ///   ends". `Recorded`: an empty NCCO.
 ///
@@ -208,15 +228,27 @@ pub fn ncco<'a>(
             });
             actions
         }
-        Decision::Bridge { to, caller_id, .. } => {
+        Decision::Bridge {
+            to,
+            caller_id,
+            bridging,
+            ..
+        } => {
             let from = without_plus(&crate::providers::caller_id_text(
                 caller_id.as_ref(),
                 dialled,
             ))
             .to_owned();
-            let mut actions = Vec::with_capacity(2);
+            let bridge = crate::providers::BridgeSpeech::new(bridging, voice, connect);
+            let connect = bridge.connect;
+            let mut actions = Vec::with_capacity(3);
+            if !bridge.caller.is_empty() {
+                actions.extend(speech(bridge.caller, voices, false));
+            }
             if connect.record {
                 actions.push(Action::Record {
+                    split: "conversation",
+                    channels: 2,
                     event_url: [urls.event],
                     event_method: "POST",
                 });
@@ -230,6 +262,9 @@ pub fn ncco<'a>(
                 endpoint: [Endpoint {
                     kind: "phone",
                     number: without_plus(to.as_ref()).to_owned(),
+                    on_answer: (!bridge.callee.is_empty()).then(|| OnAnswer {
+                        url: urls.whisper.to_owned(),
+                    }),
                 }],
             });
             actions
@@ -253,6 +288,18 @@ pub fn answer(
     HttpResponse::Ok().json(ncco(decision, voice, voices, urls, dialled, connect))
 }
 
+/// The NCCO of `/vonage/whisper` (a phone endpoint's `onAnswer`), played to the dialled party
+/// when they answer: what [`crate::providers::BridgeSpeech::callee`] holds, as `talk` and
+/// `stream` actions. Nothing to say: an empty NCCO, and the parties are connected.
+pub fn whisper(said: Vec<Spoken>, voices: &Voices) -> HttpResponse {
+    let actions = if said.is_empty() {
+        Vec::new()
+    } else {
+        speech(said, voices, false)
+    };
+    HttpResponse::Ok().json(actions)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,9 +310,11 @@ mod tests {
     const URLS: Urls<'static> = Urls {
         pin: "https://masking.example.com/vonage/pin",
         event: "https://masking.example.com/vonage/event",
+        whisper: "https://masking.example.com/vonage/whisper?call=CON-1",
     };
     const CONNECT: ConnectOptions = ConnectOptions {
         record: false,
+        whisper: false,
         max_ringing_secs: 45,
         max_conversation_secs: 3600,
     };
@@ -330,6 +379,7 @@ mod tests {
             route: Route::Pin {
                 order_id: "OD-1".into(),
             },
+            bridging: crate::call::flow::Bridging::default(),
         }
     }
 
@@ -352,17 +402,31 @@ mod tests {
     fn the_caller_id_falls_back_to_the_dialled_number_and_the_limit_is_capped() {
         let long = ConnectOptions {
             record: true,
+            whisper: false,
             max_ringing_secs: 30,
             max_conversation_secs: 86_400,
         };
         let got = render(&bridge(None), Some("+44 20"), &long);
         assert_eq!(
             got[0],
-            json!({"action": "record", "eventUrl": ["https://masking.example.com/vonage/event"], "eventMethod": "POST"})
+            json!({
+                "action": "talk",
+                "text": Voice::plain("Swift Couriers", 3).consent().words().unwrap(),
+                "language": "en-IN",
+                "style": 0
+            })
         );
-        assert_eq!(got[1]["from"], "44 20");
-        assert_eq!(got[1]["limit"], 7200);
-        assert_eq!(got[1]["timeout"], 30);
+        assert_eq!(
+            got[1],
+            json!({"action": "record", "split": "conversation", "channels": 2, "eventUrl": ["https://masking.example.com/vonage/event"], "eventMethod": "POST"})
+        );
+        assert_eq!(got[2]["from"], "44 20");
+        assert_eq!(got[2]["limit"], 7200);
+        assert_eq!(got[2]["timeout"], 30);
+        assert_eq!(
+            got[2]["endpoint"][0]["onAnswer"]["url"],
+            "https://masking.example.com/vonage/whisper?call=CON-1"
+        );
         assert_eq!(conversation_limit(0), 7200);
         assert_eq!(conversation_limit(60), 60);
     }

@@ -549,3 +549,25 @@ pub async fn record_end(
     fill_indexed(conn, provider, call_sid, &now, &wanted).await?;
     Ok(v.outcome)
 }
+
+/// Stores where the recording of the call `call_sid` of `provider` is (a provider's recording
+/// callback, which may come after the call's end was recorded). Changes nothing else: the
+/// call's outcome and its end stay as reported. Returns whether the call is known.
+///
+/// Errors: the database's.
+pub async fn set_recording_url(
+    db: &Db,
+    provider: &str,
+    call_sid: &str,
+    url: &str,
+) -> Result<bool, super::Error> {
+    let done =
+        sqlx::query("update calls set recording_url = $1 where provider = $2 and call_sid = $3")
+            .bind(url)
+            .bind(provider)
+            .bind(call_sid)
+            .execute(db.pool())
+            .await?
+            .rows_affected();
+    Ok(done > 0)
+}

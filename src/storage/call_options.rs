@@ -1,0 +1,213 @@
+//! How a bridge is dialled, as a virtual number, an order or a booking sets it (migration
+//! 0014): read for a bridge and for the admin API, changed by the admin API and UI. NULL
+//! columns inherit ([`CallOptions`]).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::Db;
+use crate::domain::{CallOptions, CallOptionsChange};
+
+/// Whose options: each names its table and the key column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// A number of the pool, by its E.164 `number`.
+    VirtualNumber,
+    /// An order, by its `order_id` (the newest order of the id).
+    Order,
+    /// A booking, by its `booking_id`.
+    Booking,
+}
+
+impl Owner {
+    /// The table and the key column (fixed strings: never from a request).
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Self::VirtualNumber => ("virtual_numbers", "number"),
+            Self::Order => ("orders", "order_id"),
+            Self::Booking => ("bookings", "booking_id"),
+        }
+    }
+}
+
+/// What a bridge is dialled with, from storage: the order's or booking's own options, its
+/// virtual number's, and for a booking the reference a whisper names and its party A.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BridgeOptions {
+    /// The order's or booking's options.
+    pub own: CallOptions,
+    /// The virtual number's (its language is the greetings' language of the number).
+    pub number: CallOptions,
+    /// A booking's reference (`None` for an order, or a booking without one).
+    pub reference: Option<String>,
+    /// A booking's party A (E.164), to tell which party a bridge dials.
+    pub party_a: Option<String>,
+}
+
+/// The options of a row that has the columns of migration 0014 (and a `language`).
+pub(super) fn from_row(row: &AnyRow) -> Result<CallOptions, super::Error> {
+    options(row)
+}
+
+fn options(row: &AnyRow) -> Result<CallOptions, super::Error> {
+    let secs = |name: &str| -> Result<Option<u32>, super::Error> {
+        Ok(row
+            .try_get::<Option<i64>, _>(name)?
+            .and_then(|s| u32::try_from(s).ok()))
+    };
+    let flag = |name: &str| -> Result<Option<bool>, super::Error> {
+        Ok(row.try_get::<Option<i64>, _>(name)?.map(|v| v != 0))
+    };
+    Ok(CallOptions {
+        language: row
+            .try_get::<Option<String>, _>("language")?
+            .filter(|l| !l.is_empty()),
+        ring_timeout_secs: secs("ring_timeout_secs")?,
+        max_conversation_secs: secs("max_conversation_secs")?,
+        record: flag("record")?,
+        whisper: flag("whisper")?,
+    })
+}
+
+const OPTION_COLUMNS: &str = "language, ring_timeout_secs, max_conversation_secs, record, whisper";
+
+/// The options `owner` `key` sets, `None` when there is no such row. For an order id given
+/// again after its order was closed, the newest order's.
+///
+/// Errors: the database's.
+pub async fn get(db: &Db, owner: Owner, key: &str) -> Result<Option<CallOptions>, super::Error> {
+    let (table, column) = owner.table();
+    let newest = if owner == Owner::Order {
+        " order by created_at desc limit 1"
+    } else {
+        ""
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {OPTION_COLUMNS} from {table} where {column} = $1{newest}"
+    ));
+    sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(options)
+        .transpose()
+}
+
+/// Applies `change` to `owner` `key` (for an order, its newest row) and returns the options
+/// as they are now, `None` when there is no such row. A virtual number's language is not
+/// changed here (it is its greetings' language, set on the greetings page).
+///
+/// Errors: the database's.
+pub async fn change(
+    db: &Db,
+    owner: Owner,
+    key: &str,
+    change: &CallOptionsChange,
+) -> Result<Option<CallOptions>, super::Error> {
+    if !change.is_empty() {
+        let (table, column) = owner.table();
+        let language = if owner == Owner::VirtualNumber {
+            ""
+        } else {
+            ", language = case when $10 = 1 then $11 else language end"
+        };
+        let newest = if owner == Owner::Order {
+            " and created_at = (select max(created_at) from orders where order_id = $9)"
+        } else {
+            ""
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "update {table} set
+                 ring_timeout_secs = case when $1 = 1 then $2 else ring_timeout_secs end,
+                 max_conversation_secs = case when $3 = 1 then $4 else max_conversation_secs end,
+                 record = case when $5 = 1 then $6 else record end,
+                 whisper = case when $7 = 1 then $8 else whisper end{language}
+             where {column} = $9{newest}"
+        ));
+        let set = |present: bool| i64::from(present);
+        let mut q = sqlx::query(sql)
+            .bind(set(change.ring_timeout_secs.is_some()))
+            .bind(change.ring_timeout_secs.flatten().map(i64::from))
+            .bind(set(change.max_conversation_secs.is_some()))
+            .bind(change.max_conversation_secs.flatten().map(i64::from))
+            .bind(set(change.record.is_some()))
+            .bind(change.record.flatten().map(i64::from))
+            .bind(set(change.whisper.is_some()))
+            .bind(change.whisper.flatten().map(i64::from))
+            .bind(key);
+        if owner != Owner::VirtualNumber {
+            q = q
+                .bind(set(change.language.is_some()))
+                .bind(change.language.clone().flatten());
+        }
+        q.execute(db.pool()).await?;
+    }
+    get(db, owner, key).await
+}
+
+/// What a bridge on `virtual_number` (E.164) for the order `order_id` or the booking
+/// `booking_id` is dialled with. Rows that are missing read as no options.
+///
+/// Errors: the database's.
+pub async fn for_bridge(
+    db: &Db,
+    order_id: Option<&str>,
+    booking_id: Option<&str>,
+    virtual_number: Option<&str>,
+) -> Result<BridgeOptions, super::Error> {
+    let mut out = BridgeOptions::default();
+    if let Some(vn) = virtual_number {
+        out.number = get(db, Owner::VirtualNumber, vn).await?.unwrap_or_default();
+    }
+    if let Some(booking_id) = booking_id {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "select {OPTION_COLUMNS}, reference, party_a from bookings where booking_id = $1"
+        ));
+        if let Some(row) = sqlx::query(sql)
+            .bind(booking_id)
+            .fetch_optional(db.pool())
+            .await?
+        {
+            out.own = options(&row)?;
+            out.reference = row.try_get("reference")?;
+            out.party_a = Some(row.try_get("party_a")?);
+        }
+    } else if let Some(order_id) = order_id {
+        out.own = get(db, Owner::Order, order_id).await?.unwrap_or_default();
+    }
+    Ok(out)
+}
+
+/// The options of many rows of `owner` at once (a page of a list): by key and `created_at`
+/// (an order id given again names several orders). Rows that are missing are left out.
+///
+/// Errors: the database's.
+pub async fn many(
+    db: &Db,
+    owner: Owner,
+    keys: &[&str],
+) -> Result<std::collections::HashMap<(String, i64), CallOptions>, super::Error> {
+    let mut out = std::collections::HashMap::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let (table, column) = owner.table();
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {column} as k, created_at, {OPTION_COLUMNS} from {table}
+         where {column} in ({})",
+        placeholders.join(", ")
+    ));
+    let mut q = sqlx::query(sql);
+    for key in keys {
+        q = q.bind(*key);
+    }
+    for row in q.fetch_all(db.pool()).await? {
+        out.insert(
+            (row.try_get("k")?, row.try_get("created_at")?),
+            options(&row)?,
+        );
+    }
+    Ok(out)
+}
