@@ -21,8 +21,8 @@ pub const MAX_CONVERSATION_SECS: RangeInclusive<u32> = 60..=14_400;
 /// A bridge's options as one virtual number, order or booking sets them; `None`: inherit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallOptions {
-    /// The language the call speaks (BCP 47 primary tag, `en`, `hi`); orders and bookings
-    /// only: a virtual number's language is its greetings' (`virtual_numbers.language`).
+    /// The language the call speaks (BCP 47 primary tag, `en`, `hi`): for a virtual number,
+    /// the language its callers hear from the first prompt (the greetings page sets it too).
     pub language: Option<String>,
     /// Seconds the dialled party's phone rings, within [`RING_TIMEOUT_SECS`].
     pub ring_timeout_secs: Option<u32>,

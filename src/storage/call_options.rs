@@ -95,8 +95,8 @@ pub async fn get(db: &Db, owner: Owner, key: &str) -> Result<Option<CallOptions>
 }
 
 /// Applies `change` to `owner` `key` (for an order, its newest row) and returns the options
-/// as they are now, `None` when there is no such row. A virtual number's language is not
-/// changed here (it is its greetings' language, set on the greetings page).
+/// as they are now, `None` when there is no such row. A virtual number's language is the one
+/// the greetings page sets too.
 ///
 /// Errors: the database's.
 pub async fn change(
@@ -107,11 +107,6 @@ pub async fn change(
 ) -> Result<Option<CallOptions>, super::Error> {
     if !change.is_empty() {
         let (table, column) = owner.table();
-        let language = if owner == Owner::VirtualNumber {
-            ""
-        } else {
-            ", language = case when $10 = 1 then $11 else language end"
-        };
         let newest = if owner == Owner::Order {
             " and created_at = (select max(created_at) from orders where order_id = $9)"
         } else {
@@ -122,11 +117,12 @@ pub async fn change(
                  ring_timeout_secs = case when $1 = 1 then $2 else ring_timeout_secs end,
                  max_conversation_secs = case when $3 = 1 then $4 else max_conversation_secs end,
                  record = case when $5 = 1 then $6 else record end,
-                 whisper = case when $7 = 1 then $8 else whisper end{language}
+                 whisper = case when $7 = 1 then $8 else whisper end,
+                 language = case when $10 = 1 then $11 else language end
              where {column} = $9{newest}"
         ));
         let set = |present: bool| i64::from(present);
-        let mut q = sqlx::query(sql)
+        sqlx::query(sql)
             .bind(set(change.ring_timeout_secs.is_some()))
             .bind(change.ring_timeout_secs.flatten().map(i64::from))
             .bind(set(change.max_conversation_secs.is_some()))
@@ -135,13 +131,11 @@ pub async fn change(
             .bind(change.record.flatten().map(i64::from))
             .bind(set(change.whisper.is_some()))
             .bind(change.whisper.flatten().map(i64::from))
-            .bind(key);
-        if owner != Owner::VirtualNumber {
-            q = q
-                .bind(set(change.language.is_some()))
-                .bind(change.language.clone().flatten());
-        }
-        q.execute(db.pool()).await?;
+            .bind(key)
+            .bind(set(change.language.is_some()))
+            .bind(change.language.clone().flatten())
+            .execute(db.pool())
+            .await?;
     }
     get(db, owner, key).await
 }

@@ -158,3 +158,46 @@ async fn eight_by_eight_says_every_prompt_of_a_hindi_numbers_pin_call_in_hindi()
         "the welcome and PIN prompt in one sayAndCapture, then one a step"
     );
 }
+
+#[tokio::test]
+async fn a_numbers_language_set_through_the_api_is_heard_from_the_next_call_on() {
+    let app = scenarios::spawn().await;
+    let add = |body: Value| {
+        app.client
+            .post(app.api("/virtual-numbers"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let r = add(json!({"number": VN, "provider": "twilio", "language": "HI"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let number: Value = r.json().await.unwrap();
+    assert_eq!(number["language"], "hi", "lower-cased");
+    scenarios::order(&app, "OD-1", "4821").await;
+    let xml = crate::twilio::start_xml(&app, &Leg::new("CAapi-hi", COURIER)).await;
+    check_xml(&xml, "Say", "Polly.Aditi");
+
+    let path = app.api(&format!("/virtual-numbers/{}", VN.replace('+', "%2B")));
+    let patch = |body: Value| {
+        app.client
+            .patch(&path)
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let r = patch(json!({"language": "hindi"})).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "invalid_language");
+    let r = patch(json!({"language": null})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let number: Value = r.json().await.unwrap();
+    assert_eq!(number["language"], Value::Null);
+    let xml = crate::twilio::start_xml(&app, &Leg::new("CAapi-en", COURIER)).await;
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    for say in doc.descendants().filter(|n| n.has_tag_name("Say")) {
+        assert_eq!(say.attribute("language"), Some("en-IN"), "{xml}");
+    }
+}

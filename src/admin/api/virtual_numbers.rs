@@ -38,6 +38,10 @@ pub struct AddNumber {
     /// Reserved numbers are only given to bookings that name them. Default false.
     #[serde(default)]
     pub reserved: bool,
+    /// The language its callers hear, a BCP 47 primary tag (`en`, `hi`); absent:
+    /// `PINBRIDGE_DEFAULT_LANGUAGE`. The greetings page sets it too.
+    #[schema(example = "hi")]
+    pub language: Option<String>,
     /// Seconds the dialled party's phone rings on calls through this number, 5 to 120;
     /// absent: `PINBRIDGE_MAX_RINGING_DURATION`. An order's or booking's own value wins.
     #[schema(minimum = 5, maximum = 120)]
@@ -57,6 +61,11 @@ pub struct AddNumber {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeNumber {
+    /// The language its callers hear (BCP 47 primary tag); `null`:
+    /// `PINBRIDGE_DEFAULT_LANGUAGE`.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
     /// Seconds the dialled party's phone rings, 5 to 120; `null`: the setting.
     #[serde(default, deserialize_with = "super::call_options::nullable")]
     #[schema(value_type = Option<u32>, minimum = 5, maximum = 120)]
@@ -95,7 +104,7 @@ pub struct NumberView {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub drained_at: Option<String>,
-    /// The language its callers hear (its greetings', set on the greetings page); `null`:
+    /// The language its callers hear (set here or on the greetings page); `null`:
     /// `PINBRIDGE_DEFAULT_LANGUAGE`.
     pub language: Option<String>,
     /// Seconds the dialled party's phone rings; `null`: `PINBRIDGE_MAX_RINGING_DURATION`.
@@ -132,6 +141,14 @@ impl From<VirtualNumber> for NumberView {
     }
 }
 
+/// Has this instance's calls hear a number's new language at once (other instances reload
+/// within a second). A failed reload is logged; the change is stored either way.
+async fn reload_greetings(state: &AppState) {
+    if let Err(e) = state.greetings.reload().await {
+        tracing::error!(error = %e, "reloading the greetings after a language change failed");
+    }
+}
+
 fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(raw, state.settings.orders.region)
         .map_err(|e| ApiError::bad_request("invalid_virtual_number", format!("number: {e}")))
@@ -148,7 +165,7 @@ fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
     request_body = AddNumber,
     responses(
         (status = 201, description = "The number, added to the pool.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 409, description = "`virtual_number_exists`: the number is in the pool already.", body = ErrorBody),
     )
 )]
@@ -166,7 +183,7 @@ async fn add(
         ));
     }
     let options = super::call_options::checked(CallOptions {
-        language: None,
+        language: body.language,
         ring_timeout_secs: body.ring_timeout_secs,
         max_conversation_secs: body.max_conversation_secs,
         record: body.record,
@@ -193,6 +210,9 @@ async fn add(
     .await?
     {
         added.options = set;
+    }
+    if added.options.language.is_some() {
+        reload_greetings(&state).await;
     }
     Ok(HttpResponse::Created().json(NumberView::from(added)))
 }
@@ -303,9 +323,9 @@ async fn get(
 
 /// Change a virtual number's call options.
 ///
-/// How bridges through the number are dialled: ring time, longest conversation, recording,
-/// whisper. An order's or booking's own value wins over the number's; `null` gives a field
-/// back to the setting. Answers 200 with the number.
+/// The language its callers hear, and how bridges through the number are dialled: ring time,
+/// longest conversation, recording, whisper. An order's or booking's own value wins over the
+/// number's; `null` gives a field back to the setting. Answers 200 with the number.
 #[utoipa::path(
     operation_id = "change_virtual_number",
     patch,
@@ -315,7 +335,7 @@ async fn get(
     request_body = ChangeNumber,
     responses(
         (status = 200, description = "The number.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
     )
 )]
@@ -327,8 +347,9 @@ async fn change(
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &path)?;
     let body = body.into_inner();
+    let language_changed = body.language.is_some();
     let change = super::call_options::checked_change(CallOptionsChange {
-        language: None,
+        language: body.language,
         ring_timeout_secs: body.ring_timeout_secs,
         max_conversation_secs: body.max_conversation_secs,
         record: body.record,
@@ -337,7 +358,7 @@ async fn change(
     if change.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "give at least one of ring_timeout_secs, max_conversation_secs, record, whisper",
+            "give at least one of language, ring_timeout_secs, max_conversation_secs, record, whisper",
         ));
     }
     call_options::change(&state.db, Owner::VirtualNumber, number.as_ref(), &change)
@@ -346,6 +367,9 @@ async fn change(
     let found = pool::get(&state.db, number.as_ref(), now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
+    if language_changed {
+        reload_greetings(&state).await;
+    }
     tracing::info!(virtual_number = %number.masked(), admin.token = %who.name, "virtual number's call options changed");
     Ok(HttpResponse::Ok().json(NumberView::from(found)))
 }
