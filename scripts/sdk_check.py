@@ -44,7 +44,7 @@ import uuid
 import xml.etree.ElementTree as ET
 
 import jwt
-import plivo.plivoxml as plivoxml
+from plivo import plivoxml
 from plivo.utils import signature_v3
 from twilio.request_validator import RequestValidator
 from twilio.twiml import voice_response as twiml
@@ -337,6 +337,46 @@ def check_ncco(actions, where):
     return actions
 
 
+def rejects(check_fn, sample):
+    try:
+        check_fn(sample, "self-test")
+    except Exception:
+        return True
+    return False
+
+
+def self_test():
+    """The checks can fail: each refuses an answer that its SDK does not model."""
+    check(
+        rejects(check_twiml, '<Response><Say fooBar="x">hi</Say></Response>'),
+        "the TwiML check let an unknown attribute through",
+    )
+    check(
+        rejects(check_twiml, "<Response><Gather><Dial>1</Dial></Gather></Response>"),
+        "the TwiML check let <Dial> inside <Gather> through",
+    )
+    check(
+        rejects(check_plivo, '<Response><GetInput logs="false"/></Response>'),
+        "the Plivo check let an unknown attribute through",
+    )
+    check(
+        rejects(check_plivo, '<Response><GetInput numDigits="many"/></Response>'),
+        "the Plivo check let a numDigits that is not a number through",
+    )
+    check(
+        rejects(check_plivo, "<Response><Speak><Dial/></Speak></Response>"),
+        "the Plivo check let <Dial> inside <Speak> through",
+    )
+    check(
+        rejects(check_ncco, [{"action": "talk", "text": "hi", "voice": "x"}]),
+        "the NCCO check let an unknown key through",
+    )
+    check(
+        rejects(check_ncco, [{"action": "talk", "text": "hi", "style": "loud"}]),
+        "the NCCO check let a style that is not a number through",
+    )
+
+
 # --- the calls -------------------------------------------------------------------------------
 
 
@@ -445,6 +485,11 @@ def vonage_pin_call(server):
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/pinbridge"
+    try:
+        self_test()
+    except Mismatch as e:
+        print(f"sdk-check: {e}", file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory() as workdir:
         server = Server(binary, workdir)
         try:
@@ -460,7 +505,7 @@ def main():
                     "/orders",
                     {
                         "order_id": order_id,
-                        "customer": CUSTOMER,
+                        "customer_number": CUSTOMER,
                         "pin": pin,
                         "virtual_number": NUMBERS[provider],
                     },

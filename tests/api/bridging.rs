@@ -1,17 +1,18 @@
 //! What a bridge carries, end to end on every provider: a virtual number's, order's or
 //! booking's own limits, recording in two channels with the recording consent, the whisper to
 //! the dialled party, and the recording's URL stored from the provider's callback, each request
-//! signed as the provider signs it.
+//! signed as the provider signs it. The bookings speak Hindi: every word said carries the
+//! Hindi voice of its provider.
 
 use serde_json::{Value, json};
 
 use crate::common::{ADMIN_TOKEN, TestApp};
-use crate::helpers::encode_seed;
 use crate::scenarios::{self, COURIER, CUSTOMER, Leg, VN};
 
-/// What the shipped English recording consent starts with (`templates/prompts/`).
+/// The shipped Hindi recording consent (`templates/prompts/hi/`).
 fn consent() -> String {
     pinbridge::call::prompts::Voice::plain("x", 3)
+        .in_language(Some("hi"))
         .consent()
         .words()
         .unwrap()
@@ -23,7 +24,7 @@ const REFERENCE: &str = "RIDE-4242";
 const REFERENCE_DIGITS: &str = "4 2 4 2";
 
 /// Adds the scenarios' virtual number to the pool for `provider` and books the courier
-/// (party A) with the customer (party B) on it, recorded and whispered, in English.
+/// (party A) with the customer (party B) on it, recorded and whispered, in Hindi.
 async fn recorded_booking(app: &TestApp, provider: &str) -> Value {
     let (status, _) = app
         .post_json(
@@ -37,7 +38,7 @@ async fn recorded_booking(app: &TestApp, provider: &str) -> Value {
             "/bookings",
             &json!({
                 "party_a": COURIER, "party_b": CUSTOMER, "reference": REFERENCE,
-                "virtual_number": VN, "record": true, "whisper": true, "language": "EN",
+                "virtual_number": VN, "record": true, "whisper": true, "language": "HI",
                 "max_conversation_secs": 900,
             }),
         )
@@ -45,10 +46,21 @@ async fn recorded_booking(app: &TestApp, provider: &str) -> Value {
     assert_eq!(status, 201, "{booking}");
     assert_eq!(booking["record"], true);
     assert_eq!(booking["whisper"], true);
-    assert_eq!(booking["language"], "en");
+    assert_eq!(booking["language"], "hi");
     assert_eq!(booking["max_conversation_secs"], 900);
     assert_eq!(booking["ring_timeout_secs"], Value::Null);
     booking
+}
+
+/// Every `tag` (`Say`, `Speak`) of `xml` is read in Hindi by `voice`, and there is one.
+fn all_hindi(xml: &str, tag: &str, voice: &str) {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let said: Vec<_> = doc.descendants().filter(|n| n.has_tag_name(tag)).collect();
+    assert!(!said.is_empty(), "{xml}");
+    for n in said {
+        assert_eq!(n.attribute("language"), Some("hi-IN"), "{xml}");
+        assert_eq!(n.attribute("voice"), Some(voice), "{xml}");
+    }
 }
 
 fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -74,6 +86,7 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
     let r = crate::twilio::post(&app, "/twilio/voice", &voice).await;
     assert_eq!(r.status(), 200);
     let xml = r.text().await.unwrap();
+    all_hindi(&xml, "Say", "Polly.Aditi");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let root = doc.root_element();
     let elements: Vec<_> = root.children().filter(|n| n.is_element()).collect();
@@ -114,6 +127,7 @@ async fn twilio_says_the_consent_records_two_channels_whispers_and_stores_the_re
     let r = crate::twilio::post(&app, "/twilio/whisper", &leg).await;
     assert_eq!(r.status(), 200);
     let xml = r.text().await.unwrap();
+    all_hindi(&xml, "Say", "Polly.Aditi");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let says: Vec<&str> = doc
         .descendants()
@@ -181,9 +195,8 @@ async fn exotel_programmable_connect_carries_the_limits_dual_recording_and_the_c
     let app = scenarios::spawn().await;
     recorded_booking(&app, "exotel").await;
     let query = format!(
-        "CallSid=exo-b-1&CallFrom={}&CallTo={}&Direction=incoming",
-        encode_seed(COURIER),
-        encode_seed(VN)
+        "CallSid=exo-b-1&{}&Direction=incoming",
+        serde_urlencoded::to_string([("CallFrom", COURIER), ("CallTo", VN)]).unwrap()
     );
     let json = app.exotel_json("connect.json", &query).await;
     assert_eq!(json["destination"]["numbers"], json!([CUSTOMER]));
@@ -197,6 +210,17 @@ async fn exotel_programmable_connect_carries_the_limits_dual_recording_and_the_c
     let said = playback["value"].as_str().unwrap();
     assert!(said.starts_with(&consent()), "{said}");
     assert!(said.contains(REFERENCE_DIGITS), "{said}");
+
+    // Exotel's end-of-call Passthru carries the recording: its URL reaches the call log.
+    let url = "https://s3-ap-southeast-1.amazonaws.com/exotelrecordings/acme/exo-b-1.mp3";
+    let end = format!(
+        "{query}&CallType=completed&DialCallStatus=completed&DialCallDuration=40&{}",
+        serde_urlencoded::to_string([("RecordingUrl", url)]).unwrap()
+    );
+    assert_eq!(app.exotel("call-end", &end).await.status(), 200);
+    let record = app.call_record("exo-b-1").await;
+    assert_eq!(record["recording_url"], url);
+    assert_eq!(record["outcome"], "connected");
 
     // The number's record turned off, the booking's own still records.
     let (status, number) = app
@@ -230,6 +254,7 @@ async fn plivo_speaks_the_consent_records_and_whispers_through_confirm_sound() {
     let r = crate::plivo::post(&app, "/plivo/answer", &answer).await;
     assert_eq!(r.status(), 200);
     let xml = r.text().await.unwrap();
+    all_hindi(&xml, "Speak", "Polly.Aditi");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let elements: Vec<_> = doc
         .root_element()
@@ -260,6 +285,7 @@ async fn plivo_speaks_the_consent_records_and_whispers_through_confirm_sound() {
     let r = crate::plivo::post(&app, &path, &leg).await;
     assert_eq!(r.status(), 200);
     let xml = r.text().await.unwrap();
+    all_hindi(&xml, "Speak", "Polly.Aditi");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let speaks: Vec<&str> = doc
         .descendants()
@@ -279,6 +305,22 @@ async fn plivo_speaks_the_consent_records_and_whispers_through_confirm_sound() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
+
+    // The <Record> action posts the recording to /plivo/hangup: its URL reaches the call log.
+    let url = "https://media.plivo.com/v1/Account/MA0/Recording/rec-0001.mp3";
+    let recorded = form(&[
+        ("CallUUID", uuid),
+        ("From", COURIER.trim_start_matches('+')),
+        ("To", VN.trim_start_matches('+')),
+        ("RecordUrl", url),
+        ("RecordingID", "rec-0001"),
+        ("RecordingDuration", "31"),
+    ]);
+    let r = crate::plivo::post(&app, "/plivo/hangup", &recorded).await;
+    assert_eq!(r.status(), 200);
+    let record = app.call_record(uuid).await;
+    assert_eq!(record["recording_url"], url);
+    assert_eq!(record["route"], "booking");
 }
 
 #[tokio::test]
@@ -293,6 +335,7 @@ async fn vonage_talks_the_consent_records_split_and_whispers_on_answer_then_stor
     let actions = ncco.as_array().unwrap();
     assert_eq!(actions[0]["action"], "talk", "{ncco}");
     assert_eq!(actions[0]["text"], consent());
+    assert_eq!(actions[0]["language"], "hi-IN");
     assert_eq!(actions[1]["action"], "record");
     assert_eq!(actions[1]["split"], "conversation");
     assert_eq!(actions[1]["channels"], 2);
@@ -325,6 +368,7 @@ async fn vonage_talks_the_consent_records_split_and_whispers_on_answer_then_stor
     let whisper: Value = r.json().await.unwrap();
     let talk = whisper[0]["text"].as_str().unwrap();
     assert_eq!(whisper[0]["action"], "talk", "{whisper}");
+    assert_eq!(whisper[0]["language"], "hi-IN", "{whisper}");
     assert!(talk.starts_with(&consent()), "{talk}");
     assert!(talk.contains(REFERENCE_DIGITS), "{talk}");
     let forged = app
@@ -371,6 +415,7 @@ async fn eight_by_eight_says_the_consent_records_and_stores_the_uploaded_recordi
     let flow = answer["callflow"].as_array().unwrap();
     assert_eq!(flow[0]["action"], "say", "{answer}");
     assert_eq!(flow[0]["params"]["text"], consent());
+    assert_eq!(flow[0]["params"]["voiceProfile"], "hi-IN-SwaraNeural");
     assert_eq!(flow[1]["action"], "makeCall");
     assert_eq!(flow[1]["params"]["callRecording"], true);
     assert_eq!(flow[1]["params"]["destination"], CUSTOMER);
