@@ -24,7 +24,7 @@ check() {
 }
 check "a phone number" '[0-9]{10,}'
 check "a PIN or digits field" '"(pin|Pin|PIN|digits|Digits|dtmf)"[[:space:]]*:'
-check "a configured secret" 'test-(admin-token|exotel-secret|twilio-auth-token|plivo-auth-token|8x8-secret|vonage-signature-secret)'
+check "a configured secret" '(test|sdk-check)-(admin-token|exotel-secret|twilio-auth-token|plivo-auth-token|8x8-secret|vonage-signature-secret)'
 ids='call\.sid|call\.id|call\.status|order\.id|booking\.id|sms\.sid|sms\.subject|event\.id|request_id'
 check "an identifier longer than 64 characters" "\"($ids)\":\"[^\"]{65,}\""
 check "an identifier with characters other than A-Z a-z 0-9 . _ - :" "\"($ids)\":\"[^\"]*[^\"A-Za-z0-9._:-]"

@@ -124,6 +124,11 @@ class Server:
         self.process.terminate()
         self.process.wait(10)
         self.log.close()
+        # The server's JSON log lines join the suite's, for scripts/scan-logs.sh.
+        collected = os.environ.get("TEST_LOG_FILE")
+        if collected:
+            with open(self.log.name, "rb") as log, open(collected, "ab") as out:
+                out.writelines(line for line in log if line.startswith(b"{"))
 
     def request(self, method, path, body=None, headers=None):
         req = urllib.request.Request(
@@ -483,6 +488,136 @@ def vonage_pin_call(server):
     check(dialled == [CUSTOMER.lstrip("+")], f"vonage: dials {dialled}")
 
 
+def twilio_booking_call(server):
+    sid = "CA" + uuid.uuid4().hex
+    leg = {
+        "CallSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": RIDER,
+        "To": NUMBERS["twilio"],
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+    root = check_twiml(xml_of(twilio_post(server, "/twilio/voice", leg), "twilio booking"), "twilio booking")
+    hindi("twilio consent", [s.get("language") for s in root.iter("Say")])
+    dial = root.find("Dial")
+    check(dial is not None, "twilio booking: no <Dial>")
+    check(dial.get("record") == "record-from-answer-dual", f"twilio: record={dial.get('record')}")
+    number = dial.find("Number")
+    check(number.text == DRIVER, f"twilio booking dials {number.text}")
+    whisper_url = number.get("url")
+    check(whisper_url and whisper_url.startswith(PUBLIC), f"twilio: <Number url={whisper_url}>")
+    child = {
+        "CallSid": "CA" + uuid.uuid4().hex,
+        "ParentCallSid": sid,
+        "AccountSid": leg["AccountSid"],
+        "From": NUMBERS["twilio"],
+        "To": DRIVER,
+        "CallStatus": "in-progress",
+        "Direction": "outbound-dial",
+    }
+    path = whisper_url[len(PUBLIC):]
+    root = check_twiml(xml_of(twilio_post(server, path, child), "twilio whisper"), "twilio whisper")
+    said = [s.text for s in root.iter("Say")]
+    check(len(said) == 2, f"twilio whisper: consent and whisper, got {said}")
+    hindi("twilio whisper", [s.get("language") for s in root.iter("Say")])
+    ended = {**leg, "CallStatus": "completed", "DialCallStatus": "completed", "DialCallDuration": "42"}
+    status, _, _ = twilio_post(server, dial.get("action")[len(PUBLIC):], ended)
+    check(status == 200, f"twilio dial action: {status}")
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{leg['AccountSid']}/Recordings/RE{uuid.uuid4().hex}"
+    callback = {
+        "AccountSid": leg["AccountSid"],
+        "CallSid": sid,
+        "RecordingSid": url.rsplit("/", 1)[1],
+        "RecordingUrl": url,
+        "RecordingStatus": "completed",
+        "RecordingChannels": "2",
+        "RecordingSource": "DialVerb",
+    }
+    status, _, _ = twilio_post(server, dial.get("recordingStatusCallback")[len(PUBLIC):], callback)
+    check(status < 300, f"twilio recording callback: {status}")
+    record = call_record(server, sid)
+    check(record.get("recording_url") == url, f"twilio: the call log's recording_url is {record.get('recording_url')}")
+
+
+def plivo_booking_call(server):
+    call_uuid = str(uuid.uuid4())
+    leg = {
+        "CallUUID": call_uuid,
+        "From": RIDER.lstrip("+"),
+        "To": NUMBERS["plivo"].lstrip("+"),
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "Event": "StartApp",
+    }
+    root = check_plivo(xml_of(plivo_post(server, "/plivo/answer", leg), "plivo booking"), "plivo booking")
+    hindi("plivo consent", [s.get("language") for s in root.iter("Speak")])
+    record = root.find("Record")
+    check(record is not None, "plivo booking: no <Record>")
+    dial = root.find("Dial")
+    confirm = dial.get("confirmSound")
+    check(confirm and confirm.startswith(PUBLIC), f"plivo: confirmSound={confirm}")
+    parsed = urllib.parse.urlsplit(confirm)
+    # Plivo signs the URL it fetches, query included (construct_post_url keeps it).
+    path = parsed.path + "?" + parsed.query
+    b_leg = {"CallUUID": str(uuid.uuid4()), "From": leg["To"], "To": DRIVER.lstrip("+")}
+    root = check_plivo(xml_of(plivo_post(server, path, b_leg), "plivo whisper"), "plivo whisper")
+    said = [s.text for s in root.iter("Speak")]
+    check(len(said) == 2, f"plivo whisper: consent and whisper, got {said}")
+    hindi("plivo whisper", [s.get("language") for s in root.iter("Speak")])
+    url = f"https://media.plivo.com/v1/Account/MA0/Recording/{uuid.uuid4()}.mp3"
+    recorded = {**leg, "Event": "Record", "RecordUrl": url, "RecordingID": "r1", "RecordingDuration": "30"}
+    status, _, _ = plivo_post(server, record.get("action")[len(PUBLIC):], recorded)
+    check(status == 200, f"plivo record action: {status}")
+    log = call_record(server, call_uuid)
+    check(log.get("recording_url") == url, f"plivo: the call log's recording_url is {log.get('recording_url')}")
+
+
+def vonage_booking_call(server):
+    call = {
+        "uuid": str(uuid.uuid4()),
+        "conversation_uuid": "CON-" + str(uuid.uuid4()),
+        "from": RIDER.lstrip("+"),
+        "to": NUMBERS["vonage"].lstrip("+"),
+    }
+    actions = check_ncco(json_of(vonage_get(server, "/vonage/answer", call), "vonage booking"), "vonage booking")
+    hindi("vonage consent", [a.get("language") for a in actions if a["action"] == "talk"])
+    record = [a for a in actions if a["action"] == "record"]
+    check(record and record[0].get("split") == "conversation", f"vonage: record {record}")
+    connect = [a for a in actions if a["action"] == "connect"][0]
+    endpoint = connect["endpoint"][0]
+    check(endpoint["number"] == DRIVER.lstrip("+"), f"vonage booking dials {endpoint['number']}")
+    on_answer = endpoint.get("onAnswer", {}).get("url", "")
+    check(on_answer.startswith(PUBLIC), f"vonage: onAnswer {on_answer}")
+    parsed = urllib.parse.urlsplit(on_answer)
+    params = dict(urllib.parse.parse_qsl(parsed.query))
+    params.update({"uuid": str(uuid.uuid4()), "conversation_uuid": "CON-" + str(uuid.uuid4())})
+    whisper = check_ncco(json_of(vonage_get(server, parsed.path, params), "vonage whisper"), "vonage whisper")
+    hindi("vonage whisper", [a.get("language") for a in whisper if a["action"] == "talk"])
+    url = f"https://api.nexmo.com/v1/files/{uuid.uuid4()}"
+    event = {
+        "start_time": "2026-01-01T12:00:00Z",
+        "end_time": "2026-01-01T12:01:00Z",
+        "recording_url": url,
+        "recording_uuid": str(uuid.uuid4()),
+        "size": 12345,
+        "conversation_uuid": call["conversation_uuid"],
+        "timestamp": "2026-01-01T12:01:01Z",
+    }
+    status, _, _ = vonage_post(server, record[0]["eventUrl"][0][len(PUBLIC):], event)
+    check(status < 300, f"vonage record event: {status}")
+    log = call_record(server, call["conversation_uuid"])
+    check(log.get("recording_url") == url, f"vonage: the call log's recording_url is {log.get('recording_url')}")
+
+
+def call_record(server, sid):
+    calls = server.api("GET", "/calls?limit=100")["calls"]
+    found = [c for c in calls if c.get("call_sid") == sid]
+    check(found, f"no call {sid} in the call log")
+    return found[0]
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/pinbridge"
     try:
@@ -516,6 +651,26 @@ def main():
             print("plivo: a Hindi PIN call, signed by plivo-python, answers valid Plivo XML")
             vonage_pin_call(server)
             print("vonage: a Hindi PIN call, signed as vonage-jwt verifies, answers valid NCCO")
+            for provider, number in NUMBERS.items():
+                server.api(
+                    "POST",
+                    "/bookings",
+                    {
+                        "party_a": RIDER,
+                        "party_b": DRIVER,
+                        "reference": f"RIDE-{provider}-4242",
+                        "virtual_number": number,
+                        "record": True,
+                        "whisper": True,
+                        "language": "hi",
+                    },
+                )
+            twilio_booking_call(server)
+            print("twilio: a recorded, whispered Hindi booking: valid TwiML, recording URL in the call log")
+            plivo_booking_call(server)
+            print("plivo: a recorded, whispered Hindi booking: valid Plivo XML, recording URL in the call log")
+            vonage_booking_call(server)
+            print("vonage: a recorded, whispered Hindi booking: valid NCCO, recording URL in the call log")
         except Mismatch as e:
             print(f"sdk-check: {e}", file=sys.stderr)
             server.stop()
