@@ -555,6 +555,7 @@ def plivo_booking_call(server):
     hindi("plivo consent", [s.get("language") for s in root.iter("Speak")])
     record = root.find("Record")
     check(record is not None, "plivo booking: no <Record>")
+    check(record.get("recordChannelType") == "stereo", "plivo: the recording is not two channels")
     dial = root.find("Dial")
     confirm = dial.get("confirmSound")
     check(confirm and confirm.startswith(PUBLIC), f"plivo: confirmSound={confirm}")

@@ -265,6 +265,7 @@ async fn plivo_speaks_the_consent_records_and_whispers_through_confirm_sound() {
     assert_eq!(names, ["Speak", "Record", "Dial"], "{xml}");
     assert_eq!(elements[0].text(), Some(consent().as_str()));
     assert_eq!(elements[1].attribute("startOnDialAnswer"), Some("true"));
+    assert_eq!(elements[1].attribute("recordChannelType"), Some("stereo"));
     let dial = elements[2];
     assert_eq!(dial.attribute("timeout"), Some("25"));
     assert_eq!(dial.attribute("timeLimit"), Some("900"));

@@ -114,8 +114,10 @@ pub fn execution_timeout(first_key_secs: u8, max_digits: u8) -> u16 {
 /// - `Bridge`: `<Dial callerId="virtual number" action="/plivo/hangup" timeout timeLimit>`
 ///   around one `<Number>` (https://www.plivo.com/docs/voice/xml/dial), preceded, when calls
 ///   are recorded, by `<Record startOnDialAnswer="true" redirect="false">` whose action
-///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record;
-///   one channel: the `<Record>` element documents no channel option) and by the consent
+///   (carrying `RecordUrl`) is `/plivo/hangup` too (https://www.plivo.com/docs/voice/xml/record),
+///   in two channels: `recordChannelType="stereo"` (plivo-python's `RecordElement`
+///   `record_channel_type`; `mono` or `stereo`, as the Record API's `record_channel_type`), and
+///   by the consent
 ///   `<Speak>`. With the consent or the whisper for the dialled party, `confirmSound` is
 ///   `/plivo/whisper?call=<CallUUID>`: XML of `<Speak>`/`<Play>` "played to the called party
 ///   when the call is answered" (https://plivo.com/docs/voice/xml/dial). No `confirmKey`: it
@@ -298,6 +300,7 @@ mod tests {
         let record = xml.find("<Record ").expect("a <Record>");
         assert!(record < xml.find("<Dial ").unwrap(), "{xml}");
         assert!(xml.contains(r#"startOnDialAnswer="true""#), "{xml}");
+        assert!(xml.contains(r#"recordChannelType="stereo""#), "{xml}");
         assert!(xml.contains(r#"redirect="false""#), "{xml}");
         // The consent is said to the caller before the dial, and to the dialled party by the
         // confirmSound, which names the call.
