@@ -1,8 +1,8 @@
 //! The operators' greetings, kept in memory so that a call's prompts need no database read
 //! and run no template.
 //!
-//! The book (every stored greeting rendered for every `attempts_left`, and the language of each
-//! pool number) is rebuilt after every edit made through this instance, and every half second in
+//! The book (every stored greeting rendered for every `attempts_left`, and the language and call
+//! options of each pool number) is rebuilt after every edit made through this instance, and every half second in
 //! the background, so an edit made on another instance is heard within a second and no call
 //! waits for a reload. A rebuild runs off the call path ([`crate::sandbox::off_the_call_path`])
 //! and renders only the templates whose source changed.
@@ -81,6 +81,7 @@ impl Greetings {
         let _one = self.reloading.lock().await;
         let greetings = storage::greetings::list(&self.db).await?;
         let languages = storage::greetings::number_languages(&self.db).await?;
+        let number_options = storage::call_options::numbers(&self.db).await?;
         let previous = self.book().await;
         let (book_languages, brand, max_attempts) = (
             self.languages.clone(),
@@ -96,6 +97,7 @@ impl Greetings {
                 max_attempts,
                 Some(&previous),
             )
+            .with_number_options(number_options)
         })
         .await
         .map_err(|e| anyhow::anyhow!("building the greetings: {e}"))?;

@@ -525,6 +525,8 @@ pub struct Book {
     shipped: HashMap<(String, String), Entry>,
     /// Pool number → its language.
     languages: HashMap<String, String>,
+    /// Pool number → how bridges through it are dialled, for the numbers that set any option.
+    number_options: HashMap<String, crate::domain::CallOptions>,
     default_language: String,
     /// `PINBRIDGE_FALLBACK_LANGUAGE`.
     fallback_language: String,
@@ -659,6 +661,7 @@ impl Book {
             max_attempts,
             entries,
             languages: number_languages.iter().cloned().collect(),
+            number_options: HashMap::new(),
             default_language: languages.default.clone(),
             fallback_language: languages.fallback.clone(),
             shipped,
@@ -687,6 +690,17 @@ impl Book {
     /// Each pool number with a language of its own (E.164 → language).
     pub fn number_languages(&self) -> &HashMap<String, String> {
         &self.languages
+    }
+
+    /// The book, with the options of the numbers that set any (language, limits, recording,
+    /// whisper): what [`Voice::number_options`] answers.
+    #[must_use]
+    pub fn with_number_options(
+        mut self,
+        options: impl IntoIterator<Item = (String, crate::domain::CallOptions)>,
+    ) -> Self {
+        self.number_options = options.into_iter().collect();
+        self
     }
 
     /// The language callers of `virtual_number` hear.
@@ -853,6 +867,16 @@ impl Voice {
     /// The language of the call.
     pub fn language(&self) -> &str {
         &self.language
+    }
+
+    /// How bridges through the call's virtual number are dialled, as the number sets them
+    /// (unset: the settings), from memory: the book reloads them with the greetings.
+    pub fn number_options(&self) -> crate::domain::CallOptions {
+        self.book
+            .number_options
+            .get(&self.virtual_number)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn attempts_left(&self, prompt: Prompt) -> u8 {

@@ -81,6 +81,8 @@ pub async fn create(
         expires_at: new.expires_at_ms,
         deactivated_at: None,
         allowed_callers: new.allowed_callers.clone(),
+        // The admin API stores an order's options right after it is created.
+        options: crate::domain::CallOptions::default(),
     })
 }
 

@@ -51,10 +51,9 @@ impl BridgeSpeech {
     ) -> Self {
         use crate::call::flow::Dialled;
         use crate::call::prompts::{Callee, Whisper};
-        let connect = connect.resolve(&bridging.options);
-        let voice = voice
-            .clone()
-            .in_language(bridging.options.language.as_deref());
+        let options = bridging.options.or(&voice.number_options());
+        let connect = connect.resolve(&options);
+        let voice = voice.clone().in_language(options.language.as_deref());
         let mut caller = Vec::new();
         let mut callee = Vec::new();
         if connect.record {

@@ -341,15 +341,28 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> 
 /// [`find_peer`]'s statement: `$1` the caller, `$2` the virtual number, `$3` now (ms). Each
 /// branch names a party index's whole key (migration 0009) and reads one entry, however many
 /// bookings share the number.
-const FIND_PEER: &str = "select booking_id, party_a, party_b from bookings
+const FIND_PEER: &str = "select booking_id, party_a, party_b, reference, language,
+                ring_timeout_secs, max_conversation_secs, record, whisper from bookings
          where party_a = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          union all
-         select booking_id, party_a, party_b from bookings
+         select booking_id, party_a, party_b, reference, language,
+                ring_timeout_secs, max_conversation_secs, record, whisper from bookings
          where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          limit 1";
 
-/// The active booking in which `caller` is a party on `virtual_number`: its id, and the
-/// other party. The allocation rule makes it unique.
+/// The caller's booking as [`find_peer`] finds it: its id, the other party, and how its
+/// bridge is dialled.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub booking_id: String,
+    /// The other party.
+    pub peer: PhoneNumber,
+    /// The booking's options, its reference, and its party A.
+    pub bridge: super::call_options::BridgeOptions,
+}
+
+/// The active booking in which `caller` is a party on `virtual_number`: its id, the other
+/// party, and how its bridge is dialled, in one read. The allocation rule makes it unique.
 ///
 /// Errors: the database's; [`super::Error::Damaged`] when the other party is not E.164.
 pub async fn find_peer(
@@ -357,7 +370,7 @@ pub async fn find_peer(
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
-) -> Result<Option<(String, PhoneNumber)>, super::Error> {
+) -> Result<Option<Peer>, super::Error> {
     let row = sqlx::query(FIND_PEER)
         .bind(caller)
         .bind(virtual_number)
@@ -370,9 +383,17 @@ pub async fn find_peer(
         let (column, peer) = if a == caller {
             ("bookings.party_b", b)
         } else {
-            ("bookings.party_a", a)
+            ("bookings.party_a", a.clone())
         };
-        Ok((r.try_get("booking_id")?, stored_number(column, &peer)?))
+        Ok(Peer {
+            booking_id: r.try_get("booking_id")?,
+            peer: stored_number(column, &peer)?,
+            bridge: super::call_options::BridgeOptions {
+                own: super::call_options::from_row(&r)?,
+                reference: r.try_get("reference")?,
+                party_a: Some(a),
+            },
+        })
     })
     .transpose()
 }

@@ -30,14 +30,12 @@ impl Owner {
     }
 }
 
-/// What a bridge is dialled with, from storage: the order's or booking's own options, its
-/// virtual number's, and for a booking the reference a whisper names and its party A.
+/// What a bridge is dialled with, from storage: the order's or booking's own options, and for
+/// a booking the reference a whisper names and its party A.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BridgeOptions {
-    /// The order's or booking's options.
+    /// The order's or booking's options (the number's are kept in memory: see [`numbers`]).
     pub own: CallOptions,
-    /// The virtual number's (its language is the greetings' language of the number).
-    pub number: CallOptions,
     /// A booking's reference (`None` for an order, or a booking without one).
     pub reference: Option<String>,
     /// A booking's party A (E.164), to tell which party a bridge dials.
@@ -50,26 +48,39 @@ pub(super) fn from_row(row: &AnyRow) -> Result<CallOptions, super::Error> {
 }
 
 fn options(row: &AnyRow) -> Result<CallOptions, super::Error> {
-    let secs = |name: &str| -> Result<Option<u32>, super::Error> {
-        Ok(row
-            .try_get::<Option<i64>, _>(name)?
-            .and_then(|s| u32::try_from(s).ok()))
-    };
-    let flag = |name: &str| -> Result<Option<bool>, super::Error> {
-        Ok(row.try_get::<Option<i64>, _>(name)?.map(|v| v != 0))
-    };
-    Ok(CallOptions {
-        language: row
-            .try_get::<Option<String>, _>("language")?
-            .filter(|l| !l.is_empty()),
-        ring_timeout_secs: secs("ring_timeout_secs")?,
-        max_conversation_secs: secs("max_conversation_secs")?,
-        record: flag("record")?,
-        whisper: flag("whisper")?,
-    })
+    Ok(decode(StoredOptions {
+        language: row.try_get("language")?,
+        ring_timeout_secs: row.try_get("ring_timeout_secs")?,
+        max_conversation_secs: row.try_get("max_conversation_secs")?,
+        record: row.try_get("record")?,
+        whisper: row.try_get("whisper")?,
+    }))
 }
 
-const OPTION_COLUMNS: &str = "language, ring_timeout_secs, max_conversation_secs, record, whisper";
+/// The option columns ([`OPTION_COLUMNS`]) as read, from the pool's rows or the writer's own
+/// connection's.
+#[derive(Debug, Clone, Default)]
+pub(super) struct StoredOptions {
+    pub language: Option<String>,
+    pub ring_timeout_secs: Option<i64>,
+    pub max_conversation_secs: Option<i64>,
+    pub record: Option<i64>,
+    pub whisper: Option<i64>,
+}
+
+/// The options the columns hold: a value out of range reads as unset.
+pub(super) fn decode(stored: StoredOptions) -> CallOptions {
+    let secs = |s: Option<i64>| s.and_then(|s| u32::try_from(s).ok());
+    CallOptions {
+        language: stored.language.filter(|l| !l.is_empty()),
+        ring_timeout_secs: secs(stored.ring_timeout_secs),
+        max_conversation_secs: secs(stored.max_conversation_secs),
+        record: stored.record.map(|v| v != 0),
+        whisper: stored.whisper.map(|v| v != 0),
+    }
+}
+
+pub(super) const OPTION_COLUMNS: &str = "language, ring_timeout_secs, max_conversation_secs, record, whisper";
 
 /// The options `owner` `key` sets, `None` when there is no such row. For an order id given
 /// again after its order was closed, the newest order's.
@@ -140,20 +151,34 @@ pub async fn change(
     get(db, owner, key).await
 }
 
-/// What a bridge on `virtual_number` (E.164) for the order `order_id` or the booking
-/// `booking_id` is dialled with. Rows that are missing read as no options.
+/// The virtual numbers that set any option (language, limits, recording, whisper), with their
+/// options: what calls through them are dialled with, kept in memory by the greetings' book.
+///
+/// Errors: the database's.
+pub async fn numbers(db: &Db) -> Result<Vec<(String, CallOptions)>, super::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select number, {OPTION_COLUMNS} from virtual_numbers
+         where language is not null or ring_timeout_secs is not null
+            or max_conversation_secs is not null or record is not null or whisper is not null"
+    ));
+    sqlx::query(sql)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("number")?, options(row)?)))
+        .collect()
+}
+
+/// What a bridge for the order `order_id` or the booking `booking_id` is dialled with, in
+/// one read. Rows that are missing read as no options.
 ///
 /// Errors: the database's.
 pub async fn for_bridge(
     db: &Db,
     order_id: Option<&str>,
     booking_id: Option<&str>,
-    virtual_number: Option<&str>,
 ) -> Result<BridgeOptions, super::Error> {
     let mut out = BridgeOptions::default();
-    if let Some(vn) = virtual_number {
-        out.number = get(db, Owner::VirtualNumber, vn).await?.unwrap_or_default();
-    }
     if let Some(booking_id) = booking_id {
         let sql = sqlx::AssertSqlSafe(format!(
             "select {OPTION_COLUMNS}, reference, party_a from bookings where booking_id = $1"

@@ -201,3 +201,36 @@ async fn a_numbers_language_set_through_the_api_is_heard_from_the_next_call_on()
         assert_eq!(say.attribute("language"), Some("en-IN"), "{xml}");
     }
 }
+
+#[tokio::test]
+async fn exotel_reads_every_prompt_of_a_hindi_numbers_pin_call_in_hindi() {
+    let app = hindi_app().await;
+    let call = crate::common::Call::new("exo-voices-1");
+    let greeting = app.exotel_text("greeting", &call.query(None)).await;
+    assert!(devanagari(&greeting), "the welcome: {greeting}");
+    let gather: Value = app
+        .exotel("gather", &call.query(None))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in ["gather_prompt", "repeat_gather_prompt"] {
+        let text = gather[field]["text"].as_str().unwrap();
+        assert!(devanagari(text), "{field}: {gather}");
+    }
+    // A wrong PIN asks again (302) with the Hindi wrong-PIN prompt, until the last goodbye.
+    for _ in 0..2 {
+        assert_eq!(app.check_pin(&call, "1111").await, 302);
+        let again: Value = app
+            .exotel("gather", &call.query(None))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let text = again["gather_prompt"]["text"].as_str().unwrap();
+        assert!(devanagari(text), "{again}");
+    }
+    assert_eq!(app.check_pin(&call, "1111").await, 200);
+    let goodbye = app.exotel_text("goodbye", &call.query(None)).await;
+    assert!(devanagari(&goodbye), "the goodbye: {goodbye}");
+}

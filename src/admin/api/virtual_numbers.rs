@@ -141,8 +141,9 @@ impl From<VirtualNumber> for NumberView {
     }
 }
 
-/// Has this instance's calls hear a number's new language at once (other instances reload
-/// within a second). A failed reload is logged; the change is stored either way.
+/// Has this instance's calls take a number's new language and options at once: the greetings'
+/// book keeps them in memory (other instances reload within a second). A failed reload is
+/// logged; the change is stored either way.
 async fn reload_greetings(state: &AppState) {
     if let Err(e) = state.greetings.reload().await {
         tracing::error!(error = %e, "reloading the greetings after a language change failed");
@@ -211,7 +212,7 @@ async fn add(
     {
         added.options = set;
     }
-    if added.options.language.is_some() {
+    if added.options != CallOptions::default() {
         reload_greetings(&state).await;
     }
     Ok(HttpResponse::Created().json(NumberView::from(added)))
@@ -347,7 +348,6 @@ async fn change(
 ) -> Result<HttpResponse, ApiError> {
     let number = parse_number(&state, &path)?;
     let body = body.into_inner();
-    let language_changed = body.language.is_some();
     let change = super::call_options::checked_change(CallOptionsChange {
         language: body.language,
         ring_timeout_secs: body.ring_timeout_secs,
@@ -367,9 +367,7 @@ async fn change(
     let found = pool::get(&state.db, number.as_ref(), now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
-    if language_changed {
-        reload_greetings(&state).await;
-    }
+    reload_greetings(&state).await;
     tracing::info!(virtual_number = %number.masked(), admin.token = %who.name, "virtual number's call options changed");
     Ok(HttpResponse::Ok().json(NumberView::from(found)))
 }

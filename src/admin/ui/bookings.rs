@@ -344,6 +344,10 @@ async fn number_options(
                 .map_err(unavailable)?
                 {
                     Some(_) => {
+                        // The greetings' book keeps the numbers' options for the calls.
+                        if let Err(e) = state.greetings.reload().await {
+                            tracing::error!(error = %e, "reloading the greetings after a number's options changed failed");
+                        }
                         tracing::info!(virtual_number = %number.masked(), admin.token = %session.token_name, "virtual number's call options changed in the admin UI");
                         return Ok(done("number-options", number.as_ref()));
                     }

@@ -98,7 +98,17 @@ impl Sessions {
         };
         let booking =
             storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
-        facts.booking = booking.map(|(booking_id, peer)| BookingPeer { booking_id, peer });
+        facts.booking = booking.map(|found| {
+            if self.config.cache_call_state {
+                // For the bridge that follows in this step ([`Sessions::bridging_for`]).
+                self.bookings
+                    .insert(found.booking_id.clone(), std::sync::Arc::new(found.bridge));
+            }
+            BookingPeer {
+                booking_id: found.booking_id,
+                peer: found.peer,
+            }
+        });
         if facts.booking.is_some() {
             return Ok(());
         }

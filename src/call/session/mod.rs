@@ -128,6 +128,9 @@ pub struct Sessions {
     cache: Cache<String, Arc<Stored>>,
     /// Orders just found by their PIN, by order id ([`ORDER_TTL`]).
     orders: Cache<String, Arc<storage::orders::Order>>,
+    /// How the bookings just found by their caller are bridged, by booking id
+    /// ([`ORDER_TTL`]).
+    bookings: Cache<String, Arc<storage::call_options::BridgeOptions>>,
     /// Active PINs by length, by virtual number (or [`storage::attempts::EVERY_NUMBER`]), for
     /// the weight of a wrong PIN ([`SessionConfig::pin_counts_ttl`]).
     pin_counts: Cache<String, Arc<pin::Counted>>,
@@ -192,6 +195,7 @@ impl Sessions {
         Self {
             cache: expiring(config.state_capacity, config.state_ttl),
             orders: expiring(10_000, ORDER_TTL),
+            bookings: expiring(10_000, ORDER_TTL),
             pin_counts: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(PIN_COUNTS_IDLE)
@@ -298,13 +302,13 @@ impl Sessions {
             let (mut decision, after) = self
                 .check_pin(call, stored, state, event, query, reachable)
                 .await?;
-            self.fill_bridging(call, &mut decision).await?;
+            self.fill_bridging(&mut decision).await?;
             return Ok((decision, after));
         }
         let facts = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
         let (next, mut decision) = flow::step(&state, event, &facts, &self.config.policy);
-        self.fill_bridging(call, &mut decision).await?;
+        self.fill_bridging(&mut decision).await?;
         if keyed_digits
             && next.attempts > state.attempts
             && next.last_failure == Some(flow::Failure::WrongPin)
@@ -354,26 +358,39 @@ impl Sessions {
     ) -> Result<(CallState, Decision), storage::Error> {
         let facts = self.facts(call, state, &event).await?;
         let (next, mut decision) = flow::step(state, event, &facts, &self.config.policy);
-        self.fill_bridging(call, &mut decision).await?;
+        self.fill_bridging(&mut decision).await?;
         Ok((next, decision))
     }
 
-    /// How the bridge of `route` to `to` (E.164) through `virtual_number` is dialled: the
-    /// order's or booking's options over the number's, what a whisper names, which party is
-    /// dialled.
+    /// How the bridge of `route` to `to` (E.164) is dialled: the order's or booking's own
+    /// options (the provider's answer puts them over the virtual number's, which the
+    /// greetings keep in memory), what a whisper names, which party is dialled. The order just
+    /// found by its PIN, or the booking just found by its caller, is read from memory
+    /// (SQLite); else one read.
     async fn bridging_for(
         &self,
         route: &flow::Route,
         to: &str,
-        virtual_number: Option<&str>,
     ) -> Result<flow::Bridging, storage::Error> {
-        let found = storage::call_options::for_bridge(
-            &self.db,
-            route.order_id(),
-            route.booking_id(),
-            virtual_number,
-        )
-        .await?;
+        let remembered = match (route.booking_id(), route.order_id()) {
+            (Some(booking_id), _) => self.bookings.get(booking_id).map(|b| (*b).clone()),
+            (None, Some(order_id)) => {
+                self.orders
+                    .get(order_id)
+                    .map(|o| storage::call_options::BridgeOptions {
+                        own: o.options.clone(),
+                        ..Default::default()
+                    })
+            }
+            (None, None) => Some(storage::call_options::BridgeOptions::default()),
+        };
+        let found = match remembered {
+            Some(found) => found,
+            None => {
+                storage::call_options::for_bridge(&self.db, route.order_id(), route.booking_id())
+                    .await?
+            }
+        };
         let reference = match route {
             flow::Route::Booking { booking_id } => {
                 Some(found.reference.unwrap_or_else(|| booking_id.clone()))
@@ -390,7 +407,7 @@ impl Sessions {
             _ => flow::Dialled::Any,
         };
         Ok(flow::Bridging {
-            options: found.own.or(&found.number),
+            options: found.own,
             reference,
             dialled,
         })
@@ -427,9 +444,7 @@ impl Sessions {
             _ => return Ok(None),
         };
         let to = record.destination.unwrap_or_default();
-        let bridging = self
-            .bridging_for(&route, &to, record.virtual_number.as_deref())
-            .await?;
+        let bridging = self.bridging_for(&route, &to).await?;
         Ok(Some((bridging, record.virtual_number)))
     }
 
@@ -438,7 +453,6 @@ impl Sessions {
     /// the fallback desk keeps the settings (storage is what failed).
     async fn fill_bridging(
         &self,
-        call: &Inbound,
         decision: &mut Decision,
     ) -> Result<(), storage::Error> {
         let Decision::Bridge {
@@ -453,13 +467,7 @@ impl Sessions {
         if *route == flow::Route::Fallback {
             return Ok(());
         }
-        *bridging = self
-            .bridging_for(
-                route,
-                to.as_ref(),
-                call.virtual_number.as_ref().map(AsRef::as_ref),
-            )
-            .await?;
+        *bridging = self.bridging_for(route, to.as_ref()).await?;
         Ok(())
     }
 

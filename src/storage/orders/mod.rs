@@ -37,6 +37,9 @@ pub struct Order {
     pub deactivated_at: Option<i64>,
     /// The couriers allowed to use the PIN; empty: any caller.
     pub allowed_callers: Vec<PhoneNumber>,
+    /// How its bridges are dialled (language, limits, recording, whisper); unset: the
+    /// virtual number's, else the settings.
+    pub options: crate::domain::CallOptions,
 }
 
 impl Order {
@@ -47,7 +50,8 @@ impl Order {
 }
 
 const COLUMNS: &str = "order_id, customer_number, pin, virtual_number, created_at, expires_at,
-     deactivated_at, allowed_callers";
+     deactivated_at, allowed_callers, language, ring_timeout_secs, max_conversation_secs, record,
+     whisper";
 
 fn from_row(row: &AnyRow) -> Result<Order, super::Error> {
     StoredOrder {
@@ -59,6 +63,13 @@ fn from_row(row: &AnyRow) -> Result<Order, super::Error> {
         expires_at: row.try_get("expires_at")?,
         deactivated_at: row.try_get("deactivated_at")?,
         allowed_callers: row.try_get("allowed_callers")?,
+        options: super::call_options::StoredOptions {
+            language: row.try_get("language")?,
+            ring_timeout_secs: row.try_get("ring_timeout_secs")?,
+            max_conversation_secs: row.try_get("max_conversation_secs")?,
+            record: row.try_get("record")?,
+            whisper: row.try_get("whisper")?,
+        },
     }
     .decode()
 }
@@ -75,6 +86,7 @@ pub(super) struct StoredOrder {
     pub deactivated_at: Option<i64>,
     /// Comma-separated E.164 numbers, or NULL.
     pub allowed_callers: Option<String>,
+    pub options: super::call_options::StoredOptions,
 }
 
 impl StoredOrder {
@@ -100,6 +112,7 @@ impl StoredOrder {
                 .filter(|c| !c.is_empty())
                 .map(|c| super::stored_number("orders.allowed_callers", c))
                 .collect::<Result<_, _>>()?,
+            options: super::call_options::decode(self.options),
         })
     }
 }

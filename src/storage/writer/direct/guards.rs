@@ -4,6 +4,7 @@
 
 use super::bind::{execute, query_row};
 use crate::storage::Error;
+use crate::storage::call_options::StoredOptions;
 use crate::storage::attempts::{self, Budget, Counting, Spent, Weight};
 use crate::storage::orders::{self, PinLookup, PinQuery, StoredOrder};
 
@@ -89,6 +90,13 @@ pub fn find_active_by_pin(conn: &rusqlite::Connection, q: &PinQuery) -> Result<P
                     expires_at: row.get(9)?,
                     deactivated_at: row.get(10)?,
                     allowed_callers: row.get(11)?,
+                    options: StoredOptions {
+                        language: row.get(12)?,
+                        ring_timeout_secs: row.get(13)?,
+                        max_conversation_secs: row.get(14)?,
+                        record: row.get(15)?,
+                        whisper: row.get(16)?,
+                    },
                 }),
             };
             let lookup = PinLookup {
