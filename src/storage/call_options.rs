@@ -80,7 +80,8 @@ pub(super) fn decode(stored: StoredOptions) -> CallOptions {
     }
 }
 
-pub(super) const OPTION_COLUMNS: &str = "language, ring_timeout_secs, max_conversation_secs, record, whisper";
+pub(super) const OPTION_COLUMNS: &str =
+    "language, ring_timeout_secs, max_conversation_secs, record, whisper";
 
 /// The options `owner` `key` sets, `None` when there is no such row. For an order id given
 /// again after its order was closed, the newest order's.

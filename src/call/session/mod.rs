@@ -449,12 +449,10 @@ impl Sessions {
     }
 
     /// Fills in how a bridge the engine decided is dialled: the order's or booking's options
-    /// over its virtual number's, what a whisper names, which party is dialled. A bridge to
+    /// (the answer puts them over its virtual number's), what a whisper names, which party is
+    /// dialled. A bridge to
     /// the fallback desk keeps the settings (storage is what failed).
-    async fn fill_bridging(
-        &self,
-        decision: &mut Decision,
-    ) -> Result<(), storage::Error> {
+    async fn fill_bridging(&self, decision: &mut Decision) -> Result<(), storage::Error> {
         let Decision::Bridge {
             to,
             route,

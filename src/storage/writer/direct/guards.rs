@@ -4,8 +4,8 @@
 
 use super::bind::{execute, query_row};
 use crate::storage::Error;
-use crate::storage::call_options::StoredOptions;
 use crate::storage::attempts::{self, Budget, Counting, Spent, Weight};
+use crate::storage::call_options::StoredOptions;
 use crate::storage::orders::{self, PinLookup, PinQuery, StoredOrder};
 
 /// [`attempts::record_failure`] on `conn`.
