@@ -351,17 +351,7 @@ impl Reconciler {
             }
         };
         let data = ReconciledData {
-            call: CallData {
-                provider: record.provider,
-                call_sid: record.call_sid,
-                outcome: outcome.as_str().to_owned(),
-                route: record.route,
-                order_id: record.order_id,
-                booking_id: record.booking_id,
-                dial_seconds: record.dial_secs,
-                talk_seconds: record.talk_secs,
-                pin_attempts: Some(record.pin_attempts),
-            },
+            call: CallData::of(record, outcome),
             reason: reason.as_str().to_owned(),
             provider_status,
         };

@@ -26,6 +26,45 @@ pub fn caller_id_text(caller_id: Option<&PhoneNumber>, dialled: Option<&str>) ->
         .unwrap_or_default()
 }
 
+/// One thing a caller hears, as the XML providers' `speech.xml` partials render it (Twilio's
+/// `<Say>`, Plivo's `<Speak>`): in the locale and voice of its words, or a `<Play>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlSpeech<'a> {
+    /// The URL of an audio greeting (a `<Play>`), else `None`.
+    pub audio: Option<String>,
+    /// The words (empty for audio).
+    pub words: String,
+    /// The `language` attribute: the locale of the words' language.
+    pub locale: &'a str,
+    /// The `voice` attribute, if one is set for the language.
+    pub voice: Option<&'a str>,
+}
+
+/// What `spoken` says, each item with the `language` and `voice` `voice_of` gives its own
+/// language ([`crate::config::Voices::twilio`], [`crate::config::Voices::plivo`]).
+pub fn xml_speech<'a>(
+    spoken: impl IntoIterator<Item = crate::call::prompts::Spoken>,
+    voice_of: impl Fn(&str) -> crate::config::Tts<'a>,
+) -> Vec<XmlSpeech<'a>> {
+    use crate::call::prompts::Spoken;
+    spoken
+        .into_iter()
+        .map(|item| {
+            let tts = voice_of(item.language());
+            let (audio, words) = match item {
+                Spoken::Audio { url, .. } => (Some(url), String::new()),
+                Spoken::Text { words, .. } => (None, words),
+            };
+            XmlSpeech {
+                audio,
+                words,
+                locale: tts.locale,
+                voice: tts.voice,
+            }
+        })
+        .collect()
+}
+
 /// What a bridge says and how it is dialled, the same on every provider: the settings under
 /// the bridge's own options, its language, and the words the caller hears before the dial
 /// (the recording consent, when recorded) and the dialled party hears when they answer (the
@@ -116,7 +155,8 @@ pub async fn callee_speech(
     BridgeSpeech::new(&bridging, &voice, &state.settings.calls.connect).callee
 }
 
-/// What the providers' unit tests speak: a Hindi number's whole PIN call.
+/// What the providers' unit tests speak: a Hindi number's whole PIN call, and a Tamil call
+/// that falls back to English.
 #[cfg(test)]
 pub(crate) mod hindi {
     use std::sync::Arc;
@@ -148,6 +188,38 @@ pub(crate) mod hindi {
             finish_on_key: '#',
             timeout_secs: 6,
         }
+    }
+
+    /// A call to a Tamil number whose operator wrote only a Tamil welcome: the PIN prompt
+    /// falls back to English. Tamil has a voice on every provider in the settings given.
+    pub fn tamil() -> (Voice, crate::config::Settings) {
+        let greeting = crate::storage::greetings::Greeting {
+            prompt: "welcome".into(),
+            language: "ta".into(),
+            virtual_number: String::new(),
+            kind: "text".into(),
+            body: "Vanakkam".into(),
+            updated_at: 0,
+        };
+        let book = Book::build(
+            &[greeting],
+            &[("+914".into(), "ta".into())],
+            &Languages::english(),
+            "B",
+            3,
+            None,
+        );
+        let settings = crate::config::Settings::load_from(
+            None,
+            [
+                ("PINBRIDGE_LANGUAGE_LOCALES", "ta=ta-IN"),
+                ("PINBRIDGE_VONAGE_STYLES", "ta=1"),
+                ("PINBRIDGE_8X8_VOICE_PROFILES", "ta=ta-IN-PallaviNeural"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        (Voice::new(Arc::new(book), Some("+914")), settings)
     }
 
     /// Every decision of a PIN call that speaks: welcome and enter PIN, wrong PIN, no input,

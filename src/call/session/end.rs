@@ -174,17 +174,7 @@ impl Sessions {
             flow::Outcome::NoAnswer | flow::Outcome::Busy => EventKind::CallUnanswered,
             _ => EventKind::CallCompleted,
         };
-        let data = CallData {
-            provider: record.provider,
-            call_sid: record.call_sid,
-            outcome: outcome.as_str().to_owned(),
-            route: record.route,
-            order_id: record.order_id,
-            booking_id: record.booking_id,
-            dial_seconds: record.dial_secs,
-            talk_seconds: record.talk_secs,
-            pin_attempts: Some(record.pin_attempts),
-        };
+        let data = CallData::of(record, outcome);
         let key = format!("call.ended:{}", call.key());
         if let Err(e) = self.events.emit(kind, &key, data.to_json()).await {
             tracing::warn!(provider = call.provider, call.sid = %call.call_sid.for_log(), error = %e, "call end event not stored");

@@ -82,6 +82,21 @@ pub struct CallData {
 }
 
 impl CallData {
+    /// The data of the call `record`, ended with `outcome`.
+    pub fn of(record: crate::storage::calls::CallRecord, outcome: crate::domain::Outcome) -> Self {
+        Self {
+            provider: record.provider,
+            call_sid: record.call_sid,
+            outcome: outcome.as_str().to_owned(),
+            route: record.route,
+            order_id: record.order_id,
+            booking_id: record.booking_id,
+            dial_seconds: record.dial_secs,
+            talk_seconds: record.talk_secs,
+            pin_attempts: Some(record.pin_attempts),
+        }
+    }
+
     /// As the `data` argument of [`Events::emit`].
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)

@@ -409,41 +409,6 @@ mod tests {
         );
     }
 
-    /// A call to a Tamil number whose operator wrote only a Tamil welcome: the PIN prompt
-    /// falls back to English. Tamil has a voice on every provider here.
-    fn tamil() -> (Voice, crate::config::Settings) {
-        let greeting = crate::storage::greetings::Greeting {
-            prompt: "welcome".into(),
-            language: "ta".into(),
-            virtual_number: String::new(),
-            kind: "text".into(),
-            body: "Vanakkam".into(),
-            updated_at: 0,
-        };
-        let book = crate::call::prompts::Book::build(
-            &[greeting],
-            &[("+914".into(), "ta".into())],
-            &crate::call::prompts::Languages::english(),
-            "B",
-            3,
-            None,
-        );
-        let settings = crate::config::Settings::load_from(
-            None,
-            [
-                ("PINBRIDGE_LANGUAGE_LOCALES", "ta=ta-IN"),
-                ("PINBRIDGE_VONAGE_STYLES", "ta=1"),
-                ("PINBRIDGE_8X8_VOICE_PROFILES", "ta=ta-IN-PallaviNeural"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        )
-        .unwrap();
-        (
-            Voice::new(std::sync::Arc::new(book), Some("+914")),
-            settings,
-        )
-    }
-
     #[test]
     fn a_hindi_numbers_whole_pin_call_has_the_hindi_voice_profile() {
         use crate::providers::hindi;
@@ -480,7 +445,7 @@ mod tests {
 
     #[test]
     fn a_welcome_in_another_language_is_a_say_of_its_own_before_the_capture() {
-        let (voice, settings) = tamil();
+        let (voice, settings) = crate::providers::hindi::tamil();
         let options = Options {
             voice: &voice,
             voices: &settings.voices,

@@ -51,40 +51,14 @@ struct Goodbye<'a> {
     speech: Vec<Speech<'a>>,
 }
 
-/// One thing the caller hears, as `templates/plivo/speech.xml` renders it: a `<Speak>` in
-/// the locale and voice of its words, or a `<Play>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Speech<'a> {
-    /// The URL of an audio greeting (a `<Play>`), else `None`.
-    pub audio: Option<String>,
-    /// The words (empty for audio).
-    pub words: String,
-    /// The `language` attribute: the locale of the words' language.
-    pub locale: &'a str,
-    /// The `voice` attribute, if one is set for the language.
-    pub voice: Option<&'a str>,
-}
+/// One thing the caller hears, as `templates/plivo/speech.xml` renders it.
+pub type Speech<'a> = crate::providers::XmlSpeech<'a>;
 
 /// What `spoken` says, each item with the `<Speak>` `language` and `voice` of its own language
 /// ([`Voices::plivo`]): the one way this provider speaks, for prompts and for what a bridge
 /// says, through the `plivo/speech.xml` partial.
 pub fn speech<'a>(spoken: impl IntoIterator<Item = Spoken>, voices: &'a Voices) -> Vec<Speech<'a>> {
-    spoken
-        .into_iter()
-        .map(|item| {
-            let tts = voices.plivo(item.language());
-            let (audio, words) = match item {
-                Spoken::Audio { url, .. } => (Some(url), String::new()),
-                Spoken::Text { words, .. } => (None, words),
-            };
-            Speech {
-                audio,
-                words,
-                locale: tts.locale,
-                voice: tts.voice,
-            }
-        })
-        .collect()
+    crate::providers::xml_speech(spoken, |language| voices.plivo(language))
 }
 
 /// Where the XML sends the call next.
