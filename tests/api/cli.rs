@@ -903,7 +903,9 @@ async fn backup_copies_a_database_in_use_and_a_server_on_the_copy_finds_its_orde
     let busy = async {
         let mut i = 0;
         loop {
-            app.create_order(&format!("OD-DURING-{i}"), &format!("{}", 7100 + i))
+            // Eight-digit PINs: however long the copy takes, the orders made meanwhile never
+            // crowd the PIN space (four-digit ones were refused after about a hundred).
+            app.create_order(&format!("OD-DURING-{i}"), &format!("{}", 71_000_000 + i))
                 .await;
             assert_eq!(
                 app.check_pin(&Call::new(&format!("backup-call-{i}")), "5100")
