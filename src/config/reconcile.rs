@@ -68,7 +68,8 @@ impl Reconcile {
         })
     }
 
-    /// Checks a give-up deadline later than the first look-up, and an interval above zero.
+    /// Checks that `PINBRIDGE_RECONCILE_GIVE_UP` comes after `PINBRIDGE_RECONCILE_AFTER` (the
+    /// look-up delay), and an interval above zero.
     pub(super) fn check(&self) -> anyhow::Result<()> {
         if self.interval.is_zero() {
             bail!("PINBRIDGE_RECONCILE_INTERVAL must be above 0s");

@@ -34,6 +34,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Checks the path secret (404) and the configured `Authorization` header (403): the answer
 /// to a refused request, `None` when it may pass.
+/// An 8x8 event webhook (`session`, `recording`) of `event_type`: refused as [`refusal`]
+/// says; a body that is not JSON, or another event type, is acknowledged, logged, and
+/// changes nothing (`Err` holds that answer).
+fn event<P: serde::de::DeserializeOwned + Default>(
+    state: &AppState,
+    secret: &str,
+    req: &HttpRequest,
+    body: &[u8],
+    event_type: &'static str,
+) -> Result<Webhook<P>, Box<HttpResponse>> {
+    if let Some(refused) = refusal(state, secret, req) {
+        return Err(Box::new(refused));
+    }
+    let Some(request) = Webhook::<P>::parse(body) else {
+        tracing::warn!(provider = PROVIDER, event_type, "an event that is not JSON");
+        return Err(Box::new(response::acknowledged()));
+    };
+    if !request.is_event(event_type) {
+        tracing::warn!(
+            provider = PROVIDER,
+            event_type,
+            "another event type; not recorded"
+        );
+        return Err(Box::new(response::acknowledged()));
+    }
+    Ok(request)
+}
+
 fn refusal(state: &AppState, secret: &str, req: &HttpRequest) -> Option<HttpResponse> {
     if !auth::secret_matches(
         secret,
@@ -185,25 +213,10 @@ async fn session(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(refused) = refusal(&state, &secret, &req) {
-        return refused;
-    }
-    let Some(request) = Webhook::<SessionSummary>::parse(&body) else {
-        tracing::warn!(
-            provider = PROVIDER,
-            applet = "session",
-            "a session summary that is not JSON"
-        );
-        return response::acknowledged();
+    let request = match event::<SessionSummary>(&state, &secret, &req, &body, "SESSION_SUMMARY") {
+        Ok(request) => request,
+        Err(answer) => return *answer,
     };
-    if !request.is_event("SESSION_SUMMARY") {
-        tracing::warn!(
-            provider = PROVIDER,
-            applet = "session",
-            "an event other than SESSION_SUMMARY; not recorded"
-        );
-        return response::acknowledged();
-    }
     let s = &request.payload;
     let call = state
         .sessions
@@ -241,20 +254,11 @@ async fn recording(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(refused) = refusal(&state, &secret, &req) {
-        return refused;
-    }
-    let Some(request) = Webhook::<RecordingStatus>::parse(&body) else {
-        tracing::warn!(
-            provider = PROVIDER,
-            applet = "recording",
-            "a recording status that is not JSON"
-        );
-        return response::acknowledged();
-    };
-    if !request.is_event("CALL_RECORDING_STATUS") {
-        return response::acknowledged();
-    }
+    let request =
+        match event::<RecordingStatus>(&state, &secret, &req, &body, "CALL_RECORDING_STATUS") {
+            Ok(request) => request,
+            Err(answer) => return *answer,
+        };
     let r = &request.payload;
     let Some(file) = r.uploaded_file() else {
         return response::acknowledged();
