@@ -98,6 +98,14 @@ impl Sessions {
         };
         let booking =
             storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
+        if booking
+            .as_ref()
+            .is_some_and(|b| b.pin_mode == crate::domain::PinMode::Always)
+        {
+            // The booking forces its party PIN even from a party's own phone: neither it nor a
+            // callback routes the call, which goes to the PIN prompt.
+            return Ok(());
+        }
         facts.booking = booking.map(|found| {
             if self.config.cache_call_state {
                 // For the bridge that follows in this step ([`Sessions::bridging_for`]).
