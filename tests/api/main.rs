@@ -24,6 +24,7 @@ mod openapi;
 mod orders;
 mod outage;
 mod outbound;
+mod party_pins;
 mod plivo;
 mod privilege;
 mod reconcile;
