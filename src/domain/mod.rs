@@ -22,8 +22,7 @@ mod trusted_caller;
 
 pub use booking::{
     BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
-    PinMode,
-    parse_booking_expiry,
+    PinMode, parse_booking_expiry,
 };
 pub use call::{CallState, Failure, Phase, Route};
 pub use call_options::{

@@ -17,7 +17,10 @@ const DASHBOARD: &str = "dash-token-0123456789";
 async fn spawn() -> TestApp {
     let app = scenarios::spawn().await;
     let (status, _) = app
-        .post_json("/virtual-numbers", &json!({"number": VN, "provider": "exotel"}))
+        .post_json(
+            "/virtual-numbers",
+            &json!({"number": VN, "provider": "exotel"}),
+        )
         .await;
     assert_eq!(status, 201);
     app
@@ -62,7 +65,11 @@ async fn a_party_on_a_friend_s_phone_reaches_the_other_party_with_its_party_pin_
         let leg = Leg::new("friend-a", FRIEND);
         let first = p.start(&app, &leg).await;
         assert!(asks(&first), "{p:?}: {first:?}");
-        let wrong = if pin_a == "000000" { "000001" } else { "000000" };
+        let wrong = if pin_a == "000000" {
+            "000001"
+        } else {
+            "000000"
+        };
         let again = p.digits(&app, &leg, wrong).await;
         assert!(
             matches!(&again, Reply::Ask { text } if text.contains("not recognised")),
@@ -93,7 +100,11 @@ async fn a_closed_booking_s_party_pin_reaches_no_one_on_every_provider() {
         let app = spawn().await;
         let booking = book(&app, json!({"party_a_pin": "4821"})).await;
         assert_eq!(booking["party_a_pin"], "4821");
-        assert_eq!(booking["party_b_pin"], Value::Null, "only party A's was asked for");
+        assert_eq!(
+            booking["party_b_pin"],
+            Value::Null,
+            "only party A's was asked for"
+        );
         let id = booking["booking_id"].as_str().unwrap();
         let r = app
             .client
@@ -125,7 +136,10 @@ async fn pin_mode_always_asks_the_parties_own_phones_for_their_pin_on_every_prov
         assert_eq!(booking["pin_mode"], "always");
         let leg = Leg::new("own-always", COURIER);
         let first = p.start(&app, &leg).await;
-        assert!(asks(&first), "{p:?}: not bridged without the PIN: {first:?}");
+        assert!(
+            asks(&first),
+            "{p:?}: not bridged without the PIN: {first:?}"
+        );
         assert_eq!(p.digits(&app, &leg, "4821").await, dial(CUSTOMER), "{p:?}");
         let leg = Leg::new("own-always-b", CUSTOMER);
         assert!(asks(&p.start(&app, &leg).await), "{p:?}");
@@ -154,8 +168,10 @@ async fn party_pins_are_checked_hidden_without_pii_and_never_listed_as_orders() 
     let booking = book(&app, json!({"party_a_pin": "4821", "party_b_pin": "7315"})).await;
     // An order's PIN and a party PIN are one space on the number: neither is given twice.
     let r = app
-        .post_order(json!({"order_id": "OD-1", "customer_number": "+919812345670",
-                           "pin": "4821", "virtual_number": VN}))
+        .post_order(
+            json!({"order_id": "OD-1", "customer_number": "+919812345670",
+                           "pin": "4821", "virtual_number": VN}),
+        )
         .await;
     assert_eq!(r.status(), 409);
     let err: Value = r.json().await.unwrap();
@@ -192,7 +208,10 @@ async fn a_token_without_pii_sees_party_pins_masked_and_may_not_choose_one() {
     })
     .await;
     let (status, _) = app
-        .post_json("/virtual-numbers", &json!({"number": VN, "provider": "exotel"}))
+        .post_json(
+            "/virtual-numbers",
+            &json!({"number": VN, "provider": "exotel"}),
+        )
         .await;
     assert_eq!(status, 201);
     let booking = book(&app, json!({"party_a_pin": "4821", "party_pins": true})).await;
@@ -209,8 +228,10 @@ async fn a_token_without_pii_sees_party_pins_masked_and_may_not_choose_one() {
     assert_eq!(seen["party_a_pin"], "******", "{seen}");
     assert_eq!(seen["party_b_pin"], "******", "{seen}");
     assert_eq!(seen["party_a"], "+91******2799", "{seen}");
-    let r = send(Some(json!({"party_a": "+917700000001", "party_b": "+917700000002",
-                             "party_a_pin": "5555"})))
+    let r = send(Some(
+        json!({"party_a": "+917700000001", "party_b": "+917700000002",
+                             "party_a_pin": "5555"}),
+    ))
     .await
     .unwrap();
     assert_eq!(r.status(), 403);

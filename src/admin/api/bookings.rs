@@ -12,8 +12,8 @@ use crate::domain::{
     BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, NewOrder, Pin,
     PinChoice, PinMode, parse_booking_expiry,
 };
-use crate::import::admission::{self, Density};
 use crate::http::error::{ApiError, ErrorBody};
+use crate::import::admission::{self, Density};
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, Changed, CreateError};
 use crate::storage::call_options::{self, Owner};
@@ -316,17 +316,23 @@ impl PartyPins {
     /// refused, the booking is deleted again and nothing of the request is left.
     ///
     /// Errors: 409 `pin_in_use` or `pin_space_crowded`, as for an order's PIN.
-    async fn store(self, state: &AppState, booking: Booking, now: i64) -> Result<Booking, ApiError> {
-        let keyed = |choice: Option<PinChoice>, party_a: bool, reaches: &crate::domain::PhoneNumber| {
-            choice.map(|pin| NewOrder {
-                order_id: bookings::party_pin_id(&booking.booking_id, party_a),
-                customer: reaches.clone(),
-                pin,
-                virtual_number: Some(booking.virtual_number.clone()),
-                expires_at_ms: booking.expires_at,
-                allowed_callers: Vec::new(),
-            })
-        };
+    async fn store(
+        self,
+        state: &AppState,
+        booking: Booking,
+        now: i64,
+    ) -> Result<Booking, ApiError> {
+        let keyed =
+            |choice: Option<PinChoice>, party_a: bool, reaches: &crate::domain::PhoneNumber| {
+                choice.map(|pin| NewOrder {
+                    order_id: bookings::party_pin_id(&booking.booking_id, party_a),
+                    customer: reaches.clone(),
+                    pin,
+                    virtual_number: Some(booking.virtual_number.clone()),
+                    expires_at_ms: booking.expires_at,
+                    allowed_callers: Vec::new(),
+                })
+            };
         let pins: Vec<NewOrder> = [
             keyed(self.a, true, &booking.party_b),
             keyed(self.b, false, &booking.party_a),
@@ -338,30 +344,35 @@ impl PartyPins {
             return Ok(booking);
         }
         let density = Density(state.settings.guessing.pin_max_density);
-        let stored =
-            match admission::create_party_pins(&state.db, &booking.booking_id, &pins, density, now)
-                .await
-            {
-                Ok(stored) => stored,
-                Err(e) => {
-                    bookings::discard(&state.db, &booking.booking_id).await?;
-                    return Err(match e {
-                        admission::CreateError::PinInUse => ApiError::conflict(
-                            "pin_in_use",
-                            "a party PIN is already active on this booking's virtual number",
-                        ),
-                        admission::CreateError::PinSpaceCrowded => ApiError::conflict(
-                            "pin_space_crowded",
-                            "active PINs of this length on this booking's virtual number already fill PINBRIDGE_PIN_MAX_DENSITY of the PIN space; use longer PINs",
-                        ),
-                        admission::CreateError::OrderExists => ApiError::conflict(
-                            "pin_in_use",
-                            "a party PIN of this booking is active already",
-                        ),
-                        admission::CreateError::Database(e) => e.into(),
-                    });
-                }
-            };
+        let stored = match admission::create_party_pins(
+            &state.db,
+            &booking.booking_id,
+            &pins,
+            density,
+            now,
+        )
+        .await
+        {
+            Ok(stored) => stored,
+            Err(e) => {
+                bookings::discard(&state.db, &booking.booking_id).await?;
+                return Err(match e {
+                    admission::CreateError::PinInUse => ApiError::conflict(
+                        "pin_in_use",
+                        "a party PIN is already active on this booking's virtual number",
+                    ),
+                    admission::CreateError::PinSpaceCrowded => ApiError::conflict(
+                        "pin_space_crowded",
+                        "active PINs of this length on this booking's virtual number already fill PINBRIDGE_PIN_MAX_DENSITY of the PIN space; use longer PINs",
+                    ),
+                    admission::CreateError::OrderExists => ApiError::conflict(
+                        "pin_in_use",
+                        "a party PIN of this booking is active already",
+                    ),
+                    admission::CreateError::Database(e) => e.into(),
+                });
+            }
+        };
         let mut booking = booking;
         for (new, pin) in pins.iter().zip(stored) {
             let pin = Some(pin.as_ref().to_owned());
