@@ -238,3 +238,73 @@ async fn a_token_without_pii_sees_party_pins_masked_and_may_not_choose_one() {
     let err: Value = r.json().await.unwrap();
     assert_eq!(err["error"]["code"], "pii_required");
 }
+
+#[tokio::test]
+async fn party_pins_count_against_the_pin_density_of_their_number() {
+    let app = crate::common::spawn_app_with(|s| {
+        s.orders.pin_min = 4;
+        // One active 4-digit PIN a number at most.
+        s.guessing.pin_max_density = 0.0001;
+    })
+    .await;
+    let (status, _) = app
+        .post_json(
+            "/virtual-numbers",
+            &json!({"number": VN, "provider": "exotel"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, err) = app
+        .post_json(
+            "/bookings",
+            &json!({"party_a": COURIER, "party_b": CUSTOMER,
+                    "party_a_pin": "4821", "party_b_pin": "7315"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "pin_space_crowded");
+    let (_, list) = app.get_json("/bookings").await;
+    assert_eq!(list["bookings"], json!([]), "nothing left behind: {list}");
+    // One PIN fits, and then an order's PIN of that length no longer does.
+    book(&app, json!({"party_a_pin": "4821"})).await;
+    let r = app
+        .post_order(
+            json!({"order_id": "OD-1", "customer_number": "+919812345670",
+                           "pin": "5555", "virtual_number": VN}),
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "pin_space_crowded");
+}
+
+#[tokio::test]
+async fn a_party_pin_lives_until_its_booking_s_new_expiry() {
+    let app = spawn().await;
+    let booking = book(&app, json!({"party_a_pin": "4821", "ttl_seconds": 60})).await;
+    let id = booking["booking_id"].as_str().unwrap();
+    let in_a_day =
+        pinbridge::domain::clock::rfc3339(pinbridge::domain::clock::now_ms() + 24 * 3600 * 1000);
+    let moved = app
+        .client
+        .patch(app.api(&format!("/bookings/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"expires_at": in_a_day}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    // Two minutes pass for the booking and its PIN: past the first expiry, before the new one.
+    for table in ["bookings", "orders"] {
+        app.sql(format!(
+            "update {table} set expires_at = expires_at - 120000 where booking_id = '{id}'"
+        ))
+        .await;
+    }
+    let (_, seen) = app.get_json(&format!("/bookings/{id}")).await;
+    assert_eq!(seen["status"], "active");
+    let p = scenarios::Provider::Twilio;
+    let leg = Leg::new("after-first-expiry", FRIEND);
+    p.start(&app, &leg).await;
+    assert_eq!(p.digits(&app, &leg, "4821").await, dial(CUSTOMER));
+}
