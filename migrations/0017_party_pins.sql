@@ -12,3 +12,9 @@
 alter table orders add column booking_id text;
 create index orders_by_booking on orders (booking_id) where booking_id is not null;
 alter table bookings add column pin_mode text not null default 'unknown_callers';
+
+-- What a caller with no route on a virtual number hears (no booking of theirs on it, no
+-- callback, or a booking that has ended): `pin` (asked for a PIN: an order's or a party's),
+-- `message` (told there is no one to dial, then hung up) or `desk`
+-- (PINBRIDGE_FALLBACK_NUMBER). Plivo's number masking offers the same three for such callers.
+alter table virtual_numbers add column strangers text not null default 'pin';

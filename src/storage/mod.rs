@@ -30,6 +30,7 @@ pub mod retention;
 pub mod secrets;
 pub mod seen;
 pub mod stats;
+pub mod strangers;
 pub mod steps;
 pub mod trusted_callers;
 mod writer;
