@@ -30,8 +30,8 @@ pub mod retention;
 pub mod secrets;
 pub mod seen;
 pub mod stats;
-pub mod strangers;
 pub mod steps;
+pub mod strangers;
 pub mod trusted_callers;
 mod writer;
 

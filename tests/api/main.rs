@@ -29,6 +29,7 @@ mod plivo;
 mod privilege;
 mod reconcile;
 mod scenarios;
+mod strangers;
 mod template_limits;
 mod trusted_callers;
 mod twilio;

@@ -399,7 +399,9 @@ async fn change(
     if let Some(answer) = answer
         && !strangers::set(&state.db, number.as_ref(), answer).await?
     {
-        return Err(ApiError::not_found("this virtual number is not in the pool"));
+        return Err(ApiError::not_found(
+            "this virtual number is not in the pool",
+        ));
     }
     if !change.is_empty() {
         call_options::change(&state.db, Owner::VirtualNumber, number.as_ref(), &change)

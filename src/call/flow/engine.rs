@@ -612,7 +612,11 @@ mod tests {
 
     #[test]
     fn a_number_that_answers_strangers_with_a_message_takes_no_pin_after_it() {
-        for event in [CallEvent::Incoming, CallEvent::DialNeeded, CallEvent::PromptNeeded] {
+        for event in [
+            CallEvent::Incoming,
+            CallEvent::DialNeeded,
+            CallEvent::PromptNeeded,
+        ] {
             let f = strangers(Strangers::Message, true);
             let (state, d) = step(&CallState::default(), event.clone(), &f, &POLICY);
             assert_eq!(d, goodbye(Prompt::NoOneToDial), "{event:?}");
@@ -637,7 +641,11 @@ mod tests {
                 matches!(&d, Decision::Bridge { to, route: Route::Fallback, .. } if *to == number("08000000000")),
                 "{event:?}: {d:?}"
             );
-            assert_eq!(state, CallState::default(), "a repeated request answers the same");
+            assert_eq!(
+                state,
+                CallState::default(),
+                "a repeated request answers the same"
+            );
             let (_, d) = step(
                 &CallState::default(),
                 event.clone(),
@@ -656,12 +664,21 @@ mod tests {
         };
         let (_, d) = step(&CallState::default(), CallEvent::Incoming, &f, &POLICY);
         assert!(
-            matches!(d, Decision::Bridge { route: Route::Booking { .. }, .. }),
+            matches!(
+                d,
+                Decision::Bridge {
+                    route: Route::Booking { .. },
+                    ..
+                }
+            ),
             "{d:?}"
         );
         let f = strangers(Strangers::Pin, true);
         let (_, d) = step(&CallState::default(), CallEvent::Incoming, &f, &POLICY);
-        assert!(matches!(d, Decision::AskForPin { welcome: true, .. }), "{d:?}");
+        assert!(
+            matches!(d, Decision::AskForPin { welcome: true, .. }),
+            "{d:?}"
+        );
     }
 
     fn event() -> impl Strategy<Value = (CallEvent, bool)> {

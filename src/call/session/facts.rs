@@ -166,7 +166,11 @@ impl Sessions {
     }
 
     /// What the dialled number answers a caller with no route, and the desk when it is that.
-    async fn stranger_facts(&self, call: &Inbound, facts: &mut Facts) -> Result<(), storage::Error> {
+    async fn stranger_facts(
+        &self,
+        call: &Inbound,
+        facts: &mut Facts,
+    ) -> Result<(), storage::Error> {
         facts.strangers = self.strangers_of(call).await?;
         if facts.strangers == Strangers::Desk {
             facts.desk = self.config.fallback_number.clone();
