@@ -352,7 +352,8 @@ async fn get(
 ///
 /// The language its callers hear, and how bridges through the number are dialled: ring time,
 /// longest conversation, recording, whisper. An order's or booking's own value wins over the
-/// number's; `null` gives a field back to the setting. Answers 200 with the number.
+/// number's; `null` gives a field back to the setting. `strangers` sets what a caller with no
+/// route on the number hears (`pin`, `message` or `desk`). Answers 200 with the number.
 #[utoipa::path(
     operation_id = "change_virtual_number",
     patch,
