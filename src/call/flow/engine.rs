@@ -695,18 +695,53 @@ mod tests {
         ]
     }
 
+    fn answer() -> impl Strategy<Value = Strangers> {
+        prop_oneof![
+            Just(Strangers::Pin),
+            Just(Strangers::Message),
+            Just(Strangers::Desk)
+        ]
+    }
+
     proptest! {
-        /// No event sequence bridges a call without a valid, active PIN keyed on it.
+        /// No event sequence bridges a call without a valid, active PIN keyed on it, whatever
+        /// its number answers strangers, but to the desk of a number that sends them there,
+        /// before any PIN; once a stranger heard the message, no PIN is taken.
         #[test]
-        fn no_sequence_bridges_without_a_valid_active_pin(events in proptest::collection::vec(event(), 0..12)) {
+        fn no_sequence_bridges_without_a_valid_active_pin(
+            events in proptest::collection::vec(event(), 0..12),
+            strangers in answer(),
+            desk in any::<bool>(),
+        ) {
             let mut state = CallState::default();
             let mut pin_accepted = false;
             let mut failures = 0u8;
+            let mut messaged = false;
             for (event, found) in events {
                 let valid_now = matches!(&event, CallEvent::Digits { pin: Some(_) }) && found;
                 let is_digits = matches!(&event, CallEvent::Digits { .. } | CallEvent::NoInput);
-                let f = facts(found.then(order));
+                let f = Facts {
+                    strangers,
+                    desk: desk.then(|| number("08000000000")),
+                    ..facts(found.then(order))
+                };
                 let (next, decision) = step(&state, event, &f, &POLICY);
+                if let Decision::Bridge { route: Route::Fallback, to, .. } = &decision {
+                    prop_assert_eq!(strangers, Strangers::Desk);
+                    prop_assert!(!has_pin_session(&state), "the desk only before any PIN");
+                    prop_assert_eq!(to, &number("08000000000"));
+                    state = next;
+                    continue;
+                }
+                if messaged {
+                    prop_assert!(!matches!(decision, Decision::Bridge { .. }), "a PIN taken after the message");
+                }
+                if strangers == Strangers::Message
+                    && !has_pin_session(&state)
+                    && matches!(decision, Decision::Goodbye { .. })
+                {
+                    messaged = true;
+                }
                 if let Decision::Bridge { to, route, .. } = &decision {
                     prop_assert!(matches!(route, Route::Pin { .. }), "no booking or callback was found");
                     prop_assert!(pin_accepted || (valid_now && state.phase == Phase::CollectingPin));
