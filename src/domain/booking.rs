@@ -43,7 +43,7 @@ pub struct NewBooking {
 }
 
 /// Who must key a party PIN to reach the other party of a booking (Plivo's number masking
-/// sessions force the PIN the same way, `pin_required`): stored and shown as
+/// sessions can force the PIN on known callers the same way): stored and shown as
 /// [`PinMode::as_str`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PinMode {
