@@ -38,6 +38,40 @@ pub struct NewBooking {
     pub expires_at_ms: i64,
     pub virtual_number: Option<PhoneNumber>,
     pub provider: Option<String>,
+    /// Who must key a party PIN on the booking's number.
+    pub pin_mode: PinMode,
+}
+
+/// Who must key a party PIN to reach the other party of a booking (Plivo's number masking
+/// sessions can force the PIN on known callers the same way): stored and shown as
+/// [`PinMode::as_str`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PinMode {
+    /// Only callers who are not a party, or a party calling from another phone: a party's own
+    /// phone is bridged without a PIN.
+    #[default]
+    UnknownCallers,
+    /// Every caller, the parties' own phones too.
+    Always,
+}
+
+impl PinMode {
+    /// `unknown_callers` or `always`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownCallers => "unknown_callers",
+            Self::Always => "always",
+        }
+    }
+
+    /// The mode named `unknown_callers` or `always`; `None` for any other text.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "unknown_callers" => Some(Self::UnknownCallers),
+            "always" => Some(Self::Always),
+            _ => None,
+        }
+    }
 }
 
 /// A field of a booking and what is wrong with it.
@@ -141,6 +175,7 @@ impl NewBooking {
             expires_at_ms,
             virtual_number,
             provider,
+            pin_mode: PinMode::default(),
         })
     }
 }

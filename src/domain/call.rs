@@ -38,6 +38,42 @@ pub struct CallState {
     pub ended: bool,
 }
 
+/// What a caller with no route on a virtual number gets, before any PIN: no booking of theirs
+/// is active on it, no callback is theirs (a stranger, or a party after the booking ended).
+/// Set per virtual number; stored and shown as [`Strangers::as_str`]. Plivo's number masking
+/// offers the same three answers to such callers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strangers {
+    /// Asked for a PIN: an order's, or a booking's party PIN.
+    #[default]
+    Pin,
+    /// Told that there is no one to dial, then hung up: no PIN is taken on the number.
+    Message,
+    /// Bridged to the desk (`PINBRIDGE_FALLBACK_NUMBER`); without one, as [`Strangers::Message`].
+    Desk,
+}
+
+impl Strangers {
+    /// `pin`, `message` or `desk`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pin => "pin",
+            Self::Message => "message",
+            Self::Desk => "desk",
+        }
+    }
+
+    /// The answer named `pin`, `message` or `desk`; `None` for any other text.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pin" => Some(Self::Pin),
+            "message" => Some(Self::Message),
+            "desk" => Some(Self::Desk),
+            _ => None,
+        }
+    }
+}
+
 /// Why a call is bridged where it is: recorded with the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -50,8 +86,9 @@ pub enum Route {
         order_id: Option<String>,
         booking_id: Option<String>,
     },
-    /// The call could not be served (the database unreachable or too slow) and goes to
-    /// `PINBRIDGE_FALLBACK_NUMBER`. Never decided by the engine: by the call session when storage fails.
+    /// The call goes to `PINBRIDGE_FALLBACK_NUMBER`: it could not be served (the database
+    /// unreachable or too slow; decided by the call session), or its caller has no route on
+    /// a number whose [`Strangers`] go to the desk (decided by the engine).
     Fallback,
 }
 

@@ -22,9 +22,9 @@ mod trusted_caller;
 
 pub use booking::{
     BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
-    parse_booking_expiry,
+    PinMode, parse_booking_expiry,
 };
-pub use call::{CallState, Failure, Phase, Route};
+pub use call::{CallState, Failure, Phase, Route, Strangers};
 pub use call_options::{
     CallOptionError, CallOptions, CallOptionsChange, MAX_CONVERSATION_SECS, RING_TIMEOUT_SECS,
     parse_language,

@@ -86,6 +86,31 @@ pub async fn create(
     })
 }
 
+/// Stores a booking's party PINs (each a [`NewOrder`] whose id is
+/// [`storage::bookings::party_pin_id`], on the booking's virtual number, reaching the other
+/// party), under the rules of an order's PIN: density, and no PIN twice where a guess reaches
+/// both. All of them in one transaction, or none. Returns their PINs, in the order given.
+///
+/// Errors: as [`create`]'s.
+pub async fn create_party_pins(
+    db: &Db,
+    booking_id: &str,
+    pins: &[NewOrder],
+    density: Density,
+    now_ms: i64,
+) -> Result<Vec<Pin>, CreateError> {
+    let mut write = OrderWrite::begin(db).await?;
+    let mut chosen = Vec::with_capacity(pins.len());
+    for new in pins {
+        let pin = admit_one(&mut write, new, density, now_ms).await?;
+        write.insert(&[(new, pin.clone())], now_ms).await?;
+        write.tie_to_booking(&new.order_id, booking_id).await?;
+        chosen.push(pin);
+    }
+    write.commit().await?;
+    Ok(chosen)
+}
+
 /// The checks of [`create`]; returns the order's PIN.
 async fn admit_one(
     write: &mut OrderWrite,

@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::Db;
 use super::stored_number;
-use crate::domain::{BookingStatus, NewBooking, PhoneNumber};
+use crate::domain::{BookingStatus, NewBooking, PhoneNumber, PinMode};
 
 /// A booking as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,12 @@ pub struct Booking {
     pub expires_at: i64,
     /// Unix milliseconds; set when closed.
     pub closed_at: Option<i64>,
+    /// Who must key a party PIN on the virtual number.
+    pub pin_mode: PinMode,
+    /// Party A's PIN (it reaches party B) and party B's (it reaches party A), when the
+    /// booking has them: stored as keyed PINs among the orders (migration 0017).
+    pub party_a_pin: Option<String>,
+    pub party_b_pin: Option<String>,
 }
 
 impl Booking {
@@ -49,8 +55,20 @@ pub enum CreateError {
     Database(#[from] super::Error),
 }
 
-const COLUMNS: &str =
-    "booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at, closed_at";
+/// A booking's columns, its party PINs read from their rows among the orders (by the
+/// partial index of migration 0017).
+const COLUMNS: &str = "booking_id, reference, party_a, party_b, virtual_number, created_at,
+     expires_at, closed_at, pin_mode,
+     (select o.pin from orders o where o.booking_id = bookings.booking_id
+        and o.order_id = bookings.booking_id || ':a') as party_a_pin,
+     (select o.pin from orders o where o.booking_id = bookings.booking_id
+        and o.order_id = bookings.booking_id || ':b') as party_b_pin";
+
+/// The order id of a booking's party PIN: `<booking_id>:a` for party A's (which reaches
+/// party B), `<booking_id>:b` for party B's. Calls bridged with it name it as their order.
+pub fn party_pin_id(booking_id: &str, party_a: bool) -> String {
+    format!("{booking_id}:{}", if party_a { 'a' } else { 'b' })
+}
 
 fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
     Ok(Booking {
@@ -65,6 +83,9 @@ fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         closed_at: row.try_get("closed_at")?,
+        pin_mode: PinMode::parse(&row.try_get::<String, _>("pin_mode")?).unwrap_or_default(),
+        party_a_pin: row.try_get("party_a_pin")?,
+        party_b_pin: row.try_get("party_b_pin")?,
     })
 }
 
@@ -113,10 +134,13 @@ pub async fn create(
         created_at: now_ms,
         expires_at: new.expires_at_ms,
         closed_at: None,
+        pin_mode: new.pin_mode,
+        party_a_pin: None,
+        party_b_pin: None,
     };
     sqlx::query(
-        "insert into bookings (booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into bookings (booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at, pin_mode)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&booking.booking_id)
     .bind(&booking.reference)
@@ -125,6 +149,7 @@ pub async fn create(
     .bind(booking.virtual_number.as_ref())
     .bind(booking.created_at)
     .bind(booking.expires_at)
+    .bind(booking.pin_mode.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -220,12 +245,35 @@ pub async fn close(
     booking_id: &str,
     now_ms: i64,
 ) -> Result<Option<Booking>, super::Error> {
+    let mut tx = db.begin_write().await?;
     sqlx::query("update bookings set closed_at = $1 where booking_id = $2 and closed_at is null")
         .bind(now_ms)
         .bind(booking_id)
+        .execute(&mut *tx)
+        .await?;
+    // Its party PINs stop working with it.
+    sqlx::query(
+        "update orders set deactivated_at = $1 where booking_id = $2 and deactivated_at is null",
+    )
+    .bind(now_ms)
+    .bind(booking_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    get(db, booking_id).await
+}
+
+/// Deletes a booking created a moment ago whose party PINs were then refused, so that the
+/// request leaves nothing behind. Its party PINs were not stored (they are all admitted in
+/// one transaction, or none).
+///
+/// Errors: the database's.
+pub async fn discard(db: &Db, booking_id: &str) -> Result<(), super::Error> {
+    sqlx::query("delete from bookings where booking_id = $1")
+        .bind(booking_id)
         .execute(db.pool())
         .await?;
-    get(db, booking_id).await
+    Ok(())
 }
 
 /// What [`change_expiry`] found.
@@ -250,6 +298,7 @@ pub async fn change_expiry(
     expires_at_ms: i64,
     now_ms: i64,
 ) -> Result<Changed, super::Error> {
+    let mut tx = db.begin_write().await?;
     let updated = sqlx::query(
         "update bookings set expires_at = $1
          where booking_id = $2 and closed_at is null and expires_at > $3",
@@ -257,9 +306,20 @@ pub async fn change_expiry(
     .bind(expires_at_ms)
     .bind(booking_id)
     .bind(now_ms)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?
     .rows_affected();
+    if updated > 0 {
+        // Its party PINs live as long as it.
+        sqlx::query(
+            "update orders set expires_at = $1 where booking_id = $2 and deactivated_at is null",
+        )
+        .bind(expires_at_ms)
+        .bind(booking_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(match get(db, booking_id).await? {
         None => Changed::Missing,
         Some(booking) if updated > 0 => Changed::Changed(booking),
@@ -342,11 +402,11 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> 
 /// branch names a party index's whole key (migration 0009) and reads one entry, however many
 /// bookings share the number.
 const FIND_PEER: &str = "select booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper from bookings
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode from bookings
          where party_a = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          union all
          select booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper from bookings
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode from bookings
          where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          limit 1";
 
@@ -359,6 +419,8 @@ pub struct Peer {
     pub peer: PhoneNumber,
     /// The booking's options, its reference, and its party A.
     pub bridge: super::call_options::BridgeOptions,
+    /// With [`PinMode::Always`], the caller keys a party PIN even from its own phone.
+    pub pin_mode: PinMode,
 }
 
 /// The active booking in which `caller` is a party on `virtual_number`: its id, the other
@@ -393,6 +455,7 @@ pub async fn find_peer(
                 reference: r.try_get("reference")?,
                 party_a: Some(a),
             },
+            pin_mode: PinMode::parse(&r.try_get::<String, _>("pin_mode")?).unwrap_or_default(),
         })
     })
     .transpose()
@@ -475,6 +538,7 @@ mod tests {
                         virtual_number: named
                             .map(|n| PhoneNumber::parse(NUMBERS[n], region).unwrap()),
                         provider: None,
+                        pin_mode: crate::domain::PinMode::default(),
                     };
                     let id = format!("bk_{}", ids.len());
                     let holds = |n: usize| {

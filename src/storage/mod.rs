@@ -31,6 +31,7 @@ pub mod secrets;
 pub mod seen;
 pub mod stats;
 pub mod steps;
+pub mod strangers;
 pub mod trusted_callers;
 mod writer;
 

@@ -9,9 +9,11 @@ use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
 use crate::domain::{
-    BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, parse_booking_expiry,
+    BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, NewOrder, Pin,
+    PinChoice, PinMode, parse_booking_expiry,
 };
 use crate::http::error::{ApiError, ErrorBody};
+use crate::import::admission::{self, Density};
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, Changed, CreateError};
 use crate::storage::call_options::{self, Owner};
@@ -70,6 +72,22 @@ pub struct CreateBooking {
     /// Say the whisper to the dialled party when they answer; absent: the virtual number's,
     /// else `PINBRIDGE_WHISPER`.
     pub whisper: Option<bool>,
+    /// `true`: give each party a PIN, generated (`PINBRIDGE_PIN_MIN_LENGTH` to
+    /// `PINBRIDGE_PIN_MAX_LENGTH` digits, 6 when they allow it) unless chosen below. A caller
+    /// who keys party A's PIN on the virtual number reaches party B, and party B's reaches
+    /// party A: a party calling from another phone gets through. The same rules as an order's
+    /// PIN hold (`PINBRIDGE_PIN_MAX_DENSITY`, the guessing budget, the caller's lockout).
+    pub party_pins: Option<bool>,
+    /// Party A's PIN, chosen (needs a token with `:pii`, as an order's PIN does); it reaches
+    /// party B.
+    #[schema(example = "4821")]
+    pub party_a_pin: Option<String>,
+    /// Party B's PIN, chosen (needs `:pii`); it reaches party A.
+    pub party_b_pin: Option<String>,
+    /// Who keys a PIN: `unknown_callers` (the default: any caller but the parties' own
+    /// phones) or `always` (the parties' own phones too; needs party PINs).
+    #[schema(example = "unknown_callers")]
+    pub pin_mode: Option<String>,
 }
 
 /// A booking as the API shows it.
@@ -111,6 +129,14 @@ pub struct BookingView {
     /// Say the whisper (what the call is about) to the dialled party when they answer;
     /// `null`: the virtual number's, else `PINBRIDGE_WHISPER`.
     pub whisper: Option<bool>,
+    /// Who keys a party PIN: `unknown_callers` or `always`.
+    pub pin_mode: &'static str,
+    /// Party A's PIN, which reaches party B; `null` without one. Masked (`****`) for a token
+    /// without `:pii`.
+    pub party_a_pin: Option<String>,
+    /// Party B's PIN, which reaches party A; `null` without one. Masked for a token without
+    /// `:pii`.
+    pub party_b_pin: Option<String>,
 }
 
 impl BookingView {
@@ -141,6 +167,9 @@ impl BookingView {
             max_conversation_secs: None,
             record: None,
             whisper: None,
+            pin_mode: b.pin_mode.as_str(),
+            party_a_pin: b.party_a_pin.map(|p| who.show_pin(p)),
+            party_b_pin: b.party_b_pin.map(|p| who.show_pin(p)),
         }
     }
 }
@@ -158,8 +187,9 @@ impl BookingView {
     request_body = CreateBooking,
     responses(
         (status = 201, description = "The booking, with its virtual number.", body = BookingView),
-        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool) or `invalid_text`, naming the field.", body = ErrorBody),
-        (status = 409, description = "`pool_exhausted` (no number is free for both parties), `participant_conflict` (the named number is held by a party already) or `virtual_number_drained`.", body = ErrorBody),
+        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 403, description = "`pii_required`: a party PIN was chosen with a token without `:pii`.", body = ErrorBody),
+        (status = 409, description = "`pool_exhausted` (no number is free for both parties), `participant_conflict` (the named number is held by a party already), `virtual_number_drained`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
     )
 )]
 async fn create(
@@ -191,6 +221,7 @@ async fn create(
             };
             ApiError::bad_request(code, e.to_string())
         })?;
+    let pins = PartyPins::parse(&who, &state, &b)?;
     let options = super::call_options::checked(CallOptions {
         language: b.language,
         ring_timeout_secs: b.ring_timeout_secs,
@@ -198,6 +229,10 @@ async fn create(
         record: b.record,
         whisper: b.whisper,
     })?;
+    let new = NewBooking {
+        pin_mode: pins.mode,
+        ..new
+    };
     let booking_id = format!("bk_{}", random_token(22));
     let booking = bookings::create(&state.db, &new, &booking_id, now)
         .await
@@ -214,6 +249,7 @@ async fn create(
             }
             CreateError::Database(e) => e.into(),
         })?;
+    let booking = pins.store(&state, booking, now).await?;
     let options = call_options::change(
         &state.db,
         Owner::Booking,
@@ -224,6 +260,140 @@ async fn create(
     .unwrap_or_default();
     tracing::info!(booking.id = %booking.booking_id, "booking created");
     Ok(HttpResponse::Created().json(BookingView::of(booking, now, &who).with(options)))
+}
+
+/// The party PINs a booking is created with, and who must key one.
+struct PartyPins {
+    /// Party A's PIN, then party B's; `None`: that party has none.
+    a: Option<PinChoice>,
+    b: Option<PinChoice>,
+    mode: PinMode,
+}
+
+impl PartyPins {
+    /// Reads `party_pins`, `party_a_pin`, `party_b_pin` and `pin_mode` of the request.
+    ///
+    /// Errors: 400 `invalid_pin` or `invalid_pin_mode`, naming the field; 403 `pii_required`
+    /// when a PIN is chosen by a token without `:pii` (`pin_in_use` would tell which PINs are
+    /// active, as for orders).
+    fn parse(who: &AdminAuth, state: &AppState, b: &CreateBooking) -> Result<Self, ApiError> {
+        let rules = &state.settings.orders;
+        let choice = |raw: Option<&String>, field: &str| -> Result<Option<PinChoice>, ApiError> {
+            match raw {
+                Some(raw) => {
+                    who.may("choosing a party's PIN")?;
+                    Pin::parse(raw, rules.pin_min, rules.pin_max)
+                        .map(|p| Some(PinChoice::Given(p)))
+                        .map_err(|e| ApiError::bad_request("invalid_pin", format!("{field}: {e}")))
+                }
+                None if b.party_pins == Some(true) => Ok(Some(PinChoice::Generate {
+                    len: rules.generated_pin_len(),
+                })),
+                None => Ok(None),
+            }
+        };
+        let a = choice(b.party_a_pin.as_ref(), "party_a_pin")?;
+        let pin_b = choice(b.party_b_pin.as_ref(), "party_b_pin")?;
+        let mode = match b.pin_mode.as_deref() {
+            None => PinMode::default(),
+            Some(raw) => PinMode::parse(raw).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_pin_mode",
+                    "pin_mode: give unknown_callers or always",
+                )
+            })?,
+        };
+        if mode == PinMode::Always && a.is_none() && pin_b.is_none() {
+            return Err(ApiError::bad_request(
+                "invalid_pin_mode",
+                "pin_mode: always needs party PINs (party_pins: true, or party_a_pin and party_b_pin), else no one could call",
+            ));
+        }
+        Ok(Self { a, b: pin_b, mode })
+    }
+
+    /// Stores the PINs of `booking`, just created, and returns it with them. When a PIN is
+    /// refused, the booking is deleted again and nothing of the request is left.
+    ///
+    /// Errors: 409 `pin_in_use` or `pin_space_crowded`, as for an order's PIN.
+    async fn store(
+        self,
+        state: &AppState,
+        booking: Booking,
+        now: i64,
+    ) -> Result<Booking, ApiError> {
+        let keyed =
+            |choice: Option<PinChoice>, party_a: bool, reaches: &crate::domain::PhoneNumber| {
+                choice.map(|pin| NewOrder {
+                    order_id: bookings::party_pin_id(&booking.booking_id, party_a),
+                    customer: reaches.clone(),
+                    pin,
+                    virtual_number: Some(booking.virtual_number.clone()),
+                    expires_at_ms: booking.expires_at,
+                    allowed_callers: Vec::new(),
+                })
+            };
+        let pins: Vec<NewOrder> = [
+            keyed(self.a, true, &booking.party_b),
+            keyed(self.b, false, &booking.party_a),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if pins.is_empty() {
+            return Ok(booking);
+        }
+        let density = Density(state.settings.guessing.pin_max_density);
+        let stored = match admission::create_party_pins(
+            &state.db,
+            &booking.booking_id,
+            &pins,
+            density,
+            now,
+        )
+        .await
+        {
+            Ok(stored) => stored,
+            Err(e) => {
+                bookings::discard(&state.db, &booking.booking_id).await?;
+                return Err(match e {
+                    admission::CreateError::PinInUse => ApiError::conflict(
+                        "pin_in_use",
+                        "a party PIN is already active on this booking's virtual number",
+                    ),
+                    admission::CreateError::PinSpaceCrowded => ApiError::conflict(
+                        "pin_space_crowded",
+                        "active PINs of this length on this booking's virtual number already fill PINBRIDGE_PIN_MAX_DENSITY of the PIN space; use longer PINs",
+                    ),
+                    admission::CreateError::OrderExists => ApiError::conflict(
+                        "pin_in_use",
+                        "a party PIN of this booking is active already",
+                    ),
+                    admission::CreateError::Database(e) => e.into(),
+                });
+            }
+        };
+        let mut booking = booking;
+        for (new, pin) in pins.iter().zip(stored) {
+            let pin = Some(pin.as_ref().to_owned());
+            if new.order_id.ends_with(":a") {
+                booking.party_a_pin = pin;
+            } else {
+                booking.party_b_pin = pin;
+            }
+        }
+        Ok(booking)
+    }
+}
+
+/// The session's memory of a booking's party PINs is dropped, so that a change or a close
+/// holds for the next call at once.
+fn forget_party_pins(state: &AppState, booking_id: &str) {
+    for party_a in [true, false] {
+        state
+            .sessions
+            .forget_order(&bookings::party_pin_id(booking_id, party_a));
+    }
 }
 
 /// Read a booking.
@@ -451,6 +621,7 @@ async fn change(
         }
         Changed::Missing => return Err(ApiError::not_found("no booking with this booking_id")),
     };
+    forget_party_pins(&state, &booking.booking_id);
     let options = call_options::change(&state.db, Owner::Booking, &booking.booking_id, &options)
         .await?
         .unwrap_or_default();
@@ -483,6 +654,7 @@ async fn close(
     let booking = bookings::close(&state.db, &path, now)
         .await?
         .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
+    forget_party_pins(&state, &booking.booking_id);
     let options = own_options(&state, &booking.booking_id).await?;
     tracing::info!(booking.id = %booking.booking_id, "booking closed");
     Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who).with(options)))

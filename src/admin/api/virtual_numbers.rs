@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use super::page;
 use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
-use crate::domain::{CallOptions, CallOptionsChange, PROVIDERS, PhoneNumber};
+use crate::domain::{CallOptions, CallOptionsChange, PROVIDERS, PhoneNumber, Strangers};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::storage::call_options::{self, Owner};
 use crate::storage::pool::{self, AddError, VirtualNumber};
+use crate::storage::strangers;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -82,6 +83,12 @@ pub struct ChangeNumber {
     #[serde(default, deserialize_with = "super::call_options::nullable")]
     #[schema(value_type = Option<bool>)]
     pub whisper: Option<Option<bool>>,
+    /// What a caller with no route on the number hears (no booking of theirs active on it,
+    /// no callback): `pin` (asked for an order's or a party's PIN), `message` (told there is
+    /// no one to dial, then hung up; no PIN is taken on the number) or `desk`
+    /// (`PINBRIDGE_FALLBACK_NUMBER`; without one, as `message`).
+    #[schema(example = "message")]
+    pub strangers: Option<String>,
 }
 
 /// A number of the pool as the API shows it.
@@ -116,6 +123,16 @@ pub struct NumberView {
     pub record: Option<bool>,
     /// Say the whisper to the dialled party; `null`: `PINBRIDGE_WHISPER`.
     pub whisper: Option<bool>,
+    /// What a caller with no route on it hears: `pin`, `message` or `desk`.
+    pub strangers: &'static str,
+}
+
+impl NumberView {
+    /// The same, answering strangers with `answer`.
+    fn answering(mut self, answer: Strangers) -> Self {
+        self.strangers = answer.as_str();
+        self
+    }
 }
 
 impl From<VirtualNumber> for NumberView {
@@ -137,6 +154,7 @@ impl From<VirtualNumber> for NumberView {
             max_conversation_secs: v.options.max_conversation_secs,
             record: v.options.record,
             whisper: v.options.whisper,
+            strangers: Strangers::default().as_str(),
         }
     }
 }
@@ -291,8 +309,15 @@ async fn list(
     };
     let mut found = pool::page(&state.db, &filter).await?;
     let next = paging.cut(&mut found, |v| (v.created_at, &v.number));
+    let answers = strangers::all(&state.db).await?;
     Ok(HttpResponse::Ok().json(PoolView {
-        virtual_numbers: found.into_iter().map(NumberView::from).collect(),
+        virtual_numbers: found
+            .into_iter()
+            .map(|v| {
+                let answer = answers.get(&v.number).copied().unwrap_or_default();
+                NumberView::from(v).answering(answer)
+            })
+            .collect(),
         next,
     }))
 }
@@ -319,14 +344,16 @@ async fn get(
     let found = pool::get(&state.db, number.as_ref(), now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
-    Ok(HttpResponse::Ok().json(NumberView::from(found)))
+    let answer = strangers::of(&state.db, number.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(NumberView::from(found).answering(answer)))
 }
 
 /// Change a virtual number's call options.
 ///
 /// The language its callers hear, and how bridges through the number are dialled: ring time,
 /// longest conversation, recording, whisper. An order's or booking's own value wins over the
-/// number's; `null` gives a field back to the setting. Answers 200 with the number.
+/// number's; `null` gives a field back to the setting. `strangers` sets what a caller with no
+/// route on the number hears (`pin`, `message` or `desk`). Answers 200 with the number.
 #[utoipa::path(
     operation_id = "change_virtual_number",
     patch,
@@ -336,7 +363,7 @@ async fn get(
     request_body = ChangeNumber,
     responses(
         (status = 200, description = "The number.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_strangers` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
     )
 )]
@@ -355,21 +382,40 @@ async fn change(
         record: body.record,
         whisper: body.whisper,
     })?;
-    if change.is_empty() {
+    let answer = body
+        .strangers
+        .as_deref()
+        .map(|raw| {
+            Strangers::parse(raw).ok_or_else(|| {
+                ApiError::bad_request("invalid_strangers", "strangers: give pin, message or desk")
+            })
+        })
+        .transpose()?;
+    if change.is_empty() && answer.is_none() {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "give at least one of language, ring_timeout_secs, max_conversation_secs, record, whisper",
+            "give at least one of language, ring_timeout_secs, max_conversation_secs, record, whisper, strangers",
         ));
     }
-    call_options::change(&state.db, Owner::VirtualNumber, number.as_ref(), &change)
-        .await?
-        .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
+    if let Some(answer) = answer
+        && !strangers::set(&state.db, number.as_ref(), answer).await?
+    {
+        return Err(ApiError::not_found(
+            "this virtual number is not in the pool",
+        ));
+    }
+    if !change.is_empty() {
+        call_options::change(&state.db, Owner::VirtualNumber, number.as_ref(), &change)
+            .await?
+            .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
+        reload_greetings(&state).await;
+    }
     let found = pool::get(&state.db, number.as_ref(), now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
-    reload_greetings(&state).await;
+    let answer = strangers::of(&state.db, number.as_ref()).await?;
     tracing::info!(virtual_number = %number.masked(), admin.token = %who.name, "virtual number's call options changed");
-    Ok(HttpResponse::Ok().json(NumberView::from(found)))
+    Ok(HttpResponse::Ok().json(NumberView::from(found).answering(answer)))
 }
 
 /// Drain a virtual number.

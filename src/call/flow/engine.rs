@@ -2,6 +2,7 @@
 
 use super::{
     Bridging, CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt, Route,
+    Strangers,
 };
 
 /// Advances a call by one event.
@@ -36,18 +37,33 @@ pub fn step(
         ),
         CallEvent::PromptNeeded => match state.phase {
             Phase::Exhausted => (state.clone(), goodbye(farewell(state))),
+            // Exotel's Gather after a Connect that dialled no one: a number that takes no
+            // PIN from strangers says so, and its PIN entry ends (the `check-pin` and Connect
+            // that follow dial no one).
+            Phase::CollectingPin
+                if !has_pin_session(state) && facts.strangers != Strangers::Pin =>
+            {
+                let next = CallState {
+                    phase: Phase::Exhausted,
+                    ..state.clone()
+                };
+                (next, goodbye(Prompt::NoOneToDial))
+            }
             _ => (state.clone(), ask(next_prompt(state, policy), policy)),
         },
         CallEvent::Incoming => match &state.phase {
             Phase::CollectingPin if !has_pin_session(state) => {
-                let decision = route_by_caller(facts).unwrap_or_else(|| {
-                    let mut first = ask(Prompt::EnterPin, policy);
-                    if let Decision::AskForPin { welcome, .. } = &mut first {
-                        *welcome = true;
-                    }
-                    first
-                });
-                (state.clone(), decision)
+                if let Some(routed) = route_by_caller(facts) {
+                    return (state.clone(), routed);
+                }
+                if let Some(answered) = stranger(state, facts) {
+                    return answered;
+                }
+                let mut first = ask(Prompt::EnterPin, policy);
+                if let Decision::AskForPin { welcome, .. } = &mut first {
+                    *welcome = true;
+                }
+                (state.clone(), first)
             }
             // A repeated delivery of the incoming webhook: carry on where the call stands.
             Phase::CollectingPin => (state.clone(), ask(next_prompt(state, policy), policy)),
@@ -95,10 +111,38 @@ pub fn step(
     }
 }
 
+/// What a caller with no route gets when the number takes no PIN from strangers
+/// ([`Facts::strangers`]): the desk (the call stays as it is, so that a repeated request is
+/// answered the same), or "no one to dial" (also for the desk when none is set), which ends
+/// the call's PIN entry: no PIN keyed after it is taken. `None`: the PIN flow.
+fn stranger(state: &CallState, facts: &Facts) -> Option<(CallState, Decision)> {
+    match (facts.strangers, &facts.desk) {
+        (Strangers::Pin, _) => None,
+        (Strangers::Desk, Some(desk)) => Some((
+            state.clone(),
+            Decision::Bridge {
+                to: desk.clone(),
+                caller_id: facts.virtual_number.clone(),
+                route: Route::Fallback,
+                bridging: Bridging::default(),
+            },
+        )),
+        (Strangers::Message | Strangers::Desk, _) => Some((
+            CallState {
+                phase: Phase::Exhausted,
+                ..state.clone()
+            },
+            goodbye(Prompt::NoOneToDial),
+        )),
+    }
+}
+
 /// The last words of a call that ends without a bridge: why no one is dialled.
 pub fn farewell(state: &CallState) -> Prompt {
     match (&state.phase, state.last_failure) {
         (Phase::Exhausted, Some(Failure::TryLater)) => Prompt::TryLater,
+        // A stranger on a number that takes no PIN from them: no attempt was made.
+        (Phase::Exhausted, None) => Prompt::NoOneToDial,
         (Phase::Exhausted, _) => Prompt::AttemptsUsedUp,
         _ => Prompt::NoOneToDial,
     }
@@ -123,10 +167,13 @@ fn dial(state: &CallState, facts: &Facts) -> (CallState, Decision) {
             (state.clone(), bridge(order, facts))
         }
         (Phase::Exhausted, _) => (state.clone(), goodbye(farewell(state))),
-        (Phase::CollectingPin, _) if !has_pin_session(state) => (
-            state.clone(),
-            route_by_caller(facts).unwrap_or(goodbye(Prompt::NoOneToDial)),
-        ),
+        (Phase::CollectingPin, _) if !has_pin_session(state) => {
+            match (route_by_caller(facts), stranger(state, facts)) {
+                (Some(routed), _) => (state.clone(), routed),
+                (None, Some(answered)) => answered,
+                (None, None) => (state.clone(), goodbye(Prompt::NoOneToDial)),
+            }
+        }
         _ => (state.clone(), goodbye(Prompt::NoOneToDial)),
     }
 }
@@ -555,6 +602,85 @@ mod tests {
         assert!(matches!(d, Decision::AskForPin { .. }));
     }
 
+    fn strangers(answer: Strangers, desk: bool) -> Facts {
+        Facts {
+            strangers: answer,
+            desk: desk.then(|| number("08000000000")),
+            ..facts(Some(order()))
+        }
+    }
+
+    #[test]
+    fn a_number_that_answers_strangers_with_a_message_takes_no_pin_after_it() {
+        for event in [
+            CallEvent::Incoming,
+            CallEvent::DialNeeded,
+            CallEvent::PromptNeeded,
+        ] {
+            let f = strangers(Strangers::Message, true);
+            let (state, d) = step(&CallState::default(), event.clone(), &f, &POLICY);
+            assert_eq!(d, goodbye(Prompt::NoOneToDial), "{event:?}");
+            assert_eq!(state.phase, Phase::Exhausted, "{event:?}");
+            // The right PIN keyed after it reaches no one.
+            let pin = CallEvent::Digits { pin: pin("4821") };
+            let (_, after) = step(&state, pin, &f, &POLICY);
+            assert_eq!(after, goodbye(Prompt::NoOneToDial), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn a_number_that_sends_strangers_to_the_desk_bridges_them_there_or_says_no_one_without_one() {
+        for event in [CallEvent::Incoming, CallEvent::DialNeeded] {
+            let (state, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &strangers(Strangers::Desk, true),
+                &POLICY,
+            );
+            assert!(
+                matches!(&d, Decision::Bridge { to, route: Route::Fallback, .. } if *to == number("08000000000")),
+                "{event:?}: {d:?}"
+            );
+            assert_eq!(
+                state,
+                CallState::default(),
+                "a repeated request answers the same"
+            );
+            let (_, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &strangers(Strangers::Desk, false),
+                &POLICY,
+            );
+            assert_eq!(d, goodbye(Prompt::NoOneToDial), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn a_caller_with_a_route_is_no_stranger() {
+        let f = Facts {
+            strangers: Strangers::Message,
+            ..peers()
+        };
+        let (_, d) = step(&CallState::default(), CallEvent::Incoming, &f, &POLICY);
+        assert!(
+            matches!(
+                d,
+                Decision::Bridge {
+                    route: Route::Booking { .. },
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
+        let f = strangers(Strangers::Pin, true);
+        let (_, d) = step(&CallState::default(), CallEvent::Incoming, &f, &POLICY);
+        assert!(
+            matches!(d, Decision::AskForPin { welcome: true, .. }),
+            "{d:?}"
+        );
+    }
+
     fn event() -> impl Strategy<Value = (CallEvent, bool)> {
         // (event, whether storage finds the active order for it)
         prop_oneof![
@@ -569,18 +695,53 @@ mod tests {
         ]
     }
 
+    fn answer() -> impl Strategy<Value = Strangers> {
+        prop_oneof![
+            Just(Strangers::Pin),
+            Just(Strangers::Message),
+            Just(Strangers::Desk)
+        ]
+    }
+
     proptest! {
-        /// No event sequence bridges a call without a valid, active PIN keyed on it.
+        /// No event sequence bridges a call without a valid, active PIN keyed on it, whatever
+        /// its number answers strangers, but to the desk of a number that sends them there,
+        /// before any PIN; once a stranger heard the message, no PIN is taken.
         #[test]
-        fn no_sequence_bridges_without_a_valid_active_pin(events in proptest::collection::vec(event(), 0..12)) {
+        fn no_sequence_bridges_without_a_valid_active_pin(
+            events in proptest::collection::vec(event(), 0..12),
+            strangers in answer(),
+            desk in any::<bool>(),
+        ) {
             let mut state = CallState::default();
             let mut pin_accepted = false;
             let mut failures = 0u8;
+            let mut messaged = false;
             for (event, found) in events {
                 let valid_now = matches!(&event, CallEvent::Digits { pin: Some(_) }) && found;
                 let is_digits = matches!(&event, CallEvent::Digits { .. } | CallEvent::NoInput);
-                let f = facts(found.then(order));
+                let f = Facts {
+                    strangers,
+                    desk: desk.then(|| number("08000000000")),
+                    ..facts(found.then(order))
+                };
                 let (next, decision) = step(&state, event, &f, &POLICY);
+                if let Decision::Bridge { route: Route::Fallback, to, .. } = &decision {
+                    prop_assert_eq!(strangers, Strangers::Desk);
+                    prop_assert!(!has_pin_session(&state), "the desk only before any PIN");
+                    prop_assert_eq!(to, &number("08000000000"));
+                    state = next;
+                    continue;
+                }
+                if messaged {
+                    prop_assert!(!matches!(decision, Decision::Bridge { .. }), "a PIN taken after the message");
+                }
+                if strangers == Strangers::Message
+                    && !has_pin_session(&state)
+                    && matches!(decision, Decision::Goodbye { .. })
+                {
+                    messaged = true;
+                }
                 if let Decision::Bridge { to, route, .. } = &decision {
                     prop_assert!(matches!(route, Route::Pin { .. }), "no booking or callback was found");
                     prop_assert!(pin_accepted || (valid_now && state.phase == Phase::CollectingPin));

@@ -11,7 +11,7 @@
 mod engine;
 mod prompt;
 
-pub use crate::domain::{CallState, DialStatus, Failure, Outcome, Phase, Route};
+pub use crate::domain::{CallState, DialStatus, Failure, Outcome, Phase, Route, Strangers};
 pub use engine::{decision_name, farewell, has_pin_session, route_by_caller, step};
 pub use prompt::Prompt;
 
@@ -94,6 +94,11 @@ pub struct Facts {
     /// The virtual number's guessing budget is spent and the caller is not known there: no
     /// PIN is taken, the caller is asked to try again later.
     pub pin_budget_spent: bool,
+    /// For a call without a PIN session, no booking and no callback: what the virtual number
+    /// answers such a caller.
+    pub strangers: Strangers,
+    /// `PINBRIDGE_FALLBACK_NUMBER`, when [`Facts::strangers`] is [`Strangers::Desk`].
+    pub desk: Option<PhoneNumber>,
 }
 
 /// What the provider should do next.

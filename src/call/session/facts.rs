@@ -4,7 +4,7 @@
 use super::pin::{Access, usable_order};
 use super::{Inbound, Sessions, ms};
 use crate::call::flow::{
-    self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Facts, Phase,
+    self, ActiveOrder, BookingPeer, CallEvent, CallState, CallbackPeer, Facts, Phase, Strangers,
 };
 use crate::domain::PhoneNumber;
 use crate::domain::clock::now_ms;
@@ -78,15 +78,33 @@ impl Sessions {
             pin_budget_spent: access.budget_spent,
             ..Facts::default()
         };
-        if matches!(event, CallEvent::DialNeeded | CallEvent::Incoming)
-            && !flow::has_pin_session(state)
-        {
-            self.caller_facts(call, &mut facts, now).await?;
+        if !flow::has_pin_session(state) {
+            match event {
+                CallEvent::DialNeeded | CallEvent::Incoming => {
+                    self.caller_facts(call, &mut facts, now).await?;
+                }
+                // Exotel's Gather: only a number that takes no PIN from strangers needs to
+                // know whether this caller is one (a party whose booking forces its PIN is not).
+                CallEvent::PromptNeeded if self.strangers_of(call).await? != Strangers::Pin => {
+                    self.caller_facts(call, &mut facts, now).await?;
+                }
+                _ => {}
+            }
         }
         Ok(facts)
     }
 
-    /// The booking peer of the caller on the dialled number, else whom to call back.
+    /// What the dialled number answers a caller with no route ([`Strangers::Pin`] when it
+    /// did not parse).
+    async fn strangers_of(&self, call: &Inbound) -> Result<Strangers, storage::Error> {
+        match &call.virtual_number {
+            Some(vn) => storage::strangers::of(&self.db, vn.as_ref()).await,
+            None => Ok(Strangers::Pin),
+        }
+    }
+
+    /// The booking peer of the caller on the dialled number, else whom to call back, else
+    /// what the number answers a stranger ([`Facts::strangers`]).
     async fn caller_facts(
         &self,
         call: &Inbound,
@@ -94,10 +112,20 @@ impl Sessions {
         now: i64,
     ) -> Result<(), storage::Error> {
         let (Some(caller), Some(vn)) = (&call.caller, &call.virtual_number) else {
-            return Ok(());
+            // A withheld or unreadable caller ID has no route: a stranger.
+            return self.stranger_facts(call, facts).await;
         };
         let booking =
             storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
+        if booking
+            .as_ref()
+            .is_some_and(|b| b.pin_mode == crate::domain::PinMode::Always)
+        {
+            // The booking forces its party PIN even from a party's own phone: neither it nor a
+            // callback routes the call, which goes to the PIN prompt whatever the number
+            // answers strangers.
+            return Ok(());
+        }
         facts.booking = booking.map(|found| {
             if self.config.cache_call_state {
                 // For the bridge that follows in this step ([`Sessions::bridging_for`]).
@@ -131,6 +159,22 @@ impl Sessions {
                     booking_id,
                 })
         });
+        if facts.callback.is_none() {
+            self.stranger_facts(call, facts).await?;
+        }
+        Ok(())
+    }
+
+    /// What the dialled number answers a caller with no route, and the desk when it is that.
+    async fn stranger_facts(
+        &self,
+        call: &Inbound,
+        facts: &mut Facts,
+    ) -> Result<(), storage::Error> {
+        facts.strangers = self.strangers_of(call).await?;
+        if facts.strangers == Strangers::Desk {
+            facts.desk = self.config.fallback_number.clone();
+        }
         Ok(())
     }
 }

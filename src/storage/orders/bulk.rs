@@ -241,6 +241,25 @@ impl OrderWrite {
     ) -> Result<(), crate::storage::Error> {
         insert_many(&mut self.tx, orders, now_ms, self.chunks.insert).await
     }
+
+    /// Ties the active keyed PIN `order_id`, just inserted, to the booking `booking_id`: it
+    /// is then that booking's party PIN (migration 0017), not an order of the orders API.
+    ///
+    /// Errors: the database's.
+    pub async fn tie_to_booking(
+        &mut self,
+        order_id: &str,
+        booking_id: &str,
+    ) -> Result<(), crate::storage::Error> {
+        sqlx::query(
+            "update orders set booking_id = $1 where order_id = $2 and deactivated_at is null",
+        )
+        .bind(booking_id)
+        .bind(order_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
 }
 
 fn held_pin(row: &AnyRow) -> Result<HeldPin, crate::storage::Error> {

@@ -204,10 +204,23 @@ async fn pin_in_use(
 }
 
 /// The order with this id, in any status: the newest, when the id was given again after its
-/// order was closed (the only one of them that can be active).
+/// order was closed (the only one of them that can be active). A booking's party PIN
+/// (migration 0017) is not an order here: the orders API and pages never show one.
 pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, super::Error> {
+    Ok(get_keyed(db, order_id)
+        .await?
+        .filter(|(_, booking_id)| booking_id.is_none())
+        .map(|(order, _)| order))
+}
+
+/// The keyed PIN with this id as [`get`] finds it, an order or a booking's party PIN, with
+/// the booking it belongs to.
+async fn get_keyed(
+    db: &Db,
+    order_id: &str,
+) -> Result<Option<(Order, Option<String>)>, super::Error> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from orders where order_id = $1
+        "select {COLUMNS}, booking_id from orders where order_id = $1
          order by created_at desc, case when deactivated_at is null then 1 else 0 end desc
          limit 1"
     ));
@@ -216,7 +229,7 @@ pub async fn get(db: &Db, order_id: &str) -> Result<Option<Order>, super::Error>
         .fetch_optional(db.pool())
         .await?
         .as_ref()
-        .map(from_row)
+        .map(|row| Ok((from_row(row)?, row.try_get("booking_id")?)))
         .transpose()
 }
 
@@ -231,7 +244,7 @@ pub async fn deactivate(
     // closed (expired stays expired).
     sqlx::query(
         "update orders set deactivated_at = $1
-         where order_id = $2 and deactivated_at is null
+         where order_id = $2 and deactivated_at is null and booking_id is null
            and created_at = (select max(created_at) from orders where order_id = $2)",
     )
     .bind(now_ms)
@@ -275,7 +288,8 @@ pub async fn change(
              customer_digits_reversed = coalesce($7, customer_digits_reversed),
              expires_at = coalesce($2, expires_at),
              allowed_callers = case when $3 = 1 then $4 else allowed_callers end
-         where order_id = $5 and deactivated_at is null and expires_at > $6",
+         where order_id = $5 and deactivated_at is null and expires_at > $6
+           and booking_id is null",
     )
     .bind(customer)
     .bind(change.expires_at_ms)
@@ -300,8 +314,10 @@ pub async fn find_active_by_id(
     order_id: &str,
     now_ms: i64,
 ) -> Result<Option<Order>, super::Error> {
-    Ok(get(db, order_id)
+    // A booking's party PIN is found here too: its call dials after it like an order's.
+    Ok(get_keyed(db, order_id)
         .await?
+        .map(|(order, _)| order)
         .filter(|o| o.status(now_ms) == OrderStatus::Active))
 }
 
@@ -418,7 +434,8 @@ fn conditions(filter: &OrderFilter, binds: &mut Binds, walk_creation: bool) -> V
             name.to_owned()
         }
     };
-    let mut conditions: Vec<String> = Vec::new();
+    // Bookings' party PINs (migration 0017) are not orders.
+    let mut conditions: Vec<String> = vec!["booking_id is null".into()];
     if let Some(vn) = &filter.virtual_number {
         conditions.push(format!("virtual_number = {}", binds.text(vn.as_str())));
     }
@@ -473,11 +490,7 @@ fn conditions(filter: &OrderFilter, binds: &mut Binds, walk_creation: bool) -> V
 }
 
 fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("where {}", conditions.join(" and "))
-    }
+    format!("where {}", conditions.join(" and "))
 }
 
 /// The orders `filter` selects, newest first (by `created_at`, then `order_id`), read from
