@@ -466,6 +466,13 @@ pub fn allocation_refused(country: &str, provider: &str) {
     .increment(1);
 }
 
+/// A gauge of the pool: its name, its help text, and its value for one country and provider.
+type PoolGauge = (
+    &'static str,
+    &'static str,
+    fn(&crate::storage::pool::PoolGroup) -> i64,
+);
+
 /// The pool's gauges in the Prometheus text format, from the database of the app that is
 /// scraped (not the process's recorder, which every app of a test process shares), one
 /// series per country and provider: `pinbridge_pool_numbers`, `pinbridge_pool_healthy_numbers`,
@@ -483,7 +490,7 @@ pub fn pool_gauges(groups: &[crate::storage::pool::PoolGroup]) -> String {
         .increment(0);
     }
     let mut out = String::new();
-    let gauges: [(&str, &str, fn(&crate::storage::pool::PoolGroup) -> i64); 5] = [
+    let gauges: [PoolGauge; 5] = [
         (
             "pinbridge_pool_numbers",
             "Virtual numbers in the pool, reserved and drained ones included, by country and provider.",
