@@ -237,17 +237,35 @@ async fn metrics_and_the_dashboard_show_the_pool_by_country_and_provider() {
     let (status, html) = admin_get(&app, &cookie, "/admin/dashboard").await;
     assert_eq!(status, 200);
     let table = html
-        .split("<table id=\"pool\">")
+        .split(r#"<table id="pool" class="cards">"#)
         .nth(1)
         .expect("the pool table");
     let table = table.split("</table>").next().unwrap();
-    assert!(
-        table.contains("<tr><td>GB</td><td>vonage</td><td>2</td><td>2</td><td>2</td><td>2 of 2</td><td>0 (low)</td><td>1</td></tr>"),
+    // Each row's cells, as text, in column order.
+    let rows: Vec<Vec<String>> = table
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            row.split("<td data-label=")
+                .skip(1)
+                .map(|cell| {
+                    let text = cell.split_once('>').unwrap().1;
+                    text.split("</td>").next().unwrap().trim().to_owned()
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["GB", "vonage", "2", "2", "2", "2 of 2", "0 (low)", "1"],
+            ["IN", "exotel", "1", "1", "1", "0 of 1", "1", "0"],
+        ],
         "{table}"
     );
     assert!(
-        table.contains("<tr><td>IN</td><td>exotel</td><td>1</td><td>1</td><td>1</td><td>0 of 1</td><td>1</td><td>0</td></tr>"),
-        "{table}"
+        html.contains("Bookings were refused for want of a number: <strong>1</strong>"),
+        "the refusal is an alert"
     );
 }
 
