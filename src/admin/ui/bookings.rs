@@ -35,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct NumberRow {
     number: String,
     provider: String,
+    /// `IN`, then the region where one was given (`IN, KA`); `—` for a number of no country.
+    country: String,
     reserved: bool,
     drained: bool,
     active_bookings: i64,
@@ -131,6 +133,12 @@ impl BookingsPage {
                         language: None,
                         ..v.options
                     }),
+                    country: match (v.country, v.region) {
+                        (Some(c), Some(r)) => format!("{c}, {r}"),
+                        (Some(c), None) => c,
+                        (None, Some(r)) => r,
+                        (None, None) => "—".into(),
+                    },
                     number: v.number,
                     provider: v.provider,
                     reserved: v.reserved,
