@@ -539,3 +539,40 @@ fn label(value: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::pool::PoolGroup;
+
+    #[test]
+    fn the_pool_gauges_are_one_series_per_country_and_provider_with_their_headroom() {
+        let group = |country: &str, provider: &str, numbers, busiest| PoolGroup {
+            country: country.into(),
+            provider: provider.into(),
+            numbers,
+            healthy: numbers,
+            allocatable: numbers,
+            busiest_load: busiest,
+            refused: 0,
+        };
+        let text = pool_gauges(&[group("IN", "exotel", 5, 3), group("", "any", 0, 0)]);
+        assert!(
+            text.contains("pinbridge_pool_headroom{country=\"IN\",provider=\"exotel\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "pinbridge_pool_busiest_party_load{country=\"IN\",provider=\"exotel\"} 3\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE pinbridge_pool_numbers gauge"),
+            "{text}"
+        );
+        // A country and provider with refusals and no number has no gauge to show.
+        assert!(!text.contains("provider=\"any\""), "{text}");
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -327,3 +327,23 @@ async fn a_short_pool_and_a_refusal_are_sent_as_events_without_a_phone_number() 
         }
     }
 }
+
+#[tokio::test]
+async fn numbers_stored_before_countries_existed_get_theirs_at_the_next_start() {
+    let app = app_with(|_| {}).await;
+    add(&app, json!({"number": IN_1, "provider": "exotel"})).await;
+    add(&app, json!({"number": US_1, "provider": "twilio"})).await;
+    // As a database migrated from before 0018 holds them.
+    app.sql("update virtual_numbers set country = null").await;
+    let (_, v) = app.get_json("/virtual-numbers/%2B917314850001").await;
+    assert_eq!(v["country"], Value::Null);
+
+    let app = app.restart().await;
+    let (_, v) = app.get_json("/virtual-numbers/%2B917314850001").await;
+    assert_eq!(v["country"], "IN");
+    let (_, v) = app.get_json("/virtual-numbers/%2B12015550124").await;
+    assert_eq!(v["country"], "US");
+    let (status, b) = book(&app, RIDER, DRIVER, json!({})).await;
+    assert_eq!(status, 201, "{b}");
+    assert_eq!(b["virtual_number"], IN_1);
+}
