@@ -53,41 +53,45 @@ pub async fn create_booking(
             .await;
         }
         Ok(booking) if settings.headroom_alert > 0 && new.virtual_number.is_none() => {
-            let number = booking.virtual_number.as_ref();
-            match pool::get(&state.db, number, now_ms).await {
-                Ok(Some(v)) => {
-                    let country = v.country.unwrap_or_default();
-                    let group = pool::groups(&state.db, &country, &v.provider, now_ms, now_ms)
-                        .await
-                        .map(|g| g.into_iter().next());
-                    match group {
-                        Ok(Some(g)) if g.headroom() < i64::from(settings.headroom_alert) => {
-                            tracing::warn!(
-                                pool.country = %country,
-                                provider = %v.provider,
-                                pool.headroom = g.headroom(),
-                                "pool.headroom_low: the busiest party is close to holding every number"
-                            );
-                            report(
-                                state,
-                                EventKind::PoolHeadroomLow,
-                                &country,
-                                &v.provider,
-                                now_ms,
-                            )
-                            .await;
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "the pool's headroom was not read"),
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "the pool's headroom was not read"),
+            if let Err(e) = check_headroom(state, booking, now_ms).await {
+                tracing::warn!(error = %e, "the pool's headroom was not read");
             }
         }
         _ => {}
     }
     created
+}
+
+/// Sends `pool.headroom_low` when `booking` left the busiest party of its number's country and
+/// provider less headroom than `PINBRIDGE_POOL_HEADROOM_ALERT`.
+async fn check_headroom(
+    state: &AppState,
+    booking: &Booking,
+    now_ms: i64,
+) -> Result<(), crate::storage::Error> {
+    let Some(number) = pool::get(&state.db, booking.virtual_number.as_ref(), now_ms).await? else {
+        return Ok(());
+    };
+    let country = number.country.unwrap_or_default();
+    let groups = pool::groups(&state.db, &country, &number.provider, now_ms, now_ms).await?;
+    let threshold = i64::from(state.settings.allocation.headroom_alert);
+    if let Some(g) = groups.iter().find(|g| g.headroom() < threshold) {
+        tracing::warn!(
+            pool.country = %country,
+            provider = %number.provider,
+            pool.headroom = g.headroom(),
+            "pool.headroom_low: the busiest party is close to holding every number"
+        );
+        report(
+            state,
+            EventKind::PoolHeadroomLow,
+            &country,
+            &number.provider,
+            now_ms,
+        )
+        .await;
+    }
+    Ok(())
 }
 
 /// Sends `kind` for `country` and `provider` with the pool's state there now, at most once a

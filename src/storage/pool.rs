@@ -311,44 +311,40 @@ pub async fn groups(
         .fetch_all(db.pool())
         .await?;
     let mut groups: BTreeMap<(String, String), PoolGroup> = BTreeMap::new();
-    let mut entry = |row: &AnyRow| -> Result<(String, String), super::Error> {
-        let key: (String, String) = (row.try_get("country")?, row.try_get("provider")?);
-        groups.entry(key.clone()).or_insert_with(|| PoolGroup {
-            country: key.0.clone(),
-            provider: key.1.clone(),
+    for row in &numbers {
+        let g = group_of(&mut groups, row)?;
+        g.numbers = row.try_get("numbers")?;
+        g.healthy = g.numbers;
+        g.allocatable = row.try_get::<Option<i64>, _>("allocatable")?.unwrap_or(0);
+    }
+    for row in &busiest {
+        group_of(&mut groups, row)?.busiest_load =
+            row.try_get::<Option<i64>, _>("busiest")?.unwrap_or(0);
+    }
+    for row in &refused {
+        group_of(&mut groups, row)?.refused = row.try_get("refused")?;
+    }
+    Ok(groups.into_values().collect())
+}
+
+/// The group of `row`'s `country` and `provider` in `groups`, added empty when new.
+fn group_of<'a>(
+    groups: &'a mut std::collections::BTreeMap<(String, String), PoolGroup>,
+    row: &AnyRow,
+) -> Result<&'a mut PoolGroup, super::Error> {
+    let country: String = row.try_get("country")?;
+    let provider: String = row.try_get("provider")?;
+    Ok(groups
+        .entry((country.clone(), provider.clone()))
+        .or_insert_with(|| PoolGroup {
+            country,
+            provider,
             numbers: 0,
             healthy: 0,
             allocatable: 0,
             busiest_load: 0,
             refused: 0,
-        });
-        Ok(key)
-    };
-    let mut keyed = Vec::new();
-    for row in &numbers {
-        keyed.push((entry(row)?, row, 0));
-    }
-    for row in &busiest {
-        keyed.push((entry(row)?, row, 1));
-    }
-    for row in &refused {
-        keyed.push((entry(row)?, row, 2));
-    }
-    for (key, row, kind) in keyed {
-        let Some(g) = groups.get_mut(&key) else {
-            continue;
-        };
-        match kind {
-            0 => {
-                g.numbers = row.try_get("numbers")?;
-                g.healthy = g.numbers;
-                g.allocatable = row.try_get::<Option<i64>, _>("allocatable")?.unwrap_or(0);
-            }
-            1 => g.busiest_load = row.try_get::<Option<i64>, _>("busiest")?.unwrap_or(0),
-            _ => g.refused = row.try_get("refused")?,
-        }
-    }
-    Ok(groups.into_values().collect())
+        }))
 }
 
 /// Records an allocation refused for want of a number of `country` (`""`: any) and
