@@ -51,13 +51,15 @@ const LOOKED_UP: [&str; 3] = ["exotel", "twilio", "plivo"];
 
 /// The event types of the event webhooks (`outbound::events`), as
 /// `pinbridge_event_deliveries_total` labels them.
-const EVENT_TYPES: [&str; 6] = [
+const EVENT_TYPES: [&str; 8] = [
     "call.completed",
     "call.unanswered",
     "call.reconciled",
     "pin.locked",
     "pin.budget_spent",
     "booking.expired",
+    "pool.allocation_refused",
+    "pool.headroom_low",
 ];
 
 /// Installs the Prometheus recorder as the process's global `metrics` recorder, once, and
@@ -258,6 +260,10 @@ fn describe() {
         "Events waiting for delivery to PINBRIDGE_EVENTS_URL (all instances)."
     );
     describe_counter!(
+        "pinbridge_pool_allocations_refused_total",
+        "Bookings refused pool_exhausted by this instance, by the country (ISO 3166-1 alpha-2, empty: any) and provider (any: none named) asked for."
+    );
+    describe_counter!(
         "pinbridge_event_deliveries_total",
         "Event delivery attempts, by event type and result (delivered, retry, abandoned)."
     );
@@ -446,4 +452,127 @@ pub fn sms(result: &'static str) {
 pub fn event_delivery(kind: &'static str, result: &'static str) {
     ::metrics::counter!("pinbridge_event_deliveries_total", "type" => kind, "result" => result)
         .increment(1);
+}
+
+/// A booking was refused `pool_exhausted`: `pinbridge_pool_allocations_refused_total{country,
+/// provider}`. `country` is an ISO 3166-1 alpha-2 code (or empty) and `provider` one of
+/// [`PROVIDERS`] or `any`: a bounded set, never a party's number.
+pub fn allocation_refused(country: &str, provider: &str) {
+    ::metrics::counter!(
+        "pinbridge_pool_allocations_refused_total",
+        "country" => country.to_owned(),
+        "provider" => provider.to_owned()
+    )
+    .increment(1);
+}
+
+/// A gauge of the pool: its name, its help text, and its value for one country and provider.
+type PoolGauge = (
+    &'static str,
+    &'static str,
+    fn(&crate::storage::pool::PoolGroup) -> i64,
+);
+
+/// The pool's gauges in the Prometheus text format, from the database of the app that is
+/// scraped (not the process's recorder, which every app of a test process shares), one
+/// series per country and provider: `pinbridge_pool_numbers`, `pinbridge_pool_healthy_numbers`,
+/// `pinbridge_pool_allocatable_numbers`, `pinbridge_pool_busiest_party_load` and
+/// `pinbridge_pool_headroom`. Shows `pinbridge_pool_allocations_refused_total` at zero for
+/// each of them, so that its first refusal is seen by `increase()`.
+pub fn pool_gauges(groups: &[crate::storage::pool::PoolGroup]) -> String {
+    use std::fmt::Write;
+    for g in groups {
+        ::metrics::counter!(
+            "pinbridge_pool_allocations_refused_total",
+            "country" => g.country.clone(),
+            "provider" => g.provider.clone()
+        )
+        .increment(0);
+    }
+    let mut out = String::new();
+    let gauges: [PoolGauge; 5] = [
+        (
+            "pinbridge_pool_numbers",
+            "Virtual numbers in the pool, reserved and drained ones included, by country and provider.",
+            |g| g.numbers,
+        ),
+        (
+            "pinbridge_pool_healthy_numbers",
+            "Virtual numbers that take calls, by country and provider (all of them until numbers have a health).",
+            |g| g.healthy,
+        ),
+        (
+            "pinbridge_pool_allocatable_numbers",
+            "Virtual numbers allocation may give (not reserved, not drained), by country and provider.",
+            |g| g.allocatable,
+        ),
+        (
+            "pinbridge_pool_busiest_party_load",
+            "The most bookings one party has active on these numbers, by country and provider.",
+            |g| g.busiest_load,
+        ),
+        (
+            "pinbridge_pool_headroom",
+            "Allocatable numbers less the busiest party's load: the further bookings that party can be given, by country and provider.",
+            crate::storage::pool::PoolGroup::headroom,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for g in groups.iter().filter(|g| g.numbers > 0) {
+            let _ = writeln!(
+                out,
+                "{name}{{country=\"{}\",provider=\"{}\"}} {}",
+                label(&g.country),
+                label(&g.provider),
+                value(g)
+            );
+        }
+    }
+    out
+}
+
+/// A label value escaped as the text format asks (backslash, quote, newline).
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::pool::PoolGroup;
+
+    #[test]
+    fn the_pool_gauges_are_one_series_per_country_and_provider_with_their_headroom() {
+        let group = |country: &str, provider: &str, numbers, busiest| PoolGroup {
+            country: country.into(),
+            provider: provider.into(),
+            numbers,
+            healthy: numbers,
+            allocatable: numbers,
+            busiest_load: busiest,
+            refused: 0,
+        };
+        let text = pool_gauges(&[group("IN", "exotel", 5, 3), group("", "any", 0, 0)]);
+        assert!(
+            text.contains("pinbridge_pool_headroom{country=\"IN\",provider=\"exotel\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "pinbridge_pool_busiest_party_load{country=\"IN\",provider=\"exotel\"} 3\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE pinbridge_pool_numbers gauge"),
+            "{text}"
+        );
+        // A country and provider with refusals and no number has no gauge to show.
+        assert!(!text.contains("provider=\"any\""), "{text}");
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
 }

@@ -11,12 +11,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Prometheus metrics, text exposition format 0.0.4 ([`crate::metrics`]). Unauthenticated,
-/// like `/healthz`: it holds no personal data (labels are providers, applets, outcomes),
-/// and can be kept from the internet by the proxy or firewall in front.
-async fn metrics() -> HttpResponse {
+/// like `/healthz`: it holds no personal data (labels are providers, applets, outcomes,
+/// countries), and can be kept from the internet by the proxy or firewall in front. The
+/// pool's gauges are read from the database at each scrape, within a second; without an
+/// answer they are left out (and a warning logged) while the rest is served.
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let now = crate::domain::clock::now_ms();
+    let day_ago = now - 24 * 3600 * 1000;
+    let read = crate::storage::pool::groups(&state.db, "", "", day_ago, now);
+    let pool = match tokio::time::timeout(std::time::Duration::from_secs(1), read).await {
+        Ok(Ok(groups)) => crate::metrics::pool_gauges(&groups),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the pool's gauges were not read");
+            String::new()
+        }
+        Err(_) => {
+            tracing::warn!("the pool's gauges were not read within a second");
+            String::new()
+        }
+    };
+    let mut body = crate::metrics::render();
+    body.push_str(&pool);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::render())
+        .body(body)
 }
 
 /// Liveness: the process answers HTTP. 200 `ok`.

@@ -5,6 +5,7 @@
 //! Must not touch: provider webhooks or the call path's caches except through
 //! [`crate::call::session::Sessions`]; SQL (storage does it).
 
+pub mod allocation;
 pub mod api;
 pub mod auth;
 pub mod ui;

@@ -20,12 +20,15 @@
 //! - [`AdminUi`] (`admin_ui`): how the admin web UI shows times (its time zone).
 //! - [`Outbound`] (`outbound`): Exotel's REST API, the SMS, the event webhooks.
 //! - [`Retention`] (`retention`): what is deleted when, the booking TTL.
+//! - [`Allocation`] (`allocation`): the cool-off between bookings of the same parties, the
+//!   pool's headroom alert.
 //! - [`Reconcile`] (`reconcile`): calls whose end report never came, and the call-details
 //!   APIs they are looked up in.
 //! - [`Voices`] (`voices`): the locale and the voice each provider reads each language with.
 
 mod access;
 mod admin_ui;
+mod allocation;
 mod calls;
 mod guessing;
 mod orders;
@@ -45,6 +48,7 @@ use serde::{Deserialize, Deserializer};
 
 pub use self::access::{Access, AdminToken};
 pub use self::admin_ui::AdminUi;
+pub use self::allocation::Allocation;
 pub use self::calls::{Calls, ConnectOptions};
 pub use self::guessing::Guessing;
 pub use self::outbound::{EventsSettings, ExotelApiSettings, Outbound, SmsSettings};
@@ -74,6 +78,7 @@ pub struct Settings {
     pub admin_ui: AdminUi,
     pub outbound: Outbound,
     pub retention: Retention,
+    pub allocation: Allocation,
     pub reconcile: Reconcile,
     pub voices: Voices,
 }
@@ -155,6 +160,7 @@ impl Settings {
             admin_ui: AdminUi::parse(raw)?,
             outbound: Outbound::parse(raw, region)?,
             retention: Retention::parse(raw),
+            allocation: Allocation::parse(raw),
             reconcile: Reconcile::parse(raw)?,
             voices: Voices::parse(raw)?,
             orders,

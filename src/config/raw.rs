@@ -89,6 +89,9 @@ pub(super) struct Raw {
     #[serde(deserialize_with = "duration")]
     pub booking_ttl: Duration,
     #[serde(deserialize_with = "duration")]
+    pub booking_cool_off: Duration,
+    pub pool_headroom_alert: u32,
+    #[serde(deserialize_with = "duration")]
     pub callback_window: Duration,
     pub exotel_api_key: Option<String>,
     pub exotel_api_token: Option<String>,
@@ -173,6 +176,8 @@ impl Default for Raw {
             trusted_proxies: None,
             retention_days: 90,
             booking_ttl: Duration::from_secs(24 * 3600),
+            booking_cool_off: Duration::from_secs(3600),
+            pool_headroom_alert: 1,
             callback_window: Duration::from_secs(24 * 3600),
             exotel_api_key: None,
             exotel_api_token: None,

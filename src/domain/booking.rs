@@ -26,6 +26,9 @@ pub struct BookingFields<'a> {
     pub virtual_number: Option<&'a str>,
     /// Allocate only among this provider's numbers.
     pub provider: Option<&'a str>,
+    /// Allocate only among this country's numbers (ISO 3166-1 alpha-2, any case) instead of
+    /// the parties'.
+    pub country: Option<&'a str>,
 }
 
 /// A validated booking, ready to store.
@@ -40,6 +43,9 @@ pub struct NewBooking {
     pub provider: Option<String>,
     /// Who must key a party PIN on the booking's number.
     pub pin_mode: PinMode,
+    /// The country named in the request (ISO 3166-1 alpha-2, upper case); `None`: the
+    /// parties' ([`NewBooking::countries`]).
+    pub country: Option<String>,
 }
 
 /// Who must key a party PIN to reach the other party of a booking (Plivo's number masking
@@ -168,6 +174,19 @@ impl NewBooking {
                 ));
             }
         };
+        let country = fields
+            .country
+            .map(|raw| {
+                super::Region::parse(raw)
+                    .map(|_| raw.trim().to_ascii_uppercase())
+                    .map_err(|_| {
+                        error(
+                            "country",
+                            "the country is an ISO 3166-1 alpha-2 code such as IN or US",
+                        )
+                    })
+            })
+            .transpose()?;
         Ok(Self {
             party_a,
             party_b,
@@ -176,7 +195,27 @@ impl NewBooking {
             virtual_number,
             provider,
             pin_mode: PinMode::default(),
+            country,
         })
+    }
+
+    /// The countries an allocated number may be of (ISO 3166-1 alpha-2): the one the request
+    /// named, twice, or party A's and party B's (the anchors match the parties' country:
+    /// Plivo's and Exotel's number masking). An empty string for a party of no country
+    /// ([`PhoneNumber::country`]); two empty strings allow any country.
+    pub fn countries(&self) -> (String, String) {
+        match &self.country {
+            Some(c) => (c.clone(), c.clone()),
+            None => {
+                let a = self.party_a.country().unwrap_or_default();
+                let b = self.party_b.country().unwrap_or_default();
+                match (a.is_empty(), b.is_empty()) {
+                    (true, false) => (b.clone(), b),
+                    (false, true) => (a.clone(), a),
+                    _ => (a, b),
+                }
+            }
+        }
     }
 }
 
@@ -288,6 +327,13 @@ mod tests {
                     ..fields()
                 },
                 "party_b",
+            ),
+            (
+                BookingFields {
+                    country: Some("XX"),
+                    ..fields()
+                },
+                "country",
             ),
             (
                 BookingFields {

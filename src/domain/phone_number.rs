@@ -144,6 +144,16 @@ impl PhoneNumber {
             .and_then(|n| u16::try_from(n.country_code).ok())
     }
 
+    /// The number's country, an ISO 3166-1 alpha-2 code (`IN` for `+919812345678`, `US` for
+    /// `+14155550100`), as libphonenumber's metadata places it; `None` for numbers of no
+    /// country (`+800` freephone) or that its metadata does not place.
+    pub fn country(&self) -> Option<String> {
+        let parsed = PHONE_NUMBER_UTIL.parse(&*self.0, None).ok()?;
+        let region = PHONE_NUMBER_UTIL.get_region_for_number(&parsed)?;
+        let code = region.to_string();
+        (code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic())).then_some(code)
+    }
+
     /// The national form with the `0` trunk prefix (`09812345678` for `+919812345678`) when
     /// the number belongs to `region`'s country, else `None`. For Exotel's Connect applet
     /// (`reference/exotel.md` §1.4), whose countries all dial national numbers after `0`.
@@ -190,6 +200,15 @@ mod tests {
 
     fn india() -> Region {
         Region::parse("IN").unwrap()
+    }
+
+    #[test]
+    fn a_number_knows_its_country() {
+        let n = |raw: &str| PhoneNumber::from_e164(raw).unwrap().country();
+        assert_eq!(n("+919812345678").as_deref(), Some("IN"));
+        assert_eq!(n("+12015550123").as_deref(), Some("US"));
+        assert_eq!(n("+442079460000").as_deref(), Some("GB"));
+        assert_eq!(n("+80012345678"), None);
     }
 
     #[test]

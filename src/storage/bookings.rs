@@ -93,14 +93,22 @@ fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
 ///
 /// The allocation rule (Twilio Proxy's, `reference/providers.md` §1.5): a party never holds
 /// the same virtual number in two bookings active at once, while one number serves many
-/// bookings of distinct parties. Among the eligible numbers (in the pool, not reserved, not
-/// drained, of `provider` if given) the one with the fewest active bookings is taken. The check
-/// and the insert run in one write transaction that excludes every other writer, so two
-/// allocations racing for the last number can not both win.
+/// bookings of distinct parties. Eligible numbers are in the pool, not reserved, not drained,
+/// of `provider` if given, of the booking's countries ([`NewBooking::countries`]), and not
+/// used by the same two parties in a booking that ended less than `cool_off_ms` ago (or is
+/// active), so that a past party never reaches a new booking (Plivo's and Exotel's cool-off).
+/// Among them a number either party already knows from an earlier booking is taken first
+/// (sticky, as Plivo and Exotel do), then the one with the fewest active bookings. A named
+/// number is checked against the rule only: the business chose it. The check and the insert
+/// run in one write transaction that excludes every other writer, so two allocations racing
+/// for the last number can not both win.
+///
+/// Errors: [`CreateError`].
 pub async fn create(
     db: &Db,
     new: &NewBooking,
     booking_id: &str,
+    cool_off_ms: i64,
     now_ms: i64,
 ) -> Result<Booking, CreateError> {
     let a = new.party_a.as_ref();
@@ -121,9 +129,16 @@ pub async fn create(
             }
             named.clone()
         }
-        None => allocate(&mut tx, a, b, new.provider.as_deref(), now_ms)
-            .await?
-            .ok_or(CreateError::PoolExhausted)?,
+        None => {
+            let wanted = Wanted {
+                provider: new.provider.as_deref().unwrap_or(""),
+                countries: new.countries(),
+                cool_off_since: now_ms.saturating_sub(cool_off_ms),
+            };
+            allocate(&mut tx, a, b, &wanted, now_ms)
+                .await?
+                .ok_or(CreateError::PoolExhausted)?
+        }
     };
     let booking = Booking {
         booking_id: booking_id.to_owned(),
@@ -186,37 +201,79 @@ async fn party_holds(
 }
 
 /// [`allocate`]'s statement: `$1` now (ms), `$2` and `$3` the parties, `$4` the provider or
-/// `''`. Each number's load is counted in its index alone; the numbers the parties hold come
-/// from the parties' own index entries (migration 0009), not from every active booking's row.
+/// `''`, `$5` and `$6` the countries (both `''`: any), `$7` the start of the cool-off (ms).
+/// Each number's load is counted in its index alone; the numbers the parties hold come from
+/// the parties' own index entries (migration 0009); the numbers they know, and those the
+/// same two parties shared lately, from their entries of any status (migration 0018).
 const ALLOCATE: &str = "select v.number,
                 (select count(*) from bookings l
                   where l.virtual_number = v.number and l.closed_at is null and l.expires_at > $1)
-                as load
+                as load,
+                case when exists (select 1 from bookings k where k.party_a in ($2, $3)
+                                   and k.virtual_number = v.number and k.closed_at is null)
+                       or exists (select 1 from bookings k where k.party_b in ($2, $3)
+                                   and k.virtual_number = v.number and k.closed_at is null)
+                       or exists (select 1 from bookings k where k.party_a in ($2, $3)
+                                   and k.virtual_number = v.number and k.closed_at is not null)
+                       or exists (select 1 from bookings k where k.party_b in ($2, $3)
+                                   and k.virtual_number = v.number and k.closed_at is not null)
+                     then 1 else 0 end
+                as known
          from virtual_numbers v
          where v.reserved = 0 and v.drained_at is null
            and ($4 = '' or v.provider = $4)
+           and (($5 = '' and $6 = '') or v.country in ($5, $6))
            and v.number not in (
                select virtual_number from bookings
                 where party_a in ($2, $3) and closed_at is null and expires_at > $1
                union all
                select virtual_number from bookings
-                where party_b in ($2, $3) and closed_at is null and expires_at > $1)
-         order by load, v.number
+                where party_b in ($2, $3) and closed_at is null and expires_at > $1
+               union all
+               select virtual_number from bookings
+                where party_a = $2 and party_b = $3 and closed_at is null and expires_at > $7
+               union all
+               select virtual_number from bookings
+                where party_a = $3 and party_b = $2 and closed_at is null and expires_at > $7
+               union all
+               select virtual_number from bookings
+                where party_a = $2 and party_b = $3 and closed_at > $7 and expires_at > $7
+               union all
+               select virtual_number from bookings
+                where party_a = $3 and party_b = $2 and closed_at > $7 and expires_at > $7)
+         order by known desc, load, v.number
          limit 1";
 
-/// The least loaded number that neither party holds in an active booking.
+/// What an allocation asks of a number besides the rule.
+#[derive(Debug, Clone)]
+struct Wanted<'a> {
+    /// `''`: any.
+    provider: &'a str,
+    /// ISO 3166-1 alpha-2; both `''`: any.
+    countries: (String, String),
+    /// Unix ms: a booking of the same two parties that ended after this keeps its number
+    /// from them.
+    cool_off_since: i64,
+}
+
+/// The number the parties should get: one neither holds in an active booking, of the
+/// countries and provider wanted, not shared by the same two parties within the cool-off;
+/// one a party knows first, then the least loaded.
 async fn allocate(
     conn: &mut AnyConnection,
     a: &str,
     b: &str,
-    provider: Option<&str>,
+    wanted: &Wanted<'_>,
     now_ms: i64,
 ) -> Result<Option<PhoneNumber>, super::Error> {
     let row = sqlx::query(ALLOCATE)
         .bind(now_ms)
         .bind(a)
         .bind(b)
-        .bind(provider.unwrap_or(""))
+        .bind(wanted.provider)
+        .bind(&wanted.countries.0)
+        .bind(&wanted.countries.1)
+        .bind(wanted.cool_off_since)
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| stored_number("virtual_numbers.number", &r.try_get::<String, _>("number")?))
@@ -477,15 +534,29 @@ mod tests {
     use crate::domain::{PhoneNumber, Region};
     use crate::storage::pool;
 
-    const NUMBERS: [&str; 3] = ["+917314853246", "+918088919888", "+912249757100"];
+    /// Three Indian numbers and a US one.
+    const NUMBERS: [&str; 4] = [
+        "+917314853246",
+        "+918088919888",
+        "+912249757100",
+        "+12015550124",
+    ];
     /// `NUMBERS[2]` is reserved.
     const RESERVED: usize = 2;
-    const PEOPLE: [&str; 4] = [
+    /// The country of each of `NUMBERS` and `PEOPLE`, by index into [`COUNTRIES`].
+    const NUMBER_COUNTRY: [usize; 4] = [0, 0, 0, 1];
+    const COUNTRIES: [&str; 2] = ["IN", "US"];
+    /// Four Indian parties and a US one.
+    const PEOPLE: [&str; 5] = [
         "+919812345678",
         "+919988776655",
         "+917709562799",
         "+919123456789",
+        "+12015550123",
     ];
+    const PERSON_COUNTRY: [usize; 5] = [0, 0, 0, 0, 1];
+    /// The cool-off of the model, in its milliseconds.
+    const COOL_OFF: i64 = 20;
 
     #[derive(Debug, Clone)]
     enum Op {
@@ -493,6 +564,7 @@ mod tests {
             a: usize,
             b: usize,
             named: Option<usize>,
+            country: Option<usize>,
             ttl: i64,
         },
         Close(usize),
@@ -502,25 +574,57 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            6 => (0..4usize, 0..4usize, proptest::option::weighted(0.2, 0..3usize), 1..50i64)
-                .prop_map(|(a, b, named, ttl)| Op::Create { a, b, named, ttl }),
+            6 => (
+                0..5usize,
+                0..5usize,
+                proptest::option::weighted(0.2, 0..4usize),
+                proptest::option::weighted(0.15, 0..2usize),
+                1..50i64,
+            )
+                .prop_map(|(a, b, named, country, ttl)| Op::Create { a, b, named, country, ttl }),
             2 => (0..20usize).prop_map(Op::Close),
             2 => (1..30i64).prop_map(Op::Advance),
-            1 => (0..3usize).prop_map(Op::Drain),
+            1 => (0..4usize).prop_map(Op::Drain),
         ]
     }
 
-    /// What the model remembers of a booking: (number index, a, b, expires, closed).
-    type Model = Vec<(usize, usize, usize, i64, bool)>;
+    /// What the model remembers of a booking.
+    #[derive(Debug, Clone)]
+    struct Held {
+        number: usize,
+        a: usize,
+        b: usize,
+        expires: i64,
+        closed: Option<i64>,
+    }
 
-    fn active(model: &Model, now: i64) -> impl Iterator<Item = &(usize, usize, usize, i64, bool)> {
-        model.iter().filter(move |m| !m.4 && m.3 > now)
+    impl Held {
+        fn active(&self, now: i64) -> bool {
+            self.closed.is_none() && self.expires > now
+        }
+
+        /// When it stopped routing (or will).
+        fn end(&self) -> i64 {
+            self.closed.map_or(self.expires, |c| c.min(self.expires))
+        }
+
+        fn has(&self, p: usize) -> bool {
+            self.a == p || self.b == p
+        }
+    }
+
+    type Model = Vec<Held>;
+
+    fn active(model: &Model, now: i64) -> impl Iterator<Item = &Held> {
+        model.iter().filter(move |m| m.active(now))
     }
 
     async fn run(ops: Vec<Op>) {
         let db = crate::storage::test_db().await;
         for (i, n) in NUMBERS.iter().enumerate() {
-            pool::add(&db, n, "exotel", i == RESERVED, 0).await.unwrap();
+            pool::add(&db, n, "exotel", i == RESERVED, None, 0)
+                .await
+                .unwrap();
         }
         let region = Region::parse("IN").unwrap();
         let mut now = 1_000i64;
@@ -529,7 +633,13 @@ mod tests {
         let mut drained: HashSet<usize> = HashSet::new();
         for op in ops {
             match op {
-                Op::Create { a, b, named, ttl } if a != b => {
+                Op::Create {
+                    a,
+                    b,
+                    named,
+                    country,
+                    ttl,
+                } if a != b => {
                     let new = NewBooking {
                         party_a: PhoneNumber::parse(PEOPLE[a], region).unwrap(),
                         party_b: PhoneNumber::parse(PEOPLE[b], region).unwrap(),
@@ -539,26 +649,59 @@ mod tests {
                             .map(|n| PhoneNumber::parse(NUMBERS[n], region).unwrap()),
                         provider: None,
                         pin_mode: crate::domain::PinMode::default(),
+                        country: country.map(|c| COUNTRIES[c].to_owned()),
                     };
                     let id = format!("bk_{}", ids.len());
                     let holds = |n: usize| {
-                        active(&model, now)
-                            .any(|m| m.0 == n && [m.1, m.2].iter().any(|p| *p == a || *p == b))
+                        active(&model, now).any(|m| m.number == n && (m.has(a) || m.has(b)))
                     };
-                    let load = |n: usize| active(&model, now).filter(|m| m.0 == n).count();
+                    let load = |n: usize| active(&model, now).filter(|m| m.number == n).count();
+                    let countries = match country {
+                        Some(c) => vec![c],
+                        None => vec![PERSON_COUNTRY[a], PERSON_COUNTRY[b]],
+                    };
+                    let cooling = |n: usize| {
+                        model.iter().any(|m| {
+                            m.number == n && m.has(a) && m.has(b) && m.end() > now - COOL_OFF
+                        })
+                    };
+                    let known = |n: usize| {
+                        model
+                            .iter()
+                            .any(|m| m.number == n && (m.has(a) || m.has(b)))
+                    };
                     let eligible: Vec<usize> = (0..NUMBERS.len())
-                        .filter(|n| *n != RESERVED && !drained.contains(n) && !holds(*n))
+                        .filter(|n| {
+                            *n != RESERVED
+                                && !drained.contains(n)
+                                && !holds(*n)
+                                && countries.contains(&NUMBER_COUNTRY[*n])
+                                && !cooling(*n)
+                        })
                         .collect();
-                    match (create(&db, &new, &id, now).await, named) {
+                    match (create(&db, &new, &id, COOL_OFF, now).await, named) {
                         (Ok(bk), None) => {
                             let n = NUMBERS
                                 .iter()
                                 .position(|x| *x == bk.virtual_number.as_ref())
                                 .unwrap();
                             assert!(eligible.contains(&n), "allocated an ineligible number");
-                            let least = eligible.iter().map(|e| load(*e)).min().unwrap();
+                            let sticky = eligible.iter().any(|e| known(*e));
+                            assert_eq!(known(n), sticky, "a known number was passed over");
+                            let least = eligible
+                                .iter()
+                                .filter(|e| known(**e) == sticky)
+                                .map(|e| load(*e))
+                                .min()
+                                .unwrap();
                             assert_eq!(load(n), least, "not the least loaded number");
-                            model.push((n, a, b, now + ttl, false));
+                            model.push(Held {
+                                number: n,
+                                a,
+                                b,
+                                expires: now + ttl,
+                                closed: None,
+                            });
                             ids.push(id);
                         }
                         (Ok(_), Some(n)) => {
@@ -566,7 +709,13 @@ mod tests {
                                 !drained.contains(&n) && !holds(n),
                                 "named booking broke the rule"
                             );
-                            model.push((n, a, b, now + ttl, false));
+                            model.push(Held {
+                                number: n,
+                                a,
+                                b,
+                                expires: now + ttl,
+                                closed: None,
+                            });
                             ids.push(id);
                         }
                         (Err(CreateError::PoolExhausted), None) => {
@@ -581,7 +730,7 @@ mod tests {
                 Op::Close(i) => {
                     if let Some(id) = ids.get(i) {
                         close(&db, id, now).await.unwrap();
-                        model[i].4 = true;
+                        model[i].closed.get_or_insert(now);
                     }
                 }
                 Op::Advance(ms) => now += ms,
@@ -607,7 +756,7 @@ mod tests {
             let counts = pool::list(&db, now).await.unwrap();
             for (n, v) in counts.iter().enumerate() {
                 let want = active(&model, now)
-                    .filter(|m| NUMBERS[m.0] == v.number)
+                    .filter(|m| NUMBERS[m.number] == v.number)
                     .count();
                 assert_eq!(
                     v.active_bookings as usize, want,
@@ -642,9 +791,16 @@ mod tests {
             "USING INDEX bookings_party_a (party_a=?)",
             "USING INDEX bookings_party_b (party_b=?)",
             "USING INDEX bookings_virtual_number (virtual_number=? AND expires_at>?)",
+            "USING INDEX bookings_closed_a (party_a=? AND virtual_number=?)",
+            "USING INDEX bookings_closed_b (party_b=? AND virtual_number=?)",
         ] {
             assert!(plan.contains(search), "{plan}");
         }
+        // Sticky and cool-off read the parties' own entries, never every booking.
+        assert!(
+            !plan.contains("SCAN bookings") && !plan.contains("SCAN k"),
+            "{plan}"
+        );
     }
 
     proptest! {
@@ -652,7 +808,9 @@ mod tests {
 
         /// Any sequence of creates, closes, expiries and drains never yields two active
         /// bookings sharing a party and a virtual number, never allocates a drained or
-        /// reserved number, always takes the least loaded one, and refuses only when no
+        /// reserved number, nor one of another country than the parties' (or the one named),
+        /// nor one the same two parties shared within the cool-off; takes a number a party
+        /// knows when one is eligible, the least loaded among those, and refuses only when no
         /// number is eligible.
         #[test]
         fn the_allocation_rule_holds_for_any_sequence(ops in proptest::collection::vec(op(), 1..40)) {

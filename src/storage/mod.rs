@@ -253,6 +253,9 @@ impl Db {
         orders::fill_search_keys(self)
             .await
             .context("writing the search keys of orders stored before migration 0013")?;
+        pool::fill_countries(self)
+            .await
+            .context("writing the countries of virtual numbers stored before migration 0018")?;
         Ok(())
     }
 

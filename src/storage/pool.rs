@@ -20,6 +20,11 @@ pub struct VirtualNumber {
     pub active_bookings: i64,
     /// How its bridges are dialled (migration 0014); its `language` is its greetings'.
     pub options: crate::domain::CallOptions,
+    /// ISO 3166-1 alpha-2, derived from the number ([`crate::domain::PhoneNumber::country`],
+    /// migration 0018); `None` for a number of no country. Allocation matches it.
+    pub country: Option<String>,
+    /// Where in its country, as the provider or the operator gave it; shown, not matched.
+    pub region: Option<String>,
 }
 
 /// Why a number was not added.
@@ -32,6 +37,7 @@ pub enum AddError {
 }
 
 const SELECT: &str = "select v.number, v.provider, v.reserved, v.drained_at, v.created_at,
+        v.country, v.region,
         v.language, v.ring_timeout_secs, v.max_conversation_secs, v.record, v.whisper,
         (select count(*) from bookings b
           where b.virtual_number = v.number and b.closed_at is null and b.expires_at > $1)
@@ -47,17 +53,27 @@ fn from_row(row: &AnyRow) -> Result<VirtualNumber, super::Error> {
         created_at: row.try_get("created_at")?,
         active_bookings: row.try_get("active_bookings")?,
         options: super::call_options::from_row(row)?,
+        country: row.try_get("country")?,
+        region: row.try_get("region")?,
     })
 }
 
-/// Adds a number (E.164) to the pool.
+/// The country stored for `number` (E.164): the one its digits place it in.
+fn country_of(number: &str) -> Option<String> {
+    crate::domain::PhoneNumber::from_e164(number).and_then(|n| n.country())
+}
+
+/// Adds a number (E.164) to the pool, with the country its digits place it in and the
+/// `region` given (free text, at most 64 characters, checked by the caller).
 pub async fn add(
     db: &Db,
     number: &str,
     provider: &str,
     reserved: bool,
+    region: Option<&str>,
     now_ms: i64,
 ) -> Result<VirtualNumber, AddError> {
+    let country = country_of(number);
     let mut tx = db.begin_write().await?;
     let exists = sqlx::query("select 1 from virtual_numbers where number = $1")
         .bind(number)
@@ -67,12 +83,15 @@ pub async fn add(
         return Err(AddError::Exists);
     }
     sqlx::query(
-        "insert into virtual_numbers (number, provider, reserved, created_at) values ($1, $2, $3, $4)",
+        "insert into virtual_numbers (number, provider, reserved, created_at, country, region)
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(number)
     .bind(provider)
     .bind(i64::from(reserved))
     .bind(now_ms)
+    .bind(&country)
+    .bind(region)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -84,7 +103,31 @@ pub async fn add(
         created_at: now_ms,
         active_bookings: 0,
         options: crate::domain::CallOptions::default(),
+        country,
+        region: region.map(str::to_owned),
     })
+}
+
+/// Writes the country of every number stored without one (added before migration 0018): SQL
+/// alone can not read a country from a number's digits on both engines. Run with the
+/// migrations; a number of no country is looked at again at each start, which costs one row.
+///
+/// Errors: the database's.
+pub async fn fill_countries(db: &Db) -> Result<(), super::Error> {
+    let rows = sqlx::query("select number from virtual_numbers where country is null")
+        .fetch_all(db.pool())
+        .await?;
+    for row in rows {
+        let number: String = row.try_get("number")?;
+        if let Some(country) = country_of(&number) {
+            sqlx::query("update virtual_numbers set country = $1 where number = $2")
+                .bind(country)
+                .bind(&number)
+                .execute(db.pool())
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Every number of the pool with its count of active bookings, in number order.
@@ -178,4 +221,155 @@ impl From<sqlx::Error> for AddError {
     fn from(e: sqlx::Error) -> Self {
         Self::Database(e.into())
     }
+}
+
+/// The pool of one country and provider as the dashboard and `/metrics` show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolGroup {
+    /// ISO 3166-1 alpha-2; `""` for numbers of no country.
+    pub country: String,
+    /// `exotel`, `twilio`, ...; `any` for refusals of bookings that named no provider.
+    pub provider: String,
+    /// Numbers in the pool, reserved and drained ones included.
+    pub numbers: i64,
+    /// Numbers that take calls: all of them, until numbers have a health of their own.
+    pub healthy: i64,
+    /// Numbers allocation may give: not reserved, not drained.
+    pub allocatable: i64,
+    /// The most bookings one party has active on these numbers now.
+    pub busiest_load: i64,
+    /// Allocations refused for want of a number since the time asked for.
+    pub refused: i64,
+}
+
+impl PoolGroup {
+    /// How many more bookings the busiest party can be given here: allocatable numbers less
+    /// its load (a party holds each number once, so a pool needs the most concurrent
+    /// bookings of one party + 1 numbers to never refuse). Negative when drains took numbers
+    /// its bookings still hold.
+    pub fn headroom(&self) -> i64 {
+        self.allocatable - self.busiest_load
+    }
+}
+
+/// [`groups`]' count of numbers: `$1` and `$2` the country and provider wanted (`''`: all).
+const NUMBERS_BY_GROUP: &str = "select coalesce(country, '') as country, provider,
+                count(*) as numbers,
+                sum(case when reserved = 0 and drained_at is null then 1 else 0 end) as allocatable
+         from virtual_numbers
+         where ($1 = '' or coalesce(country, '') = $1) and ($2 = '' or provider = $2)
+         group by coalesce(country, ''), provider";
+
+/// [`groups`]' busiest party: `$1` now (ms), `$2` and `$3` the country and provider wanted.
+/// Reads every active booking of the numbers wanted (by the partial index of active bookings).
+const BUSIEST_BY_GROUP: &str = "select country, provider, max(n) as busiest from (
+             select coalesce(w.country, '') as country, w.provider, parties.p, count(*) as n
+             from (select virtual_number, party_a as p from bookings
+                    where closed_at is null and expires_at > $1
+                   union all
+                   select virtual_number, party_b as p from bookings
+                    where closed_at is null and expires_at > $1) as parties
+             join virtual_numbers w on w.number = parties.virtual_number
+             where ($2 = '' or coalesce(w.country, '') = $2) and ($3 = '' or w.provider = $3)
+             group by coalesce(w.country, ''), w.provider, parties.p) as loads
+         group by country, provider";
+
+/// [`groups`]' refusals: `$1` since (ms), `$2` and `$3` the country and provider wanted.
+const REFUSED_BY_GROUP: &str = "select country, provider, count(*) as refused
+         from allocation_refusals
+         where refused_at > $1 and ($2 = '' or country = $2) and ($3 = '' or provider = $3)
+         group by country, provider";
+
+/// The pool by country and provider (of `country` and `provider` only when not empty), with
+/// the refusals since `refused_since` (unix ms), at `now_ms`; in country, then provider order.
+/// A country and provider with refusals and no number is there too.
+///
+/// Errors: the database's.
+pub async fn groups(
+    db: &Db,
+    country: &str,
+    provider: &str,
+    refused_since: i64,
+    now_ms: i64,
+) -> Result<Vec<PoolGroup>, super::Error> {
+    use std::collections::BTreeMap;
+    let numbers = sqlx::query(NUMBERS_BY_GROUP)
+        .bind(country)
+        .bind(provider)
+        .fetch_all(db.pool())
+        .await?;
+    let busiest = sqlx::query(BUSIEST_BY_GROUP)
+        .bind(now_ms)
+        .bind(country)
+        .bind(provider)
+        .fetch_all(db.pool())
+        .await?;
+    let refused = sqlx::query(REFUSED_BY_GROUP)
+        .bind(refused_since)
+        .bind(country)
+        .bind(provider)
+        .fetch_all(db.pool())
+        .await?;
+    let mut groups: BTreeMap<(String, String), PoolGroup> = BTreeMap::new();
+    for row in &numbers {
+        let g = group_of(&mut groups, row)?;
+        g.numbers = row.try_get("numbers")?;
+        g.healthy = g.numbers;
+        g.allocatable = row.try_get::<Option<i64>, _>("allocatable")?.unwrap_or(0);
+    }
+    for row in &busiest {
+        group_of(&mut groups, row)?.busiest_load =
+            row.try_get::<Option<i64>, _>("busiest")?.unwrap_or(0);
+    }
+    for row in &refused {
+        group_of(&mut groups, row)?.refused = row.try_get("refused")?;
+    }
+    Ok(groups.into_values().collect())
+}
+
+/// The group of `row`'s `country` and `provider` in `groups`, added empty when new.
+fn group_of<'a>(
+    groups: &'a mut std::collections::BTreeMap<(String, String), PoolGroup>,
+    row: &AnyRow,
+) -> Result<&'a mut PoolGroup, super::Error> {
+    let country: String = row.try_get("country")?;
+    let provider: String = row.try_get("provider")?;
+    Ok(groups
+        .entry((country.clone(), provider.clone()))
+        .or_insert_with(|| PoolGroup {
+            country,
+            provider,
+            numbers: 0,
+            healthy: 0,
+            allocatable: 0,
+            busiest_load: 0,
+            refused: 0,
+        }))
+}
+
+/// Records an allocation refused for want of a number of `country` (`""`: any) and
+/// `provider` (`any` when the booking named none) at `now_ms`, and forgets those older than a
+/// day, which no view shows.
+///
+/// Errors: the database's.
+pub async fn record_refusal(
+    db: &Db,
+    country: &str,
+    provider: &str,
+    now_ms: i64,
+) -> Result<(), super::Error> {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    sqlx::query("delete from allocation_refusals where refused_at <= $1")
+        .bind(now_ms - DAY_MS)
+        .execute(db.pool())
+        .await?;
+    sqlx::query(
+        "insert into allocation_refusals (country, provider, refused_at) values ($1, $2, $3)",
+    )
+    .bind(country)
+    .bind(provider)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }

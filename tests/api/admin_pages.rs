@@ -319,6 +319,10 @@ async fn numbers_and_bookings_are_managed_from_their_page() {
     let (_, page) = get(&app, &cookie, "/admin/bookings").await;
     let numbers = element(&page, "table", "numbers");
     assert!(numbers.contains("+917314853246"));
+    assert!(
+        numbers.contains(r#"<td data-label="Country">IN</td>"#),
+        "the number's country: {numbers}"
+    );
     let bookings = element(&page, "table", "bookings");
     assert!(bookings.contains("ride-42"));
     let start = bookings.find("bk_").unwrap();

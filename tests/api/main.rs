@@ -4,6 +4,7 @@
 mod abuse;
 mod admin_pages;
 mod admin_security;
+mod allocation;
 mod bookings;
 mod bridging;
 mod calls;

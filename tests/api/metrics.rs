@@ -157,7 +157,7 @@ async fn metrics_count_exotel_pin_steps_and_their_latency_with_bounded_labels_an
     // Labels are bounded values; no number, PIN, CallSid, order id or secret anywhere.
     let allowed = [
         "provider", "applet", "decision", "outcome", "reason", "kind", "cache", "result", "type",
-        "le", "scope", "class", "version",
+        "le", "scope", "class", "version", "country",
     ];
     // The guessing gauges alone are labelled by virtual number: the business's own published
     // number, which every customer sees as caller ID.

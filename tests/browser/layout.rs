@@ -318,9 +318,18 @@ async fn the_dashboard_charts_scale_to_a_laptop_and_a_phone_with_readable_labels
         let b = Browser::start_with(name, window).await;
         b.app.create_order("OD-LAYOUT-0001", "4821").await;
         bridged_call(&b, "0f4bd1ee8a4c59c3a6b2e1a9d7c41b9a").await;
+        let r = b
+            .app
+            .post_api(
+                "/virtual-numbers",
+                &json!({"number": "+917314850001", "provider": "exotel"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
         b.sign_in().await;
         b.visit("/admin", "dashboard").await;
         b.element("svg.chart").await;
+        assert_fits(&b, window, "#pool", "the dashboard's pool table").await;
         // The charts are further down: a picture of each.
         for id in ["hourly-chart", "daily-chart"] {
             shot_at(&b, &format!("#{id}"), id).await;

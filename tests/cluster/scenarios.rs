@@ -301,6 +301,115 @@ async fn two_instances_allocating_at_once_never_break_the_pool_rule() {
     }
 }
 
+/// Books each pair of `pairs` at once, alternately through `a` and `b`: (status, body) in
+/// the pairs' order.
+async fn book_at_once(
+    a: &Arc<Instance>,
+    b: &Arc<Instance>,
+    pairs: &[(String, String)],
+) -> Vec<(u16, Value)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (party_a, party_b)) in pairs.iter().cloned().enumerate() {
+        let instance = Arc::clone(if i % 2 == 0 { a } else { b });
+        tasks.spawn(async move {
+            let body = json!({"party_a": party_a, "party_b": party_b});
+            (i, instance.post_json("/bookings", body).await)
+        });
+    }
+    let mut answers = vec![(0, Value::Null); pairs.len()];
+    while let Some(done) = tasks.join_next().await {
+        let (i, answer) = done.unwrap();
+        answers[i] = answer;
+    }
+    answers
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it"]
+async fn two_instances_allocating_at_once_keep_country_and_cool_off() {
+    let db = fresh_database().await;
+    let codes = [("PINBRIDGE_ALLOWED_COUNTRY_CODES", "91,1")];
+    let a = Arc::new(Instance::start("a", &db, &codes));
+    let b = Arc::new(Instance::start("b", &db, &codes));
+    // The US number comes first in number order: only the country rule keeps it from Indian
+    // bookings.
+    let pool = [
+        ("+12015550124", "twilio"),
+        ("+917314850001", "exotel"),
+        ("+917314850002", "exotel"),
+    ];
+    for (number, provider) in pool {
+        let (status, body) = a
+            .post_json(
+                "/virtual-numbers",
+                json!({"number": number, "provider": provider}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let indian = |n: &str| n.starts_with("+91");
+    let pairs: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("0770956{i:04}"), format!("0981234{i:04}")))
+        .collect();
+
+    let first = book_at_once(&a, &b, &pairs).await;
+    let mut before = Vec::new();
+    for (status, body) in &first {
+        assert_eq!(*status, 201, "{body}");
+        let number = body["virtual_number"].as_str().unwrap().to_owned();
+        assert!(indian(&number), "an Indian booking got {number}");
+        assert_eq!(
+            a.delete(&format!(
+                "/bookings/{}",
+                body["booking_id"].as_str().unwrap()
+            ))
+            .await,
+            200
+        );
+        before.push(number);
+    }
+
+    // Booked again within the cool-off, each pair gets the other Indian number.
+    let second = book_at_once(&a, &b, &pairs).await;
+    for ((status, body), was) in second.iter().zip(&before) {
+        assert_eq!(*status, 201, "{body}");
+        let number = body["virtual_number"].as_str().unwrap();
+        assert!(indian(number), "an Indian booking got {number}");
+        assert_ne!(
+            number, was,
+            "the same pair got the same number within the cool-off"
+        );
+        assert_eq!(
+            b.delete(&format!(
+                "/bookings/{}",
+                body["booking_id"].as_str().unwrap()
+            ))
+            .await,
+            200
+        );
+    }
+
+    // Both Indian numbers cool off for every pair now: refused, never the US number.
+    for (status, body) in book_at_once(&a, &b, &pairs).await {
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"]["code"], "pool_exhausted", "{body}");
+    }
+
+    // One rider with four new drivers at once: each Indian number once, the rest refused.
+    let rider = "07709569999";
+    let many: Vec<(String, String)> = (0..4)
+        .map(|i| (rider.to_owned(), format!("0981239{i:04}")))
+        .collect();
+    let answers = book_at_once(&a, &b, &many).await;
+    let mut held: Vec<&str> = answers
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, body)| body["virtual_number"].as_str().unwrap())
+        .collect();
+    held.sort_unstable();
+    assert_eq!(held, ["+917314850001", "+917314850002"], "{answers:?}");
+}
+
 /// What Exotel's Greeting applet on `instance` speaks to a new call `sid`.
 async fn greeting(instance: &Instance, sid: &str) -> String {
     instance

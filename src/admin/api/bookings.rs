@@ -54,6 +54,10 @@ pub struct CreateBooking {
     pub virtual_number: Option<String>,
     /// Allocate among this provider's numbers only.
     pub provider: Option<String>,
+    /// Allocate among this country's numbers (ISO 3166-1 alpha-2, `IN`) instead of the
+    /// parties' own (party A's or party B's).
+    #[schema(example = "IN")]
+    pub country: Option<String>,
     /// The language the call speaks, a BCP 47 primary tag (`en`, `hi`); absent: the virtual
     /// number's.
     #[schema(example = "hi")]
@@ -177,7 +181,9 @@ impl BookingView {
 /// Create a booking.
 ///
 /// Its two parties reach each other through one virtual number of the pool, allocated so that
-/// neither party holds it in another active booking. Answers 201 with the booking and its
+/// neither party holds it in another active booking: a number of the parties' country (or of
+/// `country`), one a party already knows first, never one the same two parties shared within
+/// `PINBRIDGE_BOOKING_COOL_OFF`, then the least loaded. Answers 201 with the booking and its
 /// virtual number.
 #[utoipa::path(
     operation_id = "create_booking",
@@ -187,9 +193,9 @@ impl BookingView {
     request_body = CreateBooking,
     responses(
         (status = 201, description = "The booking, with its virtual number.", body = BookingView),
-        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_country`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 403, description = "`pii_required`: a party PIN was chosen with a token without `:pii`.", body = ErrorBody),
-        (status = 409, description = "`pool_exhausted` (no number is free for both parties), `participant_conflict` (the named number is held by a party already), `virtual_number_drained`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
+        (status = 409, description = "`pool_exhausted` (no number of their country and the provider is free for both parties), `participant_conflict` (the named number is held by a party already), `virtual_number_drained`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
     )
 )]
 async fn create(
@@ -207,6 +213,7 @@ async fn create(
         expires_at: b.expires_at.as_deref(),
         virtual_number: b.virtual_number.as_deref(),
         provider: b.provider.as_deref(),
+        country: b.country.as_deref(),
     };
     let default_ttl =
         i64::try_from(state.settings.retention.booking_ttl.as_millis()).unwrap_or(i64::MAX / 2);
@@ -216,6 +223,7 @@ async fn create(
                 "party_a" | "party_b" => "invalid_party",
                 "virtual_number" => "invalid_virtual_number",
                 "provider" => "invalid_provider",
+                "country" => "invalid_country",
                 "reference" => "invalid_reference",
                 _ => "invalid_expiry",
             };
@@ -234,7 +242,7 @@ async fn create(
         ..new
     };
     let booking_id = format!("bk_{}", random_token(22));
-    let booking = bookings::create(&state.db, &new, &booking_id, now)
+    let booking = crate::admin::allocation::create_booking(&state, &new, &booking_id, now)
         .await
         .map_err(|e| match e {
             CreateError::PoolExhausted => ApiError::conflict("pool_exhausted", e.to_string()),

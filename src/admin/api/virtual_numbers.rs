@@ -39,6 +39,10 @@ pub struct AddNumber {
     /// Reserved numbers are only given to bookings that name them. Default false.
     #[serde(default)]
     pub reserved: bool,
+    /// Where in its country the number is, as the provider lists it (`KA`, `Karnataka`): at
+    /// most 64 characters, shown only. The country itself comes from the number.
+    #[schema(example = "KA")]
+    pub region: Option<String>,
     /// The language its callers hear, a BCP 47 primary tag (`en`, `hi`); absent:
     /// `PINBRIDGE_DEFAULT_LANGUAGE`. The greetings page sets it too.
     #[schema(example = "hi")]
@@ -102,6 +106,12 @@ pub struct NumberView {
     pub provider: String,
     /// Given only to bookings that name it.
     pub reserved: bool,
+    /// ISO 3166-1 alpha-2, from the number (`IN` for `+91...`); bookings of parties of this
+    /// country are given it. `null` for a number of no country.
+    #[schema(example = "IN")]
+    pub country: Option<String>,
+    /// Where in its country, as given when it was added.
+    pub region: Option<String>,
     /// `active`, or `drained` (no new bookings; existing ones go on).
     #[schema(schema_with = super::openapi::number_status)]
     pub status: &'static str,
@@ -148,6 +158,8 @@ impl From<VirtualNumber> for NumberView {
             number: v.number,
             provider: v.provider,
             reserved: v.reserved,
+            country: v.country,
+            region: v.region,
             active_bookings: v.active_bookings,
             language: v.options.language,
             ring_timeout_secs: v.options.ring_timeout_secs,
@@ -184,7 +196,7 @@ fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
     request_body = AddNumber,
     responses(
         (status = 201, description = "The number, added to the pool.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_region`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 409, description = "`virtual_number_exists`: the number is in the pool already.", body = ErrorBody),
     )
 )]
@@ -201,6 +213,16 @@ async fn add(
             format!("provider is one of {}", PROVIDERS.join(", ")),
         ));
     }
+    let region = match body.region.as_deref().map(str::trim) {
+        Some(r) if r.chars().count() > 64 || r.chars().any(char::is_control) => {
+            return Err(ApiError::bad_request(
+                "invalid_region",
+                "region: at most 64 characters, no control characters",
+            ));
+        }
+        Some("") | None => None,
+        Some(r) => Some(r.to_owned()),
+    };
     let options = super::call_options::checked(CallOptions {
         language: body.language,
         ring_timeout_secs: body.ring_timeout_secs,
@@ -213,6 +235,7 @@ async fn add(
         number.as_ref(),
         &body.provider,
         body.reserved,
+        region.as_deref(),
         now_ms(),
     )
     .await

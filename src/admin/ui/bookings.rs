@@ -35,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct NumberRow {
     number: String,
     provider: String,
+    /// `IN`, then the region where one was given (`IN, KA`); `—` for a number of no country.
+    country: String,
     reserved: bool,
     drained: bool,
     active_bookings: i64,
@@ -131,6 +133,12 @@ impl BookingsPage {
                         language: None,
                         ..v.options
                     }),
+                    country: match (v.country, v.region) {
+                        (Some(c), Some(r)) => format!("{c}, {r}"),
+                        (Some(c), None) => c,
+                        (None, Some(r)) => r,
+                        (None, None) => "—".into(),
+                    },
                     number: v.number,
                     provider: v.provider,
                     reserved: v.reserved,
@@ -243,6 +251,7 @@ async fn add_number(
                     number.as_ref(),
                     &form.vn_provider,
                     form.vn_reserved.is_some(),
+                    None,
                     now_ms(),
                 )
                 .await
@@ -485,6 +494,7 @@ async fn create_booking(
                 expires_at: None,
                 virtual_number: None,
                 provider: None,
+                country: None,
             };
             let default_ttl = i64::try_from(state.settings.retention.booking_ttl.as_millis())
                 .unwrap_or(i64::MAX / 2);
@@ -501,7 +511,9 @@ async fn create_booking(
                 }
                 Ok(new) => {
                     let booking_id = format!("bk_{}", random_token(22));
-                    match bookings::create(&state.db, &new, &booking_id, now).await {
+                    match crate::admin::allocation::create_booking(&state, &new, &booking_id, now)
+                        .await
+                    {
                         Ok(b) => {
                             tracing::info!(booking.id = %b.booking_id, admin.token = %session.token_name, "booking created in the admin UI");
                             return Ok(done("booking-created", &b.booking_id));

@@ -57,6 +57,26 @@ struct DashboardPage {
     median_ms: String,
     p99_ms: String,
     guessing: Vec<GuessingRow>,
+    /// The pool by country and provider.
+    pool: Vec<PoolRow>,
+    /// `PINBRIDGE_POOL_HEADROOM_ALERT`: rows under it are flagged.
+    headroom_alert: i64,
+}
+
+/// One row of the pool table: the numbers of one country and provider, and how full they are.
+struct PoolRow {
+    /// `IN`, or `—` for numbers of no country.
+    country: String,
+    /// `exotel`, ...; `any` for refusals of bookings that named no provider.
+    provider: String,
+    numbers: i64,
+    healthy: i64,
+    allocatable: i64,
+    busiest: i64,
+    /// Allocatable numbers less the busiest party's load.
+    headroom: i64,
+    /// Allocations refused over the last 24 hours.
+    refused: i64,
 }
 
 /// One row of the guessing table: a virtual number (or the orders valid on every number).
@@ -332,6 +352,25 @@ async fn page(
         .iter()
         .map(|e| GuessingRow::of(e, budget, &session, now, tz))
         .collect();
+    let pool = crate::storage::pool::groups(db, "", "", now - 24 * HOUR_MS, now)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|g| PoolRow {
+            headroom: g.headroom(),
+            country: if g.country.is_empty() {
+                "—".into()
+            } else {
+                g.country
+            },
+            provider: g.provider,
+            numbers: g.numbers,
+            healthy: g.healthy,
+            allocatable: g.allocatable,
+            busiest: g.busiest_load,
+            refused: g.refused,
+        })
+        .collect();
     let new_install = !stats::in_use(db).await.map_err(unavailable)?;
 
     let hourly_series = series(&hourly, &hour_starts);
@@ -389,6 +428,8 @@ async fn page(
         median_ms: millis(latency.first().copied().flatten()),
         p99_ms: millis(latency.get(1).copied().flatten()),
         guessing,
+        pool,
+        headroom_alert: i64::from(state.settings.allocation.headroom_alert),
     };
     html(StatusCode::OK, &page)
 }

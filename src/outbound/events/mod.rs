@@ -1,5 +1,5 @@
 //! Event webhooks: `call.completed`, `call.unanswered`, `call.reconciled`, `pin.locked`,
-//! `pin.budget_spent` and `booking.expired`,
+//! `pin.budget_spent`, `booking.expired`, `pool.allocation_refused` and `pool.headroom_low`,
 //! posted as signed JSON to the business's endpoint (`PINBRIDGE_EVENTS_URL`).
 //!
 //! An event is stored in the outbox ([`crate::storage::outbox`]) in the path of the request
@@ -22,7 +22,9 @@ mod payload;
 mod signature;
 
 pub use endpoint::{EndpointError, check_endpoint, forbidden_address};
-pub use payload::{CallData, EventKind, PinBudgetSpentData, PinLockedData, ReconciledData};
+pub use payload::{
+    CallData, EventKind, PinBudgetSpentData, PinLockedData, PoolData, ReconciledData,
+};
 pub use signature::{SIGNATURE_HEADER, SIGNATURE_TOLERANCE, sign, verify};
 
 use std::sync::Arc;

@@ -22,11 +22,17 @@ pub enum EventKind {
     /// A call whose end report never came was closed by the reconciler, with the outcome its
     /// provider's call-details API gave, or `unknown`.
     CallReconciled,
+    /// A booking was refused `pool_exhausted`: no number of its country and provider was free
+    /// for both parties.
+    PoolAllocationRefused,
+    /// A booking left the busiest party of its country and provider fewer free numbers than
+    /// `PINBRIDGE_POOL_HEADROOM_ALERT`.
+    PoolHeadroomLow,
 }
 
 impl EventKind {
     /// `call.completed`, `call.unanswered`, `pin.locked`, `pin.budget_spent`,
-    /// `booking.expired`, `call.reconciled`.
+    /// `booking.expired`, `call.reconciled`, `pool.allocation_refused`, `pool.headroom_low`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CallCompleted => "call.completed",
@@ -35,6 +41,8 @@ impl EventKind {
             Self::PinBudgetSpent => "pin.budget_spent",
             Self::BookingExpired => "booking.expired",
             Self::CallReconciled => "call.reconciled",
+            Self::PoolAllocationRefused => "pool.allocation_refused",
+            Self::PoolHeadroomLow => "pool.headroom_low",
         }
     }
 
@@ -47,6 +55,8 @@ impl EventKind {
             Self::PinBudgetSpent,
             Self::BookingExpired,
             Self::CallReconciled,
+            Self::PoolAllocationRefused,
+            Self::PoolHeadroomLow,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -160,6 +170,31 @@ pub struct PinBudgetSpentData {
 }
 
 impl PinBudgetSpentData {
+    /// As the `data` argument of [`Events::emit`].
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The `data` of `pool.allocation_refused` and `pool.headroom_low`: the part of the pool
+/// concerned and how full it is; no party's number.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PoolData {
+    /// ISO 3166-1 alpha-2 of the numbers asked for; `""`: any country.
+    pub country: String,
+    /// `exotel`, `twilio`, ...; `any` when the booking named no provider.
+    pub provider: String,
+    /// Numbers of that country and provider allocation may give (not reserved, not drained).
+    pub allocatable_numbers: i64,
+    /// The most bookings one party has active on them.
+    pub busiest_party_load: i64,
+    /// `allocatable_numbers - busiest_party_load`: further bookings the busiest party can get.
+    pub headroom: i64,
+    /// `PINBRIDGE_POOL_HEADROOM_ALERT`.
+    pub threshold: u32,
+}
+
+impl PoolData {
     /// As the `data` argument of [`Events::emit`].
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
