@@ -177,8 +177,7 @@ impl NewBooking {
         let callers = fields
             .callers
             .map(|raw| {
-                Callers::parse(raw)
-                    .ok_or_else(|| error("callers", "give both, party_a or party_b"))
+                Callers::parse(raw).ok_or_else(|| error("callers", "give both, party_a or party_b"))
             })
             .transpose()?
             .unwrap_or_default();
@@ -263,10 +262,10 @@ impl NewBooking {
             Some(c) => (c.clone(), c.clone()),
             None => {
                 let a = self.party_a.country().unwrap_or_default();
-                let b = self.party_b.as_ref().map_or_else(
-                    || a.clone(),
-                    |b| b.country().unwrap_or_default(),
-                );
+                let b = self
+                    .party_b
+                    .as_ref()
+                    .map_or_else(|| a.clone(), |b| b.country().unwrap_or_default());
                 match (a.is_empty(), b.is_empty()) {
                     (true, false) => (b.clone(), b),
                     (false, true) => (a.clone(), a),

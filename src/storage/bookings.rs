@@ -204,7 +204,9 @@ pub enum AddPartyError {
     SameParty,
     /// The booking's number does not keep the rule with party B, and no other number of its
     /// country and provider does.
-    #[error("party B holds this booking's virtual number (or shared it with party A within the cool-off), and no other virtual number is free for both parties")]
+    #[error(
+        "party B holds this booking's virtual number (or shared it with party A within the cool-off), and no other virtual number is free for both parties"
+    )]
     PoolExhausted,
     #[error(transparent)]
     Database(#[from] super::Error),
@@ -661,9 +663,7 @@ pub async fn find_peer(
         let may_call = callers.may_call(a == caller) && !peer.is_empty();
         Ok(Peer {
             booking_id: r.try_get("booking_id")?,
-            peer: may_call
-                .then(|| stored_number(column, &peer))
-                .transpose()?,
+            peer: may_call.then(|| stored_number(column, &peer)).transpose()?,
             bridge: super::call_options::BridgeOptions {
                 own: super::call_options::from_row(&r)?,
                 reference: r.try_get("reference")?,

@@ -9,8 +9,8 @@ use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
 use crate::domain::{
-    BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, Pin,
-    PinChoice, PinMode, parse_booking_expiry, parse_party_b,
+    BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, Pin, PinChoice,
+    PinMode, parse_booking_expiry, parse_party_b,
 };
 use crate::http::error::{ApiError, ErrorBody};
 use crate::import::admission;

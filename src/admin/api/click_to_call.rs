@@ -266,7 +266,9 @@ async fn booking_plan(
         .ok_or_else(|| ApiError::not_found("no active booking with this booking_id"))?;
     // An active booking has its party B (a pending one is not active).
     let (a, Some(b)) = (booking.party_a, booking.party_b) else {
-        return Err(ApiError::not_found("no active booking with this booking_id"));
+        return Err(ApiError::not_found(
+            "no active booking with this booking_id",
+        ));
     };
     let (from, to) = match from {
         None => (a, b),

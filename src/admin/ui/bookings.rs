@@ -535,10 +535,18 @@ fn check_booking_fields(state: &AppState, form: &BookingForm, errors: &mut FormE
         );
     }
     if !form.callers.is_empty() && Callers::parse(&form.callers).is_none() {
-        errors.add("callers", "Who calls", "choose both, only party A or only party B");
+        errors.add(
+            "callers",
+            "Who calls",
+            "choose both, only party A or only party B",
+        );
     }
     if !form.pin_mode.is_empty() && PinMode::parse(&form.pin_mode).is_none() {
-        errors.add("pin_mode", "Who keys a PIN", "choose unknown callers or always");
+        errors.add(
+            "pin_mode",
+            "Who keys a PIN",
+            "choose unknown callers or always",
+        );
     }
     let pins = form.party_pins.is_some();
     if pins && form.party_b.trim().is_empty() {
