@@ -719,7 +719,8 @@ mod tests {
     enum Op {
         Create {
             a: usize,
-            b: usize,
+            /// `None`: pending, party B added later by [`Op::AddB`].
+            b: Option<usize>,
             named: Option<usize>,
             country: Option<usize>,
             ttl: i64,
@@ -727,13 +728,16 @@ mod tests {
         Close(usize),
         Advance(i64),
         Drain(usize),
+        /// Party B (`.1`) for the booking `.0` from the newest (0: the newest), so that the
+        /// pending bookings just made are the ones most often completed.
+        AddB(usize, usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             6 => (
                 0..5usize,
-                0..5usize,
+                proptest::option::weighted(0.8, 0..5usize),
                 proptest::option::weighted(0.2, 0..4usize),
                 proptest::option::weighted(0.15, 0..2usize),
                 1..50i64,
@@ -742,6 +746,7 @@ mod tests {
             2 => (0..20usize).prop_map(Op::Close),
             2 => (1..30i64).prop_map(Op::Advance),
             1 => (0..4usize).prop_map(Op::Drain),
+            3 => (0..4usize, 0..5usize).prop_map(|(i, b)| Op::AddB(i, b)),
         ]
     }
 
@@ -750,7 +755,7 @@ mod tests {
     struct Held {
         number: usize,
         a: usize,
-        b: usize,
+        b: Option<usize>,
         expires: i64,
         closed: Option<i64>,
     }
@@ -766,7 +771,7 @@ mod tests {
         }
 
         fn has(&self, p: usize) -> bool {
-            self.a == p || self.b == p
+            self.a == p || self.b == Some(p)
         }
     }
 
@@ -774,6 +779,56 @@ mod tests {
 
     fn active(model: &Model, now: i64) -> impl Iterator<Item = &Held> {
         model.iter().filter(move |m| m.active(now))
+    }
+
+    /// The numbers the model allows parties `a` and `b` (`None`: party A alone) among those
+    /// of `countries`, and whether each is known to them and its load: `(number, known, load)`.
+    fn eligible(
+        model: &Model,
+        now: i64,
+        drained: &HashSet<usize>,
+        (a, b): (usize, Option<usize>),
+        countries: &[usize],
+    ) -> Vec<(usize, bool, usize)> {
+        let has = |m: &Held| m.has(a) || b.is_some_and(|b| m.has(b));
+        (0..NUMBERS.len())
+            .filter(|n| {
+                let holds = active(model, now).any(|m| m.number == *n && has(m));
+                let cooling = b.is_some_and(|b| {
+                    model
+                        .iter()
+                        .any(|m| m.number == *n && m.has(a) && m.has(b) && m.end() > now - COOL_OFF)
+                });
+                *n != RESERVED
+                    && !drained.contains(n)
+                    && !holds
+                    && countries.contains(&NUMBER_COUNTRY[*n])
+                    && !cooling
+            })
+            .map(|n| {
+                let known = model.iter().any(|m| m.number == n && has(m));
+                let load = active(model, now).filter(|m| m.number == n).count();
+                (n, known, load)
+            })
+            .collect()
+    }
+
+    /// Panics unless `n` is what the rule gives among `eligible`: a known number when one
+    /// is eligible, the least loaded among those.
+    fn assert_allocated(n: usize, eligible: &[(usize, bool, usize)]) {
+        let (_, known, load) = *eligible
+            .iter()
+            .find(|e| e.0 == n)
+            .expect("allocated an ineligible number");
+        let sticky = eligible.iter().any(|e| e.1);
+        assert_eq!(known, sticky, "a known number was passed over");
+        let least = eligible
+            .iter()
+            .filter(|e| e.1 == sticky)
+            .map(|e| e.2)
+            .min()
+            .unwrap();
+        assert_eq!(load, least, "not the least loaded number");
     }
 
     async fn run(ops: Vec<Op>) {
@@ -796,10 +851,10 @@ mod tests {
                     named,
                     country,
                     ttl,
-                } if a != b => {
+                } if b != Some(a) => {
                     let new = NewBooking {
                         party_a: PhoneNumber::parse(PEOPLE[a], region).unwrap(),
-                        party_b: Some(PhoneNumber::parse(PEOPLE[b], region).unwrap()),
+                        party_b: b.map(|b| PhoneNumber::parse(PEOPLE[b], region).unwrap()),
                         reference: None,
                         expires_at_ms: now + ttl,
                         virtual_number: named
@@ -811,48 +866,21 @@ mod tests {
                     };
                     let id = format!("bk_{}", ids.len());
                     let holds = |n: usize| {
-                        active(&model, now).any(|m| m.number == n && (m.has(a) || m.has(b)))
+                        active(&model, now)
+                            .any(|m| m.number == n && (m.has(a) || b.is_some_and(|b| m.has(b))))
                     };
-                    let load = |n: usize| active(&model, now).filter(|m| m.number == n).count();
                     let countries = match country {
                         Some(c) => vec![c],
-                        None => vec![PERSON_COUNTRY[a], PERSON_COUNTRY[b]],
+                        None => vec![PERSON_COUNTRY[a], PERSON_COUNTRY[b.unwrap_or(a)]],
                     };
-                    let cooling = |n: usize| {
-                        model.iter().any(|m| {
-                            m.number == n && m.has(a) && m.has(b) && m.end() > now - COOL_OFF
-                        })
-                    };
-                    let known = |n: usize| {
-                        model
-                            .iter()
-                            .any(|m| m.number == n && (m.has(a) || m.has(b)))
-                    };
-                    let eligible: Vec<usize> = (0..NUMBERS.len())
-                        .filter(|n| {
-                            *n != RESERVED
-                                && !drained.contains(n)
-                                && !holds(*n)
-                                && countries.contains(&NUMBER_COUNTRY[*n])
-                                && !cooling(*n)
-                        })
-                        .collect();
+                    let eligible = eligible(&model, now, &drained, (a, b), &countries);
                     match (create(&db, &new, &id, COOL_OFF, now).await, named) {
                         (Ok(bk), None) => {
                             let n = NUMBERS
                                 .iter()
                                 .position(|x| *x == bk.virtual_number.as_ref())
                                 .unwrap();
-                            assert!(eligible.contains(&n), "allocated an ineligible number");
-                            let sticky = eligible.iter().any(|e| known(*e));
-                            assert_eq!(known(n), sticky, "a known number was passed over");
-                            let least = eligible
-                                .iter()
-                                .filter(|e| known(**e) == sticky)
-                                .map(|e| load(*e))
-                                .min()
-                                .unwrap();
-                            assert_eq!(load(n), least, "not the least loaded number");
+                            assert_allocated(n, &eligible);
                             model.push(Held {
                                 number: n,
                                 a,
@@ -895,6 +923,52 @@ mod tests {
                 Op::Drain(n) => {
                     pool::drain(&db, NUMBERS[n], now).await.unwrap();
                     drained.insert(n);
+                }
+                Op::AddB(back, b) => {
+                    let Some(i) = ids.len().checked_sub(back + 1) else {
+                        continue;
+                    };
+                    let id = &ids[i];
+                    let party_b = PhoneNumber::parse(PEOPLE[b], region).unwrap();
+                    let held = model[i].clone();
+                    let added = add_party_b(&db, id, &party_b, COOL_OFF, now).await;
+                    let (current, a) = (held.number, held.a);
+                    let stays = !active(&model, now).any(|m| m.number == current && m.has(b))
+                        && !model.iter().any(|m| {
+                            m.number == current && m.has(a) && m.has(b) && m.end() > now - COOL_OFF
+                        });
+                    let eligible = eligible(
+                        &model,
+                        now,
+                        &drained,
+                        (a, Some(b)),
+                        &[NUMBER_COUNTRY[current]],
+                    );
+                    match added {
+                        Err(AddPartyError::NotActive(_)) => assert!(!held.active(now)),
+                        Err(AddPartyError::AlreadySet) => {
+                            assert!(held.active(now) && held.b.is_some());
+                        }
+                        Err(AddPartyError::SameParty) => assert_eq!(a, b),
+                        Err(AddPartyError::PoolExhausted) => {
+                            assert!(!stays && eligible.is_empty(), "refused while free");
+                        }
+                        Ok(bk) => {
+                            assert!(held.active(now) && held.b.is_none() && a != b);
+                            let n = NUMBERS
+                                .iter()
+                                .position(|x| *x == bk.virtual_number.as_ref())
+                                .unwrap();
+                            if stays {
+                                assert_eq!(n, current, "moved a booking that kept the rule");
+                            } else {
+                                assert_allocated(n, &eligible);
+                            }
+                            model[i].b = Some(b);
+                            model[i].number = n;
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
                 }
             }
             // The invariant, read back from the database itself.
