@@ -204,8 +204,23 @@ async fn a_booking_without_party_b_is_pending_until_party_b_is_added_then_bridge
 }
 
 #[tokio::test]
-async fn a_booking_without_party_b_takes_no_party_pin_and_party_b_must_differ_from_party_a() {
+async fn bad_callers_a_party_pin_without_party_b_and_a_bad_party_b_are_refused() {
     let app = spawn().await;
+    let (status, err) = app
+        .post_json(
+            "/bookings",
+            &json!({"party_a": COURIER, "party_b": CUSTOMER, "callers": "nobody"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["code"], "invalid_callers");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("callers"),
+        "{err}"
+    );
     let (status, err) = app
         .post_json(
             "/bookings",
