@@ -2,7 +2,8 @@
 //! then what the pool's operators are told of it (a refusal recorded, counted and sent as
 //! `pool.allocation_refused`; a pool left short sent as `pool.headroom_low`).
 
-use crate::domain::NewBooking;
+use crate::domain::{NewBooking, NewOrder, PhoneNumber, PinChoice};
+use crate::import::admission::{self, Density};
 use crate::outbound::events::{EventKind, PoolData};
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, CreateError};
@@ -60,6 +61,84 @@ pub async fn create_booking(
         _ => {}
     }
     created
+}
+
+/// Stores the party PINs of `booking`, just created: party A's (`a`, which reaches party B)
+/// and party B's, and returns the booking with them. When a PIN is refused, the booking is
+/// deleted again and nothing of the request is left. A booking without party B keeps none
+/// (its PINs would reach no one).
+///
+/// Errors: [`admission::CreateError`], as for an order's PIN (`PINBRIDGE_PIN_MAX_DENSITY`).
+pub async fn store_party_pins(
+    state: &AppState,
+    mut booking: Booking,
+    a: Option<PinChoice>,
+    b: Option<PinChoice>,
+    now_ms: i64,
+) -> Result<Booking, admission::CreateError> {
+    let Some(party_b) = booking.party_b.clone() else {
+        return Ok(booking);
+    };
+    let keyed = |choice: Option<PinChoice>, party_a: bool, reaches: &PhoneNumber| {
+        choice.map(|pin| NewOrder {
+            order_id: bookings::party_pin_id(&booking.booking_id, party_a),
+            customer: reaches.clone(),
+            pin,
+            virtual_number: Some(booking.virtual_number.clone()),
+            expires_at_ms: booking.expires_at,
+            allowed_callers: Vec::new(),
+        })
+    };
+    let pins: Vec<NewOrder> = [keyed(a, true, &party_b), keyed(b, false, &booking.party_a)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if pins.is_empty() {
+        return Ok(booking);
+    }
+    let density = Density(state.settings.guessing.pin_max_density);
+    let stored =
+        match admission::create_party_pins(&state.db, &booking.booking_id, &pins, density, now_ms)
+            .await
+        {
+            Ok(stored) => stored,
+            Err(e) => {
+                bookings::discard(&state.db, &booking.booking_id).await?;
+                return Err(e);
+            }
+        };
+    for (new, pin) in pins.iter().zip(stored) {
+        let pin = Some(pin.as_ref().to_owned());
+        if new.order_id.ends_with(":a") {
+            booking.party_a_pin = pin;
+        } else {
+            booking.party_b_pin = pin;
+        }
+    }
+    Ok(booking)
+}
+
+/// Adds party B to a pending booking ([`bookings::add_party_b`]) with the allocation's
+/// cool-off (`PINBRIDGE_BOOKING_COOL_OFF`); the booking moves to another number when its own
+/// does not keep the rule with party B.
+///
+/// Errors: [`bookings::AddPartyError`].
+pub async fn add_party_b(
+    state: &AppState,
+    booking_id: &str,
+    party_b: &PhoneNumber,
+    now_ms: i64,
+) -> Result<Booking, bookings::AddPartyError> {
+    let cool_off = state.settings.allocation.cool_off_ms();
+    let added = bookings::add_party_b(&state.db, booking_id, party_b, cool_off, now_ms).await;
+    if let Ok(booking) = &added {
+        tracing::info!(
+            booking.id = %booking.booking_id,
+            virtual_number = %booking.virtual_number.masked(),
+            "booking: party B added"
+        );
+    }
+    added
 }
 
 /// Sends `pool.headroom_low` when `booking` left the busiest party of its number's country and

@@ -15,7 +15,8 @@ pub const MAX_BOOKING_TTL_MS: i64 = 365 * 24 * 3600 * 1000;
 #[derive(Debug, Clone, Default)]
 pub struct BookingFields<'a> {
     pub party_a: &'a str,
-    pub party_b: &'a str,
+    /// `None`: the booking waits for its party B ([`BookingStatus::Pending`]).
+    pub party_b: Option<&'a str>,
     /// The business's own id (`ride-42`), up to 128 characters.
     pub reference: Option<&'a str>,
     /// Lifetime in seconds, 1 to 365 days; excludes `expires_at`.
@@ -29,13 +30,16 @@ pub struct BookingFields<'a> {
     /// Allocate only among this country's numbers (ISO 3166-1 alpha-2, any case) instead of
     /// the parties'.
     pub country: Option<&'a str>,
+    /// Which parties may call: [`Callers::parse`]; `None`: both.
+    pub callers: Option<&'a str>,
 }
 
 /// A validated booking, ready to store.
 #[derive(Debug, Clone)]
 pub struct NewBooking {
     pub party_a: PhoneNumber,
-    pub party_b: PhoneNumber,
+    /// `None` until party B is added (`PATCH /api/v1/bookings/{id}`).
+    pub party_b: Option<PhoneNumber>,
     pub reference: Option<String>,
     /// Unix milliseconds.
     pub expires_at_ms: i64,
@@ -46,6 +50,54 @@ pub struct NewBooking {
     /// The country named in the request (ISO 3166-1 alpha-2, upper case); `None`: the
     /// parties' ([`NewBooking::countries`]).
     pub country: Option<String>,
+    /// Which parties may call the other through the virtual number.
+    pub callers: Callers,
+}
+
+/// Which parties of a booking may call the other through its virtual number (Exotel's
+/// ExoBridge connects one way as well as both ways): stored and shown as [`Callers::as_str`].
+/// A party who may not call is answered as a stranger on the number (its `strangers`
+/// answer), is never bridged, not even as a callback, and is given no party PIN; it can still
+/// be called.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Callers {
+    /// Each party calls the other.
+    #[default]
+    Both,
+    /// Only party A calls party B.
+    PartyA,
+    /// Only party B calls party A.
+    PartyB,
+}
+
+impl Callers {
+    /// `both`, `party_a` or `party_b`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Both => "both",
+            Self::PartyA => "party_a",
+            Self::PartyB => "party_b",
+        }
+    }
+
+    /// The value named `both`, `party_a` or `party_b`; `None` for any other text.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "both" => Some(Self::Both),
+            "party_a" => Some(Self::PartyA),
+            "party_b" => Some(Self::PartyB),
+            _ => None,
+        }
+    }
+
+    /// May party A (`party_a` true) or party B call the other?
+    pub fn may_call(self, party_a: bool) -> bool {
+        match self {
+            Self::Both => true,
+            Self::PartyA => party_a,
+            Self::PartyB => !party_a,
+        }
+    }
 }
 
 /// Who must key a party PIN to reach the other party of a booking (Plivo's number masking
@@ -118,17 +170,17 @@ impl NewBooking {
         rules
             .check_destination(&party_a)
             .map_err(|e| error("party_a", e))?;
-        let party_b =
-            PhoneNumber::parse(fields.party_b, region).map_err(|e| error("party_b", e))?;
-        rules
-            .check_destination(&party_b)
-            .map_err(|e| error("party_b", e))?;
-        if party_a == party_b {
-            return Err(error(
-                "party_b",
-                "the two parties must be different numbers",
-            ));
-        }
+        let party_b = fields
+            .party_b
+            .map(|raw| parse_party_b(raw, &party_a, rules))
+            .transpose()?;
+        let callers = fields
+            .callers
+            .map(|raw| {
+                Callers::parse(raw).ok_or_else(|| error("callers", "give both, party_a or party_b"))
+            })
+            .transpose()?
+            .unwrap_or_default();
         let reference = match fields.reference.map(str::trim) {
             Some(r) if r.chars().count() > 128 || r.chars().any(char::is_control) => {
                 return Err(error(
@@ -196,19 +248,24 @@ impl NewBooking {
             provider,
             pin_mode: PinMode::default(),
             country,
+            callers,
         })
     }
 
     /// The countries an allocated number may be of (ISO 3166-1 alpha-2): the one the request
     /// named, twice, or party A's and party B's (the anchors match the parties' country:
-    /// Plivo's and Exotel's number masking). An empty string for a party of no country
-    /// ([`PhoneNumber::country`]); two empty strings allow any country.
+    /// Plivo's and Exotel's number masking); party A's twice while party B is not known. An
+    /// empty string for a party of no country ([`PhoneNumber::country`]); two empty strings
+    /// allow any country.
     pub fn countries(&self) -> (String, String) {
         match &self.country {
             Some(c) => (c.clone(), c.clone()),
             None => {
                 let a = self.party_a.country().unwrap_or_default();
-                let b = self.party_b.country().unwrap_or_default();
+                let b = self
+                    .party_b
+                    .as_ref()
+                    .map_or_else(|| a.clone(), |b| b.country().unwrap_or_default());
                 match (a.is_empty(), b.is_empty()) {
                     (true, false) => (b.clone(), b),
                     (false, true) => (a.clone(), a),
@@ -217,6 +274,28 @@ impl NewBooking {
             }
         }
     }
+}
+
+/// Party B of a booking whose party A is `party_a`, as given when the booking is created or
+/// added later (`PATCH /api/v1/bookings/{id}`): a number calls may dial, not party A's.
+///
+/// Errors: on the field `party_b`, saying what is wrong.
+pub fn parse_party_b(
+    raw: &str,
+    party_a: &PhoneNumber,
+    rules: &OrderRules,
+) -> Result<PhoneNumber, BookingFieldError> {
+    let party_b = PhoneNumber::parse(raw, rules.region).map_err(|e| error("party_b", e))?;
+    rules
+        .check_destination(&party_b)
+        .map_err(|e| error("party_b", e))?;
+    if *party_a == party_b {
+        return Err(error(
+            "party_b",
+            "the two parties must be different numbers",
+        ));
+    }
+    Ok(party_b)
 }
 
 /// A booking's new expiry (`PATCH /api/v1/bookings/{id}`, and `expires_at` of a new one):
@@ -242,8 +321,11 @@ pub fn parse_booking_expiry(raw: &str, now_ms: i64) -> Result<i64, BookingFieldE
 /// Where a booking stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookingStatus {
-    /// Its parties reach each other.
+    /// Its parties reach each other (those [`Callers`] allows).
     Active,
+    /// Not expired nor closed, but waiting for its party B: party A calling is answered as a
+    /// stranger until party B is added.
+    Pending,
     /// Its expiry time has passed.
     Expired,
     /// It was closed (`DELETE /api/v1/bookings/{id}`).
@@ -251,7 +333,8 @@ pub enum BookingStatus {
 }
 
 impl BookingStatus {
-    /// The status of a booking with these times, all unix milliseconds.
+    /// The status of a booking with these times, all unix milliseconds ([`Self::Active`] for
+    /// a live one, with or without its party B).
     pub fn at(now_ms: i64, expires_at_ms: i64, closed_at_ms: Option<i64>) -> Self {
         if closed_at_ms.is_some() {
             Self::Closed
@@ -262,10 +345,11 @@ impl BookingStatus {
         }
     }
 
-    /// `active`, `expired` or `closed`.
+    /// `active`, `pending`, `expired` or `closed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
+            Self::Pending => "pending",
             Self::Expired => "expired",
             Self::Closed => "closed",
         }
@@ -292,7 +376,7 @@ mod tests {
     fn fields<'a>() -> BookingFields<'a> {
         BookingFields {
             party_a: "09812345678",
-            party_b: "09988776655",
+            party_b: Some("09988776655"),
             ..BookingFields::default()
         }
     }
@@ -312,6 +396,19 @@ mod tests {
     }
 
     #[test]
+    fn a_booking_without_party_b_takes_party_a_country() {
+        let b = parse(BookingFields {
+            party_b: None,
+            callers: Some("party_a"),
+            ..fields()
+        })
+        .unwrap();
+        assert_eq!(b.party_b, None);
+        assert_eq!(b.callers, Callers::PartyA);
+        assert_eq!(b.countries(), ("IN".to_owned(), "IN".to_owned()));
+    }
+
+    #[test]
     fn each_bad_field_is_named() {
         let cases = [
             (
@@ -323,10 +420,17 @@ mod tests {
             ),
             (
                 BookingFields {
-                    party_b: "09812345678",
+                    party_b: Some("09812345678"),
                     ..fields()
                 },
                 "party_b",
+            ),
+            (
+                BookingFields {
+                    callers: Some("nobody"),
+                    ..fields()
+                },
+                "callers",
             ),
             (
                 BookingFields {

@@ -360,7 +360,10 @@ impl UnansweredSms {
             return Ok(None);
         };
         let Some(to) = dialled
-            .filter(|d| *d == booking.party_a.as_ref() || *d == booking.party_b.as_ref())
+            .filter(|d| {
+                *d == booking.party_a.as_ref()
+                    || booking.party_b.as_ref().is_some_and(|b| *d == b.as_ref())
+            })
             .and_then(PhoneNumber::from_e164)
         else {
             return Ok(None);

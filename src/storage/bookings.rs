@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::Db;
 use super::stored_number;
-use crate::domain::{BookingStatus, NewBooking, PhoneNumber, PinMode};
+use crate::domain::{BookingStatus, Callers, NewBooking, PhoneNumber, PinMode};
 
 /// A booking as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +13,9 @@ pub struct Booking {
     pub booking_id: String,
     pub reference: Option<String>,
     pub party_a: PhoneNumber,
-    pub party_b: PhoneNumber,
+    /// `None` while the booking waits for its party B (stored as the empty string,
+    /// migration 0020).
+    pub party_b: Option<PhoneNumber>,
     pub virtual_number: PhoneNumber,
     /// Unix milliseconds.
     pub created_at: i64,
@@ -27,12 +29,18 @@ pub struct Booking {
     /// booking has them: stored as keyed PINs among the orders (migration 0017).
     pub party_a_pin: Option<String>,
     pub party_b_pin: Option<String>,
+    /// Which parties may call the other.
+    pub callers: Callers,
 }
 
 impl Booking {
-    /// The booking's status at `now_ms`.
+    /// The booking's status at `now_ms`: [`BookingStatus::Pending`] while it is live without
+    /// its party B.
     pub fn status(&self, now_ms: i64) -> BookingStatus {
-        BookingStatus::at(now_ms, self.expires_at, self.closed_at)
+        match BookingStatus::at(now_ms, self.expires_at, self.closed_at) {
+            BookingStatus::Active if self.party_b.is_none() => BookingStatus::Pending,
+            status => status,
+        }
     }
 }
 
@@ -58,7 +66,7 @@ pub enum CreateError {
 /// A booking's columns, its party PINs read from their rows among the orders (by the
 /// partial index of migration 0017).
 const COLUMNS: &str = "booking_id, reference, party_a, party_b, virtual_number, created_at,
-     expires_at, closed_at, pin_mode,
+     expires_at, closed_at, pin_mode, callers,
      (select o.pin from orders o where o.booking_id = bookings.booking_id
         and o.order_id = bookings.booking_id || ':a') as party_a_pin,
      (select o.pin from orders o where o.booking_id = bookings.booking_id
@@ -75,7 +83,10 @@ fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
         booking_id: row.try_get("booking_id")?,
         reference: row.try_get("reference")?,
         party_a: stored_number("bookings.party_a", &row.try_get::<String, _>("party_a")?)?,
-        party_b: stored_number("bookings.party_b", &row.try_get::<String, _>("party_b")?)?,
+        party_b: match row.try_get::<String, _>("party_b")? {
+            b if b.is_empty() => None,
+            b => Some(stored_number("bookings.party_b", &b)?),
+        },
         virtual_number: stored_number(
             "bookings.virtual_number",
             &row.try_get::<String, _>("virtual_number")?,
@@ -86,6 +97,7 @@ fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
         pin_mode: PinMode::parse(&row.try_get::<String, _>("pin_mode")?).unwrap_or_default(),
         party_a_pin: row.try_get("party_a_pin")?,
         party_b_pin: row.try_get("party_b_pin")?,
+        callers: Callers::parse(&row.try_get::<String, _>("callers")?).unwrap_or_default(),
     })
 }
 
@@ -101,7 +113,8 @@ fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
 /// (sticky, as Plivo and Exotel do), then the one with the fewest active bookings. A named
 /// number is checked against the rule only: the business chose it. The check and the insert
 /// run in one write transaction that excludes every other writer, so two allocations racing
-/// for the last number can not both win.
+/// for the last number can not both win. A booking without party B is allocated for party A
+/// alone; [`add_party_b`] checks the rule again when party B comes.
 ///
 /// Errors: [`CreateError`].
 pub async fn create(
@@ -112,7 +125,8 @@ pub async fn create(
     now_ms: i64,
 ) -> Result<Booking, CreateError> {
     let a = new.party_a.as_ref();
-    let b = new.party_b.as_ref();
+    // Party A twice while party B is not known: the rule's queries then ask about party A only.
+    let b = new.party_b.as_ref().map_or(a, |b| b.as_ref());
     let mut tx = db.begin_write().await?;
     let number = match &new.virtual_number {
         Some(named) => {
@@ -152,23 +166,152 @@ pub async fn create(
         pin_mode: new.pin_mode,
         party_a_pin: None,
         party_b_pin: None,
+        callers: new.callers,
     };
     sqlx::query(
-        "insert into bookings (booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at, pin_mode)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into bookings (booking_id, reference, party_a, party_b, virtual_number, created_at, expires_at, pin_mode, callers)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&booking.booking_id)
     .bind(&booking.reference)
     .bind(booking.party_a.as_ref())
-    .bind(booking.party_b.as_ref())
+    .bind(booking.party_b.as_ref().map_or("", |b| b.as_ref()))
     .bind(booking.virtual_number.as_ref())
     .bind(booking.created_at)
     .bind(booking.expires_at)
     .bind(booking.pin_mode.as_str())
+    .bind(booking.callers.as_str())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(booking)
+}
+
+/// Why party B was not added ([`add_party_b`]).
+#[derive(Debug, thiserror::Error)]
+pub enum AddPartyError {
+    /// No booking has this id.
+    #[error("no booking with this booking_id")]
+    Missing,
+    /// The booking is expired or closed.
+    #[error("this booking is {0}: only a pending booking takes its party B")]
+    NotActive(&'static str),
+    /// The booking has its party B already.
+    #[error("this booking has its party B already; create a new booking for another party")]
+    AlreadySet,
+    /// Party B is party A.
+    #[error("the two parties must be different numbers")]
+    SameParty,
+    /// The booking's number does not keep the rule with party B, and no other number of its
+    /// country and provider does.
+    #[error(
+        "party B holds this booking's virtual number (or shared it with party A within the cool-off), and no other virtual number is free for both parties"
+    )]
+    PoolExhausted,
+    #[error(transparent)]
+    Database(#[from] super::Error),
+}
+
+impl From<sqlx::Error> for AddPartyError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e.into())
+    }
+}
+
+/// [`add_party_b`]'s check of the cool-off on the booking's own number: `$1` the number,
+/// `$2` and `$3` the parties, `$4` the start of the cool-off (ms): a booking of the same two
+/// parties on it that routes, or stopped routing, after then ([`ALLOCATE`]'s condition).
+const PAIR_COOLING: &str = "select 1 from bookings
+         where party_a = $2 and party_b = $3 and virtual_number = $1
+           and expires_at > $4 and (closed_at is null or closed_at > $4)
+         union all
+         select 1 from bookings
+         where party_a = $3 and party_b = $2 and virtual_number = $1
+           and expires_at > $4 and (closed_at is null or closed_at > $4)
+         limit 1";
+
+/// Adds party B to a pending booking (one active without it), checked against the
+/// allocation rule of [`create`] in one write transaction as allocation is: when party B
+/// holds the booking's number in another active booking, or the same two parties shared it
+/// within `cool_off_ms`, the booking moves to the number [`allocate`] gives the two parties
+/// among those of the current number's country and provider (a subset of what the booking
+/// could have been given). Returns the booking as it is now, its new number when it moved.
+/// A pending booking has no party PINs, so none move with it.
+///
+/// Errors: [`AddPartyError`]; the booking is left as it was.
+pub async fn add_party_b(
+    db: &Db,
+    booking_id: &str,
+    party_b: &PhoneNumber,
+    cool_off_ms: i64,
+    now_ms: i64,
+) -> Result<Booking, AddPartyError> {
+    let mut tx = db.begin_write().await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from bookings where booking_id = $1"
+    ));
+    let booking = match sqlx::query(sql)
+        .bind(booking_id)
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        Some(row) => from_row(&row)?,
+        None => return Err(AddPartyError::Missing),
+    };
+    match booking.status(now_ms) {
+        BookingStatus::Pending => {}
+        BookingStatus::Active => return Err(AddPartyError::AlreadySet),
+        other => return Err(AddPartyError::NotActive(other.as_str())),
+    }
+    let (a, b) = (booking.party_a.as_ref(), party_b.as_ref());
+    if a == b {
+        return Err(AddPartyError::SameParty);
+    }
+    let current = booking.virtual_number.as_ref();
+    let cool_off_since = now_ms.saturating_sub(cool_off_ms);
+    let cooling = sqlx::query(PAIR_COOLING)
+        .bind(current)
+        .bind(a)
+        .bind(b)
+        .bind(cool_off_since)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+    let number = if !cooling && !party_holds(&mut tx, current, b, b, now_ms).await? {
+        booking.virtual_number.clone()
+    } else {
+        let row = sqlx::query(
+            "select provider, coalesce(country, '') as country from virtual_numbers where number = $1",
+        )
+        .bind(current)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (provider, country) = match row {
+            Some(r) => (r.try_get::<String, _>("provider")?, r.try_get("country")?),
+            None => (String::new(), String::new()),
+        };
+        let wanted = Wanted {
+            provider: &provider,
+            countries: (country.clone(), country),
+            cool_off_since,
+        };
+        // Party A holds the current number in this booking, so it is never given again.
+        allocate(&mut tx, a, b, &wanted, now_ms)
+            .await?
+            .ok_or(AddPartyError::PoolExhausted)?
+    };
+    sqlx::query("update bookings set party_b = $1, virtual_number = $2 where booking_id = $3")
+        .bind(b)
+        .bind(number.as_ref())
+        .bind(booking_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Booking {
+        party_b: Some(party_b.clone()),
+        virtual_number: number,
+        ..booking
+    })
 }
 
 /// [`party_holds`]'s statement: `$1` the number, `$2` now (ms), `$3` and `$4` the parties.
@@ -415,7 +558,15 @@ pub async fn list(db: &Db, filter: &BookingFilter) -> Result<Vec<Booking>, super
     match filter.status {
         Some(BookingStatus::Active) => {
             let now = c.int(filter.now);
-            c.push(format!("closed_at is null and expires_at > {now}"));
+            c.push(format!(
+                "closed_at is null and expires_at > {now} and party_b <> ''"
+            ));
+        }
+        Some(BookingStatus::Pending) => {
+            let now = c.int(filter.now);
+            c.push(format!(
+                "closed_at is null and expires_at > {now} and party_b = ''"
+            ));
         }
         Some(BookingStatus::Expired) => {
             let now = c.int(filter.now);
@@ -459,11 +610,13 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> 
 /// branch names a party index's whole key (migration 0009) and reads one entry, however many
 /// bookings share the number.
 const FIND_PEER: &str = "select booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode from bookings
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+         from bookings
          where party_a = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          union all
          select booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode from bookings
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+         from bookings
          where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          limit 1";
 
@@ -472,8 +625,10 @@ const FIND_PEER: &str = "select booking_id, party_a, party_b, reference, languag
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub booking_id: String,
-    /// The other party.
-    pub peer: PhoneNumber,
+    /// The other party; `None` when the caller may not call through this booking (the
+    /// booking's [`Callers`] leave it out, or it has no party B yet): the caller is answered
+    /// as a stranger, and is not called back either.
+    pub peer: Option<PhoneNumber>,
     /// The booking's options, its reference, and its party A.
     pub bridge: super::call_options::BridgeOptions,
     /// With [`PinMode::Always`], the caller keys a party PIN even from its own phone.
@@ -499,14 +654,16 @@ pub async fn find_peer(
     row.map(|r| {
         let a: String = r.try_get("party_a")?;
         let b: String = r.try_get("party_b")?;
+        let callers = Callers::parse(&r.try_get::<String, _>("callers")?).unwrap_or_default();
         let (column, peer) = if a == caller {
             ("bookings.party_b", b)
         } else {
             ("bookings.party_a", a.clone())
         };
+        let may_call = callers.may_call(a == caller) && !peer.is_empty();
         Ok(Peer {
             booking_id: r.try_get("booking_id")?,
-            peer: stored_number(column, &peer)?,
+            peer: may_call.then(|| stored_number(column, &peer)).transpose()?,
             bridge: super::call_options::BridgeOptions {
                 own: super::call_options::from_row(&r)?,
                 reference: r.try_get("reference")?,
@@ -562,7 +719,8 @@ mod tests {
     enum Op {
         Create {
             a: usize,
-            b: usize,
+            /// `None`: pending, party B added later by [`Op::AddB`].
+            b: Option<usize>,
             named: Option<usize>,
             country: Option<usize>,
             ttl: i64,
@@ -570,13 +728,16 @@ mod tests {
         Close(usize),
         Advance(i64),
         Drain(usize),
+        /// Party B (`.1`) for the booking `.0` from the newest (0: the newest), so that the
+        /// pending bookings just made are the ones most often completed.
+        AddB(usize, usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             6 => (
                 0..5usize,
-                0..5usize,
+                proptest::option::weighted(0.8, 0..5usize),
                 proptest::option::weighted(0.2, 0..4usize),
                 proptest::option::weighted(0.15, 0..2usize),
                 1..50i64,
@@ -585,6 +746,7 @@ mod tests {
             2 => (0..20usize).prop_map(Op::Close),
             2 => (1..30i64).prop_map(Op::Advance),
             1 => (0..4usize).prop_map(Op::Drain),
+            3 => (0..4usize, 0..5usize).prop_map(|(i, b)| Op::AddB(i, b)),
         ]
     }
 
@@ -593,7 +755,7 @@ mod tests {
     struct Held {
         number: usize,
         a: usize,
-        b: usize,
+        b: Option<usize>,
         expires: i64,
         closed: Option<i64>,
     }
@@ -609,7 +771,7 @@ mod tests {
         }
 
         fn has(&self, p: usize) -> bool {
-            self.a == p || self.b == p
+            self.a == p || self.b == Some(p)
         }
     }
 
@@ -617,6 +779,56 @@ mod tests {
 
     fn active(model: &Model, now: i64) -> impl Iterator<Item = &Held> {
         model.iter().filter(move |m| m.active(now))
+    }
+
+    /// The numbers the model allows parties `a` and `b` (`None`: party A alone) among those
+    /// of `countries`, and whether each is known to them and its load: `(number, known, load)`.
+    fn eligible(
+        model: &Model,
+        now: i64,
+        drained: &HashSet<usize>,
+        (a, b): (usize, Option<usize>),
+        countries: &[usize],
+    ) -> Vec<(usize, bool, usize)> {
+        let has = |m: &Held| m.has(a) || b.is_some_and(|b| m.has(b));
+        (0..NUMBERS.len())
+            .filter(|n| {
+                let holds = active(model, now).any(|m| m.number == *n && has(m));
+                let cooling = b.is_some_and(|b| {
+                    model
+                        .iter()
+                        .any(|m| m.number == *n && m.has(a) && m.has(b) && m.end() > now - COOL_OFF)
+                });
+                *n != RESERVED
+                    && !drained.contains(n)
+                    && !holds
+                    && countries.contains(&NUMBER_COUNTRY[*n])
+                    && !cooling
+            })
+            .map(|n| {
+                let known = model.iter().any(|m| m.number == n && has(m));
+                let load = active(model, now).filter(|m| m.number == n).count();
+                (n, known, load)
+            })
+            .collect()
+    }
+
+    /// Panics unless `n` is what the rule gives among `eligible`: a known number when one
+    /// is eligible, the least loaded among those.
+    fn assert_allocated(n: usize, eligible: &[(usize, bool, usize)]) {
+        let (_, known, load) = *eligible
+            .iter()
+            .find(|e| e.0 == n)
+            .expect("allocated an ineligible number");
+        let sticky = eligible.iter().any(|e| e.1);
+        assert_eq!(known, sticky, "a known number was passed over");
+        let least = eligible
+            .iter()
+            .filter(|e| e.1 == sticky)
+            .map(|e| e.2)
+            .min()
+            .unwrap();
+        assert_eq!(load, least, "not the least loaded number");
     }
 
     async fn run(ops: Vec<Op>) {
@@ -639,10 +851,10 @@ mod tests {
                     named,
                     country,
                     ttl,
-                } if a != b => {
+                } if b != Some(a) => {
                     let new = NewBooking {
                         party_a: PhoneNumber::parse(PEOPLE[a], region).unwrap(),
-                        party_b: PhoneNumber::parse(PEOPLE[b], region).unwrap(),
+                        party_b: b.map(|b| PhoneNumber::parse(PEOPLE[b], region).unwrap()),
                         reference: None,
                         expires_at_ms: now + ttl,
                         virtual_number: named
@@ -650,51 +862,25 @@ mod tests {
                         provider: None,
                         pin_mode: crate::domain::PinMode::default(),
                         country: country.map(|c| COUNTRIES[c].to_owned()),
+                        callers: crate::domain::Callers::default(),
                     };
                     let id = format!("bk_{}", ids.len());
                     let holds = |n: usize| {
-                        active(&model, now).any(|m| m.number == n && (m.has(a) || m.has(b)))
+                        active(&model, now)
+                            .any(|m| m.number == n && (m.has(a) || b.is_some_and(|b| m.has(b))))
                     };
-                    let load = |n: usize| active(&model, now).filter(|m| m.number == n).count();
                     let countries = match country {
                         Some(c) => vec![c],
-                        None => vec![PERSON_COUNTRY[a], PERSON_COUNTRY[b]],
+                        None => vec![PERSON_COUNTRY[a], PERSON_COUNTRY[b.unwrap_or(a)]],
                     };
-                    let cooling = |n: usize| {
-                        model.iter().any(|m| {
-                            m.number == n && m.has(a) && m.has(b) && m.end() > now - COOL_OFF
-                        })
-                    };
-                    let known = |n: usize| {
-                        model
-                            .iter()
-                            .any(|m| m.number == n && (m.has(a) || m.has(b)))
-                    };
-                    let eligible: Vec<usize> = (0..NUMBERS.len())
-                        .filter(|n| {
-                            *n != RESERVED
-                                && !drained.contains(n)
-                                && !holds(*n)
-                                && countries.contains(&NUMBER_COUNTRY[*n])
-                                && !cooling(*n)
-                        })
-                        .collect();
+                    let eligible = eligible(&model, now, &drained, (a, b), &countries);
                     match (create(&db, &new, &id, COOL_OFF, now).await, named) {
                         (Ok(bk), None) => {
                             let n = NUMBERS
                                 .iter()
                                 .position(|x| *x == bk.virtual_number.as_ref())
                                 .unwrap();
-                            assert!(eligible.contains(&n), "allocated an ineligible number");
-                            let sticky = eligible.iter().any(|e| known(*e));
-                            assert_eq!(known(n), sticky, "a known number was passed over");
-                            let least = eligible
-                                .iter()
-                                .filter(|e| known(**e) == sticky)
-                                .map(|e| load(*e))
-                                .min()
-                                .unwrap();
-                            assert_eq!(load(n), least, "not the least loaded number");
+                            assert_allocated(n, &eligible);
                             model.push(Held {
                                 number: n,
                                 a,
@@ -738,15 +924,62 @@ mod tests {
                     pool::drain(&db, NUMBERS[n], now).await.unwrap();
                     drained.insert(n);
                 }
+                Op::AddB(back, b) => {
+                    let Some(i) = ids.len().checked_sub(back + 1) else {
+                        continue;
+                    };
+                    let id = &ids[i];
+                    let party_b = PhoneNumber::parse(PEOPLE[b], region).unwrap();
+                    let held = model[i].clone();
+                    let added = add_party_b(&db, id, &party_b, COOL_OFF, now).await;
+                    let (current, a) = (held.number, held.a);
+                    let stays = !active(&model, now).any(|m| m.number == current && m.has(b))
+                        && !model.iter().any(|m| {
+                            m.number == current && m.has(a) && m.has(b) && m.end() > now - COOL_OFF
+                        });
+                    let eligible = eligible(
+                        &model,
+                        now,
+                        &drained,
+                        (a, Some(b)),
+                        &[NUMBER_COUNTRY[current]],
+                    );
+                    match added {
+                        Err(AddPartyError::NotActive(_)) => assert!(!held.active(now)),
+                        Err(AddPartyError::AlreadySet) => {
+                            assert!(held.active(now) && held.b.is_some());
+                        }
+                        Err(AddPartyError::SameParty) => assert_eq!(a, b),
+                        Err(AddPartyError::PoolExhausted) => {
+                            assert!(!stays && eligible.is_empty(), "refused while free");
+                        }
+                        Ok(bk) => {
+                            assert!(held.active(now) && held.b.is_none() && a != b);
+                            let n = NUMBERS
+                                .iter()
+                                .position(|x| *x == bk.virtual_number.as_ref())
+                                .unwrap();
+                            if stays {
+                                assert_eq!(n, current, "moved a booking that kept the rule");
+                            } else {
+                                assert_allocated(n, &eligible);
+                            }
+                            model[i].b = Some(b);
+                            model[i].number = n;
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
             }
             // The invariant, read back from the database itself.
             let stored = super::active(&db, now).await.unwrap();
             for (i, x) in stored.iter().enumerate() {
                 for y in &stored[i + 1..] {
                     if x.virtual_number == y.virtual_number {
-                        let px = [&x.party_a, &x.party_b];
+                        let px = [Some(&x.party_a), x.party_b.as_ref()];
                         assert!(
-                            !px.contains(&&y.party_a) && !px.contains(&&y.party_b),
+                            !px.contains(&Some(&y.party_a))
+                                && (y.party_b.is_none() || !px.contains(&y.party_b.as_ref())),
                             "two active bookings share a party on one number"
                         );
                     }

@@ -268,7 +268,7 @@ const BUSIEST_BY_GROUP: &str = "select country, provider, max(n) as busiest from
                     where closed_at is null and expires_at > $1
                    union all
                    select virtual_number, party_b as p from bookings
-                    where closed_at is null and expires_at > $1) as parties
+                    where closed_at is null and expires_at > $1 and party_b <> '') as parties
              join virtual_numbers w on w.number = parties.virtual_number
              where ($2 = '' or coalesce(w.country, '') = $2) and ($3 = '' or w.provider = $3)
              group by coalesce(w.country, ''), w.provider, parties.p) as loads

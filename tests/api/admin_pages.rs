@@ -554,3 +554,227 @@ async fn the_dashboard_shows_charts_and_the_connect_rate() {
         assert!(latency.contains("ms"), "{latency}");
     }
 }
+
+/// The booking id in the bookings table's row holding `text`.
+fn booking_id_in_row(page: &str, text: &str) -> String {
+    let table = element(page, "table", "bookings");
+    let row = table_rows(table)
+        .into_iter()
+        .find(|row| row.iter().any(|cell| cell.contains(text)))
+        .unwrap_or_else(|| panic!("no row with {text}: {table}"));
+    row[0].to_owned()
+}
+
+#[tokio::test]
+async fn a_one_way_booking_with_party_pins_and_a_pending_one_are_created_and_completed_from_the_page()
+ {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let token = csrf(&page);
+    for number in ["07314853246", "08088919888"] {
+        let r = post(
+            &app,
+            &cookie,
+            "/admin/numbers",
+            &[
+                ("csrf", token.as_str()),
+                ("vn_number", number),
+                ("vn_provider", "exotel"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 303);
+    }
+    // One way, party A's PIN only, and the PIN asked of the parties' own phones too.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings",
+        &[
+            ("csrf", token.as_str()),
+            ("party_a", "09812345678"),
+            ("party_b", "09812345679"),
+            ("reference", "ride-one-way"),
+            ("callers", "party_a"),
+            ("party_pins", "1"),
+            ("pin_mode", "always"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // Waiting for party B.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings",
+        &[
+            ("csrf", token.as_str()),
+            ("party_a", "09812345670"),
+            ("party_b", ""),
+            ("reference", "ride-pending"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let one_way = booking_id_in_row(&page, "ride-one-way");
+    let (_, api) = app.get_json(&format!("/bookings/{one_way}")).await;
+    assert_eq!(api["callers"], "party_a");
+    assert_eq!(api["pin_mode"], "always");
+    assert_eq!(api["party_b_pin"], serde_json::Value::Null);
+    let pin = api["party_a_pin"].as_str().expect("party A's PIN");
+    let table = element(&page, "table", "bookings");
+    let row = table_rows(table)
+        .into_iter()
+        .find(|r| r.contains(&"ride-one-way"))
+        .unwrap();
+    let calling = row[7];
+    assert!(
+        calling.contains("Only A calls")
+            && calling.contains("PIN: always")
+            && calling.contains(&format!("A&#39;s PIN {pin}"))
+            && !calling.contains("B&#39;s PIN"),
+        "{calling}"
+    );
+
+    let pending = booking_id_in_row(&page, "ride-pending");
+    let pending_row = table_rows(table)
+        .into_iter()
+        .find(|r| r.contains(&"ride-pending"))
+        .unwrap();
+    assert_eq!(pending_row[3], "Pending");
+    let form = element(&page, "select", "add_booking_id");
+    assert!(
+        form.contains(&pending) && !form.contains(&one_way),
+        "only pending bookings are offered: {form}"
+    );
+
+    // Party B added from the form: the booking is active, bridged both ways.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings/party-b",
+        &[
+            ("csrf", token.as_str()),
+            ("add_booking_id", pending.as_str()),
+            ("add_party_b", "09812345671"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, page) = get(&app, &cookie, r.headers()[LOCATION].to_str().unwrap()).await;
+    assert!(page.contains("Party B added to booking"), "{page}");
+    let (_, api) = app.get_json(&format!("/bookings/{pending}")).await;
+    assert_eq!(api["status"], "active");
+    assert_eq!(api["party_b"], "+919812345671");
+    assert!(
+        !page.contains("id=\"add_booking_id\""),
+        "no pending booking left to complete"
+    );
+}
+
+#[tokio::test]
+async fn the_party_b_form_reports_a_bad_number_a_completed_booking_and_an_expired_form() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let token = csrf(&page);
+    let (status, _) = app
+        .post_json(
+            "/virtual-numbers",
+            &serde_json::json!({"number": "07314853246", "provider": "exotel"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, booking) = app
+        .post_json("/bookings", &serde_json::json!({"party_a": "09812345670"}))
+        .await;
+    let id = booking["booking_id"].as_str().unwrap();
+    for (party_b, status, says) in [
+        ("12", 400, "numbering plan"),
+        ("09812345670", 400, "different numbers"),
+    ] {
+        let r = post(
+            &app,
+            &cookie,
+            "/admin/bookings/party-b",
+            &[
+                ("csrf", token.as_str()),
+                ("add_booking_id", id),
+                ("add_party_b", party_b),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), status, "{party_b}");
+        let page = r.text().await.unwrap();
+        let summary = element(&page, "div", "party-b-errors");
+        assert!(
+            summary.contains(">Party B number</a>"),
+            "{party_b}: {summary}"
+        );
+        let message = element(&page, "p", "add_party_b-error");
+        assert!(message.contains(says), "{party_b}: {message}");
+        assert!(page.contains(&format!("value=\"{party_b}\"")), "kept");
+    }
+    let (_, still) = app.get_json(&format!("/bookings/{id}")).await;
+    assert_eq!(still["status"], "pending");
+    let (status, _) = app
+        .patch_json(
+            &format!("/bookings/{id}"),
+            &serde_json::json!({"party_b": "09812345671"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings/party-b",
+        &[
+            ("csrf", token.as_str()),
+            ("add_booking_id", id),
+            ("add_party_b", "09812345672"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let page = r.text().await.unwrap();
+    assert!(
+        element(&page, "p", "add_party_b-error").contains("has its party B already"),
+        "{page}"
+    );
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings/party-b",
+        &[
+            ("csrf", "stale"),
+            ("add_booking_id", id),
+            ("add_party_b", "09812345672"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let (_, after) = app.get_json(&format!("/bookings/{id}")).await;
+    assert_eq!(after["party_b"], "+919812345671", "unchanged");
+
+    // A pending booking takes no party PINs from the booking form either.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/bookings",
+        &[
+            ("csrf", token.as_str()),
+            ("party_a", "09812345673"),
+            ("party_pins", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        element(&page, "div", "booking-errors").contains(">Party PINs</a>"),
+        "{page}"
+    );
+}

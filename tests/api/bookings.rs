@@ -543,7 +543,7 @@ async fn bookings_are_listed_newest_first_a_page_at_a_time_by_status_number_and_
     }
     let (_, body) = app.get_json("/bookings?status=open").await;
     assert_eq!(
-        body["error"]["message"], "status: one of active, expired, closed",
+        body["error"]["message"], "status: one of active, pending, expired, closed",
         "names the field and the values it takes"
     );
 }

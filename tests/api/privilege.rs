@@ -401,3 +401,34 @@ async fn the_booking_list_masks_parties_and_filters_by_party_for_pii_tokens_only
     let page: Value = r.json().await.unwrap();
     assert_eq!(page["bookings"][0]["party_a"], COURIER_E164, "{page}");
 }
+
+#[tokio::test]
+async fn a_ui_session_without_pii_sees_party_pins_masked_on_the_bookings_page() {
+    let app = app().await;
+    with_order_call_and_pool(&app).await;
+    let r = app
+        .client
+        .post(app.api("/bookings"))
+        .bearer_auth(OPS)
+        .json(
+            &json!({"party_a": COURIER, "party_b": "09812345679", "party_a_pin": "7305",
+                      "callers": "party_a"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let ops = admin_sign_in_with(&app, OPS).await;
+    let dash = admin_sign_in_with(&app, DASHBOARD).await;
+    let (_, page) = admin_get(&app, &ops, "/admin/bookings").await;
+    let table = element(&page, "table", "bookings").expect("the booking");
+    assert!(table.contains("PIN 7305"), "{table}");
+    let (_, page) = admin_get(&app, &dash, "/admin/bookings").await;
+    let table = element(&page, "table", "bookings").expect("the booking");
+    assert!(
+        table.contains("Only A calls") && table.contains("PIN ******"),
+        "{table}"
+    );
+    assert!(!table.contains("7305"), "{table}");
+    assert_no_personal_data("the bookings page", &page);
+}

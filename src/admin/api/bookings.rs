@@ -9,13 +9,13 @@ use crate::admin::AdminAuth;
 use crate::domain::clock::{now_ms, rfc3339};
 use crate::domain::random_token;
 use crate::domain::{
-    BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, NewOrder, Pin,
-    PinChoice, PinMode, parse_booking_expiry,
+    BookingFields, BookingStatus, CallOptions, CallOptionsChange, NewBooking, Pin, PinChoice,
+    PinMode, parse_booking_expiry, parse_party_b,
 };
 use crate::http::error::{ApiError, ErrorBody};
-use crate::import::admission::{self, Density};
+use crate::import::admission;
 use crate::state::AppState;
-use crate::storage::bookings::{self, Booking, Changed, CreateError};
+use crate::storage::bookings::{self, AddPartyError, Booking, Changed, CreateError};
 use crate::storage::call_options::{self, Owner};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,8 +38,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct CreateBooking {
     /// One party (the rider, the customer), in any form a phone number is written.
     pub party_a: String,
-    /// The other party (the driver, the agent): a different number.
-    pub party_b: String,
+    /// The other party (the driver, the agent): a different number. Absent: the booking is
+    /// `pending` until party B is added (`PATCH` with `party_b`); its number is allocated for
+    /// party A now, and party A calling it is answered as a stranger until then.
+    pub party_b: Option<String>,
+    /// Who may call the other through the virtual number: `both` (the default), `party_a`
+    /// (only party A calls party B) or `party_b` (only party B calls party A). A party who may
+    /// not call is answered as a stranger on the number (its `strangers` answer), is not
+    /// dialled back either, and gets no party PIN. It can still be called.
+    #[schema(example = "both")]
+    pub callers: Option<String>,
     /// Your reference of the booking: at most 128 characters, no control characters.
     pub reference: Option<String>,
     /// Lifetime in seconds, 1 to 31536000 (365 days); or give `expires_at`; neither:
@@ -86,7 +94,10 @@ pub struct CreateBooking {
     /// party B.
     #[schema(example = "4821")]
     pub party_a_pin: Option<String>,
-    /// Party B's PIN, chosen (needs `:pii`); it reaches party A.
+    /// Party B's PIN, chosen (needs `:pii`); it reaches party A. A party who may not call
+    /// (`callers`) gets no PIN: choosing one is refused (400 `invalid_pin`), and
+    /// `party_pins: true` gives the other party's alone. A booking without party B takes no
+    /// party PINs.
     pub party_b_pin: Option<String>,
     /// Who keys a PIN: `unknown_callers` (the default: any caller but the parties' own
     /// phones) or `always` (the parties' own phones too; needs party PINs).
@@ -103,11 +114,16 @@ pub struct BookingView {
     pub reference: Option<String>,
     /// E.164; masked (`+91******5678`) for a token without `:pii`.
     pub party_a: String,
-    /// E.164; masked (`+91******5678`) for a token without `:pii`.
-    pub party_b: String,
-    /// The number both parties call and see, in E.164.
+    /// E.164; masked (`+91******5678`) for a token without `:pii`; `null` while the booking
+    /// is `pending`.
+    pub party_b: Option<String>,
+    /// The number both parties call and see, in E.164. It may change once, when party B is
+    /// added to a pending booking and party B holds it already.
     pub virtual_number: String,
-    /// `active`, `expired` or `closed`.
+    /// Who may call the other: `both`, `party_a` or `party_b`.
+    #[schema(example = "both")]
+    pub callers: &'static str,
+    /// `active`, `pending` (no party B yet), `expired` or `closed`.
     #[schema(schema_with = super::openapi::booking_status)]
     pub status: &'static str,
     #[schema(format = DateTime)]
@@ -164,8 +180,9 @@ impl BookingView {
             booking_id: b.booking_id,
             reference: b.reference,
             party_a: who.show(b.party_a.into()),
-            party_b: who.show(b.party_b.into()),
+            party_b: b.party_b.map(|p| who.show(p.into())),
             virtual_number: b.virtual_number.into(),
+            callers: b.callers.as_str(),
             language: None,
             ring_timeout_secs: None,
             max_conversation_secs: None,
@@ -183,8 +200,9 @@ impl BookingView {
 /// Its two parties reach each other through one virtual number of the pool, allocated so that
 /// neither party holds it in another active booking: a number of the parties' country (or of
 /// `country`), one a party already knows first, never one the same two parties shared within
-/// `PINBRIDGE_BOOKING_COOL_OFF`, then the least loaded. Answers 201 with the booking and its
-/// virtual number.
+/// `PINBRIDGE_BOOKING_COOL_OFF`, then the least loaded. Without `party_b` the booking is
+/// `pending`, its number allocated for party A alone. `callers` makes it one way. Answers 201
+/// with the booking and its virtual number.
 #[utoipa::path(
     operation_id = "create_booking",
     post,
@@ -193,7 +211,7 @@ impl BookingView {
     request_body = CreateBooking,
     responses(
         (status = 201, description = "The booking, with its virtual number.", body = BookingView),
-        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_virtual_number`, `invalid_provider`, `invalid_country`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_callers`, `invalid_virtual_number`, `invalid_provider`, `invalid_country`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 403, description = "`pii_required`: a party PIN was chosen with a token without `:pii`.", body = ErrorBody),
         (status = 409, description = "`pool_exhausted` (no number of their country and the provider is free for both parties), `participant_conflict` (the named number is held by a party already), `virtual_number_drained`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
     )
@@ -207,13 +225,14 @@ async fn create(
     let b = body.into_inner();
     let fields = BookingFields {
         party_a: &b.party_a,
-        party_b: &b.party_b,
+        party_b: b.party_b.as_deref(),
         reference: b.reference.as_deref(),
         ttl_seconds: b.ttl_seconds,
         expires_at: b.expires_at.as_deref(),
         virtual_number: b.virtual_number.as_deref(),
         provider: b.provider.as_deref(),
         country: b.country.as_deref(),
+        callers: b.callers.as_deref(),
     };
     let default_ttl =
         i64::try_from(state.settings.retention.booking_ttl.as_millis()).unwrap_or(i64::MAX / 2);
@@ -224,12 +243,13 @@ async fn create(
                 "virtual_number" => "invalid_virtual_number",
                 "provider" => "invalid_provider",
                 "country" => "invalid_country",
+                "callers" => "invalid_callers",
                 "reference" => "invalid_reference",
                 _ => "invalid_expiry",
             };
             ApiError::bad_request(code, e.to_string())
         })?;
-    let pins = PartyPins::parse(&who, &state, &b)?;
+    let pins = PartyPins::parse(&who, &state, &b, &new)?;
     let options = super::call_options::checked(CallOptions {
         language: b.language,
         ring_timeout_secs: b.ring_timeout_secs,
@@ -283,10 +303,39 @@ impl PartyPins {
     ///
     /// Errors: 400 `invalid_pin` or `invalid_pin_mode`, naming the field; 403 `pii_required`
     /// when a PIN is chosen by a token without `:pii` (`pin_in_use` would tell which PINs are
-    /// active, as for orders).
-    fn parse(who: &AdminAuth, state: &AppState, b: &CreateBooking) -> Result<Self, ApiError> {
+    /// active, as for orders). A PIN is refused for a party who may not call (`callers`), and
+    /// on a booking without party B (the PIN would reach no one); `party_pins: true` gives PINs
+    /// to the parties who may call.
+    fn parse(
+        who: &AdminAuth,
+        state: &AppState,
+        b: &CreateBooking,
+        new: &NewBooking,
+    ) -> Result<Self, ApiError> {
         let rules = &state.settings.orders;
-        let choice = |raw: Option<&String>, field: &str| -> Result<Option<PinChoice>, ApiError> {
+        let choice = |raw: Option<&String>,
+                      field: &str,
+                      party_a: bool|
+         -> Result<Option<PinChoice>, ApiError> {
+            let wanted = raw.is_some() || b.party_pins == Some(true);
+            if wanted && new.party_b.is_none() {
+                return Err(ApiError::bad_request(
+                    "invalid_pin",
+                    format!("{field}: a booking without party_b takes no party PINs"),
+                ));
+            }
+            if !new.callers.may_call(party_a) {
+                return match raw {
+                    Some(_) => Err(ApiError::bad_request(
+                        "invalid_pin",
+                        format!(
+                            "{field}: this party may not call (callers: {}), so it gets no PIN",
+                            new.callers.as_str()
+                        ),
+                    )),
+                    None => Ok(None),
+                };
+            }
             match raw {
                 Some(raw) => {
                     who.may("choosing a party's PIN")?;
@@ -300,8 +349,8 @@ impl PartyPins {
                 None => Ok(None),
             }
         };
-        let a = choice(b.party_a_pin.as_ref(), "party_a_pin")?;
-        let pin_b = choice(b.party_b_pin.as_ref(), "party_b_pin")?;
+        let a = choice(b.party_a_pin.as_ref(), "party_a_pin", true)?;
+        let pin_b = choice(b.party_b_pin.as_ref(), "party_b_pin", false)?;
         let mode = match b.pin_mode.as_deref() {
             None => PinMode::default(),
             Some(raw) => PinMode::parse(raw).ok_or_else(|| {
@@ -330,67 +379,23 @@ impl PartyPins {
         booking: Booking,
         now: i64,
     ) -> Result<Booking, ApiError> {
-        let keyed =
-            |choice: Option<PinChoice>, party_a: bool, reaches: &crate::domain::PhoneNumber| {
-                choice.map(|pin| NewOrder {
-                    order_id: bookings::party_pin_id(&booking.booking_id, party_a),
-                    customer: reaches.clone(),
-                    pin,
-                    virtual_number: Some(booking.virtual_number.clone()),
-                    expires_at_ms: booking.expires_at,
-                    allowed_callers: Vec::new(),
-                })
-            };
-        let pins: Vec<NewOrder> = [
-            keyed(self.a, true, &booking.party_b),
-            keyed(self.b, false, &booking.party_a),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if pins.is_empty() {
-            return Ok(booking);
-        }
-        let density = Density(state.settings.guessing.pin_max_density);
-        let stored = match admission::create_party_pins(
-            &state.db,
-            &booking.booking_id,
-            &pins,
-            density,
-            now,
-        )
-        .await
-        {
-            Ok(stored) => stored,
-            Err(e) => {
-                bookings::discard(&state.db, &booking.booking_id).await?;
-                return Err(match e {
-                    admission::CreateError::PinInUse => ApiError::conflict(
-                        "pin_in_use",
-                        "a party PIN is already active on this booking's virtual number",
-                    ),
-                    admission::CreateError::PinSpaceCrowded => ApiError::conflict(
-                        "pin_space_crowded",
-                        "active PINs of this length on this booking's virtual number already fill PINBRIDGE_PIN_MAX_DENSITY of the PIN space; use longer PINs",
-                    ),
-                    admission::CreateError::OrderExists => ApiError::conflict(
-                        "pin_in_use",
-                        "a party PIN of this booking is active already",
-                    ),
-                    admission::CreateError::Database(e) => e.into(),
-                });
-            }
-        };
-        let mut booking = booking;
-        for (new, pin) in pins.iter().zip(stored) {
-            let pin = Some(pin.as_ref().to_owned());
-            if new.order_id.ends_with(":a") {
-                booking.party_a_pin = pin;
-            } else {
-                booking.party_b_pin = pin;
-            }
-        }
-        Ok(booking)
+        crate::admin::allocation::store_party_pins(state, booking, self.a, self.b, now)
+            .await
+            .map_err(|e| match e {
+                admission::CreateError::PinInUse => ApiError::conflict(
+                    "pin_in_use",
+                    "a party PIN is already active on this booking's virtual number",
+                ),
+                admission::CreateError::PinSpaceCrowded => ApiError::conflict(
+                    "pin_space_crowded",
+                    "active PINs of this length on this booking's virtual number already fill PINBRIDGE_PIN_MAX_DENSITY of the PIN space; use longer PINs",
+                ),
+                admission::CreateError::OrderExists => ApiError::conflict(
+                    "pin_in_use",
+                    "a party PIN of this booking is active already",
+                ),
+                admission::CreateError::Database(e) => e.into(),
+            })
     }
 }
 
@@ -443,7 +448,7 @@ async fn own_options(state: &AppState, booking_id: &str) -> Result<CallOptions, 
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListBookings {
-    /// `active`, `expired` or `closed`; absent: all.
+    /// `active`, `pending`, `expired` or `closed`; absent: all.
     #[param(schema_with = super::openapi::booking_status)]
     pub status: Option<String>,
     /// Only bookings on this virtual number (any form a number may be written in).
@@ -498,6 +503,7 @@ async fn list(
         q.status.as_deref(),
         &[
             ("active", BookingStatus::Active),
+            ("pending", BookingStatus::Pending),
             ("expired", BookingStatus::Expired),
             ("closed", BookingStatus::Closed),
         ],
@@ -537,6 +543,12 @@ async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBooking {
+    /// Party B of a `pending` booking (any form a phone number is written in); set once. When
+    /// party B holds the booking's virtual number in another active booking, or the two parties
+    /// shared it within `PINBRIDGE_BOOKING_COOL_OFF`, the booking moves to another number of
+    /// the same country and provider, allocated as at creation: the answer shows the new
+    /// `virtual_number`, which party A must be told.
+    pub party_b: Option<String>,
     /// RFC 3339: in the future, at most 365 days ahead.
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,
@@ -564,9 +576,10 @@ pub struct ChangeBooking {
 
 /// Change a booking.
 ///
-/// Moves the expiry of an active booking, checked as when it was created, or changes its call
-/// options (language, ring time, longest conversation, recording, whisper). Answers 200 with
-/// the booking.
+/// Adds party B to a pending booking (the booking may move to another virtual number, see
+/// `party_b`), moves the expiry of an active booking, checked as when it was created, or
+/// changes its call options (language, ring time, longest conversation, recording, whisper).
+/// Answers 200 with the booking. When party B is refused, nothing of the request is changed.
 #[utoipa::path(
     operation_id = "change_booking",
     patch,
@@ -576,9 +589,9 @@ pub struct ChangeBooking {
     request_body = ChangeBooking,
     responses(
         (status = 200, description = "The changed booking.", body = BookingView),
-        (status = 400, description = "`invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` (an unknown field, or none to change) or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_party`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` (an unknown field, or none to change) or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
-        (status = 409, description = "`booking_not_active`: the booking is expired or closed.", body = ErrorBody),
+        (status = 409, description = "`booking_not_active` (the booking is expired or closed), `party_b_set` (`party_b` given and the booking has its party B already) or `pool_exhausted` (party B holds the booking's number, or shared it with party A within the cool-off, and no other number of its country and provider is free for both).", body = ErrorBody),
     )
 )]
 async fn change(
@@ -602,17 +615,27 @@ async fn change(
         record: body.record,
         whisper: body.whisper,
     })?;
-    if expires_at.is_none() && options.is_empty() {
+    if body.party_b.is_none() && expires_at.is_none() && options.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "give at least one of expires_at, language, ring_timeout_secs, max_conversation_secs, record, whisper",
+            "give at least one of party_b, expires_at, language, ring_timeout_secs, max_conversation_secs, record, whisper",
         ));
+    }
+    if let Some(raw) = &body.party_b {
+        add_party_b(&state, &path, raw, now).await?;
     }
     let changed = match expires_at {
         Some(at) => bookings::change_expiry(&state.db, &path, at, now).await?,
         None => match bookings::get(&state.db, &path).await? {
             None => Changed::Missing,
-            Some(b) if b.status(now) == BookingStatus::Active => Changed::Changed(b),
+            Some(b)
+                if matches!(
+                    b.status(now),
+                    BookingStatus::Active | BookingStatus::Pending
+                ) =>
+            {
+                Changed::Changed(b)
+            }
             Some(b) => Changed::NotActive(b),
         },
     };
@@ -635,6 +658,35 @@ async fn change(
         .unwrap_or_default();
     tracing::info!(booking.id = %booking.booking_id, "booking changed");
     Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who).with(options)))
+}
+
+/// Adds party B (`raw`, as the request wrote it) to the pending booking `booking_id`.
+///
+/// Errors: 400 `invalid_party`; 404 `not_found`; 409 `booking_not_active`, `party_b_set` or
+/// `pool_exhausted`.
+async fn add_party_b(
+    state: &AppState,
+    booking_id: &str,
+    raw: &str,
+    now: i64,
+) -> Result<Booking, ApiError> {
+    let booking = bookings::get(&state.db, booking_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
+    let party_b = parse_party_b(raw, &booking.party_a, &state.settings.orders)
+        .map_err(|e| ApiError::bad_request("invalid_party", e.to_string()))?;
+    crate::admin::allocation::add_party_b(state, booking_id, &party_b, now)
+        .await
+        .map_err(|e| match e {
+            AddPartyError::Missing => ApiError::not_found(e.to_string()),
+            AddPartyError::NotActive(_) => ApiError::conflict("booking_not_active", e.to_string()),
+            AddPartyError::AlreadySet => ApiError::conflict("party_b_set", e.to_string()),
+            AddPartyError::SameParty => {
+                ApiError::bad_request("invalid_party", format!("party_b: {e}"))
+            }
+            AddPartyError::PoolExhausted => ApiError::conflict("pool_exhausted", e.to_string()),
+            AddPartyError::Database(e) => e.into(),
+        })
 }
 
 /// Close a booking.

@@ -264,7 +264,12 @@ async fn booking_plan(
         .await?
         .filter(|b| b.status(now) == BookingStatus::Active)
         .ok_or_else(|| ApiError::not_found("no active booking with this booking_id"))?;
-    let (a, b) = (booking.party_a, booking.party_b);
+    // An active booking has its party B (a pending one is not active).
+    let (a, Some(b)) = (booking.party_a, booking.party_b) else {
+        return Err(ApiError::not_found(
+            "no active booking with this booking_id",
+        ));
+    };
     let (from, to) = match from {
         None => (a, b),
         Some(f) if f == a => (a, b),

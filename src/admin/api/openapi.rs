@@ -262,6 +262,7 @@ pub(super) fn order_status() -> Object {
 pub(super) fn booking_status() -> Object {
     let all = [
         BookingStatus::Active,
+        BookingStatus::Pending,
         BookingStatus::Expired,
         BookingStatus::Closed,
     ];

@@ -1,5 +1,6 @@
-//! Admin UI: the virtual-number pool (add, drain) and bookings (create, list, close). Drain
-//! and close ask first; every bad field of a form is shown at once.
+//! Admin UI: the virtual-number pool (add, drain) and bookings (create with party PINs, one
+//! way or waiting for party B; add party B; list; close). Drain and close ask first; every
+//! bad field of a form is shown at once.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -13,17 +14,19 @@ use super::orders::{CsrfForm, html, path_segment, query_value, see_other, unavai
 use crate::domain::clock::now_ms;
 use crate::domain::random_token;
 use crate::domain::{
-    BookingFields, CallOptions, CallOptionsChange, MAX_BOOKING_TTL_MS, MAX_CONVERSATION_SECS,
-    NewBooking, PROVIDERS, PhoneNumber, RING_TIMEOUT_SECS, log_safe,
+    BookingFields, BookingStatus, CallOptions, CallOptionsChange, Callers, MAX_BOOKING_TTL_MS,
+    MAX_CONVERSATION_SECS, NewBooking, PROVIDERS, PhoneNumber, PinChoice, PinMode,
+    RING_TIMEOUT_SECS, log_safe, parse_party_b,
 };
 use crate::state::AppState;
-use crate::storage::bookings::{self, CreateError};
+use crate::storage::bookings::{self, AddPartyError, Booking, CreateError};
 use crate::storage::call_options::{self, Owner};
 use crate::storage::pool::{self, AddError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/bookings", web::get().to(page))
         .route("/bookings", web::post().to(create_booking))
+        .route("/bookings/party-b", web::post().to(add_party_b))
         .route("/bookings/{booking_id}/close", web::get().to(confirm_close))
         .route("/bookings/{booking_id}/close", web::post().to(close))
         .route("/numbers", web::post().to(add_number))
@@ -48,11 +51,22 @@ struct BookingRow {
     booking_id: String,
     reference: String,
     party_a: String,
+    /// `Pending` while it has none.
     party_b: String,
     virtual_number: String,
     expires_at: String,
     /// Its own call options, in a few words.
     call_options: String,
+    /// Who calls, who keys a PIN, and the party PINs (masked without personal data), in a
+    /// few words.
+    calling: String,
+}
+
+/// A booking waiting for its party B, as the form adding it offers it.
+struct PendingRow {
+    booking_id: String,
+    /// The booking id, with its reference when it has one.
+    label: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,9 +98,25 @@ pub struct NumberOptionsForm {
 pub struct BookingForm {
     csrf: String,
     party_a: String,
+    /// Empty: the booking waits for its party B.
     party_b: String,
     reference: String,
     ttl_seconds: String,
+    /// `both` (also when empty), `party_a` or `party_b`.
+    callers: String,
+    /// Set: the parties who may call get a generated PIN.
+    party_pins: Option<String>,
+    /// `unknown_callers` (also when empty) or `always`.
+    pin_mode: String,
+}
+
+/// The form adding party B to a pending booking.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PartyBForm {
+    csrf: String,
+    add_booking_id: String,
+    add_party_b: String,
 }
 
 #[derive(Template)]
@@ -98,12 +128,15 @@ struct BookingsPage {
     providers: &'static [&'static str],
     numbers: Vec<NumberRow>,
     bookings: Vec<BookingRow>,
+    pending: Vec<PendingRow>,
     number_form: NumberForm,
     number_errors: FormErrors,
     options_form: NumberOptionsForm,
     options_errors: FormErrors,
     booking_form: BookingForm,
     booking_errors: FormErrors,
+    party_b_form: PartyBForm,
+    party_b_errors: FormErrors,
     /// What was just done (post/redirect/get).
     notice: String,
 }
@@ -145,10 +178,23 @@ impl BookingsPage {
                     active_bookings: v.active_bookings,
                 })
                 .collect(),
+            pending: active
+                .iter()
+                .rev()
+                .filter(|b| b.status(now) == BookingStatus::Pending)
+                .map(|b| PendingRow {
+                    booking_id: b.booking_id.clone(),
+                    label: match &b.reference {
+                        Some(r) => format!("{} ({r})", b.booking_id),
+                        None => b.booking_id.clone(),
+                    },
+                })
+                .collect(),
             bookings: active
                 .into_iter()
                 .rev()
                 .map(|b| BookingRow {
+                    calling: calling(&b, session),
                     call_options: super::call_options::summary(
                         &options
                             .remove(&(b.booking_id.clone(), b.created_at))
@@ -161,7 +207,9 @@ impl BookingsPage {
                     booking_id: b.booking_id,
                     reference: b.reference.unwrap_or_default(),
                     party_a: session.show(b.party_a.into()),
-                    party_b: session.show(b.party_b.into()),
+                    party_b: b
+                        .party_b
+                        .map_or_else(|| "Pending".into(), |p| session.show(p.into())),
                     virtual_number: b.virtual_number.into(),
                 })
                 .collect(),
@@ -174,9 +222,33 @@ impl BookingsPage {
             options_errors: FormErrors::default(),
             booking_form: BookingForm::default(),
             booking_errors: FormErrors::default(),
+            party_b_form: PartyBForm::default(),
+            party_b_errors: FormErrors::default(),
             notice: String::new(),
         })
     }
+}
+
+/// Who calls through `b`, who keys a PIN, and its party PINs as `session` may see them:
+/// `Both call · PIN: unknown callers · A's PIN ****`.
+fn calling(b: &Booking, session: &AdminSession) -> String {
+    let mut parts = vec![
+        match b.callers {
+            Callers::Both => "Both call",
+            Callers::PartyA => "Only A calls",
+            Callers::PartyB => "Only B calls",
+        }
+        .to_owned(),
+    ];
+    if b.pin_mode == PinMode::Always {
+        parts.push("PIN: always".into());
+    }
+    for (who, pin) in [("A", &b.party_a_pin), ("B", &b.party_b_pin)] {
+        if let Some(pin) = pin {
+            parts.push(format!("{who}'s PIN {}", session.show_pin(pin.clone())));
+        }
+    }
+    parts.join(" · ")
 }
 
 /// What the page was reached with: what was just done (`number-added`, `drained`,
@@ -205,6 +277,10 @@ async fn page(
             )
         }
         "booking-created" => format!("Booking {what} created."),
+        "party-b-added" => format!("Party B added to booking {what}."),
+        "party-b-moved" => format!(
+            "Party B added to booking {what}; party B held its number already, so the booking moved to another virtual number: tell party A."
+        ),
         "closed" => {
             format!("Booking {what} closed: its parties can no longer reach each other through it.")
         }
@@ -440,6 +516,9 @@ fn check_booking_fields(state: &AppState, form: &BookingForm, errors: &mut FormE
         ("party_a", "Party A number", &form.party_a),
         ("party_b", "Party B number", &form.party_b),
     ] {
+        if id == "party_b" && raw.trim().is_empty() {
+            continue;
+        }
         let checked = PhoneNumber::parse(raw, rules.region)
             .map_err(|e| e.to_string())
             .and_then(|n| rules.check_destination(&n));
@@ -453,6 +532,35 @@ fn check_booking_fields(state: &AppState, form: &BookingForm, errors: &mut FormE
             "reference",
             "Reference",
             "a reference has at most 128 characters, on one line",
+        );
+    }
+    if !form.callers.is_empty() && Callers::parse(&form.callers).is_none() {
+        errors.add(
+            "callers",
+            "Who calls",
+            "choose both, only party A or only party B",
+        );
+    }
+    if !form.pin_mode.is_empty() && PinMode::parse(&form.pin_mode).is_none() {
+        errors.add(
+            "pin_mode",
+            "Who keys a PIN",
+            "choose unknown callers or always",
+        );
+    }
+    let pins = form.party_pins.is_some();
+    if pins && form.party_b.trim().is_empty() {
+        errors.add(
+            "party_pins",
+            "Party PINs",
+            "a booking without party B takes no party PINs: add them with party B",
+        );
+    }
+    if form.pin_mode == "always" && !pins {
+        errors.add(
+            "pin_mode",
+            "Who keys a PIN",
+            "always needs party PINs, else no one could call",
         );
     }
     let ttl = form.ttl_seconds.trim();
@@ -488,13 +596,14 @@ async fn create_booking(
             let ttl = form.ttl_seconds.trim();
             let fields = BookingFields {
                 party_a: &form.party_a,
-                party_b: &form.party_b,
+                party_b: Some(form.party_b.trim()).filter(|b| !b.is_empty()),
                 reference: (!reference.is_empty()).then_some(reference),
                 ttl_seconds: ttl.parse().ok(),
                 expires_at: None,
                 virtual_number: None,
                 provider: None,
                 country: None,
+                callers: Some(form.callers.as_str()).filter(|c| !c.is_empty()),
             };
             let default_ttl = i64::try_from(state.settings.retention.booking_ttl.as_millis())
                 .unwrap_or(i64::MAX / 2);
@@ -510,17 +619,37 @@ async fn create_booking(
                     StatusCode::BAD_REQUEST
                 }
                 Ok(new) => {
+                    let new = NewBooking {
+                        pin_mode: PinMode::parse(&form.pin_mode).unwrap_or_default(),
+                        ..new
+                    };
                     let booking_id = format!("bk_{}", random_token(22));
-                    match crate::admin::allocation::create_booking(&state, &new, &booking_id, now)
-                        .await
-                    {
+                    let created =
+                        crate::admin::allocation::create_booking(&state, &new, &booking_id, now)
+                            .await;
+                    let created = match created {
+                        Ok(b) if form.party_pins.is_some() => {
+                            with_party_pins(&state, b, &new, now).await
+                        }
+                        other => other.map_err(BookingRefusal::Create),
+                    };
+                    match created {
                         Ok(b) => {
                             tracing::info!(booking.id = %b.booking_id, admin.token = %session.token_name, "booking created in the admin UI");
                             return Ok(done("booking-created", &b.booking_id));
                         }
-                        Err(CreateError::Database(e)) => return Err(unavailable(e)),
-                        Err(e) => {
+                        Err(BookingRefusal::Create(CreateError::Database(e))) => {
+                            return Err(unavailable(e));
+                        }
+                        Err(BookingRefusal::Pins(
+                            crate::import::admission::CreateError::Database(e),
+                        )) => return Err(unavailable(e)),
+                        Err(BookingRefusal::Create(e)) => {
                             errors.add("party_a", "Party A number", e.to_string());
+                            StatusCode::CONFLICT
+                        }
+                        Err(BookingRefusal::Pins(e)) => {
+                            errors.add("party_pins", "Party PINs", format!("{e}; try again"));
                             StatusCode::CONFLICT
                         }
                     }
@@ -534,6 +663,99 @@ async fn create_booking(
     page.booking_errors = errors;
     form.csrf = String::new();
     page.booking_form = form;
+    html(status, &page)
+}
+
+/// Why the booking form created nothing.
+enum BookingRefusal {
+    Create(CreateError),
+    Pins(crate::import::admission::CreateError),
+}
+
+/// `b`, just created, with generated PINs for the parties who may call (the API's
+/// `party_pins: true`); the booking is removed again when they are refused.
+async fn with_party_pins(
+    state: &AppState,
+    b: Booking,
+    new: &NewBooking,
+    now: i64,
+) -> Result<Booking, BookingRefusal> {
+    let len = state.settings.orders.generated_pin_len();
+    let pin = |party_a: bool| {
+        new.callers
+            .may_call(party_a)
+            .then_some(PinChoice::Generate { len })
+    };
+    crate::admin::allocation::store_party_pins(state, b, pin(true), pin(false), now)
+        .await
+        .map_err(BookingRefusal::Pins)
+}
+
+/// `POST /admin/bookings/party-b`: adds party B to a pending booking. The booking moves to
+/// another virtual number when party B holds its own already (the page says so).
+async fn add_party_b(
+    session: AdminSession,
+    state: web::Data<AppState>,
+    form: web::Form<PartyBForm>,
+) -> actix_web::Result<HttpResponse> {
+    let mut form = form.into_inner();
+    let mut errors = FormErrors::default();
+    let status = if !session.form_is_fresh(&form.csrf) {
+        errors = FormErrors::expired("add_party_b");
+        StatusCode::FORBIDDEN
+    } else {
+        let now = now_ms();
+        let booking = bookings::get(&state.db, &form.add_booking_id)
+            .await
+            .map_err(unavailable)?;
+        match booking {
+            None => {
+                errors.add("add_booking_id", "Booking", "choose a pending booking");
+                StatusCode::BAD_REQUEST
+            }
+            Some(booking) => {
+                match parse_party_b(&form.add_party_b, &booking.party_a, &state.settings.orders) {
+                    Err(e) => {
+                        errors.add("add_party_b", "Party B number", e.message);
+                        StatusCode::BAD_REQUEST
+                    }
+                    Ok(party_b) => {
+                        let added = crate::admin::allocation::add_party_b(
+                            &state,
+                            &booking.booking_id,
+                            &party_b,
+                            now,
+                        )
+                        .await;
+                        match added {
+                            Ok(b) => {
+                                tracing::info!(booking.id = %b.booking_id, admin.token = %session.token_name, "party B added in the admin UI");
+                                let what = if b.virtual_number == booking.virtual_number {
+                                    "party-b-added"
+                                } else {
+                                    "party-b-moved"
+                                };
+                                return Ok(done(what, &b.booking_id));
+                            }
+                            Err(AddPartyError::Database(e)) => return Err(unavailable(e)),
+                            Err(e @ AddPartyError::SameParty) => {
+                                errors.add("add_party_b", "Party B number", e.to_string());
+                                StatusCode::BAD_REQUEST
+                            }
+                            Err(e) => {
+                                errors.add("add_party_b", "Party B number", e.to_string());
+                                StatusCode::CONFLICT
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let mut page = BookingsPage::load(&state, &session).await?;
+    page.party_b_errors = errors;
+    form.csrf = String::new();
+    page.party_b_form = form;
     html(status, &page)
 }
 

@@ -117,6 +117,11 @@ impl Sessions {
         };
         let booking =
             storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
+        if booking.as_ref().is_some_and(|b| b.peer.is_none()) {
+            // A party who may not call through its booking (one way, or no party B yet) is
+            // answered as a stranger, and not dialled back through an earlier call either.
+            return self.stranger_facts(call, facts).await;
+        }
         if booking
             .as_ref()
             .is_some_and(|b| b.pin_mode == crate::domain::PinMode::Always)
@@ -126,16 +131,16 @@ impl Sessions {
             // answers strangers.
             return Ok(());
         }
-        facts.booking = booking.map(|found| {
+        facts.booking = booking.and_then(|found| {
             if self.config.cache_call_state {
                 // For the bridge that follows in this step ([`Sessions::bridging_for`]).
                 self.bookings
                     .insert(found.booking_id.clone(), std::sync::Arc::new(found.bridge));
             }
-            BookingPeer {
+            found.peer.map(|peer| BookingPeer {
                 booking_id: found.booking_id,
-                peer: found.peer,
-            }
+                peer,
+            })
         });
         if facts.booking.is_some() {
             return Ok(());
