@@ -51,7 +51,7 @@ const LOOKED_UP: [&str; 3] = ["exotel", "twilio", "plivo"];
 
 /// The event types of the event webhooks (`outbound::events`), as
 /// `pinbridge_event_deliveries_total` labels them.
-const EVENT_TYPES: [&str; 8] = [
+const EVENT_TYPES: [&str; 9] = [
     "call.completed",
     "call.unanswered",
     "call.reconciled",
@@ -60,6 +60,7 @@ const EVENT_TYPES: [&str; 8] = [
     "booking.expired",
     "pool.allocation_refused",
     "pool.headroom_low",
+    "booking.virtual_number_changed",
 ];
 
 /// Installs the Prometheus recorder as the process's global `metrics` recorder, once, and
