@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod metrics;
+mod number_health;
 mod openapi;
 mod orders;
 mod outage;
