@@ -754,6 +754,8 @@ mod tests {
         Close(usize),
         Advance(i64),
         Drain(usize),
+        Unhealthy(usize),
+        Healthy(usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -769,6 +771,8 @@ mod tests {
             2 => (0..20usize).prop_map(Op::Close),
             2 => (1..30i64).prop_map(Op::Advance),
             1 => (0..4usize).prop_map(Op::Drain),
+            1 => (0..4usize).prop_map(Op::Unhealthy),
+            1 => (0..4usize).prop_map(Op::Healthy),
         ]
     }
 
@@ -815,6 +819,7 @@ mod tests {
         let mut model: Model = Vec::new();
         let mut ids: Vec<String> = Vec::new();
         let mut drained: HashSet<usize> = HashSet::new();
+        let mut unhealthy: HashSet<usize> = HashSet::new();
         for op in ops {
             match op {
                 Op::Create {
@@ -858,6 +863,7 @@ mod tests {
                         .filter(|n| {
                             *n != RESERVED
                                 && !drained.contains(n)
+                                && !unhealthy.contains(n)
                                 && !holds(*n)
                                 && countries.contains(&NUMBER_COUNTRY[*n])
                                 && !cooling(*n)
@@ -890,7 +896,7 @@ mod tests {
                         }
                         (Ok(_), Some(n)) => {
                             assert!(
-                                !drained.contains(&n) && !holds(n),
+                                !drained.contains(&n) && !unhealthy.contains(&n) && !holds(n),
                                 "named booking broke the rule"
                             );
                             model.push(Held {
@@ -907,6 +913,9 @@ mod tests {
                         }
                         (Err(CreateError::ParticipantConflict), Some(n)) => assert!(holds(n)),
                         (Err(CreateError::NumberDrained), Some(n)) => assert!(drained.contains(&n)),
+                        (Err(CreateError::NumberUnhealthy), Some(n)) => {
+                            assert!(unhealthy.contains(&n) && !drained.contains(&n));
+                        }
                         (other, named) => panic!("unexpected {other:?} for {named:?}"),
                     }
                 }
@@ -921,6 +930,53 @@ mod tests {
                 Op::Drain(n) => {
                     pool::drain(&db, NUMBERS[n], now).await.unwrap();
                     drained.insert(n);
+                }
+                Op::Healthy(n) => {
+                    let by = pool::MarkedBy::Operator;
+                    assert_eq!(mark_healthy(&db, NUMBERS[n], by).await.unwrap(), Some(true));
+                    unhealthy.remove(&n);
+                }
+                Op::Unhealthy(n) => {
+                    unhealthy.insert(n);
+                    let by = pool::MarkedBy::Operator;
+                    let moved = mark_unhealthy(&db, NUMBERS[n], by, None, (COOL_OFF, 5), now)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    // Each booking on it, in creation order, moves by the allocation rule
+                    // (the old number's country), or stays when no number is eligible.
+                    let on_it: Vec<usize> = (0..model.len())
+                        .filter(|i| model[*i].number == n && model[*i].active(now))
+                        .collect();
+                    assert_eq!(moved.len(), on_it.len());
+                    for (i, m) in on_it.into_iter().zip(&moved) {
+                        assert_eq!(ids[i], m.booking_id);
+                        let (a, b) = (model[i].a, model[i].b);
+                        let eligible: Vec<usize> = (0..NUMBERS.len())
+                            .filter(|x| {
+                                *x != RESERVED
+                                    && !drained.contains(x)
+                                    && !unhealthy.contains(x)
+                                    && NUMBER_COUNTRY[*x] == NUMBER_COUNTRY[n]
+                                    && !active(&model, now)
+                                        .any(|h| h.number == *x && (h.has(a) || h.has(b)))
+                                    && !model.iter().any(|h| {
+                                        h.number == *x
+                                            && h.has(a)
+                                            && h.has(b)
+                                            && h.end() > now - COOL_OFF
+                                    })
+                            })
+                            .collect();
+                        match &m.new {
+                            Some(new) => {
+                                let x = NUMBERS.iter().position(|v| *v == new.as_ref()).unwrap();
+                                assert!(eligible.contains(&x), "moved to an ineligible number");
+                                model[i].number = x;
+                            }
+                            None => assert!(eligible.is_empty(), "stranded while {eligible:?} were free"),
+                        }
+                    }
                 }
             }
             // The invariant, read back from the database itself.
@@ -990,9 +1046,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// Any sequence of creates, closes, expiries and drains never yields two active
-        /// bookings sharing a party and a virtual number, never allocates a drained or
-        /// reserved number, nor one of another country than the parties' (or the one named),
+        /// Any sequence of creates, closes, expiries, drains and health marks (which move
+        /// the bookings of a number marked unhealthy) never yields two active bookings
+        /// sharing a party and a virtual number, never allocates (nor moves a booking to) a
+        /// drained, unhealthy or reserved number, nor one of another country than the parties' (or the one named),
         /// nor one the same two parties shared within the cool-off; takes a number a party
         /// knows when one is eligible, the least loaded among those, and refuses only when no
         /// number is eligible.
