@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{Call, EXOTEL_SECRET, TestApp, spawn_app_with};
-use crate::helpers::{a_minute_ago_ms, encode_seed};
+use crate::common::{Call, EXOTEL_SECRET, TestApp, admin_csrf, spawn_app_with};
+use crate::helpers::{a_minute_ago_ms, admin_get, admin_post, admin_sign_in, encode_seed};
 
 /// The seed's caller-based Connect request (seed 003), to `07314853246`.
 const SEED_CALLER_CONNECT: &str = "CallFrom=07709562799&CallSid=066b197844c030d6737dac19cca6157p&CallStatus=in-progress&CallTo=07314853246&CallType=call-attempt&Created=Sun, 25 Jul 2021 14:56:12&CurrentTime=2021-07-25 14:56:14&DialCallDuration=0&DialWhomNumber=&Direction=incoming&EndTime=1970-01-01 05:30:00&From=07709562799&StartTime=2021-07-25 14:56:12&To=07314853246&flow_id=383431&tenant_id=53926";
@@ -328,4 +328,46 @@ async fn exotels_heartbeat_marks_and_clears_numbers_by_their_sid_and_leaves_an_o
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn the_pool_page_marks_a_number_unhealthy_and_healthy_with_its_csrf_token() {
+    let server = MockServer::start().await;
+    let app = app(
+        &server,
+        &[
+            json!({"number": N1, "provider": "exotel"}),
+            json!({"number": N2, "provider": "exotel"}),
+        ],
+    )
+    .await;
+    let b = book(
+        &app,
+        json!({"party_a": RIDER, "party_b": DRIVER, "ttl_seconds": 7200}),
+    )
+    .await;
+    let cookie = admin_sign_in(&app).await;
+    let (status, page) = admin_get(&app, &cookie, "/admin/bookings").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Mark +917314853246 unhealthy"), "the button is there");
+    let token = admin_csrf(&page);
+    let path = "/admin/numbers/%2B917314853246/health";
+
+    let r = admin_post(&app, &cookie, path, &[("csrf", "forged"), ("healthy", "false")]).await;
+    assert_eq!(r.status(), 403, "a forged token is refused");
+    assert_eq!(number(&app, N1).await["healthy"], true);
+
+    let r = admin_post(&app, &cookie, path, &[("csrf", &token), ("healthy", "false")]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(number(&app, N1).await["healthy"], false);
+    assert_eq!(booking(&app, &b).await["virtual_number"], N2);
+    let (_, page) = admin_get(&app, &cookie, "/admin/bookings").await;
+    assert!(page.contains("unhealthy (operator"), "the status says so");
+    assert!(page.contains("Mark +917314853246 healthy"));
+
+    let r = admin_post(&app, &cookie, path, &[("csrf", &token), ("healthy", "maybe")]).await;
+    assert_eq!(r.status(), 400);
+    let r = admin_post(&app, &cookie, path, &[("csrf", &token), ("healthy", "true")]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(number(&app, N1).await["healthy"], true);
 }
