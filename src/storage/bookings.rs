@@ -380,7 +380,14 @@ pub async fn mark_unhealthy(
         let b: String = r.try_get("party_b")?;
         let new = allocate(&mut tx, &a, &b, &wanted, now_ms).await?;
         if let Some(new) = &new {
-            move_booking(&mut tx, &booking_id, number, new.as_ref(), now_ms + grace_ms).await?;
+            move_booking(
+                &mut tx,
+                &booking_id,
+                number,
+                new.as_ref(),
+                now_ms + grace_ms,
+            )
+            .await?;
         }
         moved.push(Moved {
             booking_id,
@@ -974,7 +981,10 @@ mod tests {
                                 assert!(eligible.contains(&x), "moved to an ineligible number");
                                 model[i].number = x;
                             }
-                            None => assert!(eligible.is_empty(), "stranded while {eligible:?} were free"),
+                            None => assert!(
+                                eligible.is_empty(),
+                                "stranded while {eligible:?} were free"
+                            ),
                         }
                     }
                 }

@@ -43,6 +43,16 @@ pub enum MarkedBy {
 }
 
 impl MarkedBy {
+    /// As stored in `unhealthy_by`: `heartbeat`, else an operator (whose mark only an
+    /// operator clears).
+    fn stored(raw: Option<&str>) -> Self {
+        if raw == Some("heartbeat") {
+            Self::Heartbeat
+        } else {
+            Self::Operator
+        }
+    }
+
     /// `operator` or `heartbeat`, as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,10 +106,9 @@ fn from_row(row: &AnyRow) -> Result<VirtualNumber, super::Error> {
                 Ok(Unhealthy {
                     since,
                     reason: row.try_get("unhealthy_reason")?,
-                    by: match row.try_get::<Option<String>, _>("unhealthy_by")?.as_deref() {
-                        Some("heartbeat") => MarkedBy::Heartbeat,
-                        _ => MarkedBy::Operator,
-                    },
+                    by: MarkedBy::stored(
+                        row.try_get::<Option<String>, _>("unhealthy_by")?.as_deref(),
+                    ),
                 })
             })
             .transpose()?,
@@ -450,11 +459,12 @@ impl From<sqlx::Error> for SidError {
 pub async fn set_exotel_sid(db: &Db, number: &str, sid: Option<&str>) -> Result<bool, SidError> {
     let mut tx = db.begin_write().await?;
     if let Some(sid) = sid {
-        let other = sqlx::query("select 1 from virtual_numbers where exotel_sid = $1 and number <> $2")
-            .bind(sid)
-            .bind(number)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let other =
+            sqlx::query("select 1 from virtual_numbers where exotel_sid = $1 and number <> $2")
+                .bind(sid)
+                .bind(number)
+                .fetch_optional(&mut *tx)
+                .await?;
         if other.is_some() {
             return Err(SidError::Taken);
         }
@@ -496,10 +506,7 @@ pub async fn exophones(db: &Db) -> Result<Vec<ExoPhone>, super::Error> {
         Ok(ExoPhone {
             sid: r.try_get("exotel_sid")?,
             number: r.try_get("number")?,
-            marked_by: marked.then(|| match by.as_deref() {
-                Some("heartbeat") => MarkedBy::Heartbeat,
-                _ => MarkedBy::Operator,
-            }),
+            marked_by: marked.then_some(MarkedBy::stored(by.as_deref())),
         })
     })
     .collect()

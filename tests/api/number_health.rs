@@ -89,7 +89,10 @@ async fn number(app: &TestApp, n: &str) -> Value {
 
 async fn mark(app: &TestApp, n: &str, body: Value) -> Value {
     let (status, v) = app
-        .patch_json(&format!("/virtual-numbers/{}", n.replace('+', "%2B")), &body)
+        .patch_json(
+            &format!("/virtual-numbers/{}", n.replace('+', "%2B")),
+            &body,
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     v
@@ -160,13 +163,24 @@ async fn a_number_marked_unhealthy_moves_its_bookings_and_bridges_them_through_t
     // Both parties reach each other on the new number, and the rider still on the old one.
     // (Only the rider calls the old number: the driver, dialled from it, could otherwise
     // call it back through the callback route after the grace.)
-    assert_eq!(dialled(&app, "new-1", RIDER, "08088919888").await, DRIVER_E164);
-    assert_eq!(dialled(&app, "new-2", DRIVER, "08088919888").await, RIDER_E164);
-    assert_eq!(dialled(&app, "old-1", RIDER, "07314853246").await, DRIVER_E164);
+    assert_eq!(
+        dialled(&app, "new-1", RIDER, "08088919888").await,
+        DRIVER_E164
+    );
+    assert_eq!(
+        dialled(&app, "new-2", DRIVER, "08088919888").await,
+        RIDER_E164
+    );
+    assert_eq!(
+        dialled(&app, "old-1", RIDER, "07314853246").await,
+        DRIVER_E164
+    );
     // Party A's PIN moved with the booking: keyed on the new number from another phone.
     let mut call = Call::new("pin-on-new");
     call.from = "09000000001".into();
-    let query = call.query(Some("4821")).replace("07314853246", "08088919888");
+    let query = call
+        .query(Some("4821"))
+        .replace("07314853246", "08088919888");
     assert_eq!(app.exotel("check-pin", &query).await.status(), 200);
 
     // A new booking is not given the unhealthy number.
@@ -204,7 +218,10 @@ async fn a_number_marked_unhealthy_moves_its_bookings_and_bridges_them_through_t
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(after, "", "the old number bridges no one after the grace");
-    assert_eq!(dialled(&app, "new-3", RIDER, "08088919888").await, DRIVER_E164);
+    assert_eq!(
+        dialled(&app, "new-3", RIDER, "08088919888").await,
+        DRIVER_E164
+    );
 
     // Healthy again: allocatable, and the moved booking stays where it is.
     let v = mark(&app, N1, json!({"healthy": true})).await;
@@ -239,11 +256,17 @@ async fn a_booking_with_no_free_number_stays_on_the_unhealthy_one_and_is_refused
     assert_eq!(refused[0]["data"]["country"], "IN");
     assert_eq!(refused[0]["data"]["provider"], "exotel");
     // It still bridges where it is.
-    assert_eq!(dialled(&app, "stays", RIDER, "07314853246").await, DRIVER_E164);
+    assert_eq!(
+        dialled(&app, "stays", RIDER, "07314853246").await,
+        DRIVER_E164
+    );
 
     // A number added later takes it at the next mark.
     let (status, _) = app
-        .post_json("/virtual-numbers", &json!({"number": N2, "provider": "exotel"}))
+        .post_json(
+            "/virtual-numbers",
+            &json!({"number": N2, "provider": "exotel"}),
+        )
         .await;
     assert_eq!(status, 201);
     mark(&app, N1, json!({"healthy": false})).await;
@@ -265,7 +288,10 @@ async fn exotels_heartbeat_marks_and_clears_numbers_by_their_sid_and_leaves_an_o
     let v = mark(&app, N2, json!({"exotel_sid": "sid-two"})).await;
     assert_eq!(v["exotel_sid"], "sid-two");
     let (status, e) = app
-        .patch_json("/virtual-numbers/%2B918088919888", &json!({"exotel_sid": "sid-one"}))
+        .patch_json(
+            "/virtual-numbers/%2B918088919888",
+            &json!({"exotel_sid": "sid-one"}),
+        )
         .await;
     assert_eq!(status, 409);
     assert_eq!(e["error"]["code"], "exotel_sid_taken");
@@ -306,7 +332,12 @@ async fn exotels_heartbeat_marks_and_clears_numbers_by_their_sid_and_leaves_an_o
     assert_eq!(number(&app, N1).await["healthy"], true);
 
     // An operator's mark is not the heartbeat's to clear.
-    mark(&app, N2, json!({"healthy": false, "health_reason": "porting"})).await;
+    mark(
+        &app,
+        N2,
+        json!({"healthy": false, "health_reason": "porting"}),
+    )
+    .await;
     assert_eq!(booking(&app, &b).await["virtual_number"], N1, "moved back");
     heartbeat(&app, r#"{"status_type":"OK"}"#).await;
     let v = number(&app, N2).await;
@@ -322,7 +353,10 @@ async fn exotels_heartbeat_marks_and_clears_numbers_by_their_sid_and_leaves_an_o
     assert_eq!(status, 400, "status_type is required");
     let r = app
         .client
-        .post(app.exotel_url("heartbeat").replace(EXOTEL_SECRET, "wrong-secret-0123456789abcd"))
+        .post(
+            app.exotel_url("heartbeat")
+                .replace(EXOTEL_SECRET, "wrong-secret-0123456789abcd"),
+        )
         .body(r#"{"status_type":"OK"}"#)
         .send()
         .await
@@ -349,15 +383,30 @@ async fn the_pool_page_marks_a_number_unhealthy_and_healthy_with_its_csrf_token(
     let cookie = admin_sign_in(&app).await;
     let (status, page) = admin_get(&app, &cookie, "/admin/bookings").await;
     assert_eq!(status, 200);
-    assert!(page.contains("Mark +917314853246 unhealthy"), "the button is there");
+    assert!(
+        page.contains("Mark +917314853246 unhealthy"),
+        "the button is there"
+    );
     let token = admin_csrf(&page);
     let path = "/admin/numbers/%2B917314853246/health";
 
-    let r = admin_post(&app, &cookie, path, &[("csrf", "forged"), ("healthy", "false")]).await;
+    let r = admin_post(
+        &app,
+        &cookie,
+        path,
+        &[("csrf", "forged"), ("healthy", "false")],
+    )
+    .await;
     assert_eq!(r.status(), 403, "a forged token is refused");
     assert_eq!(number(&app, N1).await["healthy"], true);
 
-    let r = admin_post(&app, &cookie, path, &[("csrf", &token), ("healthy", "false")]).await;
+    let r = admin_post(
+        &app,
+        &cookie,
+        path,
+        &[("csrf", &token), ("healthy", "false")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(number(&app, N1).await["healthy"], false);
     assert_eq!(booking(&app, &b).await["virtual_number"], N2);
@@ -365,9 +414,21 @@ async fn the_pool_page_marks_a_number_unhealthy_and_healthy_with_its_csrf_token(
     assert!(page.contains("unhealthy (operator"), "the status says so");
     assert!(page.contains("Mark +917314853246 healthy"));
 
-    let r = admin_post(&app, &cookie, path, &[("csrf", &token), ("healthy", "maybe")]).await;
+    let r = admin_post(
+        &app,
+        &cookie,
+        path,
+        &[("csrf", &token), ("healthy", "maybe")],
+    )
+    .await;
     assert_eq!(r.status(), 400);
-    let r = admin_post(&app, &cookie, path, &[("csrf", &token), ("healthy", "true")]).await;
+    let r = admin_post(
+        &app,
+        &cookie,
+        path,
+        &[("csrf", &token), ("healthy", "true")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     assert_eq!(number(&app, N1).await["healthy"], true);
 }

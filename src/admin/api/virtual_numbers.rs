@@ -217,7 +217,9 @@ async fn reload_greetings(state: &AppState) {
 /// when empty.
 fn checked_sid(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     match raw.map(str::trim) {
-        Some(s) if s.chars().count() > 64 || s.chars().any(|c| c.is_control() || c.is_whitespace()) => {
+        Some(s)
+            if s.chars().count() > 64 || s.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
             Err(ApiError::bad_request(
                 "invalid_exotel_sid",
                 "exotel_sid: at most 64 characters, no spaces or control characters",
@@ -232,8 +234,12 @@ fn checked_sid(raw: Option<&str>) -> Result<Option<String>, ApiError> {
 async fn set_sid(state: &AppState, number: &str, sid: Option<&str>) -> Result<(), ApiError> {
     match pool::set_exotel_sid(&state.db, number, sid).await {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::not_found("this virtual number is not in the pool")),
-        Err(e @ pool::SidError::Taken) => Err(ApiError::conflict("exotel_sid_taken", e.to_string())),
+        Ok(false) => Err(ApiError::not_found(
+            "this virtual number is not in the pool",
+        )),
+        Err(e @ pool::SidError::Taken) => {
+            Err(ApiError::conflict("exotel_sid_taken", e.to_string()))
+        }
         Err(pool::SidError::Database(e)) => Err(e.into()),
     }
 }
@@ -345,7 +351,10 @@ async fn add(
     })?;
     let sid = checked_sid(body.exotel_sid.as_deref())?;
     if let Some(sid) = &sid
-        && pool::exophones(&state.db).await?.iter().any(|p| &p.sid == sid)
+        && pool::exophones(&state.db)
+            .await?
+            .iter()
+            .any(|p| &p.sid == sid)
     {
         return Err(ApiError::conflict(
             "exotel_sid_taken",

@@ -133,12 +133,13 @@ impl BookingsPage {
                 .into_iter()
                 .map(|v| NumberRow {
                     drained: v.drained_at.is_some(),
-                    unhealthy: v.unhealthy.as_ref().map_or_else(String::new, |u| {
-                        match &u.reason {
+                    unhealthy: v
+                        .unhealthy
+                        .as_ref()
+                        .map_or_else(String::new, |u| match &u.reason {
                             Some(r) => format!("unhealthy ({}: {r})", u.by.as_str()),
                             None => format!("unhealthy ({})", u.by.as_str()),
-                        }
-                    }),
+                        }),
                     call_options: super::call_options::summary(&CallOptions {
                         // The number's language is its greetings', shown on that page.
                         language: None,

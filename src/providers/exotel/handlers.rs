@@ -477,8 +477,7 @@ async fn heartbeat(
         settings: &state.settings.allocation,
     };
     let affected = beat.incoming_affected();
-    match crate::call::health::apply_heartbeat(&h, &affected, beat.is_complete(), now_ms()).await
-    {
+    match crate::call::health::apply_heartbeat(&h, &affected, beat.is_complete(), now_ms()).await {
         Ok(outcome) => {
             tracing::info!(
                 status_type = %beat.status_type,
