@@ -185,6 +185,7 @@ pub async fn apply_heartbeat(
             .count(),
         ..HeartbeatOutcome::default()
     };
+    crate::metrics::heartbeat_unknown_sids(outcome.unknown_sids);
     for phone in &phones {
         if affected.contains(&phone.sid) {
             if phone.marked_by.is_none() {

@@ -302,7 +302,9 @@ async fn exotels_heartbeat_marks_and_clears_numbers_by_their_sid_and_leaves_an_o
     .await;
     assert_eq!(b["virtual_number"], N1);
 
-    // Incoming calls of sid-one affected (a SID of no number is ignored).
+    // Incoming calls of sid-one affected (a SID of no number is ignored, and counted).
+    let unknown = "pinbridge_exotel_heartbeat_unknown_sids_total";
+    let before = app.metric_value(unknown).await.unwrap_or(0.0);
     let (status, body) = heartbeat(
         &app,
         r#"{"timestamp":"2026-12-07T10:00:00Z","status_type":"WARNING",
@@ -311,6 +313,7 @@ async fn exotels_heartbeat_marks_and_clears_numbers_by_their_sid_and_leaves_an_o
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    assert!(app.metric_value(unknown).await.unwrap_or(0.0) >= before + 1.0);
     let v = number(&app, N1).await;
     assert_eq!(v["healthy"], false);
     assert_eq!(v["unhealthy_by"], "heartbeat");
