@@ -1036,6 +1036,16 @@ mod tests {
             }
             assert!(!plan.contains("bookings_virtual_number"), "{sql}\n{plan}");
         }
+        // A booking moved off the number is found by the party's entry among the moved ones
+        // (migration 0019).
+        let plan = crate::storage::test_plan(&db, FIND_PEER).await;
+        for party in ["party_a", "party_b"] {
+            let search = format!(
+                "USING INDEX bookings_previous_{} ({party}=? AND previous_number=? AND previous_until>?)",
+                &party[6..]
+            );
+            assert!(plan.contains(&search), "{plan}");
+        }
         let plan = crate::storage::test_plan(&db, ALLOCATE).await;
         for search in [
             "USING INDEX bookings_party_a (party_a=?)",
