@@ -435,3 +435,70 @@ async fn the_pool_page_marks_a_number_unhealthy_and_healthy_with_its_csrf_token(
     assert_eq!(r.status(), 303);
     assert_eq!(number(&app, N1).await["healthy"], true);
 }
+
+#[tokio::test]
+async fn moves_racing_new_bookings_never_give_a_party_one_number_twice() {
+    let server = MockServer::start().await;
+    let app = app(
+        &server,
+        &[
+            json!({"number": N1, "provider": "exotel"}),
+            json!({"number": N2, "provider": "exotel"}),
+            json!({"number": "+912249757100", "provider": "exotel"}),
+        ],
+    )
+    .await;
+    let people = [
+        "09812345670",
+        "09812345671",
+        "09812345672",
+        "09812345673",
+        "09812345674",
+    ];
+    // Neighbours booked first, so that some bookings are on N1 when it is marked.
+    for pair in people.windows(2) {
+        book(
+            &app,
+            json!({"party_a": pair[0], "party_b": pair[1], "ttl_seconds": 3600}),
+        )
+        .await;
+    }
+    // Mark N1 unhealthy while more bookings of the same parties are made.
+    let app = &app;
+    let pairs: Vec<(&str, &str)> = people
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| people[i + 1..].iter().map(move |b| (*a, *b)))
+        .collect();
+    let creates = pairs.iter().map(|(a, b)| async move {
+        app.post_json(
+            "/bookings",
+            &json!({"party_a": a, "party_b": b, "ttl_seconds": 3600}),
+        )
+        .await
+        .0
+    });
+    let (statuses, marked) = tokio::join!(
+        futures_util::future::join_all(creates),
+        mark(app, N1, json!({"healthy": false}))
+    );
+    assert_eq!(marked["healthy"], false);
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    let (status, list) = app.get_json("/bookings?status=active&limit=500").await;
+    assert_eq!(status, 200);
+    let active = list["bookings"].as_array().unwrap();
+    let mut held = std::collections::HashSet::new();
+    for b in active {
+        for party in ["party_a", "party_b"] {
+            let key = (
+                b[party].as_str().unwrap().to_owned(),
+                b["virtual_number"].as_str().unwrap().to_owned(),
+            );
+            assert!(held.insert(key.clone()), "{key:?} twice");
+        }
+    }
+    assert!(active.len() >= people.len() - 1, "{} active", active.len());
+}
