@@ -297,9 +297,9 @@ pub struct Moved {
     pub old: PhoneNumber,
     /// The number the booking has now; `None`: none was free, the booking stays on `old`.
     pub new: Option<PhoneNumber>,
-    /// The old number's country (ISO 3166-1 alpha-2; `""` for none) and provider: those the
-    /// new number was sought in.
+    /// The old number's country (ISO 3166-1 alpha-2; `""` for none): the new number's.
     pub country: String,
+    /// The old number's provider (`exotel`, ...): the new number's.
     pub provider: String,
 }
 
