@@ -51,7 +51,7 @@ const LOOKED_UP: [&str; 3] = ["exotel", "twilio", "plivo"];
 
 /// The event types of the event webhooks (`outbound::events`), as
 /// `pinbridge_event_deliveries_total` labels them.
-const EVENT_TYPES: [&str; 8] = [
+const EVENT_TYPES: [&str; 9] = [
     "call.completed",
     "call.unanswered",
     "call.reconciled",
@@ -60,6 +60,7 @@ const EVENT_TYPES: [&str; 8] = [
     "booking.expired",
     "pool.allocation_refused",
     "pool.headroom_low",
+    "booking.virtual_number_changed",
 ];
 
 /// Installs the Prometheus recorder as the process's global `metrics` recorder, once, and
@@ -267,6 +268,10 @@ fn describe() {
         "pinbridge_event_deliveries_total",
         "Event delivery attempts, by event type and result (delivered, retry, abandoned)."
     );
+    describe_counter!(
+        "pinbridge_exotel_heartbeat_unknown_sids_total",
+        "ExoPhone SIDs Exotel's heartbeat reported affected that no virtual number of the pool has (set its exotel_sid)."
+    );
 }
 
 /// A call's end was recorded, the call's outcome then being `outcome`
@@ -452,6 +457,13 @@ pub fn sms(result: &'static str) {
 pub fn event_delivery(kind: &'static str, result: &'static str) {
     ::metrics::counter!("pinbridge_event_deliveries_total", "type" => kind, "result" => result)
         .increment(1);
+}
+
+/// Exotel's heartbeat reported `n` affected ExoPhone SIDs that no number of the pool has:
+/// `pinbridge_exotel_heartbeat_unknown_sids_total`. No label: a SID is not shown.
+pub fn heartbeat_unknown_sids(n: usize) {
+    ::metrics::counter!("pinbridge_exotel_heartbeat_unknown_sids_total")
+        .increment(u64::try_from(n).unwrap_or(u64::MAX));
 }
 
 /// A booking was refused `pool_exhausted`: `pinbridge_pool_allocations_refused_total{country,

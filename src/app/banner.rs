@@ -224,8 +224,8 @@ fn write_admin_token(
     Ok(())
 }
 
-/// The URL of each applet of Exotel's PIN flow, under `public`, with `secret` as the URL's
-/// secret segment (the secret itself, or [`WITHHELD`]).
+/// The URL of each applet of Exotel's PIN flow, and of its heartbeat webhook, under `public`,
+/// with `secret` as the URL's secret segment (the secret itself, or [`WITHHELD`]).
 pub fn exotel_urls(out: &mut impl Write, public: &str, secret: &str) -> io::Result<()> {
     let base = format!("{public}/exotel/{secret}");
     writeln!(out, "Exotel applet URLs (PIN flow):")?;
@@ -241,6 +241,11 @@ pub fn exotel_urls(out: &mut impl Write, public: &str, secret: &str) -> io::Resu
     for (applet, kind, path) in rows {
         writeln!(out, "  {applet:<14} {kind:<30} {base}/{path}")?;
     }
+    writeln!(
+        out,
+        "  {:<14} {:<30} {base}/heartbeat",
+        "Heartbeat", "Notifications Settings (POST)"
+    )?;
     Ok(())
 }
 

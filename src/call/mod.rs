@@ -8,6 +8,7 @@
 
 pub mod flow;
 pub mod greetings;
+pub mod health;
 pub mod prompts;
 pub mod reconcile;
 pub mod session;

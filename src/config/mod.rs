@@ -180,6 +180,7 @@ impl Settings {
         self.guessing.check()?;
         self.providers.check()?;
         self.reconcile.check()?;
+        self.allocation.check()?;
         Ok(())
     }
 }

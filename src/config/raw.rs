@@ -92,6 +92,8 @@ pub(super) struct Raw {
     pub booking_cool_off: Duration,
     pub pool_headroom_alert: u32,
     #[serde(deserialize_with = "duration")]
+    pub health_grace: Duration,
+    #[serde(deserialize_with = "duration")]
     pub callback_window: Duration,
     pub exotel_api_key: Option<String>,
     pub exotel_api_token: Option<String>,
@@ -178,6 +180,7 @@ impl Default for Raw {
             booking_ttl: Duration::from_secs(24 * 3600),
             booking_cool_off: Duration::from_secs(3600),
             pool_headroom_alert: 1,
+            health_grace: Duration::from_secs(24 * 3600),
             callback_window: Duration::from_secs(24 * 3600),
             exotel_api_key: None,
             exotel_api_token: None,

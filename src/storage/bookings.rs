@@ -56,6 +56,9 @@ pub enum CreateError {
     /// The named number is drained.
     #[error("this virtual number is drained: it takes no new bookings")]
     NumberDrained,
+    /// The named number is marked unhealthy (migration 0019).
+    #[error("this virtual number is marked unhealthy: it takes no new bookings")]
+    NumberUnhealthy,
     /// A party already holds the named number in an active booking.
     #[error("a party already holds this virtual number in an active booking")]
     ParticipantConflict,
@@ -106,7 +109,7 @@ fn from_row(row: &AnyRow) -> Result<Booking, super::Error> {
 /// The allocation rule (Twilio Proxy's, `reference/providers.md` §1.5): a party never holds
 /// the same virtual number in two bookings active at once, while one number serves many
 /// bookings of distinct parties. Eligible numbers are in the pool, not reserved, not drained,
-/// of `provider` if given, of the booking's countries ([`NewBooking::countries`]), and not
+/// not marked unhealthy, of `provider` if given, of the booking's countries ([`NewBooking::countries`]), and not
 /// used by the same two parties in a booking that ended less than `cool_off_ms` ago (or is
 /// active), so that a past party never reaches a new booking (Plivo's and Exotel's cool-off).
 /// Among them a number either party already knows from an earlier booking is taken first
@@ -130,13 +133,18 @@ pub async fn create(
     let mut tx = db.begin_write().await?;
     let number = match &new.virtual_number {
         Some(named) => {
-            let row = sqlx::query("select drained_at from virtual_numbers where number = $1")
-                .bind(named.as_ref())
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(CreateError::UnknownNumber)?;
+            let row = sqlx::query(
+                "select drained_at, unhealthy_at from virtual_numbers where number = $1",
+            )
+            .bind(named.as_ref())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(CreateError::UnknownNumber)?;
             if row.try_get::<Option<i64>, _>("drained_at")?.is_some() {
                 return Err(CreateError::NumberDrained);
+            }
+            if row.try_get::<Option<i64>, _>("unhealthy_at")?.is_some() {
+                return Err(CreateError::NumberUnhealthy);
             }
             if party_holds(&mut tx, named.as_ref(), a, b, now_ms).await? {
                 return Err(CreateError::ParticipantConflict);
@@ -363,7 +371,7 @@ const ALLOCATE: &str = "select v.number,
                      then 1 else 0 end
                 as known
          from virtual_numbers v
-         where v.reserved = 0 and v.drained_at is null
+         where v.reserved = 0 and v.drained_at is null and v.unhealthy_at is null
            and ($4 = '' or v.provider = $4)
            and (($5 = '' and $6 = '') or v.country in ($5, $6))
            and v.number not in (
@@ -420,6 +428,176 @@ async fn allocate(
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| stored_number("virtual_numbers.number", &r.try_get::<String, _>("number")?))
+        .transpose()
+}
+
+/// A booking that was on a number marked unhealthy: moved to `new`, or left where it was
+/// (`new` `None`) for want of a free number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub booking_id: String,
+    /// The unhealthy number.
+    pub old: PhoneNumber,
+    /// The number the booking has now; `None`: none was free, the booking stays on `old`.
+    pub new: Option<PhoneNumber>,
+    /// The old number's country (ISO 3166-1 alpha-2; `""` for none): the new number's.
+    pub country: String,
+    /// The old number's provider (`exotel`, ...): the new number's.
+    pub provider: String,
+}
+
+/// Marks `number` (E.164) unhealthy at `now_ms` by `by` for `reason`, and moves every booking
+/// active on it to another number, in one write transaction that excludes every other writer
+/// (as [`create`] does), so that no allocation races the moves.
+///
+/// The new number is chosen by [`create`]'s allocation rule, among numbers of the old one's
+/// provider and country: neither party holds it in another active booking, the same two
+/// parties did not share it within `cool_off_ms`, one a party knows first, then the least
+/// loaded. A moved booking remembers the old number until `now_ms + grace_ms`
+/// ([`find_peer`] still matches it), and its party PINs move with it. A booking for which no
+/// number is free stays where it is, and is tried again at the next mark.
+///
+/// Marking a number already unhealthy keeps its first time; an operator's mark replaces the
+/// heartbeat's (and only an operator clears it then), the heartbeat's never an operator's.
+/// Returns `None` when `number` is not in the pool.
+///
+/// Errors: the database's; [`super::Error::Damaged`] when a stored number is not E.164.
+pub async fn mark_unhealthy(
+    db: &Db,
+    number: &str,
+    by: super::pool::MarkedBy,
+    reason: Option<&str>,
+    (cool_off_ms, grace_ms): (i64, i64),
+    now_ms: i64,
+) -> Result<Option<Vec<Moved>>, super::Error> {
+    use super::pool::MarkedBy;
+    let mut tx = db.begin_write().await?;
+    let Some(row) = sqlx::query(
+        "select provider, country, unhealthy_at, unhealthy_by from virtual_numbers
+         where number = $1",
+    )
+    .bind(number)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let marked: Option<i64> = row.try_get("unhealthy_at")?;
+    let marked_by: Option<String> = row.try_get("unhealthy_by")?;
+    let overrides = by == MarkedBy::Operator && marked_by.as_deref() != Some("operator");
+    if marked.is_none() || overrides {
+        sqlx::query(
+            "update virtual_numbers
+             set unhealthy_at = $1, unhealthy_reason = $2, unhealthy_by = $3 where number = $4",
+        )
+        .bind(marked.unwrap_or(now_ms))
+        .bind(reason)
+        .bind(by.as_str())
+        .bind(number)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let provider: String = row.try_get("provider")?;
+    let country: String = row
+        .try_get::<Option<String>, _>("country")?
+        .unwrap_or_default();
+    let wanted = Wanted {
+        provider: &provider,
+        countries: (country.clone(), country.clone()),
+        cool_off_since: now_ms.saturating_sub(cool_off_ms),
+    };
+    let old = stored_number("virtual_numbers.number", number)?;
+    let on_it = sqlx::query(
+        "select booking_id, party_a, party_b from bookings
+         where virtual_number = $1 and closed_at is null and expires_at > $2
+         order by created_at, booking_id",
+    )
+    .bind(number)
+    .bind(now_ms)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut moved = Vec::with_capacity(on_it.len());
+    for r in &on_it {
+        let booking_id: String = r.try_get("booking_id")?;
+        let a: String = r.try_get("party_a")?;
+        let b: String = r.try_get("party_b")?;
+        // A pending booking (no party B yet) is moved for party A alone, as it was allocated.
+        let b = if b.is_empty() { a.clone() } else { b };
+        let new = allocate(&mut tx, &a, &b, &wanted, now_ms).await?;
+        if let Some(new) = &new {
+            move_booking(
+                &mut tx,
+                &booking_id,
+                number,
+                new.as_ref(),
+                now_ms + grace_ms,
+            )
+            .await?;
+        }
+        moved.push(Moved {
+            booking_id,
+            old: old.clone(),
+            new,
+            country: country.clone(),
+            provider: provider.clone(),
+        });
+    }
+    tx.commit().await?;
+    Ok(Some(moved))
+}
+
+/// Moves booking `booking_id` from `old` to `new`, remembering `old` until `until` (unix
+/// ms), with its party PINs.
+async fn move_booking(
+    conn: &mut AnyConnection,
+    booking_id: &str,
+    old: &str,
+    new: &str,
+    until: i64,
+) -> Result<(), super::Error> {
+    sqlx::query(
+        "update bookings set virtual_number = $1, previous_number = $2, previous_until = $3
+         where booking_id = $4",
+    )
+    .bind(new)
+    .bind(old)
+    .bind(until)
+    .bind(booking_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("update orders set virtual_number = $1 where booking_id = $2")
+        .bind(new)
+        .bind(booking_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks `number` (E.164) healthy again: allocation may give it from now on. `by`
+/// [`super::pool::MarkedBy::Heartbeat`] clears only the heartbeat's own mark. Bookings moved
+/// off it stay where they are. Returns whether the number is healthy now, or `None` when it
+/// is not in the pool.
+///
+/// Errors: the database's.
+pub async fn mark_healthy(
+    db: &Db,
+    number: &str,
+    by: super::pool::MarkedBy,
+) -> Result<Option<bool>, super::Error> {
+    sqlx::query(
+        "update virtual_numbers set unhealthy_at = null, unhealthy_reason = null,
+                unhealthy_by = null
+         where number = $1 and ($2 = 'operator' or unhealthy_by = $2)",
+    )
+    .bind(number)
+    .bind(by.as_str())
+    .execute(db.pool())
+    .await?;
+    let row = sqlx::query("select unhealthy_at from virtual_numbers where number = $1")
+        .bind(number)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| Ok(r.try_get::<Option<i64>, _>("unhealthy_at")?.is_none()))
         .transpose()
 }
 
@@ -608,16 +786,31 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> 
 
 /// [`find_peer`]'s statement: `$1` the caller, `$2` the virtual number, `$3` now (ms). Each
 /// branch names a party index's whole key (migration 0009) and reads one entry, however many
-/// bookings share the number.
-const FIND_PEER: &str = "select booking_id, party_a, party_b, reference, language,
+/// bookings share the number. The last two find a booking moved off `$2` within its grace
+/// (migration 0019), after one on `$2` itself.
+const FIND_PEER: &str = "select * from (
+         select 0 as moved, booking_id, party_a, party_b, reference, language,
                 ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
          from bookings
          where party_a = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          union all
-         select booking_id, party_a, party_b, reference, language,
+         select 0 as moved, booking_id, party_a, party_b, reference, language,
                 ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
          from bookings
          where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
+         union all
+         select 1 as moved, booking_id, party_a, party_b, reference, language,
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+         from bookings
+         where party_a = $1 and previous_number = $2 and previous_until > $3
+           and closed_at is null and expires_at > $3
+         union all
+         select 1 as moved, booking_id, party_a, party_b, reference, language,
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+         from bookings
+         where party_b = $1 and previous_number = $2 and previous_until > $3
+           and closed_at is null and expires_at > $3) as found
+         order by moved
          limit 1";
 
 /// The caller's booking as [`find_peer`] finds it: its id, the other party, and how its
@@ -637,6 +830,8 @@ pub struct Peer {
 
 /// The active booking in which `caller` is a party on `virtual_number`: its id, the other
 /// party, and how its bridge is dialled, in one read. The allocation rule makes it unique.
+/// A booking moved off `virtual_number` when it was marked unhealthy is found too until its
+/// grace ends (`PINBRIDGE_HEALTH_GRACE`), after one on the number itself.
 ///
 /// Errors: the database's; [`super::Error::Damaged`] when the other party is not E.164.
 pub async fn find_peer(
@@ -731,6 +926,8 @@ mod tests {
         /// Party B (`.1`) for the booking `.0` from the newest (0: the newest), so that the
         /// pending bookings just made are the ones most often completed.
         AddB(usize, usize),
+        Unhealthy(usize),
+        Healthy(usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -747,6 +944,8 @@ mod tests {
             2 => (1..30i64).prop_map(Op::Advance),
             1 => (0..4usize).prop_map(Op::Drain),
             3 => (0..4usize, 0..5usize).prop_map(|(i, b)| Op::AddB(i, b)),
+            1 => (0..4usize).prop_map(Op::Unhealthy),
+            1 => (0..4usize).prop_map(Op::Healthy),
         ]
     }
 
@@ -813,6 +1012,11 @@ mod tests {
             .collect()
     }
 
+    /// The numbers allocation may not give: drained or unhealthy.
+    fn excluded(drained: &HashSet<usize>, unhealthy: &HashSet<usize>) -> HashSet<usize> {
+        drained.union(unhealthy).copied().collect()
+    }
+
     /// Panics unless `n` is what the rule gives among `eligible`: a known number when one
     /// is eligible, the least loaded among those.
     fn assert_allocated(n: usize, eligible: &[(usize, bool, usize)]) {
@@ -843,6 +1047,7 @@ mod tests {
         let mut model: Model = Vec::new();
         let mut ids: Vec<String> = Vec::new();
         let mut drained: HashSet<usize> = HashSet::new();
+        let mut unhealthy: HashSet<usize> = HashSet::new();
         for op in ops {
             match op {
                 Op::Create {
@@ -873,7 +1078,13 @@ mod tests {
                         Some(c) => vec![c],
                         None => vec![PERSON_COUNTRY[a], PERSON_COUNTRY[b.unwrap_or(a)]],
                     };
-                    let eligible = eligible(&model, now, &drained, (a, b), &countries);
+                    let eligible = eligible(
+                        &model,
+                        now,
+                        &excluded(&drained, &unhealthy),
+                        (a, b),
+                        &countries,
+                    );
                     match (create(&db, &new, &id, COOL_OFF, now).await, named) {
                         (Ok(bk), None) => {
                             let n = NUMBERS
@@ -892,7 +1103,7 @@ mod tests {
                         }
                         (Ok(_), Some(n)) => {
                             assert!(
-                                !drained.contains(&n) && !holds(n),
+                                !drained.contains(&n) && !unhealthy.contains(&n) && !holds(n),
                                 "named booking broke the rule"
                             );
                             model.push(Held {
@@ -909,6 +1120,9 @@ mod tests {
                         }
                         (Err(CreateError::ParticipantConflict), Some(n)) => assert!(holds(n)),
                         (Err(CreateError::NumberDrained), Some(n)) => assert!(drained.contains(&n)),
+                        (Err(CreateError::NumberUnhealthy), Some(n)) => {
+                            assert!(unhealthy.contains(&n) && !drained.contains(&n));
+                        }
                         (other, named) => panic!("unexpected {other:?} for {named:?}"),
                     }
                 }
@@ -940,7 +1154,7 @@ mod tests {
                     let eligible = eligible(
                         &model,
                         now,
-                        &drained,
+                        &excluded(&drained, &unhealthy),
                         (a, Some(b)),
                         &[NUMBER_COUNTRY[current]],
                     );
@@ -968,6 +1182,50 @@ mod tests {
                             model[i].number = n;
                         }
                         Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+                Op::Healthy(n) => {
+                    let by = pool::MarkedBy::Operator;
+                    assert_eq!(mark_healthy(&db, NUMBERS[n], by).await.unwrap(), Some(true));
+                    unhealthy.remove(&n);
+                }
+                Op::Unhealthy(n) => {
+                    unhealthy.insert(n);
+                    let by = pool::MarkedBy::Operator;
+                    let moved = mark_unhealthy(&db, NUMBERS[n], by, None, (COOL_OFF, 5), now)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    // Each booking on it, in creation order, moves by the allocation rule
+                    // (the old number's country), or stays when no number is eligible.
+                    let on_it: Vec<usize> = (0..model.len())
+                        .filter(|i| model[*i].number == n && model[*i].active(now))
+                        .collect();
+                    assert_eq!(moved.len(), on_it.len());
+                    for (i, m) in on_it.into_iter().zip(&moved) {
+                        assert_eq!(ids[i], m.booking_id);
+                        let (a, b) = (model[i].a, model[i].b);
+                        let eligible = eligible(
+                            &model,
+                            now,
+                            &excluded(&drained, &unhealthy),
+                            (a, b),
+                            &[NUMBER_COUNTRY[n]],
+                        );
+                        match &m.new {
+                            Some(new) => {
+                                let x = NUMBERS.iter().position(|v| *v == new.as_ref()).unwrap();
+                                assert!(
+                                    eligible.iter().any(|e| e.0 == x),
+                                    "moved to an ineligible number"
+                                );
+                                model[i].number = x;
+                            }
+                            None => assert!(
+                                eligible.is_empty(),
+                                "stranded while {eligible:?} were free"
+                            ),
+                        }
                     }
                 }
             }
@@ -1019,6 +1277,16 @@ mod tests {
             }
             assert!(!plan.contains("bookings_virtual_number"), "{sql}\n{plan}");
         }
+        // A booking moved off the number is found by the party's entry among the moved ones
+        // (migration 0019).
+        let plan = crate::storage::test_plan(&db, FIND_PEER).await;
+        for party in ["party_a", "party_b"] {
+            let search = format!(
+                "USING INDEX bookings_previous_{} ({party}=? AND previous_number=? AND previous_until>?)",
+                &party[6..]
+            );
+            assert!(plan.contains(&search), "{plan}");
+        }
         let plan = crate::storage::test_plan(&db, ALLOCATE).await;
         for search in [
             "USING INDEX bookings_party_a (party_a=?)",
@@ -1039,9 +1307,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// Any sequence of creates, closes, expiries and drains never yields two active
-        /// bookings sharing a party and a virtual number, never allocates a drained or
-        /// reserved number, nor one of another country than the parties' (or the one named),
+        /// Any sequence of creates, closes, expiries, drains and health marks (which move
+        /// the bookings of a number marked unhealthy) never yields two active bookings
+        /// sharing a party and a virtual number, never allocates (nor moves a booking to) a
+        /// drained, unhealthy or reserved number, nor one of another country than the parties' (or the one named),
         /// nor one the same two parties shared within the cool-off; takes a number a party
         /// knows when one is eligible, the least loaded among those, and refuses only when no
         /// number is eligible.

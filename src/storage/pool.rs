@@ -25,6 +25,51 @@ pub struct VirtualNumber {
     pub country: Option<String>,
     /// Where in its country, as the provider or the operator gave it; shown, not matched.
     pub region: Option<String>,
+    /// Set when the number is marked unhealthy (migration 0019): it is given to no booking,
+    /// and the bookings on it were moved to another number.
+    pub unhealthy: Option<Unhealthy>,
+    /// The ExoPhone SID (Exotel's `phone_number_sid`) that names the number in Exotel's
+    /// heartbeat; `None` when not given.
+    pub exotel_sid: Option<String>,
+}
+
+/// Who marked a number unhealthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkedBy {
+    /// An operator, through the admin API or UI: only an operator clears it.
+    Operator,
+    /// Exotel's heartbeat webhook: a later heartbeat that reports the number well clears it.
+    Heartbeat,
+}
+
+impl MarkedBy {
+    /// As stored in `unhealthy_by`: `heartbeat`, else an operator (whose mark only an
+    /// operator clears).
+    fn stored(raw: Option<&str>) -> Self {
+        if raw == Some("heartbeat") {
+            Self::Heartbeat
+        } else {
+            Self::Operator
+        }
+    }
+
+    /// `operator` or `heartbeat`, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Heartbeat => "heartbeat",
+        }
+    }
+}
+
+/// When, why and by whom a number was marked unhealthy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unhealthy {
+    /// Unix milliseconds.
+    pub since: i64,
+    /// Free text, as the operator or the heartbeat gave it.
+    pub reason: Option<String>,
+    pub by: MarkedBy,
 }
 
 /// Why a number was not added.
@@ -37,7 +82,7 @@ pub enum AddError {
 }
 
 const SELECT: &str = "select v.number, v.provider, v.reserved, v.drained_at, v.created_at,
-        v.country, v.region,
+        v.country, v.region, v.unhealthy_at, v.unhealthy_reason, v.unhealthy_by, v.exotel_sid,
         v.language, v.ring_timeout_secs, v.max_conversation_secs, v.record, v.whisper,
         (select count(*) from bookings b
           where b.virtual_number = v.number and b.closed_at is null and b.expires_at > $1)
@@ -55,6 +100,19 @@ fn from_row(row: &AnyRow) -> Result<VirtualNumber, super::Error> {
         options: super::call_options::from_row(row)?,
         country: row.try_get("country")?,
         region: row.try_get("region")?,
+        unhealthy: row
+            .try_get::<Option<i64>, _>("unhealthy_at")?
+            .map(|since| -> Result<Unhealthy, super::Error> {
+                Ok(Unhealthy {
+                    since,
+                    reason: row.try_get("unhealthy_reason")?,
+                    by: MarkedBy::stored(
+                        row.try_get::<Option<String>, _>("unhealthy_by")?.as_deref(),
+                    ),
+                })
+            })
+            .transpose()?,
+        exotel_sid: row.try_get("exotel_sid")?,
     })
 }
 
@@ -105,6 +163,8 @@ pub async fn add(
         options: crate::domain::CallOptions::default(),
         country,
         region: region.map(str::to_owned),
+        unhealthy: None,
+        exotel_sid: None,
     })
 }
 
@@ -232,9 +292,9 @@ pub struct PoolGroup {
     pub provider: String,
     /// Numbers in the pool, reserved and drained ones included.
     pub numbers: i64,
-    /// Numbers that take calls: all of them, until numbers have a health of their own.
+    /// Numbers not marked unhealthy (migration 0019).
     pub healthy: i64,
-    /// Numbers allocation may give: not reserved, not drained.
+    /// Numbers allocation may give: not reserved, not drained, not unhealthy.
     pub allocatable: i64,
     /// The most bookings one party has active on these numbers now.
     pub busiest_load: i64,
@@ -255,7 +315,9 @@ impl PoolGroup {
 /// [`groups`]' count of numbers: `$1` and `$2` the country and provider wanted (`''`: all).
 const NUMBERS_BY_GROUP: &str = "select coalesce(country, '') as country, provider,
                 count(*) as numbers,
-                sum(case when reserved = 0 and drained_at is null then 1 else 0 end) as allocatable
+                sum(case when unhealthy_at is null then 1 else 0 end) as healthy,
+                sum(case when reserved = 0 and drained_at is null and unhealthy_at is null
+                         then 1 else 0 end) as allocatable
          from virtual_numbers
          where ($1 = '' or coalesce(country, '') = $1) and ($2 = '' or provider = $2)
          group by coalesce(country, ''), provider";
@@ -314,7 +376,7 @@ pub async fn groups(
     for row in &numbers {
         let g = group_of(&mut groups, row)?;
         g.numbers = row.try_get("numbers")?;
-        g.healthy = g.numbers;
+        g.healthy = row.try_get::<Option<i64>, _>("healthy")?.unwrap_or(0);
         g.allocatable = row.try_get::<Option<i64>, _>("allocatable")?.unwrap_or(0);
     }
     for row in &busiest {
@@ -372,4 +434,80 @@ pub async fn record_refusal(
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// Why an ExoPhone SID was not set.
+#[derive(Debug, thiserror::Error)]
+pub enum SidError {
+    /// Another number of the pool has this SID.
+    #[error("another virtual number has this exotel_sid")]
+    Taken,
+    #[error(transparent)]
+    Database(#[from] super::Error),
+}
+
+impl From<sqlx::Error> for SidError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e.into())
+    }
+}
+
+/// Sets (or, with `None`, clears) the ExoPhone SID of `number` (E.164), which names it in
+/// Exotel's heartbeat. Returns whether the number is in the pool.
+///
+/// Errors: [`SidError::Taken`] when another number has the SID (unique, migration 0019).
+pub async fn set_exotel_sid(db: &Db, number: &str, sid: Option<&str>) -> Result<bool, SidError> {
+    let mut tx = db.begin_write().await?;
+    if let Some(sid) = sid {
+        let other =
+            sqlx::query("select 1 from virtual_numbers where exotel_sid = $1 and number <> $2")
+                .bind(sid)
+                .bind(number)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if other.is_some() {
+            return Err(SidError::Taken);
+        }
+    }
+    let updated = sqlx::query("update virtual_numbers set exotel_sid = $1 where number = $2")
+        .bind(sid)
+        .bind(number)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(updated > 0)
+}
+
+/// A number that has an ExoPhone SID, as the heartbeat reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExoPhone {
+    pub sid: String,
+    /// E.164.
+    pub number: String,
+    /// Who marked it unhealthy; `None` while healthy.
+    pub marked_by: Option<MarkedBy>,
+}
+
+/// Every number of the pool that has an ExoPhone SID.
+///
+/// Errors: the database's.
+pub async fn exophones(db: &Db) -> Result<Vec<ExoPhone>, super::Error> {
+    sqlx::query(
+        "select exotel_sid, number, unhealthy_at, unhealthy_by from virtual_numbers
+         where exotel_sid is not null",
+    )
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        let marked = r.try_get::<Option<i64>, _>("unhealthy_at")?.is_some();
+        let by = r.try_get::<Option<String>, _>("unhealthy_by")?;
+        Ok(ExoPhone {
+            sid: r.try_get("exotel_sid")?,
+            number: r.try_get("number")?,
+            marked_by: marked.then_some(MarkedBy::stored(by.as_deref())),
+        })
+    })
+    .collect()
 }

@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod metrics;
+mod number_health;
 mod one_way;
 mod openapi;
 mod orders;

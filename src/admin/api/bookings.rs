@@ -213,7 +213,7 @@ impl BookingView {
         (status = 201, description = "The booking, with its virtual number.", body = BookingView),
         (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_callers`, `invalid_virtual_number`, `invalid_provider`, `invalid_country`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 403, description = "`pii_required`: a party PIN was chosen with a token without `:pii`.", body = ErrorBody),
-        (status = 409, description = "`pool_exhausted` (no number of their country and the provider is free for both parties), `participant_conflict` (the named number is held by a party already), `virtual_number_drained`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
+        (status = 409, description = "`pool_exhausted` (no number of their country and the provider is free for both parties), `participant_conflict` (the named number is held by a party already), `virtual_number_drained`, `virtual_number_unhealthy`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
     )
 )]
 async fn create(
@@ -271,6 +271,9 @@ async fn create(
             }
             CreateError::NumberDrained => {
                 ApiError::conflict("virtual_number_drained", e.to_string())
+            }
+            CreateError::NumberUnhealthy => {
+                ApiError::conflict("virtual_number_unhealthy", e.to_string())
             }
             CreateError::UnknownNumber => {
                 ApiError::bad_request("unknown_virtual_number", e.to_string())

@@ -59,6 +59,10 @@ pub struct AddNumber {
     pub record: Option<bool>,
     /// Say the whisper to the dialled party; absent: `PINBRIDGE_WHISPER`.
     pub whisper: Option<bool>,
+    /// The ExoPhone SID of an Exotel number (Exotel's `phone_number_sid`): Exotel's heartbeat
+    /// names numbers by it, so only a number with one is marked by the heartbeat. At most 64
+    /// characters; unique in the pool.
+    pub exotel_sid: Option<String>,
 }
 
 /// The body of `PATCH /api/v1/virtual-numbers/{number}`: any of the fields; those absent stay
@@ -93,6 +97,17 @@ pub struct ChangeNumber {
     /// (`PINBRIDGE_FALLBACK_NUMBER`; without one, as `message`).
     #[schema(example = "message")]
     pub strangers: Option<String>,
+    /// `false` marks the number unhealthy: it is given to no booking, and its active bookings
+    /// move to another number at once (`booking.virtual_number_changed`); `true` marks it
+    /// healthy again (whoever marked it).
+    pub healthy: Option<bool>,
+    /// Why it is marked unhealthy, shown with the mark: at most 200 characters. Only with
+    /// `healthy: false`.
+    pub health_reason: Option<String>,
+    /// The ExoPhone SID (at most 64 characters, unique in the pool); `null` clears it.
+    #[serde(default, deserialize_with = "super::call_options::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub exotel_sid: Option<Option<String>>,
 }
 
 /// A number of the pool as the API shows it.
@@ -135,6 +150,19 @@ pub struct NumberView {
     pub whisper: Option<bool>,
     /// What a caller with no route on it hears: `pin`, `message` or `desk`.
     pub strangers: &'static str,
+    /// `false` once marked unhealthy (by an operator or by Exotel's heartbeat): it is given
+    /// to no booking, and its bookings were moved to other numbers.
+    pub healthy: bool,
+    /// When it was marked unhealthy; `null` while healthy.
+    #[schema(format = DateTime)]
+    pub unhealthy_since: Option<String>,
+    /// Why, as the operator or the heartbeat gave it.
+    pub unhealthy_reason: Option<String>,
+    /// `operator` or `heartbeat`; `null` while healthy. Only an operator clears an operator's
+    /// mark; a heartbeat that reports the number well clears its own.
+    pub unhealthy_by: Option<&'static str>,
+    /// The ExoPhone SID that names it in Exotel's heartbeat.
+    pub exotel_sid: Option<String>,
 }
 
 impl NumberView {
@@ -167,6 +195,11 @@ impl From<VirtualNumber> for NumberView {
             record: v.options.record,
             whisper: v.options.whisper,
             strangers: Strangers::default().as_str(),
+            healthy: v.unhealthy.is_none(),
+            unhealthy_since: v.unhealthy.as_ref().map(|u| rfc3339(u.since)),
+            unhealthy_reason: v.unhealthy.as_ref().and_then(|u| u.reason.clone()),
+            unhealthy_by: v.unhealthy.as_ref().map(|u| u.by.as_str()),
+            exotel_sid: v.exotel_sid,
         }
     }
 }
@@ -177,6 +210,92 @@ impl From<VirtualNumber> for NumberView {
 async fn reload_greetings(state: &AppState) {
     if let Err(e) = state.greetings.reload().await {
         tracing::error!(error = %e, "reloading the greetings after a language change failed");
+    }
+}
+
+/// An ExoPhone SID as given: trimmed, at most 64 characters, no control characters; `None`
+/// when empty.
+fn checked_sid(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim) {
+        Some(s)
+            if s.chars().count() > 64 || s.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            Err(ApiError::bad_request(
+                "invalid_exotel_sid",
+                "exotel_sid: at most 64 characters, no spaces or control characters",
+            ))
+        }
+        Some("") | None => Ok(None),
+        Some(s) => Ok(Some(s.to_owned())),
+    }
+}
+
+/// Sets `number`'s ExoPhone SID. Errors: 409 `exotel_sid_taken`, 404 when not in the pool.
+async fn set_sid(state: &AppState, number: &str, sid: Option<&str>) -> Result<(), ApiError> {
+    match pool::set_exotel_sid(&state.db, number, sid).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::not_found(
+            "this virtual number is not in the pool",
+        )),
+        Err(e @ pool::SidError::Taken) => {
+            Err(ApiError::conflict("exotel_sid_taken", e.to_string()))
+        }
+        Err(pool::SidError::Database(e)) => Err(e.into()),
+    }
+}
+
+/// The health marks' view of the state.
+fn health(state: &AppState) -> crate::call::health::Health<'_> {
+    crate::call::health::Health {
+        db: &state.db,
+        events: &state.events,
+        sessions: &state.sessions,
+        settings: &state.settings.allocation,
+    }
+}
+
+/// Marks `number` healthy or not, as an operator, for `reason`. Errors: 404 when not in
+/// the pool.
+async fn set_health(
+    state: &AppState,
+    number: &PhoneNumber,
+    healthy: bool,
+    reason: Option<&str>,
+) -> Result<(), ApiError> {
+    use crate::call::health;
+    use crate::storage::pool::MarkedBy;
+    let h = health(state);
+    let found = if healthy {
+        health::mark_healthy(&h, number.as_ref(), MarkedBy::Operator)
+            .await?
+            .map(|_| ())
+    } else {
+        health::mark_unhealthy(&h, number.as_ref(), MarkedBy::Operator, reason, now_ms())
+            .await?
+            .map(|moved| {
+                tracing::info!(
+                    virtual_number = %number.masked(),
+                    bookings.moved = moved.iter().filter(|m| m.new.is_some()).count(),
+                    bookings.stranded = moved.iter().filter(|m| m.new.is_none()).count(),
+                    "virtual number marked unhealthy"
+                );
+            })
+    };
+    found.ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))
+}
+
+/// The reason of a health mark as given: at most 200 characters, no control characters;
+/// `None` when empty.
+fn checked_reason(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.map(str::trim) {
+        Some(r) if r.chars().count() > 200 || r.chars().any(char::is_control) => {
+            Err(ApiError::bad_request(
+                "invalid_health_reason",
+                "health_reason: at most 200 characters, no control characters",
+            ))
+        }
+        Some("") | None => Ok(None),
+        Some(r) => Ok(Some(r.to_owned())),
     }
 }
 
@@ -196,8 +315,8 @@ fn parse_number(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
     request_body = AddNumber,
     responses(
         (status = 201, description = "The number, added to the pool.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_region`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` or `invalid_text`, naming the field.", body = ErrorBody),
-        (status = 409, description = "`virtual_number_exists`: the number is in the pool already.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_provider`, `invalid_region`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_exotel_sid`, `invalid_body` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 409, description = "`virtual_number_exists`: the number is in the pool already; `exotel_sid_taken`: another number has this ExoPhone SID.", body = ErrorBody),
     )
 )]
 async fn add(
@@ -230,6 +349,18 @@ async fn add(
         record: body.record,
         whisper: body.whisper,
     })?;
+    let sid = checked_sid(body.exotel_sid.as_deref())?;
+    if let Some(sid) = &sid
+        && pool::exophones(&state.db)
+            .await?
+            .iter()
+            .any(|p| &p.sid == sid)
+    {
+        return Err(ApiError::conflict(
+            "exotel_sid_taken",
+            "another virtual number has this exotel_sid",
+        ));
+    }
     let mut added = pool::add(
         &state.db,
         number.as_ref(),
@@ -252,6 +383,10 @@ async fn add(
     .await?
     {
         added.options = set;
+    }
+    if let Some(sid) = sid {
+        set_sid(&state, number.as_ref(), Some(&sid)).await?;
+        added.exotel_sid = Some(sid);
     }
     if added.options != CallOptions::default() {
         reload_greetings(&state).await;
@@ -376,7 +511,13 @@ async fn get(
 /// The language its callers hear, and how bridges through the number are dialled: ring time,
 /// longest conversation, recording, whisper. An order's or booking's own value wins over the
 /// number's; `null` gives a field back to the setting. `strangers` sets what a caller with no
-/// route on the number hears (`pin`, `message` or `desk`). Answers 200 with the number.
+/// route on the number hears (`pin`, `message` or `desk`). `healthy: false` marks the number
+/// unhealthy: it is given to no booking, and its active bookings move at once to another
+/// number of its country and provider by the allocation rule (each sent as
+/// `booking.virtual_number_changed`; one with no number free stays, and
+/// `pool.allocation_refused` is sent); the old number still reaches the other party for
+/// `PINBRIDGE_HEALTH_GRACE`. `healthy: true` marks it healthy again. `exotel_sid` names it in
+/// Exotel's heartbeat. Answers 200 with the number.
 #[utoipa::path(
     operation_id = "change_virtual_number",
     patch,
@@ -386,8 +527,9 @@ async fn get(
     request_body = ChangeNumber,
     responses(
         (status = 200, description = "The number.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_strangers` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_strangers`, `invalid_health_reason`, `invalid_exotel_sid` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
+        (status = 409, description = "`exotel_sid_taken`: another number has this ExoPhone SID.", body = ErrorBody),
     )
 )]
 async fn change(
@@ -414,11 +556,29 @@ async fn change(
             })
         })
         .transpose()?;
-    if change.is_empty() && answer.is_none() {
+    let reason = checked_reason(body.health_reason.as_deref())?;
+    if reason.is_some() && body.healthy != Some(false) {
+        return Err(ApiError::bad_request(
+            "invalid_health_reason",
+            "health_reason: give it with healthy: false",
+        ));
+    }
+    let sid = body
+        .exotel_sid
+        .as_ref()
+        .map(|s| checked_sid(s.as_deref()))
+        .transpose()?;
+    if change.is_empty() && answer.is_none() && body.healthy.is_none() && sid.is_none() {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "give at least one of language, ring_timeout_secs, max_conversation_secs, record, whisper, strangers",
+            "give at least one of language, ring_timeout_secs, max_conversation_secs, record, whisper, strangers, healthy, exotel_sid",
         ));
+    }
+    if let Some(sid) = &sid {
+        set_sid(&state, number.as_ref(), sid.as_deref()).await?;
+    }
+    if let Some(healthy) = body.healthy {
+        set_health(&state, &number, healthy, reason.as_deref()).await?;
     }
     if let Some(answer) = answer
         && !strangers::set(&state.db, number.as_ref(), answer).await?

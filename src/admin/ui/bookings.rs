@@ -1,6 +1,6 @@
-//! Admin UI: the virtual-number pool (add, drain) and bookings (create with party PINs, one
-//! way or waiting for party B; add party B; list; close). Drain and close ask first; every
-//! bad field of a form is shown at once.
+//! Admin UI: the virtual-number pool (add, drain, mark unhealthy or healthy) and bookings
+//! (create with party PINs, one way or waiting for party B; add party B; list; close). Drain
+//! and close ask first; every bad field of a form is shown at once.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -32,7 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/numbers", web::post().to(add_number))
         .route("/numbers/options", web::post().to(number_options))
         .route("/numbers/{number}/drain", web::get().to(confirm_drain))
-        .route("/numbers/{number}/drain", web::post().to(drain));
+        .route("/numbers/{number}/drain", web::post().to(drain))
+        .route("/numbers/{number}/health", web::post().to(health));
 }
 
 struct NumberRow {
@@ -42,6 +43,9 @@ struct NumberRow {
     country: String,
     reserved: bool,
     drained: bool,
+    /// `unhealthy (operator)` or `unhealthy (heartbeat)`, with the reason when one was
+    /// given; empty while healthy.
+    unhealthy: String,
     active_bookings: i64,
     /// Its call options, in a few words.
     call_options: String,
@@ -161,6 +165,13 @@ impl BookingsPage {
                 .into_iter()
                 .map(|v| NumberRow {
                     drained: v.drained_at.is_some(),
+                    unhealthy: v
+                        .unhealthy
+                        .as_ref()
+                        .map_or_else(String::new, |u| match &u.reason {
+                            Some(r) => format!("unhealthy ({}: {r})", u.by.as_str()),
+                            None => format!("unhealthy ({})", u.by.as_str()),
+                        }),
                     call_options: super::call_options::summary(&CallOptions {
                         // The number's language is its greetings', shown on that page.
                         language: None,
@@ -276,6 +287,10 @@ async fn page(
                 "Number {what} drained: it takes no new bookings; those on it go on until they end."
             )
         }
+        "unhealthy" => format!(
+            "Number {what} marked unhealthy: it takes no new bookings, and its active bookings were moved to other numbers where one was free."
+        ),
+        "healthy" => format!("Number {what} marked healthy: it takes new bookings again."),
         "booking-created" => format!("Booking {what} created."),
         "party-b-added" => format!("Party B added to booking {what}."),
         "party-b-moved" => format!(
@@ -505,6 +520,70 @@ async fn drain(
     }
     tracing::info!(virtual_number = %number.masked(), admin.token = %session.token_name, "virtual number drained in the admin UI");
     Ok(done("drained", number.as_ref()))
+}
+
+/// The form of the health button: the CSRF token, and `healthy` `true` or `false`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HealthForm {
+    csrf: String,
+    healthy: String,
+}
+
+/// `POST /admin/numbers/{number}/health`: marks the number unhealthy (`healthy=false`; its
+/// active bookings move to other numbers, as through the API) or healthy again
+/// (`healthy=true`), as an operator. 400 for another value, 404 when the number is not in the
+/// pool.
+async fn health(
+    session: AdminSession,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<HealthForm>,
+) -> actix_web::Result<HttpResponse> {
+    use crate::call::health as marks;
+    use crate::storage::pool::MarkedBy;
+    session.check_csrf(&form.csrf)?;
+    let not_in_pool = || actix_web::error::ErrorNotFound("This virtual number is not in the pool.");
+    let number =
+        PhoneNumber::parse(&path, state.settings.orders.region).map_err(|_| not_in_pool())?;
+    let h = marks::Health {
+        db: &state.db,
+        events: &state.events,
+        sessions: &state.sessions,
+        settings: &state.settings.allocation,
+    };
+    let (found, done_as) = match form.healthy.as_str() {
+        "true" => (
+            marks::mark_healthy(&h, number.as_ref(), MarkedBy::Operator)
+                .await
+                .map_err(unavailable)?
+                .is_some(),
+            "healthy",
+        ),
+        "false" => (
+            marks::mark_unhealthy(
+                &h,
+                number.as_ref(),
+                MarkedBy::Operator,
+                Some("marked in the admin UI"),
+                now_ms(),
+            )
+            .await
+            .map_err(unavailable)?
+            .is_some(),
+            "unhealthy",
+        ),
+        _ => {
+            return Err(actix_web::error::ErrorBadRequest(
+                "healthy: give true or false",
+            ));
+        }
+    };
+    if !found {
+        return Err(not_in_pool());
+    }
+    tracing::info!(virtual_number = %number.masked(), admin.token = %session.token_name, health = done_as, "virtual number's health set in the admin UI");
+    Ok(done(done_as, number.as_ref()))
 }
 
 /// The booking form's fields, checked one by one so that every bad one is reported: the two

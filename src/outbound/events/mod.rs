@@ -23,7 +23,8 @@ mod signature;
 
 pub use endpoint::{EndpointError, check_endpoint, forbidden_address};
 pub use payload::{
-    CallData, EventKind, PinBudgetSpentData, PinLockedData, PoolData, ReconciledData,
+    CallData, EventKind, NumberChangedData, PinBudgetSpentData, PinLockedData, PoolData,
+    ReconciledData,
 };
 pub use signature::{SIGNATURE_HEADER, SIGNATURE_TOLERANCE, sign, verify};
 

@@ -28,11 +28,15 @@ pub enum EventKind {
     /// A booking left the busiest party of its country and provider fewer free numbers than
     /// `PINBRIDGE_POOL_HEADROOM_ALERT`.
     PoolHeadroomLow,
+    /// A booking was moved to another virtual number because its number was marked
+    /// unhealthy: the business tells the parties the new number.
+    BookingVirtualNumberChanged,
 }
 
 impl EventKind {
     /// `call.completed`, `call.unanswered`, `pin.locked`, `pin.budget_spent`,
-    /// `booking.expired`, `call.reconciled`, `pool.allocation_refused`, `pool.headroom_low`.
+    /// `booking.expired`, `call.reconciled`, `pool.allocation_refused`, `pool.headroom_low`,
+    /// `booking.virtual_number_changed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CallCompleted => "call.completed",
@@ -43,6 +47,7 @@ impl EventKind {
             Self::CallReconciled => "call.reconciled",
             Self::PoolAllocationRefused => "pool.allocation_refused",
             Self::PoolHeadroomLow => "pool.headroom_low",
+            Self::BookingVirtualNumberChanged => "booking.virtual_number_changed",
         }
     }
 
@@ -57,6 +62,7 @@ impl EventKind {
             Self::CallReconciled,
             Self::PoolAllocationRefused,
             Self::PoolHeadroomLow,
+            Self::BookingVirtualNumberChanged,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -195,6 +201,32 @@ pub struct PoolData {
 }
 
 impl PoolData {
+    /// As the `data` argument of [`Events::emit`].
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The `data` of `booking.virtual_number_changed`: the booking and its old and new virtual
+/// numbers (the business's own numbers, E.164; no party's number).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NumberChangedData {
+    pub booking_id: String,
+    /// The number marked unhealthy; a party calling it still reaches the other party until
+    /// `grace_until`.
+    pub old_virtual_number: String,
+    /// The number the booking has now.
+    pub new_virtual_number: String,
+    /// `virtual_number_unhealthy`.
+    pub reason: &'static str,
+    /// Who marked the old number unhealthy: `operator` or `heartbeat`.
+    pub marked_by: &'static str,
+    /// RFC 3339: until when the old number still reaches the other party
+    /// (`PINBRIDGE_HEALTH_GRACE`).
+    pub grace_until: String,
+}
+
+impl NumberChangedData {
     /// As the `data` argument of [`Events::emit`].
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)

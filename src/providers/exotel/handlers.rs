@@ -55,6 +55,7 @@ async fn applet(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) 
         "goodbye" => goodbye(state, secret, &req, body).await,
         "call-end" => call_end(state, secret, &req, body).await,
         "status" => status(state, secret, &req, body).await,
+        "heartbeat" => heartbeat(state, secret, &req, body).await,
         _ => crate::http::not_found().await,
     }
 }
@@ -432,5 +433,61 @@ async fn record_status(state: &AppState, report: &StatusReport) {
             call.call_id,
             crate::outbound::sms::Trigger::ClickToCall,
         );
+    }
+}
+
+/// `heartbeat`: Exotel's heartbeat webhook (POST, JSON; [`super::heartbeat`]). Numbers whose
+/// ExoPhone SID has its incoming calls affected are marked unhealthy, and their bookings moved
+/// ([`crate::call::health::apply_heartbeat`]); numbers it had marked and that it no longer
+/// lists are healthy again. Answers 200 `{"ok":true}` once applied; a body that is not a
+/// heartbeat gets 400 with a JSON error, another method than POST 405, a wrong secret 404.
+/// SIDs of no number are counted in the log, never named.
+async fn heartbeat(
+    state: web::Data<AppState>,
+    secret: &str,
+    req: &HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if !auth::secret_matches(secret, &state.exotel_secret) {
+        return not_found();
+    }
+    if let Some(refused) = webhook::source_refusal(&state, req) {
+        return refused;
+    }
+    if req.method() != Method::POST {
+        return HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "POST"))
+            .finish();
+    }
+    let beat: super::heartbeat::Heartbeat = match serde_json::from_slice(&body) {
+        Ok(beat) => beat,
+        Err(e) => {
+            return actix_web::ResponseError::error_response(
+                &crate::http::error::ApiError::bad_request(
+                    "invalid_body",
+                    format!("the heartbeat is not Exotel's heartbeat JSON: {e}"),
+                ),
+            );
+        }
+    };
+    let h = crate::call::health::Health {
+        db: &state.db,
+        events: &state.events,
+        sessions: &state.sessions,
+        settings: &state.settings.allocation,
+    };
+    let affected = beat.incoming_affected();
+    match crate::call::health::apply_heartbeat(&h, &affected, beat.is_complete(), now_ms()).await {
+        Ok(outcome) => {
+            tracing::info!(
+                status_type = %beat.status_type,
+                heartbeat.marked = outcome.marked,
+                heartbeat.restored = outcome.restored,
+                heartbeat.unknown_sids = outcome.unknown_sids,
+                "Exotel heartbeat applied"
+            );
+            HttpResponse::Ok().json(serde_json::json!({ "ok": true }))
+        }
+        Err(e) => actix_web::ResponseError::error_response(&crate::http::error::ApiError::from(e)),
     }
 }

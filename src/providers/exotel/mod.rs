@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod handlers;
+pub mod heartbeat;
 pub mod params;
 pub mod response;
 pub mod status;
