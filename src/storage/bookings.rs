@@ -156,6 +156,7 @@ pub async fn create(
                 provider: new.provider.as_deref().unwrap_or(""),
                 countries: new.countries(),
                 cool_off_since: now_ms.saturating_sub(cool_off_ms),
+                moving: "",
             };
             allocate(&mut tx, a, b, &wanted, now_ms)
                 .await?
@@ -302,6 +303,7 @@ pub async fn add_party_b(
             provider: &provider,
             countries: (country.clone(), country),
             cool_off_since,
+            moving: booking_id,
         };
         // Party A holds the current number in this booking, so it is never given again.
         allocate(&mut tx, a, b, &wanted, now_ms)
@@ -352,7 +354,8 @@ async fn party_holds(
 }
 
 /// [`allocate`]'s statement: `$1` now (ms), `$2` and `$3` the parties, `$4` the provider or
-/// `''`, `$5` and `$6` the countries (both `''`: any), `$7` the start of the cool-off (ms).
+/// `''`, `$5` and `$6` the countries (both `''`: any), `$7` the start of the cool-off (ms),
+/// `$8` the booking being moved (`''`: none), whose party PINs must be free on the number.
 /// Each number's load is counted in its index alone; the numbers the parties hold come from
 /// the parties' own index entries (migration 0009); the numbers they know, and those the
 /// same two parties shared lately, from their entries of any status (migration 0018).
@@ -374,6 +377,10 @@ const ALLOCATE: &str = "select v.number,
          where v.reserved = 0 and v.drained_at is null and v.unhealthy_at is null
            and ($4 = '' or v.provider = $4)
            and (($5 = '' and $6 = '') or v.country in ($5, $6))
+           and not exists (select 1 from orders mine join orders o on o.pin = mine.pin
+                            where mine.booking_id = $8 and mine.deactivated_at is null
+                              and o.virtual_number = v.number and coalesce(o.booking_id, '') <> $8
+                              and o.deactivated_at is null and o.expires_at > $1)
            and v.number not in (
                select virtual_number from bookings
                 where party_a in ($2, $3) and closed_at is null and expires_at > $1
@@ -405,6 +412,9 @@ struct Wanted<'a> {
     /// Unix ms: a booking of the same two parties that ended after this keeps its number
     /// from them.
     cool_off_since: i64,
+    /// The booking being moved, whose party PINs must be free on the number so that a PIN
+    /// names one party there; `''` for a new booking (its PINs are chosen after).
+    moving: &'a str,
 }
 
 /// The number the parties should get: one neither holds in an active booking, of the
@@ -425,6 +435,7 @@ async fn allocate(
         .bind(&wanted.countries.0)
         .bind(&wanted.countries.1)
         .bind(wanted.cool_off_since)
+        .bind(wanted.moving)
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| stored_number("virtual_numbers.number", &r.try_get::<String, _>("number")?))
@@ -501,11 +512,7 @@ pub async fn mark_unhealthy(
     let country: String = row
         .try_get::<Option<String>, _>("country")?
         .unwrap_or_default();
-    let wanted = Wanted {
-        provider: &provider,
-        countries: (country.clone(), country.clone()),
-        cool_off_since: now_ms.saturating_sub(cool_off_ms),
-    };
+
     let old = stored_number("virtual_numbers.number", number)?;
     let on_it = sqlx::query(
         "select booking_id, party_a, party_b from bookings
@@ -523,6 +530,12 @@ pub async fn mark_unhealthy(
         let b: String = r.try_get("party_b")?;
         // A pending booking (no party B yet) is moved for party A alone, as it was allocated.
         let b = if b.is_empty() { a.clone() } else { b };
+        let wanted = Wanted {
+            provider: &provider,
+            countries: (country.clone(), country.clone()),
+            cool_off_since: now_ms.saturating_sub(cool_off_ms),
+            moving: &booking_id,
+        };
         let new = allocate(&mut tx, &a, &b, &wanted, now_ms).await?;
         if let Some(new) = &new {
             move_booking(

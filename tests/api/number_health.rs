@@ -273,6 +273,46 @@ async fn a_booking_with_no_free_number_stays_on_the_unhealthy_one_and_is_refused
     assert_eq!(booking(&app, &b).await["virtual_number"], N2);
 }
 
+/// A third number of the pool, after [`N2`] in number order.
+const N3: &str = "+919123456780";
+
+#[tokio::test]
+async fn a_booking_moves_only_to_a_number_where_its_party_pins_name_no_one_else() {
+    let server = MockServer::start().await;
+    let numbers: Vec<Value> = [N1, N2, N3]
+        .iter()
+        .map(|n| json!({"number": n, "provider": "exotel"}))
+        .collect();
+    let app = app(&server, &numbers).await;
+    let b = book(
+        &app,
+        json!({"party_a": RIDER, "party_b": DRIVER, "virtual_number": N1,
+               "party_a_pin": "4821", "party_b_pin": "5930"}),
+    )
+    .await;
+    // N2 is the least loaded, but an order there has the driver's PIN; N3 carries a booking.
+    let (status, order) = app
+        .post_json(
+            "/orders",
+            &json!({"order_id": "OD-PIN-TAKEN", "customer_number": "+919000000001",
+                    "pin": "5930", "virtual_number": N2}),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    book(
+        &app,
+        json!({"party_a": "+919000000002", "party_b": "+919000000003", "virtual_number": N3}),
+    )
+    .await;
+    mark(&app, N1, json!({"healthy": false})).await;
+    let moved = booking(&app, &b).await;
+    assert_eq!(
+        moved["virtual_number"], N3,
+        "one PIN would name two parties on N2"
+    );
+    assert_eq!(moved["party_b_pin"], "5930");
+}
+
 #[tokio::test]
 async fn exotels_heartbeat_marks_and_clears_numbers_by_their_sid_and_leaves_an_operators_mark() {
     let server = MockServer::start().await;
