@@ -873,6 +873,15 @@ impl Provider {
         }
     }
 
+    /// What an answer that bridges the call holds, and an answer asking for the PIN never does.
+    fn bridges(self) -> &'static str {
+        match self {
+            Self::Twilio | Self::Plivo => "<Dial ",
+            Self::EightByEight => "\"action\":\"makeCall\"",
+            Self::Vonage => "\"action\":\"connect\"",
+        }
+    }
+
     /// What an answer dialling `customer` showing `caller_id` (both E.164) holds.
     fn dials(self, customer: &str, caller_id: &str) -> Vec<String> {
         match self {
@@ -1019,7 +1028,7 @@ impl Provider {
         let [start, pin, end] = self.step_names();
         let ask = || Expect::Holds {
             has: vec![self.asks().to_owned()],
-            lacks: "\"makeCall\"",
+            lacks: self.bridges(),
         };
         let mut steps = vec![Step {
             name: start,
