@@ -45,6 +45,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SECRET: &str = "load-exotel-secret-0123456789";
 const TOKEN: &str = "load-admin-token-0123456789";
+/// The brand the prompts name (`PINBRIDGE_BRAND`).
+const BRAND: &str = "Swift Couriers";
 /// The public URL the providers' requests are signed over (`PINBRIDGE_PUBLIC_URL`), never the
 /// address the generator connects to.
 const PUBLIC_URL: &str = "https://masking.example.com";
@@ -355,7 +357,7 @@ impl Server {
             .env("PINBRIDGE_PLIVO_AUTH_TOKEN", PLIVO_TOKEN)
             .env("PINBRIDGE_8X8_SECRET", EIGHT_BY_EIGHT_SECRET)
             .env("PINBRIDGE_VONAGE_SIGNATURE_SECRET", VONAGE_SECRET)
-            .env("PINBRIDGE_BRAND", "Swift Couriers")
+            .env("PINBRIDGE_BRAND", BRAND)
             // Every call comes from a caller never seen before, and one in ten keys a wrong
             // PIN: the default guessing budget would refuse them within seconds, as it
             // should an attacker. At its highest (1,000 customer numbers a day) each virtual
@@ -595,7 +597,7 @@ enum Expect {
     /// asking for the PIN, or dialling the expected number.
     Holds {
         has: Vec<String>,
-        lacks: &'static str,
+        lacks: Option<&'static str>,
     },
 }
 
@@ -619,10 +621,12 @@ impl Expect {
                 let excerpt: String = text.chars().take(300).collect();
                 match missing {
                     Some(h) => Some(format!("the answer lacks {h:?}: {excerpt}")),
-                    None if text.contains(lacks) => {
-                        Some(format!("the answer holds {lacks:?}: {excerpt}"))
-                    }
-                    None => None,
+                    None => match lacks {
+                        Some(l) if text.contains(l) => {
+                            Some(format!("the answer holds {l:?}: {excerpt}"))
+                        }
+                        _ => None,
+                    },
                 }
             }
         }
@@ -708,6 +712,15 @@ impl Server {
     }
 }
 
+/// 200 and a body that holds `text`: Exotel's welcome names the brand, its Gather's JSON has
+/// its prompt.
+fn holds(text: &str) -> Expect {
+    Expect::Holds {
+        has: vec![text.to_owned()],
+        lacks: None,
+    }
+}
+
 /// A PIN call's digits: the order's PIN, and a wrong one (the next number) for the calls that
 /// key a wrong PIN first.
 fn wrong_pin(pin: &str) -> String {
@@ -718,12 +731,12 @@ fn wrong_pin(pin: &str) -> String {
 /// with `wrong`, a wrong PIN first, which check-pin answers 302 and Gather asks again.
 fn exotel_pin_steps(server: &Server, common: &str, o: &SeedOrder, wrong: bool) -> Vec<Step> {
     let mut steps = Vec::with_capacity(7);
-    steps.push(server.exotel_step("greeting", common, None, false, Expect::Status(200)));
-    steps.push(server.exotel_step("gather", common, None, false, Expect::Status(200)));
+    steps.push(server.exotel_step("greeting", common, None, false, holds(BRAND)));
+    steps.push(server.exotel_step("gather", common, None, false, holds("\"gather_prompt\"")));
     if wrong {
         let bad = wrong_pin(&o.pin);
         steps.push(server.exotel_step("check-pin", common, Some(&bad), false, Expect::Status(302)));
-        steps.push(server.exotel_step("gather", common, None, false, Expect::Status(200)));
+        steps.push(server.exotel_step("gather", common, None, false, holds("\"gather_prompt\"")));
     }
     steps.push(server.exotel_step(
         "check-pin",
@@ -742,8 +755,8 @@ fn exotel_pin_steps(server: &Server, common: &str, o: &SeedOrder, wrong: bool) -
 /// with the `digits` Gather passes along, which dials the customer (then call-end) or, for a
 /// wrong PIN, no one (an empty body: "We didn't dial anyone", then the goodbye Greeting).
 fn exotel_recipe_steps(server: &Server, common: &str, o: &SeedOrder, wrong: bool) -> Vec<Step> {
-    let greeting = server.exotel_step("greeting", common, None, false, Expect::Status(200));
-    let gather = server.exotel_step("gather", common, None, false, Expect::Status(200));
+    let greeting = server.exotel_step("greeting", common, None, false, holds(BRAND));
+    let gather = server.exotel_step("gather", common, None, false, holds("\"gather_prompt\""));
     if wrong {
         let bad = wrong_pin(&o.pin);
         let no_one = Expect::Body(String::new());
@@ -1028,7 +1041,7 @@ impl Provider {
         let [start, pin, end] = self.step_names();
         let ask = || Expect::Holds {
             has: vec![self.asks().to_owned()],
-            lacks: self.bridges(),
+            lacks: Some(self.bridges()),
         };
         let mut steps = vec![Step {
             name: start,
@@ -1047,7 +1060,7 @@ impl Provider {
             request: self.digits(server, leg, &o.pin, 2),
             expect: Expect::Holds {
                 has: self.dials(&o.customer_e164, &leg.to),
-                lacks: self.asks(),
+                lacks: Some(self.asks()),
             },
         });
         steps.push(Step {
