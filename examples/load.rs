@@ -1,26 +1,30 @@
 //! The load benchmark: a real `pinbridge serve` process on a database seeded with many orders,
-//! driven with whole Exotel calls shaped as Exotel sends them. Run it with `scripts/load.sh`
-//! (which builds the release binaries first); `--help` lists the options.
+//! driven with whole calls of every flow pinbridge serves, each request shaped (and signed) as
+//! its provider sends it. Run it with `scripts/load.sh` (which builds the release binaries
+//! first); `--help` lists the options.
 //!
 //! Phases, one after the other, against one server:
 //! 1. seed: `pinbridge orders import` of `--orders` active orders (timed), then `--bookings`
-//!    bookings created one by one through the admin API (timed);
-//! 2. PIN calls at a fixed offered rate (`--steps-per-second`): greeting, gather, check-pin
-//!    (one wrong PIN in every tenth call, then gather and check-pin again), connect, call-end,
-//!    each call with its own CallSid (random-looking, as Exotel's are) and caller. Calls start
-//!    on a fixed schedule whatever the server's speed, each in a task of its own, so a slow
-//!    server can not slow the offered load down and hide its delay (no coordinated omission);
-//!    how late each call started against its schedule shows as `(start lag)`;
-//! 3. `/healthz` at maximum rate (the ceiling of the HTTP stack on this machine) and PIN calls
-//!    at maximum rate (`--concurrency` callers, each starting its next call when the last
-//!    ends), in `--rounds` alternating rounds, each phase's rounds added up;
-//! 4. caller-based booking calls at maximum rate: connect (routed by the caller), call-end.
+//!    bookings created one by one through the admin API (timed), then `--callbacks` orders of
+//!    their own, each with a seed PIN call whose bridge reached its customer;
+//! 2. each flow of `--flows` ([`Flow`]) in its turn, first at a fixed offered rate
+//!    (`--steps-per-second`), then at maximum rate (`--concurrency` callers, each starting its
+//!    next call when the last ends). At the fixed rate calls start on a fixed schedule whatever
+//!    the server's speed, each in a task of its own, so a slow server can not slow the offered
+//!    load down and hide its delay (no coordinated omission); how late each call started
+//!    against its schedule shows as `(start lag)`. Every call has its own CallSid
+//!    (random-looking, as Exotel's are) and caller; one PIN call in ten keys a wrong PIN first.
+//!    Every answer is checked ([`Expect`]: the status, and the number a bridge dials); a wrong
+//!    one counts as an error and ends the call;
+//! 3. `/healthz` at maximum rate, the ceiling of the HTTP stack on this machine, in `--rounds`
+//!    rounds alternating with those of the Exotel check-pin flow at maximum rate (alone when
+//!    that flow is not run), each phase's rounds added up.
 //!
 //! Prints a table (calls/s, steps/s, latency percentiles per step, errors, the server's peak
 //! RSS, steps/s as a share of the `/healthz` ceiling), then the CPU time a step of the server
 //! and of the generator in each phase and how busy the cores were ([`CpuUse`], from `/proc`),
 //! and writes the same as JSON. Then stops the server and checks that the database holds one
-//! call record per call made.
+//! call record per call made (the callbacks' seed calls among them).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -41,13 +45,22 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SECRET: &str = "load-exotel-secret-0123456789";
 const TOKEN: &str = "load-admin-token-0123456789";
+/// The brand the prompts name (`PINBRIDGE_BRAND`).
+const BRAND: &str = "Swift Couriers";
+/// The public URL the providers' requests are signed over (`PINBRIDGE_PUBLIC_URL`), never the
+/// address the generator connects to.
+const PUBLIC_URL: &str = "https://masking.example.com";
+const TWILIO_TOKEN: &str = "load-twilio-auth-token";
+const PLIVO_TOKEN: &str = "load-plivo-auth-token";
+const EIGHT_BY_EIGHT_SECRET: &str = "load-8x8-secret-0123456789";
+const VONAGE_SECRET: &str = "load-vonage-signature-secret-0123456789";
 /// Virtual numbers the orders are spread over (PINs are unique per number).
 const PIN_NUMBERS: u64 = 20;
 /// Virtual numbers of the booking pool.
 const POOL_NUMBERS: u64 = 10;
 
 #[derive(Parser, Debug, Clone)]
-#[command(about = "Load benchmark of whole Exotel calls against a real pinbridge server")]
+#[command(about = "Load benchmark of whole calls of every flow against a real pinbridge server")]
 struct Args {
     /// Active orders to seed before the run.
     #[arg(long, default_value_t = 1_000_000)]
@@ -55,7 +68,20 @@ struct Args {
     /// Bookings to create for the caller-based calls.
     #[arg(long, default_value_t = 2_000)]
     bookings: u64,
-    /// Offered load of the fixed-rate phase, in call steps a second.
+    /// Callbacks to seed (an order and a bridged PIN call each) for the callback calls.
+    #[arg(long, default_value_t = 2_000)]
+    callbacks: u64,
+    /// The flows to drive, comma-separated, each at the fixed rate and then at maximum rate;
+    /// they run in this order whatever the order named: exotel-pin, exotel-recipe, booking,
+    /// callback, twilio, plivo, 8x8, vonage.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "exotel-pin,exotel-recipe,booking,callback,twilio,plivo,8x8,vonage"
+    )]
+    flows: Vec<Flow>,
+    /// Offered load of the fixed-rate phases, in call steps a second.
     #[arg(long, default_value_t = 2_000)]
     steps_per_second: u64,
     /// Length of each phase, in seconds.
@@ -297,11 +323,13 @@ impl CpuUse {
     }
 }
 
+/// A request's body: empty for Exotel's GETs and `/healthz`, a form or JSON for the other
+/// providers' POSTs.
+type Body = http_body_util::Full<hyper::body::Bytes>;
+
 /// An HTTP/1.1 client with a pool of kept-alive connections.
-type Http = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    http_body_util::Empty<hyper::body::Bytes>,
->;
+type Http =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
 
 /// The server under test.
 struct Server {
@@ -322,7 +350,14 @@ impl Server {
             .env("PINBRIDGE_DATABASE_URL", database_url)
             .env("PINBRIDGE_ADMIN_TOKEN", TOKEN)
             .env("PINBRIDGE_EXOTEL_SECRET", SECRET)
-            .env("PINBRIDGE_BRAND", "Swift Couriers")
+            // The other providers' credentials: their routes exist only with them, and every
+            // request is checked against them, signed over the public URL.
+            .env("PINBRIDGE_PUBLIC_URL", PUBLIC_URL)
+            .env("PINBRIDGE_TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
+            .env("PINBRIDGE_PLIVO_AUTH_TOKEN", PLIVO_TOKEN)
+            .env("PINBRIDGE_8X8_SECRET", EIGHT_BY_EIGHT_SECRET)
+            .env("PINBRIDGE_VONAGE_SIGNATURE_SECRET", VONAGE_SECRET)
+            .env("PINBRIDGE_BRAND", BRAND)
             // Every call comes from a caller never seen before, and one in ten keys a wrong
             // PIN: the default guessing budget would refuse them within seconds, as it
             // should an attacker. At its highest (1,000 customer numbers a day) each virtual
@@ -415,10 +450,14 @@ impl Server {
 
     /// GET `uri`: the status and the body, or `None` when there was no answer within 30 s.
     async fn get(&self, uri: hyper::Uri) -> Option<(u16, hyper::body::Bytes)> {
+        self.send(hyper::Request::get(uri).body(Body::default()).ok()?)
+            .await
+    }
+
+    /// Sends `request`: the status and the body, or `None` when there was no answer within
+    /// 30 s.
+    async fn send(&self, request: hyper::Request<Body>) -> Option<(u16, hyper::body::Bytes)> {
         use http_body_util::BodyExt;
-        let request = hyper::Request::get(uri)
-            .body(http_body_util::Empty::new())
-            .ok()?;
         let answer = async {
             let response = self.http.request(request).await.ok()?;
             let status = response.status().as_u16();
@@ -546,99 +585,211 @@ impl CallLog {
     }
 }
 
-/// Sends one step (`uri`, `None` when it could not be built) and times it. Returns the body
-/// when the answer has `status` (and, with `body`, exactly that body); anything else
-/// (another status, another body, no answer) is counted as an error of the call `sid`.
-async fn step(
-    server: &Server,
-    log: &mut CallLog,
-    sid: &str,
-    (name, uri): (&'static str, Option<hyper::Uri>),
-    status: u16,
-    body: Option<&str>,
-) -> Option<()> {
+/// What the answer to a step must be; anything else counts as an error of the call, so that a
+/// broken flow can not look fast.
+enum Expect {
+    /// This status, whatever the body.
+    Status(u16),
+    /// 200 and exactly this body (surrounding white space aside): Exotel's Connect "Dial whom"
+    /// answers the number to dial, or nothing when no one is to be dialled.
+    Body(String),
+    /// 200 and a body that holds every one of `has` and not `lacks`: a provider's XML or JSON
+    /// asking for the PIN, or dialling the expected number.
+    Holds {
+        has: Vec<String>,
+        lacks: Option<&'static str>,
+    },
+}
+
+impl Expect {
+    /// Why `(status, body)` is not the answer expected, or `None` when it is.
+    fn mismatch(&self, status: u16, body: &[u8]) -> Option<String> {
+        let wanted = match self {
+            Self::Status(s) => *s,
+            Self::Body(_) | Self::Holds { .. } => 200,
+        };
+        if status != wanted {
+            return Some(format!("answered {status}, expected {wanted}"));
+        }
+        let text = String::from_utf8_lossy(body.trim_ascii());
+        match self {
+            Self::Status(_) => None,
+            Self::Body(b) if text == b.as_str() => None,
+            Self::Body(b) => Some(format!("answered {text:?}, expected {b:?}")),
+            Self::Holds { has, lacks } => {
+                let missing = has.iter().find(|h| !text.contains(h.as_str()));
+                let excerpt: String = text.chars().take(300).collect();
+                match missing {
+                    Some(h) => Some(format!("the answer lacks {h:?}: {excerpt}")),
+                    None => match lacks {
+                        Some(l) if text.contains(l) => {
+                            Some(format!("the answer holds {l:?}: {excerpt}"))
+                        }
+                        _ => None,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// One request of a call: its name in the table, the request (`None` when it could not be
+/// built, an error of the call) and the answer expected.
+struct Step {
+    name: &'static str,
+    request: Option<hyper::Request<Body>>,
+    expect: Expect,
+}
+
+/// Sends `step` and times it; false (and the call's error noted) when the answer is not the
+/// one expected or there was none.
+async fn send_step(server: &Server, log: &mut CallLog, sid: &str, step: Step) -> bool {
     let started = Instant::now();
-    let answer = match uri {
-        Some(uri) => server.get(uri).await,
+    let answer = match step.request {
+        Some(request) => server.send(request).await,
         None => None,
     };
-    log.latencies.push((name, started.elapsed()));
-    match answer {
-        Some((got, bytes))
-            if got == status && body.is_none_or(|b| bytes.trim_ascii() == b.as_bytes()) =>
-        {
-            Some(())
-        }
-        Some((got, _)) => {
-            log.error = Some(format!("{sid} {name}: answered {got}, expected {status}"));
-            None
-        }
-        None => {
-            log.error = Some(format!("{sid} {name}: transport error"));
-            None
-        }
+    log.latencies.push((step.name, started.elapsed()));
+    let wrong = match answer {
+        Some((status, body)) => step.expect.mismatch(status, &body),
+        None => Some("transport error".to_owned()),
+    };
+    if let Some(why) = wrong {
+        log.error = Some(format!("{sid} {}: {why}", step.name));
     }
+    log.error.is_none()
 }
 
-/// One step of a PIN call's script: the applet, the digits it carries, whether it is the
-/// call's end, and the status and body expected.
-struct ScriptStep<'a> {
-    applet: &'static str,
-    digits: Option<&'a str>,
-    end: bool,
-    status: u16,
-    body: Option<&'a str>,
-}
-
-/// One whole PIN call on order `order`; `n` numbers the call (its CallSid and caller), `due` is
-/// when it should have started.
-async fn pin_call(server: &Server, stats: &Shared, n: u64, order: u64, due: Instant) {
-    let o = seed_order(order);
-    let sid = call_sid(1, n);
-    let from = format!("070{:08}", n % 100_000_000);
-    let common = exotel_common(&sid, &from, &o.virtual_number);
-    // How late the generator started this call (its timer has millisecond granularity):
-    // reported on its own, so that neither the server nor the generator hides the other.
+/// Runs a whole call, `steps` one after the other, stopping at the first wrong answer; `due`
+/// is when it should have started. How late the generator started it (its timer has
+/// millisecond granularity) is reported as `(start lag)`, so that neither the server nor the
+/// generator hides the other.
+async fn run_call(server: &Server, stats: &Shared, sid: &str, due: Instant, steps: Vec<Step>) {
     let mut log = CallLog::default();
     log.latencies.push(("(start lag)", due.elapsed()));
-    let wrong = format!(
-        "{:08}",
-        (o.pin.parse::<u64>().unwrap_or(0) + 1) % 100_000_000
-    );
-    let step_of = |applet, digits, status| ScriptStep {
-        applet,
-        digits,
-        end: false,
-        status,
-        body: None,
-    };
-    let mut script = Vec::with_capacity(7);
-    script.push(step_of("greeting", None, 200));
-    script.push(step_of("gather", None, 200));
-    if n % 10 == 9 {
-        // A wrong PIN asks again (302), and the gather comes again.
-        script.push(step_of("check-pin", Some(&wrong), 302));
-        script.push(step_of("gather", None, 200));
-    }
-    script.push(step_of("check-pin", Some(&o.pin), 200));
-    script.push(ScriptStep {
-        body: Some(o.customer_e164.as_str()),
-        ..step_of("connect", Some(&o.pin), 200)
-    });
-    script.push(ScriptStep {
-        end: true,
-        ..step_of("call-end", None, 200)
-    });
-    for s in script {
-        let uri = server.exotel_uri(s.applet, &common, s.digits, s.end);
-        if step(server, &mut log, &sid, (s.applet, uri), s.status, s.body)
-            .await
-            .is_none()
-        {
+    for step in steps {
+        if !send_step(server, &mut log, sid, step).await {
             return log.flush(stats, false);
         }
     }
     log.flush(stats, true);
+}
+
+impl Server {
+    /// A GET of Exotel's applet `name` ([`Server::exotel_uri`]).
+    fn exotel_step(
+        &self,
+        name: &'static str,
+        common: &str,
+        digits: Option<&str>,
+        end: bool,
+        expect: Expect,
+    ) -> Step {
+        let request = self
+            .exotel_uri(name, common, digits, end)
+            .and_then(|uri| hyper::Request::get(uri).body(Body::default()).ok());
+        Step {
+            name,
+            request,
+            expect,
+        }
+    }
+
+    /// A POST of `body` to `path`, with `content_type` and the `headers` given.
+    fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Option<hyper::Request<Body>> {
+        let mut request =
+            hyper::Request::post(self.uri(path)?).header("content-type", content_type);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(Body::from(body)).ok()
+    }
+}
+
+/// 200 and a body that holds `text`: Exotel's welcome names the brand, its Gather's JSON has
+/// its prompt.
+fn holds(text: &str) -> Expect {
+    Expect::Holds {
+        has: vec![text.to_owned()],
+        lacks: None,
+    }
+}
+
+/// A PIN call's digits: the order's PIN, and a wrong one (the next number) for the calls that
+/// key a wrong PIN first.
+fn wrong_pin(pin: &str) -> String {
+    format!("{:08}", (pin.parse::<u64>().unwrap_or(0) + 1) % 100_000_000)
+}
+
+/// The steps of Exotel's flow with check-pin: greeting, gather, check-pin, connect, call-end;
+/// with `wrong`, a wrong PIN first, which check-pin answers 302 and Gather asks again.
+fn exotel_pin_steps(server: &Server, common: &str, o: &SeedOrder, wrong: bool) -> Vec<Step> {
+    let mut steps = Vec::with_capacity(7);
+    steps.push(server.exotel_step("greeting", common, None, false, holds(BRAND)));
+    steps.push(server.exotel_step("gather", common, None, false, holds("\"gather_prompt\"")));
+    if wrong {
+        let bad = wrong_pin(&o.pin);
+        steps.push(server.exotel_step("check-pin", common, Some(&bad), false, Expect::Status(302)));
+        steps.push(server.exotel_step("gather", common, None, false, holds("\"gather_prompt\"")));
+    }
+    steps.push(server.exotel_step(
+        "check-pin",
+        common,
+        Some(&o.pin),
+        false,
+        Expect::Status(200),
+    ));
+    let dialled = Expect::Body(o.customer_e164.clone());
+    steps.push(server.exotel_step("connect", common, Some(&o.pin), false, dialled));
+    steps.push(server.exotel_step("call-end", common, None, true, Expect::Status(200)));
+    steps
+}
+
+/// The steps of Exotel's own recipe, without the Passthru: greeting, gather, then Connect
+/// with the `digits` Gather passes along, which dials the customer (then call-end) or, for a
+/// wrong PIN, no one (an empty body: "We didn't dial anyone", then the goodbye Greeting).
+fn exotel_recipe_steps(server: &Server, common: &str, o: &SeedOrder, wrong: bool) -> Vec<Step> {
+    let greeting = server.exotel_step("greeting", common, None, false, holds(BRAND));
+    let gather = server.exotel_step("gather", common, None, false, holds("\"gather_prompt\""));
+    if wrong {
+        let bad = wrong_pin(&o.pin);
+        let no_one = Expect::Body(String::new());
+        vec![
+            greeting,
+            gather,
+            server.exotel_step("connect", common, Some(&bad), false, no_one),
+            server.exotel_step("goodbye", common, None, false, Expect::Status(200)),
+        ]
+    } else {
+        let dialled = Expect::Body(o.customer_e164.clone());
+        vec![
+            greeting,
+            gather,
+            server.exotel_step("connect", common, Some(&o.pin), false, dialled),
+            server.exotel_step("call-end", common, None, true, Expect::Status(200)),
+        ]
+    }
+}
+
+/// The steps of a caller-based Exotel call: Connect first (routed by the caller: a booking's
+/// party, or a callback), which must dial `dialled`, then call-end.
+fn exotel_routed_steps(server: &Server, common: &str, dialled: &str) -> Vec<Step> {
+    vec![
+        server.exotel_step(
+            "connect",
+            common,
+            None,
+            false,
+            Expect::Body(dialled.to_owned()),
+        ),
+        server.exotel_step("call-end", common, None, true, Expect::Status(200)),
+    ]
 }
 
 /// A booking of the run: party A calls its virtual number and reaches party B.
@@ -649,23 +800,643 @@ struct Booking {
     virtual_number: String,
 }
 
-/// One caller-based call: connect (routed by the caller), call-end.
-async fn booking_call(server: &Server, stats: &Shared, n: u64, b: &Booking) {
-    let sid = call_sid(2, n);
-    let common = exotel_common(&sid, &b.party_a, &b.virtual_number);
-    let dialled = Some(b.party_b_e164.as_str());
-    let mut log = CallLog::default();
-    let connect = server.exotel_uri("connect", &common, None, false);
-    let completed = step(server, &mut log, &sid, ("connect", connect), 200, dialled)
-        .await
-        .is_some()
-        && {
-            let end = server.exotel_uri("call-end", &common, None, true);
-            step(server, &mut log, &sid, ("call-end", end), 200, None)
-                .await
-                .is_some()
+/// A callback of the run: the customer of an order, whom a courier reached through the
+/// order's virtual number (a seed call), calls that number back and must reach the courier.
+struct Callback {
+    /// The customer, national as Exotel sends it.
+    customer: String,
+    /// The order's virtual number, national.
+    virtual_number: String,
+    /// The courier of the seed call, E.164.
+    courier_e164: String,
+}
+
+/// The providers that drive the whole call themselves, each PIN call: the call comes in (a
+/// PIN prompt), one call in ten keys a wrong PIN (the prompt again), the right PIN (a bridge to
+/// the customer), the call's end. Requests are shaped and signed as each provider sends them
+/// (the scenarios of `tests/api` and their drivers, `tests/api/{twilio,plivo,eight_by_eight,
+/// vonage}.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Provider {
+    Twilio,
+    Plivo,
+    EightByEight,
+    Vonage,
+}
+
+/// One PIN call of a [`Provider`]: its number in the run, its call id, caller and virtual
+/// number (E.164).
+struct Leg {
+    n: u64,
+    sid: String,
+    from: String,
+    to: String,
+}
+
+/// A number as Plivo and Vonage write it: E.164 without the `+`.
+fn bare(e164: &str) -> &str {
+    e164.strip_prefix('+').unwrap_or(e164)
+}
+
+/// `sid` (32 hex characters) written as a UUID, as Plivo, 8x8 and Vonage write their ids.
+fn uuid(sid: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &sid[..8],
+        &sid[8..12],
+        &sid[12..16],
+        &sid[16..20],
+        &sid[20..32]
+    )
+}
+
+/// `pairs` as owned strings, the shape the signing functions take.
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn form(params: &[(String, String)]) -> Vec<u8> {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+        .into_bytes()
+}
+
+impl Provider {
+    /// The step names: the call coming in, the PIN, the call's end.
+    fn step_names(self) -> [&'static str; 3] {
+        match self {
+            Self::Twilio => ["voice", "pin", "status"],
+            Self::Plivo => ["answer", "pin", "hangup"],
+            Self::EightByEight => ["call-received", "pin", "session"],
+            Self::Vonage => ["answer", "pin", "event"],
+        }
+    }
+
+    /// What an answer asking for the PIN holds, and an answer dialling never does.
+    fn asks(self) -> &'static str {
+        match self {
+            Self::Twilio => "<Gather ",
+            Self::Plivo => "<GetInput ",
+            Self::EightByEight => "\"action\":\"sayAndCapture\"",
+            Self::Vonage => "\"action\":\"input\"",
+        }
+    }
+
+    /// What an answer that bridges the call holds, and an answer asking for the PIN never does.
+    fn bridges(self) -> &'static str {
+        match self {
+            Self::Twilio | Self::Plivo => "<Dial ",
+            Self::EightByEight => "\"action\":\"makeCall\"",
+            Self::Vonage => "\"action\":\"connect\"",
+        }
+    }
+
+    /// What an answer dialling `customer` showing `caller_id` (both E.164) holds.
+    fn dials(self, customer: &str, caller_id: &str) -> Vec<String> {
+        match self {
+            Self::Twilio | Self::Plivo => vec![
+                format!("<Number>{customer}</Number>"),
+                format!("callerId=\"{caller_id}\""),
+            ],
+            Self::EightByEight => vec![
+                "\"action\":\"makeCall\"".to_owned(),
+                format!("\"destination\":\"{customer}\""),
+                format!("\"source\":\"{caller_id}\""),
+            ],
+            Self::Vonage => vec![
+                "\"action\":\"connect\"".to_owned(),
+                format!("\"number\":\"{}\"", bare(customer)),
+                format!("\"from\":\"{}\"", bare(caller_id)),
+            ],
+        }
+    }
+
+    /// The call id a leg's call record has at this provider, from the 32 hex characters
+    /// `hex`.
+    fn call_id(self, hex: &str) -> String {
+        match self {
+            Self::Twilio => format!("CA{hex}"),
+            Self::Plivo | Self::EightByEight | Self::Vonage => uuid(hex),
+        }
+    }
+
+    /// The request of the call coming in.
+    fn start(self, server: &Server, leg: &Leg) -> Option<hyper::Request<Body>> {
+        match self {
+            Self::Twilio => twilio(server, "/twilio/voice", twilio_params(leg, "ringing")),
+            Self::Plivo => plivo(
+                server,
+                "/plivo/answer",
+                plivo_params(leg, "ringing"),
+                leg,
+                0,
+            ),
+            Self::EightByEight => eight_by_eight(server, "voice", &call_action(leg, None, 0)),
+            Self::Vonage => vonage_answer(server, leg),
+        }
+    }
+
+    /// The request carrying the `digits` keyed at the prompt; `nth` numbers the requests of
+    /// the call (nonces and ids are new at every request).
+    fn digits(
+        self,
+        server: &Server,
+        leg: &Leg,
+        digits: &str,
+        nth: u32,
+    ) -> Option<hyper::Request<Body>> {
+        match self {
+            Self::Twilio => {
+                let mut p = twilio_params(leg, "in-progress");
+                p.extend(owned(&[("Digits", digits), ("FinishedOnKey", "#")]));
+                twilio(server, "/twilio/pin", p)
+            }
+            Self::Plivo => {
+                let mut p = plivo_params(leg, "in-progress");
+                p.extend(owned(&[("InputType", "dtmf"), ("Digits", digits)]));
+                plivo(server, "/plivo/pin", p, leg, nth)
+            }
+            Self::EightByEight => {
+                let captured = Some((
+                    pinbridge::providers::eight_by_eight::PIN_PROMPT_ACTION_ID,
+                    digits,
+                ));
+                eight_by_eight(server, "voice", &call_action(leg, captured, nth))
+            }
+            Self::Vonage => {
+                let body = json!({
+                    "speech": {"results": []},
+                    "dtmf": {"digits": digits, "timed_out": false},
+                    "from": bare(&leg.from),
+                    "to": bare(&leg.to),
+                    "uuid": leg.sid,
+                    "conversation_uuid": format!("CON-{}", leg.sid),
+                    "timestamp": "2026-01-01T12:00:00.000Z",
+                });
+                vonage_post(server, "/vonage/pin", &body, nth)
+            }
+        }
+    }
+
+    /// The request that ends the call, after a bridged conversation of 31 s with `customer`.
+    fn end(
+        self,
+        server: &Server,
+        leg: &Leg,
+        customer: &str,
+        nth: u32,
+    ) -> Option<hyper::Request<Body>> {
+        match self {
+            Self::Twilio => {
+                let mut p = twilio_params(leg, "in-progress");
+                p.extend(owned(&[
+                    ("DialCallStatus", "completed"),
+                    ("DialCallSid", "CA11111111111111111111111111111111"),
+                    ("DialCallDuration", "31"),
+                ]));
+                twilio(server, "/twilio/status", p)
+            }
+            Self::Plivo => {
+                let mut p = plivo_params(leg, "in-progress");
+                p.extend(owned(&[
+                    ("DialStatus", "completed"),
+                    ("DialRingStatus", "true"),
+                    ("DialHangupCause", "NORMAL_CLEARING"),
+                    ("DialALegUUID", &leg.sid),
+                    ("DialBLegUUID", "b9a8c7d6-0000-4000-8000-000000000031"),
+                    ("DialBLegDuration", "31"),
+                ]));
+                plivo(server, "/plivo/hangup", p, leg, nth)
+            }
+            Self::EightByEight => {
+                eight_by_eight(server, "session", &session_summary(leg, customer, nth))
+            }
+            Self::Vonage => {
+                let body = json!({
+                    "from": bare(&leg.to),
+                    "to": bare(customer),
+                    "uuid": format!("{}-dialled", leg.sid),
+                    "conversation_uuid": format!("CON-{}", leg.sid),
+                    "status": "completed",
+                    "direction": "outbound",
+                    "timestamp": "2026-01-01T12:00:40.000Z",
+                    "duration": "31",
+                    "start_time": "2026-01-01T12:00:00.000Z",
+                    "end_time": "2026-01-01T12:00:40.000Z",
+                    "rate": "0.00450000",
+                    "price": "0.00225000",
+                    "network": "40486",
+                });
+                vonage_post(server, "/vonage/event", &body, nth)
+            }
+        }
+    }
+
+    /// The steps of one PIN call on order `o` from `from`; `wrong` keys a wrong PIN first.
+    fn pin_steps(self, server: &Server, leg: &Leg, o: &SeedOrder, wrong: bool) -> Vec<Step> {
+        let [start, pin, end] = self.step_names();
+        let ask = || Expect::Holds {
+            has: vec![self.asks().to_owned()],
+            lacks: Some(self.bridges()),
         };
-    log.flush(stats, completed);
+        let mut steps = vec![Step {
+            name: start,
+            request: self.start(server, leg),
+            expect: ask(),
+        }];
+        if wrong {
+            steps.push(Step {
+                name: pin,
+                request: self.digits(server, leg, &wrong_pin(&o.pin), 1),
+                expect: ask(),
+            });
+        }
+        steps.push(Step {
+            name: pin,
+            request: self.digits(server, leg, &o.pin, 2),
+            expect: Expect::Holds {
+                has: self.dials(&o.customer_e164, &leg.to),
+                lacks: Some(self.asks()),
+            },
+        });
+        steps.push(Step {
+            name: end,
+            request: self.end(server, leg, &o.customer_e164, 3),
+            expect: Expect::Status(200),
+        });
+        steps
+    }
+}
+
+/// Twilio's parameters of every request of a call (twilio.com/docs/usage/webhooks/voice-webhooks).
+fn twilio_params(leg: &Leg, status: &str) -> Vec<(String, String)> {
+    owned(&[
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", &leg.sid),
+        ("CallStatus", status),
+        ("Called", &leg.to),
+        ("Caller", &leg.from),
+        ("Direction", "inbound"),
+        ("From", &leg.from),
+        ("FromCountry", "IN"),
+        ("To", &leg.to),
+        ("ToCountry", "IN"),
+    ])
+}
+
+/// A form POST signed as Twilio signs it (`X-Twilio-Signature` over the public URL and the
+/// parameters).
+fn twilio(
+    server: &Server,
+    path: &str,
+    params: Vec<(String, String)>,
+) -> Option<hyper::Request<Body>> {
+    let url = format!("{PUBLIC_URL}{path}");
+    let signature = pinbridge::providers::twilio::auth::signature(TWILIO_TOKEN, &url, &params);
+    let headers = [("x-twilio-signature", signature.as_str())];
+    server.post(
+        path,
+        "application/x-www-form-urlencoded",
+        &headers,
+        form(&params),
+    )
+}
+
+/// Plivo's parameters of every request of a call (plivo.com/docs/voice/xml/request).
+fn plivo_params(leg: &Leg, status: &str) -> Vec<(String, String)> {
+    owned(&[
+        ("CallUUID", &leg.sid),
+        ("CallStatus", status),
+        ("Direction", "inbound"),
+        ("From", bare(&leg.from)),
+        ("To", bare(&leg.to)),
+    ])
+}
+
+/// A form POST signed as Plivo signs it (signature V3 over the public URL, the parameters and
+/// a nonce of about twenty digits, each accepted once: the call's number and `nth`).
+fn plivo(
+    server: &Server,
+    path: &str,
+    params: Vec<(String, String)>,
+    leg: &Leg,
+    nth: u32,
+) -> Option<hyper::Request<Body>> {
+    use pinbridge::providers::plivo::auth::{Method, signature};
+    let nonce = format!("{:019}{nth}", leg.n);
+    let url = format!("{PUBLIC_URL}{path}");
+    let sig = signature(PLIVO_TOKEN, Method::Post, &url, &params, &nonce);
+    let headers = [
+        ("x-plivo-signature-v3", sig.as_str()),
+        ("x-plivo-signature-v3-nonce", nonce.as_str()),
+    ];
+    server.post(
+        path,
+        "application/x-www-form-urlencoded",
+        &headers,
+        form(&params),
+    )
+}
+
+/// An 8x8 Voice Call Action request (`CALL_RECEIVED`, or `ACTION_COMPLETED` with the
+/// `dtmf` captured by the action `captured.0`), shaped like 8x8's sample: every request has
+/// its own `eventId` and `callId`, the session stays.
+fn call_action(leg: &Leg, captured: Option<(&str, &str)>, nth: u32) -> Value {
+    let mut payload = json!({
+        "eventId": format!("evt-{}-{nth}", leg.sid),
+        "callId": format!("call-{}-{nth}", leg.sid),
+        "sessionId": leg.sid,
+        "subAccountId": "pinbridge_load",
+        "callStatus": "CALL_RECEIVED",
+        "callDirection": "INBOUND",
+        "callType": "PSTN",
+        "source": leg.from,
+        "destination": leg.to,
+        "sourceFormat": "MSISDN",
+        "destinationFormat": "MSISDN",
+        "sourceCountryCode": "IN",
+        "destinationCountryCode": "IN",
+        "destinationRefId": "vn-ref-1",
+        "callDuration": 0,
+        "sipCode": 200,
+        "timestamp": "2024-05-16T04:12:01Z"
+    });
+    if let Some((client_action_id, dtmf)) = captured {
+        payload["callStatus"] = "ACTION_COMPLETED".into();
+        payload["clientActionId"] = client_action_id.into();
+        payload["eventData"] = json!({ "dtmf": dtmf });
+        payload["timestamp"] = "2024-05-16T04:12:11.217Z".into();
+    }
+    json!({
+        "namespace": "VOICE",
+        "eventType": "CALL_ACTION",
+        "description": "Action request of a call",
+        "payload": payload
+    })
+}
+
+/// An 8x8 Voice Session Summary of a session bridged to `customer` for 31 s.
+fn session_summary(leg: &Leg, customer: &str, nth: u32) -> Value {
+    json!({
+        "payload": {
+            "sessionId": leg.sid,
+            "subAccountId": "pinbridge_load",
+            "sessionStatus": "COMPLETED",
+            "startTime": "2024-03-25T06:01:20Z",
+            "endTime": "2024-03-25T06:02:08Z",
+            "lastAction": "MAKE_CALL",
+            "callCount": 2,
+            "details": {
+                "callA": {
+                    "callId": format!("call-{}-{nth}a", leg.sid),
+                    "callDirection": "INBOUND",
+                    "callType": "PSTN",
+                    "initiatedTimestamp": "2024-03-25T06:01:20Z",
+                    "connectedTimestamp": "2024-03-25T06:01:21Z",
+                    "disconnectedTimestamp": "2024-03-25T06:02:08Z",
+                    "source": leg.from,
+                    "destination": leg.to,
+                    "sourceFormat": "MSISDN",
+                    "destinationFormat": "MSISDN",
+                    "sourceCountryCode": "IN",
+                    "destinationCountryCode": "IN",
+                    "destinationRefId": "vn-ref-1",
+                    "callStatus": "COMPLETED",
+                    "callDuration": 47
+                },
+                "callB": {
+                    "callId": format!("call-{}-{nth}b", leg.sid),
+                    "callDirection": "OUTBOUND",
+                    "callType": "PSTN",
+                    "initiatedTimestamp": "2024-03-25T06:01:30Z",
+                    "connectedTimestamp": "2024-03-25T06:01:37Z",
+                    "disconnectedTimestamp": "2024-03-25T06:02:08Z",
+                    "source": leg.to,
+                    "destination": customer,
+                    "sourceFormat": "MSISDN",
+                    "destinationFormat": "MSISDN",
+                    "sourceCountryCode": "IN",
+                    "destinationCountryCode": "IN",
+                    "sourceRefId": "vn-ref-1",
+                    "callStatus": "COMPLETED",
+                    "callDuration": 31
+                }
+            }
+        },
+        "namespace": "VOICE",
+        "eventType": "SESSION_SUMMARY",
+        "description": "Summary of a completed call session"
+    })
+}
+
+/// A JSON POST to `/8x8/{secret}/{hook}`: 8x8 signs nothing, the secret path is the check.
+fn eight_by_eight(server: &Server, hook: &str, body: &Value) -> Option<hyper::Request<Body>> {
+    let path = format!("/8x8/{EIGHT_BY_EIGHT_SECRET}/{hook}");
+    server.post(
+        &path,
+        "application/json",
+        &[],
+        serde_json::to_vec(body).ok()?,
+    )
+}
+
+/// A signed-webhook JWT as Vonage makes it ("Decoding signed webhooks"): HS256 over `iat`
+/// (now), `jti` (new for every token: each is accepted once), `iss`, `payload_hash`,
+/// `api_key`, `application_id`.
+fn vonage_token(payload: &[u8], jti: &str) -> Option<String> {
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({
+            "iat": iat,
+            "jti": jti,
+            "iss": "Vonage",
+            "payload_hash": pinbridge::providers::vonage::auth::payload_hash(payload),
+            "api_key": "abcd1234",
+            "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+        }),
+        &jsonwebtoken::EncodingKey::from_secret(VONAGE_SECRET.as_bytes()),
+    )
+    .ok()
+}
+
+/// Vonage's answer webhook: a GET whose token's `payload_hash` is over the parameters as
+/// compact JSON (what Vonage support describes for a GET).
+fn vonage_answer(server: &Server, leg: &Leg) -> Option<hyper::Request<Body>> {
+    let conversation = format!("CON-{}", leg.sid);
+    let params = [
+        ("to", bare(&leg.to)),
+        ("from", bare(&leg.from)),
+        ("conversation_uuid", conversation.as_str()),
+        ("uuid", leg.sid.as_str()),
+    ];
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let as_json: serde_json::Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect();
+    let token = vonage_token(
+        &serde_json::to_vec(&as_json).ok()?,
+        &format!("{}-0", leg.sid),
+    )?;
+    hyper::Request::get(server.uri(&format!("/vonage/answer?{query}"))?)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::default())
+        .ok()
+}
+
+/// A JSON POST signed as Vonage signs it: the token's `payload_hash` is the body's SHA-256.
+fn vonage_post(
+    server: &Server,
+    path: &str,
+    body: &Value,
+    nth: u32,
+) -> Option<hyper::Request<Body>> {
+    let bytes = serde_json::to_vec(body).ok()?;
+    let jti = format!(
+        "{}-{nth}",
+        body["conversation_uuid"].as_str().unwrap_or_default()
+    );
+    let auth = format!("Bearer {}", vonage_token(&bytes, &jti)?);
+    server.post(
+        path,
+        "application/json",
+        &[("authorization", auth.as_str())],
+        bytes,
+    )
+}
+
+/// The flows the benchmark drives, each a fixed-rate and a maximum-rate phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+enum Flow {
+    /// Exotel: greeting, gather, Passthru check-pin, connect, call-end.
+    ExotelPin,
+    /// Exotel's recipe without the Passthru: greeting, gather, connect with `digits`, call-end.
+    ExotelRecipe,
+    /// Exotel, caller-based: connect (routed by the caller's booking), call-end.
+    Booking,
+    /// Exotel: a customer calls the virtual number back and reaches the courier.
+    Callback,
+    /// Twilio PIN calls.
+    Twilio,
+    /// Plivo PIN calls.
+    Plivo,
+    /// 8x8 PIN calls.
+    #[value(name = "8x8")]
+    EightByEight,
+    /// Vonage PIN calls.
+    Vonage,
+}
+
+impl Flow {
+    /// The phases' names start with it.
+    fn label(self) -> &'static str {
+        match self {
+            Self::ExotelPin => "PIN calls",
+            Self::ExotelRecipe => "Exotel recipe calls",
+            Self::Booking => "booking calls",
+            Self::Callback => "callbacks",
+            Self::Twilio => "Twilio PIN calls",
+            Self::Plivo => "Plivo PIN calls",
+            Self::EightByEight => "8x8 PIN calls",
+            Self::Vonage => "Vonage PIN calls",
+        }
+    }
+
+    /// The average steps of a call, for the fixed rate in steps: one PIN call in ten keys a
+    /// wrong PIN first (two steps more with check-pin, one more with a provider's own prompt;
+    /// in Exotel's recipe a wrong PIN hears goodbye instead of ending a conversation).
+    fn steps_per_call(self) -> f64 {
+        match self {
+            Self::ExotelPin => 5.2,
+            Self::ExotelRecipe => 4.0,
+            Self::Booking | Self::Callback => 2.0,
+            Self::Twilio | Self::Plivo | Self::EightByEight | Self::Vonage => 3.1,
+        }
+    }
+
+    fn provider(self) -> Option<Provider> {
+        match self {
+            Self::Twilio => Some(Provider::Twilio),
+            Self::Plivo => Some(Provider::Plivo),
+            Self::EightByEight => Some(Provider::EightByEight),
+            Self::Vonage => Some(Provider::Vonage),
+            _ => None,
+        }
+    }
+
+    /// One whole call `n` of this flow; `due` is when it should have started.
+    async fn call(self, ctx: &Ctx, stats: &Shared, n: u64, due: Instant) {
+        let server = &ctx.server;
+        // The salt keeps every flow's CallSids apart (the PIN calls' is 1, as before).
+        let sid = call_sid(self as u64 + 1, n);
+        let wrong = n % 10 == 9;
+        let steps = match self {
+            Self::ExotelPin | Self::ExotelRecipe => {
+                let o = seed_order(order_for(n, ctx.orders));
+                let common = exotel_common(&sid, &courier(n), &o.virtual_number);
+                if self == Self::ExotelPin {
+                    exotel_pin_steps(server, &common, &o, wrong)
+                } else {
+                    exotel_recipe_steps(server, &common, &o, wrong)
+                }
+            }
+            Self::Booking => {
+                let Some(b) = pick(&ctx.bookings, n) else {
+                    return;
+                };
+                let common = exotel_common(&sid, &b.party_a, &b.virtual_number);
+                exotel_routed_steps(server, &common, &b.party_b_e164)
+            }
+            Self::Callback => {
+                let Some(c) = pick(&ctx.callbacks, n) else {
+                    return;
+                };
+                let common = exotel_common(&sid, &c.customer, &c.virtual_number);
+                exotel_routed_steps(server, &common, &c.courier_e164)
+            }
+            Self::Twilio | Self::Plivo | Self::EightByEight | Self::Vonage => {
+                let Some(p) = self.provider() else { return };
+                let o = seed_order(order_for(n, ctx.orders));
+                let leg = Leg {
+                    n,
+                    sid: p.call_id(&sid),
+                    from: format!("+91{}", &courier(n)[1..]),
+                    to: format!("+91{}", &o.virtual_number[1..]),
+                };
+                p.pin_steps(server, &leg, &o, wrong)
+            }
+        };
+        run_call(server, stats, &sid, due, steps).await;
+    }
+}
+
+/// The caller of PIN call `n`, national as Exotel sends it: each call its own.
+fn courier(n: u64) -> String {
+    format!("070{:08}", n % 100_000_000)
+}
+
+/// Item `n` of `items`, round and round.
+fn pick<T>(items: &[T], n: u64) -> Option<&T> {
+    items.get(usize::try_from(n % (items.len().max(1) as u64)).ok()?)
+}
+
+/// What the calls of every flow need: the server and what was seeded.
+struct Ctx {
+    server: Server,
+    orders: u64,
+    bookings: Vec<Booking>,
+    callbacks: Vec<Callback>,
 }
 
 /// The name of the phase of PIN calls at maximum rate.
@@ -678,33 +1449,33 @@ fn next_call() -> u64 {
     NEXT_CALL.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Calls of `kind` by `concurrency` callers back to back for `length`.
+/// Calls by `concurrency` callers back to back for `length`.
 async fn closed_loop<F, Fut>(
     name: &str,
-    server: &Arc<Server>,
+    ctx: &Arc<Ctx>,
     args: &Args,
     length: Duration,
     call: F,
 ) -> Phase
 where
-    F: Fn(Arc<Server>, Shared, u64) -> Fut + Send + Sync + Clone + 'static,
+    F: Fn(Arc<Ctx>, Shared, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let stats: Shared = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let cpu = CpuUse::read(server.pid());
+    let cpu = CpuUse::read(ctx.server.pid());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
-        let (server, stats, stop, call) = (
-            Arc::clone(server),
+        let (ctx, stats, stop, call) = (
+            Arc::clone(ctx),
             Arc::clone(&stats),
             Arc::clone(&stop),
             call.clone(),
         );
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                call(Arc::clone(&server), Arc::clone(&stats), next_call()).await;
+                call(Arc::clone(&ctx), Arc::clone(&stats), next_call()).await;
             }
         });
     }
@@ -718,8 +1489,17 @@ where
         stats: Arc::try_unwrap(stats)
             .map(|m| m.into_inner().unwrap())
             .unwrap_or_default(),
-        cpu: CpuUse::since(server.pid(), cpu),
+        cpu: CpuUse::since(ctx.server.pid(), cpu),
     }
+}
+
+/// Calls of `flow` at maximum rate for `length`.
+async fn maximum_rate(flow: Flow, ctx: &Arc<Ctx>, args: &Args, length: Duration) -> Phase {
+    let name = format!("{}, maximum rate", flow.label());
+    closed_loop(&name, ctx, args, length, move |ctx, stats, n| async move {
+        flow.call(&ctx, &stats, n, Instant::now()).await;
+    })
+    .await
 }
 
 /// The order call `n` keys the PIN of, out of `orders`: Knuth's multiplicative hash spreads
@@ -728,37 +1508,37 @@ fn order_for(n: u64, orders: u64) -> u64 {
     n.wrapping_mul(2_654_435_761) % orders
 }
 
-/// PIN calls started on a fixed schedule: `calls_per_second` for `seconds`.
-async fn open_loop(server: &Arc<Server>, args: &Args, orders: u64) -> Phase {
-    // A PIN call is 5 steps, 7 with a wrong PIN (one call in ten): 5.2 on average.
-    let calls_per_second = args.steps_per_second as f64 / 5.2;
+/// Calls of `flow` started on a fixed schedule: `--steps-per-second` for `--seconds`.
+async fn open_loop(flow: Flow, ctx: &Arc<Ctx>, args: &Args) -> Phase {
+    let calls_per_second = args.steps_per_second as f64 / flow.steps_per_call();
     let interval = Duration::from_secs_f64(1.0 / calls_per_second);
     let total = (calls_per_second * args.seconds as f64) as u64;
     let stats: Shared = Arc::default();
-    let cpu = CpuUse::read(server.pid());
+    let cpu = CpuUse::read(ctx.server.pid());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..total {
         let due = started + interval.mul_f64(i as f64);
         tokio::time::sleep_until(due.into()).await;
-        let (server, stats) = (Arc::clone(server), Arc::clone(&stats));
+        let (ctx, stats) = (Arc::clone(ctx), Arc::clone(&stats));
         let n = next_call();
         tasks.spawn(async move {
-            pin_call(&server, &stats, n, order_for(n, orders), due).await;
+            flow.call(&ctx, &stats, n, due).await;
         });
     }
     while tasks.join_next().await.is_some() {}
     Phase {
-        name: format!("PIN calls, fixed {} steps/s", args.steps_per_second),
+        name: format!("{}, fixed {} steps/s", flow.label(), args.steps_per_second),
         seconds: started.elapsed().as_secs_f64(),
         stats: Arc::try_unwrap(stats)
             .map(|m| m.into_inner().unwrap())
             .unwrap_or_default(),
-        cpu: CpuUse::since(server.pid(), cpu),
+        cpu: CpuUse::since(ctx.server.pid(), cpu),
     }
 }
 
-async fn healthz(server: Arc<Server>, stats: Shared, _n: u64) {
+async fn healthz(ctx: Arc<Ctx>, stats: Shared, _n: u64) {
+    let server = &ctx.server;
     let started = Instant::now();
     let ok = match server.uri("/healthz") {
         Some(uri) => server.get(uri).await,
@@ -817,6 +1597,75 @@ async fn create_bookings(server: &Server, n: u64) -> anyhow::Result<Vec<Booking>
     Ok(bookings)
 }
 
+/// Virtual numbers of the callbacks' orders, apart from the other flows' so that no other
+/// call reaches their customers.
+const CALLBACK_NUMBERS: u64 = 10;
+
+/// Seeds `n` callbacks: an order each (created through the admin API, its own customer on a
+/// virtual number of its own), and a seed PIN call on it, from a courier of its own, whose
+/// bridge reaches the customer. A callback is the customer calling the number back: the last
+/// call bridged to them on that number, while its order is active, dials its caller
+/// (`storage::calls::find_callback`). Returns the callbacks and the seed calls, which count
+/// among the calls made (each stores its call record).
+async fn seed_callbacks(ctx: &Arc<Ctx>, n: u64) -> anyhow::Result<(Vec<Callback>, Phase)> {
+    let server = &ctx.server;
+    let mut callbacks = Vec::new();
+    let mut orders = Vec::new();
+    for k in 0..n {
+        let o = SeedOrder {
+            virtual_number: format!("0731487{:04}", k % CALLBACK_NUMBERS),
+            pin: format!("{:08}", (k * 7919 + 23_456_789) % 100_000_000),
+            customer_e164: format!("+918{k:09}"),
+        };
+        admin_post(
+            server,
+            "/orders",
+            json!({"order_id": format!("CALLBACK-{k}"), "customer_number": o.customer_e164,
+                   "pin": o.pin, "virtual_number": o.virtual_number}),
+        )
+        .await?;
+        callbacks.push(Callback {
+            customer: format!("0{}", &o.customer_e164[3..]),
+            virtual_number: o.virtual_number.clone(),
+            courier_e164: format!("+9171{k:08}"),
+        });
+        orders.push(o);
+    }
+    let stats: Shared = Arc::default();
+    let cpu = CpuUse::read(server.pid());
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (o, c) in orders.into_iter().zip(&callbacks) {
+        let (ctx, stats) = (Arc::clone(ctx), Arc::clone(&stats));
+        let courier = format!("0{}", &c.courier_e164[3..]);
+        tasks.spawn(async move {
+            let sid = call_sid(100, next_call());
+            let common = exotel_common(&sid, &courier, &o.virtual_number);
+            let steps = exotel_pin_steps(&ctx.server, &common, &o, false);
+            run_call(&ctx.server, &stats, &sid, Instant::now(), steps).await;
+        });
+        // A few dozen at a time: the seed is no measurement.
+        if tasks.len() >= 32 {
+            tasks.join_next().await;
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let seed = Phase {
+        name: "callbacks' seed calls".to_owned(),
+        seconds: started.elapsed().as_secs_f64(),
+        stats: Arc::try_unwrap(stats)
+            .map(|m| m.into_inner().unwrap())
+            .unwrap_or_default(),
+        cpu: CpuUse::since(server.pid(), cpu),
+    };
+    anyhow::ensure!(
+        seed.stats.errors == 0,
+        "the callbacks' seed calls failed: {:?}",
+        seed.stats.first_errors
+    );
+    Ok((callbacks, seed))
+}
+
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
@@ -873,6 +1722,10 @@ fn print_table(report: &Value) {
         report["bookings_seconds"].as_f64().unwrap_or(0.0)
     );
     println!(
+        "callbacks: {} seeded (an order and a bridged PIN call each)",
+        report["callbacks"]
+    );
+    println!(
         "server peak RSS: {:.1} MB   call records: {} stored / {} calls made",
         report["server_peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6,
         report["call_records"],
@@ -880,7 +1733,7 @@ fn print_table(report: &Value) {
     );
     println!();
     println!(
-        "{:<34} {:>8} {:>9} {:>7} {:<10} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "{:<40} {:>8} {:>9} {:>7} {:<13} {:>8} {:>8} {:>8} {:>8} {:>6}",
         "phase",
         "calls/s",
         "steps/s",
@@ -897,17 +1750,17 @@ fn print_table(report: &Value) {
         for (step, l) in p["latency_per_step"].as_object().into_iter().flatten() {
             if first {
                 print!(
-                    "{:<34} {:>8.0} {:>9.0} {:>6.1}% ",
+                    "{:<40} {:>8.0} {:>9.0} {:>6.1}% ",
                     p["phase"].as_str().unwrap_or(""),
                     p["calls_per_second"].as_f64().unwrap_or(0.0),
                     p["steps_per_second"].as_f64().unwrap_or(0.0),
                     p["share_of_healthz_ceiling"].as_f64().unwrap_or(0.0) * 100.0
                 );
             } else {
-                print!("{:<34} {:>8} {:>9} {:>7} ", "", "", "", "");
+                print!("{:<40} {:>8} {:>9} {:>7} ", "", "", "", "");
             }
             println!(
-                "{:<10} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6}",
+                "{:<13} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6}",
                 step,
                 l["p50_ms"].as_f64().unwrap_or(0.0),
                 l["p90_ms"].as_f64().unwrap_or(0.0),
@@ -938,19 +1791,21 @@ fn print_table(report: &Value) {
             )
         })
         .collect();
+    if !rounds.is_empty() {
+        println!();
+        println!(
+            "PIN steps at maximum rate as a share of the /healthz ceiling, round by round: {}",
+            rounds.join(", ")
+        );
+    }
     println!();
     println!(
-        "PIN steps at maximum rate as a share of the /healthz ceiling, round by round: {}",
-        rounds.join(", ")
-    );
-    println!();
-    println!(
-        "{:<34} {:>14} {:>14} {:>12}",
+        "{:<40} {:>14} {:>14} {:>12}",
         "CPU time a step (/proc)", "server µs", "generator µs", "cores busy"
     );
     for p in report["phases"].as_array().into_iter().flatten() {
         println!(
-            "{:<34} {:>14.1} {:>14.1} {:>11.0}%",
+            "{:<40} {:>14.1} {:>14.1} {:>11.0}%",
             p["phase"].as_str().unwrap_or(""),
             p["server_cpu_us_per_step"].as_f64().unwrap_or(0.0),
             p["generator_cpu_us_per_step"].as_f64().unwrap_or(0.0),
@@ -1021,11 +1876,32 @@ async fn main() -> anyhow::Result<()> {
     // Unlinked, its dirty pages are dropped rather than written back to the disk.
     std::fs::remove_file(&csv)?;
 
-    let server = Arc::new(Server::start(&args.server, &database_url, dir.path())?);
-    eprintln!("creating {} bookings", args.bookings);
+    let server = Server::start(&args.server, &database_url, dir.path())?;
+    let bookings_wanted = if args.flows.contains(&Flow::Booking) {
+        args.bookings
+    } else {
+        0
+    };
+    eprintln!("creating {bookings_wanted} bookings");
     let started = Instant::now();
-    let bookings = Arc::new(create_bookings(&server, args.bookings).await?);
+    let bookings = create_bookings(&server, bookings_wanted).await?;
     let bookings_seconds = started.elapsed().as_secs_f64();
+    let mut ctx = Arc::new(Ctx {
+        server,
+        orders: args.orders,
+        bookings,
+        callbacks: Vec::new(),
+    });
+    let mut seed_calls = 0;
+    let with_callbacks = args.flows.contains(&Flow::Callback);
+    if with_callbacks {
+        eprintln!("seeding {} callbacks", args.callbacks);
+        let (callbacks, seed) = seed_callbacks(&ctx, args.callbacks).await?;
+        seed_calls = seed.stats.calls;
+        let mut c = Arc::try_unwrap(ctx).map_err(|_| anyhow::anyhow!("the seed still runs"))?;
+        c.callbacks = callbacks;
+        ctx = Arc::new(c);
+    }
     // What the setup left in the page cache goes to the disk now, not during a measured
     // phase. The server syncs its write-ahead log about once a second (when the log starts
     // over), on the writer's thread, and on ext4 that sync waits for the writeback of other
@@ -1035,73 +1911,80 @@ async fn main() -> anyhow::Result<()> {
     let synced = Command::new("sync").status()?;
     anyhow::ensure!(synced.success(), "`sync` failed: {synced}");
 
-    eprintln!(
-        "PIN calls at {} steps/s for {} s",
-        args.steps_per_second, args.seconds
-    );
-    let fixed = open_loop(&server, &args, args.orders).await;
-
-    // The ceiling and the PIN calls at maximum rate, round by round (`--rounds`).
+    // Each flow in its turn: at the fixed rate, then at maximum rate. The check-pin flow's
+    // maximum rate alternates with the `/healthz` ceiling, round by round (`--rounds`); without
+    // that flow the ceiling is measured alone, in as many rounds.
     let round = Duration::from_secs_f64(args.seconds as f64 / f64::from(args.rounds));
-    let orders = args.orders;
-    let pin_at_maximum = move |server: Arc<Server>, stats: Shared, n: u64| async move {
-        let due = Instant::now();
-        pin_call(&server, &stats, n, order_for(n, orders), due).await;
-    };
+    let length = Duration::from_secs(args.seconds);
     let mut ceiling_phase = Phase::empty("/healthz, maximum rate");
-    let mut max_pin = Phase::empty(MAX_PIN);
     let mut rounds = Vec::new();
-    for r in 1..=args.rounds {
+    let mut phases = Vec::new();
+    let mut flows = args.flows.clone();
+    flows.sort();
+    flows.dedup();
+    let with_pin = flows.contains(&Flow::ExotelPin);
+    for &flow in &flows {
         eprintln!(
-            "round {r}/{}: /healthz at maximum rate for {:.1} s",
-            args.rounds,
-            round.as_secs_f64()
+            "{} at {} steps/s for {} s",
+            flow.label(),
+            args.steps_per_second,
+            args.seconds
         );
-        let healthz = closed_loop(&ceiling_phase.name, &server, &args, round, healthz).await;
-        eprintln!(
-            "round {r}/{}: PIN calls at maximum rate for {:.1} s",
-            args.rounds,
-            round.as_secs_f64()
-        );
-        let pin = closed_loop(&max_pin.name, &server, &args, round, pin_at_maximum).await;
-        let (ceiling, steps) = (healthz.steps_per_second(), pin.steps_per_second());
-        eprintln!(
-            "round {r}/{}: /healthz {ceiling:.0}/s, PIN steps {steps:.0}/s ({:.1} %)",
-            args.rounds,
-            100.0 * steps / ceiling
-        );
-        rounds.push(json!({
-            "healthz_per_second": ceiling,
-            "pin_steps_per_second": steps,
-            "share_of_healthz_ceiling": steps / ceiling,
-        }));
-        ceiling_phase.add(healthz);
-        max_pin.add(pin);
+        phases.push(open_loop(flow, &ctx, &args).await);
+        if flow != Flow::ExotelPin {
+            eprintln!("{} at maximum rate for {} s", flow.label(), args.seconds);
+            phases.push(maximum_rate(flow, &ctx, &args, length).await);
+            continue;
+        }
+        let mut max_pin = Phase::empty(MAX_PIN);
+        for r in 1..=args.rounds {
+            eprintln!(
+                "round {r}/{}: /healthz at maximum rate for {:.1} s",
+                args.rounds,
+                round.as_secs_f64()
+            );
+            let healthz = closed_loop(&ceiling_phase.name, &ctx, &args, round, healthz).await;
+            eprintln!(
+                "round {r}/{}: PIN calls at maximum rate for {:.1} s",
+                args.rounds,
+                round.as_secs_f64()
+            );
+            let pin = maximum_rate(flow, &ctx, &args, round).await;
+            let (ceiling, steps) = (healthz.steps_per_second(), pin.steps_per_second());
+            eprintln!(
+                "round {r}/{}: /healthz {ceiling:.0}/s, PIN steps {steps:.0}/s ({:.1} %)",
+                args.rounds,
+                100.0 * steps / ceiling
+            );
+            rounds.push(json!({
+                "healthz_per_second": ceiling,
+                "pin_steps_per_second": steps,
+                "share_of_healthz_ceiling": steps / ceiling,
+            }));
+            ceiling_phase.add(healthz);
+            max_pin.add(pin);
+        }
+        phases.push(max_pin);
+    }
+    if !with_pin {
+        for r in 1..=args.rounds {
+            eprintln!(
+                "round {r}/{}: /healthz at maximum rate for {:.1} s",
+                args.rounds,
+                round.as_secs_f64()
+            );
+            ceiling_phase.add(closed_loop(&ceiling_phase.name, &ctx, &args, round, healthz).await);
+        }
     }
     let ceiling = ceiling_phase.steps_per_second();
 
-    eprintln!("booking calls at maximum rate for {} s", args.seconds);
-    let length = Duration::from_secs(args.seconds);
-    let max_booking = closed_loop("booking calls, maximum rate", &server, &args, length, {
-        let bookings = Arc::clone(&bookings);
-        move |server, stats, n| {
-            let bookings = Arc::clone(&bookings);
-            async move {
-                let b = &bookings[(n % bookings.len() as u64) as usize];
-                booking_call(&server, &stats, n, b).await;
-            }
-        }
-    })
-    .await;
-
-    let peak_rss = server.peak_rss().unwrap_or(0);
-    let calls_made = fixed.stats.calls + max_pin.stats.calls + max_booking.stats.calls;
-    let server =
-        Arc::try_unwrap(server).map_err(|_| anyhow::anyhow!("the server is still in use"))?;
-    server.stop();
+    let peak_rss = ctx.server.peak_rss().unwrap_or(0);
+    let calls_made = seed_calls + phases.iter().map(|p| p.stats.calls).sum::<u64>();
+    let ctx = Arc::try_unwrap(ctx).map_err(|_| anyhow::anyhow!("the server is still in use"))?;
+    ctx.server.stop();
     let records = count_call_records(&database_url).await?;
 
-    let phases = [&ceiling_phase, &fixed, &max_pin, &max_booking];
+    phases.insert(0, ceiling_phase);
     let report = json!({
         "machine": {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
@@ -1110,8 +1993,10 @@ async fn main() -> anyhow::Result<()> {
         "orders": args.orders,
         "import_seconds": import_seconds,
         "import_orders_per_second": args.orders as f64 / import_seconds,
-        "bookings": args.bookings,
+        "bookings": bookings_wanted,
         "bookings_seconds": bookings_seconds,
+        "callbacks": if with_callbacks { args.callbacks } else { 0 },
+        "callback_seed_calls": seed_calls,
         "server_peak_rss_bytes": peak_rss,
         "healthz_ceiling_per_second": ceiling,
         "maximum_rate_rounds": rounds,
