@@ -4,12 +4,15 @@
 //! about calls whose end report never came ([`call_details`]).
 //!
 //! Owns: requests pinbridge sends and their retries (the outbox). Must not touch: the call's
-//! flow; a call step only queues work here and never waits for a remote answer.
+//! flow; a call step only queues work here and never waits for a remote answer, but for one:
+//! the question about a caller with no route on a number that asks the business
+//! ([`strangers`]), bounded by its own timeout.
 
 pub mod call_details;
 pub mod events;
 pub mod exotel_api;
 pub mod sms;
+pub mod strangers;
 
 use crate::config::Settings;
 
@@ -25,6 +28,10 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
     if let Some(url) = &outbound.events.url {
         events::check_endpoint(url, outbound.events.allow_http_loopback)
             .map_err(|e| anyhow::anyhow!("PINBRIDGE_EVENTS_URL {e}"))?;
+    }
+    if let Some(url) = &outbound.strangers_webhook.url {
+        events::check_endpoint(url, outbound.events.allow_http_loopback)
+            .map_err(|e| anyhow::anyhow!("PINBRIDGE_STRANGERS_WEBHOOK_URL {e}"))?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! [`step`]: one transition of the call state machine.
 
 use super::{
-    Bridging, CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt, Route,
+    Bridging, CallEvent, CallState, Chosen, Decision, Facts, Failure, Phase, Policy, Prompt, Route,
     Strangers,
 };
 
@@ -116,6 +116,9 @@ pub fn step(
 /// answered the same), or "no one to dial" (also for the desk when none is set), which ends
 /// the call's PIN entry: no PIN keyed after it is taken. `None`: the PIN flow.
 fn stranger(state: &CallState, facts: &Facts) -> Option<(CallState, Decision)> {
+    if facts.strangers == Strangers::Webhook {
+        return Some(chosen(state, facts));
+    }
     match (facts.strangers, &facts.desk) {
         (Strangers::Pin, _) => None,
         (Strangers::Desk, Some(desk)) => Some((
@@ -127,14 +130,43 @@ fn stranger(state: &CallState, facts: &Facts) -> Option<(CallState, Decision)> {
                 bridging: Bridging::default(),
             },
         )),
-        (Strangers::Message | Strangers::Desk, _) => Some((
-            CallState {
-                phase: Phase::Exhausted,
-                ..state.clone()
-            },
-            goodbye(Prompt::NoOneToDial),
-        )),
+        (Strangers::Message | Strangers::Desk | Strangers::Webhook, _) => Some(message(state)),
     }
+}
+
+/// "No one to dial", which ends the call's PIN entry.
+fn message(state: &CallState) -> (CallState, Decision) {
+    (
+        CallState {
+            phase: Phase::Exhausted,
+            ..state.clone()
+        },
+        goodbye(Prompt::NoOneToDial),
+    )
+}
+
+/// A number that asks the business ([`Strangers::Webhook`]): the party, order or desk it
+/// chose (storage checked it), else the message. The call stays as it is after a bridge, so
+/// that a repeated request is answered the same.
+fn chosen(state: &CallState, facts: &Facts) -> (CallState, Decision) {
+    let (to, route) = match (&facts.chosen, &facts.desk) {
+        (Some(Chosen::Party(p)), _) => (
+            p.peer.clone(),
+            Route::Booking {
+                booking_id: p.booking_id.clone(),
+            },
+        ),
+        (Some(Chosen::Order(order)), _) => return (state.clone(), bridge(order, facts)),
+        (Some(Chosen::Desk), Some(desk)) => (desk.clone(), Route::Fallback),
+        (Some(Chosen::Desk) | None, _) => return message(state),
+    };
+    let decision = Decision::Bridge {
+        to,
+        caller_id: facts.virtual_number.clone(),
+        route,
+        bridging: Bridging::default(),
+    };
+    (state.clone(), decision)
 }
 
 /// The last words of a call that ends without a bridge: why no one is dialled.
