@@ -31,6 +31,7 @@ mod privilege;
 mod reconcile;
 mod scenarios;
 mod strangers;
+mod strangers_webhook;
 mod template_limits;
 mod trusted_callers;
 mod twilio;

@@ -713,6 +713,68 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_number_that_asks_the_business_bridges_only_to_what_storage_checked() {
+        let party = Chosen::Party(BookingPeer {
+            booking_id: "bk_1".into(),
+            peer: number("09812345678"),
+        });
+        for event in [CallEvent::Incoming, CallEvent::DialNeeded] {
+            let asked = |chosen: Option<Chosen>, desk: bool| Facts {
+                chosen,
+                ..strangers(Strangers::Webhook, desk)
+            };
+            let (state, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &asked(Some(party.clone()), false),
+                &POLICY,
+            );
+            assert!(
+                matches!(&d, Decision::Bridge { to, route: Route::Booking { booking_id }, .. }
+                    if *to == number("09812345678") && booking_id == "bk_1"),
+                "{event:?}: {d:?}"
+            );
+            assert_eq!(state, CallState::default());
+            let (_, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &asked(Some(Chosen::Order(order())), false),
+                &POLICY,
+            );
+            assert!(
+                matches!(&d, Decision::Bridge { to, route: Route::Pin { .. }, .. } if *to == order().customer),
+                "{event:?}: {d:?}"
+            );
+            let (_, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &asked(Some(Chosen::Desk), true),
+                &POLICY,
+            );
+            assert!(
+                matches!(
+                    &d,
+                    Decision::Bridge {
+                        route: Route::Fallback,
+                        ..
+                    }
+                ),
+                "{event:?}: {d:?}"
+            );
+            for (chosen, desk) in [(None, true), (Some(Chosen::Desk), false)] {
+                let (state, d) = step(
+                    &CallState::default(),
+                    event.clone(),
+                    &asked(chosen, desk),
+                    &POLICY,
+                );
+                assert_eq!(d, goodbye(Prompt::NoOneToDial), "{event:?}");
+                assert_eq!(state.phase, Phase::Exhausted, "{event:?}");
+            }
+        }
+    }
+
     fn event() -> impl Strategy<Value = (CallEvent, bool)> {
         // (event, whether storage finds the active order for it)
         prop_oneof![
@@ -731,7 +793,9 @@ mod tests {
         prop_oneof![
             Just(Strangers::Pin),
             Just(Strangers::Message),
-            Just(Strangers::Desk)
+            Just(Strangers::Desk),
+            // Asked, the business chose nothing active.
+            Just(Strangers::Webhook)
         ]
     }
 
