@@ -21,8 +21,8 @@ mod token;
 mod trusted_caller;
 
 pub use booking::{
-    BookingFieldError, BookingFields, BookingStatus, MAX_BOOKING_TTL_MS, NewBooking, PROVIDERS,
-    PinMode, parse_booking_expiry,
+    BookingFieldError, BookingFields, BookingStatus, MAX_ALTERNATES, MAX_BOOKING_TTL_MS,
+    NewBooking, PROVIDERS, PinMode, parse_alternates, parse_booking_expiry,
 };
 pub use call::{CallState, Failure, Phase, Route, Strangers};
 pub use call_options::{

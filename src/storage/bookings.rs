@@ -114,6 +114,8 @@ pub async fn create(
     let a = new.party_a.as_ref();
     let b = new.party_b.as_ref();
     let mut tx = db.begin_write().await?;
+    // An alternate counts as its party's number: the numbers any of them holds.
+    let held = super::alternates::held(&mut tx, &new.numbers(), "", now_ms).await?;
     let number = match &new.virtual_number {
         Some(named) => {
             let row = sqlx::query("select drained_at from virtual_numbers where number = $1")
@@ -124,7 +126,9 @@ pub async fn create(
             if row.try_get::<Option<i64>, _>("drained_at")?.is_some() {
                 return Err(CreateError::NumberDrained);
             }
-            if party_holds(&mut tx, named.as_ref(), a, b, now_ms).await? {
+            if held.contains(named.as_ref())
+                || party_holds(&mut tx, named.as_ref(), a, b, now_ms).await?
+            {
                 return Err(CreateError::ParticipantConflict);
             }
             named.clone()
@@ -134,6 +138,7 @@ pub async fn create(
                 provider: new.provider.as_deref().unwrap_or(""),
                 countries: new.countries(),
                 cool_off_since: now_ms.saturating_sub(cool_off_ms),
+                held: held_list(&held),
             };
             allocate(&mut tx, a, b, &wanted, now_ms)
                 .await?
@@ -167,8 +172,18 @@ pub async fn create(
     .bind(booking.pin_mode.as_str())
     .execute(&mut *tx)
     .await?;
+    super::alternates::insert(&mut tx, booking_id, true, &new.party_a_alternates).await?;
+    super::alternates::insert(&mut tx, booking_id, false, &new.party_b_alternates).await?;
     tx.commit().await?;
     Ok(booking)
+}
+
+/// `held` as [`ALLOCATE`]'s `$8`: `,+91...,+91...,`, or `''` for none.
+fn held_list(held: &std::collections::BTreeSet<String>) -> String {
+    if held.is_empty() {
+        return String::new();
+    }
+    held.iter().fold(",".to_owned(), |list, n| list + n + ",")
 }
 
 /// [`party_holds`]'s statement: `$1` the number, `$2` now (ms), `$3` and `$4` the parties.
@@ -201,7 +216,8 @@ async fn party_holds(
 }
 
 /// [`allocate`]'s statement: `$1` now (ms), `$2` and `$3` the parties, `$4` the provider or
-/// `''`, `$5` and `$6` the countries (both `''`: any), `$7` the start of the cool-off (ms).
+/// `''`, `$5` and `$6` the countries (both `''`: any), `$7` the start of the cool-off (ms),
+/// `$8` the numbers the parties' alternates hold ([`held_list`]; `''`: none).
 /// Each number's load is counted in its index alone; the numbers the parties hold come from
 /// the parties' own index entries (migration 0009); the numbers they know, and those the
 /// same two parties shared lately, from their entries of any status (migration 0018).
@@ -223,6 +239,7 @@ const ALLOCATE: &str = "select v.number,
          where v.reserved = 0 and v.drained_at is null
            and ($4 = '' or v.provider = $4)
            and (($5 = '' and $6 = '') or v.country in ($5, $6))
+           and ($8 = '' or $8 not like '%,' || v.number || ',%')
            and v.number not in (
                select virtual_number from bookings
                 where party_a in ($2, $3) and closed_at is null and expires_at > $1
@@ -254,6 +271,8 @@ struct Wanted<'a> {
     /// Unix ms: a booking of the same two parties that ended after this keeps its number
     /// from them.
     cool_off_since: i64,
+    /// The numbers held by the parties' numbers, alternates included ([`held_list`]).
+    held: String,
 }
 
 /// The number the parties should get: one neither holds in an active booking, of the
@@ -274,6 +293,7 @@ async fn allocate(
         .bind(&wanted.countries.0)
         .bind(&wanted.countries.1)
         .bind(wanted.cool_off_since)
+        .bind(&wanted.held)
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| stored_number("virtual_numbers.number", &r.try_get::<String, _>("number")?))
@@ -457,14 +477,26 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> 
 
 /// [`find_peer`]'s statement: `$1` the caller, `$2` the virtual number, `$3` now (ms). Each
 /// branch names a party index's whole key (migration 0009) and reads one entry, however many
-/// bookings share the number.
+/// bookings share the number; the third finds the caller among the parties' alternates
+/// (migration 0021), `alternate_of` naming whose: by the alternate's index, then the one
+/// booking it names (`cross join` keeps SQLite's planner from starting at the number's
+/// bookings).
 const FIND_PEER: &str = "select booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode from bookings
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode,
+                '' as alternate_of from bookings
          where party_a = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          union all
          select booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode from bookings
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode,
+                '' as alternate_of from bookings
          where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
+         union all
+         select b.booking_id, b.party_a, b.party_b, b.reference, b.language,
+                b.ring_timeout_secs, b.max_conversation_secs, b.record, b.whisper, b.pin_mode,
+                x.party as alternate_of
+           from booking_alternates x cross join bookings b
+         where b.booking_id = x.booking_id and x.number = $1 and b.virtual_number = $2 and b.closed_at is null
+           and b.expires_at > $3
          limit 1";
 
 /// The caller's booking as [`find_peer`] finds it: its id, the other party, and how its
@@ -480,8 +512,9 @@ pub struct Peer {
     pub pin_mode: PinMode,
 }
 
-/// The active booking in which `caller` is a party on `virtual_number`: its id, the other
-/// party, and how its bridge is dialled, in one read. The allocation rule makes it unique.
+/// The active booking in which `caller` is a party, or a party's alternate, on
+/// `virtual_number`: its id, the other party, and how its bridge is dialled, in one read. The
+/// allocation rule makes it unique.
 ///
 /// Errors: the database's; [`super::Error::Damaged`] when the other party is not E.164.
 pub async fn find_peer(
@@ -499,7 +532,10 @@ pub async fn find_peer(
     row.map(|r| {
         let a: String = r.try_get("party_a")?;
         let b: String = r.try_get("party_b")?;
-        let (column, peer) = if a == caller {
+        let alternate_of: String = r.try_get("alternate_of")?;
+        // An alternate of party A calls as party A does.
+        let from_a = alternate_of == "a" || (alternate_of.is_empty() && a == caller);
+        let (column, peer) = if from_a {
             ("bookings.party_b", b)
         } else {
             ("bookings.party_a", a.clone())
@@ -566,6 +602,8 @@ mod tests {
             named: Option<usize>,
             country: Option<usize>,
             ttl: i64,
+            /// Another phone of party A (an alternate), when it is neither party.
+            alt: Option<usize>,
         },
         Close(usize),
         Advance(i64),
@@ -580,8 +618,9 @@ mod tests {
                 proptest::option::weighted(0.2, 0..4usize),
                 proptest::option::weighted(0.15, 0..2usize),
                 1..50i64,
+                proptest::option::weighted(0.25, 0..5usize),
             )
-                .prop_map(|(a, b, named, country, ttl)| Op::Create { a, b, named, country, ttl }),
+                .prop_map(|(a, b, named, country, ttl, alt)| Op::Create { a, b, named, country, ttl, alt }),
             2 => (0..20usize).prop_map(Op::Close),
             2 => (1..30i64).prop_map(Op::Advance),
             1 => (0..4usize).prop_map(Op::Drain),
@@ -594,6 +633,8 @@ mod tests {
         number: usize,
         a: usize,
         b: usize,
+        /// Party A's alternate.
+        alt: Option<usize>,
         expires: i64,
         closed: Option<i64>,
     }
@@ -608,8 +649,14 @@ mod tests {
             self.closed.map_or(self.expires, |c| c.min(self.expires))
         }
 
+        /// `p` is a party (not an alternate): what sticky and cool-off look at.
         fn has(&self, p: usize) -> bool {
             self.a == p || self.b == p
+        }
+
+        /// `p` is one of its numbers, alternates included: what the rule looks at.
+        fn reaches(&self, p: usize) -> bool {
+            self.has(p) || self.alt == Some(p)
         }
     }
 
@@ -639,7 +686,9 @@ mod tests {
                     named,
                     country,
                     ttl,
+                    alt,
                 } if a != b => {
+                    let alt = alt.filter(|x| *x != a && *x != b);
                     let new = NewBooking {
                         party_a: PhoneNumber::parse(PEOPLE[a], region).unwrap(),
                         party_b: PhoneNumber::parse(PEOPLE[b], region).unwrap(),
@@ -650,10 +699,17 @@ mod tests {
                         provider: None,
                         pin_mode: crate::domain::PinMode::default(),
                         country: country.map(|c| COUNTRIES[c].to_owned()),
+                        party_a_alternates: alt
+                            .map(|x| PhoneNumber::parse(PEOPLE[x], region).unwrap())
+                            .into_iter()
+                            .collect(),
+                        party_b_alternates: Vec::new(),
                     };
+                    let mine: Vec<usize> = [a, b].into_iter().chain(alt).collect();
                     let id = format!("bk_{}", ids.len());
                     let holds = |n: usize| {
-                        active(&model, now).any(|m| m.number == n && (m.has(a) || m.has(b)))
+                        active(&model, now)
+                            .any(|m| m.number == n && mine.iter().any(|p| m.reaches(*p)))
                     };
                     let load = |n: usize| active(&model, now).filter(|m| m.number == n).count();
                     let countries = match country {
@@ -699,6 +755,7 @@ mod tests {
                                 number: n,
                                 a,
                                 b,
+                                alt,
                                 expires: now + ttl,
                                 closed: None,
                             });
@@ -713,6 +770,7 @@ mod tests {
                                 number: n,
                                 a,
                                 b,
+                                alt,
                                 expires: now + ttl,
                                 closed: None,
                             });
@@ -739,15 +797,27 @@ mod tests {
                     drained.insert(n);
                 }
             }
-            // The invariant, read back from the database itself.
+            // The invariant, read back from the database itself: no number of a party,
+            // alternates included, in two active bookings on one virtual number.
             let stored = super::active(&db, now).await.unwrap();
+            let mut numbers = Vec::new();
+            for x in &stored {
+                let (alt_a, alt_b) = crate::storage::alternates::of(&db, &x.booking_id)
+                    .await
+                    .unwrap();
+                let all: Vec<PhoneNumber> = [x.party_a.clone(), x.party_b.clone()]
+                    .into_iter()
+                    .chain(alt_a)
+                    .chain(alt_b)
+                    .collect();
+                numbers.push(all);
+            }
             for (i, x) in stored.iter().enumerate() {
-                for y in &stored[i + 1..] {
+                for (j, y) in stored.iter().enumerate().skip(i + 1) {
                     if x.virtual_number == y.virtual_number {
-                        let px = [&x.party_a, &x.party_b];
                         assert!(
-                            !px.contains(&&y.party_a) && !px.contains(&&y.party_b),
-                            "two active bookings share a party on one number"
+                            !numbers[i].iter().any(|n| numbers[j].contains(n)),
+                            "two active bookings share a party's number on one virtual number"
                         );
                     }
                 }
@@ -786,6 +856,11 @@ mod tests {
             }
             assert!(!plan.contains("bookings_virtual_number"), "{sql}\n{plan}");
         }
+        let plan = crate::storage::test_plan(&db, FIND_PEER).await;
+        assert!(
+            plan.contains("SEARCH x USING INDEX booking_alternates_by_number (number=?)"),
+            "{plan}"
+        );
         let plan = crate::storage::test_plan(&db, ALLOCATE).await;
         for search in [
             "USING INDEX bookings_party_a (party_a=?)",
