@@ -346,6 +346,10 @@ pub async fn close(
 ///
 /// Errors: the database's.
 pub async fn discard(db: &Db, booking_id: &str) -> Result<(), super::Error> {
+    sqlx::query("delete from booking_alternates where booking_id = $1")
+        .bind(booking_id)
+        .execute(db.pool())
+        .await?;
     sqlx::query("delete from bookings where booking_id = $1")
         .bind(booking_id)
         .execute(db.pool())

@@ -36,6 +36,14 @@ pub async fn purge(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // The alternates of those bookings go with them (migration 0021).
+    sqlx::query(
+        "delete from booking_alternates where booking_id in (select booking_id from bookings
+          where expires_at < $1 or (closed_at is not null and closed_at < $1))",
+    )
+    .bind(cutoff_ms)
+    .execute(&mut *tx)
+    .await?;
     let bookings = sqlx::query(
         "delete from bookings where expires_at < $1 or (closed_at is not null and closed_at < $1)",
     )
