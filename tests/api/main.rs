@@ -5,6 +5,7 @@ mod abuse;
 mod admin_pages;
 mod admin_security;
 mod allocation;
+mod alternates;
 mod bookings;
 mod bridging;
 mod calls;
