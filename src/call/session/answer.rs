@@ -186,13 +186,13 @@ impl Sessions {
         let work = EXTRA_BUDGET.scope(Arc::clone(&extra), work);
         tokio::pin!(work);
         let started = tokio::time::Instant::now();
+        let base = self.config.webhook_timeout;
         let done = loop {
-            let budget =
-                self.config.webhook_timeout + Duration::from_millis(extra.load(Ordering::Relaxed));
-            match tokio::time::timeout_at(started + budget, &mut work).await {
+            let deadline = started + budget_now(base, &extra);
+            match tokio::time::timeout_at(deadline, &mut work).await {
                 Ok(done) => break Ok(done),
                 // The budget grew while the step ran: wait for the rest of it.
-                Err(_) if started.elapsed() < budget_now(self.config.webhook_timeout, &extra) => {}
+                Err(_) if started + budget_now(base, &extra) > deadline => {}
                 Err(spent) => break Err(spent),
             }
         };
