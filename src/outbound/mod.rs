@@ -108,6 +108,35 @@ mod tests {
     }
 
     #[test]
+    fn the_strangers_webhook_url_is_held_to_the_events_rules_naming_its_setting() {
+        let load = |url: &str| {
+            Settings::load_from(
+                None,
+                [("PINBRIDGE_STRANGERS_WEBHOOK_URL", url.to_owned())]
+                    .map(|(k, v)| (k.to_owned(), v)),
+            )
+            .expect("the settings load")
+        };
+        let ok = load("https://hooks.example.com/strangers");
+        assert!(ok.check().is_ok());
+        assert_eq!(
+            ok.outbound.strangers_webhook.timeout,
+            std::time::Duration::from_secs(2)
+        );
+        for url in [
+            "http://hooks.example.com/strangers",
+            "https://169.254.169.254/latest",
+        ] {
+            let e = load(url).check().unwrap_err().to_string();
+            assert!(
+                e.starts_with("PINBRIDGE_STRANGERS_WEBHOOK_URL "),
+                "{url}: {e}"
+            );
+        }
+        assert_eq!(load(" ").outbound.strangers_webhook.url, None);
+    }
+
+    #[test]
     fn plain_http_beyond_loopback_is_refused_even_when_loopback_http_is_allowed() {
         for url in [
             "http://hooks.example.com/pinbridge",

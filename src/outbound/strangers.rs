@@ -82,8 +82,16 @@ struct RawAnswer {
 ///
 /// Errors: [`Unanswered::BadAnswer`] for anything else, an unknown field included.
 pub fn parse_answer(body: &[u8]) -> Result<Choice, Unanswered> {
-    let raw: RawAnswer =
-        serde_json::from_slice(body).map_err(|e| Unanswered::BadAnswer(e.to_string()))?;
+    // serde's message may quote a value of the answer (a number): only its kind is kept.
+    let raw: RawAnswer = serde_json::from_slice(body).map_err(|e| {
+        Unanswered::BadAnswer(
+            match e.classify() {
+                serde_json::error::Category::Data => "fields or values of another shape",
+                _ => "not JSON",
+            }
+            .to_owned(),
+        )
+    })?;
     let bad = |why: &str| Err(Unanswered::BadAnswer(why.to_owned()));
     match raw {
         RawAnswer {
