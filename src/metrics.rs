@@ -193,6 +193,10 @@ fn describe() {
         "Time pinbridge took to answer one webhook step, by provider and applet."
     );
     describe_counter!(
+        "pinbridge_strangers_questions_total",
+        "Questions to the business about callers with no route, by result (chosen, not_active, timeout, error, status, bad_answer)."
+    );
+    describe_counter!(
         "pinbridge_step_fallbacks_total",
         "Webhook steps answered with the safe fallback, by provider, applet and reason (storage, budget)."
     );
@@ -331,6 +335,13 @@ pub fn step_fallback(provider: &'static str, applet: &'static str, reason: &'sta
         "reason" => reason
     )
     .increment(1);
+}
+
+/// The business was asked about a caller with no route, with `result`: `chosen` (an
+/// active party, order or the desk), `not_active` (it named none active on the number),
+/// `timeout`, `error`, `status` or `bad_answer`: `pinbridge_strangers_questions_total`.
+pub fn strangers_question(result: &'static str) {
+    ::metrics::counter!("pinbridge_strangers_questions_total", "result" => result).increment(1);
 }
 
 /// A wrong PIN was keyed: `pinbridge_wrong_pins_total{provider}`.

@@ -193,6 +193,28 @@ fn spawn_retention(db: Db, settings: Settings) {
     });
 }
 
+/// The client that asks the business about callers with no route, when
+/// `PINBRIDGE_STRANGERS_WEBHOOK_URL` is set; signed with `PINBRIDGE_EVENTS_SECRET`.
+fn strangers_webhook(
+    settings: &Settings,
+) -> anyhow::Result<Option<crate::outbound::strangers::StrangersWebhook>> {
+    let outbound = &settings.outbound;
+    let Some(url) = &outbound.strangers_webhook.url else {
+        return Ok(None);
+    };
+    let secret = outbound
+        .events
+        .secret
+        .as_ref()
+        .map(|s| s.expose_secret().to_owned());
+    crate::outbound::strangers::StrangersWebhook::new(
+        url.clone(),
+        secret,
+        outbound.strangers_webhook.timeout,
+    )
+    .map(Some)
+}
+
 /// The Exotel REST API client, when its credentials are set; logs once whether click-to-call
 /// and the SMS after unanswered calls are on (naming the settings missing, never their values).
 fn exotel_api(
@@ -365,7 +387,8 @@ impl Application {
                     webhook_timeout: calls.webhook_timeout,
                     fallback_number: calls.fallback_number.clone(),
                 },
-            ),
+            )
+            .with_strangers_webhook(strangers_webhook(&settings)?),
             db: db.clone(),
             generated_admin_token,
             auth_failures: governor::RateLimiter::keyed(governor::Quota::per_minute(

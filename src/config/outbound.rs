@@ -18,6 +18,34 @@ pub struct Outbound {
     pub exotel_api: ExotelApiSettings,
     pub sms: SmsSettings,
     pub events: EventsSettings,
+    pub strangers_webhook: StrangersWebhookSettings,
+}
+
+/// The question to the business about a caller with no route on a number that answers
+/// strangers `webhook`. Its own URL, not the events URL: events are queued and retried
+/// later, a question is answered while the caller waits. Signed like the events, with
+/// `PINBRIDGE_EVENTS_SECRET`, under the same rules for where it may go
+/// (`PINBRIDGE_EVENTS_ALLOW_HTTP_LOOPBACK`).
+#[derive(Clone)]
+pub struct StrangersWebhookSettings {
+    /// `PINBRIDGE_STRANGERS_WEBHOOK_URL`: where the question is posted, an https URL. Unset:
+    /// no number can be set to `webhook`, and one that is answers the message. May carry a
+    /// key in its query: never printed (see `Debug`).
+    pub url: Option<String>,
+    /// `PINBRIDGE_STRANGERS_WEBHOOK_TIMEOUT`: the longest wait for the business's answer,
+    /// after which the caller hears the message. Default `2s`. The call's step gets this on
+    /// top of `PINBRIDGE_WEBHOOK_TIMEOUT`, so the provider's own wait must cover both.
+    pub timeout: Duration,
+}
+
+/// The URL may carry a key: only whether it is set prints.
+impl std::fmt::Debug for StrangersWebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrangersWebhookSettings")
+            .field("url", &self.url.as_ref().map(|_| "<set>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Exotel's REST API: with the key, the token and the account SID, it turns on click-to-call
@@ -125,6 +153,10 @@ impl Outbound {
                 url: filled(&raw.events_url).map(|u| u.trim().to_owned()),
                 allow_http_loopback: raw.events_allow_http_loopback,
                 secret: raw.events_secret.as_deref().map(SecretString::from),
+            },
+            strangers_webhook: StrangersWebhookSettings {
+                url: filled(&raw.strangers_webhook_url).map(|u| u.trim().to_owned()),
+                timeout: raw.strangers_webhook_timeout,
             },
         })
     }

@@ -110,6 +110,9 @@ pub(super) struct Raw {
     pub events_url: Option<String>,
     pub events_allow_http_loopback: bool,
     pub events_secret: Option<String>,
+    pub strangers_webhook_url: Option<String>,
+    #[serde(deserialize_with = "duration")]
+    pub strangers_webhook_timeout: Duration,
     #[serde(deserialize_with = "duration")]
     pub reconcile_after: Duration,
     #[serde(deserialize_with = "duration")]
@@ -196,6 +199,8 @@ impl Default for Raw {
             events_url: None,
             events_allow_http_loopback: false,
             events_secret: None,
+            strangers_webhook_url: None,
+            strangers_webhook_timeout: Duration::from_secs(2),
             reconcile_after: Duration::from_secs(15 * 60),
             reconcile_give_up: Duration::from_secs(6 * 3600),
             reconcile_interval: Duration::from_secs(60),

@@ -52,6 +52,11 @@ pub struct NewBooking {
     pub country: Option<String>,
     /// Which parties may call the other through the virtual number.
     pub callers: Callers,
+    /// Other phones of party A ([`parse_alternates`]): a call from one is bridged as from
+    /// party A's own, and each counts as party A's number in the allocation rule.
+    pub party_a_alternates: Vec<PhoneNumber>,
+    /// Other phones of party B, likewise.
+    pub party_b_alternates: Vec<PhoneNumber>,
 }
 
 /// Which parties of a booking may call the other through its virtual number (Exotel's
@@ -98,6 +103,63 @@ impl Callers {
             Self::PartyB => !party_a,
         }
     }
+}
+
+/// The most alternate numbers a party may have (Exotel's number masking takes several
+/// numbers a side; a handful keeps the allocation rule's checks few).
+pub const MAX_ALTERNATES: usize = 5;
+
+/// Reads the alternate numbers of party A (`raw_a`) and party B (`raw_b`) of a booking whose
+/// parties are `party_a` and `party_b` (`None` while the booking waits for it): at most
+/// [`MAX_ALTERNATES`] a side, each a number `rules` may dial, and every number of the booking
+/// distinct (a caller's number must name one side). Party B's side takes none until party B
+/// is known, so that no caller reaches party A of a pending booking.
+///
+/// Errors: [`BookingFieldError`] naming `party_a_alternates` or `party_b_alternates`.
+pub fn parse_alternates(
+    raw_a: &[String],
+    raw_b: &[String],
+    parties: (&PhoneNumber, Option<&PhoneNumber>),
+    rules: &OrderRules,
+) -> Result<(Vec<PhoneNumber>, Vec<PhoneNumber>), BookingFieldError> {
+    if parties.1.is_none() && !raw_b.is_empty() {
+        return Err(error(
+            "party_b_alternates",
+            "party_b_alternates: the booking has no party B yet; give them with party_b",
+        ));
+    }
+    let mut seen: Vec<PhoneNumber> = std::iter::once(parties.0)
+        .chain(parties.1)
+        .cloned()
+        .collect();
+    let mut side = |raw: &[String], field: &'static str| {
+        if raw.len() > MAX_ALTERNATES {
+            return Err(error(
+                field,
+                format!("{field}: at most {MAX_ALTERNATES} numbers"),
+            ));
+        }
+        let mut numbers = Vec::with_capacity(raw.len());
+        for r in raw {
+            let n = PhoneNumber::parse(r, rules.region)
+                .map_err(|e| error(field, format!("{field}: {e}")))?;
+            rules
+                .check_destination(&n)
+                .map_err(|e| error(field, format!("{field}: {e}")))?;
+            if seen.contains(&n) {
+                return Err(error(
+                    field,
+                    format!("{field}: each number of a booking, party or alternate, appears once"),
+                ));
+            }
+            seen.push(n.clone());
+            numbers.push(n);
+        }
+        Ok(numbers)
+    };
+    let a = side(raw_a, "party_a_alternates")?;
+    let b = side(raw_b, "party_b_alternates")?;
+    Ok((a, b))
 }
 
 /// Who must key a party PIN to reach the other party of a booking (Plivo's number masking
@@ -249,7 +311,19 @@ impl NewBooking {
             pin_mode: PinMode::default(),
             country,
             callers,
+            party_a_alternates: Vec::new(),
+            party_b_alternates: Vec::new(),
         })
+    }
+
+    /// Every number of the booking's parties, E.164: theirs, then their alternates.
+    pub fn numbers(&self) -> Vec<&str> {
+        std::iter::once(&self.party_a)
+            .chain(&self.party_b)
+            .chain(&self.party_a_alternates)
+            .chain(&self.party_b_alternates)
+            .map(AsRef::as_ref)
+            .collect()
     }
 
     /// The countries an allocated number may be of (ISO 3166-1 alpha-2): the one the request

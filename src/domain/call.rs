@@ -41,7 +41,7 @@ pub struct CallState {
 /// What a caller with no route on a virtual number gets, before any PIN: no booking of theirs
 /// is active on it, no callback is theirs (a stranger, or a party after the booking ended).
 /// Set per virtual number; stored and shown as [`Strangers::as_str`]. Plivo's number masking
-/// offers the same three answers to such callers.
+/// offers the first three answers to such callers; the fourth asks the business.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Strangers {
     /// Asked for a PIN: an order's, or a booking's party PIN.
@@ -51,24 +51,29 @@ pub enum Strangers {
     Message,
     /// Bridged to the desk (`PINBRIDGE_FALLBACK_NUMBER`); without one, as [`Strangers::Message`].
     Desk,
+    /// The business is asked (`PINBRIDGE_STRANGERS_WEBHOOK_URL`) which stored party, or the
+    /// desk, the caller reaches; [`Strangers::Message`] when it does not answer one in time.
+    Webhook,
 }
 
 impl Strangers {
-    /// `pin`, `message` or `desk`.
+    /// `pin`, `message`, `desk` or `webhook`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pin => "pin",
             Self::Message => "message",
             Self::Desk => "desk",
+            Self::Webhook => "webhook",
         }
     }
 
-    /// The answer named `pin`, `message` or `desk`; `None` for any other text.
+    /// The answer named `pin`, `message`, `desk` or `webhook`; `None` for any other text.
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "pin" => Some(Self::Pin),
             "message" => Some(Self::Message),
             "desk" => Some(Self::Desk),
+            "webhook" => Some(Self::Webhook),
             _ => None,
         }
     }

@@ -21,8 +21,8 @@ mod token;
 mod trusted_caller;
 
 pub use booking::{
-    BookingFieldError, BookingFields, BookingStatus, Callers, MAX_BOOKING_TTL_MS, NewBooking,
-    PROVIDERS, PinMode, parse_booking_expiry, parse_party_b,
+    BookingFieldError, BookingFields, BookingStatus, Callers, MAX_ALTERNATES, MAX_BOOKING_TTL_MS,
+    NewBooking, PROVIDERS, PinMode, parse_alternates, parse_booking_expiry, parse_party_b,
 };
 pub use call::{CallState, Failure, Phase, Route, Strangers};
 pub use call_options::{

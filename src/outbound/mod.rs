@@ -4,12 +4,15 @@
 //! about calls whose end report never came ([`call_details`]).
 //!
 //! Owns: requests pinbridge sends and their retries (the outbox). Must not touch: the call's
-//! flow; a call step only queues work here and never waits for a remote answer.
+//! flow; a call step only queues work here and never waits for a remote answer, but for one:
+//! the question about a caller with no route on a number that asks the business
+//! ([`strangers`]), bounded by its own timeout.
 
 pub mod call_details;
 pub mod events;
 pub mod exotel_api;
 pub mod sms;
+pub mod strangers;
 
 use crate::config::Settings;
 
@@ -25,6 +28,10 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
     if let Some(url) = &outbound.events.url {
         events::check_endpoint(url, outbound.events.allow_http_loopback)
             .map_err(|e| anyhow::anyhow!("PINBRIDGE_EVENTS_URL {e}"))?;
+    }
+    if let Some(url) = &outbound.strangers_webhook.url {
+        events::check_endpoint(url, outbound.events.allow_http_loopback)
+            .map_err(|e| anyhow::anyhow!("PINBRIDGE_STRANGERS_WEBHOOK_URL {e}"))?;
     }
     Ok(())
 }
@@ -98,6 +105,35 @@ mod tests {
         // Unset, or blank: no events, nothing to check.
         assert!(with_events_url("  ", false).check().is_ok());
         assert!(Settings::default().check().is_ok());
+    }
+
+    #[test]
+    fn the_strangers_webhook_url_is_held_to_the_events_rules_naming_its_setting() {
+        let load = |url: &str| {
+            Settings::load_from(
+                None,
+                [("PINBRIDGE_STRANGERS_WEBHOOK_URL", url.to_owned())]
+                    .map(|(k, v)| (k.to_owned(), v)),
+            )
+            .expect("the settings load")
+        };
+        let ok = load("https://hooks.example.com/strangers");
+        assert!(ok.check().is_ok());
+        assert_eq!(
+            ok.outbound.strangers_webhook.timeout,
+            std::time::Duration::from_secs(2)
+        );
+        for url in [
+            "http://hooks.example.com/strangers",
+            "https://169.254.169.254/latest",
+        ] {
+            let e = load(url).check().unwrap_err().to_string();
+            assert!(
+                e.starts_with("PINBRIDGE_STRANGERS_WEBHOOK_URL "),
+                "{url}: {e}"
+            );
+        }
+        assert_eq!(load(" ").outbound.strangers_webhook.url, None);
     }
 
     #[test]

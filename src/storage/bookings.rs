@@ -131,6 +131,8 @@ pub async fn create(
     // Party A twice while party B is not known: the rule's queries then ask about party A only.
     let b = new.party_b.as_ref().map_or(a, |b| b.as_ref());
     let mut tx = db.begin_write().await?;
+    // An alternate counts as its party's number: the numbers any of them holds.
+    let held = super::alternates::held(&mut tx, &new.numbers(), "", now_ms).await?;
     let number = match &new.virtual_number {
         Some(named) => {
             let row = sqlx::query(
@@ -146,7 +148,9 @@ pub async fn create(
             if row.try_get::<Option<i64>, _>("unhealthy_at")?.is_some() {
                 return Err(CreateError::NumberUnhealthy);
             }
-            if party_holds(&mut tx, named.as_ref(), a, b, now_ms).await? {
+            if held.contains(named.as_ref())
+                || party_holds(&mut tx, named.as_ref(), a, b, now_ms).await?
+            {
                 return Err(CreateError::ParticipantConflict);
             }
             named.clone()
@@ -157,6 +161,7 @@ pub async fn create(
                 countries: new.countries(),
                 cool_off_since: now_ms.saturating_sub(cool_off_ms),
                 moving: "",
+                held: held_list(&held),
             };
             allocate(&mut tx, a, b, &wanted, now_ms)
                 .await?
@@ -192,6 +197,8 @@ pub async fn create(
     .bind(booking.callers.as_str())
     .execute(&mut *tx)
     .await?;
+    super::alternates::insert(&mut tx, booking_id, true, &new.party_a_alternates).await?;
+    super::alternates::insert(&mut tx, booking_id, false, &new.party_b_alternates).await?;
     tx.commit().await?;
     Ok(booking)
 }
@@ -208,8 +215,8 @@ pub enum AddPartyError {
     /// The booking has its party B already.
     #[error("this booking has its party B already; create a new booking for another party")]
     AlreadySet,
-    /// Party B is party A.
-    #[error("the two parties must be different numbers")]
+    /// Party B is party A, or one of the booking's alternate numbers.
+    #[error("party B must be a number of its own: not party A, nor an alternate of the booking")]
     SameParty,
     /// The booking's number does not keep the rule with party B, and no other number of its
     /// country and provider does.
@@ -273,10 +280,16 @@ pub async fn add_party_b(
         other => return Err(AddPartyError::NotActive(other.as_str())),
     }
     let (a, b) = (booking.party_a.as_ref(), party_b.as_ref());
-    if a == b {
+    let alternates = super::alternates::numbers_of(&mut tx, booking_id).await?;
+    if a == b || alternates.iter().any(|n| n == b) {
         return Err(AddPartyError::SameParty);
     }
     let current = booking.virtual_number.as_ref();
+    let numbers: Vec<&str> = [a, b]
+        .into_iter()
+        .chain(alternates.iter().map(String::as_str))
+        .collect();
+    let held = super::alternates::held(&mut tx, &numbers, booking_id, now_ms).await?;
     let cool_off_since = now_ms.saturating_sub(cool_off_ms);
     let cooling = sqlx::query(PAIR_COOLING)
         .bind(current)
@@ -286,7 +299,10 @@ pub async fn add_party_b(
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
-    let number = if !cooling && !party_holds(&mut tx, current, b, b, now_ms).await? {
+    let number = if !cooling
+        && !held.contains(current)
+        && !party_holds(&mut tx, current, b, b, now_ms).await?
+    {
         booking.virtual_number.clone()
     } else {
         let row = sqlx::query(
@@ -304,6 +320,7 @@ pub async fn add_party_b(
             countries: (country.clone(), country),
             cool_off_since,
             moving: booking_id,
+            held: held_list(&held),
         };
         // Party A holds the current number in this booking, so it is never given again.
         allocate(&mut tx, a, b, &wanted, now_ms)
@@ -322,6 +339,14 @@ pub async fn add_party_b(
         virtual_number: number,
         ..booking
     })
+}
+
+/// `held` as [`ALLOCATE`]'s `$9`: `,+91...,+91...,`, or `''` for none.
+fn held_list(held: &std::collections::BTreeSet<String>) -> String {
+    if held.is_empty() {
+        return String::new();
+    }
+    held.iter().fold(",".to_owned(), |list, n| list + n + ",")
 }
 
 /// [`party_holds`]'s statement: `$1` the number, `$2` now (ms), `$3` and `$4` the parties.
@@ -356,6 +381,7 @@ async fn party_holds(
 /// [`allocate`]'s statement: `$1` now (ms), `$2` and `$3` the parties, `$4` the provider or
 /// `''`, `$5` and `$6` the countries (both `''`: any), `$7` the start of the cool-off (ms),
 /// `$8` the booking being moved (`''`: none), whose party PINs must be free on the number.
+/// `$9` the numbers the parties' alternates hold ([`held_list`]; `''`: none).
 /// Each number's load is counted in its index alone; the numbers the parties hold come from
 /// the parties' own index entries (migration 0009); the numbers they know, and those the
 /// same two parties shared lately, from their entries of any status (migration 0018).
@@ -381,6 +407,7 @@ const ALLOCATE: &str = "select v.number,
                             where mine.booking_id = $8 and mine.deactivated_at is null
                               and o.virtual_number = v.number and coalesce(o.booking_id, '') <> $8
                               and o.deactivated_at is null and o.expires_at > $1)
+           and ($9 = '' or $9 not like '%,' || v.number || ',%')
            and v.number not in (
                select virtual_number from bookings
                 where party_a in ($2, $3) and closed_at is null and expires_at > $1
@@ -415,6 +442,8 @@ struct Wanted<'a> {
     /// The booking being moved, whose party PINs must be free on the number so that a PIN
     /// names one party there; `''` for a new booking (its PINs are chosen after).
     moving: &'a str,
+    /// The numbers held by the parties' numbers, alternates included ([`held_list`]).
+    held: String,
 }
 
 /// The number the parties should get: one neither holds in an active booking, of the
@@ -436,6 +465,7 @@ async fn allocate(
         .bind(&wanted.countries.1)
         .bind(wanted.cool_off_since)
         .bind(wanted.moving)
+        .bind(&wanted.held)
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| stored_number("virtual_numbers.number", &r.try_get::<String, _>("number")?))
@@ -530,11 +560,18 @@ pub async fn mark_unhealthy(
         let b: String = r.try_get("party_b")?;
         // A pending booking (no party B yet) is moved for party A alone, as it was allocated.
         let b = if b.is_empty() { a.clone() } else { b };
+        let alternates = super::alternates::numbers_of(&mut tx, &booking_id).await?;
+        let numbers: Vec<&str> = [a.as_str(), b.as_str()]
+            .into_iter()
+            .chain(alternates.iter().map(String::as_str))
+            .collect();
+        let held = super::alternates::held(&mut tx, &numbers, &booking_id, now_ms).await?;
         let wanted = Wanted {
             provider: &provider,
             countries: (country.clone(), country.clone()),
             cool_off_since: now_ms.saturating_sub(cool_off_ms),
             moving: &booking_id,
+            held: held_list(&held),
         };
         let new = allocate(&mut tx, &a, &b, &wanted, now_ms).await?;
         if let Some(new) = &new {
@@ -660,6 +697,10 @@ pub async fn close(
 ///
 /// Errors: the database's.
 pub async fn discard(db: &Db, booking_id: &str) -> Result<(), super::Error> {
+    sqlx::query("delete from booking_alternates where booking_id = $1")
+        .bind(booking_id)
+        .execute(db.pool())
+        .await?;
     sqlx::query("delete from bookings where booking_id = $1")
         .bind(booking_id)
         .execute(db.pool())
@@ -799,30 +840,47 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> 
 
 /// [`find_peer`]'s statement: `$1` the caller, `$2` the virtual number, `$3` now (ms). Each
 /// branch names a party index's whole key (migration 0009) and reads one entry, however many
-/// bookings share the number. The last two find a booking moved off `$2` within its grace
-/// (migration 0019), after one on `$2` itself.
+/// bookings share the number; the third finds the caller among the parties' alternates
+/// (migration 0021), `alternate_of` naming whose: by the alternate's index, then the one
+/// booking it names (`cross join` keeps SQLite's planner from starting at the number's
+/// bookings). The last three find a booking moved off `$2` within its grace (migration 0019)
+/// the same ways, after one on `$2` itself.
 const FIND_PEER: &str = "select * from (
          select 0 as moved, booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers, '' as alternate_of
          from bookings
          where party_a = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          union all
          select 0 as moved, booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers, '' as alternate_of
          from bookings
          where party_b = $1 and virtual_number = $2 and closed_at is null and expires_at > $3
          union all
+         select 0 as moved, b.booking_id, b.party_a, b.party_b, b.reference, b.language,
+                b.ring_timeout_secs, b.max_conversation_secs, b.record, b.whisper, b.pin_mode,
+                b.callers, x.party as alternate_of
+           from booking_alternates x cross join bookings b
+         where b.booking_id = x.booking_id and x.number = $1 and b.virtual_number = $2
+           and b.closed_at is null and b.expires_at > $3
+         union all
          select 1 as moved, booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers, '' as alternate_of
          from bookings
          where party_a = $1 and previous_number = $2 and previous_until > $3
            and closed_at is null and expires_at > $3
          union all
          select 1 as moved, booking_id, party_a, party_b, reference, language,
-                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers
+                ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers, '' as alternate_of
          from bookings
          where party_b = $1 and previous_number = $2 and previous_until > $3
-           and closed_at is null and expires_at > $3) as found
+           and closed_at is null and expires_at > $3
+         union all
+         select 1 as moved, b.booking_id, b.party_a, b.party_b, b.reference, b.language,
+                b.ring_timeout_secs, b.max_conversation_secs, b.record, b.whisper, b.pin_mode,
+                b.callers, x.party as alternate_of
+           from booking_alternates x cross join bookings b
+         where b.booking_id = x.booking_id and x.number = $1 and b.previous_number = $2
+           and b.previous_until > $3 and b.closed_at is null and b.expires_at > $3) as found
          order by moved
          limit 1";
 
@@ -841,8 +899,9 @@ pub struct Peer {
     pub pin_mode: PinMode,
 }
 
-/// The active booking in which `caller` is a party on `virtual_number`: its id, the other
-/// party, and how its bridge is dialled, in one read. The allocation rule makes it unique.
+/// The active booking in which `caller` is a party, or a party's alternate, on
+/// `virtual_number`: its id, the other party, and how its bridge is dialled, in one read. The
+/// allocation rule makes it unique.
 /// A booking moved off `virtual_number` when it was marked unhealthy is found too until its
 /// grace ends (`PINBRIDGE_HEALTH_GRACE`), after one on the number itself.
 ///
@@ -863,12 +922,15 @@ pub async fn find_peer(
         let a: String = r.try_get("party_a")?;
         let b: String = r.try_get("party_b")?;
         let callers = Callers::parse(&r.try_get::<String, _>("callers")?).unwrap_or_default();
-        let (column, peer) = if a == caller {
+        let alternate_of: String = r.try_get("alternate_of")?;
+        // An alternate of party A calls as party A does.
+        let from_a = alternate_of == "a" || (alternate_of.is_empty() && a == caller);
+        let (column, peer) = if from_a {
             ("bookings.party_b", b)
         } else {
             ("bookings.party_a", a.clone())
         };
-        let may_call = callers.may_call(a == caller) && !peer.is_empty();
+        let may_call = callers.may_call(from_a) && !peer.is_empty();
         Ok(Peer {
             booking_id: r.try_get("booking_id")?,
             peer: may_call.then(|| stored_number(column, &peer)).transpose()?,
@@ -932,6 +994,8 @@ mod tests {
             named: Option<usize>,
             country: Option<usize>,
             ttl: i64,
+            /// Another phone of party A (an alternate), when it is neither party.
+            alt: Option<usize>,
         },
         Close(usize),
         Advance(i64),
@@ -951,8 +1015,9 @@ mod tests {
                 proptest::option::weighted(0.2, 0..4usize),
                 proptest::option::weighted(0.15, 0..2usize),
                 1..50i64,
+                proptest::option::weighted(0.25, 0..5usize),
             )
-                .prop_map(|(a, b, named, country, ttl)| Op::Create { a, b, named, country, ttl }),
+                .prop_map(|(a, b, named, country, ttl, alt)| Op::Create { a, b, named, country, ttl, alt }),
             2 => (0..20usize).prop_map(Op::Close),
             2 => (1..30i64).prop_map(Op::Advance),
             1 => (0..4usize).prop_map(Op::Drain),
@@ -968,6 +1033,8 @@ mod tests {
         number: usize,
         a: usize,
         b: Option<usize>,
+        /// Party A's alternate.
+        alt: Option<usize>,
         expires: i64,
         closed: Option<i64>,
     }
@@ -982,8 +1049,14 @@ mod tests {
             self.closed.map_or(self.expires, |c| c.min(self.expires))
         }
 
+        /// `p` is a party (not an alternate): what sticky and cool-off look at.
         fn has(&self, p: usize) -> bool {
             self.a == p || self.b == Some(p)
+        }
+
+        /// `p` is one of its numbers, alternates included: what the rule looks at.
+        fn reaches(&self, p: usize) -> bool {
+            self.has(p) || self.alt == Some(p)
         }
     }
 
@@ -993,19 +1066,22 @@ mod tests {
         model.iter().filter(move |m| m.active(now))
     }
 
-    /// The numbers the model allows parties `a` and `b` (`None`: party A alone) among those
-    /// of `countries`, and whether each is known to them and its load: `(number, known, load)`.
+    /// The numbers the model allows parties `a` and `b` (`None`: party A alone), with party
+    /// A's alternate `alt`, among those of `countries`, and whether each is known to them and
+    /// its load: `(number, known, load)`. An alternate counts in the rule, not in sticky or
+    /// the cool-off.
     fn eligible(
         model: &Model,
         now: i64,
         drained: &HashSet<usize>,
-        (a, b): (usize, Option<usize>),
+        (a, b, alt): (usize, Option<usize>, Option<usize>),
         countries: &[usize],
     ) -> Vec<(usize, bool, usize)> {
         let has = |m: &Held| m.has(a) || b.is_some_and(|b| m.has(b));
+        let reaches = |m: &Held| [a].into_iter().chain(b).chain(alt).any(|p| m.reaches(p));
         (0..NUMBERS.len())
             .filter(|n| {
-                let holds = active(model, now).any(|m| m.number == *n && has(m));
+                let holds = active(model, now).any(|m| m.number == *n && reaches(m));
                 let cooling = b.is_some_and(|b| {
                     model
                         .iter()
@@ -1069,7 +1145,9 @@ mod tests {
                     named,
                     country,
                     ttl,
+                    alt,
                 } if b != Some(a) => {
+                    let alt = alt.filter(|x| *x != a && Some(*x) != b);
                     let new = NewBooking {
                         party_a: PhoneNumber::parse(PEOPLE[a], region).unwrap(),
                         party_b: b.map(|b| PhoneNumber::parse(PEOPLE[b], region).unwrap()),
@@ -1081,11 +1159,17 @@ mod tests {
                         pin_mode: crate::domain::PinMode::default(),
                         country: country.map(|c| COUNTRIES[c].to_owned()),
                         callers: crate::domain::Callers::default(),
+                        party_a_alternates: alt
+                            .map(|x| PhoneNumber::parse(PEOPLE[x], region).unwrap())
+                            .into_iter()
+                            .collect(),
+                        party_b_alternates: Vec::new(),
                     };
+                    let mine: Vec<usize> = [a].into_iter().chain(b).chain(alt).collect();
                     let id = format!("bk_{}", ids.len());
                     let holds = |n: usize| {
                         active(&model, now)
-                            .any(|m| m.number == n && (m.has(a) || b.is_some_and(|b| m.has(b))))
+                            .any(|m| m.number == n && mine.iter().any(|p| m.reaches(*p)))
                     };
                     let countries = match country {
                         Some(c) => vec![c],
@@ -1095,7 +1179,7 @@ mod tests {
                         &model,
                         now,
                         &excluded(&drained, &unhealthy),
-                        (a, b),
+                        (a, b, alt),
                         &countries,
                     );
                     match (create(&db, &new, &id, COOL_OFF, now).await, named) {
@@ -1109,6 +1193,7 @@ mod tests {
                                 number: n,
                                 a,
                                 b,
+                                alt,
                                 expires: now + ttl,
                                 closed: None,
                             });
@@ -1123,6 +1208,7 @@ mod tests {
                                 number: n,
                                 a,
                                 b,
+                                alt,
                                 expires: now + ttl,
                                 closed: None,
                             });
@@ -1160,7 +1246,7 @@ mod tests {
                     let held = model[i].clone();
                     let added = add_party_b(&db, id, &party_b, COOL_OFF, now).await;
                     let (current, a) = (held.number, held.a);
-                    let stays = !active(&model, now).any(|m| m.number == current && m.has(b))
+                    let stays = !active(&model, now).any(|m| m.number == current && m.reaches(b))
                         && !model.iter().any(|m| {
                             m.number == current && m.has(a) && m.has(b) && m.end() > now - COOL_OFF
                         });
@@ -1168,7 +1254,7 @@ mod tests {
                         &model,
                         now,
                         &excluded(&drained, &unhealthy),
-                        (a, Some(b)),
+                        (a, Some(b), held.alt),
                         &[NUMBER_COUNTRY[current]],
                     );
                     match added {
@@ -1176,12 +1262,13 @@ mod tests {
                         Err(AddPartyError::AlreadySet) => {
                             assert!(held.active(now) && held.b.is_some());
                         }
-                        Err(AddPartyError::SameParty) => assert_eq!(a, b),
+                        Err(AddPartyError::SameParty) => assert!(a == b || held.alt == Some(b)),
                         Err(AddPartyError::PoolExhausted) => {
                             assert!(!stays && eligible.is_empty(), "refused while free");
                         }
                         Ok(bk) => {
-                            assert!(held.active(now) && held.b.is_none() && a != b);
+                            assert!(held.active(now) && held.b.is_none());
+                            assert!(a != b && held.alt != Some(b));
                             let n = NUMBERS
                                 .iter()
                                 .position(|x| *x == bk.virtual_number.as_ref())
@@ -1217,12 +1304,12 @@ mod tests {
                     assert_eq!(moved.len(), on_it.len());
                     for (i, m) in on_it.into_iter().zip(&moved) {
                         assert_eq!(ids[i], m.booking_id);
-                        let (a, b) = (model[i].a, model[i].b);
+                        let (a, b, alt) = (model[i].a, model[i].b, model[i].alt);
                         let eligible = eligible(
                             &model,
                             now,
                             &excluded(&drained, &unhealthy),
-                            (a, b),
+                            (a, b, alt),
                             &[NUMBER_COUNTRY[n]],
                         );
                         match &m.new {
@@ -1242,16 +1329,28 @@ mod tests {
                     }
                 }
             }
-            // The invariant, read back from the database itself.
+            // The invariant, read back from the database itself: no number of a party,
+            // alternates included, in two active bookings on one virtual number.
             let stored = super::active(&db, now).await.unwrap();
+            let mut numbers = Vec::new();
+            for x in &stored {
+                let (alt_a, alt_b) = crate::storage::alternates::of(&db, &x.booking_id)
+                    .await
+                    .unwrap();
+                let all: Vec<PhoneNumber> = [Some(x.party_a.clone()), x.party_b.clone()]
+                    .into_iter()
+                    .flatten()
+                    .chain(alt_a)
+                    .chain(alt_b)
+                    .collect();
+                numbers.push(all);
+            }
             for (i, x) in stored.iter().enumerate() {
-                for y in &stored[i + 1..] {
+                for (j, y) in stored.iter().enumerate().skip(i + 1) {
                     if x.virtual_number == y.virtual_number {
-                        let px = [Some(&x.party_a), x.party_b.as_ref()];
                         assert!(
-                            !px.contains(&Some(&y.party_a))
-                                && (y.party_b.is_none() || !px.contains(&y.party_b.as_ref())),
-                            "two active bookings share a party on one number"
+                            !numbers[i].iter().any(|n| numbers[j].contains(n)),
+                            "two active bookings share a party's number on one virtual number"
                         );
                     }
                 }
@@ -1300,6 +1399,10 @@ mod tests {
             );
             assert!(plan.contains(&search), "{plan}");
         }
+        assert!(
+            plan.contains("SEARCH x USING INDEX booking_alternates_by_number (number=?)"),
+            "{plan}"
+        );
         let plan = crate::storage::test_plan(&db, ALLOCATE).await;
         for search in [
             "USING INDEX bookings_party_a (party_a=?)",

@@ -13,6 +13,7 @@
 //! engine, HTTP.
 
 pub mod admin_sessions;
+pub mod alternates;
 pub mod attempts;
 pub mod backup;
 pub mod bookings;

@@ -36,6 +36,14 @@ pub async fn purge(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // The alternates of those bookings go with them (migration 0021).
+    sqlx::query(
+        "delete from booking_alternates where booking_id in (select booking_id from bookings
+          where expires_at < $1 or (closed_at is not null and closed_at < $1))",
+    )
+    .bind(cutoff_ms)
+    .execute(&mut *tx)
+    .await?;
     let bookings = sqlx::query(
         "delete from bookings where expires_at < $1 or (closed_at is not null and closed_at < $1)",
     )
@@ -119,6 +127,25 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[tokio::test]
+    async fn the_alternates_of_a_deleted_booking_go_with_it() {
+        let db = crate::storage::test_db().await;
+        for (id, expires) in [("bk_old", 50i64), ("bk_live", 500)] {
+            sqlx::query("insert into bookings (booking_id, party_a, party_b, virtual_number, created_at, expires_at) values ($1, '+919812345678', '+919812345679', '+917314853246', 0, $2)")
+                .bind(id).bind(expires).execute(db.pool()).await.unwrap();
+            sqlx::query("insert into booking_alternates (booking_id, party, number) values ($1, 'a', '+917700000101')")
+                .bind(id).execute(db.pool()).await.unwrap();
+        }
+        let purged = purge(&db, 100, 20).await.unwrap();
+        assert_eq!(purged.bookings, 1);
+        let old = crate::storage::alternates::of(&db, "bk_old").await.unwrap();
+        assert_eq!(old, (vec![], vec![]));
+        let live = crate::storage::alternates::of(&db, "bk_live")
+            .await
+            .unwrap();
+        assert_eq!(live.0.len(), 1);
     }
 
     #[tokio::test]

@@ -778,3 +778,115 @@ async fn the_party_b_form_reports_a_bad_number_a_completed_booking_and_an_expire
         "{page}"
     );
 }
+
+/// The pool page's form setting what the scenarios' number answers callers with no route.
+fn set<'a>(answer: &'a str, csrf: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("csrf", csrf),
+        ("str_number", "+917314853246"),
+        ("str_answer", answer),
+    ]
+}
+
+#[tokio::test]
+async fn a_numbers_answer_to_callers_with_no_route_is_set_from_the_pool_page() {
+    let app = spawn_app().await;
+    let cookie = sign_in(&app).await;
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let token = csrf(&page);
+    let add = [
+        ("csrf", token.as_str()),
+        ("vn_number", "07314853246"),
+        ("vn_provider", "exotel"),
+    ];
+    assert_eq!(
+        post(&app, &cookie, "/admin/numbers", &add).await.status(),
+        303
+    );
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let numbers = element(&page, "table", "numbers");
+    assert!(
+        numbers.contains(r#"<td data-label="Strangers">pin</td>"#),
+        "{numbers}"
+    );
+    let answers = element(&page, "select", "str_answer");
+    assert!(!answers.contains("webhook"), "no address to ask: {answers}");
+    let token = token.as_str();
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers/strangers",
+        &set("message", token),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, number) = app.get_json("/virtual-numbers/%2B917314853246").await;
+    assert_eq!(number["strangers"], "message");
+    let (_, page) = get(&app, &cookie, "/admin/bookings").await;
+    let numbers = element(&page, "table", "numbers");
+    assert!(
+        numbers.contains(r#"<td data-label="Strangers">message</td>"#),
+        "{numbers}"
+    );
+    // Without its CSRF token, or with an answer it can not give, nothing changes.
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers/strangers",
+        &set("desk", "forged"),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers/strangers",
+        &set("webhook", token),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("PINBRIDGE_STRANGERS_WEBHOOK_URL"), "{page}");
+    let r = post(
+        &app,
+        &cookie,
+        "/admin/numbers/strangers",
+        &set("voicemail", token),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let (_, number) = app.get_json("/virtual-numbers/%2B917314853246").await;
+    assert_eq!(number["strangers"], "message", "unchanged");
+
+    let asking = crate::common::spawn_app_with(|s| {
+        s.outbound.strangers_webhook.url = Some("https://hooks.example.com/strangers".into());
+    })
+    .await;
+    let cookie = sign_in(&asking).await;
+    let (_, page) = get(&asking, &cookie, "/admin/bookings").await;
+    let token = csrf(&page);
+    let token = token.as_str();
+    let add = [
+        ("csrf", token),
+        ("vn_number", "07314853246"),
+        ("vn_provider", "exotel"),
+    ];
+    assert_eq!(
+        post(&asking, &cookie, "/admin/numbers", &add)
+            .await
+            .status(),
+        303
+    );
+    let (_, page) = get(&asking, &cookie, "/admin/bookings").await;
+    assert!(element(&page, "select", "str_answer").contains(r#"value="webhook""#));
+    let r = post(
+        &asking,
+        &cookie,
+        "/admin/numbers/strangers",
+        &set("webhook", token),
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, number) = asking.get_json("/virtual-numbers/%2B917314853246").await;
+    assert_eq!(number["strangers"], "webhook");
+}

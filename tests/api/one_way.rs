@@ -255,6 +255,52 @@ async fn bad_callers_a_party_pin_without_party_b_and_a_bad_party_b_are_refused()
     assert_eq!(status, 404, "{err}");
 }
 
+#[tokio::test]
+async fn a_pending_booking_takes_no_alternates_for_party_b_and_party_b_is_none_of_its_alternates() {
+    let app = spawn().await;
+    let friend = "+917700000077";
+    let (status, err) = app
+        .post_json(
+            "/bookings",
+            &json!({"party_a": COURIER, "party_b_alternates": [friend]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["code"], "invalid_party_alternates");
+    let (status, booking) = app
+        .post_json(
+            "/bookings",
+            &json!({"party_a": COURIER, "party_a_alternates": [friend]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{booking}");
+    let id = booking["booking_id"].as_str().unwrap();
+    let (status, err) = app
+        .patch_json(
+            &format!("/bookings/{id}"),
+            &json!({"party_b_alternates": ["+917700000078"]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["code"], "invalid_party_alternates");
+    // Party A's alternate can not become party B: a call from it would name both sides.
+    let (status, err) = app
+        .patch_json(&format!("/bookings/{id}"), &json!({"party_b": friend}))
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["code"], "invalid_party");
+    // Party B and its alternates in one change.
+    let (status, done) = app
+        .patch_json(
+            &format!("/bookings/{id}"),
+            &json!({"party_b": CUSTOMER, "party_b_alternates": ["+917700000078"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "active");
+    assert_eq!(done["party_b_alternates"], json!(["+917700000078"]));
+}
+
 /// A pending booking of party A on [`VN`], named.
 async fn pending_on_vn(app: &TestApp) -> String {
     let (status, booking) = app

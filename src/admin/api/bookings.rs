@@ -103,6 +103,14 @@ pub struct CreateBooking {
     /// phones) or `always` (the parties' own phones too; needs party PINs).
     #[schema(example = "unknown_callers")]
     pub pin_mode: Option<String>,
+    /// Party A's other phones, at most 5, in any form a phone number is written: a call from
+    /// one of them on the virtual number reaches party B as party A's own phone does. Each
+    /// counts as party A's number in the allocation rule; every number of a booking is
+    /// distinct.
+    #[schema(example = json!(["+919812300001"]))]
+    pub party_a_alternates: Option<Vec<String>>,
+    /// Party B's other phones, likewise (they reach party A).
+    pub party_b_alternates: Option<Vec<String>>,
 }
 
 /// A booking as the API shows it.
@@ -157,6 +165,13 @@ pub struct BookingView {
     /// Party B's PIN, which reaches party A; `null` without one. Masked for a token without
     /// `:pii`.
     pub party_b_pin: Option<String>,
+    /// Party A's alternate numbers, E.164, masked for a token without `:pii`. In the answers
+    /// about one booking (create, read, change, close); left out of lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party_a_alternates: Option<Vec<String>>,
+    /// Party B's alternate numbers, likewise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party_b_alternates: Option<Vec<String>>,
 }
 
 impl BookingView {
@@ -191,7 +206,21 @@ impl BookingView {
             pin_mode: b.pin_mode.as_str(),
             party_a_pin: b.party_a_pin.map(|p| who.show_pin(p)),
             party_b_pin: b.party_b_pin.map(|p| who.show_pin(p)),
+            party_a_alternates: None,
+            party_b_alternates: None,
         }
+    }
+
+    /// The same with its parties' alternate numbers, as `who` may see them.
+    async fn with_alternates(
+        mut self,
+        state: &AppState,
+        who: &AdminAuth,
+    ) -> Result<Self, ApiError> {
+        let (a, b) = super::alternates::shown(state, &self.booking_id, who).await?;
+        self.party_a_alternates = Some(a);
+        self.party_b_alternates = Some(b);
+        Ok(self)
     }
 }
 
@@ -211,9 +240,9 @@ impl BookingView {
     request_body = CreateBooking,
     responses(
         (status = 201, description = "The booking, with its virtual number.", body = BookingView),
-        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_callers`, `invalid_virtual_number`, `invalid_provider`, `invalid_country`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode` or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_body`, `invalid_party`, `invalid_callers`, `invalid_virtual_number`, `invalid_provider`, `invalid_country`, `invalid_reference`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `unknown_virtual_number` (not in the pool), `invalid_pin`, `invalid_pin_mode`, `invalid_party_alternates` or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 403, description = "`pii_required`: a party PIN was chosen with a token without `:pii`.", body = ErrorBody),
-        (status = 409, description = "`pool_exhausted` (no number of their country and the provider is free for both parties), `participant_conflict` (the named number is held by a party already), `virtual_number_drained`, `virtual_number_unhealthy`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
+        (status = 409, description = "`pool_exhausted` (no number of their country and the provider is free for both parties), `participant_conflict` (the named number is held by a party's number, alternates included, already), `virtual_number_drained`, `virtual_number_unhealthy`, `pin_in_use` (a chosen party PIN is active on the number) or `pin_space_crowded` (PINBRIDGE_PIN_MAX_DENSITY).", body = ErrorBody),
     )
 )]
 async fn create(
@@ -257,8 +286,16 @@ async fn create(
         record: b.record,
         whisper: b.whisper,
     })?;
+    let (party_a_alternates, party_b_alternates) = super::alternates::parse_new(
+        &state,
+        b.party_a_alternates.as_deref(),
+        b.party_b_alternates.as_deref(),
+        (&new.party_a, new.party_b.as_ref()),
+    )?;
     let new = NewBooking {
         pin_mode: pins.mode,
+        party_a_alternates,
+        party_b_alternates,
         ..new
     };
     let booking_id = format!("bk_{}", random_token(22));
@@ -290,7 +327,11 @@ async fn create(
     .await?
     .unwrap_or_default();
     tracing::info!(booking.id = %booking.booking_id, "booking created");
-    Ok(HttpResponse::Created().json(BookingView::of(booking, now, &who).with(options)))
+    let view = BookingView::of(booking, now, &who)
+        .with(options)
+        .with_alternates(&state, &who)
+        .await?;
+    Ok(HttpResponse::Created().json(view))
 }
 
 /// The party PINs a booking is created with, and who must key one.
@@ -436,7 +477,11 @@ async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("no booking with this booking_id"))?;
     let options = own_options(&state, &booking.booking_id).await?;
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now_ms(), &who).with(options)))
+    let view = BookingView::of(booking, now_ms(), &who)
+        .with(options)
+        .with_alternates(&state, &who)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// The booking's own call options.
@@ -575,6 +620,11 @@ pub struct ChangeBooking {
     #[serde(default, deserialize_with = "super::call_options::nullable")]
     #[schema(value_type = Option<bool>)]
     pub whisper: Option<Option<bool>>,
+    /// Party A's alternate numbers, all of them (`[]`: none), checked as when the booking was
+    /// created; absent: as they are.
+    pub party_a_alternates: Option<Vec<String>>,
+    /// Party B's alternate numbers, likewise.
+    pub party_b_alternates: Option<Vec<String>>,
 }
 
 /// Change a booking.
@@ -592,9 +642,9 @@ pub struct ChangeBooking {
     request_body = ChangeBooking,
     responses(
         (status = 200, description = "The changed booking.", body = BookingView),
-        (status = 400, description = "`invalid_party`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_body` (an unknown field, or none to change) or `invalid_text`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_party`, `invalid_expiry`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_party_alternates`, `invalid_body` (an unknown field, or none to change) or `invalid_text`, naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: no booking with this `booking_id`.", body = ErrorBody),
-        (status = 409, description = "`booking_not_active` (the booking is expired or closed), `party_b_set` (`party_b` given and the booking has its party B already) or `pool_exhausted` (party B holds the booking's number, or shared it with party A within the cool-off, and no other number of its country and provider is free for both).", body = ErrorBody),
+        (status = 409, description = "`booking_not_active` (the booking is expired or closed), `party_b_set` (`party_b` given and the booking has its party B already), `pool_exhausted` (party B holds the booking's number, or shared it with party A within the cool-off, and no other number of its country and provider is free for both) or `participant_conflict` (an alternate holds the booking's virtual number in another active booking).", body = ErrorBody),
     )
 )]
 async fn change(
@@ -618,14 +668,25 @@ async fn change(
         record: body.record,
         whisper: body.whisper,
     })?;
-    if body.party_b.is_none() && expires_at.is_none() && options.is_empty() {
+    let alternates = (
+        body.party_a_alternates.as_deref(),
+        body.party_b_alternates.as_deref(),
+    );
+    if body.party_b.is_none()
+        && expires_at.is_none()
+        && options.is_empty()
+        && alternates == (None, None)
+    {
         return Err(ApiError::bad_request(
             "invalid_body",
-            "give at least one of party_b, expires_at, language, ring_timeout_secs, max_conversation_secs, record, whisper",
+            "give at least one of party_b, expires_at, language, ring_timeout_secs, max_conversation_secs, record, whisper, party_a_alternates, party_b_alternates",
         ));
     }
     if let Some(raw) = &body.party_b {
         add_party_b(&state, &path, raw, now).await?;
+    }
+    if alternates != (None, None) {
+        super::alternates::change(&state, &path, alternates.0, alternates.1, now).await?;
     }
     let changed = match expires_at {
         Some(at) => bookings::change_expiry(&state.db, &path, at, now).await?,
@@ -660,7 +721,11 @@ async fn change(
         .await?
         .unwrap_or_default();
     tracing::info!(booking.id = %booking.booking_id, "booking changed");
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who).with(options)))
+    let view = BookingView::of(booking, now, &who)
+        .with(options)
+        .with_alternates(&state, &who)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Adds party B (`raw`, as the request wrote it) to the pending booking `booking_id`.
@@ -720,5 +785,9 @@ async fn close(
     forget_party_pins(&state, &booking.booking_id);
     let options = own_options(&state, &booking.booking_id).await?;
     tracing::info!(booking.id = %booking.booking_id, "booking closed");
-    Ok(HttpResponse::Ok().json(BookingView::of(booking, now, &who).with(options)))
+    let view = BookingView::of(booking, now, &who)
+        .with(options)
+        .with_alternates(&state, &who)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

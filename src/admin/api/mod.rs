@@ -7,6 +7,7 @@
 //! Owns: the JSON shapes and validation of the admin API. Must not touch: SQL (storage), HTML
 //! (the UI), provider formats.
 
+mod alternates;
 pub mod bookings;
 mod call_options;
 pub mod calls;

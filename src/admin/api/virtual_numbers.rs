@@ -93,8 +93,10 @@ pub struct ChangeNumber {
     pub whisper: Option<Option<bool>>,
     /// What a caller with no route on the number hears (no booking of theirs active on it,
     /// no callback): `pin` (asked for an order's or a party's PIN), `message` (told there is
-    /// no one to dial, then hung up; no PIN is taken on the number) or `desk`
-    /// (`PINBRIDGE_FALLBACK_NUMBER`; without one, as `message`).
+    /// no one to dial, then hung up; no PIN is taken on the number), `desk`
+    /// (`PINBRIDGE_FALLBACK_NUMBER`; without one, as `message`) or `webhook` (the business
+    /// is asked at `PINBRIDGE_STRANGERS_WEBHOOK_URL` which stored party, order or the desk
+    /// the caller reaches; `message` when it does not answer one in time).
     #[schema(example = "message")]
     pub strangers: Option<String>,
     /// `false` marks the number unhealthy: it is given to no booking, and its active bookings
@@ -527,7 +529,7 @@ async fn get(
     request_body = ChangeNumber,
     responses(
         (status = 200, description = "The number.", body = NumberView),
-        (status = 400, description = "`invalid_virtual_number`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_strangers`, `invalid_health_reason`, `invalid_exotel_sid` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
+        (status = 400, description = "`invalid_virtual_number`, `invalid_language`, `invalid_ring_timeout_secs`, `invalid_max_conversation_secs`, `invalid_strangers` (not one of the four answers, or `webhook` without `PINBRIDGE_STRANGERS_WEBHOOK_URL`), `invalid_health_reason`, `invalid_exotel_sid` or `invalid_body` (an unknown field, or none to change), naming the field.", body = ErrorBody),
         (status = 404, description = "`not_found`: the number is not in the pool.", body = ErrorBody),
         (status = 409, description = "`exotel_sid_taken`: another number has this ExoPhone SID.", body = ErrorBody),
     )
@@ -552,10 +554,20 @@ async fn change(
         .as_deref()
         .map(|raw| {
             Strangers::parse(raw).ok_or_else(|| {
-                ApiError::bad_request("invalid_strangers", "strangers: give pin, message or desk")
+                ApiError::bad_request(
+                    "invalid_strangers",
+                    "strangers: give pin, message, desk or webhook",
+                )
             })
         })
         .transpose()?;
+    if answer == Some(Strangers::Webhook) && state.settings.outbound.strangers_webhook.url.is_none()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_strangers",
+            "strangers: webhook needs PINBRIDGE_STRANGERS_WEBHOOK_URL, the business's address to ask",
+        ));
+    }
     let reason = checked_reason(body.health_reason.as_deref())?;
     if reason.is_some() && body.healthy != Some(false) {
         return Err(ApiError::bad_request(

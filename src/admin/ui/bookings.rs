@@ -22,6 +22,7 @@ use crate::state::AppState;
 use crate::storage::bookings::{self, AddPartyError, Booking, CreateError};
 use crate::storage::call_options::{self, Owner};
 use crate::storage::pool::{self, AddError};
+use crate::storage::strangers;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/bookings", web::get().to(page))
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/bookings/{booking_id}/close", web::post().to(close))
         .route("/numbers", web::post().to(add_number))
         .route("/numbers/options", web::post().to(number_options))
+        .route("/numbers/strangers", web::post().to(number_strangers))
         .route("/numbers/{number}/drain", web::get().to(confirm_drain))
         .route("/numbers/{number}/drain", web::post().to(drain))
         .route("/numbers/{number}/health", web::post().to(health));
@@ -49,6 +51,8 @@ struct NumberRow {
     active_bookings: i64,
     /// Its call options, in a few words.
     call_options: String,
+    /// What a caller with no route hears: `pin`, `message`, `desk` or `webhook`.
+    strangers: &'static str,
 }
 
 struct BookingRow {
@@ -97,6 +101,16 @@ pub struct NumberOptionsForm {
     opt_whisper: String,
 }
 
+/// The form setting what a number answers a caller with no route.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NumberStrangersForm {
+    csrf: String,
+    str_number: String,
+    /// `pin`, `message`, `desk` or `webhook`.
+    str_answer: String,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct BookingForm {
@@ -137,6 +151,10 @@ struct BookingsPage {
     number_errors: FormErrors,
     options_form: NumberOptionsForm,
     options_errors: FormErrors,
+    strangers_form: NumberStrangersForm,
+    strangers_errors: FormErrors,
+    /// Whether `PINBRIDGE_STRANGERS_WEBHOOK_URL` is set (`webhook` can be chosen).
+    can_ask_business: bool,
     booking_form: BookingForm,
     booking_errors: FormErrors,
     party_b_form: PartyBForm,
@@ -149,6 +167,7 @@ impl BookingsPage {
     async fn load(state: &AppState, session: &AdminSession) -> actix_web::Result<Self> {
         let now = now_ms();
         let numbers = pool::list(&state.db, now).await.map_err(unavailable)?;
+        let answers = strangers::all(&state.db).await.map_err(unavailable)?;
         let active = bookings::active(&state.db, now)
             .await
             .map_err(unavailable)?;
@@ -164,6 +183,7 @@ impl BookingsPage {
             numbers: numbers
                 .into_iter()
                 .map(|v| NumberRow {
+                    strangers: answers.get(&v.number).copied().unwrap_or_default().as_str(),
                     drained: v.drained_at.is_some(),
                     unhealthy: v
                         .unhealthy
@@ -231,6 +251,9 @@ impl BookingsPage {
             number_errors: FormErrors::default(),
             options_form: NumberOptionsForm::default(),
             options_errors: FormErrors::default(),
+            strangers_form: NumberStrangersForm::default(),
+            strangers_errors: FormErrors::default(),
+            can_ask_business: state.settings.outbound.strangers_webhook.url.is_some(),
             booking_form: BookingForm::default(),
             booking_errors: FormErrors::default(),
             party_b_form: PartyBForm::default(),
@@ -282,6 +305,7 @@ async fn page(
     page.notice = match query.done.as_str() {
         "number-added" => format!("Number {what} added to the pool."),
         "number-options" => format!("Call options of number {what} saved."),
+        "number-strangers" => format!("Callers with no route on number {what}: saved."),
         "drained" => {
             format!(
                 "Number {what} drained: it takes no new bookings; those on it go on until they end."
@@ -378,6 +402,61 @@ fn seconds(raw: &str, range: &std::ops::RangeInclusive<u32>) -> Result<Option<u3
             range.start(),
             range.end()
         )),
+    }
+}
+
+/// `POST /admin/numbers/strangers`: sets what a number answers a caller with no route
+/// (`pin`, `message`, `desk`, or `webhook` when `PINBRIDGE_STRANGERS_WEBHOOK_URL` is set).
+async fn number_strangers(
+    session: AdminSession,
+    state: web::Data<AppState>,
+    form: web::Form<NumberStrangersForm>,
+) -> actix_web::Result<HttpResponse> {
+    let mut form = form.into_inner();
+    let mut errors = FormErrors::default();
+    let status = if session.form_is_fresh(&form.csrf) {
+        let number = PhoneNumber::parse(&form.str_number, state.settings.orders.region);
+        if number.is_err() {
+            errors.add("str_number", "Number", "choose a number of the pool");
+        }
+        let answer = strangers_answer(&state, &form.str_answer);
+        if let Err(e) = &answer {
+            errors.add("str_answer", "Callers with no route", e);
+        }
+        match (number, answer) {
+            (Ok(number), Ok(answer)) => {
+                if strangers::set(&state.db, number.as_ref(), answer)
+                    .await
+                    .map_err(unavailable)?
+                {
+                    tracing::info!(virtual_number = %number.masked(), strangers = answer.as_str(), admin.token = %session.token_name, "virtual number's answer to strangers changed in the admin UI");
+                    return Ok(done("number-strangers", number.as_ref()));
+                }
+                errors.add("str_number", "Number", "this number is not in the pool");
+                StatusCode::NOT_FOUND
+            }
+            _ => StatusCode::BAD_REQUEST,
+        }
+    } else {
+        errors = FormErrors::expired("str_number");
+        StatusCode::FORBIDDEN
+    };
+    let mut page = BookingsPage::load(&state, &session).await?;
+    page.strangers_errors = errors;
+    form.csrf = String::new();
+    page.strangers_form = form;
+    html(status, &page)
+}
+
+/// The answer chosen in the form; `webhook` only with `PINBRIDGE_STRANGERS_WEBHOOK_URL`.
+fn strangers_answer(state: &AppState, raw: &str) -> Result<crate::domain::Strangers, String> {
+    use crate::domain::Strangers;
+    match Strangers::parse(raw.trim()) {
+        Some(Strangers::Webhook) if state.settings.outbound.strangers_webhook.url.is_none() => {
+            Err("asking the business needs PINBRIDGE_STRANGERS_WEBHOOK_URL".into())
+        }
+        Some(answer) => Ok(answer),
+        None => Err("choose PIN, message, desk or ask the business".into()),
     }
 }
 

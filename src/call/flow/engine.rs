@@ -1,7 +1,7 @@
 //! [`step`]: one transition of the call state machine.
 
 use super::{
-    Bridging, CallEvent, CallState, Decision, Facts, Failure, Phase, Policy, Prompt, Route,
+    Bridging, CallEvent, CallState, Chosen, Decision, Facts, Failure, Phase, Policy, Prompt, Route,
     Strangers,
 };
 
@@ -116,6 +116,9 @@ pub fn step(
 /// answered the same), or "no one to dial" (also for the desk when none is set), which ends
 /// the call's PIN entry: no PIN keyed after it is taken. `None`: the PIN flow.
 fn stranger(state: &CallState, facts: &Facts) -> Option<(CallState, Decision)> {
+    if facts.strangers == Strangers::Webhook {
+        return Some(chosen(state, facts));
+    }
     match (facts.strangers, &facts.desk) {
         (Strangers::Pin, _) => None,
         (Strangers::Desk, Some(desk)) => Some((
@@ -127,14 +130,43 @@ fn stranger(state: &CallState, facts: &Facts) -> Option<(CallState, Decision)> {
                 bridging: Bridging::default(),
             },
         )),
-        (Strangers::Message | Strangers::Desk, _) => Some((
-            CallState {
-                phase: Phase::Exhausted,
-                ..state.clone()
-            },
-            goodbye(Prompt::NoOneToDial),
-        )),
+        (Strangers::Message | Strangers::Desk | Strangers::Webhook, _) => Some(message(state)),
     }
+}
+
+/// "No one to dial", which ends the call's PIN entry.
+fn message(state: &CallState) -> (CallState, Decision) {
+    (
+        CallState {
+            phase: Phase::Exhausted,
+            ..state.clone()
+        },
+        goodbye(Prompt::NoOneToDial),
+    )
+}
+
+/// A number that asks the business ([`Strangers::Webhook`]): the party, order or desk it
+/// chose (storage checked it), else the message. The call stays as it is after a bridge, so
+/// that a repeated request is answered the same.
+fn chosen(state: &CallState, facts: &Facts) -> (CallState, Decision) {
+    let (to, route) = match (&facts.chosen, &facts.desk) {
+        (Some(Chosen::Party(p)), _) => (
+            p.peer.clone(),
+            Route::Booking {
+                booking_id: p.booking_id.clone(),
+            },
+        ),
+        (Some(Chosen::Order(order)), _) => return (state.clone(), bridge(order, facts)),
+        (Some(Chosen::Desk), Some(desk)) => (desk.clone(), Route::Fallback),
+        (Some(Chosen::Desk) | None, _) => return message(state),
+    };
+    let decision = Decision::Bridge {
+        to,
+        caller_id: facts.virtual_number.clone(),
+        route,
+        bridging: Bridging::default(),
+    };
+    (state.clone(), decision)
 }
 
 /// The last words of a call that ends without a bridge: why no one is dialled.
@@ -681,6 +713,68 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_number_that_asks_the_business_bridges_only_to_what_storage_checked() {
+        let party = Chosen::Party(BookingPeer {
+            booking_id: "bk_1".into(),
+            peer: number("09812345678"),
+        });
+        for event in [CallEvent::Incoming, CallEvent::DialNeeded] {
+            let asked = |chosen: Option<Chosen>, desk: bool| Facts {
+                chosen,
+                ..strangers(Strangers::Webhook, desk)
+            };
+            let (state, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &asked(Some(party.clone()), false),
+                &POLICY,
+            );
+            assert!(
+                matches!(&d, Decision::Bridge { to, route: Route::Booking { booking_id }, .. }
+                    if *to == number("09812345678") && booking_id == "bk_1"),
+                "{event:?}: {d:?}"
+            );
+            assert_eq!(state, CallState::default());
+            let (_, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &asked(Some(Chosen::Order(order())), false),
+                &POLICY,
+            );
+            assert!(
+                matches!(&d, Decision::Bridge { to, route: Route::Pin { .. }, .. } if *to == order().customer),
+                "{event:?}: {d:?}"
+            );
+            let (_, d) = step(
+                &CallState::default(),
+                event.clone(),
+                &asked(Some(Chosen::Desk), true),
+                &POLICY,
+            );
+            assert!(
+                matches!(
+                    &d,
+                    Decision::Bridge {
+                        route: Route::Fallback,
+                        ..
+                    }
+                ),
+                "{event:?}: {d:?}"
+            );
+            for (chosen, desk) in [(None, true), (Some(Chosen::Desk), false)] {
+                let (state, d) = step(
+                    &CallState::default(),
+                    event.clone(),
+                    &asked(chosen, desk),
+                    &POLICY,
+                );
+                assert_eq!(d, goodbye(Prompt::NoOneToDial), "{event:?}");
+                assert_eq!(state.phase, Phase::Exhausted, "{event:?}");
+            }
+        }
+    }
+
     fn event() -> impl Strategy<Value = (CallEvent, bool)> {
         // (event, whether storage finds the active order for it)
         prop_oneof![
@@ -699,7 +793,9 @@ mod tests {
         prop_oneof![
             Just(Strangers::Pin),
             Just(Strangers::Message),
-            Just(Strangers::Desk)
+            Just(Strangers::Desk),
+            // Asked, the business chose nothing active.
+            Just(Strangers::Webhook)
         ]
     }
 

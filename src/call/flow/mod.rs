@@ -97,8 +97,25 @@ pub struct Facts {
     /// For a call without a PIN session, no booking and no callback: what the virtual number
     /// answers such a caller.
     pub strangers: Strangers,
-    /// `PINBRIDGE_FALLBACK_NUMBER`, when [`Facts::strangers`] is [`Strangers::Desk`].
+    /// `PINBRIDGE_FALLBACK_NUMBER`, when [`Facts::strangers`] is [`Strangers::Desk`], or
+    /// [`Strangers::Webhook`] and the business chose the desk.
     pub desk: Option<PhoneNumber>,
+    /// For [`Strangers::Webhook`]: whom the business chose for this caller, already checked
+    /// against storage (an active party or order of this virtual number); `None` when it did
+    /// not answer one in time, or named none that is.
+    pub chosen: Option<Chosen>,
+}
+
+/// Whom the business chose for a caller with no route ([`Strangers::Webhook`]): always a
+/// stored party or the desk, never a number its answer carried (toll-fraud rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chosen {
+    /// A party of an active booking on the dialled number.
+    Party(BookingPeer),
+    /// The customer of an active order of the dialled number.
+    Order(ActiveOrder),
+    /// The desk ([`Facts::desk`]).
+    Desk,
 }
 
 /// What the provider should do next.

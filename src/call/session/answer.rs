@@ -5,7 +5,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::{Inbound, Sessions, Stored};
 use crate::call::flow::{self, CallEvent, Decision, Phase, Prompt};
@@ -171,15 +172,31 @@ impl Sessions {
         decision
     }
 
-    /// Runs `work` within the webhook time budget. On a storage error or a spent budget, logs
-    /// why (with the CallSid only) and returns `None`, so the handler answers its fallback.
+    /// Runs `work` within the webhook time budget, grown by the time `work` gives the
+    /// business to answer a question ([`extend_budget`]). On a storage error or a spent
+    /// budget, logs why (with the CallSid only) and returns `None`, so the handler answers
+    /// its fallback.
     pub async fn within_budget<T>(
         &self,
         applet: &'static str,
         call: &Inbound,
         work: impl Future<Output = Result<T, storage::Error>>,
     ) -> Option<T> {
-        match tokio::time::timeout(self.config.webhook_timeout, work).await {
+        let extra = Arc::new(AtomicU64::new(0));
+        let work = EXTRA_BUDGET.scope(Arc::clone(&extra), work);
+        tokio::pin!(work);
+        let started = tokio::time::Instant::now();
+        let base = self.config.webhook_timeout;
+        let done = loop {
+            let deadline = started + budget_now(base, &extra);
+            match tokio::time::timeout_at(deadline, &mut work).await {
+                Ok(done) => break Ok(done),
+                // The budget grew while the step ran: wait for the rest of it.
+                Err(_) if started + budget_now(base, &extra) > deadline => {}
+                Err(spent) => break Err(spent),
+            }
+        };
+        match done {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
                 crate::metrics::database_error(e.is_unavailable());
@@ -237,6 +254,24 @@ impl Sessions {
             pin: Pin::parse(digits, policy.pin_min_len, policy.pin_max_len).ok(),
         }
     }
+}
+
+tokio::task_local! {
+    /// Milliseconds added to the running step's budget ([`extend_budget`]).
+    static EXTRA_BUDGET: Arc<AtomicU64>;
+}
+
+/// Gives the running step `extra` more time than `PINBRIDGE_WEBHOOK_TIMEOUT`: the time a
+/// question to the business may take, which is not the database's. Outside a step's budget
+/// (the admin UI's test call), nothing.
+pub(super) fn extend_budget(extra: Duration) {
+    let ms = u64::try_from(extra.as_millis()).unwrap_or(u64::MAX);
+    let _ = EXTRA_BUDGET.try_with(|e| e.fetch_add(ms, Ordering::Relaxed));
+}
+
+/// The step's budget as it stands: `base` and what was added to it.
+fn budget_now(base: Duration, extra: &AtomicU64) -> Duration {
+    base + Duration::from_millis(extra.load(Ordering::Relaxed))
 }
 
 /// The name of a flow event in the step log.

@@ -81,12 +81,13 @@ impl Sessions {
         if !flow::has_pin_session(state) {
             match event {
                 CallEvent::DialNeeded | CallEvent::Incoming => {
-                    self.caller_facts(call, &mut facts, now).await?;
+                    self.caller_facts(call, &mut facts, now, true).await?;
                 }
                 // Exotel's Gather: only a number that takes no PIN from strangers needs to
                 // know whether this caller is one (a party whose booking forces its PIN is not).
+                // The Connect before it asked the business already, if that is the answer.
                 CallEvent::PromptNeeded if self.strangers_of(call).await? != Strangers::Pin => {
-                    self.caller_facts(call, &mut facts, now).await?;
+                    self.caller_facts(call, &mut facts, now, false).await?;
                 }
                 _ => {}
             }
@@ -104,23 +105,25 @@ impl Sessions {
     }
 
     /// The booking peer of the caller on the dialled number, else whom to call back, else
-    /// what the number answers a stranger ([`Facts::strangers`]).
+    /// what the number answers a stranger ([`Facts::strangers`]; the business is asked only
+    /// when `ask`).
     async fn caller_facts(
         &self,
         call: &Inbound,
         facts: &mut Facts,
         now: i64,
+        ask: bool,
     ) -> Result<(), storage::Error> {
         let (Some(caller), Some(vn)) = (&call.caller, &call.virtual_number) else {
             // A withheld or unreadable caller ID has no route: a stranger.
-            return self.stranger_facts(call, facts).await;
+            return self.stranger_facts(call, facts, ask).await;
         };
         let booking =
             storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
         if booking.as_ref().is_some_and(|b| b.peer.is_none()) {
             // A party who may not call through its booking (one way, or no party B yet) is
             // answered as a stranger, and not dialled back through an earlier call either.
-            return self.stranger_facts(call, facts).await;
+            return self.stranger_facts(call, facts, ask).await;
         }
         if booking
             .as_ref()
@@ -165,19 +168,24 @@ impl Sessions {
                 })
         });
         if facts.callback.is_none() {
-            self.stranger_facts(call, facts).await?;
+            self.stranger_facts(call, facts, ask).await?;
         }
         Ok(())
     }
 
-    /// What the dialled number answers a caller with no route, and the desk when it is that.
+    /// What the dialled number answers a caller with no route, and the desk when it is that;
+    /// for a number that asks the business, when `ask`, whom it chose.
     async fn stranger_facts(
         &self,
         call: &Inbound,
         facts: &mut Facts,
+        ask: bool,
     ) -> Result<(), storage::Error> {
         facts.strangers = self.strangers_of(call).await?;
-        if facts.strangers == Strangers::Desk {
+        if facts.strangers == Strangers::Webhook && ask {
+            facts.chosen = self.ask_business(call).await?;
+        }
+        if facts.strangers == Strangers::Desk || facts.chosen == Some(flow::Chosen::Desk) {
             facts.desk = self.config.fallback_number.clone();
         }
         Ok(())

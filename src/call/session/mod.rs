@@ -26,6 +26,7 @@ mod facts;
 mod inbound;
 mod pending;
 mod pin;
+mod strangers;
 #[cfg(test)]
 mod tests;
 
@@ -145,6 +146,9 @@ pub struct Sessions {
     events: Events,
     /// The scopes whose guessing gauges this process set last ([`Self::refresh_guessing_gauges`]).
     gauges: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Asks the business about callers with no route on numbers that answer strangers
+    /// `webhook`; `None` without `PINBRIDGE_STRANGERS_WEBHOOK_URL` (they hear the message).
+    strangers_webhook: Option<crate::outbound::strangers::StrangersWebhook>,
 }
 
 /// A moka cache of at most `capacity` entries, each read for `ttl` after it was written.
@@ -208,7 +212,18 @@ impl Sessions {
             sms,
             events,
             gauges: Arc::default(),
+            strangers_webhook: None,
         }
+    }
+
+    /// The same sessions, asking `webhook` about callers with no route on numbers that
+    /// answer strangers `webhook`.
+    pub fn with_strangers_webhook(
+        mut self,
+        webhook: Option<crate::outbound::strangers::StrangersWebhook>,
+    ) -> Self {
+        self.strangers_webhook = webhook;
+        self
     }
 
     /// Forgets what this process keeps of an order (after it deactivated or changed it), so

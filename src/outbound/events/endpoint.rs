@@ -89,7 +89,7 @@ pub fn forbidden_address(ip: std::net::IpAddr) -> bool {
 /// The system resolver, keeping only the addresses [`forbidden_address`] allows: a host
 /// name that resolves to the metadata service (or is rebound to it later) is never
 /// connected to, though the name passed [`check_endpoint`].
-pub(super) struct GuardedResolver;
+pub(in crate::outbound) struct GuardedResolver;
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {

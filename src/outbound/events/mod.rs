@@ -21,6 +21,8 @@ mod endpoint;
 mod payload;
 mod signature;
 
+/// The resolver of the events client, shared by the question to the business.
+pub(in crate::outbound) use endpoint::GuardedResolver;
 pub use endpoint::{EndpointError, check_endpoint, forbidden_address};
 pub use payload::{
     CallData, EventKind, NumberChangedData, PinBudgetSpentData, PinLockedData, PoolData,
@@ -30,7 +32,6 @@ pub use signature::{SIGNATURE_HEADER, SIGNATURE_TOLERANCE, sign, verify};
 
 use std::sync::Arc;
 
-use endpoint::GuardedResolver;
 use payload::Envelope;
 use std::time::Duration;
 
