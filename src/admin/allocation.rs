@@ -2,16 +2,13 @@
 //! then what the pool's operators are told of it (a refusal recorded, counted and sent as
 //! `pool.allocation_refused`; a pool left short sent as `pool.headroom_low`).
 
+use crate::call::health;
 use crate::domain::{NewBooking, NewOrder, PhoneNumber, PinChoice};
 use crate::import::admission::{self, Density};
-use crate::outbound::events::{EventKind, PoolData};
+use crate::outbound::events::EventKind;
 use crate::state::AppState;
 use crate::storage::bookings::{self, Booking, CreateError};
 use crate::storage::pool;
-
-/// One event of a kind per country and provider within this many milliseconds: a pool that
-/// stays short would otherwise send one at every booking.
-const EVENT_EVERY_MS: i64 = 60_000;
 
 /// Creates the booking `new` under `booking_id` at `now_ms` with the settings' cool-off
 /// ([`crate::config::Allocation`]), and reports the pool's state: on `pool_exhausted`, the
@@ -35,18 +32,15 @@ pub async fn create_booking(
         Err(CreateError::PoolExhausted) => {
             let country = new.countries().0;
             let provider = new.provider.as_deref().unwrap_or("any");
-            crate::metrics::allocation_refused(&country, provider);
             tracing::warn!(
                 pool.country = %country,
                 provider,
                 "pool.allocation_refused: no virtual number is free for both parties"
             );
-            if let Err(e) = pool::record_refusal(&state.db, &country, provider, now_ms).await {
-                tracing::warn!(error = %e, "an allocation refusal was not recorded");
-            }
-            report(
-                state,
-                EventKind::PoolAllocationRefused,
+            health::refused(
+                &state.db,
+                &state.events,
+                settings,
                 &country,
                 provider,
                 now_ms,
@@ -161,48 +155,15 @@ async fn check_headroom(
             pool.headroom = g.headroom(),
             "pool.headroom_low: the busiest party is close to holding every number"
         );
-        report(
-            state,
+        health::report_pool(
+            &state.db,
+            &state.events,
+            &state.settings.allocation,
             EventKind::PoolHeadroomLow,
-            &country,
-            &number.provider,
+            (&country, &number.provider),
             now_ms,
         )
         .await;
     }
     Ok(())
-}
-
-/// Sends `kind` for `country` and `provider` with the pool's state there now, at most once a
-/// minute (the dedupe key names the minute).
-async fn report(state: &AppState, kind: EventKind, country: &str, provider: &str, now_ms: i64) {
-    if !state.events.is_enabled() {
-        return;
-    }
-    let of = if provider == "any" { "" } else { provider };
-    let group = pool::groups(&state.db, country, of, now_ms, now_ms)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "the pool's state was not read for an event");
-            Vec::new()
-        });
-    let (allocatable, busiest) = group.iter().fold((0, 0), |(n, b), g| {
-        (n + g.allocatable, b.max(g.busiest_load))
-    });
-    let data = PoolData {
-        country: country.to_owned(),
-        provider: provider.to_owned(),
-        allocatable_numbers: allocatable,
-        busiest_party_load: busiest,
-        headroom: allocatable - busiest,
-        threshold: state.settings.allocation.headroom_alert,
-    };
-    let key = format!(
-        "{}:{country}:{provider}:{}",
-        kind.as_str(),
-        now_ms / EVENT_EVERY_MS
-    );
-    if let Err(e) = state.events.emit(kind, &key, data.to_json()).await {
-        tracing::warn!(error = %e, event = kind.as_str(), "a pool event was not stored");
-    }
 }

@@ -21,9 +21,8 @@ pub struct Health<'a> {
     pub settings: &'a Allocation,
 }
 
-/// One `pool.allocation_refused` per country and provider within this many milliseconds, as
-/// for bookings refused at creation.
-const REFUSAL_EVERY_MS: i64 = 60_000;
+/// One pool event of a kind per country and provider within this many milliseconds.
+const POOL_EVENT_EVERY_MS: i64 = 60_000;
 
 /// Marks `number` (E.164) unhealthy and moves its active bookings
 /// ([`bookings::mark_unhealthy`]), then tells the business: `booking.virtual_number_changed`
@@ -106,14 +105,52 @@ pub async fn mark_unhealthy(
 /// Records, counts and sends `pool.allocation_refused` for `country` and `provider`, as a
 /// booking refused at creation is.
 async fn report_refusal(h: &Health<'_>, country: &str, provider: &str, now_ms: i64) {
+    refused(h.db, h.events, h.settings, country, provider, now_ms).await;
+}
+
+/// An allocation refused for want of a number in `country` and `provider` (`any` when the
+/// booking named none): counted in `/metrics`, stored for the dashboard, and sent as
+/// `pool.allocation_refused` ([`report_pool`]). A failure to store or send is logged.
+pub async fn refused(
+    db: &Db,
+    events: &Events,
+    settings: &Allocation,
+    country: &str,
+    provider: &str,
+    now_ms: i64,
+) {
     crate::metrics::allocation_refused(country, provider);
-    if let Err(e) = pool::record_refusal(h.db, country, provider, now_ms).await {
+    if let Err(e) = pool::record_refusal(db, country, provider, now_ms).await {
         tracing::warn!(error = %e, "an allocation refusal was not recorded");
     }
-    if !h.events.is_enabled() {
+    report_pool(
+        db,
+        events,
+        settings,
+        EventKind::PoolAllocationRefused,
+        (country, provider),
+        now_ms,
+    )
+    .await;
+}
+
+/// Sends `kind` for `country` and `provider` (`any`: every provider) with the pool's state
+/// there now, at most once a minute per kind, country and provider (the dedupe key names the
+/// minute): a pool that stays short would otherwise send one at every booking. A failure to
+/// read the pool or store the event is logged.
+pub async fn report_pool(
+    db: &Db,
+    events: &Events,
+    settings: &Allocation,
+    kind: EventKind,
+    (country, provider): (&str, &str),
+    now_ms: i64,
+) {
+    if !events.is_enabled() {
         return;
     }
-    let groups = pool::groups(h.db, country, provider, now_ms, now_ms)
+    let of = if provider == "any" { "" } else { provider };
+    let groups = pool::groups(db, country, of, now_ms, now_ms)
         .await
         .unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the pool's state was not read for an event");
@@ -128,16 +165,15 @@ async fn report_refusal(h: &Health<'_>, country: &str, provider: &str, now_ms: i
         allocatable_numbers: allocatable,
         busiest_party_load: busiest,
         headroom: allocatable - busiest,
-        threshold: h.settings.headroom_alert,
+        threshold: settings.headroom_alert,
     };
-    let kind = EventKind::PoolAllocationRefused;
     let key = format!(
         "{}:{country}:{provider}:{}",
         kind.as_str(),
-        now_ms / REFUSAL_EVERY_MS
+        now_ms / POOL_EVENT_EVERY_MS
     );
-    if let Err(e) = h.events.emit(kind, &key, data.to_json()).await {
-        tracing::warn!(error = %e, "a pool event was not stored");
+    if let Err(e) = events.emit(kind, &key, data.to_json()).await {
+        tracing::warn!(error = %e, event = kind.as_str(), "a pool event was not stored");
     }
 }
 

@@ -67,18 +67,23 @@ struct ExotelRequest {
     head: bool,
 }
 
-/// Reads an Exotel request. Refusals: a wrong secret (404, as if the URL did not exist), a
-/// source outside `PINBRIDGE_ALLOWED_SOURCE_NETWORKS` (403).
+/// The refusal of a request to an Exotel URL, if any: a wrong secret (404, as if the URL did
+/// not exist), a source outside `PINBRIDGE_ALLOWED_SOURCE_NETWORKS` (403).
+fn refusal(state: &AppState, secret: &str, req: &HttpRequest) -> Option<HttpResponse> {
+    if !auth::secret_matches(secret, &state.exotel_secret) {
+        return Some(not_found());
+    }
+    webhook::source_refusal(state, req)
+}
+
+/// Reads an Exotel request, refused as [`refusal`] says.
 fn read(
     state: &AppState,
     secret: &str,
     req: &HttpRequest,
     body: &web::Bytes,
 ) -> Result<ExotelRequest, Box<HttpResponse>> {
-    if !auth::secret_matches(secret, &state.exotel_secret) {
-        return Err(Box::new(not_found()));
-    }
-    if let Some(refused) = webhook::source_refusal(state, req) {
+    if let Some(refused) = refusal(state, secret, req) {
         return Err(Box::new(refused));
     }
     let is_form = req
@@ -341,10 +346,7 @@ async fn status(
     req: &HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if !auth::secret_matches(secret, &state.exotel_secret) {
-        return not_found();
-    }
-    if let Some(refused) = webhook::source_refusal(&state, req) {
+    if let Some(refused) = refusal(&state, secret, req) {
         return refused;
     }
     if req.method() == Method::HEAD {
@@ -448,10 +450,7 @@ async fn heartbeat(
     req: &HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    if !auth::secret_matches(secret, &state.exotel_secret) {
-        return not_found();
-    }
-    if let Some(refused) = webhook::source_refusal(&state, req) {
+    if let Some(refused) = refusal(&state, secret, req) {
         return refused;
     }
     if req.method() != Method::POST {
