@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::common::{TestApp, spawn_app_with};
 use crate::helpers::{admin_get, admin_sign_in};
 
 const RIDER: &str = "+917709562799";
@@ -50,14 +50,7 @@ async fn book(app: &TestApp, a: &str, b: &str, more: Value) -> (u16, Value) {
 
 async fn close(app: &TestApp, booking: &Value) {
     let id = booking["booking_id"].as_str().unwrap();
-    let r = app
-        .client
-        .delete(app.api(&format!("/bookings/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete_json(&format!("/bookings/{id}")).await.0, 200);
 }
 
 #[tokio::test]

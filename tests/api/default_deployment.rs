@@ -213,14 +213,7 @@ async fn three_thousand_guesses_from_rotating_caller_ids_find_at_most_three_cust
     let courier_pin = courier_order["pin"].as_str().unwrap().to_owned();
     // Deactivate the courier's first order: 50 active 4-digit PINs remain on the number, so
     // each guess has one chance in 200, and 3,000 unthrottled guesses would expect 15 hits.
-    let r = app
-        .client
-        .delete(app.api("/orders/OD-50"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete_json("/orders/OD-50").await.0, 200);
 
     let mut found = std::collections::BTreeSet::new();
     let mut courier_got_through = false;

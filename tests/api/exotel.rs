@@ -164,14 +164,7 @@ async fn a_deleted_order_stops_working_at_once_even_mid_call() {
     let call = Call::new("deleted-mid-call");
     assert_eq!(app.check_pin(&call, "4821").await, 200);
 
-    let r = app
-        .client
-        .delete(app.api("/orders/OD-1"))
-        .bearer_auth(crate::common::ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete_json("/orders/OD-1").await.0, 200);
 
     assert_eq!(
         app.connect(&call).await,

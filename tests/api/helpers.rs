@@ -35,6 +35,20 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// DELETEs the admin API's `path` with the admin token: the answer's status and JSON body
+    /// (`null` when not JSON).
+    pub async fn delete_json(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .delete(self.api(path))
+            .bearer_auth(crate::common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// PATCHes `body` as JSON to the admin API's `path` with the admin token: the answer's
     /// status and JSON body (`null` when not JSON).
     pub async fn patch_json(&self, path: &str, body: &Value) -> (u16, Value) {

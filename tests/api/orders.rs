@@ -220,15 +220,8 @@ async fn invalid_orders_get_a_400_that_names_the_problem() {
 async fn deleting_an_order_deactivates_it() {
     let app = spawn_app().await;
     app.create_order("OD-1", "4821").await;
-    let r = app
-        .client
-        .delete(app.api("/orders/OD-1"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let o: Value = r.json().await.unwrap();
+    let (status, o) = app.delete_json("/orders/OD-1").await;
+    assert_eq!(status, 200);
     assert_eq!(o["status"], "deactivated");
     assert!(o["deactivated_at"].is_string());
     let (_, o) = app.get_json("/orders/OD-1").await;
@@ -310,14 +303,7 @@ async fn orders_are_listed_newest_first_a_page_at_a_time_and_by_status() {
             .await;
         assert_eq!(r.status(), 201);
     }
-    let deleted = app
-        .client
-        .delete(app.api("/orders/OD-2"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 200);
+    assert_eq!(app.delete_json("/orders/OD-2").await.0, 200);
     let page = |query: String| {
         let app = &app;
         async move {
@@ -446,14 +432,7 @@ async fn only_an_active_order_can_be_changed() {
     assert_eq!(err["error"]["code"], "not_found");
 
     app.create_order("OD-gone", "4821").await;
-    let r = app
-        .client
-        .delete(app.api("/orders/OD-gone"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete_json("/orders/OD-gone").await.0, 200);
     let (status, err) = app.patch_json("/orders/OD-gone", &change).await;
     assert_eq!(status, 409, "{err}");
     assert_eq!(err["error"]["code"], "order_not_active");
@@ -544,14 +523,7 @@ async fn an_order_id_is_given_again_once_its_order_is_closed_and_the_old_order_i
         "order_exists"
     );
 
-    let r = app
-        .client
-        .delete(app.api("/orders/OD-1"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete_json("/orders/OD-1").await.0, 200);
     let r = app.post_order(again.clone()).await;
     assert_eq!(r.status(), 201, "a deactivated order's id is free");
 

@@ -9,9 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{
-    ADMIN_TOKEN, CUSTOMER_E164, Call, EXOTEL_SECRET, TestApp, spawn_app, spawn_app_with,
-};
+use crate::common::{CUSTOMER_E164, Call, EXOTEL_SECRET, TestApp, spawn_app, spawn_app_with};
 
 const API_KEY: &str = "exotel-key-1";
 const API_TOKEN: &str = "exotel-token-secret-2";
@@ -336,14 +334,7 @@ async fn bad_click_to_call_requests_get_json_errors_and_place_nothing() {
     let app = exotel_app(&mock, Wiring::Api).await;
     app.create_order("OD-BAD", "4821").await;
     app.create_order("OD-GONE", "4822").await;
-    let r = app
-        .client
-        .delete(app.api("/orders/OD-GONE"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete_json("/orders/OD-GONE").await.0, 200);
 
     for (body, want_status, want_code) in [
         (json!({}), 400, "invalid_body"),

@@ -106,14 +106,7 @@ async fn a_closed_booking_s_party_pin_reaches_no_one_on_every_provider() {
             "only party A's was asked for"
         );
         let id = booking["booking_id"].as_str().unwrap();
-        let r = app
-            .client
-            .delete(app.api(&format!("/bookings/{id}")))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(app.delete_json(&format!("/bookings/{id}")).await.0, 200);
         let leg = Leg::new("after-close", FRIEND);
         p.start(&app, &leg).await;
         let reply = p.digits(&app, &leg, "4821").await;

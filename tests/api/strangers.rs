@@ -92,14 +92,7 @@ async fn a_party_calling_after_the_booking_ended_hears_the_message_on_every_prov
         let during = p.start(&app, &Leg::new("late-during", COURIER)).await;
         assert!(matches!(during, Reply::Dial { .. }), "{p:?}: {during:?}");
         let id = booking["booking_id"].as_str().unwrap();
-        let r = app
-            .client
-            .delete(app.api(&format!("/bookings/{id}")))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(app.delete_json(&format!("/bookings/{id}")).await.0, 200);
         // The customer, who was called through the number, no longer calls back either.
         for (sid, who) in [("late-a", COURIER), ("late-b", CUSTOMER)] {
             let late = p.start(&app, &Leg::new(sid, who)).await;
@@ -134,18 +127,21 @@ async fn a_desk_number_without_a_desk_says_the_message() {
     }
 }
 
-#[tokio::test]
-async fn a_pin_number_asks_strangers_for_a_pin_and_a_party_pin_gets_through_on_every_provider() {
+/// On a number answering strangers with `strangers`, a booking with party A's PIN `4821`
+/// (and `pin_mode`): a call from `caller` is asked for a PIN, and the PIN reaches party B,
+/// on every provider.
+async fn party_pin_asked_and_bridged(strangers: &str, pin_mode: &str, caller: &str) {
     for p in providers() {
-        let app = spawn("pin", false).await;
+        let app = spawn(strangers, false).await;
         let (status, _) = app
             .post_json(
                 "/bookings",
-                &json!({"party_a": COURIER, "party_b": CUSTOMER, "party_a_pin": "4821"}),
+                &json!({"party_a": COURIER, "party_b": CUSTOMER,
+                        "party_a_pin": "4821", "pin_mode": pin_mode}),
             )
             .await;
         assert_eq!(status, 201);
-        let leg = Leg::new("stranger-pin", STRANGER);
+        let leg = Leg::new("party-pin", caller);
         let first = p.start(&app, &leg).await;
         assert!(
             matches!(&first, Reply::Ask { text } if text.contains("PIN")),
@@ -163,32 +159,13 @@ async fn a_pin_number_asks_strangers_for_a_pin_and_a_party_pin_gets_through_on_e
 }
 
 #[tokio::test]
+async fn a_pin_number_asks_strangers_for_a_pin_and_a_party_pin_gets_through_on_every_provider() {
+    party_pin_asked_and_bridged("pin", "unknown_callers", STRANGER).await;
+}
+
+#[tokio::test]
 async fn a_forced_party_pin_is_still_asked_for_on_a_message_number_on_every_provider() {
-    for p in providers() {
-        let app = spawn("message", false).await;
-        let (status, _) = app
-            .post_json(
-                "/bookings",
-                &json!({"party_a": COURIER, "party_b": CUSTOMER,
-                        "party_a_pin": "4821", "pin_mode": "always"}),
-            )
-            .await;
-        assert_eq!(status, 201);
-        let leg = Leg::new("forced-own", COURIER);
-        let first = p.start(&app, &leg).await;
-        assert!(
-            matches!(&first, Reply::Ask { text } if text.contains("PIN")),
-            "{p:?}: {first:?}"
-        );
-        assert_eq!(
-            p.digits(&app, &leg, "4821").await,
-            Reply::Dial {
-                to: CUSTOMER.into(),
-                caller_id: VN.into()
-            },
-            "{p:?}"
-        );
-    }
+    party_pin_asked_and_bridged("message", "always", COURIER).await;
 }
 
 #[tokio::test]

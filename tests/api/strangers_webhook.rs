@@ -233,14 +233,7 @@ async fn a_party_that_is_not_active_on_this_number_is_refused() {
     let reply = p.start(&app, &Leg::new("ask-order", STRANGER)).await;
     assert_eq!(reply, dial(CUSTOMER));
     // A booking that ended is not.
-    let r = app
-        .client
-        .delete(app.api(&format!("/bookings/{id}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete_json(&format!("/bookings/{id}")).await.0, 200);
     business_answers(
         &server,
         json!({"booking_id": id, "party": "b"}),
