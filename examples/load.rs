@@ -1378,7 +1378,7 @@ impl Flow {
     /// One whole call `n` of this flow; `due` is when it should have started.
     async fn call(self, ctx: &Ctx, stats: &Shared, n: u64, due: Instant) {
         let server = &ctx.server;
-        // The salt keeps every flow's CallSids apart (the PIN calls' is 1, as before).
+        // The salt keeps every flow's CallSids apart (the PIN calls' is 1).
         let sid = call_sid(self as u64 + 1, n);
         let wrong = n % 10 == 9;
         let steps = match self {
