@@ -167,6 +167,27 @@ pub(crate) mod hindi {
     /// The virtual number whose language is Hindi.
     pub const NUMBER: &str = "+917314853246";
 
+    /// The body of an answer, as text.
+    pub async fn body(r: actix_web::HttpResponse) -> String {
+        let bytes = actix_web::body::to_bytes(r.into_body()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// Each `<tag>` of `xml` (TwiML's `Say`, Plivo's `Speak`): (language, voice, words).
+    pub fn spoken(xml: &str, tag: &str) -> Vec<(String, Option<String>, String)> {
+        let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+        doc.descendants()
+            .filter(|n| n.has_tag_name(tag))
+            .map(|n| {
+                (
+                    n.attribute("language").unwrap_or_default().to_owned(),
+                    n.attribute("voice").map(str::to_owned),
+                    n.text().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
     /// The prompts of a call to [`NUMBER`] (only the shipped greetings).
     pub fn voice() -> Voice {
         let book = Book::build(

@@ -180,6 +180,7 @@ pub fn whisper(said: Vec<Spoken>, voices: &Voices) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::hindi::{body, spoken};
 
     #[test]
     fn the_execution_timeout_stays_within_plivos_bounds() {
@@ -195,11 +196,6 @@ mod tests {
             max_ringing_secs: 45,
             max_conversation_secs: 3600,
         }
-    }
-
-    async fn body(r: HttpResponse) -> String {
-        let bytes = actix_web::body::to_bytes(r.into_body()).await.unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     fn bridge(caller_id: Option<&str>) -> Decision {
@@ -314,21 +310,6 @@ mod tests {
         assert!(xml.contains("confirmSound="), "{xml}");
     }
 
-    /// Each `<Speak>` of `xml`: (language, voice, words).
-    fn speaks(xml: &str) -> Vec<(String, Option<String>, String)> {
-        let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
-        doc.descendants()
-            .filter(|n| n.has_tag_name("Speak"))
-            .map(|n| {
-                (
-                    n.attribute("language").unwrap_or_default().to_owned(),
-                    n.attribute("voice").map(str::to_owned),
-                    n.text().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
-    }
-
     #[tokio::test]
     async fn a_hindi_numbers_whole_pin_call_is_spoken_with_the_hindi_voice() {
         use crate::providers::hindi;
@@ -346,7 +327,7 @@ mod tests {
                 &connect(),
             ))
             .await;
-            let speaks = speaks(&xml);
+            let speaks = spoken(&xml, "Speak");
             assert_eq!(speaks.len(), Voice::prompts(&decision).len(), "{xml}");
             for (language, voice, words) in speaks {
                 assert_eq!(language, "hi-IN", "{xml}");

@@ -161,6 +161,7 @@ mod tests {
     use crate::call::flow::{Bridging, Dialled, Route};
     use crate::domain::PhoneNumber;
     use crate::providers::hindi;
+    use crate::providers::hindi::{body, spoken};
 
     const SETTINGS: ConnectOptions = ConnectOptions {
         record: false,
@@ -174,26 +175,6 @@ mod tests {
         recording: "https://x.example/twilio/recording",
         whisper: "https://x.example/twilio/whisper",
     };
-
-    async fn body(r: HttpResponse) -> String {
-        let bytes = actix_web::body::to_bytes(r.into_body()).await.unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
-
-    /// Each `<Say>` of `xml`: (language, voice, words).
-    fn says(xml: &str) -> Vec<(String, Option<String>, String)> {
-        let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
-        doc.descendants()
-            .filter(|n| n.has_tag_name("Say"))
-            .map(|n| {
-                (
-                    n.attribute("language").unwrap_or_default().to_owned(),
-                    n.attribute("voice").map(str::to_owned),
-                    n.text().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
-    }
 
     #[tokio::test]
     async fn a_hindi_numbers_whole_pin_call_is_said_with_the_hindi_voice() {
@@ -211,7 +192,7 @@ mod tests {
                 &connect,
             ))
             .await;
-            let says = says(&xml);
+            let says = spoken(&xml, "Say");
             assert_eq!(says.len(), Voice::prompts(&decision).len(), "{xml}");
             for (language, voice, words) in says {
                 assert_eq!(language, "hi-IN", "{xml}");
@@ -246,8 +227,8 @@ mod tests {
             &settings.calls.connect,
         ))
         .await;
-        assert_eq!(says(&xml)[0].0, "en-IN", "{xml}");
-        assert_eq!(says(&xml)[0].1, None, "{xml}");
+        assert_eq!(spoken(&xml, "Say")[0].0, "en-IN", "{xml}");
+        assert_eq!(spoken(&xml, "Say")[0].1, None, "{xml}");
         assert!(!xml.contains("voice="), "{xml}");
     }
 
