@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::Db;
+use super::row::StoredRow;
 use super::stored_number;
 use crate::domain::{BookingStatus, Callers, NewBooking, PhoneNumber, PinMode};
 
@@ -845,7 +846,7 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<Booking>, super::Error> 
 /// booking it names (`cross join` keeps SQLite's planner from starting at the number's
 /// bookings). The last three find a booking moved off `$2` within its grace (migration 0019)
 /// the same ways, after one on `$2` itself.
-const FIND_PEER: &str = "select * from (
+pub(crate) const FIND_PEER: &str = "select * from (
          select 0 as moved, booking_id, party_a, party_b, reference, language,
                 ring_timeout_secs, max_conversation_secs, record, whisper, pin_mode, callers, '' as alternate_of
          from bookings
@@ -918,31 +919,36 @@ pub async fn find_peer(
         .bind(now_ms)
         .fetch_optional(db.pool())
         .await?;
-    row.map(|r| {
-        let a: String = r.try_get("party_a")?;
-        let b: String = r.try_get("party_b")?;
-        let callers = Callers::parse(&r.try_get::<String, _>("callers")?).unwrap_or_default();
-        let alternate_of: String = r.try_get("alternate_of")?;
-        // An alternate of party A calls as party A does.
-        let from_a = alternate_of == "a" || (alternate_of.is_empty() && a == caller);
-        let (column, peer) = if from_a {
-            ("bookings.party_b", b)
-        } else {
-            ("bookings.party_a", a.clone())
-        };
-        let may_call = callers.may_call(from_a) && !peer.is_empty();
-        Ok(Peer {
-            booking_id: r.try_get("booking_id")?,
-            peer: may_call.then(|| stored_number(column, &peer)).transpose()?,
-            bridge: super::call_options::BridgeOptions {
-                own: super::call_options::from_row(&r)?,
-                reference: r.try_get("reference")?,
-                party_a: Some(a),
-            },
-            pin_mode: PinMode::parse(&r.try_get::<String, _>("pin_mode")?).unwrap_or_default(),
-        })
+    row.map(|r| peer_from_row(&r, caller)).transpose()
+}
+
+/// The booking of `caller` as [`FIND_PEER`] selects it.
+///
+/// Errors: a column missing or of another type; [`super::Error::Damaged`] when the other
+/// party is not E.164.
+pub(crate) fn peer_from_row(r: &impl StoredRow, caller: &str) -> Result<Peer, super::Error> {
+    let a: String = r.column("party_a")?;
+    let b: String = r.column("party_b")?;
+    let callers = Callers::parse(&r.column::<String>("callers")?).unwrap_or_default();
+    let alternate_of: String = r.column("alternate_of")?;
+    // An alternate of party A calls as party A does.
+    let from_a = alternate_of == "a" || (alternate_of.is_empty() && a == caller);
+    let (column, peer) = if from_a {
+        ("bookings.party_b", b)
+    } else {
+        ("bookings.party_a", a.clone())
+    };
+    let may_call = callers.may_call(from_a) && !peer.is_empty();
+    Ok(Peer {
+        booking_id: r.column("booking_id")?,
+        peer: may_call.then(|| stored_number(column, &peer)).transpose()?,
+        bridge: super::call_options::BridgeOptions {
+            own: super::call_options::from_row(r)?,
+            reference: r.column("reference")?,
+            party_a: Some(a),
+        },
+        pin_mode: PinMode::parse(&r.column::<String>("pin_mode")?).unwrap_or_default(),
     })
-    .transpose()
 }
 
 impl From<sqlx::Error> for CreateError {

@@ -3,9 +3,9 @@
 //! columns inherit ([`CallOptions`]).
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::Db;
+use super::row::StoredRow;
 use crate::domain::{CallOptions, CallOptionsChange};
 
 /// Whose options: each names its table and the key column.
@@ -43,17 +43,13 @@ pub struct BridgeOptions {
 }
 
 /// The options of a row that has the columns of migration 0014 (and a `language`).
-pub(super) fn from_row(row: &AnyRow) -> Result<CallOptions, super::Error> {
-    options(row)
-}
-
-fn options(row: &AnyRow) -> Result<CallOptions, super::Error> {
+pub(super) fn from_row(row: &impl StoredRow) -> Result<CallOptions, super::Error> {
     Ok(decode(StoredOptions {
-        language: row.try_get("language")?,
-        ring_timeout_secs: row.try_get("ring_timeout_secs")?,
-        max_conversation_secs: row.try_get("max_conversation_secs")?,
-        record: row.try_get("record")?,
-        whisper: row.try_get("whisper")?,
+        language: row.column("language")?,
+        ring_timeout_secs: row.column("ring_timeout_secs")?,
+        max_conversation_secs: row.column("max_conversation_secs")?,
+        record: row.column("record")?,
+        whisper: row.column("whisper")?,
     }))
 }
 
@@ -102,7 +98,7 @@ pub async fn get(db: &Db, owner: Owner, key: &str) -> Result<Option<CallOptions>
         .fetch_optional(db.pool())
         .await?
         .as_ref()
-        .map(options)
+        .map(from_row)
         .transpose()
 }
 
@@ -166,7 +162,7 @@ pub async fn numbers(db: &Db) -> Result<Vec<(String, CallOptions)>, super::Error
         .fetch_all(db.pool())
         .await?
         .iter()
-        .map(|row| Ok((row.try_get("number")?, options(row)?)))
+        .map(|row| Ok((row.try_get("number")?, from_row(row)?)))
         .collect()
 }
 
@@ -189,7 +185,7 @@ pub async fn for_bridge(
             .fetch_optional(db.pool())
             .await?
         {
-            out.own = options(&row)?;
+            out.own = from_row(&row)?;
             out.reference = row.try_get("reference")?;
             out.party_a = Some(row.try_get("party_a")?);
         }
@@ -226,7 +222,7 @@ pub async fn many(
     for row in q.fetch_all(db.pool()).await? {
         out.insert(
             (row.try_get("k")?, row.try_get("created_at")?),
-            options(&row)?,
+            from_row(&row)?,
         );
     }
     Ok(out)

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::Db;
+use super::row::StoredRow;
 use crate::domain::Strangers;
 
 /// What `virtual_number` (E.164) answers a caller with no route; [`Strangers::Pin`] for a
@@ -13,14 +14,23 @@ use crate::domain::Strangers;
 ///
 /// Errors: the database's.
 pub async fn of(db: &Db, virtual_number: &str) -> Result<Strangers, super::Error> {
-    let row = sqlx::query("select strangers from virtual_numbers where number = $1")
+    let row = sqlx::query(OF)
         .bind(virtual_number)
         .fetch_optional(db.pool())
         .await?;
-    Ok(match row {
-        Some(row) => Strangers::parse(&row.try_get::<String, _>("strangers")?).unwrap_or_default(),
-        None => Strangers::default(),
-    })
+    row.as_ref()
+        .map(from_row)
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+/// What `$1` (E.164) answers strangers: [`of`]'s statement, decoded by [`from_row`].
+pub(crate) const OF: &str = "select strangers from virtual_numbers where number = $1";
+
+/// What a number answers strangers, as [`OF`] selects it (a value this build does not know
+/// reads as [`Strangers::Pin`]).
+pub(crate) fn from_row(row: &impl StoredRow) -> Result<Strangers, super::Error> {
+    Ok(Strangers::parse(&row.column::<String>("strangers")?).unwrap_or_default())
 }
 
 /// The numbers whose answer is not [`Strangers::Pin`], with it: for lists of the pool.

@@ -99,7 +99,7 @@ impl Sessions {
     /// did not parse).
     async fn strangers_of(&self, call: &Inbound) -> Result<Strangers, storage::Error> {
         match &call.virtual_number {
-            Some(vn) => storage::strangers::of(&self.db, vn.as_ref()).await,
+            Some(vn) => self.writer.strangers(&self.db, vn.as_ref()).await,
             None => Ok(Strangers::Pin),
         }
     }
@@ -116,14 +116,21 @@ impl Sessions {
     ) -> Result<(), storage::Error> {
         let (Some(caller), Some(vn)) = (&call.caller, &call.virtual_number) else {
             // A withheld or unreadable caller ID has no route: a stranger.
-            return self.stranger_facts(call, facts, ask).await;
+            let strangers = self.strangers_of(call).await?;
+            return self.stranger_facts(facts, strangers, call, ask).await;
         };
-        let booking =
-            storage::bookings::find_peer(&self.db, caller.as_ref(), vn.as_ref(), now).await?;
+        let query = storage::call_facts::CallerQuery {
+            caller: caller.as_ref().to_owned(),
+            virtual_number: vn.as_ref().to_owned(),
+            now,
+            callback_since: now.saturating_sub(ms(self.config.callback_window)),
+        };
+        let found = self.writer.caller_facts(&self.db, query).await?;
+        let booking = found.booking;
         if booking.as_ref().is_some_and(|b| b.peer.is_none()) {
             // A party who may not call through its booking (one way, or no party B yet) is
             // answered as a stranger, and not dialled back through an earlier call either.
-            return self.stranger_facts(call, facts, ask).await;
+            return self.stranger_facts(facts, found.strangers, call, ask).await;
         }
         if booking
             .as_ref()
@@ -148,13 +155,9 @@ impl Sessions {
         if facts.booking.is_some() {
             return Ok(());
         }
-        let since = now.saturating_sub(ms(self.config.callback_window));
-        let callback =
-            storage::calls::find_callback(&self.db, vn.as_ref(), caller.as_ref(), since, now)
-                .await?;
         // The earlier caller came from a provider's request: it is dialled back only when it is
         // a valid number of an allowed country (no toll fraud through a spoofed caller ID).
-        facts.callback = callback.and_then(|(peer, order_id, booking_id)| {
+        facts.callback = found.callback.and_then(|(peer, order_id, booking_id)| {
             PhoneNumber::parse(&peer, self.config.region)
                 .ok()
                 .filter(|p| {
@@ -168,20 +171,23 @@ impl Sessions {
                 })
         });
         if facts.callback.is_none() {
-            self.stranger_facts(call, facts, ask).await?;
+            self.stranger_facts(facts, found.strangers, call, ask)
+                .await?;
         }
         Ok(())
     }
 
-    /// What the dialled number answers a caller with no route, and the desk when it is that;
-    /// for a number that asks the business, when `ask`, whom it chose.
+    /// For a caller with no route, on a number that answers strangers `strangers`: that
+    /// answer, the desk when it is that; for a number that asks the business, when `ask`,
+    /// whom it chose.
     async fn stranger_facts(
         &self,
-        call: &Inbound,
         facts: &mut Facts,
+        strangers: Strangers,
+        call: &Inbound,
         ask: bool,
     ) -> Result<(), storage::Error> {
-        facts.strangers = self.strangers_of(call).await?;
+        facts.strangers = strangers;
         if facts.strangers == Strangers::Webhook && ask {
             facts.chosen = self.ask_business(call).await?;
         }

@@ -266,19 +266,21 @@ impl Sessions {
                 return Ok(cached);
             }
         }
-        let loaded = storage::calls::load_state(
-            self.db.pool(),
-            call.provider,
-            call.call_sid.as_ref(),
-            now_ms().saturating_sub(ms(self.config.state_ttl)),
-        )
-        .await?
-        .map(|state| {
-            Arc::new(Stored {
-                state,
-                bridge: None,
-            })
-        });
+        let loaded = self
+            .writer
+            .load_state(
+                &self.db,
+                call.provider,
+                call.call_sid.as_ref(),
+                now_ms().saturating_sub(ms(self.config.state_ttl)),
+            )
+            .await?
+            .map(|state| {
+                Arc::new(Stored {
+                    state,
+                    bridge: None,
+                })
+            });
         if self.config.cache_call_state
             && let Some(stored) = &loaded
         {

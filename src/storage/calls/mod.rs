@@ -11,6 +11,8 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
+use super::row::StoredRow;
+
 mod call_log;
 mod reconcile;
 
@@ -84,13 +86,13 @@ fn failure_column(f: Option<Failure>) -> Option<&'static str> {
     })
 }
 
-fn state_from_row(row: &AnyRow) -> Result<CallState, super::Error> {
+pub(crate) fn state_from_row(row: &impl StoredRow) -> Result<CallState, super::Error> {
     Ok(state_from_columns(
-        &row.try_get::<String, _>("phase")?,
-        row.try_get("order_id")?,
-        row.try_get::<Option<String>, _>("last_failure")?.as_deref(),
-        row.try_get("pin_attempts")?,
-        row.try_get::<i64, _>("ended")? != 0,
+        &row.column::<String>("phase")?,
+        row.column("order_id")?,
+        row.column::<Option<String>>("last_failure")?.as_deref(),
+        row.column("pin_attempts")?,
+        row.column::<i64>("ended")? != 0,
     ))
 }
 
@@ -125,7 +127,7 @@ pub(super) fn state_from_columns(
 /// pin_attempts, and `ended`: 1 when its end was reported or it started before `$3` (unix
 /// ms), longer ago than any call lasts, so that a request sent again after the call reaches
 /// no one even when its end was never reported.
-pub(super) const LOAD_STATE: &str = "select phase, order_id, last_failure, pin_attempts,
+pub(crate) const LOAD_STATE: &str = "select phase, order_id, last_failure, pin_attempts,
                 cast(case when ended_at is not null or started_at < $3 then 1 else 0 end
                      as bigint) as ended
          from calls where provider = $1 and call_sid = $2";
@@ -393,7 +395,7 @@ pub async fn save_state(conn: &mut AnyConnection, write: &StateWrite) -> Result<
 /// old order's calls (migration 0012). And it is still that order's customer who calls back:
 /// once the order's customer is changed (`PATCH /api/v1/orders/{id}`), the old number reaches
 /// no one.
-const CALLBACK: &str = "select c.caller, c.order_id, c.booking_id
+pub(crate) const CALLBACK: &str = "select c.caller, c.order_id, c.booking_id
          from calls c
          left join orders o on o.order_id = c.order_id and o.created_at <= c.bridged_at
                            and o.customer_number = c.destination
@@ -415,22 +417,28 @@ pub async fn find_callback(
     since_ms: i64,
     now_ms: i64,
 ) -> Result<Option<(String, Option<String>, Option<String>)>, super::Error> {
-    let row = sqlx::query(CALLBACK)
+    sqlx::query(CALLBACK)
         .bind(virtual_number)
         .bind(dialled)
         .bind(since_ms)
         .bind(now_ms)
         .fetch_optional(db.pool())
-        .await?;
-    row.map(|r| {
-        Ok((
-            r.try_get("caller")?,
-            r.try_get("order_id")?,
-            r.try_get("booking_id")?,
-        ))
-    })
-    .transpose()
-    .map_err(|e: sqlx::Error| e.into())
+        .await?
+        .as_ref()
+        .map(callback_from_row)
+        .transpose()
+}
+
+/// Whom to call back, as [`CALLBACK`] selects it: (the earlier caller as stored, its order
+/// id, its booking id).
+pub(crate) fn callback_from_row(
+    row: &impl StoredRow,
+) -> Result<(String, Option<String>, Option<String>), super::Error> {
+    Ok((
+        row.column("caller")?,
+        row.column("order_id")?,
+        row.column("booking_id")?,
+    ))
 }
 
 /// Records a call's end: `$1` provider, `$2` CallSid, `$3` caller, `$4` virtual number, then

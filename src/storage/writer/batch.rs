@@ -4,15 +4,15 @@
 use tokio::sync::{mpsc, oneshot};
 
 use super::BATCH;
-use super::protocol::{CallWrite, LookupReply, Message, Reply, Written};
+use super::protocol::{CallWrite, Message, ReadReply, Reply, Written};
 use super::step_log::StepQueue;
 use crate::storage;
-use crate::storage::orders::PinQuery;
+use crate::storage::call_facts::CallRead;
 
 /// The messages of one batch: everything waiting when the writer woke, up to [`BATCH`].
 #[derive(Default)]
 pub(super) struct Batch {
-    pub(super) lookups: Vec<(Box<PinQuery>, LookupReply)>,
+    pub(super) reads: Vec<(Box<CallRead>, ReadReply)>,
     pub(super) calls: Vec<(Box<CallWrite>, Reply)>,
     pub(super) waiting: Vec<oneshot::Sender<()>>,
 }
@@ -25,7 +25,7 @@ impl Batch {
             match message {
                 Message::Call(write, reply) => self.calls.push((write, reply)),
                 Message::Flush(done) => self.waiting.push(done),
-                Message::Lookup(query, reply) => self.lookups.push((query, reply)),
+                Message::Read(read, reply) => self.reads.push((read, reply)),
             }
             next = if self.calls.len() < BATCH {
                 rx.try_recv().ok()

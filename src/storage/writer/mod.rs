@@ -13,10 +13,14 @@
 //!
 //! On a SQLite file the writer is a thread of its own calling SQLite directly ([`on_thread`],
 //! with the statements of [`direct`]), so that one batch costs one wake-up of one thread; it
-//! then also answers the check-pin lookup ([`Writer::find_active_by_pin`]), at the start of
-//! each batch, inside the batch's transaction when it has one, so that the lookup reads what
-//! every earlier batch committed. On PostgreSQL it is a task writing through the pool
-//! ([`on_pool`]).
+//! then also answers the call path's reads ([`Writer::read`], [`storage::call_facts`]): the
+//! call's state, the order a keyed PIN names, the caller's route. They are answered at the
+//! start of each batch, inside the batch's transaction when it has one, so that they read what
+//! every earlier batch committed, on the connection whose page cache every write keeps warm:
+//! through the pool, each read was a hand-off to a connection's worker thread and back, and a
+//! connection that had not written since found its cache stale and read its pages again. On
+//! PostgreSQL it is a task writing through the pool ([`on_pool`]), and reads go through the
+//! pool directly.
 //!
 //! The step log (diagnostics for the admin UI's call page and the dashboard; on a SQLite file
 //! appended to each call's record: [`storage::steps`]) rides along ([`step_log`]): queued
@@ -42,6 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::{CallState, Outcome, Route};
 use crate::storage::attempts::Spent;
+use crate::storage::call_facts::{CallRead, CallerFacts, CallerQuery, Fact};
 use crate::storage::calls::{CallEnd, CallKey, StateWrite};
 use crate::storage::orders::{PinLookup, PinQuery};
 use crate::storage::steps::StepLog;
@@ -50,7 +55,7 @@ pub use protocol::WrongPin;
 use protocol::{CallWrite, Message, Written, unexpected};
 use step_log::{StepQueue, flush_steps_every};
 
-/// Messages (call writes, lookups) waiting beyond this wait for room; step-log lines waiting
+/// Messages (call writes, reads) waiting beyond this wait for room; step-log lines waiting
 /// beyond this are dropped (and counted in the log) rather than held in memory.
 const BACKLOG: usize = 20_000;
 
@@ -62,8 +67,8 @@ const BATCH: usize = 500;
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::Sender<Message>,
-    /// True when this is the thread on its own SQLite connection, which also serves the
-    /// check-pin lookup ([`Writer::find_active_by_pin`]).
+    /// True when this is the thread on its own SQLite connection, which also answers the call
+    /// path's reads ([`Writer::read`]).
     direct: bool,
     steps: Arc<StepQueue>,
 }
@@ -219,23 +224,80 @@ impl Writer {
         }
     }
 
-    /// The check-pin lookup: on the writer's own SQLite connection when it has one (answered
-    /// at the start of its next batch, without a hand-off to a pool connection's thread),
-    /// else on `db`'s pool.
+    /// Answers one read of the call path ([`storage::call_facts`]): on the writer's own SQLite
+    /// connection when it has one (at the start of its next batch, without a hand-off to a
+    /// pool connection's thread), else on `db`'s pool.
+    ///
+    /// Errors: the database's; [`storage::Error::WriterGone`] when the writer stopped.
+    pub async fn read(&self, db: &Db, read: CallRead) -> Result<Fact, storage::Error> {
+        if !self.direct {
+            return storage::call_facts::on_pool(db, &read).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Message::Read(Box::new(read), reply))
+            .await
+            .map_err(|_| storage::Error::WriterGone)?;
+        answer.await.map_err(|_| storage::Error::WriterGone)?
+    }
+
+    /// The stored state of `provider`'s call `call_sid` ([`CallRead::State`]).
+    pub async fn load_state(
+        &self,
+        db: &Db,
+        provider: &'static str,
+        call_sid: &str,
+        started_before: i64,
+    ) -> Result<Option<CallState>, storage::Error> {
+        let read = CallRead::State {
+            provider,
+            call_sid: call_sid.to_owned(),
+            started_before,
+        };
+        match self.read(db, read).await? {
+            Fact::State(state) => Ok(state),
+            other => Err(read_unexpected(&other)),
+        }
+    }
+
+    /// The check-pin lookup ([`CallRead::Pin`]).
     pub async fn find_active_by_pin(
         &self,
         db: &Db,
         query: PinQuery,
     ) -> Result<PinLookup, storage::Error> {
-        if !self.direct {
-            return storage::orders::find_active_by_pin(db, &query).await;
+        match self.read(db, CallRead::Pin(query)).await? {
+            Fact::Pin(lookup) => Ok(lookup),
+            other => Err(read_unexpected(&other)),
         }
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Message::Lookup(Box::new(query), reply))
-            .await
-            .map_err(|_| storage::Error::WriterGone)?;
-        answer.await.map_err(|_| storage::Error::WriterGone)?
+    }
+
+    /// The caller's route on the number it dialled ([`CallRead::Caller`]).
+    pub async fn caller_facts(
+        &self,
+        db: &Db,
+        query: CallerQuery,
+    ) -> Result<CallerFacts, storage::Error> {
+        match self.read(db, CallRead::Caller(query)).await? {
+            Fact::Caller(facts) => Ok(facts),
+            other => Err(read_unexpected(&other)),
+        }
+    }
+
+    /// What `virtual_number` (E.164) answers a caller with no route
+    /// ([`CallRead::Strangers`]).
+    pub async fn strangers(
+        &self,
+        db: &Db,
+        virtual_number: &str,
+    ) -> Result<crate::domain::Strangers, storage::Error> {
+        let read = CallRead::Strangers {
+            virtual_number: virtual_number.to_owned(),
+        };
+        match self.read(db, read).await? {
+            Fact::Strangers(answer) => Ok(answer),
+            other => Err(read_unexpected(&other)),
+        }
     }
 
     /// Queues a line of the step log; never waits, never wakes the writer. A full queue (the database
@@ -261,4 +323,16 @@ impl Writer {
             .map_err(|_| storage::Error::WriterGone)?;
         answer.await.map_err(|_| storage::Error::WriterGone)?
     }
+}
+
+/// A read answered with another read's fact: a bug, reported as a protocol error (naming
+/// the fact's kind only: a caller's facts hold phone numbers).
+fn read_unexpected(fact: &Fact) -> storage::Error {
+    let kind = match fact {
+        Fact::State(_) => "a call's state",
+        Fact::Pin(_) => "a PIN lookup",
+        Fact::Caller(_) => "a caller's route",
+        Fact::Strangers(_) => "what a number answers strangers",
+    };
+    storage::Error::Internal(format!("the writer answered {kind} to another read"))
 }

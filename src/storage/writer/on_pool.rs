@@ -19,10 +19,10 @@ pub(super) async fn run(db: Db, mut rx: mpsc::Receiver<Message>, queue: Arc<Step
     let mut steps = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.fill(first, &mut rx);
-        // Lookups come only to the writer on its own SQLite connection
-        // (`Writer::find_active_by_pin`); they are answered here all the same.
-        for (query, reply) in batch.lookups.drain(..) {
-            let _ = reply.send(storage::orders::find_active_by_pin(&db, &query).await);
+        // Reads come only to the writer on its own SQLite connection (`Writer::read`); they
+        // are answered here all the same.
+        for (read, reply) in batch.reads.drain(..) {
+            let _ = reply.send(storage::call_facts::on_pool(&db, &read).await);
         }
         queue.take(&mut steps);
         apply_all(&db, std::mem::take(&mut batch.calls), &steps).await;

@@ -1,15 +1,15 @@
 //! The writer as a thread of its own on a SQLite file, calling SQLite directly on its own
 //! connection ([`direct`]): one wake-up of one thread for a batch, however many writes it
-//! holds. It also answers the check-pin lookups, first in each batch.
+//! holds. It also answers the call path's reads, first in each batch.
 
 use tokio::sync::mpsc;
 
 use super::BATCH;
 use super::batch::{Batch, answer_shared};
 use super::direct;
-use super::protocol::{CallWrite, LookupReply, Message, Reply, Written};
+use super::protocol::{CallWrite, Message, ReadReply, Reply, Written};
 use super::step_log::StepQueue;
-use crate::storage::orders::PinQuery;
+use crate::storage::call_facts::CallRead;
 use crate::storage::steps::StepLog;
 use crate::storage::{self, Db};
 
@@ -30,7 +30,7 @@ pub(super) fn run_direct(
         apply_all_direct(
             &mut conn,
             db.write_health(),
-            &mut batch.lookups,
+            &mut batch.reads,
             std::mem::take(&mut batch.calls),
             &steps,
         );
@@ -56,36 +56,36 @@ pub(super) fn run_direct(
 
 /// The writes and step-log lines of one batch on the writer's own SQLite connection, as the
 /// pool's writer applies them ([`super::on_pool`]): in one transaction, or one by one when
-/// that failed for a reason other than the database being unavailable. The batch's `lookups`
-/// are answered first, in its transaction when it has one ([`answer_lookups`]). Each
+/// that failed for a reason other than the database being unavailable. The batch's `reads`
+/// are answered first, in its transaction when it has one ([`answer_reads`]). Each
 /// transaction's outcome is noted in `health`.
 pub(super) fn apply_all_direct(
     conn: &mut direct::Connection,
     health: &storage::health::WriteHealth,
-    lookups: &mut Vec<(Box<PinQuery>, LookupReply)>,
+    reads: &mut Vec<(Box<CallRead>, ReadReply)>,
     calls: Vec<(Box<CallWrite>, Reply)>,
     steps: &[StepLog],
 ) {
     if calls.is_empty() && steps.is_empty() {
-        // A batch of lookups and flushes only: no transaction to take the write lock for.
-        answer_lookups(conn.alone(), lookups);
+        // A batch of reads and flushes only: no transaction to take the write lock for.
+        answer_reads(conn.alone(), reads);
         return;
     }
     if calls.len() == 1 && steps.is_empty() {
         for (write, reply) in calls {
             let written = conn.in_transaction(|tx| {
-                answer_lookups(tx, lookups);
+                answer_reads(tx, reads);
                 apply_direct(tx, &write)
             });
             health.note(&written);
             let _ = reply.send(written);
         }
-        // When the transaction did not begin, the lookups are still waiting.
-        answer_lookups(conn.alone(), lookups);
+        // When the transaction did not begin, the reads are still waiting.
+        answer_reads(conn.alone(), reads);
         return;
     }
     let shared = conn.in_transaction(|tx| {
-        answer_lookups(tx, lookups);
+        answer_reads(tx, reads);
         let written = calls
             .iter()
             .map(|(write, _)| apply_direct(tx, write))
@@ -93,7 +93,7 @@ pub(super) fn apply_all_direct(
         direct::record_steps(tx, steps)?;
         Ok(written)
     });
-    answer_lookups(conn.alone(), lookups);
+    answer_reads(conn.alone(), reads);
     health.note(&shared);
     if let Some(calls) = answer_shared(calls, shared, steps.len()) {
         for (write, reply) in calls {
@@ -109,13 +109,13 @@ pub(super) fn apply_all_direct(
     }
 }
 
-/// Answers the check-pin lookups waiting in `lookups` ([`direct::find_active_by_pin`])
-/// and empties it. Run first in a batch's write transaction, they read what every earlier
-/// batch committed, as alone they would, and share that transaction's locks: alone, each
-/// lookup is a read transaction of its own, two `fcntl` calls on the shared-memory file.
-fn answer_lookups(conn: &rusqlite::Connection, lookups: &mut Vec<(Box<PinQuery>, LookupReply)>) {
-    for (q, reply) in lookups.drain(..) {
-        let _ = reply.send(direct::find_active_by_pin(conn, &q));
+/// Answers the reads waiting in `reads` ([`direct::read`]) and empties it. Run first in a
+/// batch's write transaction, they read what every earlier batch committed, as alone they
+/// would, and share that transaction's locks: alone, each read is a read transaction of its
+/// own, two `fcntl` calls on the shared-memory file.
+fn answer_reads(conn: &rusqlite::Connection, reads: &mut Vec<(Box<CallRead>, ReadReply)>) {
+    for (read, reply) in reads.drain(..) {
+        let _ = reply.send(direct::read(conn, &read));
     }
 }
 
@@ -194,8 +194,9 @@ mod tests {
     use super::*;
     use crate::domain::CallState;
     use crate::storage::attempts::{Budget, Counting, Spent, Weight};
+    use crate::storage::call_facts::{CallRead, Fact};
     use crate::storage::calls::{CallKey, StateWrite};
-    use crate::storage::orders::PinLookup;
+    use crate::storage::orders::PinQuery;
     use tokio::sync::oneshot;
 
     /// The default guessing budget: a day's, with an hour's burst.
@@ -258,7 +259,7 @@ mod tests {
                 budget: test_budget(),
                 known_since: 0,
             };
-            ((Box::new(query), reply), answer)
+            ((Box::new(CallRead::Pin(query)), reply), answer)
         };
         let (right, right_answer) = lookup("4321", "+919800000002", 2_000);
         let (wrong, wrong_answer) = lookup("9999", "+919800000002", 2_000);
@@ -276,13 +277,13 @@ mod tests {
                 answer,
             )
         };
-        let found = |mut answer: oneshot::Receiver<Result<PinLookup, storage::Error>>| {
-            answer
-                .try_recv()
-                .unwrap()
-                .unwrap()
-                .order
-                .map(|o| o.order_id)
+        let found = |mut answer: oneshot::Receiver<Result<Fact, storage::Error>>| match answer
+            .try_recv()
+            .unwrap()
+            .unwrap()
+        {
+            Fact::Pin(lookup) => lookup.order.map(|o| o.order_id),
+            _ => panic!("a PIN lookup answered with another fact"),
         };
 
         // With two writes and their steps: one shared transaction.

@@ -6,8 +6,8 @@ use tokio::sync::oneshot;
 use crate::domain::{CallState, Outcome};
 use crate::storage;
 use crate::storage::attempts::{Budget, Counting, Spent, Weight};
+use crate::storage::call_facts::{CallRead, Fact};
 use crate::storage::calls::{CallEnd, CallKey, StateWrite};
-use crate::storage::orders::{PinLookup, PinQuery};
 
 /// One write of the call path; see the functions of [`storage::calls`] and
 /// [`storage::attempts`] each applies.
@@ -59,14 +59,14 @@ pub(super) enum Written {
 /// Where the writer answers a [`CallWrite`].
 pub(super) type Reply = oneshot::Sender<Result<Written, storage::Error>>;
 
-/// Where the writer answers a check-pin lookup.
-pub(super) type LookupReply = oneshot::Sender<Result<PinLookup, storage::Error>>;
+/// Where the writer answers a read of the call path.
+pub(super) type ReadReply = oneshot::Sender<Result<Fact, storage::Error>>;
 
-/// What the call path sends the writer: a write, a lookup, or a wait for the step log.
+/// What the call path sends the writer: a write, a read, or a wait for the step log.
 pub(super) enum Message {
     Call(Box<CallWrite>, Reply),
     /// Answered before the writes of the batch it arrives in.
-    Lookup(Box<PinQuery>, LookupReply),
+    Read(Box<CallRead>, ReadReply),
     /// Answered once every step-log line queued before it is written (or given up).
     Flush(oneshot::Sender<()>),
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use crate::storage::Error;
+use crate::storage::row::{ColumnValue, StoredRow};
 
 /// A statement's SQL as [`PARAMETER_VALUES`] keys it: its address and length.
 type SqlKey = (usize, usize);
@@ -103,6 +104,29 @@ pub(super) fn query_row<T>(
     match rows.next().map_err(to_sqlx)? {
         Some(row) => read(row).map_err(to_sqlx),
         None => Err(sqlx::Error::RowNotFound.into()),
+    }
+}
+
+/// Runs `sql` (prepared once, kept) with `values` and decodes its first row, if it has one,
+/// with `decode`, as the pool's `fetch_optional` would.
+pub(super) fn query_optional<T>(
+    conn: &rusqlite::Connection,
+    sql: &'static str,
+    values: &[&dyn rusqlite::ToSql],
+    decode: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    let mut statement = conn.prepare_cached(sql).map_err(to_sqlx)?;
+    bind_numbered(&mut statement, sql, values).map_err(to_sqlx)?;
+    let mut rows = statement.raw_query();
+    match rows.next().map_err(to_sqlx)? {
+        Some(row) => decode(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+impl StoredRow for rusqlite::Row<'_> {
+    fn column<T: ColumnValue>(&self, name: &str) -> Result<T, Error> {
+        self.get(name).map_err(to_sqlx)
     }
 }
 

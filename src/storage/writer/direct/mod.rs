@@ -19,6 +19,7 @@
 
 mod bind;
 mod calls;
+mod facts;
 mod guards;
 
 use std::path::Path;
@@ -27,7 +28,8 @@ use std::time::Duration;
 use crate::storage::Error;
 use bind::{execute, to_sqlx};
 pub use calls::{record_end, record_steps, save_state, start};
-pub use guards::{claim, find_active_by_pin, record_failure};
+pub use facts::read;
+pub use guards::{claim, record_failure};
 
 /// A connection of the writer's own to the SQLite file.
 pub struct Connection(rusqlite::Connection);
@@ -42,7 +44,7 @@ impl Connection {
     ///
     /// The query planner's stability guarantee is on (`SQLITE_DBCONFIG_ENABLE_QPSG`): a plan
     /// never depends on a bound value. Without it, SQLite (3.51, as bundled) reads a bound
-    /// `LIMIT` while planning, so the PIN lookup's statement ([`find_active_by_pin`], with its
+    /// `LIMIT` while planning, so the PIN lookup's statement ([`guards::find_active_by_pin`], with its
     /// capped counts) was compiled again on every run; the profile showed that as 10 % of the
     /// server's time at maximum rate.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self, Error> {
