@@ -63,3 +63,92 @@ fn strangers_of(
     })
     .map(Option::unwrap_or_default)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Connection;
+    use super::super::tests::file_db;
+    use super::*;
+    use crate::domain::{NewBooking, PhoneNumber, Region};
+    use crate::storage::call_facts::{CallerQuery, on_pool};
+    use crate::storage::{Db, pool};
+
+    /// The fact `read` finds on the writer's own connection and through the pool, which must
+    /// be the same (compared as printed: the facts hold no float).
+    async fn both(db: &Db, conn: &Connection, read: CallRead) -> String {
+        let direct = format!("{:?}", super::read(conn.alone(), &read).unwrap());
+        let pooled = format!("{:?}", on_pool(db, &read).await.unwrap());
+        assert_eq!(direct, pooled, "{read:?}");
+        direct
+    }
+
+    /// Every read of the call path finds the same on both connections: a party's booking, a
+    /// stranger on a number that answers strangers with a message, a caller on a number
+    /// outside the pool, and a call's state.
+    #[tokio::test]
+    async fn the_call_paths_reads_find_what_the_pool_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = file_db(&dir).await;
+        let (path, timeout) = db.sqlite_file().unwrap();
+        let mut conn = Connection::open(path, timeout).unwrap();
+        let india = Region::parse("IN").unwrap();
+        let number = |n: &str| PhoneNumber::parse(n, india).unwrap();
+        let vn = "+917314853246";
+        pool::add(&db, vn, "exotel", false, None, 1_000)
+            .await
+            .unwrap();
+        strangers::set(&db, vn, crate::domain::Strangers::Message)
+            .await
+            .unwrap();
+        let (rider, driver) = ("+919812345678", "+919988776655");
+        let new = NewBooking {
+            party_a: number(rider),
+            party_b: Some(number(driver)),
+            reference: Some("TRIP-1".into()),
+            expires_at_ms: 100_000,
+            virtual_number: None,
+            provider: None,
+            pin_mode: crate::domain::PinMode::default(),
+            country: None,
+            callers: crate::domain::Callers::default(),
+            party_a_alternates: Vec::new(),
+            party_b_alternates: Vec::new(),
+        };
+        bookings::create(&db, &new, "BK-1", 0, 2_000).await.unwrap();
+        let caller = |caller: &str, virtual_number: &str| {
+            CallRead::Caller(CallerQuery {
+                caller: caller.into(),
+                virtual_number: virtual_number.into(),
+                now: 3_000,
+                callback_since: 0,
+            })
+        };
+
+        let found = both(&db, &conn, caller(rider, vn)).await;
+        assert!(found.contains("BK-1") && found.contains(driver), "{found}");
+        let stranger = both(&db, &conn, caller("+919123456789", vn)).await;
+        assert!(
+            stranger.contains("booking: None") && stranger.contains("Message"),
+            "{stranger}"
+        );
+        let outside = both(&db, &conn, caller(rider, "+918088919888")).await;
+        assert!(outside.contains("strangers: Pin"), "{outside}");
+        let strangers_only = CallRead::Strangers {
+            virtual_number: vn.into(),
+        };
+        assert_eq!(both(&db, &conn, strangers_only).await, "Strangers(Message)");
+
+        conn.in_transaction(|tx| {
+            super::super::start(tx, "exotel", "CA1", Some(rider), Some(vn), 3_000)
+        })
+        .unwrap();
+        let state = |call_sid: &str| CallRead::State {
+            provider: "exotel",
+            call_sid: call_sid.into(),
+            started_before: 0,
+        };
+        let started = both(&db, &conn, state("CA1")).await;
+        assert!(started.starts_with("State(Some("), "{started}");
+        assert_eq!(both(&db, &conn, state("CA2")).await, "State(None)");
+    }
+}
