@@ -907,8 +907,9 @@ pub struct Peer {
 /// grace ends (`PINBRIDGE_HEALTH_GRACE`), after one on the number itself.
 ///
 /// Errors: the database's; [`super::Error::Damaged`] when the other party is not E.164.
-pub async fn find_peer(
-    db: &Db,
+/// `db` is the pool or a connection.
+pub async fn find_peer<'c>(
+    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
@@ -917,7 +918,7 @@ pub async fn find_peer(
         .bind(caller)
         .bind(virtual_number)
         .bind(now_ms)
-        .fetch_optional(db.pool())
+        .fetch_optional(db)
         .await?;
     row.map(|r| peer_from_row(&r, caller)).transpose()
 }

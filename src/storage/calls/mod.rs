@@ -410,8 +410,9 @@ pub(crate) const CALLBACK: &str = "select c.caller, c.order_id, c.booking_id
 /// The last call bridged on `virtual_number` to `dialled` since `since_ms`, whose order or
 /// booking is still active at `now_ms`: (its caller as stored, its order id, its booking id).
 /// The reverse call flow dials that caller back (seed 003, "Reverse Call flow logic").
-pub async fn find_callback(
-    db: &Db,
+/// `db` is the pool or a connection.
+pub async fn find_callback<'c>(
+    db: impl Executor<'c, Database = Any>,
     virtual_number: &str,
     dialled: &str,
     since_ms: i64,
@@ -422,7 +423,7 @@ pub async fn find_callback(
         .bind(dialled)
         .bind(since_ms)
         .bind(now_ms)
-        .fetch_optional(db.pool())
+        .fetch_optional(db)
         .await?
         .as_ref()
         .map(callback_from_row)
