@@ -907,9 +907,8 @@ pub struct Peer {
 /// grace ends (`PINBRIDGE_HEALTH_GRACE`), after one on the number itself.
 ///
 /// Errors: the database's; [`super::Error::Damaged`] when the other party is not E.164.
-/// `db` is the pool or a connection.
-pub async fn find_peer<'c>(
-    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
+pub async fn find_peer(
+    db: &Db,
     caller: &str,
     virtual_number: &str,
     now_ms: i64,
@@ -918,7 +917,7 @@ pub async fn find_peer<'c>(
         .bind(caller)
         .bind(virtual_number)
         .bind(now_ms)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     row.map(|r| peer_from_row(&r, caller)).transpose()
 }

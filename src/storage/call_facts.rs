@@ -82,57 +82,39 @@ impl CallerFacts {
     }
 }
 
-/// Answers `read` through `db`'s pool: on an in-memory SQLite database, or when the writer
-/// has no connection of its own.
+/// Answers `read` through `db`'s pool: on PostgreSQL, on an in-memory SQLite database, or when
+/// the writer has no connection of its own.
 ///
 /// Errors: the database's; [`super::Error::Damaged`] for a stored number that is not E.164.
 pub(super) async fn on_pool(db: &Db, read: &CallRead) -> Result<Fact, super::Error> {
-    let mut conn = db.acquire().await?;
-    on_connection(&mut conn, read).await
-}
-
-/// Answers `read` on `conn` (PostgreSQL, or a pool's SQLite connection), a statement at a
-/// time.
-///
-/// Errors: as [`on_pool`].
-pub(super) async fn on_connection(
-    conn: &mut sqlx::AnyConnection,
-    read: &CallRead,
-) -> Result<Fact, super::Error> {
     match read {
         CallRead::State {
             provider,
             call_sid,
             started_before,
-        } => calls::load_state(&mut *conn, provider, call_sid, *started_before)
+        } => calls::load_state(db.pool(), provider, call_sid, *started_before)
             .await
             .map(Fact::State),
-        CallRead::Pin(query) => super::orders::find_active_by_pin(&mut *conn, query)
+        CallRead::Pin(query) => super::orders::find_active_by_pin(db, query)
             .await
             .map(Fact::Pin),
         CallRead::Caller(q) => {
             let mut facts = CallerFacts {
-                booking: bookings::find_peer(&mut *conn, &q.caller, &q.virtual_number, q.now)
-                    .await?,
+                booking: bookings::find_peer(db, &q.caller, &q.virtual_number, q.now).await?,
                 ..CallerFacts::default()
             };
             if facts.needs_callback() {
-                facts.callback = calls::find_callback(
-                    &mut *conn,
-                    &q.virtual_number,
-                    &q.caller,
-                    q.callback_since,
-                    q.now,
-                )
-                .await?;
+                facts.callback =
+                    calls::find_callback(db, &q.virtual_number, &q.caller, q.callback_since, q.now)
+                        .await?;
             }
             if facts.needs_strangers() {
-                facts.strangers = strangers::of(&mut *conn, &q.virtual_number).await?;
+                facts.strangers = strangers::of(db, &q.virtual_number).await?;
             }
             Ok(Fact::Caller(facts))
         }
-        CallRead::Strangers { virtual_number } => strangers::of(&mut *conn, virtual_number)
-            .await
-            .map(Fact::Strangers),
+        CallRead::Strangers { virtual_number } => {
+            strangers::of(db, virtual_number).await.map(Fact::Strangers)
+        }
     }
 }

@@ -267,11 +267,6 @@ impl Db {
         self.backend
     }
 
-    /// The most connections the pool opens (`PINBRIDGE_DATABASE_MAX_CONNECTIONS`).
-    pub(crate) fn max_connections(&self) -> u32 {
-        self.pool.options().get_max_connections()
-    }
-
     /// Begins a write transaction that excludes every other such transaction, so that a
     /// check followed by a write (a PIN not yet active, a number no party holds) can not race.
     /// SQLite takes its write lock at once (`BEGIN IMMEDIATE`); PostgreSQL takes a

@@ -13,14 +13,10 @@ use crate::domain::Strangers;
 /// number outside the pool, or a value this build does not know.
 ///
 /// Errors: the database's.
-/// `db` is the pool or a connection.
-pub async fn of<'c>(
-    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
-    virtual_number: &str,
-) -> Result<Strangers, super::Error> {
+pub async fn of(db: &Db, virtual_number: &str) -> Result<Strangers, super::Error> {
     let row = sqlx::query(OF)
         .bind(virtual_number)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?;
     row.as_ref()
         .map(from_row)

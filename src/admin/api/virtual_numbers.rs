@@ -504,7 +504,7 @@ async fn get(
     let found = pool::get(&state.db, number.as_ref(), now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
-    let answer = strangers::of(state.db.pool(), number.as_ref()).await?;
+    let answer = strangers::of(&state.db, number.as_ref()).await?;
     Ok(HttpResponse::Ok().json(NumberView::from(found).answering(answer)))
 }
 
@@ -608,7 +608,7 @@ async fn change(
     let found = pool::get(&state.db, number.as_ref(), now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("this virtual number is not in the pool"))?;
-    let answer = strangers::of(state.db.pool(), number.as_ref()).await?;
+    let answer = strangers::of(&state.db, number.as_ref()).await?;
     tracing::info!(virtual_number = %number.masked(), admin.token = %who.name, "virtual number's call options changed");
     Ok(HttpResponse::Ok().json(NumberView::from(found).answering(answer)))
 }

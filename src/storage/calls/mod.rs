@@ -410,9 +410,8 @@ pub(crate) const CALLBACK: &str = "select c.caller, c.order_id, c.booking_id
 /// The last call bridged on `virtual_number` to `dialled` since `since_ms`, whose order or
 /// booking is still active at `now_ms`: (its caller as stored, its order id, its booking id).
 /// The reverse call flow dials that caller back (seed 003, "Reverse Call flow logic").
-/// `db` is the pool or a connection.
-pub async fn find_callback<'c>(
-    db: impl Executor<'c, Database = Any>,
+pub async fn find_callback(
+    db: &Db,
     virtual_number: &str,
     dialled: &str,
     since_ms: i64,
@@ -423,7 +422,7 @@ pub async fn find_callback<'c>(
         .bind(dialled)
         .bind(since_ms)
         .bind(now_ms)
-        .fetch_optional(db)
+        .fetch_optional(db.pool())
         .await?
         .as_ref()
         .map(callback_from_row)

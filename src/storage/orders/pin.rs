@@ -87,11 +87,7 @@ pub struct PinQuery {
 /// one round trip ([`FIND_BY_PIN`]): the order with the PIN active at `q.now` on the virtual
 /// number or valid on every number (with `q.virtual_number` `None`, the dialled number did
 /// not parse, only the latter).
-/// `db` is the pool or a connection.
-pub async fn find_active_by_pin<'c>(
-    db: impl sqlx::Executor<'c, Database = sqlx::Any>,
-    q: &PinQuery,
-) -> Result<PinLookup, crate::storage::Error> {
+pub async fn find_active_by_pin(db: &Db, q: &PinQuery) -> Result<PinLookup, crate::storage::Error> {
     let sql = sqlx::AssertSqlSafe(FIND_BY_PIN.as_str());
     let row = sqlx::query(sql)
         .bind(&q.pin)
@@ -105,7 +101,7 @@ pub async fn find_active_by_pin<'c>(
         .bind(q.budget.capacity)
         .bind(q.caller.as_deref())
         .bind(q.known_since)
-        .fetch_one(db)
+        .fetch_one(db.pool())
         .await?;
     let found: Option<String> = row.try_get("order_id")?;
     Ok(PinLookup {

@@ -70,28 +70,8 @@ pub struct Writer {
     /// True when this is the thread on its own SQLite connection, which also answers the call
     /// path's reads ([`Writer::read`]).
     direct: bool,
-    /// On PostgreSQL, where the tasks that answer the call path's reads take them
-    /// ([`on_pool::run_reads`]); `None` where the writer's thread answers them, or where the
-    /// pool is too small to keep connections (they go through the pool).
-    reads: Option<mpsc::Sender<(Box<CallRead>, protocol::ReadReply)>>,
     steps: Arc<StepQueue>,
 }
-
-/// How many tasks answer the call path's reads on PostgreSQL, each keeping a connection of
-/// the pool, as the writer's task then does: with `PINBRIDGE_DATABASE_MAX_CONNECTIONS` of 4 or
-/// more, about half the connections less the writer's, at most [`READING_TASKS`], so that the
-/// admin API and the background jobs still find some. None on SQLite (the writer's thread
-/// answers them, or the pool: an in-memory database has one connection).
-fn reading_tasks(db: &Db) -> u32 {
-    let max = db.max_connections();
-    if db.backend() != storage::Backend::Postgres || max < 4 {
-        return 0;
-    }
-    ((max - 1) / 2).min(READING_TASKS)
-}
-
-/// The most tasks answering reads on PostgreSQL ([`reading_tasks`]).
-const READING_TASKS: u32 = 3;
 
 impl Writer {
     /// Starts the writer on `db`. On a SQLite file it is a thread of its own with its own
@@ -121,7 +101,6 @@ impl Writer {
                     return Self {
                         tx,
                         direct: true,
-                        reads: None,
                         steps,
                     };
                 }
@@ -132,26 +111,10 @@ impl Writer {
         }
         let (tx, rx) = mpsc::channel(BACKLOG);
         tokio::spawn(flush_steps_every(tx.downgrade()));
-        let readers = reading_tasks(&db);
-        let keep = readers > 0;
-        let reads = (readers > 0).then(|| {
-            let (reads, waiting) = mpsc::channel(BACKLOG);
-            let waiting = Arc::new(tokio::sync::Mutex::new(waiting));
-            for _ in 0..readers {
-                let link = on_pool::Link::new(db.clone(), true);
-                tokio::spawn(on_pool::run_reads(link, Arc::clone(&waiting)));
-            }
-            reads
-        });
-        tokio::spawn(on_pool::run(
-            on_pool::Link::new(db, keep),
-            rx,
-            Arc::clone(&steps),
-        ));
+        tokio::spawn(on_pool::run(db, rx, Arc::clone(&steps)));
         Self {
             tx,
             direct: false,
-            reads,
             steps,
         }
     }
@@ -263,25 +226,18 @@ impl Writer {
 
     /// Answers one read of the call path ([`storage::call_facts`]): on the writer's own SQLite
     /// connection when it has one (at the start of its next batch, without a hand-off to a
-    /// pool connection's thread); on PostgreSQL by the reading tasks, on the connections they
-    /// keep ([`on_pool::run_reads`]); else on `db`'s pool.
+    /// pool connection's thread), else on `db`'s pool.
     ///
     /// Errors: the database's; [`storage::Error::WriterGone`] when the writer stopped.
     pub async fn read(&self, db: &Db, read: CallRead) -> Result<Fact, storage::Error> {
-        let (reply, answer) = oneshot::channel();
-        if let Some(reads) = &self.reads {
-            reads
-                .send((Box::new(read), reply))
-                .await
-                .map_err(|_| storage::Error::WriterGone)?;
-        } else if self.direct {
-            self.tx
-                .send(Message::Read(Box::new(read), reply))
-                .await
-                .map_err(|_| storage::Error::WriterGone)?;
-        } else {
+        if !self.direct {
             return storage::call_facts::on_pool(db, &read).await;
         }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Message::Read(Box::new(read), reply))
+            .await
+            .map_err(|_| storage::Error::WriterGone)?;
         answer.await.map_err(|_| storage::Error::WriterGone)?
     }
 

@@ -175,7 +175,7 @@ mod tests {
                 known_since: 0,
             };
             let direct = find_active_by_pin(conn.alone(), &q).unwrap();
-            let pooled = orders::find_active_by_pin(db.pool(), &q).await.unwrap();
+            let pooled = orders::find_active_by_pin(&db, &q).await.unwrap();
             assert_eq!(direct, pooled, "{pin} {number:?} {now} {counting:?}");
             direct
         };
