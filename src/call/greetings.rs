@@ -2,8 +2,9 @@
 //! and run no template.
 //!
 //! The book (every stored greeting rendered for every `attempts_left`, and the language and call
-//! options of each pool number) is rebuilt after every edit made through this instance, and every half second in
-//! the background, so an edit made on another instance is heard within a second and no call
+//! options of each pool number) is rebuilt in the background whenever the database announces
+//! a change to them ([`crate::storage::changes`]: in this instance, and on PostgreSQL from any
+//! instance through `LISTEN`/`NOTIFY`), so an edit is heard everywhere at once and no call
 //! waits for a reload. A rebuild runs off the call path ([`crate::sandbox::off_the_call_path`])
 //! and renders only the templates whose source changed.
 
@@ -16,8 +17,8 @@ use crate::storage::{self, Db};
 /// The longest a background reload may take before the last book is kept.
 const RELOAD_BUDGET: Duration = Duration::from_secs(2);
 
-/// How often the book is reloaded: an edit made on another instance is heard within this.
-const FRESH_FOR: Duration = Duration::from_millis(500);
+/// How long a failed reload waits before it is tried again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The greetings of every call, shared by all workers.
 pub struct Greetings {
@@ -111,29 +112,31 @@ impl Greetings {
         Arc::clone(&self.book.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Reloads the book every [`FRESH_FOR`] in the background, so that an edit made on another
-    /// instance is heard here within that time; a failed reload keeps the book in memory (a
-    /// caller still hears the last known greetings). Ends when the database is closed.
+    /// Reloads the book whenever greetings, a number's language or its call options change,
+    /// here or on another instance ([`storage::changes`]): no polling, and an edit is heard
+    /// on every instance as soon as the database has it. A failed reload keeps the book in
+    /// memory (a caller still hears the last known greetings) and is tried again every
+    /// [`RETRY_AFTER`] until it succeeds. Ends when the database is closed.
     pub fn spawn_refresh(self: Arc<Self>) {
+        let mut changed = storage::changes::follow(&self.db);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(FRESH_FOR);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if self.db.is_closed() {
-                    break;
-                }
-                let read = tokio::time::timeout(RELOAD_BUDGET, self.reload()).await;
-                match read {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "reloading the greetings failed; keeping the last ones");
+            while changed.changed().await.is_ok() {
+                loop {
+                    if self.db.is_closed() {
+                        return;
                     }
-                    Err(_) => {
-                        tracing::warn!(
-                            "reloading the greetings took too long; keeping the last ones"
-                        );
+                    match tokio::time::timeout(RELOAD_BUDGET, self.reload()).await {
+                        Ok(Ok(())) => break,
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "reloading the greetings failed; keeping the last ones");
+                        }
+                        Err(_) => {
+                            tracing::warn!(
+                                "reloading the greetings took too long; keeping the last ones"
+                            );
+                        }
                     }
+                    tokio::time::sleep(RETRY_AFTER).await;
                 }
             }
         });

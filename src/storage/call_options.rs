@@ -104,7 +104,8 @@ pub async fn get(db: &Db, owner: Owner, key: &str) -> Result<Option<CallOptions>
 
 /// Applies `change` to `owner` `key` (for an order, its newest row) and returns the options
 /// as they are now, `None` when there is no such row. A virtual number's language is the one
-/// the greetings page sets too.
+/// the greetings page sets too; a change to a virtual number's options is announced to the
+/// greetings' book of every instance ([`super::changes`]).
 ///
 /// Errors: the database's.
 pub async fn change(
@@ -144,6 +145,9 @@ pub async fn change(
             .bind(change.language.clone().flatten())
             .execute(db.pool())
             .await?;
+        if owner == Owner::VirtualNumber {
+            super::changes::announce(db).await;
+        }
     }
     get(db, owner, key).await
 }

@@ -1,5 +1,6 @@
 //! Operators' versions of the spoken prompts (`greetings`) and the language of each virtual
-//! number (`virtual_numbers.language`).
+//! number (`virtual_numbers.language`). Each change is announced to the greetings' book of
+//! every instance ([`super::changes`]).
 
 use sqlx::Row;
 
@@ -59,6 +60,7 @@ pub async fn upsert(db: &Db, g: &Greeting) -> Result<(), super::Error> {
     .bind(g.updated_at)
     .execute(db.pool())
     .await?;
+    super::changes::announce(db).await;
     Ok(())
 }
 
@@ -77,6 +79,7 @@ pub async fn delete(
     .bind(virtual_number)
     .execute(db.pool())
     .await?;
+    super::changes::announce(db).await;
     Ok(done.rows_affected() > 0)
 }
 
@@ -104,5 +107,6 @@ pub async fn set_number_language(
         .bind(number)
         .execute(db.pool())
         .await?;
+    super::changes::announce(db).await;
     Ok(done.rows_affected() > 0)
 }

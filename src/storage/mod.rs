@@ -20,6 +20,7 @@ pub mod bookings;
 pub mod call_facts;
 pub mod call_options;
 pub mod calls;
+pub mod changes;
 mod error;
 pub mod greetings;
 pub mod health;
@@ -93,6 +94,10 @@ pub struct Db {
     sqlite_max_bytes: Option<u64>,
     /// Whether writes succeed, as the latest one told ([`health`]).
     write_health: Arc<health::WriteHealth>,
+    /// Wakes the followers of [`changes`] in this instance.
+    changed: Arc<tokio::sync::watch::Sender<()>>,
+    /// PostgreSQL: the URL [`changes`] listens with, on a connection of its own.
+    listen_url: Option<secrecy::SecretString>,
 }
 
 /// The migrations in `migrations/`, embedded in the binary.
@@ -242,6 +247,8 @@ impl Db {
             checkpoint_passed,
             sqlite_max_bytes: max_bytes,
             write_health,
+            changed: Arc::new(tokio::sync::watch::Sender::new(())),
+            listen_url: (backend == Backend::Postgres).then(|| url.clone().into()),
         })
     }
 

@@ -207,7 +207,8 @@ impl From<VirtualNumber> for NumberView {
 }
 
 /// Has this instance's calls take a number's new language and options at once: the greetings'
-/// book keeps them in memory (other instances reload within a second). A failed reload is
+/// book keeps them in memory (other instances reload when the change is announced,
+/// [`crate::storage::changes`]). A failed reload is
 /// logged; the change is stored either way.
 async fn reload_greetings(state: &AppState) {
     if let Err(e) = state.greetings.reload().await {
