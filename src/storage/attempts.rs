@@ -30,6 +30,10 @@ pub(super) const RECORD_FAILURE: &str =
     "insert into pin_failures (caller, virtual_number, at, weight, weight_every)
          values ($1, $2, $3, $4, $5)";
 
+/// PostgreSQL: the transaction-scoped advisory lock under which the guessing budgets are
+/// spent ([`record_failure`]); a key of its own, beside [`super::Db::begin_write`]'s.
+const BUDGETS_LOCK: &str = "select pg_advisory_xact_lock(7231000002)";
+
 /// Counts the wrong PINs keyed by `$1` since `$2` (ms), at most `$3` ([`Counting`]).
 pub(super) const CALLER_FAILURES: &str = "select count(*) from (select 1 from pin_failures
                                    where caller = $1 and at >= $2 limit $3) c";
@@ -196,6 +200,11 @@ pub fn chance(len: usize, active: i64) -> i64 {
 /// parsed, else a shared placeholder; never empty) at `now_ms`, spending `weight` from the
 /// number's budget and from [`EVERY_NUMBER`]'s. Returns the caller's wrong PINs within
 /// `counting`, and what the number's and [`EVERY_NUMBER`]'s budgets have spent now.
+///
+/// On PostgreSQL the spending takes [`BUDGETS_LOCK`] first, held to the end of the caller's
+/// transaction: transactions that spend several budgets (a batch of the writer, on several
+/// lanes or several instances) would otherwise lock their rows in different orders and
+/// deadlock.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_failure(
     conn: &mut AnyConnection,
@@ -214,6 +223,10 @@ pub async fn record_failure(
         .bind(weight.every)
         .execute(&mut *conn)
         .await?;
+    let spends = weight.number > 0 || weight.every > 0;
+    if spends && !conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        sqlx::query(BUDGETS_LOCK).execute(&mut *conn).await?;
+    }
     let number = spend(&mut *conn, virtual_number, weight.number, now_ms, budget).await?;
     let every = spend(&mut *conn, EVERY_NUMBER, weight.every, now_ms, budget).await?;
     let by_caller = caller_failures(&mut *conn, caller, counting).await?;
@@ -429,5 +442,95 @@ mod tests {
         assert_eq!(b.guesses_per_day(5_000), Some(200.0));
         assert_eq!(b.guesses_per_day(10_000), Some(100.0));
         assert_eq!(b.guesses_per_day(0), None);
+    }
+
+    /// Two transactions, each spending two numbers' budgets in the opposite order: on
+    /// PostgreSQL, without [`BUDGETS_LOCK`], the second would hold one number's row and wait
+    /// for [`EVERY_NUMBER`]'s while the first waits for that number's, and the server would
+    /// break one of them as a deadlock. With it both commit. (On SQLite a write transaction
+    /// excludes the other from the start.)
+    #[tokio::test]
+    async fn transactions_spending_budgets_in_opposite_orders_both_commit() {
+        let server = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"));
+        let Some(server) = server else { return };
+        let url = crate::storage::create_test_database(&server, "budgets")
+            .await
+            .unwrap();
+        let two = crate::storage::PoolSettings {
+            max_connections: 2,
+            ..crate::storage::PoolSettings::single()
+        };
+        let db = crate::storage::Db::connect(&url, &two).await.unwrap();
+        db.migrate().await.unwrap();
+        let weight = Weight {
+            number: 10,
+            every: 10,
+        };
+        let budget = Budget::new(1.0, Duration::from_secs(3600));
+        let counting = Counting::new(0, 5);
+        let mut first = db.begin_batch().await.unwrap();
+        record_failure(
+            &mut first,
+            "+910000000001",
+            "+911",
+            1,
+            weight,
+            budget,
+            counting,
+        )
+        .await
+        .unwrap();
+        let other = db.clone();
+        let second = tokio::spawn(async move {
+            let mut tx = other.begin_batch().await?;
+            record_failure(
+                &mut tx,
+                "+910000000002",
+                "+912",
+                1,
+                weight,
+                budget,
+                counting,
+            )
+            .await?;
+            record_failure(
+                &mut tx,
+                "+910000000002",
+                "+911",
+                1,
+                weight,
+                budget,
+                counting,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, crate::storage::Error>(())
+        });
+        // Let the second transaction reach its first spend and wait there.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        record_failure(
+            &mut first,
+            "+910000000001",
+            "+912",
+            1,
+            weight,
+            budget,
+            counting,
+        )
+        .await
+        .unwrap();
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+        let every: i64 = sqlx::query_scalar("select spent from pin_budgets where scope = $1")
+            .bind(EVERY_NUMBER)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            every, 40,
+            "all four wrong PINs spent from every number's budget"
+        );
     }
 }
