@@ -109,6 +109,11 @@ struct Args {
     /// Where the JSON report goes.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/load-report.json"))]
     json: PathBuf,
+    /// A Python with Flask and gunicorn (`scripts/load.sh --flask` installs them in
+    /// `target/flask-venv`): then Exotel's recipe Connect is also measured against the seeds'
+    /// Flask design ([`Flask`]) on the same orders, round by round.
+    #[arg(long)]
+    flask_python: Option<PathBuf>,
 }
 
 /// Latencies of one phase, per step name, in microseconds.
@@ -283,11 +288,15 @@ impl CpuUse {
         Some((total - idle, total))
     }
 
-    /// Reads the counters now; zeros where `/proc` can not be read.
-    fn read(server_pid: u32) -> CpuReading {
+    /// Reads the counters now, the server's summed over `server_pids` (one process, or a
+    /// gunicorn master and its workers); zeros where `/proc` can not be read.
+    fn read(server_pids: &[u32]) -> CpuReading {
         let (machine_busy, machine_total) = Self::machine_ticks().unwrap_or((0, 0));
         CpuReading {
-            server_ticks: Self::process_ticks(&server_pid.to_string()).unwrap_or(0),
+            server_ticks: server_pids
+                .iter()
+                .filter_map(|pid| Self::process_ticks(&pid.to_string()))
+                .sum(),
             generator_ticks: Self::process_ticks("self").unwrap_or(0),
             machine_busy,
             machine_total,
@@ -295,8 +304,8 @@ impl CpuUse {
     }
 
     /// What was spent between `before` and now.
-    fn since(server_pid: u32, before: CpuReading) -> Self {
-        let now = Self::read(server_pid);
+    fn since(server_pids: &[u32], before: CpuReading) -> Self {
+        let now = Self::read(server_pids);
         let seconds = |ticks: u64| ticks as f64 / Self::ticks_per_second();
         Self {
             server_seconds: seconds(now.server_ticks.saturating_sub(before.server_ticks)),
@@ -490,6 +499,129 @@ impl Server {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// The seeds' Flask design on Exotel's recipe (`scripts/flask_recipe.py`) under gunicorn with
+/// its recommended `2 × cores + 1` sync workers, answering Connect from its own SQLite copy of
+/// the run's orders: the yardstick the recipe flow is measured against.
+struct Flask {
+    master: Child,
+    address: Arc<str>,
+    workers: usize,
+}
+
+/// The seeds' Flask app, beside this benchmark.
+const FLASK_APP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
+
+impl Flask {
+    /// Copies the orders of `csv` (as [`write_orders_csv`] wrote them) to the app's SQLite
+    /// file `db`.
+    fn load(python: &Path, csv: &Path, db: &Path) -> anyhow::Result<()> {
+        let out = Command::new(python)
+            .arg(Path::new(FLASK_APP_DIR).join("flask_recipe.py"))
+            .arg("load")
+            .arg(csv)
+            .arg(db)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "loading the orders for the Flask design failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    /// Starts gunicorn on a free port of the loopback, serving `db`; waits until it answers.
+    async fn start(python: &Path, db: &Path, dir: &Path) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let workers = 2 * std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
+        let log = std::fs::File::create(dir.join("flask.log"))?;
+        let master = Command::new(python)
+            .args(["-m", "gunicorn", "--workers", &workers.to_string()])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .args(["--chdir", FLASK_APP_DIR, "--log-level", "warning"])
+            .arg("flask_recipe:app")
+            .env("ORDERS_DB", db)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()?;
+        let flask = Self {
+            master,
+            address: format!("http://127.0.0.1:{port}").into(),
+            workers,
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let probe = client
+                .get(format!("{}/connect", flask.address))
+                .send()
+                .await;
+            if probe.is_ok_and(|r| r.status().is_success()) {
+                return Ok(flask);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "gunicorn did not answer; see {}",
+                dir.join("flask.log").display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The master's process id and its workers' (`/proc/PID/task/PID/children`).
+    fn pids(&self) -> Vec<u32> {
+        let pid = self.master.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        std::iter::once(pid)
+            .chain(children.split_whitespace().filter_map(|c| c.parse().ok()))
+            .collect()
+    }
+
+    fn stop(mut self) {
+        let _ = self.master.kill();
+        let _ = self.master.wait();
+    }
+}
+
+/// The CallSids' salt of the Connect-alone calls ([`recipe_connect`]), apart from every
+/// flow's.
+const CONNECT_ALONE: u64 = 100;
+
+/// Call `n` of Exotel's recipe as far as its Connect: a new CallSid keys the PIN of an active
+/// order with `digits`, and pinbridge must answer that order's customer. One step, as the
+/// seeds' design answers it.
+async fn recipe_connect(ctx: Arc<Ctx>, stats: Shared, n: u64) {
+    let sid = call_sid(CONNECT_ALONE, n);
+    let o = seed_order(order_for(n, ctx.orders));
+    let common = exotel_common(&sid, &courier(n), &o.virtual_number);
+    let dialled = Expect::Body(o.customer_e164.clone());
+    let step = ctx
+        .server
+        .exotel_step("connect", &common, Some(&o.pin), false, dialled);
+    run_call(&ctx.server, &stats, &sid, Instant::now(), vec![step]).await;
+}
+
+/// The same Connect, as Exotel sends it, to the seeds' Flask design at `address`.
+async fn flask_connect(ctx: Arc<Ctx>, stats: Shared, n: u64, address: Arc<str>) {
+    let sid = call_sid(CONNECT_ALONE, n);
+    let o = seed_order(order_for(n, ctx.orders));
+    let common = exotel_common(&sid, &courier(n), &o.virtual_number);
+    let uri = format!(
+        "{address}/connect?{common}&CallType=call-attempt&digits=%22{}%22",
+        o.pin
+    );
+    let step = Step {
+        name: "connect",
+        request: hyper::Uri::try_from(uri)
+            .ok()
+            .and_then(|uri| hyper::Request::get(uri).body(Body::default()).ok()),
+        expect: Expect::Body(o.customer_e164.clone()),
+    };
+    run_call(&ctx.server, &stats, &sid, Instant::now(), vec![step]).await;
 }
 
 /// An order of the seed: `LOAD-i`.
@@ -1449,12 +1581,14 @@ fn next_call() -> u64 {
     NEXT_CALL.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Calls by `concurrency` callers back to back for `length`.
+/// Calls by `concurrency` callers back to back for `length`; the server's CPU is that of
+/// `server_pids`.
 async fn closed_loop<F, Fut>(
     name: &str,
     ctx: &Arc<Ctx>,
     args: &Args,
     length: Duration,
+    server_pids: &[u32],
     call: F,
 ) -> Phase
 where
@@ -1463,7 +1597,7 @@ where
 {
     let stats: Shared = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let cpu = CpuUse::read(ctx.server.pid());
+    let cpu = CpuUse::read(server_pids);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
@@ -1489,16 +1623,23 @@ where
         stats: Arc::try_unwrap(stats)
             .map(|m| m.into_inner().unwrap())
             .unwrap_or_default(),
-        cpu: CpuUse::since(ctx.server.pid(), cpu),
+        cpu: CpuUse::since(server_pids, cpu),
     }
 }
 
 /// Calls of `flow` at maximum rate for `length`.
 async fn maximum_rate(flow: Flow, ctx: &Arc<Ctx>, args: &Args, length: Duration) -> Phase {
     let name = format!("{}, maximum rate", flow.label());
-    closed_loop(&name, ctx, args, length, move |ctx, stats, n| async move {
-        flow.call(&ctx, &stats, n, Instant::now()).await;
-    })
+    closed_loop(
+        &name,
+        ctx,
+        args,
+        length,
+        &[ctx.server.pid()],
+        move |ctx, stats, n| async move {
+            flow.call(&ctx, &stats, n, Instant::now()).await;
+        },
+    )
     .await
 }
 
@@ -1514,7 +1655,7 @@ async fn open_loop(flow: Flow, ctx: &Arc<Ctx>, args: &Args) -> Phase {
     let interval = Duration::from_secs_f64(1.0 / calls_per_second);
     let total = (calls_per_second * args.seconds as f64) as u64;
     let stats: Shared = Arc::default();
-    let cpu = CpuUse::read(ctx.server.pid());
+    let cpu = CpuUse::read(&[ctx.server.pid()]);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..total {
@@ -1533,7 +1674,7 @@ async fn open_loop(flow: Flow, ctx: &Arc<Ctx>, args: &Args) -> Phase {
         stats: Arc::try_unwrap(stats)
             .map(|m| m.into_inner().unwrap())
             .unwrap_or_default(),
-        cpu: CpuUse::since(ctx.server.pid(), cpu),
+        cpu: CpuUse::since(&[ctx.server.pid()], cpu),
     }
 }
 
@@ -1632,7 +1773,7 @@ async fn seed_callbacks(ctx: &Arc<Ctx>, n: u64) -> anyhow::Result<(Vec<Callback>
         orders.push(o);
     }
     let stats: Shared = Arc::default();
-    let cpu = CpuUse::read(server.pid());
+    let cpu = CpuUse::read(&[server.pid()]);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (o, c) in orders.into_iter().zip(&callbacks) {
@@ -1656,7 +1797,7 @@ async fn seed_callbacks(ctx: &Arc<Ctx>, n: u64) -> anyhow::Result<(Vec<Callback>
         stats: Arc::try_unwrap(stats)
             .map(|m| m.into_inner().unwrap())
             .unwrap_or_default(),
-        cpu: CpuUse::since(server.pid(), cpu),
+        cpu: CpuUse::since(&[server.pid()], cpu),
     };
     anyhow::ensure!(
         seed.stats.errors == 0,
@@ -1829,6 +1970,13 @@ fn print_table(report: &Value) {
             );
         }
     }
+    if let Some(times) = report["recipe_connect_times_flask"].as_f64() {
+        println!();
+        println!(
+            "Exotel's recipe: pinbridge answered {times:.1} times as many Connects a second as \
+             the seeds' Flask design, on the same orders and cores."
+        );
+    }
     println!();
 }
 
@@ -1873,6 +2021,11 @@ async fn main() -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    let flask_db = dir.path().join("flask.db");
+    if let Some(python) = &args.flask_python {
+        eprintln!("copying them for the seeds' Flask design");
+        Flask::load(python, &csv, &flask_db)?;
+    }
     // Unlinked, its dirty pages are dropped rather than written back to the disk.
     std::fs::remove_file(&csv)?;
 
@@ -1943,7 +2096,15 @@ async fn main() -> anyhow::Result<()> {
                 args.rounds,
                 round.as_secs_f64()
             );
-            let healthz = closed_loop(&ceiling_phase.name, &ctx, &args, round, healthz).await;
+            let healthz = closed_loop(
+                &ceiling_phase.name,
+                &ctx,
+                &args,
+                round,
+                &[ctx.server.pid()],
+                healthz,
+            )
+            .await;
             eprintln!(
                 "round {r}/{}: PIN calls at maximum rate for {:.1} s",
                 args.rounds,
@@ -1973,10 +2134,57 @@ async fn main() -> anyhow::Result<()> {
                 args.rounds,
                 round.as_secs_f64()
             );
-            ceiling_phase.add(closed_loop(&ceiling_phase.name, &ctx, &args, round, healthz).await);
+            ceiling_phase.add(
+                closed_loop(
+                    &ceiling_phase.name,
+                    &ctx,
+                    &args,
+                    round,
+                    &[ctx.server.pid()],
+                    healthz,
+                )
+                .await,
+            );
         }
     }
     let ceiling = ceiling_phase.steps_per_second();
+
+    // Exotel's recipe Connect against the seeds' Flask design, round by round as the ceiling.
+    let mut yardstick = None;
+    if let Some(python) = &args.flask_python {
+        let flask = Flask::start(python, &flask_db, dir.path()).await?;
+        let mut alone = Phase::empty("Exotel recipe, Connect alone, maximum rate");
+        let mut seeds = Phase::empty(&format!(
+            "the seeds' Flask design ({} gunicorn workers), Connect, maximum rate",
+            flask.workers
+        ));
+        for r in 1..=args.rounds {
+            eprintln!(
+                "round {r}/{}: {} for {:.1} s",
+                args.rounds,
+                alone.name,
+                round.as_secs_f64()
+            );
+            let pinbridge = [ctx.server.pid()];
+            alone.add(
+                closed_loop(&alone.name, &ctx, &args, round, &pinbridge, recipe_connect).await,
+            );
+            eprintln!(
+                "round {r}/{}: {} for {:.1} s",
+                args.rounds,
+                seeds.name,
+                round.as_secs_f64()
+            );
+            let address = Arc::clone(&flask.address);
+            let call = move |ctx, stats, n| flask_connect(ctx, stats, n, Arc::clone(&address));
+            seeds.add(closed_loop(&seeds.name, &ctx, &args, round, &flask.pids(), call).await);
+        }
+        flask.stop();
+        let (ours, theirs) = (alone.steps_per_second(), seeds.steps_per_second());
+        eprintln!("Connect: pinbridge {ours:.0}/s, the seeds' Flask design {theirs:.0}/s");
+        phases.push(alone);
+        yardstick = Some((seeds, ours / theirs));
+    }
 
     let peak_rss = ctx.server.peak_rss().unwrap_or(0);
     let calls_made = seed_calls + phases.iter().map(|p| p.stats.calls).sum::<u64>();
@@ -1985,6 +2193,11 @@ async fn main() -> anyhow::Result<()> {
     let records = count_call_records(&database_url).await?;
 
     phases.insert(0, ceiling_phase);
+    let times_flask = yardstick.as_ref().map(|(_, ratio)| *ratio);
+    if let Some((seeds, _)) = yardstick {
+        // Not pinbridge's calls: after the count of calls made.
+        phases.push(seeds);
+    }
     let report = json!({
         "machine": {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
@@ -2002,6 +2215,7 @@ async fn main() -> anyhow::Result<()> {
         "maximum_rate_rounds": rounds,
         "calls_made": calls_made,
         "call_records": records,
+        "recipe_connect_times_flask": times_flask,
         "phases": phases.iter().map(|p| phase_json(p, ceiling)).collect::<Vec<_>>(),
         "all_steps_p99_ms": phases[1..].iter().map(|p| ms(p.stats.all_steps().value_at_quantile(0.99))).collect::<Vec<_>>(),
     });

@@ -6,8 +6,32 @@
 #   scripts/load.sh --flows exotel-recipe,twilio --seconds 5   # only those flows
 #   scripts/load.sh --orders 100000 --seconds 10
 #   scripts/load.sh --database-url postgres://...   # an empty database of yours
-# Prints a table and writes target/load-report.json. Not part of the test suite.
+#   scripts/load.sh --flask               # also Exotel's recipe against the seeds' Flask design
+# With --flask, Flask and gunicorn (the versions below) are installed in target/flask-venv the
+# first time. Prints a table and writes target/load-report.json. Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+args=()
+flask=()
+for arg in "$@"; do
+    if [[ "$arg" == --flask ]]; then
+        venv=target/flask-venv
+        packages=(Flask==3.1.3 gunicorn==27.0.1)
+        if [[ ! -f "$venv/.installed" ]] || [[ "$(cat "$venv/.installed")" != "${packages[*]}" ]]; then
+            if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+                echo "== installing python3-venv (Debian)"
+                sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+                "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
+            fi
+            rm -rf "$venv"
+            python3 -m venv "$venv"
+            "$venv/bin/pip" install -q --disable-pip-version-check "${packages[@]}"
+            echo "${packages[*]}" > "$venv/.installed"
+        fi
+        flask=(--flask-python "$venv/bin/python")
+    else
+        args+=("$arg")
+    fi
+done
 cargo build --release --locked --bin pinbridge --example load
-exec target/release/examples/load "$@"
+exec target/release/examples/load ${args[@]+"${args[@]}"} ${flask[@]+"${flask[@]}"}
