@@ -18,6 +18,14 @@ use crate::storage::attempts::{Budget, Counting, EVERY_NUMBER, Spent, Weight};
 use crate::storage::calls::StateWrite;
 use crate::storage::{self, orders::Order};
 
+/// How long a count of no active PINs on a number is used, in milliseconds: no longer than
+/// an order created on another instance may take to weigh, as an order deactivated there
+/// takes to be refused (`ORDER_TTL`). A count of some is used for
+/// [`super::SessionConfig::pin_counts_ttl`] (its recount runs in the background); a count of
+/// none is made again while the guess waits, so a number whose orders all name other numbers
+/// costs a count a second, not one a guess.
+pub(super) const NOTHING_COUNTED_FOR: i64 = 1_000;
+
 /// Whether a keyed PIN may be used, by what its lookup found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Access {
@@ -96,6 +104,12 @@ impl Counted {
     pub(super) fn counts(&self) -> &storage::orders::PinCounts {
         &self.counts
     }
+
+    /// When the count started, unix ms.
+    #[cfg(test)]
+    pub(super) fn at(&self) -> i64 {
+        self.at
+    }
 }
 
 /// What a guess of `len` digits can reach on the dialled number: its own active PINs of that
@@ -112,6 +126,12 @@ impl Reachable {
     #[cfg(test)]
     pub(super) fn on_number(self) -> i64 {
         self.on_number
+    }
+
+    /// The active PINs of this length valid on every number.
+    #[cfg(test)]
+    pub(super) fn everywhere(self) -> i64 {
+        self.everywhere
     }
 
     /// What a wrong PIN spends ([`Weight::of`]); with `own_orders_only`, the orders valid on
@@ -246,14 +266,20 @@ impl Sessions {
     /// The active PINs by length on `virtual_number`, or valid on every number (`None`).
     /// Counted at start ([`Self::count_all_pins`]) or else at the first guess; after that the
     /// last count is used at once, and when it is older than
-    /// [`super::SessionConfig::pin_counts_ttl`], one recount starts in the background. A count of nothing is not kept (it reads no index entry), so that
-    /// the first orders on a quiet number weigh from their first guess on.
+    /// [`super::SessionConfig::pin_counts_ttl`], one recount starts in the background. A count
+    /// of nothing (it reads no index entry) is used for [`NOTHING_COUNTED_FOR`] only, then
+    /// counted again while the guess waits, so that the first orders on a quiet number weigh
+    /// within a second, on any instance.
     async fn pin_counts(
         &self,
         virtual_number: Option<&str>,
     ) -> Result<Arc<storage::orders::PinCounts>, storage::Error> {
         let key = virtual_number.unwrap_or(EVERY_NUMBER);
-        let Some(kept) = self.pin_counts.get(key) else {
+        let Some(kept) = self
+            .pin_counts
+            .get(key)
+            .filter(|kept| !kept.counts.is_empty() || now_ms() < kept.at + NOTHING_COUNTED_FOR)
+        else {
             return self.count_pins(key, virtual_number).await;
         };
         let counts = Arc::clone(&kept.counts);
@@ -273,7 +299,7 @@ impl Sessions {
     }
 
     /// Counts the active PINs by length on `virtual_number` (or on every number) and keeps
-    /// the count when there are some.
+    /// the count.
     async fn count_pins(
         &self,
         key: &str,
@@ -283,16 +309,12 @@ impl Sessions {
         let at = now_ms();
         let counts =
             Arc::new(storage::orders::active_pin_counts(&self.db, virtual_number, at).await?);
-        if counts.is_empty() {
-            self.pin_counts.invalidate(key);
-        } else {
-            let counted = Counted {
-                counts: Arc::clone(&counts),
-                at,
-                recounting: AtomicBool::new(false),
-            };
-            self.pin_counts.insert(key.to_owned(), Arc::new(counted));
-        }
+        let counted = Counted {
+            counts: Arc::clone(&counts),
+            at,
+            recounting: AtomicBool::new(false),
+        };
+        self.pin_counts.insert(key.to_owned(), Arc::new(counted));
         Ok(counts)
     }
 

@@ -416,3 +416,42 @@ async fn the_counts_made_at_start_are_those_a_guess_would_make() {
     assert_eq!(*kept.counts(), counted);
     assert_eq!(counted.of_len(4), 1);
 }
+
+#[tokio::test]
+async fn a_count_of_no_pins_is_kept_a_second_then_the_first_order_weighs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sessions, db) = sessions(&dir, true).await;
+    // The seeded order names its number: none is valid on every number.
+    let call = call(&sessions, "sid-nothing");
+    assert_eq!(sessions.reachable(&call, 4).await.unwrap().everywhere(), 0);
+    let kept = sessions
+        .pin_counts
+        .get(crate::storage::attempts::EVERY_NUMBER)
+        .expect("a count of nothing is kept too: no read at every guess");
+    let order = NewOrder {
+        order_id: "order-everywhere".to_owned(),
+        customer: PhoneNumber::from_e164(CUSTOMER).unwrap(),
+        pin: PinChoice::Given(Pin::parse("7777", 4, 6).unwrap()),
+        virtual_number: None,
+        expires_at_ms: now_ms() + 3_600_000,
+        allowed_callers: vec![],
+    };
+    crate::import::admission::create(
+        &db,
+        &order,
+        crate::import::admission::Density(0.5),
+        now_ms(),
+    )
+    .await
+    .unwrap();
+    // Within the second the count stands; after it, the guess counts again and weighs the
+    // new order.
+    let fresh_until = Duration::from_millis(
+        u64::try_from(kept.at() + super::pin::NOTHING_COUNTED_FOR - now_ms()).unwrap_or(0),
+    );
+    if !fresh_until.is_zero() {
+        assert_eq!(sessions.reachable(&call, 4).await.unwrap().everywhere(), 0);
+    }
+    tokio::time::sleep(fresh_until + Duration::from_millis(10)).await;
+    assert_eq!(sessions.reachable(&call, 4).await.unwrap().everywhere(), 1);
+}
