@@ -130,6 +130,16 @@ pub async fn insert(db: &Db, new: &NewOrder, pin: Pin, now_ms: i64) -> Result<Or
         .ok_or_else(|| super::Error::Internal("an order just inserted is missing".into()))
 }
 
+/// Counts the active PINs of `$1` digits at `$2` (unix ms) on the number `$3` and those valid
+/// on every number. Two counts, each a search of `orders_active_by_number`: with
+/// `virtual_number = $3 or virtual_number is null` in one, SQLite scanned the whole index.
+const PINS_OF_LEN_ON_NUMBER: &str = "select (select count(*) from orders
+          where length(pin) = $1 and expires_at > $2 and virtual_number = $3
+            and deactivated_at is null)
+      + (select count(*) from orders
+          where length(pin) = $1 and expires_at > $2 and virtual_number is null
+            and deactivated_at is null) as n";
+
 /// Active PINs of `len` digits that a guess on `virtual_number` could hit (those on it and
 /// those valid on every number); for `None`, active PINs of that length anywhere.
 async fn active_pins_of_len(
@@ -141,16 +151,12 @@ async fn active_pins_of_len(
     let len = i64::try_from(len).unwrap_or(i64::MAX);
     let row = match virtual_number {
         Some(vn) => {
-            sqlx::query(
-                "select count(*) as n from orders
-                 where length(pin) = $1 and deactivated_at is null and expires_at > $2
-                   and (virtual_number = $3 or virtual_number is null)",
-            )
-            .bind(len)
-            .bind(now_ms)
-            .bind(vn)
-            .fetch_one(&mut *conn)
-            .await?
+            sqlx::query(PINS_OF_LEN_ON_NUMBER)
+                .bind(len)
+                .bind(now_ms)
+                .bind(vn)
+                .fetch_one(&mut *conn)
+                .await?
         }
         None => {
             sqlx::query(
@@ -760,5 +766,25 @@ mod search_tests {
         let broad = plan(true).await;
         assert!(broad.contains("orders_created"), "{broad}");
         assert!(!broad.contains("TEMP B-TREE"), "{broad}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Admitting an order on a number counts the PINs it could be confused with by two
+    /// searches of the active orders' index, never by reading every active order.
+    #[tokio::test]
+    async fn the_count_of_pins_a_new_order_meets_searches_the_index() {
+        let db = Db::connect("sqlite::memory:", &crate::storage::PoolSettings::single())
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let plan = crate::storage::test_plan(&db, PINS_OF_LEN_ON_NUMBER).await;
+        let search =
+            "SEARCH orders USING INDEX orders_active_by_number (virtual_number=? AND expires_at>?)";
+        assert_eq!(plan.matches(search).count(), 2, "{plan}");
+        assert!(!plan.contains("SCAN orders"), "{plan}");
     }
 }
