@@ -1678,6 +1678,19 @@ async fn open_loop(flow: Flow, ctx: &Arc<Ctx>, args: &Args) -> Phase {
     }
 }
 
+/// The name of the `/healthz` phase: the ceiling.
+const CEILING: &str = "/healthz, maximum rate";
+
+/// Round `r` of the `/healthz` ceiling, `length` long.
+async fn ceiling_round(ctx: &Arc<Ctx>, args: &Args, r: u32, length: Duration) -> Phase {
+    eprintln!(
+        "round {r}/{}: /healthz at maximum rate for {:.1} s",
+        args.rounds,
+        length.as_secs_f64()
+    );
+    closed_loop(CEILING, ctx, args, length, &[ctx.server.pid()], healthz).await
+}
+
 async fn healthz(ctx: Arc<Ctx>, stats: Shared, _n: u64) {
     let server = &ctx.server;
     let started = Instant::now();
@@ -2069,7 +2082,7 @@ async fn main() -> anyhow::Result<()> {
     // that flow the ceiling is measured alone, in as many rounds.
     let round = Duration::from_secs_f64(args.seconds as f64 / f64::from(args.rounds));
     let length = Duration::from_secs(args.seconds);
-    let mut ceiling_phase = Phase::empty("/healthz, maximum rate");
+    let mut ceiling_phase = Phase::empty(CEILING);
     let mut rounds = Vec::new();
     let mut phases = Vec::new();
     let mut flows = args.flows.clone();
@@ -2091,20 +2104,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let mut max_pin = Phase::empty(MAX_PIN);
         for r in 1..=args.rounds {
-            eprintln!(
-                "round {r}/{}: /healthz at maximum rate for {:.1} s",
-                args.rounds,
-                round.as_secs_f64()
-            );
-            let healthz = closed_loop(
-                &ceiling_phase.name,
-                &ctx,
-                &args,
-                round,
-                &[ctx.server.pid()],
-                healthz,
-            )
-            .await;
+            let healthz = ceiling_round(&ctx, &args, r, round).await;
             eprintln!(
                 "round {r}/{}: PIN calls at maximum rate for {:.1} s",
                 args.rounds,
@@ -2129,22 +2129,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if !with_pin {
         for r in 1..=args.rounds {
-            eprintln!(
-                "round {r}/{}: /healthz at maximum rate for {:.1} s",
-                args.rounds,
-                round.as_secs_f64()
-            );
-            ceiling_phase.add(
-                closed_loop(
-                    &ceiling_phase.name,
-                    &ctx,
-                    &args,
-                    round,
-                    &[ctx.server.pid()],
-                    healthz,
-                )
-                .await,
-            );
+            ceiling_phase.add(ceiling_round(&ctx, &args, r, round).await);
         }
     }
     let ceiling = ceiling_phase.steps_per_second();

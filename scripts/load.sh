@@ -17,17 +17,7 @@ for arg in "$@"; do
     if [[ "$arg" == --flask ]]; then
         venv=target/flask-venv
         packages=(Flask==3.1.3 gunicorn==27.0.1)
-        if [[ ! -f "$venv/.installed" ]] || [[ "$(cat "$venv/.installed")" != "${packages[*]}" ]]; then
-            if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-                echo "== installing python3-venv (Debian)"
-                sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-                "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
-            fi
-            rm -rf "$venv"
-            python3 -m venv "$venv"
-            "$venv/bin/pip" install -q --disable-pip-version-check "${packages[@]}"
-            echo "${packages[*]}" > "$venv/.installed"
-        fi
+        scripts/venv.sh "$venv" "${packages[@]}"
         flask=(--flask-python "$venv/bin/python")
     else
         args+=("$arg")

@@ -10,17 +10,7 @@ cd "$(dirname "$0")/.."
 venv=target/sdk-venv
 # The SDKs the checks were written against; pip resolves their own dependencies.
 packages=(twilio==9.13.0 plivo==4.63.0 vonage==4.9.1 PyJWT==2.15.1)
-if [[ ! -f "$venv/.installed" ]] || [[ "$(cat "$venv/.installed")" != "${packages[*]}" ]]; then
-    if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-        echo "== installing python3-venv (Debian)"
-        sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-        "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
-    fi
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "${packages[@]}"
-    echo "${packages[*]}" > "$venv/.installed"
-fi
+scripts/venv.sh "$venv" "${packages[@]}"
 binary=${1:-target/debug/pinbridge}
 if [[ ! -x "$binary" ]]; then
     cargo build --bin pinbridge

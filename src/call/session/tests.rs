@@ -39,28 +39,29 @@ fn config(cache_call_state: bool) -> SessionConfig {
     }
 }
 
+/// Admits an active order `order_id` (PIN `pin`, customer [`CUSTOMER`], on `virtual_number`
+/// or valid on every number) as the admin API does.
+async fn admit(db: &Db, order_id: &str, pin: &str, virtual_number: Option<&str>) {
+    let order = NewOrder {
+        order_id: order_id.to_owned(),
+        customer: PhoneNumber::from_e164(CUSTOMER).unwrap(),
+        pin: PinChoice::Given(Pin::parse(pin, 4, 6).unwrap()),
+        virtual_number: virtual_number.map(|vn| PhoneNumber::from_e164(vn).unwrap()),
+        expires_at_ms: now_ms() + 3_600_000,
+        allowed_callers: vec![],
+    };
+    crate::import::admission::create(db, &order, crate::import::admission::Density(0.5), now_ms())
+        .await
+        .unwrap();
+}
+
 /// Sessions over a fresh SQLite file in `dir` with one active order (PIN [`PIN`], customer
 /// [`CUSTOMER`], on [`VIRTUAL_NUMBER`]).
 async fn sessions(dir: &tempfile::TempDir, cache_call_state: bool) -> (Sessions, Db) {
     let url = format!("sqlite://{}/session.db", dir.path().display());
     let db = Db::connect(&url, &PoolSettings::single()).await.unwrap();
     db.migrate().await.unwrap();
-    let order = NewOrder {
-        order_id: "order-1".to_owned(),
-        customer: PhoneNumber::from_e164(CUSTOMER).unwrap(),
-        pin: PinChoice::Given(Pin::parse(PIN, 4, 6).unwrap()),
-        virtual_number: Some(PhoneNumber::from_e164(VIRTUAL_NUMBER).unwrap()),
-        expires_at_ms: now_ms() + 3_600_000,
-        allowed_callers: vec![],
-    };
-    crate::import::admission::create(
-        &db,
-        &order,
-        crate::import::admission::Density(0.5),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    admit(&db, "order-1", PIN, Some(VIRTUAL_NUMBER)).await;
     let writer = Writer::start(db.clone());
     let events = Events::new(db.clone(), None, None).unwrap();
     let sessions = Sessions::new(db.clone(), writer, events, None, config(cache_call_state));
@@ -372,22 +373,7 @@ async fn a_guess_never_waits_for_a_recount_of_active_pins_and_new_orders_are_cou
     let call = call(&sessions, "sid-counts");
     // The first guess counts: one active 4-digit PIN on the number.
     assert_eq!(sessions.reachable(&call, 4).await.unwrap().on_number(), 1);
-    let order = NewOrder {
-        order_id: "order-2".to_owned(),
-        customer: PhoneNumber::from_e164(CUSTOMER).unwrap(),
-        pin: PinChoice::Given(Pin::parse("5555", 4, 6).unwrap()),
-        virtual_number: Some(PhoneNumber::from_e164(VIRTUAL_NUMBER).unwrap()),
-        expires_at_ms: now_ms() + 3_600_000,
-        allowed_callers: vec![],
-    };
-    crate::import::admission::create(
-        &db,
-        &order,
-        crate::import::admission::Density(0.5),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    admit(&db, "order-2", "5555", Some(VIRTUAL_NUMBER)).await;
     // The next guess answers from the kept count and starts a recount, which the guesses
     // after it see.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -428,22 +414,7 @@ async fn a_count_of_no_pins_is_kept_a_second_then_the_first_order_weighs() {
         .pin_counts
         .get(crate::storage::attempts::EVERY_NUMBER)
         .expect("a count of nothing is kept too: no read at every guess");
-    let order = NewOrder {
-        order_id: "order-everywhere".to_owned(),
-        customer: PhoneNumber::from_e164(CUSTOMER).unwrap(),
-        pin: PinChoice::Given(Pin::parse("7777", 4, 6).unwrap()),
-        virtual_number: None,
-        expires_at_ms: now_ms() + 3_600_000,
-        allowed_callers: vec![],
-    };
-    crate::import::admission::create(
-        &db,
-        &order,
-        crate::import::admission::Density(0.5),
-        now_ms(),
-    )
-    .await
-    .unwrap();
+    admit(&db, "order-everywhere", "7777", None).await;
     // Within the second the count stands; after it, the guess counts again and weighs the
     // new order.
     let fresh_until = Duration::from_millis(
