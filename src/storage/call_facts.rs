@@ -1,7 +1,8 @@
 //! The reads of the call path, one kind of message each ([`CallRead`]): a call's state, the
 //! order a keyed PIN names with the caller's guards, the caller's route on the dialled
-//! number (its booking, whom to call back, what the number answers strangers), and what a
-//! number answers strangers alone. Every flow
+//! number (its booking, whom to call back, what the number answers strangers), what a
+//! number answers strangers alone, and how a bridge to an order or booking the step did not
+//! read is dialled. Every flow
 //! reads through [`crate::storage::Writer::read`], which answers them on the writer's own
 //! SQLite connection when it has one (first in each batch, one thread wake-up for all that
 //! wait) and through the pool otherwise ([`on_pool`]). Each read's statement and decoder are
@@ -9,6 +10,7 @@
 
 use super::Db;
 use super::bookings::{self, Peer};
+use super::call_options::{self, BridgeOptions};
 use super::calls;
 use super::orders::{PinLookup, PinQuery};
 use super::strangers;
@@ -31,6 +33,12 @@ pub enum CallRead {
     Caller(CallerQuery),
     /// What `virtual_number` (E.164) answers a caller with no route ([`strangers::of`]).
     Strangers { virtual_number: String },
+    /// How a bridge to the booking `booking_id`, else the order `order_id`, is dialled
+    /// ([`call_options::for_bridge`]).
+    Bridge {
+        order_id: Option<String>,
+        booking_id: Option<String>,
+    },
 }
 
 /// What a [`CallRead`] found, in the same order.
@@ -40,6 +48,7 @@ pub enum Fact {
     Pin(PinLookup),
     Caller(CallerFacts),
     Strangers(Strangers),
+    Bridge(BridgeOptions),
 }
 
 /// Whom a caller reaches without a PIN: `caller` (E.164, as the provider sent it) on
@@ -116,5 +125,11 @@ pub(super) async fn on_pool(db: &Db, read: &CallRead) -> Result<Fact, super::Err
         CallRead::Strangers { virtual_number } => {
             strangers::of(db, virtual_number).await.map(Fact::Strangers)
         }
+        CallRead::Bridge {
+            order_id,
+            booking_id,
+        } => call_options::for_bridge(db, order_id.as_deref(), booking_id.as_deref())
+            .await
+            .map(Fact::Bridge),
     }
 }

@@ -170,8 +170,43 @@ pub async fn numbers(db: &Db) -> Result<Vec<(String, CallOptions)>, super::Error
         .collect()
 }
 
-/// What a bridge for the order `order_id` or the booking `booking_id` is dialled with, in
-/// one read. Rows that are missing read as no options.
+/// [`for_bridge`]'s statement for a booking: its options, `reference` and `party_a`, by `$1`
+/// its id.
+pub(crate) static BOOKING_BRIDGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("select {OPTION_COLUMNS}, reference, party_a from bookings where booking_id = $1")
+});
+
+/// [`for_bridge`]'s statement for an order: the options of the newest order of `$1` its id.
+pub(crate) static ORDER_BRIDGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "select {OPTION_COLUMNS} from orders where order_id = $1 order by created_at desc limit 1"
+    )
+});
+
+/// A booking's bridge from a row of [`BOOKING_BRIDGE`].
+///
+/// Errors: a column missing or of another type.
+pub(crate) fn booking_bridge_from_row(row: &impl StoredRow) -> Result<BridgeOptions, super::Error> {
+    Ok(BridgeOptions {
+        own: from_row(row)?,
+        reference: row.column("reference")?,
+        party_a: Some(row.column("party_a")?),
+    })
+}
+
+/// An order's bridge from a row of [`ORDER_BRIDGE`].
+///
+/// Errors: a column missing or of another type.
+pub(crate) fn order_bridge_from_row(row: &impl StoredRow) -> Result<BridgeOptions, super::Error> {
+    Ok(BridgeOptions {
+        own: from_row(row)?,
+        ..BridgeOptions::default()
+    })
+}
+
+/// What a bridge for the booking `booking_id`, else the order `order_id`, is dialled with, in
+/// one read through the pool (the call path reads it through the writer:
+/// [`super::call_facts::CallRead::Bridge`]). Rows that are missing read as no options.
 ///
 /// Errors: the database's.
 pub async fn for_bridge(
@@ -179,24 +214,19 @@ pub async fn for_bridge(
     order_id: Option<&str>,
     booking_id: Option<&str>,
 ) -> Result<BridgeOptions, super::Error> {
-    let mut out = BridgeOptions::default();
-    if let Some(booking_id) = booking_id {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "select {OPTION_COLUMNS}, reference, party_a from bookings where booking_id = $1"
-        ));
-        if let Some(row) = sqlx::query(sql)
-            .bind(booking_id)
-            .fetch_optional(db.pool())
-            .await?
-        {
-            out.own = from_row(&row)?;
-            out.reference = row.try_get("reference")?;
-            out.party_a = Some(row.try_get("party_a")?);
-        }
-    } else if let Some(order_id) = order_id {
-        out.own = get(db, Owner::Order, order_id).await?.unwrap_or_default();
-    }
-    Ok(out)
+    let (sql, key, decode): (&'static str, _, fn(&_) -> _) = match (booking_id, order_id) {
+        (Some(booking_id), _) => (&BOOKING_BRIDGE, booking_id, booking_bridge_from_row),
+        (None, Some(order_id)) => (&ORDER_BRIDGE, order_id, order_bridge_from_row),
+        (None, None) => return Ok(BridgeOptions::default()),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 /// The options of many rows of `owner` at once (a page of a list): by key and `created_at`

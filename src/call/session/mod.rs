@@ -40,6 +40,7 @@ use crate::outbound::events::Events;
 use crate::outbound::sms::UnansweredSms;
 use crate::storage::attempts::Budget;
 use crate::storage::{self, Db, Writer};
+use facts::StepReads;
 use moka::sync::Cache;
 
 pub use answer::sorry;
@@ -129,9 +130,6 @@ pub struct Sessions {
     cache: Cache<String, Arc<Stored>>,
     /// Orders just found by their PIN, by order id ([`ORDER_TTL`]).
     orders: Cache<String, Arc<storage::orders::Order>>,
-    /// How the bookings just found by their caller are bridged, by booking id
-    /// ([`ORDER_TTL`]).
-    bookings: Cache<String, Arc<storage::call_options::BridgeOptions>>,
     /// Active PINs by length, by virtual number (or [`storage::attempts::EVERY_NUMBER`]), for
     /// the weight of a wrong PIN ([`SessionConfig::pin_counts_ttl`]).
     pin_counts: Cache<String, Arc<pin::Counted>>,
@@ -199,7 +197,6 @@ impl Sessions {
         Self {
             cache: expiring(config.state_capacity, config.state_ttl),
             orders: expiring(10_000, ORDER_TTL),
-            bookings: expiring(10_000, ORDER_TTL),
             pin_counts: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_idle(PIN_COUNTS_IDLE)
@@ -316,16 +313,14 @@ impl Sessions {
         {
             let query = self.pin_query(call, pin.as_ref());
             let reachable = self.reachable(call, pin.len()).await?;
-            let (mut decision, after) = self
+            return self
                 .check_pin(call, stored, state, event, query, reachable)
-                .await?;
-            self.fill_bridging(&mut decision).await?;
-            return Ok((decision, after));
+                .await;
         }
-        let facts = self.facts(call, &state, &event).await?;
+        let (facts, reads) = self.facts(call, &state, &event).await?;
         let keyed_digits = matches!(event, CallEvent::Digits { .. });
         let (next, mut decision) = flow::step(&state, event, &facts, &self.config.policy);
-        self.fill_bridging(&mut decision).await?;
+        self.fill_bridging(&mut decision, &reads).await?;
         if keyed_digits
             && next.attempts > state.attempts
             && next.last_failure == Some(flow::Failure::WrongPin)
@@ -373,38 +368,27 @@ impl Sessions {
         state: &CallState,
         event: CallEvent,
     ) -> Result<(CallState, Decision), storage::Error> {
-        let facts = self.facts(call, state, &event).await?;
+        let (facts, reads) = self.facts(call, state, &event).await?;
         let (next, mut decision) = flow::step(state, event, &facts, &self.config.policy);
-        self.fill_bridging(&mut decision).await?;
+        self.fill_bridging(&mut decision, &reads).await?;
         Ok((next, decision))
     }
 
     /// How the bridge of `route` to `to` (E.164) is dialled: the order's or booking's own
     /// options (the provider's answer puts them over the virtual number's, which the
-    /// greetings keep in memory), what a whisper names, which party is dialled. The order just
-    /// found by its PIN, or the booking just found by its caller, is read from memory
-    /// (SQLite); else one read.
+    /// greetings keep in memory), what a whisper names, which party is dialled. The order or
+    /// booking this step read already ([`StepReads`]) is not read again; any other, once.
     async fn bridging_for(
         &self,
         route: &flow::Route,
         to: &str,
+        reads: &StepReads,
     ) -> Result<flow::Bridging, storage::Error> {
-        let remembered = match (route.booking_id(), route.order_id()) {
-            (Some(booking_id), _) => self.bookings.get(booking_id).map(|b| (*b).clone()),
-            (None, Some(order_id)) => {
-                self.orders
-                    .get(order_id)
-                    .map(|o| storage::call_options::BridgeOptions {
-                        own: o.options.clone(),
-                        ..Default::default()
-                    })
-            }
-            (None, None) => Some(storage::call_options::BridgeOptions::default()),
-        };
-        let found = match remembered {
+        let found = match reads.bridge_options(route) {
             Some(found) => found,
             None => {
-                storage::call_options::for_bridge(&self.db, route.order_id(), route.booking_id())
+                self.writer
+                    .bridge_options(&self.db, route.order_id(), route.booking_id())
                     .await?
             }
         };
@@ -461,7 +445,9 @@ impl Sessions {
             _ => return Ok(None),
         };
         let to = record.destination.unwrap_or_default();
-        let bridging = self.bridging_for(&route, &to).await?;
+        let bridging = self
+            .bridging_for(&route, &to, &StepReads::default())
+            .await?;
         Ok(Some((bridging, record.virtual_number)))
     }
 
@@ -469,7 +455,11 @@ impl Sessions {
     /// (the answer puts them over its virtual number's), what a whisper names, which party is
     /// dialled. A bridge to
     /// the fallback desk keeps the settings (storage is what failed).
-    async fn fill_bridging(&self, decision: &mut Decision) -> Result<(), storage::Error> {
+    async fn fill_bridging(
+        &self,
+        decision: &mut Decision,
+        reads: &StepReads,
+    ) -> Result<(), storage::Error> {
         let Decision::Bridge {
             to,
             route,
@@ -482,7 +472,7 @@ impl Sessions {
         if *route == flow::Route::Fallback {
             return Ok(());
         }
-        *bridging = self.bridging_for(route, to.as_ref()).await?;
+        *bridging = self.bridging_for(route, to.as_ref(), reads).await?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Inbound, Limits, Sessions, Stored, bridge_of, ms, unchanged};
+use super::{Inbound, Limits, Sessions, StepReads, Stored, bridge_of, ms, unchanged};
 use crate::call::flow::{self, CallEvent, CallState, Decision, Facts};
 use crate::domain::clock::now_ms;
 use crate::outbound::events::{EventKind, PinBudgetSpentData, PinLockedData};
@@ -169,12 +169,12 @@ impl Sessions {
         let (found, access) = usable_order(limits, &lookup, call);
         let facts = Facts {
             virtual_number: call.virtual_number.clone(),
-            order: found.clone().map(super::facts::engine_order),
+            order: found.as_ref().map(super::facts::engine_order),
             pins_locked: access.locked,
             pin_budget_spent: access.budget_spent,
             ..Facts::default()
         };
-        let (next, decision) = flow::step(&state, event, &facts, &self.config.policy);
+        let (next, mut decision) = flow::step(&state, event, &facts, &self.config.policy);
         let wrong =
             next.attempts > state.attempts && next.last_failure == Some(flow::Failure::WrongPin);
         let bridge = bridge_of(&decision);
@@ -202,7 +202,12 @@ impl Sessions {
                 }),
             )
             .await?;
-        self.keep_order(found);
+        let reads = StepReads {
+            order: found,
+            booking: None,
+        };
+        self.fill_bridging(&mut decision, &reads).await?;
+        self.keep_order(reads.order);
         if access.budget_spent {
             crate::metrics::pin_budget_refusal(call.provider);
             // Debug: under a flood of guesses this is one line a request; the metric counts.

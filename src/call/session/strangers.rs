@@ -80,7 +80,7 @@ impl Sessions {
             Choice::Order { order_id } => {
                 storage::strangers::chosen_order(&self.db, order_id, virtual_number, now)
                     .await?
-                    .map(|o| Chosen::Order(engine_order(o)))
+                    .map(|o| Chosen::Order(engine_order(&o)))
             }
         })
     }

@@ -300,6 +300,24 @@ impl Writer {
         }
     }
 
+    /// How a bridge to the booking `booking_id`, else the order `order_id`, is dialled
+    /// ([`CallRead::Bridge`]).
+    pub async fn bridge_options(
+        &self,
+        db: &Db,
+        order_id: Option<&str>,
+        booking_id: Option<&str>,
+    ) -> Result<crate::storage::call_options::BridgeOptions, storage::Error> {
+        let read = CallRead::Bridge {
+            order_id: order_id.map(str::to_owned),
+            booking_id: booking_id.map(str::to_owned),
+        };
+        match self.read(db, read).await? {
+            Fact::Bridge(options) => Ok(options),
+            other => Err(read_unexpected(&other)),
+        }
+    }
+
     /// Queues a line of the step log; never waits, never wakes the writer. A full queue (the database
     /// far behind) drops it; the writer logs how many, once per batch rather than once per
     /// step.
@@ -333,6 +351,7 @@ fn read_unexpected(fact: &Fact) -> storage::Error {
         Fact::Pin(_) => "a PIN lookup",
         Fact::Caller(_) => "a caller's route",
         Fact::Strangers(_) => "what a number answers strangers",
+        Fact::Bridge(_) => "how a bridge is dialled",
     };
     storage::Error::Internal(format!("the writer answered {kind} to another read"))
 }

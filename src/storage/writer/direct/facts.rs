@@ -5,7 +5,7 @@ use super::bind::query_optional;
 use super::guards::find_active_by_pin;
 use crate::storage::Error;
 use crate::storage::call_facts::{CallRead, CallerFacts, Fact};
-use crate::storage::{bookings, calls, strangers};
+use crate::storage::{bookings, call_options, calls, strangers};
 
 /// Answers `read` on `conn`.
 ///
@@ -49,6 +49,25 @@ pub fn read(conn: &rusqlite::Connection, read: &CallRead) -> Result<Fact, Error>
         }
         CallRead::Strangers { virtual_number } => {
             strangers_of(conn, virtual_number).map(Fact::Strangers)
+        }
+        CallRead::Bridge {
+            order_id,
+            booking_id,
+        } => {
+            let found = match (booking_id, order_id) {
+                (Some(booking_id), _) => {
+                    query_optional(conn, &call_options::BOOKING_BRIDGE, &[booking_id], |row| {
+                        call_options::booking_bridge_from_row(row)
+                    })?
+                }
+                (None, Some(order_id)) => {
+                    query_optional(conn, &call_options::ORDER_BRIDGE, &[order_id], |row| {
+                        call_options::order_bridge_from_row(row)
+                    })?
+                }
+                (None, None) => None,
+            };
+            Ok(Fact::Bridge(found.unwrap_or_default()))
         }
     }
 }
@@ -150,5 +169,55 @@ mod tests {
         let started = both(&db, &conn, state("CA1")).await;
         assert!(started.starts_with("State(Some("), "{started}");
         assert_eq!(both(&db, &conn, state("CA2")).await, "State(None)");
+
+        // How a bridge is dialled: a booking's options with its reference and party A (over
+        // an order named beside it), an order's, and nothing for rows that are not there.
+        let record = crate::domain::CallOptionsChange {
+            record: Some(Some(true)),
+            ..Default::default()
+        };
+        call_options::change(&db, call_options::Owner::Booking, "BK-1", &record)
+            .await
+            .unwrap();
+        let order = crate::domain::NewOrder {
+            order_id: "ORD-9".into(),
+            customer: number("09812345670"),
+            pin: crate::domain::PinChoice::Given(crate::domain::Pin::parse("4321", 4, 8).unwrap()),
+            virtual_number: None,
+            expires_at_ms: 100_000,
+            allowed_callers: Vec::new(),
+        };
+        let pin = crate::domain::Pin::parse("4321", 4, 8).unwrap();
+        crate::storage::orders::insert(&db, &order, pin, 1_000)
+            .await
+            .unwrap();
+        let ring = crate::domain::CallOptionsChange {
+            ring_timeout_secs: Some(Some(25)),
+            ..Default::default()
+        };
+        call_options::change(&db, call_options::Owner::Order, "ORD-9", &ring)
+            .await
+            .unwrap();
+        let bridge = |order_id: Option<&str>, booking_id: Option<&str>| CallRead::Bridge {
+            order_id: order_id.map(str::to_owned),
+            booking_id: booking_id.map(str::to_owned),
+        };
+        let booked = both(&db, &conn, bridge(Some("ORD-9"), Some("BK-1"))).await;
+        assert!(
+            booked.contains("record: Some(true)")
+                && booked.contains("TRIP-1")
+                && booked.contains(rider)
+                && booked.contains("ring_timeout_secs: None"),
+            "{booked}"
+        );
+        let ordered = both(&db, &conn, bridge(Some("ORD-9"), None)).await;
+        assert!(
+            ordered.contains("ring_timeout_secs: Some(25)") && ordered.contains("party_a: None"),
+            "{ordered}"
+        );
+        let nothing = format!("{:?}", Fact::Bridge(Default::default()));
+        assert_eq!(both(&db, &conn, bridge(Some("ORD-0"), None)).await, nothing);
+        assert_eq!(both(&db, &conn, bridge(None, Some("BK-0"))).await, nothing);
+        assert_eq!(both(&db, &conn, bridge(None, None)).await, nothing);
     }
 }
