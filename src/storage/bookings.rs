@@ -1381,10 +1381,7 @@ mod tests {
     /// of a number (migration 0009).
     #[tokio::test]
     async fn booking_lookups_search_by_party_and_count_in_the_partial_index() {
-        let db = Db::connect("sqlite::memory:", &crate::storage::PoolSettings::single())
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
+        let db = crate::storage::sqlite_test_db().await;
         for sql in [FIND_PEER, PARTY_HOLDS] {
             let plan = crate::storage::test_plan(&db, sql).await;
             for party in ["party_a", "party_b"] {

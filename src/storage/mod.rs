@@ -529,6 +529,17 @@ pub(crate) async fn test_db() -> Db {
     db
 }
 
+/// An empty, migrated in-memory SQLite database, whatever `TEST_DATABASE_URL` says: for tests
+/// of SQLite's own behaviour (its query plans, its single connection).
+#[cfg(test)]
+pub(crate) async fn sqlite_test_db() -> Db {
+    let db = Db::connect("sqlite::memory:", &PoolSettings::single())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    db
+}
+
 /// SQLite's plan for `sql` on `db`, one step a line (`EXPLAIN QUERY PLAN`), for tests that
 /// check a statement searches the index it was written for.
 #[cfg(test)]

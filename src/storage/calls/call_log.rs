@@ -235,16 +235,13 @@ pub async fn get(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{PoolSettings, test_plan as plan};
+    use crate::storage::test_plan as plan;
 
     /// The call path writes `calls_order_id` and `calls_callback` for bridged calls only
     /// (partial indexes); the lookups that need them must still use them.
     #[tokio::test]
     async fn the_order_filter_and_the_callback_use_their_partial_indexes() {
-        let db = Db::connect("sqlite::memory:", &PoolSettings::single())
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
+        let db = crate::storage::sqlite_test_db().await;
         let mut filters = Filters::default();
         filters.equal(&["order_id"], Some("ORD-1"));
         let by_order = plan(&db, &filters.statement()).await;

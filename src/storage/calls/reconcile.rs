@@ -144,13 +144,10 @@ pub async fn release(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{PoolSettings, test_plan};
+    use crate::storage::test_plan;
 
     async fn db_with_open_call() -> Db {
-        let db = Db::connect("sqlite::memory:", &PoolSettings::single())
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
+        let db = crate::storage::sqlite_test_db().await;
         let mut conn = db.pool().acquire().await.unwrap();
         super::super::start(&mut conn, "exotel", "CA1", None, None, 1_000)
             .await

@@ -777,10 +777,7 @@ mod tests {
     /// searches of the active orders' index, never by reading every active order.
     #[tokio::test]
     async fn the_count_of_pins_a_new_order_meets_searches_the_index() {
-        let db = Db::connect("sqlite::memory:", &crate::storage::PoolSettings::single())
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
+        let db = crate::storage::sqlite_test_db().await;
         let plan = crate::storage::test_plan(&db, PINS_OF_LEN_ON_NUMBER).await;
         let search =
             "SEARCH orders USING INDEX orders_active_by_number (virtual_number=? AND expires_at>?)";
